@@ -1,0 +1,36 @@
+#!/bin/sh
+# Set up a virtual environment in .venv and run the demo or the test suite.
+#   ./dev.sh demo    spool files, ship them to a local folder, show the status
+#   ./dev.sh test    lint, type-check and run every test (real servers included)
+set -eu
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+setup() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        "$PYTHON" -m venv "$VENV"
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    fi
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".$1"
+}
+
+case "${1:-}" in
+    demo)
+        setup ""
+        shift
+        exec "$VENV/bin/entrepot" demo "$@"
+        ;;
+    test)
+        setup "[test]"
+        shift
+        "$VENV/bin/ruff" check src tests bench
+        "$VENV/bin/ruff" format --check src tests bench
+        "$VENV/bin/mypy"
+        exec "$VENV/bin/pytest" -n 2 --dist loadgroup "$@"
+        ;;
+    *)
+        echo "usage: ./dev.sh demo|test [args...]" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,49 @@
+"""The ``entrepot`` command: parse, call the library, map errors to exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from entrepot.cli.console import err
+from entrepot.cli.exitcodes import ExitCode, exit_code_for
+from entrepot.errors import EntrepotError
+
+__all__ = ["ExitCode", "main", "run"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    from entrepot.cli.app import app
+
+    command = typer.main.get_command(app)
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        result = command.main(args=args, prog_name="entrepot", standalone_mode=False)
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.TyperException as exc:
+        # Usage errors (unknown option, missing argument, no arguments at all).
+        exc.show(file=sys.stderr)  # type: ignore[attr-defined]
+        return int(ExitCode.USAGE)
+    except typer.Abort:
+        err.print("aborted")
+        return int(ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return int(ExitCode.INTERRUPTED)
+    except EntrepotError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        return int(exit_code_for(exc))
+    except OSError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True)
+        return int(exit_code_for(exc))
+    # Commands return an ExitCode (or None for success).
+    return int(result) if isinstance(result, int) else int(ExitCode.OK)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""File system primitives for crash-safe writes, shared by every local store.
+
+Writing durably means: write the data, ``fsync`` the file, rename it into
+place, then ``fsync`` the folder so that the rename itself survives a power
+cut.  The spool, the archive writer and the ``file://`` target all build on
+these few functions, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import os
+from pathlib import Path
+
+_AT_FDCWD = -100
+_RENAME_NOREPLACE = 1
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_renameat2 = getattr(_libc, "renameat2", None)
+_syncfs = getattr(_libc, "syncfs", None)
+# Set to False the first time the kernel or file system says it cannot do
+# RENAME_NOREPLACE, so later calls go straight to the link/unlink fallback.
+_noreplace_supported = _renameat2 is not None
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Make the entries of folder ``path`` (creations, renames) durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def syncfs(path: str | os.PathLike[str]) -> None:
+    """Flush every dirty page of the file system holding ``path`` in one call.
+
+    Falls back to :func:`os.sync` where ``syncfs(2)`` is missing.
+    """
+    if _syncfs is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err), str(path))
+    finally:
+        os.close(fd)
+
+
+def rename_noreplace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Rename ``src`` to ``dst`` atomically, failing with FileExistsError if ``dst`` exists.
+
+    Uses ``renameat2(RENAME_NOREPLACE)`` where the kernel and file system
+    support it; otherwise a hard link followed by an unlink, which is also
+    refused when ``dst`` exists (a crash between the two leaves two names for
+    one complete file, never a partial one).
+    """
+    global _noreplace_supported
+    if _noreplace_supported:
+        assert _renameat2 is not None
+        rc = _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
+        if rc == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), os.fspath(src), None, os.fspath(dst))
+        _noreplace_supported = False
+    os.link(src, dst)
+    os.unlink(src)
+
+
+def write_file(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Create ``path`` exclusively with ``data``; fsync it when ``durable``."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(tmp: Path, final: Path, *, durable: bool = True, replace: bool = False) -> None:
+    """Rename a complete ``tmp`` file to ``final`` and make the rename durable.
+
+    With ``replace=False`` an existing ``final`` raises FileExistsError and
+    ``tmp`` is left in place for the caller to clean up.
+    """
+    if replace:
+        os.replace(tmp, final)
+    else:
+        rename_noreplace(tmp, final)
+    if durable:
+        fsync_dir(final.parent)

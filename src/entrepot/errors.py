@@ -1,0 +1,253 @@
+"""Every error Entrepôt raises on purpose, grouped by what the caller can do.
+
+Catch :class:`EntrepotError` to catch them all.  The tree::
+
+    EntrepotError
+    ├── ConfigError                   bad settings, URL or option; fix and run again
+    │   └── BackendUnavailable        a target scheme whose extra is not installed
+    ├── InvalidName (ValueError)      a name that could escape its folder or is unusable
+    ├── SpoolError                    the local spool
+    │   ├── SpoolLayoutError          the spool folder or an area cannot be used
+    │   ├── NameExists                a caller-chosen name is already taken
+    │   ├── EntryNotFound             no such file in that area
+    │   └── ClaimLost                 the claim expired and was recovered by someone else
+    ├── ArchiveError                  event archives
+    │   ├── UnknownFormat             not an archive, or a format version we do not know
+    │   ├── CorruptRecord             a record failed its checksum or framing
+    │   └── ArchiveClosed             writing to a sealed archive
+    ├── TargetError                   a delivery target (carries url, host, port, path)
+    │   ├── TransientTargetError      worth retrying: the same call may work later
+    │   │   ├── ConnectionFailed      refused, dropped, reset, DNS
+    │   │   ├── TargetTimeout         a network call took longer than its timeout
+    │   │   ├── RemoteLocked          a lock file on the remote side says "not now"
+    │   │   └── VerificationFailed    the remote copy does not match the local one
+    │   └── PermanentTargetError      retrying will not help until someone acts
+    │       ├── AuthenticationFailed  wrong user, password, key or unknown host key
+    │       ├── RemoteNotFound        no such remote folder, file or bucket
+    │       ├── PermissionDenied      the server refuses the operation
+    │       └── RemoteExists          the name is taken and the conflict policy is "fail"
+    ├── JobError                      the job machinery
+    │   ├── JobFailed                 a job step failed (step, code, cause)
+    │   └── UnknownJob                no such job id in the ledger
+    └── DataCenterError               CSV storage and imports
+        ├── UploadRejected            an upload refused (name, size, encoding, duplicate)
+        ├── SchemaError               a table schema file is wrong
+        └── ImportFailed              an import could not run at all (bad header, …)
+
+Third-party exceptions are translated in one place per backend and chained
+with ``raise ... from exc`` so the original cause is never lost.  The class
+docstring's first line is the default message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EntrepotError(Exception):
+    """Entrepôt failed."""
+
+    def __init__(self, message: str | None = None, *args: Any) -> None:
+        if message is None:
+            message = (self.__class__.__doc__ or self.__class__.__name__).strip().splitlines()[0]
+        super().__init__(message, *args)
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# -- configuration -----------------------------------------------------------
+
+
+class ConfigError(EntrepotError):
+    """The configuration is invalid."""
+
+
+class BackendUnavailable(ConfigError):
+    """The backend for this scheme is not installed."""
+
+
+class InvalidName(EntrepotError, ValueError):
+    """The name is not allowed."""
+
+
+# -- spool -------------------------------------------------------------------
+
+
+class SpoolError(EntrepotError):
+    """The spool operation failed."""
+
+
+class SpoolLayoutError(SpoolError):
+    """The spool folder cannot be used."""
+
+
+class NameExists(SpoolError):
+    """A file with this name already exists."""
+
+
+class EntryNotFound(SpoolError, FileNotFoundError):
+    """No such file in the spool."""
+
+
+class ClaimLost(SpoolError):
+    """The claim is no longer held: its lease expired and the file was recovered."""
+
+
+# -- archive -----------------------------------------------------------------
+
+
+class ArchiveError(EntrepotError):
+    """The archive operation failed."""
+
+
+class UnknownFormat(ArchiveError):
+    """Not an archive of a known format."""
+
+
+class CorruptRecord(ArchiveError):
+    """A damaged record was found."""
+
+    def __init__(self, message: str | None = None, *, offset: int | None = None) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+class ArchiveClosed(ArchiveError):
+    """The archive is sealed and cannot be written to."""
+
+
+# -- targets -----------------------------------------------------------------
+
+
+class TargetError(EntrepotError):
+    """The target operation failed."""
+
+    #: True when retrying the same operation later may succeed.
+    transient: bool = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        url: str | None = None,
+        host: str | None = None,
+        port: int | None = None,
+        path: str | None = None,
+    ) -> None:
+        # ``url`` must already be the masked form (no password): errors are shown to users.
+        super().__init__(message)
+        self.url = url
+        self.host = host
+        self.port = port
+        self.path = path
+
+    def __str__(self) -> str:
+        where = []
+        if self.host:
+            where.append(f"{self.host}:{self.port}" if self.port else self.host)
+        elif self.url:
+            where.append(self.url)
+        if self.path:
+            where.append(f"path {self.path!r}")
+        return f"{self.message} ({', '.join(where)})" if where else self.message
+
+
+class TransientTargetError(TargetError):
+    """The target is temporarily unavailable."""
+
+    transient = True
+
+
+class ConnectionFailed(TransientTargetError):
+    """The connection to the target failed."""
+
+
+class TargetTimeout(TransientTargetError):
+    """The target did not answer in time."""
+
+
+class RemoteLocked(TransientTargetError):
+    """The remote folder is locked by another party."""
+
+
+class VerificationFailed(TransientTargetError):
+    """The remote copy does not match the local file."""
+
+
+class PermanentTargetError(TargetError):
+    """The target refused the operation."""
+
+
+class AuthenticationFailed(PermanentTargetError):
+    """Authentication with the target failed."""
+
+
+class RemoteNotFound(PermanentTargetError):
+    """No such remote folder or file."""
+
+
+class PermissionDenied(PermanentTargetError):
+    """The target denied permission."""
+
+
+class RemoteExists(PermanentTargetError):
+    """The remote name is already taken."""
+
+
+# -- jobs --------------------------------------------------------------------
+
+
+class JobError(EntrepotError):
+    """The job failed."""
+
+
+class JobFailed(JobError):
+    """A job step failed."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        step: str = "",
+        code: int = 0,
+        transient: bool = False,
+    ) -> None:
+        super().__init__(message)
+        self.step = step
+        self.code = code
+        self.transient = transient
+
+
+class UnknownJob(JobError, LookupError):
+    """No such job."""
+
+
+# -- data center ---------------------------------------------------------------
+
+
+class DataCenterError(EntrepotError):
+    """The data center operation failed."""
+
+
+class UploadRejected(DataCenterError):
+    """The upload was refused."""
+
+
+class SchemaError(DataCenterError):
+    """The table schema is invalid."""
+
+
+class ImportFailed(DataCenterError):
+    """The import could not run."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Tell whether retrying the operation that raised ``exc`` may succeed."""
+    if isinstance(exc, TargetError | JobFailed):
+        return exc.transient
+    return isinstance(exc, ConnectionError | TimeoutError)
