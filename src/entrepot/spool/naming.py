@@ -1,0 +1,36 @@
+"""Names for spool files, unique without a lock, and free names for finished files."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+_counter = itertools.count()
+_host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "localhost"
+
+
+def unique_name(suffix: str = "") -> str:
+    """A name unique among every process on every host, made without a lock.
+
+    Maildir style: microseconds since the epoch, then the process id and a
+    per-process counter, then the host; names made later sort later.
+    """
+    return f"{time.time_ns() // 1000:017d}.P{os.getpid()}Q{next(_counter)}.{_host}{suffix}"
+
+
+def free_name(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``folder/name~2``, ``~3``… when that is taken."""
+    candidate = folder / name
+    for number in itertools.count(2):
+        if not candidate.exists():
+            return candidate
+        candidate = folder / f"{name}~{number}"
+    raise AssertionError("unreachable")
