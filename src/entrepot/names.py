@@ -33,10 +33,10 @@ def check_name(name: object, *, what: str = "name") -> str:
         raise InvalidName(f"{what} is empty")
     if name in {".", ".."}:
         raise InvalidName(f"{what} {name!r} refers to a folder")
-    if name.startswith("."):
-        raise InvalidName(f"{what} {name!r} starts with a dot")
     if "/" in name or "\\" in name:
         raise InvalidName(f"{what} {name!r} contains a path separator")
+    if name.startswith("."):
+        raise InvalidName(f"{what} {name!r} starts with a dot")
     for char in name:
         if unicodedata.category(char) in _REFUSED_CATEGORIES:
             raise InvalidName(f"{what} {name!r} contains the control character U+{ord(char):04X}")

@@ -21,7 +21,7 @@ def unique_name(suffix: str = "") -> str:
     """A name unique among every process on every host, made without a lock.
 
     Maildir style: microseconds since the epoch, then the process id and a
-    per-process counter, then the host; names made later sort later.
+    per-process counter, then the host; names made in a later microsecond sort later.
     """
     return f"{time.time_ns() // 1000:017d}.P{os.getpid()}Q{next(_counter)}.{_host}{suffix}"
 
