@@ -1,0 +1,83 @@
+"""Jobs: one lifecycle, one retry policy, one ledger and one backlog for all work.
+
+A job is prepared, produces a number of items, sends them and cleans up
+(:mod:`.lifecycle`).  A :class:`Runner` runs it under a :class:`RetryPolicy`
+(:mod:`.retry`) on a :class:`Clock` (:mod:`.clock`), recording every run in a
+:class:`Ledger` (:mod:`.ledger`).  Jobs that keep failing wait in the
+:class:`Backlog` (:mod:`.backlog`) and are rebuilt from their JSON parameters
+by their registered kind (:mod:`.kinds`).  Job ids sort by time
+(:mod:`.ids`).  See ``docs/jobs.md``.
+"""
+
+from __future__ import annotations
+
+from entrepot.jobs.backlog import BACKLOG_STATES, Backlog, JobDetail
+from entrepot.jobs.clock import SYSTEM_CLOCK, Clock, FakeClock, SystemClock
+from entrepot.jobs.ids import JobIdFactory, job_id_time, new_job_id
+from entrepot.jobs.kinds import (
+    JobFactory,
+    build_job,
+    job_factory,
+    register_job_kind,
+    registered_kinds,
+    unregister_job_kind,
+)
+from entrepot.jobs.ledger import WAITING, JobRecord, JobState, Ledger, RunRecord, ledger_url
+from entrepot.jobs.lifecycle import (
+    STEP_CODES,
+    Job,
+    JobContext,
+    LifecycleResult,
+    Outcome,
+    Step,
+    error_code,
+    execute,
+)
+from entrepot.jobs.retry import (
+    DEFAULT_RERUNS,
+    DEFAULT_RETRY,
+    RetryDecision,
+    RetryPolicy,
+    RetryRecord,
+)
+from entrepot.jobs.runner import Runner, RunResult
+
+__all__ = [
+    "BACKLOG_STATES",
+    "DEFAULT_RERUNS",
+    "DEFAULT_RETRY",
+    "STEP_CODES",
+    "SYSTEM_CLOCK",
+    "WAITING",
+    "Backlog",
+    "Clock",
+    "FakeClock",
+    "Job",
+    "JobContext",
+    "JobDetail",
+    "JobFactory",
+    "JobIdFactory",
+    "JobRecord",
+    "JobState",
+    "Ledger",
+    "LifecycleResult",
+    "Outcome",
+    "RetryDecision",
+    "RetryPolicy",
+    "RetryRecord",
+    "RunRecord",
+    "RunResult",
+    "Runner",
+    "Step",
+    "SystemClock",
+    "build_job",
+    "error_code",
+    "execute",
+    "job_factory",
+    "job_id_time",
+    "ledger_url",
+    "new_job_id",
+    "register_job_kind",
+    "registered_kinds",
+    "unregister_job_kind",
+]

@@ -1,0 +1,306 @@
+"""Running jobs: the lifecycle, the retry policy and the ledger together.
+
+:class:`Runner` runs one job under a retry policy, on a clock, and writes the
+run into the ledger as it goes: the run's row exists before the first step,
+each failure is written before any wait, and the end before the call returns.
+A job that fails after its retries goes to the backlog, due again after the
+between-runs back-off (:attr:`Runner.reruns`); after ``reruns.attempts``
+failed runs in a row it is parked as ``dead`` — still in the ledger, waiting
+for an operator to retry or drop it.
+
+Without a ledger the runner simply runs the job and returns the result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from entrepot.errors import JobError, JobFailed
+from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
+from entrepot.jobs.ids import JobIdFactory, new_job_id
+from entrepot.jobs.kinds import build_job
+from entrepot.jobs.ledger import WAITING, JobRecord, JobState, Ledger
+from entrepot.jobs.lifecycle import Job, JobContext, Outcome, Step, execute, step_failure
+from entrepot.jobs.retry import (
+    DEFAULT_RERUNS,
+    DEFAULT_RETRY,
+    RetryDecision,
+    RetryPolicy,
+    RetryRecord,
+)
+from entrepot.logs import log_event
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a run went, and where it left the job."""
+
+    job_id: str
+    outcome: Outcome
+    code: int
+    """0 on success, else the failing step's code plus the error's subcode."""
+    step: str | None
+    error: JobFailed | None
+    """The failure, with the original error as ``__cause__``."""
+    attempts: int
+    items: int
+    bytes: int
+    history: tuple[RetryRecord, ...]
+    state: JobState | None = None
+    """The job's state afterwards (``None`` without a ledger)."""
+    next_due: datetime | None = None
+    run_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome.ok
+
+
+def _history(records: tuple[RetryRecord, ...]) -> list[dict[str, Any]]:
+    return [asdict(record) for record in records]
+
+
+def _check_params(job: Job) -> dict[str, Any]:
+    params = job.params()
+    try:
+        json.dumps(params, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise JobError(f"the parameters of job kind {job.kind!r} are not JSON: {exc}") from exc
+    return params
+
+
+class Runner:
+    """Runs jobs and keeps the ledger.
+
+    ``policy`` is the in-run retry policy (a job may bring its own through
+    :meth:`Job.retry_policy`); ``reruns`` spaces the runs of a job that keeps
+    failing and, through its ``attempts``, says after how many failed runs in
+    a row the job is parked as dead.  ``rng`` draws the jitter: pass a seeded
+    ``random.Random`` for repeatable delays.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger | None = None,
+        *,
+        policy: RetryPolicy = DEFAULT_RETRY,
+        reruns: RetryPolicy = DEFAULT_RERUNS,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        logger: logging.Logger = logger,
+    ) -> None:
+        self.ledger = ledger
+        self.policy = policy
+        self.reruns = reruns
+        self.clock = clock or (ledger.clock if ledger is not None else SYSTEM_CLOCK)
+        self.rng = rng
+        self.logger = logger
+        # Ids follow the runner's clock, so a fake clock gives ids of its own time.
+        self.new_id = new_job_id if self.clock is SYSTEM_CLOCK else JobIdFactory(self.clock)
+
+    def run(self, job: Job, *, job_id: str | None = None) -> RunResult:
+        """Run a new job now and record it; returns how it went (never raises for a failure)."""
+        job_id = job_id or self.new_id()
+        if self.ledger is None:
+            return self._execute(job, job_id, None, failures=0)
+        params = _check_params(job)
+        self.ledger.add_job(job_id, job.kind, params, name=job.name, state=JobState.RUNNING)
+        run_id = self.ledger.start_run(job_id, trigger="new")
+        return self._execute(job, job_id, run_id, failures=0)
+
+    def submit(
+        self, job: Job, *, job_id: str | None = None, due: datetime | None = None
+    ) -> JobRecord:
+        """Record a job to run later (at ``due``, default now) by :meth:`run_due`."""
+        ledger = self._need_ledger()
+        params = _check_params(job)
+        return ledger.add_job(
+            job_id or self.new_id(),
+            job.kind,
+            params,
+            name=job.name,
+            state=JobState.PENDING,
+            next_due=due,
+        )
+
+    def rerun(
+        self,
+        job_id: str,
+        *,
+        trigger: str = "retry",
+        from_states: tuple[JobState, ...] = (*WAITING, JobState.DEAD),
+    ) -> RunResult:
+        """Run a recorded job again, rebuilt from its kind and parameters.
+
+        Raises :class:`~entrepot.errors.JobError` when the job is not in one
+        of ``from_states`` (for instance, another process runs it right now).
+        """
+        ledger = self._need_ledger()
+        record = ledger.get(job_id)
+        if not ledger.claim(job_id, from_states):
+            state = ledger.get(job_id).state
+            raise JobError(f"job {job_id} is {state}; only {', '.join(from_states)} jobs re-run")
+        run_id = ledger.start_run(job_id, trigger=trigger)
+        try:
+            job = build_job(record.kind, record.params)
+        except Exception as exc:  # noqa: BLE001 - recorded as the run's failure
+            # A job that cannot be rebuilt is a failed run like any other, recorded.
+            failure = step_failure(Step.PREPARE, exc)
+            failed = RetryPolicy.never().increment(exc, step=str(Step.PREPARE), allowed=False)
+            return self._finish(
+                job_id,
+                run_id,
+                outcome=Outcome.FAILED,
+                error=failure,
+                attempts=1,
+                items=0,
+                size=0,
+                history=failed.policy.history,
+                failures=record.failures,
+            )
+        return self._execute(job, job_id, run_id, failures=record.failures)
+
+    def run_due(self, *, limit: int | None = None) -> list[RunResult]:
+        """Run every waiting job whose time has come, oldest due first."""
+        ledger = self._need_ledger()
+        results = []
+        for record in ledger.due(self.clock.now(), limit=limit):
+            try:
+                results.append(self.rerun(record.id, trigger="due", from_states=WAITING))
+            except JobError as exc:
+                # Taken by another runner between the listing and the claim.
+                log_event(self.logger, "jobs.skipped", job_id=record.id, reason=str(exc))
+        return results
+
+    # -- internals ---------------------------------------------------------------
+
+    def _need_ledger(self) -> Ledger:
+        if self.ledger is None:
+            raise JobError("this runner has no ledger")
+        return self.ledger
+
+    def _execute(self, job: Job, job_id: str, run_id: int | None, *, failures: int) -> RunResult:
+        policy = job.retry_policy() or self.policy
+        ctx = JobContext(job_id=job_id, clock=self.clock, logger=self.logger)
+        log_event(self.logger, "jobs.run_started", job_id=job_id, kind=job.kind, name=job.name)
+
+        seen: list[dict[str, Any]] = []
+
+        def written_down(failure: JobFailed, decision: RetryDecision) -> None:
+            seen[:] = _history(decision.policy.history)
+            if self.ledger is not None and run_id is not None:
+                self.ledger.record_failure(
+                    run_id, attempts=ctx.attempt, history=_history(decision.policy.history)
+                )
+
+        try:
+            result = execute(job, ctx, policy=policy, rng=self.rng, on_failure=written_down)
+        except BaseException as exc:
+            # Interrupted: write it down, leave the job due again at once, re-raise.
+            if self.ledger is not None and run_id is not None:
+                self.ledger.finish_run(
+                    run_id,
+                    outcome=Outcome.INTERRUPTED,
+                    attempts=ctx.attempt,
+                    items=ctx.items,
+                    bytes=ctx.bytes,
+                    history=seen,
+                    error=f"interrupted: {type(exc).__name__}",
+                    error_type=type(exc).__name__,
+                    job_state=JobState.BACKLOG,
+                    next_due=self.clock.now(),
+                )
+            log_event(self.logger, "jobs.run_interrupted", logging.WARNING, job_id=job_id)
+            raise
+        return self._finish(
+            job_id,
+            run_id,
+            outcome=result.outcome,
+            error=result.error,
+            attempts=result.attempts,
+            items=result.items,
+            size=result.bytes,
+            history=result.policy.history,
+            failures=failures,
+        )
+
+    def _finish(
+        self,
+        job_id: str,
+        run_id: int | None,
+        *,
+        outcome: Outcome,
+        error: JobFailed | None,
+        attempts: int,
+        items: int,
+        size: int,
+        history: tuple[RetryRecord, ...],
+        failures: int,
+    ) -> RunResult:
+        state: JobState | None = None
+        next_due: datetime | None = None
+        reason: str | None = None
+        if self.ledger is not None and run_id is not None:
+            if outcome.ok:
+                state = JobState.SUCCEEDED
+            elif failures + 1 >= self.reruns.attempts:
+                state = JobState.DEAD
+                reason = f"failed {failures + 1} runs in a row"
+            else:
+                state = JobState.BACKLOG
+                wait = self.reruns.backoff(failures + 1, self.rng)
+                next_due = self.clock.now() + timedelta(seconds=wait)
+            cause = error.__cause__ if error is not None else None
+            self.ledger.finish_run(
+                run_id,
+                outcome=outcome,
+                attempts=attempts,
+                items=items,
+                bytes=size,
+                history=_history(history),
+                step=error.step if error else None,
+                code=error.code if error else 0,
+                error=error.message if error else None,
+                error_type=type(cause).__name__ if cause is not None else None,
+                transient=error.transient if error else None,
+                job_state=state,
+                next_due=next_due,
+                reason=reason,
+            )
+        fields: dict[str, Any] = {
+            "job_id": job_id,
+            "outcome": outcome,
+            "code": error.code if error else 0,
+            "attempts": attempts,
+            "items": items,
+            "bytes": size,
+        }
+        if state is not None:
+            fields["state"] = state
+        if next_due is not None:
+            fields["next_due"] = next_due.isoformat(timespec="seconds")
+        level = logging.INFO if outcome.ok else logging.ERROR
+        log_event(self.logger, "jobs.run_finished", level, **fields)
+        if state == JobState.DEAD:
+            log_event(self.logger, "jobs.parked_dead", logging.ERROR, job_id=job_id, reason=reason)
+        return RunResult(
+            job_id=job_id,
+            outcome=outcome,
+            code=error.code if error else 0,
+            step=error.step if error else None,
+            error=error,
+            attempts=attempts,
+            items=items,
+            bytes=size,
+            history=history,
+            state=state,
+            next_due=next_due,
+            run_id=run_id,
+        )
