@@ -1,0 +1,270 @@
+"""FTP and FTPS servers (pyftpdlib) on loopback, for any test that needs one.
+
+Fixtures (the servers are session-scoped and shared; every test gets its own
+empty remote folder):
+
+``ftp_server`` / ``ftps_server``
+    a :class:`FTPFolder` with
+
+    * ``url`` — ``ftp://test@127.0.0.1:PORT/<folder>`` (``ftps://`` for FTPS),
+      an existing, empty folder; no password in it;
+    * ``options`` — keywords for :func:`entrepot.targets.open_target`
+      (``password``, and for FTPS ``ca_file``, the self-signed certificate);
+      ``open(**more)`` opens a target with them;
+    * ``user``, ``password``, ``host``, ``port``, ``folder`` (the remote path);
+    * ``readonly_user``/``readonly_password`` — a user who may list and read
+      but not write (for permission tests);
+    * ``root`` — the folder on local disk, to check files directly;
+    * ``stop()`` / ``start()`` — stop the server (open connections are cut)
+      and start it again on the same port;
+    * ``drop_after(n)`` — cut the client's control connection right after the
+      n-th completed upload (``STOR``) from now, once;
+    * ``ca_file`` (FTPS only) — the certificate to trust.
+
+Bad passwords are answered at once (``auth_failed_timeout = 0``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers._common import port_open, server_unavailable, wait_until
+
+USER, PASSWORD = "test", "test-pw-Ünï"
+READONLY_USER, READONLY_PASSWORD = "reader", "reader-pw"
+
+
+def make_self_signed_cert(path: Path) -> Path:
+    """Write a PEM with a key and a certificate for 127.0.0.1 (SAN included)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ) + cert.public_bytes(serialization.Encoding.PEM)
+    path.write_bytes(pem)
+    return path
+
+
+class FTPServer:
+    """One pyftpdlib server in a thread; restartable on the same port."""
+
+    def __init__(self, root: Path, *, certfile: Path | None = None) -> None:
+        self.root = root
+        self.certfile = certfile
+        self.port = 0
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._drop_countdown: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def drop_after(self, n: int) -> None:
+        with self._lock:
+            self._drop_countdown = n
+
+    def _upload_done(self) -> bool:
+        """Count one completed upload; True when its connection must be cut now."""
+        with self._lock:
+            if self._drop_countdown is None:
+                return False
+            self._drop_countdown -= 1
+            if self._drop_countdown > 0:
+                return False
+            self._drop_countdown = None
+            return True
+
+    def _handler_class(self) -> type:
+        from pyftpdlib.authorizers import DummyAuthorizer
+        from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
+
+        authorizer = DummyAuthorizer()
+        authorizer.add_user(USER, PASSWORD, str(self.root), perm="elradfmwMT")
+        authorizer.add_user(READONLY_USER, READONLY_PASSWORD, str(self.root), perm="elr")
+        server = self
+        base: Any = TLS_FTPHandler if self.certfile else FTPHandler
+
+        class Handler(base):  # type: ignore[misc, valid-type]
+            auth_failed_timeout = 0
+            timeout = 60
+            banner = "entrepot test server"
+            passive_ports = None
+            use_encoding = "utf8"
+
+            def on_file_received(self, file: str) -> None:
+                if server._upload_done():
+                    # The 226 reply is already queued: flush it, then hang up.
+                    self.close_when_done()
+
+        Handler.authorizer = authorizer
+        if self.certfile:
+            Handler.certfile = str(self.certfile)
+            Handler.tls_control_required = True
+            Handler.tls_data_required = True
+        return Handler
+
+    def start(self) -> None:
+        from pyftpdlib.servers import ThreadedFTPServer
+
+        if self._server is not None:
+            return
+        server = ThreadedFTPServer(("127.0.0.1", self.port), self._handler_class())
+        server.max_cons = 256
+        self.port = server.socket.getsockname()[1]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"timeout": 0.05, "handle_exit": False},
+            name=f"ftp-server-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        wait_until(lambda: port_open(self.port), timeout=10, what="FTP server")
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        wait_until(lambda: not port_open(self.port), timeout=10, what="FTP server stop")
+
+
+@dataclass
+class FTPFolder:
+    """A fresh remote folder on a shared server; see the module docstring."""
+
+    server: FTPServer
+    folder: str
+    scheme: str = "ftp"
+    user: str = USER
+    password: str = PASSWORD
+    readonly_user: str = READONLY_USER
+    readonly_password: str = READONLY_PASSWORD
+    host: str = "127.0.0.1"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.user}@{self.host}:{self.port}/{self.folder}"
+
+    @property
+    def root(self) -> Path:
+        return self.server.root / self.folder
+
+    @property
+    def ca_file(self) -> str | None:
+        return str(self.server.certfile) if self.server.certfile else None
+
+    @property
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {"password": self.password, "timeout": 10, **self.extra}
+        if self.ca_file:
+            opts["ca_file"] = self.ca_file
+        return opts
+
+    def open(self, **more: Any) -> Any:
+        from entrepot.targets import open_target
+
+        return open_target(self.url, **{**self.options, **more})
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        self.server.start()
+
+    def drop_after(self, n: int) -> None:
+        self.server.drop_after(n)
+
+
+def _serve(tmp_path_factory: pytest.TempPathFactory, tls: bool) -> Iterator[FTPServer]:
+    try:
+        import pyftpdlib.servers  # noqa: F401
+
+        if tls:
+            import OpenSSL  # noqa: F401
+    except ImportError as exc:
+        server_unavailable(f"pyftpdlib (with pyopenssl for FTPS) is not installed: {exc}")
+    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+    base = tmp_path_factory.mktemp("ftps" if tls else "ftp")
+    root = base / "root"
+    root.mkdir()
+    cert = make_self_signed_cert(base / "cert.pem") if tls else None
+    server = FTPServer(root, certfile=cert)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _folder(server: FTPServer, scheme: str) -> Iterator[FTPFolder]:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    (server.root / name).mkdir()
+    try:
+        yield FTPFolder(server, name, scheme=scheme)
+    finally:
+        server.drop_after(0)
+        server._drop_countdown = None
+        server.start()
+
+
+@pytest.fixture(scope="session")
+def ftp_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FTPServer]:
+    yield from _serve(tmp_path_factory, tls=False)
+
+
+@pytest.fixture(scope="session")
+def ftps_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FTPServer]:
+    yield from _serve(tmp_path_factory, tls=True)
+
+
+@pytest.fixture
+def ftp_server(ftp_service: FTPServer) -> Iterator[FTPFolder]:
+    yield from _folder(ftp_service, "ftp")
+
+
+@pytest.fixture
+def ftps_server(ftps_service: FTPServer) -> Iterator[FTPFolder]:
+    yield from _folder(ftps_service, "ftps")
