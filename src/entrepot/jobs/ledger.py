@@ -442,7 +442,10 @@ class Ledger:
             changed = conn.execute(query.values(**values)).rowcount
         record = self.get(job_id)
         if changed != 1:
-            raise JobError(f"job {job_id} is {record.state}, so it cannot become {state}")
+            allowed = ", ".join(str(s) for s in from_states or ())
+            raise JobError(
+                f"job {job_id} is {record.state}; only {allowed} jobs can become {state}"
+            )
         return record
 
     # -- runs ------------------------------------------------------------------
