@@ -15,6 +15,7 @@ one ledger between hosts.  Parameters are stored as JSON, never pickled.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -319,6 +320,10 @@ class Ledger:
         next_due: datetime | None = None,
     ) -> JobRecord:
         """Record a new job; its parameters must be JSON-ready."""
+        try:
+            json.dumps(dict(params), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise JobError(f"job parameters must be JSON-ready: {exc}") from None
         now = self.clock.now()
         values = {
             "id": job_id,
@@ -339,8 +344,6 @@ class Ledger:
                 conn.execute(jobs_table.insert().values(**values))
         except sa.exc.IntegrityError:
             raise JobError(f"job {job_id} is already in the ledger") from None
-        except (TypeError, ValueError) as exc:
-            raise JobError(f"job parameters must be JSON-ready: {exc}") from exc
         return self.get(job_id)
 
     def get(self, job_id: str) -> JobRecord:
