@@ -73,7 +73,7 @@ def rename_noreplace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -
     os.unlink(src)
 
 
-def write_file(path: Path, data: bytes, *, durable: bool = True) -> None:
+def write_file(path: str | os.PathLike[str], data: bytes, *, durable: bool = True) -> None:
     """Create ``path`` exclusively with ``data``; fsync it when ``durable``."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:

@@ -37,7 +37,8 @@ def check_name(name: object, *, what: str = "name") -> str:
         raise InvalidName(f"{what} {name!r} contains a path separator")
     if name.startswith("."):
         raise InvalidName(f"{what} {name!r} starts with a dot")
-    for char in name:
+    # Printable strings hold none of the refused categories: skip the slow scan.
+    for char in "" if name.isprintable() else name:
         if unicodedata.category(char) in _REFUSED_CATEGORIES:
             raise InvalidName(f"{what} {name!r} contains the control character U+{ord(char):04X}")
     if name != name.strip() or name.endswith("."):

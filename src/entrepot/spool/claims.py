@@ -47,9 +47,14 @@ class Claim:
         return f"{self.token}-{self.name}"
 
     @property
+    def file(self) -> str:
+        """Where the claimed file is while the claim is held, as a string."""
+        return os.path.join(self.spool.root, CLAIM_AREA, f"{self.token}-{self.name}")
+
+    @property
     def path(self) -> Path:
         """Where the claimed file is while the claim is held."""
-        return self.spool.root / CLAIM_AREA / self.id
+        return Path(self.file)
 
     def renew(self) -> None:
         """Extend the lease: it runs again from now."""

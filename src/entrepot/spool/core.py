@@ -18,19 +18,21 @@ so no name can leave the spool.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import errno
 import logging
 import os
 import shutil
 import stat
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
-from entrepot.durable import fsync_dir, rename_noreplace
+from entrepot.durable import rename_noreplace, write_file
 from entrepot.errors import ClaimLost, EntryNotFound, InvalidName, NameExists, SpoolLayoutError
 from entrepot.logs import log_event
 from entrepot.names import check_name
@@ -99,10 +101,24 @@ class Spool:
         self.lease = lease
         self.stale_tmp_age = stale_tmp_age
         self._clock = clock
-        self._claim_area_ready = False
+        self._ready_areas: set[str] = set(AREAS)
+        self._folders: dict[str, str] = {}
+        # Folder descriptors kept open so that syncing a folder is one system call.
+        self._folder_fds: dict[str, int] = {}
+        self._finalizer = weakref.finalize(self, _close_all, self._folder_fds)
 
     def __repr__(self) -> str:
         return f"Spool({str(self.root)!r}, durable={self.durable})"
+
+    def close(self) -> None:
+        """Release the folder descriptors this object keeps; it stays usable."""
+        _close_all(self._folder_fds)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- layout ----------------------------------------------------------------
 
@@ -119,6 +135,31 @@ class Spool:
     def path(self, area: str, name: str) -> Path:
         """The path of file ``name`` in ``area``; both names are checked."""
         return self.area(area) / check_name(name)
+
+    def _folder(self, area: str) -> str:
+        """The folder of ``area`` as a string, the name checked once per spool object."""
+        folder = self._folders.get(area)
+        if folder is None:
+            folder = self._folders[area] = os.path.join(self.root, check_name(area, what="area"))
+        return folder
+
+    def _sync(self, folder: str) -> None:
+        """Make the entries of ``folder`` durable (nothing in non-durable mode)."""
+        if not self.durable:
+            return
+        fd = self._folder_fds.get(folder)
+        if fd is None:
+            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            self._folder_fds[folder] = fd
+        os.fsync(fd)
+
+    def _ensure_area(self, area: str) -> Path:
+        """The folder of ``area``, created the first time this spool object needs it."""
+        path = self.area(area)
+        if area not in self._ready_areas:
+            self._make_area(path)
+            self._ready_areas.add(area)
+        return path
 
     def _make_area(self, path: Path) -> None:
         try:
@@ -149,7 +190,7 @@ class Spool:
             if self.durable:
                 os.fsync(file.fileno())
             file.close()
-            handle.path = self._publish_tmp(tmp_path, target, final)
+            handle.path = Path(self._publish_tmp(tmp_path, target, final))
         except BaseException:
             file.close()
             tmp_path.unlink(missing_ok=True)
@@ -157,9 +198,17 @@ class Spool:
 
     def publish_bytes(self, data: bytes, name: str | None = None, *, area: str = "new") -> str:
         """Publish ``data`` as a new file; return its name."""
-        with self.writer(name, area=area) as handle:
-            handle.write(data)
-        return handle.name
+        final = check_name(name) if name is not None else unique_name()
+        target = self._folder(area)
+        tmp_path = os.path.join(self._folder("tmp"), unique_name())
+        try:
+            write_file(tmp_path, data, durable=self.durable)
+            self._publish_tmp(tmp_path, target, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_path)
+            raise
+        return final
 
     def publish_file(
         self,
@@ -204,21 +253,18 @@ class Spool:
             raise
         batch.commit()
 
-    def _publish_tmp(self, tmp_path: Path, target: Path, name: str) -> Path:
-        final = target / name
+    def _publish_tmp(self, tmp_path: str | Path, target: str | Path, name: str) -> str:
+        final = os.path.join(target, name)
         try:
             rename_noreplace(tmp_path, final)
         except FileExistsError:
-            raise NameExists(f"{name!r} already exists in {target.name}/") from None
+            raise NameExists(f"{name!r} already exists in {os.path.basename(target)}/") from None
         except FileNotFoundError:
-            if not target.is_dir():
-                raise SpoolLayoutError(
-                    f"spool area {target} does not exist: prepare() it"
-                ) from None
+            if not os.path.isdir(target):
+                raise SpoolLayoutError(f"spool area {target} is missing: prepare() it") from None
             raise
-        if self.durable:
-            fsync_dir(target)
-        log_event(logger, "spool.published", logging.DEBUG, name=name, area=target.name)
+        self._sync(os.fspath(target))
+        log_event(logger, "spool.published", logging.DEBUG, name=name, area=target)
         return final
 
     # -- consuming -------------------------------------------------------------
@@ -299,27 +345,25 @@ class Spool:
         return claims
 
     def _try_claim(self, name: str) -> Claim | None:
-        if not self._claim_area_ready:
-            self._make_area(self.root / CLAIM_AREA)
-            self._claim_area_ready = True
+        self._ensure_area(CLAIM_AREA)
         claim = Claim(self, name, new_token())
         try:
             # rename() moves the file for exactly one caller; the others get ENOENT.
-            os.rename(self.root / "new" / name, claim.path)
+            os.rename(os.path.join(self._folder("new"), name), claim.file)
         except FileNotFoundError:
             return None
         log_event(logger, "spool.claimed", logging.DEBUG, name=name, claim=claim.token)
         return claim
 
     def _finish(self, claim: Claim, area: str) -> Path:
-        target = self.area(area)
-        if area != "new":
-            self._make_area(target)
+        target = os.fspath(self._ensure_area(area))
         while True:
             # Done files never overwrite an earlier one of the same name: they get a suffix.
-            final = target / claim.name if area == "new" else free_name(target, claim.name)
+            final = os.path.join(target, claim.name)
+            if area != "new":
+                final = free_name(target, claim.name)
             try:
-                rename_noreplace(claim.path, final)
+                rename_noreplace(claim.file, final)
                 break
             except FileNotFoundError:
                 raise ClaimLost(
@@ -328,35 +372,32 @@ class Spool:
             except FileExistsError:
                 if area == "new":
                     raise NameExists(f"{claim.name!r} already exists in new/") from None
-        if self.durable:
-            fsync_dir(target)
+        self._sync(target)
         event = "spool.released" if area == "new" else "spool.done"
         log_event(logger, event, logging.DEBUG, name=claim.name, area=area)
-        return final
+        return Path(final)
 
     # -- moving ----------------------------------------------------------------
 
     def move(self, name: str, source: str, destination: str) -> Path:
         """Move file ``name`` from one area to another; an existing file there is an error."""
-        src = self.path(source, name)
-        dst_area = self.area(destination)
-        self._make_area(dst_area)
-        dst = dst_area / name
+        src = os.path.join(self._folder(source), check_name(name))
+        target = self._folder(destination)
+        self._ensure_area(destination)
+        dst = os.path.join(target, name)
         try:
             rename_noreplace(src, dst)
         except FileNotFoundError:
             raise EntryNotFound(f"no file {name!r} in {source}/") from None
         except FileExistsError:
             raise NameExists(f"{name!r} already exists in {destination}/") from None
-        if self.durable:
-            fsync_dir(dst_area)
-        return dst
+        self._sync(target)
+        return Path(dst)
 
     def copy(self, name: str, source: str, destination: str) -> Path:
         """Copy file ``name`` into another area, atomically and without overwriting."""
         src = self.path(source, name)
-        dst_area = self.area(destination)
-        self._make_area(dst_area)
+        dst_area = self._ensure_area(destination)
         if not src.is_file():
             raise EntryNotFound(f"no file {name!r} in {source}/")
         self.publish_file(src, name, area=destination)
@@ -444,3 +485,10 @@ def _subfolders(root: Path) -> Iterator[Path]:
     except OSError as exc:
         if exc.errno != errno.ENOTDIR:
             raise
+
+
+def _close_all(fds: dict[str, int]) -> None:
+    for fd in fds.values():
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    fds.clear()

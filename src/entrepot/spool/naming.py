@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import time
-from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
@@ -26,11 +25,11 @@ def unique_name(suffix: str = "") -> str:
     return f"{time.time_ns() // 1000:017d}.P{os.getpid()}Q{next(_counter)}.{_host}{suffix}"
 
 
-def free_name(folder: Path, name: str) -> Path:
+def free_name(folder: str, name: str) -> str:
     """``folder/name``, or ``folder/name~2``, ``~3``… when that is taken."""
-    candidate = folder / name
+    candidate = os.path.join(folder, name)
     for number in itertools.count(2):
-        if not candidate.exists():
+        if not os.path.lexists(candidate):
             return candidate
-        candidate = folder / f"{name}~{number}"
+        candidate = os.path.join(folder, f"{name}~{number}")
     raise AssertionError("unreachable")
