@@ -1,0 +1,282 @@
+"""The backlog: failed jobs re-run with back-off, parked dead, dropped with a reason."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entrepot.errors import ConnectionFailed, JobError
+from entrepot.jobs import (
+    Backlog,
+    FakeClock,
+    JobContext,
+    JobState,
+    Ledger,
+    Outcome,
+    RetryPolicy,
+    Runner,
+    register_job_kind,
+    unregister_job_kind,
+)
+from entrepot.jobs.testing import ScriptedJob
+
+IN_RUN = RetryPolicy(attempts=2, delay=1, jitter=0)
+BETWEEN_RUNS = RetryPolicy(attempts=4, delay=60, factor=2, max_delay=3600, jitter=0)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def ledger(tmp_path: Path, clock: FakeClock):  # type: ignore[no-untyped-def]
+    with Ledger.open(tmp_path / "state", clock=clock) as book:
+        yield book
+
+
+@pytest.fixture
+def runner(ledger: Ledger) -> Runner:
+    return Runner(ledger, policy=IN_RUN, reruns=BETWEEN_RUNS)
+
+
+@pytest.fixture
+def backlog(ledger: Ledger, runner: Runner) -> Backlog:
+    return Backlog(ledger, runner)
+
+
+@pytest.fixture(autouse=True)
+def _scripted_kind():  # type: ignore[no-untyped-def]
+    register_job_kind("scripted", ScriptedJob.from_params, replace=True)
+    yield
+    unregister_job_kind("scripted")
+
+
+class FlakyServer:
+    """A server that refuses the first ``down_for`` sends, then accepts everything."""
+
+    def __init__(self, down_for: int) -> None:
+        self.down_for = down_for
+        self.sends = 0
+        self.delivered: list[str] = []
+        self.lock = threading.Lock()
+
+    def job(self, params: dict[str, Any]) -> ScriptedJob:
+        server = self
+
+        class Shipping(ScriptedJob):
+            kind = "flaky"
+
+            def send(self, ctx: JobContext) -> None:
+                with server.lock:
+                    server.sends += 1
+                    if server.sends <= server.down_for:
+                        raise ConnectionFailed("server down")
+                    server.delivered.append(ctx.job_id)
+
+        return Shipping(**params)
+
+
+def test_a_failed_job_waits_with_backoff_between_runs_then_is_parked_dead(
+    backlog: Backlog, runner: Runner, clock: FakeClock
+) -> None:
+    server = FlakyServer(down_for=1000)
+    register_job_kind("flaky", server.job, replace=True)
+    try:
+        first = runner.run(server.job({}))
+        assert first.state == JobState.BACKLOG
+        assert server.sends == 2  # in-run retry first
+        waits = [first.next_due - clock.now()]  # type: ignore[operator]
+        for _ in range(2):
+            assert backlog.retry_due() == []  # not due yet
+            clock.advance(waits[-1].total_seconds())
+            [result] = backlog.retry_due()
+            assert result.outcome == Outcome.FAILED and result.state == JobState.BACKLOG
+            waits.append(result.next_due - clock.now())  # type: ignore[operator]
+        assert waits == [timedelta(seconds=60), timedelta(seconds=120), timedelta(seconds=240)]
+        clock.advance(240)
+        [last] = backlog.retry_due()
+        assert last.state == JobState.DEAD
+        job = backlog.ledger.get(first.job_id)
+        assert (job.state, job.failures, job.runs) == (JobState.DEAD, 4, 4)
+        assert job.reason == "failed 4 runs in a row"
+        assert job.last_error == "send failed: server down"
+        # Dead jobs stay visible and are never re-run on their own.
+        clock.advance(10 * 3600)
+        assert backlog.retry_due() == []
+        assert [(j.id, j.state) for j in backlog.list()] == [(first.job_id, JobState.DEAD)]
+        assert backlog.list(dead=False) == []
+        runs = backlog.show(first.job_id).runs
+        assert [r.trigger for r in runs] == ["new", "due", "due", "due"]
+        assert all(r.attempts == 2 for r in runs)
+    finally:
+        unregister_job_kind("flaky")
+
+
+def test_a_server_that_comes_back_after_failures(
+    backlog: Backlog, runner: Runner, clock: FakeClock
+) -> None:
+    server = FlakyServer(down_for=5)
+    register_job_kind("flaky", server.job, replace=True)
+    try:
+        result = runner.run(server.job({"items": 3}))
+        for _ in range(3):
+            if result.ok:
+                break
+            clock.advance(3600)
+            [result] = backlog.retry_due()
+        assert result.ok and result.state == JobState.SUCCEEDED
+        assert server.sends == 6 and server.delivered == [result.job_id]
+        job = backlog.ledger.get(result.job_id)
+        assert (job.runs, job.failures, job.next_due) == (3, 0, None)
+    finally:
+        unregister_job_kind("flaky")
+
+
+def test_a_permanent_error_goes_straight_to_the_backlog_with_its_reason(
+    runner: Runner, backlog: Backlog
+) -> None:
+    result = runner.run(ScriptedJob(fail={"send": ["permanent"]}))
+    assert result.attempts == 1 and result.state == JobState.BACKLOG
+    [job] = backlog.list()
+    assert job.id == result.job_id
+    assert job.last_error == "send failed: scripted permanent failure in send"
+    [run] = backlog.show(job.id).runs
+    assert run.transient is False and run.error_type == "AuthenticationFailed"
+
+
+def test_retry_now_ignores_the_due_time_and_records_the_run(
+    runner: Runner, backlog: Backlog
+) -> None:
+    failed = runner.run(ScriptedJob(fail={"send": ["permanent"]}))
+    # Rebuilt from its parameters the scripted job fails again the same way...
+    again = backlog.retry(failed.job_id[:24])
+    assert again.code == 300 and again.job_id == failed.job_id
+    assert [r.trigger for r in backlog.show(failed.job_id).runs] == ["new", "retry"]
+
+
+def test_retrying_a_dead_job_by_id_revives_it(
+    ledger: Ledger, backlog: Backlog, clock: FakeClock
+) -> None:
+    ledger.add_job("old-1", "scripted", ScriptedJob(items=2).params(), state=JobState.DEAD)
+    result = backlog.retry("old-1")
+    assert result.ok and ledger.get("old-1").state == JobState.SUCCEEDED
+
+
+def test_only_waiting_or_dead_jobs_are_retried(runner: Runner, backlog: Backlog) -> None:
+    done = runner.run(ScriptedJob())
+    with pytest.raises(JobError, match="succeeded"):
+        backlog.retry(done.job_id)
+
+
+def test_retry_all_reruns_waiting_jobs_even_if_not_due_but_no_dead_ones(
+    ledger: Ledger, backlog: Backlog
+) -> None:
+    params = ScriptedJob().params()
+    ledger.add_job("a", "scripted", params, state=JobState.BACKLOG,
+                   next_due=ledger.clock.now() + timedelta(days=1))  # fmt: skip
+    ledger.add_job("b", "scripted", params, state=JobState.DEAD)
+    assert backlog.retry_due() == []
+    results = backlog.retry_all()
+    assert [r.job_id for r in results] == ["a"]
+    assert ledger.get("b").state == JobState.DEAD
+
+
+def test_drop_keeps_the_job_and_its_reason(runner: Runner, backlog: Backlog) -> None:
+    failed = runner.run(ScriptedJob(fail={"produce": ["permanent"]}))
+    with pytest.raises(ValueError, match="reason"):
+        backlog.drop(failed.job_id, "  ")
+    dropped = backlog.drop(failed.job_id, "source data deleted upstream")
+    assert dropped.state == JobState.DROPPED
+    assert dropped.reason == "source data deleted upstream"
+    assert backlog.list() == []
+    [kept] = backlog.ledger.jobs(states=[JobState.DROPPED])
+    assert kept.id == failed.job_id and kept.last_code == 200
+    with pytest.raises(JobError, match="dropped"):
+        backlog.drop(failed.job_id, "twice")
+    done = runner.run(ScriptedJob())
+    with pytest.raises(JobError, match="succeeded"):
+        backlog.drop(done.job_id, "no")
+
+
+def test_a_kind_that_cannot_be_rebuilt_is_a_recorded_failure(
+    ledger: Ledger, backlog: Backlog
+) -> None:
+    ledger.add_job("mystery", "no-such-kind", {}, state=JobState.BACKLOG)
+    result = backlog.retry("mystery")
+    assert (result.outcome, result.code, result.step) == (Outcome.FAILED, 100, "prepare")
+    job = ledger.get("mystery")
+    assert job.state == JobState.BACKLOG
+    assert "unknown job kind 'no-such-kind'" in (job.last_error or "")
+    assert len(ledger.runs("mystery")) == 1
+
+
+def test_submitted_jobs_run_when_due(runner: Runner, ledger: Ledger, clock: FakeClock) -> None:
+    now = runner.submit(ScriptedJob(label="now"))
+    later = runner.submit(ScriptedJob(label="later"), due=clock.now() + timedelta(minutes=5))
+    assert ledger.get(now.id).state == JobState.PENDING
+    assert [r.job_id for r in runner.run_due()] == [now.id]
+    clock.advance(300)
+    [result] = runner.run_due()
+    assert result.job_id == later.id and result.ok
+    assert [r.trigger for r in ledger.runs(later.id)] == ["due"]
+
+
+def test_an_interrupted_run_is_recorded_and_due_again_at_once(
+    runner: Runner, ledger: Ledger
+) -> None:
+    class Stopped(ScriptedJob):
+        def send(self, ctx: JobContext) -> None:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(Stopped(), job_id="stopped-1")
+    job = ledger.get("stopped-1")
+    assert job.state == JobState.BACKLOG and job.next_due == ledger.clock.now()
+    assert job.failures == 0
+    [run] = ledger.runs("stopped-1")
+    assert run.outcome == Outcome.INTERRUPTED and run.ended_at is not None
+
+
+def test_two_runners_never_run_one_job_twice(tmp_path: Path) -> None:
+    ran: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def counted(params: dict[str, Any]) -> ScriptedJob:
+        class Counted(ScriptedJob):
+            kind = "counted"
+
+            def send(self, ctx: JobContext) -> None:
+                with lock:
+                    ran[ctx.job_id] += 1
+
+        return Counted(**params)
+
+    register_job_kind("counted", counted, replace=True)
+    try:
+        state = tmp_path / "state"
+        with Ledger.open(state) as book:
+            for n in range(40):
+                book.add_job(f"job-{n:02d}", "counted", {"items": 1})
+        books = [Ledger.open(state) for _ in range(3)]
+        threads = [threading.Thread(target=Runner(b).run_due) for b in books]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for book in books:
+            book.close()
+        assert sorted(ran) == [f"job-{n:02d}" for n in range(40)]
+        assert set(ran.values()) == {1}
+    finally:
+        unregister_job_kind("counted")
+
+
+def test_the_backlog_needs_its_ledgers_runner(ledger: Ledger, tmp_path: Path) -> None:
+    with Ledger.open(tmp_path / "other") as other, pytest.raises(ValueError):
+        Backlog(ledger, Runner(other))
