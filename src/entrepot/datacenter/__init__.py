@@ -1,0 +1,35 @@
+"""The data center: CSV uploads, validated batch imports, sorted result files.
+
+See ``docs/datacenter.md`` for a tour.  The main entry point is
+:class:`DataCenter`; imports run as :class:`ImportJob` steps.
+"""
+
+from entrepot.datacenter.center import AREAS, DataCenter
+from entrepot.datacenter.database import Database
+from entrepot.datacenter.distribute import distribute
+from entrepot.datacenter.importer import ImportJob, ImportResult
+from entrepot.datacenter.listing import FileInfo, human_size
+from entrepot.datacenter.log import DataCenterLog
+from entrepot.datacenter.schema import ColumnSpec, Schema, TableSpec, load_schema, parse_schema
+from entrepot.datacenter.storage import StorageTree
+from entrepot.datacenter.uploads import UploadPolicy, normalise_name
+
+__all__ = [
+    "AREAS",
+    "ColumnSpec",
+    "DataCenter",
+    "DataCenterLog",
+    "Database",
+    "FileInfo",
+    "ImportJob",
+    "ImportResult",
+    "Schema",
+    "StorageTree",
+    "TableSpec",
+    "UploadPolicy",
+    "distribute",
+    "human_size",
+    "load_schema",
+    "normalise_name",
+    "parse_schema",
+]

@@ -1,0 +1,215 @@
+"""The data center: one object for the storage, uploads, imports, exports and logs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from entrepot.datacenter.database import DEFAULT_SQLITE_NAME, Database
+from entrepot.datacenter.export import export_to_folder, export_to_spool
+from entrepot.datacenter.importer import (
+    DEFAULT_CHUNK_SIZE,
+    ImportJob,
+    ImportResult,
+    ProgressCallback,
+)
+from entrepot.datacenter.listing import (
+    FileInfo,
+    SortKey,
+    is_csv_name,
+    is_finished_rows_name,
+    is_log_name,
+    list_files,
+)
+from entrepot.datacenter.log import DataCenterLog
+from entrepot.datacenter.retire import retire_rows
+from entrepot.datacenter.schema import Schema, load_schema
+from entrepot.datacenter.storage import StorageTree, move_storage
+from entrepot.datacenter.uploads import UploadPolicy, store_upload
+from entrepot.errors import SchemaError
+
+Area = Literal["pending", "finished", "unfinished", "deleted", "graduated", "logs"]
+AREAS: tuple[Area, ...] = ("pending", "finished", "unfinished", "deleted", "graduated", "logs")
+
+#: Looked for in the root when no schema is given.
+SCHEMA_NAME = "schema.toml"
+
+
+class DataCenter:
+    """A data center rooted at ``root``.
+
+    ``database`` is a SQLAlchemy URL or a :class:`Database`; by default a
+    SQLite file in the root's hidden state folder.  ``schema`` is a
+    :class:`Schema` or the path of a TOML schema file; by default
+    ``<root>/schema.toml``.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        database: str | Database | None = None,
+        schema: Schema | str | os.PathLike[str] | None = None,
+        upload_policy: UploadPolicy | None = None,
+        create: bool = False,
+    ) -> None:
+        self.tree = StorageTree(Path(root).absolute()).ensure(create_root=create)
+        self._database = database
+        self._db: Database | None = database if isinstance(database, Database) else None
+        self._schema_source = schema
+        self._schema: Schema | None = schema if isinstance(schema, Schema) else None
+        self.upload_policy = upload_policy or UploadPolicy()
+
+    def __repr__(self) -> str:
+        return f"DataCenter({str(self.root)!r})"
+
+    @property
+    def root(self) -> Path:
+        return self.tree.root
+
+    @property
+    def log(self) -> DataCenterLog:
+        return DataCenterLog(self.tree.logs)
+
+    @property
+    def database(self) -> Database:
+        if self._db is None:
+            if self._database is None:
+                self._db = Database.sqlite_file(self.tree.ensure_state() / DEFAULT_SQLITE_NAME)
+            else:
+                self._db = Database(str(self._database))
+        return self._db
+
+    @property
+    def schema(self) -> Schema:
+        if self._schema is None:
+            source = self._schema_source
+            assert not isinstance(source, Schema)
+            path = Path(source) if source is not None else self.root / SCHEMA_NAME
+            if not path.exists():
+                raise SchemaError(
+                    f"no table schema: write {str(path)!r} (see docs/datacenter.md) or name one"
+                )
+            self._schema = load_schema(path)
+        return self._schema
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.dispose()
+
+    def __enter__(self) -> DataCenter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- storage -----------------------------------------------------------------
+
+    def move_storage(
+        self,
+        new_root: str | os.PathLike[str],
+        *,
+        take_files: bool = False,
+        overwrite: bool = False,
+        remove_old: bool = False,
+    ) -> list[str]:
+        """Use ``new_root`` from now on; see :func:`~entrepot.datacenter.storage.move_storage`."""
+        if take_files and self._db is not None and self._database is None:
+            # The default database lives in the tree: close it before copying.
+            self._db.dispose()
+            self._db = None
+        self.tree, not_copied = move_storage(
+            self.tree, new_root, take_files=take_files, overwrite=overwrite, remove_old=remove_old
+        )
+        return not_copied
+
+    def upload(
+        self,
+        source: str | os.PathLike[str] | BinaryIO,
+        name: str | None = None,
+        *,
+        user: str | None = None,
+    ) -> Path:
+        """Store an uploaded CSV file; see :func:`~entrepot.datacenter.uploads.store_upload`."""
+        if name is None:
+            if not isinstance(source, str | os.PathLike):
+                raise TypeError("name is required when uploading from a file object")
+            name = Path(source).name
+        return store_upload(self.tree, source, name, user=user, policy=self.upload_policy)
+
+    def files(self, area: Area = "pending", *, sort: SortKey = "name") -> list[FileInfo]:
+        """The files of one area (``pending`` means the root)."""
+        if area == "pending":
+            return list_files(self.root, sort=sort)
+        if area == "logs":
+            return list_files(self.tree.logs, accept=is_log_name, sort=sort)
+        if area not in AREAS:
+            raise ValueError(f"unknown area {area!r}: use one of {', '.join(AREAS)}")
+        return list_files(self.root / area, accept=is_csv_name, sort=sort)
+
+    def finished_rows_files(self, *, sort: SortKey = "date") -> list[FileInfo]:
+        """The ``*.finished.csv`` files (rows imported so far), newest first by default."""
+        return list_files(self.tree.finished, accept=is_finished_rows_name, sort=sort)
+
+    # -- imports, exports ------------------------------------------------------------
+
+    def import_job(
+        self,
+        name: str,
+        table: str,
+        mode: str = "create",
+        *,
+        user: str = "",
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        encoding: str = "utf-8-sig",
+        on_progress: ProgressCallback | None = None,
+    ) -> ImportJob:
+        """The import of ``name`` as a job, to run step by step or with ``run()``."""
+        return ImportJob(
+            self.tree,
+            self.database,
+            self.schema,
+            table,
+            name,
+            mode,
+            user=user,
+            chunk_size=chunk_size,
+            encoding=encoding,
+            on_progress=on_progress,
+        )
+
+    def import_file(
+        self, name: str, table: str, mode: str = "create", **options: object
+    ) -> ImportResult:
+        """Import ``name`` from the root into ``table``; see :class:`ImportJob`."""
+        return self.import_job(name, table, mode, **options).run()  # type: ignore[arg-type]
+
+    def export(
+        self,
+        table: str,
+        *,
+        where: Sequence[str] = (),
+        to_spool: str | os.PathLike[str] | None = None,
+        safe_cells: bool = True,
+    ) -> tuple[str, int]:
+        """Export ``table`` to ``exports/`` (or into a spool); return (path or entry, rows)."""
+        spec = self.schema.table(table)
+        if to_spool is not None:
+            return export_to_spool(
+                self.database,
+                spec,
+                Path(to_spool),
+                where=where,
+                safe_cells=safe_cells,
+                work_folder=self.tree.ensure_state() / "exports",
+            )
+        path, count = export_to_folder(
+            self.database, spec, self.root / "exports", where=where, safe_cells=safe_cells
+        )
+        return str(path), count
+
+    def retire(self, table: str, *, where: Sequence[str]) -> tuple[Path | None, int]:
+        """Move matching rows to a ``graduated/`` backup and remove them."""
+        return retire_rows(self.database, self.schema.table(table), self.tree.graduated, where)

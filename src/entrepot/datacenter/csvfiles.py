@@ -1,0 +1,108 @@
+"""Reading and writing the data center's CSV files.
+
+Sources are read in the encoding they were uploaded with (UTF-8 with or
+without BOM unless told otherwise), gzip-compressed or not.  Every file the
+data center writes itself (finished rows, pending rows, backups, exports)
+is UTF-8 with ``\\r\\n`` line ends, as the CSV standard asks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import hashlib
+import io
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from entrepot.durable import fsync_dir
+
+#: A column headed like this is carried along but never imported.
+IGNORE_COLUMN = "--IGNORE--"
+#: The last column of a pending file: why each row was rejected.
+ERRORS_COLUMN = "--ERRORS--"
+#: Encoding of every CSV file the data center writes.
+OUTPUT_ENCODING = "utf-8"
+
+# The csv module refuses fields over 128 KiB by default; uploads are bounded
+# by size already, and a long text cell is data, not an attack.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+def open_text(path: Path, encoding: str = "utf-8-sig") -> IO[str]:
+    """Open a CSV file for reading, decompressing ``.gz`` files."""
+    if path.name.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes, in hex."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_writer(final: Path) -> Iterator[IO[str]]:
+    """Write a text file under a temporary name; it appears complete or not at all."""
+    tmp = final.with_name(f".{final.name}.tmp")
+    try:
+        with open(tmp, "w", encoding=OUTPUT_ENCODING, newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(final.parent)
+
+
+def peek(path: Path) -> tuple[list[str], bool]:
+    """The header of a CSV file and whether at least one data row follows."""
+    with open(path, encoding="utf-8-sig", newline="", errors="surrogateescape") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        return header, next(reader, None) is not None
+
+
+def build_merged(dest: Path, src: Path) -> Path:
+    """Write ``dest`` followed by the rows of ``src`` to a temporary file; return it.
+
+    The merged header lists the columns that carry rows: ``dest``'s when it
+    has rows, then those of ``src`` that are new.  Files without rows add
+    no columns, so merging two header-only files leaves an empty header.
+    The caller renames the result over ``dest`` (see :func:`publish_merged`).
+    """
+    dest_header, dest_rows = peek(dest)
+    src_header, src_rows = peek(src)
+    columns: list[str] = list(dest_header) if dest_rows else []
+    if src_rows:
+        columns += [name for name in src_header if name not in columns]
+    tmp = dest.with_name(f".{dest.name}.merging")
+    with open(tmp, "w", encoding=OUTPUT_ENCODING, newline="", errors="surrogateescape") as out:
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        for path, header, has_rows in ((dest, dest_header, dest_rows), (src, src_header, src_rows)):
+            if not has_rows:
+                continue
+            positions = [header.index(name) if name in header else -1 for name in columns]
+            with open(path, encoding="utf-8-sig", newline="", errors="surrogateescape") as handle:
+                reader = csv.reader(handle)
+                next(reader)
+                if header == columns:
+                    writer.writerows(reader)
+                    continue
+                for row in reader:
+                    writer.writerow([row[pos] if 0 <= pos < len(row) else "" for pos in positions])
+        out.flush()
+        os.fsync(out.fileno())
+    return tmp
+
+
+def publish_merged(tmp: Path, dest: Path) -> None:
+    os.replace(tmp, dest)
+    fsync_dir(dest.parent)

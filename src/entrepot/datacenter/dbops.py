@@ -1,0 +1,135 @@
+"""The database side of an import chunk: look-ups, bulk inserts, updates, deletes.
+
+All functions run inside the caller's transaction.  Look-ups go in batches
+so that no statement exceeds the drivers' parameter limits; bulk inserts
+skip SQLAlchemy's per-row work (values are prepared column by column with
+the column types' own bind processors) and use ``COPY`` on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from entrepot.datacenter.validate import Key
+
+#: Keys per look-up statement.
+LOOKUP_BATCH = 2000
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _key_match(table: Table, key_names: Sequence[str], keys: Sequence[Key]) -> ColumnElement[bool]:
+    if len(key_names) == 1:
+        return table.c[key_names[0]].in_([key[0] for key in keys])
+    return tuple_(*(table.c[name] for name in key_names)).in_(list(keys))
+
+
+def existing_keys(
+    conn: Connection, table: Table, key_names: Sequence[str], keys: Sequence[Key]
+) -> set[Key]:
+    """Which of ``keys`` already have a row in ``table``."""
+    found: set[Key] = set()
+    columns = [table.c[name] for name in key_names]
+    for batch in _batches(keys, LOOKUP_BATCH):
+        query = select(*columns).where(_key_match(table, key_names, batch))
+        found.update(tuple(row) for row in conn.execute(query))
+    return found
+
+
+def existing_values(conn: Connection, table: Table, column: str, values: Iterable[Any]) -> set[Any]:
+    """Which of ``values`` occur in ``table.column`` (for references)."""
+    wanted = list(set(values))
+    found: set[Any] = set()
+    for batch in _batches(wanted, LOOKUP_BATCH):
+        query = select(table.c[column]).where(table.c[column].in_(batch)).distinct()
+        found.update(conn.execute(query).scalars())
+    return found
+
+
+def fetch_rows(
+    conn: Connection, table: Table, key_names: Sequence[str], keys: Sequence[Key]
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for batch in _batches(keys, LOOKUP_BATCH):
+        query = select(table).where(_key_match(table, key_names, batch))
+        rows.extend(dict(row._mapping) for row in conn.execute(query))
+    return rows
+
+
+def bulk_insert(
+    conn: Connection, table: Table, names: Sequence[str], columns: Sequence[list[Any]]
+) -> None:
+    """Insert rows given column-wise: ``columns[i]`` holds every value of ``names[i]``."""
+    if not columns or not columns[0]:
+        return
+    dialect = conn.dialect
+    if dialect.name == "postgresql":
+        _copy_rows(conn, table, names, columns)
+        return
+    # The compiled INSERT lists columns in table order, whatever order the
+    # keys are given in: arrange the values the same way.
+    given = dict(zip(names, columns, strict=True))
+    names = [column.name for column in table.columns if column.name in given]
+    columns = [given[name] for name in names]
+    prepared = []
+    for name, values in zip(names, columns, strict=True):
+        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        prepared.append(list(map(processor, values)) if processor else values)
+    statement = insert(table).compile(dialect=dialect, column_keys=list(names))
+    conn.exec_driver_sql(str(statement), list(zip(*prepared, strict=True)))
+
+
+def _copy_rows(
+    conn: Connection, table: Table, names: Sequence[str], columns: Sequence[list[Any]]
+) -> None:
+    preparer = conn.dialect.identifier_preparer
+    target = preparer.format_table(table)
+    column_list = ", ".join(preparer.quote(name) for name in names)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+    finally:
+        cursor.close()
+
+
+def update_rows(
+    conn: Connection, table: Table, key_names: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """Update each row's given (non-None) columns, matched on its key."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        changed = tuple(
+            name for name, value in row.items() if value is not None and name not in key_names
+        )
+        if changed:
+            groups.setdefault(changed, []).append(row)
+    where = and_(*(table.c[name] == bindparam(f"k__{name}") for name in key_names))
+    for changed, members in groups.items():
+        statement = (
+            update(table).where(where).values({name: bindparam(f"v__{name}") for name in changed})
+        )
+        params = [
+            {
+                **{f"k__{name}": row[name] for name in key_names},
+                **{f"v__{name}": row[name] for name in changed},
+            }
+            for row in members
+        ]
+        conn.execute(statement, params)
+
+
+def delete_rows(
+    conn: Connection, table: Table, key_names: Sequence[str], keys: Sequence[Key]
+) -> None:
+    for batch in _batches(keys, LOOKUP_BATCH):
+        conn.execute(delete(table).where(_key_match(table, key_names, batch)))

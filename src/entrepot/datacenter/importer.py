@@ -1,0 +1,628 @@
+"""Batch imports of a CSV file into a database table, as a resumable job.
+
+An :class:`ImportJob` goes through the same steps as every Entrepôt job:
+
+``prepare``
+    find the file, check its header, register the job in the ledger (or
+    pick up an interrupted run of the same file);
+``produce``
+    read the rows in chunks; each chunk is checked, written and recorded in
+    the ledger in one database transaction;
+``send``
+    write the finished and pending row files and distribute them, with the
+    source, to their folders (see :mod:`entrepot.datacenter.distribute`);
+``cleanup``
+    remove the job's work folder.
+
+Every input row ends in exactly one place: its chunk's ledger row either
+lists it as failed (with its problems) or counts it as imported, and the
+row files are derived from the unchanged source and the ledger alone.  So
+when a run is killed at any point, running the same import again skips the
+committed chunks, redoes the rest and rebuilds the files: no row is
+imported twice and none is lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from entrepot.datacenter import dbops
+from entrepot.datacenter.backups import append_backup
+from entrepot.datacenter.csvfiles import (
+    ERRORS_COLUMN,
+    atomic_writer,
+    build_merged,
+    file_digest,
+    open_text,
+    publish_merged,
+)
+from entrepot.datacenter.database import Database
+from entrepot.datacenter.distribute import (
+    Placement,
+    original_of_pending,
+    place,
+    store_pending_rows,
+    store_source,
+)
+from entrepot.datacenter.log import DataCenterLog
+from entrepot.datacenter.schema import Schema, TableSpec
+from entrepot.datacenter.storage import StorageTree, move_file
+from entrepot.datacenter.validate import (
+    CheckedChunk,
+    HeaderPlan,
+    RowChecker,
+    check_mode,
+    describe_key,
+    plan_header,
+)
+from entrepot.datacenter.values import ColumnConverter
+from entrepot.errors import ImportFailed
+from entrepot.logs import log_event
+from entrepot.names import check_name
+
+logger = logging.getLogger(__name__)
+
+#: Rows per transaction: large enough to amortise the commit, small enough
+#: that an interrupted run loses little work.
+DEFAULT_CHUNK_SIZE = 5000
+_RETRIES = 3
+
+ProgressCallback = Callable[[int, float | None], None]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did."""
+
+    job_id: str
+    source: str
+    table: str
+    mode: str
+    processed: int
+    successful: int
+    failed: int
+    duration: float
+    finished_file: Path
+    pending_file: Path | None
+    resumed: bool
+
+    @property
+    def all_ok(self) -> bool:
+        return self.failed == 0
+
+
+class ImportJob:
+    """One import of a file from the data center root into one table."""
+
+    def __init__(
+        self,
+        tree: StorageTree,
+        db: Database,
+        schema: Schema,
+        table: str,
+        source_name: str,
+        mode: str = "create",
+        *,
+        user: str = "",
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        encoding: str = "utf-8-sig",
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.tree = tree
+        self.db = db
+        self.schema = schema
+        self.spec: TableSpec = schema.table(table)
+        self.source_name = check_name(source_name, what="import file name")
+        self.mode = check_mode(mode)
+        self.user = user
+        self.chunk_size = chunk_size
+        self.encoding = encoding
+        self.on_progress = on_progress
+        self.job_id = ""
+        self.stage = ""
+        self.resumed = False
+        self.original_name = source_name
+        self.from_pending = False
+        self._table: Table | None = None
+        self._started = time.monotonic()
+        self._elapsed_before = 0.0
+
+    # -- paths -----------------------------------------------------------------
+
+    @property
+    def source(self) -> Path:
+        return self.tree.root / self.source_name
+
+    @property
+    def work(self) -> Path:
+        return self.tree.work / self.job_id
+
+    @property
+    def placement(self) -> Placement:
+        original = self.original_name if self.from_pending else self.source_name
+        base = place(self.tree, self.tree.root / original, self.mode)
+        return Placement(
+            source=self.source,
+            original_name=original,
+            from_pending=self.from_pending,
+            finished_rows=base.finished_rows,
+            pending_dest=self.source if self.from_pending else base.pending_dest,
+        )
+
+    # -- the job steps -----------------------------------------------------------
+
+    def run(self) -> ImportResult:
+        """All steps in order."""
+        try:
+            self.prepare()
+            self.produce()
+            result = self.send()
+        except BaseException as exc:
+            self.cleanup(exc)
+            raise
+        self.cleanup(None)
+        return result
+
+    def prepare(self) -> None:
+        """Register the job, or resume the unfinished one for this file."""
+        self.tree.ensure()
+        self.tree.ensure_state()
+        self.db.ensure_ledger()
+        self._table = self.db.table(self.spec)
+        for column in self.spec.columns.values():
+            if column.references:
+                self.db.table(self.schema.table(column.references.split(".")[0]))
+        with self.db.begin() as conn:
+            row = conn.execute(
+                select(self.db.jobs).where(self.db.jobs.c.active_source == self.source_name)
+            ).first()
+            if row is not None:
+                self._resume(row._mapping)
+                return
+            if not self.source.is_file():
+                raise FileNotFoundError(f"no file {self.source_name!r} in the data center")
+            self._check_header()
+            original = original_of_pending(self.tree, self.source_name)
+            self.from_pending = original is not None
+            self.original_name = original or self.source_name
+            self.job_id = uuid.uuid4().hex
+            self.stage = "importing"
+            conn.execute(
+                insert(self.db.jobs).values(
+                    job_id=self.job_id,
+                    source_name=self.source_name,
+                    active_source=self.source_name,
+                    original_name=self.original_name,
+                    table_name=self.spec.name,
+                    mode=self.mode,
+                    digest=file_digest(self.source),
+                    user_name=self.user,
+                    chunk_size=self.chunk_size,
+                    stage=self.stage,
+                    from_pending=self.from_pending,
+                    started=datetime.now(UTC).replace(tzinfo=None),
+                )
+            )
+        log_event(
+            logger,
+            "datacenter.import_started",
+            job=self.job_id,
+            file=self.source_name,
+            table=self.spec.name,
+            mode=self.mode,
+        )
+
+    def _resume(self, job: Any) -> None:
+        if job["table_name"] != self.spec.name or job["mode"] != self.mode:
+            raise ImportFailed(
+                f"an interrupted import of {self.source_name!r} into {job['table_name']} "
+                f"(mode {job['mode']}) must finish first: run it again with those options"
+            )
+        self.job_id = job["job_id"]
+        self.stage = job["stage"]
+        self.chunk_size = job["chunk_size"]
+        self.from_pending = job["from_pending"]
+        self.original_name = job["original_name"]
+        self._elapsed_before = job["duration"] or 0.0
+        self.resumed = True
+        if self.stage == "importing":
+            if not self.source.is_file():
+                raise ImportFailed(f"the interrupted import's file {self.source_name!r} is gone")
+            if file_digest(self.source) != job["digest"]:
+                raise ImportFailed(
+                    f"{self.source_name!r} changed since its import was interrupted; "
+                    "restore the file to finish that import first"
+                )
+            self._check_header()
+        log_event(
+            logger,
+            "datacenter.import_resumed",
+            job=self.job_id,
+            file=self.source_name,
+            stage=self.stage,
+        )
+
+    def _check_header(self) -> HeaderPlan:
+        with self._open() as handle:
+            header = self._read(csv.reader(handle), 1)
+        if not header:
+            raise ImportFailed(f"{self.source_name}: the file is empty (no header line)")
+        return plan_header(header[0], self.spec, self.mode, source=self.source_name)
+
+    def _open(self) -> IO[str]:
+        return open_text(self.source, self.encoding)
+
+    def _read(self, reader: Any, count: int) -> list[list[str]]:
+        try:
+            return list(itertools.islice(reader, count))
+        except UnicodeDecodeError as exc:
+            raise ImportFailed(
+                f"{self.source_name}: not valid {self.encoding} text ({exc.reason}); "
+                "import it with its encoding named"
+            ) from exc
+        except csv.Error as exc:
+            raise ImportFailed(f"{self.source_name}: not readable as CSV: {exc}") from exc
+
+    def produce(self) -> None:
+        """Import the chunks not yet committed."""
+        if self.stage != "importing":
+            return
+        with self.db.engine.connect() as conn:
+            done = set(
+                conn.execute(
+                    select(self.db.chunks.c.chunk_no).where(self.db.chunks.c.job_id == self.job_id)
+                ).scalars()
+            )
+        plan = self._check_header()
+        checker = RowChecker(self.spec, plan, self.mode)
+        rows_done = 0
+        with self._open() as handle:
+            reader = csv.reader(handle)
+            self._read(reader, 1)
+            for number in itertools.count():
+                rows = self._read(reader, self.chunk_size)
+                if not rows:
+                    break
+                first_index = number * self.chunk_size
+                if number in done:
+                    # Re-check only to remember this chunk's keys for the
+                    # duplicate test of the chunks that follow.
+                    checker.check(rows, first_index)
+                else:
+                    self._import_chunk(checker, plan, number, rows, first_index)
+                rows_done += len(rows)
+                if self.on_progress is not None:
+                    self.on_progress(rows_done, _fraction(handle, self.source))
+
+    def _import_chunk(
+        self, checker: RowChecker, plan: HeaderPlan, number: int, rows: list[list[str]], first: int
+    ) -> None:
+        saved_seen = dict(checker.first_seen)
+        for attempt in itertools.count(1):
+            chunk = checker.check(rows, first)
+            try:
+                with self.db.begin() as conn:
+                    ok = self._write_chunk(conn, chunk, plan)
+                    conn.execute(
+                        insert(self.db.chunks).values(
+                            job_id=self.job_id,
+                            chunk_no=number,
+                            rows_ok=ok,
+                            rows_failed=chunk.size - ok,
+                            errors=json.dumps(chunk.error_texts()),
+                        )
+                    )
+                    conn.execute(
+                        update(self.db.jobs)
+                        .where(self.db.jobs.c.job_id == self.job_id)
+                        .values(duration=self._elapsed())
+                    )
+            except (IntegrityError, OperationalError) as exc:
+                # Another writer got in between our checks and our writes
+                # (possible on PostgreSQL): check the chunk again.
+                if attempt >= _RETRIES or self._chunk_committed(number):
+                    raise
+                log_event(
+                    logger,
+                    "datacenter.chunk_retry",
+                    logging.WARNING,
+                    job=self.job_id,
+                    chunk=number,
+                    error=exc,
+                )
+                checker.first_seen = dict(saved_seen)
+                continue
+            log_event(
+                logger,
+                "datacenter.chunk_committed",
+                logging.DEBUG,
+                job=self.job_id,
+                chunk=number,
+                ok=ok,
+            )
+            return
+
+    def _chunk_committed(self, number: int) -> bool:
+        with self.db.engine.connect() as conn:
+            query = select(self.db.chunks.c.chunk_no).where(
+                self.db.chunks.c.job_id == self.job_id, self.db.chunks.c.chunk_no == number
+            )
+            return conn.execute(query).first() is not None
+
+    def _write_chunk(self, conn: Connection, chunk: CheckedChunk, plan: HeaderPlan) -> int:
+        """Check against the database and write the good rows; return how many."""
+        assert self._table is not None
+        table, spec = self._table, self.spec
+        key_names = list(spec.key)
+        candidates = list(chunk.good_positions())
+        keys = [chunk.keys[pos] for pos in candidates]
+        present = dbops.existing_keys(conn, table, key_names, [k for k in keys if k is not None])
+        key_title = ", ".join(key_names)
+        good: list[int] = []
+        for pos, key in zip(candidates, keys, strict=True):
+            assert key is not None
+            if self.mode == "create" and key in present:
+                chunk.fail(pos, key_title, f"already exists: {describe_key(key)}")
+            elif self.mode != "create" and key not in present:
+                chunk.fail(pos, key_title, f"no such entry: {describe_key(key)}")
+            else:
+                good.append(pos)
+        if self.mode != "remove":
+            good = self._check_references(conn, chunk, good)
+        if not good:
+            return 0
+        if self.mode == "create":
+            self._insert(conn, chunk, plan, good)
+        elif self.mode == "update":
+            names = plan.used_names
+            rows = [{name: chunk.values[name][pos] for name in names} for pos in good]
+            dbops.update_rows(conn, table, key_names, rows)
+        else:
+            good_keys = [chunk.keys[pos] for pos in good]
+            keys_only = [key for key in good_keys if key is not None]
+            removed = dbops.fetch_rows(conn, table, key_names, keys_only)
+            append_backup(self.db, conn, self.tree.deleted, spec.name, spec.column_names, removed)
+            dbops.delete_rows(conn, table, key_names, keys_only)
+        return len(good)
+
+    def _check_references(
+        self, conn: Connection, chunk: CheckedChunk, good: list[int]
+    ) -> list[int]:
+        for name, column in self.spec.columns.items():
+            if column.references is None or name not in chunk.values:
+                continue
+            other_name, other_column = column.references.split(".")
+            other = self.db.table(self.schema.table(other_name), create=False)
+            values = chunk.values[name]
+            wanted = [values[pos] for pos in good if values[pos] is not None]
+            found = dbops.existing_values(conn, other, other_column, wanted)
+            still_good = []
+            for pos in good:
+                value = values[pos]
+                if value is not None and value not in found:
+                    chunk.fail(pos, name, f"no {column.references} {describe_key((value,))}")
+                else:
+                    still_good.append(pos)
+            good = still_good
+        return good
+
+    def _insert(
+        self, conn: Connection, chunk: CheckedChunk, plan: HeaderPlan, good: list[int]
+    ) -> None:
+        assert self._table is not None
+        names: list[str] = []
+        columns: list[list[Any]] = []
+        every = len(good) == chunk.size
+        for name in plan.used_names:
+            values = chunk.values[name]
+            names.append(name)
+            columns.append(values if every else [values[pos] for pos in good])
+        for name in plan.absent:
+            spec = self.spec.columns[name]
+            default = spec.default_text
+            value = None
+            if default is not None:
+                converter = ColumnConverter(name, spec)
+                converted, _ = converter.convert([default], required=False)
+                value = converted[0]
+            names.append(name)
+            columns.append([value] * len(good))
+        dbops.bulk_insert(conn, self._table, names, columns)
+
+    def _elapsed(self) -> float:
+        return self._elapsed_before + (time.monotonic() - self._started)
+
+    # -- output files -----------------------------------------------------------
+
+    def send(self) -> ImportResult:
+        """Write the row files and distribute them with the source."""
+        if self.stage == "importing":
+            self._write_row_files()
+        placement = self.placement
+        with self.db.engine.connect() as conn:
+            job = (
+                conn.execute(select(self.db.jobs).where(self.db.jobs.c.job_id == self.job_id))
+                .one()
+                ._mapping
+            )
+        successful = job["rows_failed"] == 0
+        finished_work = self.work / "finished.csv"
+        pending_work = self.work / "pending.csv"
+        self._merge_finished(placement, finished_work, job["merged_digest"])
+        store_pending_rows(placement, pending_work if pending_work.exists() else None)
+        store_source(self.tree, placement, successful)
+        duration = self._elapsed()
+        log = DataCenterLog(self.tree.logs)
+        marker = f"job={self.job_id}"
+        if not log.contains(marker):
+            log.write(
+                "import",
+                file=self.source_name,
+                table=self.spec.name,
+                mode=self.mode,
+                processed=job["rows_total"],
+                successful=job["rows_ok"],
+                failed=job["rows_failed"],
+                duration=f"{duration:.2f}s",
+                user=self.user or job["user_name"] or "-",
+                job=self.job_id,
+            )
+        with self.db.begin() as conn:
+            conn.execute(
+                update(self.db.jobs)
+                .where(self.db.jobs.c.job_id == self.job_id)
+                .values(stage="done", active_source=None, duration=duration)
+            )
+        self.stage = "done"
+        log_event(
+            logger,
+            "datacenter.import_finished",
+            job=self.job_id,
+            file=self.source_name,
+            ok=job["rows_ok"],
+            failed=job["rows_failed"],
+            duration=round(duration, 3),
+        )
+        pending = placement.pending_dest if not successful else None
+        return ImportResult(
+            job_id=self.job_id,
+            source=self.source_name,
+            table=self.spec.name,
+            mode=self.mode,
+            processed=job["rows_total"],
+            successful=job["rows_ok"],
+            failed=job["rows_failed"],
+            duration=duration,
+            finished_file=placement.finished_rows,
+            pending_file=pending,
+            resumed=self.resumed,
+        )
+
+    def _write_row_files(self) -> None:
+        """Derive the finished and pending row files from the source and the ledger."""
+        with self.db.engine.connect() as conn:
+            chunks = conn.execute(
+                select(
+                    self.db.chunks.c.rows_ok, self.db.chunks.c.rows_failed, self.db.chunks.c.errors
+                ).where(self.db.chunks.c.job_id == self.job_id)
+            ).all()
+        ok = sum(chunk.rows_ok for chunk in chunks)
+        failed = sum(chunk.rows_failed for chunk in chunks)
+        errors: dict[int, str] = {}
+        for chunk in chunks:
+            errors.update({int(index): text for index, text in json.loads(chunk.errors).items()})
+        self.work.mkdir(parents=True, exist_ok=True)
+        self._split_source(errors)
+        with self.db.begin() as conn:
+            conn.execute(
+                update(self.db.jobs)
+                .where(self.db.jobs.c.job_id == self.job_id)
+                .values(
+                    stage="distributing",
+                    rows_total=ok + failed,
+                    rows_ok=ok,
+                    rows_failed=failed,
+                    duration=self._elapsed(),
+                )
+            )
+        self.stage = "distributing"
+
+    def _split_source(self, errors: dict[int, str]) -> None:
+        finished_path = self.work / "finished.csv"
+        pending_path = self.work / "pending.csv"
+        pending_path.unlink(missing_ok=True)
+        with self._open() as handle:
+            reader = csv.reader(handle)
+            header = next(reader)
+            drop = header.index(ERRORS_COLUMN) if ERRORS_COLUMN in header else None
+            if drop is not None:
+                header = header[:drop] + header[drop + 1 :]
+            with atomic_writer(finished_path) as finished_out:
+                finished = csv.writer(finished_out)
+                finished.writerow(header)
+                if not errors:
+                    for row in reader:
+                        finished.writerow(_without(row, drop))
+                    return
+                with atomic_writer(pending_path) as pending_out:
+                    pending = csv.writer(pending_out)
+                    pending.writerow([*header, ERRORS_COLUMN])
+                    for index, row in enumerate(reader):
+                        problem = errors.get(index)
+                        if problem is None:
+                            finished.writerow(_without(row, drop))
+                        else:
+                            pending.writerow([*_without(row, drop), problem])
+
+    def _merge_finished(
+        self, placement: Placement, finished_work: Path, merged_digest: str | None
+    ) -> None:
+        """Append the imported rows to the finished-rows file exactly once."""
+        dest = placement.finished_rows
+        if merged_digest is not None and dest.exists() and file_digest(dest) == merged_digest:
+            finished_work.unlink(missing_ok=True)
+            return
+        if not finished_work.exists():
+            return
+        merged = build_merged(dest, finished_work) if dest.exists() else None
+        candidate = merged or finished_work
+        # Remember what the result will look like before replacing the
+        # file, so a run interrupted after the rename does not append twice.
+        with self.db.begin() as conn:
+            conn.execute(
+                update(self.db.jobs)
+                .where(self.db.jobs.c.job_id == self.job_id)
+                .values(merged_digest=file_digest(candidate))
+            )
+        if merged is None:
+            move_file(finished_work, dest)
+        else:
+            publish_merged(merged, dest)
+            finished_work.unlink(missing_ok=True)
+
+    def cleanup(self, error: BaseException | None = None) -> None:
+        """Remove the work folder once the job is done; keep it for a resume otherwise."""
+        if error is not None:
+            log_event(
+                logger,
+                "datacenter.import_interrupted",
+                logging.WARNING,
+                job=self.job_id or "-",
+                file=self.source_name,
+                error=error,
+            )
+            return
+        if self.job_id:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _without(row: list[str], drop: int | None) -> list[str]:
+    if drop is None or drop >= len(row):
+        return row
+    return row[:drop] + row[drop + 1 :]
+
+
+def _fraction(handle: IO[str], path: Path) -> float | None:
+    raw = getattr(getattr(handle, "buffer", None), "raw", None)
+    if raw is None or not hasattr(raw, "tell"):
+        return None
+    try:
+        total = path.stat().st_size
+        return min(1.0, raw.tell() / total) if total else None
+    except (OSError, ValueError):
+        return None

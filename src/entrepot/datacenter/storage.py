@@ -1,0 +1,170 @@
+"""The data center's folder tree, and moving it to a new place.
+
+A data center root holds the uploaded CSV files waiting to be imported
+(and the ``<name>.<mode>.pending.csv`` files of rows that failed) directly,
+plus five folders::
+
+    deleted/      CSV backups of rows removed by imports in ``remove`` mode
+    finished/     sources imported completely, and ``*.finished.csv`` row files
+    graduated/    CSV backups of rows moved out by ``retire``
+    logs/         ``datacenter.log``, one line per import
+    unfinished/   sources with rows still waiting in a pending file
+
+Entries whose name starts with a dot (the state folder, import work
+folders, temporary files) are the data center's own bookkeeping and never
+appear in listings.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from entrepot.durable import fsync_dir
+from entrepot.errors import DataCenterError
+from entrepot.logs import log_event
+
+logger = logging.getLogger(__name__)
+
+#: The folders every data center root contains, in listing order.
+SUBFOLDERS = ("deleted", "finished", "graduated", "logs", "unfinished")
+
+#: Hidden folder holding the default SQLite database and import work folders.
+STATE_FOLDER = ".state"
+
+
+@dataclass(frozen=True)
+class StorageTree:
+    """The paths of one data center root."""
+
+    root: Path
+
+    @property
+    def deleted(self) -> Path:
+        return self.root / "deleted"
+
+    @property
+    def finished(self) -> Path:
+        return self.root / "finished"
+
+    @property
+    def graduated(self) -> Path:
+        return self.root / "graduated"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def unfinished(self) -> Path:
+        return self.root / "unfinished"
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE_FOLDER
+
+    @property
+    def work(self) -> Path:
+        """Where imports keep their files until they are distributed."""
+        return self.state / "work"
+
+    def ensure(self, *, create_root: bool = False) -> StorageTree:
+        """Create the missing subfolders (and the root when ``create_root``)."""
+        if create_root:
+            self.root.mkdir(parents=True, exist_ok=True)
+        elif not self.root.is_dir():
+            raise DataCenterError(f"the data center root {str(self.root)!r} does not exist")
+        for name in SUBFOLDERS:
+            (self.root / name).mkdir(exist_ok=True)
+        return self
+
+    def ensure_state(self) -> Path:
+        """Create the hidden state folder on first use and return it."""
+        self.work.mkdir(parents=True, exist_ok=True)
+        return self.state
+
+
+def move_storage(
+    old: StorageTree,
+    new_root: str | os.PathLike[str],
+    *,
+    take_files: bool = False,
+    overwrite: bool = False,
+    remove_old: bool = False,
+) -> tuple[StorageTree, list[str]]:
+    """Point the data center at ``new_root``, optionally taking the files along.
+
+    Returns the new tree and the relative paths that could not be copied
+    (they already existed at the destination and ``overwrite`` is false, or
+    copying them failed).  Files are copied first; the old copies are
+    removed only when ``remove_old`` is set and every file arrived, so an
+    interrupted move never loses the only copy.
+    """
+    target = Path(new_root).absolute()
+    if not target.is_dir():
+        raise DataCenterError(f"the new storage path {str(target)!r} does not exist")
+    new = StorageTree(target)
+    not_copied: list[str] = []
+    if take_files and old.root.is_dir() and old.root.resolve() != target.resolve():
+        not_copied = _copy_tree(old.root, target, overwrite=overwrite)
+        if remove_old and not not_copied:
+            shutil.rmtree(old.root)
+    new.ensure()
+    log_event(
+        logger,
+        "datacenter.storage_moved",
+        old=old.root,
+        new=target,
+        took_files=take_files,
+        not_copied=len(not_copied),
+    )
+    return new, not_copied
+
+
+def _copy_tree(src: Path, dst: Path, *, overwrite: bool) -> list[str]:
+    not_copied: list[str] = []
+    for folder, dirnames, filenames in os.walk(src):
+        relative = Path(folder).relative_to(src)
+        dest_folder = dst / relative
+        dest_folder.mkdir(exist_ok=True)
+        dirnames.sort()
+        for name in sorted(filenames):
+            source_file = Path(folder) / name
+            dest_file = dest_folder / name
+            if dest_file.exists() and not overwrite:
+                not_copied.append(str(relative / name))
+                continue
+            try:
+                copy_durably(source_file, dest_file)
+            except OSError as exc:
+                log_event(
+                    logger, "datacenter.copy_failed", logging.WARNING, path=source_file, error=exc
+                )
+                not_copied.append(str(relative / name))
+        fsync_dir(dest_folder)
+    return not_copied
+
+
+def copy_durably(src: Path, dst: Path) -> None:
+    """Copy ``src`` over ``dst`` through a temporary name, keeping times and mode."""
+    tmp = dst.with_name(f".{dst.name}.copying")
+    shutil.copy2(src, tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, dst)
+
+
+def move_file(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst`` (replacing it), across file systems when needed."""
+    try:
+        os.replace(src, dst)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        copy_durably(src, dst)
+        os.unlink(src)
+    fsync_dir(dst.parent)

@@ -1,0 +1,217 @@
+"""Checking an import file's header and the rows of each chunk.
+
+The header decides whether an import can run at all (unknown or repeated
+column names, missing key columns, missing required columns in ``create``
+mode are refused before any row is read).  Rows are then checked a chunk at
+a time, column by column; every problem found in a row is kept, as
+``field: message``, so that one look at the pending file shows all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from entrepot.datacenter.csvfiles import ERRORS_COLUMN, IGNORE_COLUMN
+from entrepot.datacenter.schema import TableSpec
+from entrepot.datacenter.values import ColumnConverter, shown
+from entrepot.errors import ImportFailed
+
+Mode = Literal["create", "update", "remove"]
+MODES: tuple[Mode, ...] = ("create", "update", "remove")
+
+#: Field name used for problems with a whole row (wrong number of cells).
+ROW_FIELD = "row"
+
+Key = tuple[Any, ...]
+
+
+def check_mode(mode: str) -> Mode:
+    if mode not in MODES:
+        raise ImportFailed(f"unknown import mode {mode!r}: use create, update or remove")
+    return mode
+
+
+def spreadsheet_row(index: int) -> int:
+    """Data row ``index`` (from 0) as a spreadsheet shows it: the header is row 1."""
+    return index + 2
+
+
+@dataclass(frozen=True)
+class HeaderPlan:
+    """Which cells of each row feed which table column."""
+
+    width: int
+    #: (position in the row, column name) for every imported column.
+    used: tuple[tuple[int, str], ...]
+    #: Table columns not in the file (filled from defaults in create mode).
+    absent: tuple[str, ...]
+    #: Position of a pending file's ``--ERRORS--`` column, if any.
+    errors_position: int | None
+
+    @property
+    def used_names(self) -> list[str]:
+        return [name for _, name in self.used]
+
+
+def plan_header(header: Sequence[str], table: TableSpec, mode: Mode, *, source: str) -> HeaderPlan:
+    """Check ``header`` against ``table`` for ``mode``; raise ImportFailed if it cannot run."""
+    used: list[tuple[int, str]] = []
+    unknown: list[str] = []
+    seen: set[str] = set()
+    repeated: list[str] = []
+    errors_position = None
+    for position, title in enumerate(header):
+        if title == IGNORE_COLUMN:
+            continue
+        if title == ERRORS_COLUMN:
+            errors_position = position
+            continue
+        if title == "":
+            unknown.append(f"(empty title in column {position + 1})")
+            continue
+        if title in seen:
+            repeated.append(title)
+            continue
+        seen.add(title)
+        if title not in table.columns:
+            unknown.append(title)
+            continue
+        used.append((position, title))
+    if not header or header == [""]:
+        raise ImportFailed(f"{source}: the header line is empty")
+    if unknown:
+        raise ImportFailed(
+            f"{source}: unknown columns in the header: {', '.join(unknown)} "
+            f"(table {table.name} has {', '.join(table.columns)}; "
+            f"head a column {IGNORE_COLUMN} to skip it)"
+        )
+    if repeated:
+        raise ImportFailed(f"{source}: columns given twice in the header: {', '.join(repeated)}")
+    missing_keys = [name for name in table.key if name not in seen]
+    if missing_keys:
+        raise ImportFailed(
+            f"{source}: key columns missing from the header: {', '.join(missing_keys)}"
+        )
+    absent = tuple(name for name in table.columns if name not in seen)
+    if mode == "create":
+        needed = [
+            name
+            for name in absent
+            if table.is_required(name) and table.columns[name].default is None
+        ]
+        if needed:
+            raise ImportFailed(
+                f"{source}: required columns missing from the header: {', '.join(needed)}"
+            )
+    if mode == "remove":
+        used = [(position, name) for position, name in used if name in table.key]
+    return HeaderPlan(
+        width=len(header), used=tuple(used), absent=absent, errors_position=errors_position
+    )
+
+
+@dataclass
+class CheckedChunk:
+    """The rows of one chunk after the checks that need no database."""
+
+    first_index: int
+    size: int
+    #: Converted values per used column name (None for rows with errors there).
+    values: dict[str, list[Any]]
+    #: Row position in the chunk → problems (``field: message``).
+    errors: dict[int, list[str]] = field(default_factory=dict)
+    keys: list[Key | None] = field(default_factory=list)
+
+    def fail(self, position: int, column: str, message: str) -> None:
+        self.errors.setdefault(position, []).append(f"{column}: {message}")
+
+    def good_positions(self) -> list[int]:
+        return [pos for pos in range(self.size) if pos not in self.errors]
+
+    def error_texts(self) -> dict[int, str]:
+        """Global row index → ``"field: message; field: message"``."""
+        return {self.first_index + pos: "; ".join(msgs) for pos, msgs in self.errors.items()}
+
+
+class RowChecker:
+    """Checks chunks of raw rows for one import; remembers keys across chunks."""
+
+    def __init__(self, table: TableSpec, plan: HeaderPlan, mode: Mode) -> None:
+        self.table = table
+        self.plan = plan
+        self.mode = mode
+        self.converters = {
+            name: ColumnConverter(name, table.columns[name]) for _, name in plan.used
+        }
+        #: Key → index of the first row that carried it, for duplicates within the file.
+        self.first_seen: dict[Key, int] = {}
+
+    def check(self, rows: list[list[str]], first_index: int) -> CheckedChunk:
+        plan = self.plan
+        chunk = CheckedChunk(first_index=first_index, size=len(rows), values={})
+        width = plan.width
+        # Rows with the wrong number of cells are reported and blanked so the
+        # column-wise conversion below can treat every row alike.
+        shaped = rows
+        for pos, row in enumerate(rows):
+            if len(row) != width and not self._only_errors_cell_missing(row):
+                chunk.fail(pos, ROW_FIELD, f"has {len(row)} cells, the header has {width}")
+                if shaped is rows:
+                    shaped = list(rows)
+                shaped[pos] = [""] * width
+        blanked = set(chunk.errors)
+        for position, name in plan.used:
+            cells = [row[position] if position < len(row) else "" for row in shaped]
+            required, keep_empty = self._empty_rule(name)
+            converter = self.converters[name]
+            if keep_empty:
+                values, errors = converter.convert_present(cells)
+            else:
+                values, errors = converter.convert(cells, required=required)
+            for pos, message in errors.items():
+                if pos not in blanked:
+                    chunk.fail(pos, name, message)
+            chunk.values[name] = values
+        self._check_keys(chunk)
+        return chunk
+
+    def _only_errors_cell_missing(self, row: list[str]) -> bool:
+        # Spreadsheets drop a trailing empty cell; a pending file whose
+        # --ERRORS-- cell was cleared is still well formed.
+        position = self.plan.errors_position
+        return position is not None and position == self.plan.width - 1 and len(row) == position
+
+    def _empty_rule(self, name: str) -> tuple[bool, bool]:
+        """(required, keep_empty): in update mode an empty cell leaves the value as it is."""
+        is_key = name in self.table.key
+        if self.mode == "create":
+            return self.table.is_required(name), False
+        if is_key:
+            return True, False
+        return False, True
+
+    def _check_keys(self, chunk: CheckedChunk) -> None:
+        key_values = [chunk.values[name] for name in self.table.key]
+        key_title = ", ".join(self.table.key)
+        for pos in range(chunk.size):
+            key = tuple(column[pos] for column in key_values)
+            if any(value is None for value in key):
+                chunk.keys.append(None)
+                continue
+            index = chunk.first_index + pos
+            first = self.first_seen.setdefault(key, index)
+            if first != index:
+                chunk.fail(
+                    pos,
+                    key_title,
+                    f"key given twice in this file, first on row {spreadsheet_row(first)}",
+                )
+                chunk.keys.append(None)
+                continue
+            chunk.keys.append(key)
+
+
+def describe_key(key: Key) -> str:
+    return ", ".join(shown(str(value)) for value in key)

@@ -1,0 +1,200 @@
+"""Turning CSV cells into typed values, a whole column at a time.
+
+Each column type has a strict parser for one cell, which says what is wrong
+in words an operator can act on.  Imports are column-oriented: a chunk's
+column is first converted with C-level ``map`` calls (fast when all cells
+are good, which is the common case) and only when that fails is the column
+walked cell by cell to find which cells are wrong and why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from entrepot.datacenter.schema import ColumnSpec
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_TRUE = ("true", "yes", "y", "t", "1", "on")
+_FALSE = ("false", "no", "n", "f", "0", "off")
+_BOOLEANS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+# Also accept the usual capitalisations without lower-casing every cell.
+_BOOLEANS.update({key.upper(): value for key, value in list(_BOOLEANS.items())})
+_BOOLEANS.update({key.capitalize(): value for key, value in list(_BOOLEANS.items())})
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """A cell value quoted for a message, shortened when long."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return repr(text)
+
+
+def _integer(text: str) -> int:
+    if not _INTEGER.fullmatch(text):
+        raise ValueError(f"not an integer: {shown(text)}")
+    return int(text)
+
+
+def _decimal(text: str) -> Decimal:
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(f"not a decimal number: {shown(text)}")
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the pattern already excludes these
+        raise ValueError(f"not a decimal number: {shown(text)}") from None
+
+
+def _boolean(text: str) -> bool:
+    try:
+        return _BOOLEANS[text.strip().lower()]
+    except KeyError:
+        raise ValueError(f"not a boolean (true/false, yes/no, 1/0): {shown(text)}") from None
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date (YYYY-MM-DD): {shown(text)}") from None
+
+
+def _datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date and time (YYYY-MM-DD HH:MM:SS): {shown(text)}") from None
+    # Stored without a zone: aware times are converted to UTC first.
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+class ColumnConverter:
+    """Converts the cells of one column according to its :class:`ColumnSpec`."""
+
+    def __init__(self, name: str, spec: ColumnSpec) -> None:
+        self.name = name
+        self.spec = spec
+        self.one: Callable[[str], Any] = self._cell_parser()
+
+    def _cell_parser(self) -> Callable[[str], Any]:
+        spec = self.spec
+        if spec.type == "integer":
+            return _integer
+        if spec.type == "decimal":
+            return _decimal
+        if spec.type == "boolean":
+            return _boolean
+        if spec.type == "date":
+            return _date
+        if spec.type == "datetime":
+            return _datetime
+        if spec.type == "choice":
+            allowed = frozenset(spec.choices or ())
+            listing = ", ".join(spec.choices or ())
+
+            def choice(text: str) -> str:
+                if text not in allowed:
+                    raise ValueError(f"not one of {listing}: {shown(text)}")
+                return text
+
+            return choice
+        if spec.type == "regex":
+            pattern = re.compile(spec.pattern or "")
+
+            def regex(text: str) -> str:
+                if not pattern.fullmatch(text):
+                    raise ValueError(f"does not match {spec.pattern}: {shown(text)}")
+                return text
+
+            return regex
+        return str
+
+    def _check_length(self, text: str) -> None:
+        limit = self.spec.max_length
+        if limit is not None and len(text) > limit:
+            raise ValueError(f"longer than {limit} characters ({len(text)})")
+
+    def convert(self, cells: Sequence[str], *, required: bool) -> tuple[list[Any], dict[int, str]]:
+        """Convert ``cells``; return the values and ``{index: message}`` for bad cells.
+
+        Empty cells become the column default, or ``None``; an empty cell in
+        a required column without default is an error.
+        """
+        fast = self._convert_fast(cells, required=required)
+        if fast is not None:
+            return fast, {}
+        values: list[Any] = []
+        errors: dict[int, str] = {}
+        default = self.spec.default_text
+        for index, text in enumerate(cells):
+            try:
+                if text == "":
+                    if default is None:
+                        if required:
+                            raise ValueError("missing, but required")
+                        values.append(None)
+                        continue
+                    text = default
+                self._check_length(text)
+                values.append(self.one(text))
+            except ValueError as exc:
+                errors[index] = str(exc)
+                values.append(None)
+        return values, errors
+
+    def convert_present(self, cells: Sequence[str]) -> tuple[list[Any], dict[int, str]]:
+        """Convert only the non-empty cells; empty ones stay ``None`` (no default)."""
+        if "" not in cells:
+            return self.convert(cells, required=False)
+        present = [index for index, text in enumerate(cells) if text != ""]
+        converted, bad = self.convert([cells[index] for index in present], required=False)
+        values: list[Any] = [None] * len(cells)
+        for index, value in zip(present, converted, strict=True):
+            values[index] = value
+        return values, {present[index]: message for index, message in bad.items()}
+
+    def _convert_fast(self, cells: Sequence[str], *, required: bool) -> list[Any] | None:
+        """The whole column at C speed, or ``None`` when some cell needs a closer look."""
+        if "" in cells:
+            return None
+        kind = self.spec.type
+        try:
+            if kind == "text":
+                limit = self.spec.max_length
+                if limit is not None and max(map(len, cells), default=0) > limit:
+                    return None
+                return list(cells)
+            if kind == "integer":
+                if not all(map(_INTEGER.fullmatch, cells)):
+                    return None
+                return list(map(int, cells))
+            if kind == "decimal":
+                if not all(map(_DECIMAL.fullmatch, cells)):
+                    return None
+                return list(map(Decimal, cells))
+            if kind == "boolean":
+                return list(map(_BOOLEANS.__getitem__, cells))
+            if kind == "date":
+                return list(map(date.fromisoformat, cells))
+            if kind == "choice":
+                if not set(cells) <= frozenset(self.spec.choices or ()):
+                    return None
+                return list(cells)
+            if kind == "regex":
+                pattern = re.compile(self.spec.pattern or "")
+                if not all(map(pattern.fullmatch, cells)):
+                    return None
+                return list(cells)
+            # What is left is datetime; zones need the per-cell conversion.
+            values = list(map(datetime.fromisoformat, cells))
+            if any(value.tzinfo is not None for value in values):
+                return None
+            return values
+        except (ValueError, KeyError):
+            return None
