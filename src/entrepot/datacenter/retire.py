@@ -39,7 +39,7 @@ def retire_rows(
         rows = [
             dict(row)
             for row in conn.execute(select(table).where(row_filter.condition)).mappings()
-            if row_filter.matches(row)
+            if row_filter.matches(dict(row))
         ]
         if not rows:
             return None, 0
