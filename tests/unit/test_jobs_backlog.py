@@ -51,10 +51,8 @@ def backlog(ledger: Ledger, runner: Runner) -> Backlog:
 
 
 @pytest.fixture(autouse=True)
-def _scripted_kind():  # type: ignore[no-untyped-def]
+def _scripted_kind() -> None:
     register_job_kind("scripted", ScriptedJob.from_params, replace=True)
-    yield
-    unregister_job_kind("scripted")
 
 
 class FlakyServer:

@@ -67,7 +67,13 @@ def test_every_run_survives_closing_and_reopening(tmp_path: Path, clock: FakeClo
             1,
             "good",
         )
-        assert job.params == {"items": 4, "fail": {}, "item_bytes": 10, "label": "good"}
+        assert job.params == {
+            "items": 4,
+            "fail": {},
+            "item_bytes": 10,
+            "label": "good",
+            "outage": None,
+        }
         assert job.created_at.tzinfo is not None
         [run] = book.runs(good.job_id)
         assert run.outcome == Outcome.SUCCEEDED and run.ended_at is not None

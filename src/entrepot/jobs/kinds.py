@@ -36,6 +36,7 @@ BUILTIN_KINDS: Mapping[str, str] = {
     "ship": "entrepot.ship",
     "fetch": "entrepot.ship",
     "import": "entrepot.datacenter",
+    "scripted": "entrepot.jobs.testing",
 }
 
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")

@@ -8,14 +8,24 @@ written to :attr:`ScriptedJob.calls` and the error given to ``cleanup`` to
 (:class:`~entrepot.errors.TargetTimeout`), ``permanent``
 (:class:`~entrepot.errors.AuthenticationFailed`), ``bug``
 (:class:`RuntimeError`), ``ok`` (no error that time).
+
+``outage="path"`` simulates an outage that outlives the job object: while
+that file exists every send fails with a transient error.  Since the script
+is part of the parameters, a job rebuilt from the ledger fails the same way;
+removing the file ends the outage for every later run.
+
+Importing this module registers the kind ``scripted``, so a scripted job left
+in a ledger can be re-run by ``entrepot backlog retry`` like any other.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from entrepot.errors import AuthenticationFailed, ConnectionFailed, JobFailed, TargetTimeout
+from entrepot.jobs.kinds import register_job_kind
 from entrepot.jobs.lifecycle import Job, JobContext
 
 _ERRORS: Mapping[str, type[Exception]] = {
@@ -37,6 +47,7 @@ class ScriptedJob(Job):
         fail: Mapping[str, Sequence[str]] | None = None,
         item_bytes: int = 0,
         label: str = "scripted",
+        outage: str | None = None,
     ) -> None:
         self.items = items
         self.fail = {step: list(errors) for step, errors in (fail or {}).items()}
@@ -46,6 +57,7 @@ class ScriptedJob(Job):
                 raise ValueError(f"unknown scripted errors: {sorted(unknown)}")
         self.item_bytes = item_bytes
         self.label = label
+        self.outage = outage
         self._left = {step: list(errors) for step, errors in self.fail.items()}
         self.calls: list[str] = []
         self.cleaned: list[JobFailed | None] = []
@@ -60,6 +72,7 @@ class ScriptedJob(Job):
             "fail": self.fail,
             "item_bytes": self.item_bytes,
             "label": self.label,
+            "outage": self.outage,
         }
 
     def _step(self, step: str) -> None:
@@ -79,8 +92,13 @@ class ScriptedJob(Job):
 
     def send(self, ctx: JobContext) -> None:
         self._step("send")
+        if self.outage is not None and os.path.exists(self.outage):
+            raise ConnectionFailed("scripted outage")
         ctx.add_bytes(self.items * self.item_bytes)
 
     def cleanup(self, ctx: JobContext, error: JobFailed | None) -> None:
         self.cleaned.append(error)
         self._step("cleanup")
+
+
+register_job_kind("scripted", ScriptedJob.from_params)
