@@ -71,6 +71,14 @@ class Claim:
         self.finished = True
         return path
 
+    def remove(self) -> None:
+        """Delete the claimed file and end the claim (for files that need no keeping)."""
+        try:
+            os.unlink(self.file)
+        except FileNotFoundError:
+            raise ClaimLost(f"claim on {self.name!r} was lost") from None
+        self.finished = True
+
     def release(self) -> None:
         """Put the file back into ``new/`` for another consumer."""
         self.spool._finish(self, "new")

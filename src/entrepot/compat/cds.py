@@ -1,0 +1,220 @@
+"""``zeit.cds``'s ``export`` and ``import_`` as a facade over :mod:`entrepot.ship`.
+
+``export(store_dir, hostname, port, user, password, ftp_dir)`` sends the
+files of a filestore's ``new/`` to an FTP drop folder under a ``write`` lock
+file and moves each one to ``cur/`` once it is delivered, writing the same
+log lines as the old system, in the same order.  ``import_`` fetches the
+other way, under a ``read`` lock.  Neither raises: like the original, every
+outcome is told in the log.  Unlike it, the lock file is removed even when an
+upload fails, a file is published under a temporary name first, and the
+password never appears in a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from entrepot.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    RemoteLocked,
+    TargetError,
+    TargetTimeout,
+)
+from entrepot.ship import Fetcher, Observer, ShipOptions, Shipper
+from entrepot.ship.route import Report, Route
+from entrepot.targets import Target
+
+logger = logging.getLogger("entrepot.compat.cds")
+
+#: Errors the old system reported as "Could not connect to CDS FTP server."
+_CONNECT_ERRORS = (ConnectionFailed, TargetTimeout, AuthenticationFailed)
+
+
+class CdsLog(Observer):
+    """Writes the old system's log lines for each step of a run."""
+
+    #: The old system said "Disconnected" only after a successful session.
+    announce_disconnect = True
+
+    def connecting(self, url: str) -> None:
+        pass  # the facade logs the host, port and user itself, before connecting
+
+    def locked(self, url: str, lock: str) -> None:
+        logger.info("Cannot access CDS FTP server as '%s' lockfile exists.", lock)
+
+    def lock_creating(self, lock: str) -> None:
+        logger.info("Creating lock file: %s", lock)
+
+    def lock_created(self, lock: str) -> None:
+        logger.info("Lock file successfully created: %s", lock)
+
+    def transferring(self, name: str) -> None:
+        logger.info("Uploading: %s", name)
+
+    def transferred(self, name: str, size: int) -> None:
+        pass  # the old log had no line for it
+
+    def moved(self, name: str, source: str, destination: str) -> None:
+        logger.info("Moved from '%s' to '%s': %s", source, destination, name)
+
+    def lock_removing(self, lock: str) -> None:
+        logger.info("Removing lock file: %s", lock)
+
+    def lock_removed(self, lock: str) -> None:
+        logger.info("Lock file successfully removed: %s", lock)
+
+    def lock_remove_failed(self, lock: str, error: BaseException) -> None:
+        logger.error("Could not remove lock file: %s (%s)", lock, error)
+
+    def disconnected(self, url: str) -> None:
+        if self.announce_disconnect:
+            logger.info("Disconnected from CDS FTP server")
+
+
+class FetchLog(CdsLog):
+    def transferring(self, name: str) -> None:
+        logger.info("Downloading: %s", name)
+
+    def removed(self, name: str, where: str) -> None:
+        logger.info("Removed from FTP server: %s", name)
+
+    def moved(self, name: str, source: str, destination: str) -> None:
+        logger.info("Moved on FTP server to '%s': %s", destination, name)
+
+
+@contextmanager
+def _old_style_log(path: str | None) -> Iterator[None]:
+    """Log like the old system for the length of a run.
+
+    Only the facade's own lines are shown at INFO (the delivery library's
+    per-file event lines are held back to warnings), and they also go to
+    ``path`` when given.
+    """
+    library = logging.getLogger("entrepot.targets")
+    old_level = library.level
+    if library.getEffectiveLevel() < logging.WARNING:
+        library.setLevel(logging.WARNING)
+    handler = None
+    if path is not None:
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        library.setLevel(old_level)
+        if handler is not None:
+            logger.removeHandler(handler)
+            handler.close()
+
+
+def _url(hostname: str, port: int, user: str, ftp_dir: str) -> str:
+    folder = "/" + ftp_dir.strip("/") if ftp_dir.strip("/") else "/"
+    return f"ftp://{user}@{hostname}:{int(port)}{folder}"
+
+
+def _session(route: Route, hostname: str, port: int, user: str) -> None:
+    """Connect, export or import, and log every outcome as the old system did."""
+    logger.info("Connecting to CDS FTP server (host %s, port %s, user %s)", hostname, port, user)
+    try:
+        target = route.connect()
+    except _CONNECT_ERRORS:
+        logger.info("Could not connect to CDS FTP server.")
+        logger.exception("Exiting with exception:")
+        return
+    except TargetError:
+        logger.info("Error accessing FTP server.")
+        logger.exception("Exiting with exception:")
+        return
+    report = Report()
+    try:
+        if isinstance(route, Shipper):
+            route.open_session(target)
+            route.deliver(target, [entry.name for entry in route.pending()], report)
+        else:
+            assert isinstance(route, Fetcher)
+            files, present = route.survey(target)
+            route.open_session(target, present)
+            route.fetch_all(target, files, report)
+    except RemoteLocked:
+        _close_quietly(route, target)
+        logger.info("Exiting.")
+        return
+    except _CONNECT_ERRORS:
+        _close_quietly(route, target)
+        logger.info("Could not connect to CDS FTP server.")
+        logger.exception("Exiting with exception:")
+        return
+    except TargetError:
+        _close_quietly(route, target)
+        logger.info("Error accessing FTP server.")
+        logger.exception("Exiting with exception:")
+        return
+    try:
+        route.disconnect(target)
+    except TargetError:
+        logger.exception("Exiting with exception:")
+        return
+    logger.info("Exiting with success.")
+
+
+def _close_quietly(route: Route, target: Target) -> None:
+    """Remove our lock (the old system left it behind) and close, without a success line."""
+    if isinstance(route.observer, CdsLog):
+        route.observer.announce_disconnect = False
+    try:
+        route.disconnect(target)
+    except TargetError:
+        logger.warning("Could not remove the lock file after the failure.")
+
+
+def export(
+    store_dir: str | os.PathLike[str],
+    hostname: str,
+    port: int,
+    user: str,
+    password: str,
+    ftp_dir: str,
+    logfile: str | None = None,
+) -> None:
+    """Upload the filestore's new files to the FTP folder, then move them to ``cur``."""
+    with _old_style_log(logfile):
+        logger.info("Accessed filestore %s", store_dir)
+        shipper = Shipper(
+            store_dir,
+            _url(hostname, port, user, ftp_dir),
+            options=ShipOptions(protocol="lock"),
+            target_options={"password": password},
+            observer=CdsLog(),
+        )
+        if not shipper.pending():
+            logger.info("No new files to export.")
+            logger.info("Exiting with success.")
+            return
+        _session(shipper, hostname, port, user)
+
+
+def import_(
+    store_dir: str | os.PathLike[str],
+    hostname: str,
+    port: int,
+    user: str,
+    password: str,
+    ftp_dir: str,
+    logfile: str | None = None,
+) -> None:
+    """Download the FTP folder's files into the filestore's ``new``, removing them remotely."""
+    with _old_style_log(logfile):
+        logger.info("Accessed filestore %s", store_dir)
+        fetcher = Fetcher(
+            store_dir,
+            _url(hostname, port, user, ftp_dir),
+            options=ShipOptions(protocol="lock"),
+            target_options={"password": password},
+            observer=FetchLog(),
+        )
+        _session(fetcher, hostname, port, user)

@@ -1,0 +1,137 @@
+"""What shipping and fetching share: the spool, the target, the connection and the lock."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from entrepot.errors import PermanentTargetError, TargetError
+from entrepot.ship.locks import RemoteLock
+from entrepot.ship.observer import Observer
+from entrepot.ship.options import ShipOptions
+from entrepot.spool import Spool
+from entrepot.targets import Target, is_partial, mask_url, open_target
+
+#: Target options that hold secrets: never stored in the ledger, never shown.
+SECRET_OPTIONS = frozenset({"password", "secret_key", "passphrase", "key_passphrase"})
+
+
+@dataclass
+class Report:
+    """What one run did, file by file; safe to update from several threads."""
+
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    bytes: int = 0
+    locked: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add_done(self, name: str, size: int) -> None:
+        with self._lock:
+            self.done.append(name)
+            self.bytes += size
+
+    def add_failed(self, name: str, error: BaseException) -> None:
+        with self._lock:
+            self.failed[name] = str(error)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.locked is None
+
+
+class Route:
+    """A spool on one side, a target on the other, and the settings between them.
+
+    ``url`` may carry a password for this process; everything shown or stored
+    uses :attr:`display_url`, which masks it.
+    """
+
+    def __init__(
+        self,
+        spool: Spool | str | os.PathLike[str],
+        url: str,
+        *,
+        options: ShipOptions | None = None,
+        target_options: Mapping[str, Any] | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self.spool = spool if isinstance(spool, Spool) else Spool(Path(spool))
+        self.url = url
+        self.display_url = mask_url(url)
+        self.options = options or ShipOptions()
+        self.target_options = dict(target_options or {})
+        self.observer = observer or Observer()
+        # Identifies this run in our lock files, so a retry recognises its own lock.
+        self.token = secrets.token_hex(8)
+        self.lock: RemoteLock | None = None
+
+    def open_target(self) -> Target:
+        """A new, not yet connected target for this route."""
+        return open_target(self.url, **self.target_options)
+
+    def connect(self) -> Target:
+        """Open and connect the main target (errors are translated by the backend)."""
+        self.observer.connecting(self.display_url)
+        target = self.open_target()
+        try:
+            target.connect()
+        except BaseException:
+            target.close()
+            raise
+        self.observer.connected(self.display_url)
+        return target
+
+    def remote_names(self, target: Target) -> set[str]:
+        """Names in the remote folder (raises RemoteNotFound when it does not exist)."""
+        return {info.name for info in target.list("") if not info.is_dir}
+
+    def acquire_lock(self, target: Target, present: set[str], lock_name: str) -> None:
+        """Take the session lock under the lock protocol; no-op for the others."""
+        if self.options.protocol != "lock":
+            return
+        if self.lock is None or self.lock.target is not target:
+            self.lock = RemoteLock(target, lock_name, self.observer, self.token)
+        self.lock.acquire(present, self.options.lock_names)
+
+    def disconnect(self, target: Target | None) -> None:
+        """Remove our lock (also after a failure) and close the connection.
+
+        A failure to remove the lock is raised after the connection is closed:
+        a lock left behind blocks the other side, so it must not pass unseen.
+        """
+        lock_error: BaseException | None = None
+        if self.lock is not None and self.lock.held:
+            try:
+                self.lock.release()
+            except TargetError as exc:
+                lock_error = exc
+        if target is not None:
+            target.close()
+            self.observer.disconnected(self.display_url)
+        self.lock = None
+        if lock_error is not None:
+            raise lock_error
+
+    def stored_target_options(self) -> dict[str, Any]:
+        """The target options safe to keep in the ledger (no secrets)."""
+        return {
+            key: value for key, value in self.target_options.items() if key not in SECRET_OPTIONS
+        }
+
+
+def is_data_name(name: str, options: ShipOptions) -> bool:
+    """True for remote names that are files to fetch (not locks, markers or partial uploads)."""
+    return not is_partial(name) and not options.is_control_file(name)
+
+
+def first_permanent(errors: list[BaseException]) -> BaseException | None:
+    for error in errors:
+        if isinstance(error, PermanentTargetError):
+            return error
+    return errors[0] if errors else None

@@ -1,0 +1,169 @@
+"""Shipping a spool's ``new/`` files to a target.
+
+For every file: claim it (so no other shipper takes it), publish it
+atomically on the target, verify the remote copy, and only then move the
+local file to ``cur/`` (or delete or archive it).  A file whose transfer
+fails is released back to ``new/``; nothing local is removed before its
+remote copy is verified.  Remote names are deterministic, so a retry
+replaces a file, never duplicates it.
+
+Several transfers run in parallel when asked, each on its own connection,
+all drawing from one ordered list of names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from entrepot.errors import ClaimLost, PermanentTargetError
+from entrepot.ship.route import Report, Route
+from entrepot.spool import Claim, Entry
+from entrepot.targets import Target
+
+#: Called after each delivered file with its name and size.
+ProgressHook = Callable[[str, int], None]
+
+_HOST = socket.gethostname().split(".")[0]
+
+
+class Shipper(Route):
+    """Ships one spool to one target; see the module docstring."""
+
+    remote_name_template = "{name}"
+
+    def pending(self) -> list[Entry]:
+        """The files waiting in ``new/``, in the configured order."""
+        entries = self.spool.list("new")
+        if self.options.order == "newest":
+            entries.reverse()
+        elif self.options.order == "name":
+            entries.sort(key=lambda entry: entry.name)
+        return entries
+
+    def recover(self) -> None:
+        """Give back claims left by shippers that died, and clean stale ``tmp/`` files."""
+        self.spool.recover(lease=self.options.lease)
+
+    def open_session(self, target: Target) -> None:
+        """Check the remote folder and, under the lock protocol, take the ``write`` lock."""
+        present = self.remote_names(target)
+        self.acquire_lock(target, present, self.options.write_lock)
+
+    def remote_name(self, name: str) -> str:
+        return self.remote_name_template.format(name=name, host=_HOST)
+
+    def deliver(
+        self,
+        target: Target,
+        names: list[str],
+        report: Report,
+        progress: ProgressHook | None = None,
+    ) -> None:
+        """Ship ``names`` using ``target`` and up to ``parallel - 1`` more connections.
+
+        A transient failure stops the batch (the remaining files stay in
+        ``new/``) and is raised; permanent failures of single files are
+        recorded in ``report`` and the others go on.  The first permanent
+        failure is raised at the end.
+        """
+        queue = deque(names)
+        guard = threading.Lock()
+        stop = threading.Event()
+        fatal: list[BaseException] = []
+        refused: list[BaseException] = []
+
+        def next_name() -> str | None:
+            with guard:
+                return queue.popleft() if queue and not stop.is_set() else None
+
+        def work(connection: Target | None) -> None:
+            extra = connection is None
+            try:
+                if connection is None:
+                    if not queue:
+                        return
+                    connection = self.open_target()
+                while (name := next_name()) is not None:
+                    try:
+                        size = self.ship_one(connection, name)
+                    except PermanentTargetError as exc:
+                        self.observer.failed(name, exc)
+                        report.add_failed(name, exc)
+                        refused.append(exc)
+                        continue
+                    if size is not None:
+                        report.add_done(name, size)
+                        if progress is not None:
+                            progress(name, size)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                fatal.append(exc)
+                stop.set()
+            finally:
+                if extra and connection is not None:
+                    connection.close()
+
+        helpers = [
+            threading.Thread(target=work, args=(None,), name=f"ship-{number}", daemon=True)
+            for number in range(1, min(self.options.parallel, len(names)))
+        ]
+        for helper in helpers:
+            helper.start()
+        work(target)
+        for helper in helpers:
+            helper.join()
+        if fatal:
+            raise fatal[0]
+        if refused:
+            raise refused[0]
+
+    def ship_one(self, target: Target, name: str) -> int | None:
+        """Deliver one file; return its size, or None if another shipper took it first."""
+        claim = self.spool.claim(name)
+        if claim is None:
+            return None
+        remote = self.remote_name(name)
+        try:
+            self.observer.transferring(name)
+            info = target.upload(
+                claim.path, remote, conflict=self.options.conflict, verify=self.options.verify
+            )
+            if self.options.protocol == "marker":
+                target.upload_bytes(b"", remote + self.options.marker_suffix)
+        except BaseException as exc:
+            self.observer.failed(name, exc)
+            # Recovered by someone else meanwhile (ClaimLost): it is back in new/ anyway.
+            with contextlib.suppress(ClaimLost):
+                claim.release()
+            raise
+        self.observer.transferred(name, info.size)
+        self._after_delivery(claim, name)
+        return info.size
+
+    def _after_delivery(self, claim: Claim, name: str) -> None:
+        after = self.options.after
+        if after == "delete":
+            claim.remove()
+            self.observer.removed(name, "local")
+        else:
+            area = "cur" if after == "cur" else "archive"
+            claim.done(area)
+            self.observer.moved(name, "new", area)
+
+    def run(self, progress: ProgressHook | None = None) -> Report:
+        """One complete run without retries: recover, connect, lock, deliver, unlock."""
+        report = Report()
+        self.recover()
+        names = [entry.name for entry in self.pending()]
+        if not names:
+            return report
+        target = self.connect()
+        try:
+            self.open_session(target)
+            self.deliver(target, names, report, progress)
+        finally:
+            self.disconnect(target)
+        return report
