@@ -21,7 +21,7 @@ from entrepot.jobs.testing import ScriptedJob
 
 with Ledger.open(sys.argv[1]) as ledger:
     runner = Runner(ledger, policy=RetryPolicy(attempts=2, delay=0.01, jitter=0),
-                    reruns=RetryPolicy(attempts=2, delay=3600))
+                    reruns=RetryPolicy(attempts=2, delay=3600, max_delay=3600))
     runner.run(ScriptedJob(items=2, item_bytes=10, label="nightly"), job_id="20260101-ok")
     runner.run(ScriptedJob(fail={"send": ["transient", "permanent"]}), job_id="20260102-waits")
     outage = sys.argv[1] + "-outage"

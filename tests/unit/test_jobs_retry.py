@@ -121,6 +121,7 @@ def test_never_and_fixed() -> None:
         {"attempts": 0},
         {"delay": -1},
         {"max_delay": -1},
+        {"delay": 10, "max_delay": 5},
         {"factor": 0.5},
         {"jitter": 1.5},
         {"budget": -1},

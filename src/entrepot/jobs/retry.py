@@ -80,6 +80,8 @@ class RetryPolicy:
             raise ValueError("attempts must be at least 1")
         if self.delay < 0 or self.max_delay < 0:
             raise ValueError("delays cannot be negative")
+        if self.delay > self.max_delay:
+            raise ValueError("delay cannot exceed max_delay")
         if self.factor < 1:
             raise ValueError("factor must be at least 1")
         if not 0 <= self.jitter <= 1:
@@ -125,7 +127,7 @@ class RetryPolicy:
         if self.jitter and base:
             spread = (rng or random).uniform(-self.jitter, self.jitter)
             base *= 1.0 + spread
-        return min(max(base, 0.0), self.max_delay)
+        return float(min(max(base, 0.0), self.max_delay))
 
     def increment(
         self,
