@@ -134,7 +134,8 @@ class SFTPTarget(Target):
     # -- primitives ------------------------------------------------------------------
 
     def _put(self, path: str, src: IO[bytes], size: int, progress: Progress | None) -> None:
-        with self.sftp.open(self._full(path), "wb", bufsize=self.blocksize) as dst:
+        dst = self.sftp.open(self._full(path), "wb", bufsize=self.blocksize)
+        try:
             dst.set_pipelined(True)
             remaining = size
             while remaining > 0:
@@ -145,6 +146,15 @@ class SFTPTarget(Target):
                 remaining -= len(chunk)
                 if progress is not None:
                     progress(len(chunk))
+            dst.close()  # collects the replies of every pipelined write
+        except BaseException:
+            with contextlib.suppress(Exception):
+                dst.close()
+            # On a dead connection paramiko would retry the close from the garbage
+            # collector and raise there; the handle is gone with the connection anyway.
+            dst.pipelined = False
+            dst._closed = True
+            raise
 
     def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
         with self.sftp.open(self._full(path), "rb") as src:

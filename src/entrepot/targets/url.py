@@ -63,7 +63,7 @@ class TargetURL:
             )
         if self.query:
             shown = [(k, MASK if k in SECRET_OPTIONS else v) for k, v in self.query]
-            text += "?" + urlencode(shown, safe=":/")
+            text += "?" + urlencode(shown, safe=":/*")
         return text
 
     def __str__(self) -> str:
