@@ -1,0 +1,86 @@
+"""Compressing sealed archives and recognising compressed ones by their content.
+
+zstd is the default (fast, with a frame checksum); gzip is there for tools
+that only know it.  Readers never trust a file name: :func:`detect` looks at
+the first bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+from pathlib import Path
+from typing import IO, Literal
+
+import zstandard
+
+from entrepot.errors import ConfigError
+
+Compression = Literal["zstd", "gzip"]
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+GZIP_MAGIC = b"\x1f\x8b"
+#: File name suffix of each compression.
+SUFFIXES: dict[str, str] = {"zstd": ".zst", "gzip": ".gz"}
+#: zstd level 3 is the library default: far above 150 MB/s on one core.
+ZSTD_LEVEL = 3
+GZIP_LEVEL = 6
+
+
+def check_compression(value: str | None) -> Compression | None:
+    """Normalise a compression name (``none``, ``zstd``/``zst``, ``gzip``/``gz``)."""
+    if value is None or value.lower() in {"", "none", "off", "no"}:
+        return None
+    aliases: dict[str, Compression] = {"zstd": "zstd", "zst": "zstd", "gzip": "gzip", "gz": "gzip"}
+    try:
+        return aliases[value.lower()]
+    except KeyError:
+        raise ConfigError(f"unknown compression {value!r} (use zstd, gzip or none)") from None
+
+
+def detect(prefix: bytes) -> Compression | None:
+    """The compression of a file whose first bytes are ``prefix``, or None if plain."""
+    if prefix.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if prefix.startswith(GZIP_MAGIC):
+        return "gzip"
+    return None
+
+
+def open_decompressed(raw: IO[bytes], kind: Compression | None) -> IO[bytes]:
+    """A readable stream of the uncompressed content of ``raw``."""
+    if kind == "zstd":
+        reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        return reader
+    if kind == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def compress_file(src: Path, dst: Path, kind: Compression, *, durable: bool = True) -> int:
+    """Write the compressed form of ``src`` to the new file ``dst``; return its size.
+
+    ``dst`` is created exclusively, so an existing file is never overwritten.
+    """
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    with open(fd, "wb") as out, open(src, "rb") as source:
+        if kind == "zstd":
+            compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
+            compressor.copy_stream(source, out, size=os.fstat(source.fileno()).st_size)
+        else:
+            with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as gz:
+                shutil.copyfileobj(source, gz, 1 << 20)
+        out.flush()
+        if durable:
+            os.fsync(out.fileno())
+        return out.tell()
+
+
+def compress_bytes(data: bytes, kind: Compression) -> bytes:
+    """``data`` compressed as a whole (for small archives and tests)."""
+    if kind == "zstd":
+        compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
+        compressed: bytes = compressor.compress(data)
+        return compressed
+    return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)

@@ -1,0 +1,143 @@
+"""Finishing archives left open by a writer that crashed.
+
+A ``.open`` file whose writer is gone (its ``flock`` can be taken) is read
+up to its last intact record, cut there (the torn tail goes), sealed, and
+handed on like any archive sealed normally.  Leftovers of an interrupted
+hand-off are settled too: a half-written compressed copy is removed, and an
+open file whose archive was already published under a final name is
+dropped instead of being published twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from entrepot.archive import compress, format
+from entrepot.archive.handoff import HandOff
+from entrepot.archive.naming import candidates
+from entrepot.archive.reader import OPEN_SUFFIX, ArchiveReader
+from entrepot.errors import ArchiveError
+from entrepot.logs import log_event
+
+logger = logging.getLogger(__name__)
+
+
+def recover_directory(
+    directory: str | os.PathLike[str],
+    handoff: HandOff | None = None,
+    *,
+    match: Callable[[str], bool] | None = None,
+) -> list[Path]:
+    """Recover every abandoned ``.open`` archive in ``directory``; return where they went.
+
+    ``match(final_name)`` limits recovery to names a given template produces.
+    """
+    handoff = handoff or HandOff()
+    folder = Path(directory)
+    recovered = []
+    # Compressed leftovers first: their plain source is recovered afresh below.
+    for path in sorted(folder.glob("*" + OPEN_SUFFIX), key=_compressed_first):
+        name = path.name[: -len(OPEN_SUFFIX)]
+        if match is not None and not match(name):
+            continue
+        try:
+            result = recover_file(path, handoff)
+        except (ArchiveError, OSError) as exc:
+            log_event(logger, "archive.recovery_failed", logging.ERROR, path=path,
+                      error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            continue
+        if result is not None:
+            recovered.append(result)
+    return recovered
+
+
+def _compressed_first(path: Path) -> tuple[bool, str]:
+    return (not path.name.endswith(tuple(s + OPEN_SUFFIX for s in compress.SUFFIXES.values())),
+            path.name)  # fmt: skip
+
+
+def recover_file(path: Path, handoff: HandOff) -> Path | None:
+    """Recover one ``.open`` file unless its writer still holds it; return its final path."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # a live writer owns it
+        with open(fd, "rb", closefd=False) as raw:
+            prefix = raw.read(16)
+        if compress.detect(prefix) is not None:
+            # An interrupted compression; the plain archive is still there.
+            path.unlink()
+            log_event(logger, "archive.recovery_removed", path=path, reason="partial compression")
+            return None
+        if format.probe_version(prefix) != format.FORMAT_VERSION:
+            if len(prefix) < len(format.MAGIC) and format.MAGIC.startswith(prefix):
+                # Created but the header never reached the disk: it holds no records.
+                path.unlink()
+                log_event(logger, "archive.recovery_removed", path=path, reason="no header")
+                return None
+            log_event(logger, "archive.recovery_skipped", logging.WARNING, path=path,
+                      reason="not a format-2 archive")  # fmt: skip
+            return None
+        name = path.name[: -len(OPEN_SUFFIX)]
+        records, cut = _seal_in_place(fd, path)
+        if _already_published(path, name, handoff):
+            path.unlink()
+            log_event(logger, "archive.recovery_removed", path=path, reason="already published")
+            return None
+        log_event(logger, "archive.recovered", path=path, records=records, size=cut)
+        return handoff.finish(path, name)
+    finally:
+        os.close(fd)
+
+
+def _seal_in_place(fd: int, path: Path) -> tuple[int, int]:
+    """Cut the file after its last intact record and append the seal record."""
+    with ArchiveReader(path) as reader:
+        if reader.header is None:
+            raise ArchiveError(f"{path.name}: the archive header is damaged; left as it is")
+        records = sum(1 for _ in reader)
+        end = reader.good_end
+        sealed = reader.sealed
+    if sealed:
+        os.truncate(fd, end)
+    else:
+        os.truncate(fd, end)
+        os.pwrite(fd, format.encode_seal(records, time.time_ns()), end)
+    os.fsync(fd)
+    return records, end
+
+
+def _already_published(path: Path, name: str, handoff: HandOff) -> bool:
+    """True when a final archive with the same archive id exists next to ``path``."""
+    try:
+        with ArchiveReader(path) as reader:
+            assert reader.header is not None
+            archive_id = reader.header.archive_id
+    except (ArchiveError, OSError):
+        return False
+    for candidate in candidates(name):
+        existing = [
+            path.parent / each
+            for each in (candidate, candidate + handoff.suffix)
+            if (path.parent / each).exists()
+        ]
+        if not existing:
+            return False
+        for final in existing:
+            try:
+                with ArchiveReader(final) as other:
+                    if other.header is not None and other.header.archive_id == archive_id:
+                        return True
+            except (ArchiveError, OSError):
+                continue
+    return False

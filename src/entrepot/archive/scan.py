@@ -1,0 +1,240 @@
+"""Walking the records of a version-2 archive stream, surviving any damage.
+
+The scanner reads the stream in large chunks and parses records out of an
+in-memory buffer.  Damage never stops it from making progress: a record
+whose header fails its checksum is skipped by searching for the next sync
+marker after it, one whose body fails is skipped by its (checked) length,
+and a stream that ends inside a record is a *torn tail*.  Every step either
+consumes bytes or ends the scan, so no input can make it loop forever.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Generator, Iterator
+from typing import Protocol
+
+from crc32c import crc32c
+
+from entrepot.archive.format import (
+    FLAG_NUL_METADATA,
+    MAX_BLOCK,
+    PAYLOAD_TEXT,
+    PAYLOAD_TYPES,
+    REC_HEADER_SIZE,
+    REC_OVERHEAD,
+    REC_STRUCT,
+    RECORD_SEAL,
+    SYNC,
+    U32,
+    Record,
+    decode_metadata,
+    decode_payload,
+    decode_seal,
+)
+
+#: How much is read from the stream at a time.
+CHUNK = 1 << 20
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+class StreamDamaged(Exception):
+    """The underlying (compressed) stream could not be read any further."""
+
+
+class Buffer:
+    """A read-ahead window over a stream; ``base`` is the offset of ``buf[0]``."""
+
+    def __init__(self, stream: Readable, base: int = 0, initial: bytes = b"") -> None:
+        self.stream = stream
+        self.buf = initial
+        self.pos = 0
+        self.base = base
+        self.eof = False
+
+    def fill(self, need: int) -> bool:
+        """Make ``need`` bytes available from ``pos``; False if the stream ends first."""
+        while len(self.buf) - self.pos < need and not self.eof:
+            try:
+                chunk = self.stream.read(max(CHUNK, need - (len(self.buf) - self.pos)))
+            except Exception as exc:
+                self.eof = True
+                raise StreamDamaged(f"{type(exc).__name__}: {exc}") from exc
+            if not chunk:
+                self.eof = True
+                break
+            self.base += self.pos
+            self.buf = self.buf[self.pos :] + chunk
+            self.pos = 0
+        return len(self.buf) - self.pos >= need
+
+    @property
+    def offset(self) -> int:
+        return self.base + self.pos
+
+    def resync(self, marker: bytes, start: int) -> bool:
+        """Move to the next ``marker`` at or after buffer index ``start``; False at the end."""
+        while True:
+            found = self.buf.find(marker, start)
+            if found >= 0:
+                self.pos = found
+                return True
+            # Keep a possible partial marker at the end of the window.
+            self.pos = max(start, len(self.buf) - len(marker) + 1)
+            if self.eof or not self.fill(len(self.buf) - self.pos + 1):
+                self.pos = len(self.buf)
+                return False
+            start = self.pos
+
+
+class ScanState:
+    """What a scan found besides records: damage, a torn tail, the seal."""
+
+    def __init__(self) -> None:
+        self.sealed_count: int | None = None
+        self.torn_at: int | None = None
+        self.after_seal = False
+        #: Offset just past the last intact record (or the header): where to cut a torn file.
+        self.good_end = 0
+
+
+DamageHook = Callable[[int, str], None]
+
+
+def scan_v2(buffer: Buffer, state: ScanState, damage: DamageHook) -> Iterator[Record]:
+    """Yield every intact record; report damage through ``damage(offset, reason)``."""
+    # Positions live in locals on the hot path and are written back to ``buffer``
+    # and ``state`` whenever the slow path (refill, damage, end) takes over.
+    good = state.good_end
+    try:
+        while True:
+            yield from _fast(buffer, state)
+            good = state.good_end
+            pos = buffer.pos
+            buf = buffer.buf
+            if not buffer.fill(REC_OVERHEAD):
+                if buffer.pos < len(buffer.buf):
+                    _torn(buffer, state, damage, "record header")
+                    continue
+                return
+            pos = buffer.pos
+            buf = buffer.buf
+            sync, mlen, plen, _kind, _flags, _res = REC_STRUCT.unpack_from(buf, pos)
+            if sync != SYNC or mlen > MAX_BLOCK or plen > MAX_BLOCK:
+                damage(buffer.base + pos, "damaged record header")
+                buffer.resync(SYNC, pos + 1)
+                continue
+            end = pos + REC_HEADER_SIZE + mlen + plen + 4
+            if end > len(buf) and not buffer.fill(end - pos):
+                _torn(buffer, state, damage, "record")
+                continue
+            # The whole record is buffered now: the fast path takes it (or reports damage).
+            if (yield from _special(buffer, state, damage)) is False:
+                return
+    finally:
+        state.good_end = max(good, state.good_end)
+
+
+def _fast(buffer: Buffer, state: ScanState) -> Iterator[Record]:
+    """Yield records while whole, intact, ordinary ones are in the buffer."""
+    unpack = REC_STRUCT.unpack_from
+    u32 = U32.unpack_from
+    new_record = tuple.__new__
+    nul_form = FLAG_NUL_METADATA
+    text = PAYLOAD_TEXT
+    buf = buffer.buf
+    base = buffer.base
+    limit = len(buf) - REC_OVERHEAD
+    view = memoryview(buf)
+    pos = buffer.pos
+    try:
+        while pos <= limit:
+            sync, mlen, plen, kind, flags, _res = unpack(buf, pos)
+            if sync != SYNC or flags != nul_form or kind != text:
+                return
+            mstart = pos + REC_HEADER_SIZE
+            pstart = mstart + mlen
+            pend = pstart + plen
+            if pend > limit + REC_HEADER_SIZE or crc32c(view[pos:pend]) != u32(buf, pend)[0]:
+                return
+            try:
+                strings = buf[mstart:pstart].decode("utf-8").split("\0")
+                payload = buf[pstart:pend].decode("utf-8")
+            except UnicodeDecodeError:
+                return
+            if len(strings) & 1:
+                return
+            pairs = iter(strings)
+            offset = base + pos
+            pos = pend + 4
+            yield new_record(Record, (dict(zip(pairs, pairs, strict=False)), payload, offset))
+    finally:
+        buffer.pos = pos
+        state.good_end = base + pos
+
+
+def _special(buffer: Buffer, state: ScanState, damage: DamageHook) -> Generator[Record, None, bool]:
+    """Handle one buffered record the fast path declined; return False to end the scan."""
+    buf = buffer.buf
+    pos = buffer.pos
+    offset = buffer.base + pos
+    _sync, mlen, plen, kind, flags, _res = REC_STRUCT.unpack_from(buf, pos)
+    mstart = pos + REC_HEADER_SIZE
+    pstart = mstart + mlen
+    pend = pstart + plen
+    if crc32c(buf[pos:pend]) != U32.unpack_from(buf, pend)[0]:
+        # The lengths are not trusted either: look for the next record after this one.
+        damage(offset, "record checksum mismatch")
+        buffer.resync(SYNC, pos + 1)
+        return True
+    buffer.pos = pend + 4
+    try:
+        if kind == RECORD_SEAL:
+            state.sealed_count = decode_seal(buf[pstart:pend])[0]
+            state.good_end = offset + pend + 4 - pos
+            if buffer.fill(1):
+                state.after_seal = True
+                damage(buffer.offset, "data after the seal record")
+            return False
+        if kind not in PAYLOAD_TYPES:
+            damage(offset, f"unknown record type {kind}")
+            return True
+        metadata = decode_metadata(flags, buf[mstart:pstart])
+        payload = decode_payload(kind, buf[pstart:pend])
+    except (ValueError, struct.error) as exc:
+        # The checksum matched, so the writer itself produced this: still never return it.
+        damage(offset, f"undecodable record: {exc}")
+        return True
+    state.good_end = offset + pend + 4 - pos
+    yield tuple.__new__(Record, (metadata, payload, offset))
+    return True
+
+
+def _torn(buffer: Buffer, state: ScanState, damage: DamageHook, what: str) -> None:
+    """The stream ends inside a record: a torn tail, unless intact records follow.
+
+    Only called once the stream is exhausted, so the buffer holds all the rest.
+    """
+    offset = buffer.offset
+    buf = buffer.buf
+    candidate = buf.find(SYNC, buffer.pos + 1)
+    while candidate >= 0:
+        if _intact_at(buf, candidate):
+            # An intact record follows, so this was damage, not a tail.
+            damage(offset, f"truncated {what}")
+            buffer.pos = candidate
+            return
+        candidate = buf.find(SYNC, candidate + 1)
+    state.torn_at = offset
+    buffer.pos = len(buf)
+
+
+def _intact_at(buf: bytes, pos: int) -> bool:
+    if pos + REC_OVERHEAD > len(buf):
+        return False
+    _, mlen, plen, *_ = REC_STRUCT.unpack_from(buf, pos)
+    end = pos + REC_HEADER_SIZE + mlen + plen
+    return end + 4 <= len(buf) and bool(crc32c(buf[pos:end]) == U32.unpack_from(buf, end)[0])
