@@ -85,9 +85,9 @@ def _ledger(metadata: MetaData) -> tuple[Table, Table, Table]:
         metadata,
         Column("job_id", String(64), primary_key=True),
         Column("source_name", Text, nullable=False),
-        # The source name while the job is unfinished, NULL once done: the
-        # unique constraint lets only one unfinished import per file exist.
-        Column("active_source", String(255), unique=True),
+        # A hash of root and source name while the job is unfinished, NULL
+        # once done: only one unfinished import per file can exist.
+        Column("active_source", String(64), unique=True),
         Column("original_name", Text, nullable=False),
         Column("table_name", Text, nullable=False),
         Column("mode", String(16), nullable=False),

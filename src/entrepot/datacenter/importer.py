@@ -25,6 +25,7 @@ imported twice and none is lost.
 from __future__ import annotations
 
 import csv
+import hashlib
 import itertools
 import json
 import logging
@@ -149,6 +150,12 @@ class ImportJob:
         return self.tree.root / self.source_name
 
     @property
+    def _active_key(self) -> str:
+        # Data centers may share one database: qualify the name by the root.
+        where = f"{self.tree.root}\0{self.source_name}".encode()
+        return hashlib.sha256(where).hexdigest()
+
+    @property
     def work(self) -> Path:
         return self.tree.work / self.job_id
 
@@ -189,7 +196,7 @@ class ImportJob:
                 self.db.table(self.schema.table(column.references.split(".")[0]))
         with self.db.begin() as conn:
             row = conn.execute(
-                select(self.db.jobs).where(self.db.jobs.c.active_source == self.source_name)
+                select(self.db.jobs).where(self.db.jobs.c.active_source == self._active_key)
             ).first()
             if row is not None:
                 self._resume(row._mapping)
@@ -206,7 +213,7 @@ class ImportJob:
                 insert(self.db.jobs).values(
                     job_id=self.job_id,
                     source_name=self.source_name,
-                    active_source=self.source_name,
+                    active_source=self._active_key,
                     original_name=self.original_name,
                     table_name=self.spec.name,
                     mode=self.mode,

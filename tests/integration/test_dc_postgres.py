@@ -1,0 +1,56 @@
+"""The data center import tests again, against a real PostgreSQL 15.
+
+Every test of ``tests/unit/test_dc_import.py`` runs here with ``db_url``
+pointing at a fresh database on the session's server (bulk inserts then go
+through COPY), plus a few checks that only make sense on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from entrepot.datacenter import DataCenter, parse_schema
+from tests.unit.test_dc_import import *  # noqa: F403 - the shared import tests
+from tests.unit.test_dc_import import SCHEMA, put, rows_of
+
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("postgres")]
+
+
+@pytest.fixture
+def db_url(postgres_url: str) -> str:
+    return postgres_url
+
+
+def test_tables_are_real_postgres_tables(center: DataCenter) -> None:
+    put(center, "s.csv", "student_id,name,fee,born\nS0001,Ann,12.345,2001-02-03\n")
+    assert center.import_file("s.csv", "students").all_ok
+    with center.database.engine.connect() as conn:
+        kinds = dict(
+            conn.execute(
+                text(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_name = 'students'"
+                )
+            ).all()
+        )
+    assert kinds["fee"] == "numeric" and kinds["born"] == "date"
+    assert str(rows_of(center, "students")[0]["fee"]) == "12.345"
+
+
+def test_two_data_centers_share_one_database(tmp_path: Path, postgres_url: str) -> None:
+    schema = parse_schema(SCHEMA)
+    first = DataCenter(tmp_path / "a", database=postgres_url, schema=schema, create=True)
+    second = DataCenter(tmp_path / "b", database=postgres_url, schema=schema, create=True)
+    try:
+        put(first, "x.csv", "student_id,name\nS0001,Ann\nS0002,Bob\n")
+        put(second, "x.csv", "student_id,name\nS0002,Bob\nS0003,Cid\n")
+        assert first.import_file("x.csv", "students").all_ok
+        result = second.import_file("x.csv", "students")
+        assert (result.successful, result.failed) == (1, 1)
+        assert len(rows_of(first, "students")) == 3
+    finally:
+        first.close()
+        second.close()
