@@ -79,11 +79,9 @@ def _run_with_kills(tmp_path: Path, root: Path, name: str, mode: str) -> int:
         assert child.stdout is not None
         finishing = kills >= MIN_KILLS
         target = rng.randint(0, 12)
-        seen = 0
-        for line in child.stdout:
+        for seen, line in enumerate(child.stdout, 1):
             if line.startswith("done"):
                 break
-            seen += 1
             if not finishing and seen >= target:
                 time.sleep(rng.choice([0, 0, 0.001, 0.005, 0.02]))
                 child.send_signal(signal.SIGKILL)
