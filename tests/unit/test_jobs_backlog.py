@@ -278,3 +278,23 @@ def test_two_runners_never_run_one_job_twice(tmp_path: Path) -> None:
 def test_the_backlog_needs_its_ledgers_runner(ledger: Ledger, tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "other") as other, pytest.raises(ValueError):
         Backlog(ledger, Runner(other))
+
+
+def test_a_locked_remote_defers_the_job_without_counting_a_failure(
+    runner: Runner, ledger: Ledger, clock: FakeClock
+) -> None:
+    from entrepot.errors import RemoteLocked
+
+    class Locked(ScriptedJob):
+        def send(self, ctx: JobContext) -> None:
+            self.calls.append("send")
+            raise RemoteLocked("a 'write' lock file is present")
+
+    job = Locked()
+    result = runner.run(job, job_id="locked-1")
+    assert job.calls.count("send") == 2  # retried in the run, like any transient error
+    assert (result.outcome, result.ok, result.state) == (Outcome.DEFERRED, False, JobState.BACKLOG)
+    assert result.next_due == clock.now() + timedelta(seconds=60)
+    record = ledger.get("locked-1")
+    assert (record.failures, record.last_outcome) == (0, Outcome.DEFERRED)
+    assert record.last_error == "send failed: a 'write' lock file is present"

@@ -22,7 +22,7 @@ from rich.table import Table
 
 from entrepot.cli.console import err, human_size, out, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.jobs import Backlog, JobRecord, JobState, Ledger, RunRecord, RunResult
+from entrepot.jobs import Backlog, JobRecord, JobState, Ledger, Outcome, RunRecord, RunResult
 
 #: Where the state folder is when neither ``--state`` nor the environment says.
 DEFAULT_STATE_DIR = Path("~/.local/state/entrepot")
@@ -331,7 +331,16 @@ def backlog_retry(
         err.print("no job to re-run")
         return ExitCode.OK
     _print_results(results)
-    return ExitCode.OK if all(result.ok for result in results) else ExitCode.FAILED
+    return exit_code_for_results(results)
+
+
+def exit_code_for_results(results: Sequence[RunResult]) -> ExitCode:
+    """FAILED if any run failed, else TEMPORARY if any was deferred or interrupted, else OK."""
+    if any(result.outcome == Outcome.FAILED for result in results):
+        return ExitCode.FAILED
+    if any(not result.ok for result in results):
+        return ExitCode.TEMPORARY
+    return ExitCode.OK
 
 
 @backlog_app.command("drop")

@@ -539,7 +539,7 @@ class Ledger:
                 )
             )
             failures = jobs_table.c.failures + 1 if outcome == Outcome.FAILED else 0
-            if outcome == Outcome.INTERRUPTED:
+            if outcome in (Outcome.INTERRUPTED, Outcome.DEFERRED):
                 failures = jobs_table.c.failures
             conn.execute(
                 jobs_table.update()

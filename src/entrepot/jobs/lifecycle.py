@@ -13,6 +13,11 @@ A job subclasses :class:`Job` and fills in the steps:
     optional; always called once at the end, with the :class:`JobFailed`
     that ended the run or ``None``.
 
+A run ends ``succeeded``, ``empty`` (nothing to send), ``failed``,
+``deferred`` (still failing with an error the job :meth:`Job.defers` — by
+default a remote lock — after its retries: not a failure, just "later") or
+``interrupted`` (Ctrl-C, the process stopped).
+
 A step that raises is retried — the same step, after the policy's back-off —
 when the step is in :attr:`Job.retry_steps` and the policy deems the error
 worth it; a retried step must therefore be safe to call again (a ``send``
@@ -33,7 +38,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from entrepot.errors import JobFailed, is_transient
+from entrepot.errors import JobFailed, RemoteLocked, is_transient
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.retry import DEFAULT_RETRY, RetryDecision, RetryPolicy
 from entrepot.logs import log_event
@@ -69,6 +74,8 @@ class Outcome(StrEnum):
     EMPTY = "empty"
     """Nothing to send: a success."""
     FAILED = "failed"
+    DEFERRED = "deferred"
+    """Not done, not a failure: the job asked to run later (the remote side was locked)."""
     INTERRUPTED = "interrupted"
     """The process stopped (Ctrl-C, kill) before the run could finish."""
 
@@ -145,6 +152,15 @@ class Job:
     def from_params(cls, params: Mapping[str, Any]) -> Job:
         """Rebuild a job from :meth:`params`; the default passes them as keywords."""
         return cls(**params)
+
+    def defers(self, error: BaseException) -> bool:
+        """Whether ``error``, once retries are spent, means "later" rather than "failed".
+
+        By default a remote lock (:class:`~entrepot.errors.RemoteLocked`) does:
+        someone else is busy there, which is nobody's fault.  A deferred job
+        waits in the backlog without counting a failed run.
+        """
+        return isinstance(error, RemoteLocked)
 
     def retry_policy(self) -> RetryPolicy | None:
         """This job's own in-run retry policy, or ``None`` for the runner's."""
@@ -259,6 +275,8 @@ def execute(
             attempt(Step.SEND, lambda: job.send(ctx))
     except JobFailed as failed:
         error, outcome = failed, Outcome.FAILED
+        if failed.__cause__ is not None and job.defers(failed.__cause__):
+            outcome = Outcome.DEFERRED
     except BaseException as exc:  # noqa: BLE001 - re-raised after cleanup
         # Ctrl-C or SystemExit: let cleanup release what it holds, then re-raise.
         interrupted = exc

@@ -8,6 +8,9 @@ between-runs back-off (:attr:`Runner.reruns`); after ``reruns.attempts``
 failed runs in a row it is parked as ``dead`` — still in the ledger, waiting
 for an operator to retry or drop it.
 
+A *deferred* run (the remote side was locked) also waits in the backlog, due
+after the first between-runs delay, but never counts towards ``dead``.
+
 Without a ledger the runner simply runs the job and returns the result.
 """
 
@@ -250,6 +253,11 @@ class Runner:
         if self.ledger is not None and run_id is not None:
             if outcome.ok:
                 state = JobState.SUCCEEDED
+            elif outcome == Outcome.DEFERRED:
+                # Not a failure: wait like a first failed run, never towards dead.
+                state = JobState.BACKLOG
+                wait = self.reruns.backoff(1, self.rng)
+                next_due = self.clock.now() + timedelta(seconds=wait)
             elif failures + 1 >= self.reruns.attempts:
                 state = JobState.DEAD
                 reason = f"failed {failures + 1} runs in a row"
@@ -286,7 +294,9 @@ class Runner:
             fields["state"] = state
         if next_due is not None:
             fields["next_due"] = next_due.isoformat(timespec="seconds")
-        level = logging.INFO if outcome.ok else logging.ERROR
+        level = logging.ERROR if outcome == Outcome.FAILED else logging.INFO
+        if outcome == Outcome.DEFERRED:
+            level = logging.WARNING
         log_event(self.logger, "jobs.run_finished", level, **fields)
         if state == JobState.DEAD:
             log_event(self.logger, "jobs.parked_dead", logging.ERROR, job_id=job_id, reason=reason)
