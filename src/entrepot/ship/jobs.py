@@ -29,7 +29,7 @@ from entrepot.ship.shipper import ProgressHook, Shipper
 from entrepot.targets import Target
 
 
-class _RouteJob(Job):
+class RouteJob(Job):
     """What both directions share: parameters, retry settings, connection upkeep."""
 
     route: Route
@@ -104,7 +104,7 @@ class _RouteJob(Job):
             self.route.disconnect(target)
 
 
-class ShipJob(_RouteJob):
+class ShipJob(RouteJob):
     """Ship a spool's ``new/`` to a target URL."""
 
     kind = "ship"
@@ -145,7 +145,7 @@ class ShipJob(_RouteJob):
             ctx.add_bytes(self.report.bytes - ctx.bytes)
 
 
-class FetchJob(_RouteJob):
+class FetchJob(RouteJob):
     """Fetch a remote folder into a spool's ``new/``."""
 
     kind = "fetch"
