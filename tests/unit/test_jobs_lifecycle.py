@@ -206,3 +206,20 @@ def test_connection_failed_is_retried_by_default_policy() -> None:
 
     result = Runner(clock=clock).run(Flaky())
     assert result.ok and result.attempts == 3
+
+
+def test_produce_must_count_its_items() -> None:
+    class Confused(ScriptedJob):
+        def produce(self, ctx: JobContext) -> int:
+            return ["a", "b"]  # type: ignore[return-value]
+
+    result = run(Confused())
+    assert result.code == 200
+    assert isinstance(result.error and result.error.__cause__, TypeError)
+
+    class Silent(ScriptedJob):
+        def produce(self, ctx: JobContext) -> int:
+            return None  # type: ignore[return-value]
+
+    job = Silent()
+    assert run(job).outcome == Outcome.EMPTY and "send" not in job.calls

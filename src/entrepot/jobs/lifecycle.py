@@ -200,6 +200,15 @@ class LifecycleResult:
         return self.error.code if self.error else 0
 
 
+def _count(produced: object) -> int:
+    """The item count returned by ``produce`` (``None`` counts as nothing)."""
+    if produced is None:
+        return 0
+    if isinstance(produced, bool) or not isinstance(produced, int):
+        raise TypeError(f"produce() must return a number of items, not {type(produced).__name__}")
+    return max(produced, 0)
+
+
 #: Called after each failure, before any wait: ``(failure, decision)``.
 FailureHook = Callable[[JobFailed, RetryDecision], None]
 
@@ -265,10 +274,8 @@ def execute(
     interrupted: BaseException | None = None
     try:
         attempt(Step.PREPARE, lambda: job.prepare(ctx))
-        count = attempt(Step.PRODUCE, lambda: job.produce(ctx))
-        ctx.items = int(count or 0)
-        if ctx.items <= 0:
-            ctx.items = 0
+        ctx.items = attempt(Step.PRODUCE, lambda: _count(job.produce(ctx)))
+        if ctx.items == 0:
             outcome = Outcome.EMPTY
             log_event(ctx.logger, "jobs.nothing_to_send", job_id=ctx.job_id)
         else:
