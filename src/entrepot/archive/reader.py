@@ -220,16 +220,19 @@ class Report:
         return not self.damage
 
 
-def verify(path: str | os.PathLike[str]) -> Report:
-    """Check every record of ``path``; a sealed file must end with its seal.
+def verify(source: str | os.PathLike[str] | IO[bytes]) -> Report:
+    """Check every record of ``source`` (a path or a binary stream).
 
     A torn tail or a missing seal is damage here (a finished archive must be
     complete), except for files still marked open.
     """
-    with ArchiveReader(path) as reader:
+    with ArchiveReader(source) as reader:
         count = sum(1 for _ in reader)
         damage = list(reader.damage)
-        still_open = str(path).endswith(OPEN_SUFFIX)
+        path = reader._name()
+        still_open = path.endswith(OPEN_SUFFIX)
+        if reader.end_offset == 0:
+            damage.append(Damage(0, "empty file: no archive header"))
         if reader.torn_at is not None and not still_open:
             damage.append(Damage(reader.torn_at, "truncated: the file ends inside a record"))
         if reader.version >= 2 and not reader.sealed and not still_open and not damage:

@@ -42,7 +42,7 @@ def recover_directory(
     recovered = []
     # Compressed leftovers first: their plain source is recovered afresh below.
     for path in sorted(folder.glob("*" + OPEN_SUFFIX), key=_compressed_first):
-        name = path.name[: -len(OPEN_SUFFIX)]
+        name = _strip_compression(path.name[: -len(OPEN_SUFFIX)])
         if match is not None and not match(name):
             continue
         try:
@@ -56,9 +56,18 @@ def recover_directory(
     return recovered
 
 
+_COMPRESSED_OPEN = tuple(suffix + OPEN_SUFFIX for suffix in compress.SUFFIXES.values())
+
+
 def _compressed_first(path: Path) -> tuple[bool, str]:
-    return (not path.name.endswith(tuple(s + OPEN_SUFFIX for s in compress.SUFFIXES.values())),
-            path.name)  # fmt: skip
+    return (not path.name.endswith(_COMPRESSED_OPEN), path.name)
+
+
+def _strip_compression(name: str) -> str:
+    for suffix in compress.SUFFIXES.values():
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def recover_file(path: Path, handoff: HandOff) -> Path | None:
@@ -74,7 +83,7 @@ def recover_file(path: Path, handoff: HandOff) -> Path | None:
             return None  # a live writer owns it
         with open(fd, "rb", closefd=False) as raw:
             prefix = raw.read(16)
-        if compress.detect(prefix) is not None:
+        if compress.detect(prefix) is not None or path.name.endswith(_COMPRESSED_OPEN):
             # An interrupted compression; the plain archive is still there.
             path.unlink()
             log_event(logger, "archive.recovery_removed", path=path, reason="partial compression")
@@ -126,9 +135,10 @@ def _already_published(path: Path, name: str, handoff: HandOff) -> bool:
     except (ArchiveError, OSError):
         return False
     for candidate in candidates(name):
+        # Whatever compression the earlier writer used, not just the current one.
         existing = [
             path.parent / each
-            for each in (candidate, candidate + handoff.suffix)
+            for each in (candidate, *(candidate + s for s in compress.SUFFIXES.values()))
             if (path.parent / each).exists()
         ]
         if not existing:
