@@ -19,6 +19,7 @@ from entrepot import __version__
 #: Command modules, in the order their groups appear in ``--help``.
 COMMAND_MODULES = (
     "demo",
+    "status",
     "spool",
     "archive",
     "targets",
