@@ -453,17 +453,36 @@ class Ledger:
 
     # -- runs ------------------------------------------------------------------
 
-    def start_run(self, job_id: str, *, trigger: str = "new") -> int:
-        """Write down that a run of ``job_id`` starts now; return the run's id."""
+    def start_run(
+        self,
+        job_id: str,
+        *,
+        trigger: str = "new",
+        claim_from: Sequence[JobState] | None = None,
+    ) -> int | None:
+        """Write down that a run of ``job_id`` starts now; return the run's id.
+
+        With ``claim_from``, the job is also moved to ``running`` — only if it
+        is in one of those states, else nothing is written and ``None`` is
+        returned.  Claim and run row are one transaction, so no crash can leave
+        a job ``running`` without a run to recover.
+        """
         now = self.clock.now()
         with self._tx() as conn:
             # Write first: on SQLite that takes the write lock before the read.
-            bumped = conn.execute(
+            bump = (
                 jobs_table.update()
                 .where(jobs_table.c.id == job_id)
                 .values(runs=jobs_table.c.runs + 1, updated_at=now)
-            ).rowcount
+            )
+            if claim_from is not None:
+                bump = bump.where(jobs_table.c.state.in_([str(s) for s in claim_from])).values(
+                    state=str(JobState.RUNNING)
+                )
+            bumped = conn.execute(bump).rowcount
             if bumped != 1:
+                if claim_from is not None and self._exists(conn, job_id):
+                    return None
                 raise UnknownJob(f"no job {job_id!r} in the ledger")
             number = conn.execute(
                 sa.select(jobs_table.c.runs).where(jobs_table.c.id == job_id)
@@ -487,6 +506,11 @@ class Ledger:
             key = result.inserted_primary_key
             assert key is not None
             return int(key[0])
+
+    @staticmethod
+    def _exists(conn: Connection, job_id: str) -> bool:
+        query = sa.select(jobs_table.c.id).where(jobs_table.c.id == job_id)
+        return conn.execute(query).first() is not None
 
     def record_failure(self, run_id: int, *, attempts: int, history: list[dict[str, Any]]) -> None:
         """Write down a failed try of a run that goes on (or is about to end)."""

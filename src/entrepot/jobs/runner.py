@@ -114,8 +114,12 @@ class Runner:
         if self.ledger is None:
             return self._execute(job, job_id, None, failures=0)
         params = _check_params(job)
-        self.ledger.add_job(job_id, job.kind, params, name=job.name, state=JobState.RUNNING)
-        run_id = self.ledger.start_run(job_id, trigger="new")
+        # Recorded as pending (due now) first: a crash before the run starts
+        # leaves a job that the next run_due() picks up, never a lost one.
+        self.ledger.add_job(job_id, job.kind, params, name=job.name, state=JobState.PENDING)
+        run_id = self.ledger.start_run(job_id, trigger="new", claim_from=[JobState.PENDING])
+        if run_id is None:
+            raise JobError(f"job {job_id} was taken by another runner before it started")
         return self._execute(job, job_id, run_id, failures=0)
 
     def submit(
@@ -146,11 +150,11 @@ class Runner:
         of ``from_states`` (for instance, another process runs it right now).
         """
         ledger = self._need_ledger()
+        run_id = ledger.start_run(job_id, trigger=trigger, claim_from=from_states)
         record = ledger.get(job_id)
-        if not ledger.claim(job_id, from_states):
-            state = ledger.get(job_id).state
-            raise JobError(f"job {job_id} is {state}; only {', '.join(from_states)} jobs re-run")
-        run_id = ledger.start_run(job_id, trigger=trigger)
+        if run_id is None:
+            allowed = ", ".join(from_states)
+            raise JobError(f"job {job_id} is {record.state}; only {allowed} jobs re-run")
         try:
             job = build_job(record.kind, record.params)
         except Exception as exc:  # noqa: BLE001 - recorded as the run's failure
