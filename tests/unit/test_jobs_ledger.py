@@ -225,3 +225,23 @@ def test_the_url_never_shows_a_password() -> None:
     with pytest.raises(ConfigError) as caught:
         Ledger("postgresql+psycopg://user:s3cret@127.0.0.1:1/db")
     assert "s3cret" not in str(caught.value)
+
+
+def test_processes_opening_a_new_ledger_together(tmp_path: Path) -> None:
+    opener = (
+        "import sys, time\n"
+        "from entrepot.jobs import Ledger\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "with Ledger.open(sys.argv[1]) as book:\n"
+        "    book.add_job(sys.argv[3], 'k', {})\n"
+    )
+    import time
+
+    start = str(time.time() + 1.5)  # all four try to create the tables at once
+    children = [
+        subprocess.Popen([sys.executable, "-c", opener, str(tmp_path / "s"), start, f"j{n}"])
+        for n in range(4)
+    ]
+    assert [child.wait(timeout=60) for child in children] == [0, 0, 0, 0]
+    with Ledger.open(tmp_path / "s") as book:
+        assert sorted(j.id for j in book.jobs()) == ["j0", "j1", "j2", "j3"]

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -269,11 +270,20 @@ class Ledger:
         if parsed.get_backend_name() == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_pragmas)
         self._host = socket.gethostname()
-        try:
-            metadata.create_all(self._engine)
-        except sa.exc.OperationalError as exc:
-            self._engine.dispose()
-            raise ConfigError(f"cannot open the ledger {self.url}: {exc.orig}") from exc
+        self._create_tables()
+
+    def _create_tables(self) -> None:
+        # Processes opening a new ledger together race to create its tables;
+        # the loser sees "already exists" and simply finds them on a retry.
+        for retry in range(4):
+            try:
+                metadata.create_all(self._engine)
+                return
+            except sa.exc.DBAPIError as exc:
+                if retry == 3 or isinstance(exc, sa.exc.InterfaceError):
+                    self._engine.dispose()
+                    raise ConfigError(f"cannot open the ledger {self.url}: {exc.orig}") from exc
+                time.sleep(0.05 * (retry + 1))
 
     @classmethod
     def open(cls, state_dir: str | os.PathLike[str], *, clock: Clock = SYSTEM_CLOCK) -> Ledger:
