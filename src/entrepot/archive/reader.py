@@ -121,12 +121,17 @@ class ArchiveReader:
         return str(self.path) if self.path is not None else "stream"
 
     def __iter__(self) -> Iterator[Record]:
-        # Plain files need no guard: keep the per-record path free of extra layers.
-        return self._iter if self.compression is None else self._guarded()
+        # Plain files need no guard: ``yield from`` keeps the per-record path in C.
+        return self._plain() if self.compression is None else self._guarded()
+
+    def _plain(self) -> Iterator[Record]:
+        yield from self._iter
+        self.close()
 
     def _guarded(self) -> Iterator[Record]:
         while (record := self.read()) is not None:
             yield record
+        self.close()
 
     def read(self) -> Record | None:
         """The next intact record, or None at the end of the file."""
@@ -177,9 +182,13 @@ class ArchiveReader:
         return 0.0
 
     def close(self) -> None:
+        """Close the file (a stream passed in is left open)."""
         raw = getattr(self, "_raw", None)
         if raw is not None and self.path is not None:
             raw.close()
+
+    def __del__(self) -> None:
+        self.close()
 
     def __enter__(self) -> ArchiveReader:
         return self

@@ -149,7 +149,7 @@ def _fast(buffer: Buffer, state: ScanState) -> Iterator[Record]:
     base = buffer.base
     limit = len(buf) - REC_OVERHEAD
     view = memoryview(buf)
-    pos = buffer.pos
+    pos = start = buffer.pos
     try:
         while pos <= limit:
             sync, mlen, plen, kind, flags, _res = unpack(buf, pos)
@@ -173,7 +173,8 @@ def _fast(buffer: Buffer, state: ScanState) -> Iterator[Record]:
             yield new_record(Record, (dict(zip(pairs, pairs, strict=False)), payload, offset))
     finally:
         buffer.pos = pos
-        state.good_end = base + pos
+        if pos != start:
+            state.good_end = base + pos
 
 
 def _special(buffer: Buffer, state: ScanState, damage: DamageHook) -> Generator[Record, None, bool]:
