@@ -88,6 +88,7 @@ def _ledger(metadata: MetaData) -> tuple[Table, Table, Table]:
         # A hash of root and source name while the job is unfinished, NULL
         # once done: only one unfinished import per file can exist.
         Column("active_source", String(64), unique=True),
+        Column("source_key", String(64), nullable=False, index=True),
         Column("original_name", Text, nullable=False),
         Column("table_name", Text, nullable=False),
         Column("mode", String(16), nullable=False),

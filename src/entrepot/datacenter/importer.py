@@ -202,7 +202,18 @@ class ImportJob:
                 self._resume(row._mapping)
                 return
             if not self.source.is_file():
-                raise FileNotFoundError(f"no file {self.source_name!r} in the data center")
+                done = conn.execute(
+                    select(self.db.jobs)
+                    .where(self.db.jobs.c.source_key == self._active_key)
+                    .where(self.db.jobs.c.stage == "done")
+                    .order_by(self.db.jobs.c.started.desc())
+                ).first()
+                if done is None:
+                    raise FileNotFoundError(f"no file {self.source_name!r} in the data center")
+                # Run again after it finished (e.g. killed just before it
+                # could report): the same end state, nothing to do.
+                self._resume(done._mapping)
+                return
             self._check_header()
             original = original_of_pending(self.tree, self.source_name)
             self.from_pending = original is not None
@@ -214,6 +225,7 @@ class ImportJob:
                     job_id=self.job_id,
                     source_name=self.source_name,
                     active_source=self._active_key,
+                    source_key=self._active_key,
                     original_name=self.original_name,
                     table_name=self.spec.name,
                     mode=self.mode,
@@ -468,6 +480,8 @@ class ImportJob:
                 ._mapping
             )
         successful = job["rows_failed"] == 0
+        if self.stage == "done":
+            return self._result(job, placement, job["duration"] or 0.0)
         finished_work = self.work / "finished.csv"
         pending_work = self.work / "pending.csv"
         self._merge_finished(placement, finished_work, job["merged_digest"])
@@ -505,7 +519,9 @@ class ImportJob:
             failed=job["rows_failed"],
             duration=round(duration, 3),
         )
-        pending = placement.pending_dest if not successful else None
+        return self._result(job, placement, duration)
+
+    def _result(self, job: Any, placement: Placement, duration: float) -> ImportResult:
         return ImportResult(
             job_id=self.job_id,
             source=self.source_name,
@@ -516,7 +532,7 @@ class ImportJob:
             failed=job["rows_failed"],
             duration=duration,
             finished_file=placement.finished_rows,
-            pending_file=pending,
+            pending_file=placement.pending_dest if job["rows_failed"] else None,
             resumed=self.resumed,
         )
 
