@@ -144,8 +144,14 @@ class Target(ABC):
         """Close the connection; may be called on a broken one."""
 
     @abstractmethod
-    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress | None) -> None:
-        """Write ``src`` (``size`` bytes, from its current position) to ``path``."""
+    def _put(
+        self, path: str, src: IO[bytes], size: int, progress: Progress | None
+    ) -> RemoteInfo | None:
+        """Write ``src`` (``size`` bytes, from its current position) to ``path``.
+
+        A backend whose protocol acknowledges the write with a checksum (an S3
+        ETag) returns the resulting info, which spares verification a ``_stat``.
+        """
 
     @abstractmethod
     def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
@@ -336,8 +342,10 @@ class Target(ABC):
         dest = path if self.atomic_put else partial_name(path)
         start = src.tell()
         try:
-            self._call(dest, self._put_from, dest, src, start, size, progress)
-            info = self._verify(dest, src, start, size, verify) if verify else None
+            acknowledged = self._call(dest, self._put_from, dest, src, start, size, progress)
+            info = None
+            if verify:
+                info = self._verify(dest, src, start, size, verify, acknowledged)
             if dest != path:
                 self._call(path, self._rename, dest, path)
         except BaseException:
@@ -351,14 +359,23 @@ class Target(ABC):
 
     def _put_from(
         self, dest: str, src: IO[bytes], start: int, size: int, progress: Progress | None
-    ) -> None:
+    ) -> RemoteInfo | None:
         src.seek(start)  # a retried put starts again from the beginning
-        self._put(dest, src, size, progress)
+        return self._put(dest, src, size, progress)
 
     def _verify(
-        self, dest: str, src: IO[bytes], start: int, size: int, verify: Verify
+        self,
+        dest: str,
+        src: IO[bytes],
+        start: int,
+        size: int,
+        verify: Verify,
+        acknowledged: RemoteInfo | None = None,
     ) -> RemoteInfo:
-        info = self._call(dest, self._stat, dest)
+        # A checksum in the write's own acknowledgement is as good as a fresh stat.
+        info = acknowledged if acknowledged and acknowledged.checksum else None
+        if info is None:
+            info = self._call(dest, self._stat, dest)
         if info is None:
             raise self._error(VerificationFailed, "the uploaded file is missing", dest)
         if info.size != size:

@@ -45,7 +45,9 @@ class FileTarget(Target):
         if not self.root.is_dir():
             raise self._error(RemoteNotFound, "no such folder", "")
 
-    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress | None) -> None:
+    def _put(
+        self, path: str, src: IO[bytes], size: int, progress: Progress | None
+    ) -> RemoteInfo | None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         fd = os.open(self._full(path), flags, 0o644)
         with os.fdopen(fd, "wb") as dst:
@@ -53,6 +55,7 @@ class FileTarget(Target):
             if self.durable:
                 dst.flush()
                 os.fsync(dst.fileno())
+        return None
 
     def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
         with open(self._full(path), "rb") as src:

@@ -154,8 +154,11 @@ class FTPTarget(Target):
 
     # -- primitives ------------------------------------------------------------------
 
-    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress | None) -> None:
+    def _put(
+        self, path: str, src: IO[bytes], size: int, progress: Progress | None
+    ) -> RemoteInfo | None:
         self._send(f"STOR {path}", src, size, progress)
+        return None
 
     def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
         self._receive(f"RETR {path}", dst, progress)

@@ -70,7 +70,9 @@ class MemoryTarget(Target):
         if key.rpartition("/")[0] not in self.store.folders:
             raise self._error(RemoteNotFound, "no such folder", path)
 
-    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress | None) -> None:
+    def _put(
+        self, path: str, src: IO[bytes], size: int, progress: Progress | None
+    ) -> RemoteInfo | None:
         data = src.read(size)
         key = self._key(path)
         with self.store.lock:
@@ -78,6 +80,7 @@ class MemoryTarget(Target):
             self.store.files[key] = (data, time.time())
         if progress is not None:
             progress(len(data))
+        return None
 
     def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
         with self.store.lock:

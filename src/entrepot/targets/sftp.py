@@ -133,7 +133,9 @@ class SFTPTarget(Target):
 
     # -- primitives ------------------------------------------------------------------
 
-    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress | None) -> None:
+    def _put(
+        self, path: str, src: IO[bytes], size: int, progress: Progress | None
+    ) -> RemoteInfo | None:
         dst = self.sftp.open(self._full(path), "wb", bufsize=self.blocksize)
         try:
             dst.set_pipelined(True)
@@ -155,6 +157,7 @@ class SFTPTarget(Target):
             dst.pipelined = False
             dst._closed = True
             raise
+        return None
 
     def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
         with self.sftp.open(self._full(path), "rb") as src:
