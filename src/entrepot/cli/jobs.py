@@ -32,7 +32,7 @@ StateOption = Annotated[
     typer.Option(
         "--state",
         envvar="ENTREPOT_STATE_DIR",
-        help="State folder holding the ledger [default: ~/.local/state/entrepot].",
+        help="State folder holding the ledger (default ~/.local/state/entrepot).",
         show_envvar=True,
     ),
 ]
@@ -55,7 +55,9 @@ def open_ledger(state: Path | None = None, ledger_url: str | None = None) -> Led
     return Ledger.open((state or DEFAULT_STATE_DIR).expanduser())
 
 
-jobs_app = typer.Typer(name="jobs", help="Jobs and their runs, from the ledger.")
+jobs_app = typer.Typer(
+    name="jobs", help="Jobs and their runs, from the ledger.", no_args_is_help=True
+)
 backlog_app = typer.Typer(
     name="backlog", help="Jobs waiting to be re-run: list, retry, drop.", no_args_is_help=True
 )
