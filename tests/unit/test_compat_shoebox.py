@@ -68,7 +68,7 @@ def test_the_seed_usage_example_runs_as_written(tmp_path: Path, monkeypatch):
     checker = roll_checker.SizeRollChecker(roll_size_mb=100)  # 100mb files
     x = roll_manager.WritingRollManager("test_%c.events", checker)
     for index in range(10):
-        x.write({"index": str(index)}, "payload_%d" % index)
+        x.write({"index": str(index)}, "payload_%d" % index)  # noqa: UP031 - as written
     x.close()
 
     manager = roll_manager.ReadingRollManager("test_*.events")
@@ -89,7 +89,7 @@ def test_size_checker_rolls_and_files_are_read_back_in_order(tmp_path: Path):
     writer = WritingRollManager("ev-%Y%m%d-{seq}.events", SizeRollChecker(roll_size_mb=0.0002),
                                 directory=str(tmp_path))  # fmt: skip
     for index in range(40):
-        writer.write({"index": str(index)}, '{"n": %d}' % index)
+        writer.write({"index": str(index)}, f'{{"n": {index}}}')
     writer.close()
     assert len(writer.finished) > 3
     reader = ReadingRollManager("ev-*.events", directory=str(tmp_path))
@@ -98,12 +98,12 @@ def test_size_checker_rolls_and_files_are_read_back_in_order(tmp_path: Path):
 
 def test_time_and_never_checkers(tmp_path: Path):
     timed = WritingRollManager("t-{seq}.ev", TimeRollChecker(roll_minutes=0), str(tmp_path))
-    for index in range(3):
+    for _ in range(3):
         timed.write({}, "x")
     timed.close()
     assert len(timed.finished) == 3
     never = WritingRollManager("n-{seq}.ev", NeverRollChecker(), str(tmp_path))
-    for index in range(3):
+    for _ in range(3):
         never.write({}, "x")
     never.close()
     assert len(never.finished) == 1
