@@ -115,7 +115,7 @@ def test_retire_moves_rows_to_graduated(center: DataCenter) -> None:
     rows = read(backup)
     assert rows[0] == ["pid", "name", "born", "status", "del_date"]
     assert [row[0] for row in rows[1:]] == ["2", "3"]
-    path, remaining = center.export("people")
+    _path, remaining = center.export("people")
     assert remaining == 3
     assert center.retire("people", where=["status=graduated"]) == (None, 0)
     center.retire("people", where=["pid=1"])

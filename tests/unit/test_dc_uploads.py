@@ -114,7 +114,7 @@ def test_unknown_encoding_is_a_clear_error() -> None:
 
 
 def test_gzip_uploads_are_checked_inside(center: DataCenter) -> None:
-    good = gzip.compress("id\n1\n".encode())
+    good = gzip.compress(b"id\n1\n")
     assert center.upload(io.BytesIO(good), "g.csv.gz").read_bytes() == good
     with pytest.raises(UploadRejected, match="not a readable gzip file"):
         center.upload(io.BytesIO(b"not gzip at all"), "h.csv.gz")
