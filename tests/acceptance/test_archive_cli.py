@@ -25,8 +25,9 @@ def test_write_then_cat_ls_stats_and_verify(tmp_path: Path):
     events = "".join(
         json.dumps({"n": i, "kind": "odd" if i % 2 else "even"}) + "\n" for i in range(9)
     )
-    written = entrepot("archive", "write", tmp_path / "a", "--max-records", "4", "-z", "zstd",
-                       "-m", "source=test", "--template", "ev-{seq:03d}.events", stdin=events)  # fmt: skip
+    options = ["--max-records", "4", "-z", "zstd", "-m", "source=test"]
+    options += ["--template", "ev-{seq:03d}.events"]
+    written = entrepot("archive", "write", tmp_path / "a", *options, stdin=events)
     assert written.returncode == 0, written.stderr
     files = written.stdout.split()
     assert [Path(f).name for f in files] == [f"ev-{n:03d}.events.zst" for n in range(3)]
