@@ -125,3 +125,12 @@ def test_ledger_url_option(cli, state: Path) -> None:  # type: ignore[no-untyped
     url = f"sqlite:///{state / 'ledger.sqlite3'}"
     code, out, _ = cli("jobs", "ls", "--ledger", url)
     assert code == 0 and "3 jobs" in out
+
+
+def test_backlog_retry_parks_dead_after_max_runs(cli, state: Path) -> None:  # type: ignore[no-untyped-def]
+    code, _, _ = cli("backlog", "retry", "20260102-bad", "--max-runs", "2", "--state", state)
+    assert code == 1
+    with Ledger.open(state) as ledger:
+        job = ledger.get("20260102-bad")
+    assert (job.state, job.reason) == (JobState.DEAD, "failed 2 runs in a row")
+    assert cli("backlog", "retry", "x", "--max-runs", "0", "--state", state)[0] == 2

@@ -10,6 +10,7 @@ modules reuse :data:`StateOption`, :data:`LedgerOption` and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,7 +23,17 @@ from rich.table import Table
 
 from entrepot.cli.console import err, human_size, out, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.jobs import Backlog, JobRecord, JobState, Ledger, Outcome, RunRecord, RunResult
+from entrepot.jobs import (
+    DEFAULT_RERUNS,
+    Backlog,
+    JobRecord,
+    JobState,
+    Ledger,
+    Outcome,
+    Runner,
+    RunRecord,
+    RunResult,
+)
 
 #: Where the state folder is when neither ``--state`` nor the environment says.
 DEFAULT_STATE_DIR = Path("~/.local/state/entrepot")
@@ -313,6 +324,12 @@ def backlog_retry(
     force: Annotated[
         bool, typer.Option("--force", help="With --all: also jobs not due yet (never dead ones).")
     ] = False,
+    max_runs: Annotated[
+        int,
+        typer.Option(
+            "--max-runs", min=1, help="Park a job as dead after this many failed runs in a row."
+        ),
+    ] = DEFAULT_RERUNS.attempts,
     state: StateOption = None,
     ledger: LedgerOption = None,
 ) -> int:
@@ -321,8 +338,9 @@ def backlog_retry(
         raise typer.BadParameter("give a job id or --all (not both)")
     if force and not all_due:
         raise typer.BadParameter("--force goes with --all", param_hint="--force")
+    reruns = dataclasses.replace(DEFAULT_RERUNS, attempts=max_runs)
     with open_ledger(state, ledger) as book:
-        backlog = Backlog(book)
+        backlog = Backlog(book, Runner(book, reruns=reruns))
         if job_id is not None:
             results = [backlog.retry(job_id)]
         elif force:
