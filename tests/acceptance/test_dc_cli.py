@@ -1,0 +1,99 @@
+"""``entrepot dc`` end to end, as an operator runs it: in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCHEMA = """
+[tables.students]
+key = ["student_id"]
+[tables.students.columns]
+student_id = { type = "text" }
+name = { type = "text", required = true }
+status = { type = "choice", choices = ["active", "graduated"], default = "active" }
+"""
+
+
+@pytest.fixture
+def dc(tmp_path: Path):  # type: ignore[no-untyped-def]
+    root = tmp_path / "dc"
+    env = {**os.environ, "ENTREPOT_DC_ROOT": str(root), "COLUMNS": "200"}
+
+    def run(*args: object, expect: int = 0) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-m", "entrepot", "dc", *(str(arg) for arg in args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+            check=False,
+        )
+        assert proc.returncode == expect, proc.stdout + proc.stderr
+        return proc.stdout + proc.stderr
+
+    run.root = root  # type: ignore[attr-defined]
+    return run
+
+
+def test_upload_import_fix_and_reimport(dc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root: Path = dc.root
+    assert "data center ready" in dc("init")
+    (root / "schema.toml").write_text(SCHEMA)
+    source = tmp_path / "new students.csv"
+    source.write_text("student_id,name\nS1,Ann\nS2,\nS3,Cid\n")
+
+    assert "as new_students_ops.csv" in dc("upload", source, "--user", "ops")
+    listing = dc("ls")
+    assert "new_students_ops.csv" in listing and "34 bytes" in listing
+    dc("upload", source, "--user", "ops", expect=7)
+
+    output = dc("import", "new_students_ops.csv", "--table", "students", expect=7)
+    assert "processed" in output and "│ 3" in output and "│ 1 " in output
+    pending = root / "new_students_ops.create.pending.csv"
+    assert "name: missing, but required" in pending.read_text()
+    assert "new_students_ops.csv" in dc("ls", "unfinished")
+
+    pending.write_text(pending.read_text().replace("S2,,", "S2,Bob,"))
+    output = dc("import", pending.name, "-t", "students", "-m", "create")
+    assert "failed" in output
+    assert not pending.exists()
+    finished = dc("ls", "finished", "--sort", "date")
+    assert "new_students_ops.csv" in finished and "new_students_ops.create.finished.csv" in finished
+
+    log = dc("log", "--grep", "failed=0")
+    assert "file=new_students_ops.create.pending.csv" in log and "user=" in log
+
+    exported = dc("export", "students", "--where", "name=Bob")
+    assert "exported 1 rows" in exported
+    spooled = dc("export", "students", "--to-spool", tmp_path / "spool")
+    assert "exported 3 rows" in spooled
+    assert len(list((tmp_path / "spool" / "new").iterdir())) == 1
+
+    assert "retired 1 rows" in dc("retire", "students", "--where", "student_id=S1")
+    assert "students.csv" in dc("ls", "graduated")
+
+    (tmp_path / "moved").mkdir()
+    assert "data center now in" in dc("move-storage", tmp_path / "moved", "--move")
+    assert (tmp_path / "moved" / "finished" / "new_students_ops.csv").exists()
+    assert not root.exists()
+
+
+def test_errors_have_named_exit_codes(dc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root: Path = dc.root
+    dc("init")
+    assert "schema" in dc("import", "x.csv", "--table", "students", expect=3)
+    (root / "schema.toml").write_text(SCHEMA)
+    dc("import", "ghost.csv", "--table", "students", expect=4)
+    (root / "bad.csv").write_text("student_id,nope\n1,2\n")
+    assert "unknown columns" in dc("import", "bad.csv", "--table", "students", expect=7)
+    hostile = tmp_path / "ok.csv"
+    hostile.write_text("a\n")
+    assert "path separator" in dc("upload", hostile, "--name", "../x.csv", expect=7)
+    dc("ls", "nowhere", expect=2)
+    assert "invalid regular expression" in dc("log", "--grep", "(", expect=3)
