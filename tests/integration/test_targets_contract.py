@@ -8,6 +8,7 @@ on loopback (see ``tests/servers``).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
 import uuid
@@ -20,6 +21,7 @@ import pytest
 from entrepot.errors import InvalidName, RemoteExists, RemoteNotFound
 from entrepot.targets import RemoteInfo, Target, open_target, upload_many
 from entrepot.targets import memory as memory_backend
+from entrepot.targets.base import partial_name
 
 MiB = 1024 * 1024
 BACKENDS = ["file", "memory", "ftp", "ftps", "sftp", "s3"]
@@ -245,3 +247,16 @@ def test_upload_many_in_parallel(remote: Remote, tmp_path: Path) -> None:
     with remote.open() as target:
         assert [e.name for e in target.list()] == [f.name for f in files]
         assert target.read_bytes("n007.csv") == files[7].read_bytes()
+
+
+def test_remove_partials_sweeps_leftovers_only(remote: Remote) -> None:
+    with remote.open() as target:
+        target.upload_bytes(b"kept", "sub/keep.csv")
+        stale = partial_name("sub/died.csv")
+        target._call(stale, target._put, stale, io.BytesIO(b"half"), 4, None)
+        assert [e.name for e in target.list("sub")] == ["sub/keep.csv"]
+        assert target.remove_partials("sub", older_than=3600) == []  # too recent
+        assert target.remove_partials("sub", older_than=-60) == [stale]
+        assert target.stat(stale.replace("/.", "/x")) is None
+        assert [e.name for e in target.list("sub")] == ["sub/keep.csv"]
+        assert target.read_bytes("sub/keep.csv") == b"kept"

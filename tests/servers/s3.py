@@ -86,7 +86,27 @@ class S3Server:
             },
         ]
         self.config.write_text(json.dumps({"identities": identities}))
-        self.port, self.master, self.volume, self.filer = _pick_ports(4)
+        # Every listener gets its own free port: two servers (parallel test workers,
+        # other suites) must never meet on a default port.
+        self.ports = dict(
+            zip(
+                (
+                    "s3.port",
+                    "master.port",
+                    "volume.port",
+                    "filer.port",
+                    "s3.port.grpc",
+                    "master.port.grpc",
+                    "volume.port.grpc",
+                    "filer.port.grpc",
+                    "admin.port",
+                    "admin.port.grpc",
+                ),
+                _pick_ports(10),
+                strict=True,
+            )
+        )
+        self.port = self.ports["s3.port"]
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -117,10 +137,9 @@ class S3Server:
             f"-dir={self.root}",
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
-            f"-s3.port={self.port}",
-            f"-master.port={self.master}",
-            f"-volume.port={self.volume}",
-            f"-filer.port={self.filer}",
+            *(f"-{flag}={port}" for flag, port in self.ports.items()),
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
             f"-s3.config={self.config}",
             "-admin.ui=false",
             "-webdav=false",

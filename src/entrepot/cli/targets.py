@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from pathlib import Path
+from urllib.parse import unquote
 from typing import Annotated, Any
 
 import typer
@@ -79,6 +80,7 @@ def split_file_url(url: str) -> tuple[str, str]:
         target = f"{head}://{netloc}/{folder}" if folder else f"{head}://{netloc}"
         if head == "file":
             target = f"file://{netloc}/{folder}"
+        name = unquote(name)
     else:
         local = Path(base)
         target, name = str(local.parent), local.name
@@ -145,9 +147,9 @@ def _report_uploads(results: list[Transfer]) -> int:
     failed = [r for r in results if not r.ok]
     for result in results:
         if result.info is not None:
-            out.print(f"{result.info.name}\t{result.info.size}")
+            typer.echo(f"{result.info.name}\t{result.info.size}")
     for result in failed:
-        err.print(f"[red]failed:[/] {result.local}: {result.error}")
+        err.print(f"[red]failed:[/] {result.local}: {result.error}", soft_wrap=True)
     if not failed:
         return int(ExitCode.OK)
     if len(failed) == len(results) and failed[0].error is not None:
@@ -203,7 +205,7 @@ def get(
     destination = local / name if local.is_dir() else local
     with open_target(target_url, **target_options(option, password_env, timeout)) as target:
         info = target.download(name, destination)
-    out.print(f"{destination}\t{info.size}")
+    typer.echo(f"{destination}\t{info.size}")
 
 
 def check(
@@ -231,7 +233,7 @@ def check(
             try:
                 step()
             except (EntrepotError, OSError) as exc:
-                out.print(f"  [red]✗[/] {label}: {exc}")
+                out.print(f"  [red]✗[/] {label}: {exc}", soft_wrap=True)
                 failure = exc
                 break
             out.print(f"  [green]✓[/] {label} ({(time.perf_counter() - started) * 1000:.0f} ms)")

@@ -478,6 +478,25 @@ class Target(ABC):
         entries = self._call(path, lambda: list(self._list(path)))
         return sorted((e for e in entries if not is_partial(e.name)), key=lambda e: e.name)
 
+    def remove_partials(self, folder: str = "", *, older_than: float = 3600.0) -> list[str]:
+        """Delete temporary upload names left in ``folder`` by uploads that died.
+
+        Only those last modified more than ``older_than`` seconds ago, so that
+        uploads still running are left alone.  Returns the names removed.
+        """
+        path = "/".join(split_name(folder, what="folder")) if folder else ""
+        limit = time.time() - older_than
+        removed = []
+        for entry in self._call(path, lambda: list(self._list(path))):
+            if is_partial(entry.name) and entry.mtime is not None and entry.mtime <= limit:
+                self._call(entry.name, self._delete, entry.name)
+                removed.append(entry.name)
+        if removed:
+            log_event(
+                logger, "targets.partials_removed", logging.INFO, url=self.url, count=len(removed)
+            )
+        return removed
+
     def delete(self, name: str, *, missing_ok: bool = False) -> None:
         path = "/".join(split_name(name))
         try:

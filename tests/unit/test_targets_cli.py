@@ -1,0 +1,88 @@
+"""``entrepot put|ls|get|check`` on local folders (the network ones run in integration)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entrepot.cli.exitcodes import ExitCode
+from entrepot.cli.targets import split_file_url, target_options
+from entrepot.errors import ConfigError
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    folder = tmp_path / "remote"
+    folder.mkdir()
+    return folder
+
+
+def test_put_ls_get_round_trip(cli: Any, tmp_path: Path, remote: Path) -> None:
+    a = tmp_path / "a.csv"
+    a.write_text("x,y\n")
+    b = tmp_path / "b b.csv"
+    b.write_text("1,2\n")
+    code, out, _ = cli("put", a, b, remote.as_uri())
+    assert code == ExitCode.OK
+    assert "a.csv\t4" in out
+    assert sorted(p.name for p in remote.iterdir()) == ["a.csv", "b b.csv"]
+    code, out, _ = cli("ls", "--json", remote.as_uri())
+    assert code == ExitCode.OK
+    assert [e["name"] for e in json.loads(out)] == ["a.csv", "b b.csv"]
+    code, out, _ = cli("ls", remote)
+    assert "b b.csv" in out
+    back = tmp_path / "back"
+    back.mkdir()
+    code, out, _ = cli("get", f"{remote.as_uri()}/b%20b.csv", back)
+    assert code == ExitCode.OK
+    assert (back / "b b.csv").read_text() == "1,2\n"
+
+
+def test_put_with_name_and_conflict_fail(cli: Any, tmp_path: Path, remote: Path) -> None:
+    a = tmp_path / "a.csv"
+    a.write_text("1")
+    assert cli("put", "--name", "in/x.csv", a, remote)[0] == ExitCode.OK
+    code, _, err = cli("put", "--name", "in/x.csv", "--conflict", "fail", a, remote)
+    assert code == ExitCode.REFUSED
+    assert "taken" in err or "exists" in err
+    assert cli("put", "--conflict", "sideways", a, remote)[0] == ExitCode.USAGE
+
+
+def test_put_to_a_missing_folder(cli: Any, tmp_path: Path) -> None:
+    a = tmp_path / "a.csv"
+    a.write_text("1")
+    code, _, err = cli("put", a, tmp_path / "absent")
+    assert code == ExitCode.NOT_FOUND
+    assert "no such folder" in err
+
+
+def test_check_reports_each_step(cli: Any, remote: Path, tmp_path: Path) -> None:
+    code, out, _ = cli("check", remote)
+    assert code == ExitCode.OK
+    for step in ("connect", "list", "write", "read back", "delete"):
+        assert step in out
+    assert list(remote.iterdir()) == []
+    code, out, _ = cli("check", tmp_path / "absent")
+    assert code == ExitCode.NOT_FOUND
+    assert "✗ connect" in out
+
+
+def test_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENTREPOT_PASSWORD", "from-env")
+    assert target_options(None, None, 5)["password"] == "from-env"
+    assert target_options(None, "OTHER", 5)["password_env"] == "OTHER"
+    assert target_options(["known_hosts=/k"], None, 5)["known_hosts"] == "/k"
+    with pytest.raises(ConfigError):
+        target_options(["novalue"], None, 5)
+
+
+def test_split_file_url() -> None:
+    assert split_file_url("sftp://u@h:22/a/b.csv?x=1") == ("sftp://u@h:22/a?x=1", "b.csv")
+    assert split_file_url("ftp://h/b.csv") == ("ftp://h", "b.csv")
+    assert split_file_url("file:///tmp/x/y.csv") == ("file:///tmp/x", "y.csv")
+    assert split_file_url("/tmp/x/y.csv") == ("/tmp/x", "y.csv")
+    with pytest.raises(ConfigError):
+        split_file_url("sftp://h/")

@@ -1,0 +1,58 @@
+"""The scheme registry: built-ins, plug-ins, lazy imports with install hints."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from entrepot.errors import BackendUnavailable, ConfigError
+from entrepot.targets import backend_for, open_target, register_backend, schemes
+from entrepot.targets.memory import MemoryTarget
+from entrepot.targets.registry import _registered
+
+
+@pytest.fixture(autouse=True)
+def _clean_registry() -> object:
+    saved = dict(_registered)
+    yield
+    _registered.clear()
+    _registered.update(saved)
+
+
+def test_builtin_schemes() -> None:
+    assert {"file", "memory", "ftp", "ftps", "sftp", "s3"} <= set(schemes())
+    assert backend_for("MEMORY") is MemoryTarget
+
+
+def test_unknown_scheme_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_target("gopher://host/x")
+    assert "sftp" in str(caught.value)
+
+
+def test_missing_library_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "paramiko", None)  # importing it now fails
+    monkeypatch.delitem(sys.modules, "entrepot.targets.sftp", raising=False)
+    with pytest.raises(BackendUnavailable) as caught:
+        backend_for("sftp")
+    assert "pip install 'entrepot[sftp]'" in str(caught.value)
+
+
+def test_register_backend_by_class_and_by_path() -> None:
+    register_backend("scratch", MemoryTarget)
+    assert backend_for("scratch") is MemoryTarget
+    register_backend("scratch2", "entrepot.targets.memory:MemoryTarget")
+    target = open_target("scratch2://reg/x")
+    assert isinstance(target, MemoryTarget)
+    register_backend("broken", "entrepot.targets.memory:reset")
+    with pytest.raises(ConfigError):
+        backend_for("broken")
+
+
+def test_unknown_option_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        open_target("memory://x/y", colour="blue")
+    assert "colour" in str(caught.value)
+    with pytest.raises(ConfigError):
+        open_target("memory://x/y?timeout=soon")
