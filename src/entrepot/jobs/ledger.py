@@ -22,9 +22,7 @@ import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,200 +32,33 @@ from sqlalchemy.engine import Connection, Engine
 from entrepot.errors import ConfigError, JobError, UnknownJob
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.lifecycle import Outcome
+from entrepot.jobs.schema import (
+    WAITING,
+    JobRecord,
+    JobState,
+    RunRecord,
+    job_record,
+    jobs_table,
+    metadata,
+    run_record,
+    runs_table,
+)
 from entrepot.logs import log_event
+
+__all__ = [
+    "LEDGER_FILE",
+    "WAITING",
+    "JobRecord",
+    "JobState",
+    "Ledger",
+    "RunRecord",
+    "ledger_url",
+]
 
 logger = logging.getLogger(__name__)
 
 #: File name of the default SQLite ledger inside the state folder.
 LEDGER_FILE = "ledger.sqlite3"
-
-
-class JobState(StrEnum):
-    """Where a job stands."""
-
-    PENDING = "pending"
-    """Recorded, never run yet; due at ``next_due``."""
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    BACKLOG = "backlog"
-    """Failed; waits to be re-run at ``next_due``."""
-    DEAD = "dead"
-    """Failed too many runs; waits for an operator (retry or drop)."""
-    DROPPED = "dropped"
-    """Given up by an operator, with a reason."""
-
-
-#: States of jobs that still wait to be (re-)run.
-WAITING = (JobState.PENDING, JobState.BACKLOG)
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on every database."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("the ledger stores timezone-aware datetimes only")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-metadata = sa.MetaData()
-
-jobs_table = sa.Table(
-    "entrepot_jobs",
-    metadata,
-    sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("params", sa.JSON, nullable=False),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.Column("runs", sa.Integer, nullable=False, default=0),
-    sa.Column("failures", sa.Integer, nullable=False, default=0),
-    sa.Column("next_due", UTCDateTime),
-    sa.Column("last_outcome", sa.String(16)),
-    sa.Column("last_step", sa.String(16)),
-    sa.Column("last_code", sa.Integer),
-    sa.Column("last_error", sa.Text),
-    sa.Column("reason", sa.Text),
-    sa.Column("items", sa.Integer, nullable=False, default=0),
-    sa.Column("bytes", sa.BigInteger, nullable=False, default=0),
-    sa.Index("ix_entrepot_jobs_state_due", "state", "next_due"),
-)
-
-runs_table = sa.Table(
-    "entrepot_job_runs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("job_id", sa.String(64), sa.ForeignKey("entrepot_jobs.id"), nullable=False),
-    sa.Column("number", sa.Integer, nullable=False),
-    sa.Column("trigger", sa.String(16), nullable=False),
-    sa.Column("host", sa.String(255), nullable=False),
-    sa.Column("pid", sa.Integer, nullable=False),
-    sa.Column("started_at", UTCDateTime, nullable=False),
-    sa.Column("ended_at", UTCDateTime),
-    sa.Column("outcome", sa.String(16), nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False, default=1),
-    sa.Column("step", sa.String(16)),
-    sa.Column("code", sa.Integer, nullable=False, default=0),
-    sa.Column("error", sa.Text),
-    sa.Column("error_type", sa.String(100)),
-    sa.Column("transient", sa.Boolean),
-    sa.Column("items", sa.Integer, nullable=False, default=0),
-    sa.Column("bytes", sa.BigInteger, nullable=False, default=0),
-    sa.Column("history", sa.JSON, nullable=False),
-    sa.Index("ix_entrepot_job_runs_job", "job_id", "number"),
-)
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """One job as the ledger knows it."""
-
-    id: str
-    kind: str
-    name: str
-    params: dict[str, Any]
-    state: JobState
-    created_at: datetime
-    updated_at: datetime
-    runs: int
-    failures: int
-    """Failed runs in a row (reset by a success)."""
-    next_due: datetime | None
-    last_outcome: Outcome | None
-    last_step: str | None
-    last_code: int | None
-    last_error: str | None
-    reason: str | None
-    """Why it is dead or dropped."""
-    items: int
-    bytes: int
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run of a job."""
-
-    id: int
-    job_id: str
-    number: int
-    trigger: str
-    host: str
-    pid: int
-    started_at: datetime
-    ended_at: datetime | None
-    outcome: Outcome
-    attempts: int
-    step: str | None
-    code: int
-    error: str | None
-    error_type: str | None
-    transient: bool | None
-    items: int
-    bytes: int
-    history: list[dict[str, Any]]
-
-    @property
-    def duration(self) -> float | None:
-        if self.ended_at is None:
-            return None
-        return (self.ended_at - self.started_at).total_seconds()
-
-
-def _job(row: sa.Row[Any]) -> JobRecord:
-    m = row._mapping
-    return JobRecord(
-        id=m["id"],
-        kind=m["kind"],
-        name=m["name"],
-        params=dict(m["params"]),
-        state=JobState(m["state"]),
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        runs=m["runs"],
-        failures=m["failures"],
-        next_due=m["next_due"],
-        last_outcome=Outcome(m["last_outcome"]) if m["last_outcome"] else None,
-        last_step=m["last_step"],
-        last_code=m["last_code"],
-        last_error=m["last_error"],
-        reason=m["reason"],
-        items=m["items"],
-        bytes=m["bytes"],
-    )
-
-
-def _run(row: sa.Row[Any]) -> RunRecord:
-    m = row._mapping
-    return RunRecord(
-        id=m["id"],
-        job_id=m["job_id"],
-        number=m["number"],
-        trigger=m["trigger"],
-        host=m["host"],
-        pid=m["pid"],
-        started_at=m["started_at"],
-        ended_at=m["ended_at"],
-        outcome=Outcome(m["outcome"]),
-        attempts=m["attempts"],
-        step=m["step"],
-        code=m["code"],
-        error=m["error"],
-        error_type=m["error_type"],
-        transient=m["transient"],
-        items=m["items"],
-        bytes=m["bytes"],
-        history=list(m["history"]),
-    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -362,7 +193,7 @@ class Ledger:
             row = conn.execute(jobs_table.select().where(jobs_table.c.id == job_id)).first()
         if row is None:
             raise UnknownJob(f"no job {job_id!r} in the ledger")
-        return _job(row)
+        return job_record(row)
 
     def find(self, prefix: str) -> JobRecord:
         """The one job whose id is or starts with ``prefix`` (handy on a command line)."""
@@ -377,7 +208,7 @@ class Ledger:
         if len(rows) != 1:
             what = "no job" if not rows else "more than one job"
             raise UnknownJob(f"{what} with an id starting {prefix!r} in the ledger")
-        return _job(rows[0])
+        return job_record(rows[0])
 
     def jobs(
         self,
@@ -395,7 +226,7 @@ class Ledger:
         if limit is not None:
             query = query.limit(limit)
         with self._engine.connect() as conn:
-            return [_job(row) for row in conn.execute(query)]
+            return [job_record(row) for row in conn.execute(query)]
 
     def due(self, now: datetime | None = None, *, limit: int | None = None) -> list[JobRecord]:
         """Waiting jobs whose time has come, the longest-waiting first."""
@@ -409,7 +240,7 @@ class Ledger:
         if limit is not None:
             query = query.limit(limit)
         with self._engine.connect() as conn:
-            return [_job(row) for row in conn.execute(query)]
+            return [job_record(row) for row in conn.execute(query)]
 
     def counts(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
@@ -599,13 +430,13 @@ class Ledger:
             row = conn.execute(runs_table.select().where(runs_table.c.id == run_id)).first()
         if row is None:
             raise UnknownJob(f"no run {run_id} in the ledger")
-        return _run(row)
+        return run_record(row)
 
     def runs(self, job_id: str) -> list[RunRecord]:
         """Every run of ``job_id``, oldest first."""
         query = runs_table.select().where(runs_table.c.job_id == job_id).order_by(runs_table.c.id)
         with self._engine.connect() as conn:
-            return [_run(row) for row in conn.execute(query)]
+            return [run_record(row) for row in conn.execute(query)]
 
     def recover_interrupted(self) -> list[str]:
         """Put back in the backlog the jobs whose run died with its process on this host.
@@ -621,7 +452,7 @@ class Ledger:
             .where(runs_table.c.host == self._host)
         )
         with self._engine.connect() as conn:
-            stale = [_run(row) for row in conn.execute(query) if not _alive(row.pid)]
+            stale = [run_record(row) for row in conn.execute(query) if not _alive(row.pid)]
         recovered = []
         for run in stale:
             now = self.clock.now()
