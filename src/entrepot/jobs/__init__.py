@@ -3,10 +3,11 @@
 A job is prepared, produces a number of items, sends them and cleans up
 (:mod:`.lifecycle`).  A :class:`Runner` runs it under a :class:`RetryPolicy`
 (:mod:`.retry`) on a :class:`Clock` (:mod:`.clock`), recording every run in a
-:class:`Ledger` (:mod:`.ledger`, tables in :mod:`.schema`).  Jobs that keep failing wait in the
-:class:`Backlog` (:mod:`.backlog`) and are rebuilt from their JSON parameters
-by their registered kind (:mod:`.kinds`).  Job ids sort by time
-(:mod:`.ids`).  See ``docs/jobs.md``.
+:class:`Ledger` (:mod:`.ledger`, its tables in :mod:`.schema`).  Jobs that
+keep failing wait in the :class:`Backlog` (:mod:`.backlog`) and are rebuilt
+from their JSON parameters by their registered kind (:mod:`.kinds`).  Job
+ids sort by time (:mod:`.ids`); :mod:`.testing` has a job that fails on cue.
+See ``docs/jobs.md``.
 """
 
 from __future__ import annotations
