@@ -148,19 +148,27 @@ class FTPServer:
         self.port = server.socket.getsockname()[1]
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"timeout": 0.05, "handle_exit": False},
+            target=self._serve,
+            args=(server,),
             name=f"ftp-server-{self.port}",
             daemon=True,
         )
         self._thread.start()
         wait_until(lambda: port_open(self.port), timeout=10, what="FTP server")
 
+    def _serve(self, server: Any) -> None:
+        try:
+            server.serve_forever(timeout=0.05, handle_exit=False)
+        except (OSError, ValueError):
+            if server is self._server:
+                raise  # only a loop that was asked to stop may die of a closed socket
+
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
-        server.close_all()
+        # Closing from the loop's own thread: pyftpdlib's loop is not thread-safe.
+        server.ioloop.call_later(0, server.close_all)
         if self._thread is not None:
             self._thread.join(timeout=10)
         wait_until(lambda: not port_open(self.port), timeout=10, what="FTP server stop")

@@ -15,8 +15,8 @@ import secrets
 import threading
 import time
 from pathlib import Path
-from urllib.parse import unquote
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 import typer
 from rich.progress import (
