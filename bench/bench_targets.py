@@ -84,9 +84,9 @@ class Rclone:
         )
         return out.stdout.strip()
 
-    def copy(self, src: Path, dest: str) -> None:
+    def copy(self, src: Path, dest: str, *, transfers: int = PARALLEL) -> None:
         subprocess.run(
-            [str(self.binary), "copy", str(src), dest, "--transfers", str(PARALLEL), "-q"],
+            [str(self.binary), "copy", str(src), dest, "--transfers", str(transfers), "-q"],
             env=self.env,
             check=True,
         )

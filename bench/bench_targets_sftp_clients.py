@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_targets_common import ServerProcess
+from bench_targets_common import ServerProcess, make_files
 
 USER = PASSWORD = ""
 
@@ -114,6 +114,25 @@ def asyncssh_run(port: int, known_hosts: Path, files: list[Path], folder: str) -
     return elapsed
 
 
+def rclone_run(port: int, known_hosts: Path, files: list[Path], folder: str) -> float:
+    """rclone 1.75 over one connection (``--transfers 1``), for scale."""
+    from bench_targets import Rclone, rclone_binary
+
+    rclone = Rclone(rclone_binary(), {})
+    remote = {
+        "type": "sftp",
+        "host": "127.0.0.1",
+        "port": str(port),
+        "user": USER,
+        "pass": rclone.obscure(PASSWORD),
+        "known_hosts_file": str(known_hosts),
+    }
+    rclone = Rclone(rclone_binary(), {"bsftp": remote})
+    start = time.perf_counter()
+    rclone.copy(files[0] if len(files) == 1 else files[0].parent, f"bsftp:{folder}", transfers=1)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", type=int, default=500)
@@ -124,14 +143,9 @@ def main() -> None:
         base = Path(tmp)
         (base / "root").mkdir()
         (base / "keys").mkdir()
-        src = base / "src"
-        src.mkdir()
-        small = []
-        for n in range(args.small):
-            path = src / f"f{n:05}.bin"
-            path.write_bytes(os.urandom(4096))
-            small.append(path)
-        large = src / "large.bin"
+        small = make_files(base / "small", args.small, 4096)
+        (base / "large").mkdir()
+        large = base / "large" / "large.bin"
         with open(large, "wb") as f:
             for _ in range(args.large_mib):
                 f.write(os.urandom(1024 * 1024))
@@ -140,7 +154,11 @@ def main() -> None:
             info = servers.info["sftp"]
             USER, PASSWORD = info["user"], info["password"]
             root, port, known = Path(info["root"]), info["port"], Path(info["known_hosts"])
-            for name, fn in (("paramiko", paramiko_run), ("asyncssh", asyncssh_run)):
+            for name, fn in (
+                ("paramiko", paramiko_run),
+                ("asyncssh", asyncssh_run),
+                ("rclone", rclone_run),
+            ):
                 small_times, large_times = [], []
                 for r in range(args.repeat):
                     folder = f"{name}-{r}"
