@@ -61,6 +61,21 @@ def atomic_writer(final: Path) -> Iterator[IO[str]]:
     fsync_dir(final.parent)
 
 
+@contextlib.contextmanager
+def atomic_writer_binary(final: Path) -> Iterator[IO[bytes]]:
+    """Like :func:`atomic_writer`, for bytes."""
+    tmp = final.with_name(f".{final.name}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(final.parent)
+
+
 def peek(path: Path) -> tuple[list[str], bool]:
     """The header of a CSV file and whether at least one data row follows."""
     with open(path, encoding="utf-8-sig", newline="", errors="surrogateescape") as handle:

@@ -8,13 +8,28 @@ the column types' own bind processors) and use ``COPY`` on PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import date
+from operator import methodcaller
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import ColumnElement
 
+from entrepot.datacenter.database import DecimalText
 from entrepot.datacenter.validate import Key
 
 #: Keys per look-up statement.
@@ -38,6 +53,23 @@ def existing_keys(
     """Which of ``keys`` already have a row in ``table``."""
     found: set[Key] = set()
     columns = [table.c[name] for name in key_names]
+    if len(key_names) == 1 and keys:
+        # Loads usually bring keys in ranges of their own: count the stored
+        # keys inside this chunk's range first, and when there are few,
+        # fetch them with one index range scan instead of many IN lists.
+        column = columns[0]
+        values = [key[0] for key in keys]
+        low, high = min(values), max(values)
+        in_range = column.between(low, high)
+        count = conn.execute(select(func.count()).select_from(table).where(in_range)).scalar_one()
+        if count == 0:
+            return found
+        if count <= 2 * len(keys):
+            wanted = set(values)
+            for (value,) in conn.execute(select(column).where(in_range)):
+                if value in wanted:
+                    found.add((value,))
+            return found
     for batch in _batches(keys, LOOKUP_BATCH):
         query = select(*columns).where(_key_match(table, key_names, batch))
         found.update(tuple(row) for row in conn.execute(query))
@@ -81,10 +113,33 @@ def bulk_insert(
     columns = [given[name] for name in names]
     prepared = []
     for name, values in zip(names, columns, strict=True):
-        processor = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        impl = table.c[name].type.dialect_impl(dialect)
+        fast = _sqlite_text(impl)
+        if fast is not None and None not in values:
+            prepared.append(list(map(fast, values)))
+            continue
+        processor = impl.bind_processor(dialect)
         prepared.append(list(map(processor, values)) if processor else values)
     statement = insert(table).compile(dialect=dialect, column_keys=list(names))
     conn.exec_driver_sql(str(statement), list(zip(*prepared, strict=True)))
+
+
+# The text SQLAlchemy's SQLite types store, made by C-level methods instead of
+# per-value Python formatting (same output for the values the importer makes).
+def _sqlite_text(impl: Any) -> Callable[[Any], Any] | None:
+    if isinstance(impl, DecimalText):
+        return str
+    if isinstance(impl, sqltypes.DateTime):
+        return methodcaller("isoformat", " ", "microseconds")
+    if isinstance(impl, sqltypes.Date):
+        return date.isoformat
+    if isinstance(impl, sqltypes.Boolean):
+        return int
+    return None
+
+
+def table_is_empty(conn: Connection, table: Table) -> bool:
+    return conn.execute(select(literal(1)).select_from(table).limit(1)).first() is None
 
 
 def _copy_rows(

@@ -155,15 +155,21 @@ class RowChecker:
         # Rows with the wrong number of cells are reported and blanked so the
         # column-wise conversion below can treat every row alike.
         shaped = rows
-        for pos, row in enumerate(rows):
-            if len(row) != width and not self._only_errors_cell_missing(row):
+        if any(len(row) != width for row in rows):
+            shaped = list(rows)
+            for pos, row in enumerate(rows):
+                if len(row) == width:
+                    continue
+                if self._only_errors_cell_missing(row):
+                    shaped[pos] = [*row, ""]
+                    continue
                 chunk.fail(pos, ROW_FIELD, f"has {len(row)} cells, the header has {width}")
-                if shaped is rows:
-                    shaped = list(rows)
                 shaped[pos] = [""] * width
         blanked = set(chunk.errors)
+        # One transposition gives every column as a tuple, at C speed.
+        by_column = list(zip(*shaped, strict=True)) if shaped else [()] * width
         for position, name in plan.used:
-            cells = [row[position] if position < len(row) else "" for row in shaped]
+            cells = by_column[position]
             required, keep_empty = self._empty_rule(name)
             converter = self.converters[name]
             if keep_empty:
@@ -194,6 +200,18 @@ class RowChecker:
 
     def _check_keys(self, chunk: CheckedChunk) -> None:
         key_values = [chunk.values[name] for name in self.table.key]
+        keys: list[Key] = list(zip(*key_values, strict=True))
+        first = chunk.first_index
+        # The common case, checked with set operations: every key present,
+        # none repeated within the chunk or seen in an earlier chunk.
+        if (
+            all(None not in column for column in key_values)
+            and len(set(keys)) == len(keys)
+            and self.first_seen.keys().isdisjoint(keys)
+        ):
+            self.first_seen.update(zip(keys, range(first, first + len(keys)), strict=True))
+            chunk.keys = list(keys)
+            return
         key_title = ", ".join(self.table.key)
         for pos in range(chunk.size):
             key = tuple(column[pos] for column in key_values)

@@ -164,6 +164,8 @@ class ColumnConverter:
         if "" in cells:
             return None
         kind = self.spec.type
+        if not isinstance(cells, list):
+            cells = list(cells)
         try:
             if kind == "text":
                 limit = self.spec.max_length
