@@ -34,9 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from entrepot.datacenter import DataCenter, parse_schema  # noqa: E402
+from entrepot.datacenter import DataCenter, parse_schema
 
 WORK = Path(__file__).parent / ".work"
 PANDAS_VENV = WORK / "pandas-venv"
@@ -164,6 +162,8 @@ class Postgres:
     """A throw-away PostgreSQL 15 server, started as the test fixture does."""
 
     def __init__(self) -> None:
+        # The server helper lives with the tests, at the project root.
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from tests.servers import postgres
 
         self.server = postgres._start()
