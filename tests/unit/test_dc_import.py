@@ -345,14 +345,14 @@ def test_embedded_newlines_and_quotes_survive(center: DataCenter) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["student_id", "name", "notes"])
-    writer.writerow(["S0001", 'Ann "the first"', "line one\nline two, with comma"])
+    writer.writerow(["S0001", 'Ann "the first"', "line one\nline two, with comma\t\\N \\ end"])
     writer.writerow(["S0002", "", 'bad "row"\r\nspans lines'])
     put(center, "n.csv", buffer.getvalue())
     result = center.import_file("n.csv", "students")
     assert (result.successful, result.failed) == (1, 1)
     row = rows_of(center, "students")[0]
     assert row["name"] == 'Ann "the first"'
-    assert row["notes"] == "line one\nline two, with comma"
+    assert row["notes"] == "line one\nline two, with comma\t\\N \\ end"
     pending = read_csv(center.root / "n.create.pending.csv")
     assert pending[1][:3] == ["S0002", "", 'bad "row"\r\nspans lines']
 

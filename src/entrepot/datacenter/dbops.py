@@ -8,8 +8,9 @@ the column types' own bind processors) and use ``COPY`` on PostgreSQL.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from operator import methodcaller
 from typing import Any
 
@@ -148,13 +149,57 @@ def _copy_rows(
     preparer = conn.dialect.identifier_preparer
     target = preparer.format_table(table)
     column_list = ", ".join(preparer.quote(name) for name in names)
+    # COPY's text format built a column at a time with C-level calls: much
+    # faster than handing psycopg one row at a time.
+    texts = [_copy_text(values) for values in columns]
+    data = "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
-            for row in zip(*columns, strict=True):
-                copy.write_row(row)
+            copy.write(data.encode("utf-8"))
     finally:
         cursor.close()
+
+
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_COPY_NULL = "\\N"
+
+
+def _copy_text(values: list[Any]) -> list[str]:
+    """One column as COPY text: ``\\N`` for NULL, special characters escaped."""
+    sample = next((value for value in values if value is not None), None)
+    if isinstance(sample, bool):
+        texts = ["t" if value else "f" for value in values]
+    elif isinstance(sample, datetime):
+        texts = list(map(_iso_datetime, values))
+    elif isinstance(sample, date):
+        texts = list(map(_iso_date, values))
+    elif isinstance(sample, str):
+        texts = list(values)
+        if any(map(_COPY_SPECIAL.search, (value for value in texts if value is not None))):
+            texts = [
+                value if value is None else _COPY_SPECIAL.sub(_escape, value) for value in texts
+            ]
+    else:
+        texts = list(map(str, values))
+    if None in values:
+        texts = [
+            _COPY_NULL if value is None else text for value, text in zip(values, texts, strict=True)
+        ]
+    return texts
+
+
+def _escape(match: re.Match[str]) -> str:
+    return _COPY_ESCAPES[match.group()]
+
+
+def _iso_datetime(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat(" ")
+
+
+def _iso_date(value: date | None) -> str:
+    return "" if value is None else value.isoformat()
 
 
 def update_rows(
