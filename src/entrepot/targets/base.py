@@ -24,6 +24,7 @@ between calls; run transfers in parallel with several targets
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import logging
 import os
@@ -478,7 +479,9 @@ class Target(ABC):
         entries = self._call(path, lambda: list(self._list(path)))
         return sorted((e for e in entries if not is_partial(e.name)), key=lambda e: e.name)
 
-    def remove_partials(self, folder: str = "", *, older_than: float = 3600.0) -> list[str]:
+    def remove_partials(
+        self, folder: str = "", *, older_than: float = 3600.0
+    ) -> builtins.list[str]:
         """Delete temporary upload names left in ``folder`` by uploads that died.
 
         Only those last modified more than ``older_than`` seconds ago, so that

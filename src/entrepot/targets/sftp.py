@@ -17,9 +17,9 @@ extension, which replaces the target atomically; servers without it get a
 remove followed by a rename.
 
 paramiko was chosen over asyncssh by measurement (``bench/
-bench_targets_sftp_clients.py``, written up in ``docs/benchmarks.md``): on
-this workload it moved small files about twice as fast and large files a
-little faster.
+bench_targets_sftp_clients.py``, written up in ``docs/benchmarks.md``): over
+one connection it moved 4 KiB files nearly twice as fast (626 against 333
+files/s) and a 128 MiB file about 40 % faster (93 against 66 MiB/s).
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ class SFTPTarget(Target):
                 channel_timeout=self.timeout,
                 allow_agent=False,
                 look_for_keys=False,
+                transport_factory=_transport,
             )
             sftp = client.open_sftp()
             channel = sftp.get_channel()
@@ -246,6 +247,17 @@ class SFTPTarget(Target):
                 return self._error(ConnectionFailed, f"connection lost: {text}", path)
             return self._error(PermanentTargetError, f"server refused: {text}", path)
         return super()._translate(exc, path)
+
+
+def _transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
+    """A transport that prefers AES-GCM: one pass of authenticated encryption instead
+    of a cipher plus an HMAC, which is what limits large uploads (~1.7x measured)."""
+    transport = paramiko.Transport(sock, **kwargs)
+    options = transport.get_security_options()
+    ciphers = list(options.ciphers)
+    gcm = [name for name in ciphers if "-gcm@" in name]
+    options.ciphers = tuple(gcm + [name for name in ciphers if name not in gcm])
+    return transport
 
 
 def _info(path: str, attrs: paramiko.SFTPAttributes) -> RemoteInfo:
