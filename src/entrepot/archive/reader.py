@@ -19,6 +19,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -95,7 +96,7 @@ class ArchiveReader:
                 # The records carry their own checksums: read on from the first one.
                 self._damaged(0, exc.message)
                 buffer.resync(format.SYNC, len(format.MAGIC))
-            return scan_v2(buffer, self._state, self._damaged)
+            return scan_v2(buffer, self._state, self._damaged, self.close)
         if shoebox_v1.looks_like_v1(prefix) and len(prefix) >= shoebox_v1.PREAMBLE.size:
             self.version = 1
             record_version = shoebox_v1.record_version(prefix)
@@ -121,12 +122,8 @@ class ArchiveReader:
         return str(self.path) if self.path is not None else "stream"
 
     def __iter__(self) -> Iterator[Record]:
-        # Plain files need no guard: ``yield from`` keeps the per-record path in C.
-        return self._plain() if self.compression is None else self._guarded()
-
-    def _plain(self) -> Iterator[Record]:
-        yield from self._iter
-        self.close()
+        # Plain files need no guard, so the scanner itself is the iterator.
+        return self._iter if self.compression is None else self._guarded()
 
     def _guarded(self) -> Iterator[Record]:
         while (record := self.read()) is not None:
@@ -324,14 +321,17 @@ class ArchiveSet:
             if self._current is None:
                 if self._index >= len(self.paths):
                     raise NoMoreFiles()
-                path = self.paths[self._index]
-                self._current = ArchiveReader(path, strict=self.strict)
-                if self._on_open is not None:
-                    self._on_open(path)
+                self._start(self.paths[self._index])
+            assert self._current is not None
             record = self._current.read()
             if record is not None:
                 return record
             self._finish_current()
+
+    def _start(self, path: Path) -> None:
+        self._current = ArchiveReader(path, strict=self.strict)
+        if self._on_open is not None:
+            self._on_open(path)
 
     def _finish_current(self) -> None:
         current = self._current
@@ -344,15 +344,18 @@ class ArchiveSet:
             self._on_close(current.path)
 
     def __iter__(self) -> Iterator[Record]:
+        # chain() hands each record straight from a file's scanner to the caller.
+        return chain.from_iterable(self._each_file())
+
+    def _each_file(self) -> Iterator[ArchiveReader]:
         while True:
-            try:
-                yield self.read()
-            except NoMoreFiles:
-                return
-            # Then the rest of the current file in one go, without a call per record.
-            if self._current is not None:
-                yield from self._current
-                self._finish_current()
+            if self._current is None:
+                if self._index >= len(self.paths):
+                    return
+                self._start(self.paths[self._index])
+            assert self._current is not None
+            yield self._current
+            self._finish_current()
 
     def close(self) -> None:
         if self._current is not None:

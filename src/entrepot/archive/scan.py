@@ -19,6 +19,8 @@ from crc32c import crc32c
 from entrepot.archive.format import (
     FLAG_NUL_METADATA,
     MAX_BLOCK,
+    PAYLOAD_BYTES,
+    PAYLOAD_JSON,
     PAYLOAD_TEXT,
     PAYLOAD_TYPES,
     REC_HEADER_SIZE,
@@ -32,6 +34,9 @@ from entrepot.archive.format import (
     decode_payload,
     decode_seal,
 )
+
+# The fixed record header without the sync marker and the reserved bytes.
+_LENGTHS = struct.Struct("<4xIIBB2x")
 
 #: How much is read from the stream at a time.
 CHUNK = 1 << 20
@@ -104,17 +109,67 @@ class ScanState:
 DamageHook = Callable[[int, str], None]
 
 
-def scan_v2(buffer: Buffer, state: ScanState, damage: DamageHook) -> Iterator[Record]:
-    """Yield every intact record; report damage through ``damage(offset, reason)``."""
-    # Positions live in locals on the hot path and are written back to ``buffer``
-    # and ``state`` whenever the slow path (refill, damage, end) takes over.
-    good = state.good_end
+def scan_v2(
+    buffer: Buffer,
+    state: ScanState,
+    damage: DamageHook,
+    on_end: Callable[[], None] | None = None,
+) -> Iterator[Record]:
+    """Yield every intact record; report damage through ``damage(offset, reason)``.
+
+    ``on_end`` is called once the scan is over (exhausted, failed or closed).
+    """
+    unpack = REC_STRUCT.unpack_from
+    lengths = _LENGTHS.unpack_from
+    u32 = U32.unpack_from
+    new_record = tuple.__new__
+    nul_form = FLAG_NUL_METADATA
+    text, raw, json_kind = PAYLOAD_TEXT, PAYLOAD_BYTES, PAYLOAD_JSON
     try:
         while True:
-            yield from _fast(buffer, state)
-            good = state.good_end
-            pos = buffer.pos
+            # The hot path: whole, intact records in the buffer, positions in locals.
             buf = buffer.buf
+            base = buffer.base
+            view = memoryview(buf)
+            pos = start = buffer.pos
+            last = len(buf) - 4
+            while True:
+                # The CRC covers the sync marker and the reserved bytes, so they
+                # need no check of their own here (the slow path names the damage).
+                try:
+                    mlen, plen, kind, flags = lengths(buf, pos)
+                except struct.error:
+                    break  # fewer than 16 bytes left in the buffer
+                mstart = pos + REC_HEADER_SIZE
+                pstart = mstart + mlen
+                pend = pstart + plen
+                if pend > last or crc32c(view[pos:pend]) != u32(buf, pend)[0]:
+                    break
+                try:
+                    if flags == nul_form:
+                        pairs = iter(buf[mstart:pstart].decode().split("\0"))
+                        metadata = dict(zip(pairs, pairs, strict=True))
+                    elif mlen:
+                        metadata = decode_metadata(flags, buf[mstart:pstart])
+                    else:
+                        metadata = {}
+                    if kind == text:
+                        payload: object = buf[pstart:pend].decode()
+                    elif kind == raw:
+                        payload = buf[pstart:pend]
+                    elif kind == json_kind:
+                        payload = decode_payload(kind, buf[pstart:pend])
+                    else:
+                        break
+                except (ValueError, struct.error):
+                    break  # the slow path reports it
+                offset = base + pos
+                pos = pend + 4
+                yield new_record(Record, (metadata, payload, offset))
+            buffer.pos = pos
+            if pos != start:
+                state.good_end = base + pos
+            # The slow path: refill, damage, the seal, the end.
             if not buffer.fill(REC_OVERHEAD):
                 if buffer.pos < len(buffer.buf):
                     _torn(buffer, state, damage, "record header")
@@ -122,59 +177,23 @@ def scan_v2(buffer: Buffer, state: ScanState, damage: DamageHook) -> Iterator[Re
                 return
             pos = buffer.pos
             buf = buffer.buf
-            sync, mlen, plen, _kind, _flags, _res = REC_STRUCT.unpack_from(buf, pos)
+            sync, mlen, plen, _kind, _flags, _res = unpack(buf, pos)
             if sync != SYNC or mlen > MAX_BLOCK or plen > MAX_BLOCK:
                 damage(buffer.base + pos, "damaged record header")
                 buffer.resync(SYNC, pos + 1)
                 continue
             end = pos + REC_HEADER_SIZE + mlen + plen + 4
-            if end > len(buf) and not buffer.fill(end - pos):
-                _torn(buffer, state, damage, "record")
+            if end > len(buf):
+                if not buffer.fill(end - pos):
+                    _torn(buffer, state, damage, "record")
+                    continue
+                # Whole now: let the hot path take it.
                 continue
-            # The whole record is buffered now: the fast path takes it (or reports damage).
             if (yield from _special(buffer, state, damage)) is False:
                 return
     finally:
-        state.good_end = max(good, state.good_end)
-
-
-def _fast(buffer: Buffer, state: ScanState) -> Iterator[Record]:
-    """Yield records while whole, intact, ordinary ones are in the buffer."""
-    unpack = REC_STRUCT.unpack_from
-    u32 = U32.unpack_from
-    new_record = tuple.__new__
-    nul_form = FLAG_NUL_METADATA
-    text = PAYLOAD_TEXT
-    buf = buffer.buf
-    base = buffer.base
-    limit = len(buf) - REC_OVERHEAD
-    view = memoryview(buf)
-    pos = start = buffer.pos
-    try:
-        while pos <= limit:
-            sync, mlen, plen, kind, flags, _res = unpack(buf, pos)
-            if sync != SYNC or flags != nul_form or kind != text:
-                return
-            mstart = pos + REC_HEADER_SIZE
-            pstart = mstart + mlen
-            pend = pstart + plen
-            if pend > limit + REC_HEADER_SIZE or crc32c(view[pos:pend]) != u32(buf, pend)[0]:
-                return
-            try:
-                strings = buf[mstart:pstart].decode("utf-8").split("\0")
-                payload = buf[pstart:pend].decode("utf-8")
-            except UnicodeDecodeError:
-                return
-            if len(strings) & 1:
-                return
-            pairs = iter(strings)
-            offset = base + pos
-            pos = pend + 4
-            yield new_record(Record, (dict(zip(pairs, pairs, strict=False)), payload, offset))
-    finally:
-        buffer.pos = pos
-        if pos != start:
-            state.good_end = base + pos
+        if on_end is not None:
+            on_end()
 
 
 def _special(buffer: Buffer, state: ScanState, damage: DamageHook) -> Generator[Record, None, bool]:
