@@ -394,3 +394,14 @@ def test_many_chunks_every_row_in_one_place(center: DataCenter) -> None:
     ids = sorted([row[0] for row in finished] + [row[0] for row in pending])
     assert ids == [f"S{number:04d}" for number in range(1, 1001)]
     assert len(rows_of(center, "students")) == 1000 - bad
+
+
+def test_bad_bytes_late_in_the_file_stop_it_before_any_row(center: DataCenter) -> None:
+    lines = ["student_id,name"] + [f"S{n:04d},N{n}" for n in range(1, 200)]
+    data = ("\n".join(lines) + "\n").encode() + b"S0999,Bad \xff byte\n"
+    put(center, "late.csv", data)
+    with pytest.raises(ImportFailed, match="not valid utf-8-sig"):
+        center.import_file("late.csv", "students", chunk_size=10)
+    assert rows_of(center, "students") == []
+    # Nothing was started, so another attempt with the right encoding runs.
+    assert center.import_file("late.csv", "students", encoding="latin-1").successful == 200

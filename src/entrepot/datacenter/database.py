@@ -95,6 +95,7 @@ def _ledger(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("digest", String(64), nullable=False),
         Column("user_name", Text, nullable=False, default=""),
         Column("chunk_size", Integer, nullable=False),
+        Column("encoding", String(32), nullable=False),
         # importing → distributing → done
         Column("stage", String(16), nullable=False),
         Column("from_pending", Boolean, nullable=False, default=False),

@@ -217,6 +217,7 @@ class ImportJob:
                 self._resume(done._mapping)
                 return
             self._check_header()
+            self._check_decodable()
             original = original_of_pending(self.tree, self.source_name)
             self.from_pending = original is not None
             self.original_name = original or self.source_name
@@ -234,6 +235,7 @@ class ImportJob:
                     digest=file_digest(self.source),
                     user_name=self.user,
                     chunk_size=self.chunk_size,
+                    encoding=self.encoding,
                     stage=self.stage,
                     from_pending=self.from_pending,
                     started=datetime.now(UTC).replace(tzinfo=None),
@@ -256,7 +258,9 @@ class ImportJob:
             )
         self.job_id = job["job_id"]
         self.stage = job["stage"]
+        # Resume exactly as the job began: the same chunks, the same text.
         self.chunk_size = job["chunk_size"]
+        self.encoding = job["encoding"]
         self.from_pending = job["from_pending"]
         self.original_name = job["original_name"]
         self._elapsed_before = job["duration"] or 0.0
@@ -284,6 +288,18 @@ class ImportJob:
         if not header:
             raise ImportFailed(f"{self.source_name}: the file is empty (no header line)")
         return plan_header(header[0], self.spec, self.mode, source=self.source_name)
+
+    def _check_decodable(self) -> None:
+        """Decode the whole file once, so that no chunk fails halfway for that."""
+        with self._open() as handle:
+            try:
+                while handle.read(1 << 20):
+                    pass
+            except UnicodeDecodeError as exc:
+                raise ImportFailed(
+                    f"{self.source_name}: not valid {self.encoding} text ({exc.reason}); "
+                    "import it with its encoding named"
+                ) from exc
 
     def _open(self) -> IO[str]:
         return open_text(self.source, self.encoding)
