@@ -39,6 +39,12 @@ seen = { type = "datetime" }
 course = { type = "text", references = "courses.code" }
 notes = { type = "text" }
 
+[tables.prices]
+key = ["amount"]
+[tables.prices.columns]
+amount = { type = "decimal" }
+label = { type = "text" }
+
 [tables.marks]
 key = ["student_id", "course"]
 [tables.marks.columns]
@@ -405,3 +411,18 @@ def test_bad_bytes_late_in_the_file_stop_it_before_any_row(center: DataCenter) -
     assert rows_of(center, "students") == []
     # Nothing was started, so another attempt with the right encoding runs.
     assert center.import_file("late.csv", "students", encoding="latin-1").successful == 200
+
+
+def test_existing_keys_found_whatever_their_sort_order(center: DataCenter) -> None:
+    # Decimals are stored as text on SQLite ("10" sorts before "9"), and
+    # text keys sort by locale on PostgreSQL: look-ups must still find them.
+    put(center, "p1.csv", "amount,label\n9,nine\n10,ten\n")
+    assert center.import_file("p1.csv", "prices").all_ok
+    put(center, "p2.csv", "amount,label\n9.5,new\n10,again\n9,again\n")
+    result = center.import_file("p2.csv", "prices")
+    assert (result.successful, result.failed) == (1, 2)
+    put(center, "s1.csv", "student_id,name\nS0001,a\nS0100,b\n")
+    center.import_file("s1.csv", "students")
+    put(center, "s2.csv", "student_id,name\nS0001,x\nS0050,y\nS0100,z\n")
+    result = center.import_file("s2.csv", "students")
+    assert (result.successful, result.failed) == (1, 2)

@@ -54,7 +54,7 @@ def existing_keys(
     """Which of ``keys`` already have a row in ``table``."""
     found: set[Key] = set()
     columns = [table.c[name] for name in key_names]
-    if len(key_names) == 1 and keys:
+    if len(key_names) == 1 and keys and _orders_like_python(conn, keys[0][0]):
         # Loads usually bring keys in ranges of their own: count the stored
         # keys inside this chunk's range first, and when there are few,
         # fetch them with one index range scan instead of many IN lists.
@@ -75,6 +75,19 @@ def existing_keys(
         query = select(*columns).where(_key_match(table, key_names, batch))
         found.update(tuple(row) for row in conn.execute(query))
     return found
+
+
+def _orders_like_python(conn: Connection, sample: Any) -> bool:
+    """Whether the database sorts such values as Python does (so a range is exact).
+
+    Not so for text under a locale collation (PostgreSQL) or for decimals
+    stored as text (SQLite).
+    """
+    if isinstance(sample, bool):
+        return False
+    if isinstance(sample, int | date):
+        return True
+    return isinstance(sample, str) and conn.dialect.name == "sqlite"
 
 
 def existing_values(conn: Connection, table: Table, column: str, values: Iterable[Any]) -> set[Any]:
