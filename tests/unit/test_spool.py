@@ -93,7 +93,7 @@ def test_writer_with_generated_name(spool: Spool) -> None:
 
 def test_caller_chosen_name_that_exists_is_refused(spool: Spool) -> None:
     spool.publish_bytes(b"first", "daily.csv")
-    with pytest.raises(NameExists, match="daily.csv"):
+    with pytest.raises(NameExists, match=r"daily\.csv"):
         spool.publish_bytes(b"second", "daily.csv")
     # The first file is untouched and no tmp file is left behind.
     assert (spool.root / "new" / "daily.csv").read_bytes() == b"first"
@@ -147,9 +147,7 @@ def test_unique_names_across_threads() -> None:
     assert len(set(found)) == 16_000
 
 
-def test_durable_mode_syncs_file_and_folder(
-    spool: Spool, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_durable_mode_syncs_file_and_folder(spool: Spool, monkeypatch: pytest.MonkeyPatch) -> None:
     synced: list[str] = []
     real_fsync = os.fsync
     monkeypatch.setattr(os, "fsync", lambda fd: (synced.append("fsync"), real_fsync(fd))[1])

@@ -46,9 +46,7 @@ def test_eight_processes_claim_each_file_exactly_once(tmp_path: Path) -> None:
     for worker in workers:
         worker.join(timeout=240)
         assert worker.exitcode == 0
-    claimed = Counter(
-        name for out in outputs for name in out.read_text().splitlines() if name
-    )
+    claimed = Counter(name for out in outputs for name in out.read_text().splitlines() if name)
     assert sum(claimed.values()) == FILES
     assert set(claimed) == expected
     assert max(claimed.values()) == 1
