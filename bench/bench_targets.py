@@ -94,7 +94,7 @@ class Rclone:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--small-files", type=int, default=2000)
     parser.add_argument("--large-mib", type=int, default=256)
     parser.add_argument("--protocols", default="ftp,sftp,s3")

@@ -22,11 +22,13 @@ class ServerProcess:
         self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> ServerProcess:
+        self.base.mkdir(parents=True, exist_ok=True)
+        self._log = open(HERE / ".work" / "bench_targets_servers.log", "wb")
         self._proc = subprocess.Popen(
             [sys.executable, str(HERE / "bench_targets_servers.py"), str(self.base)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self._log,
             text=True,
         )
         assert self._proc.stdout is not None
@@ -47,6 +49,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
+        self._log.close()
 
 
 def make_files(folder: Path, count: int, size: int) -> list[Path]:
