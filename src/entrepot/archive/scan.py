@@ -38,7 +38,8 @@ from entrepot.archive.format import (
 # The fixed record header without the sync marker and the reserved bytes.
 _LENGTHS = struct.Struct("<4xIIBB2x")
 
-#: How much is read from the stream at a time.
+#: How much is read from the stream at a time: small enough that the records
+#: are still in the processor's cache when they are parsed.
 CHUNK = 1 << 20
 
 
@@ -53,18 +54,19 @@ class StreamDamaged(Exception):
 class Buffer:
     """A read-ahead window over a stream; ``base`` is the offset of ``buf[0]``."""
 
-    def __init__(self, stream: Readable, base: int = 0, initial: bytes = b"") -> None:
+    def __init__(self, stream: Readable, *, chunk: int = CHUNK) -> None:
         self.stream = stream
-        self.buf = initial
+        self.buf = b""
         self.pos = 0
-        self.base = base
+        self.base = 0
         self.eof = False
+        self.chunk = chunk
 
     def fill(self, need: int) -> bool:
         """Make ``need`` bytes available from ``pos``; False if the stream ends first."""
         while len(self.buf) - self.pos < need and not self.eof:
             try:
-                chunk = self.stream.read(max(CHUNK, need - (len(self.buf) - self.pos)))
+                chunk = self.stream.read(max(self.chunk, need - (len(self.buf) - self.pos)))
             except Exception as exc:
                 self.eof = True
                 raise StreamDamaged(f"{type(exc).__name__}: {exc}") from exc
@@ -147,8 +149,11 @@ def scan_v2(
                     break
                 try:
                     if flags == nul_form:
-                        pairs = iter(buf[mstart:pstart].decode().split("\0"))
-                        metadata = dict(zip(pairs, pairs, strict=True))
+                        strings = buf[mstart:pstart].decode().split("\0")
+                        if len(strings) & 1:
+                            break
+                        pairs = iter(strings)
+                        metadata = dict(zip(pairs, pairs, strict=False))
                     elif mlen:
                         metadata = decode_metadata(flags, buf[mstart:pstart])
                     else:
