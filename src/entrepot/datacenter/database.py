@@ -191,12 +191,30 @@ class Database:
         return table
 
     @contextlib.contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """A write transaction; on SQLite it takes the write lock at once."""
+    def begin(self, *, durable: bool = False) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock at once.
+
+        SQLite commits are made durable only by ``durable=True``
+        transactions: their commit syncs the write-ahead log, which makes
+        every earlier commit durable too.  Callers use one as a barrier
+        before anything outside the database (a file move) depends on what
+        was committed; a power cut before it loses the last chunks together
+        with their ledger rows, which the next run simply redoes.
+        """
         with self.engine.connect() as conn:
             conn.execution_options(entrepot_write=True)
-            with conn.begin():
-                yield conn
+            durable = durable and self.is_sqlite
+            # Straight to the driver: a PRAGMA through SQLAlchemy would open
+            # a transaction, inside which the setting cannot change.
+            raw: Any = conn.connection.dbapi_connection
+            if durable:
+                raw.execute("PRAGMA synchronous=FULL")
+            try:
+                with conn.begin():
+                    yield conn
+            finally:
+                if durable:
+                    raw.execute("PRAGMA synchronous=NORMAL")
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -212,7 +230,7 @@ def _tune_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -406,24 +406,32 @@ class ImportJob:
         assert self._table is not None
         table, spec = self._table, self.spec
         key_names = list(spec.key)
-        candidates = list(chunk.good_positions())
-        keys = [chunk.keys[pos] for pos in candidates]
+        candidates = chunk.good_positions()
+        # Rows without errors all have a key.
+        keys = [
+            key
+            for key in (chunk.keys if not chunk.errors else [chunk.keys[pos] for pos in candidates])
+            if key is not None
+        ]
         # A first load into an empty table needs no look-ups.
         present = (
             set()
             if self.mode == "create" and dbops.table_is_empty(conn, table)
-            else dbops.existing_keys(conn, table, key_names, [k for k in keys if k is not None])
+            else dbops.existing_keys(conn, table, key_names, keys)
         )
         key_title = ", ".join(key_names)
-        good: list[int] = []
-        for pos, key in zip(candidates, keys, strict=True):
-            assert key is not None
-            if self.mode == "create" and key in present:
-                chunk.fail(pos, key_title, f"already exists: {describe_key(key)}")
-            elif self.mode != "create" and key not in present:
-                chunk.fail(pos, key_title, f"no such entry: {describe_key(key)}")
-            else:
-                good.append(pos)
+        # Keys are unique among the candidates: when none exists (create) or
+        # all exist (update, remove), every candidate passes.
+        all_pass = not present if self.mode == "create" else len(present) == len(keys)
+        good: list[int] = candidates if all_pass else []
+        if not all_pass:
+            for pos, key in zip(candidates, keys, strict=True):
+                if self.mode == "create" and key in present:
+                    chunk.fail(pos, key_title, f"already exists: {describe_key(key)}")
+                elif self.mode != "create" and key not in present:
+                    chunk.fail(pos, key_title, f"no such entry: {describe_key(key)}")
+                else:
+                    good.append(pos)
         if self.mode != "remove":
             good = self._check_references(conn, chunk, good)
         if not good:
@@ -526,7 +534,7 @@ class ImportJob:
                 user=self.user or job["user_name"] or "-",
                 job=self.job_id,
             )
-        with self.db.begin() as conn:
+        with self.db.begin(durable=True) as conn:
             conn.execute(
                 update(self.db.jobs)
                 .where(self.db.jobs.c.job_id == self.job_id)
@@ -574,7 +582,7 @@ class ImportJob:
             errors.update({int(index): text for index, text in json.loads(chunk.errors).items()})
         self.work.mkdir(parents=True, exist_ok=True)
         self._split_source(errors)
-        with self.db.begin() as conn:
+        with self.db.begin(durable=True) as conn:
             conn.execute(
                 update(self.db.jobs)
                 .where(self.db.jobs.c.job_id == self.job_id)
@@ -646,7 +654,7 @@ class ImportJob:
         candidate = merged or finished_work
         # Remember what the result will look like before replacing the
         # file, so a run interrupted after the rename does not append twice.
-        with self.db.begin() as conn:
+        with self.db.begin(durable=True) as conn:
             conn.execute(
                 update(self.db.jobs)
                 .where(self.db.jobs.c.job_id == self.job_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Literal
 
 from entrepot.datacenter.csvfiles import ERRORS_COLUMN, IGNORE_COLUMN
@@ -128,6 +129,8 @@ class CheckedChunk:
         self.errors.setdefault(position, []).append(f"{column}: {message}")
 
     def good_positions(self) -> list[int]:
+        if not self.errors:
+            return list(range(self.size))
         return [pos for pos in range(self.size) if pos not in self.errors]
 
     def error_texts(self) -> dict[int, str]:
@@ -146,7 +149,7 @@ class RowChecker:
             name: ColumnConverter(name, table.columns[name]) for _, name in plan.used
         }
         #: Key → index of the first row that carried it, for duplicates within the file.
-        self.first_seen: dict[Key, int] = {}
+        self.first_seen: dict[Any, int] = {}
 
     def check(self, rows: list[list[str]], first_index: int) -> CheckedChunk:
         plan = self.plan
@@ -166,10 +169,9 @@ class RowChecker:
                 chunk.fail(pos, ROW_FIELD, f"has {len(row)} cells, the header has {width}")
                 shaped[pos] = [""] * width
         blanked = set(chunk.errors)
-        # One transposition gives every column as a tuple, at C speed.
-        by_column = list(zip(*shaped, strict=True)) if shaped else [()] * width
         for position, name in plan.used:
-            cells = by_column[position]
+            # One C-level pass per column (zip(*rows) is slower for many rows).
+            cells = list(map(itemgetter(position), shaped))
             required, keep_empty = self._empty_rule(name)
             converter = self.converters[name]
             if keep_empty:
@@ -200,17 +202,19 @@ class RowChecker:
 
     def _check_keys(self, chunk: CheckedChunk) -> None:
         key_values = [chunk.values[name] for name in self.table.key]
-        keys: list[Key] = list(zip(*key_values, strict=True))
+        plain = len(key_values) == 1
+        # Single-column keys are remembered as plain values: cheaper to hash.
+        idents: list[Any] = key_values[0] if plain else list(zip(*key_values, strict=True))
         first = chunk.first_index
         # The common case, checked with set operations: every key present,
         # none repeated within the chunk or seen in an earlier chunk.
         if (
             all(None not in column for column in key_values)
-            and len(set(keys)) == len(keys)
-            and self.first_seen.keys().isdisjoint(keys)
+            and len(set(idents)) == len(idents)
+            and self.first_seen.keys().isdisjoint(idents)
         ):
-            self.first_seen.update(zip(keys, range(first, first + len(keys)), strict=True))
-            chunk.keys = list(keys)
+            self.first_seen.update(zip(idents, range(first, first + len(idents)), strict=True))
+            chunk.keys = list(zip(*key_values, strict=True))
             return
         key_title = ", ".join(self.table.key)
         for pos in range(chunk.size):
@@ -219,7 +223,7 @@ class RowChecker:
                 chunk.keys.append(None)
                 continue
             index = chunk.first_index + pos
-            first = self.first_seen.setdefault(key, index)
+            first = self.first_seen.setdefault(key[0] if plain else key, index)
             if first != index:
                 chunk.fail(
                     pos,
