@@ -32,7 +32,7 @@ import secrets
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, ClassVar, Literal, TypeVar, cast
@@ -48,8 +48,28 @@ from entrepot.errors import (
     VerificationFailed,
 )
 from entrepot.logs import log_event
-from entrepot.names import check_name
+from entrepot.targets.info import (
+    _PARTIAL_SUFFIX,
+    HashingSink,
+    RemoteInfo,
+    is_partial,
+    md5_like,
+    partial_name,
+    split_name,
+)
 from entrepot.targets.url import TargetURL, coerce, resolve_secret
+
+__all__ = [
+    "CONFLICT_POLICIES",
+    "Conflict",
+    "Progress",
+    "RemoteInfo",
+    "Target",
+    "Verify",
+    "is_partial",
+    "partial_name",
+    "split_name",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -58,45 +78,8 @@ Progress = Callable[[int], None]
 Conflict = Literal["replace", "skip", "fail", "rename"]
 Verify = bool | Literal["size", "content"]
 CONFLICT_POLICIES = ("replace", "skip", "fail", "rename")
-_PARTIAL_SUFFIX = ".partial"
 _T = TypeVar("_T")
 _CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class RemoteInfo:
-    """What a target knows about one remote entry.
-
-    ``name`` is relative to the target's folder (``"a/b.csv"``); ``checksum``
-    is ``"md5:<hex>"`` where the protocol gives one, else None.
-    """
-
-    name: str
-    size: int
-    mtime: float | None = None
-    checksum: str | None = None
-    is_dir: bool = False
-
-
-def split_name(name: str, *, what: str = "remote name") -> list[str]:
-    """The checked components of a remote ``name`` such as ``"a/b.csv"``."""
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{what} must be a non-empty string")
-    return [check_name(part, what=what) for part in name.split("/")]
-
-
-def is_partial(name: str) -> bool:
-    """True for the temporary names :meth:`Target.upload` writes before publishing."""
-    base = name.rsplit("/", 1)[-1]
-    return base.startswith(".") and base.endswith(_PARTIAL_SUFFIX)
-
-
-def partial_name(path: str) -> str:
-    """A fresh temporary name next to ``path`` (kept within 255 bytes)."""
-    folder, _, base = path.rpartition("/")
-    stem = base.encode("utf-8")[:200].decode("utf-8", "ignore")
-    tmp = f".{stem}.{secrets.token_hex(4)}{_PARTIAL_SUFFIX}"
-    return f"{folder}/{tmp}" if folder else tmp
 
 
 class Target(ABC):
@@ -382,11 +365,11 @@ class Target(ABC):
         if info.size != size:
             message = f"remote size {info.size} differs from local size {size}"
             raise self._error(VerificationFailed, message, dest)
-        local_sum = _md5_of(src, start, info.checksum) if info.checksum else None
+        local_sum = md5_like(src, start, info.checksum) if info.checksum else None
         if local_sum is not None and local_sum != info.checksum:
             raise self._error(VerificationFailed, "remote checksum differs", dest)
         if verify == "content":
-            remote = _HashingSink()
+            remote = HashingSink()
             self._call(dest, self._get, dest, cast(IO[bytes], remote), None)
             local = hashlib.sha256()
             src.seek(start)
@@ -399,7 +382,7 @@ class Target(ABC):
     def _identical(self, existing: RemoteInfo, src: IO[bytes], size: int) -> bool:
         if existing.is_dir or existing.size != size:
             return False
-        local_sum = _md5_of(src, src.tell(), existing.checksum) if existing.checksum else None
+        local_sum = md5_like(src, src.tell(), existing.checksum) if existing.checksum else None
         return local_sum is None or local_sum == existing.checksum
 
     def _free_name(self, path: str) -> str:
@@ -524,35 +507,3 @@ class Target(ABC):
         path = "/".join(split_name(folder, what="folder"))
         self._call(path, self._makedirs, path)
         self._folders.add(path)
-
-
-class _HashingSink:
-    """A write-only file object that only hashes what it receives."""
-
-    def __init__(self) -> None:
-        self.hash = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.hash.update(data)
-        return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
-    def truncate(self, size: int | None = None) -> int:
-        return 0
-
-    def tell(self) -> int:
-        return 0
-
-
-def _md5_of(src: IO[bytes], start: int, like: str) -> str | None:
-    """The local checksum in the same ``algo:hex`` form as ``like`` (None if unknown)."""
-    if not like.startswith("md5:"):
-        return None
-    digest = hashlib.md5(usedforsecurity=False)
-    src.seek(start)
-    while chunk := src.read(_CHUNK):
-        digest.update(chunk)
-    src.seek(start)
-    return "md5:" + digest.hexdigest()
