@@ -33,6 +33,7 @@ score = { type = "decimal" }
 
 CHILD = """
 import sys
+import time
 from entrepot.datacenter import DataCenter, parse_schema
 
 root, name, mode, schema_text = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
@@ -40,6 +41,8 @@ root, name, mode, schema_text = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[
 def report(rows, fraction):
     sys.stdout.write(f"{rows}\\n")
     sys.stdout.flush()
+    # Slow enough that the test's kill lands before the next chunks.
+    time.sleep(0.004)
 
 center = DataCenter(root, schema=parse_schema(schema_text))
 result = center.import_file(name, "people", mode, chunk_size=25, user="crash", on_progress=report)
@@ -65,41 +68,42 @@ def _write_people(path: Path) -> None:
 
 
 def _run_with_kills(tmp_path: Path, root: Path, name: str, mode: str, rows: int) -> int:
+    """Run the import, killing it at planned points; return how many kills landed."""
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     rng = random.Random(int(os.environ.get("ENTREPOT_CRASH_SEED", "1234")) + len(mode))
-    kills = reached = 0
-    for _ in range(200):
-        errors = open(tmp_path / "child.err", "w")  # noqa: SIM115 - closed below
-        child = subprocess.Popen(
-            [sys.executable, str(script), str(root), name, mode, SCHEMA],
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            text=True,
-        )
-        assert child.stdout is not None
-        finishing = kills >= MIN_KILLS
-        # Kill a few chunks beyond what earlier runs reached (a resumed run
-        # reports the chunks it skips at once); once past the end, the kill
-        # lands while the row files are written and distributed.
-        target = reached + rng.randint(1, rows // 8)
-        for line in child.stdout:
-            if line.startswith("done"):
-                break
-            reached = max(reached, int(line))
-            if not finishing and reached >= target:
-                time.sleep(rng.choice([0, 0, 0.001, 0.003, 0.01, 0.03]))
-                child.send_signal(signal.SIGKILL)
-                break
-        code = child.wait(timeout=60)
-        child.stdout.close()
-        errors.close()
+    # Kill points spread over the file (a resumed run reports the chunks it
+    # skips at once, so a point behind the progress kills while resuming),
+    # then one after the last chunk: while the files are distributed.
+    plan = [*sorted(rng.sample(range(1, rows), MIN_KILLS + 1)), rows]
+    kills = 0
+    for attempt in range(len(plan) + 1):
+        target = plan[attempt] if attempt < len(plan) else None
+        with open(tmp_path / "child.err", "w") as errors:
+            child = subprocess.Popen(
+                [sys.executable, str(script), str(root), name, mode, SCHEMA],
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+            assert child.stdout is not None
+            for line in child.stdout:
+                if line.startswith("done"):
+                    break
+                if target is not None and int(line) >= target:
+                    if target == rows:
+                        time.sleep(rng.choice([0, 0.001, 0.003, 0.01, 0.02]))
+                    child.send_signal(signal.SIGKILL)
+                    break
+            code = child.wait(timeout=60)
+            child.stdout.close()
         if code == -signal.SIGKILL:
             kills += 1
             continue
         assert code == 0, (tmp_path / "child.err").read_text()[-3000:]
-        return kills
-    raise AssertionError("the import never finished")
+        if target is None:
+            return kills
+    raise AssertionError("the last run did not finish the import")
 
 
 def _csv_rows(path: Path) -> list[list[str]]:
