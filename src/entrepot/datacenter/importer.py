@@ -24,7 +24,6 @@ imported twice and none is lost.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import hashlib
 import itertools
@@ -39,16 +38,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Table, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from entrepot.datacenter import dbops
-from entrepot.datacenter.backups import append_backup
+from entrepot.datacenter.chunks import ChunkWriter
 from entrepot.datacenter.csvfiles import (
-    ERRORS_COLUMN,
-    atomic_writer,
-    atomic_writer_binary,
     build_merged,
     file_digest,
     open_text,
@@ -63,17 +57,15 @@ from entrepot.datacenter.distribute import (
     store_source,
 )
 from entrepot.datacenter.log import DataCenterLog
+from entrepot.datacenter.rowfiles import split_source
 from entrepot.datacenter.schema import Schema, TableSpec
 from entrepot.datacenter.storage import StorageTree, move_file
 from entrepot.datacenter.validate import (
-    CheckedChunk,
     HeaderPlan,
     RowChecker,
     check_mode,
-    describe_key,
     plan_header,
 )
-from entrepot.datacenter.values import ColumnConverter
 from entrepot.errors import ImportFailed
 from entrepot.logs import log_event
 from entrepot.names import check_name
@@ -141,7 +133,7 @@ class ImportJob:
         self.resumed = False
         self.original_name = source_name
         self.from_pending = False
-        self._table: Table | None = None
+        self._writer: ChunkWriter | None = None
         self._started = time.monotonic()
         self._elapsed_before = 0.0
 
@@ -192,7 +184,10 @@ class ImportJob:
         self.tree.ensure()
         self.tree.ensure_state()
         self.db.ensure_ledger()
-        self._table = self.db.table(self.spec)
+        table = self.db.table(self.spec)
+        self._writer = ChunkWriter(
+            self.db, self.schema, self.spec, table, self.mode, self.tree.deleted
+        )
         for column in self.spec.columns.values():
             if column.references:
                 self.db.table(self.schema.table(column.references.split(".")[0]))
@@ -354,7 +349,8 @@ class ImportJob:
             chunk = checker.check(rows, first)
             try:
                 with self.db.begin() as conn:
-                    ok = self._write_chunk(conn, chunk, plan)
+                    assert self._writer is not None
+                    ok = self._writer.write(conn, chunk, plan)
                     conn.execute(
                         insert(self.db.chunks).values(
                             job_id=self.job_id,
@@ -400,99 +396,6 @@ class ImportJob:
                 self.db.chunks.c.job_id == self.job_id, self.db.chunks.c.chunk_no == number
             )
             return conn.execute(query).first() is not None
-
-    def _write_chunk(self, conn: Connection, chunk: CheckedChunk, plan: HeaderPlan) -> int:
-        """Check against the database and write the good rows; return how many."""
-        assert self._table is not None
-        table, spec = self._table, self.spec
-        key_names = list(spec.key)
-        candidates = chunk.good_positions()
-        # Rows without errors all have a key.
-        keys = [
-            key
-            for key in (chunk.keys if not chunk.errors else [chunk.keys[pos] for pos in candidates])
-            if key is not None
-        ]
-        # A first load into an empty table needs no look-ups.
-        present = (
-            set()
-            if self.mode == "create" and dbops.table_is_empty(conn, table)
-            else dbops.existing_keys(conn, table, key_names, keys)
-        )
-        key_title = ", ".join(key_names)
-        # Keys are unique among the candidates: when none exists (create) or
-        # all exist (update, remove), every candidate passes.
-        all_pass = not present if self.mode == "create" else len(present) == len(keys)
-        good: list[int] = candidates if all_pass else []
-        if not all_pass:
-            for pos, key in zip(candidates, keys, strict=True):
-                if self.mode == "create" and key in present:
-                    chunk.fail(pos, key_title, f"already exists: {describe_key(key)}")
-                elif self.mode != "create" and key not in present:
-                    chunk.fail(pos, key_title, f"no such entry: {describe_key(key)}")
-                else:
-                    good.append(pos)
-        if self.mode != "remove":
-            good = self._check_references(conn, chunk, good)
-        if not good:
-            return 0
-        if self.mode == "create":
-            self._insert(conn, chunk, plan, good)
-        elif self.mode == "update":
-            names = plan.used_names
-            rows = [{name: chunk.values[name][pos] for name in names} for pos in good]
-            dbops.update_rows(conn, table, key_names, rows)
-        else:
-            good_keys = [chunk.keys[pos] for pos in good]
-            keys_only = [key for key in good_keys if key is not None]
-            removed = dbops.fetch_rows(conn, table, key_names, keys_only)
-            append_backup(self.db, conn, self.tree.deleted, spec.name, spec.column_names, removed)
-            dbops.delete_rows(conn, table, key_names, keys_only)
-        return len(good)
-
-    def _check_references(
-        self, conn: Connection, chunk: CheckedChunk, good: list[int]
-    ) -> list[int]:
-        for name, column in self.spec.columns.items():
-            if column.references is None or name not in chunk.values:
-                continue
-            other_name, other_column = column.references.split(".")
-            other = self.db.table(self.schema.table(other_name), create=False)
-            values = chunk.values[name]
-            wanted = [values[pos] for pos in good if values[pos] is not None]
-            found = dbops.existing_values(conn, other, other_column, wanted)
-            still_good = []
-            for pos in good:
-                value = values[pos]
-                if value is not None and value not in found:
-                    chunk.fail(pos, name, f"no {column.references} {describe_key((value,))}")
-                else:
-                    still_good.append(pos)
-            good = still_good
-        return good
-
-    def _insert(
-        self, conn: Connection, chunk: CheckedChunk, plan: HeaderPlan, good: list[int]
-    ) -> None:
-        assert self._table is not None
-        names: list[str] = []
-        columns: list[list[Any]] = []
-        every = len(good) == chunk.size
-        for name in plan.used_names:
-            values = chunk.values[name]
-            names.append(name)
-            columns.append(values if every else [values[pos] for pos in good])
-        for name in plan.absent:
-            spec = self.spec.columns[name]
-            default = spec.default_text
-            value = None
-            if default is not None:
-                converter = ColumnConverter(name, spec)
-                converted, _ = converter.convert([default], required=False)
-                value = converted[0]
-            names.append(name)
-            columns.append([value] * len(good))
-        dbops.bulk_insert(conn, self._table, names, columns)
 
     def _elapsed(self) -> float:
         return self._elapsed_before + (time.monotonic() - self._started)
@@ -581,7 +484,13 @@ class ImportJob:
         for chunk in chunks:
             errors.update({int(index): text for index, text in json.loads(chunk.errors).items()})
         self.work.mkdir(parents=True, exist_ok=True)
-        self._split_source(errors)
+        split_source(
+            self.source,
+            self.encoding,
+            errors,
+            self.work / "finished.csv",
+            self.work / "pending.csv",
+        )
         with self.db.begin(durable=True) as conn:
             conn.execute(
                 update(self.db.jobs)
@@ -595,50 +504,6 @@ class ImportJob:
                 )
             )
         self.stage = "distributing"
-
-    def _split_source(self, errors: dict[int, str]) -> None:
-        finished_path = self.work / "finished.csv"
-        pending_path = self.work / "pending.csv"
-        pending_path.unlink(missing_ok=True)
-        if not errors and self._copy_as_is(finished_path):
-            return
-        with self._open() as handle:
-            reader = csv.reader(handle)
-            header = next(reader)
-            drop = header.index(ERRORS_COLUMN) if ERRORS_COLUMN in header else None
-            if drop is not None:
-                header = header[:drop] + header[drop + 1 :]
-            with atomic_writer(finished_path) as finished_out:
-                finished = csv.writer(finished_out)
-                finished.writerow(header)
-                if not errors:
-                    for row in reader:
-                        finished.writerow(_without(row, drop))
-                    return
-                with atomic_writer(pending_path) as pending_out:
-                    pending = csv.writer(pending_out)
-                    pending.writerow([*header, ERRORS_COLUMN])
-                    for index, row in enumerate(reader):
-                        problem = errors.get(index)
-                        if problem is None:
-                            finished.writerow(_without(row, drop))
-                        else:
-                            pending.writerow([*_without(row, drop), problem])
-
-    def _copy_as_is(self, finished_path: Path) -> bool:
-        """Every row imported from a plain UTF-8 file: the finished rows are its bytes."""
-        if self.encoding.replace("_", "-").lower() not in {"utf-8", "utf8", "utf-8-sig"}:
-            return False
-        if self.source.name.lower().endswith(".gz"):
-            return False
-        with open(self.source, "rb") as src:
-            first = src.readline()
-            if ERRORS_COLUMN.encode() in first:
-                return False
-            src.seek(3 if first.startswith(codecs.BOM_UTF8) else 0)
-            with atomic_writer_binary(finished_path) as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-        return True
 
     def _merge_finished(
         self, placement: Placement, finished_work: Path, merged_digest: str | None
@@ -680,12 +545,6 @@ class ImportJob:
             return
         if self.job_id:
             shutil.rmtree(self.work, ignore_errors=True)
-
-
-def _without(row: list[str], drop: int | None) -> list[str]:
-    if drop is None or drop >= len(row):
-        return row
-    return row[:drop] + row[drop + 1 :]
 
 
 def _fraction(handle: IO[str], path: Path) -> float | None:

@@ -1,0 +1,128 @@
+"""Writing one checked chunk of rows: database checks, then insert, update or delete.
+
+The checks that need the database run here, inside the chunk's
+transaction: in ``create`` mode a key must not exist yet, in ``update`` and
+``remove`` it must; referenced values must exist in their table.  Rows that
+fail get their reason added to the chunk; the others are written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection
+
+from entrepot.datacenter import dbops
+from entrepot.datacenter.backups import append_backup
+from entrepot.datacenter.database import Database
+from entrepot.datacenter.schema import Schema, TableSpec
+from entrepot.datacenter.validate import CheckedChunk, HeaderPlan, Mode, describe_key
+from entrepot.datacenter.values import ColumnConverter
+
+
+class ChunkWriter:
+    """Writes the chunks of one import into ``table``."""
+
+    def __init__(
+        self, db: Database, schema: Schema, spec: TableSpec, table: Table, mode: Mode, deleted: Path
+    ) -> None:
+        self.db = db
+        self.schema = schema
+        self.spec = spec
+        self.table = table
+        self.mode = mode
+        #: Where rows removed in ``remove`` mode are backed up first.
+        self.deleted = deleted
+
+    def write(self, conn: Connection, chunk: CheckedChunk, plan: HeaderPlan) -> int:
+        """Check against the database and write the good rows; return how many."""
+        table, spec = self.table, self.spec
+        key_names = list(spec.key)
+        candidates = chunk.good_positions()
+        # Rows without errors all have a key.
+        keys = [
+            key
+            for key in (chunk.keys if not chunk.errors else [chunk.keys[pos] for pos in candidates])
+            if key is not None
+        ]
+        # A first load into an empty table needs no look-ups.
+        present = (
+            set()
+            if self.mode == "create" and dbops.table_is_empty(conn, table)
+            else dbops.existing_keys(conn, table, key_names, keys)
+        )
+        key_title = ", ".join(key_names)
+        # Keys are unique among the candidates: when none exists (create) or
+        # all exist (update, remove), every candidate passes.
+        all_pass = not present if self.mode == "create" else len(present) == len(keys)
+        good: list[int] = candidates if all_pass else []
+        if not all_pass:
+            for pos, key in zip(candidates, keys, strict=True):
+                if self.mode == "create" and key in present:
+                    chunk.fail(pos, key_title, f"already exists: {describe_key(key)}")
+                elif self.mode != "create" and key not in present:
+                    chunk.fail(pos, key_title, f"no such entry: {describe_key(key)}")
+                else:
+                    good.append(pos)
+        if self.mode != "remove":
+            good = self._check_references(conn, chunk, good)
+        if not good:
+            return 0
+        if self.mode == "create":
+            self._insert(conn, chunk, plan, good)
+        elif self.mode == "update":
+            names = plan.used_names
+            rows = [{name: chunk.values[name][pos] for name in names} for pos in good]
+            dbops.update_rows(conn, table, key_names, rows)
+        else:
+            good_keys = [chunk.keys[pos] for pos in good]
+            keys_only = [key for key in good_keys if key is not None]
+            removed = dbops.fetch_rows(conn, table, key_names, keys_only)
+            append_backup(self.db, conn, self.deleted, spec.name, spec.column_names, removed)
+            dbops.delete_rows(conn, table, key_names, keys_only)
+        return len(good)
+
+    def _check_references(
+        self, conn: Connection, chunk: CheckedChunk, good: list[int]
+    ) -> list[int]:
+        for name, column in self.spec.columns.items():
+            if column.references is None or name not in chunk.values:
+                continue
+            other_name, other_column = column.references.split(".")
+            other = self.db.table(self.schema.table(other_name), create=False)
+            values = chunk.values[name]
+            wanted = [values[pos] for pos in good if values[pos] is not None]
+            found = dbops.existing_values(conn, other, other_column, wanted)
+            still_good = []
+            for pos in good:
+                value = values[pos]
+                if value is not None and value not in found:
+                    chunk.fail(pos, name, f"no {column.references} {describe_key((value,))}")
+                else:
+                    still_good.append(pos)
+            good = still_good
+        return good
+
+    def _insert(
+        self, conn: Connection, chunk: CheckedChunk, plan: HeaderPlan, good: list[int]
+    ) -> None:
+        names: list[str] = []
+        columns: list[list[Any]] = []
+        every = len(good) == chunk.size
+        for name in plan.used_names:
+            values = chunk.values[name]
+            names.append(name)
+            columns.append(values if every else [values[pos] for pos in good])
+        for name in plan.absent:
+            spec = self.spec.columns[name]
+            default = spec.default_text
+            value = None
+            if default is not None:
+                converter = ColumnConverter(name, spec)
+                converted, _ = converter.convert([default], required=False)
+                value = converted[0]
+            names.append(name)
+            columns.append([value] * len(good))
+        dbops.bulk_insert(conn, self.table, names, columns)
