@@ -1,6 +1,6 @@
 """A writer killed with SIGKILL mid-stream loses nothing it flushed and duplicates nothing.
 
-A child process appends numbered events to a rolling series (small files,
+A child interpreter appends numbered events to a rolling series (small files,
 so kills land while writing, sealing and compressing), calls ``flush()``
 now and then and, after each flush returns, notes the last flushed number
 in a side file.  The parent kills it at a random moment, starts the next
@@ -10,45 +10,46 @@ every archive: each flushed number must be there exactly once.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from entrepot.archive import ArchiveSet, CountPolicy, RollingWriter, SizePolicy
+from entrepot.archive import ArchiveSet, RollingWriter
 
 KILLS = 30
 TEMPLATE = "crash-{seq:05d}.events"
 
 
-def _child(directory: Path, side: Path, first: int, compression: str | None) -> None:
-    """Write forever; record each flushed number (never returns: killed or _exit)."""
-    writer = RollingWriter(
-        directory, TEMPLATE, policy=CountPolicy(23) | SizePolicy(4_000), compression=compression
-    )
-    with open(side, "a", buffering=1) as note:
-        number = first
-        while True:
-            writer.write({"n": str(number)}, {"number": number, "pad": "x" * (number % 97)})
-            if number % 5 == 0:
-                writer.flush()
-                note.write(f"{number}\n")
-            number += 1
+# The child: a separate interpreter, so the kill hits a real, independent writer.
+CHILD = """
+import sys
+from pathlib import Path
+from entrepot.archive import CountPolicy, RollingWriter, SizePolicy
+
+directory, side, number, compression = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+writer = RollingWriter(directory, sys.argv[5], policy=CountPolicy(23) | SizePolicy(4_000),
+                       compression=None if compression == "none" else compression)
+with open(side, "a", buffering=1) as note:
+    while True:
+        writer.write({"n": str(number)}, {"number": number, "pad": "x" * (number % 97)})
+        if number % 5 == 0:
+            writer.flush()
+            note.write(f"{number}\\n")
+        number += 1
+"""
 
 
-def _run_child(directory: Path, side: Path, first: int, compression: str | None) -> int:
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        code = 1
-        try:
-            _child(directory, side, first, compression)
-        finally:
-            os._exit(code)
-    return pid
+def _run_child(
+    directory: Path, side: Path, first: int, compression: str | None
+) -> subprocess.Popen[bytes]:
+    args = [str(directory), str(side), str(first), compression or "none", TEMPLATE]
+    return subprocess.Popen([sys.executable, "-c", CHILD, *args], stderr=subprocess.PIPE)
 
 
 def _flushed(side: Path) -> set[int]:
@@ -71,17 +72,19 @@ def test_every_flushed_record_survives_sigkill_exactly_once(tmp_path: Path):
     for kill in range(KILLS):
         compression = ("zstd", None, "gzip")[kill % 3]
         before = side.stat().st_size if side.exists() else 0
-        pid = _run_child(directory, side, first=kill * 1_000_000 + 1, compression=compression)
+        child = _run_child(directory, side, first=kill * 1_000_000 + 1, compression=compression)
         # Wait for some progress (a random amount), then kill without warning.
         target = before + rng.randint(1, 400)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while (side.stat().st_size if side.exists() else 0) < target:
+            if child.poll() is not None:
+                pytest.fail(f"the writer died: {child.stderr.read().decode()}")  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "the writer made no progress"
-            time.sleep(0.0005)
+            time.sleep(0.001)
         time.sleep(rng.random() * 0.01)
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+        child.send_signal(signal.SIGKILL)
+        assert child.wait() == -signal.SIGKILL
+        child.stderr.close()  # type: ignore[union-attr]
     # A last writer recovers whatever the final kill left open.
     RollingWriter(directory, TEMPLATE).close()
     assert not list(directory.glob("*.open"))
