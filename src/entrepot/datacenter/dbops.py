@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date
 from operator import methodcaller
 from typing import Any
 
@@ -181,38 +181,36 @@ _COPY_NULL = "\\N"
 
 def _copy_text(values: list[Any]) -> list[str]:
     """One column as COPY text: ``\\N`` for NULL, special characters escaped."""
-    sample = next((value for value in values if value is not None), None)
+    has_null = None in values
+    present = list(filter(_is_not_none, values)) if has_null else values
+    sample = present[0] if present else None
+    texts: list[Any]
     if isinstance(sample, bool):
         texts = ["t" if value else "f" for value in values]
-    elif isinstance(sample, datetime):
-        texts = list(map(_iso_datetime, values))
     elif isinstance(sample, date):
-        texts = list(map(_iso_date, values))
+        # datetime is a date too; both print as PostgreSQL reads them.
+        texts = list(map(_ISO, present))
     elif isinstance(sample, str):
-        texts = list(values)
-        if any(map(_COPY_SPECIAL.search, (value for value in texts if value is not None))):
-            texts = [
-                value if value is None else _COPY_SPECIAL.sub(_escape, value) for value in texts
-            ]
+        texts = list(present)
+        if _COPY_SPECIAL.search("".join(present)):
+            texts = [_COPY_SPECIAL.sub(_escape, value) for value in texts]
     else:
-        texts = list(map(str, values))
-    if None in values:
-        texts = [
-            _COPY_NULL if value is None else text for value, text in zip(values, texts, strict=True)
-        ]
+        texts = list(map(str, present))
+    if has_null:
+        filled = iter(texts)
+        texts = [_COPY_NULL if value is None else next(filled) for value in values]
     return texts
+
+
+_ISO = methodcaller("isoformat")
+
+
+def _is_not_none(value: Any) -> bool:
+    return value is not None
 
 
 def _escape(match: re.Match[str]) -> str:
     return _COPY_ESCAPES[match.group()]
-
-
-def _iso_datetime(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat(" ")
-
-
-def _iso_date(value: date | None) -> str:
-    return "" if value is None else value.isoformat()
 
 
 def update_rows(
