@@ -27,8 +27,10 @@ Bad passwords are answered at once (``auth_failed_timeout = 0``).
 from __future__ import annotations
 
 import datetime
+import errno
 import ipaddress
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -111,6 +113,7 @@ class FTPServer:
 
     def _handler_class(self) -> type:
         from pyftpdlib.authorizers import DummyAuthorizer
+        from pyftpdlib.filesystems import AbstractedFS
         from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
 
         authorizer = DummyAuthorizer()
@@ -119,12 +122,33 @@ class FTPServer:
         server = self
         base: Any = TLS_FTPHandler if self.certfile else FTPHandler
 
+        class FS(AbstractedFS):  # type: ignore[misc]
+            def chdir(self, path: str) -> None:
+                # pyftpdlib checks a CWD by changing the *process's* folder and back,
+                # which races between the threads of a threaded server (and with
+                # the tests themselves).  Check it without touching the process.
+                if not os.path.isdir(path):
+                    raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+                if not os.access(path, os.X_OK):
+                    raise PermissionError(errno.EACCES, "Permission denied", path)
+                self.cwd = self.fs2ftp(path)
+
         class Handler(base):  # type: ignore[misc, valid-type]
+            abstracted_fs = FS
             auth_failed_timeout = 0
             timeout = 60
             banner = "entrepot test server"
             passive_ports = None
             use_encoding = "utf8"
+
+            def ftp_CWD(self, path: str) -> str | None:
+                try:
+                    self.run_as_current_user(self.fs.chdir, path)
+                except OSError as exc:
+                    self.respond(f"550 {exc.strerror}.")
+                    return None
+                self.respond(f'250 "{self.fs.cwd}" is the current directory.')
+                return path
 
             def on_file_received(self, file: str) -> None:
                 if server._upload_done():
@@ -253,7 +277,6 @@ def _folder(server: FTPServer, scheme: str) -> Iterator[FTPFolder]:
     try:
         yield FTPFolder(server, name, scheme=scheme)
     finally:
-        server.drop_after(0)
         server._drop_countdown = None
         server.start()
 
