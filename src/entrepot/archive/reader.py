@@ -181,7 +181,7 @@ class ArchiveReader:
     def close(self) -> None:
         """Close the file (a stream passed in is left open)."""
         raw = getattr(self, "_raw", None)
-        if raw is not None and self.path is not None:
+        if raw is not None and getattr(self, "path", None) is not None:
             raw.close()
 
     def __del__(self) -> None:

@@ -34,6 +34,7 @@ from entrepot.archive.format import (
     decode_payload,
     decode_seal,
 )
+from entrepot.errors import CorruptRecord
 
 # The fixed record header without the sync marker and the reserved bytes.
 _LENGTHS = struct.Struct("<4xIIBB2x")
@@ -47,7 +48,7 @@ class Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-class StreamDamaged(Exception):
+class StreamDamaged(CorruptRecord):
     """The underlying (compressed) stream could not be read any further."""
 
 
