@@ -426,3 +426,15 @@ def test_existing_keys_found_whatever_their_sort_order(center: DataCenter) -> No
     put(center, "s2.csv", "student_id,name\nS0001,x\nS0050,y\nS0100,z\n")
     result = center.import_file("s2.csv", "students")
     assert (result.successful, result.failed) == (1, 2)
+
+
+def test_the_same_file_is_not_imported_twice_at_once(center: DataCenter) -> None:
+    put(center, "c.csv", "student_id,name\nS0001,Ann\n")
+    running = center.import_job("c.csv", "students")
+    running.prepare()
+    with pytest.raises(ImportFailed, match="being imported by another process"):
+        center.import_file("c.csv", "students")
+    running.produce()
+    assert running.send().successful == 1
+    running.cleanup()
+    assert center.import_file("c.csv", "students").successful == 1

@@ -25,10 +25,12 @@ imported twice and none is lost.
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import itertools
 import json
 import logging
+import os
 import shutil
 import time
 import uuid
@@ -134,6 +136,7 @@ class ImportJob:
         self.original_name = source_name
         self.from_pending = False
         self._writer: ChunkWriter | None = None
+        self._lock_fd: int | None = None
         self._started = time.monotonic()
         self._elapsed_before = 0.0
 
@@ -183,6 +186,7 @@ class ImportJob:
         """Register the job, or resume the unfinished one for this file."""
         self.tree.ensure()
         self.tree.ensure_state()
+        self._lock()
         self.db.ensure_ledger()
         table = self.db.table(self.spec)
         self._writer = ChunkWriter(
@@ -531,8 +535,38 @@ class ImportJob:
             publish_merged(merged, dest)
             finished_work.unlink(missing_ok=True)
 
+    def _lock(self) -> None:
+        """Hold a lock on this file's import for the life of the job.
+
+        A second process importing the same file at the same time is
+        refused instead of resuming a job that is still running; the kernel
+        drops the lock when a process dies, so a crashed run never blocks
+        the next one.
+        """
+        if self._lock_fd is not None:
+            return
+        folder = self.tree.state / "locks"
+        folder.mkdir(exist_ok=True)
+        # Lock files stay: removing one could let two processes lock two inodes.
+        path = folder / f"{self._active_key}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ImportFailed(
+                f"{self.source_name!r} is being imported by another process right now"
+            ) from None
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
     def cleanup(self, error: BaseException | None = None) -> None:
         """Remove the work folder once the job is done; keep it for a resume otherwise."""
+        self._unlock()
         if error is not None:
             log_event(
                 logger,
