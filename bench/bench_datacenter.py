@@ -244,7 +244,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-postgres", action="store_true", help="skip (c)")
+    parser.add_argument("--no-sqlite", action="store_true", help="skip (a) and (b)")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     pandas_python()
@@ -253,29 +254,30 @@ def main() -> None:
         generate(source, args.rows)
         size = source.stat().st_size
         print(f"{args.rows} rows, 10 columns, {size / 1e6:.1f} MB; {args.rounds} rounds")
-        sqlite_times = measure(
-            {
-                "entrepot -> sqlite": entrepot_import,
-                "sqlite3 .import": sqlite3_import,
-                "pandas read_csv+to_sql": pandas_import,
-            },
-            source,
-            args.rounds,
-        )
-        report(
-            "(a) SQLite, against sqlite3 .import",
-            sqlite_times,
-            "entrepot -> sqlite",
-            "sqlite3 .import",
-            0.5,
-        )
-        report(
-            "(b) SQLite, against pandas",
-            sqlite_times,
-            "entrepot -> sqlite",
-            "pandas read_csv+to_sql",
-            1.0,
-        )
+        if not args.no_sqlite:
+            sqlite_times = measure(
+                {
+                    "entrepot -> sqlite": entrepot_import,
+                    "sqlite3 .import": sqlite3_import,
+                    "pandas read_csv+to_sql": pandas_import,
+                },
+                source,
+                args.rounds,
+            )
+            report(
+                "(a) SQLite, against sqlite3 .import",
+                sqlite_times,
+                "entrepot -> sqlite",
+                "sqlite3 .import",
+                0.5,
+            )
+            report(
+                "(b) SQLite, against pandas",
+                sqlite_times,
+                "entrepot -> sqlite",
+                "pandas read_csv+to_sql",
+                1.0,
+            )
         if not args.no_postgres:
             postgres = Postgres()
             try:
