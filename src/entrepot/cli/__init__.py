@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import typer
 
@@ -20,6 +23,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
+    with _logging_restored():
+        return _run_command(command, args)
+
+
+@contextmanager
+def _logging_restored() -> Iterator[None]:
+    """Undo the command's logging set-up afterwards, so in-process callers keep theirs."""
+    library = logging.getLogger("entrepot")
+    level, handlers = library.level, list(library.handlers)
+    try:
+        yield
+    finally:
+        library.setLevel(level)
+        library.handlers[:] = handlers
+
+
+def _run_command(command: Any, args: list[str]) -> int:
     try:
         result = command.main(args=args, prog_name="entrepot", standalone_mode=False)
     except typer.Exit as exc:

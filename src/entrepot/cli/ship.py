@@ -19,6 +19,7 @@ from entrepot.jobs import Outcome, Runner
 from entrepot.jobs.runner import RunResult
 from entrepot.ship import FetchJob, ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob
+from entrepot.targets.url import SECRET_OPTIONS
 
 Protocol = Annotated[
     str, typer.Option("--protocol", help="Delivery protocol: atomic, lock or marker.")
@@ -53,7 +54,7 @@ def _target_options(
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"target option {pair!r} is not KEY=VALUE")
-        if key in {"password", "secret_key"}:
+        if key in SECRET_OPTIONS:
             raise ConfigError(f"pass {key} through the environment or a file, not the command line")
         options[key] = value
     if password_env:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from entrepot.errors import JobFailed
 from entrepot.jobs import Job, JobContext, RetryPolicy, register_job_kind
@@ -32,7 +32,7 @@ from entrepot.targets import Target
 class RouteJob(Job):
     """What both directions share: parameters, retry settings, connection upkeep."""
 
-    route: Route
+    route_class: ClassVar[type[Route]] = Route
 
     def __init__(
         self,
@@ -52,17 +52,9 @@ class RouteJob(Job):
         self.retry_delay = retry_delay
         self.report = Report()
         self._target: Target | None = None
-        self.route = self._make_route(spool, url, options, target_options, observer)
-
-    def _make_route(
-        self,
-        spool: str,
-        url: str,
-        options: ShipOptions | None,
-        target_options: Mapping[str, Any] | None,
-        observer: Observer | None,
-    ) -> Route:
-        raise NotImplementedError
+        self.route = self.route_class(
+            spool, url, options=options, target_options=target_options, observer=observer
+        )
 
     @property
     def name(self) -> str:
@@ -71,7 +63,7 @@ class RouteJob(Job):
     def params(self) -> dict[str, Any]:
         return {
             "spool": self.spool_path,
-            "url": self.route.display_url,
+            "url": self.route.stored_url,
             "options": dataclasses.asdict(self.route.options),
             "target_options": self.route.stored_target_options(),
             "max_tries": self.max_tries,
@@ -108,23 +100,12 @@ class ShipJob(RouteJob):
     """Ship a spool's ``new/`` to a target URL."""
 
     kind = "ship"
+    route_class = Shipper
     route: Shipper
 
     def __init__(self, *args: Any, progress: ProgressHook | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.progress = progress
-
-    def _make_route(
-        self,
-        spool: str,
-        url: str,
-        options: ShipOptions | None,
-        target_options: Mapping[str, Any] | None,
-        observer: Observer | None,
-    ) -> Route:
-        return Shipper(
-            spool, url, options=options, target_options=target_options, observer=observer
-        )
 
     def prepare(self, ctx: JobContext) -> None:
         self.route.recover()
@@ -149,19 +130,8 @@ class FetchJob(RouteJob):
     """Fetch a remote folder into a spool's ``new/``."""
 
     kind = "fetch"
+    route_class = Fetcher
     route: Fetcher
-
-    def _make_route(
-        self,
-        spool: str,
-        url: str,
-        options: ShipOptions | None,
-        target_options: Mapping[str, Any] | None,
-        observer: Observer | None,
-    ) -> Route:
-        return Fetcher(
-            spool, url, options=options, target_options=target_options, observer=observer
-        )
 
     def produce(self, ctx: JobContext) -> int:
         try:

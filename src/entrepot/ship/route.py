@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import threading
@@ -15,10 +16,8 @@ from entrepot.ship.locks import RemoteLock
 from entrepot.ship.observer import Observer
 from entrepot.ship.options import ShipOptions
 from entrepot.spool import Spool
-from entrepot.targets import Target, is_partial, mask_url, open_target
-
-#: Target options that hold secrets: never stored in the ledger, never shown.
-SECRET_OPTIONS = frozenset({"password", "secret_key", "passphrase", "key_passphrase"})
+from entrepot.targets import Target, is_partial, mask_url, open_target, parse_url
+from entrepot.targets.url import SECRET_OPTIONS
 
 
 @dataclass
@@ -117,6 +116,13 @@ class Route:
         self.lock = None
         if lock_error is not None:
             raise lock_error
+
+    @property
+    def stored_url(self) -> str:
+        """The URL to keep in the ledger: without its password or secret query options."""
+        parsed = parse_url(self.url)
+        query = tuple((key, value) for key, value in parsed.query if key not in SECRET_OPTIONS)
+        return dataclasses.replace(parsed, password=None, query=query).display
 
     def stored_target_options(self) -> dict[str, Any]:
         """The target options safe to keep in the ledger (no secrets)."""
