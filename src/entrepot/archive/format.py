@@ -7,8 +7,9 @@ its only implementation.  A file is a header followed by framed records::
     record  sync · metadata length · payload length · type · flags · reserved
             metadata · payload · CRC
 
-Every record ends with a CRC-32C over all of it, header included; a reader
-acts on a record's lengths only once that checksum matches.  A sealed archive ends with
+Every record ends with a CRC-32C over all of it, header included, started
+from :data:`RESIDUE`; a reader acts on a record's lengths only once that
+checksum matches.  A sealed archive ends with
 a *seal* record that counts the records before it.
 
 Version 1 is the older shoebox framing (see :mod:`entrepot.archive.shoebox_v1`).
@@ -47,6 +48,11 @@ _U32 = struct.Struct("<I")
 _SEAL = struct.Struct("<QQ")
 REC_HEADER_SIZE = _REC.size
 REC_OVERHEAD = REC_HEADER_SIZE + 4  # plus the CRC that ends the record
+
+#: The CRC-32C residue: the CRC of any data followed by its own CRC (little-endian).
+#: Record CRCs start from it, so the CRC of a run of intact records — their CRCs
+#: included — is this value again, and a reader checks a whole run in one call.
+RESIDUE = 0x48674BC7
 
 #: Largest metadata or payload block accepted, so a reader never chases a wild length.
 MAX_BLOCK = 1 << 30
@@ -226,7 +232,7 @@ def encode_record(metadata: dict[str, str], payload: Any) -> bytes:
     if len(body) > MAX_BLOCK or len(meta) > MAX_BLOCK:
         raise ArchiveError(f"record is larger than {MAX_BLOCK} bytes")
     record = b"".join((_pack_head(SYNC, len(meta), len(body), ptype, flags, 0), meta, body))
-    return record + _pack_u32(crc32c(record))
+    return record + _pack_u32(crc32c(record, RESIDUE))
 
 
 def frame(kind: int, flags: int, meta: bytes, body: bytes) -> bytes:
@@ -234,7 +240,7 @@ def frame(kind: int, flags: int, meta: bytes, body: bytes) -> bytes:
     if len(body) > MAX_BLOCK or len(meta) > MAX_BLOCK:
         raise ArchiveError(f"record is larger than {MAX_BLOCK} bytes")
     record = b"".join((_REC.pack(SYNC, len(meta), len(body), kind, flags, 0), meta, body))
-    return record + _U32.pack(crc32c(record))
+    return record + _U32.pack(crc32c(record, RESIDUE))
 
 
 def encode_seal(records: int, sealed_ns: int) -> bytes:

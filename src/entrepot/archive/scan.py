@@ -27,6 +27,7 @@ from entrepot.archive.format import (
     REC_OVERHEAD,
     REC_STRUCT,
     RECORD_SEAL,
+    RESIDUE,
     SYNC,
     U32,
     Record,
@@ -35,6 +36,10 @@ from entrepot.archive.format import (
     decode_seal,
 )
 from entrepot.errors import CorruptRecord
+
+#: Longest run of records checked with one CRC call (small, so that damage
+#: costs little re-reading).
+RUN = 1 << 16
 
 # The fixed record header without the sync marker and the reserved bytes.
 _LENGTHS = struct.Struct("<4xIIBB2x")
@@ -127,51 +132,74 @@ def scan_v2(
     u32 = U32.unpack_from
     new_record = tuple.__new__
     nul_form = FLAG_NUL_METADATA
-    text, raw, json_kind = PAYLOAD_TEXT, PAYLOAD_BYTES, PAYLOAD_JSON
+    text, raw = PAYLOAD_TEXT, PAYLOAD_BYTES
     try:
         while True:
-            # The hot path: whole, intact records in the buffer, positions in locals.
+            # The hot path works on whole records in the buffer, positions in locals.
             buf = buffer.buf
             base = buffer.base
-            view = memoryview(buf)
             pos = start = buffer.pos
+            view = memoryview(buf)
             last = len(buf) - 4
+            suspect = pos  # records before this offset must be checked one by one
             while True:
-                # The CRC covers the sync marker and the reserved bytes, so they
-                # need no check of their own here (the slow path names the damage).
-                try:
-                    mlen, plen, kind, flags = lengths(buf, pos)
-                except struct.error:
-                    break  # fewer than 16 bytes left in the buffer
-                mstart = pos + REC_HEADER_SIZE
-                pstart = mstart + mlen
-                pend = pstart + plen
-                if pend > last or crc32c(view[pos:pend]) != u32(buf, pend)[0]:
-                    break
-                try:
-                    if flags == nul_form:
-                        strings = buf[mstart:pstart].decode().split("\0")
-                        if len(strings) & 1:
+                end = pos
+                if pos >= suspect:
+                    # A run of records checked with one CRC call: each record's CRC
+                    # starts from the residue, so an intact run has the residue as CRC.
+                    stop = min(len(buf), pos + RUN)
+                    while True:
+                        try:
+                            mlen, plen, kind, flags = lengths(buf, end)
+                        except struct.error:
+                            break  # fewer than 16 bytes left
+                        after = end + REC_OVERHEAD + mlen + plen
+                        if after > stop or kind > PAYLOAD_JSON:
                             break
-                        pairs = iter(strings)
-                        metadata = dict(zip(pairs, pairs, strict=False))
-                    elif mlen:
-                        metadata = decode_metadata(flags, buf[mstart:pstart])
-                    else:
-                        metadata = {}
-                    if kind == text:
-                        payload: object = buf[pstart:pend].decode()
-                    elif kind == raw:
-                        payload = buf[pstart:pend]
-                    elif kind == json_kind:
-                        payload = decode_payload(kind, buf[pstart:pend])
-                    else:
+                        end = after
+                    if end > pos and crc32c(view[pos:end], RESIDUE) != RESIDUE:
+                        suspect, end = end, pos
+                if end == pos:
+                    # One record on its own (after a failed run, or an unusual one).
+                    try:
+                        mlen, plen, kind, flags = lengths(buf, pos)
+                    except struct.error:
                         break
-                except (ValueError, struct.error):
-                    break  # the slow path reports it
-                offset = base + pos
-                pos = pend + 4
-                yield new_record(Record, (metadata, payload, offset))
+                    pend = pos + REC_HEADER_SIZE + mlen + plen
+                    if pend > last or crc32c(view[pos:pend], RESIDUE) != u32(buf, pend)[0]:
+                        break  # the slow path names the damage
+                    end = pend + 4
+                while pos < end:
+                    mlen, plen, kind, flags = lengths(buf, pos)
+                    mstart = pos + REC_HEADER_SIZE
+                    pstart = mstart + mlen
+                    pend = pstart + plen
+                    try:
+                        if flags == nul_form:
+                            strings = buf[mstart:pstart].decode().split("\0")
+                            if len(strings) & 1:
+                                break
+                            pairs = iter(strings)
+                            metadata = dict(zip(pairs, pairs, strict=False))
+                        elif mlen:
+                            metadata = decode_metadata(flags, buf[mstart:pstart])
+                        else:
+                            metadata = {}
+                        if kind == text:
+                            payload: object = buf[pstart:pend].decode()
+                        elif kind == raw:
+                            payload = buf[pstart:pend]
+                        elif kind <= PAYLOAD_JSON:
+                            payload = decode_payload(kind, buf[pstart:pend])
+                        else:
+                            break  # the seal, or a type the slow path reports
+                    except (ValueError, struct.error):
+                        break  # the slow path reports it
+                    offset = base + pos
+                    pos = pend + 4
+                    yield new_record(Record, (metadata, payload, offset))
+                if pos != end:
+                    break
             buffer.pos = pos
             if pos != start:
                 state.good_end = base + pos
@@ -211,7 +239,7 @@ def _special(buffer: Buffer, state: ScanState, damage: DamageHook) -> Generator[
     mstart = pos + REC_HEADER_SIZE
     pstart = mstart + mlen
     pend = pstart + plen
-    if crc32c(buf[pos:pend]) != U32.unpack_from(buf, pend)[0]:
+    if crc32c(buf[pos:pend], RESIDUE) != U32.unpack_from(buf, pend)[0]:
         # The lengths are not trusted either: look for the next record after this one.
         damage(offset, "record checksum mismatch")
         buffer.resync(SYNC, pos + 1)
@@ -263,4 +291,6 @@ def _intact_at(buf: bytes, pos: int) -> bool:
         return False
     _, mlen, plen, *_ = REC_STRUCT.unpack_from(buf, pos)
     end = pos + REC_HEADER_SIZE + mlen + plen
-    return end + 4 <= len(buf) and bool(crc32c(buf[pos:end]) == U32.unpack_from(buf, end)[0])
+    return end + 4 <= len(buf) and bool(
+        crc32c(buf[pos:end], RESIDUE) == U32.unpack_from(buf, end)[0]
+    )
