@@ -18,7 +18,7 @@ files, instance roles).  ``timeout`` (connect and each read),
 ``ca_file``, ``verify_tls``.
 
 With an ``endpoint_url``, objects below the multipart threshold are sent by
-:mod:`entrepot.targets.s3_put` (botocore's signer, a urllib3 pool) instead of
+:mod:`entrepot.targets.s3_put` (botocore's signer, one kept-alive connection) instead of
 ``put_object``: the same request for a fraction of the CPU, which is what
 limits thousands of small files.  ``fast_put=false`` turns that off.
 """
@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import http.client
 import os
 import threading
 import time
@@ -37,7 +38,6 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions
-import urllib3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
@@ -326,9 +326,7 @@ class S3Target(Target):
         root = _root_cause(exc)
         if isinstance(root, botocore.exceptions.ClientError):
             return self._client_error(root, path)
-        if isinstance(exc, urllib3.exceptions.TimeoutError):
-            return self._error(TargetTimeout, f"timed out after {self.timeout:g} s", path)
-        if isinstance(exc, urllib3.exceptions.HTTPError):
+        if isinstance(exc, http.client.HTTPException):
             return self._error(ConnectionFailed, f"connection failed: {type(exc).__name__}", path)
         if isinstance(
             root, botocore.exceptions.ConnectTimeoutError | botocore.exceptions.ReadTimeoutError
