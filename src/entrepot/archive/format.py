@@ -9,8 +9,8 @@ its only implementation.  A file is a header followed by framed records::
 
 Every record ends with a CRC-32C over all of it, header included, started
 from :data:`RESIDUE`; a reader acts on a record's lengths only once that
-checksum matches.  A sealed archive ends with
-a *seal* record that counts the records before it.
+checksum matches.  A sealed archive ends with a *seal* record that counts
+the records before it.
 
 Version 1 is the older shoebox framing (see :mod:`entrepot.archive.shoebox_v1`).
 """

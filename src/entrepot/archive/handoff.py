@@ -115,6 +115,10 @@ class HandOff:
                 )
             except FileExistsError:
                 continue
+            except BaseException:
+                # Disk full or the like: the sealed plain file stays for the next try.
+                temp.unlink(missing_ok=True)
+                raise
             try:
                 durable.publish(temp, target, durable=self.durable)
             except FileExistsError:
