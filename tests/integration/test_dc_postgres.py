@@ -54,3 +54,35 @@ def test_two_data_centers_share_one_database(tmp_path: Path, postgres_url: str) 
     finally:
         first.close()
         second.close()
+
+
+def test_a_concurrent_writer_between_check_and_write_is_retried(
+    center: DataCenter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another session inserts a key right after our look-up: the chunk is redone."""
+    from sqlalchemy import create_engine
+
+    from entrepot.datacenter import dbops
+
+    other = create_engine(center.database.url)
+    looked = dbops.table_is_empty
+
+    def table_is_empty_then_someone_writes(conn, table):  # type: ignore[no-untyped-def]
+        answer = looked(conn, table)
+        monkeypatch.setattr(dbops, "table_is_empty", looked)
+        with other.begin() as racing:
+            racing.execute(
+                text("insert into students (student_id, name) values ('S0002', 'Racer')")
+            )
+        return answer
+
+    put(center, "s.csv", "student_id,name\nS0001,Ann\nS0002,Bob\n")
+    center.database.table(center.schema.table("students"))
+    monkeypatch.setattr(dbops, "table_is_empty", table_is_empty_then_someone_writes)
+    result = center.import_file("s.csv", "students")
+    other.dispose()
+    assert (result.successful, result.failed) == (1, 1)
+    names = {row["student_id"]: row["name"] for row in rows_of(center, "students")}
+    assert names == {"S0001": "Ann", "S0002": "Racer"}
+    pending = (center.root / "s.create.pending.csv").read_text()
+    assert "S0002,Bob,student_id: already exists: 'S0002'" in pending

@@ -26,6 +26,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import ColumnElement
@@ -166,10 +167,14 @@ def _copy_rows(
     # faster than handing psycopg one row at a time.
     texts = [_copy_text(values) for values in columns]
     data = "\n".join(map("\t".join, zip(*texts, strict=True))) + "\n"
+    statement = f"COPY {target} ({column_list}) FROM STDIN"
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        with cursor.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
+        with cursor.copy(statement) as copy:
             copy.write(data.encode("utf-8"))
+    except conn.dialect.dbapi.IntegrityError as exc:  # type: ignore[union-attr]
+        # Straight from the driver: give callers the error SQLAlchemy would.
+        raise sa_exc.IntegrityError(statement, None, exc) from exc
     finally:
         cursor.close()
 

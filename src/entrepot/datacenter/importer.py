@@ -348,9 +348,9 @@ class ImportJob:
     def _import_chunk(
         self, checker: RowChecker, plan: HeaderPlan, number: int, rows: list[list[str]], first: int
     ) -> None:
-        saved_seen = dict(checker.first_seen)
+        chunk = checker.check(rows, first)
+        checked = {pos: list(problems) for pos, problems in chunk.errors.items()}
         for attempt in itertools.count(1):
-            chunk = checker.check(rows, first)
             try:
                 with self.db.begin() as conn:
                     assert self._writer is not None
@@ -370,8 +370,9 @@ class ImportJob:
                         .values(duration=self._elapsed())
                     )
             except (IntegrityError, OperationalError) as exc:
-                # Another writer got in between our checks and our writes
-                # (possible on PostgreSQL): check the chunk again.
+                # Another writer got in between our look-ups and our writes
+                # (possible on PostgreSQL): forget the database's verdicts
+                # and write the chunk again.
                 if attempt >= _RETRIES or self._chunk_committed(number):
                     raise
                 log_event(
@@ -382,7 +383,7 @@ class ImportJob:
                     chunk=number,
                     error=exc,
                 )
-                checker.first_seen = dict(saved_seen)
+                chunk.errors = {pos: list(problems) for pos, problems in checked.items()}
                 continue
             log_event(
                 logger,
