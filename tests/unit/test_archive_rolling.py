@@ -309,3 +309,36 @@ def test_an_open_file_without_a_header_is_removed(tmp_path: Path):
     (tmp_path / "e-0.events.open").write_bytes(b"")
     RollingWriter(tmp_path, "e-{seq}.events").close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_compression_leaves_the_sealed_file_for_the_next_start(tmp_path, monkeypatch):
+    from entrepot.archive import compress
+
+    def disk_full(src: Path, dst: Path, kind: str, *, durable: bool = True) -> int:
+        dst.write_bytes(b"\x28\xb5\x2f\xfd partial")
+        raise OSError(28, "No space left on device")
+
+    writer = RollingWriter(tmp_path, "f-{seq}.events", compression="zstd")
+    writer.write({}, b"precious")
+    with monkeypatch.context() as patch:
+        patch.setattr(compress, "compress_file", disk_full)
+        with pytest.raises(OSError, match="No space"):
+            writer.roll()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f-0.events.open"]
+    RollingWriter(tmp_path, "f-{seq}.events", compression="zstd").close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f-0.events.zst"]
+    assert payloads(tmp_path) == [b"precious"]
+
+
+def test_interval_sync_writes_through_once_the_interval_has_passed(tmp_path: Path):
+    every_time = ArchiveWriter(tmp_path / "a.events", sync=0)
+    lazy = ArchiveWriter(tmp_path / "b.events", sync=3_600_000)
+    for writer in (every_time, lazy):
+        writer.write({}, b"one")
+        writer.write({}, b"two")
+    assert len(list(ArchiveReader(every_time.open_path))) == 2
+    assert len(list(ArchiveReader(lazy.open_path))) == 0  # still in the write buffer
+    lazy.flush()
+    assert len(list(ArchiveReader(lazy.open_path))) == 2
+    every_time.seal()
+    lazy.seal()
