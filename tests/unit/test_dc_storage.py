@@ -108,3 +108,13 @@ def test_log_lines_and_search(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="invalid regular expression"):
         log.search("(")
     assert [i.name for i in center.files("logs")] == ["datacenter.log"]
+
+
+def test_move_storage_refuses_nested_folders(tmp_path: Path) -> None:
+    center = DataCenter(tmp_path / "dc", create=True)
+    (center.root / "inner").mkdir()
+    with pytest.raises(DataCenterError, match="inside the other"):
+        center.move_storage(center.root / "inner", take_files=True)
+    with pytest.raises(DataCenterError, match="inside the other"):
+        center.move_storage(tmp_path, take_files=True)
+    assert center.move_storage(center.root) == []

@@ -108,6 +108,14 @@ def move_storage(
     if not target.is_dir():
         raise DataCenterError(f"the new storage path {str(target)!r} does not exist")
     new = StorageTree(target)
+    old_resolved, new_resolved = old.root.resolve(), target.resolve()
+    if old_resolved != new_resolved and (
+        new_resolved.is_relative_to(old_resolved) or old_resolved.is_relative_to(new_resolved)
+    ):
+        raise DataCenterError(
+            f"cannot move the storage from {str(old.root)!r} to {str(target)!r}: "
+            "one folder lies inside the other"
+        )
     not_copied: list[str] = []
     if take_files and old.root.is_dir() and old.root.resolve() != target.resolve():
         not_copied = _copy_tree(old.root, target, overwrite=overwrite)
