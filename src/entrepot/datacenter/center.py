@@ -181,10 +181,27 @@ class DataCenter:
         )
 
     def import_file(
-        self, name: str, table: str, mode: str = "create", **options: object
+        self,
+        name: str,
+        table: str,
+        mode: str = "create",
+        *,
+        user: str = "",
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        encoding: str = "utf-8-sig",
+        on_progress: ProgressCallback | None = None,
     ) -> ImportResult:
         """Import ``name`` from the root into ``table``; see :class:`ImportJob`."""
-        return self.import_job(name, table, mode, **options).run()  # type: ignore[arg-type]
+        job = self.import_job(
+            name,
+            table,
+            mode,
+            user=user,
+            chunk_size=chunk_size,
+            encoding=encoding,
+            on_progress=on_progress,
+        )
+        return job.run()
 
     def export(
         self,

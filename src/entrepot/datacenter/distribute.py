@@ -55,10 +55,6 @@ class Placement:
     finished_rows: Path
     pending_dest: Path
 
-    @property
-    def original_in_unfinished(self) -> Path:
-        return self.source.parent / "unfinished" / self.original_name
-
 
 def original_of_pending(tree: StorageTree, name: str) -> str | None:
     """The original upload a pending file continues, if it waits in ``unfinished/``."""
