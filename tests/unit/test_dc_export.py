@@ -33,8 +33,14 @@ ROWS = (
 
 
 @pytest.fixture
-def center(tmp_path: Path) -> Iterator[DataCenter]:
-    center = DataCenter(tmp_path / "dc", schema=parse_schema(SCHEMA), create=True)
+def db_url() -> str | None:
+    """None: SQLite; ``tests/integration/test_dc_postgres_export.py`` gives PostgreSQL."""
+    return None
+
+
+@pytest.fixture
+def center(tmp_path: Path, db_url: str | None) -> Iterator[DataCenter]:
+    center = DataCenter(tmp_path / "dc", database=db_url, schema=parse_schema(SCHEMA), create=True)
     (center.root / "people.csv").write_text(ROWS)
     assert center.import_file("people.csv", "people").all_ok
     yield center
