@@ -230,7 +230,7 @@ class FTPFolder:
 
     @property
     def options(self) -> dict[str, Any]:
-        opts: dict[str, Any] = {"password": self.password, "timeout": 10, **self.extra}
+        opts: dict[str, Any] = {"password": self.password, "timeout": 30, **self.extra}
         if self.ca_file:
             opts["ca_file"] = self.ca_file
         return opts

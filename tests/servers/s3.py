@@ -215,7 +215,7 @@ class S3Folder:
         return {
             "access_key": self.access_key,
             "secret_key": self.secret_key,
-            "timeout": 10,
+            "timeout": 30,
             "max_attempts": 1,
         }
 

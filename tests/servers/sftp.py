@@ -222,7 +222,7 @@ class SFTPFolder:
 
     @property
     def options(self) -> dict[str, Any]:
-        return {"password": self.password, "known_hosts": self.known_hosts, "timeout": 10}
+        return {"password": self.password, "known_hosts": self.known_hosts, "timeout": 30}
 
     def open(self, **more: Any) -> Any:
         from entrepot.targets import open_target
