@@ -109,3 +109,33 @@ def test_bad_input_and_missing_files_get_clear_errors(tmp_path: Path):
     unknown = tmp_path / "text.txt"
     unknown.write_text("hello")
     assert entrepot("archive", "verify", unknown).returncode == 7
+
+
+def test_a_quiet_input_still_rolls_on_idle_time(tmp_path: Path):
+    import time
+
+    process = subprocess.Popen(
+        [ENTREPOT, "archive", "write", tmp_path, "--max-idle", "0.3s", "-t", "idle-{seq}.events"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert process.stdin is not None
+        process.stdin.write(b'{"first": true}\n')
+        process.stdin.flush()
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "idle-0.events").exists():
+            assert time.monotonic() < deadline, "the idle archive was never sealed"
+            time.sleep(0.05)
+        assert process.poll() is None  # sealed while the writer still waits for input
+        process.stdin.write(b'{"second": true}\n')
+        process.stdin.close()
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    cat = entrepot("archive", "cat", tmp_path)
+    assert [line["payload"] for line in lines(cat.stdout)] == [{"first": True}, {"second": True}]

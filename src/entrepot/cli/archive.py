@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import select
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -129,7 +132,7 @@ def write(
     )
     count = 0
     try:
-        for number, line in enumerate(sys.stdin, start=1):
+        for number, line in enumerate(_input_lines(writer.tick), start=1):
             if not line.strip():
                 continue
             try:
@@ -146,6 +149,38 @@ def write(
         out.print(str(path))
     err.print(f"{count} events in {len(writer.finished)} archives")
     return ExitCode.OK
+
+
+#: How often a quiet input is interrupted to let idle/age rolls and interval syncs happen.
+TICK_SECONDS = 0.5
+
+
+def _input_lines(tick: Callable[[], object]) -> Iterator[str]:
+    """Lines of standard input; ``tick()`` runs every half second while it is quiet.
+
+    So ``tail -f log | entrepot archive write --max-idle 30s`` seals an idle
+    archive on time, not when the next line happens to arrive.
+    """
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield from sys.stdin  # not a real file (an in-process test): no waiting
+        return
+    pending = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], TICK_SECONDS)
+        if not ready:
+            tick()
+            continue
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.decode("utf-8")
+    if pending:
+        yield pending.decode("utf-8")
 
 
 def _plugin_policy(spec: str) -> Any:
