@@ -83,6 +83,8 @@ def test_demo_runs_on_embedded_defaults(tmp_path: Path) -> None:
     delivered = os.listdir(partner)
     assert len([name for name in delivered if name.endswith(".csv")]) == 5
     assert any(".events" in name or name.endswith(".zst") for name in delivered)
+    pending = tmp_path / "demo" / "datacenter" / "customers_demo.create.pending.csv"
+    assert "--ERRORS--" in pending.read_text()
     status = entrepot(
         "status", "--state", tmp_path / "demo" / "state", tmp_path / "demo" / "outbox"
     )

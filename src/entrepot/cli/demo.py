@@ -21,9 +21,29 @@ from entrepot.archive import CountPolicy, RollingWriter
 from entrepot.cli.console import out
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.status import jobs_tables, spool_table
+from entrepot.datacenter import DataCenter
 from entrepot.jobs import Ledger, Runner
 from entrepot.ship import ShipJob, ShipOptions
 from entrepot.spool import Spool
+
+DEMO_SCHEMA = """
+[tables.customers]
+key = ["customer_id"]
+[tables.customers.columns]
+customer_id = { type = "regex", pattern = "C[0-9]{3}" }
+name = { type = "text", required = true }
+country = { type = "choice", choices = ["fr", "de", "nl"] }
+since = { type = "date" }
+"""
+
+DEMO_CUSTOMERS = (
+    "customer_id,name,country,since\n"
+    "C001,Ada,fr,2024-01-15\n"
+    "C002,Bo,de,2025-03-01\n"
+    "C003,,nl,2025-13-01\n"
+    "C004,Cy,uk,2026-02-02\n"
+    "C005,Di,nl,2026-05-05\n"
+)
 
 
 def demo(
@@ -62,12 +82,25 @@ def demo(
     writer.close()
     out.print(f"[bold]2.[/] archived {events} events into {len(writer.finished)} sealed archives")
 
-    # 3. Ship everything to the partner folder, as a job in the ledger.
+    # 3. A CSV upload imported into SQLite; the rows with problems wait in a pending file.
+    (folder / "datacenter").mkdir()
+    (folder / "datacenter" / "schema.toml").write_text(DEMO_SCHEMA)
+    center = DataCenter(folder / "datacenter", create=True)
+    upload = folder / "customers.csv"
+    upload.write_text(DEMO_CUSTOMERS)
+    uploaded = center.upload(upload, user="demo")
+    imported = center.import_file(uploaded.name, "customers", user="demo")
+    out.print(
+        f"[bold]3.[/] imported {uploaded.name} into SQLite: {imported.successful} rows in, "
+        f"{imported.failed} pending with their reasons in {center.root}"
+    )
+
+    # 4. Ship everything to the partner folder, as a job in the ledger.
     with Ledger.open(folder / "state") as ledger:
         job = ShipJob(str(outbox.root), partner.resolve().as_uri(), options=ShipOptions(parallel=2))
         result = Runner(ledger).run(job)
         out.print(
-            f"[bold]3.[/] shipped {len(job.report.done)} files "
+            f"[bold]4.[/] shipped {len(job.report.done)} files "
             f"({job.report.bytes:,} bytes) to {partner}: {result.outcome}"
         )
         out.print(spool_table([outbox.root]))
@@ -75,7 +108,8 @@ def demo(
     out.print(
         f"Look around: [cyan]entrepot spool ls {outbox.root} --area cur[/], "
         f"[cyan]entrepot archive ls {folder / 'events'}[/], "
-        f"[cyan]entrepot status --state {folder / 'state'}[/]"
+        f"[cyan]entrepot status --state {folder / 'state'}[/], "
+        f"[cyan]entrepot dc ls pending --root {center.root}[/]"
     )
     return ExitCode.OK if result.ok else ExitCode.FAILED
 
