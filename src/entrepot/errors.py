@@ -14,7 +14,8 @@ Catch :class:`EntrepotError` to catch them all.  The tree::
     ├── ArchiveError                  event archives
     │   ├── UnknownFormat             not an archive, or a format version we do not know
     │   ├── CorruptRecord             a record failed its checksum or framing
-    │   └── ArchiveClosed             writing to a sealed archive
+    │   ├── ArchiveClosed             writing to a sealed archive
+    │   └── NoMoreFiles               (entrepot.archive) every archive of a set has been read
     ├── TargetError                   a delivery target (carries url, host, port, path)
     │   ├── TransientTargetError      worth retrying: the same call may work later
     │   │   ├── ConnectionFailed      refused, dropped, reset, DNS
@@ -32,7 +33,8 @@ Catch :class:`EntrepotError` to catch them all.  The tree::
     └── DataCenterError               CSV storage and imports
         ├── UploadRejected            an upload refused (name, size, encoding, duplicate)
         ├── SchemaError               a table schema file is wrong
-        └── ImportFailed              an import could not run at all (bad header, …)
+        ├── ImportFailed              an import could not run at all (bad header, …)
+        └── DatabaseUnavailable       the database cannot be reached now (ConnectionError)
 
 Third-party exceptions are translated in one place per backend and chained
 with ``raise ... from exc`` so the original cause is never lost.  The class
@@ -244,6 +246,10 @@ class SchemaError(DataCenterError):
 
 class ImportFailed(DataCenterError):
     """The import could not run."""
+
+
+class DatabaseUnavailable(DataCenterError, ConnectionError):
+    """The database cannot be reached; the import may work later."""
 
 
 def is_transient(exc: BaseException) -> bool:
