@@ -22,7 +22,12 @@ status = { type = "choice", choices = ["active", "graduated"], default = "active
 @pytest.fixture
 def dc(tmp_path: Path):  # type: ignore[no-untyped-def]
     root = tmp_path / "dc"
-    env = {**os.environ, "ENTREPOT_DC_ROOT": str(root), "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "ENTREPOT_DC_ROOT": str(root),
+        "ENTREPOT_STATE_DIR": str(tmp_path / "state"),
+        "COLUMNS": "200",
+    }
 
     def run(*args: object, expect: int = 0) -> str:
         proc = subprocess.run(

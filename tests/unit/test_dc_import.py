@@ -430,7 +430,7 @@ def test_existing_keys_found_whatever_their_sort_order(center: DataCenter) -> No
 
 def test_the_same_file_is_not_imported_twice_at_once(center: DataCenter) -> None:
     put(center, "c.csv", "student_id,name\nS0001,Ann\n")
-    running = center.import_job("c.csv", "students")
+    running = center.importer("c.csv", "students")
     running.prepare()
     with pytest.raises(ImportFailed, match="being imported by another process"):
         center.import_file("c.csv", "students")

@@ -13,11 +13,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from entrepot.cli.console import err, out, table
-from entrepot.cli.exitcodes import ExitCode
-from entrepot.datacenter import AREAS, DataCenter, UploadPolicy
+from entrepot.cli.exitcodes import ExitCode, exit_code_for
+from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
+from entrepot.datacenter import AREAS, DataCenter, ImportJob, UploadPolicy
+from entrepot.errors import is_transient
+from entrepot.jobs import Runner
 
 dc_app = typer.Typer(
     name="dc",
@@ -113,12 +117,16 @@ def import_(
     user: Annotated[str | None, typer.Option(help="Who imports (default: you).")] = None,
     chunk_size: Annotated[int, typer.Option(help="Rows per transaction.")] = 5000,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8-sig",
+    state: StateOption = None,
+    ledger: LedgerOption = None,
+    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")] = False,
 ) -> int:
     """Import a file; failed rows go to <name>.<mode>.pending.csv with their reasons.
 
-    Running the same import again after an interruption finishes it.
+    The import is a job in the ledger: when it fails (file missing, database
+    down) it waits in the backlog, and `entrepot backlog retry ID` finishes it.
+    Running the same import again after an interruption finishes it too.
     """
-    center = _center(root, db, schema)
     name = Path(file).name
     columns = (
         TextColumn("{task.description}"),
@@ -133,16 +141,33 @@ def import_(
         def progress(rows: int, fraction: float | None) -> None:
             bar.update(task, completed=fraction if fraction is not None else 0.0, rows=rows)
 
-        with center:
-            result = center.import_file(
-                name,
-                table_name,
-                mode,
-                user=user or getpass.getuser(),
-                chunk_size=chunk_size,
-                encoding=encoding,
-                on_progress=progress,
-            )
+        job = ImportJob(
+            root,
+            name,
+            table_name,
+            mode,
+            schema=schema,
+            database=db,
+            chunk_size=chunk_size,
+            encoding=encoding,
+            user=user or getpass.getuser(),
+            on_progress=progress,
+        )
+        if no_ledger:
+            run = Runner(None).run(job)
+        else:
+            with open_ledger(state, ledger) as book:
+                run = Runner(book).run(job)
+    result = job.result
+    if not run.ok or result is None:
+        cause = run.error.__cause__ if run.error is not None else None
+        message = str(cause) if cause is not None else str(run.error)
+        err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+        if run.state is not None:
+            err.print(f"job {run.job_id} is now {run.state}; `entrepot backlog retry` re-runs it")
+        if cause is None:
+            return int(ExitCode.FAILED)
+        return int(ExitCode.TEMPORARY if is_transient(cause) else exit_code_for(cause))
     summary = [
         ("file", result.source),
         ("table", result.table),
@@ -157,6 +182,7 @@ def import_(
         summary.append(("pending rows", result.pending_file.name))
     if result.resumed:
         summary.append(("note", "an interrupted import was finished"))
+    summary.append(("job", run.job_id))
     out.print(table("import", ["Item", "Value"], summary))
     return int(ExitCode.OK if result.all_ok else ExitCode.DATA)
 

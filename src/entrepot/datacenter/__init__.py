@@ -1,13 +1,16 @@
 """The data center: CSV uploads, validated batch imports, sorted result files.
 
 See ``docs/datacenter.md`` for a tour.  The main entry point is
-:class:`DataCenter`; imports run as :class:`ImportJob` steps.
+:class:`DataCenter`; an :class:`Importer` does one import step by step, and
+:class:`ImportJob` runs it as an Entrepôt job (ledger, retries, backlog).
+Importing this package registers the ``import`` job kind.
 """
 
 from entrepot.datacenter.center import AREAS, DataCenter
 from entrepot.datacenter.database import Database
 from entrepot.datacenter.distribute import distribute
-from entrepot.datacenter.importer import ImportJob, ImportResult
+from entrepot.datacenter.importer import Importer, ImportResult
+from entrepot.datacenter.job import ImportJob
 from entrepot.datacenter.listing import FileInfo, human_size
 from entrepot.datacenter.log import DataCenterLog
 from entrepot.datacenter.schema import ColumnSpec, Schema, TableSpec, load_schema, parse_schema
@@ -23,6 +26,7 @@ __all__ = [
     "FileInfo",
     "ImportJob",
     "ImportResult",
+    "Importer",
     "Schema",
     "StorageTree",
     "TableSpec",

@@ -11,7 +11,7 @@ from entrepot.datacenter.database import DEFAULT_SQLITE_NAME, Database
 from entrepot.datacenter.export import export_to_folder, export_to_spool
 from entrepot.datacenter.importer import (
     DEFAULT_CHUNK_SIZE,
-    ImportJob,
+    Importer,
     ImportResult,
     ProgressCallback,
 )
@@ -155,7 +155,7 @@ class DataCenter:
 
     # -- imports, exports ------------------------------------------------------------
 
-    def import_job(
+    def importer(
         self,
         name: str,
         table: str,
@@ -165,9 +165,9 @@ class DataCenter:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         encoding: str = "utf-8-sig",
         on_progress: ProgressCallback | None = None,
-    ) -> ImportJob:
-        """The import of ``name`` as a job, to run step by step or with ``run()``."""
-        return ImportJob(
+    ) -> Importer:
+        """The import of ``name``, to run step by step or with ``run()``."""
+        return Importer(
             self.tree,
             self.database,
             self.schema,
@@ -191,8 +191,8 @@ class DataCenter:
         encoding: str = "utf-8-sig",
         on_progress: ProgressCallback | None = None,
     ) -> ImportResult:
-        """Import ``name`` from the root into ``table``; see :class:`ImportJob`."""
-        job = self.import_job(
+        """Import ``name`` from the root into ``table``; see :class:`Importer`."""
+        job = self.importer(
             name,
             table,
             mode,

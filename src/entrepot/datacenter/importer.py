@@ -1,6 +1,7 @@
-"""Batch imports of a CSV file into a database table, as a resumable job.
+"""Batch imports of a CSV file into a database table, resumable step by step.
 
-An :class:`ImportJob` goes through the same steps as every Entrepôt job:
+An :class:`Importer` goes through the same steps as every Entrepôt job
+(:class:`entrepot.datacenter.job.ImportJob` runs it as one):
 
 ``prepare``
     find the file, check its header, register the job in the ledger (or
@@ -103,7 +104,7 @@ class ImportResult:
         return self.failed == 0
 
 
-class ImportJob:
+class Importer:
     """One import of a file from the data center root into one table."""
 
     def __init__(
@@ -314,10 +315,14 @@ class ImportJob:
         except csv.Error as exc:
             raise ImportFailed(f"{self.source_name}: not readable as CSV: {exc}") from exc
 
-    def produce(self) -> None:
-        """Import the chunks not yet committed."""
+    def produce(self) -> int:
+        """Import the chunks not yet committed; return the number of data rows."""
         if self.stage != "importing":
-            return
+            with self.db.engine.connect() as conn:
+                total = conn.execute(
+                    select(self.db.jobs.c.rows_total).where(self.db.jobs.c.job_id == self.job_id)
+                ).scalar()
+            return int(total or 0)
         with self.db.engine.connect() as conn:
             done = set(
                 conn.execute(
@@ -344,6 +349,7 @@ class ImportJob:
                 rows_done += len(rows)
                 if self.on_progress is not None:
                     self.on_progress(rows_done, _fraction(handle, self.source))
+        return rows_done
 
     def _import_chunk(
         self, checker: RowChecker, plan: HeaderPlan, number: int, rows: list[list[str]], first: int
