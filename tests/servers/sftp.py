@@ -24,6 +24,7 @@ listed in its table and chroots every session to the server root.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import uuid
 from collections.abc import Iterator
@@ -245,6 +246,9 @@ def sftp_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SFTPServe
         import asyncssh  # noqa: F401
     except ImportError as exc:
         server_unavailable(f"asyncssh is not installed: {exc}")
+    # The server logs from its own thread at any moment: keep it out of the log
+    # lines other tests capture.
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
     base = tmp_path_factory.mktemp("sftp")
     (base / "root").mkdir()
     (base / "keys").mkdir()
