@@ -19,6 +19,8 @@ empty remote folder):
       and start it again on the same port;
     * ``drop_after(n)`` — cut the client's control connection right after the
       n-th completed upload (``STOR``) from now, once;
+    * ``server`` — the shared :class:`FTPServer` (``FTPServer(root, mlsd=False)``
+      starts one without ``MLSD``/``MLST``, like vsftpd);
     * ``ca_file`` (FTPS only) — the certificate to trust.
 
 Bad passwords are answered at once (``auth_failed_timeout = 0``).
@@ -83,9 +85,10 @@ def make_self_signed_cert(path: Path) -> Path:
 class FTPServer:
     """One pyftpdlib server in a thread; restartable on the same port."""
 
-    def __init__(self, root: Path, *, certfile: Path | None = None) -> None:
+    def __init__(self, root: Path, *, certfile: Path | None = None, mlsd: bool = True) -> None:
         self.root = root
         self.certfile = certfile
+        self.mlsd = mlsd
         self.port = 0
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -156,6 +159,11 @@ class FTPServer:
                     self.close_when_done()
 
         Handler.authorizer = authorizer
+        if not self.mlsd:
+            # Like vsftpd: no MLSD/MLST, so clients must fall back to NLST and SIZE.
+            Handler.proto_cmds = {
+                k: v for k, v in base.proto_cmds.items() if k not in {"MLSD", "MLST"}
+            }
         if self.certfile:
             Handler.certfile = str(self.certfile)
             Handler.tls_control_required = True

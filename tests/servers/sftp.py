@@ -15,7 +15,9 @@ an :class:`SFTPFolder` with
 * ``stop()`` / ``start()`` — stop (open connections are cut) and start again
   on the same port with the same host key;
 * ``drop_after(n)`` — cut the connection right after the n-th completed
-  upload (a file opened for writing and closed) from now, once.
+  upload (a file opened for writing and closed) from now, once;
+* ``server.posix_rename = False`` — answer the ``posix-rename`` extension
+  with "unsupported" (reset after each test).
 
 The server runs on its own event loop in a thread; it accepts any user name
 listed in its table and chroots every session to the server root.
@@ -61,6 +63,8 @@ class SFTPServer:
         self._connections: set[Any] = set()
         self._lock = threading.Lock()
         self._drop_countdown: int | None = None
+        #: Set to False to answer posix-rename@openssh.com with "unsupported".
+        self.posix_rename = True
 
     def drop_after(self, n: int) -> None:
         with self._lock:
@@ -172,6 +176,8 @@ class SFTPServer:
 
             def posix_rename(self, old: bytes, new: bytes) -> None:
                 self._deny()
+                if not owner.posix_rename:
+                    raise asyncssh.SFTPOpUnsupported("posix-rename is switched off")
                 super().posix_rename(old, new)
 
             def mkdir(self, path: bytes, attrs: Any) -> None:
@@ -268,4 +274,5 @@ def sftp_server(sftp_service: SFTPServer) -> Iterator[SFTPFolder]:
         yield SFTPFolder(sftp_service, name)
     finally:
         sftp_service._drop_countdown = None
+        sftp_service.posix_rename = True
         sftp_service.start()

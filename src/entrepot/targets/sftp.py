@@ -28,7 +28,7 @@ files/s) and a 128 MiB file about 40 % faster (93 against 66 MiB/s).
 from __future__ import annotations
 
 import contextlib
-import errno
+import logging
 import os
 import socket
 import stat as stat_module
@@ -47,9 +47,11 @@ from entrepot.errors import (
     TargetError,
     TargetTimeout,
 )
+from entrepot.logs import log_event
 from entrepot.targets.base import Progress, RemoteInfo, Target
 from entrepot.targets.url import TargetURL
 
+logger = logging.getLogger(__name__)
 _DEFAULT_BLOCK = 256 * 1024
 _DEFAULT_REQUEST = 128 * 1024
 _CLOSED_WORDS = ("closed", "eof", "reset", "broken pipe", "not open")
@@ -199,12 +201,16 @@ class SFTPTarget(Target):
                 self.sftp.posix_rename(old, new)
                 return
             except OSError as exc:
-                if not _unsupported(exc):
+                # paramiko keeps only "no such file" and "permission denied" as
+                # errno; any other refusal may be a server without the extension.
+                if exc.errno is not None:
                     raise
-                self._posix_rename = False
         with contextlib.suppress(FileNotFoundError):
             self.sftp.remove(new)
         self.sftp.rename(old, new)
+        if self._posix_rename:
+            log_event(logger, "targets.sftp_no_posix_rename", logging.INFO, url=self.url)
+            self._posix_rename = False
 
     def _delete(self, path: str) -> None:
         self.sftp.remove(self._full(path))
@@ -274,8 +280,3 @@ def _info(path: str, attrs: paramiko.SFTPAttributes) -> RemoteInfo:
     size = 0 if is_dir else int(attrs.st_size or 0)
     mtime = float(attrs.st_mtime) if attrs.st_mtime is not None else None
     return RemoteInfo(path, size, mtime, None, is_dir)
-
-
-def _unsupported(exc: OSError) -> bool:
-    text = str(exc).lower()
-    return exc.errno in (errno.ENOSYS, errno.EOPNOTSUPP) or "unsupported" in text
