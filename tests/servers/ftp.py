@@ -171,11 +171,18 @@ class FTPServer:
         return Handler
 
     def start(self) -> None:
+        from pyftpdlib.ioloop import IOLoop
         from pyftpdlib.servers import ThreadedFTPServer
 
         if self._server is not None:
             return
-        server = ThreadedFTPServer(("127.0.0.1", self.port), self._handler_class())
+        # An event loop of its own: pyftpdlib's default is one per process, so
+        # stopping one server would close every other server's sockets too.
+        server = ThreadedFTPServer(("127.0.0.1", self.port), self._handler_class(), ioloop=IOLoop())
+        # pyftpdlib keeps the threaded server's stop flag and lock on the class:
+        # stopping one server would stop every other one's sessions.
+        server._exit = threading.Event()
+        server._lock = threading.Lock()
         server.max_cons = 256
         self.port = server.socket.getsockname()[1]
         self._server = server
