@@ -41,7 +41,17 @@ class Remote:
         return open_target(self.url, **{**self.options, **more})
 
 
-@pytest.fixture(params=BACKENDS)
+def _grouped(kinds: list[str]) -> list[Any]:
+    """One xdist group per server kind, so each worker starts as few servers as it can."""
+    return [
+        pytest.param(kind, marks=pytest.mark.xdist_group(f"targets-{kind}"))
+        if kind not in {"file", "memory"}
+        else kind
+        for kind in kinds
+    ]
+
+
+@pytest.fixture(params=_grouped(BACKENDS))
 def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Remote:
     kind = request.param
     if kind == "file":
@@ -50,7 +60,6 @@ def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Remote:
         return Remote(kind, folder.as_uri())
     if kind == "memory":
         return Remote(kind, f"memory://contract-{uuid.uuid4().hex[:8]}/drop")
-    request.applymarker(pytest.mark.xdist_group(f"targets-{kind}"))
     server = request.getfixturevalue(f"{kind}_server")
     return Remote(kind, server.url, dict(server.options), server)
 

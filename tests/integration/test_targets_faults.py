@@ -27,9 +27,13 @@ NETWORK = ["ftp", "ftps", "sftp", "s3"]
 pytestmark = pytest.mark.server
 
 
-@pytest.fixture(params=NETWORK)
+def _grouped(kinds: list[str]) -> list[Any]:
+    """One xdist group per server kind, so each worker starts as few servers as it can."""
+    return [pytest.param(k, marks=pytest.mark.xdist_group(f"targets-{k}")) for k in kinds]
+
+
+@pytest.fixture(params=_grouped(NETWORK))
 def server(request: pytest.FixtureRequest) -> Any:
-    request.applymarker(pytest.mark.xdist_group(f"targets-{request.param}"))
     srv = request.getfixturevalue(f"{request.param}_server")
     srv.kind = request.param
     return srv
@@ -309,3 +313,14 @@ def test_s3_secret_from_the_environment(s3_server: Any, monkeypatch: pytest.Monk
     with open_target(s3_server.url, password_env="DROP_SECRET", **options) as target:
         target.upload_bytes(b"env", "e.txt")
     assert s3_server.keys() == ["e.txt"]
+
+
+@pytest.mark.parametrize("kind", _grouped(["ftp", "ftps", "sftp"]))
+def test_one_connection_serves_many_files(kind: str, request: pytest.FixtureRequest) -> None:
+    srv = request.getfixturevalue(f"{kind}_server")
+    before = srv.server.connections
+    with srv.open() as target:
+        for n in range(15):
+            target.upload_bytes(b"x", f"f{n}.csv")
+        assert len(target.list()) == 15
+    assert srv.server.connections - before == 1

@@ -19,6 +19,7 @@ empty remote folder):
       and start it again on the same port;
     * ``drop_after(n)`` — cut the client's control connection right after the
       n-th completed upload (``STOR``) from now, once;
+    * ``server.connections`` — control connections accepted so far;
     * ``server`` — the shared :class:`FTPServer` (``FTPServer(root, mlsd=False)``
       starts one without ``MLSD``/``MLST``, like vsftpd);
     * ``ca_file`` (FTPS only) — the certificate to trust.
@@ -94,6 +95,8 @@ class FTPServer:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._drop_countdown: int | None = None
+        #: Control connections accepted so far (to check connection reuse).
+        self.connections = 0
 
     @property
     def running(self) -> bool:
@@ -143,6 +146,10 @@ class FTPServer:
             banner = "entrepot test server"
             passive_ports = None
             use_encoding = "utf8"
+
+            def on_connect(self) -> None:
+                with server._lock:
+                    server.connections += 1
 
             def ftp_CWD(self, path: str) -> str | None:
                 try:

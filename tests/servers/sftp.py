@@ -16,6 +16,7 @@ an :class:`SFTPFolder` with
   on the same port with the same host key;
 * ``drop_after(n)`` — cut the connection right after the n-th completed
   upload (a file opened for writing and closed) from now, once;
+* ``server.connections`` — SSH connections accepted so far;
 * ``server.posix_rename = False`` — answer the ``posix-rename`` extension
   with "unsupported" (reset after each test).
 
@@ -63,6 +64,8 @@ class SFTPServer:
         self._connections: set[Any] = set()
         self._lock = threading.Lock()
         self._drop_countdown: int | None = None
+        #: SSH connections accepted so far (to check connection reuse).
+        self.connections = 0
         #: Set to False to answer posix-rename@openssh.com with "unsupported".
         self.posix_rename = True
 
@@ -122,6 +125,7 @@ class SFTPServer:
         class Server(asyncssh.SSHServer):  # type: ignore[misc]
             def connection_made(self, conn: Any) -> None:
                 owner._connections.add(conn)
+                owner.connections += 1
 
             def connection_lost(self, exc: Exception | None) -> None:
                 owner._connections.difference_update(
