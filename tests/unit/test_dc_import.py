@@ -438,3 +438,22 @@ def test_the_same_file_is_not_imported_twice_at_once(center: DataCenter) -> None
     assert running.send().successful == 1
     running.cleanup()
     assert center.import_file("c.csv", "students").successful == 1
+
+
+def test_empty_boolean_cells_leave_the_other_rows_values_alone(
+    tmp_path: Path, db_url: str | None
+) -> None:
+    schema = parse_schema(
+        '[tables.flags]\nkey = ["id"]\n[tables.flags.columns]\n'
+        'id = { type = "text" }\non = { type = "boolean" }\nnote = { type = "text" }\n'
+    )
+    center = DataCenter(tmp_path / "flags", database=db_url, schema=schema, create=True)
+    try:
+        # ' yes' (spaced) takes the general path, which once shifted the values
+        # after an empty cell on PostgreSQL.
+        put(center, "f.csv", "id,on,note\na,,x\nb,true,x\nc,no,\nd, yes,x\n")
+        assert center.import_file("f.csv", "flags").all_ok
+        stored = {row["id"]: row["on"] for row in rows_of(center, "flags")}
+        assert stored == {"a": None, "b": True, "c": False, "d": True}
+    finally:
+        center.close()

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
 
-from entrepot.datacenter import dbops
+from entrepot.datacenter import dbops, rawpath
 from entrepot.datacenter.backups import append_backup
 from entrepot.datacenter.database import Database
 from entrepot.datacenter.schema import Schema, TableSpec
@@ -108,6 +108,11 @@ class ChunkWriter:
     def _insert(
         self, conn: Connection, chunk: CheckedChunk, plan: HeaderPlan, good: list[int]
     ) -> None:
+        if chunk.raw_rows is not None:
+            raw = chunk.raw_rows
+            rows = raw if len(good) == chunk.size else [raw[pos] for pos in good]
+            rawpath.insert_raw(conn, self.table, plan.used, chunk.raw_forms, rows, plan.width)
+            return
         names: list[str] = []
         columns: list[list[Any]] = []
         every = len(good) == chunk.size

@@ -191,7 +191,7 @@ def _copy_text(values: list[Any]) -> list[str]:
     sample = present[0] if present else None
     texts: list[Any]
     if isinstance(sample, bool):
-        texts = ["t" if value else "f" for value in values]
+        texts = ["t" if value else "f" for value in present]
     elif isinstance(sample, date):
         # datetime is a date too; both print as PostgreSQL reads them.
         texts = list(map(_ISO, present))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Literal
 
+from entrepot.datacenter import rawpath
 from entrepot.datacenter.csvfiles import ERRORS_COLUMN, IGNORE_COLUMN
 from entrepot.datacenter.schema import TableSpec
 from entrepot.datacenter.values import ColumnConverter, shown
@@ -124,6 +125,11 @@ class CheckedChunk:
     #: Row position in the chunk → problems (``field: message``).
     errors: dict[int, list[str]] = field(default_factory=dict)
     keys: list[Key | None] = field(default_factory=list)
+    #: The rows as read, when every cell can be stored as its text
+    #: (:mod:`.rawpath`); ``values`` then holds only key and reference columns.
+    raw_rows: list[list[str]] | None = None
+    #: With ``raw_rows``: the SQL storing each used column's cells.
+    raw_forms: list[str] = field(default_factory=list)
 
     def fail(self, position: int, column: str, message: str) -> None:
         self.errors.setdefault(position, []).append(f"{column}: {message}")
@@ -141,24 +147,40 @@ class CheckedChunk:
 class RowChecker:
     """Checks chunks of raw rows for one import; remembers keys across chunks."""
 
-    def __init__(self, table: TableSpec, plan: HeaderPlan, mode: Mode) -> None:
+    def __init__(self, table: TableSpec, plan: HeaderPlan, mode: Mode, *, raw: bool = True) -> None:
         self.table = table
         self.plan = plan
         self.mode = mode
         self.converters = {
             name: ColumnConverter(name, table.columns[name]) for _, name in plan.used
         }
+        # Columns absent from the file take their default: only the general
+        # path fills those in.
+        self.raw = (
+            raw
+            and mode == "create"
+            and all(table.columns[name].default is None for name in plan.absent)
+        )
+        #: Columns whose converted values the database checks need.
+        self._looked_up = set(table.key) | {
+            name for name, spec in table.columns.items() if spec.references
+        }
         #: Key → index of the first row that carried it, for duplicates within the file.
         self.first_seen: dict[Any, int] = {}
 
     def check(self, rows: list[list[str]], first_index: int) -> CheckedChunk:
         plan = self.plan
-        chunk = CheckedChunk(first_index=first_index, size=len(rows), values={})
         width = plan.width
+        well_formed = set(map(len, rows)) <= {width}
+        if self.raw and well_formed:
+            fast = self._check_raw(rows, first_index)
+            if fast is not None:
+                return fast
+        chunk = CheckedChunk(first_index=first_index, size=len(rows), values={})
         # Rows with the wrong number of cells are reported and blanked so the
         # column-wise conversion below can treat every row alike.
         shaped = rows
-        if any(len(row) != width for row in rows):
+        if not well_formed:
             shaped = list(rows)
             for pos, row in enumerate(rows):
                 if len(row) == width:
@@ -182,6 +204,28 @@ class RowChecker:
                 if pos not in blanked:
                     chunk.fail(pos, name, message)
             chunk.values[name] = values
+        self._check_keys(chunk)
+        return chunk
+
+    def _check_raw(self, rows: list[list[str]], first_index: int) -> CheckedChunk | None:
+        """The chunk for :mod:`.rawpath`, or ``None`` when some cell needs the general path."""
+        values: dict[str, list[Any]] = {}
+        forms: list[str] = []
+        for position, name in self.plan.used:
+            cells = list(map(itemgetter(position), rows))
+            required, _ = self._empty_rule(name)
+            form = rawpath.sqlite_form(self.table.columns[name], cells, required=required)
+            if form is None:
+                return None
+            forms.append(form)
+            if name in self._looked_up:
+                converted, errors = self.converters[name].convert(cells, required=required)
+                if errors:
+                    return None
+                values[name] = converted
+        chunk = CheckedChunk(
+            first_index=first_index, size=len(rows), values=values, raw_rows=rows, raw_forms=forms
+        )
         self._check_keys(chunk)
         return chunk
 

@@ -25,6 +25,8 @@ _BOOLEANS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 # Also accept the usual capitalisations without lower-casing every cell.
 _BOOLEANS.update({key.upper(): value for key, value in list(_BOOLEANS.items())})
 _BOOLEANS.update({key.capitalize(): value for key, value in list(_BOOLEANS.items())})
+#: Every spelling a boolean cell may have as it is, with its value.
+BOOLEAN_WORDS: dict[str, bool] = _BOOLEANS
 
 
 def shown(text: str, limit: int = 40) -> str:
@@ -34,10 +36,17 @@ def shown(text: str, limit: int = 40) -> str:
     return repr(text)
 
 
+#: Stored integers are 64-bit (BIGINT).
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
 def _integer(text: str) -> int:
     if not _INTEGER.fullmatch(text):
         raise ValueError(f"not an integer: {shown(text)}")
-    return int(text)
+    value = int(text)
+    if not _INT_MIN <= value <= _INT_MAX:
+        raise ValueError(f"integer out of range (64 bits): {shown(text)}")
+    return value
 
 
 def _decimal(text: str) -> Decimal:
@@ -175,7 +184,10 @@ class ColumnConverter:
             if kind == "integer":
                 if not all(map(_INTEGER.fullmatch, cells)):
                     return None
-                return list(map(int, cells))
+                numbers = list(map(int, cells))
+                if min(numbers) < _INT_MIN or max(numbers) > _INT_MAX:
+                    return None
+                return numbers
             if kind == "decimal":
                 if not all(map(_DECIMAL.fullmatch, cells)):
                     return None
