@@ -4,18 +4,20 @@ Most chunks of a load are entirely valid, and most valid cells already are
 the text the database would store for them.  For such a chunk, checking a
 column needs only C-level passes (one regular expression, a set test), and
 converting it can be left to the database: SQLite gets the raw rows through
-one ``executemany`` whose ``VALUES`` expressions do the few conversions
-(``CAST`` for integers, ``CASE`` for booleans, a suffix for date-times), and
-PostgreSQL gets them back as CSV through ``COPY``, whose input functions
-parse exactly the forms admitted here.
+``executemany`` of multi-row ``INSERT`` statements whose ``VALUES``
+expressions do the few conversions (``CAST`` for integers, ``CASE`` for
+booleans, a suffix for date-times); PostgreSQL gets them through ``COPY``
+(tab-joined text, or CSV when a cell holds a tab, a line break or a
+backslash), whose input functions parse exactly the forms admitted here.
 
-A column qualifies only when every cell is in a form for which both routes
-store the very value the cell-by-cell conversion of
-:mod:`entrepot.datacenter.values` would; anything else — an empty cell in a
-column with a default or a required one, a decimal that Python would
-rewrite, a date-time with a zone — sends the chunk down the general path,
-which checks and converts every cell and words every problem.  The two paths
-are compared cell for cell by a property test (``tests/unit/test_dc_rawpath.py``).
+A column qualifies (:func:`sqlite_form` gives its expression) only when
+every cell is in a form for which both routes store the very value the
+cell-by-cell conversion of :mod:`entrepot.datacenter.values` would; anything
+else — an empty cell in a column with a default or a required one, a decimal
+that Python would rewrite, a date-time with a zone — sends the chunk down
+the general path, which checks and converts every cell and words every
+problem.  The two paths are compared by property tests
+(``tests/unit/test_dc_rawpath.py``, ``tests/integration/test_dc_postgres_rawpath.py``).
 """
 
 from __future__ import annotations
@@ -186,16 +188,29 @@ def _translated(conn: Connection, statement: str, exc: Exception) -> sa_exc.Stat
 
 
 def _copy_csv(conn: Connection, target: str, column_list: str, cells: Any) -> None:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(cells)
-    # An empty cell is NULL, quoted or not (a lone empty cell is written as "").
-    statement = (
-        f"COPY {target} ({column_list}) FROM STDIN WITH (FORMAT csv, FORCE_NULL ({column_list}))"
-    )
+    lines = list(map("\t".join, cells))
+    data = "\n".join(lines) + "\n"
+    width = column_list.count(",") + 1
+    if (
+        "\\" not in data
+        and "\r" not in data
+        and data.count("\n") == len(lines)
+        and data.count("\t") == len(lines) * (width - 1)
+    ):
+        # No cell holds a tab, line break or backslash: COPY's text format
+        # takes the cells as they are, joined at C speed (empty means NULL).
+        options = "FORMAT text, NULL ''"
+    else:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(cells)
+        data = buffer.getvalue()
+        # An empty cell is NULL, quoted or not (a lone empty cell is written as "").
+        options = f"FORMAT csv, FORCE_NULL ({column_list})"
+    statement = f"COPY {target} ({column_list}) FROM STDIN WITH ({options})"
     cursor = _cursor(conn)
     try:
         with cursor.copy(statement) as copy:
-            copy.write(buffer.getvalue().encode("utf-8"))
+            copy.write(data.encode("utf-8"))
     except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
         raise _translated(conn, statement, exc) from exc
     finally:
