@@ -244,10 +244,11 @@ class FTPTarget(Target):
         if isinstance(exc, ftplib.error_reply | ftplib.error_proto):
             return self._error(ConnectionFailed, f"unexpected reply: {exc}", path)
         if isinstance(exc, ssl.SSLCertVerificationError):
-            message = f"TLS certificate not trusted: {exc.verify_message}"
+            message = f"TLS certificate not trusted: {getattr(exc, 'verify_message', exc)}"
             return self._error(AuthenticationFailed, message, path)
         if isinstance(exc, ssl.SSLError):
-            return self._error(ConnectionFailed, f"TLS error: {exc.reason or exc}", path)
+            reason = getattr(exc, "reason", None) or exc
+            return self._error(ConnectionFailed, f"TLS error: {reason}", path)
         if isinstance(exc, socket.gaierror):
             return self._error(ConnectionFailed, f"cannot resolve host: {exc.strerror}", path)
         return super()._translate(exc, path)

@@ -1,0 +1,102 @@
+"""Each backend's translation of its library's errors into our tree."""
+
+from __future__ import annotations
+
+import ftplib
+import ssl
+
+import pytest
+
+from entrepot.errors import (
+    AuthenticationFailed,
+    ConnectionFailed,
+    PermanentTargetError,
+    PermissionDenied,
+    RemoteNotFound,
+    TargetTimeout,
+    TransientTargetError,
+)
+from entrepot.targets import open_target
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (ftplib.error_temp("421 Service not available"), ConnectionFailed),
+        (ftplib.error_temp("450 File busy"), TransientTargetError),
+        (ftplib.error_perm("530 Login incorrect."), AuthenticationFailed),
+        (ftplib.error_perm("550 Not enough privileges."), PermissionDenied),
+        (ftplib.error_perm("550 No such file or directory."), RemoteNotFound),
+        (ftplib.error_perm("553 Could not create file."), PermissionDenied),
+        (ftplib.error_perm("552 Quota exceeded"), PermanentTargetError),
+        (ftplib.error_reply("226 unexpected"), ConnectionFailed),
+        (EOFError(), ConnectionFailed),
+        (TimeoutError("timed out"), TargetTimeout),
+        (ConnectionRefusedError(111, "Connection refused"), ConnectionFailed),
+        (ssl.SSLError(1, "bad record"), ConnectionFailed),
+    ],
+)
+def test_ftp_translation(error: Exception, expected: type) -> None:
+    target = open_target("ftp://u:Secret-9@files.example.org:2121/in")
+    translated = target._translate(error, "a.csv")
+    assert type(translated) is expected
+    assert translated.transient == issubclass(expected, TransientTargetError)
+    assert (translated.host, translated.port, translated.path) == (
+        "files.example.org",
+        2121,
+        "/in/a.csv",
+    )
+    assert "Secret-9" not in str(translated)
+
+
+def test_ftps_untrusted_certificate_is_an_authentication_failure() -> None:
+    target = open_target("ftps://u@files.example.org/in")
+    error = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    error.verify_message = "self-signed certificate"
+    assert isinstance(target._translate(error, ""), AuthenticationFailed)
+
+
+def test_sftp_translation() -> None:
+    paramiko = pytest.importorskip("paramiko")
+    target = open_target("sftp://u@files.example.org/in", known_hosts="/nonexistent")
+    assert target.port == 22
+    cases = [
+        (paramiko.AuthenticationException("bad"), AuthenticationFailed),
+        (paramiko.SSHException("Server '[h]:22' not found in known_hosts"), AuthenticationFailed),
+        (paramiko.SSHException("Error reading SSH protocol banner"), ConnectionFailed),
+        (PermissionError(13, "Permission denied"), PermissionDenied),
+        (FileNotFoundError(2, "No such file"), RemoteNotFound),
+        (OSError("Socket is closed"), ConnectionFailed),
+        (OSError("Failure"), PermanentTargetError),
+        (TimeoutError(), TargetTimeout),
+    ]
+    for error, expected in cases:
+        assert type(target._translate(error, "x")) is expected, error
+
+
+def test_s3_translation() -> None:
+    pytest.importorskip("boto3")
+    from entrepot.targets.s3_put import _client_error
+
+    target = open_target("s3://bucket/pre?endpoint_url=http://127.0.0.1:9000&region=eu-west-1")
+    assert (target.host, target.port) == ("127.0.0.1", 9000)
+
+    def reply(status: int, code: str) -> Exception:
+        return _client_error(
+            status, f"<Error><Code>{code}</Code><Message>m</Message></Error>".encode()
+        )
+
+    cases = [
+        (reply(403, "SignatureDoesNotMatch"), AuthenticationFailed),
+        (reply(403, "InvalidAccessKeyId"), AuthenticationFailed),
+        (reply(403, "AccessDenied"), PermissionDenied),
+        (reply(404, "NoSuchBucket"), RemoteNotFound),
+        (reply(503, "SlowDown"), TransientTargetError),
+        (reply(500, "InternalError"), TransientTargetError),
+        (reply(400, "InvalidDigest"), PermanentTargetError),
+        (_client_error(502, b"<html>bad gateway</html>"), TransientTargetError),
+    ]
+    for error, expected in cases:
+        translated = target._translate(error, "a.csv")
+        assert type(translated) is expected, error
+        assert translated.path == "s3://bucket/pre/a.csv"
