@@ -77,10 +77,11 @@ def write_file(path: str | os.PathLike[str], data: bytes, *, durable: bool = Tru
     """Create ``path`` exclusively with ``data``; fsync it when ``durable``."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        written = os.write(fd, data)
+        if written < len(data):  # short writes are rare: finish them without copying
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(fd, view) :]
         if durable:
             os.fsync(fd)
     finally:

@@ -153,13 +153,13 @@ class Spool:
             self._folder_fds[folder] = fd
         os.fsync(fd)
 
-    def _ensure_area(self, area: str) -> Path:
+    def _ensure_area(self, area: str) -> str:
         """The folder of ``area``, created the first time this spool object needs it."""
-        path = self.area(area)
+        folder = self._folder(area)
         if area not in self._ready_areas:
-            self._make_area(path)
+            self._make_area(Path(folder))
             self._ready_areas.add(area)
-        return path
+        return folder
 
     def _make_area(self, path: Path) -> None:
         try:
@@ -356,7 +356,7 @@ class Spool:
         return claim
 
     def _finish(self, claim: Claim, area: str) -> Path:
-        target = os.fspath(self._ensure_area(area))
+        target = self._ensure_area(area)
         while True:
             # Done files never overwrite an earlier one of the same name: they get a suffix.
             final = os.path.join(target, claim.name)
@@ -382,8 +382,7 @@ class Spool:
     def move(self, name: str, source: str, destination: str) -> Path:
         """Move file ``name`` from one area to another; an existing file there is an error."""
         src = os.path.join(self._folder(source), check_name(name))
-        target = self._folder(destination)
-        self._ensure_area(destination)
+        target = self._ensure_area(destination)
         dst = os.path.join(target, name)
         try:
             rename_noreplace(src, dst)
@@ -401,7 +400,7 @@ class Spool:
         if not src.is_file():
             raise EntryNotFound(f"no file {name!r} in {source}/")
         self.publish_file(src, name, area=destination)
-        return dst_area / name
+        return Path(dst_area, name)
 
     def remove(self, name: str, area: str) -> None:
         """Delete file ``name`` from ``area``."""

@@ -14,6 +14,16 @@ logger = logging.getLogger(__name__)
 
 _counter = itertools.count()
 _host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "localhost"
+# The process id, kept up to date across fork() so that names stay unique in children.
+_pid = os.getpid()
+
+
+def _after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def unique_name(suffix: str = "") -> str:
@@ -22,7 +32,7 @@ def unique_name(suffix: str = "") -> str:
     Maildir style: microseconds since the epoch, then the process id and a
     per-process counter, then the host; names made in a later microsecond sort later.
     """
-    return f"{time.time_ns() // 1000:017d}.P{os.getpid()}Q{next(_counter)}.{_host}{suffix}"
+    return f"{time.time_ns() // 1000:017d}.P{_pid}Q{next(_counter)}.{_host}{suffix}"
 
 
 def free_name(folder: str, name: str) -> str:
