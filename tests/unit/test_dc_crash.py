@@ -37,6 +37,7 @@ import time
 from entrepot.datacenter import DataCenter, parse_schema
 
 root, name, mode, schema_text = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+parallel = {"1": True, "0": False}.get(sys.argv[5])
 
 def report(rows, fraction):
     sys.stdout.write(f"{rows}\\n")
@@ -45,7 +46,9 @@ def report(rows, fraction):
     time.sleep(0.004)
 
 center = DataCenter(root, schema=parse_schema(schema_text))
-result = center.import_file(name, "people", mode, chunk_size=25, user="crash", on_progress=report)
+result = center.import_file(
+    name, "people", mode, chunk_size=25, user="crash", on_progress=report, parallel=parallel
+)
 sys.stdout.write(f"done {result.successful} {result.failed}\\n")
 sys.stdout.flush()
 """
@@ -67,8 +70,14 @@ def _write_people(path: Path) -> None:
             writer.writerow([number, name, f"{number}.5"])
 
 
-def _run_with_kills(tmp_path: Path, root: Path, name: str, mode: str, rows: int) -> int:
-    """Run the import, killing it at planned points; return how many kills landed."""
+def _run_with_kills(
+    tmp_path: Path, root: Path, name: str, mode: str, rows: int, parallel: str = "auto"
+) -> int:
+    """Run the import, killing it at planned points; return how many kills landed.
+
+    With ``parallel="1"`` a worker process checks the chunks: a kill must not
+    leave it holding the file's lock, or the next run would be refused.
+    """
     script = tmp_path / "child.py"
     script.write_text(CHILD)
     rng = random.Random(int(os.environ.get("ENTREPOT_CRASH_SEED", "1234")) + len(mode))
@@ -81,7 +90,7 @@ def _run_with_kills(tmp_path: Path, root: Path, name: str, mode: str, rows: int)
         target = plan[attempt] if attempt < len(plan) else None
         with open(tmp_path / "child.err", "w") as errors:
             child = subprocess.Popen(
-                [sys.executable, str(script), str(root), name, mode, SCHEMA],
+                [sys.executable, str(script), str(root), name, mode, SCHEMA, parallel],
                 stdout=subprocess.PIPE,
                 stderr=errors,
                 text=True,
@@ -112,13 +121,14 @@ def _csv_rows(path: Path) -> list[list[str]]:
 
 
 @pytest.mark.slow
-def test_create_survives_repeated_sigkill(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", ["0", "1"], ids=["one-process", "check-worker"])
+def test_create_survives_repeated_sigkill(tmp_path: Path, parallel: str) -> None:
     root = tmp_path / "dc"
     center = DataCenter(root, schema=parse_schema(SCHEMA), create=True)
     _write_people(root / "people.csv")
     original = (root / "people.csv").read_bytes()
 
-    kills = _run_with_kills(tmp_path, root, "people.csv", "create", ROWS)
+    kills = _run_with_kills(tmp_path, root, "people.csv", "create", ROWS, parallel)
     assert kills >= MIN_KILLS
 
     good = [n for n in range(1, ROWS + 1) if not _bad(n)]

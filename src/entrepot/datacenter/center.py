@@ -165,6 +165,7 @@ class DataCenter:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         encoding: str = "utf-8-sig",
         on_progress: ProgressCallback | None = None,
+        parallel: bool | None = None,
     ) -> Importer:
         """The import of ``name``, to run step by step or with ``run()``."""
         return Importer(
@@ -178,6 +179,7 @@ class DataCenter:
             chunk_size=chunk_size,
             encoding=encoding,
             on_progress=on_progress,
+            parallel=parallel,
         )
 
     def import_file(
@@ -190,8 +192,14 @@ class DataCenter:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         encoding: str = "utf-8-sig",
         on_progress: ProgressCallback | None = None,
+        parallel: bool | None = None,
     ) -> ImportResult:
-        """Import ``name`` from the root into ``table``; see :class:`Importer`."""
+        """Import ``name`` from the root into ``table``; see :class:`Importer`.
+
+        ``parallel`` checks the chunks ahead in a second process (see
+        :mod:`~entrepot.datacenter.pipeline`); by default for large files
+        when two processors are free to use.
+        """
         job = self.importer(
             name,
             table,
@@ -200,6 +208,7 @@ class DataCenter:
             chunk_size=chunk_size,
             encoding=encoding,
             on_progress=on_progress,
+            parallel=parallel,
         )
         return job.run()
 

@@ -31,6 +31,7 @@ import hashlib
 import itertools
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import time
@@ -60,10 +61,12 @@ from entrepot.datacenter.distribute import (
     store_source,
 )
 from entrepot.datacenter.log import DataCenterLog
+from entrepot.datacenter.pipeline import CheckWorker, worth_a_worker
 from entrepot.datacenter.rowfiles import split_source
 from entrepot.datacenter.schema import Schema, TableSpec
 from entrepot.datacenter.storage import StorageTree, move_file
 from entrepot.datacenter.validate import (
+    CheckedChunk,
     HeaderPlan,
     RowChecker,
     check_mode,
@@ -120,6 +123,7 @@ class Importer:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         encoding: str = "utf-8-sig",
         on_progress: ProgressCallback | None = None,
+        parallel: bool | None = None,
     ) -> None:
         self.tree = tree
         self.db = db
@@ -131,6 +135,8 @@ class Importer:
         self.chunk_size = chunk_size
         self.encoding = encoding
         self.on_progress = on_progress
+        #: Check chunks in a second process: None decides by file size.
+        self.parallel = parallel
         self.job_id = ""
         self.stage = ""
         self.resumed = False
@@ -331,30 +337,51 @@ class Importer:
             )
         plan = self._check_header()
         checker = RowChecker(self.spec, plan, self.mode)
+        worker = self._worker(plan, done)
         rows_done = 0
-        with self._open() as handle:
-            reader = csv.reader(handle)
-            self._read(reader, 1)
-            for number in itertools.count():
-                rows = self._read(reader, self.chunk_size)
-                if not rows:
-                    break
-                first_index = number * self.chunk_size
-                if number in done:
-                    # Re-check only to remember this chunk's keys for the
-                    # duplicate test of the chunks that follow.
-                    checker.check(rows, first_index)
-                else:
-                    self._import_chunk(checker, plan, number, rows, first_index)
-                rows_done += len(rows)
-                if self.on_progress is not None:
-                    self.on_progress(rows_done, _fraction(handle, self.source))
+        try:
+            with self._open() as handle:
+                reader = csv.reader(handle)
+                self._read(reader, 1)
+                for number in itertools.count():
+                    rows = self._read(reader, self.chunk_size)
+                    if not rows:
+                        break
+                    first_index = number * self.chunk_size
+                    if worker is not None:
+                        if number not in done:
+                            self._write_chunk(worker.checked(number, rows), plan, number)
+                    elif number in done:
+                        # Re-check only to remember this chunk's keys for the
+                        # duplicate test of the chunks that follow.
+                        checker.check(rows, first_index)
+                    else:
+                        self._write_chunk(checker.check(rows, first_index), plan, number)
+                    rows_done += len(rows)
+                    if self.on_progress is not None:
+                        self.on_progress(rows_done, _fraction(handle, self.source))
+        finally:
+            if worker is not None:
+                worker.close()
         return rows_done
 
-    def _import_chunk(
-        self, checker: RowChecker, plan: HeaderPlan, number: int, rows: list[list[str]], first: int
-    ) -> None:
-        chunk = checker.check(rows, first)
+    def _worker(self, plan: HeaderPlan, done: set[int]) -> CheckWorker | None:
+        """A process checking the chunks ahead, when one is worth it (see :mod:`.pipeline`)."""
+        wanted = self.parallel if self.parallel is not None else worth_a_worker(self.source)
+        if not wanted or "fork" not in multiprocessing.get_all_start_methods():
+            return None
+        return CheckWorker(
+            self.source,
+            self.encoding,
+            self.spec,
+            plan,
+            self.mode,
+            self.chunk_size,
+            skip=done,
+            close_fds=[self._lock_fd] if self._lock_fd is not None else [],
+        )
+
+    def _write_chunk(self, chunk: CheckedChunk, plan: HeaderPlan, number: int) -> None:
         checked = {pos: list(problems) for pos, problems in chunk.errors.items()}
         for attempt in itertools.count(1):
             try:
