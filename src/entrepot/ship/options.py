@@ -48,6 +48,7 @@ class ShipOptions:
     conflict: Literal["replace", "skip", "fail", "rename"] = "replace"
     verify: bool = True
     lease: float | None = None
+    sweep_partials_after: float | None = 3600.0
     write_lock: str = "write"
     read_lock: str = "read"
     marker_suffix: str = ".done"

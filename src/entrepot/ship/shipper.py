@@ -49,9 +49,12 @@ class Shipper(Route):
         self.spool.recover(lease=self.options.lease)
 
     def open_session(self, target: Target) -> None:
-        """Check the remote folder and, under the lock protocol, take the ``write`` lock."""
+        """Check the remote folder, take the ``write`` lock under the lock protocol, and
+        sweep temporary uploads that runs which died left behind."""
         present = self.remote_names(target)
         self.acquire_lock(target, present, self.options.write_lock)
+        if self.options.sweep_partials_after is not None:
+            target.remove_partials(older_than=self.options.sweep_partials_after)
 
     def remote_name(self, name: str) -> str:
         return self.remote_name_template.format(name=name, host=_HOST)
