@@ -20,9 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.datacenter import dbops, rawpath
 from entrepot.datacenter.database import _sql_type
-from entrepot.datacenter.schema import ColumnSpec
 from entrepot.datacenter.values import ColumnConverter
-from tests.unit.test_dc_rawpath import CELLS, SPECS
+from tests.unit.test_dc_rawpath import CELLS, column_spec
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("postgres")]
 
@@ -44,7 +43,7 @@ def stored(conn: Connection) -> list[Any]:
 def test_each_fast_copy_stores_what_the_general_copy_stores(
     engine: Engine, data: st.DataObject, kind: str, required: bool
 ) -> None:
-    spec = ColumnSpec(type=kind, **SPECS[kind])  # type: ignore[arg-type]
+    spec = column_spec(kind)
     cells = data.draw(st.lists(CELLS[kind], min_size=1, max_size=8))
     form = rawpath.sqlite_form(spec, cells, required=required)
     if form is None:

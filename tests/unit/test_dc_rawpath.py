@@ -238,7 +238,8 @@ CELLS = {
     "choice": CHOICES,
     "regex": CODES,
 }
-SPECS = {
+#: Column kinds by name: the type and its options.
+SPECS: dict[str, dict[str, Any]] = {
     "integer": {},
     "decimal": {},
     "boolean": {},
@@ -247,7 +248,19 @@ SPECS = {
     "text": {"max_length": 6},
     "choice": {"choices": ["a", "b"]},
     "regex": {"pattern": "[A-Z]{2}[0-9]"},
+    # Patterns and choices that take the empty cell too.
+    "regex-empty": {"type": "regex", "pattern": "[A-Z]*[0-9]?"},
+    "choice-empty": {"type": "choice", "choices": ["a", ""]},
 }
+CELLS["regex-empty"] = CODES
+CELLS["choice-empty"] = CHOICES
+
+
+def column_spec(kind: str) -> Any:
+    from entrepot.datacenter.schema import ColumnSpec
+
+    options = dict(SPECS[kind])
+    return ColumnSpec(**{"type": kind, **options})
 
 
 @settings(max_examples=400, deadline=None)
@@ -258,10 +271,9 @@ def test_each_fast_form_stores_what_the_general_path_stores(
     from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert
 
     from entrepot.datacenter.database import _sql_type
-    from entrepot.datacenter.schema import ColumnSpec
     from entrepot.datacenter.values import ColumnConverter
 
-    spec = ColumnSpec(type=kind, **SPECS[kind])  # type: ignore[arg-type]
+    spec = column_spec(kind)
     # Cells all alike in shape now and then, so that whole columns qualify often.
     same_shape = data.draw(st.booleans())
     strategy = CELLS[kind]

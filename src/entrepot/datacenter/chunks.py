@@ -41,31 +41,31 @@ class ChunkWriter:
         table, spec = self.table, self.spec
         key_names = list(spec.key)
         candidates = chunk.good_positions()
-        # Rows without errors all have a key.
-        keys = [
-            key
-            for key in (chunk.keys if not chunk.errors else [chunk.keys[pos] for pos in candidates])
-            if key is not None
-        ]
-        # A first load into an empty table needs no look-ups.
-        present = (
-            set()
-            if self.mode == "create" and dbops.table_is_empty(conn, table)
-            else dbops.existing_keys(conn, table, key_names, keys)
-        )
         key_title = ", ".join(key_names)
-        # Keys are unique among the candidates: when none exists (create) or
-        # all exist (update, remove), every candidate passes.
-        all_pass = not present if self.mode == "create" else len(present) == len(keys)
-        good: list[int] = candidates if all_pass else []
-        if not all_pass:
-            for pos, key in zip(candidates, keys, strict=True):
-                if self.mode == "create" and key in present:
-                    chunk.fail(pos, key_title, f"already exists: {describe_key(key)}")
-                elif self.mode != "create" and key not in present:
-                    chunk.fail(pos, key_title, f"no such entry: {describe_key(key)}")
-                else:
-                    good.append(pos)
+        if self.mode == "create" and dbops.table_is_empty(conn, table):
+            # A first load into an empty table needs no look-ups.
+            good = candidates
+        else:
+            # Rows without errors all have a key.
+            every_key = chunk.key_list()
+            keys = [
+                key
+                for key in (every_key if not chunk.errors else [every_key[p] for p in candidates])
+                if key is not None
+            ]
+            present = dbops.existing_keys(conn, table, key_names, keys)
+            # Keys are unique among the candidates: when none exists (create) or
+            # all exist (update, remove), every candidate passes.
+            all_pass = not present if self.mode == "create" else len(present) == len(keys)
+            good = candidates if all_pass else []
+            if not all_pass:
+                for pos, key in zip(candidates, keys, strict=True):
+                    if self.mode == "create" and key in present:
+                        chunk.fail(pos, key_title, f"already exists: {describe_key(key)}")
+                    elif self.mode != "create" and key not in present:
+                        chunk.fail(pos, key_title, f"no such entry: {describe_key(key)}")
+                    else:
+                        good.append(pos)
         if self.mode != "remove":
             good = self._check_references(conn, chunk, good)
         if not good:
@@ -77,7 +77,8 @@ class ChunkWriter:
             rows = [{name: chunk.values[name][pos] for name in names} for pos in good]
             dbops.update_rows(conn, table, key_names, rows)
         else:
-            good_keys = [chunk.keys[pos] for pos in good]
+            every_key = chunk.key_list()
+            good_keys = [every_key[pos] for pos in good]
             keys_only = [key for key in good_keys if key is not None]
             removed = dbops.fetch_rows(conn, table, key_names, keys_only)
             append_backup(self.db, conn, self.deleted, spec.name, spec.column_names, removed)

@@ -67,15 +67,33 @@ def sqlite_form(spec: ColumnSpec, cells: list[str], *, required: bool) -> str | 
     text: the chunk takes the general path.  The expression binds the cell
     as ``?``; PostgreSQL's ``COPY`` needs no expression, only the same test.
     """
-    present = cells
-    cell = "?"
-    if "" in cells:
-        if required or spec.default is not None:
-            return None
-        present = [text for text in cells if text]
-        cell = "NULLIF(?, '')"
-    if not present:
-        return "NULL"
+    if _refuses_empty(spec):
+        # The usual case first: when every cell passes, none is empty.
+        form = _form(spec, cells, empty=False)
+        if form is not None or "" not in cells:
+            return form
+    elif "" not in cells:
+        return _form(spec, cells, empty=False)
+    if required or spec.default is not None:
+        return None
+    present = [text for text in cells if text]
+    return _form(spec, present, empty=True) if present else "NULL"
+
+
+def _refuses_empty(spec: ColumnSpec) -> bool:
+    """Whether the cell test of :func:`_form` fails on an empty cell anyway."""
+    if spec.type == "text":
+        return False
+    if spec.type == "choice":
+        return "" not in (spec.choices or ())
+    if spec.type == "regex":
+        return re.compile(spec.pattern or "").fullmatch("") is None
+    return True
+
+
+def _form(spec: ColumnSpec, present: list[str], *, empty: bool) -> str | None:
+    """The expression for non-empty ``present`` cells (``empty``: others are empty)."""
+    cell = "NULLIF(?, '')" if empty else "?"
     limit = spec.max_length
     if limit is not None and max(map(len, present)) > limit:
         return None
@@ -89,8 +107,8 @@ def sqlite_form(spec: ColumnSpec, cells: list[str], *, required: bool) -> str | 
     if kind == "boolean":
         if not set(present) <= BOOLEAN_WORDS.keys():
             return None
-        empty = "WHEN '' THEN NULL " if present is not cells else ""
-        return f"CASE ? {empty}{_BOOLEAN_CASES} ELSE 0 END"
+        when_empty = "WHEN '' THEN NULL " if empty else ""
+        return f"CASE ? {when_empty}{_BOOLEAN_CASES} ELSE 0 END"
     if kind == "integer":
         if all(map(_PLAIN_INTEGER.fullmatch, present)):
             return cell

@@ -125,6 +125,8 @@ class CheckedChunk:
     #: Row position in the chunk → problems (``field: message``).
     errors: dict[int, list[str]] = field(default_factory=dict)
     keys: list[Key | None] = field(default_factory=list)
+    #: The key columns, when ``keys`` is still to be made from them (see :meth:`key_list`).
+    key_columns: list[list[Any]] | None = None
     #: The rows as read, when every cell can be stored as its text
     #: (:mod:`.rawpath`); ``values`` then holds only key and reference columns.
     raw_rows: list[list[str]] | None = None
@@ -133,6 +135,14 @@ class CheckedChunk:
 
     def fail(self, position: int, column: str, message: str) -> None:
         self.errors.setdefault(position, []).append(f"{column}: {message}")
+
+    def key_list(self) -> list[Key | None]:
+        """Each row's key (``None`` for a row without a valid one)."""
+        if self.key_columns is not None:
+            # Made on demand: a first load into an empty table never needs them.
+            self.keys = list(zip(*self.key_columns, strict=True))
+            self.key_columns = None
+        return self.keys
 
     def good_positions(self) -> list[int]:
         if not self.errors:
@@ -258,7 +268,7 @@ class RowChecker:
             and self.first_seen.keys().isdisjoint(idents)
         ):
             self.first_seen.update(zip(idents, range(first, first + len(idents)), strict=True))
-            chunk.keys = list(zip(*key_values, strict=True))
+            chunk.key_columns = key_values
             return
         key_title = ", ".join(self.table.key)
         for pos in range(chunk.size):
