@@ -172,6 +172,20 @@ def _close_quietly(route: Route, target: Target) -> None:
         logger.warning("Could not remove the lock file after the failure.")
 
 
+def _route(
+    route_class: type[Route], observer: CdsLog, store_dir: str | os.PathLike[str],
+    hostname: str, port: int, user: str, password: str, ftp_dir: str,
+) -> Route:  # fmt: skip
+    logger.info("Accessed filestore %s", store_dir)
+    return route_class(
+        store_dir,
+        _url(hostname, port, user, ftp_dir),
+        options=ShipOptions(protocol="lock"),
+        target_options={"password": password},
+        observer=observer,
+    )
+
+
 def export(
     store_dir: str | os.PathLike[str],
     hostname: str,
@@ -183,14 +197,8 @@ def export(
 ) -> None:
     """Upload the filestore's new files to the FTP folder, then move them to ``cur``."""
     with _old_style_log(logfile):
-        logger.info("Accessed filestore %s", store_dir)
-        shipper = Shipper(
-            store_dir,
-            _url(hostname, port, user, ftp_dir),
-            options=ShipOptions(protocol="lock"),
-            target_options={"password": password},
-            observer=CdsLog(),
-        )
+        shipper = _route(Shipper, CdsLog(), store_dir, hostname, port, user, password, ftp_dir)
+        assert isinstance(shipper, Shipper)
         if not shipper.pending():
             logger.info("No new files to export.")
             logger.info("Exiting with success.")
@@ -209,12 +217,5 @@ def import_(
 ) -> None:
     """Download the FTP folder's files into the filestore's ``new``, removing them remotely."""
     with _old_style_log(logfile):
-        logger.info("Accessed filestore %s", store_dir)
-        fetcher = Fetcher(
-            store_dir,
-            _url(hostname, port, user, ftp_dir),
-            options=ShipOptions(protocol="lock"),
-            target_options={"password": password},
-            observer=FetchLog(),
-        )
+        fetcher = _route(Fetcher, FetchLog(), store_dir, hostname, port, user, password, ftp_dir)
         _session(fetcher, hostname, port, user)
