@@ -40,7 +40,6 @@ class Fetcher(Route):
     def fetch_one(self, target: Target, info: RemoteInfo) -> int:
         """Bring one remote file into ``new/``, then remove (or move) the remote copy."""
         name = check_name(info.name, what="remote file name")
-        self.spool.prepare()
         self.observer.transferring(name)
         scratch = self.spool.root / "tmp" / unique_name()
         try:
@@ -74,6 +73,7 @@ class Fetcher(Route):
         one is raised at the end, after the other files were fetched.
         """
         refused: list[BaseException] = []
+        self.spool.prepare()
         for info in files:
             try:
                 size = self.fetch_one(target, info)
