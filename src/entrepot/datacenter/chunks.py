@@ -42,8 +42,10 @@ class ChunkWriter:
         key_names = list(spec.key)
         candidates = chunk.good_positions()
         key_title = ", ".join(key_names)
-        if self.mode == "create" and dbops.table_is_empty(conn, table):
-            # A first load into an empty table needs no look-ups.
+        if self.mode == "create" and (
+            dbops.table_is_empty(conn, table) or self._keys_in_a_free_range(conn, chunk)
+        ):
+            # A first load into an empty table (or past its keys) needs no look-ups.
             good = candidates
         else:
             # Rows without errors all have a key.
@@ -84,6 +86,12 @@ class ChunkWriter:
             append_backup(self.db, conn, self.deleted, spec.name, spec.column_names, removed)
             dbops.delete_rows(conn, table, key_names, keys_only)
         return len(good)
+
+    def _keys_in_a_free_range(self, conn: Connection, chunk: CheckedChunk) -> bool:
+        columns = chunk.key_columns
+        if chunk.errors or columns is None or len(columns) != 1:
+            return False
+        return dbops.range_is_free(conn, self.table, self.spec.key[0], columns[0])
 
     def _check_references(
         self, conn: Connection, chunk: CheckedChunk, good: list[int]

@@ -78,6 +78,20 @@ def existing_keys(
     return found
 
 
+def range_is_free(conn: Connection, table: Table, key_name: str, values: Sequence[Any]) -> bool:
+    """Whether no stored key lies between the least and greatest of ``values``.
+
+    Only for values the database orders as Python does; ``False`` otherwise
+    (the caller then looks the keys up one by one).
+    """
+    if not values or not _orders_like_python(conn, values[0]):
+        return False
+    column = table.c[key_name]
+    low, high = min(values), max(values)
+    query = select(literal(1)).select_from(table).where(column.between(low, high)).limit(1)
+    return conn.execute(query).first() is None
+
+
 def _orders_like_python(conn: Connection, sample: Any) -> bool:
     """Whether the database sorts such values as Python does (so a range is exact).
 
