@@ -36,11 +36,12 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -84,6 +85,7 @@ DEFAULT_CHUNK_SIZE = 5000
 _RETRIES = 3
 
 ProgressCallback = Callable[[int, float | None], None]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -343,20 +345,14 @@ class Importer:
             with self._open() as handle:
                 reader = csv.reader(handle)
                 self._read(reader, 1)
-                for number in itertools.count():
-                    rows = self._read(reader, self.chunk_size)
-                    if not rows:
-                        break
-                    first_index = number * self.chunk_size
-                    if worker is not None:
-                        if number not in done:
-                            self._write_chunk(worker.checked(number, rows), plan, number)
-                    elif number in done:
-                        # Re-check only to remember this chunk's keys for the
-                        # duplicate test of the chunks that follow.
-                        checker.check(rows, first_index)
-                    else:
-                        self._write_chunk(checker.check(rows, first_index), plan, number)
+                chunks = self._checked_chunks(reader, checker, worker, done)
+                if worker is None and self.db.is_postgres:
+                    # The client waits for the server's COPY of one chunk with
+                    # the GIL released: read and check the next one meanwhile.
+                    chunks = _one_ahead(chunks)
+                for number, rows, chunk in chunks:
+                    if chunk is not None:
+                        self._write_chunk(chunk, plan, number)
                     rows_done += len(rows)
                     if self.on_progress is not None:
                         self.on_progress(rows_done, _fraction(handle, self.source))
@@ -364,6 +360,22 @@ class Importer:
             if worker is not None:
                 worker.close()
         return rows_done
+
+    def _checked_chunks(
+        self, reader: Any, checker: RowChecker, worker: CheckWorker | None, done: set[int]
+    ) -> Iterator[tuple[int, list[list[str]], CheckedChunk | None]]:
+        """Each chunk's number, rows and checks (``None`` for a chunk committed before)."""
+        for number in itertools.count():
+            rows = self._read(reader, self.chunk_size)
+            if not rows:
+                return
+            if worker is not None:
+                yield number, rows, None if number in done else worker.checked(number, rows)
+                continue
+            # Committed chunks are checked too, to remember their keys for
+            # the duplicate test of the chunks that follow.
+            chunk = checker.check(rows, number * self.chunk_size)
+            yield number, rows, None if number in done else chunk
 
     def _worker(self, plan: HeaderPlan, done: set[int]) -> CheckWorker | None:
         """A process checking the chunks ahead, when one is worth it (see :mod:`.pipeline`)."""
@@ -613,6 +625,26 @@ class Importer:
             return
         if self.job_id:
             shutil.rmtree(self.work, ignore_errors=True)
+
+
+_END: Any = object()
+
+
+def _one_ahead(items: Iterator[_T]) -> Iterator[_T]:
+    """The items of ``items``, each next one made in a thread while this one is used."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="entrepot-import") as pool:
+        pending = pool.submit(next, items, _END)
+        while True:
+            item = pending.result()
+            if item is _END:
+                return
+            pending = pool.submit(next, items, _END)
+            try:
+                yield item
+            except BaseException:
+                # Stop reading ahead before the error leaves the import.
+                pending.cancel()
+                raise
 
 
 def _fraction(handle: IO[str], path: Path) -> float | None:
