@@ -1,6 +1,7 @@
 """Data center benchmark: validated CSV imports against plain bulk loaders.
 
 Run:  .venv/bin/python bench/bench_datacenter.py [--rows 200000] [--rounds 3] [--no-postgres]
+          [--check-worker auto|on|off]
 
 One generated CSV file (``--rows`` rows, 10 columns: integer key, texts,
 integer, decimal, boolean, date, datetime, choice, regex-checked code) is
@@ -14,6 +15,10 @@ loaded side by side, in alternating order inside every round:
     run; the time is measured inside its process, without interpreter start);
 (c) Entrepôt into PostgreSQL 15 (COPY underneath) against ``psql \\copy``,
     on a server started for the run like the test fixture does.
+
+``--check-worker`` chooses whether Entrepôt checks the chunks in a second
+process (``on``), never (``off``), or decides by file size and load
+(``auto``, the default of ``import_file``).
 
 Prints the median seconds of each and the ratios (reference time divided by
 Entrepôt time: higher is better for Entrepôt; 1.0 means as fast).
@@ -105,11 +110,15 @@ def generate(path: Path, rows: int) -> None:
 # -- the contenders: each gets a fresh folder and returns seconds ---------------
 
 
+#: The ``parallel`` argument of ``import_file`` (set from --check-worker).
+CHECK_WORKER: bool | None = None
+
+
 def entrepot_import(source: Path, folder: Path, database: str | None = None) -> float:
     center = DataCenter(folder / "dc", database=database, schema=parse_schema(SCHEMA), create=True)
     os.link(source, center.root / "people.csv")
     start = time.perf_counter()
-    result = center.import_file("people.csv", "people", chunk_size=20000)
+    result = center.import_file("people.csv", "people", chunk_size=20000, parallel=CHECK_WORKER)
     elapsed = time.perf_counter() - start
     center.close()
     assert result.failed == 0, result
@@ -246,14 +255,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-postgres", action="store_true", help="skip (c)")
     parser.add_argument("--no-sqlite", action="store_true", help="skip (a) and (b)")
+    parser.add_argument("--check-worker", choices=("auto", "on", "off"), default="auto")
     args = parser.parse_args()
+    global CHECK_WORKER
+    CHECK_WORKER = {"auto": None, "on": True, "off": False}[args.check_worker]
     WORK.mkdir(exist_ok=True)
     pandas_python()
     with tempfile.TemporaryDirectory(dir=WORK) as folder:
         source = Path(folder) / "people.csv"
         generate(source, args.rows)
         size = source.stat().st_size
-        print(f"{args.rows} rows, 10 columns, {size / 1e6:.1f} MB; {args.rounds} rounds")
+        print(
+            f"{args.rows} rows, 10 columns, {size / 1e6:.1f} MB; {args.rounds} rounds; "
+            f"check worker {args.check_worker}"
+        )
         if not args.no_sqlite:
             sqlite_times = measure(
                 {
