@@ -37,11 +37,10 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -62,7 +61,7 @@ from entrepot.datacenter.distribute import (
     store_source,
 )
 from entrepot.datacenter.log import DataCenterLog
-from entrepot.datacenter.pipeline import CheckWorker, worth_a_worker
+from entrepot.datacenter.pipeline import CheckWorker, one_ahead, worth_a_worker
 from entrepot.datacenter.rowfiles import split_source
 from entrepot.datacenter.schema import Schema, TableSpec
 from entrepot.datacenter.storage import StorageTree, move_file
@@ -85,7 +84,6 @@ DEFAULT_CHUNK_SIZE = 5000
 _RETRIES = 3
 
 ProgressCallback = Callable[[int, float | None], None]
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -349,7 +347,7 @@ class Importer:
                 if worker is None and self.db.is_postgres:
                     # The client waits for the server's COPY of one chunk with
                     # the GIL released: read and check the next one meanwhile.
-                    chunks = _one_ahead(chunks)
+                    chunks = one_ahead(chunks)
                 for number, rows, chunk in chunks:
                     if chunk is not None:
                         self._write_chunk(chunk, plan, number)
@@ -625,26 +623,6 @@ class Importer:
             return
         if self.job_id:
             shutil.rmtree(self.work, ignore_errors=True)
-
-
-_END: Any = object()
-
-
-def _one_ahead(items: Iterator[_T]) -> Iterator[_T]:
-    """The items of ``items``, each next one made in a thread while this one is used."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="entrepot-import") as pool:
-        pending = pool.submit(next, items, _END)
-        while True:
-            item = pending.result()
-            if item is _END:
-                return
-            pending = pool.submit(next, items, _END)
-            try:
-                yield item
-            except BaseException:
-                # Stop reading ahead before the error leaves the import.
-                pending.cancel()
-                raise
 
 
 def _fraction(handle: IO[str], path: Path) -> float | None:

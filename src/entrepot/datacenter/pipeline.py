@@ -14,6 +14,9 @@ Nothing about crash safety changes: the worker writes nothing, and each
 chunk's rows and its ledger row are still committed in one transaction by
 the importing process.  The worker dies with its parent (and holds none of
 its locks), so a killed import leaves nothing running behind.
+
+:func:`one_ahead` is the light version, for PostgreSQL: a thread reads and
+checks the next chunk while the importing thread waits for the server.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ import itertools
 import multiprocessing
 import os
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from entrepot.datacenter.csvfiles import open_text
 from entrepot.datacenter.schema import TableSpec
@@ -40,6 +44,7 @@ from entrepot.errors import ImportFailed
 PARALLEL_MIN_BYTES = 4 << 20
 
 _PR_SET_PDEATHSIG = 1
+_T = TypeVar("_T")
 
 
 def worth_a_worker(source: Path) -> bool:
@@ -164,3 +169,23 @@ def _work(
             sender.send(("error", f"{source.name}: {exc}"))
     finally:
         sender.close()
+
+
+_END: Any = object()
+
+
+def one_ahead(items: Iterator[_T]) -> Iterator[_T]:
+    """The items of ``items``, each next one made in a thread while this one is used."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="entrepot-import") as pool:
+        pending = pool.submit(next, items, _END)
+        while True:
+            item = pending.result()
+            if item is _END:
+                return
+            pending = pool.submit(next, items, _END)
+            try:
+                yield item
+            except BaseException:
+                # Stop reading ahead before the error leaves the import.
+                pending.cancel()
+                raise
