@@ -12,9 +12,11 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import sys
 from pathlib import Path
 
 _AT_FDCWD = -100
+_FS_ENCODING = sys.getfilesystemencoding()
 _RENAME_NOREPLACE = 1
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
@@ -51,6 +53,13 @@ def syncfs(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def _encode(path: str | os.PathLike[str]) -> bytes:
+    # The common case (a str) without os.fsencode's extra checks: this is a hot path.
+    if type(path) is str:
+        return path.encode(_FS_ENCODING, "surrogateescape")
+    return os.fsencode(path)
+
+
 def rename_noreplace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
     """Rename ``src`` to ``dst`` atomically, failing with FileExistsError if ``dst`` exists.
 
@@ -62,7 +71,7 @@ def rename_noreplace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -
     global _noreplace_supported
     if _noreplace_supported:
         assert _renameat2 is not None
-        rc = _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE)
+        rc = _renameat2(_AT_FDCWD, _encode(src), _AT_FDCWD, _encode(dst), _RENAME_NOREPLACE)
         if rc == 0:
             return
         err = ctypes.get_errno()

@@ -49,7 +49,7 @@ class Claim:
     @property
     def file(self) -> str:
         """Where the claimed file is while the claim is held, as a string."""
-        return os.path.join(self.spool.root, CLAIM_AREA, f"{self.token}-{self.name}")
+        return f"{self.spool._folder(CLAIM_AREA)}/{self.token}-{self.name}"
 
     @property
     def path(self) -> Path:

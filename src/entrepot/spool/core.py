@@ -57,9 +57,14 @@ class Entry:
 
     name: str
     area: str
-    path: Path
+    folder: str
     size: int
     mtime: float
+
+    @property
+    def path(self) -> Path:
+        """The file's path (made on demand: listings of many files rarely need it)."""
+        return Path(self.folder, self.name)
 
 
 @dataclass(frozen=True)
@@ -200,7 +205,7 @@ class Spool:
         """Publish ``data`` as a new file; return its name."""
         final = check_name(name) if name is not None else unique_name()
         target = self._folder(area)
-        tmp_path = os.path.join(self._folder("tmp"), unique_name())
+        tmp_path = f"{self._folder('tmp')}/{unique_name()}"
         try:
             write_file(tmp_path, data, durable=self.durable)
             self._publish_tmp(tmp_path, target, final)
@@ -254,7 +259,7 @@ class Spool:
         batch.commit()
 
     def _publish_tmp(self, tmp_path: str | Path, target: str | Path, name: str) -> str:
-        final = os.path.join(target, name)
+        final = f"{target}/{name}"
         try:
             rename_noreplace(tmp_path, final)
         except FileExistsError:
@@ -271,10 +276,10 @@ class Spool:
 
     def list(self, area: str = "new") -> list[Entry]:
         """The files of ``area``, oldest first (by modification time, then name)."""
-        folder = self.area(area)
+        folder_name = self._folder(area)
         entries = []
         try:
-            scan = os.scandir(folder)
+            scan = os.scandir(folder_name)
         except FileNotFoundError:
             return []
         with scan:
@@ -286,7 +291,7 @@ class Spool:
                 except FileNotFoundError:
                     continue  # taken by someone else while we looked
                 if stat.S_ISREG(st.st_mode):
-                    entries.append(Entry(item.name, area, Path(item.path), st.st_size, st.st_mtime))
+                    entries.append(Entry(item.name, area, folder_name, st.st_size, st.st_mtime))
         entries.sort(key=lambda entry: (entry.mtime, entry.name))
         return entries
 
@@ -349,7 +354,7 @@ class Spool:
         claim = Claim(self, name, new_token())
         try:
             # rename() moves the file for exactly one caller; the others get ENOENT.
-            os.rename(os.path.join(self._folder("new"), name), claim.file)
+            os.rename(f"{self._folder('new')}/{name}", claim.file)
         except FileNotFoundError:
             return None
         log_event(logger, "spool.claimed", logging.DEBUG, name=name, claim=claim.token)
@@ -357,11 +362,8 @@ class Spool:
 
     def _finish(self, claim: Claim, area: str) -> Path:
         target = self._ensure_area(area)
+        final = f"{target}/{claim.name}"
         while True:
-            # Done files never overwrite an earlier one of the same name: they get a suffix.
-            final = os.path.join(target, claim.name)
-            if area != "new":
-                final = free_name(target, claim.name)
             try:
                 rename_noreplace(claim.file, final)
                 break
@@ -372,6 +374,8 @@ class Spool:
             except FileExistsError:
                 if area == "new":
                     raise NameExists(f"{claim.name!r} already exists in new/") from None
+                # Done files never overwrite an earlier one of the same name: they get a suffix.
+                final = free_name(target, claim.name)
         self._sync(target)
         event = "spool.released" if area == "new" else "spool.done"
         log_event(logger, event, logging.DEBUG, name=claim.name, area=area)
@@ -381,9 +385,9 @@ class Spool:
 
     def move(self, name: str, source: str, destination: str) -> Path:
         """Move file ``name`` from one area to another; an existing file there is an error."""
-        src = os.path.join(self._folder(source), check_name(name))
+        src = f"{self._folder(source)}/{check_name(name)}"
         target = self._ensure_area(destination)
-        dst = os.path.join(target, name)
+        dst = f"{target}/{name}"
         try:
             rename_noreplace(src, dst)
         except FileNotFoundError:
