@@ -26,13 +26,11 @@ imported twice and none is lost.
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import itertools
 import json
 import logging
 import multiprocessing
-import os
 import shutil
 import time
 import uuid
@@ -60,6 +58,7 @@ from entrepot.datacenter.distribute import (
     store_pending_rows,
     store_source,
 )
+from entrepot.datacenter.filelock import ImportLock
 from entrepot.datacenter.log import DataCenterLog
 from entrepot.datacenter.pipeline import CheckWorker, one_ahead, worth_a_worker
 from entrepot.datacenter.rowfiles import split_source
@@ -143,7 +142,7 @@ class Importer:
         self.original_name = source_name
         self.from_pending = False
         self._writer: ChunkWriter | None = None
-        self._lock_fd: int | None = None
+        self._file_lock: ImportLock | None = None
         self._started = time.monotonic()
         self._elapsed_before = 0.0
 
@@ -193,7 +192,11 @@ class Importer:
         """Register the job, or resume the unfinished one for this file."""
         self.tree.ensure()
         self.tree.ensure_state()
-        self._lock()
+        if self._file_lock is None:
+            self._file_lock = ImportLock(
+                self.tree.state / "locks", self._active_key, self.source_name
+            )
+        self._file_lock.acquire()
         self.db.ensure_ledger()
         table = self.db.table(self.spec)
         self._writer = ChunkWriter(
@@ -388,7 +391,7 @@ class Importer:
             self.mode,
             self.chunk_size,
             skip=done,
-            close_fds=[self._lock_fd] if self._lock_fd is not None else [],
+            close_fds=[fd] if (fd := self._lock_fd()) is not None else [],
         )
 
     def _write_chunk(self, chunk: CheckedChunk, plan: HeaderPlan, number: int) -> None:
@@ -579,38 +582,14 @@ class Importer:
             publish_merged(merged, dest)
             finished_work.unlink(missing_ok=True)
 
-    def _lock(self) -> None:
-        """Hold a lock on this file's import for the life of the job.
-
-        A second process importing the same file at the same time is
-        refused instead of resuming a job that is still running; the kernel
-        drops the lock when a process dies, so a crashed run never blocks
-        the next one.
-        """
-        if self._lock_fd is not None:
-            return
-        folder = self.tree.state / "locks"
-        folder.mkdir(exist_ok=True)
-        # Lock files stay: removing one could let two processes lock two inodes.
-        path = folder / f"{self._active_key}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            raise ImportFailed(
-                f"{self.source_name!r} is being imported by another process right now"
-            ) from None
-        self._lock_fd = fd
-
-    def _unlock(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+    def _lock_fd(self) -> int | None:
+        """The descriptor of the import lock, which a checking process must not keep."""
+        return self._file_lock.fd if self._file_lock is not None else None
 
     def cleanup(self, error: BaseException | None = None) -> None:
         """Remove the work folder once the job is done; keep it for a resume otherwise."""
-        self._unlock()
+        if self._file_lock is not None:
+            self._file_lock.release()
         if error is not None:
             log_event(
                 logger,
