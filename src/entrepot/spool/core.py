@@ -43,6 +43,11 @@ from entrepot.spool.writing import Batch, SpoolWriter
 logger = logging.getLogger(__name__)
 
 
+def _debug_enabled() -> bool:
+    # Per-file lines are debug lines; checking first keeps the hot path free of them.
+    return logger.isEnabledFor(logging.DEBUG)
+
+
 #: The areas :meth:`Spool.prepare` creates.
 AREAS = ("tmp", "new", "cur")
 #: Default age after which an abandoned ``tmp/`` file is removed by :meth:`Spool.recover`.
@@ -268,8 +273,10 @@ class Spool:
             if not os.path.isdir(target):
                 raise SpoolLayoutError(f"spool area {target} is missing: prepare() it") from None
             raise
-        self._sync(os.fspath(target))
-        log_event(logger, "spool.published", logging.DEBUG, name=name, area=target)
+        if self.durable:
+            self._sync(os.fspath(target))
+        if _debug_enabled():
+            log_event(logger, "spool.published", logging.DEBUG, name=name, area=target)
         return final
 
     # -- consuming -------------------------------------------------------------
@@ -357,7 +364,8 @@ class Spool:
             os.rename(f"{self._folder('new')}/{name}", claim.file)
         except FileNotFoundError:
             return None
-        log_event(logger, "spool.claimed", logging.DEBUG, name=name, claim=claim.token)
+        if _debug_enabled():
+            log_event(logger, "spool.claimed", logging.DEBUG, name=name, claim=claim.token)
         return claim
 
     def _finish(self, claim: Claim, area: str) -> Path:
@@ -394,7 +402,8 @@ class Spool:
             raise EntryNotFound(f"no file {name!r} in {source}/") from None
         except FileExistsError:
             raise NameExists(f"{name!r} already exists in {destination}/") from None
-        self._sync(target)
+        if self.durable:
+            self._sync(target)
         return Path(dst)
 
     def copy(self, name: str, source: str, destination: str) -> Path:
