@@ -136,6 +136,8 @@ class Spool:
         """Create the root and the ``tmp``, ``new`` and ``cur`` areas; harmless when they exist."""
         for area in AREAS:
             self._make_area(self.root / area)
+        # Folders may have been made anew: never sync through a descriptor of an old one.
+        self.close()
         return self
 
     def area(self, area: str) -> Path:
