@@ -136,8 +136,10 @@ class Spool:
         """Create the root and the ``tmp``, ``new`` and ``cur`` areas; harmless when they exist."""
         for area in AREAS:
             self._make_area(self.root / area)
-        # Folders may have been made anew: never sync through a descriptor of an old one.
+        # Folders may have been made anew: never sync through a descriptor of an old
+        # one, and make the other areas again when next needed.
         self.close()
+        self._ready_areas = set(AREAS)
         return self
 
     def area(self, area: str) -> Path:
