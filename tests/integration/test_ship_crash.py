@@ -28,8 +28,8 @@ from entrepot.ship import Shipper, ShipOptions
 shipper = Shipper(
     sys.argv[1],
     sys.argv[2],
-    # One shipper at a time on this spool: claims of a killed one come back at once.
-    options=ShipOptions(lease=0, parallel=2),
+    # Default lease: the claims of a killed shipper come back because it is dead.
+    options=ShipOptions(parallel=2),
     target_options={"password_env": "SHIP_PASSWORD", "timeout": 10},
 )
 print("ready", flush=True)
@@ -75,7 +75,7 @@ def test_shipper_killed_at_random_points(ftp_server: Any, tmp_path: Path) -> Non
     report = Shipper(
         spool,
         ftp_server.url,
-        options=ShipOptions(lease=0, sweep_partials_after=0),
+        options=ShipOptions(sweep_partials_after=0),
         target_options=ftp_server.options,
     ).run()
     assert report.ok

@@ -391,3 +391,27 @@ def test_stats(spool: Spool) -> None:
     assert (stats["new"].files, stats["new"].bytes) == (1, 3)
     assert (stats["cur"].files, stats["cur"].bytes) == (1, 5)
     assert stats["tmp"].files == 0
+
+
+def test_claims_of_a_dead_local_consumer_come_back_before_the_lease(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    spool = Spool(tmp_path / "s").prepare()  # default lease: 15 minutes
+    spool.publish_bytes(b"x", "orphan")
+    spool.publish_bytes(b"y", "mine")
+    code = (
+        "import sys; from entrepot.spool import Spool; "
+        "c = Spool(sys.argv[1]).claim('orphan'); print(c.id)"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code, str(spool.root)], capture_output=True, text=True, check=True
+    )
+    assert spool.claim_by_id(child.stdout.strip()).name == "orphan"  # still held
+    mine = spool.claim("mine")
+    assert mine is not None
+    report = spool.recover()
+    # The child has exited: its claim returns; ours, held by a live process, stays.
+    assert report.claims_released == ["orphan"]
+    assert spool.names() == ["orphan"]
+    mine.done()

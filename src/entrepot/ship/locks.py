@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from entrepot.errors import RemoteLocked, TargetError
+from entrepot.processes import process_gone
 from entrepot.ship.observer import Observer
 from entrepot.targets import Target
 
@@ -57,21 +58,6 @@ class LockOwner:
 
     def __str__(self) -> str:
         return f"{self.host}:{self.pid}"
-
-
-def _process_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    # A killed process nobody reaped still answers kill(0): read its state.
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
-    except (OSError, IndexError):
-        return False
 
 
 class RemoteLock:
@@ -127,7 +113,7 @@ class RemoteLock:
             return False
         if owner.token == self.owner.token:
             return True  # our own lock, from an earlier try of this run
-        if owner.host == self.owner.host and _process_gone(owner.pid):
+        if owner.host == self.owner.host and process_gone(owner.pid):
             self.observer.stale_lock_removed(lock, str(owner))
             self.target.delete(lock, missing_ok=True)
             return True

@@ -37,8 +37,9 @@ class ShipOptions:
     ``order``
         which files go first: ``oldest`` (default), ``newest`` or by ``name``.
     ``lease``
-        seconds after which a claim left by a shipper that died is taken back
-        at the start of a run (default: the spool's own lease).
+        seconds after which a claim held by a shipper of another host (or a
+        hung one) is taken back at the start of a run (default: the spool's
+        own lease); claims of a dead shipper of this host come back at once.
     """
 
     protocol: Protocol = "atomic"

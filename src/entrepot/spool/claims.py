@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from entrepot.errors import ClaimLost
+from entrepot.processes import host_tag, process_gone
 
 logger = logging.getLogger(__name__)
 
@@ -19,13 +20,24 @@ if TYPE_CHECKING:
 
 CLAIM_AREA = "claimed"
 _TOKEN_LENGTH = 16
-#: A claim id: the random token, a dash, the file name.
+#: A claim id: the token, a dash, the file name.
 CLAIM_ID = re.compile(rf"^([0-9a-f]{{{_TOKEN_LENGTH}}})-(.+)$")
+_HOST = host_tag()
 
 
 def new_token() -> str:
-    """A random token that makes a claim's file name its own."""
-    return os.urandom(_TOKEN_LENGTH // 2).hex()
+    """A token that makes a claim's file name its own and names its holder.
+
+    Four hex digits of host tag, eight of process id, four random: a claim
+    whose holder died on this host can be taken back without waiting for
+    its lease.
+    """
+    return f"{_HOST:04x}{os.getpid() & 0xFFFFFFFF:08x}{os.urandom(2).hex()}"
+
+
+def holder_gone(token: str) -> bool:
+    """True when the token names a process of this host that is no longer alive."""
+    return int(token[:4], 16) == _HOST and process_gone(int(token[4:12], 16))
 
 
 class Claim:

@@ -8,8 +8,9 @@ into ``claimed/`` under a fresh token: a rename succeeds for exactly one
 caller, so concurrent consumers (threads or processes) never share a file and
 need no lock.  The consumer then marks the claim done (``cur/``) or releases
 it back to ``new/``.  A consumer that dies while holding a claim strands
-nothing: :meth:`Spool.recover` returns claims older than the lease to
-``new/`` and removes stale files from ``tmp/``.
+nothing: :meth:`Spool.recover` gives back to ``new/`` the claims of dead
+consumers of this host at once and any claim older than the lease, and
+removes stale files from ``tmp/``.
 
 Every caller-supplied name is checked by :func:`entrepot.names.check_name`,
 so no name can leave the spool.
@@ -36,7 +37,7 @@ from entrepot.durable import rename_noreplace, write_file
 from entrepot.errors import ClaimLost, EntryNotFound, InvalidName, NameExists, SpoolLayoutError
 from entrepot.logs import log_event
 from entrepot.names import check_name
-from entrepot.spool.claims import CLAIM_AREA, CLAIM_ID, Claim, new_token
+from entrepot.spool.claims import CLAIM_AREA, CLAIM_ID, Claim, holder_gone, new_token
 from entrepot.spool.naming import free_name, unique_name
 from entrepot.spool.writing import Batch, SpoolWriter
 
@@ -440,9 +441,11 @@ class Spool:
     def recover(
         self, *, stale_tmp_age: float | None = None, lease: float | None = None
     ) -> RecoveryReport:
-        """Remove abandoned ``tmp/`` files and return expired claims to ``new/``.
+        """Remove abandoned ``tmp/`` files and return claims to ``new/``.
 
-        Safe to run at any time and from several processes at once.
+        A claim goes back when its lease has run out, or at once when its
+        holder was a process of this host that has died.  Safe to run at any
+        time and from several processes at once.
         """
         now = self._clock()
         tmp_age = self.stale_tmp_age if stale_tmp_age is None else stale_tmp_age
@@ -463,7 +466,7 @@ class Spool:
                 changed = claim.path.stat().st_ctime
             except FileNotFoundError:
                 continue
-            if now - changed < lease:
+            if now - changed < lease and not holder_gone(claim.token):
                 continue
             try:
                 self._finish(claim, "new")
