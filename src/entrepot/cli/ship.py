@@ -114,7 +114,7 @@ def ship(
     max_tries: MaxTries = 3,
     retry_delay: RetryDelay = 2.0,
     lease: Annotated[
-        float | None, typer.Option("--lease", help="Seconds before a dead shipper's claims return.")
+        float | None, typer.Option("--lease", help="Lease of other hosts' claims.")
     ] = None,
     password_env: PasswordEnv = None,
     password_file: PasswordFile = None,
