@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -63,3 +64,31 @@ def wait_until(check: Callable[[], bool], *, timeout: float = 30.0, what: str = 
             return
         time.sleep(0.05)
     raise TimeoutError(f"{what} not ready after {timeout} s")
+
+
+class DropCountdown:
+    """Cut a client's connection right after its n-th completed upload, once.
+
+    The servers call :meth:`upload_done` after every completed upload and
+    cut the connection when it returns True.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._left: int | None = None
+
+    def arm(self, n: int | None) -> None:
+        """Cut after the n-th upload from now (None: never)."""
+        with self._lock:
+            self._left = n
+
+    def upload_done(self) -> bool:
+        """Count one completed upload; True when its connection must be cut now."""
+        with self._lock:
+            if self._left is None:
+                return False
+            self._left -= 1
+            if self._left > 0:
+                return False
+            self._left = None
+            return True

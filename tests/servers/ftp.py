@@ -43,7 +43,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers._common import port_open, server_unavailable, wait_until
+from tests.servers._common import DropCountdown, port_open, server_unavailable, wait_until
 
 USER, PASSWORD = "test", "test-pw-Ünï"
 READONLY_USER, READONLY_PASSWORD = "reader", "reader-pw"
@@ -94,7 +94,7 @@ class FTPServer:
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._drop_countdown: int | None = None
+        self._drops = DropCountdown()
         #: Control connections accepted so far (to check connection reuse).
         self.connections = 0
 
@@ -103,19 +103,10 @@ class FTPServer:
         return self._server is not None
 
     def drop_after(self, n: int) -> None:
-        with self._lock:
-            self._drop_countdown = n
+        self._drops.arm(n)
 
     def _upload_done(self) -> bool:
-        """Count one completed upload; True when its connection must be cut now."""
-        with self._lock:
-            if self._drop_countdown is None:
-                return False
-            self._drop_countdown -= 1
-            if self._drop_countdown > 0:
-                return False
-            self._drop_countdown = None
-            return True
+        return self._drops.upload_done()
 
     def _handler_class(self) -> type:
         from pyftpdlib.authorizers import DummyAuthorizer
@@ -299,7 +290,7 @@ def _folder(server: FTPServer, scheme: str) -> Iterator[FTPFolder]:
     try:
         yield FTPFolder(server, name, scheme=scheme)
     finally:
-        server._drop_countdown = None
+        server._drops.arm(None)
         server.start()
 
 

@@ -37,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers._common import port_open, server_unavailable, wait_until
+from tests.servers._common import DropCountdown, port_open, server_unavailable, wait_until
 
 USER, PASSWORD = "test", "sftp-pw-Ünï"
 READONLY_USER, READONLY_PASSWORD = "reader", "reader-pw"
@@ -62,26 +62,17 @@ class SFTPServer:
         self._thread.start()
         self._acceptor: Any = None
         self._connections: set[Any] = set()
-        self._lock = threading.Lock()
-        self._drop_countdown: int | None = None
+        self._drops = DropCountdown()
         #: SSH connections accepted so far (to check connection reuse).
         self.connections = 0
         #: Set to False to answer posix-rename@openssh.com with "unsupported".
         self.posix_rename = True
 
     def drop_after(self, n: int) -> None:
-        with self._lock:
-            self._drop_countdown = n
+        self._drops.arm(n)
 
     def _upload_done(self) -> bool:
-        with self._lock:
-            if self._drop_countdown is None:
-                return False
-            self._drop_countdown -= 1
-            if self._drop_countdown > 0:
-                return False
-            self._drop_countdown = None
-            return True
+        return self._drops.upload_done()
 
     def _run(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
@@ -277,6 +268,6 @@ def sftp_server(sftp_service: SFTPServer) -> Iterator[SFTPFolder]:
     try:
         yield SFTPFolder(sftp_service, name)
     finally:
-        sftp_service._drop_countdown = None
+        sftp_service._drops.arm(None)
         sftp_service.posix_rename = True
         sftp_service.start()

@@ -29,7 +29,6 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
@@ -38,6 +37,7 @@ from entrepot.errors import ClaimLost, EntryNotFound, InvalidName, NameExists, S
 from entrepot.logs import log_event
 from entrepot.names import check_name
 from entrepot.spool.claims import CLAIM_AREA, CLAIM_ID, Claim, holder_gone, new_token
+from entrepot.spool.entries import AreaStats, Entry, RecoveryReport
 from entrepot.spool.naming import free_name, unique_name
 from entrepot.spool.writing import Batch, SpoolWriter
 
@@ -55,38 +55,6 @@ AREAS = ("tmp", "new", "cur")
 STALE_TMP_AGE = 36 * 3600.0
 #: Default lease of a claim, in seconds.
 CLAIM_LEASE = 15 * 60.0
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A file in one area of a spool."""
-
-    name: str
-    area: str
-    folder: str
-    size: int
-    mtime: float
-
-    @property
-    def path(self) -> Path:
-        """The file's path (made on demand: listings of many files rarely need it)."""
-        return Path(self.folder, self.name)
-
-
-@dataclass(frozen=True)
-class AreaStats:
-    """How many files an area holds, and their total size."""
-
-    files: int
-    bytes: int
-
-
-@dataclass(frozen=True)
-class RecoveryReport:
-    """What :meth:`Spool.recover` cleaned up."""
-
-    tmp_removed: list[str] = field(default_factory=list)
-    claims_released: list[str] = field(default_factory=list)
 
 
 class Spool:
