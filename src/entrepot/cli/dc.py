@@ -20,6 +20,7 @@ from entrepot.cli.console import err, out, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
 from entrepot.datacenter import AREAS, DataCenter, ImportJob, UploadPolicy
+from entrepot.datacenter.columnar import READERS, check_reader
 from entrepot.errors import is_transient
 from entrepot.jobs import Runner
 
@@ -117,6 +118,13 @@ def import_(
     user: Annotated[str | None, typer.Option(help="Who imports (default: you).")] = None,
     chunk_size: Annotated[int, typer.Option(help="Rows per transaction.")] = 5000,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8-sig",
+    reader: Annotated[
+        str,
+        typer.Option(
+            help="Who parses the rows: arrow (fast; falls back to csv where the file needs it) "
+            "or csv (the csv module throughout)."
+        ),
+    ] = "arrow",
     state: StateOption = None,
     ledger: LedgerOption = None,
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")] = False,
@@ -127,6 +135,9 @@ def import_(
     down) it waits in the backlog, and `entrepot backlog retry ID` finishes it.
     Running the same import again after an interruption finishes it too.
     """
+    if reader not in READERS:
+        err.print(f"--reader must be one of: {', '.join(READERS)}")
+        return int(ExitCode.USAGE)
     name = Path(file).name
     columns = (
         TextColumn("{task.description}"),
@@ -150,6 +161,7 @@ def import_(
             database=db,
             chunk_size=chunk_size,
             encoding=encoding,
+            reader=check_reader(reader),
             user=user or getpass.getuser(),
             on_progress=progress,
         )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from entrepot.datacenter.columnar import Reader
 from entrepot.datacenter.database import DEFAULT_SQLITE_NAME, Database
 from entrepot.datacenter.export import export_to_folder, export_to_spool
 from entrepot.datacenter.importer import (
@@ -166,6 +167,7 @@ class DataCenter:
         encoding: str = "utf-8-sig",
         on_progress: ProgressCallback | None = None,
         parallel: bool | None = None,
+        reader: Reader = "arrow",
     ) -> Importer:
         """The import of ``name``, to run step by step or with ``run()``."""
         return Importer(
@@ -180,6 +182,7 @@ class DataCenter:
             encoding=encoding,
             on_progress=on_progress,
             parallel=parallel,
+            reader=reader,
         )
 
     def import_file(
@@ -193,12 +196,19 @@ class DataCenter:
         encoding: str = "utf-8-sig",
         on_progress: ProgressCallback | None = None,
         parallel: bool | None = None,
+        reader: Reader = "arrow",
     ) -> ImportResult:
         """Import ``name`` from the root into ``table``; see :class:`Importer`.
 
-        ``parallel`` checks the chunks ahead in a second process (see
-        :mod:`~entrepot.datacenter.pipeline`); by default for large files
-        when two processors are free to use.
+        ``reader`` names who parses the rows: ``"arrow"`` (the default) lets
+        Apache Arrow read and check them column-wise wherever it reads the
+        file exactly as the ``csv`` module would (see
+        :mod:`~entrepot.datacenter.columnar`), ``"csv"`` always uses the
+        ``csv`` module.  ``parallel=True`` checks the chunks ahead in a
+        second process instead (see :mod:`~entrepot.datacenter.pipeline`),
+        which uses the ``csv`` module; with the ``csv`` reader and
+        ``parallel=None`` that process is started for large files when two
+        processors are free to use.
         """
         job = self.importer(
             name,
@@ -209,6 +219,7 @@ class DataCenter:
             encoding=encoding,
             on_progress=on_progress,
             parallel=parallel,
+            reader=reader,
         )
         return job.run()
 

@@ -117,10 +117,12 @@ class ChunkWriter:
     def _insert(
         self, conn: Connection, chunk: CheckedChunk, plan: HeaderPlan, good: list[int]
     ) -> None:
-        if chunk.raw_rows is not None:
-            raw = chunk.raw_rows
-            rows = raw if len(good) == chunk.size else [raw[pos] for pos in good]
-            rawpath.insert_raw(conn, self.table, plan.used, chunk.raw_forms, rows, plan.width)
+        raw = chunk.raw_arrow if chunk.raw_arrow is not None else chunk.raw_rows
+        if raw is not None:
+            chosen = None if len(good) == chunk.size else good
+            rawpath.insert_raw(
+                conn, self.table, plan.used, chunk.raw_forms, raw, plan.width, chosen
+            )
             return
         names: list[str] = []
         columns: list[list[Any]] = []

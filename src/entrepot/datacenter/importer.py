@@ -43,7 +43,9 @@ from typing import IO, Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from entrepot.datacenter import columnar
 from entrepot.datacenter.chunks import ChunkWriter
+from entrepot.datacenter.columnar import Reader, check_reader
 from entrepot.datacenter.csvfiles import (
     build_merged,
     file_digest,
@@ -123,6 +125,7 @@ class Importer:
         encoding: str = "utf-8-sig",
         on_progress: ProgressCallback | None = None,
         parallel: bool | None = None,
+        reader: Reader = "arrow",
     ) -> None:
         self.tree = tree
         self.db = db
@@ -136,6 +139,10 @@ class Importer:
         self.on_progress = on_progress
         #: Check chunks in a second process: None decides by file size.
         self.parallel = parallel
+        #: Who parses the rows: Arrow where it reads them as the csv module would.
+        self.reader = check_reader(reader)
+        self._header: list[str] = []
+        self._reading: IO[Any] | None = None
         self.job_id = ""
         self.stage = ""
         self.resumed = False
@@ -296,6 +303,7 @@ class Importer:
             header = self._read(csv.reader(handle), 1)
         if not header:
             raise ImportFailed(f"{self.source_name}: the file is empty (no header line)")
+        self._header = header[0]
         return plan_header(header[0], self.spec, self.mode, source=self.source_name)
 
     def _check_decodable(self) -> None:
@@ -340,43 +348,81 @@ class Importer:
             )
         plan = self._check_header()
         checker = RowChecker(self.spec, plan, self.mode)
-        worker = self._worker(plan, done)
+        arrow = (
+            self.reader == "arrow"
+            and not self.parallel
+            and columnar.readable(self.source, self.encoding, self._header)
+        )
+        worker = None if arrow else self._worker(plan, done)
         rows_done = 0
         try:
-            with self._open() as handle:
-                reader = csv.reader(handle)
-                self._read(reader, 1)
-                chunks = self._checked_chunks(reader, checker, worker, done)
-                if worker is None and self.db.is_postgres:
-                    # The client waits for the server's COPY of one chunk with
-                    # the GIL released: read and check the next one meanwhile.
-                    chunks = one_ahead(chunks)
-                for number, rows, chunk in chunks:
-                    if chunk is not None:
-                        self._write_chunk(chunk, plan, number)
-                    rows_done += len(rows)
-                    if self.on_progress is not None:
-                        self.on_progress(rows_done, _fraction(handle, self.source))
+            chunks = self._chunks(plan, checker, worker, done, arrow=arrow)
+            if worker is None and self.db.is_postgres:
+                # The client waits for the server's COPY of one chunk with
+                # the GIL released: read and check the next one meanwhile.
+                chunks = one_ahead(chunks)
+            for number, size, chunk in chunks:
+                if chunk is not None:
+                    self._write_chunk(chunk, plan, number)
+                rows_done += size
+                if self.on_progress is not None:
+                    self.on_progress(rows_done, _fraction(self._reading, self.source))
         finally:
             if worker is not None:
                 worker.close()
         return rows_done
 
-    def _checked_chunks(
-        self, reader: Any, checker: RowChecker, worker: CheckWorker | None, done: set[int]
-    ) -> Iterator[tuple[int, list[list[str]], CheckedChunk | None]]:
-        """Each chunk's number, rows and checks (``None`` for a chunk committed before)."""
-        for number in itertools.count():
-            rows = self._read(reader, self.chunk_size)
-            if not rows:
-                return
-            if worker is not None:
-                yield number, rows, None if number in done else worker.checked(number, rows)
-                continue
-            # Committed chunks are checked too, to remember their keys for
-            # the duplicate test of the chunks that follow.
-            chunk = checker.check(rows, number * self.chunk_size)
-            yield number, rows, None if number in done else chunk
+    def _chunks(
+        self,
+        plan: HeaderPlan,
+        checker: RowChecker,
+        worker: CheckWorker | None,
+        done: set[int],
+        *,
+        arrow: bool,
+    ) -> Iterator[tuple[int, int, CheckedChunk | None]]:
+        """Each chunk's number, row count and checks (``None`` for a chunk committed before).
+
+        Arrow reads the chunks while it can; the csv module reads the rest.
+        Committed chunks are checked too, to remember their keys for the
+        duplicate test of the chunks that follow.
+        """
+        start = 0
+        if arrow:
+            with open(self.source, "rb") as handle:
+                self._reading = handle
+                try:
+                    for chunk in columnar.read_chunks(handle, plan.width, self.chunk_size):
+                        checked = checker.check_columns(chunk, start * self.chunk_size)
+                        yield start, len(chunk), None if start in done else checked
+                        start += 1
+                    return
+                except columnar.Unreadable as exc:
+                    log_event(
+                        logger,
+                        "datacenter.csv_reader_takes_over",
+                        logging.DEBUG,
+                        file=self.source_name,
+                        chunk=start,
+                        reason=exc,
+                    )
+        with self._open() as handle:
+            self._reading = handle
+            reader = csv.reader(handle)
+            self._skip(reader, 1 + start * self.chunk_size)
+            for number in itertools.count(start):
+                rows = self._read(reader, self.chunk_size)
+                if not rows:
+                    return
+                if worker is None:
+                    result = checker.check(rows, number * self.chunk_size)
+                elif number not in done:
+                    result = worker.checked(number, rows)
+                yield number, len(rows), None if number in done else result
+
+    def _skip(self, reader: Any, count: int) -> None:
+        while count > 0 and (skipped := len(self._read(reader, min(count, self.chunk_size)))):
+            count -= skipped
 
     def _worker(self, plan: HeaderPlan, done: set[int]) -> CheckWorker | None:
         """A process checking the chunks ahead, when one is worth it (see :mod:`.pipeline`)."""
@@ -604,8 +650,8 @@ class Importer:
             shutil.rmtree(self.work, ignore_errors=True)
 
 
-def _fraction(handle: IO[str], path: Path) -> float | None:
-    raw = getattr(getattr(handle, "buffer", None), "raw", None)
+def _fraction(handle: IO[Any] | None, path: Path) -> float | None:
+    raw = getattr(getattr(handle, "buffer", handle), "raw", None)
     if raw is None or not hasattr(raw, "tell"):
         return None
     try:

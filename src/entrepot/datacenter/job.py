@@ -34,6 +34,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from entrepot.datacenter.center import DataCenter
+from entrepot.datacenter.columnar import Reader, check_reader
 from entrepot.datacenter.importer import (
     DEFAULT_CHUNK_SIZE,
     Importer,
@@ -83,6 +84,7 @@ class ImportJob(Job):
         encoding: str = "utf-8-sig",
         user: str = "",
         on_progress: ProgressCallback | None = None,
+        reader: Reader = "arrow",
     ) -> None:
         self.root = Path(root).absolute()
         self.file = file
@@ -94,6 +96,7 @@ class ImportJob(Job):
         self.chunk_size = chunk_size
         self.encoding = encoding
         self.user = user
+        self.reader = check_reader(reader)
         self.on_progress = on_progress
         self.result: ImportResult | None = None
         """What the import did, once it has finished."""
@@ -115,6 +118,7 @@ class ImportJob(Job):
             "chunk_size": self.chunk_size,
             "encoding": self.encoding,
             "user": self.user,
+            "reader": self.reader,
         }
 
     @contextlib.contextmanager
@@ -144,6 +148,7 @@ class ImportJob(Job):
                 chunk_size=self.chunk_size,
                 encoding=self.encoding,
                 on_progress=self.on_progress,
+                reader=self.reader,
             )
         return self._importer
 

@@ -35,6 +35,8 @@ from sqlalchemy import Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
+from entrepot.datacenter.cells import CellList, Cells
+from entrepot.datacenter.columnar import ArrowChunk
 from entrepot.datacenter.schema import ColumnSpec
 from entrepot.datacenter.values import BOOLEAN_WORDS
 
@@ -60,24 +62,27 @@ MAX_PARAMETERS = 999
 ROWS_PER_STATEMENT = 100
 
 
-def sqlite_form(spec: ColumnSpec, cells: list[str], *, required: bool) -> str | None:
+def sqlite_form(spec: ColumnSpec, cells: list[str] | Cells, *, required: bool) -> str | None:
     """The SQL storing the cells as the general path would, or ``None``.
 
     ``None`` means some cell is invalid or stored otherwise than from its
     text: the chunk takes the general path.  The expression binds the cell
     as ``?``; PostgreSQL's ``COPY`` needs no expression, only the same test.
+    ``cells`` is a list as the ``csv`` module reads it, or any other
+    :class:`~entrepot.datacenter.cells.Cells` (an Arrow column).
     """
+    view: Cells = CellList(cells) if isinstance(cells, list) else cells
     if _refuses_empty(spec):
         # The usual case first: when every cell passes, none is empty.
-        form = _form(spec, cells, empty=False)
-        if form is not None or "" not in cells:
+        form = _form(spec, view, empty=False)
+        if form is not None or not view.has_empty():
             return form
-    elif "" not in cells:
-        return _form(spec, cells, empty=False)
+    elif not view.has_empty():
+        return _form(spec, view, empty=False)
     if required or spec.default is not None:
         return None
-    present = [text for text in cells if text]
-    return _form(spec, present, empty=True) if present else "NULL"
+    present = view.present()
+    return _form(spec, present, empty=True) if len(present) else "NULL"
 
 
 def _refuses_empty(spec: ColumnSpec) -> bool:
@@ -91,42 +96,40 @@ def _refuses_empty(spec: ColumnSpec) -> bool:
     return True
 
 
-def _form(spec: ColumnSpec, present: list[str], *, empty: bool) -> str | None:
+def _form(spec: ColumnSpec, present: Cells, *, empty: bool) -> str | None:
     """The expression for non-empty ``present`` cells (``empty``: others are empty)."""
     cell = "NULLIF(?, '')" if empty else "?"
     limit = spec.max_length
-    if limit is not None and max(map(len, present)) > limit:
+    if limit is not None and present.longest() > limit:
         return None
     kind = spec.type
     if kind == "text":
         return cell
     if kind == "choice":
-        return cell if set(present) <= frozenset(spec.choices or ()) else None
+        return cell if present.all_in(frozenset(spec.choices or ())) else None
     if kind == "regex":
-        return cell if all(map(re.compile(spec.pattern or "").fullmatch, present)) else None
+        return cell if present.all_pass(re.compile(spec.pattern or "").fullmatch) else None
     if kind == "boolean":
-        if not set(present) <= BOOLEAN_WORDS.keys():
+        if not present.all_in(BOOLEAN_WORDS.keys()):
             return None
         when_empty = "WHEN '' THEN NULL " if empty else ""
         return f"CASE ? {when_empty}{_BOOLEAN_CASES} ELSE 0 END"
     if kind == "integer":
-        if all(map(_PLAIN_INTEGER.fullmatch, present)):
+        if present.all_match_fixed(_PLAIN_INTEGER):
             return cell
-        return f"CAST({cell} AS INTEGER)" if all(map(_INTEGER.fullmatch, present)) else None
+        return f"CAST({cell} AS INTEGER)" if present.all_match_fixed(_INTEGER) else None
     if kind == "decimal":
-        return cell if all(map(_DECIMAL.fullmatch, present)) else None
+        return cell if present.all_match_fixed(_DECIMAL) else None
     try:
         if kind == "date":
-            valid = all(map(_DATE.fullmatch, present)) and all(map(date.fromisoformat, present))
+            valid = present.all_match_fixed(_DATE) and present.all_pass(date.fromisoformat)
             return cell if valid else None
-        if not (
-            all(map(_DATETIME.fullmatch, present)) and all(map(datetime.fromisoformat, present))
-        ):
+        if not (present.all_match_fixed(_DATETIME) and present.all_pass(datetime.fromisoformat)):
             return None
     except ValueError:
         return None
     # Stored with microseconds: add them where a cell has none.
-    lengths = set(map(len, present))
+    lengths = present.lengths()
     if lengths == {19}:
         return f"{cell} || '.000000'"
     if lengths == {26}:
@@ -149,46 +152,88 @@ def insert_raw(
     table: Table,
     columns: Sequence[tuple[int, str]],
     forms: Sequence[str],
-    rows: Sequence[list[str]],
+    source: Sequence[list[str]] | ArrowChunk,
     width: int,
+    good: Sequence[int] | None = None,
 ) -> None:
-    """Insert ``rows``, whose used cells all have a :func:`sqlite_form`, into ``table``.
+    """Insert rows whose used cells all have a :func:`sqlite_form` into ``table``.
 
     ``columns`` pairs each used position of a row with its column name, and
-    ``forms`` gives each its expression.
+    ``forms`` gives each its expression.  ``source`` holds the rows, as the
+    ``csv`` module reads them or as Arrow columns; ``good`` picks the rows to
+    insert by their position (all when ``None``).
     """
-    if not rows:
+    count = len(source) if good is None else len(good)
+    if not count:
         return
     positions = [position for position, _ in columns]
     names = [name for _, name in columns]
-    cells = _columns(rows, positions, width)
     preparer = conn.dialect.identifier_preparer
     target = preparer.format_table(table)
     column_list = ", ".join(preparer.quote(name) for name in names)
-    if conn.dialect.name == "postgresql":
-        _copy_csv(conn, target, column_list, cells)
-        return
+    if isinstance(source, ArrowChunk):
+        if conn.dialect.name == "postgresql":
+            data = source.csv_bytes(positions, good)
+            _copy(conn, target, column_list, data, f"FORMAT csv, FORCE_NULL ({column_list})")
+            return
+        flat = _interleaved(source, positions, forms, good)
+    else:
+        rows = source if good is None else [source[pos] for pos in good]
+        if conn.dialect.name == "postgresql":
+            _copy_rows(conn, target, column_list, _columns(rows, positions, width))
+            return
+        # Columns whose every cell is empty bind nothing.
+        bound = [pos for pos, form in zip(positions, forms, strict=True) if form != "NULL"]
+        flat = list(chain.from_iterable(_columns(rows, bound, width))) if bound else []
+    _sqlite_insert(conn, target, column_list, forms, flat, count)
+
+
+def _interleaved(
+    source: ArrowChunk, positions: Sequence[int], forms: Sequence[str], good: Sequence[int] | None
+) -> list[str]:
+    """The bound cells of the chosen rows, row after row, made column by column."""
+    bound = [pos for pos, form in zip(positions, forms, strict=True) if form != "NULL"]
+    count = len(source) if good is None else len(good)
+    flat: list[str] = [""] * (count * len(bound))
+    for offset, position in enumerate(bound):
+        cells = source.cells(position).to_list()
+        flat[offset :: len(bound)] = cells if good is None else [cells[pos] for pos in good]
+    return flat
+
+
+def _sqlite_insert(
+    conn: Connection,
+    target: str,
+    column_list: str,
+    forms: Sequence[str],
+    flat: list[str],
+    count: int,
+) -> None:
+    """Insert ``count`` rows whose bound cells follow each other in ``flat``."""
     one = f"({', '.join(forms)})"
-    # Columns whose every cell is empty bind nothing.
-    bound = [position for position, form in zip(positions, forms, strict=True) if form != "NULL"]
-    if len(bound) != len(positions):
-        cells = _columns(rows, bound, width) if bound else [()] * len(rows)
+    width = len(flat) // count
     # Many rows per statement: the driver's per-row work shrinks accordingly.
-    per = max(1, min(ROWS_PER_STATEMENT, MAX_PARAMETERS // max(1, len(bound))))
-    whole = len(cells) - len(cells) % per
+    per = max(1, min(ROWS_PER_STATEMENT, MAX_PARAMETERS // max(1, width)))
+    whole = count - count % per
+    step = per * width
     # Quoted identifiers and fixed expressions only; every cell is bound.
     insert = f"INSERT INTO {target} ({column_list}) VALUES "  # noqa: S608
     cursor = _cursor(conn)
     try:
-        if whole and bound:
-            flat = list(chain.from_iterable(cells[:whole]))
-            step = per * len(bound)
-            groups = [flat[start : start + step] for start in range(0, len(flat), step)]
+        if whole:
+            groups: list[Any] = (
+                [flat[start : start + step] for start in range(0, whole * width, step)]
+                if width
+                else [()] * (whole // per)
+            )
             cursor.executemany(insert + ", ".join([one] * per), groups)
-        elif whole:
-            cursor.executemany(insert + ", ".join([one] * per), [()] * (whole // per))
-        if whole < len(cells):
-            cursor.executemany(insert + one, cells[whole:])
+        if whole < count:
+            rest: list[Any] = (
+                [flat[start : start + width] for start in range(whole * width, len(flat), width)]
+                if width
+                else [()] * (count - whole)
+            )
+            cursor.executemany(insert + one, rest)
     except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
         raise _translated(conn, insert, exc) from exc
     finally:
@@ -205,15 +250,15 @@ def _translated(conn: Connection, statement: str, exc: Exception) -> sa_exc.Stat
     return sa_exc.DBAPIError.instance(statement, None, exc, base)
 
 
-def _copy_csv(conn: Connection, target: str, column_list: str, cells: Any) -> None:
+def _copy_rows(conn: Connection, target: str, column_list: str, cells: Any) -> None:
     lines = list(map("\t".join, cells))
-    data = "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
     width = column_list.count(",") + 1
     if (
-        "\\" not in data
-        and "\r" not in data
-        and data.count("\n") == len(lines)
-        and data.count("\t") == len(lines) * (width - 1)
+        "\\" not in text
+        and "\r" not in text
+        and text.count("\n") == len(lines)
+        and text.count("\t") == len(lines) * (width - 1)
     ):
         # No cell holds a tab, line break or backslash: COPY's text format
         # takes the cells as they are, joined at C speed (empty means NULL).
@@ -221,14 +266,18 @@ def _copy_csv(conn: Connection, target: str, column_list: str, cells: Any) -> No
     else:
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator="\n").writerows(cells)
-        data = buffer.getvalue()
+        text = buffer.getvalue()
         # An empty cell is NULL, quoted or not (a lone empty cell is written as "").
         options = f"FORMAT csv, FORCE_NULL ({column_list})"
+    _copy(conn, target, column_list, text.encode("utf-8"), options)
+
+
+def _copy(conn: Connection, target: str, column_list: str, data: bytes, options: str) -> None:
     statement = f"COPY {target} ({column_list}) FROM STDIN WITH ({options})"
     cursor = _cursor(conn)
     try:
         with cursor.copy(statement) as copy:
-            copy.write(data.encode("utf-8"))
+            copy.write(data)
     except conn.dialect.dbapi.Error as exc:  # type: ignore[union-attr]
         raise _translated(conn, statement, exc) from exc
     finally:

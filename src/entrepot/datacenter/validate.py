@@ -9,12 +9,14 @@ a time, column by column; every problem found in a row is kept, as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Literal
 
 from entrepot.datacenter import rawpath
+from entrepot.datacenter.cells import CellList, Cells
+from entrepot.datacenter.columnar import ArrowChunk
 from entrepot.datacenter.csvfiles import ERRORS_COLUMN, IGNORE_COLUMN
 from entrepot.datacenter.schema import TableSpec
 from entrepot.datacenter.values import ColumnConverter, shown
@@ -130,7 +132,9 @@ class CheckedChunk:
     #: The rows as read, when every cell can be stored as its text
     #: (:mod:`.rawpath`); ``values`` then holds only key and reference columns.
     raw_rows: list[list[str]] | None = None
-    #: With ``raw_rows``: the SQL storing each used column's cells.
+    #: The same, when Arrow read the chunk (:mod:`.columnar`).
+    raw_arrow: ArrowChunk | None = None
+    #: With ``raw_rows`` or ``raw_arrow``: the SQL storing each used column's cells.
     raw_forms: list[str] = field(default_factory=list)
 
     def fail(self, position: int, column: str, message: str) -> None:
@@ -183,8 +187,13 @@ class RowChecker:
         width = plan.width
         well_formed = set(map(len, rows)) <= {width}
         if self.raw and well_formed:
-            fast = self._check_raw(rows, first_index)
+            fast = self._check_raw(
+                lambda position: CellList(list(map(itemgetter(position), rows))),
+                len(rows),
+                first_index,
+            )
             if fast is not None:
+                fast.raw_rows = rows
                 return fast
         chunk = CheckedChunk(first_index=first_index, size=len(rows), values={})
         # Rows with the wrong number of cells are reported and blanked so the
@@ -217,25 +226,39 @@ class RowChecker:
         self._check_keys(chunk)
         return chunk
 
-    def _check_raw(self, rows: list[list[str]], first_index: int) -> CheckedChunk | None:
-        """The chunk for :mod:`.rawpath`, or ``None`` when some cell needs the general path."""
+    def check_columns(self, chunk: ArrowChunk, first_index: int) -> CheckedChunk:
+        """:meth:`check` for a chunk that Arrow read: column-wise when it is clean."""
+        if self.raw:
+            fast = self._check_raw(chunk.cells, len(chunk), first_index)
+            if fast is not None:
+                fast.raw_arrow = chunk
+                return fast
+        return self.check(chunk.rows(), first_index)
+
+    def _check_raw(
+        self, column: Callable[[int], Cells], size: int, first_index: int
+    ) -> CheckedChunk | None:
+        """The chunk for :mod:`.rawpath`, or ``None`` when some cell needs the general path.
+
+        ``column`` gives the cells at a position of the rows.
+        """
         values: dict[str, list[Any]] = {}
         forms: list[str] = []
         for position, name in self.plan.used:
-            cells = list(map(itemgetter(position), rows))
+            cells = column(position)
             required, _ = self._empty_rule(name)
             form = rawpath.sqlite_form(self.table.columns[name], cells, required=required)
             if form is None:
                 return None
             forms.append(form)
             if name in self._looked_up:
-                converted, errors = self.converters[name].convert(cells, required=required)
+                converted, errors = self.converters[name].convert(
+                    cells.to_list(), required=required
+                )
                 if errors:
                     return None
                 values[name] = converted
-        chunk = CheckedChunk(
-            first_index=first_index, size=len(rows), values=values, raw_rows=rows, raw_forms=forms
-        )
+        chunk = CheckedChunk(first_index=first_index, size=size, values=values, raw_forms=forms)
         self._check_keys(chunk)
         return chunk
 

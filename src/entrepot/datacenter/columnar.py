@@ -1,0 +1,195 @@
+"""Reading and checking chunks column-wise with Apache Arrow.
+
+The ``csv`` module and per-cell Python tests cost most of a large import.
+Arrow's CSV reader parses blocks of the file in C++ on every processor, and
+its compute kernels test a whole column at once (a regular expression, a set,
+a length), so that a clean chunk reaches :mod:`.rawpath` without a Python
+object per cell — on PostgreSQL none at all but the keys.
+
+Arrow reads a file only where it reads it exactly as ``csv.reader`` would
+(:func:`readable`, and :class:`Unreadable` raised mid-file): every cell a
+string, quoting as Excel writes it.  Where it cannot — a row with a missing or
+extra cell, a blank line, an unterminated quote, another encoding — the
+import goes on from that chunk with the ``csv`` module, whose general path
+words every problem.  Property tests compare the two readers
+(``tests/unit/test_dc_columnar.py``).
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from collections.abc import Callable, Iterator, Sequence, Set
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.compute as pc  # type: ignore[import-untyped]
+import pyarrow.csv as pcsv  # type: ignore[import-untyped]
+
+from entrepot.errors import ImportFailed
+
+#: Bytes Arrow parses at a time (one block per processor at once).
+BLOCK_SIZE = 1 << 20
+
+#: Who parses an import file's rows: Arrow where it can (the default), or
+#: always the ``csv`` module.
+Reader = Literal["arrow", "csv"]
+READERS: tuple[Reader, ...] = ("arrow", "csv")
+
+
+def check_reader(name: str) -> Reader:
+    if name not in READERS:
+        raise ImportFailed(f"unknown CSV reader {name!r}: use arrow or csv")
+    return name
+
+
+class Unreadable(Exception):
+    """Arrow cannot read the rest of the file as ``csv.reader`` would."""
+
+
+def readable(path: Path, encoding: str, header: Sequence[str]) -> bool:
+    """Whether Arrow may read the data rows of ``path`` (checked further per block)."""
+    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+        return False
+    # The header is skipped as one line: it must be one.
+    return not any("\n" in name or "\r" in name for name in header)
+
+
+def read_chunks(handle: IO[bytes], width: int, chunk_size: int) -> Iterator[ArrowChunk]:
+    """The data rows after the header line, ``chunk_size`` rows at a time.
+
+    Raises :class:`Unreadable` before a chunk that Arrow cannot read exactly
+    as ``csv.reader`` would; every chunk yielded before it is right.
+    """
+    names = [f"c{position}" for position in range(width)]
+    reader = _open(handle, names)
+    pending: list[Any] = []
+    count = 0
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except pa.ArrowInvalid as exc:
+            raise Unreadable(str(exc)) from exc
+        pending.append(batch)
+        count += batch.num_rows
+        while count >= chunk_size:
+            table = pa.Table.from_batches(pending)
+            yield _checked(table.slice(0, chunk_size))
+            rest = table.slice(chunk_size)
+            pending = rest.to_batches()
+            count = rest.num_rows
+    if count:
+        yield _checked(pa.Table.from_batches(pending))
+
+
+def _open(handle: IO[bytes], names: list[str]) -> Any:
+    try:
+        return pcsv.open_csv(
+            handle,
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, block_size=BLOCK_SIZE),
+            # A blank line is a row of empty cells here, caught by _checked.
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise Unreadable(str(exc)) from exc
+
+
+def _checked(table: Any) -> ArrowChunk:
+    # csv.reader gives a blank line as a row without cells, which Arrow
+    # cannot tell from a row of empty cells: leave such chunks to csv.
+    empty = None
+    for column in table.columns:
+        blank = pc.equal(column, "")
+        empty = blank if empty is None else pc.and_(empty, blank)
+    if empty is not None and pc.any(empty).as_py():
+        raise Unreadable("a row without any cell (a blank line?)")
+    return ArrowChunk(table)
+
+
+class ArrowChunk:
+    """One chunk of rows as Arrow string columns, one per cell position."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._cells: dict[int, ArrowCells] = {}
+
+    def __len__(self) -> int:
+        return int(self.table.num_rows)
+
+    def cells(self, position: int) -> ArrowCells:
+        """The column at ``position`` (its Python list is made once, when asked)."""
+        found = self._cells.get(position)
+        if found is None:
+            found = self._cells[position] = ArrowCells(self.table.column(position))
+        return found
+
+    def rows(self) -> list[list[str]]:
+        """The rows as ``csv.reader`` gives them."""
+        columns = [self.cells(position).to_list() for position in range(self.table.num_columns)]
+        return [list(row) for row in zip(*columns, strict=True)]
+
+    def csv_bytes(self, positions: Sequence[int], rows: Sequence[int] | None) -> bytes:
+        """The cells at ``positions`` of ``rows`` (all if ``None``) as CSV, each cell quoted."""
+        table = self.table.select(list(positions))
+        if rows is not None:
+            table = table.take(pa.array(rows, pa.int64()))
+        sink = io.BytesIO()
+        options = pcsv.WriteOptions(include_header=False, quoting_style="all_valid")
+        pcsv.write_csv(table, sink, write_options=options)
+        return sink.getvalue()
+
+
+class ArrowCells:
+    """:class:`~entrepot.datacenter.cells.Cells` over an Arrow string column."""
+
+    def __init__(self, column: Any) -> None:
+        self.column = column
+        self._list: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.column)
+
+    def has_empty(self) -> bool:
+        return _all_or_any(pc.any, pc.equal(self.column, ""))
+
+    def present(self) -> ArrowCells:
+        return ArrowCells(pc.filter(self.column, pc.not_equal(self.column, "")))
+
+    def longest(self) -> int:
+        longest = pc.max(pc.utf8_length(self.column)).as_py()
+        return int(longest or 0)
+
+    def lengths(self) -> set[int]:
+        return set(pc.unique(pc.utf8_length(self.column)).to_pylist())
+
+    def all_in(self, allowed: Set[str]) -> bool:
+        choices = pa.array(sorted(allowed), pa.string())
+        return _all_or_any(pc.all, pc.is_in(self.column, value_set=choices))
+
+    def all_match_fixed(self, pattern: re.Pattern[str]) -> bool:
+        whole = f"^(?:{pattern.pattern})$"
+        return _all_or_any(pc.all, pc.match_substring_regex(self.column, whole))
+
+    def all_pass(self, test: Callable[[str], object]) -> bool:
+        return all(map(test, self.to_list()))
+
+    def to_list(self) -> list[str]:
+        if self._list is None:
+            self._list = self.column.to_pylist()
+        return self._list
+
+
+def _all_or_any(reduce: Any, flags: Any) -> bool:
+    # Arrow reduces an empty column to null; Python's all() and any() do not.
+    if len(flags) == 0:
+        return reduce is pc.all
+    return bool(reduce(flags).as_py())
