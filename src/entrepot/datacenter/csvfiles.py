@@ -40,6 +40,13 @@ def open_text(path: Path, encoding: str = "utf-8-sig") -> IO[str]:
     return open(path, encoding=encoding, newline="")
 
 
+def open_bytes(path: Path) -> IO[bytes]:
+    """Open a CSV file for reading its bytes, decompressing ``.gz`` files."""
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return open(path, "rb")
+
+
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes, in hex."""
     with open(path, "rb") as handle:

@@ -49,6 +49,7 @@ from entrepot.datacenter.columnar import Reader, check_reader
 from entrepot.datacenter.csvfiles import (
     build_merged,
     file_digest,
+    open_bytes,
     open_text,
     publish_merged,
 )
@@ -389,7 +390,7 @@ class Importer:
         """
         start = 0
         if arrow:
-            with open(self.source, "rb") as handle:
+            with open_bytes(self.source) as handle:
                 self._reading = handle
                 try:
                     for chunk in columnar.read_chunks(handle, plan.width, self.chunk_size):
