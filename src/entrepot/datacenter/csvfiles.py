@@ -8,6 +8,7 @@ is UTF-8 with ``\\r\\n`` line ends, as the CSV standard asks.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import gzip
@@ -45,6 +46,26 @@ def open_bytes(path: Path) -> IO[bytes]:
     if path.name.lower().endswith(".gz"):
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return open(path, "rb")
+
+
+def decoded_digest(path: Path, encoding: str) -> str:
+    """:func:`file_digest`, having decoded the whole text once on the way.
+
+    Raises :class:`UnicodeDecodeError` when the text is not in ``encoding``.
+    """
+    if path.name.lower().endswith(".gz"):
+        with open_text(path, encoding) as text:
+            while text.read(1 << 20):
+                pass
+        return file_digest(path)
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+            decoder.decode(block)
+    decoder.decode(b"", final=True)
+    return digest.hexdigest()
 
 
 def file_digest(path: Path) -> str:

@@ -220,6 +220,10 @@ class Database:
         self.engine.dispose()
 
 
+#: Pages (of 4 KiB) the write-ahead log grows to before it is checked in.
+WAL_CHECKPOINT_PAGES = 16384
+
+
 def _tune_sqlite(engine: Engine) -> None:
     # pysqlite's own transaction handling defers BEGIN and cannot take the
     # write lock up front; switch it off and emit BEGIN IMMEDIATE ourselves for
@@ -231,6 +235,9 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoint the log every 64 MiB rather than every 4 MiB: a bulk load
+        # then pays a few checkpoints (two fsyncs each) instead of dozens.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

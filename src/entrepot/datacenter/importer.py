@@ -48,6 +48,7 @@ from entrepot.datacenter.chunks import ChunkWriter
 from entrepot.datacenter.columnar import Reader, check_reader
 from entrepot.datacenter.csvfiles import (
     build_merged,
+    decoded_digest,
     file_digest,
     open_bytes,
     open_text,
@@ -234,7 +235,7 @@ class Importer:
                 self._resume(done._mapping)
                 return
             self._check_header()
-            self._check_decodable()
+            digest = self._decoded_digest()
             original = original_of_pending(self.tree, self.source_name)
             self.from_pending = original is not None
             self.original_name = original or self.source_name
@@ -249,7 +250,7 @@ class Importer:
                     original_name=self.original_name,
                     table_name=self.spec.name,
                     mode=self.mode,
-                    digest=file_digest(self.source),
+                    digest=digest,
                     user_name=self.user,
                     chunk_size=self.chunk_size,
                     encoding=self.encoding,
@@ -307,17 +308,15 @@ class Importer:
         self._header = header[0]
         return plan_header(header[0], self.spec, self.mode, source=self.source_name)
 
-    def _check_decodable(self) -> None:
-        """Decode the whole file once, so that no chunk fails halfway for that."""
-        with self._open() as handle:
-            try:
-                while handle.read(1 << 20):
-                    pass
-            except UnicodeDecodeError as exc:
-                raise ImportFailed(
-                    f"{self.source_name}: not valid {self.encoding} text ({exc.reason}); "
-                    "import it with its encoding named"
-                ) from exc
+    def _decoded_digest(self) -> str:
+        """The file's digest; its text decoded once, so that no chunk fails halfway for that."""
+        try:
+            return decoded_digest(self.source, self.encoding)
+        except UnicodeDecodeError as exc:
+            raise ImportFailed(
+                f"{self.source_name}: not valid {self.encoding} text ({exc.reason}); "
+                "import it with its encoding named"
+            ) from exc
 
     def _open(self) -> IO[str]:
         return open_text(self.source, self.encoding)
