@@ -1,0 +1,145 @@
+"""On PostgreSQL, Arrow-read chunks end where csv-read chunks do.
+
+Random files are imported with each reader into its own database and must
+give the same counts, the same stored values (in PostgreSQL's own text form)
+and the same pending and finished files; and random qualifying columns are
+loaded through :func:`entrepot.datacenter.rawpath.insert_raw` once as an
+:class:`~entrepot.datacenter.columnar.ArrowChunk` (CSV ``COPY`` written by
+Arrow) and once as row lists, storing the same text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, text
+from sqlalchemy.engine import Connection, Engine
+
+from entrepot.datacenter import DataCenter, columnar, parse_schema, rawpath
+from entrepot.datacenter.database import _sql_type
+from tests.unit.test_dc_columnar import import_files
+from tests.unit.test_dc_rawpath import CELLS, COLUMNS, SCHEMA, column_spec
+
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("postgres")]
+
+
+@pytest.fixture(scope="module")
+def databases(postgres_server: Any) -> dict[str, str]:
+    """One database per reader, emptied before each import."""
+    return {
+        reader: postgres_server.url(postgres_server.create_database())
+        for reader in ("arrow", "csv")
+    }
+
+
+def emptied(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def import_on(folder: Path, url: str, data: bytes, chunk_size: int, reader: Any) -> dict[str, Any]:
+    emptied(url)
+    center = DataCenter(folder, database=url, schema=parse_schema(SCHEMA), create=True)
+    try:
+        (folder / "t.csv").write_bytes(data)
+        result = center.import_file("t.csv", "things", chunk_size=chunk_size, reader=reader)
+        selected = ", ".join(f"{name}::text" for name in COLUMNS)
+        with center.database.engine.connect() as conn:
+            query = text(f"SELECT {selected} FROM things ORDER BY id")
+            rows = [tuple(row) for row in conn.execute(query)]
+        pending = folder / "t.create.pending.csv"
+        finished = folder / "finished" / "t.create.finished.csv"
+        return {
+            "counts": (result.processed, result.successful, result.failed),
+            "rows": rows,
+            "pending": pending.read_text(encoding="utf-8") if pending.exists() else None,
+            "finished": finished.read_text(encoding="utf-8") if finished.exists() else None,
+        }
+    finally:
+        center.close()
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(file=import_files())
+def test_both_readers_import_alike(
+    databases: dict[str, str], file: tuple[bytes, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, chunk_size = file
+    calls: list[int] = []
+    real = columnar.read_chunks
+
+    def spy(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        calls.append(1)
+        yield from real(*args, **kwargs)
+
+    with tempfile.TemporaryDirectory() as folder, monkeypatch.context() as patch:
+        patch.setattr(columnar, "read_chunks", spy)
+        arrow = import_on(Path(folder) / "a", databases["arrow"], data, chunk_size, "arrow")
+        csv_only = import_on(Path(folder) / "c", databases["csv"], data, chunk_size, "csv")
+    assert calls == [1]
+    assert arrow == csv_only
+
+
+@pytest.fixture(scope="module")
+def engine(postgres_server: Any) -> Iterator[Engine]:
+    engine = create_engine(postgres_server.url(postgres_server.create_database()))
+    yield engine
+    engine.dispose()
+
+
+def stored(conn: Connection) -> list[Any]:
+    return list(conn.execute(text("SELECT n::text, c::text FROM t ORDER BY n")).all())
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    kind=st.sampled_from(sorted(CELLS)),
+    required=st.booleans(),
+    some=st.booleans(),
+)
+def test_an_arrow_chunk_copies_what_the_row_lists_copy(
+    engine: Engine, data: st.DataObject, kind: str, required: bool, some: bool
+) -> None:
+    spec = column_spec(kind)
+    cells = data.draw(st.lists(CELLS[kind], min_size=1, max_size=8))
+    form = rawpath.sqlite_form(spec, cells, required=required)
+    if form is None:
+        return
+    numbers = [str(n) for n in range(len(cells))]
+    rows = [[n, cell] for n, cell in zip(numbers, cells, strict=True)]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["n", "c"], *rows])
+    (chunk,) = columnar.read_chunks(io.BytesIO(buffer.getvalue().encode()), 2, len(rows))
+    if chunk.rows() != rows:
+        pytest.fail(f"Arrow misread {rows!r}")
+    good = sorted(set(data.draw(st.lists(st.integers(0, len(rows) - 1))))) if some else None
+    table = Table("t", MetaData(), Column("n", Integer), Column("c", _sql_type(spec)))
+    columns = [(0, "n"), (1, "c")]
+    with engine.begin() as conn:
+        table.create(conn)
+        try:
+            chosen = rows if good is None else [rows[pos] for pos in good]
+            rawpath.insert_raw(conn, table, columns, ["?", form], chosen, 2)
+            from_rows = stored(conn)
+            conn.execute(text("DELETE FROM t"))
+            rawpath.insert_raw(conn, table, columns, ["?", form], chunk, 2, good)
+            from_arrow = stored(conn)
+        finally:
+            table.drop(conn)
+    assert from_arrow == from_rows, (cells, good)
