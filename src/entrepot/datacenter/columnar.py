@@ -9,7 +9,9 @@ object per cell — on PostgreSQL none at all but the keys.
 Arrow reads a file only where it reads it exactly as ``csv.reader`` would
 (:func:`readable`, and :class:`Unreadable` raised mid-file): every cell a
 string, quoting as Excel writes it.  Where it cannot — a row with a missing or
-extra cell, a blank line, an unterminated quote, another encoding — the
+extra cell, a blank line, an unterminated quote, a carriage return inside a
+cell (which Arrow misreads where it ends a parsing block), another
+encoding — the
 import goes on from that chunk with the ``csv`` module, whose general path
 words every problem.  Property tests compare the two readers
 (``tests/unit/test_dc_columnar.py``).
@@ -104,6 +106,12 @@ def _open(handle: IO[bytes], names: list[str]) -> Any:
 
 
 def _checked(table: Any) -> ArrowChunk:
+    """``table`` as a chunk, unless Arrow may have read it otherwise than csv.reader."""
+    # A carriage return inside a quoted cell can be misread by Arrow when it
+    # ends a block (the line feed after it is lost): leave such cells to csv.
+    for column in table.columns:
+        if _all_or_any(pc.any, pc.match_substring(column, "\r")):
+            raise Unreadable("a cell holds a carriage return")
     # csv.reader gives a blank line as a row without cells, which Arrow
     # cannot tell from a row of empty cells: leave such chunks to csv.
     empty = None
