@@ -55,6 +55,10 @@ class Cells(Protocol):
         """Whether ``test`` returns something true for every cell (its errors propagate)."""
         ...
 
+    def integers(self) -> list[int]:
+        """The cells as integers; only for cells that all match ``[+-]?[0-9]{1,18}``."""
+        ...
+
     def to_list(self) -> list[str]:
         """The cells as a Python list."""
         ...
@@ -91,6 +95,9 @@ class CellList:
 
     def all_pass(self, test: Callable[[str], object]) -> bool:
         return all(map(test, self.cells))
+
+    def integers(self) -> list[int]:
+        return list(map(int, self.cells))
 
     def to_list(self) -> list[str]:
         return self.cells

@@ -193,6 +193,13 @@ class ArrowCells:
     def all_pass(self, test: Callable[[str], object]) -> bool:
         return all(map(test, self.to_list()))
 
+    def integers(self) -> list[int]:
+        try:
+            return list(pc.cast(self.column, pa.int64()).to_pylist())
+        except pa.ArrowInvalid:
+            # Arrow takes no plus sign.
+            return list(map(int, self.to_list()))
+
     def to_list(self) -> list[str]:
         if self._list is None:
             self._list = self.column.to_pylist()

@@ -357,9 +357,11 @@ class Importer:
         rows_done = 0
         try:
             chunks = self._chunks(plan, checker, worker, done, arrow=arrow)
-            if worker is None and self.db.is_postgres:
-                # The client waits for the server's COPY of one chunk with
-                # the GIL released: read and check the next one meanwhile.
+            if worker is None and (self.db.is_postgres or arrow):
+                # The database driver releases the GIL while the server
+                # copies a chunk or SQLite inserts its rows, and Arrow parses
+                # and tests columns without it: make the next chunk meanwhile.
+                # (The csv module would hold the GIL and slow SQLite down.)
                 chunks = one_ahead(chunks)
             for number, size, chunk in chunks:
                 if chunk is not None:

@@ -247,11 +247,17 @@ class RowChecker:
         for position, name in self.plan.used:
             cells = column(position)
             required, _ = self._empty_rule(name)
-            form = rawpath.sqlite_form(self.table.columns[name], cells, required=required)
+            spec = self.table.columns[name]
+            form = rawpath.sqlite_form(spec, cells, required=required)
             if form is None:
                 return None
             forms.append(form)
             if name in self._looked_up:
+                if spec.type == "integer" and not cells.has_empty():
+                    # The form's test admitted only integers of up to 18
+                    # digits: each converts exactly, and at C speed.
+                    values[name] = cells.integers()
+                    continue
                 converted, errors = self.converters[name].convert(
                     cells.to_list(), required=required
                 )
