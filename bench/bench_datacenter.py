@@ -1,7 +1,7 @@
 """Data center benchmark: validated CSV imports against plain bulk loaders.
 
 Run:  .venv/bin/python bench/bench_datacenter.py [--rows 200000] [--rounds 3] [--no-postgres]
-          [--check-worker auto|on|off]
+          [--reader arrow|csv] [--check-worker auto|on|off]
 
 One generated CSV file (``--rows`` rows, 10 columns: integer key, texts,
 integer, decimal, boolean, date, datetime, choice, regex-checked code) is
@@ -16,9 +16,11 @@ loaded side by side, in alternating order inside every round:
 (c) Entrepôt into PostgreSQL 15 (COPY underneath) against ``psql \\copy``,
     on a server started for the run like the test fixture does.
 
-``--check-worker`` chooses whether Entrepôt checks the chunks in a second
-process (``on``), never (``off``), or decides by file size and load
-(``auto``, the default of ``import_file``).
+``--reader`` chooses who parses the rows: Apache Arrow (``arrow``, the
+default of ``import_file``) or the ``csv`` module throughout (``csv``).
+``--check-worker`` chooses, for the ``csv`` reader, whether Entrepôt checks
+the chunks in a second process (``on``), never (``off``), or decides by file
+size and load (``auto``); ``on`` makes the ``arrow`` reader step aside.
 
 Prints the median seconds of each and the ratios (reference time divided by
 Entrepôt time: higher is better for Entrepôt; 1.0 means as fast).
@@ -40,6 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from entrepot.datacenter import DataCenter, parse_schema
+from entrepot.datacenter.columnar import READERS, Reader
 
 WORK = Path(__file__).parent / ".work"
 PANDAS_VENV = WORK / "pandas-venv"
@@ -110,15 +113,18 @@ def generate(path: Path, rows: int) -> None:
 # -- the contenders: each gets a fresh folder and returns seconds ---------------
 
 
-#: The ``parallel`` argument of ``import_file`` (set from --check-worker).
+#: The ``parallel`` and ``reader`` arguments of ``import_file`` (set from the options).
 CHECK_WORKER: bool | None = None
+READER: Reader = "arrow"
 
 
 def entrepot_import(source: Path, folder: Path, database: str | None = None) -> float:
     center = DataCenter(folder / "dc", database=database, schema=parse_schema(SCHEMA), create=True)
     os.link(source, center.root / "people.csv")
     start = time.perf_counter()
-    result = center.import_file("people.csv", "people", chunk_size=20000, parallel=CHECK_WORKER)
+    result = center.import_file(
+        "people.csv", "people", chunk_size=20000, parallel=CHECK_WORKER, reader=READER
+    )
     elapsed = time.perf_counter() - start
     center.close()
     assert result.failed == 0, result
@@ -255,10 +261,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-postgres", action="store_true", help="skip (c)")
     parser.add_argument("--no-sqlite", action="store_true", help="skip (a) and (b)")
+    parser.add_argument("--reader", choices=READERS, default="arrow")
     parser.add_argument("--check-worker", choices=("auto", "on", "off"), default="auto")
     args = parser.parse_args()
-    global CHECK_WORKER
+    global CHECK_WORKER, READER
     CHECK_WORKER = {"auto": None, "on": True, "off": False}[args.check_worker]
+    READER = args.reader
     WORK.mkdir(exist_ok=True)
     pandas_python()
     with tempfile.TemporaryDirectory(dir=WORK) as folder:
@@ -267,7 +275,7 @@ def main() -> None:
         size = source.stat().st_size
         print(
             f"{args.rows} rows, 10 columns, {size / 1e6:.1f} MB; {args.rounds} rounds; "
-            f"check worker {args.check_worker}"
+            f"reader {args.reader}, check worker {args.check_worker}"
         )
         if not args.no_sqlite:
             sqlite_times = measure(
