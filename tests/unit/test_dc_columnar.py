@@ -448,18 +448,18 @@ def test_the_csv_module_takes_over_where_arrow_cannot_read(
     line: str,
     number: int,
 ) -> None:
-    from entrepot.datacenter.importer import Importer
+    from entrepot.datacenter.reading import SourceFile
 
     data = people(30, {number: line})
     numbered: list[tuple[int, int]] = []
-    real_chunks = Importer._chunks
+    real_chunks = SourceFile.chunks
 
-    def chunks(self: Importer, *args: Any, **kwargs: Any) -> Iterator[Any]:
+    def chunks(self: SourceFile, *args: Any, **kwargs: Any) -> Iterator[Any]:
         for found in real_chunks(self, *args, **kwargs):
             numbered.append((found[0], found[1]))
             yield found
 
-    monkeypatch.setattr(Importer, "_chunks", chunks)
+    monkeypatch.setattr(SourceFile, "chunks", chunks)
     spy = ReadSpy(monkeypatch)
     caplog.set_level(logging.DEBUG, logger="entrepot")
     # Arrow parses a block at a time and refuses a block with a short or long

@@ -25,7 +25,6 @@ imported twice and none is lost.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import itertools
 import json
@@ -34,11 +33,11 @@ import multiprocessing
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -48,10 +47,7 @@ from entrepot.datacenter.chunks import ChunkWriter
 from entrepot.datacenter.columnar import Reader, check_reader
 from entrepot.datacenter.csvfiles import (
     build_merged,
-    decoded_digest,
     file_digest,
-    open_bytes,
-    open_text,
     publish_merged,
 )
 from entrepot.datacenter.database import Database
@@ -65,6 +61,7 @@ from entrepot.datacenter.distribute import (
 from entrepot.datacenter.filelock import ImportLock
 from entrepot.datacenter.log import DataCenterLog
 from entrepot.datacenter.pipeline import CheckWorker, one_ahead, worth_a_worker
+from entrepot.datacenter.reading import SourceFile
 from entrepot.datacenter.rowfiles import split_source
 from entrepot.datacenter.schema import Schema, TableSpec
 from entrepot.datacenter.storage import StorageTree, move_file
@@ -144,7 +141,6 @@ class Importer:
         #: Who parses the rows: Arrow where it reads them as the csv module would.
         self.reader = check_reader(reader)
         self._header: list[str] = []
-        self._reading: IO[Any] | None = None
         self.job_id = ""
         self.stage = ""
         self.resumed = False
@@ -235,7 +231,7 @@ class Importer:
                 self._resume(done._mapping)
                 return
             self._check_header()
-            digest = self._decoded_digest()
+            digest = self._file.digest()
             original = original_of_pending(self.tree, self.source_name)
             self.from_pending = original is not None
             self.original_name = original or self.source_name
@@ -300,37 +296,13 @@ class Importer:
             stage=self.stage,
         )
 
+    @property
+    def _file(self) -> SourceFile:
+        return SourceFile(self.source, self.source_name, self.encoding, self.chunk_size)
+
     def _check_header(self) -> HeaderPlan:
-        with self._open() as handle:
-            header = self._read(csv.reader(handle), 1)
-        if not header:
-            raise ImportFailed(f"{self.source_name}: the file is empty (no header line)")
-        self._header = header[0]
-        return plan_header(header[0], self.spec, self.mode, source=self.source_name)
-
-    def _decoded_digest(self) -> str:
-        """The file's digest; its text decoded once, so that no chunk fails halfway for that."""
-        try:
-            return decoded_digest(self.source, self.encoding)
-        except UnicodeDecodeError as exc:
-            raise ImportFailed(
-                f"{self.source_name}: not valid {self.encoding} text ({exc.reason}); "
-                "import it with its encoding named"
-            ) from exc
-
-    def _open(self) -> IO[str]:
-        return open_text(self.source, self.encoding)
-
-    def _read(self, reader: Any, count: int) -> list[list[str]]:
-        try:
-            return list(itertools.islice(reader, count))
-        except UnicodeDecodeError as exc:
-            raise ImportFailed(
-                f"{self.source_name}: not valid {self.encoding} text ({exc.reason}); "
-                "import it with its encoding named"
-            ) from exc
-        except csv.Error as exc:
-            raise ImportFailed(f"{self.source_name}: not readable as CSV: {exc}") from exc
+        self._header = self._file.header()
+        return plan_header(self._header, self.spec, self.mode, source=self.source_name)
 
     def produce(self) -> int:
         """Import the chunks not yet committed; return the number of data rows."""
@@ -355,8 +327,9 @@ class Importer:
         )
         worker = None if arrow else self._worker(plan, done)
         rows_done = 0
+        source = self._file
         try:
-            chunks = self._chunks(plan, checker, worker, done, arrow=arrow)
+            chunks = source.chunks(checker, worker, done, arrow=arrow)
             if worker is None and (self.db.is_postgres or arrow):
                 # The database driver releases the GIL while the server
                 # copies a chunk or SQLite inserts its rows, and Arrow parses
@@ -368,63 +341,11 @@ class Importer:
                     self._write_chunk(chunk, plan, number)
                 rows_done += size
                 if self.on_progress is not None:
-                    self.on_progress(rows_done, _fraction(self._reading, self.source))
+                    self.on_progress(rows_done, source.fraction())
         finally:
             if worker is not None:
                 worker.close()
         return rows_done
-
-    def _chunks(
-        self,
-        plan: HeaderPlan,
-        checker: RowChecker,
-        worker: CheckWorker | None,
-        done: set[int],
-        *,
-        arrow: bool,
-    ) -> Iterator[tuple[int, int, CheckedChunk | None]]:
-        """Each chunk's number, row count and checks (``None`` for a chunk committed before).
-
-        Arrow reads the chunks while it can; the csv module reads the rest.
-        Committed chunks are checked too, to remember their keys for the
-        duplicate test of the chunks that follow.
-        """
-        start = 0
-        if arrow:
-            with open_bytes(self.source) as handle:
-                self._reading = handle
-                try:
-                    for chunk in columnar.read_chunks(handle, plan.width, self.chunk_size):
-                        checked = checker.check_columns(chunk, start * self.chunk_size)
-                        yield start, len(chunk), None if start in done else checked
-                        start += 1
-                    return
-                except columnar.Unreadable as exc:
-                    log_event(
-                        logger,
-                        "datacenter.csv_reader_takes_over",
-                        logging.DEBUG,
-                        file=self.source_name,
-                        chunk=start,
-                        reason=exc,
-                    )
-        with self._open() as handle:
-            self._reading = handle
-            reader = csv.reader(handle)
-            self._skip(reader, 1 + start * self.chunk_size)
-            for number in itertools.count(start):
-                rows = self._read(reader, self.chunk_size)
-                if not rows:
-                    return
-                if worker is None:
-                    result = checker.check(rows, number * self.chunk_size)
-                elif number not in done:
-                    result = worker.checked(number, rows)
-                yield number, len(rows), None if number in done else result
-
-    def _skip(self, reader: Any, count: int) -> None:
-        while count > 0 and (skipped := len(self._read(reader, min(count, self.chunk_size)))):
-            count -= skipped
 
     def _worker(self, plan: HeaderPlan, done: set[int]) -> CheckWorker | None:
         """A process checking the chunks ahead, when one is worth it (see :mod:`.pipeline`)."""
@@ -650,14 +571,3 @@ class Importer:
             return
         if self.job_id:
             shutil.rmtree(self.work, ignore_errors=True)
-
-
-def _fraction(handle: IO[Any] | None, path: Path) -> float | None:
-    raw = getattr(getattr(handle, "buffer", handle), "raw", None)
-    if raw is None or not hasattr(raw, "tell"):
-        return None
-    try:
-        total = path.stat().st_size
-        return min(1.0, raw.tell() / total) if total else None
-    except (OSError, ValueError):
-        return None
