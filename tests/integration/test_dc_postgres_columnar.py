@@ -143,3 +143,49 @@ def test_an_arrow_chunk_copies_what_the_row_lists_copy(
         finally:
             table.drop(conn)
     assert from_arrow == from_rows, (cells, good)
+
+
+@pytest.mark.parametrize(
+    ("cells", "text_format"),
+    [
+        (["plain", "", "é ü", "a,b", "x y"], True),
+        (['say "hi"', "plain"], False),
+        (["back\\slash", "plain"], False),
+        (["tab\there", ""], False),
+        (["two\nlines", ""], False),
+        (["\\N", "."], False),
+    ],
+    ids=["plain", "quote", "backslash", "tab", "newline", "null-marker"],
+)
+def test_a_chunk_goes_as_copy_text_when_it_can_and_as_csv_otherwise(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, cells: list[str], text_format: bool
+) -> None:
+    from entrepot.datacenter.schema import ColumnSpec
+
+    spec = ColumnSpec(type="text")
+    rows = [[str(n), cell] for n, cell in enumerate(cells)]
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["n", "c"], *rows])
+    (chunk,) = columnar.read_chunks(io.BytesIO(buffer.getvalue().encode()), 2, len(rows))
+    statements: list[str] = []
+    real_copy = rawpath._copy
+
+    def copy(conn: Connection, target: str, column_list: str, data: bytes, options: str) -> None:
+        statements.append(options)
+        real_copy(conn, target, column_list, data, options)
+
+    monkeypatch.setattr(rawpath, "_copy", copy)
+    table = Table("t", MetaData(), Column("n", Integer), Column("c", _sql_type(spec)))
+    form = rawpath.sqlite_form(spec, cells, required=False)
+    assert form is not None
+    with engine.begin() as conn:
+        table.create(conn)
+        try:
+            rawpath.insert_raw(conn, table, [(0, "n"), (1, "c")], ["?", form], chunk, 2)
+            got = list(conn.execute(text("SELECT c FROM t ORDER BY n")).scalars())
+        finally:
+            table.drop(conn)
+    (options,) = statements
+    assert options.startswith("FORMAT text" if text_format else "FORMAT csv")
+    # An empty cell is NULL either way, as the general path stores it.
+    assert got == [cell or None for cell in cells]

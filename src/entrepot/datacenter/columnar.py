@@ -148,15 +148,37 @@ class ArrowChunk:
         columns = [self.cells(position).to_list() for position in range(self.table.num_columns)]
         return [list(row) for row in zip(*columns, strict=True)]
 
+    def tab_separated(self, positions: Sequence[int], rows: Sequence[int] | None) -> bytes | None:
+        """The cells as PostgreSQL's ``COPY`` text format takes them as they are, or ``None``.
+
+        ``None`` when a cell holds a tab, a line break, a quote or a
+        backslash, which that format would need escaped: see :meth:`csv_bytes`.
+        """
+        table = self._select(positions, rows)
+        for column in table.columns:
+            if _all_or_any(pc.any, pc.match_substring(column, "\\")):
+                return None
+        sink = io.BytesIO()
+        options = pcsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none")
+        try:
+            pcsv.write_csv(table, sink, write_options=options)
+        except pa.ArrowInvalid:
+            return None
+        return sink.getvalue()
+
     def csv_bytes(self, positions: Sequence[int], rows: Sequence[int] | None) -> bytes:
         """The cells at ``positions`` of ``rows`` (all if ``None``) as CSV, each cell quoted."""
-        table = self.table.select(list(positions))
-        if rows is not None:
-            table = table.take(pa.array(rows, pa.int64()))
+        table = self._select(positions, rows)
         sink = io.BytesIO()
         options = pcsv.WriteOptions(include_header=False, quoting_style="all_valid")
         pcsv.write_csv(table, sink, write_options=options)
         return sink.getvalue()
+
+    def _select(self, positions: Sequence[int], rows: Sequence[int] | None) -> Any:
+        table = self.table.select(list(positions))
+        if rows is not None:
+            table = table.take(pa.array(rows, pa.int64()))
+        return table
 
 
 class ArrowCells:

@@ -173,8 +173,13 @@ def insert_raw(
     column_list = ", ".join(preparer.quote(name) for name in names)
     if isinstance(source, ArrowChunk):
         if conn.dialect.name == "postgresql":
-            data = source.csv_bytes(positions, good)
-            _copy(conn, target, column_list, data, f"FORMAT csv, FORCE_NULL ({column_list})")
+            text = source.tab_separated(positions, good)
+            if text is not None:
+                _copy(conn, target, column_list, text, "FORMAT text, NULL ''")
+            else:
+                data = source.csv_bytes(positions, good)
+                # An empty cell is NULL, quoted or not, as in the text format.
+                _copy(conn, target, column_list, data, f"FORMAT csv, FORCE_NULL ({column_list})")
             return
         flat = _interleaved(source, positions, forms, good)
     else:
