@@ -95,7 +95,7 @@ def malformation(draw: Any, width: int, terminator: str) -> str:
 def csv_files(draw: Any) -> tuple[bytes, int, bool]:
     """A file's bytes, its header width, and whether it was made malformed."""
     width = draw(st.integers(1, 4))
-    terminator = draw(st.sampled_from(["\n", "\r\n"]))
+    terminator = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     header = draw(st.lists(NAME, min_size=width, max_size=width))
     rows = draw(st.lists(st.lists(CELL, min_size=width, max_size=width), max_size=9))
     lines = [written(header, terminator), *(written(row, terminator) for row in rows)]
@@ -375,7 +375,7 @@ class ReadSpy:
 @st.composite
 def import_files(draw: Any) -> tuple[bytes, int]:
     rows = draw(st.lists(ROW, min_size=1, max_size=10))
-    terminator = draw(st.sampled_from(["\n", "\r\n"]))
+    terminator = draw(st.sampled_from(["\n", "\r\n", "\r"]))
     lines = [written(COLUMNS, terminator), *(written(row, terminator) for row in rows)]
     if draw(st.booleans()):
         spot = draw(st.integers(1, len(lines)))
