@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from entrepot.datacenter import DataCenter, columnar, parse_schema
+from entrepot.datacenter import DataCenter, columnar, parse_schema, rawpath
 
 SCHEMA = """
 [tables.t]
@@ -80,3 +80,62 @@ def test_another_encoding_is_read_by_the_csv_module(
     assert calls == []
     assert result.successful == 1
     assert names(center) == [(1, "Müller")]
+
+
+MIXED_SCHEMA = """
+[tables.t]
+key = ["id"]
+[tables.t.columns]
+id = { type = "integer" }
+name = { type = "text", required = true }
+age = { type = "integer" }
+"""
+
+
+def import_mixed(folder: Path, reader: str) -> tuple[Any, str, list[tuple[Any, ...]]]:
+    lines = [f"{n},name {n},{20 + n % 50}" for n in range(1, 101)]
+    lines[9] = "10,name 10,ten"  # not an integer
+    lines[49] = "50,,33"  # a required cell empty
+    lines[69] = "7,dup,40"  # the key of row 7 again
+    lines[89] = "x,bad key,41"  # no key at all
+    center = DataCenter(folder, schema=parse_schema(MIXED_SCHEMA), create=True)
+    try:
+        (folder / "t.csv").write_text("id,name,age\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        result = center.import_file("t.csv", "t", chunk_size=100, reader=reader)
+        pending = (folder / "t.create.pending.csv").read_text(encoding="utf-8")
+        with center.database.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(text("SELECT id, name, age FROM t ORDER BY id"))]
+        return (result.processed, result.successful, result.failed), pending, rows
+    finally:
+        center.close()
+
+
+@pytest.mark.parametrize("reader", ["arrow", "csv"])
+def test_a_chunk_with_a_few_bad_rows_takes_the_fast_path_for_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    inserted: list[int] = []
+    real = rawpath.insert_raw
+
+    def spy(*args: Any) -> None:
+        good = args[6] if len(args) > 6 else None
+        inserted.append(len(args[4]) if good is None else len(good))
+        real(*args)
+
+    monkeypatch.setattr(rawpath, "insert_raw", spy)
+    fast = import_mixed(tmp_path / "fast", reader)
+    assert inserted == [96]
+    # The general path, cell by cell, ends in the very same state.
+    monkeypatch.setattr(rawpath, "sqlite_form", lambda *args, **kwargs: None)
+    general = import_mixed(tmp_path / "general", reader)
+    assert inserted == [96]
+    assert fast == general
+    counts, pending, rows = fast
+    assert counts == (100, 96, 4)
+    assert pending.splitlines()[1:] == [
+        "10,name 10,ten,age: not an integer: 'ten'",
+        '50,,33,"name: missing, but required"',
+        '7,dup,40,"id: key given twice in this file, first on row 8"',
+        "x,bad key,41,id: not an integer: 'x'",
+    ]
+    assert len(rows) == 96 and rows[0] == (1, "name 1", 21)

@@ -30,6 +30,10 @@ class Cells(Protocol):
         """The same column without its empty cells."""
         ...
 
+    def take(self, positions: list[int]) -> Cells:
+        """The cells at ``positions``, in that order."""
+        ...
+
     def longest(self) -> int:
         """The length of the longest cell in characters (0 when there is none)."""
         ...
@@ -80,6 +84,10 @@ class CellList:
 
     def present(self) -> CellList:
         return CellList([text for text in self.cells if text])
+
+    def take(self, positions: list[int]) -> CellList:
+        cells = self.cells
+        return CellList([cells[pos] for pos in positions])
 
     def longest(self) -> int:
         return max(map(len, self.cells), default=0)

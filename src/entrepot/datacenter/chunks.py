@@ -88,8 +88,10 @@ class ChunkWriter:
         return len(good)
 
     def _keys_in_a_free_range(self, conn: Connection, chunk: CheckedChunk) -> bool:
+        # Every row's key is valid here (see RowChecker._check_keys), those of
+        # failed rows too: the range they span covers the candidates'.
         columns = chunk.key_columns
-        if chunk.errors or columns is None or len(columns) != 1:
+        if columns is None or len(columns) != 1:
             return False
         return dbops.range_is_free(conn, self.table, self.spec.key[0], columns[0])
 

@@ -148,6 +148,12 @@ class ArrowChunk:
         columns = [self.cells(position).to_list() for position in range(self.table.num_columns)]
         return [list(row) for row in zip(*columns, strict=True)]
 
+    def rows_at(self, positions: list[int]) -> list[list[str]]:
+        """The rows at ``positions`` as ``csv.reader`` gives them."""
+        table = self.table.take(pa.array(positions, pa.int64()))
+        columns = [column.to_pylist() for column in table.columns]
+        return [list(row) for row in zip(*columns, strict=True)]
+
     def tab_separated(self, positions: Sequence[int], rows: Sequence[int] | None) -> bytes | None:
         """The cells as PostgreSQL's ``COPY`` text format takes them as they are, or ``None``.
 
@@ -196,6 +202,9 @@ class ArrowCells:
 
     def present(self) -> ArrowCells:
         return ArrowCells(pc.filter(self.column, pc.not_equal(self.column, "")))
+
+    def take(self, positions: list[int]) -> ArrowCells:
+        return ArrowCells(self.column.take(pa.array(positions, pa.int64())))
 
     def longest(self) -> int:
         longest = pc.max(pc.utf8_length(self.column)).as_py()

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from entrepot.datacenter.csvfiles import (
@@ -42,18 +44,19 @@ def split_source(
             finished = csv.writer(finished_out)
             finished.writerow(header)
             if not errors:
-                for row in reader:
-                    finished.writerow(_without(row, drop))
+                finished.writerows(_rows(reader, None, drop))
                 return
             with atomic_writer(pending_path) as pending_out:
                 pending = csv.writer(pending_out)
                 pending.writerow([*header, ERRORS_COLUMN])
-                for index, row in enumerate(reader):
-                    problem = errors.get(index)
-                    if problem is None:
-                        finished.writerow(_without(row, drop))
-                    else:
-                        pending.writerow([*_without(row, drop), problem])
+                # The rows between two failed ones go over in one call each.
+                position = 0
+                for index in sorted(errors):
+                    finished.writerows(_rows(reader, index - position, drop))
+                    for row in itertools.islice(reader, 1):
+                        pending.writerow([*_without(row, drop), errors[index]])
+                    position = index + 1
+                finished.writerows(_rows(reader, None, drop))
 
 
 def copy_as_is(source: Path, encoding: str, finished_path: Path) -> bool:
@@ -70,6 +73,12 @@ def copy_as_is(source: Path, encoding: str, finished_path: Path) -> bool:
         with atomic_writer_binary(finished_path) as out:
             shutil.copyfileobj(src, out, 1 << 20)
     return True
+
+
+def _rows(reader: Iterator[list[str]], count: int | None, drop: int | None) -> Iterable[list[str]]:
+    """The next ``count`` rows of ``reader`` (all when ``None``), without column ``drop``."""
+    rows = itertools.islice(reader, count)
+    return rows if drop is None else (_without(row, drop) for row in rows)
 
 
 def _without(row: list[str], drop: int | None) -> list[str]:

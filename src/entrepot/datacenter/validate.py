@@ -183,23 +183,39 @@ class RowChecker:
         self.first_seen: dict[Any, int] = {}
 
     def check(self, rows: list[list[str]], first_index: int) -> CheckedChunk:
-        plan = self.plan
-        width = plan.width
-        well_formed = set(map(len, rows)) <= {width}
+        well_formed = set(map(len, rows)) <= {self.plan.width}
         if self.raw and well_formed:
             fast = self._check_raw(
                 lambda position: CellList(list(map(itemgetter(position), rows))),
                 len(rows),
                 first_index,
+                lambda positions: [rows[pos] for pos in positions],
             )
             if fast is not None:
                 fast.raw_rows = rows
                 return fast
+        chunk = self._convert(rows, first_index)
+        self._check_keys(chunk)
+        return chunk
+
+    def check_columns(self, chunk: ArrowChunk, first_index: int) -> CheckedChunk:
+        """:meth:`check` for a chunk that Arrow read: column-wise when it is clean."""
+        if self.raw:
+            fast = self._check_raw(chunk.cells, len(chunk), first_index, chunk.rows_at)
+            if fast is not None:
+                fast.raw_arrow = chunk
+                return fast
+        return self.check(chunk.rows(), first_index)
+
+    def _convert(self, rows: list[list[str]], first_index: int) -> CheckedChunk:
+        """The general path: every cell converted in Python, every problem worded."""
+        plan = self.plan
+        width = plan.width
         chunk = CheckedChunk(first_index=first_index, size=len(rows), values={})
         # Rows with the wrong number of cells are reported and blanked so the
         # column-wise conversion below can treat every row alike.
         shaped = rows
-        if not well_formed:
+        if not set(map(len, rows)) <= {width}:
             shaped = list(rows)
             for pos, row in enumerate(rows):
                 if len(row) == width:
@@ -223,48 +239,78 @@ class RowChecker:
                 if pos not in blanked:
                     chunk.fail(pos, name, message)
             chunk.values[name] = values
-        self._check_keys(chunk)
         return chunk
 
-    def check_columns(self, chunk: ArrowChunk, first_index: int) -> CheckedChunk:
-        """:meth:`check` for a chunk that Arrow read: column-wise when it is clean."""
-        if self.raw:
-            fast = self._check_raw(chunk.cells, len(chunk), first_index)
-            if fast is not None:
-                fast.raw_arrow = chunk
-                return fast
-        return self.check(chunk.rows(), first_index)
-
     def _check_raw(
-        self, column: Callable[[int], Cells], size: int, first_index: int
+        self,
+        column: Callable[[int], Cells],
+        size: int,
+        first_index: int,
+        rows_at: Callable[[list[int]], list[list[str]]],
     ) -> CheckedChunk | None:
-        """The chunk for :mod:`.rawpath`, or ``None`` when some cell needs the general path.
+        """The chunk for :mod:`.rawpath`, or ``None`` when it must take the general path.
 
-        ``column`` gives the cells at a position of the rows.
+        ``column`` gives the cells at a position of the rows, ``rows_at``
+        the rows at some positions.  A chunk with a few invalid rows still
+        takes the fast path for the others: only the columns whose test
+        failed are converted cell by cell, to find the invalid rows, and
+        only those rows go through the general path, which words their
+        problems exactly as it would in a chunk of its own.
         """
-        values: dict[str, list[Any]] = {}
-        forms: list[str] = []
+        forms: list[str | None] = []
+        failing: dict[str, list[Any]] = {}
+        bad: set[int] = set()
         for position, name in self.plan.used:
             cells = column(position)
             required, _ = self._empty_rule(name)
-            spec = self.table.columns[name]
-            form = rawpath.sqlite_form(spec, cells, required=required)
-            if form is None:
-                return None
+            form = rawpath.sqlite_form(self.table.columns[name], cells, required=required)
             forms.append(form)
-            if name in self._looked_up:
-                if spec.type == "integer" and not cells.has_empty():
-                    # The form's test admitted only integers of up to 18
-                    # digits: each converts exactly, and at C speed.
-                    values[name] = cells.integers()
-                    continue
+            if form is None:
                 converted, errors = self.converters[name].convert(
                     cells.to_list(), required=required
                 )
-                if errors:
+                if not errors or len(errors) == size:
+                    # Valid cells stored otherwise than as their text, or
+                    # nothing valid at all: the general path does it all.
                     return None
-                values[name] = converted
-        chunk = CheckedChunk(first_index=first_index, size=size, values=values, raw_forms=forms)
+                failing[name] = converted
+                bad.update(errors)
+        keep = [pos for pos in range(size) if pos not in bad] if bad else None
+        for index, (position, name) in enumerate(self.plan.used):
+            if forms[index] is None and keep is not None:
+                required, _ = self._empty_rule(name)
+                spec = self.table.columns[name]
+                forms[index] = rawpath.sqlite_form(
+                    spec, column(position).take(keep), required=required
+                )
+                if forms[index] is None:
+                    return None
+        values: dict[str, list[Any]] = {}
+        for position, name in self.plan.used:
+            if name not in self._looked_up:
+                continue
+            if name in failing:
+                values[name] = failing[name]
+            elif self.table.columns[name].type == "integer" and not column(position).has_empty():
+                # The form's test admitted only integers of up to 18
+                # digits: each converts exactly, and at C speed.
+                values[name] = column(position).integers()
+            else:
+                required, _ = self._empty_rule(name)
+                values[name], _ = self.converters[name].convert(
+                    column(position).to_list(), required=required
+                )
+        chunk = CheckedChunk(
+            first_index=first_index,
+            size=size,
+            values=values,
+            raw_forms=[form for form in forms if form is not None],
+        )
+        if bad:
+            positions = sorted(bad)
+            invalid = self._convert(rows_at(positions), first_index)
+            for mini, problems in invalid.errors.items():
+                chunk.errors[positions[mini]] = problems
         self._check_keys(chunk)
         return chunk
 
