@@ -8,11 +8,12 @@ them again and get the same bytes.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import itertools
 import shutil
-from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO, Any
 
 from entrepot.datacenter.csvfiles import (
     ERRORS_COLUMN,
@@ -29,34 +30,70 @@ def split_source(
 
     ``errors`` maps data row indexes to their problems.  The header is the
     source's, without a pending file's old ``--ERRORS--`` column; failed rows
-    get the new problems in a last ``--ERRORS--`` column.
+    get the new problems in a last ``--ERRORS--`` column.  Rows are written
+    as ``csv.writer`` writes them (CR LF line ends, quotes only where needed).
     """
     pending_path.unlink(missing_ok=True)
     if not errors and copy_as_is(source, encoding, finished_path):
         return
     with open_text(source, encoding) as handle:
-        reader = csv.reader(handle)
-        header = next(reader)
+        records = Records(handle)
+        first = records.next_line()
+        header = records.parse(first) if first is not None else []
         drop = header.index(ERRORS_COLUMN) if ERRORS_COLUMN in header else None
         if drop is not None:
             header = header[:drop] + header[drop + 1 :]
-        with atomic_writer(finished_path) as finished_out:
+        with atomic_writer(finished_path) as finished_out, contextlib.ExitStack() as stack:
             finished = csv.writer(finished_out)
             finished.writerow(header)
-            if not errors:
-                finished.writerows(_rows(reader, None, drop))
-                return
-            with atomic_writer(pending_path) as pending_out:
-                pending = csv.writer(pending_out)
+            pending: Any = None
+            if errors:
+                pending = csv.writer(stack.enter_context(atomic_writer(pending_path)))
                 pending.writerow([*header, ERRORS_COLUMN])
-                # The rows between two failed ones go over in one call each.
-                position = 0
-                for index in sorted(errors):
-                    finished.writerows(_rows(reader, index - position, drop))
-                    for row in itertools.islice(reader, 1):
-                        pending.writerow([*_without(row, drop), errors[index]])
-                    position = index + 1
-                finished.writerows(_rows(reader, None, drop))
+            ready: list[str] = []
+            for index in itertools.count():
+                line = records.next_line()
+                if line is None:
+                    break
+                problem = errors.get(index)
+                if problem is not None:
+                    pending.writerow([*_without(records.parse(line), drop), problem])
+                elif drop is None and records.is_plain(line):
+                    # What csv.writer would write for the cells of this line.
+                    ready.append(line.rstrip("\r\n") + "\r\n")
+                    if len(ready) >= 4096:
+                        finished_out.writelines(ready)
+                        ready.clear()
+                else:
+                    finished_out.writelines(ready)
+                    ready.clear()
+                    finished.writerow(_without(records.parse(line), drop))
+            finished_out.writelines(ready)
+
+
+class Records:
+    """The records of a CSV text, line by line where a line is a record.
+
+    A line without a quote (or a NUL) is one record whose cells are its
+    text split at the commas, and ``csv.writer`` writes those cells back as
+    the same text: such lines need no parsing.  Any other line starts a
+    record that the ``csv`` module reads, with the lines it spans.
+    """
+
+    def __init__(self, handle: IO[str]) -> None:
+        # Lines as csv.reader sees them: ended by LF, CR LF or a lone CR.
+        self.lines = iter(handle.readline, "")
+
+    def next_line(self) -> str | None:
+        return next(self.lines, None)
+
+    @staticmethod
+    def is_plain(line: str) -> bool:
+        return '"' not in line and "\0" not in line
+
+    def parse(self, line: str) -> list[str]:
+        """The cells of the record that starts with ``line``."""
+        return next(csv.reader(itertools.chain([line], self.lines)), [])
 
 
 def copy_as_is(source: Path, encoding: str, finished_path: Path) -> bool:
@@ -73,12 +110,6 @@ def copy_as_is(source: Path, encoding: str, finished_path: Path) -> bool:
         with atomic_writer_binary(finished_path) as out:
             shutil.copyfileobj(src, out, 1 << 20)
     return True
-
-
-def _rows(reader: Iterator[list[str]], count: int | None, drop: int | None) -> Iterable[list[str]]:
-    """The next ``count`` rows of ``reader`` (all when ``None``), without column ``drop``."""
-    rows = itertools.islice(reader, count)
-    return rows if drop is None else (_without(row, drop) for row in rows)
 
 
 def _without(row: list[str], drop: int | None) -> list[str]:
