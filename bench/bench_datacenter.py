@@ -1,7 +1,7 @@
 """Data center benchmark: validated CSV imports against plain bulk loaders.
 
 Run:  .venv/bin/python bench/bench_datacenter.py [--rows 200000] [--rounds 3] [--no-postgres]
-          [--reader arrow|csv] [--check-worker auto|on|off]
+          [--reader arrow|csv] [--check-worker auto|on|off] [--bad-every N]
 
 One generated CSV file (``--rows`` rows, 10 columns: integer key, texts,
 integer, decimal, boolean, date, datetime, choice, regex-checked code) is
@@ -15,6 +15,11 @@ loaded side by side, in alternating order inside every round:
     run; the time is measured inside its process, without interpreter start);
 (c) Entrepôt into PostgreSQL 15 (COPY underneath) against ``psql \\copy``,
     on a server started for the run like the test fixture does.
+
+``--bad-every N`` spoils the code of every N-th row (it no longer matches
+its pattern): Entrepôt then leaves those rows pending with their reason and
+imports the others, while the references, which check nothing, load them
+all.
 
 ``--reader`` chooses who parses the rows: Apache Arrow (``arrow``, the
 default of ``import_file``) or the ``csv`` module throughout (``csv``).
@@ -84,7 +89,7 @@ print(time.perf_counter() - start)
 """
 
 
-def generate(path: Path, rows: int) -> None:
+def generate(path: Path, rows: int, bad_every: int = 0) -> None:
     rng = random.Random(42)
     statuses = ("new", "active", "closed")
     with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -105,7 +110,9 @@ def generate(path: Path, rows: int) -> None:
                     f"2024-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d} "
                     f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00",
                     rng.choice(statuses),
-                    f"{''.join(rng.choices('ABCDEFGHIJ', k=3))}-{rng.randint(0, 9999):04d}",
+                    f"{''.join(rng.choices('ABCDEFGHIJ', k=3))}-{rng.randint(0, 9999):04d}"
+                    if not bad_every or number % bad_every
+                    else "not-a-code",
                 ]
             )
 
@@ -116,6 +123,8 @@ def generate(path: Path, rows: int) -> None:
 #: The ``parallel`` and ``reader`` arguments of ``import_file`` (set from the options).
 CHECK_WORKER: bool | None = None
 READER: Reader = "arrow"
+#: Rows Entrepôt must leave pending (set from --bad-every).
+EXPECTED_FAILED = 0
 
 
 def entrepot_import(source: Path, folder: Path, database: str | None = None) -> float:
@@ -127,7 +136,7 @@ def entrepot_import(source: Path, folder: Path, database: str | None = None) -> 
     )
     elapsed = time.perf_counter() - start
     center.close()
-    assert result.failed == 0, result
+    assert result.failed == EXPECTED_FAILED, result
     return elapsed
 
 
@@ -263,19 +272,22 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true", help="skip (a) and (b)")
     parser.add_argument("--reader", choices=READERS, default="arrow")
     parser.add_argument("--check-worker", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--bad-every", type=int, default=0, metavar="N")
     args = parser.parse_args()
-    global CHECK_WORKER, READER
+    global CHECK_WORKER, READER, EXPECTED_FAILED
+    EXPECTED_FAILED = args.rows // args.bad_every if args.bad_every else 0
     CHECK_WORKER = {"auto": None, "on": True, "off": False}[args.check_worker]
     READER = args.reader
     WORK.mkdir(exist_ok=True)
     pandas_python()
     with tempfile.TemporaryDirectory(dir=WORK) as folder:
         source = Path(folder) / "people.csv"
-        generate(source, args.rows)
+        generate(source, args.rows, args.bad_every)
         size = source.stat().st_size
         print(
             f"{args.rows} rows, 10 columns, {size / 1e6:.1f} MB; {args.rounds} rounds; "
             f"reader {args.reader}, check worker {args.check_worker}"
+            + (f", every {args.bad_every}th row invalid" if args.bad_every else "")
         )
         if not args.no_sqlite:
             sqlite_times = measure(
