@@ -228,6 +228,35 @@ def test_sftp_dropped_connection_mid_batch_reconnects(sftp_server: Any) -> None:
 
 
 @pytest.mark.xdist_group("targets-sftp")
+@pytest.mark.parametrize("verify", [True, False])
+def test_sftp_connection_lost_while_closing_a_file_writes_it_again_elsewhere(
+    sftp_server: Any, verify: bool
+) -> None:
+    # What the dead connection left undone must not touch the file written again.
+    with sftp_server.open() as target:
+        target.upload_bytes(b"first", "a.csv")
+        sftp_server.lose_next_close()
+        target.upload_bytes(b"second file", "b.csv", verify=verify)
+        target.upload_bytes(b"third", "c.csv")
+    assert (sftp_server.root / "b.csv").read_bytes() == b"second file"
+    assert sorted(p.name for p in sftp_server.root.iterdir()) == ["a.csv", "b.csv", "c.csv"]
+    # The late truncation never came: the first partial file was given up.
+    assert sftp_server.server.stale_truncation is not None
+
+
+@pytest.mark.xdist_group("targets-sftp")
+def test_sftp_rename_whose_reply_was_lost_counts_as_done(sftp_server: Any) -> None:
+    with sftp_server.open() as target:
+        target.upload_bytes(b"first", "a.csv")
+        sftp_server.lose_next_rename_reply()
+        info = target.upload_bytes(b"second file", "b.csv")
+        target.upload_bytes(b"third", "c.csv")
+    assert info.name == "b.csv" and info.size == 11
+    assert (sftp_server.root / "b.csv").read_bytes() == b"second file"
+    assert sorted(p.name for p in sftp_server.root.iterdir()) == ["a.csv", "b.csv", "c.csv"]
+
+
+@pytest.mark.xdist_group("targets-sftp")
 def test_sftp_unknown_host_key_is_refused(sftp_server: Any, tmp_path: Path) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")

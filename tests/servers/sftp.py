@@ -18,7 +18,13 @@ an :class:`SFTPFolder` with
   upload (a file opened for writing and closed) from now, once;
 * ``server.connections`` — SSH connections accepted so far;
 * ``server.posix_rename = False`` — answer the ``posix-rename`` extension
-  with "unsupported" (reset after each test).
+  with "unsupported" (reset after each test);
+* ``lose_next_close()`` — when the next file written is closed, hang up
+  without answering; a truncation of that file, left over from the dead
+  connection, is carried out when the same file is next written and closed
+  (as by a server that works off a dead connection's requests late);
+* ``lose_next_rename_reply()`` — carry out the next rename, then hang up
+  before its reply goes out.
 
 The server runs on its own event loop in a thread; it accepts any user name
 listed in its table and chroots every session to the server root.
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -67,9 +74,19 @@ class SFTPServer:
         self.connections = 0
         #: Set to False to answer posix-rename@openssh.com with "unsupported".
         self.posix_rename = True
+        self._lose_close = threading.Event()
+        self._lose_rename_reply = threading.Event()
+        #: The file a dead connection's late truncation will hit.
+        self.stale_truncation: str | None = None
 
     def drop_after(self, n: int) -> None:
         self._drops.arm(n)
+
+    def lose_next_close(self) -> None:
+        self._lose_close.set()
+
+    def lose_next_rename_reply(self) -> None:
+        self._lose_rename_reply.set()
 
     def _upload_done(self) -> bool:
         return self._drops.upload_done()
@@ -156,7 +173,17 @@ class SFTPServer:
 
             def close(self, file_obj: Any) -> None:
                 writing = getattr(file_obj, "mode", "r") != "rb"
+                if writing and owner._lose_close.is_set():
+                    owner._lose_close.clear()
+                    owner.stale_truncation = file_obj.name
+                    super().close(file_obj)
+                    # Gone before the reply to this close can go out.
+                    self._conn.abort()
+                    return
                 super().close(file_obj)
+                if writing and owner.stale_truncation == file_obj.name:
+                    owner.stale_truncation = None
+                    os.truncate(file_obj.name, 0)
                 if writing and owner._upload_done():
                     # Let the reply to this close go out first, then hang up.
                     asyncio.get_running_loop().call_later(0.01, self._conn.abort)
@@ -168,12 +195,19 @@ class SFTPServer:
             def rename(self, old: bytes, new: bytes) -> None:
                 self._deny()
                 super().rename(old, new)
+                self._maybe_hang_up()
 
             def posix_rename(self, old: bytes, new: bytes) -> None:
                 self._deny()
                 if not owner.posix_rename:
                     raise asyncssh.SFTPOpUnsupported("posix-rename is switched off")
                 super().posix_rename(old, new)
+                self._maybe_hang_up()
+
+            def _maybe_hang_up(self) -> None:
+                if owner._lose_rename_reply.is_set():
+                    owner._lose_rename_reply.clear()
+                    self._conn.abort()
 
             def mkdir(self, path: bytes, attrs: Any) -> None:
                 self._deny()
@@ -240,6 +274,12 @@ class SFTPFolder:
     def drop_after(self, n: int) -> None:
         self.server.drop_after(n)
 
+    def lose_next_close(self) -> None:
+        self.server.lose_next_close()
+
+    def lose_next_rename_reply(self) -> None:
+        self.server.lose_next_rename_reply()
+
 
 @pytest.fixture(scope="session")
 def sftp_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SFTPServer]:
@@ -269,5 +309,8 @@ def sftp_server(sftp_service: SFTPServer) -> Iterator[SFTPFolder]:
         yield SFTPFolder(sftp_service, name)
     finally:
         sftp_service._drops.arm(None)
+        sftp_service._lose_close.clear()
+        sftp_service._lose_rename_reply.clear()
+        sftp_service.stale_truncation = None
         sftp_service.posix_rename = True
         sftp_service.start()

@@ -88,6 +88,9 @@ class Target(ABC):
     scheme: ClassVar[str] = ""
     #: True when ``_put`` itself publishes atomically (no temporary name needed).
     atomic_put: ClassVar[bool] = False
+    #: True when ``_put`` returns the size the server holds after the write,
+    #: asked over the same connection: as good as a fresh stat to verify.
+    put_reports_size: ClassVar[bool] = False
     #: Extra options a backend accepts (name → type), beyond the common ones.
     option_types: ClassVar[dict[str, type]] = {}
     _common_options: ClassVar[dict[str, type]] = {
@@ -117,6 +120,8 @@ class Target(ABC):
         )
         self.options: dict[str, Any] = values
         self._connected = False
+        #: Connections made so far: tells whether a call had to reconnect.
+        self._connections = 0
         self._folders: set[str] = set()
 
     # -- primitives a backend implements ----------------------------------------
@@ -240,6 +245,7 @@ class Target(ABC):
             return False
         self._guard("", self._connect)
         self._connected = True
+        self._connections += 1
         log_event(logger, "targets.connected", logging.DEBUG, url=self.url)
         return True
 
@@ -265,7 +271,8 @@ class Target(ABC):
         except ConnectionFailed:
             if fresh or not self.reconnect:
                 raise
-            log_event(logger, "targets.reconnecting", logging.INFO, url=self.url)
+            step = getattr(fn, "__name__", "").lstrip("_")
+            log_event(logger, "targets.reconnecting", logging.INFO, url=self.url, step=step)
             self._ensure_connected()
             return self._guard(path, fn, *args)
 
@@ -323,28 +330,66 @@ class Target(ABC):
         folder = path.rpartition("/")[0]
         if folder:
             self._ensure_folder(folder)
-        dest = path if self.atomic_put else partial_name(path)
+        # Each attempt writes a temporary name of its own (see _put_from).
+        partials: list[str] = []
         start = src.tell()
         try:
-            acknowledged = self._call(dest, self._put_from, dest, src, start, size, progress)
+            acknowledged = self._call(
+                path, self._put_from, path, partials, src, start, size, progress
+            )
+            dest = partials[-1] if partials else path
             info = None
             if verify:
                 info = self._verify(dest, src, start, size, verify, acknowledged)
             if dest != path:
-                self._call(path, self._rename, dest, path)
+                self._rename_into_place(dest, path, size)
         except BaseException:
-            if dest != path:
-                self._discard(dest)
+            for partial in partials:
+                self._discard(partial)
             raise
+        for partial in partials[:-1]:
+            # Written by a connection that died: gone, or garbage to remove.
+            self._discard(partial)
         log_event(logger, "targets.uploaded", logging.INFO, url=self.url, name=path, size=size)
         if info is None:
             return RemoteInfo(path, size, time.time())
         return replace(info, name=path)
 
+    def _rename_into_place(self, dest: str, path: str, size: int) -> None:
+        """Rename ``dest`` to ``path``, also when a lost connection hid that it did."""
+        before = self._connections
+        try:
+            self._call(path, self._rename, dest, path)
+        except RemoteNotFound:
+            # Tried again on a new connection: the first try may have renamed
+            # the file before its reply was lost with the old connection.
+            if self._connections == before:
+                raise
+            done = self._call(path, self._stat, path)
+            if done is None or done.size != size or self._call(dest, self._stat, dest):
+                raise
+            log_event(logger, "targets.rename_found_done", logging.INFO, url=self.url, name=path)
+
     def _put_from(
-        self, dest: str, src: IO[bytes], start: int, size: int, progress: Progress | None
+        self,
+        path: str,
+        partials: list[str],
+        src: IO[bytes],
+        start: int,
+        size: int,
+        progress: Progress | None,
     ) -> RemoteInfo | None:
-        src.seek(start)  # a retried put starts again from the beginning
+        """Write ``path``, or a fresh temporary name next to it (added to ``partials``).
+
+        A retried put starts again from the beginning, under a name of its
+        own: requests of a dead connection that the server carries out late
+        (a truncation, a last write) cannot touch it.
+        """
+        src.seek(start)
+        dest = path
+        if not self.atomic_put:
+            dest = partial_name(path)
+            partials.append(dest)
         return self._put(dest, src, size, progress)
 
     def _verify(
@@ -357,7 +402,8 @@ class Target(ABC):
         acknowledged: RemoteInfo | None = None,
     ) -> RemoteInfo:
         # A checksum in the write's own acknowledgement is as good as a fresh stat.
-        info = acknowledged if acknowledged and acknowledged.checksum else None
+        trusted = acknowledged and (acknowledged.checksum or self.put_reports_size)
+        info = acknowledged if trusted else None
         if info is None:
             info = self._call(dest, self._stat, dest)
         if info is None:

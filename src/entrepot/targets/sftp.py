@@ -62,6 +62,7 @@ class SFTPTarget(Target):
 
     scheme = "sftp"
     default_port = 22
+    put_reports_size = True
     option_types: ClassVar[dict[str, type]] = {
         "known_hosts": str,
         "key_file": str,
@@ -169,7 +170,15 @@ class SFTPTarget(Target):
             dst.pipelined = False
             dst._closed = True
             raise
-        return None
+        # paramiko's close neither waits for the reply to the last write nor
+        # reports a connection lost meanwhile: before the write is trusted,
+        # the server tells its size over the same connection.  A dead
+        # connection fails here, and the upload is written again.
+        info = self._stat(path)
+        if info is None or info.size != size:
+            held = "no file" if info is None else f"{info.size} bytes"
+            raise ConnectionError(f"the server holds {held} of the {size} written")
+        return info
 
     def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
         with self.sftp.open(self._full(path), "rb") as src:
