@@ -245,6 +245,26 @@ def test_sftp_connection_lost_while_closing_a_file_writes_it_again_elsewhere(
 
 
 @pytest.mark.xdist_group("targets-sftp")
+@pytest.mark.parametrize("verify", [True, False])
+def test_sftp_write_acknowledged_but_not_written_is_caught(sftp_server: Any, verify: bool) -> None:
+    with sftp_server.open() as target:
+        target.upload_bytes(b"first", "a.csv")
+        # Once: the write is made again, under a new temporary name.
+        sftp_server.drop_next_writes(1)
+        target.upload_bytes(b"second file", "b.csv", verify=verify)
+        # Twice in a row: the upload fails, and nothing half-written is published.
+        sftp_server.drop_next_writes(2)
+        with pytest.raises(ConnectionFailed, match="holds 0 bytes of the 5 written"):
+            target.upload_bytes(b"third", "c.csv", verify=verify)
+    assert (sftp_server.root / "b.csv").read_bytes() == b"second file"
+    # The failed upload's temporary files stay behind (its connection is
+    # closed after the failure); the shipper's sweep removes them.
+    with sftp_server.open() as target:
+        assert len(target.remove_partials(older_than=0)) == 2
+    assert sorted(p.name for p in sftp_server.root.iterdir()) == ["a.csv", "b.csv"]
+
+
+@pytest.mark.xdist_group("targets-sftp")
 def test_sftp_rename_whose_reply_was_lost_counts_as_done(sftp_server: Any) -> None:
     with sftp_server.open() as target:
         target.upload_bytes(b"first", "a.csv")

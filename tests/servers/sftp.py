@@ -24,7 +24,8 @@ an :class:`SFTPFolder` with
   connection, is carried out when the same file is next written and closed
   (as by a server that works off a dead connection's requests late);
 * ``lose_next_rename_reply()`` — carry out the next rename, then hang up
-  before its reply goes out.
+  before its reply goes out;
+* ``drop_next_writes(n)`` — acknowledge the next n writes without writing them.
 
 The server runs on its own event loop in a thread; it accepts any user name
 listed in its table and chroots every session to the server root.
@@ -76,6 +77,7 @@ class SFTPServer:
         self.posix_rename = True
         self._lose_close = threading.Event()
         self._lose_rename_reply = threading.Event()
+        self._writes_to_drop = 0
         #: The file a dead connection's late truncation will hit.
         self.stale_truncation: str | None = None
 
@@ -87,6 +89,9 @@ class SFTPServer:
 
     def lose_next_rename_reply(self) -> None:
         self._lose_rename_reply.set()
+
+    def drop_next_writes(self, n: int = 1) -> None:
+        self._writes_to_drop = n
 
     def _upload_done(self) -> bool:
         return self._drops.upload_done()
@@ -170,6 +175,12 @@ class SFTPServer:
                 if pflags & 0x1E:  # FXF_WRITE, FXF_APPEND, FXF_CREAT, FXF_TRUNC
                     self._deny()
                 return super().open(path, pflags, attrs)
+
+            def write(self, file_obj: Any, offset: int, data: bytes) -> Any:
+                if owner._writes_to_drop:
+                    owner._writes_to_drop -= 1
+                    return None
+                return super().write(file_obj, offset, data)
 
             def close(self, file_obj: Any) -> None:
                 writing = getattr(file_obj, "mode", "r") != "rb"
@@ -280,6 +291,9 @@ class SFTPFolder:
     def lose_next_rename_reply(self) -> None:
         self.server.lose_next_rename_reply()
 
+    def drop_next_writes(self, n: int = 1) -> None:
+        self.server.drop_next_writes(n)
+
 
 @pytest.fixture(scope="session")
 def sftp_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SFTPServer]:
@@ -311,6 +325,7 @@ def sftp_server(sftp_service: SFTPServer) -> Iterator[SFTPFolder]:
         sftp_service._drops.arm(None)
         sftp_service._lose_close.clear()
         sftp_service._lose_rename_reply.clear()
+        sftp_service._writes_to_drop = 0
         sftp_service.stale_truncation = None
         sftp_service.posix_rename = True
         sftp_service.start()
