@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -139,3 +141,24 @@ def test_a_chunk_with_a_few_bad_rows_takes_the_fast_path_for_the_others(
         "x,bad key,41,id: not an integer: 'x'",
     ]
     assert len(rows) == 96 and rows[0] == (1, "name 1", 21)
+
+
+def test_without_the_arrow_extra_the_csv_module_reads_everything(tmp_path: Path) -> None:
+    # A fresh interpreter in which pyarrow cannot be imported.
+    script = f"""
+import sys
+sys.modules["pyarrow"] = None
+from pathlib import Path
+from entrepot.datacenter import DataCenter, columnar, parse_schema
+assert not columnar.AVAILABLE
+root = Path({str(tmp_path / "dc")!r})
+center = DataCenter(root, schema=parse_schema({SCHEMA!r}), create=True)
+(root / "t.csv").write_text("id,name\\n1,a\\n2,b\\nx,c\\n", encoding="utf-8")
+result = center.import_file("t.csv", "t")
+print(result.processed, result.successful, result.failed)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3", "2", "1"]

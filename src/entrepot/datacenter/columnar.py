@@ -10,11 +10,13 @@ Arrow reads a file only where it reads it exactly as ``csv.reader`` would
 (:func:`readable`, and :class:`Unreadable` raised mid-file): every cell a
 string, quoting as Excel writes it.  Where it cannot — a row with a missing or
 extra cell, a blank line, an unterminated quote, a carriage return inside a
-cell (which Arrow misreads where it ends a parsing block), another
-encoding — the
-import goes on from that chunk with the ``csv`` module, whose general path
+cell (which Arrow misreads where it ends a parsing block), another encoding —
+the import goes on from that chunk with the ``csv`` module, whose general path
 words every problem.  Property tests compare the two readers
 (``tests/unit/test_dc_columnar.py``).
+
+Arrow comes with the ``arrow`` extra (``pip install 'entrepot[arrow]'``);
+without it the ``csv`` module reads every file, with the same outcome.
 """
 
 from __future__ import annotations
@@ -26,11 +28,16 @@ from collections.abc import Callable, Iterator, Sequence, Set
 from pathlib import Path
 from typing import IO, Any, Literal
 
-import pyarrow as pa  # type: ignore[import-untyped]
-import pyarrow.compute as pc  # type: ignore[import-untyped]
-import pyarrow.csv as pcsv  # type: ignore[import-untyped]
-
 from entrepot.errors import ImportFailed
+
+try:
+    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    import pyarrow.csv as pcsv  # type: ignore[import-untyped]
+except ImportError:  # without the "arrow" extra, the csv module reads every file
+    AVAILABLE = False
+else:
+    AVAILABLE = True
 
 #: Bytes Arrow parses at a time (one block per processor at once).
 BLOCK_SIZE = 1 << 20
@@ -53,7 +60,7 @@ class Unreadable(Exception):
 
 def readable(path: Path, encoding: str, header: Sequence[str]) -> bool:
     """Whether Arrow may read the data rows of ``path`` (checked further per block)."""
-    if codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
+    if not AVAILABLE or codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
         return False
     # The header is skipped as one line: it must be one.
     return not any("\n" in name or "\r" in name for name in header)
