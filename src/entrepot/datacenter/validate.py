@@ -257,11 +257,11 @@ class RowChecker:
         only those rows go through the general path, which words their
         problems exactly as it would in a chunk of its own.
         """
+        used = [(position, name, column(position)) for position, name in self.plan.used]
         forms: list[str | None] = []
         failing: dict[str, list[Any]] = {}
         bad: set[int] = set()
-        for position, name in self.plan.used:
-            cells = column(position)
+        for _, name, cells in used:
             required, _ = self._empty_rule(name)
             form = rawpath.sqlite_form(self.table.columns[name], cells, required=required)
             forms.append(form)
@@ -275,37 +275,31 @@ class RowChecker:
                     return None
                 failing[name] = converted
                 bad.update(errors)
-        keep = [pos for pos in range(size) if pos not in bad] if bad else None
-        for index, (position, name) in enumerate(self.plan.used):
-            if forms[index] is None and keep is not None:
+        # The rows that stay; a failing column is tested again on their cells.
+        keep = [pos for pos in range(size) if pos not in bad] if bad else []
+        final: list[str] = []
+        for (_, name, cells), form in zip(used, forms, strict=True):
+            if form is None:
                 required, _ = self._empty_rule(name)
                 spec = self.table.columns[name]
-                forms[index] = rawpath.sqlite_form(
-                    spec, column(position).take(keep), required=required
-                )
-                if forms[index] is None:
+                form = rawpath.sqlite_form(spec, cells.take(keep), required=required)
+                if form is None:
                     return None
+            final.append(form)
         values: dict[str, list[Any]] = {}
-        for position, name in self.plan.used:
+        for _, name, cells in used:
             if name not in self._looked_up:
                 continue
             if name in failing:
                 values[name] = failing[name]
-            elif self.table.columns[name].type == "integer" and not column(position).has_empty():
+            elif self.table.columns[name].type == "integer" and not cells.has_empty():
                 # The form's test admitted only integers of up to 18
                 # digits: each converts exactly, and at C speed.
-                values[name] = column(position).integers()
+                values[name] = cells.integers()
             else:
                 required, _ = self._empty_rule(name)
-                values[name], _ = self.converters[name].convert(
-                    column(position).to_list(), required=required
-                )
-        chunk = CheckedChunk(
-            first_index=first_index,
-            size=size,
-            values=values,
-            raw_forms=[form for form in forms if form is not None],
-        )
+                values[name], _ = self.converters[name].convert(cells.to_list(), required=required)
+        chunk = CheckedChunk(first_index=first_index, size=size, values=values, raw_forms=final)
         if bad:
             positions = sorted(bad)
             invalid = self._convert(rows_at(positions), first_index)
