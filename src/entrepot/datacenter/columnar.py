@@ -25,7 +25,6 @@ import codecs
 import io
 import re
 from collections.abc import Callable, Iterator, Sequence, Set
-from pathlib import Path
 from typing import IO, Any, Literal
 
 from entrepot.errors import ImportFailed
@@ -58,8 +57,8 @@ class Unreadable(Exception):
     """Arrow cannot read the rest of the file as ``csv.reader`` would."""
 
 
-def readable(path: Path, encoding: str, header: Sequence[str]) -> bool:
-    """Whether Arrow may read the data rows of ``path`` (checked further per block)."""
+def readable(encoding: str, header: Sequence[str]) -> bool:
+    """Whether Arrow may read a file in ``encoding`` with ``header`` (checked further per block)."""
     if not AVAILABLE or codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
         return False
     # The header is skipped as one line: it must be one.

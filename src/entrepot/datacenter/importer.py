@@ -323,7 +323,7 @@ class Importer:
         arrow = (
             self.reader == "arrow"
             and not self.parallel
-            and columnar.readable(self.source, self.encoding, self._header)
+            and columnar.readable(self.encoding, self._header)
         )
         worker = None if arrow else self._worker(plan, done)
         rows_done = 0
