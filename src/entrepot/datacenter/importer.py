@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
 import multiprocessing
 import shutil
@@ -39,7 +38,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from entrepot.datacenter import columnar
@@ -62,6 +60,7 @@ from entrepot.datacenter.filelock import ImportLock
 from entrepot.datacenter.log import DataCenterLog
 from entrepot.datacenter.pipeline import CheckWorker, one_ahead, worth_a_worker
 from entrepot.datacenter.reading import SourceFile
+from entrepot.datacenter.record import JobRecord, job_for
 from entrepot.datacenter.rowfiles import split_source
 from entrepot.datacenter.schema import Schema, TableSpec
 from entrepot.datacenter.storage import StorageTree, move_file
@@ -211,25 +210,15 @@ class Importer:
             if column.references:
                 self.db.table(self.schema.table(column.references.split(".")[0]))
         with self.db.begin() as conn:
-            row = conn.execute(
-                select(self.db.jobs).where(self.db.jobs.c.active_source == self._active_key)
-            ).first()
-            if row is not None:
-                self._resume(row._mapping)
+            job = job_for(conn, self.db, self._active_key)
+            # An unfinished import goes on; a finished one whose file is gone
+            # (run again after it was killed before it could report) has
+            # nothing left to do: the same end state.
+            if job is not None and (job["stage"] != "done" or not self.source.is_file()):
+                self._resume(job)
                 return
             if not self.source.is_file():
-                done = conn.execute(
-                    select(self.db.jobs)
-                    .where(self.db.jobs.c.source_key == self._active_key)
-                    .where(self.db.jobs.c.stage == "done")
-                    .order_by(self.db.jobs.c.started.desc())
-                ).first()
-                if done is None:
-                    raise FileNotFoundError(f"no file {self.source_name!r} in the data center")
-                # Run again after it finished (e.g. killed just before it
-                # could report): the same end state, nothing to do.
-                self._resume(done._mapping)
-                return
+                raise FileNotFoundError(f"no file {self.source_name!r} in the data center")
             self._check_header()
             digest = self._file.digest()
             original = original_of_pending(self.tree, self.source_name)
@@ -237,23 +226,21 @@ class Importer:
             self.original_name = original or self.source_name
             self.job_id = uuid.uuid4().hex
             self.stage = "importing"
-            conn.execute(
-                insert(self.db.jobs).values(
-                    job_id=self.job_id,
-                    source_name=self.source_name,
-                    active_source=self._active_key,
-                    source_key=self._active_key,
-                    original_name=self.original_name,
-                    table_name=self.spec.name,
-                    mode=self.mode,
-                    digest=digest,
-                    user_name=self.user,
-                    chunk_size=self.chunk_size,
-                    encoding=self.encoding,
-                    stage=self.stage,
-                    from_pending=self.from_pending,
-                    started=datetime.now(UTC).replace(tzinfo=None),
-                )
+            self._record.create(
+                conn,
+                source_name=self.source_name,
+                active_source=self._active_key,
+                source_key=self._active_key,
+                original_name=self.original_name,
+                table_name=self.spec.name,
+                mode=self.mode,
+                digest=digest,
+                user_name=self.user,
+                chunk_size=self.chunk_size,
+                encoding=self.encoding,
+                stage=self.stage,
+                from_pending=self.from_pending,
+                started=datetime.now(UTC).replace(tzinfo=None),
             )
         log_event(
             logger,
@@ -307,17 +294,8 @@ class Importer:
     def produce(self) -> int:
         """Import the chunks not yet committed; return the number of data rows."""
         if self.stage != "importing":
-            with self.db.engine.connect() as conn:
-                total = conn.execute(
-                    select(self.db.jobs.c.rows_total).where(self.db.jobs.c.job_id == self.job_id)
-                ).scalar()
-            return int(total or 0)
-        with self.db.engine.connect() as conn:
-            done = set(
-                conn.execute(
-                    select(self.db.chunks.c.chunk_no).where(self.db.chunks.c.job_id == self.job_id)
-                ).scalars()
-            )
+            return int(self._record.row()["rows_total"] or 0)
+        done = self._record.committed_chunks()
         plan = self._check_header()
         checker = RowChecker(self.spec, plan, self.mode)
         arrow = (
@@ -370,25 +348,14 @@ class Importer:
                 with self.db.begin() as conn:
                     assert self._writer is not None
                     ok = self._writer.write(conn, chunk, plan)
-                    conn.execute(
-                        insert(self.db.chunks).values(
-                            job_id=self.job_id,
-                            chunk_no=number,
-                            rows_ok=ok,
-                            rows_failed=chunk.size - ok,
-                            errors=json.dumps(chunk.error_texts()),
-                        )
-                    )
-                    conn.execute(
-                        update(self.db.jobs)
-                        .where(self.db.jobs.c.job_id == self.job_id)
-                        .values(duration=self._elapsed())
-                    )
+                    record = self._record
+                    record.add_chunk(conn, number, ok, chunk.size - ok, chunk.error_texts())
+                    record.update(conn, duration=self._elapsed())
             except (IntegrityError, OperationalError) as exc:
                 # Another writer got in between our look-ups and our writes
                 # (possible on PostgreSQL): forget the database's verdicts
                 # and write the chunk again.
-                if attempt >= _RETRIES or self._chunk_committed(number):
+                if attempt >= _RETRIES or self._record.chunk_committed(number):
                     raise
                 log_event(
                     logger,
@@ -410,12 +377,9 @@ class Importer:
             )
             return
 
-    def _chunk_committed(self, number: int) -> bool:
-        with self.db.engine.connect() as conn:
-            query = select(self.db.chunks.c.chunk_no).where(
-                self.db.chunks.c.job_id == self.job_id, self.db.chunks.c.chunk_no == number
-            )
-            return conn.execute(query).first() is not None
+    @property
+    def _record(self) -> JobRecord:
+        return JobRecord(self.db, self.job_id)
 
     def _elapsed(self) -> float:
         return self._elapsed_before + (time.monotonic() - self._started)
@@ -427,12 +391,7 @@ class Importer:
         if self.stage == "importing":
             self._write_row_files()
         placement = self.placement
-        with self.db.engine.connect() as conn:
-            job = (
-                conn.execute(select(self.db.jobs).where(self.db.jobs.c.job_id == self.job_id))
-                .one()
-                ._mapping
-            )
+        job = self._record.row()
         successful = job["rows_failed"] == 0
         if self.stage == "done":
             return self._result(job, placement, job["duration"] or 0.0)
@@ -457,12 +416,7 @@ class Importer:
                 user=self.user or job["user_name"] or "-",
                 job=self.job_id,
             )
-        with self.db.begin(durable=True) as conn:
-            conn.execute(
-                update(self.db.jobs)
-                .where(self.db.jobs.c.job_id == self.job_id)
-                .values(stage="done", active_source=None, duration=duration)
-            )
+        self._record.update(stage="done", active_source=None, duration=duration)
         self.stage = "done"
         log_event(
             logger,
@@ -492,17 +446,7 @@ class Importer:
 
     def _write_row_files(self) -> None:
         """Derive the finished and pending row files from the source and the ledger."""
-        with self.db.engine.connect() as conn:
-            chunks = conn.execute(
-                select(
-                    self.db.chunks.c.rows_ok, self.db.chunks.c.rows_failed, self.db.chunks.c.errors
-                ).where(self.db.chunks.c.job_id == self.job_id)
-            ).all()
-        ok = sum(chunk.rows_ok for chunk in chunks)
-        failed = sum(chunk.rows_failed for chunk in chunks)
-        errors: dict[int, str] = {}
-        for chunk in chunks:
-            errors.update({int(index): text for index, text in json.loads(chunk.errors).items()})
+        ok, failed, errors = self._record.outcome()
         self.work.mkdir(parents=True, exist_ok=True)
         split_source(
             self.source,
@@ -511,18 +455,13 @@ class Importer:
             self.work / "finished.csv",
             self.work / "pending.csv",
         )
-        with self.db.begin(durable=True) as conn:
-            conn.execute(
-                update(self.db.jobs)
-                .where(self.db.jobs.c.job_id == self.job_id)
-                .values(
-                    stage="distributing",
-                    rows_total=ok + failed,
-                    rows_ok=ok,
-                    rows_failed=failed,
-                    duration=self._elapsed(),
-                )
-            )
+        self._record.update(
+            stage="distributing",
+            rows_total=ok + failed,
+            rows_ok=ok,
+            rows_failed=failed,
+            duration=self._elapsed(),
+        )
         self.stage = "distributing"
 
     def _merge_finished(
@@ -539,12 +478,7 @@ class Importer:
         candidate = merged or finished_work
         # Remember what the result will look like before replacing the
         # file, so a run interrupted after the rename does not append twice.
-        with self.db.begin(durable=True) as conn:
-            conn.execute(
-                update(self.db.jobs)
-                .where(self.db.jobs.c.job_id == self.job_id)
-                .values(merged_digest=file_digest(candidate))
-            )
+        self._record.update(merged_digest=file_digest(candidate))
         if merged is None:
             move_file(finished_work, dest)
         else:
