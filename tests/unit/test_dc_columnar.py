@@ -33,6 +33,7 @@ from entrepot.datacenter import DataCenter, columnar, parse_schema, rawpath
 from entrepot.datacenter.cells import CellList
 from entrepot.datacenter.columnar import ArrowCells, Unreadable
 from entrepot.datacenter.values import BOOLEAN_WORDS
+from tests.unit.test_dc_crash import SCHEMA as PEOPLE
 from tests.unit.test_dc_rawpath import CELLS, COLUMNS, ROW, SCHEMA, column_spec, stored
 
 # -- the file, chunk by chunk --------------------------------------------------------
@@ -414,16 +415,6 @@ def test_both_readers_import_alike(
 def _rows(path: Path) -> list[list[str]]:
     with open(path, encoding="utf-8", newline="") as handle:
         return list(csv.reader(handle))[1:]
-
-
-PEOPLE = """
-[tables.people]
-key = ["pid"]
-[tables.people.columns]
-pid = { type = "integer" }
-name = { type = "text", required = true }
-score = { type = "decimal" }
-"""
 
 
 def people(count: int, spoil: dict[int, str] | None = None, terminator: str = "\n") -> bytes:

@@ -187,17 +187,21 @@ def insert_raw(
         if conn.dialect.name == "postgresql":
             _copy_rows(conn, target, column_list, _columns(rows, positions, width))
             return
-        # Columns whose every cell is empty bind nothing.
-        bound = [pos for pos, form in zip(positions, forms, strict=True) if form != "NULL"]
+        bound = _bound(positions, forms)
         flat = list(chain.from_iterable(_columns(rows, bound, width))) if bound else []
     _sqlite_insert(conn, target, column_list, forms, flat, count)
+
+
+def _bound(positions: Sequence[int], forms: Sequence[str]) -> list[int]:
+    """The positions whose cells are bound: a column whose every cell is empty binds none."""
+    return [pos for pos, form in zip(positions, forms, strict=True) if form != "NULL"]
 
 
 def _interleaved(
     source: ArrowChunk, positions: Sequence[int], forms: Sequence[str], good: Sequence[int] | None
 ) -> list[str]:
     """The bound cells of the chosen rows, row after row, made column by column."""
-    bound = [pos for pos, form in zip(positions, forms, strict=True) if form != "NULL"]
+    bound = _bound(positions, forms)
     count = len(source) if good is None else len(good)
     flat: list[str] = [""] * (count * len(bound))
     for offset, position in enumerate(bound):

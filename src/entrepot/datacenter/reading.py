@@ -22,7 +22,7 @@ from entrepot.datacenter.validate import CheckedChunk, RowChecker
 from entrepot.errors import ImportFailed
 from entrepot.logs import log_event
 
-logger = logging.getLogger("entrepot.datacenter.importer")
+logger = logging.getLogger(__name__)
 
 #: A chunk's number, its row count and its checks (``None``: committed before).
 NumberedChunk = tuple[int, int, CheckedChunk | None]
