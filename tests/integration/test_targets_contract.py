@@ -21,7 +21,7 @@ import pytest
 from entrepot.errors import InvalidName, RemoteExists, RemoteNotFound
 from entrepot.targets import RemoteInfo, Target, open_target, upload_many
 from entrepot.targets import memory as memory_backend
-from entrepot.targets.base import partial_name
+from entrepot.targets.info import partial_name
 
 MiB = 1024 * 1024
 BACKENDS = ["file", "memory", "ftp", "ftps", "sftp", "s3"]
@@ -262,7 +262,7 @@ def test_remove_partials_sweeps_leftovers_only(remote: Remote) -> None:
     with remote.open() as target:
         target.upload_bytes(b"kept", "sub/keep.csv")
         stale = partial_name("sub/died.csv")
-        target._call(stale, target._put, stale, io.BytesIO(b"half"), 4, None)
+        target._call(stale, target._put, stale, io.BytesIO(b"half"), 4, target._progress(None))
         assert [e.name for e in target.list("sub")] == ["sub/keep.csv"]
         assert target.remove_partials("sub", older_than=3600) == []  # too recent
         assert target.remove_partials("sub", older_than=-60) == [stale]

@@ -63,6 +63,7 @@ class SFTPServer:
         self.client_key = asyncssh.generate_private_key("ssh-ed25519")
         self.key_file = keys / "client_key"
         self.client_key.write_private_key(str(self.key_file))
+        self.key_file.chmod(0o600)
         self.known_hosts = keys / "known_hosts"
         self.users = {USER: PASSWORD, READONLY_USER: READONLY_PASSWORD}
         self._loop = asyncio.new_event_loop()

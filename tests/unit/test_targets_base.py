@@ -18,8 +18,9 @@ from entrepot.errors import (
 )
 from entrepot.targets import RemoteInfo, is_partial, open_target, upload_many
 from entrepot.targets import memory as memory_backend
-from entrepot.targets.base import Progress, partial_name, split_name
+from entrepot.targets.info import partial_name, split_name
 from entrepot.targets.memory import MemoryTarget, get_store
+from entrepot.targets.transfer import Progress
 from entrepot.targets.url import parse_url
 
 
@@ -67,34 +68,60 @@ def test_upload_publishes_through_a_temporary_name() -> None:
     assert set(store.files) == {"drop/a.csv"}
 
 
-def test_failed_upload_leaves_nothing_behind(tmp_path: Path) -> None:
-    class Failing(MemoryTarget):
-        def _put(
-            self, path: str, src: IO[bytes], size: int, progress: Progress | None
-        ) -> RemoteInfo | None:
-            super()._put(path, src, size // 2, progress)
-            raise ConnectionResetError("dropped")
+class HalfThenDrop(MemoryTarget):
+    """Writes half the data, then loses its connection; counts its connections."""
 
+    connects = 0
+    cleanup_fails = False
+
+    def _connect(self) -> None:
+        type(self).connects += 1
+
+    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress) -> RemoteInfo | None:
+        super()._put(path, src, size // 2, progress)
+        raise ConnectionResetError("dropped")
+
+    def _delete(self, path: str) -> None:
+        if self.cleanup_fails:
+            raise ConnectionRefusedError(111, "refused")
+        super()._delete(path)
+
+
+def test_failed_upload_is_cleaned_up_on_a_new_connection(tmp_path: Path) -> None:
+    # Issue 10 item 6: the failure closes the connection; the clean-up opens another.
     local = tmp_path / "a.csv"
     local.write_bytes(b"0123456789")
-    target = Failing(parse_url("memory://t2/drop"))
+    HalfThenDrop.connects = 0
+    target = HalfThenDrop(parse_url("memory://t2/drop"))
     with pytest.raises(ConnectionFailed) as caught:
         target.upload(local, "a.csv")
     assert caught.value.transient
     assert isinstance(caught.value.__cause__, ConnectionResetError)
-    assert "drop/a.csv" not in get_store("t2").files
-    assert target.list() == []  # the temporary copy is hidden...
-    (leftover,) = get_store("t2").files
-    assert is_partial(leftover)
-    assert target.remove_partials(older_than=0) == [leftover.removeprefix("drop/")]
-    assert get_store("t2").files == {}  # ...and can be swept away
+    assert get_store("t2").files == {}
+    assert HalfThenDrop.connects == 2
     assert local.read_bytes() == b"0123456789"
+
+
+def test_partial_that_cannot_be_cleaned_up_is_hidden_and_swept(tmp_path: Path) -> None:
+    local = tmp_path / "a.csv"
+    local.write_bytes(b"0123456789")
+    target = HalfThenDrop(parse_url("memory://t2b/drop"))
+    target.cleanup_fails = True
+    with pytest.raises(ConnectionFailed):
+        target.upload(local, "a.csv")
+    assert "drop/a.csv" not in get_store("t2b").files
+    assert target.list() == []  # the temporary copy is hidden...
+    (leftover,) = get_store("t2b").files
+    assert is_partial(leftover)
+    target.cleanup_fails = False
+    assert target.remove_partials(older_than=0) == [leftover.removeprefix("drop/")]
+    assert get_store("t2b").files == {}  # ...and can be swept away
 
 
 def test_short_write_fails_verification() -> None:
     class Short(MemoryTarget):
         def _put(
-            self, path: str, src: IO[bytes], size: int, progress: Progress | None
+            self, path: str, src: IO[bytes], size: int, progress: Progress
         ) -> RemoteInfo | None:
             return super()._put(path, src, size - 1, progress)
 

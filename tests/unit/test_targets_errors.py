@@ -17,18 +17,15 @@ from entrepot.errors import (
     TransientTargetError,
 )
 from entrepot.targets import open_target
+from entrepot.targets.ftp_replies import FTPReply, error_class
 
 
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
-        (ftplib.error_temp("421 Service not available"), ConnectionFailed),
-        (ftplib.error_temp("450 File busy"), TransientTargetError),
-        (ftplib.error_perm("530 Login incorrect."), AuthenticationFailed),
-        (ftplib.error_perm("550 Not enough privileges."), PermissionDenied),
-        (ftplib.error_perm("550 No such file or directory."), RemoteNotFound),
-        (ftplib.error_perm("553 Could not create file."), PermissionDenied),
-        (ftplib.error_perm("552 Quota exceeded"), PermanentTargetError),
+        (FTPReply("STOR", "421 Service not available"), ConnectionFailed),
+        (FTPReply("LOGIN", "530 Login incorrect."), AuthenticationFailed),
+        (FTPReply("STOR", "550 Not enough privileges."), PermissionDenied),
         (ftplib.error_reply("226 unexpected"), ConnectionFailed),
         (EOFError(), ConnectionFailed),
         (TimeoutError("timed out"), TargetTimeout),
@@ -49,6 +46,34 @@ def test_ftp_translation(error: Exception, expected: type) -> None:
     assert "Secret-9" not in str(translated)
 
 
+@pytest.mark.parametrize(
+    ("verb", "reply", "expected"),
+    [
+        # Issue 10 item 28: the same code, however it is worded, by the command it answers.
+        ("MKD", "550 Create directory operation failed.", PermissionDenied),
+        ("MKD", "550 No such file or directory.", PermissionDenied),
+        ("STOR", "553 Could not create file.", PermissionDenied),
+        ("STOR", "553 No such file or directory.", PermissionDenied),
+        ("RNTO", "550 Permission denied.", PermissionDenied),
+        ("CWD", "550 Permission denied.", RemoteNotFound),
+        ("CWD", "501 No such file or directory.", RemoteNotFound),
+        ("SIZE", "550 Could not get file size.", RemoteNotFound),
+        # Issue 10 item 26: ProFTPD's answer to listing a missing folder.
+        ("LIST", "450 data: No such file or directory", RemoteNotFound),
+        ("MLSD", "450 data: No such file or directory", RemoteNotFound),
+        ("STOR", "450 Busy", TransientTargetError),
+        ("RETR", "450 File busy", TransientTargetError),
+        ("RETR", "550 No such file or directory.", RemoteNotFound),
+        ("STOR", "552 Quota exceeded", PermanentTargetError),
+        ("STOR", "501 Syntax error", PermanentTargetError),
+    ],
+)
+def test_ftp_reply_codes_are_read_by_command_not_wording(
+    verb: str, reply: str, expected: type
+) -> None:
+    assert error_class(verb, reply[:3]) is expected
+
+
 def test_ftps_untrusted_certificate_is_an_authentication_failure() -> None:
     target = open_target("ftps://u@files.example.org/in")
     error = ssl.SSLCertVerificationError(1, "certificate verify failed")
@@ -58,7 +83,7 @@ def test_ftps_untrusted_certificate_is_an_authentication_failure() -> None:
 
 def test_sftp_translation() -> None:
     paramiko = pytest.importorskip("paramiko")
-    target = open_target("sftp://u@files.example.org/in", known_hosts="/nonexistent")
+    target = open_target("sftp://u@files.example.org/in", known_hosts="/nonexistent", password="pw")
     assert target.port == 22
     cases = [
         (paramiko.AuthenticationException("bad"), AuthenticationFailed),

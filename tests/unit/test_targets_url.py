@@ -8,7 +8,7 @@ import pytest
 
 from entrepot.errors import ConfigError
 from entrepot.targets import mask_url, parse_url
-from entrepot.targets.url import coerce, resolve_secret
+from entrepot.targets.options import coerce, resolve_secret
 
 
 def test_parse_network_url() -> None:
@@ -69,6 +69,7 @@ def test_resolve_secret_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DROP_PW", "from-env")
     secret_file = tmp_path / "pw"
     secret_file.write_text("from-file\n")
+    secret_file.chmod(0o600)
     assert resolve_secret("password", "given") == "given"
     assert resolve_secret("password", None, env="DROP_PW") == "from-env"
     assert resolve_secret("password", None, file=str(secret_file)) == "from-file"

@@ -32,7 +32,7 @@ from entrepot.cli.console import err, human_age, human_size, out, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.errors import ConfigError, EntrepotError
 from entrepot.targets import Target, Transfer, open_target, upload_many
-from entrepot.targets.base import CONFLICT_POLICIES, Conflict
+from entrepot.targets.publish import CONFLICT_POLICIES, Conflict
 
 PASSWORD_VARIABLE = "ENTREPOT_PASSWORD"  # noqa: S105 - a variable name, not a secret
 

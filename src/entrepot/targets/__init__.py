@@ -36,44 +36,50 @@ Every :class:`Target` offers:
 
 Remote names may contain sub-folders (``"2024/06/a.csv"``); each component is
 checked with :func:`entrepot.names.check_name`, and sub-folders are created
-on upload.  Failures raise :class:`~entrepot.errors.TransientTargetError`
+on upload; :func:`remote_name_problem` says whether a listed remote name may
+be fetched.  Failures raise :class:`~entrepot.errors.TransientTargetError`
 (retry later) or :class:`~entrepot.errors.PermanentTargetError` (someone must
-act), carrying ``url`` (masked), ``host``, ``port`` and ``path``.
+act), carrying ``url`` (masked), ``host``, ``port`` and ``path``.  Every
+network call has a deadline: ``timeout`` seconds without progress.
 
 A target keeps its connection open across calls and is used by one thread at
-a time; :func:`upload_many` runs several targets in parallel.  New schemes
-are added with :func:`register_backend` or the ``entrepot.targets``
+a time; :class:`ConnectionPool` (and :func:`upload_many` on top of it) runs
+work over several targets in parallel.  :func:`refuse_stored_secrets` and
+:func:`option_pairs` keep secrets out of stored jobs and command lines.  New
+schemes are added with :func:`register_backend` or the ``entrepot.targets``
 entry-point group.
 """
 
 from __future__ import annotations
 
-from entrepot.targets.base import (
-    CONFLICT_POLICIES,
-    Conflict,
-    Progress,
-    RemoteInfo,
-    Target,
-    is_partial,
-)
-from entrepot.targets.parallel import Transfer, upload_many
+from entrepot.targets.base import Target
+from entrepot.targets.info import RemoteInfo, is_partial, remote_name_problem
+from entrepot.targets.options import option_pairs, refuse_stored_secrets
+from entrepot.targets.parallel import ConnectionPool, Transfer, upload_many
+from entrepot.targets.publish import CONFLICT_POLICIES, Conflict, Verify
 from entrepot.targets.registry import backend_for, open_target, register_backend, schemes
+from entrepot.targets.transfer import Progress
 from entrepot.targets.url import TargetURL, mask_url, parse_url
 
 __all__ = [
     "CONFLICT_POLICIES",
     "Conflict",
+    "ConnectionPool",
     "Progress",
     "RemoteInfo",
     "Target",
     "TargetURL",
     "Transfer",
+    "Verify",
     "backend_for",
     "is_partial",
     "mask_url",
     "open_target",
+    "option_pairs",
     "parse_url",
+    "refuse_stored_secrets",
     "register_backend",
+    "remote_name_problem",
     "schemes",
     "upload_many",
 ]

@@ -4,27 +4,40 @@ Publishing follows the same rules as the spool: the data is written under a
 temporary name, fsynced, renamed into place, and the folder is fsynced so the
 rename survives a power cut.  ``durable=false`` skips the fsyncs (faster, for
 scratch folders).  The target folder must exist; sub-folders are created.
+
+Symbolic links under the target folder are never followed, neither to write
+nor to read: every path is walked from a descriptor of the target folder,
+one component at a time, with ``O_NOFOLLOW`` and ``O_DIRECTORY``, and every
+operation acts on the last folder's descriptor (``openat``, ``renameat``,
+``unlinkat``).  A link swapped in for a sub-folder at any moment cannot lead
+a write out of the folder, and a link in the folder is neither listed nor
+fetched (a link *to* the target folder itself is fine: that is its name).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import logging
 import os
-from collections.abc import Iterable
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from entrepot.durable import fsync_dir
-from entrepot.errors import (
-    PermissionDenied,
-    RemoteNotFound,
-    TargetError,
-    TransientTargetError,
-)
-from entrepot.targets.base import Progress, RemoteInfo, Target
+from entrepot.errors import PermissionDenied, RemoteNotFound, TargetError, TransientTargetError
+from entrepot.logs import log_event
+from entrepot.targets.base import Target
+from entrepot.targets.info import RemoteInfo
+from entrepot.targets.transfer import Progress, copy_stream
 from entrepot.targets.url import TargetURL
 
-_CHUNK = 1024 * 1024
+logger = logging.getLogger(__name__)
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class SymlinkRefused(OSError):
+    """A path component under the target folder is a symbolic link."""
 
 
 class FileTarget(Target):
@@ -37,74 +50,148 @@ class FileTarget(Target):
         super().__init__(url, **options)
         self.root = Path(url.path)
         self.durable: bool = self.options.get("durable", True)
-
-    def _full(self, path: str) -> Path:
-        return self.root / path if path else self.root
+        self._root_fd: int | None = None
 
     def _connect(self) -> None:
-        if not self.root.is_dir():
-            raise self._error(RemoteNotFound, "no such folder", "")
+        try:
+            self._root_fd = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            raise self._error(RemoteNotFound, "no such folder", "") from None
 
-    def _put(
-        self, path: str, src: IO[bytes], size: int, progress: Progress | None
-    ) -> RemoteInfo | None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        fd = os.open(self._full(path), flags, 0o644)
-        with os.fdopen(fd, "wb") as dst:
-            _copy(src, dst, progress)
-            if self.durable:
+    def _disconnect(self) -> None:
+        fd, self._root_fd = self._root_fd, None
+        if fd is not None:
+            os.close(fd)
+
+    @contextlib.contextmanager
+    def _folder(
+        self, path: str, *, create: bool = False, whole: bool = False
+    ) -> Iterator[tuple[int, str]]:
+        """The descriptor of ``path``'s folder (of ``path`` itself if ``whole``) and the
+        component left over, walked from the target folder without following a link."""
+        if self._root_fd is None:
+            raise ConnectionError("not connected")
+        parts = path.split("/") if path else []
+        base = "" if whole or not parts else parts.pop()
+        fd = os.dup(self._root_fd)
+        try:
+            for part in parts:
+                fd = _step(fd, part, create=create)
+            yield fd, base
+        finally:
+            os.close(fd)
+
+    def _sync(self, fd: int) -> None:
+        if self.durable:
+            os.fsync(fd)
+
+    # -- primitives ------------------------------------------------------------------
+
+    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress) -> RemoteInfo | None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with self._folder(path) as (folder, base):
+            fd = os.open(base, flags, 0o644, dir_fd=folder)
+            with os.fdopen(fd, "wb") as dst:
+                copy_stream(src.read, dst.write, size=size, progress=progress)
                 dst.flush()
-                os.fsync(dst.fileno())
+                self._sync(dst.fileno())
         return None
 
-    def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
-        with open(self._full(path), "rb") as src:
-            _copy(src, dst, progress)
+    def _get(self, path: str, write: Callable[[bytes], object], progress: Progress) -> None:
+        with self._folder(path) as (folder, base):
+            fd = _open_file(base, folder)
+            with os.fdopen(fd, "rb") as src:
+                copy_stream(src.read, write, progress=progress)
 
     def _stat(self, path: str) -> RemoteInfo | None:
         try:
-            st = os.stat(self._full(path))
+            with self._folder(path) as (folder, base):
+                st = os.stat(base or ".", dir_fd=folder, follow_symlinks=False)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        is_dir = os.path.isdir(self._full(path))
+        if stat.S_ISLNK(st.st_mode):
+            raise SymlinkRefused(errno.ELOOP, "a symbolic link, which is not followed", path)
+        is_dir = stat.S_ISDIR(st.st_mode)
         return RemoteInfo(path, 0 if is_dir else st.st_size, st.st_mtime, None, is_dir)
 
     def _list(self, folder: str) -> Iterable[RemoteInfo]:
         prefix = f"{folder}/" if folder else ""
-        with os.scandir(self._full(folder)) as entries:
+        found = []
+        with self._folder(folder, whole=True) as (fd, _), os.scandir(fd) as entries:
             for entry in entries:
-                st = entry.stat()
-                is_dir = entry.is_dir()
+                if entry.is_symlink():
+                    log_event(
+                        logger,
+                        "targets.symlink_skipped",
+                        logging.WARNING,
+                        url=self.url,
+                        name=prefix + entry.name,
+                    )
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                is_dir = stat.S_ISDIR(st.st_mode)
                 size = 0 if is_dir else st.st_size
-                yield RemoteInfo(prefix + entry.name, size, st.st_mtime, None, is_dir)
+                found.append(RemoteInfo(prefix + entry.name, size, st.st_mtime, None, is_dir))
+        return found
 
     def _rename(self, src: str, dst: str) -> None:
-        final = self._full(dst)
-        os.replace(self._full(src), final)
-        if self.durable:
-            fsync_dir(final.parent)
+        with self._folder(src) as (old, old_base), self._folder(dst) as (new, new_base):
+            if stat.S_ISLNK(os.stat(old_base, dir_fd=old, follow_symlinks=False).st_mode):
+                raise SymlinkRefused(errno.ELOOP, "a symbolic link, which is not moved", src)
+            os.rename(old_base, new_base, src_dir_fd=old, dst_dir_fd=new)
+            self._sync(new)
+            if src.rpartition("/")[0] != dst.rpartition("/")[0]:
+                self._sync(old)
 
     def _delete(self, path: str) -> None:
-        os.unlink(self._full(path))
-        if self.durable:
-            fsync_dir(self._full(path).parent)
+        with self._folder(path) as (folder, base):
+            os.unlink(base, dir_fd=folder)
+            self._sync(folder)
 
     def _makedirs(self, folder: str) -> None:
-        self._connect()  # never create the target folder itself
-        os.makedirs(self._full(folder), exist_ok=True)
+        with self._folder(folder, create=True, whole=True):
+            pass
 
     def _translate(self, exc: Exception, path: str) -> TargetError:
+        if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+            message = "a symbolic link under the target folder, which is not followed"
+            return self._error(PermissionDenied, message, path)
         if isinstance(exc, PermissionError):
             return self._error(PermissionDenied, None, path)
-        if isinstance(exc, FileNotFoundError | NotADirectoryError):
+        if isinstance(exc, FileNotFoundError | NotADirectoryError | IsADirectoryError):
             return self._error(RemoteNotFound, None, path)
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT):
             return self._error(TransientTargetError, exc.strerror, path)
         return super()._translate(exc, path)
 
 
-def _copy(src: IO[bytes], dst: IO[bytes], progress: Progress | None) -> None:
-    while chunk := src.read(_CHUNK):
-        dst.write(chunk)
-        if progress is not None:
-            progress(len(chunk))
+def _step(fd: int, name: str, *, create: bool = False) -> int:
+    """Open the sub-folder ``name`` of folder ``fd`` without following a link.
+
+    ``fd`` is closed once the sub-folder is open; on failure it stays open.
+    """
+    while True:
+        try:
+            found = os.open(name, _FOLDER, dir_fd=fd)
+        except FileNotFoundError:
+            if not create:
+                raise
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=fd)
+            create = False  # made (by us or a racing writer): open it now
+            continue
+        except NotADirectoryError:
+            if stat.S_ISLNK(os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode):
+                raise SymlinkRefused(errno.ELOOP, "a symbolic link, not followed", name) from None
+            raise
+        os.close(fd)
+        return found
+
+
+def _open_file(name: str, folder: int) -> int:
+    """Open the regular file ``name`` of ``folder`` for reading; a link is refused."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IsADirectoryError(errno.EISDIR, "not a regular file", name)
+    return fd

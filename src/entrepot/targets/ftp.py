@@ -6,42 +6,63 @@ relative to it.  ``ftps://`` is explicit TLS (``AUTH TLS``, then a protected
 data channel); the server certificate is verified against the system
 trust store or ``ca_file``.  Transfers are passive and binary.
 
-Options: ``timeout`` (every socket operation), ``ca_file``, ``verify_tls``
-(default true), ``blocksize`` (bytes per data-channel write).
+Options: ``timeout`` (every socket operation, and a call's deadline without
+progress), ``ca_file``, ``verify_tls`` (default true; false is warned about
+on every run), ``blocksize`` (bytes per data-channel write).
 
 Data connections are handled here rather than by ``ftplib``'s
 ``storbinary``/``retrbinary``: it lets progress be reported per block, and a
 TLS shutdown that fails because the server closed an empty data channel
 before the handshake finished (``SHUTDOWN_WHILE_IN_INIT``, a long-standing
 CPython issue) is tolerated — the final reply still tells whether the
-transfer worked.  Listings use ``MLSD``, or ``NLST`` plus ``SIZE`` on servers
-without it (vsftpd); ``stat`` uses ``MLST`` or ``SIZE``.
+transfer worked.
+
+Listings never pass a path to the server, which some servers expand as a
+glob (ProFTPD lists ``data[1]`` as a pattern): the target changes into the
+folder and lists it there.  They use ``MLSD`` when ``FEAT`` names ``MLSD``
+or ``MLST``; otherwise ``LIST -a`` (``NLST`` hides dot-files, and with them
+the temporary names a sweep must find) with ``MDTM`` for each file's time,
+as vsftpd's listing has none that can be used.  An entry that cannot be
+read is left out, never guessed to be a folder.  Replies are read by their
+code and command (:mod:`entrepot.targets.ftp_replies`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import ftplib
+import logging
 import socket
 import ssl
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import IO, Any, ClassVar
 
 from entrepot.errors import (
     AuthenticationFailed,
     ConnectionFailed,
-    PermanentTargetError,
     PermissionDenied,
     RemoteNotFound,
     TargetError,
-    TransientTargetError,
 )
-from entrepot.targets.base import Progress, RemoteInfo, Target
+from entrepot.logs import log_event
+from entrepot.targets.base import Target
+from entrepot.targets.deadline import hang_up
+from entrepot.targets.ftp_replies import (
+    FTPReply,
+    answering,
+    error_class,
+    mdtm_time,
+    mlsd_facts,
+    parse_list_line,
+)
+from entrepot.targets.info import RemoteInfo
+from entrepot.targets.transfer import Progress, copy_stream
 from entrepot.targets.url import TargetURL
 
+logger = logging.getLogger(__name__)
 _DEFAULT_BLOCK = 256 * 1024
-_DENIED_WORDS = ("privilege", "permission", "denied", "not allowed", "refused")
+_UNKNOWN_COMMAND = {"500", "502", "504"}
 
 
 class FTPTarget(Target):
@@ -59,12 +80,19 @@ class FTPTarget(Target):
         super().__init__(url, **options)
         self.blocksize: int = self.options.get("blocksize") or _DEFAULT_BLOCK
         self._ftp: ftplib.FTP | None = None
+        #: The session being set up or in use, and its data channel: what _abort hangs up.
+        self._session: ftplib.FTP | None = None
+        self._data: socket.socket | None = None
         self._features: set[str] = set()
         self._home = "/"
 
     @property
     def port(self) -> int:
         return self.target_url.port or self.default_port
+
+    @property
+    def _mlsd(self) -> bool:
+        return bool({"mlsd", "mlst"} & self._features)
 
     # -- connection ------------------------------------------------------------------
 
@@ -74,39 +102,43 @@ class FTPTarget(Target):
     def _secure(self, ftp: ftplib.FTP) -> None:
         """Protect the session (FTPS only)."""
 
+    def _after_login(self, ftp: ftplib.FTP) -> None:
+        """Set up the data channel protection (FTPS only)."""
+
     def _connect(self) -> None:
-        ftp = self._new_client()
+        ftp = self._session = self._new_client()
         try:
             ftp.connect(self.target_url.host, self.port)
             self._secure(ftp)
-            ftp.login(self.target_url.user or "anonymous", self.password or "")
+            with answering("LOGIN"):
+                ftp.login(self.target_url.user or "anonymous", self.password or "")
             self._after_login(ftp)
             ftp.voidcmd("TYPE I")
             self._features = _features(ftp)
             if self.target_url.path:
-                try:
+                with answering("CWD"):
                     ftp.cwd(self.target_url.path)
-                except ftplib.error_perm as exc:
-                    if str(exc)[:3] in {"550", "501", "553"}:
-                        raise self._error(RemoteNotFound, "no such folder", "") from exc
-                    raise
             self._home = ftp.pwd()
         except BaseException:
+            self._session = None
             _quietly_close(ftp)
             raise
         self._ftp = ftp
 
-    def _after_login(self, ftp: ftplib.FTP) -> None:
-        """Set up the data channel protection (FTPS only)."""
-
     def _disconnect(self) -> None:
-        ftp, self._ftp = self._ftp, None
+        ftp, self._ftp, self._session = self._ftp, None, None
         if ftp is None:
             return
         try:
             ftp.quit()
         except (OSError, EOFError, ftplib.Error):
             _quietly_close(ftp)
+
+    def _abort(self) -> None:
+        session = self._session
+        hang_up(self._data)
+        if session is not None:
+            hang_up(session.sock)
 
     @property
     def ftp(self) -> ftplib.FTP:
@@ -115,132 +147,177 @@ class FTPTarget(Target):
 
     # -- data channel ----------------------------------------------------------------
 
-    def _close_data(self, conn: socket.socket) -> None:
-        if isinstance(conn, ssl.SSLSocket):
-            # See the module docstring: the final reply decides, not the TLS shutdown.
-            with contextlib.suppress(ssl.SSLError, OSError):
-                conn.unwrap()
-        conn.close()
-
-    def _send(self, cmd: str, src: IO[bytes], size: int, progress: Progress | None) -> None:
-        conn = self.ftp.transfercmd(cmd)
+    @contextlib.contextmanager
+    def _channel(self, verb: str, command: str) -> Iterator[socket.socket]:
+        """A data connection for ``command``; the final reply is checked on the way out."""
+        with answering(verb):
+            conn = self.ftp.transfercmd(command)
+        self._data = conn
         try:
-            remaining = size
-            while remaining > 0:
-                chunk = src.read(min(self.blocksize, remaining))
-                if not chunk:
-                    break
-                conn.sendall(chunk)
-                remaining -= len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
+            yield conn
         finally:
-            self._close_data(conn)
-        self.ftp.voidresp()
+            self._data = None
+            if isinstance(conn, ssl.SSLSocket):
+                # See the module docstring: the final reply decides, not the TLS shutdown.
+                with contextlib.suppress(ssl.SSLError, OSError):
+                    conn.unwrap()
+            conn.close()
+        with answering(verb):
+            self.ftp.voidresp()
 
-    def _receive(self, cmd: str, dst: IO[bytes] | list[bytes], progress: Progress | None) -> None:
-        conn = self.ftp.transfercmd(cmd)
-        try:
-            while chunk := conn.recv(self.blocksize):
-                if isinstance(dst, list):
-                    dst.append(chunk)
-                else:
-                    dst.write(chunk)
-                if progress is not None:
-                    progress(len(chunk))
-        finally:
-            self._close_data(conn)
-        self.ftp.voidresp()
+    def _lines(self, verb: str, command: str) -> list[str]:
+        chunks: list[bytes] = []
+        with self._channel(verb, command) as conn:
+            copy_stream(
+                conn.recv, chunks.append, blocksize=self.blocksize, progress=self._progressed
+            )
+        return b"".join(chunks).decode("utf-8", "replace").splitlines()
 
     # -- primitives ------------------------------------------------------------------
 
-    def _put(
-        self, path: str, src: IO[bytes], size: int, progress: Progress | None
-    ) -> RemoteInfo | None:
-        self._send(f"STOR {path}", src, size, progress)
+    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress) -> RemoteInfo | None:
+        with self._channel("STOR", f"STOR {path}") as conn:
+            copy_stream(
+                src.read, conn.sendall, size=size, blocksize=self.blocksize, progress=progress
+            )
         return None
 
-    def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
-        self._receive(f"RETR {path}", dst, progress)
+    def _get(self, path: str, write: Callable[[bytes], object], progress: Progress) -> None:
+        with self._channel("RETR", f"RETR {path}") as conn:
+            copy_stream(conn.recv, write, blocksize=self.blocksize, progress=progress)
 
     def _stat(self, path: str) -> RemoteInfo | None:
-        if "mlst" in self._features:
-            try:
-                reply = self.ftp.sendcmd(f"MLST {path}")
-            except ftplib.error_perm as exc:
-                if str(exc)[:3] in {"550", "501"}:
-                    return None
-                raise
-            for line in reply.splitlines()[1:]:
-                if line.startswith(" "):
-                    facts, _, _ = line.strip().partition(" ")
-                    return _info(path, _parse_facts(facts))
-            return None
         try:
-            size = self.ftp.size(path)
-        except ftplib.error_perm as exc:
-            if str(exc)[:3] in {"550", "501"}:
+            if "mlst" in self._features:
+                with answering("MLST"):
+                    reply = self.ftp.sendcmd(f"MLST {path}")
+                for line in reply.splitlines()[1:]:
+                    if line.startswith(" "):
+                        return _info(path, mlsd_facts(line.strip().partition(" ")[0]))
                 return None
-            raise
-        return RemoteInfo(path, int(size or 0), None)
+            with answering("SIZE"):
+                size = self.ftp.size(path)
+            return RemoteInfo(path, int(size or 0), None)
+        except FTPReply as exc:
+            if not issubclass(error_class(exc.verb, exc.code), RemoteNotFound):
+                raise
+        # Not a file; a folder if the server lets us change into it.
+        if "mlst" not in self._features and self._is_folder(path):
+            return RemoteInfo(path, 0, None, None, True)
+        return None
+
+    def _is_folder(self, path: str) -> bool:
+        try:
+            self.ftp.cwd(path)
+        except ftplib.error_perm:
+            return False
+        with answering("CWD"):
+            self.ftp.cwd(self._home)
+        return True
 
     def _list(self, folder: str) -> Iterable[RemoteInfo]:
-        prefix = f"{folder}/" if folder else ""
-        if "mlsd" in self._features:
-            lines: list[bytes] = []
-            self._receive(f"MLSD {folder}".rstrip(), lines, None)
-            text = b"".join(lines).decode("utf-8", "replace")
-            found = []
-            for line in text.splitlines():
-                facts_text, _, name = line.partition(" ")
-                facts = _parse_facts(facts_text)
-                if facts.get("type") in {"file", "dir"}:
-                    found.append(_info(prefix + name, facts))
-            return found
-        chunks: list[bytes] = []
-        self._receive(f"NLST {folder}".rstrip(), chunks, None)
-        names = b"".join(chunks).decode("utf-8", "replace").splitlines()
+        # Listed from inside the folder: a path argument may be taken for a glob.
+        if folder:
+            with answering("CWD"):
+                self.ftp.cwd(folder)
+        try:
+            return self._list_here(f"{folder}/" if folder else "")
+        finally:
+            if folder:
+                with answering("CWD"):
+                    self.ftp.cwd(self._home)
+
+    def _list_here(self, prefix: str) -> list[RemoteInfo]:
+        if self._mlsd:
+            try:
+                lines = self._lines("MLSD", "MLSD")
+            except FTPReply as exc:
+                if exc.code not in _UNKNOWN_COMMAND:
+                    raise
+                self._features -= {"mlsd", "mlst"}
+            else:
+                found = []
+                for line in lines:
+                    facts, _, name = line.partition(" ")
+                    parsed = mlsd_facts(facts)
+                    if parsed.get("type") in {"file", "dir"}:
+                        found.append(_info(prefix + name, parsed))
+                return found
         found = []
-        for raw in names:
-            name = raw.rsplit("/", 1)[-1]
-            if name in {"", ".", ".."}:
+        for line in self._lines("LIST", "LIST -a"):
+            entry = parse_list_line(line)
+            if entry is None or entry.name in {".", ".."}:
+                if entry is None and line.strip() and not line.startswith("total "):
+                    log_event(
+                        logger, "targets.ftp_line_skipped", logging.INFO, url=self.url, line=line
+                    )
                 continue
-            info = self._stat(prefix + name)
-            found.append(info or RemoteInfo(prefix + name, 0, None, None, True))
+            if entry.kind == "d":
+                found.append(RemoteInfo(prefix + entry.name, 0, None, None, True))
+            elif entry.kind == "-":
+                found.append(RemoteInfo(prefix + entry.name, entry.size, self._mtime(entry.name)))
+            else:
+                # A link or something else: a file only if the server says so.
+                info = self._stat(entry.name)
+                if info is not None:
+                    found.append(replace(info, name=prefix + entry.name))
         return found
 
+    def _mtime(self, name: str) -> float | None:
+        if "mdtm" not in self._features:
+            return None
+        try:
+            with answering("MDTM"):
+                reply = self.ftp.sendcmd(f"MDTM {name}")
+        except FTPReply as exc:
+            if exc.code in _UNKNOWN_COMMAND:
+                self._features.discard("mdtm")
+            return None
+        return mdtm_time(reply[4:])
+
     def _rename(self, src: str, dst: str) -> None:
-        self.ftp.rename(src, dst)
+        try:
+            with answering("RNFR"):
+                self.ftp.sendcmd(f"RNFR {src}")
+        except FTPReply as exc:
+            self._refused_if_present(exc, src)
+            raise
+        with answering("RNTO"):
+            self.ftp.voidcmd(f"RNTO {dst}")
 
     def _delete(self, path: str) -> None:
-        self.ftp.delete(path)
+        try:
+            with answering("DELE"):
+                self.ftp.delete(path)
+        except FTPReply as exc:
+            self._refused_if_present(exc, path)
+            raise
+
+    def _refused_if_present(self, exc: FTPReply, path: str) -> None:
+        """A 550 to DELE or RNFR means "missing" or "refused": the file's presence tells."""
+        if exc.code == "550" and self._stat(path) is not None:
+            raise self._error(PermissionDenied, f"server replied {exc.text}", path) from exc
 
     def _makedirs(self, folder: str) -> None:
         parts = folder.split("/")
         for n in range(1, len(parts) + 1):
             sub = "/".join(parts[:n])
             try:
-                self.ftp.mkd(sub)
-            except ftplib.error_perm as exc:
-                if self._stat_is_dir(sub):
-                    continue
-                raise exc
-
-    def _stat_is_dir(self, folder: str) -> bool:
-        try:
-            self.ftp.cwd(folder)
-        except ftplib.error_perm:
-            return False
-        self.ftp.cwd(self._home)
-        return True
+                with answering("MKD"):
+                    self.ftp.mkd(sub)
+            except FTPReply:
+                info = self._stat(sub)
+                if info is None or not info.is_dir:
+                    raise
 
     # -- errors ----------------------------------------------------------------------
 
     def _translate(self, exc: Exception, path: str) -> TargetError:
-        if isinstance(exc, ftplib.error_perm):
-            return self._reply_error(str(exc), path, permanent=True)
-        if isinstance(exc, ftplib.error_temp):
-            return self._reply_error(str(exc), path, permanent=False)
+        if isinstance(exc, FTPReply):
+            return self._error(error_class(exc.verb, exc.code), f"server replied {exc.text}", path)
+        if isinstance(exc, ftplib.error_perm | ftplib.error_temp):
+            reply = FTPReply("", str(exc))
+            return self._error(error_class("", reply.code), f"server replied {reply.text}", path)
         if isinstance(exc, ftplib.error_reply | ftplib.error_proto):
             return self._error(ConnectionFailed, f"unexpected reply: {exc}", path)
         if isinstance(exc, ssl.SSLCertVerificationError):
@@ -252,22 +329,6 @@ class FTPTarget(Target):
         if isinstance(exc, socket.gaierror):
             return self._error(ConnectionFailed, f"cannot resolve host: {exc.strerror}", path)
         return super()._translate(exc, path)
-
-    def _reply_error(self, reply: str, path: str, *, permanent: bool) -> TargetError:
-        code, text = reply[:3], reply.strip()
-        if not permanent:
-            cls = ConnectionFailed if code == "421" else TransientTargetError
-            return self._error(cls, f"server replied {text}", path)
-        if code == "530":
-            return self._error(AuthenticationFailed, f"server replied {text}", path)
-        lowered = text.lower()
-        if code in {"550", "553", "552", "532"} and any(w in lowered for w in _DENIED_WORDS):
-            return self._error(PermissionDenied, f"server replied {text}", path)
-        if code in {"550", "501"}:
-            return self._error(RemoteNotFound, f"server replied {text}", path)
-        if code == "553":
-            return self._error(PermissionDenied, f"server replied {text}", path)
-        return self._error(PermanentTargetError, f"server replied {text}", path)
 
 
 class FTPSTarget(FTPTarget):
@@ -299,25 +360,9 @@ def _features(ftp: ftplib.FTP) -> set[str]:
     return {line.strip().split(" ")[0].lower() for line in reply.splitlines()[1:-1]}
 
 
-def _parse_facts(text: str) -> dict[str, str]:
-    facts = {}
-    for fact in text.split(";"):
-        key, sep, value = fact.partition("=")
-        if sep:
-            facts[key.strip().lower()] = value.strip()
-    return facts
-
-
 def _info(path: str, facts: dict[str, str]) -> RemoteInfo:
     is_dir = facts.get("type", "").lower() in {"dir", "cdir", "pdir"}
-    mtime = None
-    modify = facts.get("modify")
-    if modify:
-        try:
-            stamp = datetime.strptime(modify[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
-            mtime = stamp.timestamp()
-        except ValueError:
-            mtime = None
+    mtime = mdtm_time(facts["modify"]) if facts.get("modify") else None
     size = 0 if is_dir else int(facts.get("size", "0") or 0)
     return RemoteInfo(path, size, mtime, None, is_dir)
 

@@ -5,20 +5,33 @@ Remote names are ``/``-separated paths relative to a target's folder; every
 component is checked with :func:`entrepot.names.check_name`.  Uploads in
 progress live under *partial* names (``.NAME.TOKEN.partial``) next to their
 final name, which listings hide.
+
+A listing comes from a server, and a server may be hostile: an entry whose
+name could not be used again on the same target (``..``, a ``/``, NUL, an
+empty name) is dropped from the listing, and logged.  Names that are only
+awkward — an escape sequence, a newline, rich markup — are kept (they are
+escaped wherever they are shown); whether such a file may be *fetched* into
+a local folder is for :func:`remote_name_problem` to say.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import IO
 
-from entrepot.errors import ConfigError
+from entrepot.errors import ConfigError, InvalidName
 from entrepot.names import check_name
 
-_PARTIAL_SUFFIX = ".partial"
-_CHUNK = 1024 * 1024
+__all__ = [
+    "RemoteInfo",
+    "is_partial",
+    "listable",
+    "partial_name",
+    "remote_name_problem",
+    "split_name",
+]
+
+PARTIAL_SUFFIX = ".partial"
 
 
 @dataclass(frozen=True)
@@ -43,47 +56,34 @@ def split_name(name: str, *, what: str = "remote name") -> list[str]:
     return [check_name(part, what=what) for part in name.split("/")]
 
 
+def remote_name_problem(name: str) -> str | None:
+    """Why the remote file ``name`` must not be fetched into a local folder, or None.
+
+    Fetching code calls this for every listed name and skips (and reports)
+    the ones it refuses instead of failing the whole run.  The rules are
+    those of :func:`entrepot.names.check_name`, applied to each component.
+    """
+    try:
+        split_name(name, what="remote file name")
+    except (InvalidName, ConfigError) as exc:
+        return str(exc)
+    return None
+
+
+def listable(base: str) -> bool:
+    """True when a listed entry's base name can be named again on the same target."""
+    return bool(base) and base not in {".", ".."} and not any(c in base for c in "/\\\x00")
+
+
 def is_partial(name: str) -> bool:
     """True for the temporary names :meth:`Target.upload` writes before publishing."""
     base = name.rsplit("/", 1)[-1]
-    return base.startswith(".") and base.endswith(_PARTIAL_SUFFIX)
+    return base.startswith(".") and base.endswith(PARTIAL_SUFFIX)
 
 
 def partial_name(path: str) -> str:
     """A fresh temporary name next to ``path`` (kept within 255 bytes)."""
     folder, _, base = path.rpartition("/")
     stem = base.encode("utf-8")[:200].decode("utf-8", "ignore")
-    tmp = f".{stem}.{secrets.token_hex(4)}{_PARTIAL_SUFFIX}"
+    tmp = f".{stem}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
     return f"{folder}/{tmp}" if folder else tmp
-
-
-class HashingSink:
-    """A write-only file object that only hashes what it receives."""
-
-    def __init__(self) -> None:
-        self.hash = hashlib.sha256()
-
-    def write(self, data: bytes) -> int:
-        self.hash.update(data)
-        return len(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
-    def truncate(self, size: int | None = None) -> int:
-        return 0
-
-    def tell(self) -> int:
-        return 0
-
-
-def md5_like(src: IO[bytes], start: int, like: str) -> str | None:
-    """The local checksum in the same ``algo:hex`` form as ``like`` (None if unknown)."""
-    if not like.startswith("md5:"):
-        return None
-    digest = hashlib.md5(usedforsecurity=False)
-    src.seek(start)
-    while chunk := src.read(_CHUNK):
-        digest.update(chunk)
-    src.seek(start)
-    return "md5:" + digest.hexdigest()

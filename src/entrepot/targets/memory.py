@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from entrepot.errors import RemoteNotFound
-from entrepot.targets.base import Progress, RemoteInfo, Target
+from entrepot.targets.base import Target
+from entrepot.targets.info import RemoteInfo
+from entrepot.targets.transfer import Progress
 from entrepot.targets.url import TargetURL
 
 
@@ -70,26 +72,22 @@ class MemoryTarget(Target):
         if key.rpartition("/")[0] not in self.store.folders:
             raise self._error(RemoteNotFound, "no such folder", path)
 
-    def _put(
-        self, path: str, src: IO[bytes], size: int, progress: Progress | None
-    ) -> RemoteInfo | None:
+    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress) -> RemoteInfo | None:
         data = src.read(size)
         key = self._key(path)
         with self.store.lock:
             self._check_parent(key, path)
             self.store.files[key] = (data, time.time())
-        if progress is not None:
-            progress(len(data))
+        progress(len(data))
         return None
 
-    def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
+    def _get(self, path: str, write: Callable[[bytes], object], progress: Progress) -> None:
         with self.store.lock:
             found = self.store.files.get(self._key(path))
         if found is None:
             raise self._error(RemoteNotFound, None, path)
-        dst.write(found[0])
-        if progress is not None:
-            progress(len(found[0]))
+        write(found[0])
+        progress(len(found[0]))
 
     def _stat(self, path: str) -> RemoteInfo | None:
         key = self._key(path)

@@ -1,10 +1,24 @@
-"""Parallel uploads: several targets, one connection each, sharing one queue.
+"""Work spread over several connections, one thread each: the one pool for parallel transfers.
 
 A :class:`~entrepot.targets.Target` is used by one thread at a time, so
-parallelism means several targets.  :func:`upload_many` opens ``parallel`` of
-them on the same URL, lets each take the next file from a shared queue and
-reuse its connection for every file it takes, and reports one
-:class:`Transfer` per file, in the order given.
+parallel transfers mean several targets.  :class:`ConnectionPool` runs
+``work(target, item)`` for a list of items on up to ``parallel`` of them:
+
+* the caller's thread works too, on the target it passes as ``first`` (the
+  caller keeps and closes it) or on one the pool opens; each helper thread
+  opens its own with ``connect()`` and the pool closes it at the end;
+* every worker takes the next item in order and keeps its connection for
+  every item it takes;
+* when ``work`` raises, no more items are handed out, the other workers
+  finish the item in hand, and the first exception is raised in the
+  caller's thread.  ``work`` records what it does not want to stop the
+  pool (a failure of one file), and may call :meth:`ConnectionPool.stop`
+  to stop it without an error;
+* signals reach only the caller's thread: on Ctrl-C or SIGTERM the caller
+  stops handing out items, waits for the helpers to finish theirs (each
+  call is bounded by its target's deadline), then lets the interrupt go on.
+
+:func:`upload_many` is the pool applied to a list of local files.
 """
 
 from __future__ import annotations
@@ -12,20 +26,104 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from entrepot.errors import AuthenticationFailed, EntrepotError
 from entrepot.logs import log_event
-from entrepot.targets.base import Conflict, Progress, RemoteInfo, Target, Verify
+from entrepot.targets.base import Target
+from entrepot.targets.info import RemoteInfo
+from entrepot.targets.publish import Conflict, Verify
 from entrepot.targets.registry import open_target
-from entrepot.targets.url import mask_url
+from entrepot.targets.transfer import Progress
+
+__all__ = ["ConnectionPool", "FileSpec", "Transfer", "upload_many"]
 
 logger = logging.getLogger(__name__)
+_Item = TypeVar("_Item")
 
 FileSpec = str | os.PathLike[str] | tuple[str | os.PathLike[str], str]
+
+
+class ConnectionPool:
+    """Items worked on over up to ``parallel`` connections; see the module docstring."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Target],
+        *,
+        parallel: int,
+        first: Target | None = None,
+        name: str = "entrepot-worker",
+    ) -> None:
+        self.connect = connect
+        self.parallel = max(1, parallel)
+        self.first = first
+        self.name = name
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """Hand out no more items (the ones in hand are finished); any thread may call."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    def run(self, items: Iterable[_Item], work: Callable[[Target, _Item], None]) -> list[_Item]:
+        """Work on ``items``; return those never handed out (after a stop).
+
+        Raises the first exception ``work`` (or ``connect``) raised, once every
+        worker has stopped.
+        """
+        queue = deque(items)
+        lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def take() -> tuple[_Item] | None:
+            with lock:
+                if self._stop.is_set() or not queue:
+                    return None
+                return (queue.popleft(),)
+
+        def serve(target: Target | None) -> None:
+            owned = target is None
+            try:
+                if target is None:
+                    target = self.connect()
+                while (taken := take()) is not None:
+                    work(target, taken[0])
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                errors.append(exc)
+                self._stop.set()
+            finally:
+                if owned and target is not None:
+                    target.close()
+
+        helpers = [
+            threading.Thread(target=serve, args=(None,), name=f"{self.name}-{n}", daemon=True)
+            for n in range(1, min(self.parallel, len(queue)))
+        ]
+        for helper in helpers:
+            helper.start()
+        serve(self.first)
+        interrupted: BaseException | None = None
+        for helper in helpers:
+            while helper.is_alive():
+                try:
+                    helper.join()
+                except KeyboardInterrupt as exc:
+                    # The helpers finish the item in hand; then the interrupt goes on.
+                    self._stop.set()
+                    interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
+        if errors:
+            raise errors[0]
+        return list(queue)
 
 
 @dataclass(frozen=True)
@@ -56,8 +154,8 @@ def upload_many(
     """Upload ``files`` (paths, or ``(path, remote_name)`` pairs) to ``url``.
 
     Failures are reported per file, never raised; after a failed login the
-    remaining files are not tried.  ``progress`` and ``on_done`` are called
-    from the worker threads.
+    remaining files are not tried.  A bad URL or option raises at once.
+    ``progress`` and ``on_done`` are called from the worker threads.
     """
     jobs: list[tuple[Path, str]] = []
     for spec in files:
@@ -66,65 +164,40 @@ def upload_many(
         else:
             jobs.append((Path(spec), Path(spec).name))
     results: list[Transfer | None] = [None] * len(jobs)
-    lock = threading.Lock()
-    next_index = 0
+    first = open_target(url, **options)
+    pool = ConnectionPool(lambda: open_target(url, **options), parallel=parallel, first=first)
     fatal: list[Exception] = []
 
-    def take() -> int | None:
-        nonlocal next_index
-        with lock:
-            if fatal or next_index >= len(jobs):
-                return None
-            next_index += 1
-            return next_index - 1
-
-    def work(target: Target) -> None:
+    def work(target: Target, index: int) -> None:
+        local, name = jobs[index]
         try:
-            while (index := take()) is not None:
-                local, name = jobs[index]
-                try:
-                    info = target.upload(
-                        local, name, conflict=conflict, verify=verify, progress=progress
-                    )
-                    result = Transfer(local, name, info=info)
-                except (EntrepotError, OSError) as exc:
-                    result = Transfer(local, name, error=exc)
-                    if isinstance(exc, AuthenticationFailed):
-                        with lock:
-                            fatal.append(exc)
-                results[index] = result
-                if on_done is not None:
-                    on_done(result)
-        finally:
-            target.close()
+            info = target.upload(local, name, conflict=conflict, verify=verify, progress=progress)
+            result = Transfer(local, name, info=info)
+        except (EntrepotError, OSError) as exc:
+            result = Transfer(local, name, error=exc)
+            if isinstance(exc, AuthenticationFailed):
+                fatal.append(exc)
+                pool.stop()
+        results[index] = result
+        if on_done is not None:
+            on_done(result)
 
-    workers = max(1, min(parallel, len(jobs)))
-    # Opened here so that a bad URL or option raises at once, in the caller's thread.
-    targets = [open_target(url, **options) for _ in range(workers)]
-    if workers == 1:
-        work(targets[0])
-    else:
-        threads = [
-            threading.Thread(target=work, args=(t,), name=f"entrepot-upload-{n}", daemon=True)
-            for n, t in enumerate(targets)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+    try:
+        pool.run(range(len(jobs)), work)
+    finally:
+        first.close()
     skipped: Exception = fatal[0] if fatal else RuntimeError("not attempted")
     outcome = [
         result if result is not None else Transfer(local, name, error=skipped)
         for result, (local, name) in zip(results, jobs, strict=True)
     ]
-    failed = sum(1 for t in outcome if not t.ok)
     log_event(
         logger,
         "targets.batch_done",
         logging.INFO,
-        url=targets[0].url if targets else mask_url(os.fspath(url)),
+        url=first.url,
         files=len(outcome),
-        failed=failed,
-        parallel=workers,
+        failed=sum(1 for t in outcome if not t.ok),
+        parallel=min(pool.parallel, max(1, len(jobs))),
     )
     return outcome

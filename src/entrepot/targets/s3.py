@@ -12,15 +12,18 @@ Options: ``endpoint_url`` (S3-compatible stores), ``region``, ``path_style``
 (bucket in the path, not the host name), ``access_key``, ``secret_key`` (or
 ``password``/``password_env``/``password_file``), ``session_token``,
 ``profile``; without keys boto3's usual sources apply (environment, config
-files, instance roles).  ``timeout`` (connect and each read),
-``max_attempts`` (boto3's own retries, default 3), ``multipart_threshold``
-(default 64 MiB), ``multipart_chunksize`` (8 MiB), ``max_concurrency`` (8),
-``ca_file``, ``verify_tls``.
+files, instance roles).  ``timeout`` (connect, each read, and a call's
+deadline without progress, botocore's retries included), ``max_attempts``
+(boto3's own retries, default 3), ``multipart_threshold`` (default 64 MiB),
+``multipart_chunksize`` (8 MiB), ``max_concurrency`` (8), ``ca_file``,
+``verify_tls`` (false is warned about on every run), ``fast_put``.
 
 With an ``endpoint_url``, objects below the multipart threshold are sent by
 :mod:`entrepot.targets.s3_put` (botocore's signer, one kept-alive connection) instead of
 ``put_object``: the same request for a fraction of the CPU, which is what
-limits thousands of small files.  ``fast_put=false`` turns that off.
+limits thousands of small files.  ``fast_put=false`` turns that off, and so
+does any proxy or boto3-only CA bundle in the environment (the fast path
+would not honour them; see :func:`entrepot.targets.s3_client.fast_put_refusal`).
 """
 
 from __future__ import annotations
@@ -28,55 +31,29 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import http.client
+import io
+import logging
 import os
-import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Any, ClassVar
 from urllib.parse import urlsplit
 
-import boto3
 import botocore.exceptions
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 
-from entrepot.errors import (
-    AuthenticationFailed,
-    ConnectionFailed,
-    PermanentTargetError,
-    PermissionDenied,
-    RemoteNotFound,
-    TargetError,
-    TargetTimeout,
-    TransientTargetError,
-)
-from entrepot.targets.base import Progress, RemoteInfo, Target
+from entrepot import errors
+from entrepot.logs import log_event
+from entrepot.targets.base import Target
+from entrepot.targets.info import RemoteInfo
+from entrepot.targets.s3_client import Hangups, fast_put_refusal, new_client, session_for
+from entrepot.targets.s3_errors import classify, code_of
 from entrepot.targets.s3_put import SignedPut
+from entrepot.targets.transfer import Progress, copy_stream
 from entrepot.targets.url import TargetURL
 
+logger = logging.getLogger(__name__)
 MiB = 1024 * 1024
-_AUTH_CODES = {
-    "SignatureDoesNotMatch",
-    "InvalidAccessKeyId",
-    "InvalidToken",
-    "ExpiredToken",
-    "AuthorizationHeaderMalformed",
-    "InvalidClientTokenId",
-}
-_TRANSIENT_CODES = {
-    "SlowDown",
-    "InternalError",
-    "ServiceUnavailable",
-    "RequestTimeout",
-    "RequestTimeTooSkewed",
-    "Throttling",
-    "ThrottlingException",
-}
-
-
-_sessions: dict[tuple[str | None, ...], boto3.session.Session] = {}
-_sessions_lock = threading.Lock()
 
 
 class S3Target(Target):
@@ -105,18 +82,17 @@ class S3Target(Target):
         super().__init__(url, **options)
         self.bucket = url.host
         self.prefix = url.path.strip("/")
-        opts = self.options
-        self.endpoint_url: str | None = opts.get("endpoint_url")
+        self.endpoint_url: str | None = self.options.get("endpoint_url")
         self.transfer_config = TransferConfig(
-            multipart_threshold=opts.get("multipart_threshold") or 64 * MiB,
-            multipart_chunksize=opts.get("multipart_chunksize") or 8 * MiB,
-            max_concurrency=opts.get("max_concurrency") or 8,
+            multipart_threshold=self.options.get("multipart_threshold") or 64 * MiB,
+            multipart_chunksize=self.options.get("multipart_chunksize") or 8 * MiB,
+            max_concurrency=self.options.get("max_concurrency") or 8,
             use_threads=True,
         )
         self._client: Any = None
         self._transfer_client: Any = None
-        self._session: Any = None
         self._signed_put: SignedPut | None = None
+        self._hangups = Hangups()
 
     @property
     def host(self) -> str:
@@ -139,47 +115,32 @@ class S3Target(Target):
 
     # -- connection ------------------------------------------------------------------
 
-    def _new_client(self, *, checksums: bool) -> Any:
+    def _session(self) -> Any:
         opts = self.options
-        config = Config(
-            connect_timeout=self.timeout,
-            read_timeout=self.timeout,
-            retries={"total_max_attempts": opts.get("max_attempts") or 3, "mode": "standard"},
-            s3={"addressing_style": "path" if opts.get("path_style") else "auto"},
-            max_pool_connections=max(10, self.transfer_config.max_request_concurrency),
-            # Small PUTs carry a Content-MD5 the store checks; multipart parts a CRC.
-            request_checksum_calculation="when_supported" if checksums else "when_required",
-            parameter_validation=False,
-        )
-        verify: bool | str | None = opts.get("ca_file") or None
-        if opts.get("verify_tls") is False:
-            verify = False
-        key = (
+        return session_for(
             opts.get("access_key"),
             opts.get("secret_key") or self.password,
             opts.get("session_token"),
             opts.get("profile"),
         )
-        # Building a session loads the service model from disk (slow); share one per
-        # set of credentials.  Sessions are not thread-safe, hence the lock.
-        with _sessions_lock:
-            session = _sessions.get(key)
-            if session is None:
-                session = boto3.session.Session(
-                    aws_access_key_id=key[0],
-                    aws_secret_access_key=key[1],
-                    aws_session_token=key[2],
-                    profile_name=key[3],
-                )
-                _sessions[key] = session
-            self._session = session
-            return session.client(
-                "s3",
-                endpoint_url=self.endpoint_url,
-                region_name=opts.get("region"),
-                config=config,
-                verify=verify,
-            )
+
+    def _new_client(self, *, checksums: bool) -> Any:
+        verify: bool | str | None = self.options.get("ca_file") or None
+        if self.options.get("verify_tls") is False:
+            verify = False
+        client = new_client(
+            self._session(),
+            endpoint_url=self.endpoint_url,
+            region=self.options.get("region"),
+            timeout=self.timeout,
+            max_attempts=self.options.get("max_attempts") or 3,
+            path_style=bool(self.options.get("path_style")),
+            max_pool=max(10, self.transfer_config.max_request_concurrency),
+            checksums=checksums,
+            verify=verify,
+        )
+        self._hangups.track(client)
+        return client
 
     @property
     def transfer_client(self) -> Any:
@@ -189,27 +150,38 @@ class S3Target(Target):
         return self._transfer_client
 
     def _connect(self) -> None:
+        self._hangups = Hangups()
         client = self._new_client(checksums=False)
-        opts = self.options
-        if self.endpoint_url and opts.get("fast_put", True):
-            self._signed_put = SignedPut(
-                self._session,
-                self.endpoint_url,
-                client.meta.region_name or "us-east-1",
-                self.bucket,
-                path_style=bool(opts.get("path_style")),
-                timeout=self.timeout,
-                ca_file=opts.get("ca_file"),
-                verify_tls=opts.get("verify_tls", True),
-            )
         try:
             client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(""), MaxKeys=1)
         except botocore.exceptions.ClientError as exc:
             # A write-only identity may not list: only a wrong key or bucket stops us here.
-            if _code(exc) not in {"AccessDenied", "403"}:
+            if code_of(exc) not in {"AccessDenied", "403"}:
                 client.close()
                 raise
+        except BaseException:
+            client.close()
+            raise
         self._client = client
+        self._signed_put = self._fast_put(client)
+
+    def _fast_put(self, client: Any) -> SignedPut | None:
+        if not (self.endpoint_url and self.options.get("fast_put", True)):
+            return None
+        refusal = fast_put_refusal(self._session(), self.options.get("ca_file"))
+        if refusal is not None:
+            log_event(logger, "targets.s3_fast_put_off", logging.INFO, url=self.url, why=refusal)
+            return None
+        return SignedPut(
+            self._session(),
+            self.endpoint_url,
+            client.meta.region_name or "us-east-1",
+            self.bucket,
+            path_style=bool(self.options.get("path_style")),
+            timeout=self.timeout,
+            ca_file=self.options.get("ca_file"),
+            verify_tls=self.options.get("verify_tls", True),
+        )
 
     def _disconnect(self) -> None:
         clients = (self._client, self._transfer_client)
@@ -221,6 +193,11 @@ class S3Target(Target):
             if client is not None:
                 client.close()
 
+    def _abort(self) -> None:
+        self._hangups.hang_up()
+        if self._signed_put is not None:
+            self._signed_put.hang_up()
+
     @property
     def client(self) -> Any:
         assert self._client is not None, "not connected"
@@ -228,24 +205,22 @@ class S3Target(Target):
 
     # -- primitives ------------------------------------------------------------------
 
-    def _put(
-        self, path: str, src: IO[bytes], size: int, progress: Progress | None
-    ) -> RemoteInfo | None:
+    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress) -> RemoteInfo | None:
         key = self._key(path)
         if size < self.transfer_config.multipart_threshold:
             body = src.read(size)
             if self._signed_put is not None:
-                etag = self._signed_put.put(key, body)
+                etag = self._signed_put.put(key, body, progress)
             else:
                 digest = hashlib.md5(body, usedforsecurity=False)
                 response = self.client.put_object(
                     Bucket=self.bucket,
                     Key=key,
-                    Body=body,
+                    # Read by botocore as it sends: each read keeps the deadline alive.
+                    Body=_Reporting(body, self._progressed),
                     ContentMD5=base64.b64encode(digest.digest()).decode("ascii"),
                 )
                 etag = response.get("ETag")
-            if progress is not None:
                 progress(size)
             return RemoteInfo(path, len(body), time.time(), _checksum(etag))
         name = getattr(src, "name", None)
@@ -260,19 +235,16 @@ class S3Target(Target):
             )
         return None
 
-    def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
+    def _get(self, path: str, write: Callable[[bytes], object], progress: Progress) -> None:
         response = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
         with contextlib.closing(response["Body"]) as body:
-            for chunk in body.iter_chunks(MiB):
-                dst.write(chunk)
-                if progress is not None:
-                    progress(len(chunk))
+            copy_stream(body.read, write, progress=progress)
 
     def _stat(self, path: str) -> RemoteInfo | None:
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
         except botocore.exceptions.ClientError as exc:
-            if _code(exc) in {"404", "NoSuchKey", "NotFound"}:
+            if code_of(exc) in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise
         return RemoteInfo(
@@ -300,21 +272,27 @@ class S3Target(Target):
                 found.append(RemoteInfo(common["Prefix"][strip:].rstrip("/"), 0, None, None, True))
         if folder and not found:
             # S3 has no folders: an empty prefix is a folder that does not exist.
-            raise self._error(RemoteNotFound, "no such folder", folder)
+            raise self._error(errors.RemoteNotFound, "no such folder", folder)
         return found
 
     def _rename(self, src: str, dst: str) -> None:
         if self._stat(src) is None:
-            raise self._error(RemoteNotFound, None, src)
-        # S3 has no rename: copy (server-side), then delete the original.
+            raise self._error(errors.RemoteNotFound, None, src)
+        # S3 has no rename: copy (server-side, each part reported), then delete.
         source = {"Bucket": self.bucket, "Key": self._key(src)}
-        self.client.copy(source, self.bucket, self._key(dst), Config=self.transfer_config)
+        self.client.copy(
+            source,
+            self.bucket,
+            self._key(dst),
+            Config=self.transfer_config,
+            Callback=self._progressed,
+        )
         self.client.delete_object(Bucket=self.bucket, Key=self._key(src))
 
     def _delete(self, path: str) -> None:
         # DELETE succeeds on a missing key; the contract says RemoteNotFound.
         if self._stat(path) is None:
-            raise self._error(RemoteNotFound, None, path)
+            raise self._error(errors.RemoteNotFound, None, path)
         self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
 
     def _makedirs(self, folder: str) -> None:
@@ -322,53 +300,25 @@ class S3Target(Target):
 
     # -- errors ----------------------------------------------------------------------
 
-    def _translate(self, exc: Exception, path: str) -> TargetError:
-        root = _root_cause(exc)
-        if isinstance(root, botocore.exceptions.ClientError):
-            return self._client_error(root, path)
-        if isinstance(exc, http.client.HTTPException):
-            return self._error(ConnectionFailed, f"connection failed: {type(exc).__name__}", path)
-        if isinstance(
-            root, botocore.exceptions.ConnectTimeoutError | botocore.exceptions.ReadTimeoutError
-        ):
-            return self._error(TargetTimeout, f"timed out after {self.timeout:g} s", path)
-        if isinstance(root, botocore.exceptions.EndpointConnectionError):
-            return self._error(ConnectionFailed, "could not connect to the endpoint", path)
-        if isinstance(
-            root, botocore.exceptions.ConnectionClosedError | botocore.exceptions.HTTPClientError
-        ):
-            return self._error(ConnectionFailed, f"connection failed: {type(root).__name__}", path)
-        if isinstance(
-            root,
-            botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError,
-        ):
-            return self._error(AuthenticationFailed, "no S3 credentials found", path)
-        if isinstance(root, botocore.exceptions.ProfileNotFound):
-            return self._error(AuthenticationFailed, str(root), path)
-        return super()._translate(root if isinstance(root, Exception) else exc, path)
-
-    def _client_error(self, exc: botocore.exceptions.ClientError, path: str) -> TargetError:
-        code = _code(exc)
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        message = exc.response.get("Error", {}).get("Message") or code
-        text = f"{code}: {message}" if message != code else code
-        if code in _AUTH_CODES:
-            return self._error(
-                AuthenticationFailed, f"the store refused the credentials ({text})", path
-            )
-        if code == "NoSuchBucket":
-            return self._error(RemoteNotFound, f"no such bucket {self.bucket!r}", path)
-        if code in {"NoSuchKey", "404", "NotFound"}:
-            return self._error(RemoteNotFound, None, path)
-        if code in {"AccessDenied", "403", "AllAccessDisabled"}:
-            return self._error(PermissionDenied, f"the store denied access ({text})", path)
-        if code in _TRANSIENT_CODES or status >= 500:
-            return self._error(TransientTargetError, f"the store is busy or failing ({text})", path)
-        return self._error(PermanentTargetError, f"the store refused the request ({text})", path)
+    def _translate(self, exc: Exception, path: str) -> errors.TargetError:
+        found = classify(exc, bucket=self.bucket, timeout=self.timeout)
+        if found is None:
+            return super()._translate(exc, path)
+        cls, message = found
+        return self._error(cls, message, path)
 
 
-def _code(exc: botocore.exceptions.ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
+class _Reporting(io.BytesIO):
+    """A request body that reports each read (botocore reads it as it sends)."""
+
+    def __init__(self, data: bytes, report: Callable[[int], None]) -> None:
+        super().__init__(data)
+        self._report = report
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        chunk = super().read(size)
+        self._report(len(chunk))
+        return chunk
 
 
 def _checksum(etag: str | None) -> str | None:
@@ -379,16 +329,3 @@ def _checksum(etag: str | None) -> str | None:
     if "-" in value or len(value) != 32:
         return None
     return f"md5:{value.lower()}"
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The botocore error behind wrappers such as s3transfer's."""
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 10:
-        if isinstance(current, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):
-            found: BaseException = current
-            return found
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return exc

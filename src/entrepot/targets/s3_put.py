@@ -8,7 +8,13 @@ by botocore's own SigV4 signer, with a ``Content-MD5`` the store checks —
 over one kept-alive ``http.client`` connection, and turns an error reply into the
 ``ClientError`` boto3 would have raised, so error translation stays in one
 place.  Everything else (multipart, HEAD, listings, copies) goes through
-boto3.
+boto3.  HTTPS is checked against the same CA bundle boto3 uses (or
+``ca_file``); with a proxy configured the target does not use this path at
+all (:func:`entrepot.targets.s3_client.fast_put_refusal`).
+
+A body of one block or less goes out in one write with the request head;
+a larger one block by block, each reported to ``progress`` (which keeps the
+call's deadline alive).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import io
 import ipaddress
 import re
 import ssl
@@ -25,6 +32,10 @@ from urllib.parse import quote, urlsplit
 from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.httpsession import get_cert_path
+
+from entrepot.targets.deadline import hang_up
+from entrepot.targets.transfer import BLOCK, Progress, copy_stream
 
 _CODE = re.compile(rb"<Code>([^<]*)</Code>")
 _MESSAGE = re.compile(rb"<Message>([^<]*)</Message>")
@@ -59,7 +70,7 @@ class SignedPut:
         self.netloc = self.host if parts.port is None else f"{self.host}:{parts.port}"
         self.context: ssl.SSLContext | None = None
         if self.https:
-            self.context = ssl.create_default_context(cafile=ca_file)
+            self.context = ssl.create_default_context(cafile=ca_file or get_cert_path(True))
             if not verify_tls:
                 self.context.check_hostname = False
                 self.context.verify_mode = ssl.CERT_NONE
@@ -75,7 +86,7 @@ class SignedPut:
                 self._conn = _OneWriteHTTP(self.host, self.port, timeout=self.timeout)
         return self._conn
 
-    def put(self, key: str, body: bytes) -> str | None:
+    def put(self, key: str, body: bytes, progress: Progress) -> str | None:
         """Store ``body`` under ``key``; return the ETag the store answered."""
         credentials = self.session.get_credentials()
         if credentials is None:
@@ -98,7 +109,7 @@ class SignedPut:
             reused = self._conn is not None and self._conn.sock is not None
             conn = self._connection()
             try:
-                conn.request("PUT", path, body=body, headers=headers)
+                _send(conn, path, headers, body, progress)
                 response = conn.getresponse()
                 data = response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
@@ -123,6 +134,30 @@ class SignedPut:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+    def hang_up(self) -> None:
+        """Shut the connection down (from another thread), failing a request under way."""
+        conn = self._conn
+        if conn is not None:
+            hang_up(conn.sock)
+
+
+def _send(
+    conn: http.client.HTTPConnection,
+    path: str,
+    headers: dict[str, str],
+    body: bytes,
+    progress: Progress,
+) -> None:
+    if len(body) <= BLOCK:
+        conn.request("PUT", path, body=body, headers=headers)
+        progress(len(body))
+        return
+    conn.putrequest("PUT", path, skip_accept_encoding=True)
+    for name, value in headers.items():
+        conn.putheader(name, value)
+    conn.endheaders()
+    copy_stream(io.BytesIO(body).read, conn.send, size=len(body), progress=progress)
 
 
 class _OneWrite(http.client.HTTPConnection):

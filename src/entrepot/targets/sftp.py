@@ -7,11 +7,14 @@ password, and works in ``/path`` (absolute on the server; no path means the
 login folder).
 
 Options: ``known_hosts`` (default ``~/.ssh/known_hosts``), ``key_file`` and
-``passphrase`` (key authentication), ``password`` (or ``password_env`` /
-``password_file``), ``timeout`` (connect, banner, authentication and every
-channel read), ``blocksize``, ``request_size`` (bytes per SFTP write
-request, 128 KiB; OpenSSH accepts up to 256 KiB — lower it to 32768 for a
-server that refuses large writes).
+``passphrase`` (key authentication; the key file must be private to its
+owner, as ssh insists), ``password`` (or ``password_env`` /
+``password_file``), ``timeout`` (connect, banner, authentication, every
+channel read, and a call's deadline without progress), ``blocksize``,
+``request_size`` (bytes per SFTP write request, 128 KiB; OpenSSH accepts up
+to 256 KiB — lower it to 32768 for a server that refuses large writes).
+Neither a password nor a key is a configuration error, raised when the
+target is opened: the agent and default keys are never tried.
 
 Uploads are pipelined (writes are sent without waiting for each reply and
 checked on close), encrypted with AES-GCM where the server offers it, and
@@ -29,32 +32,27 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
 import stat as stat_module
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
 import paramiko
 
-from entrepot.errors import (
-    AuthenticationFailed,
-    ConnectionFailed,
-    PermanentTargetError,
-    PermissionDenied,
-    RemoteNotFound,
-    TargetError,
-    TargetTimeout,
-)
+from entrepot import errors
 from entrepot.logs import log_event
-from entrepot.targets.base import Progress, RemoteInfo, Target
+from entrepot.targets.base import Target
+from entrepot.targets.deadline import hang_up
+from entrepot.targets.info import RemoteInfo
+from entrepot.targets.options import check_private_file
+from entrepot.targets.transfer import Progress, copy_stream
 from entrepot.targets.url import TargetURL
 
 logger = logging.getLogger(__name__)
 _DEFAULT_BLOCK = 256 * 1024
 _DEFAULT_REQUEST = 128 * 1024
-_CLOSED_WORDS = ("closed", "eof", "reset", "broken pipe", "not open")
+_CLOSED_WORDS = ("closed", "eof", "reset", "broken pipe", "not open", "dropped")
 
 
 class SFTPTarget(Target):
@@ -73,12 +71,22 @@ class SFTPTarget(Target):
 
     def __init__(self, url: TargetURL, **options: Any) -> None:
         super().__init__(url, **options)
-        self.blocksize: int = self.options.get("blocksize") or _DEFAULT_BLOCK
-        self.request_size: int = self.options.get("request_size") or _DEFAULT_REQUEST
-        known = self.options.get("known_hosts") or "~/.ssh/known_hosts"
-        self.known_hosts = Path(known).expanduser()
+        opts = self.options
+        self.blocksize: int = opts.get("blocksize") or _DEFAULT_BLOCK
+        self.request_size: int = opts.get("request_size") or _DEFAULT_REQUEST
+        self.known_hosts = Path(opts.get("known_hosts") or "~/.ssh/known_hosts").expanduser()
+        self.key_file = Path(opts["key_file"]).expanduser() if opts.get("key_file") else None
+        if self.key_file is not None:
+            check_private_file(self.key_file, "key_file")
+        elif not self.password:
+            raise errors.ConfigError(
+                f"{self.url}: SFTP needs a password (password_env, password_file) "
+                "or a private key (key_file)"
+            )
         self._client: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        #: The socket of the session being set up or in use: what _abort hangs up.
+        self._sock: socket.socket | None = None
         self._root = "."
         self._posix_rename = True
 
@@ -89,19 +97,23 @@ class SFTPTarget(Target):
     # -- connection ------------------------------------------------------------------
 
     def _connect(self) -> None:
+        # The socket is ours, so that a stalled handshake can be cut off (_abort).
+        sock = self._sock = socket.create_connection(
+            (self.target_url.host, self.port), timeout=self.timeout
+        )
         client = paramiko.SSHClient()
         try:
             if self.known_hosts.exists():
                 client.load_host_keys(str(self.known_hosts))
             client.set_missing_host_key_policy(paramiko.RejectPolicy())
-            key_file = self.options.get("key_file")
             client.connect(
                 self.target_url.host,
                 self.port,
                 username=self.target_url.user,
                 password=self.password,
-                key_filename=os.path.expanduser(key_file) if key_file else None,
+                key_filename=str(self.key_file) if self.key_file else None,
                 passphrase=self.options.get("passphrase"),
+                sock=sock,
                 timeout=self.timeout,
                 banner_timeout=self.timeout,
                 auth_timeout=self.timeout,
@@ -118,18 +130,23 @@ class SFTPTarget(Target):
             try:
                 attrs = sftp.stat(root)
             except FileNotFoundError as exc:
-                raise self._error(RemoteNotFound, "no such folder", "") from exc
+                raise self._error(errors.RemoteNotFound, "no such folder", "") from exc
             if not stat_module.S_ISDIR(attrs.st_mode or 0):
-                raise self._error(RemoteNotFound, "not a folder", "")
+                raise self._error(errors.RemoteNotFound, "not a folder", "")
         except BaseException:
             client.close()
+            sock.close()
+            self._sock = None
             raise
         self._client, self._sftp, self._root = client, sftp, root.rstrip("/") or "/"
 
     def _disconnect(self) -> None:
-        client, self._client, self._sftp = self._client, None, None
+        client, self._client, self._sftp, self._sock = self._client, None, None, None
         if client is not None:
             client.close()
+
+    def _abort(self) -> None:
+        hang_up(self._sock)
 
     @property
     def sftp(self) -> paramiko.SFTPClient:
@@ -143,24 +160,14 @@ class SFTPTarget(Target):
 
     # -- primitives ------------------------------------------------------------------
 
-    def _put(
-        self, path: str, src: IO[bytes], size: int, progress: Progress | None
-    ) -> RemoteInfo | None:
+    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress) -> RemoteInfo | None:
         dst = self.sftp.open(self._full(path), "wb", bufsize=self.blocksize)
         try:
             dst.set_pipelined(True)
             # paramiko writes 32 KiB per request by default; fewer, larger requests
             # cut the per-request work on both sides (measured 1.3x on large files).
             dst.MAX_REQUEST_SIZE = self.request_size
-            remaining = size
-            while remaining > 0:
-                chunk = src.read(min(self.blocksize, remaining))
-                if not chunk:
-                    break
-                dst.write(chunk)
-                remaining -= len(chunk)
-                if progress is not None:
-                    progress(len(chunk))
+            copy_stream(src.read, dst.write, size=size, blocksize=self.blocksize, progress=progress)
             dst.close()  # collects the replies of every pipelined write
         except BaseException:
             with contextlib.suppress(Exception):
@@ -180,13 +187,10 @@ class SFTPTarget(Target):
             raise ConnectionError(f"the server holds {held} of the {size} written")
         return info
 
-    def _get(self, path: str, dst: IO[bytes], progress: Progress | None) -> None:
+    def _get(self, path: str, write: Callable[[bytes], object], progress: Progress) -> None:
         with self.sftp.open(self._full(path), "rb") as src:
             src.prefetch()
-            while chunk := src.read(self.blocksize):
-                dst.write(chunk)
-                if progress is not None:
-                    progress(len(chunk))
+            copy_stream(src.read, write, blocksize=self.blocksize, progress=progress)
 
     def _stat(self, path: str) -> RemoteInfo | None:
         try:
@@ -240,36 +244,29 @@ class SFTPTarget(Target):
 
     # -- errors ----------------------------------------------------------------------
 
-    def _translate(self, exc: Exception, path: str) -> TargetError:
+    def _translate(self, exc: Exception, path: str) -> errors.TargetError:
         if isinstance(exc, paramiko.BadHostKeyException):
-            return self._error(AuthenticationFailed, "the server's host key has changed", path)
+            return self._error(
+                errors.AuthenticationFailed, "the server's host key has changed", path
+            )
         if isinstance(exc, paramiko.AuthenticationException):
-            return self._error(AuthenticationFailed, f"authentication failed: {exc}", path)
+            return self._error(errors.AuthenticationFailed, f"authentication failed: {exc}", path)
         if isinstance(exc, paramiko.SSHException):
             text = str(exc)
             if "known_hosts" in text:
                 message = f"unknown host key (not in {self.known_hosts})"
-                return self._error(AuthenticationFailed, message, path)
-            if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-                return self._error(ConnectionFailed, "connection refused", path)
+                return self._error(errors.AuthenticationFailed, message, path)
             if "timeout" in text.lower():
-                return self._error(TargetTimeout, f"timed out: {text}", path)
-            return self._error(ConnectionFailed, f"SSH error: {text}", path)
-        if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
-            return self._error(ConnectionFailed, "connection refused", path)
-        if isinstance(exc, socket.timeout | TimeoutError):
-            return self._error(TargetTimeout, f"timed out after {self.timeout:g} s", path)
+                return self._error(errors.TargetTimeout, f"timed out: {text}", path)
+            return self._error(errors.ConnectionFailed, f"SSH error: {text}", path)
         if isinstance(exc, PermissionError):
-            return self._error(PermissionDenied, str(exc.strerror or exc), path)
-        if isinstance(exc, FileNotFoundError):
-            return self._error(RemoteNotFound, None, path)
-        if isinstance(exc, ConnectionError | EOFError | socket.gaierror):
-            return super()._translate(exc, path)
-        if isinstance(exc, OSError) and exc.errno is None:
+            return self._error(errors.PermissionDenied, str(exc.strerror or exc), path)
+        if isinstance(exc, OSError) and exc.errno is None and type(exc) in {OSError, IOError}:
+            # paramiko's SFTP status errors carry only a text.
             text = str(exc)
             if any(word in text.lower() for word in _CLOSED_WORDS):
-                return self._error(ConnectionFailed, f"connection lost: {text}", path)
-            return self._error(PermanentTargetError, f"server refused: {text}", path)
+                return self._error(errors.ConnectionFailed, f"connection lost: {text}", path)
+            return self._error(errors.PermanentTargetError, f"server refused: {text}", path)
         return super()._translate(exc, path)
 
 

@@ -6,27 +6,37 @@ string carries options (the same names as the keyword options of
 :func:`~entrepot.targets.open_target`); keywords win over the query string.
 
 A password may appear in a URL, but it never appears in what is shown back:
-:attr:`TargetURL.display` replaces it (and any secret option) with ``***``.
-Prefer the ``password=`` keyword, ``password_env=NAME`` (read the secret from
-an environment variable) or ``password_file=PATH``.
+:attr:`TargetURL.display` replaces it (and any secret option) with ``***``,
+and every error about a URL shows it through
+:func:`entrepot.redact.mask_secrets`, which masks passwords even in URLs
+that do not parse.  Prefer ``password_env=NAME`` or ``password_file=PATH``.
+
+The parser refuses what it cannot read without guessing, rather than guess
+wrong with a password in hand: a ``/``, ``?`` or ``#`` in a password must
+be percent-encoded (``%2F``, ``%3F``, ``%23``), as must an ``@`` in a path
+(``%40``); ``ftp:/host`` (one slash) is a typo, not a local folder; ports
+are 1–65535; ``.`` and ``..`` are refused in remote paths.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from entrepot.errors import ConfigError
+from entrepot.redact import MASK, mask_secrets
+
+__all__ = ["SECRET_OPTIONS", "TargetURL", "mask_url", "parse_url"]
 
 #: Option names whose values are secrets and are masked in every display.
 SECRET_OPTIONS = frozenset({"password", "secret_key", "passphrase", "session_token"})
-MASK = "***"
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
+# A plain path that starts like a URL written with fewer than two slashes.
+_LOOKS_LIKE_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 
 @dataclass(frozen=True)
@@ -50,17 +60,15 @@ class TargetURL:
             if self.password:
                 netloc += ":" + MASK
             netloc += "@"
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        netloc += host
+        netloc += f"[{self.host}]" if ":" in self.host else self.host
         if self.port is not None:
             netloc += f":{self.port}"
         path = quote(self.path, safe="/")
         if self.scheme == "file":
             text = f"file://{path}"
         else:
-            text = (
-                f"{self.scheme}://{netloc}{'/' if path and not path.startswith('/') else ''}{path}"
-            )
+            slash = "/" if path and not path.startswith("/") else ""
+            text = f"{self.scheme}://{netloc}{slash}{path}"
         if self.query:
             shown = [(k, MASK if k in SECRET_OPTIONS else v) for k, v in self.query]
             text += "?" + urlencode(shown, safe=":/*")
@@ -77,93 +85,112 @@ class TargetURL:
 def parse_url(url: str | os.PathLike[str]) -> TargetURL:
     """Parse ``url``; a plain path (no ``scheme://``) names a local folder (``file``)."""
     text = os.fspath(url)
+    if not text:
+        raise ConfigError("empty target URL")
     if "://" not in text:
-        if not text:
-            raise ConfigError("empty target URL")
+        if _LOOKS_LIKE_URL.match(text) or _has_userinfo(text.split("/", 1)[0]):
+            raise ConfigError(
+                f"{mask_secrets(text)!r} looks like a URL without its '//' "
+                "(write scheme://…); a local folder whose name holds ':' can be written ./name"
+            )
         return TargetURL(scheme="file", path=str(Path(text).absolute()))
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    query = tuple(parse_qsl(parts.query, keep_blank_values=True))
+    scheme, _, rest = text.partition("://")
+    if not _SCHEME.fullmatch(scheme):
+        raise ConfigError(f"invalid scheme in target URL {mask_secrets(text)}")
+    scheme = scheme.lower()
     if scheme == "file":
-        # file:///abs/path, or file://./relative for convenience.
-        raw = (
-            unquote(parts.netloc + parts.path)
-            if parts.netloc not in ("", "localhost")
-            else unquote(parts.path)
+        return _parse_file(rest)
+    return _parse_network(scheme, rest, text)
+
+
+def _has_userinfo(authority: str) -> bool:
+    return "@" in authority and ":" in authority.rpartition("@")[0]
+
+
+def _parse_file(rest: str) -> TargetURL:
+    """``file:///abs/path`` (or ``file://./relative`` for convenience)."""
+    body, _, query_text = rest.partition("?")
+    netloc, slash, path = body.partition("/")
+    raw = unquote(body if netloc not in ("", "localhost") else slash + path)
+    if not raw:
+        raise ConfigError("file URL without a path")
+    query = tuple(parse_qsl(query_text, keep_blank_values=True))
+    return TargetURL(scheme="file", path=str(Path(raw).absolute()), query=query)
+
+
+def _parse_network(scheme: str, rest: str, text: str) -> TargetURL:
+    # The authority ends at the first "/" or "?"; its userinfo at its last "@".
+    authority = re.split(r"[/?]", rest, maxsplit=1)[0]
+    remainder = rest[len(authority) :]
+    if "@" not in authority and "@" in remainder:
+        # Either a password holding "/" or "?", or a path holding "@": refuse to guess.
+        raise ConfigError(
+            f"target URL {mask_secrets(text)} is ambiguous: percent-encode a '/', '?' or '#' "
+            "in a password (%2F, %3F, %23) and an '@' in a path or option (%40)"
         )
-        if not raw:
-            raise ConfigError("file URL without a path")
-        return TargetURL(scheme="file", path=str(Path(raw).absolute()), query=query)
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ConfigError(f"invalid port in target URL {_masked_text(text)}") from exc
+    path_text, _, query_text = remainder.partition("?")
+    userinfo, at, hostport = authority.rpartition("@")
+    user = password = None
+    if at:
+        name, colon, secret = userinfo.partition(":")
+        user = unquote(name)
+        password = unquote(secret) if colon else None
+    host, port = _host_and_port(hostport, text)
+    path = _remote_path(scheme, unquote(path_text), text)
+    if scheme == "s3":
+        if at:
+            raise ConfigError(
+                f"target URL {mask_secrets(text)}: S3 keys do not go in the URL; use the "
+                "access_key option, and secret_key by reference (password_env or password_file)"
+            )
+        if not host:
+            raise ConfigError(f"target URL {mask_secrets(text)} names no bucket")
+    elif scheme != "memory" and not host:
+        raise ConfigError(f"target URL {mask_secrets(text)} names no host")
     return TargetURL(
         scheme=scheme,
-        host=parts.hostname or "",
+        host=host,
         port=port,
-        user=unquote(parts.username) if parts.username is not None else None,
-        password=unquote(parts.password) if parts.password is not None else None,
-        path=unquote(parts.path).rstrip("/"),
-        query=query,
+        user=user,
+        password=password,
+        path="/" + path if path else "",
+        query=tuple(parse_qsl(query_text, keep_blank_values=True)),
     )
+
+
+def _host_and_port(hostport: str, text: str) -> tuple[str, int | None]:
+    if hostport.startswith("["):
+        inside, bracket, after = hostport[1:].partition("]")
+        if not bracket or (after and not after.startswith(":")):
+            raise ConfigError(f"invalid IPv6 address in target URL {mask_secrets(text)}")
+        host, port_text = inside, after[1:] if after else None
+    else:
+        host, colon, port_text_found = hostport.partition(":")
+        port_text = port_text_found if colon else None
+    host = unquote(host)
+    if port_text is None:
+        return host, None
+    if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"invalid port in target URL {mask_secrets(text)} (1–65535)")
+    return host, int(port_text)
+
+
+def _remote_path(scheme: str, path: str, text: str) -> str:
+    """The path without its outer slashes; ``.`` and ``..`` (and, for S3, ``//``) refused."""
+    stripped = path.strip("/")
+    parts = stripped.split("/") if stripped else []
+    if any(part in {".", ".."} for part in parts) or (scheme == "s3" and "" in parts):
+        raise ConfigError(
+            f"target URL {mask_secrets(text)}: the path may not hold '.', '..' or empty parts"
+        )
+    if "\x00" in path:
+        raise ConfigError(f"target URL {mask_secrets(text)}: the path holds a NUL character")
+    return stripped
 
 
 def mask_url(url: str) -> str:
     """Mask the password in a URL string, even one that does not parse."""
     try:
         return parse_url(url).display
-    except (ConfigError, ValueError):
-        return _masked_text(url)
-
-
-def _masked_text(text: str) -> str:
-    scheme, sep, rest = text.partition("://")
-    if not sep or "@" not in rest.split("/", 1)[0]:
-        return text
-    creds, _, tail = rest.partition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:{MASK}@{tail}" if ":" in creds else text
-
-
-def coerce(name: str, value: Any, kind: type) -> Any:
-    """Convert an option value (often a query-string text) to ``kind``."""
-    if value is None or (isinstance(value, kind) and not (kind is int and isinstance(value, bool))):
-        return value
-    if kind is bool:
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-    else:
-        try:
-            return kind(value)
-        except (TypeError, ValueError):
-            pass
-    shown = MASK if name in SECRET_OPTIONS else repr(value)
-    raise ConfigError(f"option {name!r}: expected {kind.__name__}, got {shown}")
-
-
-def resolve_secret(
-    name: str,
-    value: str | None,
-    *,
-    env: str | None = None,
-    file: str | None = None,
-    fallback: str | None = None,
-) -> str | None:
-    """A secret from, in order: the value, the variable named ``env``, ``file``, ``fallback``."""
-    if value:
-        return value
-    if env:
-        found = os.environ.get(env)
-        if found is None:
-            raise ConfigError(f"{name}: environment variable {env!r} is not set")
-        return found
-    if file:
-        try:
-            return Path(file).read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise ConfigError(f"{name}: cannot read {file!r}: {exc.strerror}") from exc
-    return fallback
+    except ConfigError:
+        return mask_secrets(url)

@@ -1,0 +1,139 @@
+"""boto3 clients for ``s3://`` targets: shared sessions, settings, and a way to hang up.
+
+Building a boto3 session reads the service model from disk (slow), so one
+session is kept per set of credentials.  :func:`new_client` gives a client
+with the target's timeouts and retries.
+
+:class:`Hangups` is how a call stalled inside boto3 is cut off when its
+deadline passes (:mod:`entrepot.targets.deadline`): it records every
+connection a client opens — through the connection-pool classes of the
+client's HTTP session, the one place botocore lets them be chosen — and
+shuts their sockets down on :meth:`Hangups.hang_up`.  Once hung up, it
+refuses new connections, so botocore's own retries end at once too.
+
+:func:`fast_put_refusal` says when the small-object fast path
+(:mod:`entrepot.targets.s3_put`) must give way to boto3: whenever a proxy or
+a CA bundle that only boto3 would honour is configured.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+import weakref
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from entrepot.targets.deadline import hang_up
+
+__all__ = ["Hangups", "fast_put_refusal", "new_client", "session_for"]
+
+_sessions: dict[tuple[str | None, ...], boto3.session.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def session_for(
+    access_key: str | None, secret_key: str | None, token: str | None, profile: str | None
+) -> boto3.session.Session:
+    """The shared session for these credentials (None: boto3's usual sources)."""
+    key = (access_key, secret_key, token, profile)
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None:
+            session = boto3.session.Session(
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                aws_session_token=token,
+                profile_name=profile,
+            )
+            _sessions[key] = session
+        return session
+
+
+def new_client(
+    session: boto3.session.Session,
+    *,
+    endpoint_url: str | None,
+    region: str | None,
+    timeout: float,
+    max_attempts: int,
+    path_style: bool,
+    max_pool: int,
+    checksums: bool,
+    verify: bool | str | None,
+) -> Any:
+    """An S3 client; ``checksums`` asks for a CRC on every request (multipart parts)."""
+    config = Config(
+        connect_timeout=timeout,
+        read_timeout=timeout,
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
+        s3={"addressing_style": "path" if path_style else "auto"},
+        max_pool_connections=max_pool,
+        # Small PUTs carry a Content-MD5 the store checks; multipart parts a CRC.
+        request_checksum_calculation="when_supported" if checksums else "when_required",
+        parameter_validation=False,
+    )
+    # Sessions are not thread-safe: clients are made one at a time.
+    with _sessions_lock:
+        return session.client(
+            "s3", endpoint_url=endpoint_url, region_name=region, config=config, verify=verify
+        )
+
+
+def fast_put_refusal(session: boto3.session.Session, ca_file: str | None) -> str | None:
+    """Why small objects must go through boto3 rather than the fast path, or None.
+
+    boto3 honours proxy variables (``HTTPS_PROXY``, ``NO_PROXY`` …) and a CA
+    bundle from ``AWS_CA_BUNDLE`` or the profile's ``ca_bundle``; the fast
+    path would not, so it steps aside whenever any is set.
+    """
+    if urllib.request.getproxies():
+        return "a proxy is configured"
+    if ca_file is None and session._session.get_config_variable("ca_bundle"):
+        return "a CA bundle is configured for boto3"
+    return None
+
+
+class Hangups:
+    """The connections of some clients, to shut down at once; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._connections: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self.hung_up = False
+
+    def track(self, client: Any) -> bool:
+        """Record the connections ``client`` opens from now on; False if botocore will not say."""
+        http = getattr(getattr(client, "_endpoint", None), "http_session", None)
+        classes = getattr(http, "_pool_classes_by_scheme", None)
+        if not isinstance(classes, dict):
+            return False
+        for scheme, pool in list(classes.items()):
+            classes[scheme] = self._tracking(pool)
+        return True
+
+    def _tracking(self, pool: Any) -> Any:
+        hangups = self
+
+        class Tracked(pool.ConnectionCls):  # type: ignore[misc]
+            def connect(self) -> None:
+                hangups._opened(self)
+                super().connect()
+
+        return type(f"Tracked{pool.__name__}", (pool,), {"ConnectionCls": Tracked})
+
+    def _opened(self, connection: Any) -> None:
+        with self._lock:
+            if self.hung_up:
+                raise ConnectionAbortedError("the call ran out of time")
+            self._connections.add(connection)
+
+    def hang_up(self) -> None:
+        """Shut every recorded connection down, and refuse new ones."""
+        with self._lock:
+            self.hung_up = True
+            connections = list(self._connections)
+        for connection in connections:
+            hang_up(getattr(connection, "sock", None))
