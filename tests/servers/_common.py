@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -28,6 +30,15 @@ def require_command(name: str) -> str:
         server_unavailable(f"command {name!r} not found")
         raise AssertionError("unreachable")
     return path
+
+
+def sbin_command(name: str) -> str:
+    """A daemon's full path: Debian puts them in /usr/sbin, often not on a runner's PATH."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if found is None:
+        server_unavailable(f"command {name!r} not found (apt-get install it)")
+        raise AssertionError("unreachable")
+    return found
 
 
 def free_port(low: int | None = None, high: int | None = None) -> int:
@@ -92,3 +103,107 @@ class DropCountdown:
                 return False
             self._left = None
             return True
+
+
+#: Local accounts the system daemons (vsftpd, sshd) log in: one that may write, one
+#: that may only read.  Created on first use, with these passwords.
+SYSTEM_USER, SYSTEM_PASSWORD = "entrepot-test", "system-pw-Ünï-42"
+SYSTEM_READER, SYSTEM_READER_PASSWORD = "entrepot-read", "reader-pw-42"
+
+
+def system_users() -> tuple[int, int]:
+    """Create (once) the two local accounts and set their passwords; return their uids.
+
+    Needs root; several test workers may call it at once, so the account
+    files are changed under a lock.
+    """
+    import fcntl
+    import pwd
+    import subprocess
+
+    if os.geteuid() != 0:
+        server_unavailable("creating the local test accounts needs root")
+    with open("/tmp/entrepot-test-accounts.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for user, password in (
+            (SYSTEM_USER, SYSTEM_PASSWORD),
+            (SYSTEM_READER, SYSTEM_READER_PASSWORD),
+        ):
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                subprocess.run(
+                    ["useradd", "--no-create-home", "--home-dir", "/", "--shell", "/bin/sh", user],
+                    check=True,
+                    capture_output=True,
+                )
+            subprocess.run(
+                ["chpasswd"],
+                input=f"{user}:{password}\n",
+                text=True,
+                check=True,
+                capture_output=True,
+            )
+    return pwd.getpwnam(SYSTEM_USER).pw_uid, pwd.getpwnam(SYSTEM_READER).pw_uid
+
+
+class Daemon:
+    """A server program run as our child on a port of its own, restartable on that port.
+
+    ``command(port)`` gives its command line.  Ports are found by binding
+    and releasing, which races with other workers: when the program exits
+    at once (its port was taken meanwhile), it is started again on another.
+    """
+
+    def __init__(self, name: str, command: Callable[[int], list[str]], log: str) -> None:
+        self.name = name
+        self.command = command
+        self.log = log
+        self.port = 0
+        self._proc: Any = None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None
+
+    def start(self) -> None:
+        import subprocess
+
+        if self._proc is not None:
+            return
+        for attempt in range(5):
+            port = self.port or free_port()
+            with open(self.log, "ab") as log:
+                # A group of its own: stopping it ends the sessions it forked too.
+                proc = subprocess.Popen(
+                    self.command(port),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and proc.poll() is None and not port_open(port):
+                time.sleep(0.02)
+            if proc.poll() is None and port_open(port):
+                self.port, self._proc = port, proc
+                return
+            self._end(proc)
+            if self.port and attempt >= 2:
+                break  # our own port stays taken: give up
+        raise RuntimeError(f"{self.name} did not start; see {self.log}")
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            self._end(proc)
+            wait_until(lambda: not port_open(self.port), timeout=10, what=f"{self.name} stop")
+
+    @staticmethod
+    def _end(proc: Any) -> None:
+        """Kill the program and every session it forked (its process group)."""
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

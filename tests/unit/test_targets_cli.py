@@ -70,13 +70,44 @@ def test_check_reports_each_step(cli: Any, remote: Path, tmp_path: Path) -> None
     assert "✗ connect" in out
 
 
-def test_password_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_password_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Issue 10 item 30: ENTREPOT_PASSWORD is a default, passed by reference, and
+    # never overrides a password the command names otherwise.
     monkeypatch.setenv("ENTREPOT_PASSWORD", "from-env")
-    assert target_options(None, None, 5)["password"] == "from-env"
-    assert target_options(None, "OTHER", 5)["password_env"] == "OTHER"
-    assert target_options(["known_hosts=/k"], None, 5)["known_hosts"] == "/k"
+    url = "ftp://u@h/in"
+    assert target_options(url, None) == {"password_env": "ENTREPOT_PASSWORD"}
+    assert target_options("ftp://u:inurl@h/in", None) == {}
+    assert target_options(url, None, "OTHER") == {"password_env": "OTHER"}
+    assert target_options(url, None, None, tmp_path / "pw") == {
+        "password_file": str(tmp_path / "pw")
+    }
+    assert "password_env" not in target_options(url + "?password_file=/p", None)
+    assert target_options(url, ["known_hosts=/k"], timeout=5) == {
+        "known_hosts": "/k",
+        "password_env": "ENTREPOT_PASSWORD",
+        "timeout": 5,
+    }
+    monkeypatch.delenv("ENTREPOT_PASSWORD")
+    assert target_options(url, None) == {}
     with pytest.raises(ConfigError):
-        target_options(["novalue"], None, 5)
+        target_options(url, ["novalue"])
+    with pytest.raises(ConfigError):
+        target_options(url, None, "A", tmp_path / "pw")
+
+
+@pytest.mark.parametrize("command", ["put", "ls", "get", "check"])
+def test_secrets_on_the_command_line_are_refused(
+    cli: Any, command: str, remote: Path, tmp_path: Path
+) -> None:
+    # Issue 10 item 11: one rule for every command (ship refuses them too).
+    a = tmp_path / "a.csv"
+    a.write_text("1")
+    target = remote.as_uri() + ("/a.csv" if command == "get" else "")
+    args = {"put": [a, target], "get": [target, tmp_path], "ls": [target], "check": [target]}
+    code, out, err = cli(command, "-o", "password=Hunter-42", *args[command])
+    assert code == ExitCode.CONFIG
+    assert "Hunter-42" not in out + err
+    assert "by reference" in err
 
 
 def test_split_file_url() -> None:

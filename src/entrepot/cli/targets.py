@@ -1,15 +1,24 @@
 """``entrepot put|ls|get|check``: move files to and from any target URL.
 
-Secrets never go on the command line: the password comes from
-``--password-env NAME`` or, by default, the ``ENTREPOT_PASSWORD`` variable.
-Other target options (``known_hosts``, ``ca_file``, ``endpoint_url``, …) are
-given as ``-o key=value`` or in the URL's query string.
+Target options are ``-o key=value`` or the URL's query string.  Where the
+password comes from is one rule for every command that opens a target
+(:func:`target_options`; ``ship`` and ``fetch`` follow it too):
+
+1. ``--password-env NAME`` or ``--password-file PATH`` (not both; the file
+   must be private to its owner);
+2. otherwise a password written in the URL (masked wherever it is shown;
+   discouraged — a command line is seen by others);
+3. otherwise the ``ENTREPOT_PASSWORD`` environment variable, if set, passed
+   on *by reference* (``password_env=ENTREPOT_PASSWORD``), so that a job
+   kept for a later retry reads it again then.
+
+A secret is never accepted as ``-o`` (``password``, ``secret_key``,
+``passphrase``, ``session_token``): it would stay in shell histories.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 import threading
@@ -28,18 +37,29 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from entrepot.cli.console import err, human_age, human_size, out, table
+from entrepot.cli.console import emit_json, err, human_age, human_size, out, shown, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
-from entrepot.errors import ConfigError, EntrepotError
-from entrepot.targets import Target, Transfer, open_target, upload_many
-from entrepot.targets.publish import CONFLICT_POLICIES, Conflict
+from entrepot.errors import ConfigError, EntrepotError, VerificationFailed
+from entrepot.redact import printable
+from entrepot.targets import (
+    CONFLICT_POLICIES,
+    Conflict,
+    RemoteInfo,
+    Target,
+    Transfer,
+    open_target,
+    option_pairs,
+    parse_url,
+    upload_many,
+)
+from entrepot.targets.url import SECRET_OPTIONS
 
 PASSWORD_VARIABLE = "ENTREPOT_PASSWORD"  # noqa: S105 - a variable name, not a secret
 
 UrlArg = Annotated[str, typer.Argument(help="Target URL, e.g. sftp://user@host:22/folder.")]
 OptionList = Annotated[
     list[str] | None,
-    typer.Option("--option", "-o", help="Target option key=value (repeatable)."),
+    typer.Option("--option", "-o", help="Target option key=value (repeatable; no secrets)."),
 ]
 PasswordEnv = Annotated[
     str | None,
@@ -48,24 +68,44 @@ PasswordEnv = Annotated[
         help=f"Read the password from this environment variable (default {PASSWORD_VARIABLE}).",
     ),
 ]
-Timeout = Annotated[float, typer.Option("--timeout", help="Seconds for every network call.")]
+PasswordFile = Annotated[
+    Path | None,
+    typer.Option("--password-file", help="Read the password from this file (mode 600)."),
+]
+Timeout = Annotated[
+    float, typer.Option("--timeout", help="Seconds a network call may go without progress.")
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
 
 def target_options(
-    options: list[str] | None, password_env: str | None, timeout: float
+    url: str,
+    pairs: list[str] | None,
+    password_env: str | None = None,
+    password_file: Path | None = None,
+    timeout: float | None = None,
 ) -> dict[str, Any]:
-    """Keyword options for open_target from the command line and the environment."""
-    result: dict[str, Any] = {"timeout": timeout}
-    for item in options or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"option {item.split('=')[0]!r} must be given as key=value")
-        result[key.strip()] = value
+    """Keyword options for ``open_target(url, ...)`` from a command line; see the module."""
+    options: dict[str, Any] = dict(option_pairs(pairs or []))
+    if password_env and password_file:
+        raise ConfigError("give --password-env or --password-file, not both")
     if password_env:
-        result["password_env"] = password_env
-    elif os.environ.get(PASSWORD_VARIABLE) and "password" not in result:
-        result["password"] = os.environ[PASSWORD_VARIABLE]
-    return result
+        options["password_env"] = password_env
+    elif password_file:
+        options["password_file"] = str(password_file)
+    elif PASSWORD_VARIABLE in os.environ and not _names_a_password(url, options):
+        options["password_env"] = PASSWORD_VARIABLE
+    if timeout is not None:
+        options["timeout"] = timeout
+    return options
+
+
+def _names_a_password(url: str, options: dict[str, Any]) -> bool:
+    parsed = parse_url(url)
+    given = set(parsed.options()) | set(options)
+    return bool(parsed.password) or bool(
+        given & (SECRET_OPTIONS | {"password_env", "password_file"})
+    )
 
 
 def split_file_url(url: str) -> tuple[str, str]:
@@ -87,6 +127,16 @@ def split_file_url(url: str) -> tuple[str, str]:
     return target + (qmark + query if query else ""), name
 
 
+def _info_json(info: RemoteInfo) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "size": info.size,
+        "mtime": info.mtime,
+        "checksum": info.checksum,
+        "is_dir": info.is_dir,
+    }
+
+
 def put(
     files: Annotated[list[Path], typer.Argument(help="Local files, then the target URL last.")],
     url: UrlArg,
@@ -102,7 +152,9 @@ def put(
     parallel: Annotated[int, typer.Option("--parallel", "-j", help="Connections in parallel.")] = 4,
     option: OptionList = None,
     password_env: PasswordEnv = None,
+    password_file: PasswordFile = None,
     timeout: Timeout = 30.0,
+    as_json: AsJson = False,
 ) -> int:
     """Upload files to a target, each published atomically."""
     if conflict not in CONFLICT_POLICIES:
@@ -112,9 +164,8 @@ def put(
     for file in files:
         if not file.is_file():
             raise FileNotFoundError(2, "no such file", str(file))
-    options = target_options(option, password_env, timeout)
+    options = target_options(url, option, password_env, password_file, timeout)
     specs = [(f, name or f.name) for f in files]
-    total = sum(f.stat().st_size for f in files)
     policy: Conflict = conflict  # type: ignore[assignment]
     columns = (
         TextColumn("uploading"),
@@ -124,7 +175,7 @@ def put(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("uploading", total=total)
+        task = bar.add_task("uploading", total=sum(f.stat().st_size for f in files))
         lock = threading.Lock()
 
         def advance(n: int) -> None:
@@ -140,16 +191,30 @@ def put(
             progress=advance,
             **options,
         )
-    return _report_uploads(results)
+    return _report_uploads(results, as_json)
 
 
-def _report_uploads(results: list[Transfer]) -> int:
+def _report_uploads(results: list[Transfer], as_json: bool) -> int:
     failed = [r for r in results if not r.ok]
-    for result in results:
-        if result.info is not None:
-            typer.echo(f"{result.info.name}\t{result.info.size}")
+    if as_json:
+        emit_json(
+            [
+                {
+                    "local": str(r.local),
+                    "name": r.name,
+                    "ok": r.ok,
+                    "remote": _info_json(r.info) if r.info else None,
+                    "error": str(r.error) if r.error else None,
+                }
+                for r in results
+            ]
+        )
+    else:
+        for result in results:
+            if result.info is not None:
+                _line(result.info.name, result.info.size)
     for result in failed:
-        err.print(f"[red]failed:[/] {result.local}: {result.error}", soft_wrap=True)
+        err.print(f"[red]failed:[/] {shown(result.local)}: {shown(result.error)}", soft_wrap=True)
     if not failed:
         return int(ExitCode.OK)
     if len(failed) == len(results) and failed[0].error is not None:
@@ -160,29 +225,21 @@ def _report_uploads(results: list[Transfer]) -> int:
 def ls(
     url: UrlArg,
     folder: Annotated[str, typer.Option("--folder", help="Sub-folder to list.")] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON array on stdout.")] = False,
+    as_json: AsJson = False,
     option: OptionList = None,
     password_env: PasswordEnv = None,
+    password_file: PasswordFile = None,
     timeout: Timeout = 30.0,
 ) -> None:
-    """List the files of a target folder."""
-    with open_target(url, **target_options(option, password_env, timeout)) as target:
+    """List the files of a target folder (a missing folder exits 4)."""
+    options = target_options(url, option, password_env, password_file, timeout)
+    with open_target(url, **options) as target:
         entries = target.list(folder)
     if as_json:
-        rows = [
-            {
-                "name": e.name,
-                "size": e.size,
-                "mtime": e.mtime,
-                "checksum": e.checksum,
-                "is_dir": e.is_dir,
-            }
-            for e in entries
-        ]
-        out.print_json(json.dumps(rows))
+        emit_json([_info_json(e) for e in entries])
         return
     now = time.time()
-    rows_out = [
+    rows = [
         (
             e.name + ("/" if e.is_dir else ""),
             "" if e.is_dir else human_size(e.size),
@@ -190,7 +247,7 @@ def ls(
         )
         for e in entries
     ]
-    out.print(table(None, ["Name", "Size", "Age"], rows_out))
+    out.print(table(None, ["Name", "Size", "Age"], rows))
 
 
 def get(
@@ -198,27 +255,36 @@ def get(
     local: Annotated[Path, typer.Argument(help="Local file, or a folder to put it in.")],
     option: OptionList = None,
     password_env: PasswordEnv = None,
+    password_file: PasswordFile = None,
     timeout: Timeout = 30.0,
+    as_json: AsJson = False,
 ) -> None:
     """Download one file, written locally under a temporary name and renamed."""
     target_url, name = split_file_url(url)
     destination = local / name if local.is_dir() else local
-    with open_target(target_url, **target_options(option, password_env, timeout)) as target:
+    options = target_options(target_url, option, password_env, password_file, timeout)
+    with open_target(target_url, **options) as target:
         info = target.download(name, destination)
-    typer.echo(f"{destination}\t{info.size}")
+    if as_json:
+        emit_json({"local": str(destination), "remote": _info_json(info)})
+    else:
+        _line(destination, info.size)
 
 
 def check(
     url: UrlArg,
     option: OptionList = None,
     password_env: PasswordEnv = None,
+    password_file: PasswordFile = None,
     timeout: Timeout = 30.0,
+    as_json: AsJson = False,
 ) -> int:
     """Connect, write, read back, list and delete a probe file; say what works."""
     probe = f"entrepot-check-{secrets.token_hex(4)}.txt"
     payload = f"entrepot check {time.time():.0f}\n".encode()
-    target = open_target(url, **target_options(option, password_env, timeout))
-    out.print(f"target: {target.url}")
+    target = open_target(url, **target_options(url, option, password_env, password_file, timeout))
+    if not as_json:
+        out.print(f"target: {shown(target.url)}")
     steps: list[tuple[str, Any]] = [
         ("connect", target.connect),
         ("list", target.list),
@@ -226,6 +292,7 @@ def check(
         ("read back", lambda: _same(target, probe, payload)),
         ("delete", lambda: target.delete(probe)),
     ]
+    report: list[dict[str, Any]] = []
     failure: EntrepotError | OSError | None = None
     try:
         for label, step in steps:
@@ -233,21 +300,32 @@ def check(
             try:
                 step()
             except (EntrepotError, OSError) as exc:
-                out.print(f"  [red]✗[/] {label}: {exc}", soft_wrap=True)
                 failure = exc
+                report.append({"step": label, "ok": False, "error": str(exc)})
+                if not as_json:
+                    out.print(f"  [red]✗[/] {label}: {shown(exc)}", soft_wrap=True)
                 break
-            out.print(f"  [green]✓[/] {label} ({(time.perf_counter() - started) * 1000:.0f} ms)")
+            elapsed = (time.perf_counter() - started) * 1000
+            report.append({"step": label, "ok": True, "ms": round(elapsed)})
+            if not as_json:
+                out.print(f"  [green]✓[/] {label} ({elapsed:.0f} ms)")
     finally:
         if failure is not None and not isinstance(failure, ConfigError):
             with contextlib.suppress(EntrepotError, OSError):
                 target.delete(probe, missing_ok=True)
         target.close()
+    if as_json:
+        emit_json({"target": target.url, "ok": failure is None, "steps": report})
     return int(ExitCode.OK) if failure is None else int(exit_code_for(failure))
 
 
-def _same(target: Target, name: str, payload: bytes) -> None:
-    from entrepot.errors import VerificationFailed
+def _line(name: object, size: int) -> None:
+    """``NAME<TAB>SIZE`` on stdout (a tab, for scripts: rich would expand it)."""
+    if not out.quiet:
+        typer.echo(f"{printable(str(name))}\t{size}")
 
+
+def _same(target: Target, name: str, payload: bytes) -> None:
     if target.read_bytes(name) != payload:
         raise VerificationFailed("the probe file came back different", url=target.url)
 
