@@ -20,8 +20,15 @@ from entrepot.testing.targets import RemoteFolder, TargetContract
 pytestmark = pytest.mark.server
 
 
-def _served(server: Any) -> RemoteFolder:
-    return RemoteFolder(server.url, dict(server.options))
+class ServedContract(TargetContract):
+    """The contract against the server of the fixture named ``server``."""
+
+    server: ClassVar[str]
+
+    @pytest.fixture
+    def remote(self, request: pytest.FixtureRequest) -> RemoteFolder:
+        served = request.getfixturevalue(self.server)
+        return RemoteFolder(served.url, dict(served.options))
 
 
 class TestFileTarget(TargetContract):
@@ -42,48 +49,35 @@ class TestMemoryTarget(TargetContract):
 
 
 @pytest.mark.xdist_group("targets-ftp")
-class TestFTPTarget(TargetContract):
-    @pytest.fixture
-    def remote(self, ftp_server: Any) -> RemoteFolder:
-        return _served(ftp_server)
+class TestFTPTarget(ServedContract):
+    server = "ftp_server"
 
 
 @pytest.mark.xdist_group("targets-ftps")
-class TestFTPSTarget(TargetContract):
-    @pytest.fixture
-    def remote(self, ftps_server: Any) -> RemoteFolder:
-        return _served(ftps_server)
+class TestFTPSTarget(ServedContract):
+    server = "ftps_server"
 
 
 @pytest.mark.xdist_group("targets-vsftpd")
-class TestFTPTargetOnVsftpd(TargetContract):
-    @pytest.fixture
-    def remote(self, vsftpd_server: Any) -> RemoteFolder:
-        return _served(vsftpd_server)
+class TestFTPTargetOnVsftpd(ServedContract):
+    server = "vsftpd_server"
 
 
 @pytest.mark.xdist_group("targets-sftp")
-class TestSFTPTarget(TargetContract):
-    @pytest.fixture
-    def remote(self, sftp_server: Any) -> RemoteFolder:
-        return _served(sftp_server)
+class TestSFTPTarget(ServedContract):
+    server = "sftp_server"
 
 
 @pytest.mark.xdist_group("targets-sshd")
-class TestSFTPTargetOnSshd(TargetContract):
-    @pytest.fixture
-    def remote(self, sshd_server: Any) -> RemoteFolder:
-        return _served(sshd_server)
+class TestSFTPTargetOnSshd(ServedContract):
+    server = "sshd_server"
 
 
 @pytest.mark.xdist_group("targets-s3")
-class TestS3Target(TargetContract):
+class TestS3Target(ServedContract):
+    server = "s3_server"
     # A single PUT reports its progress only once it is done: parts show it.
     large_upload_options: ClassVar[dict[str, Any]] = {
         "multipart_threshold": 5 * 1024 * 1024,
         "multipart_chunksize": 5 * 1024 * 1024,
     }
-
-    @pytest.fixture
-    def remote(self, s3_server: Any) -> RemoteFolder:
-        return _served(s3_server)

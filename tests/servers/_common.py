@@ -8,7 +8,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -207,3 +207,51 @@ class Daemon:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+
+
+def serve_as_accounts(prefix: str, make: Callable[[Any], Any]) -> Iterator[Any]:
+    """Run a system daemon for a session: ``make(base)`` builds it in a fresh folder.
+
+    The folder is outside pytest's private temporary folder (the local
+    accounts must reach it); its ``home`` sub-folder belongs to
+    :data:`SYSTEM_USER`.  Removed at the end.
+    """
+    import tempfile
+    from pathlib import Path
+
+    writer, _ = system_users()
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base.chmod(0o755)
+    try:
+        server = make(base)
+        server.home.mkdir()
+        os.chown(server.home, writer, -1)
+        server.start()
+    except RuntimeError as exc:
+        shutil.rmtree(base, ignore_errors=True)
+        server_unavailable(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def account_folder(home: Any) -> dict[str, Any]:
+    """A fresh folder under ``home`` owned by :data:`SYSTEM_USER`, as folder-fixture fields.
+
+    ``folder`` is its absolute path without the leading slash (the URL adds it).
+    """
+    import uuid
+
+    writer, _ = system_users()
+    folder = home / f"t-{uuid.uuid4().hex[:10]}"
+    folder.mkdir()
+    os.chown(folder, writer, -1)
+    return {
+        "folder": str(folder).lstrip("/"),
+        "user": SYSTEM_USER,
+        "password": SYSTEM_PASSWORD,
+        "readonly_user": SYSTEM_READER,
+        "readonly_password": SYSTEM_READER_PASSWORD,
+    }

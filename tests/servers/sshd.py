@@ -20,25 +20,19 @@ sshd needs root (it logs local accounts in); without it, or without
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.servers._common import (
-    SYSTEM_PASSWORD,
     SYSTEM_READER,
-    SYSTEM_READER_PASSWORD,
     SYSTEM_USER,
     Daemon,
+    account_folder,
     sbin_command,
-    server_unavailable,
-    system_users,
+    serve_as_accounts,
 )
 from tests.servers.sftp import SFTPFolder
 
@@ -105,41 +99,14 @@ class SSHDServer:
 
 @pytest.fixture(scope="session")
 def sshd_service() -> Iterator[SSHDServer]:
-    sshd = sbin_command("sshd")
-    writer, _ = system_users()
+    program = sbin_command("sshd")
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # its privilege-separation folder
-    # Outside pytest's private temporary folder: the local accounts must reach it.
-    base = Path(tempfile.mkdtemp(prefix="entrepot-sshd-"))
-    base.chmod(0o755)
-    server = SSHDServer(base, sshd)
-    server.home.mkdir()
-    os.chown(server.home, writer, -1)
-    try:
-        server.start()
-    except RuntimeError as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        server_unavailable(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    yield from serve_as_accounts("entrepot-sshd-", lambda base: SSHDServer(base, program))
 
 
 @pytest.fixture
 def sshd_server(sshd_service: SSHDServer) -> Iterator[SFTPFolder]:
-    writer, _ = system_users()
-    folder = sshd_service.home / f"t-{uuid.uuid4().hex[:10]}"
-    folder.mkdir()
-    os.chown(folder, writer, -1)
     try:
-        yield SFTPFolder(
-            sshd_service,  # type: ignore[arg-type]
-            str(folder).lstrip("/"),
-            user=SYSTEM_USER,
-            password=SYSTEM_PASSWORD,
-            readonly_user=SYSTEM_READER,
-            readonly_password=SYSTEM_READER_PASSWORD,
-        )
+        yield SFTPFolder(sshd_service, **account_folder(sshd_service.home))  # type: ignore[arg-type]
     finally:
         sshd_service.start()

@@ -19,25 +19,12 @@ vsftpd needs root (it logs local accounts in); without it, or without the
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers._common import (
-    SYSTEM_PASSWORD,
-    SYSTEM_READER,
-    SYSTEM_READER_PASSWORD,
-    SYSTEM_USER,
-    Daemon,
-    sbin_command,
-    server_unavailable,
-    system_users,
-)
+from tests.servers._common import Daemon, account_folder, sbin_command, serve_as_accounts
 from tests.servers.ftp import FTPFolder
 
 _CONFIG = """\
@@ -102,40 +89,13 @@ class VsftpdServer:
 
 @pytest.fixture(scope="session")
 def vsftpd_service() -> Iterator[VsftpdServer]:
-    vsftpd = sbin_command("vsftpd")
-    writer, _ = system_users()
-    # Outside pytest's private temporary folder: the local accounts must reach it.
-    base = Path(tempfile.mkdtemp(prefix="entrepot-vsftpd-"))
-    base.chmod(0o755)
-    server = VsftpdServer(base, vsftpd)
-    server.home.mkdir()
-    os.chown(server.home, writer, -1)
-    try:
-        server.start()
-    except RuntimeError as exc:
-        shutil.rmtree(base, ignore_errors=True)
-        server_unavailable(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
+    program = sbin_command("vsftpd")
+    yield from serve_as_accounts("entrepot-vsftpd-", lambda base: VsftpdServer(base, program))
 
 
 @pytest.fixture
 def vsftpd_server(vsftpd_service: VsftpdServer) -> Iterator[FTPFolder]:
-    writer, _ = system_users()
-    folder = vsftpd_service.home / f"t-{uuid.uuid4().hex[:10]}"
-    folder.mkdir()
-    os.chown(folder, writer, -1)
     try:
-        yield FTPFolder(
-            vsftpd_service,  # type: ignore[arg-type]
-            str(folder).lstrip("/"),
-            user=SYSTEM_USER,
-            password=SYSTEM_PASSWORD,
-            readonly_user=SYSTEM_READER,
-            readonly_password=SYSTEM_READER_PASSWORD,
-        )
+        yield FTPFolder(vsftpd_service, **account_folder(vsftpd_service.home))  # type: ignore[arg-type]
     finally:
         vsftpd_service.start()

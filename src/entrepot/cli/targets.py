@@ -19,6 +19,7 @@ A secret is never accepted as ``-o`` (``password``, ``secret_key``,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import threading
@@ -44,7 +45,6 @@ from entrepot.redact import printable
 from entrepot.targets import (
     CONFLICT_POLICIES,
     Conflict,
-    RemoteInfo,
     Target,
     Transfer,
     open_target,
@@ -127,16 +127,6 @@ def split_file_url(url: str) -> tuple[str, str]:
     return target + (qmark + query if query else ""), name
 
 
-def _info_json(info: RemoteInfo) -> dict[str, Any]:
-    return {
-        "name": info.name,
-        "size": info.size,
-        "mtime": info.mtime,
-        "checksum": info.checksum,
-        "is_dir": info.is_dir,
-    }
-
-
 def put(
     files: Annotated[list[Path], typer.Argument(help="Local files, then the target URL last.")],
     url: UrlArg,
@@ -203,7 +193,7 @@ def _report_uploads(results: list[Transfer], as_json: bool) -> int:
                     "local": str(r.local),
                     "name": r.name,
                     "ok": r.ok,
-                    "remote": _info_json(r.info) if r.info else None,
+                    "remote": dataclasses.asdict(r.info) if r.info else None,
                     "error": str(r.error) if r.error else None,
                 }
                 for r in results
@@ -236,7 +226,7 @@ def ls(
     with open_target(url, **options) as target:
         entries = target.list(folder)
     if as_json:
-        emit_json([_info_json(e) for e in entries])
+        emit_json([dataclasses.asdict(e) for e in entries])
         return
     now = time.time()
     rows = [
@@ -266,7 +256,7 @@ def get(
     with open_target(target_url, **options) as target:
         info = target.download(name, destination)
     if as_json:
-        emit_json({"local": str(destination), "remote": _info_json(info)})
+        emit_json({"local": str(destination), "remote": dataclasses.asdict(info)})
     else:
         _line(destination, info.size)
 
