@@ -28,7 +28,7 @@ def plain_ftp(tmp_path: Path) -> Iterator[FTPServer]:
         server.stop()
 
 
-def test_ftp_without_mlsd_uses_nlst_and_size(plain_ftp: FTPServer, tmp_path: Path) -> None:
+def test_ftp_without_mlsd_lists_with_list_and_mdtm(plain_ftp: FTPServer, tmp_path: Path) -> None:
     url = f"ftp://{USER}@127.0.0.1:{plain_ftp.port}/drop"
     with open_target(url, password=PASSWORD, timeout=30) as target:
         assert "mlsd" not in target._features  # type: ignore[attr-defined]
@@ -41,6 +41,9 @@ def test_ftp_without_mlsd_uses_nlst_and_size(plain_ftp: FTPServer, tmp_path: Pat
         assert target.stat("missing.csv") is None
         names = [(e.name, e.size, e.is_dir) for e in target.list()]
         assert names == [("a.csv", 5, False), ("sub dir", 0, True)]
+        assert all(e.mtime is not None for e in target.list() if not e.is_dir)
+        folder = target.stat("sub dir")
+        assert folder is not None and folder.is_dir
         assert [e.name for e in target.list("sub dir")] == ["sub dir/é b.csv"]
         assert target.upload_bytes(b"12345", "a.csv", conflict="skip").size == 5
         with pytest.raises(RemoteExists):

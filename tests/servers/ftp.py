@@ -21,7 +21,8 @@ empty remote folder):
       n-th completed upload (``STOR``) from now, once;
     * ``server.connections`` — control connections accepted so far;
     * ``server`` — the shared :class:`FTPServer` (``FTPServer(root, mlsd=False)``
-      starts one without ``MLSD``/``MLST``, like vsftpd);
+      starts one without ``MLSD``/``MLST``, like vsftpd; ``glob_nlst=True`` one
+      that expands an ``NLST`` argument as a pattern, like ProFTPD);
     * ``ca_file`` (FTPS only) — the certificate to trust.
 
 Bad passwords are answered at once (``auth_failed_timeout = 0``).
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import datetime
 import errno
+import glob
 import ipaddress
 import logging
 import os
@@ -86,10 +88,18 @@ def make_self_signed_cert(path: Path) -> Path:
 class FTPServer:
     """One pyftpdlib server in a thread; restartable on the same port."""
 
-    def __init__(self, root: Path, *, certfile: Path | None = None, mlsd: bool = True) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        certfile: Path | None = None,
+        mlsd: bool = True,
+        glob_nlst: bool = False,
+    ) -> None:
         self.root = root
         self.certfile = certfile
         self.mlsd = mlsd
+        self.glob_nlst = glob_nlst
         self.port = 0
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -150,6 +160,15 @@ class FTPServer:
                     return None
                 self.respond(f'250 "{self.fs.cwd}" is the current directory.')
                 return path
+
+            def ftp_NLST(self, path: str) -> str | None:
+                if server.glob_nlst and glob.has_magic(os.path.basename(path)):
+                    # As ProFTPD does: the argument is a pattern; no match lists it as is.
+                    found = sorted(glob.glob(path)) or [path]
+                    names = "".join(os.path.basename(name) + "\r\n" for name in found)
+                    self.push_dtp_data(names.encode(self.encoding), cmd="NLST")
+                    return path
+                return super().ftp_NLST(path)  # type: ignore[no-any-return]
 
             def on_file_received(self, file: str) -> None:
                 if server._upload_done():

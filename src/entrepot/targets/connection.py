@@ -165,7 +165,11 @@ class Connection:
         watch = WATCHDOG.watch(self.timeout, self._abort_quietly)
         self._watch = watch
         try:
-            return fn(*args)
+            result = fn(*args)
+            if watch.expired:
+                # Hung up half-way, yet it returned: what it read may be cut short.
+                raise self._stalled(path)
+            return result
         except TargetError as exc:
             if watch.expired:
                 self.close()

@@ -25,7 +25,7 @@ from typing import Any
 
 from entrepot.errors import ConfigError
 from entrepot.redact import MASK, mask_secrets, url_has_secret
-from entrepot.targets.url import SECRET_OPTIONS, TargetURL
+from entrepot.targets.url import SECRET_OPTIONS, TargetURL, mask_url, parse_url
 
 __all__ = [
     "COMMON_OPTIONS",
@@ -177,15 +177,22 @@ def option_pairs(pairs: Iterable[str]) -> dict[str, str]:
     return options
 
 
+def _secret_in_query(url: str) -> bool:
+    try:
+        return bool(set(parse_url(url).options()) & SECRET_OPTIONS)
+    except ConfigError:
+        return False
+
+
 def refuse_stored_secrets(url: str, options: Mapping[str, Any] | None = None) -> None:
     """Raise ConfigError if ``url`` or ``options`` carry a secret that would be stored.
 
     For callers that keep a target for later (a job in the ledger): the
     secret must be a reference there — ``password_env`` or ``password_file``.
     """
-    if url_has_secret(url):
+    if url_has_secret(url) or _secret_in_query(url):
         raise ConfigError(
-            f"the target URL {mask_secrets(url)} carries a password, which would be stored: "
+            f"the target URL {mask_url(url)} carries a password, which would be stored: "
             "give it by reference (password_env or password_file) instead"
         )
     given = sorted(set(options or {}) & SECRET_OPTIONS)

@@ -82,16 +82,21 @@ def new_client(
         )
 
 
-def fast_put_refusal(session: boto3.session.Session, ca_file: str | None) -> str | None:
+def fast_put_refusal(
+    session: boto3.session.Session, endpoint_url: str, ca_file: str | None
+) -> str | None:
     """Why small objects must go through boto3 rather than the fast path, or None.
 
-    boto3 honours proxy variables (``HTTPS_PROXY``, ``NO_PROXY`` …) and a CA
-    bundle from ``AWS_CA_BUNDLE`` or the profile's ``ca_bundle``; the fast
-    path would not, so it steps aside whenever any is set.
+    boto3 honours proxy variables (``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``NO_PROXY`` …) and, for HTTPS, a CA bundle from ``AWS_CA_BUNDLE`` or the
+    profile's ``ca_bundle``; the fast path would not, so it steps aside
+    whenever a proxy variable is set, and for an HTTPS endpoint whenever
+    such a bundle is (``ca_file=`` is honoured by both).
     """
     if urllib.request.getproxies():
         return "a proxy is configured"
-    if ca_file is None and session._session.get_config_variable("ca_bundle"):
+    https = endpoint_url.lower().startswith("https:")
+    if https and ca_file is None and session._session.get_config_variable("ca_bundle"):
         return "a CA bundle is configured for boto3"
     return None
 

@@ -179,7 +179,7 @@ def _remote_path(scheme: str, path: str, text: str) -> str:
     """The path without its outer slashes; ``.`` and ``..`` (and, for S3, ``//``) refused."""
     stripped = path.strip("/")
     parts = stripped.split("/") if stripped else []
-    if any(part in {".", ".."} for part in parts) or (scheme == "s3" and "" in parts):
+    if any(part in {".", ".."} for part in parts) or (scheme == "s3" and "//" in path):
         raise ConfigError(
             f"target URL {mask_secrets(text)}: the path may not hold '.', '..' or empty parts"
         )
