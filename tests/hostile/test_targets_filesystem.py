@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -29,20 +28,8 @@ from entrepot.targets import RemoteInfo, open_target
 from entrepot.targets.file import FileTarget
 from entrepot.targets.transfer import Progress
 from entrepot.targets.url import parse_url
+from tests.hostile._targets import entrepot
 from tests.servers._common import server_unavailable
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def entrepot(*args: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "entrepot", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        check=False,
-    )
 
 
 @pytest.fixture

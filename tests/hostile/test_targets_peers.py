@@ -36,23 +36,9 @@ from entrepot.targets import open_target, remote_name_problem
 from entrepot.targets.ftp import FTPTarget
 from entrepot.targets.info import RemoteInfo
 from entrepot.targets.memory import MemoryTarget
+from tests.hostile._targets import entrepot
 
 pytestmark = pytest.mark.server
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def entrepot(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the command as users do, in its own process."""
-    return subprocess.run(
-        [sys.executable, "-m", "entrepot", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-        check=False,
-    )
 
 
 # -- item 15: dripping peers -------------------------------------------------------------

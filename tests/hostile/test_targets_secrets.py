@@ -16,9 +16,6 @@ Issue 10 items covered here:
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +23,9 @@ import pytest
 
 from entrepot.errors import ConfigError
 from entrepot.targets import open_target, parse_url, refuse_stored_secrets
+from tests.hostile._targets import ROOT, entrepot
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "SeCrEt-7731"
-
-
-def entrepot(*args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "entrepot", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 # -- item 8 ----------------------------------------------------------------------------------

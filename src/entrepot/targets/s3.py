@@ -168,9 +168,7 @@ class S3Target(Target):
     def _fast_put(self, client: Any) -> SignedPut | None:
         if not (self.endpoint_url and self.options.get("fast_put", True)):
             return None
-        refusal = fast_put_refusal(
-            self._session(), self.endpoint_url, self.options.get("ca_file")
-        )
+        refusal = fast_put_refusal(self._session(), self.endpoint_url, self.options.get("ca_file"))
         if refusal is not None:
             log_event(logger, "targets.s3_fast_put_off", logging.INFO, url=self.url, why=refusal)
             return None
