@@ -120,30 +120,37 @@ def _start() -> PostgresServer:
     if init.returncode != 0:
         shutil.rmtree(base, ignore_errors=True)
         server_unavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {server.port} -k {base / 'sock'} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    )
-    start = server.run(
-        str(bin_dir / "pg_ctl"),
-        "-D",
-        str(server.data),
-        "-l",
-        str(base / "server.log"),
-        "-w",
-        "-t",
-        "60",
-        "-o",
-        options,
-        "start",
-        timeout=90,
-    )
-    if start.returncode != 0:
-        log = (
-            (base / "server.log").read_text(errors="replace")[-500:]
-            if (base / "server.log").exists()
-            else ""
+    log_file = base / "server.log"
+    for _ in range(5):
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {server.port} -k {base / 'sock'} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
+        start = server.run(
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(server.data),
+            "-l",
+            str(log_file),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            options,
+            "start",
+            timeout=90,
+        )
+        if start.returncode == 0:
+            break
+        log = log_file.read_text(errors="replace")[-500:] if log_file.exists() else ""
+        if "Address already in use" not in log:
+            break
+        # The port found free was taken before the server bound it (finding free
+        # ports by binding and releasing races with other workers): another one.
+        server.port = free_port()
+        log_file.unlink()
+    if start.returncode != 0:
+        log = log_file.read_text(errors="replace")[-500:] if log_file.exists() else ""
         server.stop()
         shutil.rmtree(base, ignore_errors=True)
         server_unavailable(f"pg_ctl start failed: {start.stderr.strip()[-300:]} {log}")

@@ -51,6 +51,20 @@ def find_weed() -> str | None:
     return str(beside) if beside.exists() else shutil.which("weed")
 
 
+_LISTENERS = (
+    "s3.port",
+    "master.port",
+    "volume.port",
+    "filer.port",
+    "s3.port.grpc",
+    "master.port.grpc",
+    "volume.port.grpc",
+    "filer.port.grpc",
+    "admin.port",
+    "admin.port.grpc",
+)
+
+
 def _pick_ports(count: int) -> list[int]:
     """Ports below 55000 whose +10000 gRPC companions are free too."""
     chosen: list[int] = []
@@ -86,28 +100,15 @@ class S3Server:
             },
         ]
         self.config.write_text(json.dumps({"identities": identities}))
+        self._choose_ports()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._started = False
+
+    def _choose_ports(self) -> None:
         # Every listener gets its own free port: two servers (parallel test workers,
         # other suites) must never meet on a default port.
-        self.ports = dict(
-            zip(
-                (
-                    "s3.port",
-                    "master.port",
-                    "volume.port",
-                    "filer.port",
-                    "s3.port.grpc",
-                    "master.port.grpc",
-                    "volume.port.grpc",
-                    "filer.port.grpc",
-                    "admin.port",
-                    "admin.port.grpc",
-                ),
-                _pick_ports(10),
-                strict=True,
-            )
-        )
+        self.ports = dict(zip(_LISTENERS, _pick_ports(len(_LISTENERS)), strict=True))
         self.port = self.ports["s3.port"]
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -129,8 +130,23 @@ class S3Server:
             return False
 
     def start(self) -> None:
+        """Start weed; the first time, on fresh ports again if one was taken meanwhile."""
         if self._proc is not None:
             return
+        for attempt in range(5):
+            try:
+                self._launch()
+            except RuntimeError:
+                # Ports found free were bound by someone else before weed bound them
+                # (free ports are found by binding and releasing, which races).
+                if self._started or attempt == 4:
+                    raise
+                self._choose_ports()
+                continue
+            self._started = True
+            return
+
+    def _launch(self) -> None:
         args = [
             self.weed,
             "mini",
@@ -151,8 +167,12 @@ class S3Server:
             )
         try:
             wait_until(self._answers, timeout=60, what="SeaweedFS S3")
-        except BaseException:
-            self.stop()
+        except BaseException as exc:
+            proc, self._proc = self._proc, None
+            proc.kill()
+            proc.wait()
+            if isinstance(exc, TimeoutError):
+                raise RuntimeError(f"SeaweedFS did not answer; see {self.log}") from exc
             raise
 
     def stop(self) -> None:
