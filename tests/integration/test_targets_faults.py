@@ -23,7 +23,7 @@ from entrepot.errors import (
 from entrepot.targets import open_target
 
 MiB = 1024 * 1024
-NETWORK = ["ftp", "ftps", "sftp", "s3"]
+NETWORK = ["ftp", "ftps", "sftp", "s3", "vsftpd", "sshd"]
 pytestmark = pytest.mark.server
 
 

@@ -174,13 +174,11 @@ class Daemon:
         for attempt in range(5):
             port = self.port or free_port()
             with open(self.log, "ab") as log:
-                # A group of its own: stopping it ends the sessions it forked too.
                 proc = subprocess.Popen(
                     self.command(port),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
-                    start_new_session=True,
                 )
             deadline = time.monotonic() + 15
             while time.monotonic() < deadline and proc.poll() is None and not port_open(port):
@@ -201,12 +199,38 @@ class Daemon:
 
     @staticmethod
     def _end(proc: Any) -> None:
-        """Kill the program and every session it forked (its process group)."""
+        """Kill the program and every session it forked, as a server that goes down does.
+
+        The sessions may have left its process group (sshd's call setsid), so
+        they are found as its descendants.
+        """
         import signal
 
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        for pid in [*_descendants(proc.pid), proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait()
+
+
+def _descendants(root: int) -> list[int]:
+    """The processes descended from ``root`` (Linux ``/proc``), deepest last."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+                    fields = stat.read().rpartition(")")[2].split()
+            except OSError:
+                continue
+            parents[int(entry)] = int(fields[1])
+    found: list[int] = []
+    frontier = [root]
+    while frontier:
+        children = [pid for pid, ppid in parents.items() if ppid in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 def serve_as_accounts(prefix: str, make: Callable[[Any], Any]) -> Iterator[Any]:
