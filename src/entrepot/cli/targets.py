@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import inspect
 import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote
 
 import typer
@@ -54,6 +58,7 @@ from entrepot.targets import (
 )
 from entrepot.targets.url import SECRET_OPTIONS
 
+_R = TypeVar("_R")
 PASSWORD_VARIABLE = "ENTREPOT_PASSWORD"  # noqa: S105 - a variable name, not a secret
 
 UrlArg = Annotated[str, typer.Argument(help="Target URL, e.g. sftp://user@host:22/folder.")]
@@ -73,7 +78,8 @@ PasswordFile = Annotated[
     typer.Option("--password-file", help="Read the password from this file (mode 600)."),
 ]
 Timeout = Annotated[
-    float, typer.Option("--timeout", help="Seconds a network call may go without progress.")
+    float | None,
+    typer.Option("--timeout", help="Seconds a network call may go without progress (30)."),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
@@ -108,6 +114,51 @@ def _names_a_password(url: str, options: dict[str, Any]) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Connecting:
+    """How a command reaches a target: ``-o`` options, the password source, the timeout."""
+
+    pairs: list[str] | None = None
+    password_env: str | None = None
+    password_file: Path | None = None
+    timeout: float | None = None
+
+    def options(self, url: str) -> dict[str, Any]:
+        """Keyword options for ``open_target(url, ...)`` (see :func:`target_options`)."""
+        return target_options(url, self.pairs, self.password_env, self.password_file, self.timeout)
+
+
+_CONNECTING = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+    for name, kind in (
+        ("option", OptionList),
+        ("password_env", PasswordEnv),
+        ("password_file", PasswordFile),
+        ("timeout", Timeout),
+    )
+]
+
+
+def connecting(command: Callable[..., _R]) -> Callable[..., _R]:
+    """Give a command the options every target command takes, under the one rule.
+
+    The command declares a keyword-only ``how: Connecting`` parameter; its
+    users see ``-o``, ``--password-env``, ``--password-file`` and
+    ``--timeout`` instead, and ``how.options(url)`` turns them into target
+    options.
+    """
+    signature = inspect.signature(command, eval_str=True)
+    kept = [param for name, param in signature.parameters.items() if name != "how"]
+
+    @functools.wraps(command)
+    def run(**given: Any) -> _R:
+        how = Connecting(*(given.pop(param.name) for param in _CONNECTING))
+        return command(how=how, **given)
+
+    run.__signature__ = signature.replace(parameters=[*kept, *_CONNECTING])  # type: ignore[attr-defined]
+    return run
+
+
 def split_file_url(url: str) -> tuple[str, str]:
     """``scheme://host/folder/name?query`` → (``scheme://host/folder?query``, ``name``)."""
     base, qmark, query = url.partition("?")
@@ -140,11 +191,9 @@ def put(
         bool, typer.Option("--verify/--no-verify", help="Check size (and checksum) after upload.")
     ] = True,
     parallel: Annotated[int, typer.Option("--parallel", "-j", help="Connections in parallel.")] = 4,
-    option: OptionList = None,
-    password_env: PasswordEnv = None,
-    password_file: PasswordFile = None,
-    timeout: Timeout = 30.0,
     as_json: AsJson = False,
+    *,
+    how: Connecting,
 ) -> int:
     """Upload files to a target, each published atomically."""
     if conflict not in CONFLICT_POLICIES:
@@ -154,7 +203,7 @@ def put(
     for file in files:
         if not file.is_file():
             raise FileNotFoundError(2, "no such file", str(file))
-    options = target_options(url, option, password_env, password_file, timeout)
+    options = how.options(url)
     specs = [(f, name or f.name) for f in files]
     policy: Conflict = conflict  # type: ignore[assignment]
     columns = (
@@ -216,14 +265,11 @@ def ls(
     url: UrlArg,
     folder: Annotated[str, typer.Option("--folder", help="Sub-folder to list.")] = "",
     as_json: AsJson = False,
-    option: OptionList = None,
-    password_env: PasswordEnv = None,
-    password_file: PasswordFile = None,
-    timeout: Timeout = 30.0,
+    *,
+    how: Connecting,
 ) -> None:
     """List the files of a target folder (a missing folder exits 4)."""
-    options = target_options(url, option, password_env, password_file, timeout)
-    with open_target(url, **options) as target:
+    with open_target(url, **how.options(url)) as target:
         entries = target.list(folder)
     if as_json:
         emit_json([dataclasses.asdict(e) for e in entries])
@@ -243,17 +289,14 @@ def ls(
 def get(
     url: Annotated[str, typer.Argument(help="URL of one remote file.")],
     local: Annotated[Path, typer.Argument(help="Local file, or a folder to put it in.")],
-    option: OptionList = None,
-    password_env: PasswordEnv = None,
-    password_file: PasswordFile = None,
-    timeout: Timeout = 30.0,
     as_json: AsJson = False,
+    *,
+    how: Connecting,
 ) -> None:
     """Download one file, written locally under a temporary name and renamed."""
     target_url, name = split_file_url(url)
     destination = local / name if local.is_dir() else local
-    options = target_options(target_url, option, password_env, password_file, timeout)
-    with open_target(target_url, **options) as target:
+    with open_target(target_url, **how.options(target_url)) as target:
         info = target.download(name, destination)
     if as_json:
         emit_json({"local": str(destination), "remote": dataclasses.asdict(info)})
@@ -263,16 +306,14 @@ def get(
 
 def check(
     url: UrlArg,
-    option: OptionList = None,
-    password_env: PasswordEnv = None,
-    password_file: PasswordFile = None,
-    timeout: Timeout = 30.0,
     as_json: AsJson = False,
+    *,
+    how: Connecting,
 ) -> int:
     """Connect, write, read back, list and delete a probe file; say what works."""
     probe = f"entrepot-check-{secrets.token_hex(4)}.txt"
     payload = f"entrepot check {time.time():.0f}\n".encode()
-    target = open_target(url, **target_options(url, option, password_env, password_file, timeout))
+    target = open_target(url, **how.options(url))
     if not as_json:
         out.print(f"target: {shown(target.url)}")
     steps: list[tuple[str, Any]] = [
@@ -321,7 +362,8 @@ def _same(target: Target, name: str, payload: bytes) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("put", help="Upload files to a target URL (atomic publish).")(put)
-    app.command("ls", help="List a target folder.")(ls)
-    app.command("get", help="Download one file from a target URL.")(get)
-    app.command("check", help="Check that a target works: connect, write, read, delete.")(check)
+    app.command("put", help="Upload files to a target URL (atomic publish).")(connecting(put))
+    app.command("ls", help="List a target folder.")(connecting(ls))
+    app.command("get", help="Download one file from a target URL.")(connecting(get))
+    check_help = "Check that a target works: connect, write, read, delete."
+    app.command("check", help=check_help)(connecting(check))
