@@ -21,6 +21,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import os
 import socket
 import threading
 import time
@@ -84,6 +85,10 @@ class Watchdog:
     """The thread that fires expired watches; see the module docstring."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Start afresh: no watches, no thread (one starts on first use)."""
         self._heap: list[tuple[float, int, Watch]] = []
         self._order = itertools.count()
         self._wake = threading.Condition()
@@ -128,6 +133,10 @@ class Watchdog:
 
 #: The process's watchdog.
 WATCHDOG = Watchdog()
+
+
+# A forked child has none of its parent's threads: its watchdog starts afresh.
+os.register_at_fork(after_in_child=WATCHDOG.reset)
 
 
 def hang_up(sock: Any) -> None:

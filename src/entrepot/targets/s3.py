@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import io
 import logging
@@ -50,7 +51,6 @@ from entrepot.targets.s3_client import Hangups, fast_put_refusal, new_client, se
 from entrepot.targets.s3_errors import classify, code_of
 from entrepot.targets.s3_put import SignedPut
 from entrepot.targets.transfer import Progress, copy_stream
-from entrepot.targets.url import TargetURL
 
 logger = logging.getLogger(__name__)
 MiB = 1024 * 1024
@@ -78,21 +78,32 @@ class S3Target(Target):
         "fast_put": bool,
     }
 
-    def __init__(self, url: TargetURL, **options: Any) -> None:
-        super().__init__(url, **options)
-        self.bucket = url.host
-        self.prefix = url.path.strip("/")
-        self.endpoint_url: str | None = self.options.get("endpoint_url")
-        self.transfer_config = TransferConfig(
+    # Set by _connect (and the first multipart transfer); none before.
+    _client: Any = None
+    _transfer_client: Any = None
+    _signed_put: SignedPut | None = None
+    _hangups: Hangups | None = None
+
+    @property
+    def bucket(self) -> str:
+        return self.target_url.host
+
+    @property
+    def prefix(self) -> str:
+        return self.target_url.path.strip("/")
+
+    @property
+    def endpoint_url(self) -> str | None:
+        return self.options.get("endpoint_url")
+
+    @functools.cached_property
+    def transfer_config(self) -> TransferConfig:
+        return TransferConfig(
             multipart_threshold=self.options.get("multipart_threshold") or 64 * MiB,
             multipart_chunksize=self.options.get("multipart_chunksize") or 8 * MiB,
             max_concurrency=self.options.get("max_concurrency") or 8,
             use_threads=True,
         )
-        self._client: Any = None
-        self._transfer_client: Any = None
-        self._signed_put: SignedPut | None = None
-        self._hangups = Hangups()
 
     @property
     def host(self) -> str:
@@ -139,7 +150,8 @@ class S3Target(Target):
             checksums=checksums,
             verify=verify,
         )
-        self._hangups.track(client)
+        if self._hangups is not None:
+            self._hangups.track(client)
         return client
 
     @property
@@ -194,7 +206,8 @@ class S3Target(Target):
                 client.close()
 
     def _abort(self) -> None:
-        self._hangups.hang_up()
+        if self._hangups is not None:
+            self._hangups.hang_up()
         if self._signed_put is not None:
             self._signed_put.hang_up()
 
