@@ -181,12 +181,21 @@ def decode_metadata(flags: int, block: bytes) -> dict[str, str]:
         strings = iter(block.decode("utf-8").split("\0"))
         return dict(zip(strings, strings, strict=True))
     (pairs,) = _U32.unpack_from(block)
-    count = pairs * 2
-    start = 4 + 4 * count
-    if start > len(block):
-        raise ValueError("metadata length table is longer than its block")
-    lengths = struct.unpack_from(f"<{count}I", block, 4)
-    if start + sum(lengths) != len(block):
+    return decode_length_table(block, pairs * 2, "I")
+
+
+def decode_length_table(block: bytes, strings: int, kind: str) -> dict[str, str]:
+    """Keys and values from a block holding a 4-byte count, ``strings`` lengths, the strings.
+
+    ``kind`` is the struct code of a length (``I`` in format 2, the signed
+    ``i`` of shoebox's format 1).  The lengths must add up to the block
+    exactly; ValueError otherwise.
+    """
+    start = 4 + 4 * strings
+    if strings < 0 or strings % 2 or start > len(block):
+        raise ValueError("metadata length table does not fit its block")
+    lengths = struct.unpack_from(f"<{strings}{kind}", block, 4)
+    if min(lengths, default=0) < 0 or start + sum(lengths) != len(block):
         raise ValueError("metadata lengths do not add up")
     values = []
     pos = start

@@ -2,11 +2,11 @@
 
 Format 1 has no file header: a file is a run of records, each introduced by
 a preamble (the marker ``0x69867884`` and the record version ``1``) followed
-by three native little-endian ints (metadata block length, raw block length,
-a zero end-of-header marker), the metadata block (a count, a table of string
-lengths, then the key and value strings) and the raw block (a length, then
-the payload bytes).  ``docs/archive-format.md`` gives the layout and the
-assumptions made where the original description is silent.
+by three native ints (metadata block length, raw block length, a zero
+end-of-header marker), the metadata block and the raw block (a length, then
+the payload bytes).  This module reads the bytes exactly as shoebox's own
+``disk_storage.Version1`` lays them out; ``docs/archive-format.md`` gives
+the layout, including the odd count field of the metadata block.
 
 Format 1 has no checksums.  The reader checks all the framing it can (marker,
 version, zero marker, lengths that add up, UTF-8 metadata) and skips what
@@ -18,7 +18,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from entrepot.archive.format import MAX_BLOCK, Record
+from entrepot.archive.format import MAX_BLOCK, Record, decode_length_table
 from entrepot.archive.scan import Buffer, DamageHook, ScanState
 
 #: Record marker of format 1 (the bytes spell "EVNT" in decimal ASCII codes).
@@ -42,29 +42,18 @@ def record_version(prefix: bytes) -> int:
 
 
 def decode_v1_metadata(block: bytes) -> dict[str, str]:
-    """The metadata block: a count, that many int lengths, then the strings.
+    """The metadata block: a count field, the string lengths, then the keys and values.
 
-    The count is the number of strings (two per key/value pair).  Writers that
-    stored the number of pairs instead are also accepted: whichever reading
-    makes the lengths add up to the block wins.
+    shoebox's writer stores four times the number of key/value pairs in the
+    count field and its reader takes half of that as the number of lengths
+    (two per pair), so half the count is what is read here too.
     """
     if len(block) < 4:
         raise ValueError("metadata block is shorter than its count")
     (count,) = _INT.unpack_from(block)
-    for strings in (count, count * 2):
-        if strings < 0 or strings % 2 or 4 + 4 * strings > len(block):
-            continue
-        lengths = struct.unpack_from(f"<{strings}i", block, 4)
-        start = 4 + 4 * strings
-        if min(lengths, default=0) < 0 or start + sum(lengths) != len(block):
-            continue
-        values = []
-        pos = start
-        for length in lengths:
-            values.append(block[pos : pos + length].decode("utf-8"))
-            pos += length
-        return dict(zip(values[::2], values[1::2], strict=True))
-    raise ValueError("metadata lengths do not add up")
+    if count < 0:
+        raise ValueError("negative metadata count")
+    return decode_length_table(block, count // 2, "i")
 
 
 def scan_v1(buffer: Buffer, state: ScanState, damage: DamageHook) -> Iterator[Record]:
