@@ -18,8 +18,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from entrepot.archive.format import MAX_BLOCK, Record, decode_length_table
-from entrepot.archive.scan import Buffer, DamageHook, ScanState
+from entrepot.archive.format import Record, decode_length_table
+from entrepot.archive.scan import DamageHook, ScanState
+from entrepot.archive.stream import Buffer
 
 #: Record marker of format 1 (the bytes spell "EVNT" in decimal ASCII codes).
 V1_MARKER = 0x69867884
@@ -65,27 +66,22 @@ def scan_v1(buffer: Buffer, state: ScanState, damage: DamageHook) -> Iterator[Re
             return
         buf = buffer.buf
         pos = buffer.pos
-        offset = buffer.offset
         marker, version = PREAMBLE.unpack_from(buf, pos)
         mlen, rlen, eor = HEADER.unpack_from(buf, pos + PREAMBLE.size)
-        if (
-            marker != V1_MARKER
-            or version != V1_VERSION
-            or eor != 0
-            or not 4 <= mlen <= MAX_BLOCK
-            or not 4 <= rlen <= MAX_BLOCK
-        ):
+        if marker != V1_MARKER or version != V1_VERSION or eor != 0 or mlen < 4 or rlen < 4:
             reason = "bad record marker" if marker != V1_MARKER else "bad record header"
             if marker == V1_MARKER and version != V1_VERSION:
                 reason = f"unknown record version {version}"
-            damage(offset, reason)
-            if not buffer.resync(MARKER_BYTES, pos + 1):
-                return
+            _skip(buffer, damage, reason)
+            continue
+        if mlen + rlen > state.max_record + 8:
+            _skip(buffer, damage, f"a record claims {mlen + rlen} bytes, over the limit of "
+                  f"{state.max_record} (max_record)")  # fmt: skip
             continue
         total = _FIXED + mlen + rlen
         if not buffer.fill(total):
             # Without checksums a later marker proves little: treat the rest as torn.
-            state.torn_at = offset
+            state.torn_at = buffer.offset
             buffer.pos = len(buffer.buf)
             return
         buf = buffer.buf
@@ -94,14 +90,19 @@ def scan_v1(buffer: Buffer, state: ScanState, damage: DamageHook) -> Iterator[Re
         rstart = mstart + mlen
         (plen,) = _INT.unpack_from(buf, rstart)
         if plen != rlen - 4:
-            damage(offset, "payload length does not match its block")
-            buffer.resync(MARKER_BYTES, pos + 1)
+            _skip(buffer, damage, "payload length does not match its block")
             continue
         try:
             metadata = decode_v1_metadata(buf[mstart:rstart])
         except (ValueError, struct.error) as exc:
-            damage(offset, f"bad metadata block: {exc}")
-            buffer.resync(MARKER_BYTES, pos + 1)
+            _skip(buffer, damage, f"bad metadata block: {exc}")
             continue
         buffer.pos = pos + total
-        yield Record(metadata, buf[rstart + 4 : rstart + rlen], offset)
+        yield Record(metadata, buf[rstart + 4 : rstart + rlen], buffer.base + pos)
+
+
+def _skip(buffer: Buffer, damage: DamageHook, reason: str) -> None:
+    """Report the record at ``buffer.pos`` as damage, up to the next record marker."""
+    offset = buffer.offset
+    buffer.resync(MARKER_BYTES, buffer.pos + 1)
+    damage(offset, reason, buffer.offset - offset)

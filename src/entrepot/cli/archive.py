@@ -24,7 +24,7 @@ from entrepot.archive import (
     load_policy,
     verify,
 )
-from entrepot.archive.reader import creation_key, expand
+from entrepot.archive.series import creation_key, expand
 from entrepot.cli.console import err, human_size, out, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.errors import ArchiveError, ConfigError
