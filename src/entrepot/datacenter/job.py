@@ -42,7 +42,7 @@ from entrepot.datacenter.importer import (
     ProgressCallback,
 )
 from entrepot.errors import ConfigError, DatabaseUnavailable, JobFailed
-from entrepot.jobs import Job, JobContext, register_job_kind
+from entrepot.jobs import Job, JobContext
 
 
 def password_free(url: str | None) -> str | None:
@@ -185,6 +185,3 @@ class ImportJob(Job):
         finally:
             if center is not None:
                 center.close()
-
-
-register_job_kind("import", ImportJob.from_params, replace=True)
