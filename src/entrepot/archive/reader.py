@@ -45,13 +45,15 @@ class Damage(NamedTuple):
     skipped: int = 0
 
 
-class ArchiveReader:
+class ArchiveReader(ScanState):
     """Read the records of one archive file (or binary stream).
 
     ``source`` is a path or a readable, seekable binary file object.  Iterate
     over the reader, or call :meth:`read` until it returns None.  A record
     whose metadata and payload exceed ``max_record`` bytes is damage: the
-    reader never holds a larger one in memory.
+    reader never holds a larger one in memory.  What the scan finds besides
+    records (:class:`ScanState`: ``sealed_count``, ``torn_at``, ``good_end``)
+    is kept on the reader itself.
     """
 
     def __init__(
@@ -61,12 +63,12 @@ class ArchiveReader:
         strict: bool = False,
         max_record: int = MAX_RECORD,
     ) -> None:
+        super().__init__(max_record)
         self.strict = strict
         self.damage: list[Damage] = []
         self.header: ArchiveHeader | None = None
         #: The format version (0 when no readable data was found at all).
         self.version = 0
-        self._state = ScanState(max_record)
         self._finished = False
         self._logged = 0
         if isinstance(source, str | os.PathLike):
@@ -98,18 +100,18 @@ class ArchiveReader:
             buffer.fill(need)
             try:
                 self.header = format.decode_header(buffer.buf)
-                buffer.pos = self._state.good_end = self.header.size
+                buffer.pos = self.good_end = self.header.size
             except CorruptRecord as exc:
                 # The records carry their own checksums: read on from the first one.
                 self._damaged(0, exc.message)
                 buffer.resync(format.SYNC, len(format.MAGIC))
-            return scan_v2(buffer, self._state, self._damaged, self._scan_over)
+            return scan_v2(buffer, self, self._damaged, self._scan_over)
         if shoebox_v1.looks_like_v1(prefix) and len(prefix) >= shoebox_v1.PREAMBLE.size:
             self.version = 1
             record_version = shoebox_v1.record_version(prefix)
             if record_version != shoebox_v1.V1_VERSION:
                 raise UnknownFormat(f"shoebox record version {record_version} is not supported")
-            return shoebox_v1.scan_v1(buffer, self._state, self._damaged)
+            return shoebox_v1.scan_v1(buffer, self, self._damaged)
         if not prefix:
             # An empty plain file holds no records in any format.
             self.version = 0 if self.compression else 1
@@ -172,7 +174,7 @@ class ArchiveReader:
         if self.compression is None:
             return
         missing = compress.zstd_incomplete(self._raw) if self.compression == "zstd" else None
-        torn_at = self._state.torn_at
+        torn_at = self.torn_at
         if missing is not None:
             self._damaged(end, missing)
         elif torn_at is not None:
@@ -185,22 +187,7 @@ class ArchiveReader:
     @property
     def sealed(self) -> bool:
         """True once the seal record that ends a complete archive has been read."""
-        return self._state.sealed_count is not None
-
-    @property
-    def sealed_count(self) -> int | None:
-        """The record count the seal record states (None if not sealed)."""
-        return self._state.sealed_count
-
-    @property
-    def good_end(self) -> int:
-        """Offset just past the last intact record read so far (or past the header)."""
-        return self._state.good_end
-
-    @property
-    def torn_at(self) -> int | None:
-        """Offset where the file ended inside a record, if it did."""
-        return self._state.torn_at
+        return self.sealed_count is not None
 
     @property
     def end_offset(self) -> int:
@@ -273,15 +260,9 @@ class Report:
     def ok(self) -> bool:
         return not self.damage
 
-
-def verify(source: str | os.PathLike[str] | IO[bytes], *, max_record: int = MAX_RECORD) -> Report:
-    """Check every record of ``source`` (a path or a binary stream).
-
-    A torn tail or a missing seal is damage here (a finished archive must be
-    complete), except for files still marked open.  A file that is not an
-    archive at all raises :class:`~entrepot.errors.UnknownFormat`.
-    """
-    with ArchiveReader(source, max_record=max_record) as reader:
+    @classmethod
+    def of(cls, reader: ArchiveReader) -> Report:
+        """Read the rest of ``reader`` and judge the whole file (see :func:`verify`)."""
         count = sum(1 for _ in reader)
         damage = list(reader.damage)
         path = reader._name()
@@ -294,6 +275,15 @@ def verify(source: str | os.PathLike[str] | IO[bytes], *, max_record: int = MAX_
             damage.append(Damage(0, "empty file: no archive header"))
         if reader.sealed_count is not None and reader.sealed_count != count and not damage:
             damage.append(Damage(0, f"seal counts {reader.sealed_count} records, found {count}"))
-        return Report(
-            str(path), reader.version, reader.compression, count, reader.sealed, tuple(damage)
-        )
+        return cls(path, reader.version, reader.compression, count, reader.sealed, tuple(damage))
+
+
+def verify(source: str | os.PathLike[str] | IO[bytes], *, max_record: int = MAX_RECORD) -> Report:
+    """Check every record of ``source`` (a path or a binary stream).
+
+    A torn tail or a missing seal is damage here (a finished archive must be
+    complete), except for files still marked open.  A file that is not an
+    archive at all raises :class:`~entrepot.errors.UnknownFormat`.
+    """
+    with ArchiveReader(source, max_record=max_record) as reader:
+        return Report.of(reader)

@@ -157,11 +157,11 @@ class RollingWriter:
     def close(self) -> Path | None:
         """Seal and hand on the current archive; the writer accepts no more events.
 
-        Raise when that cannot be done.  If every event reached the file, the
-        file is released as it is (``NAME.open``) for the next writer's
-        recovery and the writer is closed; if some could not even be written,
-        they stay in memory, the writer stays open, and ``close()`` may be
-        called again.
+        Raise when that cannot be done (an OSError keeps its errno: a full
+        disk is temporary).  If every event reached the file, the file is
+        released as it is (``NAME.open``) for the next writer's recovery and
+        the writer is closed; if some could not even be written, they stay in
+        memory, the writer stays open, and ``close()`` may be called again.
         """
         with self._lock:
             result = None
@@ -170,29 +170,29 @@ class RollingWriter:
                 try:
                     result = self._roll()
                 except Exception as exc:
-                    if self._current is None:
-                        self.closed = True
-                        raise ArchiveError(
-                            f"{current.open_path} is sealed but could not be handed on ({exc}); "
-                            "the next writer in this folder hands it on"
-                        ) from exc
-                    if current.pending:
-                        raise ArchiveError(
-                            f"{current.pending} bytes of events could not be written to "
-                            f"{current.open_path} ({exc}); they are still held: call close() "
-                            "again once the disk has room"
-                        ) from exc
-                    self._current = None
-                    self._done_records += current.records
-                    current.abort()
-                    self.closed = True
-                    raise ArchiveError(
-                        f"{current.open_path} could not be sealed ({exc}); every event is in "
-                        "it, and the next writer in this folder recovers it"
-                    ) from exc
+                    raise self._close_failed(current, exc) from exc
             self.closed = True
             self._hand_on_unfinished()
             return result
+
+    def _close_failed(self, current: ArchiveWriter, cause: Exception) -> Exception:
+        """Settle a failed final roll; return the error that says what is left and where."""
+        if self._current is None:
+            self.closed = True
+            message = "is sealed but could not be handed on; the next writer in this folder does"
+        elif current.pending:
+            message = (
+                f"could not take {current.pending} more bytes of events; they are still held: "
+                "call close() again once the disk has room"
+            )
+        else:
+            self._current = None
+            self._done_records += current.records
+            current.abort()
+            self.closed = True
+            message = "could not be sealed; every event is in it, and the next writer here seals it"
+        text = f"{current.open_path} {message} ({cause})"
+        return OSError(cause.errno, text) if isinstance(cause, OSError) else ArchiveError(text)
 
     def __enter__(self) -> RollingWriter:
         return self

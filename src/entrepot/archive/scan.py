@@ -49,12 +49,14 @@ _LENGTHS = struct.Struct("<4xIIBB2x")
 
 
 class ScanState:
-    """What a scan found besides records: damage, a torn tail, the seal."""
+    """What a scan found besides records: a torn tail, the seal, where to cut."""
 
     def __init__(self, max_record: int = MAX_RECORD) -> None:
         #: Largest metadata + payload accepted; a longer record is damage, never buffered.
         self.max_record = max_record
+        #: The record count the seal record states (None if not sealed).
         self.sealed_count: int | None = None
+        #: Offset where the stream ended inside a record, if it did.
         self.torn_at: int | None = None
         self.after_seal = False
         #: Offset just past the last intact record (or the header): where to cut a torn file.
