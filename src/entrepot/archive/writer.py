@@ -212,9 +212,13 @@ class ArchiveWriter:
             self._fd = -1
 
     def __del__(self) -> None:
-        # A writer dropped without being sealed or aborted must not keep its file locked.
+        # A writer dropped without being sealed or aborted writes what it holds (for
+        # recovery to seal) and must not keep its file locked.
         if getattr(self, "_fd", -1) >= 0:
-            self.release()
+            try:
+                self.abort()
+            except OSError:
+                self.release()
 
     def abort(self) -> None:
         """Stop writing without sealing: the open file stays for recovery.
