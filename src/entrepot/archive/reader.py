@@ -111,7 +111,7 @@ class ArchiveReader(ScanState):
             record_version = shoebox_v1.record_version(prefix)
             if record_version != shoebox_v1.V1_VERSION:
                 raise UnknownFormat(f"shoebox record version {record_version} is not supported")
-            return shoebox_v1.scan_v1(buffer, self, self._damaged)
+            return self._v1(buffer)
         if not prefix:
             # An empty plain file holds no records in any format.
             self.version = 0 if self.compression else 1
@@ -138,9 +138,17 @@ class ArchiveReader(ScanState):
     def _name(self) -> str:
         return str(self.path) if self.path is not None else "stream"
 
+    def _v1(self, buffer: Buffer) -> Iterator[Record]:
+        try:
+            yield from shoebox_v1.scan_v1(buffer, self, self._damaged)
+        finally:
+            self._scan_over()
+
     def _scan_over(self) -> None:
-        # A plain file is done with; a compressed one is still needed for the end check.
+        # A plain file is done with (a read error is reported); a compressed one is
+        # still needed for the end check, which read() makes.
         if self.compression is None:
+            self._finish()
             self.close()
 
     def __iter__(self) -> Iterator[Record]:
@@ -169,7 +177,8 @@ class ArchiveReader(ScanState):
         end = buffer.offset
         if buffer.error is not None:
             error = buffer.error
-            self._damaged(end, f"compressed data is damaged: {type(error).__name__}: {error}")
+            what = "compressed data is damaged" if self.compression else "the file cannot be read"
+            self._damaged(end, f"{what}: {type(error).__name__}: {error}")
             return
         if self.compression is None:
             return
