@@ -30,6 +30,7 @@ def test_display_masks_password_and_secret_options() -> None:
     assert "abc" not in url.display
     assert url.display == "ftp://bob:***@h:21/x?secret_key=***&region=eu"
     assert "hunter2" not in repr(url)
+    assert "abc" not in repr(url)
     assert str(url) == url.display
 
 

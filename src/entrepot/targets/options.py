@@ -60,7 +60,8 @@ class ResolvedOptions:
     timeout: float
     reconnect: bool
     password: str | None = field(repr=False)
-    extra: dict[str, Any]
+    #: May hold secrets of the backend's own (secret_key, passphrase): never shown.
+    extra: dict[str, Any] = field(repr=False)
 
 
 def resolve_options(

@@ -77,6 +77,10 @@ class TargetURL:
     def __str__(self) -> str:
         return self.display
 
+    def __repr__(self) -> str:
+        # The generated repr would show secret query options; the display masks them.
+        return f"TargetURL({self.display!r})"
+
     def options(self) -> dict[str, str]:
         """The query-string options as a dict (the last value of a repeated key wins)."""
         return dict(self.query)
