@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from entrepot.datacenter import DataCenter, parse_schema
-from entrepot.errors import ImportFailed, SchemaError
+from entrepot.errors import ConfigError, ImportBusy, ImportFailed, SchemaError
 
 SCHEMA = """
 [tables.courses]
@@ -377,7 +377,7 @@ def test_unknown_table_and_mode(center: DataCenter) -> None:
     put(center, "x.csv", "a\n1\n")
     with pytest.raises(SchemaError, match="no table 'nope'"):
         center.import_file("x.csv", "nope")
-    with pytest.raises(ImportFailed, match="unknown import mode"):
+    with pytest.raises(ConfigError, match="unknown import mode"):
         center.import_file("x.csv", "students", "upsert")
 
 
@@ -432,7 +432,7 @@ def test_the_same_file_is_not_imported_twice_at_once(center: DataCenter) -> None
     put(center, "c.csv", "student_id,name\nS0001,Ann\n")
     running = center.importer("c.csv", "students")
     running.prepare()
-    with pytest.raises(ImportFailed, match="being imported by another process"):
+    with pytest.raises(ImportBusy, match="being imported by another process"):
         center.import_file("c.csv", "students")
     running.produce()
     assert running.send().successful == 1

@@ -1,7 +1,7 @@
 """The import tests again, with the chunks checked in a second process.
 
 Every test of ``tests/unit/test_dc_import.py`` runs here with the check
-worker of :mod:`entrepot.datacenter.pipeline` forced on, whatever the file
+worker of :mod:`entrepot.datacenter.imports.check_ahead` forced on, whatever the file
 size, so both ways of checking must give the same results.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from entrepot.datacenter import importer
+from entrepot.datacenter.imports import importer
 from tests.unit.test_dc_import import *  # noqa: F403 - the shared import tests
 from tests.unit.test_dc_import import SCHEMA, put, rows_of
 

@@ -5,10 +5,11 @@ nothing to set up.  PostgreSQL is used when a URL names it
 (``postgresql://user:pass@host/db``; psycopg 3 is the driver), and bulk
 inserts then go through ``COPY``.
 
-Besides the user's tables the database holds the importer's ledger: one row
-per import job and one per committed chunk of rows.  A chunk's rows and its
-ledger row are written in the same transaction, which is what lets an
-interrupted import resume without importing a row twice.
+Besides the user's tables the database holds the data center's own
+bookkeeping (:mod:`.bookkeeping`): a row per import and one per committed
+chunk of rows.  A chunk's rows and its bookkeeping row are written in the
+same transaction, which is what lets an interrupted import resume without
+importing a row twice.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Float,
-    Integer,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
@@ -41,7 +40,8 @@ from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from entrepot.datacenter.schema import ColumnSpec, TableSpec
+from entrepot.datacenter.bookkeeping import bookkeeping_tables
+from entrepot.datacenter.table_schema import ColumnSpec, TableSpec
 from entrepot.errors import ConfigError
 from entrepot.logs import log_event
 
@@ -79,54 +79,6 @@ def _sql_type(spec: ColumnSpec) -> TypeEngine[Any]:
     return Text()
 
 
-def _ledger(metadata: MetaData) -> tuple[Table, Table, Table]:
-    jobs = Table(
-        "dc_import_jobs",
-        metadata,
-        Column("job_id", String(64), primary_key=True),
-        Column("source_name", Text, nullable=False),
-        # A hash of root and source name while the job is unfinished, NULL
-        # once done: only one unfinished import per file can exist.
-        Column("active_source", String(64), unique=True),
-        Column("source_key", String(64), nullable=False, index=True),
-        Column("original_name", Text, nullable=False),
-        Column("table_name", Text, nullable=False),
-        Column("mode", String(16), nullable=False),
-        Column("digest", String(64), nullable=False),
-        Column("user_name", Text, nullable=False, default=""),
-        Column("chunk_size", Integer, nullable=False),
-        Column("encoding", String(32), nullable=False),
-        # importing → distributing → done
-        Column("stage", String(16), nullable=False),
-        Column("from_pending", Boolean, nullable=False, default=False),
-        Column("rows_total", Integer),
-        Column("rows_ok", Integer),
-        Column("rows_failed", Integer),
-        Column("merged_digest", String(64)),
-        Column("started", DateTime, nullable=False),
-        Column("duration", Float),
-    )
-    chunks = Table(
-        "dc_import_chunks",
-        metadata,
-        Column("job_id", String(64), nullable=False),
-        Column("chunk_no", Integer, nullable=False),
-        Column("rows_ok", Integer, nullable=False),
-        Column("rows_failed", Integer, nullable=False),
-        # JSON object: data row index → "field: message; field: message"
-        Column("errors", Text, nullable=False),
-        PrimaryKeyConstraint("job_id", "chunk_no"),
-    )
-    backups = Table(
-        "dc_backup_files",
-        metadata,
-        Column("path", Text, primary_key=True),
-        # Bytes of the backup file that belong to committed transactions.
-        Column("length", BigInteger, nullable=False),
-    )
-    return jobs, chunks, backups
-
-
 class Database:
     """An engine plus the tables the data center knows about."""
 
@@ -148,9 +100,9 @@ class Database:
         if self.is_sqlite:
             _tune_sqlite(self.engine)
         self.metadata = MetaData()
-        self.jobs, self.chunks, self.backups = _ledger(self.metadata)
+        self.imports, self.chunks, self.backups = bookkeeping_tables(self.metadata)
         self._tables: dict[str, Table] = {}
-        self._ledger_ready = False
+        self._bookkeeping_ready = False
 
     @classmethod
     def sqlite_file(cls, path: str | Path) -> Database:
@@ -164,12 +116,13 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({self.masked_url!r})"
 
-    def ensure_ledger(self) -> None:
-        if not self._ledger_ready:
+    def ensure_bookkeeping(self) -> None:
+        """Create the data center's own tables (see :mod:`.bookkeeping`) if missing."""
+        if not self._bookkeeping_ready:
             self.metadata.create_all(
-                self.engine, tables=[self.jobs, self.chunks, self.backups], checkfirst=True
+                self.engine, tables=[self.imports, self.chunks, self.backups], checkfirst=True
             )
-            self._ledger_ready = True
+            self._bookkeeping_ready = True
 
     def table(self, spec: TableSpec, *, create: bool = True) -> Table:
         """The SQLAlchemy table for ``spec``, created in the database if missing."""
@@ -186,7 +139,7 @@ class Database:
             table = Table(spec.name, self.metadata, *columns, PrimaryKeyConstraint(*spec.key))
             self._tables[spec.name] = table
         if create:
-            self.ensure_ledger()
+            self.ensure_bookkeeping()
             table.create(self.engine, checkfirst=True)
         return table
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Table, and_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from entrepot.datacenter.schema import TableSpec
+from entrepot.datacenter.table_schema import TableSpec
 from entrepot.datacenter.values import ColumnConverter
 from entrepot.errors import ConfigError
 

@@ -1,10 +1,10 @@
 """An import as an Entrepôt job: recorded in the ledger, retried, kept in the backlog.
 
-:class:`ImportJob` runs an :class:`~entrepot.datacenter.importer.Importer`
-through the shared lifecycle:
+:class:`ImportJob` runs an :class:`~entrepot.datacenter.imports.importer.Importer`
+through the shared lifecycle, under the ledger's job id:
 
 ``prepare``  open the data center, check the file and its header, register
-             the import (or pick up the interrupted one of the same file);
+             the import (or take over the interrupted one of the same file);
 ``produce``  import the chunks not yet committed; the items are the file's
              data rows (a file without rows is finished here: nothing to send);
 ``send``     write the finished and pending row files and distribute them;
@@ -14,45 +14,42 @@ Rows rejected into the pending file do not fail the job: the import did its
 work, and :attr:`ImportJob.result` says how many rows wait.  A missing file,
 a bad header or schema fail it for good (permanent); a database that cannot
 be reached fails it for now (:class:`~entrepot.errors.DatabaseUnavailable`,
-transient).  Either way the job waits in the backlog, and a re-run resumes
-the import where it stopped — the importer never imports a row twice.
+transient), and so does another process importing the same file
+(:class:`~entrepot.errors.ImportBusy`, which defers the job).  Either way the
+job waits in the backlog, and a re-run resumes the import where it stopped —
+the importer never imports a row twice.
 
-The parameters kept in the ledger hold the database URL without its
-password: a job re-run from the backlog connects with the password libpq
-finds itself (``PGPASSWORD``, ``~/.pgpass``).
+The parameters kept in the ledger never hold a password: a database URL
+that carries one is refused (see :mod:`entrepot.datacenter.db_secrets`); the
+job keeps the name of the environment variable or file that holds it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import make_url
 
 from entrepot.datacenter.center import DataCenter
-from entrepot.datacenter.columnar import Reader, check_reader
-from entrepot.datacenter.importer import (
-    DEFAULT_CHUNK_SIZE,
-    Importer,
-    ImportResult,
-    ProgressCallback,
+from entrepot.datacenter.db_secrets import (
+    HOW_TO,
+    has_password,
+    read_password,
+    shown_url,
+    with_password,
 )
-from entrepot.errors import ConfigError, DatabaseUnavailable, JobFailed
+from entrepot.datacenter.imports.finishing import ImportResult
+from entrepot.datacenter.imports.importer import Importer, ProgressCallback
+from entrepot.datacenter.imports.options import ImportOptions
+from entrepot.errors import ConfigError, DatabaseUnavailable, ImportBusy, JobFailed
 from entrepot.jobs import Job, JobContext, register_job_kind
 
-
-def password_free(url: str | None) -> str | None:
-    """``url`` with its password removed (not masked: nothing of it is kept)."""
-    if url is None:
-        return None
-    try:
-        return make_url(url)._replace(password=None).render_as_string(hide_password=False)
-    except sa_exc.ArgumentError as exc:
-        raise ConfigError(f"not a database URL: {exc}") from None
+#: Parameters of the job that are not import options.
+_PLACE = ("root", "file", "table", "schema", "database", "password_env", "password_file")
 
 
 def _unreachable(exc: sa_exc.DBAPIError, sqlite: bool) -> bool:
@@ -67,7 +64,12 @@ def _unreachable(exc: sa_exc.DBAPIError, sqlite: bool) -> bool:
 
 
 class ImportJob(Job):
-    """Import ``file`` of the data center at ``root`` into ``table``."""
+    """Import ``file`` of the data center at ``root`` into ``table``.
+
+    ``mode`` and any other :class:`ImportOptions` field may be given as
+    keywords, or all at once as ``options``.  ``database`` is a URL without
+    a password; ``password_env`` or ``password_file`` name where it is.
+    """
 
     kind = "import"
 
@@ -76,32 +78,39 @@ class ImportJob(Job):
         root: str | os.PathLike[str],
         file: str,
         table: str,
-        mode: str = "create",
+        mode: str | None = None,
         *,
+        options: ImportOptions | None = None,
         schema: str | os.PathLike[str] | None = None,
         database: str | None = None,
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        encoding: str = "utf-8-sig",
-        user: str = "",
+        password_env: str | None = None,
+        password_file: str | os.PathLike[str] | None = None,
         on_progress: ProgressCallback | None = None,
-        reader: Reader = "arrow",
+        **changes: Any,
     ) -> None:
+        if mode is not None:
+            changes["mode"] = mode
+        self.options = (options or ImportOptions()).replace(**changes)
+        if database is not None and has_password(database):
+            raise ConfigError(
+                f"the database URL carries a password, which a job never stores: {HOW_TO}"
+            )
         self.root = Path(root).absolute()
         self.file = file
         self.table = table
-        self.mode = mode
         self.schema = Path(schema).absolute() if schema is not None else None
-        # The full URL serves this process only; params() keeps it password-free.
-        self._database = database
-        self.chunk_size = chunk_size
-        self.encoding = encoding
-        self.user = user
-        self.reader = check_reader(reader)
+        self.database = database
+        self.password_env = password_env
+        self.password_file = str(Path(password_file).absolute()) if password_file else None
         self.on_progress = on_progress
         self.result: ImportResult | None = None
         """What the import did, once it has finished."""
         self._center: DataCenter | None = None
         self._importer: Importer | None = None
+
+    @property
+    def mode(self) -> str:
+        return self.options.mode
 
     @property
     def name(self) -> str:
@@ -112,14 +121,26 @@ class ImportJob(Job):
             "root": str(self.root),
             "file": self.file,
             "table": self.table,
-            "mode": self.mode,
             "schema": str(self.schema) if self.schema is not None else None,
-            "database": password_free(self._database),
-            "chunk_size": self.chunk_size,
-            "encoding": self.encoding,
-            "user": self.user,
-            "reader": self.reader,
+            "database": self.database,
+            "password_env": self.password_env,
+            "password_file": self.password_file,
+            **self.options.params(),
         }
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> ImportJob:
+        return cls(
+            params["root"],
+            params["file"],
+            params["table"],
+            options=ImportOptions.from_params(params),
+            **{key: params.get(key) for key in _PLACE[3:]},
+        )
+
+    def defers(self, error: BaseException) -> bool:
+        # Another process imports the file: nobody's fault, the job waits.
+        return isinstance(error, ImportBusy) or super().defers(error)
 
     @contextlib.contextmanager
     def _translated(self) -> Iterator[None]:
@@ -127,40 +148,41 @@ class ImportJob(Job):
         try:
             yield
         except sa_exc.DBAPIError as exc:
-            sqlite = self._database is None or self._database.startswith("sqlite")
+            sqlite = self.database is None or self.database.startswith("sqlite")
             if not _unreachable(exc, sqlite):
                 raise
-            where = password_free(self._database) or "SQLite"
+            where = shown_url(self.database) if self.database is not None else "SQLite"
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
             raise DatabaseUnavailable(f"database {where} unavailable: {reason}") from exc
         except sa_exc.TimeoutError as exc:
             raise DatabaseUnavailable("no database connection free in time") from exc
 
-    def _open(self) -> Importer:
+    def _open(self, job_id: str) -> Importer:
         if self._importer is None:
             if self._center is None:
-                self._center = DataCenter(self.root, database=self._database, schema=self.schema)
+                url = None
+                if self.database is not None:
+                    password = read_password(env=self.password_env, file=self.password_file)
+                    url = with_password(self.database, password)
+                self._center = DataCenter(self.root, database=url, schema=self.schema)
             self._importer = self._center.importer(
                 self.file,
                 self.table,
-                self.mode,
-                user=self.user,
-                chunk_size=self.chunk_size,
-                encoding=self.encoding,
+                options=self.options,
                 on_progress=self.on_progress,
-                reader=self.reader,
+                job_id=job_id,
             )
         return self._importer
 
     def prepare(self, ctx: JobContext) -> None:
         with self._translated():
-            importer = self._open()
+            importer = self._open(ctx.job_id)
             importer.prepare()
         source = importer.source
         ctx.extra["size"] = source.stat().st_size if source.is_file() else 0
 
     def produce(self, ctx: JobContext) -> int:
-        importer = self._open()
+        importer = self._open(ctx.job_id)
         with self._translated():
             rows = importer.produce()
             if rows == 0:
@@ -169,7 +191,7 @@ class ImportJob(Job):
         return rows
 
     def send(self, ctx: JobContext) -> None:
-        importer = self._open()
+        importer = self._open(ctx.job_id)
         with self._translated():
             self.result = importer.send()
         ctx.add_bytes(int(ctx.extra.get("size", 0)))
@@ -187,4 +209,4 @@ class ImportJob(Job):
                 center.close()
 
 
-register_job_kind("import", ImportJob.from_params, replace=True)
+register_job_kind("import", ImportJob.from_params)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,26 @@ def _value(value: object) -> str:
     if not text or any(ch.isspace() or ch in '"=' for ch in text):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text
+
+
+def parse_line(line: str) -> dict[str, str]:
+    """A log line as its fields: ``time``, ``action``, then ``key=value`` pairs.
+
+    >>> parse_line('2026-11-23T18:40:02Z import file="a b.csv" failed=0')
+    {'time': '2026-11-23T18:40:02Z', 'action': 'import', 'file': 'a b.csv', 'failed': '0'}
+    """
+    try:
+        parts = shlex.split(line, posix=True)
+    except ValueError:
+        return {"line": line}
+    if len(parts) < 2:
+        return {"line": line}
+    fields = {"time": parts[0], "action": parts[1]}
+    for part in parts[2:]:
+        key, sep, value = part.partition("=")
+        if sep:
+            fields[key] = value
+    return fields
 
 
 class DataCenterLog:

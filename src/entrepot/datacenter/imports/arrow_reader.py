@@ -3,7 +3,7 @@
 The ``csv`` module and per-cell Python tests cost most of a large import.
 Arrow's CSV reader parses blocks of the file in C++ on every processor, and
 its compute kernels test a whole column at once (a regular expression, a set,
-a length), so that a clean chunk reaches :mod:`.rawpath` without a Python
+a length), so that a clean chunk reaches :mod:`.fast_path` without a Python
 object per cell — on PostgreSQL none at all but the keys.
 
 Arrow reads a file only where it reads it exactly as ``csv.reader`` would
@@ -13,7 +13,7 @@ extra cell, a blank line, an unterminated quote, a carriage return inside a
 cell (which Arrow misreads where it ends a parsing block), another encoding —
 the import goes on from that chunk with the ``csv`` module, whose general path
 words every problem.  Property tests compare the two readers
-(``tests/unit/test_dc_columnar.py``).
+(``tests/unit/test_dc_arrow_reader.py``).
 
 Arrow comes with the ``arrow`` extra (``pip install 'entrepot[arrow]'``);
 without it the ``csv`` module reads every file, with the same outcome.
@@ -25,9 +25,7 @@ import codecs
 import io
 import re
 from collections.abc import Callable, Iterator, Sequence, Set
-from typing import IO, Any, Literal
-
-from entrepot.errors import ImportFailed
+from typing import IO, Any
 
 try:
     import pyarrow as pa  # type: ignore[import-untyped]
@@ -40,17 +38,6 @@ else:
 
 #: Bytes Arrow parses at a time (one block per processor at once).
 BLOCK_SIZE = 1 << 20
-
-#: Who parses an import file's rows: Arrow where it can (the default), or
-#: always the ``csv`` module.
-Reader = Literal["arrow", "csv"]
-READERS: tuple[Reader, ...] = ("arrow", "csv")
-
-
-def check_reader(name: str) -> Reader:
-    if name not in READERS:
-        raise ImportFailed(f"unknown CSV reader {name!r}: use arrow or csv")
-    return name
 
 
 class Unreadable(Exception):
@@ -65,11 +52,18 @@ def readable(encoding: str, header: Sequence[str]) -> bool:
     return not any("\n" in name or "\r" in name for name in header)
 
 
-def read_chunks(handle: IO[bytes], width: int, chunk_size: int) -> Iterator[ArrowChunk]:
+def read_chunks(
+    handle: IO[bytes] | io.RawIOBase,
+    width: int,
+    chunk_size: int,
+    *,
+    on_batch: Callable[[], None] | None = None,
+) -> Iterator[ArrowChunk]:
     """The data rows after the header line, ``chunk_size`` rows at a time.
 
     Raises :class:`Unreadable` before a chunk that Arrow cannot read exactly
     as ``csv.reader`` would; every chunk yielded before it is right.
+    ``on_batch`` is called each time Arrow gives a batch of rows.
     """
     names = [f"c{position}" for position in range(width)]
     reader = _open(handle, names)
@@ -82,6 +76,8 @@ def read_chunks(handle: IO[bytes], width: int, chunk_size: int) -> Iterator[Arro
             break
         except pa.ArrowInvalid as exc:
             raise Unreadable(str(exc)) from exc
+        if on_batch is not None:
+            on_batch()
         pending.append(batch)
         count += batch.num_rows
         while count >= chunk_size:
@@ -94,7 +90,7 @@ def read_chunks(handle: IO[bytes], width: int, chunk_size: int) -> Iterator[Arro
         yield _checked(pa.Table.from_batches(pending))
 
 
-def _open(handle: IO[bytes], names: list[str]) -> Any:
+def _open(handle: IO[bytes] | io.RawIOBase, names: list[str]) -> Any:
     try:
         return pcsv.open_csv(
             handle,
@@ -194,7 +190,7 @@ class ArrowChunk:
 
 
 class ArrowCells:
-    """:class:`~entrepot.datacenter.cells.Cells` over an Arrow string column."""
+    """:class:`~entrepot.datacenter.imports.cells.Cells` over an Arrow string column."""
 
     def __init__(self, column: Any) -> None:
         self.column = column
@@ -218,6 +214,10 @@ class ArrowCells:
 
     def lengths(self) -> set[int]:
         return set(pc.unique(pc.utf8_length(self.column)).to_pylist())
+
+    def bounds(self) -> tuple[str, str]:
+        found = pc.min_max(self.column)
+        return found["min"].as_py(), found["max"].as_py()
 
     def all_in(self, allowed: Set[str]) -> bool:
         choices = pa.array(sorted(allowed), pa.string())
