@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from entrepot import plugins
 from entrepot.archive import (
     AgePolicy,
     AnyOf,
@@ -83,7 +84,7 @@ def test_policies_load_by_name_and_from_the_entry_point_group(monkeypatch):
         value="tests.unit.test_archive_rolling:EveryThird",
         group=policies.ENTRY_POINT_GROUP,
     )
-    monkeypatch.setattr(policies, "entry_points", lambda group: [plugin])
+    monkeypatch.setattr(plugins, "entry_points", lambda group: [plugin])
     loaded = load_policy("every-third", every=4)
     assert isinstance(loaded, EveryThird) and loaded.every == 4
     with pytest.raises(ConfigError, match="unknown roll policy 'nope'"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from entrepot.errors import JobError
+from entrepot.errors import BackendUnavailable, JobError
 from entrepot.jobs import (
     build_job,
     job_factory,
@@ -15,7 +15,7 @@ from entrepot.jobs import (
     registered_kinds,
     unregister_job_kind,
 )
-from entrepot.jobs import kinds as kinds_module
+from entrepot.jobs.kinds import KINDS
 from entrepot.jobs.testing import ScriptedJob
 
 
@@ -64,19 +64,30 @@ def test_builtin_kinds_are_imported_on_first_use(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "lazy_jobs_mod.py").write_text(
-        "from entrepot.jobs import register_job_kind\n"
-        "from entrepot.jobs.testing import ScriptedJob\n"
-        "register_job_kind('t-lazy', ScriptedJob.from_params)\n"
+        "from entrepot.jobs.testing import ScriptedJob\nfactory = ScriptedJob.from_params\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(kinds_module, "BUILTIN_KINDS", {"t-lazy": "lazy_jobs_mod"})
+    monkeypatch.setitem(KINDS._builtins, "t-lazy", "lazy_jobs_mod:factory")
     try:
+        assert "lazy_jobs_mod" not in sys.modules
         assert isinstance(build_job("t-lazy", {}), ScriptedJob)
+        assert "lazy_jobs_mod" in sys.modules
     finally:
         sys.modules.pop("lazy_jobs_mod", None)
 
 
 def test_a_builtin_kind_whose_module_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kinds_module, "BUILTIN_KINDS", {"t-lazy": "no_such_module_here"})
-    with pytest.raises(JobError, match="needs module no_such_module_here"):
+    monkeypatch.setitem(KINDS._builtins, "t-lazy", "no_such_module_here:factory")
+    with pytest.raises(BackendUnavailable, match="needs no_such_module_here"):
         job_factory("t-lazy")
+
+
+def test_builtin_kinds_are_not_registered_twice_on_import() -> None:
+    # Importing a kind's module registers nothing: the duplicate check stays armed.
+    import entrepot.datacenter
+    import entrepot.ship  # noqa: F401
+
+    with pytest.raises(JobError, match="already registered"):
+        register_job_kind("t-one", ScriptedJob.from_params)
+        register_job_kind("t-one", lambda params: ScriptedJob())
+    assert job_factory("ship") == job_factory("ship")

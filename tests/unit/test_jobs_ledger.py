@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from entrepot.errors import ConfigError, JobError, UnknownJob
+from entrepot.cli.exitcodes import ExitCode, exit_code_for
+from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
 from entrepot.jobs import (
     FakeClock,
     JobContext,
@@ -221,10 +222,19 @@ def test_a_bad_url_is_a_config_error() -> None:
         Ledger("not a url")
 
 
-def test_the_url_never_shows_a_password() -> None:
-    with pytest.raises(ConfigError) as caught:
-        Ledger("postgresql+psycopg://user:s3cret@127.0.0.1:1/db")
-    assert "s3cret" not in str(caught.value)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://user:s3cret@127.0.0.1:1/db",
+        "postgresql://user:s3@cret@127.0.0.1:1/db",
+        "postgresql://user@127.0.0.1:1/db?password=s3cret",
+    ],
+)
+def test_an_unreachable_ledger_is_temporary_and_never_shows_a_password(url: str) -> None:
+    with pytest.raises(DatabaseUnavailable) as caught:
+        Ledger(url)
+    assert "cret" not in str(caught.value)
+    assert exit_code_for(caught.value) == ExitCode.TEMPORARY
 
 
 def test_processes_opening_a_new_ledger_together(tmp_path: Path) -> None:

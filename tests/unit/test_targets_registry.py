@@ -9,15 +9,14 @@ import pytest
 from entrepot.errors import BackendUnavailable, ConfigError
 from entrepot.targets import backend_for, open_target, register_backend, schemes
 from entrepot.targets.memory import MemoryTarget
-from entrepot.targets.registry import _registered
+from entrepot.targets.registry import BACKENDS
 
 
 @pytest.fixture(autouse=True)
 def _clean_registry() -> object:
-    saved = dict(_registered)
     yield
-    _registered.clear()
-    _registered.update(saved)
+    for scheme in ("scratch", "scratch2", "broken"):
+        BACKENDS.unregister(scheme)
 
 
 def test_builtin_schemes() -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
 from entrepot.errors import ConfigError
+from entrepot.plugins import PluginRegistry
 
 ENTRY_POINT_GROUP = "entrepot.roll_policies"
 
@@ -118,26 +118,30 @@ class AnyOf(_Combinable):
         return f"AnyOf({', '.join(map(repr, self.policies))})"
 
 
-BUILTIN: dict[str, type[Any]] = {
-    "size": SizePolicy,
-    "count": CountPolicy,
-    "age": AgePolicy,
-    "idle": IdlePolicy,
-    "never": NeverPolicy,
-}
+def _policy_class(value: Any) -> Any:
+    if not callable(value):
+        raise TypeError(f"{value!r} is not a roll policy class")
+    return value
+
+
+#: Name → policy class: the built-ins below, then plug-ins.
+POLICIES: PluginRegistry[Any] = PluginRegistry(
+    "roll policy",
+    ENTRY_POINT_GROUP,
+    {
+        "size": f"{__name__}:SizePolicy",
+        "count": f"{__name__}:CountPolicy",
+        "age": f"{__name__}:AgePolicy",
+        "idle": f"{__name__}:IdlePolicy",
+        "never": f"{__name__}:NeverPolicy",
+    },
+    check=_policy_class,
+)
 
 
 def load_policy(name: str, **options: Any) -> RollPolicy:
     """The policy called ``name`` (built in, or from the entry-point group), configured."""
-    cls: Any = BUILTIN.get(name)
-    if cls is None:
-        found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
-        if not found:
-            known = sorted(BUILTIN) + sorted(
-                ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)
-            )
-            raise ConfigError(f"unknown roll policy {name!r} (known: {', '.join(known)})")
-        cls = found[0].load()
+    cls = POLICIES.load(name)
     try:
         policy = cls(**options)
     except TypeError as exc:

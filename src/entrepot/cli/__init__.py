@@ -10,9 +10,10 @@ from typing import Any
 
 import typer
 
-from entrepot.cli.console import err
+from entrepot.cli.console import err, out, print_error
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.errors import EntrepotError
+from entrepot.interrupts import sigterm_raises
 
 __all__ = ["ExitCode", "main", "run"]
 
@@ -23,20 +24,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = typer.main.get_command(app)
     args = list(sys.argv[1:] if argv is None else argv)
-    with _logging_restored():
-        return _run_command(command, args)
+    with _logging_restored(), sigterm_raises() as sigterm:
+        code = _run_command(command, args)
+    if code == ExitCode.INTERRUPTED:
+        # typer turns any KeyboardInterrupt into exit code 130.
+        err.print("terminated" if sigterm.received else "interrupted")
+        return int(ExitCode.TERMINATED if sigterm.received else ExitCode.INTERRUPTED)
+    return code
 
 
 @contextmanager
 def _logging_restored() -> Iterator[None]:
     """Undo the command's logging set-up afterwards, so in-process callers keep theirs."""
     library = logging.getLogger("entrepot")
-    level, handlers = library.level, list(library.handlers)
+    level, handlers, quiet = library.level, list(library.handlers), out.quiet
     try:
         yield
     finally:
         library.setLevel(level)
         library.handlers[:] = handlers
+        out.quiet = quiet
 
 
 def _run_command(command: Any, args: list[str]) -> int:
@@ -48,17 +55,10 @@ def _run_command(command: Any, args: list[str]) -> int:
         # Usage errors (unknown option, missing argument, no arguments at all).
         exc.show(file=sys.stderr)  # type: ignore[attr-defined]
         return int(ExitCode.USAGE)
-    except typer.Abort:
-        err.print("aborted")
+    except (typer.Abort, KeyboardInterrupt):  # Terminated too: main() tells them apart
         return int(ExitCode.INTERRUPTED)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        return int(ExitCode.INTERRUPTED)
-    except EntrepotError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
-        return int(exit_code_for(exc))
-    except OSError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True)
+    except (EntrepotError, OSError) as exc:
+        print_error(exc)
         return int(exit_code_for(exc))
     # Commands return an ExitCode (or None for success).
     return int(result) if isinstance(result, int) else int(ExitCode.OK)

@@ -15,6 +15,8 @@ from typing import Annotated
 import typer
 
 from entrepot import __version__
+from entrepot.cli.console import set_quiet
+from entrepot.logs import SafeFormatter
 
 #: Command modules, in the order their groups appear in ``--help``.
 COMMAND_MODULES = (
@@ -26,14 +28,13 @@ COMMAND_MODULES = (
     "ship",
     "jobs",
     "dc",
-    "service",
 )
 
 app = typer.Typer(
     name="entrepot",
     help="Receive data files and events, keep them safely on disk, deliver them.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -61,6 +62,7 @@ def _root(
     levels = (logging.WARNING, logging.INFO, logging.DEBUG)
     level = logging.ERROR if quiet else levels[min(verbose, 2)]
     configure_logging(level)
+    set_quiet(quiet)
 
 
 def configure_logging(level: int) -> None:
@@ -70,7 +72,7 @@ def configure_logging(level: int) -> None:
         if getattr(handler, "_entrepot_cli", False):
             root.removeHandler(handler)
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler._entrepot_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)

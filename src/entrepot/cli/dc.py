@@ -12,20 +12,19 @@ or ``--db-password-file`` name instead (or libpq finds it: ``PGPASSWORD``,
 from __future__ import annotations
 
 import getpass
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from entrepot.cli.console import err, out, table
+from entrepot.cli.console import emit_json, err, out, shown, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.datacenter import DataCenter, UploadPolicy
 from entrepot.datacenter.center import Area
-from entrepot.datacenter.db_secrets import HOW_TO, has_password, read_password, with_password
+from entrepot.datacenter.db_secrets import read_password, refuse_password, with_password
 from entrepot.datacenter.listing import SortKey
 from entrepot.datacenter.logfile import parse_line
-from entrepot.errors import ConfigError
+from entrepot.units import parse_size
 
 dc_app = typer.Typer(
     name="dc",
@@ -73,8 +72,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JS
 
 def check_db_url(db: str | None) -> None:
     """Refuse a database URL that carries its password (it would be shown and stored)."""
-    if db is not None and has_password(db):
-        raise ConfigError(f"--db carries a password: {HOW_TO}")
+    refuse_password(db, "--db (or ENTREPOT_DC_DATABASE)")
 
 
 def _center(
@@ -91,18 +89,14 @@ def _center(
     return DataCenter(root, database=url, schema=schema)
 
 
-def print_json(value: Any) -> None:
-    out.print_json(json.dumps(value, ensure_ascii=False))
-
-
 @dc_app.command("init")
 def init(root: RootOption, as_json: JsonOption = False) -> None:
     """Create the data center folders (root, finished/, unfinished/, deleted/, …)."""
     center = DataCenter(root, create=True)
     if as_json:
-        print_json({"root": str(center.root)})
+        emit_json({"root": str(center.root)})
         return
-    out.print(f"data center ready in {center.root}", markup=False)
+    out.print(f"data center ready in {shown(center.root)}")
 
 
 @dc_app.command("upload")
@@ -115,7 +109,12 @@ def upload(
     ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8-sig",
     max_bytes: Annotated[
-        int, typer.Option(help="Refuse larger files (decompressed size for .csv.gz).")
+        int,
+        typer.Option(
+            help="Refuse larger files (decompressed size for .csv.gz), e.g. 512MiB.",
+            parser=parse_size,
+            metavar="SIZE",
+        ),
     ] = UploadPolicy.max_bytes,
     as_json: JsonOption = False,
 ) -> None:
@@ -124,9 +123,9 @@ def upload(
     center = DataCenter(root, upload_policy=policy)
     stored = center.upload(file, name or file.name, user=user or getpass.getuser())
     if as_json:
-        print_json({"file": str(file), "stored": stored.name, "size": stored.stat().st_size})
+        emit_json({"file": str(file), "stored": stored.name, "size": stored.stat().st_size})
         return
-    out.print(f"uploaded {file.name} as {stored.name}", markup=False)
+    out.print(f"uploaded {shown(file.name)} as {shown(stored.name)}")
 
 
 @dc_app.command("ls")
@@ -139,7 +138,7 @@ def ls(
     """List the files of an area of the data center."""
     files = DataCenter(root).files(area, sort=sort)
     if as_json:
-        print_json([{**info.as_json(), "path": str(info.path)} for info in files])
+        emit_json([{**info.as_json(), "path": str(info.path)} for info in files])
         return
     rows = [(info.name, info.human_size, info.local_date) for info in files]
     out.print(table(f"{area} ({len(rows)})", ["Name", "Size", "Date"], rows))
@@ -172,10 +171,10 @@ def export(
         )
     if as_json:
         spool = str(to_spool) if to_spool is not None else None
-        print_json({"table": table_name, "rows": count, "spool": spool, "file": place})
+        emit_json({"table": table_name, "rows": count, "spool": spool, "file": place})
         return
     target = f"spool {to_spool} as {place}" if to_spool is not None else place
-    out.print(f"exported {count} rows of {table_name} to {target}", markup=False)
+    out.print(f"exported {count} rows of {shown(table_name)} to {shown(target)}")
 
 
 @dc_app.command("retire")
@@ -196,7 +195,7 @@ def retire(
     with _center(root, db, db_password_env, db_password_file, schema) as center:
         backup, count = center.retire(table_name, where=where, dry_run=dry_run)
     if as_json:
-        print_json(
+        emit_json(
             {
                 "table": table_name,
                 "rows": count,
@@ -225,10 +224,10 @@ def log(
     """Show the import log (logs/datacenter.log)."""
     lines = DataCenter(root).log.search(grep, limit=limit)
     if as_json:
-        print_json([parse_line(line) for line in lines])
+        emit_json([parse_line(line) for line in lines])
         return
     for line in lines:
-        out.print(line, markup=False, highlight=False)
+        out.print(shown(line))
 
 
 @dc_app.command("move-storage")
@@ -246,19 +245,17 @@ def move_storage(
     not_copied = center.move_storage(path, take_files=move, overwrite=overwrite, remove_old=move)
     code = ExitCode.FAILED if not_copied else ExitCode.OK
     if as_json:
-        print_json({"root": str(center.root), "not_copied": not_copied})
+        emit_json({"root": str(center.root), "not_copied": not_copied})
         return int(code)
     for name in not_copied:
-        err.print(f"not copied: {name}", markup=False)
+        err.print(f"not copied: {shown(name)}")
     if not_copied:
         err.print(
-            f"the old root {root} was kept because {len(not_copied)} files were not copied",
-            markup=False,
+            f"the old root {shown(root)} was kept because {len(not_copied)} files were not copied"
         )
         return int(code)
     out.print(
-        f"data center now in {center.root}; set ENTREPOT_DC_ROOT or --root accordingly",
-        markup=False,
+        f"data center now in {shown(center.root)}; set ENTREPOT_DC_ROOT or --root accordingly"
     )
     return int(code)
 

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from entrepot.cli.console import err, out, table
+from entrepot.cli.console import emit_json, err, out, print_error, shown, table
 from entrepot.cli.dc import (
     DbOption,
     DbPasswordEnvOption,
@@ -26,7 +25,6 @@ from entrepot.cli.dc import (
     RootOption,
     SchemaOption,
     check_db_url,
-    print_json,
 )
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
@@ -41,6 +39,7 @@ from entrepot.datacenter.imports.options import (
 )
 from entrepot.errors import is_transient
 from entrepot.jobs import Runner, RunResult
+from entrepot.units import parse_size
 
 
 def import_(
@@ -66,10 +65,15 @@ def import_(
             "or csv (the csv module throughout)."
         ),
     ] = "arrow",
-    max_field: Annotated[int, typer.Option(help="Characters one cell may hold.")] = MAX_FIELD,
-    max_record: Annotated[int, typer.Option(help="Bytes one line may hold.")] = MAX_RECORD,
+    max_field: Annotated[
+        int, typer.Option(help="Characters one cell may hold.", parser=parse_size, metavar="SIZE")
+    ] = MAX_FIELD,
+    max_record: Annotated[
+        int, typer.Option(help="Bytes one line may hold.", parser=parse_size, metavar="SIZE")
+    ] = MAX_RECORD,
     max_expanded: Annotated[
-        int, typer.Option(help="Bytes a .csv.gz file may expand to.")
+        int,
+        typer.Option(help="Bytes a .csv.gz file may expand to.", parser=parse_size, metavar="SIZE"),
     ] = MAX_EXPANDED,
     state: StateOption = None,
     ledger: LedgerOption = None,
@@ -103,7 +107,7 @@ def import_(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task(f"importing {escape(name)}", total=1.0, rows=0)
+        task = bar.add_task(f"importing {shown(name)}", total=1.0, rows=0)
 
         def progress(rows: int, fraction: float | None) -> None:
             bar.update(task, completed=fraction if fraction is not None else 0.0, rows=rows)
@@ -128,7 +132,7 @@ def import_(
     if not run.ok or result is None:
         return _failed(run, as_json)
     if as_json:
-        print_json({"ok": True, **result.as_json(), "job_id": run.job_id})
+        emit_json({"ok": True, **result.as_json(), "job_id": run.job_id})
     else:
         out.print(table("import", ["Item", "Value"], _summary(result, run)))
     return int(ExitCode.OK if result.all_ok else ExitCode.DATA)
@@ -141,15 +145,12 @@ def _failed(run: RunResult, as_json: bool) -> int:
         code = ExitCode.FAILED
     else:
         code = ExitCode.TEMPORARY if is_transient(cause) else exit_code_for(cause)
-    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
+    print_error(message)
     if run.state is not None:
-        err.print(
-            f"job {run.job_id} is now {run.state}; `entrepot backlog retry` re-runs it",
-            markup=False,
-        )
+        err.print(f"job {run.job_id} is now {run.state}; `entrepot backlog retry` re-runs it")
     if as_json:
         state = str(run.state) if run.state is not None else None
-        print_json(
+        emit_json(
             {"ok": False, "error": message, "job_id": run.job_id, "state": state, "exit": int(code)}
         )
     return int(code)
@@ -157,17 +158,17 @@ def _failed(run: RunResult, as_json: bool) -> int:
 
 def _summary(result: ImportResult, run: RunResult) -> list[tuple[str, object]]:
     summary: list[tuple[str, object]] = [
-        ("file", escape(result.source)),
+        ("file", result.source),
         ("table", result.table),
         ("mode", result.mode),
         ("processed", result.processed),
         ("successful", result.successful),
         ("failed", result.failed),
         ("duration", f"{result.duration:.2f} s"),
-        ("finished rows", escape(result.finished_file.name)),
+        ("finished rows", result.finished_file.name),
     ]
     if result.pending_file is not None:
-        summary.append(("pending rows", escape(result.pending_file.name)))
+        summary.append(("pending rows", result.pending_file.name))
     if result.resumed:
         summary.append(("note", "an interrupted import was finished"))
     summary.append(("job", run.job_id))

@@ -13,12 +13,14 @@ code  name               meaning
 5     TEMPORARY          a transient failure (network, lock); retry later
 6     REFUSED            a permanent refusal (credentials, permission)
 7     DATA               the input data is invalid or damaged
-130   INTERRUPTED        stopped by Ctrl-C
+130   INTERRUPTED        stopped by Ctrl-C (SIGINT)
+143   TERMINATED         stopped by SIGTERM; work in flight was released
 ====  =================  ==================================================
 """
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 from entrepot import errors
@@ -34,6 +36,7 @@ class ExitCode(IntEnum):
     REFUSED = 6
     DATA = 7
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 # Checked in order: the first matching class decides.
@@ -44,19 +47,26 @@ _MAPPING: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (errors.UnknownJob, ExitCode.NOT_FOUND),
     (errors.RemoteNotFound, ExitCode.NOT_FOUND),
     (errors.TransientTargetError, ExitCode.TEMPORARY),
+    (errors.DatabaseUnavailable, ExitCode.TEMPORARY),
     (errors.PermanentTargetError, ExitCode.REFUSED),
     (errors.ArchiveError, ExitCode.DATA),
     (errors.UploadRejected, ExitCode.DATA),
     (errors.ImportFailed, ExitCode.DATA),
     (errors.ImportBusy, ExitCode.TEMPORARY),
-    (errors.DatabaseUnavailable, ExitCode.TEMPORARY),
     (errors.SchemaError, ExitCode.CONFIG),
     (FileNotFoundError, ExitCode.NOT_FOUND),
+    (PermissionError, ExitCode.REFUSED),
 )
+
+
+_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 def exit_code_for(exc: BaseException) -> ExitCode:
     """The exit code that tells a script what kind of failure ``exc`` is."""
+    if isinstance(exc, OSError) and exc.errno in _SPACE_ERRNOS:
+        # A full disk or quota is cleared by someone freeing space, then a retry.
+        return ExitCode.TEMPORARY
     for cls, code in _MAPPING:
         if isinstance(exc, cls):
             return code

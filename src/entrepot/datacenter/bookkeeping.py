@@ -11,10 +11,15 @@
 ``dc_backup_files``
     how many bytes of each ``deleted/`` and ``graduated/`` backup belong to
     committed transactions (see :mod:`.backups`).
+
+Their schema is versioned (component ``datacenter`` of
+:func:`entrepot.db.ensure_schema`): :data:`MIGRATIONS` brings a database of
+any earlier release up to this one, in place.
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -28,6 +33,12 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.engine import Connection
+
+from entrepot.db import Migration
+
+#: The data center's name in the schema version table.
+SCHEMA_COMPONENT = "datacenter"
 
 IMPORTS = "dc_imports"
 COMMITTED_CHUNKS = "dc_committed_chunks"
@@ -85,3 +96,31 @@ def bookkeeping_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
         Column("length", BigInteger, nullable=False),
     )
     return imports, chunks, backups
+
+
+def _first_version(conn: Connection) -> None:
+    """Create the tables, or rename and widen those of the release before versions.
+
+    That release named the tables ``dc_import_jobs`` and ``dc_import_chunks``
+    and had no ``earlier_ids``, ``empty_cells`` or ``formula_rows``.
+    """
+    found = set(sa.inspect(conn).get_table_names())
+    renames = (("dc_import_jobs", IMPORTS), ("dc_import_chunks", COMMITTED_CHUNKS))
+    for old, new in renames:
+        if old in found and new not in found:
+            conn.execute(sa.text(f"ALTER TABLE {old} RENAME TO {new}"))
+    added = (
+        (IMPORTS, "earlier_ids", "TEXT NOT NULL DEFAULT ''"),
+        (IMPORTS, "empty_cells", "VARCHAR(8) NOT NULL DEFAULT 'keep'"),
+        (COMMITTED_CHUNKS, "formula_rows", "TEXT NOT NULL DEFAULT '[]'"),
+    )
+    inspector = sa.inspect(conn)
+    present = set(inspector.get_table_names())
+    for table, column, definition in added:
+        if table in present and column not in {c["name"] for c in inspector.get_columns(table)}:
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} {definition}"))
+    bookkeeping_tables(MetaData())[0].metadata.create_all(conn, checkfirst=True)
+
+
+#: The schema of the bookkeeping tables, version by version.
+MIGRATIONS = (Migration(1, "imports, committed chunks, backup files", _first_version),)

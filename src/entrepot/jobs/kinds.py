@@ -6,24 +6,21 @@ turns the parameters back into a :class:`~entrepot.jobs.lifecycle.Job`::
 
     register_job_kind("ship", ShipJob.from_params)
 
-Kinds are found three ways, in order: registered in this process; the
-built-in kinds of Entrepôt, whose module is imported on first use (importing
-it registers the kind); and the ``entrepot.jobs`` entry-point group, whose
+Kinds are found through one :class:`~entrepot.plugins.PluginRegistry`: those
+registered in this process; the built-in kinds of Entrepôt, whose factory is
+imported on first use; and the ``entrepot.jobs`` entry-point group, whose
 entries name a factory (``kind = "package.module:factory"``) for third-party
 jobs.
 """
 
 from __future__ import annotations
 
-import importlib
-import re
-import threading
 from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
 from typing import Any
 
 from entrepot.errors import JobError
 from entrepot.jobs.lifecycle import Job
+from entrepot.plugins import PluginRegistry
 
 #: Rebuilds a job from its parameters.
 JobFactory = Callable[[dict[str, Any]], Job]
@@ -31,67 +28,52 @@ JobFactory = Callable[[dict[str, Any]], Job]
 #: Entry-point group for job kinds from other packages.
 ENTRY_POINT_GROUP = "entrepot.jobs"
 
-#: Built-in kinds and the module whose import registers each.
-BUILTIN_KINDS: Mapping[str, str] = {
-    "ship": "entrepot.ship",
-    "fetch": "entrepot.ship",
-    "import": "entrepot.datacenter",
-    "scripted": "entrepot.jobs.testing",
-}
 
-_KIND_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
-_registry: dict[str, JobFactory] = {}
-_lock = threading.Lock()
+def _factory(value: Any) -> JobFactory:
+    if not callable(value):
+        raise TypeError(f"{value!r} is not callable")
+    return value  # type: ignore[no-any-return]
+
+
+#: Kind → factory: built-ins (imported on first use), then plug-ins.
+KINDS: PluginRegistry[JobFactory] = PluginRegistry(
+    "job kind",
+    ENTRY_POINT_GROUP,
+    {
+        "ship": "entrepot.ship.jobs:ShipJob.from_params",
+        "fetch": "entrepot.ship.jobs:FetchJob.from_params",
+        "import": "entrepot.datacenter.job:ImportJob.from_params",
+        "scripted": "entrepot.jobs.testing:ScriptedJob.from_params",
+    },
+    check=_factory,
+    error=JobError,
+    hint="register it with register_job_kind()",
+    name_pattern=r"[a-z][a-z0-9_.-]{0,63}",
+)
 
 
 def register_job_kind(kind: str, factory: JobFactory, *, replace: bool = False) -> None:
     """Make ``kind`` rebuildable by ``factory(params) -> Job``.
 
     Registering a kind twice with different factories is an error unless
-    ``replace`` is true; registering the same factory again is harmless (a
-    module imported twice).
+    ``replace`` is true; registering the same factory again is harmless.
     """
-    if not _KIND_RE.match(kind):
-        raise ValueError(f"job kind {kind!r} must be lower-case letters, digits, '_', '-', '.'")
-    with _lock:
-        known = _registry.get(kind)
-        if known is not None and known != factory and not replace:
-            raise JobError(f"job kind {kind!r} is already registered")
-        _registry[kind] = factory
+    KINDS.register(kind, factory, replace=replace)
 
 
 def unregister_job_kind(kind: str) -> None:
-    """Forget ``kind`` (tests use this to stay independent)."""
-    with _lock:
-        _registry.pop(kind, None)
+    """Forget a registered ``kind`` (tests use this to stay independent)."""
+    KINDS.unregister(kind)
 
 
 def registered_kinds() -> list[str]:
-    with _lock:
-        return sorted(_registry)
+    """Every kind that can be rebuilt: built-ins, registered and plug-ins."""
+    return KINDS.names()
 
 
 def job_factory(kind: str) -> JobFactory:
-    """The factory of ``kind``, loading its module or entry point on first use."""
-    with _lock:
-        factory = _registry.get(kind)
-    if factory is not None:
-        return factory
-    module = BUILTIN_KINDS.get(kind)
-    if module is not None:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise JobError(f"job kind {kind!r} needs module {module}: {exc}") from exc
-    else:
-        for entry in entry_points(group=ENTRY_POINT_GROUP, name=kind):
-            register_job_kind(kind, entry.load())
-            break
-    with _lock:
-        factory = _registry.get(kind)
-    if factory is None:
-        raise JobError(f"unknown job kind {kind!r}; register it with register_job_kind()")
-    return factory
+    """The factory of ``kind``, importing its module or entry point on first use."""
+    return KINDS.load(kind)
 
 
 def build_job(kind: str, params: Mapping[str, Any]) -> Job:

@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import socket
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -29,7 +28,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from entrepot.errors import ConfigError, JobError, UnknownJob
+from entrepot.db import Migration, ensure_schema, make_engine, masked_url, write_transaction
+from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.lifecycle import Outcome
 from entrepot.jobs.schema import (
@@ -44,6 +44,7 @@ from entrepot.jobs.schema import (
     runs_table,
 )
 from entrepot.logs import log_event
+from entrepot.processes import process_gone
 
 __all__ = [
     "LEDGER_FILE",
@@ -61,16 +62,10 @@ logger = logging.getLogger(__name__)
 LEDGER_FILE = "ledger.sqlite3"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        # FULL: a failure recorded is a failure that survives a power cut.
-        cursor.execute("PRAGMA synchronous = FULL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-    finally:
-        cursor.close()
+#: The ledger's schema, version by version (see :func:`entrepot.db.ensure_schema`).
+MIGRATIONS = (
+    Migration(1, "jobs and runs", lambda conn: metadata.create_all(conn, checkfirst=True)),
+)
 
 
 def ledger_url(state_dir: str | os.PathLike[str]) -> str:
@@ -88,33 +83,16 @@ class Ledger:
 
     def __init__(self, url: str | sa.URL, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.clock = clock
-        try:
-            parsed = sa.make_url(url)
-        except sa.exc.ArgumentError as exc:
-            raise ConfigError(f"not a database URL: {exc}") from None
-        options: dict[str, Any] = {}
-        if parsed.get_backend_name() == "sqlite":
-            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
-        else:
-            options["pool_pre_ping"] = True
-        self._engine: Engine = sa.create_engine(parsed, **options)
-        if parsed.get_backend_name() == "sqlite":
-            sa.event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._engine: Engine = make_engine(url, purpose="ledger")
         self._host = socket.gethostname()
-        self._create_tables()
-
-    def _create_tables(self) -> None:
-        # Processes opening a new ledger together race to create its tables;
-        # the loser sees "already exists" and simply finds them on a retry.
-        for retry in range(4):
-            try:
-                metadata.create_all(self._engine)
-                return
-            except sa.exc.DBAPIError as exc:
-                if retry == 3 or isinstance(exc, sa.exc.InterfaceError):
-                    self._engine.dispose()
-                    raise ConfigError(f"cannot open the ledger {self.url}: {exc.orig}") from exc
-                time.sleep(0.05 * (retry + 1))
+        try:
+            ensure_schema(self._engine, "ledger", MIGRATIONS)
+        except DatabaseUnavailable:
+            self._engine.dispose()
+            raise
+        except sa.exc.DBAPIError as exc:
+            self._engine.dispose()
+            raise ConfigError(f"cannot open the ledger {self.url}: {exc.orig}") from exc
 
     @classmethod
     def open(cls, state_dir: str | os.PathLike[str], *, clock: Clock = SYSTEM_CLOCK) -> Ledger:
@@ -125,7 +103,7 @@ class Ledger:
     @property
     def url(self) -> str:
         """The database URL, password masked."""
-        return self._engine.url.render_as_string(hide_password=True)
+        return masked_url(self._engine.url)
 
     @property
     def engine(self) -> Engine:
@@ -145,7 +123,7 @@ class Ledger:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             yield conn
 
     # -- jobs ------------------------------------------------------------------
@@ -452,7 +430,7 @@ class Ledger:
             .where(runs_table.c.host == self._host)
         )
         with self._engine.connect() as conn:
-            stale = [run_record(row) for row in conn.execute(query) if not _alive(row.pid)]
+            stale = [run_record(row) for row in conn.execute(query) if _gone(row.pid)]
         recovered = []
         for run in stale:
             now = self.clock.now()
@@ -485,13 +463,6 @@ class Ledger:
         return recovered
 
 
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def _gone(pid: int) -> bool:
+    """True when the process that ran a job has ended (this process never has)."""
+    return pid != os.getpid() and process_gone(pid)

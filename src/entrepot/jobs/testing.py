@@ -25,7 +25,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from entrepot.errors import AuthenticationFailed, ConnectionFailed, JobFailed, TargetTimeout
-from entrepot.jobs.kinds import register_job_kind
 from entrepot.jobs.lifecycle import Job, JobContext
 
 _ERRORS: Mapping[str, type[Exception]] = {
@@ -99,6 +98,3 @@ class ScriptedJob(Job):
     def cleanup(self, ctx: JobContext, error: JobFailed | None) -> None:
         self.cleaned.append(error)
         self._step("cleanup")
-
-
-register_job_kind("scripted", ScriptedJob.from_params)

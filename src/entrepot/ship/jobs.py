@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from entrepot.errors import JobFailed
-from entrepot.jobs import Job, JobContext, RetryPolicy, register_job_kind
+from entrepot.jobs import Job, JobContext, RetryPolicy
 from entrepot.ship.fetcher import Fetcher
 from entrepot.ship.observer import Observer
 from entrepot.ship.options import ShipOptions
@@ -152,7 +152,3 @@ class FetchJob(RouteJob):
             raise
         finally:
             ctx.add_bytes(self.report.bytes - ctx.bytes)
-
-
-register_job_kind("ship", ShipJob.from_params, replace=True)
-register_job_kind("fetch", FetchJob.from_params, replace=True)

@@ -35,18 +35,14 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 
 from entrepot.datacenter.center import DataCenter
-from entrepot.datacenter.db_secrets import (
-    HOW_TO,
-    has_password,
-    read_password,
-    shown_url,
-    with_password,
-)
+from entrepot.datacenter.db_secrets import read_password, refuse_password, with_password
 from entrepot.datacenter.imports.finishing import ImportResult
 from entrepot.datacenter.imports.importer import Importer, ProgressCallback
 from entrepot.datacenter.imports.options import ImportOptions
-from entrepot.errors import ConfigError, DatabaseUnavailable, ImportBusy, JobFailed
-from entrepot.jobs import Job, JobContext, register_job_kind
+from entrepot.db import masked_url
+from entrepot.errors import DatabaseUnavailable, ImportBusy, JobFailed
+from entrepot.jobs import Job, JobContext
+from entrepot.redact import mask_secrets
 
 #: Parameters of the job that are not import options.
 _PLACE = ("root", "file", "table", "schema", "database", "password_env", "password_file")
@@ -91,10 +87,8 @@ class ImportJob(Job):
         if mode is not None:
             changes["mode"] = mode
         self.options = (options or ImportOptions()).replace(**changes)
-        if database is not None and has_password(database):
-            raise ConfigError(
-                f"the database URL carries a password, which a job never stores: {HOW_TO}"
-            )
+        # The parameters are stored in the ledger: no password in them, ever.
+        refuse_password(database, "the database URL of an import job")
         self.root = Path(root).absolute()
         self.file = file
         self.table = table
@@ -151,8 +145,9 @@ class ImportJob(Job):
             sqlite = self.database is None or self.database.startswith("sqlite")
             if not _unreachable(exc, sqlite):
                 raise
-            where = shown_url(self.database) if self.database is not None else "SQLite"
+            where = masked_url(self.database) if self.database is not None else "SQLite"
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+            reason = mask_secrets(reason)
             raise DatabaseUnavailable(f"database {where} unavailable: {reason}") from exc
         except sa_exc.TimeoutError as exc:
             raise DatabaseUnavailable("no database connection free in time") from exc
@@ -207,6 +202,3 @@ class ImportJob(Job):
         finally:
             if center is not None:
                 center.close()
-
-
-register_job_kind("import", ImportJob.from_params)

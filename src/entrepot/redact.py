@@ -1,0 +1,109 @@
+"""Text that is safe to show: secrets masked, control characters made visible.
+
+Everything Entrepôt prints or logs — URLs, error messages, remote and local
+names — passes through here first.  Two threats:
+
+* **Secrets.**  A password can reach a message inside a URL that did not
+  parse (an unencoded ``/`` or ``@`` in it, one slash after the scheme), so
+  :func:`mask_secrets` does not parse: it masks the userinfo of anything
+  URL-shaped, up to the *last* ``@`` of the word, and the value of every
+  parameter whose name says it is a secret.  It errs on the side of masking.
+* **Terminal and log injection.**  A remote file name may hold an escape
+  sequence that rewrites the screen, or a newline that forges a log line.
+  :func:`printable` turns every control character (and the bidirectional
+  overrides that reorder text) into a visible escape.
+
+>>> mask_secrets("ftp://bob:SEC@RET@host/in failed")
+'ftp://bob:***@host/in failed'
+>>> mask_secrets("ftp://u:123/abcSECRET@host/in")
+'ftp://u:***@host/in'
+>>> mask_secrets("postgresql://u@h/db?sslmode=off&password=X")
+'postgresql://u@h/db?sslmode=off&password=***'
+>>> printable("in\\x1b[2Jvoice\\n.csv")
+'in\\\\x1b[2Jvoice\\\\n.csv'
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["MASK", "mask_secrets", "printable", "url_has_secret"]
+
+#: What a secret is replaced with.
+MASK = "***"
+
+# Schemes people write without the slashes too ("ftp:user:pw@host").
+_KNOWN_SCHEMES = (
+    "ftp|ftps|sftp|ssh|s3|file|http|https|memory|"
+    "postgres|postgresql|postgresql\\+\\w+|mysql|mysql\\+\\w+|sqlite|redis|amqp"
+)
+# scheme, then either slashes or a known scheme with none; then the word up to
+# its last "@" (a password may hold "/" or "@"); the word stops at white space
+# and quotes.
+_USERINFO = re.compile(
+    r"(?P<head>\b(?:[A-Za-z][A-Za-z0-9+.\-]*:/+|(?:" + _KNOWN_SCHEMES + r"):))"
+    r"(?P<user>[^\s'\"<>:@/]*):(?P<password>[^\s'\"<>]*)@(?=[^\s'\"<>@]*(?:[\s'\"<>]|$))",
+    re.IGNORECASE,
+)
+_SECRET_NAME = r"[\w.\-]*(?:password|passwd|pwd|secret|token|credential|api_?key|signature)[\w.\-]*"  # noqa: S105
+# name=value (query strings, -o options) and "name": "value" (JSON, reprs).
+_ASSIGNED = re.compile(
+    r"(?P<name>\b" + _SECRET_NAME + r")(?P<sep>=)(?P<value>[^\s&'\",;}]+)",
+    re.IGNORECASE,
+)
+_QUOTED = re.compile(
+    r"(?P<name>(?P<q>['\"])" + _SECRET_NAME + r"(?P=q)\s*:\s*)(?P<value>(?P<vq>['\"]).*?(?P=vq))",
+    re.IGNORECASE,
+)
+_REFERENCE_SUFFIXES = ("_env", "_file", "-env", "-file")
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    if not match["password"]:
+        return match[0]
+    return f"{match['head']}{match['user']}:{MASK}@"
+
+
+def _mask_assigned(match: re.Match[str]) -> str:
+    # password_env=NAME and password_file=PATH are references, not secrets.
+    if match["name"].lower().endswith(_REFERENCE_SUFFIXES):
+        return match[0]
+    return f"{match['name']}{match['sep']}{MASK}"
+
+
+def _mask_quoted(match: re.Match[str]) -> str:
+    name = match["name"].rstrip(" :").strip("'\"")
+    if name.lower().endswith(_REFERENCE_SUFFIXES):
+        return match[0]
+    return f"{match['name']}{match['vq']}{MASK}{match['vq']}"
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every password-like part replaced by ``***``."""
+    if ":" not in text and "=" not in text:
+        return text
+    text = _USERINFO.sub(_mask_userinfo, text)
+    text = _ASSIGNED.sub(_mask_assigned, text)
+    return _QUOTED.sub(_mask_quoted, text)
+
+
+def url_has_secret(text: str) -> bool:
+    """True when ``text`` carries a password (in its userinfo or a secret parameter)."""
+    return mask_secrets(text) != text
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match[0]
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters as visible escapes (``\\x1b``, ``\\n``)."""
+    return _CONTROL.sub(_escape, text)

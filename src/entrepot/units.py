@@ -1,0 +1,114 @@
+"""Sizes and durations as people write them: ``4 KiB``, ``10MB``, ``1h30m``, ``250ms``.
+
+One parser for each, used by every command line option, config value and
+library argument that takes a size or a duration, so ``--max-size 4096B``
+means the same everywhere.  Sizes follow pydantic's :class:`~pydantic.ByteSize`
+(``KB`` = 1,000 bytes, ``KiB`` = 1,024); durations are a sequence of
+``<number><unit>`` parts with units ``ms s m h d w``, or a bare number of
+seconds.
+
+>>> parse_size("4 KiB"), parse_size("10KB"), parse_size(512)
+(4096, 10000, 512)
+>>> parse_duration("1h30m"), parse_duration("250ms"), parse_duration("90")
+(5400.0, 0.25, 90.0)
+>>> parse_size("10iB")
+Traceback (most recent call last):
+...
+ValueError: not a size: '10iB' (examples: 4096, 512B, 64KiB, 10MB, 1.5GiB)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import click
+from pydantic import ByteSize, TypeAdapter, ValidationError
+
+__all__ = ["DURATION", "SIZE", "format_duration", "parse_duration", "parse_size"]
+
+_BYTES = TypeAdapter(ByteSize)
+_SIZE_EXAMPLES = "examples: 4096, 512B, 64KiB, 10MB, 1.5GiB"
+_DURATION_EXAMPLES = "examples: 90, 90s, 5m, 1h30m, 2d, 250ms"
+
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
+_NUMBER = re.compile(r"\s*\d+(?:\.\d+)?\s*")
+# pydantic reads a prefix and ignores trailing words ("4 KiB extra"): check the whole.
+_SIZE_SHAPE = re.compile(r"\s*\d+(?:\.\d+)?\s*[A-Za-z]{0,3}\s*")
+
+
+def parse_size(value: str | int) -> int:
+    """A byte count from ``value``; :class:`ValueError` with examples when it is not one."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r} ({_SIZE_EXAMPLES})")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"a size cannot be negative: {value}")
+        return value
+    if not _SIZE_SHAPE.fullmatch(str(value)):
+        raise ValueError(f"not a size: {value!r} ({_SIZE_EXAMPLES})")
+    try:
+        return int(_BYTES.validate_python(str(value)))
+    except ValidationError:
+        raise ValueError(f"not a size: {value!r} ({_SIZE_EXAMPLES})") from None
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds from ``value`` (``"1h30m"``, ``"5m"``, ``"250ms"``, ``90``)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r} ({_DURATION_EXAMPLES})")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        text = str(value)
+        if _NUMBER.fullmatch(text):
+            seconds = float(text)
+        else:
+            seconds, position = 0.0, 0
+            for match in _PART.finditer(text):
+                if match.start() != position:
+                    break
+                seconds += float(match[1]) * _UNIT_SECONDS[match[2].lower()]
+                position = match.end()
+            if position == 0 or text[position:].strip():
+                raise ValueError(f"not a duration: {value!r} ({_DURATION_EXAMPLES})")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"not a duration: {value!r} ({_DURATION_EXAMPLES})")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """``5400`` → ``1h30m``: the inverse of :func:`parse_duration` for whole seconds."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    parts = []
+    rest = round(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+class _Parsed(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
+    """A click parameter type over one of the parsers; a bad value is a usage error."""
+
+    def __init__(self, name: str, parse: Any) -> None:
+        self.name = name
+        self._parse = parse
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value is None or not isinstance(value, str):
+            return value
+        try:
+            return self._parse(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+#: ``typer.Option(click_type=SIZE)``: a byte count.
+SIZE = _Parsed("size", parse_size)
+#: ``typer.Option(click_type=DURATION)``: seconds as a float.
+DURATION = _Parsed("duration", parse_duration)

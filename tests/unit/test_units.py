@@ -1,0 +1,71 @@
+"""Sizes and durations: one parser each, bad values refused with examples."""
+
+from __future__ import annotations
+
+import click
+import pytest
+
+from entrepot.units import DURATION, SIZE, format_duration, parse_duration, parse_size
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("4096", 4096),
+        ("4096B", 4096),
+        ("4 KiB", 4096),
+        ("10KB", 10_000),
+        ("1.5MiB", 1_572_864),
+        (" 2 gib ", 2 * 1024**3),
+        (0, 0),
+        (512, 512),
+    ],
+)
+def test_sizes(text: str | int, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["10iB", "-5", "1e3", "", "KiB", "4 KiB extra", "nan", True, -1])
+def test_bad_sizes_say_what_a_size_looks_like(text: str | int) -> None:
+    with pytest.raises(ValueError, match="size"):
+        parse_size(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90", 90.0),
+        ("1.5", 1.5),
+        ("90s", 90.0),
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("1h 30m", 5400.0),
+        ("2d", 172800.0),
+        ("1w", 604800.0),
+        ("250ms", 0.25),
+        ("1H30M", 5400.0),
+        (45, 45.0),
+    ],
+)
+def test_durations(text: str | float, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "h", "1h30", "30m1", "5 minutes", "-5s", "1x", "inf", True])
+def test_bad_durations_say_what_a_duration_looks_like(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_durations_format_back() -> None:
+    for seconds in (0.25, 5, 90, 5400, 90061):
+        assert parse_duration(format_duration(seconds)) == seconds
+
+
+def test_click_types_turn_bad_values_into_usage_errors() -> None:
+    assert SIZE.convert("4 KiB", None, None) == 4096
+    assert DURATION.convert("1h30m", None, None) == 5400.0
+    with pytest.raises(click.BadParameter, match="not a size"):
+        SIZE.convert("10iB", None, None)
+    with pytest.raises(click.BadParameter, match="not a duration"):
+        DURATION.convert("soon", None, None)
