@@ -69,6 +69,26 @@ def worth_a_worker(source: Path) -> bool:
         return False
 
 
+def worker_for(
+    source: Path,
+    spec: TableSpec,
+    plan: HeaderPlan,
+    options: ImportOptions,
+    done: Iterable[int],
+    lock_fd: int | None,
+) -> CheckWorker | None:
+    """A process checking the chunks ahead, when one is asked for or worth it.
+
+    ``lock_fd`` is the import lock's descriptor: the worker closes its copy,
+    or the lock would outlive the importing process.
+    """
+    wanted = options.parallel if options.parallel is not None else worth_a_worker(source)
+    if not wanted or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    fds = [lock_fd] if lock_fd is not None else []
+    return CheckWorker(source, spec, plan, options, skip=done, close_fds=fds)
+
+
 class CheckWorker:
     """A forked process that checks the chunks of ``source`` in order."""
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing
 import os
 import shutil
 import time
@@ -41,7 +40,7 @@ from typing import Any
 
 from entrepot.datacenter.database import Database
 from entrepot.datacenter.imports import arrow_reader
-from entrepot.datacenter.imports.check_ahead import CheckWorker, one_ahead, worth_a_worker
+from entrepot.datacenter.imports.check_ahead import one_ahead, worker_for
 from entrepot.datacenter.imports.chunk_writer import ChunkWriter
 from entrepot.datacenter.imports.finishing import (
     ImportResult,
@@ -52,7 +51,7 @@ from entrepot.datacenter.imports.finishing import (
 from entrepot.datacenter.imports.header import HeaderPlan, plan_header
 from entrepot.datacenter.imports.lock import ImportLock
 from entrepot.datacenter.imports.options import ImportOptions
-from entrepot.datacenter.imports.placement import Placement, original_of_pending, place
+from entrepot.datacenter.imports.placement import Placement, original_of_pending, placement_of
 from entrepot.datacenter.imports.record import ImportRecord, find_import
 from entrepot.datacenter.imports.row_checks import RowChecker
 from entrepot.datacenter.imports.source import SourceFile
@@ -131,14 +130,8 @@ class Importer:
 
     @property
     def placement(self) -> Placement:
-        original = self.original_name if self.from_pending else self.source_name
-        base = place(self.tree, self.tree.root / original, self.mode)
-        return Placement(
-            source=self.source,
-            original_name=original,
-            from_pending=self.from_pending,
-            finished_rows=base.finished_rows,
-            pending_dest=self.source if self.from_pending else base.pending_dest,
+        return placement_of(
+            self.tree, self.source, self.original_name, self.from_pending, self.mode
         )
 
     @property
@@ -284,7 +277,8 @@ class Importer:
             and not options.parallel
             and arrow_reader.readable(options.encoding, self._header)
         )
-        worker = None if arrow else self._worker(plan, done)
+        lock_fd = self._file_lock.fd if self._file_lock is not None else None
+        worker = None if arrow else worker_for(self.source, self.spec, plan, options, done, lock_fd)
         rows_done = 0
         source = self._file
         assert self._writer is not None
@@ -306,23 +300,6 @@ class Importer:
             if worker is not None:
                 worker.close()
         return rows_done
-
-    def _worker(self, plan: HeaderPlan, done: set[int]) -> CheckWorker | None:
-        """A process checking the chunks ahead, when one is worth it (see :mod:`.check_ahead`)."""
-        parallel = self.options.parallel
-        wanted = parallel if parallel is not None else worth_a_worker(self.source)
-        if not wanted or "fork" not in multiprocessing.get_all_start_methods():
-            return None
-        lock_fd = self._file_lock.fd if self._file_lock is not None else None
-        return CheckWorker(
-            self.source,
-            self.spec,
-            plan,
-            self.options,
-            skip=done,
-            # A lock shared with the worker would outlive this process.
-            close_fds=[lock_fd] if lock_fd is not None else [],
-        )
 
     def _elapsed(self) -> float:
         return self._elapsed_before + (time.monotonic() - self._started)
@@ -365,9 +342,20 @@ class Importer:
         return ImportResult.of(found, self.job_id, placement, duration, resumed=self.resumed)
 
     def cleanup(self, error: BaseException | None = None) -> None:
-        """Remove the work folder once the import is done; keep it for a resume otherwise."""
-        if self._file_lock is not None:
-            self._file_lock.release()
+        """Remove the work folder once the import is done; keep it for a resume otherwise.
+
+        An import that failed on its file before any chunk was committed is
+        forgotten, so the file may be fixed and imported afresh; once rows
+        are in, the file must stay as it was until the import is finished.
+        """
+        try:
+            failed_early = isinstance(error, ImportFailed) and self.stage == "importing"
+            if failed_early and self.job_id and not self._record.committed_chunks():
+                self._record.forget()
+                self._event("import_forgotten", reason=error)
+        finally:
+            if self._file_lock is not None:
+                self._file_lock.release()
         if error is not None:
             self._event("import_interrupted", logging.WARNING, error=error)
             return

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import RowMapping, delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from entrepot.datacenter.database import Database
@@ -89,6 +89,12 @@ class ImportRecord:
             return
         with self.db.begin(durable=True) as own:
             own.execute(statement)
+
+    def forget(self) -> None:
+        """Delete the import's row (only for an import none of whose chunks was committed)."""
+        imports = self.db.imports
+        with self.db.begin() as conn:
+            conn.execute(delete(imports).where(imports.c.job_id == self.import_id))
 
     def take_over(self, conn: Connection, new_id: str, earlier: str) -> ImportRecord:
         """Give the import (its row and its chunks) the id ``new_id``, in ``conn``'s transaction.
