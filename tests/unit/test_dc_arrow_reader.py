@@ -42,7 +42,27 @@ from tests.unit.test_dc_fast_path import CELLS, COLUMNS, ROW, SCHEMA, column_spe
 
 #: Characters that matter to a CSV parser, and a few that should not.
 PARSER_CHARACTERS = st.sampled_from(
-    [",", '"', "\n", "\r", "a", "b", "0", " ", "\t", "\\", "é", "€", "😀", "\u2028", "\x85", "'"]
+    [
+        ",",
+        '"',
+        "\n",
+        "\r",
+        "a",
+        "b",
+        "0",
+        " ",
+        "\t",
+        "\\",
+        "é",
+        "€",
+        "😀",
+        "\u2028",
+        "\x85",
+        "'",
+        "=",
+        "-",
+        "\uff1d",
+    ]
 )
 CELL = st.one_of(
     st.text(PARSER_CHARACTERS, max_size=5),

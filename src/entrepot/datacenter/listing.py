@@ -19,7 +19,7 @@ SortKey = Literal["name", "date"]
 
 _UNITS = ("kb", "MB", "GB")
 #: Rotated log backups (``datacenter.log.1``) are left out of log listings.
-_BACKUP_SUFFIX = re.compile(r"\.\d+$")
+_BACKUP_SUFFIX = re.compile(r"\.[0-9]+\Z")
 
 
 def human_size(size: int) -> str:

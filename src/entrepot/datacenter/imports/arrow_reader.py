@@ -44,6 +44,20 @@ class Unreadable(Exception):
     """Arrow cannot read the rest of the file as ``csv.reader`` would."""
 
 
+#: The first cell of the row put after a file's text (NUL keeps it out of real text).
+END_MARK = "\x00entrepot:end-of-file\x00"
+
+
+def end_row(width: int) -> bytes:
+    """The row of ``width`` cells read after the file's text (see :func:`read_chunks`).
+
+    Arrow takes a quote never closed as a cell running to the end of the
+    file, and says nothing; the row shows it: read as a row of its own, the
+    file ended normally; found inside the last cell, that cell was open.
+    """
+    return (END_MARK + "," * (width - 1) + "\n").encode()
+
+
 def readable(encoding: str, header: Sequence[str]) -> bool:
     """Whether Arrow may read a file in ``encoding`` with ``header`` (checked further per block)."""
     if not AVAILABLE or codecs.lookup(encoding).name not in ("utf-8", "utf-8-sig"):
@@ -58,17 +72,22 @@ def read_chunks(
     chunk_size: int,
     *,
     on_batch: Callable[[], None] | None = None,
+    end_marked: bool = False,
 ) -> Iterator[ArrowChunk]:
     """The data rows after the header line, ``chunk_size`` rows at a time.
 
     Raises :class:`Unreadable` before a chunk that Arrow cannot read exactly
     as ``csv.reader`` would; every chunk yielded before it is right.
     ``on_batch`` is called each time Arrow gives a batch of rows.
+    ``end_marked`` says that ``handle`` ends with :func:`end_row`: a quote
+    never closed is then found, and left to the ``csv`` module.
     """
     names = [f"c{position}" for position in range(width)]
     reader = _open(handle, names)
     pending: list[Any] = []
     count = 0
+    # Keep the last row back until the end: it may be the end row.
+    held = 1 if end_marked else 0
     while True:
         try:
             batch = reader.read_next_batch()
@@ -80,12 +99,17 @@ def read_chunks(
             on_batch()
         pending.append(batch)
         count += batch.num_rows
-        while count >= chunk_size:
+        while count >= chunk_size + held:
             table = pa.Table.from_batches(pending)
             yield _checked(table.slice(0, chunk_size))
             rest = table.slice(chunk_size)
             pending = rest.to_batches()
             count = rest.num_rows
+    if end_marked:
+        last = pa.Table.from_batches(pending) if count else None
+        if last is None or last.column(0)[-1].as_py() != END_MARK:
+            raise Unreadable("a quote is never closed, or the end row was not read as written")
+        pending, count = last.slice(0, count - 1).to_batches(), count - 1
     if count:
         yield _checked(pa.Table.from_batches(pending))
 

@@ -49,7 +49,8 @@ class GuardedStream(io.RawIOBase):
     """The bytes of ``raw``, refused past the limits of ``options`` (see the module).
 
     ``span`` (Arrow only) is how many bytes may be read without Arrow giving
-    a batch of rows before :class:`Unreadable` is raised.
+    a batch of rows before :class:`Unreadable` is raised; ``end_row`` (Arrow
+    only) is given after the file's text, on a line of its own.
     """
 
     def __init__(
@@ -60,6 +61,7 @@ class GuardedStream(io.RawIOBase):
         *,
         compressed: bool,
         span: int | None = None,
+        end_row: bytes | None = None,
     ) -> None:
         super().__init__()
         self.raw = raw
@@ -67,6 +69,9 @@ class GuardedStream(io.RawIOBase):
         self.max_record = options.max_record
         self.max_expanded = options.max_expanded if compressed else None
         self.span = span
+        #: Given once after the file's last byte (see ``arrow_reader.end_row``).
+        self._end_row = end_row
+        self._last = b"\n"
         #: Bytes read so far.
         self.total = 0
         #: Bytes read since Arrow last gave a batch of rows (it resets this).
@@ -80,6 +85,11 @@ class GuardedStream(io.RawIOBase):
         data: bytes = self.raw.read(READ_SIZE if size is None or size < 0 else size)
         if data:
             self._watch(data)
+            self._last = data[-1:]
+        elif self._end_row is not None:
+            data, self._end_row = self._end_row, None
+            if self._last not in (_LF, _CR):
+                data = _LF + data
         return data
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
@@ -136,12 +146,17 @@ def _longest_inner(data: bytes) -> int:
 
 
 def open_guarded(
-    path: Path, name: str, options: ImportOptions, *, span: int | None = None
+    path: Path,
+    name: str,
+    options: ImportOptions,
+    *,
+    span: int | None = None,
+    end_row: bytes | None = None,
 ) -> GuardedStream:
     """The source's bytes (decompressed for ``.gz``), watched by a :class:`GuardedStream`."""
     compressed = is_compressed(path)
     raw: Any = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
-    return GuardedStream(raw, name, options, compressed=compressed, span=span)
+    return GuardedStream(raw, name, options, compressed=compressed, span=span, end_row=end_row)
 
 
 def open_guarded_text(path: Path, name: str, options: ImportOptions) -> IO[str]:

@@ -104,12 +104,14 @@ class SourceFile:
         start = 0
         if arrow:
             span = 4 * self.options.max_field + ARROW_READ_AHEAD
-            with open_guarded(self.path, self.name, self.options, span=span) as handle:
+            width = checker.plan.width
+            end_row = arrow_reader.end_row(width)
+            opened = open_guarded(self.path, self.name, self.options, span=span, end_row=end_row)
+            with opened as handle:
                 self.reading = handle
-                width = checker.plan.width
                 try:
                     for chunk in arrow_reader.read_chunks(
-                        handle, width, size, on_batch=handle.batch_given
+                        handle, width, size, on_batch=handle.batch_given, end_marked=True
                     ):
                         checked = checker.check_columns(chunk, start * size)
                         yield start, len(chunk), None if start in done else checked
