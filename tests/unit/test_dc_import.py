@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,46 @@ def test_update_changes_only_given_columns(center: DataCenter) -> None:
     pending = read_csv(center.root / "u.update.pending.csv")
     assert pending[1] == ["S0009", "1", "", "student_id: no such entry: 'S0009'"]
     assert (center.root / "finished" / "u.update.finished.csv").exists()
+
+
+def test_an_update_clears_empty_cells_when_asked(center: DataCenter) -> None:
+    """Issue 10, item 24b: ``empty="clear"`` empties a value, ``"keep"`` (the default) keeps it."""
+    put(
+        center,
+        "a.csv",
+        "student_id,name,born,fee,status,notes\n"
+        "S0001,Ann,2001-02-03,9.5,graduated,a note\nS0002,Bob,2002-03-04,7,graduated,another\n",
+    )
+    center.import_file("a.csv", "students")
+    blank = "student_id,born,fee,status,notes\nS0001,,,,\n"
+    put(center, "keep.csv", blank)
+    assert center.import_file("keep.csv", "students", "update").all_ok
+    kept = rows_of(center, "students")[0]
+    assert (kept["born"], kept["fee"], kept["status"], kept["notes"]) == (
+        date(2001, 2, 3),
+        Decimal("9.5"),
+        "graduated",
+        "a note",
+    )
+
+    put(center, "clear.csv", blank)
+    assert center.import_file("clear.csv", "students", "update", empty="clear").all_ok
+    cleared, other = rows_of(center, "students")
+    # As a create would store an empty cell: the default, else nothing.
+    assert (cleared["born"], cleared["fee"], cleared["status"], cleared["notes"]) == (
+        None,
+        Decimal("0"),
+        "active",
+        None,
+    )
+    assert (other["born"], other["notes"]) == (date(2002, 3, 4), "another")
+
+    # A required column without default cannot be cleared: the row fails.
+    put(center, "name.csv", "student_id,name\nS0002,\n")
+    result = center.import_file("name.csv", "students", "update", empty="clear")
+    assert (result.successful, result.failed) == (0, 1)
+    assert rows_of(center, "students")[1]["name"] == "Bob"
+    assert "name: missing, but required" in (center.root / "name.update.pending.csv").read_text()
 
 
 def test_remove_backs_up_rows_first(center: DataCenter) -> None:
