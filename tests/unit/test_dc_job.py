@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from entrepot.datacenter import DataCenter, ImportJob
 from entrepot.errors import ConfigError
@@ -196,3 +197,33 @@ def test_the_command_line_records_the_import_and_backlog_retry_finishes_it(
     code, out, err = cli("dc", "import", "t.csv", *args, "--no-ledger")
     assert code == 0, out + err
     assert "job" in out
+
+
+class Stop(Exception):
+    pass
+
+
+def test_an_import_has_the_ledger_jobs_id_and_a_later_job_takes_over_an_interrupted_one(
+    root: Path, ledger: Ledger
+) -> None:
+    (root / "s.csv").write_text("student_id,name\n" + "".join(f"S{n},n{n}\n" for n in range(9)))
+
+    def stop_after_the_first_chunk(rows: int, fraction: float | None) -> None:
+        raise Stop
+
+    first = Runner(ledger).run(
+        ImportJob(root, "s.csv", "students", chunk_size=3, on_progress=stop_after_the_first_chunk)
+    )
+    assert first.outcome is Outcome.FAILED
+    second = Runner(ledger).run(ImportJob(root, "s.csv", "students"))
+
+    assert second.outcome is Outcome.SUCCEEDED and second.job_id != first.job_id
+    with DataCenter(root) as center:
+        db = center.database
+        with db.engine.connect() as conn:
+            (found,) = conn.execute(db.imports.select()).mappings().all()
+            owners = set(conn.execute(select(db.chunks.c.job_id)).scalars())
+        assert found["job_id"] == second.job_id and found["earlier_ids"] == first.job_id
+        assert owners == {second.job_id}
+        (line,) = center.log.search("file=s.csv")
+    assert line.endswith(f" job={second.job_id}")
