@@ -95,7 +95,7 @@ def test_a_cell_of_300_megabytes_over_short_lines_is_bounded_too(
     )  # fmt: skip
 
     assert ran.code == 7, ran.text[-3000:]
-    assert "a cell is longer than the limit of 1 MiB characters (max_field)" in ran.err
+    assert "a cell is longer than the limit of 1,048,576 characters (max_field)" in ran.err
     assert ran.peak_rss < MEMORY_BOUND
 
 
@@ -144,3 +144,21 @@ def test_a_limit_that_is_not_a_size_is_a_usage_error(tmp_path: Path) -> None:
         tmp_path, "dc", "import", "x.csv", "--root", root, "-t", "students", "--max-field", "10iB"
     )
     assert ran.code == 2 and "not a size" in ran.err
+
+
+@pytest.mark.parametrize("reader", ["arrow", "csv"])
+def test_both_readers_hold_cells_to_the_same_limit(tmp_path: Path, reader: str) -> None:
+    from entrepot.datacenter import DataCenter, parse_schema
+    from entrepot.errors import ImportFailed
+    from tests.hostile._dc import SCHEMA
+
+    center = DataCenter(tmp_path / "dc", schema=parse_schema(SCHEMA), create=True)
+    try:
+        # 32 characters pass, 33 do not; "é" is two bytes but one character.
+        (center.root / "ok.csv").write_text(f"student_id,name\nS1,{'é' * 32}\n", encoding="utf-8")
+        assert center.import_file("ok.csv", "students", reader=reader, max_field=32).all_ok
+        (center.root / "no.csv").write_text(f"student_id,name\nS2,{'x' * 33}\n", encoding="utf-8")
+        with pytest.raises(ImportFailed, match="limit of 32 characters"):
+            center.import_file("no.csv", "students", reader=reader, max_field=32)
+    finally:
+        center.close()

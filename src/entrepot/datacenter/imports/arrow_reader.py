@@ -73,6 +73,7 @@ def read_chunks(
     *,
     on_batch: Callable[[], None] | None = None,
     end_marked: bool = False,
+    max_field: int | None = None,
 ) -> Iterator[ArrowChunk]:
     """The data rows after the header line, ``chunk_size`` rows at a time.
 
@@ -80,7 +81,9 @@ def read_chunks(
     as ``csv.reader`` would; every chunk yielded before it is right.
     ``on_batch`` is called each time Arrow gives a batch of rows.
     ``end_marked`` says that ``handle`` ends with :func:`end_row`: a quote
-    never closed is then found, and left to the ``csv`` module.
+    never closed is then found, and left to the ``csv`` module.  A chunk
+    with a cell of more than ``max_field`` bytes is left to it too (it
+    counts characters, and refuses the cell if it holds too many).
     """
     names = [f"c{position}" for position in range(width)]
     reader = _open(handle, names)
@@ -101,7 +104,7 @@ def read_chunks(
         count += batch.num_rows
         while count >= chunk_size + held:
             table = pa.Table.from_batches(pending)
-            yield _checked(table.slice(0, chunk_size))
+            yield _checked(table.slice(0, chunk_size), max_field)
             rest = table.slice(chunk_size)
             pending = rest.to_batches()
             count = rest.num_rows
@@ -111,7 +114,7 @@ def read_chunks(
             raise Unreadable("a quote is never closed, or the end row was not read as written")
         pending, count = last.slice(0, count - 1).to_batches(), count - 1
     if count:
-        yield _checked(pa.Table.from_batches(pending))
+        yield _checked(pa.Table.from_batches(pending), max_field)
 
 
 def _open(handle: IO[bytes] | io.RawIOBase, names: list[str]) -> Any:
@@ -131,8 +134,13 @@ def _open(handle: IO[bytes] | io.RawIOBase, names: list[str]) -> Any:
         raise Unreadable(str(exc)) from exc
 
 
-def _checked(table: Any) -> ArrowChunk:
+def _checked(table: Any, max_field: int | None = None) -> ArrowChunk:
     """``table`` as a chunk, unless Arrow may have read it otherwise than csv.reader."""
+    if max_field is not None:
+        for column in table.columns:
+            longest = pc.max(pc.binary_length(column)).as_py()
+            if longest is not None and longest > max_field:
+                raise Unreadable(f"a cell of {longest} bytes: the csv module measures it")
     # A carriage return inside a quoted cell can be misread by Arrow when it
     # ends a block (the line feed after it is lost): leave such cells to csv.
     for column in table.columns:

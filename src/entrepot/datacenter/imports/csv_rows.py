@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import IO
 
 from entrepot.datacenter.csvfiles import field_limit
-from entrepot.datacenter.imports.limits import human
 from entrepot.errors import ImportFailed
 
 #: The line fed after the text; NUL characters keep it out of real text.
@@ -48,7 +47,7 @@ class RowReader:
             if "field larger than field limit" in str(exc):
                 raise ImportFailed(
                     f"{self.name}: line {self._reader.line_num}: a cell is longer than the limit "
-                    f"of {human(self.max_field)} characters (max_field) — a quote that is never "
+                    f"of {self.max_field:,} characters (max_field) — a quote that is never "
                     "closed? Raise the limit to import the file as it is"
                 ) from exc
             raise ImportFailed(f"{self.name}: not readable as CSV: {exc}") from exc

@@ -111,7 +111,12 @@ class SourceFile:
                 self.reading = handle
                 try:
                     for chunk in arrow_reader.read_chunks(
-                        handle, width, size, on_batch=handle.batch_given, end_marked=True
+                        handle,
+                        width,
+                        size,
+                        on_batch=handle.batch_given,
+                        end_marked=True,
+                        max_field=self.options.max_field,
                     ):
                         checked = checker.check_columns(chunk, start * size)
                         yield start, len(chunk), None if start in done else checked
