@@ -145,18 +145,14 @@ def _longest_inner(data: bytes) -> int:
     return max(map(len, runs[1:-1]), default=0)
 
 
-def open_guarded(
-    path: Path,
-    name: str,
-    options: ImportOptions,
-    *,
-    span: int | None = None,
-    end_row: bytes | None = None,
-) -> GuardedStream:
-    """The source's bytes (decompressed for ``.gz``), watched by a :class:`GuardedStream`."""
+def open_guarded(path: Path, name: str, options: ImportOptions, **arrow: Any) -> GuardedStream:
+    """The source's bytes (decompressed for ``.gz``), watched by a :class:`GuardedStream`.
+
+    ``arrow`` passes ``span`` and ``end_row`` on, for Arrow.
+    """
     compressed = is_compressed(path)
     raw: Any = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
-    return GuardedStream(raw, name, options, compressed=compressed, span=span, end_row=end_row)
+    return GuardedStream(raw, name, options, compressed=compressed, **arrow)
 
 
 def open_guarded_text(path: Path, name: str, options: ImportOptions) -> IO[str]:
