@@ -158,3 +158,20 @@ def test_row_files_and_backups_neutralise_formulas_and_reimports_converge(
         assert rows_of(other) == rows_of(center)
     finally:
         other.close()
+
+
+def test_a_choice_a_spreadsheet_would_run_is_marked_too(tmp_path: Path) -> None:
+    schema = parse_schema(
+        '[tables.marks]\nkey = ["id"]\n[tables.marks.columns]\n'
+        'id = { type = "text" }\nmark = { type = "choice", choices = ["+", "-", "ok"] }\n'
+    )
+    center = DataCenter(tmp_path / "dc", schema=schema, create=True)
+    try:
+        (center.root / "m.csv").write_text("id,mark\nA,+\nB,ok\nC,'-\n", encoding="utf-8")
+        assert center.import_file("m.csv", "marks").all_ok
+        finished = cells(center.root / "finished" / "m.create.finished.csv")
+        assert [row[1] for row in finished[1:]] == ["'+", "ok", "'-"]
+        path, _ = center.export("marks")
+        assert [row[1] for row in cells(Path(path))[1:]] == ["'+", "ok", "'-"]
+    finally:
+        center.close()

@@ -247,9 +247,10 @@ class ArrowCells:
     def lengths(self) -> set[int]:
         return set(pc.unique(pc.utf8_length(self.column)).to_pylist())
 
-    def bounds(self) -> tuple[str, str]:
-        found = pc.min_max(self.column)
-        return found["min"].as_py(), found["max"].as_py()
+    def outside(self, low: str, high: str) -> bool:
+        column = self.column
+        below = pc.and_(pc.not_equal(column, ""), pc.less(column, low))
+        return _all_or_any(pc.any, below) or _all_or_any(pc.any, pc.greater_equal(column, high))
 
     def all_in(self, allowed: Set[str]) -> bool:
         choices = pa.array(sorted(allowed), pa.string())

@@ -42,8 +42,8 @@ class Cells(Protocol):
         """The distinct lengths of the cells, in characters."""
         ...
 
-    def bounds(self) -> tuple[str, str]:
-        """The least and the greatest cell (only asked of a column with cells)."""
+    def outside(self, low: str, high: str) -> bool:
+        """Whether a non-empty cell sorts before ``low``, or at or after ``high``."""
         ...
 
     def all_in(self, allowed: Set[str]) -> bool:
@@ -99,8 +99,9 @@ class CellList:
     def lengths(self) -> set[int]:
         return set(map(len, self.cells))
 
-    def bounds(self) -> tuple[str, str]:
-        return min(self.cells), max(self.cells)
+    def outside(self, low: str, high: str) -> bool:
+        least = min(filter(None, self.cells), default=low)
+        return least < low or max(self.cells, default="") >= high
 
     def all_in(self, allowed: Set[str]) -> bool:
         return set(self.cells) <= allowed

@@ -77,12 +77,23 @@ class GuardedStream(io.RawIOBase):
         #: Bytes read since Arrow last gave a batch of rows (it resets this).
         self.since_batch = 0
         self._line = 0
+        # Read and watched a block at a time, whatever size the reader asks for
+        # (a text layer asks for 8 KiB): what it has not taken yet.
+        self._block = memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
-        data: bytes = self.raw.read(READ_SIZE if size is None or size < 0 else size)
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if not self._block:
+            self._block = memoryview(self._next_block())
+        count = min(len(buffer), len(self._block))
+        buffer[:count] = self._block[:count]
+        self._block = self._block[count:]
+        return count
+
+    def _next_block(self) -> bytes:
+        data: bytes = self.raw.read(READ_SIZE)
         if data:
             self._watch(data)
             self._last = data[-1:]
@@ -91,11 +102,6 @@ class GuardedStream(io.RawIOBase):
             if self._last not in (_LF, _CR):
                 data = _LF + data
         return data
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def batch_given(self) -> None:
         """Arrow gave a batch of rows: its reading is on track."""
@@ -151,7 +157,8 @@ def open_guarded(path: Path, name: str, options: ImportOptions, **arrow: Any) ->
     ``arrow`` passes ``span`` and ``end_row`` on, for Arrow.
     """
     compressed = is_compressed(path)
-    raw: Any = gzip.open(path, "rb") if compressed else open(path, "rb")  # noqa: SIM115
+    # Unbuffered: the guard and the layers above it buffer already.
+    raw: Any = gzip.open(path, "rb") if compressed else open(path, "rb", buffering=0)  # noqa: SIM115
     return GuardedStream(raw, name, options, compressed=compressed, **arrow)
 
 

@@ -12,7 +12,12 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from entrepot.datacenter.formulas import escaped_positions, risky_positions
+from entrepot.datacenter.formulas import (
+    candidates,
+    escaped_positions,
+    might_be_formula,
+    risky_positions,
+)
 from entrepot.datacenter.imports import fast_path
 from entrepot.datacenter.imports.arrow_reader import ArrowChunk
 from entrepot.datacenter.imports.cells import CellList, Cells
@@ -20,7 +25,7 @@ from entrepot.datacenter.imports.csv_rows import UNCLOSED
 from entrepot.datacenter.imports.header import HeaderPlan
 from entrepot.datacenter.imports.options import ImportOptions
 from entrepot.datacenter.table_rows import Key
-from entrepot.datacenter.table_schema import TableSpec
+from entrepot.datacenter.table_schema import ColumnSpec, TableSpec
 from entrepot.datacenter.values import TEXT_TYPES, ColumnConverter, shown
 
 #: Field name used for problems with a whole row (wrong number of cells).
@@ -107,7 +112,9 @@ class RowChecker:
         }
         #: Key → index of the first row that carried it, for duplicates within the file.
         self.first_seen: dict[Any, int] = {}
-        typed = {pos for pos, name in plan.used if table.columns[name].type not in TEXT_TYPES}
+        # A valid cell of a typed column, or of a choice column none of whose
+        # choices a spreadsheet would run, is never such a cell: not watched.
+        typed = {pos for pos, name in plan.used if not _may_hold_formulas(table.columns[name])}
         #: Positions whose cells reach the row files as they are: texts and
         #: carried columns, where a cell a spreadsheet would run may hide.
         self.carried = [
@@ -115,7 +122,7 @@ class RowChecker:
         ]
         #: Used text columns, whose escaped cells (see :mod:`~entrepot.datacenter.formulas`)
         #: the general path stores without their apostrophe.
-        self.texts = [pos for pos, name in plan.used if table.columns[name].type in TEXT_TYPES]
+        self.texts = [pos for pos, name in plan.used if _may_hold_formulas(table.columns[name])]
 
     def check(
         self, rows: list[list[str]], first_index: int, *, unclosed: bool = False
@@ -138,7 +145,7 @@ class RowChecker:
                 return fast
         chunk = self._convert(rows, first_index, unclosed=unclosed)
         self._check_keys(chunk)
-        self._find_formulas(chunk, lambda pos: _column(rows, pos), {})
+        self._find_formulas(chunk, lambda pos: _column(rows, pos), {}, {})
         return chunk
 
     def check_columns(self, chunk: ArrowChunk, first_index: int) -> CheckedChunk:
@@ -209,7 +216,8 @@ class RowChecker:
         """
         used = [(position, name, column(position)) for position, name in self.plan.used]
         fetched = {position: cells for position, _, cells in used}
-        if any(escaped_positions(fetched[pos]) for pos in self.texts):
+        found = {pos: candidates(fetched[pos]) for pos in self.texts}
+        if any(escaped_positions(fetched[pos], found[pos]) for pos in self.texts):
             return None
         forms: list[str | None] = []
         failing: dict[str, list[Any]] = {}
@@ -259,16 +267,20 @@ class RowChecker:
             for mini, problems in invalid.errors.items():
                 chunk.errors[positions[mini]] = problems
         self._check_keys(chunk)
-        self._find_formulas(chunk, column, fetched)
+        self._find_formulas(chunk, column, fetched, found)
         return chunk
 
     def _find_formulas(
-        self, chunk: CheckedChunk, column: Callable[[int], Cells], fetched: dict[int, Cells]
+        self,
+        chunk: CheckedChunk,
+        column: Callable[[int], Cells],
+        fetched: dict[int, Cells],
+        found: dict[int, list[int]],
     ) -> None:
         """Note the rows holding a cell that a spreadsheet would run (see :mod:`.formulas`)."""
         for pos in self.carried:
             cells = fetched[pos] if pos in fetched else column(pos)
-            chunk.formula_rows.update(risky_positions(cells))
+            chunk.formula_rows.update(risky_positions(cells, found.get(pos)))
 
     def _only_errors_cell_missing(self, row: list[str]) -> bool:
         # Spreadsheets drop a trailing empty cell; a pending file whose
@@ -318,6 +330,13 @@ class RowChecker:
                 chunk.keys.append(None)
                 continue
             chunk.keys.append(key)
+
+
+def _may_hold_formulas(spec: ColumnSpec) -> bool:
+    """Whether a valid cell of the column may be one a spreadsheet would run (or its mark)."""
+    if spec.type == "choice":
+        return any(map(might_be_formula, spec.choices or ()))
+    return spec.type in TEXT_TYPES
 
 
 def _column(rows: list[list[str]], position: int) -> CellList:
