@@ -175,3 +175,12 @@ def test_a_choice_a_spreadsheet_would_run_is_marked_too(tmp_path: Path) -> None:
         assert [row[1] for row in cells(Path(path))[1:]] == ["'+", "ok", "'-"]
     finally:
         center.close()
+
+
+def test_the_import_log_shows_control_characters_escaped(center: DataCenter) -> None:
+    (center.root / "s.csv").write_text("student_id,name\nS1,Ann\n", encoding="utf-8")
+    center.import_file("s.csv", "students", user="ev\x1b[2Jil\nimport file=forged")
+    (line,) = center.log.search("file=s.csv")
+    assert "\x1b" not in line and "\n" not in line
+    assert 'user="ev\\\\x1b[2Jil\\\\nimport file=forged"' in line
+    assert len(center.log.search()) == 1

@@ -19,12 +19,14 @@ from pathlib import Path
 
 from entrepot.datacenter.listing import is_log_name
 from entrepot.errors import ConfigError
+from entrepot.redact import printable
 
 LOG_NAME = "datacenter.log"
 
 
 def _value(value: object) -> str:
-    text = str(value)
+    # Control characters (an escape sequence in a user name) made visible.
+    text = printable(str(value))
     if not text or any(ch.isspace() or ch in '"=' for ch in text):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text
@@ -61,7 +63,7 @@ class DataCenterLog:
         """Append one line and return it (without the line end)."""
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         parts = [stamp, action, *(f"{key}={_value(value)}" for key, value in fields.items())]
-        line = " ".join(parts).replace("\n", " ")
+        line = " ".join(parts)
         # One write() of a whole line in append mode: lines of concurrent
         # writers never interleave.
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
