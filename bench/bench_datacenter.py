@@ -47,7 +47,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from entrepot.datacenter import DataCenter, parse_schema
-from entrepot.datacenter.columnar import READERS, Reader
+from entrepot.datacenter.imports.options import READERS, Reader
 
 WORK = Path(__file__).parent / ".work"
 PANDAS_VENV = WORK / "pandas-venv"

@@ -34,6 +34,7 @@ Catch :class:`EntrepotError` to catch them all.  The tree::
         ├── UploadRejected            an upload refused (name, size, encoding, duplicate)
         ├── SchemaError               a table schema file is wrong
         ├── ImportFailed              an import could not run at all (bad header, …)
+        ├── ImportBusy                another process imports the same file right now
         └── DatabaseUnavailable       the database cannot be reached now (ConnectionError)
 
 Third-party exceptions are translated in one place per backend and chained
@@ -248,6 +249,10 @@ class ImportFailed(DataCenterError):
     """The import could not run."""
 
 
+class ImportBusy(DataCenterError):
+    """Another process is importing this file right now; try again later."""
+
+
 class DatabaseUnavailable(DataCenterError, ConnectionError):
     """The database cannot be reached; the import may work later."""
 
@@ -256,4 +261,4 @@ def is_transient(exc: BaseException) -> bool:
     """Tell whether retrying the operation that raised ``exc`` may succeed."""
     if isinstance(exc, TargetError | JobFailed):
         return exc.transient
-    return isinstance(exc, ConnectionError | TimeoutError)
+    return isinstance(exc, ConnectionError | TimeoutError | ImportBusy)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,9 +43,15 @@ def dc(tmp_path: Path):  # type: ignore[no-untyped-def]
             check=False,
         )
         assert proc.returncode == expect, proc.stdout + proc.stderr
+        run.stdout = proc.stdout  # type: ignore[attr-defined]
         return proc.stdout + proc.stderr
 
+    def as_json(*args: object, expect: int = 0) -> Any:
+        run(*args, "--json", expect=expect)
+        return json.loads(run.stdout)  # type: ignore[attr-defined]
+
     run.root = root  # type: ignore[attr-defined]
+    run.json = as_json  # type: ignore[attr-defined]
     return run
 
 
@@ -102,3 +111,65 @@ def test_errors_have_named_exit_codes(dc, tmp_path: Path) -> None:  # type: igno
     assert "path separator" in dc("upload", hostile, "--name", "../x.csv", expect=7)
     dc("ls", "nowhere", expect=2)
     assert "invalid regular expression" in dc("log", "--grep", "(", expect=3)
+
+
+def test_every_command_answers_in_json(dc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root: Path = dc.root
+    assert dc.json("init")["root"] == str(root)
+    (root / "schema.toml").write_text(SCHEMA)
+    source = tmp_path / "s.csv"
+    source.write_text("student_id,name,status\nS1,Ann,graduated\nS2,,active\nS3,Cy,active\n")
+    uploaded = dc.json("upload", source, "--user", "ops")
+    assert uploaded["stored"] == "s_ops.csv" and uploaded["size"] == source.stat().st_size
+    (listed,) = dc.json("ls")
+    assert listed["name"] == "s_ops.csv" and listed["size"] == source.stat().st_size
+    assert listed["date"].endswith("+00:00")
+
+    imported = dc.json("import", "s_ops.csv", "-t", "students", expect=7)
+    assert (imported["processed"], imported["successful"], imported["failed"]) == (3, 2, 1)
+    assert imported["pending_file"].endswith("s_ops.create.pending.csv")
+    failed = dc.json("import", "ghost.csv", "-t", "students", expect=4)
+    assert failed["ok"] is False and failed["state"] == "backlog" and failed["exit"] == 4
+
+    line = dc.json("log")[-1]
+    assert line["action"] == "import" and line["file"] == "s_ops.csv" and line["failed"] == "1"
+    assert dc.json("export", "students")["rows"] == 2
+    would = dc.json("retire", "students", "--where", "status=graduated", "--dry-run")
+    assert would == {"table": "students", "rows": 1, "dry_run": True, "backup": None}
+    (moved := tmp_path / "moved").mkdir()
+    assert dc.json("move-storage", moved)["not_copied"] == []
+
+
+def test_retire_dry_run_changes_nothing(dc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    root: Path = dc.root
+    dc("init")
+    (root / "schema.toml").write_text(SCHEMA)
+    (root / "s.csv").write_text("student_id,name,status\nS1,Ann,graduated\nS2,Bo,active\n")
+    dc("import", "s.csv", "-t", "students")
+    assert "would retire 1 rows of students; nothing changed" in dc(
+        "retire", "students", "--where", "status=graduated", "--dry-run"
+    )
+    assert list((root / "graduated").iterdir()) == []
+    assert "exported 2 rows" in dc("export", "students")
+
+
+def test_the_import_log_names_the_ledger_job(dc) -> None:  # type: ignore[no-untyped-def]
+    root: Path = dc.root
+    dc("init")
+    (root / "schema.toml").write_text(SCHEMA)
+    (root / "s.csv").write_text("student_id,name\nS1,Ann\n")
+    imported = dc.json("import", "s.csv", "-t", "students")
+    (line,) = dc.json("log")
+    assert line["job"] == imported["job_id"]
+    assert re.fullmatch(r"\d{8}T\d{6}\.\d{3}Z-\d{6}-[0-9a-f]{8}", imported["job_id"])
+
+
+def test_names_are_printed_as_they_are(dc) -> None:  # type: ignore[no-untyped-def]
+    root: Path = dc.root
+    dc("init")
+    (root / "in[reverse]voice.csv").write_text("a\n")
+    (root / "a\x1b[2Jb.csv").write_text("a\n")
+    (root / "c[b]d.csv").write_text("a\n")
+    listing = dc("ls")
+    assert "in[reverse]voice.csv" in listing and "c[b]d.csv" in listing
+    assert "\x1b" not in listing and "a\\x1b[2Jb.csv" in listing

@@ -62,14 +62,14 @@ def test_a_concurrent_writer_between_check_and_write_is_retried(
     """Another session inserts a key right after our look-up: the chunk is redone."""
     from sqlalchemy import create_engine
 
-    from entrepot.datacenter import dbops
+    from entrepot.datacenter import table_rows
 
     other = create_engine(center.database.url)
-    looked = dbops.table_is_empty
+    looked = table_rows.table_is_empty
 
     def table_is_empty_then_someone_writes(conn, table):  # type: ignore[no-untyped-def]
         answer = looked(conn, table)
-        monkeypatch.setattr(dbops, "table_is_empty", looked)
+        monkeypatch.setattr(table_rows, "table_is_empty", looked)
         with other.begin() as racing:
             racing.execute(
                 text("insert into students (student_id, name) values ('S0002', 'Racer')")
@@ -78,7 +78,7 @@ def test_a_concurrent_writer_between_check_and_write_is_retried(
 
     put(center, "s.csv", "student_id,name\nS0001,Ann\nS0002,Bob\n")
     center.database.table(center.schema.table("students"))
-    monkeypatch.setattr(dbops, "table_is_empty", table_is_empty_then_someone_writes)
+    monkeypatch.setattr(table_rows, "table_is_empty", table_is_empty_then_someone_writes)
     result = center.import_file("s.csv", "students")
     other.dispose()
     assert (result.successful, result.failed) == (1, 1)

@@ -10,7 +10,9 @@ Fixtures:
 
 * ``postgres_server`` (session) — a :class:`PostgresServer` with ``host``,
   ``port``, ``user``, ``password``, ``url(database)`` and ``create_database()``;
-* ``postgres_url`` (function) — the SQLAlchemy URL of a fresh, empty database.
+* ``postgres_url`` (function) — the SQLAlchemy URL of a fresh, empty database;
+* ``private_postgres_server`` (function) — a server of the test's own, which
+  it may :meth:`~PostgresServer.stop` and :meth:`~PostgresServer.start` again.
 
 Without PostgreSQL the tests are skipped locally and fail under ``CI=true``.
 """
@@ -52,6 +54,8 @@ class PostgresServer:
     user: str = SUPERUSER
     as_postgres: bool = False
     created: list[str] = field(default_factory=list)
+    #: The server's own options (port, socket folder, no fsync), kept for a restart.
+    options: str = ""
 
     @property
     def data(self) -> Path:
@@ -82,6 +86,23 @@ class PostgresServer:
 
     def stop(self) -> None:
         self.run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def start(self) -> subprocess.CompletedProcess[str]:
+        """Start the server (again) on its port; wait until it takes connections."""
+        return self.run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.base / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            self.options,
+            "start",
+            timeout=90,
+        )
 
 
 def _start() -> PostgresServer:
@@ -122,24 +143,11 @@ def _start() -> PostgresServer:
         server_unavailable(f"initdb failed: {init.stderr.strip()[-500:]}")
     log_file = base / "server.log"
     for _ in range(5):
-        options = (
+        server.options = (
             f"-c listen_addresses=127.0.0.1 -p {server.port} -k {base / 'sock'} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
-        start = server.run(
-            str(bin_dir / "pg_ctl"),
-            "-D",
-            str(server.data),
-            "-l",
-            str(log_file),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            options,
-            "start",
-            timeout=90,
-        )
+        start = server.start()
         if start.returncode == 0:
             break
         log = log_file.read_text(errors="replace")[-500:] if log_file.exists() else ""
@@ -157,8 +165,8 @@ def _start() -> PostgresServer:
     return server
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def _running() -> Iterator[PostgresServer]:
+    """A server started for the caller, stopped and removed afterwards."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -169,6 +177,17 @@ def postgres_server() -> Iterator[PostgresServer]:
     finally:
         server.stop()
         shutil.rmtree(server.base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    yield from _running()
+
+
+@pytest.fixture
+def private_postgres_server() -> Iterator[PostgresServer]:
+    """A server for one test alone, which the test may stop and start."""
+    yield from _running()
 
 
 @pytest.fixture

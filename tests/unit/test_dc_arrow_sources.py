@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from entrepot.datacenter import DataCenter, columnar, parse_schema, rawpath
+from entrepot.datacenter import DataCenter, parse_schema
+from entrepot.datacenter.imports import arrow_reader, fast_path
 
 SCHEMA = """
 [tables.t]
@@ -57,7 +58,7 @@ def test_the_csv_module_takes_over_at_the_chunk_arrow_cannot_read(
 ) -> None:
     # Arrow parses a block at a time: small blocks, so that the error
     # surfaces in a later block than the first chunks.
-    monkeypatch.setattr(columnar, "BLOCK_SIZE", 512)
+    monkeypatch.setattr(arrow_reader, "BLOCK_SIZE", 512)
     lines = [f"{n},name {n}" for n in range(1, 301)]
     lines[250] = "251"  # a short row in the third chunk of 100
     (center.root / "t.csv").write_text("id,name\n" + "\n".join(lines) + "\n", encoding="utf-8")
@@ -76,7 +77,7 @@ def test_another_encoding_is_read_by_the_csv_module(
     center: DataCenter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[Any] = []
-    monkeypatch.setattr(columnar, "read_chunks", lambda *args: calls.append(args) or iter(()))
+    monkeypatch.setattr(arrow_reader, "read_chunks", lambda *args: calls.append(args) or iter(()))
     (center.root / "t.csv").write_bytes("id,name\n1,Müller\n".encode("latin-1"))
     result = center.import_file("t.csv", "t", encoding="latin-1")
     assert calls == []
@@ -117,18 +118,18 @@ def test_a_chunk_with_a_few_bad_rows_takes_the_fast_path_for_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
     inserted: list[int] = []
-    real = rawpath.insert_raw
+    real = fast_path.insert_raw
 
     def spy(*args: Any) -> None:
         good = args[6] if len(args) > 6 else None
         inserted.append(len(args[4]) if good is None else len(good))
         real(*args)
 
-    monkeypatch.setattr(rawpath, "insert_raw", spy)
+    monkeypatch.setattr(fast_path, "insert_raw", spy)
     fast = import_mixed(tmp_path / "fast", reader)
     assert inserted == [96]
     # The general path, cell by cell, ends in the very same state.
-    monkeypatch.setattr(rawpath, "sqlite_form", lambda *args, **kwargs: None)
+    monkeypatch.setattr(fast_path, "sqlite_form", lambda *args, **kwargs: None)
     general = import_mixed(tmp_path / "general", reader)
     assert inserted == [96]
     assert fast == general
@@ -149,8 +150,9 @@ def test_without_the_arrow_extra_the_csv_module_reads_everything(tmp_path: Path)
 import sys
 sys.modules["pyarrow"] = None
 from pathlib import Path
-from entrepot.datacenter import DataCenter, columnar, parse_schema
-assert not columnar.AVAILABLE
+from entrepot.datacenter import DataCenter, parse_schema
+from entrepot.datacenter.imports import arrow_reader
+assert not arrow_reader.AVAILABLE
 root = Path({str(tmp_path / "dc")!r})
 center = DataCenter(root, schema=parse_schema({SCHEMA!r}), create=True)
 (root / "t.csv").write_text("id,name\\n1,a\\n2,b\\nx,c\\n", encoding="utf-8")

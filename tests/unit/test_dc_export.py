@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from entrepot.datacenter import DataCenter, parse_schema
-from entrepot.datacenter.export import neutralise
+from entrepot.datacenter.formulas import escape as neutralise
 from entrepot.errors import ConfigError
 
 SCHEMA = """

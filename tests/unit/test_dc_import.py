@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from entrepot.datacenter import DataCenter, parse_schema
-from entrepot.errors import ImportFailed, SchemaError
+from entrepot.errors import ConfigError, ImportBusy, ImportFailed, SchemaError
 
 SCHEMA = """
 [tables.courses]
@@ -153,6 +154,46 @@ def test_update_changes_only_given_columns(center: DataCenter) -> None:
     pending = read_csv(center.root / "u.update.pending.csv")
     assert pending[1] == ["S0009", "1", "", "student_id: no such entry: 'S0009'"]
     assert (center.root / "finished" / "u.update.finished.csv").exists()
+
+
+def test_an_update_clears_empty_cells_when_asked(center: DataCenter) -> None:
+    """Issue 10, item 24b: ``empty="clear"`` empties a value, ``"keep"`` (the default) keeps it."""
+    put(
+        center,
+        "a.csv",
+        "student_id,name,born,fee,status,notes\n"
+        "S0001,Ann,2001-02-03,9.5,graduated,a note\nS0002,Bob,2002-03-04,7,graduated,another\n",
+    )
+    center.import_file("a.csv", "students")
+    blank = "student_id,born,fee,status,notes\nS0001,,,,\n"
+    put(center, "keep.csv", blank)
+    assert center.import_file("keep.csv", "students", "update").all_ok
+    kept = rows_of(center, "students")[0]
+    assert (kept["born"], kept["fee"], kept["status"], kept["notes"]) == (
+        date(2001, 2, 3),
+        Decimal("9.5"),
+        "graduated",
+        "a note",
+    )
+
+    put(center, "clear.csv", blank)
+    assert center.import_file("clear.csv", "students", "update", empty="clear").all_ok
+    cleared, other = rows_of(center, "students")
+    # As a create would store an empty cell: the default, else nothing.
+    assert (cleared["born"], cleared["fee"], cleared["status"], cleared["notes"]) == (
+        None,
+        Decimal("0"),
+        "active",
+        None,
+    )
+    assert (other["born"], other["notes"]) == (date(2002, 3, 4), "another")
+
+    # A required column without default cannot be cleared: the row fails.
+    put(center, "name.csv", "student_id,name\nS0002,\n")
+    result = center.import_file("name.csv", "students", "update", empty="clear")
+    assert (result.successful, result.failed) == (0, 1)
+    assert rows_of(center, "students")[1]["name"] == "Bob"
+    assert "name: missing, but required" in (center.root / "name.update.pending.csv").read_text()
 
 
 def test_remove_backs_up_rows_first(center: DataCenter) -> None:
@@ -377,7 +418,7 @@ def test_unknown_table_and_mode(center: DataCenter) -> None:
     put(center, "x.csv", "a\n1\n")
     with pytest.raises(SchemaError, match="no table 'nope'"):
         center.import_file("x.csv", "nope")
-    with pytest.raises(ImportFailed, match="unknown import mode"):
+    with pytest.raises(ConfigError, match="unknown import mode"):
         center.import_file("x.csv", "students", "upsert")
 
 
@@ -432,7 +473,7 @@ def test_the_same_file_is_not_imported_twice_at_once(center: DataCenter) -> None
     put(center, "c.csv", "student_id,name\nS0001,Ann\n")
     running = center.importer("c.csv", "students")
     running.prepare()
-    with pytest.raises(ImportFailed, match="being imported by another process"):
+    with pytest.raises(ImportBusy, match="being imported by another process"):
         center.import_file("c.csv", "students")
     running.produce()
     assert running.send().successful == 1

@@ -1,7 +1,7 @@
 """The import tests again, with the chunks checked in a second process.
 
 Every test of ``tests/unit/test_dc_import.py`` runs here with the check
-worker of :mod:`entrepot.datacenter.pipeline` forced on, whatever the file
+worker of :mod:`entrepot.datacenter.imports.check_ahead` forced on, whatever the file
 size, so both ways of checking must give the same results.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from entrepot.datacenter import importer
+from entrepot.datacenter.imports import check_ahead
 from tests.unit.test_dc_import import *  # noqa: F403 - the shared import tests
 from tests.unit.test_dc_import import SCHEMA, put, rows_of
 
@@ -21,14 +21,14 @@ from tests.unit.test_dc_import import SCHEMA, put, rows_of
 def checks_in_a_worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
     """Force the worker on; the list counts the workers started."""
     started: list[object] = []
-    real = importer.CheckWorker
+    real = check_ahead.CheckWorker
 
     def counted(*args: object, **kwargs: object) -> object:
         started.append(True)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(importer, "worth_a_worker", lambda source: True)
-    monkeypatch.setattr(importer, "CheckWorker", counted)
+    monkeypatch.setattr(check_ahead, "worth_a_worker", lambda source: True)
+    monkeypatch.setattr(check_ahead, "CheckWorker", counted)
     yield started
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from entrepot.datacenter import DataCenter, ImportJob
-from entrepot.datacenter.job import password_free
+from entrepot.errors import ConfigError
 from entrepot.jobs import Backlog, JobState, Ledger, Outcome, RetryPolicy, Runner, build_job
 from tests.servers._common import free_port
 
@@ -86,11 +87,12 @@ def test_a_schema_error_is_a_permanent_failure(root: Path, ledger: Ledger) -> No
 
 
 def test_an_unreachable_database_is_transient_and_never_stored_with_its_password(
-    root: Path, ledger: Ledger
+    root: Path, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (root / "s.csv").write_text("student_id,name\nS1,Ann\n")
-    url = f"postgresql://importer:s3cret@127.0.0.1:{free_port()}/nowhere?connect_timeout=5"
-    job = ImportJob(root, "s.csv", "students", database=url)
+    monkeypatch.setenv("DC_SECRET", "s3cret")
+    url = f"postgresql://importer@127.0.0.1:{free_port()}/nowhere?connect_timeout=5"
+    job = ImportJob(root, "s.csv", "students", database=url, password_env="DC_SECRET")
 
     run = Runner(ledger, policy=RetryPolicy.fixed(2, 0.0)).run(job)
 
@@ -101,6 +103,7 @@ def test_an_unreachable_database_is_transient_and_never_stored_with_its_password
     assert failed_run.transient is True and failed_run.error_type == "DatabaseUnavailable"
     assert "s3cret" not in repr(record) and "s3cret" not in repr(failed_run)
     assert record.params["database"].startswith("postgresql://importer@127.0.0.1:")
+    assert record.params["password_env"] == "DC_SECRET"
     # Nothing moved: the file waits for the re-run.
     assert (root / "s.csv").exists()
 
@@ -122,7 +125,8 @@ def test_the_job_is_rebuilt_from_its_parameters(root: Path, tmp_path: Path) -> N
         "students",
         "update",
         schema=root / "schema.toml",
-        database="postgresql://u:pw@db.example/dc",
+        database="postgresql://u@db.example/dc",
+        password_file=tmp_path / "pw",
         chunk_size=7,
         encoding="latin-1",
         user="ops",
@@ -133,7 +137,8 @@ def test_the_job_is_rebuilt_from_its_parameters(root: Path, tmp_path: Path) -> N
     assert isinstance(rebuilt, ImportJob)
     assert rebuilt.params() == job.params()
     assert job.params()["database"] == "postgresql://u@db.example/dc"
-    assert (rebuilt.root, rebuilt.file, rebuilt.mode, rebuilt.chunk_size) == (
+    assert job.params()["password_file"] == str(tmp_path / "pw")
+    assert (rebuilt.root, rebuilt.file, rebuilt.mode, rebuilt.options.chunk_size) == (
         root,
         "s.csv",
         "update",
@@ -142,12 +147,31 @@ def test_the_job_is_rebuilt_from_its_parameters(root: Path, tmp_path: Path) -> N
     assert rebuilt.name == "import s.csv → students (update)"
 
 
-def test_password_free_keeps_everything_but_the_password() -> None:
-    assert password_free(None) is None
-    assert password_free("sqlite:////tmp/x.sqlite") == "sqlite:////tmp/x.sqlite"
-    assert password_free("postgresql+psycopg://a:b@h:5432/d?sslmode=require") == (
-        "postgresql+psycopg://a@h:5432/d?sslmode=require"
-    )
+def test_parameters_of_an_older_release_still_rebuild_the_job(root: Path) -> None:
+    # What the ledger of the previous release stored for an import.
+    old = {
+        "root": str(root),
+        "file": "s.csv",
+        "table": "students",
+        "mode": "update",
+        "schema": None,
+        "database": None,
+        "chunk_size": 9,
+        "encoding": "latin-1",
+        "user": "ops",
+        "reader": "csv",
+    }
+    job = build_job("import", old)
+    assert isinstance(job, ImportJob)
+    assert (job.mode, job.options.chunk_size, job.options.encoding) == ("update", 9, "latin-1")
+    assert (job.options.user, job.options.reader, job.options.empty) == ("ops", "csv", "keep")
+
+
+def test_a_database_url_with_a_password_is_refused(root: Path) -> None:
+    for url in ("postgresql://u:pw@h/db", "postgresql://u@h/db?password=pw"):
+        with pytest.raises(ConfigError, match="carries a password") as caught:
+            ImportJob(root, "s.csv", "students", database=url)
+        assert "pw" not in str(caught.value)
 
 
 def test_the_command_line_records_the_import_and_backlog_retry_finishes_it(
@@ -173,3 +197,33 @@ def test_the_command_line_records_the_import_and_backlog_retry_finishes_it(
     code, out, err = cli("dc", "import", "t.csv", *args, "--no-ledger")
     assert code == 0, out + err
     assert "job" in out
+
+
+class Stop(Exception):
+    pass
+
+
+def test_an_import_has_the_ledger_jobs_id_and_a_later_job_takes_over_an_interrupted_one(
+    root: Path, ledger: Ledger
+) -> None:
+    (root / "s.csv").write_text("student_id,name\n" + "".join(f"S{n},n{n}\n" for n in range(9)))
+
+    def stop_after_the_first_chunk(rows: int, fraction: float | None) -> None:
+        raise Stop
+
+    first = Runner(ledger).run(
+        ImportJob(root, "s.csv", "students", chunk_size=3, on_progress=stop_after_the_first_chunk)
+    )
+    assert first.outcome is Outcome.FAILED
+    second = Runner(ledger).run(ImportJob(root, "s.csv", "students"))
+
+    assert second.outcome is Outcome.SUCCEEDED and second.job_id != first.job_id
+    with DataCenter(root) as center:
+        db = center.database
+        with db.engine.connect() as conn:
+            (found,) = conn.execute(db.imports.select()).mappings().all()
+            owners = set(conn.execute(select(db.chunks.c.job_id)).scalars())
+        assert found["job_id"] == second.job_id and found["earlier_ids"] == first.job_id
+        assert owners == {second.job_id}
+        (line,) = center.log.search("file=s.csv")
+    assert line.endswith(f" job={second.job_id}")

@@ -17,12 +17,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from entrepot.datacenter.csvfiles import ERRORS_COLUMN
-from entrepot.datacenter.rowfiles import split_source
-from tests.unit.test_dc_columnar import csv_files
+from entrepot.datacenter.formulas import row_forms
+from entrepot.datacenter.imports.row_files import split_source
+from tests.unit.test_dc_arrow_reader import csv_files
 
 
 def reference(data: bytes, errors: dict[int, str]) -> tuple[bytes, bytes | None]:
-    """The finished and pending files as csv.reader and csv.writer alone make them."""
+    """The finished and pending files as csv.reader and csv.writer alone make them.
+
+    Pending rows get the apostrophe before cells a spreadsheet would run.
+    """
+    csv.field_size_limit(2**31 - 1)
     reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
     header = next(reader, [])
     drop = header.index(ERRORS_COLUMN) if ERRORS_COLUMN in header else None
@@ -38,7 +43,7 @@ def reference(data: bytes, errors: dict[int, str]) -> tuple[bytes, bytes | None]
     pending_out.writerow([*without(header), ERRORS_COLUMN])
     for index, row in enumerate(reader):
         if index in errors:
-            pending_out.writerow([*without(row), errors[index]])
+            pending_out.writerow([*row_forms(without(row)), errors[index]])
         else:
             finished_out.writerow(without(row))
     return (

@@ -2,27 +2,29 @@
 
 The data center root comes from ``--root`` or ``ENTREPOT_DC_ROOT``; the
 database from ``--db`` or ``ENTREPOT_DC_DATABASE`` (default: SQLite in the
-root's state folder); the table schema from ``--schema`` or
-``ENTREPOT_DC_SCHEMA`` (default: ``<root>/schema.toml``).
+root's state folder) — a URL without a password, which ``--db-password-env``
+or ``--db-password-file`` name instead (or libpq finds it: ``PGPASSWORD``,
+``PGPASSFILE``); the table schema from ``--schema`` or ``ENTREPOT_DC_SCHEMA``
+(default: ``<root>/schema.toml``).  Every command prints JSON with ``--json``.
+``dc import`` lives in :mod:`entrepot.cli.dc_import`.
 """
 
 from __future__ import annotations
 
 import getpass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from entrepot.cli.console import err, out, table
-from entrepot.cli.exitcodes import ExitCode, exit_code_for
-from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
-from entrepot.datacenter import AREAS, DataCenter, ImportJob, UploadPolicy
-from entrepot.datacenter.columnar import READERS, check_reader
-from entrepot.errors import is_transient
-from entrepot.jobs import Runner
+from entrepot.cli.console import emit_json, err, out, shown, table
+from entrepot.cli.exitcodes import ExitCode
+from entrepot.datacenter import DataCenter, UploadPolicy
+from entrepot.datacenter.center import Area
+from entrepot.datacenter.db_secrets import read_password, refuse_password, with_password
+from entrepot.datacenter.listing import SortKey
+from entrepot.datacenter.logfile import parse_line
+from entrepot.units import parse_size
 
 dc_app = typer.Typer(
     name="dc",
@@ -34,37 +36,67 @@ RootOption = Annotated[
     Path,
     typer.Option("--root", envvar="ENTREPOT_DC_ROOT", help="Data center root folder."),
 ]
+
+
+def _optional(flag: str, help: str, **settings: Any) -> Any:
+    """An option without default, its help shown as given."""
+    return typer.Option(flag, help=help, show_default=False, **settings)
+
+
 DbOption = Annotated[
     str | None,
-    typer.Option(
+    _optional(
         "--db",
+        "Database URL, without a password (default: SQLite in the root's state folder).",
         envvar="ENTREPOT_DC_DATABASE",
-        help="Database URL (default: SQLite in the root's state folder).",
-        show_default=False,
     ),
+]
+DbPasswordEnvOption = Annotated[
+    str | None,
+    _optional(
+        "--db-password-env", "Environment variable holding the database password.", metavar="VAR"
+    ),
+]
+DbPasswordFileOption = Annotated[
+    Path | None,
+    _optional("--db-password-file", "File holding the database password (owner-only mode)."),
 ]
 SchemaOption = Annotated[
     Path | None,
-    typer.Option(
-        "--schema",
-        envvar="ENTREPOT_DC_SCHEMA",
-        help="Table schema file (default: <root>/schema.toml).",
-        show_default=False,
+    _optional(
+        "--schema", "Table schema file (default: <root>/schema.toml).", envvar="ENTREPOT_DC_SCHEMA"
     ),
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def check_db_url(db: str | None) -> None:
+    """Refuse a database URL that carries its password (it would be shown and stored)."""
+    refuse_password(db, "--db (or ENTREPOT_DC_DATABASE)")
 
 
 def _center(
-    root: Path, db: str | None = None, schema: Path | None = None, **kw: object
+    root: Path,
+    db: str | None,
+    password_env: str | None,
+    password_file: Path | None,
+    schema: Path | None,
 ) -> DataCenter:
-    return DataCenter(root, database=db, schema=schema, **kw)  # type: ignore[arg-type]
+    check_db_url(db)
+    url = None
+    if db is not None:
+        url = with_password(db, read_password(env=password_env, file=password_file))
+    return DataCenter(root, database=url, schema=schema)
 
 
 @dc_app.command("init")
-def init(root: RootOption) -> None:
+def init(root: RootOption, as_json: JsonOption = False) -> None:
     """Create the data center folders (root, finished/, unfinished/, deleted/, …)."""
     center = DataCenter(root, create=True)
-    out.print(f"data center ready in {center.root}")
+    if as_json:
+        emit_json({"root": str(center.root)})
+        return
+    out.print(f"data center ready in {shown(center.root)}")
 
 
 @dc_app.command("upload")
@@ -76,127 +108,40 @@ def upload(
         str | None, typer.Option(help="Uploader, appended to the name (default: you).")
     ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8-sig",
-    max_bytes: Annotated[int, typer.Option(help="Refuse larger files.")] = 512 * 1024 * 1024,
+    max_bytes: Annotated[
+        int,
+        typer.Option(
+            help="Refuse larger files (decompressed size for .csv.gz), e.g. 512MiB.",
+            parser=parse_size,
+            metavar="SIZE",
+        ),
+    ] = UploadPolicy.max_bytes,
+    as_json: JsonOption = False,
 ) -> None:
     """Store a CSV file in the data center, ready to be imported."""
     policy = UploadPolicy(max_bytes=max_bytes, encoding=encoding)
     center = DataCenter(root, upload_policy=policy)
     stored = center.upload(file, name or file.name, user=user or getpass.getuser())
-    out.print(f"uploaded {file.name} as {stored.name}")
+    if as_json:
+        emit_json({"file": str(file), "stored": stored.name, "size": stored.stat().st_size})
+        return
+    out.print(f"uploaded {shown(file.name)} as {shown(stored.name)}")
 
 
 @dc_app.command("ls")
 def ls(
     root: RootOption,
-    area: Annotated[
-        str, typer.Argument(help=f"One of: {', '.join(AREAS)}.", show_default=True)
-    ] = "pending",
-    sort: Annotated[str, typer.Option(help="Order by 'name' or 'date' (newest first).")] = "name",
-) -> int:
+    area: Annotated[Area, typer.Argument(help="The area to list.")] = "pending",
+    sort: Annotated[SortKey, typer.Option(help="By name, or by date (newest first).")] = "name",
+    as_json: JsonOption = False,
+) -> None:
     """List the files of an area of the data center."""
-    if area not in AREAS:
-        err.print(f"unknown area {area!r}: use one of {', '.join(AREAS)}")
-        return int(ExitCode.USAGE)
-    if sort not in ("name", "date"):
-        err.print("--sort must be 'name' or 'date'")
-        return int(ExitCode.USAGE)
-    center = DataCenter(root)
-    files = center.files(area, sort=sort)  # type: ignore[arg-type]
+    files = DataCenter(root).files(area, sort=sort)
+    if as_json:
+        emit_json([{**info.as_json(), "path": str(info.path)} for info in files])
+        return
     rows = [(info.name, info.human_size, info.local_date) for info in files]
     out.print(table(f"{area} ({len(rows)})", ["Name", "Size", "Date"], rows))
-    return int(ExitCode.OK)
-
-
-@dc_app.command("import")
-def import_(
-    file: Annotated[str, typer.Argument(help="Name of a file in the data center root.")],
-    root: RootOption,
-    table_name: Annotated[str, typer.Option("--table", "-t", help="Table to import into.")],
-    mode: Annotated[str, typer.Option("--mode", "-m", help="create, update or remove.")] = "create",
-    db: DbOption = None,
-    schema: SchemaOption = None,
-    user: Annotated[str | None, typer.Option(help="Who imports (default: you).")] = None,
-    chunk_size: Annotated[int, typer.Option(help="Rows per transaction.")] = 5000,
-    encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8-sig",
-    reader: Annotated[
-        str,
-        typer.Option(
-            help="Who parses the rows: arrow (fast; falls back to csv where the file needs it) "
-            "or csv (the csv module throughout)."
-        ),
-    ] = "arrow",
-    state: StateOption = None,
-    ledger: LedgerOption = None,
-    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")] = False,
-) -> int:
-    """Import a file; failed rows go to <name>.<mode>.pending.csv with their reasons.
-
-    The import is a job in the ledger: when it fails (file missing, database
-    down) it waits in the backlog, and `entrepot backlog retry ID` finishes it.
-    Running the same import again after an interruption finishes it too.
-    """
-    if reader not in READERS:
-        err.print(f"--reader must be one of: {', '.join(READERS)}")
-        return int(ExitCode.USAGE)
-    name = Path(file).name
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TextColumn("{task.fields[rows]} rows"),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task(f"importing {name}", total=1.0, rows=0)
-
-        def progress(rows: int, fraction: float | None) -> None:
-            bar.update(task, completed=fraction if fraction is not None else 0.0, rows=rows)
-
-        job = ImportJob(
-            root,
-            name,
-            table_name,
-            mode,
-            schema=schema,
-            database=db,
-            chunk_size=chunk_size,
-            encoding=encoding,
-            reader=check_reader(reader),
-            user=user or getpass.getuser(),
-            on_progress=progress,
-        )
-        if no_ledger:
-            run = Runner(None).run(job)
-        else:
-            with open_ledger(state, ledger) as book:
-                run = Runner(book).run(job)
-    result = job.result
-    if not run.ok or result is None:
-        cause = run.error.__cause__ if run.error is not None else None
-        message = str(cause) if cause is not None else str(run.error)
-        err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
-        if run.state is not None:
-            err.print(f"job {run.job_id} is now {run.state}; `entrepot backlog retry` re-runs it")
-        if cause is None:
-            return int(ExitCode.FAILED)
-        return int(ExitCode.TEMPORARY if is_transient(cause) else exit_code_for(cause))
-    summary = [
-        ("file", result.source),
-        ("table", result.table),
-        ("mode", result.mode),
-        ("processed", result.processed),
-        ("successful", result.successful),
-        ("failed", result.failed),
-        ("duration", f"{result.duration:.2f} s"),
-        ("finished rows", result.finished_file.name),
-    ]
-    if result.pending_file is not None:
-        summary.append(("pending rows", result.pending_file.name))
-    if result.resumed:
-        summary.append(("note", "an interrupted import was finished"))
-    summary.append(("job", run.job_id))
-    out.print(table("import", ["Item", "Value"], summary))
-    return int(ExitCode.OK if result.all_ok else ExitCode.DATA)
 
 
 @dc_app.command("export")
@@ -214,16 +159,22 @@ def export(
         bool, typer.Option(help="Do not neutralise cells that spreadsheets run as formulas.")
     ] = False,
     db: DbOption = None,
+    db_password_env: DbPasswordEnvOption = None,
+    db_password_file: DbPasswordFileOption = None,
     schema: SchemaOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Export a table (or the rows matching --where) to CSV."""
-    with _center(root, db, schema) as center:
-        where_list = where or []
+    with _center(root, db, db_password_env, db_password_file, schema) as center:
         place, count = center.export(
-            table_name, where=where_list, to_spool=to_spool, safe_cells=not raw_cells
+            table_name, where=where or [], to_spool=to_spool, safe_cells=not raw_cells
         )
+    if as_json:
+        spool = str(to_spool) if to_spool is not None else None
+        emit_json({"table": table_name, "rows": count, "spool": spool, "file": place})
+        return
     target = f"spool {to_spool} as {place}" if to_spool is not None else place
-    out.print(f"exported {count} rows of {table_name} to {target}")
+    out.print(f"exported {count} rows of {shown(table_name)} to {shown(target)}")
 
 
 @dc_app.command("retire")
@@ -231,16 +182,36 @@ def retire(
     table_name: Annotated[str, typer.Argument(metavar="TABLE", help="Table to retire rows from.")],
     root: RootOption,
     where: Annotated[list[str], typer.Option(help="Filter selecting the rows (repeatable).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count the rows that would go; change nothing.")
+    ] = False,
     db: DbOption = None,
+    db_password_env: DbPasswordEnvOption = None,
+    db_password_file: DbPasswordFileOption = None,
     schema: SchemaOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Move the matching rows to a CSV backup in graduated/, then remove them."""
-    with _center(root, db, schema) as center:
-        backup, count = center.retire(table_name, where=where)
-    if backup is None:
-        out.print(f"no rows of {table_name} match; nothing retired")
+    with _center(root, db, db_password_env, db_password_file, schema) as center:
+        backup, count = center.retire(table_name, where=where, dry_run=dry_run)
+    if as_json:
+        emit_json(
+            {
+                "table": table_name,
+                "rows": count,
+                "dry_run": dry_run,
+                "backup": str(backup) if backup is not None else None,
+            }
+        )
+        return
+    if dry_run:
+        out.print(f"would retire {count} rows of {table_name}; nothing changed", markup=False)
+    elif backup is None:
+        out.print(f"no rows of {table_name} match; nothing retired", markup=False)
     else:
-        out.print(f"retired {count} rows of {table_name} into graduated/{backup.name}")
+        out.print(
+            f"retired {count} rows of {table_name} into graduated/{backup.name}", markup=False
+        )
 
 
 @dc_app.command("log")
@@ -248,10 +219,15 @@ def log(
     root: RootOption,
     grep: Annotated[str | None, typer.Option(help="Only lines matching this regex.")] = None,
     limit: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Show the import log (logs/datacenter.log)."""
-    for line in DataCenter(root).log.search(grep, limit=limit):
-        out.print(line, markup=False)
+    lines = DataCenter(root).log.search(grep, limit=limit)
+    if as_json:
+        emit_json([parse_line(line) for line in lines])
+        return
+    for line in lines:
+        out.print(shown(line))
 
 
 @dc_app.command("move-storage")
@@ -262,18 +238,30 @@ def move_storage(
         bool, typer.Option("--move", help="Copy the files there, then remove the old root.")
     ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace files already there.")] = False,
+    as_json: JsonOption = False,
 ) -> int:
     """Switch the data center to a new folder, optionally taking the files along."""
     center = DataCenter(root)
     not_copied = center.move_storage(path, take_files=move, overwrite=overwrite, remove_old=move)
+    code = ExitCode.FAILED if not_copied else ExitCode.OK
+    if as_json:
+        emit_json({"root": str(center.root), "not_copied": not_copied})
+        return int(code)
     for name in not_copied:
-        err.print(f"not copied: {name}", markup=False)
+        err.print(f"not copied: {shown(name)}")
     if not_copied:
-        err.print(f"the old root {root} was kept because {len(not_copied)} files were not copied")
-        return int(ExitCode.FAILED)
-    out.print(f"data center now in {center.root}; set ENTREPOT_DC_ROOT or --root accordingly")
-    return int(ExitCode.OK)
+        err.print(
+            f"the old root {shown(root)} was kept because {len(not_copied)} files were not copied"
+        )
+        return int(code)
+    out.print(
+        f"data center now in {shown(center.root)}; set ENTREPOT_DC_ROOT or --root accordingly"
+    )
+    return int(code)
 
 
 def register(app: typer.Typer) -> None:
+    from entrepot.cli import dc_import
+
+    dc_import.register(dc_app)
     app.add_typer(dc_app, name="dc")

@@ -52,6 +52,7 @@ _MAPPING: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (errors.ArchiveError, ExitCode.DATA),
     (errors.UploadRejected, ExitCode.DATA),
     (errors.ImportFailed, ExitCode.DATA),
+    (errors.ImportBusy, ExitCode.TEMPORARY),
     (errors.SchemaError, ExitCode.CONFIG),
     (FileNotFoundError, ExitCode.NOT_FOUND),
     (PermissionError, ExitCode.REFUSED),

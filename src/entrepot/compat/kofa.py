@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from entrepot.datacenter.distribute import distribute
+from entrepot.datacenter.imports.placement import distribute
 from entrepot.datacenter.listing import (
     FileInfo,
     SortKey,

@@ -8,13 +8,21 @@ Importing this package registers the ``import`` job kind.
 
 from entrepot.datacenter.center import AREAS, DataCenter
 from entrepot.datacenter.database import Database
-from entrepot.datacenter.distribute import distribute
-from entrepot.datacenter.importer import Importer, ImportResult
-from entrepot.datacenter.job import ImportJob
+from entrepot.datacenter.imports.finishing import ImportResult
+from entrepot.datacenter.imports.import_job import ImportJob
+from entrepot.datacenter.imports.importer import Importer
+from entrepot.datacenter.imports.options import ImportOptions
+from entrepot.datacenter.imports.placement import distribute
 from entrepot.datacenter.listing import FileInfo, human_size
-from entrepot.datacenter.log import DataCenterLog
-from entrepot.datacenter.schema import ColumnSpec, Schema, TableSpec, load_schema, parse_schema
+from entrepot.datacenter.logfile import DataCenterLog
 from entrepot.datacenter.storage import StorageTree
+from entrepot.datacenter.table_schema import (
+    ColumnSpec,
+    Schema,
+    TableSpec,
+    load_schema,
+    parse_schema,
+)
 from entrepot.datacenter.uploads import UploadPolicy, normalise_name
 
 __all__ = [
@@ -25,6 +33,7 @@ __all__ = [
     "Database",
     "FileInfo",
     "ImportJob",
+    "ImportOptions",
     "ImportResult",
     "Importer",
     "Schema",

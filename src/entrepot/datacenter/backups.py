@@ -3,7 +3,9 @@
 Rows removed by an import in ``remove`` mode, and rows moved out by
 ``retire``, are first appended to ``<folder>/<table>.csv`` with a last
 column ``del_date`` (UTC), so nothing removed is ever lost and a backup can
-be imported again as it is.
+be imported again as it is (texts a spreadsheet would run as formulas are
+written with an apostrophe, which an import drops again: see
+:mod:`entrepot.datacenter.formulas`).
 
 The append happens inside the database transaction that deletes the rows,
 and the ledger table ``dc_backup_files`` records how many bytes of each
@@ -27,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from entrepot.datacenter.csvfiles import OUTPUT_ENCODING
 from entrepot.datacenter.database import Database
+from entrepot.datacenter.formulas import escape
 from entrepot.durable import fsync_dir
 
 DEL_DATE = "del_date"
@@ -73,7 +76,7 @@ def append_backup(
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
-        writer.writerow([*(cell_text(row[name]) for name in columns), stamp])
+        writer.writerow([*(escape(cell_text(row[name])) for name in columns), stamp])
     data = buffer.getvalue().encode(OUTPUT_ENCODING)
 
     number = 1

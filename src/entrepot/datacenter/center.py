@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any, BinaryIO, Literal
 
-from entrepot.datacenter.columnar import Reader
+from sqlalchemy.engine import URL
+
 from entrepot.datacenter.database import DEFAULT_SQLITE_NAME, Database
-from entrepot.datacenter.export import export_to_folder, export_to_spool
-from entrepot.datacenter.importer import (
-    DEFAULT_CHUNK_SIZE,
-    Importer,
-    ImportResult,
-    ProgressCallback,
-)
+from entrepot.datacenter.export import export_rows, export_to_folder, export_to_spool
+from entrepot.datacenter.imports.finishing import ImportResult
+from entrepot.datacenter.imports.importer import Importer, ProgressCallback
+from entrepot.datacenter.imports.options import ImportOptions
 from entrepot.datacenter.listing import (
     FileInfo,
     SortKey,
@@ -24,10 +23,10 @@ from entrepot.datacenter.listing import (
     is_log_name,
     list_files,
 )
-from entrepot.datacenter.log import DataCenterLog
+from entrepot.datacenter.logfile import DataCenterLog
 from entrepot.datacenter.retire import retire_rows
-from entrepot.datacenter.schema import Schema, load_schema
 from entrepot.datacenter.storage import StorageTree, move_storage
+from entrepot.datacenter.table_schema import Schema, load_schema
 from entrepot.datacenter.uploads import UploadPolicy, store_upload
 from entrepot.errors import SchemaError
 
@@ -41,8 +40,8 @@ SCHEMA_NAME = "schema.toml"
 class DataCenter:
     """A data center rooted at ``root``.
 
-    ``database`` is a SQLAlchemy URL or a :class:`Database`; by default a
-    SQLite file in the root's hidden state folder.  ``schema`` is a
+    ``database`` is a SQLAlchemy URL (text or ``URL``) or a :class:`Database`;
+    by default a SQLite file in the root's hidden state folder.  ``schema`` is a
     :class:`Schema` or the path of a TOML schema file; by default
     ``<root>/schema.toml``.
     """
@@ -51,7 +50,7 @@ class DataCenter:
         self,
         root: str | os.PathLike[str],
         *,
-        database: str | Database | None = None,
+        database: str | URL | Database | None = None,
         schema: Schema | str | os.PathLike[str] | None = None,
         upload_policy: UploadPolicy | None = None,
         create: bool = False,
@@ -80,7 +79,8 @@ class DataCenter:
             if self._database is None:
                 self._db = Database.sqlite_file(self.tree.ensure_state() / DEFAULT_SQLITE_NAME)
             else:
-                self._db = Database(str(self._database))
+                assert not isinstance(self._database, Database)
+                self._db = Database(self._database)
         return self._db
 
     @property
@@ -109,21 +109,18 @@ class DataCenter:
     # -- storage -----------------------------------------------------------------
 
     def move_storage(
-        self,
-        new_root: str | os.PathLike[str],
-        *,
-        take_files: bool = False,
-        overwrite: bool = False,
-        remove_old: bool = False,
+        self, new_root: str | os.PathLike[str], *, take_files: bool = False, **how: bool
     ) -> list[str]:
-        """Use ``new_root`` from now on; see :func:`~entrepot.datacenter.storage.move_storage`."""
+        """Use ``new_root`` from now on, copying the files there with ``take_files``.
+
+        ``how`` takes ``overwrite`` and ``remove_old``; see
+        :func:`~entrepot.datacenter.storage.move_storage`.
+        """
         if take_files and self._db is not None and self._database is None:
             # The default database lives in the tree: close it before copying.
             self._db.dispose()
             self._db = None
-        self.tree, not_copied = move_storage(
-            self.tree, new_root, take_files=take_files, overwrite=overwrite, remove_old=remove_old
-        )
+        self.tree, not_copied = move_storage(self.tree, new_root, take_files=take_files, **how)
         return not_copied
 
     def upload(
@@ -160,68 +157,48 @@ class DataCenter:
         self,
         name: str,
         table: str,
-        mode: str = "create",
+        mode: str | None = None,
         *,
-        user: str = "",
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        encoding: str = "utf-8-sig",
+        options: ImportOptions | None = None,
         on_progress: ProgressCallback | None = None,
-        parallel: bool | None = None,
-        reader: Reader = "arrow",
+        job_id: str | None = None,
+        **changes: Any,
     ) -> Importer:
-        """The import of ``name``, to run step by step or with ``run()``."""
+        """The import of ``name`` into ``table``, to run step by step or with ``run()``.
+
+        ``options`` (an :class:`ImportOptions`) says how; ``mode`` and any
+        other of its fields given as keywords change it.  ``job_id`` is the
+        id of the ledger job running the import, if any.
+        """
+        if mode is not None:
+            changes["mode"] = mode
         return Importer(
             self.tree,
             self.database,
             self.schema,
             table,
             name,
-            mode,
-            user=user,
-            chunk_size=chunk_size,
-            encoding=encoding,
+            (options or ImportOptions()).replace(**changes),
             on_progress=on_progress,
-            parallel=parallel,
-            reader=reader,
+            job_id=job_id,
         )
 
     def import_file(
-        self,
-        name: str,
-        table: str,
-        mode: str = "create",
-        *,
-        user: str = "",
-        chunk_size: int = DEFAULT_CHUNK_SIZE,
-        encoding: str = "utf-8-sig",
-        on_progress: ProgressCallback | None = None,
-        parallel: bool | None = None,
-        reader: Reader = "arrow",
+        self, name: str, table: str, mode: str | None = None, **arguments: Any
     ) -> ImportResult:
-        """Import ``name`` from the root into ``table``; see :class:`Importer`.
+        """Import ``name`` from the root into ``table``: :meth:`importer` ``(…).run()``.
 
         ``reader`` names who parses the rows: ``"arrow"`` (the default) lets
         Apache Arrow read and check them column-wise wherever it reads the
         file exactly as the ``csv`` module would (see
-        :mod:`~entrepot.datacenter.columnar`), ``"csv"`` always uses the
-        ``csv`` module.  ``parallel=True`` checks the chunks ahead in a
-        second process instead (see :mod:`~entrepot.datacenter.pipeline`),
-        which uses the ``csv`` module; with the ``csv`` reader and
-        ``parallel=None`` that process is started for large files when two
-        processors are free to use.
+        :mod:`~entrepot.datacenter.imports.arrow_reader`), ``"csv"`` always
+        uses the ``csv`` module.  ``parallel=True`` checks the chunks ahead in
+        a second process instead (see
+        :mod:`~entrepot.datacenter.imports.check_ahead`), which uses the
+        ``csv`` module; with the ``csv`` reader and ``parallel=None`` that
+        process is started for large files when two processors are free.
         """
-        job = self.importer(
-            name,
-            table,
-            mode,
-            user=user,
-            chunk_size=chunk_size,
-            encoding=encoding,
-            on_progress=on_progress,
-            parallel=parallel,
-            reader=reader,
-        )
-        return job.run()
+        return self.importer(name, table, mode, **arguments).run()
 
     def export(
         self,
@@ -232,21 +209,22 @@ class DataCenter:
         safe_cells: bool = True,
     ) -> tuple[str, int]:
         """Export ``table`` to ``exports/`` (or into a spool); return (path or entry, rows)."""
-        spec = self.schema.table(table)
-        if to_spool is not None:
-            return export_to_spool(
-                self.database,
-                spec,
-                Path(to_spool),
-                where=where,
-                safe_cells=safe_cells,
-                work_folder=self.tree.ensure_state() / "exports",
-            )
-        path, count = export_to_folder(
-            self.database, spec, self.root / "exports", where=where, safe_cells=safe_cells
+        write = functools.partial(
+            export_rows, self.database, self.schema.table(table), where=where, safe_cells=safe_cells
         )
+        if to_spool is not None:
+            work = self.tree.ensure_state() / "exports"
+            return export_to_spool(Path(to_spool), work, table, write)
+        path, count = export_to_folder(self.root / "exports", table, write)
         return str(path), count
 
-    def retire(self, table: str, *, where: Sequence[str]) -> tuple[Path | None, int]:
-        """Move matching rows to a ``graduated/`` backup and remove them."""
-        return retire_rows(self.database, self.schema.table(table), self.tree.graduated, where)
+    def retire(
+        self, table: str, *, where: Sequence[str], dry_run: bool = False
+    ) -> tuple[Path | None, int]:
+        """Move matching rows to a ``graduated/`` backup and remove them.
+
+        ``dry_run`` counts the rows that would go and changes nothing.
+        """
+        return retire_rows(
+            self.database, self.schema.table(table), self.tree.graduated, where, dry_run=dry_run
+        )

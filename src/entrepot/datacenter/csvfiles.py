@@ -8,14 +8,12 @@ is UTF-8 with ``\\r\\n`` line ends, as the CSV standard asks.
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
 import gzip
 import hashlib
 import io
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -29,9 +27,19 @@ ERRORS_COLUMN = "--ERRORS--"
 #: Encoding of every CSV file the data center writes.
 OUTPUT_ENCODING = "utf-8"
 
-# The csv module refuses fields over 128 KiB by default; uploads are bounded
-# by size already, and a long text cell is data, not an attack.
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+#: The longest cell read back from a file the data center wrote: its cells
+#: passed an import's limits already, whatever they were.
+OWN_FILES_FIELD_LIMIT = 2**31 - 1
+
+
+def field_limit(max_field: int) -> None:
+    """Let the ``csv`` module read cells of up to ``max_field`` characters.
+
+    The module keeps one limit per process: every reader sets it for itself
+    before it reads (imports of sources to their own limit, see
+    :mod:`entrepot.datacenter.imports.limits`).
+    """
+    csv.field_size_limit(max_field)
 
 
 def open_text(path: Path, encoding: str = "utf-8-sig") -> IO[str]:
@@ -39,33 +47,6 @@ def open_text(path: Path, encoding: str = "utf-8-sig") -> IO[str]:
     if path.name.lower().endswith(".gz"):
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
     return open(path, encoding=encoding, newline="")
-
-
-def open_bytes(path: Path) -> IO[bytes]:
-    """Open a CSV file for reading its bytes, decompressing ``.gz`` files."""
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    return open(path, "rb")
-
-
-def decoded_digest(path: Path, encoding: str) -> str:
-    """:func:`file_digest`, having decoded the whole text once on the way.
-
-    Raises :class:`UnicodeDecodeError` when the text is not in ``encoding``.
-    """
-    if path.name.lower().endswith(".gz"):
-        with open_text(path, encoding) as text:
-            while text.read(1 << 20):
-                pass
-        return file_digest(path)
-    digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder(encoding)()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-            decoder.decode(block)
-    decoder.decode(b"", final=True)
-    return digest.hexdigest()
 
 
 def file_digest(path: Path) -> str:
@@ -77,21 +58,18 @@ def file_digest(path: Path) -> str:
 @contextlib.contextmanager
 def atomic_writer(final: Path) -> Iterator[IO[str]]:
     """Write a text file under a temporary name; it appears complete or not at all."""
-    tmp = final.with_name(f".{final.name}.tmp")
-    try:
-        with open(tmp, "w", encoding=OUTPUT_ENCODING, newline="") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(final.parent)
+    with atomic_writer_binary(final) as raw:
+        text = io.TextIOWrapper(raw, encoding=OUTPUT_ENCODING, newline="")
+        try:
+            yield text
+        finally:
+            # Hand the bytes written (flushed by detach) back to the binary file.
+            text.detach()
 
 
 @contextlib.contextmanager
 def atomic_writer_binary(final: Path) -> Iterator[IO[bytes]]:
-    """Like :func:`atomic_writer`, for bytes."""
+    """Write a file under a temporary name, synced; it appears complete or not at all."""
     tmp = final.with_name(f".{final.name}.tmp")
     try:
         with open(tmp, "wb") as handle:
@@ -106,6 +84,7 @@ def atomic_writer_binary(final: Path) -> Iterator[IO[bytes]]:
 
 def peek(path: Path) -> tuple[list[str], bool]:
     """The header of a CSV file and whether at least one data row follows."""
+    field_limit(OWN_FILES_FIELD_LIMIT)
     with open(path, encoding="utf-8-sig", newline="", errors="surrogateescape") as handle:
         reader = csv.reader(handle)
         header = next(reader, [])

@@ -2,13 +2,15 @@
 
 SQLite is the default: one file in the data center's hidden state folder,
 nothing to set up.  PostgreSQL is used when a URL names it
-(``postgresql://user:pass@host/db``; psycopg 3 is the driver), and bulk
-inserts then go through ``COPY``.
+(``postgresql://user@host/db``; psycopg 3 is the driver), and bulk inserts
+then go through ``COPY``.  URLs are read, engines made and SQLite tuned (for
+the ``data`` purpose) by :mod:`entrepot.db`.
 
-Besides the user's tables the database holds the importer's ledger: one row
-per import job and one per committed chunk of rows.  A chunk's rows and its
-ledger row are written in the same transaction, which is what lets an
-interrupted import resume without importing a row twice.
+Besides the user's tables the database holds the data center's own
+bookkeeping (:mod:`.bookkeeping`): a row per import and one per committed
+chunk of rows.  A chunk's rows and its bookkeeping row are written in the
+same transaction, which is what lets an interrupted import resume without
+importing a row twice.
 """
 
 from __future__ import annotations
@@ -26,23 +28,20 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Float,
-    Integer,
     MetaData,
     Numeric,
     PrimaryKeyConstraint,
     String,
     Table,
     Text,
-    create_engine,
-    event,
 )
-from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.engine import URL, Connection, Dialect, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from entrepot.datacenter.schema import ColumnSpec, TableSpec
-from entrepot.errors import ConfigError
+from entrepot.datacenter.bookkeeping import MIGRATIONS, SCHEMA_COMPONENT, bookkeeping_tables
+from entrepot.datacenter.table_schema import ColumnSpec, TableSpec
+from entrepot.db import database_url, ensure_schema, make_engine, masked_url, write_transaction
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -79,78 +78,19 @@ def _sql_type(spec: ColumnSpec) -> TypeEngine[Any]:
     return Text()
 
 
-def _ledger(metadata: MetaData) -> tuple[Table, Table, Table]:
-    jobs = Table(
-        "dc_import_jobs",
-        metadata,
-        Column("job_id", String(64), primary_key=True),
-        Column("source_name", Text, nullable=False),
-        # A hash of root and source name while the job is unfinished, NULL
-        # once done: only one unfinished import per file can exist.
-        Column("active_source", String(64), unique=True),
-        Column("source_key", String(64), nullable=False, index=True),
-        Column("original_name", Text, nullable=False),
-        Column("table_name", Text, nullable=False),
-        Column("mode", String(16), nullable=False),
-        Column("digest", String(64), nullable=False),
-        Column("user_name", Text, nullable=False, default=""),
-        Column("chunk_size", Integer, nullable=False),
-        Column("encoding", String(32), nullable=False),
-        # importing → distributing → done
-        Column("stage", String(16), nullable=False),
-        Column("from_pending", Boolean, nullable=False, default=False),
-        Column("rows_total", Integer),
-        Column("rows_ok", Integer),
-        Column("rows_failed", Integer),
-        Column("merged_digest", String(64)),
-        Column("started", DateTime, nullable=False),
-        Column("duration", Float),
-    )
-    chunks = Table(
-        "dc_import_chunks",
-        metadata,
-        Column("job_id", String(64), nullable=False),
-        Column("chunk_no", Integer, nullable=False),
-        Column("rows_ok", Integer, nullable=False),
-        Column("rows_failed", Integer, nullable=False),
-        # JSON object: data row index → "field: message; field: message"
-        Column("errors", Text, nullable=False),
-        PrimaryKeyConstraint("job_id", "chunk_no"),
-    )
-    backups = Table(
-        "dc_backup_files",
-        metadata,
-        Column("path", Text, primary_key=True),
-        # Bytes of the backup file that belong to committed transactions.
-        Column("length", BigInteger, nullable=False),
-    )
-    return jobs, chunks, backups
-
-
 class Database:
-    """An engine plus the tables the data center knows about."""
+    """An engine (see :func:`entrepot.db.make_engine`) plus the tables the data center knows."""
 
     def __init__(self, url: str | URL) -> None:
-        try:
-            self.url = make_url(url)
-        except ArgumentError as exc:
-            raise ConfigError(f"not a database URL: {exc}") from None
-        if self.url.drivername in {"postgresql", "postgres"}:
-            self.url = self.url.set(drivername="postgresql+psycopg")
-        try:
-            self.engine: Engine = create_engine(self.url, future=True)
-        except (NoSuchModuleError, ImportError) as exc:
-            raise ConfigError(
-                f"no driver for {self.url.drivername}: pip install 'entrepot[postgres]'"
-            ) from exc
+        self.url = database_url(url)
+        self.engine: Engine = make_engine(self.url, purpose="data")
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self.is_postgres = self.engine.dialect.name == "postgresql"
-        if self.is_sqlite:
-            _tune_sqlite(self.engine)
         self.metadata = MetaData()
-        self.jobs, self.chunks, self.backups = _ledger(self.metadata)
+        self.imports, self.chunks, self.backups = bookkeeping_tables(self.metadata)
         self._tables: dict[str, Table] = {}
-        self._ledger_ready = False
+        self._bookkeeping_ready = False
+        log_event(logger, "datacenter.database_opened", logging.DEBUG, url=self.masked_url)
 
     @classmethod
     def sqlite_file(cls, path: str | Path) -> Database:
@@ -159,17 +99,16 @@ class Database:
     @property
     def masked_url(self) -> str:
         """The URL without its password, safe to show."""
-        return self.url.render_as_string(hide_password=True)
+        return masked_url(self.url)
 
     def __repr__(self) -> str:
         return f"Database({self.masked_url!r})"
 
-    def ensure_ledger(self) -> None:
-        if not self._ledger_ready:
-            self.metadata.create_all(
-                self.engine, tables=[self.jobs, self.chunks, self.backups], checkfirst=True
-            )
-            self._ledger_ready = True
+    def ensure_bookkeeping(self) -> None:
+        """Bring the data center's own tables (:mod:`.bookkeeping`) to this release's schema."""
+        if not self._bookkeeping_ready:
+            ensure_schema(self.engine, SCHEMA_COMPONENT, MIGRATIONS)
+            self._bookkeeping_ready = True
 
     def table(self, spec: TableSpec, *, create: bool = True) -> Table:
         """The SQLAlchemy table for ``spec``, created in the database if missing."""
@@ -186,8 +125,8 @@ class Database:
             table = Table(spec.name, self.metadata, *columns, PrimaryKeyConstraint(*spec.key))
             self._tables[spec.name] = table
         if create:
-            self.ensure_ledger()
-            table.create(self.engine, checkfirst=True)
+            self.ensure_bookkeeping()
+            _create(self.engine, table)
         return table
 
     @contextlib.contextmanager
@@ -199,7 +138,7 @@ class Database:
         every earlier commit durable too.  Callers use one as a barrier
         before anything outside the database (a file move) depends on what
         was committed; a power cut before it loses the last chunks together
-        with their ledger rows, which the next run simply redoes.
+        with their bookkeeping rows, which the next run simply redoes.
         """
         with self.engine.connect() as conn:
             conn.execution_options(entrepot_write=True)
@@ -220,31 +159,15 @@ class Database:
         self.engine.dispose()
 
 
-#: Pages (of 4 KiB) the write-ahead log grows to before it is checked in.
-WAL_CHECKPOINT_PAGES = 16384
-
-
-def _tune_sqlite(engine: Engine) -> None:
-    # pysqlite's own transaction handling defers BEGIN and cannot take the
-    # write lock up front; switch it off and emit BEGIN IMMEDIATE ourselves for
-    # write transactions, so two importers never interleave their key checks
-    # and inserts.  Read-only connections begin normally and never block.
-    @event.listens_for(engine, "connect")
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoint the log every 64 MiB rather than every 4 MiB: a bulk load
-        # then pays a few checkpoints (two fsyncs each) instead of dozens.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Connection) -> None:
-        write = connection.get_execution_options().get("entrepot_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    log_event(logger, "datacenter.database_opened", logging.DEBUG, url=engine.url)
+def _create(engine: Engine, table: Table) -> None:
+    """Create ``table`` unless it exists, also when another process creates it now."""
+    for attempt in range(3):
+        try:
+            with write_transaction(engine) as conn:
+                table.create(conn, checkfirst=True)
+            return
+        except DBAPIError:
+            # PostgreSQL: the other process committed its CREATE between our
+            # look and ours; the table is there now.  Anything else shows again.
+            if attempt == 2:
+                raise

@@ -1,18 +1,17 @@
 """Exporting a table (or the rows a filter selects) to CSV.
 
 The file goes to ``<root>/exports/`` or, for shipping, straight into a
-spool's ``new/`` area.  Cells a spreadsheet would run as a formula (text
-starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) get
-a leading apostrophe unless neutralising is switched off; plain numbers
-such as ``-5`` are left alone, since they are not formulas.
+spool's ``new/`` area.  Cells a spreadsheet would run as a formula get a
+leading apostrophe (see :mod:`entrepot.datacenter.formulas`) unless that is
+switched off; plain numbers such as ``-5`` are left alone, since they are
+not formulas.
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,21 +22,12 @@ from entrepot.datacenter.backups import cell_text
 from entrepot.datacenter.csvfiles import atomic_writer
 from entrepot.datacenter.database import Database
 from entrepot.datacenter.filters import parse_filters
-from entrepot.datacenter.schema import TableSpec
+from entrepot.datacenter.formulas import escape
+from entrepot.datacenter.table_schema import TableSpec
 from entrepot.logs import log_event
 from entrepot.names import check_name
 
 logger = logging.getLogger(__name__)
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
-
-def neutralise(text: str) -> str:
-    """Make a cell inert for spreadsheets: ``=1+1`` → ``'=1+1``."""
-    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def export_name(table: str, now: datetime | None = None) -> str:
@@ -69,43 +59,28 @@ def export_rows(
                 continue
             cells: list[Any] = [cell_text(row[name]) for name in columns]
             if safe_cells:
-                cells = [neutralise(cell) for cell in cells]
+                cells = [escape(cell) for cell in cells]
             writer.writerow(cells)
             count += 1
     log_event(logger, "datacenter.exported", table=spec.name, rows=count, path=destination)
     return count
 
 
-def export_to_folder(
-    db: Database,
-    spec: TableSpec,
-    folder: Path,
-    *,
-    where: Sequence[str] = (),
-    safe_cells: bool = True,
-    name: str | None = None,
-) -> tuple[Path, int]:
+def export_to_folder(folder: Path, table: str, write: Callable[[Path], int]) -> tuple[Path, int]:
+    """Export into ``folder`` with ``write(path) -> rows``; return the file and its rows."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / check_name(name or export_name(spec.name), what="export name")
-    return path, export_rows(db, spec, path, where=where, safe_cells=safe_cells)
+    path = folder / check_name(export_name(table), what="export name")
+    return path, write(path)
 
 
 def export_to_spool(
-    db: Database,
-    spec: TableSpec,
-    spool_path: str | Path,
-    *,
-    where: Sequence[str] = (),
-    safe_cells: bool = True,
-    work_folder: Path,
+    spool_path: str | Path, work_folder: Path, table: str, write: Callable[[Path], int]
 ) -> tuple[str, int]:
-    """Export into a spool's ``new/`` area for shipping; return the entry name and row count."""
+    """Export into a spool's ``new/`` area for shipping; return the entry name and rows."""
     from entrepot.spool import Spool
 
     spool = Spool(spool_path).prepare()
-    work_folder.mkdir(parents=True, exist_ok=True)
-    path = work_folder / export_name(spec.name)
-    count = export_rows(db, spec, path, where=where, safe_cells=safe_cells)
+    path, count = export_to_folder(work_folder, table, write)
     try:
         name = spool.publish_file(path, path.name)
     finally:

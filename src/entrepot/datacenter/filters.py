@@ -17,11 +17,11 @@ from typing import Any
 from sqlalchemy import Table, and_, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from entrepot.datacenter.schema import TableSpec
+from entrepot.datacenter.table_schema import TableSpec
 from entrepot.datacenter.values import ColumnConverter
 from entrepot.errors import ConfigError
 
-_CLAUSE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(!=|<=|>=|=|<|>|~)\s*(.*?)\s*$", re.DOTALL)
+_CLAUSE = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(!=|<=|>=|=|<|>|~)\s*(.*?)\s*", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def parse_filters(table: Table, spec: TableSpec, clauses: Sequence[str]) -> RowF
     conditions: list[ColumnElement[bool]] = []
     patterns: list[tuple[str, re.Pattern[str]]] = []
     for clause in clauses:
-        match = _CLAUSE.match(clause)
+        match = _CLAUSE.fullmatch(clause)
         if match is None:
             raise ConfigError(
                 f"cannot read the filter {clause!r}: write column=value (or !=, <, <=, >, >=, ~)"

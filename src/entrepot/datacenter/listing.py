@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -19,7 +19,7 @@ SortKey = Literal["name", "date"]
 
 _UNITS = ("kb", "MB", "GB")
 #: Rotated log backups (``datacenter.log.1``) are left out of log listings.
-_BACKUP_SUFFIX = re.compile(r"\.\d+$")
+_BACKUP_SUFFIX = re.compile(r"\.[0-9]+\Z")
 
 
 def human_size(size: int) -> str:
@@ -50,6 +50,11 @@ class FileInfo:
     @property
     def human_size(self) -> str:
         return human_size(self.size)
+
+    def as_json(self) -> dict[str, object]:
+        """Name, size in bytes and modification time (UTC, ISO 8601)."""
+        date = datetime.fromtimestamp(self.mtime, UTC).isoformat(timespec="seconds")
+        return {"name": self.name, "size": self.size, "date": date}
 
     @property
     def local_date(self) -> str:

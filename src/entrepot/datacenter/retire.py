@@ -14,11 +14,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from entrepot.datacenter import dbops
+from entrepot.datacenter import table_rows
 from entrepot.datacenter.backups import append_backup
 from entrepot.datacenter.database import Database
 from entrepot.datacenter.filters import parse_filters
-from entrepot.datacenter.schema import TableSpec
+from entrepot.datacenter.table_schema import TableSpec
 from entrepot.errors import ConfigError
 from entrepot.logs import log_event
 
@@ -26,25 +26,29 @@ logger = logging.getLogger(__name__)
 
 
 def retire_rows(
-    db: Database, spec: TableSpec, folder: Path, where: Sequence[str]
+    db: Database, spec: TableSpec, folder: Path, where: Sequence[str], *, dry_run: bool = False
 ) -> tuple[Path | None, int]:
-    """Back up and delete the rows of ``spec`` matching ``where``; return (backup, count)."""
+    """Back up and delete the rows of ``spec`` matching ``where``; return (backup, count).
+
+    ``dry_run`` only counts the rows that would go (the backup is then ``None``).
+    """
     if not where:
         raise ConfigError(
             "retire needs at least one filter; it never empties a whole table by default"
         )
     table = db.table(spec)
     row_filter = parse_filters(table, spec, where)
-    with db.begin() as conn:
+    # A dry run reads in a transaction of its own that takes no write lock.
+    with db.engine.connect() if dry_run else db.begin() as conn:
         rows = [
             dict(row)
             for row in conn.execute(select(table).where(row_filter.condition)).mappings()
             if row_filter.matches(dict(row))
         ]
-        if not rows:
-            return None, 0
+        if dry_run or not rows:
+            return None, len(rows)
         path = append_backup(db, conn, folder, spec.name, spec.column_names, rows)
         keys = [tuple(row[name] for name in spec.key) for row in rows]
-        dbops.delete_rows(conn, table, list(spec.key), keys)
+        table_rows.delete_rows(conn, table, list(spec.key), keys)
     log_event(logger, "datacenter.retired", table=spec.name, rows=len(rows), backup=path)
     return path, len(rows)

@@ -23,6 +23,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from entrepot.durable import fsync_dir
 from entrepot.errors import DataCenterError
@@ -37,40 +38,33 @@ SUBFOLDERS = ("deleted", "finished", "graduated", "logs", "unfinished")
 STATE_FOLDER = ".state"
 
 
+class _Folder:
+    """A folder of the tree, named by the attribute that holds it: ``tree.finished``."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.parts = self.parts or (name,)
+
+    def __get__(self, tree: StorageTree, owner: type | None = None) -> Path:
+        return tree.root.joinpath(*self.parts)
+
+
 @dataclass(frozen=True)
 class StorageTree:
     """The paths of one data center root."""
 
     root: Path
 
-    @property
-    def deleted(self) -> Path:
-        return self.root / "deleted"
-
-    @property
-    def finished(self) -> Path:
-        return self.root / "finished"
-
-    @property
-    def graduated(self) -> Path:
-        return self.root / "graduated"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def unfinished(self) -> Path:
-        return self.root / "unfinished"
-
-    @property
-    def state(self) -> Path:
-        return self.root / STATE_FOLDER
-
-    @property
-    def work(self) -> Path:
-        """Where imports keep their files until they are distributed."""
-        return self.state / "work"
+    deleted: ClassVar[_Folder] = _Folder()
+    finished: ClassVar[_Folder] = _Folder()
+    graduated: ClassVar[_Folder] = _Folder()
+    logs: ClassVar[_Folder] = _Folder()
+    unfinished: ClassVar[_Folder] = _Folder()
+    state: ClassVar[_Folder] = _Folder(STATE_FOLDER)
+    #: Where imports keep their files until they are distributed.
+    work: ClassVar[_Folder] = _Folder(STATE_FOLDER, "work")
 
     def ensure(self, *, create_root: bool = False) -> StorageTree:
         """Create the missing subfolders (and the root when ``create_root``)."""

@@ -87,13 +87,23 @@ def normalise_name(name: str, *, user: str | None = None, max_stem: int = 64) ->
         raise UploadRejected(str(exc)) from exc
 
 
-def check_decodable(stream: BinaryIO, *, name: str, encoding: str, gzipped: bool) -> None:
-    """Read the whole upload once and refuse it when it does not decode."""
+def check_decodable(
+    stream: BinaryIO, *, name: str, encoding: str, gzipped: bool, max_bytes: int | None = None
+) -> None:
+    """Read the whole upload once and refuse it when it does not decode.
+
+    ``max_bytes`` bounds the text once decompressed: a small ``.csv.gz`` may
+    expand to gigabytes.
+    """
     decoder = codecs.getincrementaldecoder(encoding)("strict")
     source: BinaryIO = gzip.GzipFile(fileobj=stream) if gzipped else stream  # type: ignore[assignment]
     offset = 0
     try:
         while block := source.read(_CHUNK):
+            if max_bytes is not None and offset + len(block) > max_bytes:
+                raise UploadRejected(
+                    f"{name!r} is larger than the limit of {max_bytes} bytes once decompressed"
+                )
             try:
                 decoder.decode(block)
             except UnicodeDecodeError as exc:
@@ -144,6 +154,7 @@ def store_upload(
                 name=final_name,
                 encoding=policy.encoding,
                 gzipped=final_name.lower().endswith(".gz"),
+                max_bytes=policy.max_bytes,
             )
         try:
             rename_noreplace(tmp, final)

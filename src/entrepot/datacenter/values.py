@@ -15,7 +15,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from entrepot.datacenter.schema import ColumnSpec
+from entrepot.datacenter.formulas import unescape_cells
+from entrepot.datacenter.table_schema import ColumnSpec
+
+#: Types whose cells are stored as their text (after the checks of the type).
+TEXT_TYPES = frozenset({"text", "choice", "regex"})
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -133,8 +137,12 @@ class ColumnConverter:
         """Convert ``cells``; return the values and ``{index: message}`` for bad cells.
 
         Empty cells become the column default, or ``None``; an empty cell in
-        a required column without default is an error.
+        a required column without default is an error.  A text written with
+        the apostrophe that marks a would-be formula loses it (see
+        :mod:`~entrepot.datacenter.formulas`).
         """
+        if self.spec.type in TEXT_TYPES:
+            cells = unescape_cells(cells)
         fast = self._convert_fast(cells, required=required)
         if fast is not None:
             return fast, {}

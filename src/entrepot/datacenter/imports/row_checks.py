@@ -1,119 +1,40 @@
-"""Checking an import file's header and the rows of each chunk.
+"""Checking the rows of each chunk, column by column, without the database.
 
-The header decides whether an import can run at all (unknown or repeated
-column names, missing key columns, missing required columns in ``create``
-mode are refused before any row is read).  Rows are then checked a chunk at
-a time, column by column; every problem found in a row is kept, as
-``field: message``, so that one look at the pending file shows all of them.
+Every problem found in a row is kept, as ``field: message``, so that one
+look at the pending file shows all of them.  The checks that need the
+database (existing keys, references) follow in :mod:`.chunk_writer`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any
 
-from entrepot.datacenter import rawpath
-from entrepot.datacenter.cells import CellList, Cells
-from entrepot.datacenter.columnar import ArrowChunk
-from entrepot.datacenter.csvfiles import ERRORS_COLUMN, IGNORE_COLUMN
-from entrepot.datacenter.schema import TableSpec
-from entrepot.datacenter.values import ColumnConverter, shown
-from entrepot.errors import ImportFailed
-
-Mode = Literal["create", "update", "remove"]
-MODES: tuple[Mode, ...] = ("create", "update", "remove")
+from entrepot.datacenter.formulas import (
+    candidates,
+    escaped_positions,
+    might_be_formula,
+    risky_positions,
+)
+from entrepot.datacenter.imports import fast_path
+from entrepot.datacenter.imports.arrow_reader import ArrowChunk
+from entrepot.datacenter.imports.cells import CellList, Cells
+from entrepot.datacenter.imports.csv_rows import UNCLOSED
+from entrepot.datacenter.imports.header import HeaderPlan
+from entrepot.datacenter.imports.options import ImportOptions
+from entrepot.datacenter.table_rows import Key
+from entrepot.datacenter.table_schema import ColumnSpec, TableSpec
+from entrepot.datacenter.values import TEXT_TYPES, ColumnConverter, shown
 
 #: Field name used for problems with a whole row (wrong number of cells).
 ROW_FIELD = "row"
-
-Key = tuple[Any, ...]
-
-
-def check_mode(mode: str) -> Mode:
-    if mode not in MODES:
-        raise ImportFailed(f"unknown import mode {mode!r}: use create, update or remove")
-    return mode
 
 
 def spreadsheet_row(index: int) -> int:
     """Data row ``index`` (from 0) as a spreadsheet shows it: the header is row 1."""
     return index + 2
-
-
-@dataclass(frozen=True)
-class HeaderPlan:
-    """Which cells of each row feed which table column."""
-
-    width: int
-    #: (position in the row, column name) for every imported column.
-    used: tuple[tuple[int, str], ...]
-    #: Table columns not in the file (filled from defaults in create mode).
-    absent: tuple[str, ...]
-    #: Position of a pending file's ``--ERRORS--`` column, if any.
-    errors_position: int | None
-
-    @property
-    def used_names(self) -> list[str]:
-        return [name for _, name in self.used]
-
-
-def plan_header(header: Sequence[str], table: TableSpec, mode: Mode, *, source: str) -> HeaderPlan:
-    """Check ``header`` against ``table`` for ``mode``; raise ImportFailed if it cannot run."""
-    used: list[tuple[int, str]] = []
-    unknown: list[str] = []
-    seen: set[str] = set()
-    repeated: list[str] = []
-    errors_position = None
-    for position, title in enumerate(header):
-        if title == IGNORE_COLUMN:
-            continue
-        if title == ERRORS_COLUMN:
-            errors_position = position
-            continue
-        if title == "":
-            unknown.append(f"(empty title in column {position + 1})")
-            continue
-        if title in seen:
-            repeated.append(title)
-            continue
-        seen.add(title)
-        if title not in table.columns:
-            unknown.append(title)
-            continue
-        used.append((position, title))
-    if not header or header == [""]:
-        raise ImportFailed(f"{source}: the header line is empty")
-    if unknown:
-        raise ImportFailed(
-            f"{source}: unknown columns in the header: {', '.join(unknown)} "
-            f"(table {table.name} has {', '.join(table.columns)}; "
-            f"head a column {IGNORE_COLUMN} to skip it)"
-        )
-    if repeated:
-        raise ImportFailed(f"{source}: columns given twice in the header: {', '.join(repeated)}")
-    missing_keys = [name for name in table.key if name not in seen]
-    if missing_keys:
-        raise ImportFailed(
-            f"{source}: key columns missing from the header: {', '.join(missing_keys)}"
-        )
-    absent = tuple(name for name in table.columns if name not in seen)
-    if mode == "create":
-        needed = [
-            name
-            for name in absent
-            if table.is_required(name) and table.columns[name].default is None
-        ]
-        if needed:
-            raise ImportFailed(
-                f"{source}: required columns missing from the header: {', '.join(needed)}"
-            )
-    if mode == "remove":
-        used = [(position, name) for position, name in used if name in table.key]
-    return HeaderPlan(
-        width=len(header), used=tuple(used), absent=absent, errors_position=errors_position
-    )
 
 
 @dataclass
@@ -130,12 +51,14 @@ class CheckedChunk:
     #: The key columns, when ``keys`` is still to be made from them (see :meth:`key_list`).
     key_columns: list[list[Any]] | None = None
     #: The rows as read, when every cell can be stored as its text
-    #: (:mod:`.rawpath`); ``values`` then holds only key and reference columns.
+    #: (:mod:`.fast_path`); ``values`` then holds only key and reference columns.
     raw_rows: list[list[str]] | None = None
-    #: The same, when Arrow read the chunk (:mod:`.columnar`).
+    #: The same, when Arrow read the chunk (:mod:`.arrow_reader`).
     raw_arrow: ArrowChunk | None = None
     #: With ``raw_rows`` or ``raw_arrow``: the SQL storing each used column's cells.
     raw_forms: list[str] = field(default_factory=list)
+    #: Row positions holding a cell that a spreadsheet would run as a formula.
+    formula_rows: set[int] = field(default_factory=set)
 
     def fail(self, position: int, column: str, message: str) -> None:
         self.errors.setdefault(position, []).append(f"{column}: {message}")
@@ -153,6 +76,10 @@ class CheckedChunk:
             return list(range(self.size))
         return [pos for pos in range(self.size) if pos not in self.errors]
 
+    def formula_indexes(self) -> list[int]:
+        """Global indexes of the rows holding a cell that a spreadsheet would run."""
+        return sorted(self.first_index + pos for pos in self.formula_rows)
+
     def error_texts(self) -> dict[int, str]:
         """Global row index → ``"field: message; field: message"``."""
         return {self.first_index + pos: "; ".join(msgs) for pos, msgs in self.errors.items()}
@@ -161,10 +88,14 @@ class CheckedChunk:
 class RowChecker:
     """Checks chunks of raw rows for one import; remembers keys across chunks."""
 
-    def __init__(self, table: TableSpec, plan: HeaderPlan, mode: Mode, *, raw: bool = True) -> None:
+    def __init__(
+        self, table: TableSpec, plan: HeaderPlan, options: ImportOptions, *, raw: bool = True
+    ) -> None:
         self.table = table
         self.plan = plan
-        self.mode = mode
+        mode = self.mode = options.mode
+        #: An update whose empty cells clear the stored values.
+        self.clears = mode == "update" and options.empty == "clear"
         self.converters = {
             name: ColumnConverter(name, table.columns[name]) for _, name in plan.used
         }
@@ -181,10 +112,28 @@ class RowChecker:
         }
         #: Key → index of the first row that carried it, for duplicates within the file.
         self.first_seen: dict[Any, int] = {}
+        # A valid cell of a typed column, or of a choice column none of whose
+        # choices a spreadsheet would run, is never such a cell: not watched.
+        typed = {pos for pos, name in plan.used if not _may_hold_formulas(table.columns[name])}
+        #: Positions whose cells reach the row files as they are: texts and
+        #: carried columns, where a cell a spreadsheet would run may hide.
+        self.carried = [
+            pos for pos in range(plan.width) if pos not in typed and pos != plan.errors_position
+        ]
+        #: Used text columns, whose escaped cells (see :mod:`~entrepot.datacenter.formulas`)
+        #: the general path stores without their apostrophe.
+        self.texts = [pos for pos, name in plan.used if _may_hold_formulas(table.columns[name])]
 
-    def check(self, rows: list[list[str]], first_index: int) -> CheckedChunk:
+    def check(
+        self, rows: list[list[str]], first_index: int, *, unclosed: bool = False
+    ) -> CheckedChunk:
+        """The checks of ``rows``, the first being data row ``first_index``.
+
+        ``unclosed`` says that the last row ends inside a quote that is never
+        closed (see :mod:`.csv_rows`): it fails, whatever its cells.
+        """
         well_formed = set(map(len, rows)) <= {self.plan.width}
-        if self.raw and well_formed:
+        if self.raw and well_formed and not unclosed:
             fast = self._check_raw(
                 lambda position: CellList(list(map(itemgetter(position), rows))),
                 len(rows),
@@ -194,8 +143,9 @@ class RowChecker:
             if fast is not None:
                 fast.raw_rows = rows
                 return fast
-        chunk = self._convert(rows, first_index)
+        chunk = self._convert(rows, first_index, unclosed=unclosed)
         self._check_keys(chunk)
+        self._find_formulas(chunk, lambda pos: _column(rows, pos), {}, {})
         return chunk
 
     def check_columns(self, chunk: ArrowChunk, first_index: int) -> CheckedChunk:
@@ -207,17 +157,24 @@ class RowChecker:
                 return fast
         return self.check(chunk.rows(), first_index)
 
-    def _convert(self, rows: list[list[str]], first_index: int) -> CheckedChunk:
+    def _convert(
+        self, rows: list[list[str]], first_index: int, *, unclosed: bool = False
+    ) -> CheckedChunk:
         """The general path: every cell converted in Python, every problem worded."""
         plan = self.plan
         width = plan.width
         chunk = CheckedChunk(first_index=first_index, size=len(rows), values={})
-        # Rows with the wrong number of cells are reported and blanked so the
-        # column-wise conversion below can treat every row alike.
+        # Rows with the wrong number of cells, or swallowed by a quote never
+        # closed, are reported and blanked so the column-wise conversion
+        # below can treat every row alike.
         shaped = rows
-        if not set(map(len, rows)) <= {width}:
+        if unclosed:
             shaped = list(rows)
-            for pos, row in enumerate(rows):
+            chunk.fail(len(rows) - 1, ROW_FIELD, UNCLOSED)
+            shaped[-1] = [""] * width
+        if not set(map(len, shaped)) <= {width}:
+            shaped = list(shaped)
+            for pos, row in enumerate(shaped):
                 if len(row) == width:
                     continue
                 if self._only_errors_cell_missing(row):
@@ -248,7 +205,7 @@ class RowChecker:
         first_index: int,
         rows_at: Callable[[list[int]], list[list[str]]],
     ) -> CheckedChunk | None:
-        """The chunk for :mod:`.rawpath`, or ``None`` when it must take the general path.
+        """The chunk for :mod:`.fast_path`, or ``None`` when it must take the general path.
 
         ``column`` gives the cells at a position of the rows, ``rows_at``
         the rows at some positions.  A chunk with a few invalid rows still
@@ -258,12 +215,16 @@ class RowChecker:
         problems exactly as it would in a chunk of its own.
         """
         used = [(position, name, column(position)) for position, name in self.plan.used]
+        fetched = {position: cells for position, _, cells in used}
+        found = {pos: candidates(fetched[pos]) for pos in self.texts}
+        if any(escaped_positions(fetched[pos], found[pos]) for pos in self.texts):
+            return None
         forms: list[str | None] = []
         failing: dict[str, list[Any]] = {}
         bad: set[int] = set()
         for _, name, cells in used:
             required, _ = self._empty_rule(name)
-            form = rawpath.sqlite_form(self.table.columns[name], cells, required=required)
+            form = fast_path.sqlite_form(self.table.columns[name], cells, required=required)
             forms.append(form)
             if form is None:
                 converted, errors = self.converters[name].convert(
@@ -282,7 +243,7 @@ class RowChecker:
             if form is None:
                 required, _ = self._empty_rule(name)
                 spec = self.table.columns[name]
-                form = rawpath.sqlite_form(spec, cells.take(keep), required=required)
+                form = fast_path.sqlite_form(spec, cells.take(keep), required=required)
                 if form is None:
                     return None
             final.append(form)
@@ -306,7 +267,20 @@ class RowChecker:
             for mini, problems in invalid.errors.items():
                 chunk.errors[positions[mini]] = problems
         self._check_keys(chunk)
+        self._find_formulas(chunk, column, fetched, found)
         return chunk
+
+    def _find_formulas(
+        self,
+        chunk: CheckedChunk,
+        column: Callable[[int], Cells],
+        fetched: dict[int, Cells],
+        found: dict[int, list[int]],
+    ) -> None:
+        """Note the rows holding a cell that a spreadsheet would run (see :mod:`.formulas`)."""
+        for pos in self.carried:
+            cells = fetched[pos] if pos in fetched else column(pos)
+            chunk.formula_rows.update(risky_positions(cells, found.get(pos)))
 
     def _only_errors_cell_missing(self, row: list[str]) -> bool:
         # Spreadsheets drop a trailing empty cell; a pending file whose
@@ -315,9 +289,9 @@ class RowChecker:
         return position is not None and position == self.plan.width - 1 and len(row) == position
 
     def _empty_rule(self, name: str) -> tuple[bool, bool]:
-        """(required, keep_empty): in update mode an empty cell leaves the value as it is."""
+        """(required, keep_empty): an empty cell of an update keeps the value, unless it clears."""
         is_key = name in self.table.key
-        if self.mode == "create":
+        if self.mode == "create" or (self.clears and not is_key):
             return self.table.is_required(name), False
         if is_key:
             return True, False
@@ -356,6 +330,20 @@ class RowChecker:
                 chunk.keys.append(None)
                 continue
             chunk.keys.append(key)
+
+
+def _may_hold_formulas(spec: ColumnSpec) -> bool:
+    """Whether a valid cell of the column may be one a spreadsheet would run (or its mark)."""
+    if spec.type == "choice":
+        return any(map(might_be_formula, spec.choices or ()))
+    return spec.type in TEXT_TYPES
+
+
+def _column(rows: list[list[str]], position: int) -> CellList:
+    """The cells at ``position`` (empty for rows too short to have one)."""
+    if all(len(row) > position for row in rows):
+        return CellList(list(map(itemgetter(position), rows)))
+    return CellList([row[position] if len(row) > position else "" for row in rows])
 
 
 def describe_key(key: Key) -> str:

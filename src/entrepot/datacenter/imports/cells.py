@@ -1,10 +1,10 @@
 """One column of a chunk, as the fast path's tests ask about it.
 
-:func:`entrepot.datacenter.rawpath.sqlite_form` decides whether a column can
+:func:`entrepot.datacenter.imports.fast_path.sqlite_form` decides whether a column can
 go to the database as its text by asking a few questions of its cells: is
 one empty, how long is the longest, are all in a set, do all match a fixed
 pattern, does a Python test pass on all.  :class:`CellList` answers them for
-cells read by the ``csv`` module; :class:`entrepot.datacenter.columnar.ArrowCells`
+cells read by the ``csv`` module; :class:`entrepot.datacenter.imports.arrow_reader.ArrowCells`
 answers them with Arrow's column-wise kernels.  The decision itself is
 written once, above this interface, so both readers take the fast path for
 exactly the same columns.
@@ -40,6 +40,10 @@ class Cells(Protocol):
 
     def lengths(self) -> set[int]:
         """The distinct lengths of the cells, in characters."""
+        ...
+
+    def outside(self, low: str, high: str) -> bool:
+        """Whether a non-empty cell sorts before ``low``, or at or after ``high``."""
         ...
 
     def all_in(self, allowed: Set[str]) -> bool:
@@ -94,6 +98,10 @@ class CellList:
 
     def lengths(self) -> set[int]:
         return set(map(len, self.cells))
+
+    def outside(self, low: str, high: str) -> bool:
+        least = min(filter(None, self.cells), default=low)
+        return least < low or max(self.cells, default="") >= high
 
     def all_in(self, allowed: Set[str]) -> bool:
         return set(self.cells) <= allowed

@@ -1,6 +1,6 @@
 """On PostgreSQL, the fast path's COPY stores what the general path's COPY stores.
 
-For random columns whose cells qualify for :mod:`entrepot.datacenter.rawpath`,
+For random columns whose cells qualify for :mod:`entrepot.datacenter.imports.fast_path`,
 the cells are loaded both ways — as converted values through the general
 path's ``COPY`` text and as the raw cells through the fast path's CSV
 ``COPY`` — and each stored value is compared in PostgreSQL's own text form
@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, text
 from sqlalchemy.engine import Connection, Engine
 
-from entrepot.datacenter import dbops, rawpath
+from entrepot.datacenter import table_rows
 from entrepot.datacenter.database import _sql_type
+from entrepot.datacenter.imports import fast_path
 from entrepot.datacenter.values import ColumnConverter
-from tests.unit.test_dc_rawpath import CELLS, column_spec
+from tests.unit.test_dc_fast_path import CELLS, column_spec
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("postgres")]
 
@@ -45,7 +46,7 @@ def test_each_fast_copy_stores_what_the_general_copy_stores(
 ) -> None:
     spec = column_spec(kind)
     cells = data.draw(st.lists(CELLS[kind], min_size=1, max_size=8))
-    form = rawpath.sqlite_form(spec, cells, required=required)
+    form = fast_path.sqlite_form(spec, cells, required=required)
     if form is None:
         return
     values, errors = ColumnConverter("c", spec).convert(cells, required=required)
@@ -55,11 +56,11 @@ def test_each_fast_copy_stores_what_the_general_copy_stores(
     with engine.begin() as conn:
         table.create(conn)
         try:
-            dbops.bulk_insert(conn, table, ["n", "c"], [list(range(len(cells))), values])
+            table_rows.bulk_insert(conn, table, ["n", "c"], [list(range(len(cells))), values])
             general = stored(conn)
             conn.execute(text("DELETE FROM t"))
             rows = [[n, cell] for n, cell in zip(numbers, cells, strict=True)]
-            rawpath.insert_raw(conn, table, [(0, "n"), (1, "c")], ["?", form], rows, 2)
+            fast_path.insert_raw(conn, table, [(0, "n"), (1, "c")], ["?", form], rows, 2)
             fast = stored(conn)
         finally:
             table.drop(conn)

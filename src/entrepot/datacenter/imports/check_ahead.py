@@ -3,7 +3,7 @@
 Reading a chunk, checking every cell and writing it are done one after the
 other by a plain import.  With two processors, a :class:`CheckWorker` — a
 forked process that reads the same file with the same CSV reader — runs
-the checks (:class:`~entrepot.datacenter.validate.RowChecker`, duplicate
+the checks (:class:`~entrepot.datacenter.imports.row_checks.RowChecker`, duplicate
 keys included) a chunk ahead, while the importing process reads its own copy
 of the rows and writes them.  Only the verdicts travel between the two: the
 problems found, the converted key values and whether the chunk may take
@@ -22,9 +22,7 @@ checks the next chunk while the importing thread waits for the server.
 from __future__ import annotations
 
 import contextlib
-import csv
 import ctypes
-import itertools
 import multiprocessing
 import os
 import signal
@@ -34,9 +32,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
-from entrepot.datacenter.csvfiles import open_text
-from entrepot.datacenter.schema import TableSpec
-from entrepot.datacenter.validate import CheckedChunk, HeaderPlan, Mode, RowChecker
+from entrepot.datacenter.imports.header import HeaderPlan
+from entrepot.datacenter.imports.options import ImportOptions
+from entrepot.datacenter.imports.row_checks import CheckedChunk, RowChecker
+from entrepot.datacenter.imports.source import SourceFile
+from entrepot.datacenter.table_schema import TableSpec
 from entrepot.errors import ImportFailed
 
 #: Files smaller than this are checked in the importing process itself:
@@ -69,24 +69,42 @@ def worth_a_worker(source: Path) -> bool:
         return False
 
 
+def worker_for(
+    source: Path,
+    spec: TableSpec,
+    plan: HeaderPlan,
+    options: ImportOptions,
+    done: Iterable[int],
+    lock_fd: int | None,
+) -> CheckWorker | None:
+    """A process checking the chunks ahead, when one is asked for or worth it.
+
+    ``lock_fd`` is the import lock's descriptor: the worker closes its copy,
+    or the lock would outlive the importing process.
+    """
+    wanted = options.parallel if options.parallel is not None else worth_a_worker(source)
+    if not wanted or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    fds = [lock_fd] if lock_fd is not None else []
+    return CheckWorker(source, spec, plan, options, skip=done, close_fds=fds)
+
+
 class CheckWorker:
     """A forked process that checks the chunks of ``source`` in order."""
 
     def __init__(
         self,
         source: Path,
-        encoding: str,
         spec: TableSpec,
         plan: HeaderPlan,
-        mode: Mode,
-        chunk_size: int,
+        options: ImportOptions,
         *,
         skip: Iterable[int] = (),
         close_fds: Iterable[int] = (),
     ) -> None:
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
-        job = (source, encoding, spec, plan, mode, chunk_size, frozenset(skip))
+        job = (source, spec, plan, options, frozenset(skip))
         self._process = context.Process(
             target=_work,
             args=(sender, receiver, job, tuple(close_fds), os.getpid()),
@@ -144,24 +162,19 @@ def _work(
         with contextlib.suppress(OSError):
             os.close(fd)
     _die_with_parent(parent)
-    source, encoding, spec, plan, mode, chunk_size, skip = job
+    source, spec, plan, options, skip = job
     try:
-        checker = RowChecker(spec, plan, mode)
-        with open_text(source, encoding) as handle:
-            reader = csv.reader(handle)
-            next(reader, None)
-            for number in itertools.count():
-                rows = list(itertools.islice(reader, chunk_size))
-                if not rows:
-                    break
-                # Committed chunks are checked too: their keys count for
-                # the duplicate test of the chunks that follow.
-                chunk = checker.check(rows, number * chunk_size)
-                if number in skip:
-                    continue
-                raw = chunk.raw_rows is not None
-                chunk.raw_rows = None
-                sender.send((number, chunk, raw))
+        checker = RowChecker(spec, plan, options)
+        size = options.chunk_size
+        for number, rows, unclosed in SourceFile(source, source.name, options).row_chunks():
+            # Committed chunks are checked too: their keys count for the
+            # duplicate test of the chunks that follow.
+            chunk = checker.check(rows, number * size, unclosed=unclosed)
+            if number in skip:
+                continue
+            raw = chunk.raw_rows is not None
+            chunk.raw_rows = None
+            sender.send((number, chunk, raw))
     except BrokenPipeError:
         pass
     except Exception as exc:  # noqa: BLE001 - reported to the importing process

@@ -11,7 +11,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from entrepot.errors import ImportFailed
+from entrepot.errors import ImportBusy
 
 
 class ImportLock:
@@ -27,7 +27,7 @@ class ImportLock:
         self.fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock, or raise :class:`ImportFailed` if another process holds it."""
+        """Take the lock, or raise :class:`ImportBusy` if another process holds it."""
         if self.fd is not None:
             return
         self.path.parent.mkdir(exist_ok=True)
@@ -36,7 +36,7 @@ class ImportLock:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise ImportFailed(
+            raise ImportBusy(
                 f"{self.what!r} is being imported by another process right now"
             ) from None
         self.fd = fd

@@ -2,10 +2,10 @@
 
 Random files — mostly valid cells in every accepted spelling, some invalid,
 some empty — are imported twice into fresh data centers: once as usual
-(chunks whose cells all qualify go through :mod:`entrepot.datacenter.rawpath`)
+(chunks whose cells all qualify go through :mod:`entrepot.datacenter.imports.fast_path`)
 and once with the fast path switched off.  The stored values (with their
 SQLite storage classes), the pending file with its messages, the finished
-file and the counts must be identical.  ``tests/integration/test_dc_postgres_rawpath.py``
+file and the counts must be identical.  ``tests/integration/test_dc_postgres_fast_path.py``
 does the same against PostgreSQL.
 """
 
@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from entrepot.datacenter import DataCenter, parse_schema, rawpath
+from entrepot.datacenter import DataCenter, parse_schema
+from entrepot.datacenter.imports import fast_path
 
 SCHEMA = """
 [tables.things]
@@ -144,7 +145,7 @@ def both_ways(content: str, chunk_size: int, monkeypatch: pytest.MonkeyPatch) ->
     with tempfile.TemporaryDirectory() as folder:
         fast = import_once(Path(folder) / "fast", content, chunk_size)
         with monkeypatch.context() as patch:
-            patch.setattr(rawpath, "sqlite_form", lambda *args, **kwargs: None)
+            patch.setattr(fast_path, "sqlite_form", lambda *args, **kwargs: None)
             general = import_once(Path(folder) / "general", content, chunk_size)
     assert fast == general
 
@@ -180,13 +181,13 @@ def test_the_fast_path_is_taken_for_clean_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken: list[str] = []
-    real = rawpath.insert_raw
+    real = fast_path.insert_raw
 
     def spy(*args: Any, **kwargs: Any) -> None:
         taken.append("raw")
         real(*args, **kwargs)
 
-    monkeypatch.setattr(rawpath, "insert_raw", spy)
+    monkeypatch.setattr(fast_path, "insert_raw", spy)
     rows = [
         (
             str(n),
@@ -257,7 +258,7 @@ CELLS["choice-empty"] = CHOICES
 
 
 def column_spec(kind: str) -> Any:
-    from entrepot.datacenter.schema import ColumnSpec
+    from entrepot.datacenter.table_schema import ColumnSpec
 
     options = dict(SPECS[kind])
     return ColumnSpec(**{"type": kind, **options})
@@ -284,7 +285,7 @@ def test_each_fast_form_stores_what_the_general_path_stores(
             .map(lambda d: d.isoformat(" ", "seconds"))
         )
     cells = data.draw(st.lists(strategy, min_size=1, max_size=8))
-    form = rawpath.sqlite_form(spec, cells, required=required)
+    form = fast_path.sqlite_form(spec, cells, required=required)
     if form is None:
         return
     values, errors = ColumnConverter("c", spec).convert(cells, required=required)

@@ -32,7 +32,9 @@ from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import ColumnElement
 
 from entrepot.datacenter.database import DecimalText
-from entrepot.datacenter.validate import Key
+
+#: A row's key: the values of its key columns, in the table's key order.
+Key = tuple[Any, ...]
 
 #: Keys per look-up statement.
 LOOKUP_BATCH = 2000
@@ -233,13 +235,24 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def update_rows(
-    conn: Connection, table: Table, key_names: Sequence[str], rows: Sequence[dict[str, Any]]
+    conn: Connection,
+    table: Table,
+    key_names: Sequence[str],
+    rows: Sequence[dict[str, Any]],
+    *,
+    clear: bool = False,
 ) -> None:
-    """Update each row's given (non-None) columns, matched on its key."""
+    """Update each row's given columns, matched on its key.
+
+    A ``None`` value leaves its column as it is, unless ``clear`` is true:
+    then it is written as NULL too.
+    """
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
         changed = tuple(
-            name for name, value in row.items() if value is not None and name not in key_names
+            name
+            for name, value in row.items()
+            if (clear or value is not None) and name not in key_names
         )
         if changed:
             groups.setdefault(changed, []).append(row)

@@ -13,20 +13,43 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 
 from entrepot.datacenter.listing import is_log_name
 from entrepot.errors import ConfigError
+from entrepot.redact import printable
 
 LOG_NAME = "datacenter.log"
 
 
 def _value(value: object) -> str:
-    text = str(value)
+    # Control characters (an escape sequence in a user name) made visible.
+    text = printable(str(value))
     if not text or any(ch.isspace() or ch in '"=' for ch in text):
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return text
+
+
+def parse_line(line: str) -> dict[str, str]:
+    """A log line as its fields: ``time``, ``action``, then ``key=value`` pairs.
+
+    >>> parse_line('2026-11-23T18:40:02Z import file="a b.csv" failed=0')
+    {'time': '2026-11-23T18:40:02Z', 'action': 'import', 'file': 'a b.csv', 'failed': '0'}
+    """
+    try:
+        parts = shlex.split(line, posix=True)
+    except ValueError:
+        return {"line": line}
+    if len(parts) < 2:
+        return {"line": line}
+    fields = {"time": parts[0], "action": parts[1]}
+    for part in parts[2:]:
+        key, sep, value = part.partition("=")
+        if sep:
+            fields[key] = value
+    return fields
 
 
 class DataCenterLog:
@@ -40,7 +63,7 @@ class DataCenterLog:
         """Append one line and return it (without the line end)."""
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         parts = [stamp, action, *(f"{key}={_value(value)}" for key, value in fields.items())]
-        line = " ".join(parts).replace("\n", " ")
+        line = " ".join(parts)
         # One write() of a whole line in append mode: lines of concurrent
         # writers never interleave.
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -34,7 +34,8 @@ from entrepot.errors import SchemaError
 
 ColumnType = Literal["text", "integer", "decimal", "boolean", "date", "datetime", "choice", "regex"]
 
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# Matched whole (fullmatch): "$" would let a trailing line feed through.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 #: Column names the importer keeps for itself.
 RESERVED = frozenset({"del_date"})
 
@@ -67,7 +68,7 @@ class ColumnSpec(BaseModel):
     def _table_dot_column(cls, value: str | None) -> str | None:
         if value is not None:
             parts = value.split(".")
-            if len(parts) != 2 or not all(_IDENTIFIER.match(part) for part in parts):
+            if len(parts) != 2 or not all(_IDENTIFIER.fullmatch(part) for part in parts):
                 raise ValueError("references must look like 'table.column'")
         return value
 
@@ -105,7 +106,7 @@ class TableSpec(BaseModel):
     @field_validator("name")
     @classmethod
     def _identifier(cls, value: str) -> str:
-        if not _IDENTIFIER.match(value):
+        if not _IDENTIFIER.fullmatch(value):
             raise ValueError(f"table name {value!r} must be a plain identifier")
         return value
 
@@ -114,7 +115,7 @@ class TableSpec(BaseModel):
         if not self.columns:
             raise ValueError("a table needs at least one column")
         for column in self.columns:
-            if not _IDENTIFIER.match(column):
+            if not _IDENTIFIER.fullmatch(column):
                 raise ValueError(f"column name {column!r} must be a plain identifier")
             if column in RESERVED:
                 raise ValueError(f"column name {column!r} is reserved for backups")

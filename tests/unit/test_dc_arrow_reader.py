@@ -1,12 +1,12 @@
 """Arrow reads a CSV file exactly as the ``csv`` module does, or gives it up.
 
-:mod:`entrepot.datacenter.columnar` lets Apache Arrow parse and check the
+:mod:`entrepot.datacenter.imports.arrow_reader` lets Apache Arrow parse and check the
 chunks of an import wherever it reads them as ``csv.reader`` would, and
 hands the rest of the file to the ``csv`` module where it cannot.  These
 tests compare the two readers: on random (and deliberately malformed) files,
 chunk by chunk; on random columns, question by question of the ``Cells``
 interface; and on whole imports, which must end in the very same state
-whichever reader is named.  ``tests/integration/test_dc_postgres_columnar.py``
+whichever reader is named.  ``tests/integration/test_dc_postgres_arrow_reader.py``
 does the import comparison against PostgreSQL.
 """
 
@@ -29,18 +29,40 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from entrepot.datacenter import DataCenter, columnar, parse_schema, rawpath
-from entrepot.datacenter.cells import CellList
-from entrepot.datacenter.columnar import ArrowCells, Unreadable
+from entrepot.datacenter import DataCenter, parse_schema
+from entrepot.datacenter.imports import arrow_reader, fast_path
+from entrepot.datacenter.imports.arrow_reader import ArrowCells, Unreadable
+from entrepot.datacenter.imports.cells import CellList
+from entrepot.datacenter.imports.options import Reader
 from entrepot.datacenter.values import BOOLEAN_WORDS
 from tests.unit.test_dc_crash import SCHEMA as PEOPLE
-from tests.unit.test_dc_rawpath import CELLS, COLUMNS, ROW, SCHEMA, column_spec, stored
+from tests.unit.test_dc_fast_path import CELLS, COLUMNS, ROW, SCHEMA, column_spec, stored
 
 # -- the file, chunk by chunk --------------------------------------------------------
 
 #: Characters that matter to a CSV parser, and a few that should not.
 PARSER_CHARACTERS = st.sampled_from(
-    [",", '"', "\n", "\r", "a", "b", "0", " ", "\t", "\\", "é", "€", "😀", "\u2028", "\x85", "'"]
+    [
+        ",",
+        '"',
+        "\n",
+        "\r",
+        "a",
+        "b",
+        "0",
+        " ",
+        "\t",
+        "\\",
+        "é",
+        "€",
+        "😀",
+        "\u2028",
+        "\x85",
+        "'",
+        "=",
+        "-",
+        "\uff1d",
+    ]
 )
 CELL = st.one_of(
     st.text(PARSER_CHARACTERS, max_size=5),
@@ -114,6 +136,7 @@ def csv_files(draw: Any) -> tuple[bytes, int, bool]:
 
 def csv_module_rows(data: bytes) -> list[list[str]]:
     """The rows as the importer's csv path reads them: header, then data rows."""
+    csv.field_size_limit(2**31 - 1)
     handle = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
     return list(csv.reader(handle))
 
@@ -127,8 +150,8 @@ def clean(rows: list[list[str]], width: int) -> bool:
 
 def read_all(data: bytes, width: int, chunk_size: int, block_size: int | None) -> Iterator[Any]:
     """read_chunks(), Arrow parsing ``block_size`` bytes at a time (its own when ``None``)."""
-    with mock.patch.object(columnar, "BLOCK_SIZE", block_size or columnar.BLOCK_SIZE):
-        yield from columnar.read_chunks(io.BytesIO(data), width, chunk_size)
+    with mock.patch.object(arrow_reader, "BLOCK_SIZE", block_size or arrow_reader.BLOCK_SIZE):
+        yield from arrow_reader.read_chunks(io.BytesIO(data), width, chunk_size)
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -142,7 +165,7 @@ def test_arrow_reads_every_chunk_as_the_csv_module_or_gives_up(
 ) -> None:
     data, width, spoiled = file
     header, *expected = csv_module_rows(data)
-    if not columnar.readable("utf-8-sig", header):
+    if not arrow_reader.readable("utf-8-sig", header):
         return
     got: list[list[str]] = []
     sizes: list[int] = []
@@ -171,9 +194,9 @@ def test_a_quoted_crlf_across_a_block_boundary_is_left_to_the_csv_module() -> No
     # the LF): cells with a carriage return make it give up instead.
     header = "a,b\r\n"
     # The quoted cell's CR is the last byte of Arrow's first block.
-    filler = "x" * (columnar.BLOCK_SIZE - len(header) - 6)
+    filler = "x" * (arrow_reader.BLOCK_SIZE - len(header) - 6)
     data = f'{header}1,{filler}\r\n"\r\n",y\r\n2,z\r\n'.encode()
-    assert data.index(b'"\r\n"') + 1 == columnar.BLOCK_SIZE - 1
+    assert data.index(b'"\r\n"') + 1 == arrow_reader.BLOCK_SIZE - 1
     expected = csv_module_rows(data)[1:]
     assert expected[1] == ["\r\n", "y"]
     got: list[list[str]] = []
@@ -196,7 +219,7 @@ def test_a_quoted_crlf_across_a_block_boundary_is_left_to_the_csv_module() -> No
 def test_odd_but_whole_rows_are_read_alike(line: str, cells: list[str]) -> None:
     data = f"a,b\r\n{line}\r\nq,r\r\n".encode()
     assert csv_module_rows(data)[1:] == [cells, ["q", "r"]]
-    (chunk,) = columnar.read_chunks(io.BytesIO(data), 2, 10)
+    (chunk,) = arrow_reader.read_chunks(io.BytesIO(data), 2, 10)
     assert chunk.rows() == [cells, ["q", "r"]]
 
 
@@ -223,11 +246,11 @@ ODD_CELLS = st.sampled_from(
     ["12\n", "\n1", "1\n", "2024-01-01\n", "1 ", "１２", "٣", "-", "", "a\nb", "0.5\n", "é"]
 )
 FIXED = [
-    rawpath._INTEGER,
-    rawpath._PLAIN_INTEGER,
-    rawpath._DECIMAL,
-    rawpath._DATE,
-    rawpath._DATETIME,
+    fast_path._INTEGER,
+    fast_path._PLAIN_INTEGER,
+    fast_path._DECIMAL,
+    fast_path._DATE,
+    fast_path._DATETIME,
 ]
 
 
@@ -278,7 +301,7 @@ def test_arrow_cells_answer_as_the_cell_list(
     arrow = arrow_column(cells, cuts)
     listed = CellList(list(cells))
     spec = column_spec(kind)
-    assert rawpath.sqlite_form(spec, arrow, required=required) == rawpath.sqlite_form(
+    assert fast_path.sqlite_form(spec, arrow, required=required) == fast_path.sqlite_form(
         spec, list(cells), required=required
     ), cells
     allowed = [
@@ -297,7 +320,7 @@ def test_an_empty_arrow_column_answers_as_an_empty_list() -> None:
         assert answers(arrow, [frozenset({"a"})]) == answers(CellList([]), [frozenset({"a"})])
         for kind in sorted(CELLS):
             spec = column_spec(kind)
-            assert rawpath.sqlite_form(spec, arrow, required=True) == rawpath.sqlite_form(
+            assert fast_path.sqlite_form(spec, arrow, required=True) == fast_path.sqlite_form(
                 spec, [], required=True
             )
 
@@ -309,18 +332,19 @@ def import_with(
     folder: Path,
     data: bytes,
     chunk_size: int,
-    reader: columnar.Reader,
+    reader: Reader,
     *,
     encoding: str = "utf-8-sig",
     schema: str = SCHEMA,
     table: str = "things",
     columns: list[str] = COLUMNS,
+    **changes: Any,
 ) -> dict[str, Any]:
     center = DataCenter(folder, schema=parse_schema(schema), create=True)
     try:
         (folder / "t.csv").write_bytes(data)
         result = center.import_file(
-            "t.csv", table, chunk_size=chunk_size, reader=reader, encoding=encoding
+            "t.csv", table, chunk_size=chunk_size, reader=reader, encoding=encoding, **changes
         )
         return outcome_of(center, result, table, columns)
     finally:
@@ -355,7 +379,7 @@ class ReadSpy:
         self.sizes: list[int] = []
         self.calls = 0
         self.gave_up = False
-        real = columnar.read_chunks
+        real = arrow_reader.read_chunks
 
         def spy(*args: Any, **kwargs: Any) -> Iterator[Any]:
             self.calls += 1
@@ -367,7 +391,7 @@ class ReadSpy:
                 self.gave_up = True
                 raise
 
-        monkeypatch.setattr(columnar, "read_chunks", spy)
+        monkeypatch.setattr(arrow_reader, "read_chunks", spy)
 
     def reset(self) -> None:
         self.sizes, self.calls, self.gave_up = [], 0, False
@@ -439,7 +463,7 @@ def test_the_csv_module_takes_over_where_arrow_cannot_read(
     line: str,
     number: int,
 ) -> None:
-    from entrepot.datacenter.reading import SourceFile
+    from entrepot.datacenter.imports.source import SourceFile
 
     data = people(30, {number: line})
     numbered: list[tuple[int, int]] = []
@@ -455,7 +479,7 @@ def test_the_csv_module_takes_over_where_arrow_cannot_read(
     caplog.set_level(logging.DEBUG, logger="entrepot")
     # Arrow parses a block at a time and refuses a block with a short or long
     # row whole: small blocks let it read the early chunks of a small file.
-    monkeypatch.setattr(columnar, "BLOCK_SIZE", 64)
+    monkeypatch.setattr(arrow_reader, "BLOCK_SIZE", 64)
     arrow = import_with(
         tmp_path / "arrow", data, 4, "arrow", schema=PEOPLE, table="people", columns=COLUMNS_P
     )
@@ -539,7 +563,8 @@ def test_quoted_newlines_and_quotes_in_cells(
 def test_one_megabyte_cell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     big = "x" * (1024 * 1024)
     data = f'pid,name,score\n1,a,1\n2,"{big}, quoted",2\n3,{big},3\n4,d,4\n'.encode()
-    result, spy = both_readers(tmp_path, monkeypatch, data, chunk_size=2)
+    # Cells of a megabyte and more are taken once the limit (1 MiB) is raised.
+    result, spy = both_readers(tmp_path, monkeypatch, data, chunk_size=2, max_field=2 << 20)
     assert result["counts"] == (4, 4, 0)
     assert [len(row[3]) for row in result["rows"]] == [1, len(big) + 8, len(big), 1]
     assert spy.sizes == [2, 2] and not spy.gave_up
@@ -549,7 +574,7 @@ def test_a_latin1_file_is_read_by_the_csv_module(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = "pid,name,score\n1,Zoë Müller,1\n2,Ça,2\n".encode("latin-1")
-    assert not columnar.readable("latin-1", ["pid", "name", "score"])
+    assert not arrow_reader.readable("latin-1", ["pid", "name", "score"])
     result, spy = both_readers(tmp_path, monkeypatch, data, encoding="latin-1")
     assert spy.calls == 0
     assert [row[3] for row in result["rows"]] == ["Zoë Müller", "Ça"]
@@ -560,7 +585,7 @@ class Interrupted(Exception):
 
 
 def interrupted_then_resumed(
-    folder: Path, data: bytes, first: columnar.Reader, then: columnar.Reader, after: int
+    folder: Path, data: bytes, first: Reader, then: Reader, after: int
 ) -> dict[str, Any]:
     center = DataCenter(folder, schema=parse_schema(PEOPLE), create=True)
     try:
@@ -570,7 +595,7 @@ def interrupted_then_resumed(
             if rows >= after:
                 raise Interrupted
 
-        with pytest.raises(Interrupted), mock.patch.object(columnar, "BLOCK_SIZE", 64):
+        with pytest.raises(Interrupted), mock.patch.object(arrow_reader, "BLOCK_SIZE", 64):
             center.import_file("t.csv", "people", chunk_size=4, reader=first, on_progress=stop)
         result = center.import_file("t.csv", "people", chunk_size=4, reader=then)
         assert result.resumed
@@ -584,7 +609,7 @@ def interrupted_then_resumed(
     ("first", "then"), [("arrow", "csv"), ("csv", "arrow"), ("arrow", "arrow")]
 )
 def test_a_resumed_import_may_change_its_reader(
-    tmp_path: Path, first: columnar.Reader, then: columnar.Reader, after: int
+    tmp_path: Path, first: Reader, then: Reader, after: int
 ) -> None:
     # Arrow gives up at chunk 3 (row 14 is short): 'after=20' stops past it.
     data = people(30, {14: "14,short"})

@@ -1,8 +1,11 @@
-"""The finished and pending row files, derived from the source and the ledger.
+"""The finished and pending row files, derived from the source and the bookkeeping rows.
 
-Both files are a pure function of the unchanged source file and the row
-errors recorded in the ledger, so an interrupted import can always write
-them again and get the same bytes.
+Both files are a pure function of the unchanged source file and what the
+committed chunks recorded (each failed row's problems, the rows holding a
+cell a spreadsheet would run), so an interrupted import can always write
+them again and get the same bytes.  Cells a spreadsheet would run get the
+apostrophe of :mod:`entrepot.datacenter.formulas`; every other line of the
+finished file is the source's own (with CR LF line ends).
 """
 
 from __future__ import annotations
@@ -12,30 +15,44 @@ import contextlib
 import csv
 import itertools
 import shutil
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import IO, Any
 
 from entrepot.datacenter.csvfiles import (
     ERRORS_COLUMN,
+    OWN_FILES_FIELD_LIMIT,
     atomic_writer,
     atomic_writer_binary,
+    field_limit,
     open_text,
 )
+from entrepot.datacenter.formulas import row_forms
 
 
 def split_source(
-    source: Path, encoding: str, errors: dict[int, str], finished_path: Path, pending_path: Path
+    source: Path,
+    encoding: str,
+    errors: dict[int, str],
+    finished_path: Path,
+    pending_path: Path,
+    *,
+    formula_rows: AbstractSet[int] = frozenset(),
 ) -> None:
     """Write the imported rows to ``finished_path`` and the failed ones to ``pending_path``.
 
-    ``errors`` maps data row indexes to their problems.  The header is the
-    source's, without a pending file's old ``--ERRORS--`` column; failed rows
-    get the new problems in a last ``--ERRORS--`` column.  Rows are written
-    as ``csv.writer`` writes them (CR LF line ends, quotes only where needed).
+    ``errors`` maps data row indexes to their problems, ``formula_rows``
+    lists the rows whose cells need the apostrophe (failed rows always get
+    it where needed).  The header is the source's, without a pending file's
+    old ``--ERRORS--`` column; failed rows get the new problems in a last
+    ``--ERRORS--`` column.  Rows are written as ``csv.writer`` writes them
+    (CR LF line ends, quotes only where needed).
     """
     pending_path.unlink(missing_ok=True)
-    if not errors and copy_as_is(source, encoding, finished_path):
+    if not errors and not formula_rows and copy_as_is(source, encoding, finished_path):
         return
+    # The import read every cell within its limit already.
+    field_limit(OWN_FILES_FIELD_LIMIT)
     with open_text(source, encoding) as handle:
         records = Records(handle)
         first = records.next_line()
@@ -57,7 +74,12 @@ def split_source(
                     break
                 problem = errors.get(index)
                 if problem is not None:
-                    pending.writerow([*_without(records.parse(line), drop), problem])
+                    pending.writerow([*row_forms(_without(records.parse(line), drop)), problem])
+                    continue
+                if index in formula_rows:
+                    finished_out.writelines(ready)
+                    ready.clear()
+                    finished.writerow(row_forms(_without(records.parse(line), drop)))
                 elif drop is None and records.is_plain(line):
                     # What csv.writer would write for the cells of this line.
                     ready.append(line.rstrip("\r\n") + "\r\n")

@@ -86,6 +86,21 @@ def place(tree: StorageTree, source: Path, mode: str) -> Placement:
     )
 
 
+def placement_of(
+    tree: StorageTree, source: Path, original_name: str, from_pending: bool, mode: str
+) -> Placement:
+    """:func:`place` for an import that knows its original (recorded when it began)."""
+    original = original_name if from_pending else source.name
+    base = place(tree, tree.root / original, mode)
+    return Placement(
+        source=source,
+        original_name=original,
+        from_pending=from_pending,
+        finished_rows=base.finished_rows,
+        pending_dest=source if from_pending else base.pending_dest,
+    )
+
+
 def merge_finished_rows(placement: Placement, finished_file: Path) -> Path | None:
     """Prepare the finished-rows file: return a temporary merged file, or None.
 

@@ -3,7 +3,7 @@
 The ``csv`` module and per-cell Python tests cost most of a large import.
 Arrow's CSV reader parses blocks of the file in C++ on every processor, and
 its compute kernels test a whole column at once (a regular expression, a set,
-a length), so that a clean chunk reaches :mod:`.rawpath` without a Python
+a length), so that a clean chunk reaches :mod:`.fast_path` without a Python
 object per cell — on PostgreSQL none at all but the keys.
 
 Arrow reads a file only where it reads it exactly as ``csv.reader`` would
@@ -13,7 +13,7 @@ extra cell, a blank line, an unterminated quote, a carriage return inside a
 cell (which Arrow misreads where it ends a parsing block), another encoding —
 the import goes on from that chunk with the ``csv`` module, whose general path
 words every problem.  Property tests compare the two readers
-(``tests/unit/test_dc_columnar.py``).
+(``tests/unit/test_dc_arrow_reader.py``).
 
 Arrow comes with the ``arrow`` extra (``pip install 'entrepot[arrow]'``);
 without it the ``csv`` module reads every file, with the same outcome.
@@ -25,9 +25,7 @@ import codecs
 import io
 import re
 from collections.abc import Callable, Iterator, Sequence, Set
-from typing import IO, Any, Literal
-
-from entrepot.errors import ImportFailed
+from typing import IO, Any
 
 try:
     import pyarrow as pa  # type: ignore[import-untyped]
@@ -41,20 +39,23 @@ else:
 #: Bytes Arrow parses at a time (one block per processor at once).
 BLOCK_SIZE = 1 << 20
 
-#: Who parses an import file's rows: Arrow where it can (the default), or
-#: always the ``csv`` module.
-Reader = Literal["arrow", "csv"]
-READERS: tuple[Reader, ...] = ("arrow", "csv")
-
-
-def check_reader(name: str) -> Reader:
-    if name not in READERS:
-        raise ImportFailed(f"unknown CSV reader {name!r}: use arrow or csv")
-    return name
-
 
 class Unreadable(Exception):
     """Arrow cannot read the rest of the file as ``csv.reader`` would."""
+
+
+#: The first cell of the row put after a file's text (NUL keeps it out of real text).
+END_MARK = "\x00entrepot:end-of-file\x00"
+
+
+def end_row(width: int) -> bytes:
+    """The row of ``width`` cells read after the file's text (see :func:`read_chunks`).
+
+    Arrow takes a quote never closed as a cell running to the end of the
+    file, and says nothing; the row shows it: read as a row of its own, the
+    file ended normally; found inside the last cell, that cell was open.
+    """
+    return (END_MARK + "," * (width - 1) + "\n").encode()
 
 
 def readable(encoding: str, header: Sequence[str]) -> bool:
@@ -65,16 +66,31 @@ def readable(encoding: str, header: Sequence[str]) -> bool:
     return not any("\n" in name or "\r" in name for name in header)
 
 
-def read_chunks(handle: IO[bytes], width: int, chunk_size: int) -> Iterator[ArrowChunk]:
+def read_chunks(
+    handle: IO[bytes] | io.RawIOBase,
+    width: int,
+    chunk_size: int,
+    *,
+    on_batch: Callable[[], None] | None = None,
+    end_marked: bool = False,
+    max_field: int | None = None,
+) -> Iterator[ArrowChunk]:
     """The data rows after the header line, ``chunk_size`` rows at a time.
 
     Raises :class:`Unreadable` before a chunk that Arrow cannot read exactly
     as ``csv.reader`` would; every chunk yielded before it is right.
+    ``on_batch`` is called each time Arrow gives a batch of rows.
+    ``end_marked`` says that ``handle`` ends with :func:`end_row`: a quote
+    never closed is then found, and left to the ``csv`` module.  A chunk
+    with a cell of more than ``max_field`` bytes is left to it too (it
+    counts characters, and refuses the cell if it holds too many).
     """
     names = [f"c{position}" for position in range(width)]
     reader = _open(handle, names)
     pending: list[Any] = []
     count = 0
+    # Keep the last row back until the end: it may be the end row.
+    held = 1 if end_marked else 0
     while True:
         try:
             batch = reader.read_next_batch()
@@ -82,19 +98,26 @@ def read_chunks(handle: IO[bytes], width: int, chunk_size: int) -> Iterator[Arro
             break
         except pa.ArrowInvalid as exc:
             raise Unreadable(str(exc)) from exc
+        if on_batch is not None:
+            on_batch()
         pending.append(batch)
         count += batch.num_rows
-        while count >= chunk_size:
+        while count >= chunk_size + held:
             table = pa.Table.from_batches(pending)
-            yield _checked(table.slice(0, chunk_size))
+            yield _checked(table.slice(0, chunk_size), max_field)
             rest = table.slice(chunk_size)
             pending = rest.to_batches()
             count = rest.num_rows
+    if end_marked:
+        last = pa.Table.from_batches(pending) if count else None
+        if last is None or last.column(0)[-1].as_py() != END_MARK:
+            raise Unreadable("a quote is never closed, or the end row was not read as written")
+        pending, count = last.slice(0, count - 1).to_batches(), count - 1
     if count:
-        yield _checked(pa.Table.from_batches(pending))
+        yield _checked(pa.Table.from_batches(pending), max_field)
 
 
-def _open(handle: IO[bytes], names: list[str]) -> Any:
+def _open(handle: IO[bytes] | io.RawIOBase, names: list[str]) -> Any:
     try:
         return pcsv.open_csv(
             handle,
@@ -111,8 +134,13 @@ def _open(handle: IO[bytes], names: list[str]) -> Any:
         raise Unreadable(str(exc)) from exc
 
 
-def _checked(table: Any) -> ArrowChunk:
+def _checked(table: Any, max_field: int | None = None) -> ArrowChunk:
     """``table`` as a chunk, unless Arrow may have read it otherwise than csv.reader."""
+    if max_field is not None:
+        for column in table.columns:
+            longest = pc.max(pc.binary_length(column)).as_py()
+            if longest is not None and longest > max_field:
+                raise Unreadable(f"a cell of {longest} bytes: the csv module measures it")
     # A carriage return inside a quoted cell can be misread by Arrow when it
     # ends a block (the line feed after it is lost): leave such cells to csv.
     for column in table.columns:
@@ -194,7 +222,7 @@ class ArrowChunk:
 
 
 class ArrowCells:
-    """:class:`~entrepot.datacenter.cells.Cells` over an Arrow string column."""
+    """:class:`~entrepot.datacenter.imports.cells.Cells` over an Arrow string column."""
 
     def __init__(self, column: Any) -> None:
         self.column = column
@@ -218,6 +246,11 @@ class ArrowCells:
 
     def lengths(self) -> set[int]:
         return set(pc.unique(pc.utf8_length(self.column)).to_pylist())
+
+    def outside(self, low: str, high: str) -> bool:
+        column = self.column
+        below = pc.and_(pc.not_equal(column, ""), pc.less(column, low))
+        return _all_or_any(pc.any, below) or _all_or_any(pc.any, pc.greater_equal(column, high))
 
     def all_in(self, allowed: Set[str]) -> bool:
         choices = pa.array(sorted(allowed), pa.string())

@@ -3,8 +3,8 @@
 Random files are imported with each reader into its own database and must
 give the same counts, the same stored values (in PostgreSQL's own text form)
 and the same pending and finished files; and random qualifying columns are
-loaded through :func:`entrepot.datacenter.rawpath.insert_raw` once as an
-:class:`~entrepot.datacenter.columnar.ArrowChunk` (CSV ``COPY`` written by
+loaded through :func:`entrepot.datacenter.imports.fast_path.insert_raw` once as an
+:class:`~entrepot.datacenter.imports.arrow_reader.ArrowChunk` (CSV ``COPY`` written by
 Arrow) and once as row lists, storing the same text.
 """
 
@@ -23,10 +23,11 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, Table, create_engine, text
 from sqlalchemy.engine import Connection, Engine
 
-from entrepot.datacenter import DataCenter, columnar, parse_schema, rawpath
+from entrepot.datacenter import DataCenter, parse_schema
 from entrepot.datacenter.database import _sql_type
-from tests.unit.test_dc_columnar import import_files
-from tests.unit.test_dc_rawpath import CELLS, COLUMNS, SCHEMA, column_spec
+from entrepot.datacenter.imports import arrow_reader, fast_path
+from tests.unit.test_dc_arrow_reader import import_files
+from tests.unit.test_dc_fast_path import CELLS, COLUMNS, SCHEMA, column_spec
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("postgres")]
 
@@ -81,14 +82,14 @@ def test_both_readers_import_alike(
 ) -> None:
     data, chunk_size = file
     calls: list[int] = []
-    real = columnar.read_chunks
+    real = arrow_reader.read_chunks
 
     def spy(*args: Any, **kwargs: Any) -> Iterator[Any]:
         calls.append(1)
         yield from real(*args, **kwargs)
 
     with tempfile.TemporaryDirectory() as folder, monkeypatch.context() as patch:
-        patch.setattr(columnar, "read_chunks", spy)
+        patch.setattr(arrow_reader, "read_chunks", spy)
         arrow = import_on(Path(folder) / "a", databases["arrow"], data, chunk_size, "arrow")
         csv_only = import_on(Path(folder) / "c", databases["csv"], data, chunk_size, "csv")
     assert calls == [1]
@@ -118,14 +119,14 @@ def test_an_arrow_chunk_copies_what_the_row_lists_copy(
 ) -> None:
     spec = column_spec(kind)
     cells = data.draw(st.lists(CELLS[kind], min_size=1, max_size=8))
-    form = rawpath.sqlite_form(spec, cells, required=required)
+    form = fast_path.sqlite_form(spec, cells, required=required)
     if form is None:
         return
     numbers = [str(n) for n in range(len(cells))]
     rows = [[n, cell] for n, cell in zip(numbers, cells, strict=True)]
     buffer = io.StringIO()
     csv.writer(buffer).writerows([["n", "c"], *rows])
-    (chunk,) = columnar.read_chunks(io.BytesIO(buffer.getvalue().encode()), 2, len(rows))
+    (chunk,) = arrow_reader.read_chunks(io.BytesIO(buffer.getvalue().encode()), 2, len(rows))
     if chunk.rows() != rows:
         pytest.fail(f"Arrow misread {rows!r}")
     good = sorted(set(data.draw(st.lists(st.integers(0, len(rows) - 1))))) if some else None
@@ -135,10 +136,10 @@ def test_an_arrow_chunk_copies_what_the_row_lists_copy(
         table.create(conn)
         try:
             chosen = rows if good is None else [rows[pos] for pos in good]
-            rawpath.insert_raw(conn, table, columns, ["?", form], chosen, 2)
+            fast_path.insert_raw(conn, table, columns, ["?", form], chosen, 2)
             from_rows = stored(conn)
             conn.execute(text("DELETE FROM t"))
-            rawpath.insert_raw(conn, table, columns, ["?", form], chunk, 2, good)
+            fast_path.insert_raw(conn, table, columns, ["?", form], chunk, 2, good)
             from_arrow = stored(conn)
         finally:
             table.drop(conn)
@@ -160,28 +161,28 @@ def test_an_arrow_chunk_copies_what_the_row_lists_copy(
 def test_a_chunk_goes_as_copy_text_when_it_can_and_as_csv_otherwise(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, cells: list[str], text_format: bool
 ) -> None:
-    from entrepot.datacenter.schema import ColumnSpec
+    from entrepot.datacenter.table_schema import ColumnSpec
 
     spec = ColumnSpec(type="text")
     rows = [[str(n), cell] for n, cell in enumerate(cells)]
     buffer = io.StringIO()
     csv.writer(buffer).writerows([["n", "c"], *rows])
-    (chunk,) = columnar.read_chunks(io.BytesIO(buffer.getvalue().encode()), 2, len(rows))
+    (chunk,) = arrow_reader.read_chunks(io.BytesIO(buffer.getvalue().encode()), 2, len(rows))
     statements: list[str] = []
-    real_copy = rawpath._copy
+    real_copy = fast_path._copy
 
     def copy(conn: Connection, target: str, column_list: str, data: bytes, options: str) -> None:
         statements.append(options)
         real_copy(conn, target, column_list, data, options)
 
-    monkeypatch.setattr(rawpath, "_copy", copy)
+    monkeypatch.setattr(fast_path, "_copy", copy)
     table = Table("t", MetaData(), Column("n", Integer), Column("c", _sql_type(spec)))
-    form = rawpath.sqlite_form(spec, cells, required=False)
+    form = fast_path.sqlite_form(spec, cells, required=False)
     assert form is not None
     with engine.begin() as conn:
         table.create(conn)
         try:
-            rawpath.insert_raw(conn, table, [(0, "n"), (1, "c")], ["?", form], chunk, 2)
+            fast_path.insert_raw(conn, table, [(0, "n"), (1, "c")], ["?", form], chunk, 2)
             got = list(conn.execute(text("SELECT c FROM t ORDER BY n")).scalars())
         finally:
             table.drop(conn)

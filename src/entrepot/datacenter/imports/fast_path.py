@@ -17,7 +17,7 @@ else — an empty cell in a column with a default or a required one, a decimal
 that Python would rewrite, a date-time with a zone — sends the chunk down
 the general path, which checks and converts every cell and words every
 problem.  The two paths are compared by property tests
-(``tests/unit/test_dc_rawpath.py``, ``tests/integration/test_dc_postgres_rawpath.py``).
+(``tests/unit/test_dc_fast_path.py``, ``tests/integration/test_dc_postgres_fast_path.py``).
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from sqlalchemy import Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
-from entrepot.datacenter.cells import CellList, Cells
-from entrepot.datacenter.columnar import ArrowChunk
-from entrepot.datacenter.schema import ColumnSpec
+from entrepot.datacenter.imports.arrow_reader import ArrowChunk
+from entrepot.datacenter.imports.cells import CellList, Cells
+from entrepot.datacenter.table_schema import ColumnSpec
 from entrepot.datacenter.values import BOOLEAN_WORDS
 
 # Up to 18 digits always fits a 64-bit integer, so CAST never saturates.
@@ -69,7 +69,7 @@ def sqlite_form(spec: ColumnSpec, cells: list[str] | Cells, *, required: bool) -
     text: the chunk takes the general path.  The expression binds the cell
     as ``?``; PostgreSQL's ``COPY`` needs no expression, only the same test.
     ``cells`` is a list as the ``csv`` module reads it, or any other
-    :class:`~entrepot.datacenter.cells.Cells` (an Arrow column).
+    :class:`~entrepot.datacenter.imports.cells.Cells` (an Arrow column).
     """
     view: Cells = CellList(cells) if isinstance(cells, list) else cells
     if _refuses_empty(spec):
