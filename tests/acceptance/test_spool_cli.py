@@ -68,7 +68,7 @@ def test_hostile_names_are_refused_with_usage_code(tmp_path: Path) -> None:
     spool = tmp_path / "s"
     source = tmp_path / "f"
     source.write_text("x")
-    result = entrepot("spool", "put", spool, source, "--name", "../../escape")
+    result = entrepot("spool", "put", spool, source, "--name", "../../escape", "--create")
     assert result.returncode == 2
     assert "path separator" in result.stderr
     assert not (tmp_path / "escape").exists()

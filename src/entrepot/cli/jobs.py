@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from entrepot.cli.console import err, human_size, out, table
+from entrepot.cli.console import emit_json, err, human_size, out, print_error, shown, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.jobs import (
     DEFAULT_RERUNS,
@@ -92,7 +92,7 @@ def _show(result: Table) -> None:
     if out.is_terminal:
         out.print(result)
     else:
-        Console(width=max(out.width, 200), highlight=False).print(result)
+        Console(width=max(out.width, 200), highlight=False, quiet=out.quiet).print(result)
 
 
 def _when(moment: datetime | None) -> str:
@@ -178,26 +178,27 @@ def jobs_ls(
     with open_ledger(state, ledger) as book:
         jobs = book.jobs(states=states, kind=kind, limit=limit)
     if as_json:
-        out.print_json(json.dumps([_job_json(job) for job in jobs]))
+        emit_json([_job_json(job) for job in jobs])
         return ExitCode.OK
-    rows = [
-        (
-            job.id,
-            job.kind,
-            _short(job.name, 40),
-            job.state,
-            job.runs,
-            job.items,
-            human_size(job.bytes),
-            job.last_code or "",
-            _when(job.next_due) if job.state in (JobState.PENDING, JobState.BACKLOG) else "",
-            _short(job.reason or job.last_error, 50),
-        )
-        for job in jobs
-    ]
     columns = ("ID", "Kind", "Name", "State", "Runs", "Items", "Bytes", "Code", "Due", "Error")
+    rows = [_job_row(job, job.runs, job.items, human_size(job.bytes)) for job in jobs]
     _show(_table(f"{len(jobs)} jobs", columns, rows))
     return ExitCode.OK
+
+
+def _job_row(job: JobRecord, *middle: object) -> tuple[object, ...]:
+    """A job as a table row: id, kind, name, state, ``middle``, code, due, error."""
+    due = _when(job.next_due) if job.state in (JobState.PENDING, JobState.BACKLOG) else ""
+    return (
+        job.id,
+        job.kind,
+        _short(job.name, 40),
+        job.state,
+        *middle,
+        job.last_code or "",
+        due,
+        _short(job.reason or job.last_error, 60),
+    )
 
 
 def _print_detail(job: JobRecord, runs: list[RunRecord]) -> None:
@@ -220,7 +221,7 @@ def _print_detail(job: JobRecord, runs: list[RunRecord]) -> None:
     ]
     for label, value in fields:
         if value:
-            out.print(f"{label + ':':22}{value}")
+            out.print(f"{label + ':':22}{shown(value)}")
     rows = [
         (
             run.number,
@@ -244,7 +245,8 @@ def _print_detail(job: JobRecord, runs: list[RunRecord]) -> None:
         for entry in last.history:
             delay = entry.get("delay")
             then = f", retried after {delay:.1f}s" if delay is not None else ""
-            out.print(f"  {entry['attempt']}. {entry['step']}: {entry['error']}{then}")
+            line = f"{entry['attempt']}. {entry['step']}: {entry['error']}{then}"
+            out.print(f"  {shown(line)}")
 
 
 @jobs_app.command("show")
@@ -259,7 +261,7 @@ def jobs_show(
         job = book.find(job_id)
         runs = book.runs(job.id)
     if as_json:
-        out.print_json(json.dumps({**_job_json(job), "run_list": [_run_json(r) for r in runs]}))
+        emit_json({**_job_json(job), "run_list": [_run_json(r) for r in runs]})
     else:
         _print_detail(job, runs)
     return ExitCode.OK
@@ -280,23 +282,10 @@ def backlog_ls(
         backlog.recover()
         jobs = backlog.list()
     if as_json:
-        out.print_json(json.dumps([_job_json(job) for job in jobs]))
+        emit_json([_job_json(job) for job in jobs])
         return ExitCode.OK
-    rows = [
-        (
-            job.id,
-            job.kind,
-            _short(job.name, 40),
-            job.state,
-            job.failures,
-            _when(job.next_due) if job.state != JobState.DEAD else "",
-            job.last_code or "",
-            _short(job.reason or job.last_error, 60),
-        )
-        for job in jobs
-    ]
-    columns = ("ID", "Kind", "Name", "State", "Failures", "Due", "Code", "Error")
-    _show(_table(f"backlog — {len(jobs)} jobs", columns, rows))
+    columns = ("ID", "Kind", "Name", "State", "Failures", "Code", "Due", "Error")
+    _show(_table(f"backlog — {len(jobs)} jobs", columns, [_job_row(j, j.failures) for j in jobs]))
     return ExitCode.OK
 
 
@@ -330,10 +319,15 @@ def backlog_retry(
             "--max-runs", min=1, help="Park a job as dead after this many failed runs in a row."
         ),
     ] = DEFAULT_RERUNS.attempts,
+    as_json: JsonOption = False,
     state: StateOption = None,
     ledger: LedgerOption = None,
 ) -> int:
-    """Re-run one job now (dead ones too), or every due job with --all."""
+    """Re-run one job now (dead ones too), or every due job with --all.
+
+    Ctrl-C or SIGTERM stops after the job in hand, which is recorded as
+    interrupted and stays in the backlog.
+    """
     if (job_id is None) == (not all_due):
         raise typer.BadParameter("give a job id or --all (not both)")
     if force and not all_due:
@@ -347,11 +341,30 @@ def backlog_retry(
             results = backlog.retry_all()
         else:
             results = backlog.retry_due()
-    if not results:
-        err.print("no job to re-run")
-        return ExitCode.OK
-    _print_results(results)
+    if as_json:
+        emit_json([_result_json(result) for result in results])
+    elif not results:
+        if not out.quiet:
+            err.print("no job to re-run")
+    else:
+        _print_results(results)
+    for result in results:
+        if result.error is not None:
+            print_error(f"job {result.job_id}: {result.error.message}")
     return exit_code_for_results(results)
+
+
+def _result_json(result: RunResult) -> dict[str, Any]:
+    return {
+        "job_id": result.job_id,
+        "outcome": str(result.outcome),
+        "state": str(result.state) if result.state is not None else None,
+        "attempts": result.attempts,
+        "items": result.items,
+        "bytes": result.bytes,
+        "code": result.code,
+        "error": result.error.message if result.error else None,
+    }
 
 
 def exit_code_for_results(results: Sequence[RunResult]) -> ExitCode:
@@ -375,5 +388,5 @@ def backlog_drop(
         raise typer.BadParameter("the reason cannot be empty", param_hint="--reason")
     with open_ledger(state, ledger) as book:
         job = Backlog(book).drop(job_id, reason)
-    out.print(f"dropped {job.id}: {job.reason}")
+    out.print(f"dropped {shown(job.id)}: {shown(job.reason)}")
     return ExitCode.OK
