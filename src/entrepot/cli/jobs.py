@@ -34,6 +34,7 @@ from entrepot.jobs import (
     RunRecord,
     RunResult,
 )
+from entrepot.redact import mask_secrets
 
 #: Where the state folder is when neither ``--state`` nor the environment says.
 DEFAULT_STATE_DIR = Path("~/.local/state/entrepot")
@@ -99,8 +100,27 @@ def _when(moment: datetime | None) -> str:
     return "" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def masked(job: JobRecord) -> JobRecord:
+    """``job`` with every secret masked, for showing: a ledger written by an older
+    release (or edited by hand) may still hold one."""
+    return dataclasses.replace(
+        job,
+        name=mask_secrets(job.name),
+        params=json.loads(mask_secrets(json.dumps(job.params))),
+        last_error=mask_secrets(job.last_error) if job.last_error else job.last_error,
+        reason=mask_secrets(job.reason) if job.reason else job.reason,
+    )
+
+
+def _masked_run(run: RunRecord) -> RunRecord:
+    history = json.loads(mask_secrets(json.dumps(run.history)))
+    error = mask_secrets(run.error) if run.error else run.error
+    return dataclasses.replace(run, error=error, history=history)
+
+
 def _short(text: str | None, width: int = 60) -> str:
-    text = (text or "").replace("\n", " ")
+    """``text`` on one line, secrets masked, cut to ``width``."""
+    text = mask_secrets(text or "").replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -176,7 +196,7 @@ def jobs_ls(
     """List jobs, newest first."""
     states = _parse_states(status)
     with open_ledger(state, ledger) as book:
-        jobs = book.jobs(states=states, kind=kind, limit=limit)
+        jobs = [masked(job) for job in book.jobs(states=states, kind=kind, limit=limit)]
     if as_json:
         emit_json([_job_json(job) for job in jobs])
         return ExitCode.OK
@@ -258,8 +278,8 @@ def jobs_show(
 ) -> int:
     """Show one job with all its runs and the tries of its last run."""
     with open_ledger(state, ledger) as book:
-        job = book.find(job_id)
-        runs = book.runs(job.id)
+        job = masked(book.find(job_id))
+        runs = [_masked_run(run) for run in book.runs(job.id)]
     if as_json:
         emit_json({**_job_json(job), "run_list": [_run_json(r) for r in runs]})
     else:
@@ -280,7 +300,7 @@ def backlog_ls(
     with open_ledger(state, ledger) as book:
         backlog = Backlog(book)
         backlog.recover()
-        jobs = backlog.list()
+        jobs = [masked(job) for job in backlog.list()]
     if as_json:
         emit_json([_job_json(job) for job in jobs])
         return ExitCode.OK

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from entrepot.cli.console import emit_json, human_size, out, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
+from entrepot.cli.jobs import LedgerOption, StateOption, masked, open_ledger
 from entrepot.jobs import JobRecord, JobState, Ledger
 from entrepot.spool import AreaStats, Spool
 
@@ -57,7 +57,7 @@ def _figures_table(figures: dict[str, dict[str, AreaStats | None]]) -> Table:
 
 
 def _attention(ledger: Ledger) -> list[JobRecord]:
-    return ledger.jobs(states=ATTENTION, limit=20)
+    return [masked(job) for job in ledger.jobs(states=ATTENTION, limit=20)]
 
 
 def jobs_tables(ledger: Ledger) -> Group:

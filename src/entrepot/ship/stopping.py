@@ -37,23 +37,27 @@ def shielded(work: Callable[[], _T], stop: Callable[[], None], *, name: str) -> 
     is raised again once ``work`` has returned; it wins over any error of ``work``.
     """
     outcome: list[tuple[bool, object]] = []
+    finished = threading.Event()
 
     def run() -> None:
         try:
             outcome.append((True, work()))
         except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
             outcome.append((False, exc))
+        finally:
+            finished.set()
 
+    # Waited for on an event, not with Thread.join(): a join cut short by the
+    # interrupt marks the thread finished while it still runs (CPython 3.11).
     thread = threading.Thread(target=run, name=name, daemon=True)
     interrupted: KeyboardInterrupt | None = None
     started = False
-    while True:
+    while not finished.is_set():
         try:
             if not started:
                 started = True
                 thread.start()
-            thread.join()
-            break
+            finished.wait(0.5)
         except KeyboardInterrupt as exc:
             if interrupted is not None:
                 raise  # asked twice: stop waiting

@@ -38,11 +38,14 @@ from entrepot.errors import (
     UnsafeEntry,
 )
 from entrepot.names import check_name
-from entrepot.spool import upkeep, writing
 from entrepot.spool.areas import AREAS, CLAIM_AREA, Areas
 from entrepot.spool.claims import Claim, new_token, parse_claim_id
 from entrepot.spool.entries import AreaStats, Entry, RecoveryReport
-from entrepot.spool.writing import Batch, SpoolWriter
+from entrepot.spool.upkeep import area_stats, list_area
+from entrepot.spool.upkeep import recover as recover_areas
+from entrepot.spool.writing import Batch, SpoolWriter, writing
+from entrepot.spool.writing import publish_bytes as write_bytes
+from entrepot.spool.writing import publish_file as write_file
 
 __all__ = ["AREAS", "CLAIM_LEASE", "STALE_TMP_AGE", "Spool"]
 
@@ -137,12 +140,12 @@ class Spool:
 
         On an exception the temporary file is removed and nothing is published.
         """
-        with writing.writing(self.areas, name, area) as handle:
+        with writing(self.areas, name, area) as handle:
             yield handle
 
     def publish_bytes(self, data: bytes, name: str | None = None, *, area: str = "new") -> str:
         """Publish ``data`` as a new file; return its name."""
-        return writing.publish_bytes(self.areas, data, name, area)
+        return write_bytes(self.areas, data, name, area)
 
     def publish_file(
         self,
@@ -157,7 +160,7 @@ class Spool:
         The name defaults to the source's own file name.  ``source`` must be a
         regular file: a symbolic link is refused, not followed.
         """
-        return writing.publish_file(self.areas, source, name, link=link, area=area)
+        return write_file(self.areas, source, name, link=link, area=area)
 
     def adopt(self, tmp_path: str | os.PathLike[str], name: str, *, area: str = "new") -> str:
         """Publish a complete, durable file already in ``tmp/`` (see :meth:`scratch_path`)."""
@@ -189,7 +192,7 @@ class Spool:
 
     def list(self, area: str = "new") -> list[Entry]:
         """The regular files of ``area``, oldest first (by modification time, then name)."""
-        return upkeep.list_area(self.areas, area)
+        return list_area(self.areas, area)
 
     def names(self, area: str = "new") -> builtins.list[str]:
         """The names of the files in ``area``, oldest first."""
@@ -290,7 +293,7 @@ class Spool:
 
     def stats(self) -> dict[str, AreaStats]:
         """Files and bytes per area, for every area present."""
-        return upkeep.area_stats(self.areas)
+        return area_stats(self.areas)
 
     def recover(
         self, *, stale_tmp_age: float | None = None, lease: float | None = None
@@ -301,7 +304,7 @@ class Spool:
         holder was a process of this host that has died.  Safe to run at any
         time and from several processes at once.
         """
-        return upkeep.recover(
+        return recover_areas(
             self.areas,
             now=self._clock(),
             tmp_age=self.stale_tmp_age if stale_tmp_age is None else stale_tmp_age,
