@@ -171,11 +171,16 @@ def test_stop_takes_no_new_file_and_releases_nothing_held(spool: Spool, url: str
     assert sorted(remote(url)) == sorted(report.done)
 
 
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    shadow = tmp_path / "shadow"
+    shadow.write_text("root:SECRET-HASH")
+    return shadow
+
+
 def test_a_file_swapped_for_a_link_after_the_listing_is_not_shipped(
-    spool: Spool, url: str, tmp_path: Path
+    spool: Spool, url: str, secret: Path
 ) -> None:
-    secret = tmp_path / "shadow"
-    secret.write_text("root:SECRET-HASH")
     fill(spool, 2)
     shipper = Shipper(spool, url)
     names = [entry.name for entry in shipper.pending()]
@@ -192,10 +197,8 @@ def test_a_file_swapped_for_a_link_after_the_listing_is_not_shipped(
 
 
 def test_a_claimed_file_swapped_for_a_link_is_never_read(
-    spool: Spool, url: str, tmp_path: Path
+    spool: Spool, url: str, secret: Path
 ) -> None:
-    secret = tmp_path / "shadow"
-    secret.write_text("root:SECRET-HASH")
     fill(spool, 1)
 
     class Swapper(Recorder):
