@@ -226,13 +226,9 @@ def ship(
     )
     Spool(spool).check()
     job = ShipJob(
-        str(spool),
-        url,
-        options=options,
+        str(spool), url, options=options, max_tries=max_tries, retry_delay=retry_delay,
         target_options=_target_options(option, password_env, password_file),
-        max_tries=max_tries,
-        retry_delay=retry_delay,
-    )
+    )  # fmt: skip
     if dry_run:
         where = job.route.display_url.rstrip("/")
         plan = [(entry.name, entry.size, f"{where}/{remote}") for entry, remote in job.route.plan()]
@@ -277,14 +273,9 @@ def fetch(
     local = Spool(spool)
     if not (create and dry_run):
         (local.prepare() if create else local).check()
-    job = FetchJob(
-        str(spool),
-        url,
-        options=options,
-        target_options=_target_options(option, password_env, password_file),
-        max_tries=max_tries,
-        retry_delay=retry_delay,
-    )
+    target_options = _target_options(option, password_env, password_file)
+    job = FetchJob(str(spool), url, options=options, target_options=target_options,
+                   max_tries=max_tries, retry_delay=retry_delay)  # fmt: skip
     if dry_run:
         into = f"{job.spool_path}/new"
         plan = [(info.name, info.size, f"{into}/{info.name}") for info in job.route.plan()]

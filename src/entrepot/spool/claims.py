@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from types import TracebackType
 from typing import BinaryIO, Self
 
 from entrepot.errors import ClaimLost
@@ -118,18 +117,13 @@ class Claim:
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if not self.finished:
             try:
                 self.release()
             except ClaimLost:
-                if exc is None:
-                    raise
+                if exc_info[1] is None:
+                    raise  # lost and nothing else went wrong: say so
 
     def __repr__(self) -> str:
         return f"<Claim {self.name!r} in {self.areas.root}>"
