@@ -19,7 +19,8 @@ from rich.table import Table
 
 from entrepot.cli.console import emit_json, human_size, out, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.jobs import LedgerOption, StateOption, masked, open_ledger
+from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
+from entrepot.cli.jobviews import masked
 from entrepot.jobs import JobRecord, JobState, Ledger
 from entrepot.spool import AreaStats, Spool
 
