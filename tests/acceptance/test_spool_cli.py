@@ -90,3 +90,8 @@ def test_demo_runs_on_embedded_defaults(tmp_path: Path) -> None:
     )
     assert status.returncode == 0
     assert "succeeded" in status.stdout
+    # The hint shows the shipped archives where they are now (events/ is empty).
+    assert f"entrepot archive ls {partner}" in result.stdout.replace("\n", "")
+    archives = entrepot("archive", "ls", partner, "--json")
+    assert archives.returncode == 0, archives.stderr
+    assert archives.stdout.count(".events") >= 3
