@@ -22,12 +22,13 @@ one piece of work: a new run joins the route's waiting job.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from entrepot.errors import ConfigError, JobFailed
+from entrepot.errors import ConfigError, JobFailed, TargetError
 from entrepot.jobs import Job, JobContext, RetryPolicy
 from entrepot.redact import url_has_secret
 from entrepot.ship.fetcher import Fetcher
@@ -98,10 +99,10 @@ class RouteJob(Job):
 
     def _drop_connection(self) -> None:
         """Forget a connection that failed, so that a retry starts afresh."""
-        try:
+        # A lock that cannot be removed was reported by the lock itself; the
+        # original failure is the one to raise.
+        with contextlib.suppress(TargetError):
             self.route.disconnect()
-        except Exception as exc:  # noqa: BLE001 - the original failure matters more
-            self.route.observer.lock_remove_failed(self.route.options.write_lock, exc)
 
     def cleanup(self, ctx: JobContext, error: JobFailed | None) -> None:
         self.route.disconnect()

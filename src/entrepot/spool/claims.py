@@ -7,6 +7,7 @@ can be taken back at once rather than after its lease.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from pathlib import Path
@@ -22,16 +23,18 @@ _TOKEN_LENGTH = 16
 #: A claim id: the token, a dash, the file name.
 CLAIM_ID = re.compile(rf"^([0-9a-f]{{{_TOKEN_LENGTH}}})-(.+)$")
 _HOST = host_tag()
+_COUNTER = itertools.count(int.from_bytes(os.urandom(2), "big"))
 
 
 def new_token() -> str:
     """A token that makes a claim's file name its own and names its holder.
 
-    Four hex digits of host tag, eight of process id, four random: a claim
-    whose holder died on this host can be taken back without waiting for
-    its lease.
+    Four hex digits of host tag, eight of process id, four of a counter of
+    this process (no two claims it holds share a token; cheaper than random
+    bytes): a claim whose holder died on this host can be taken back without
+    waiting for its lease.
     """
-    return f"{_HOST:04x}{os.getpid() & 0xFFFFFFFF:08x}{os.urandom(2).hex()}"
+    return f"{_HOST:04x}{os.getpid() & 0xFFFFFFFF:08x}{next(_COUNTER) & 0xFFFF:04x}"
 
 
 def holder_gone(token: str) -> bool:
