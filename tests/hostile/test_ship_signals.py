@@ -204,5 +204,7 @@ def test_spool_put_of_many_files_stops_between_two_files(tmp_path: Path) -> None
     assert 20 <= len(published) < 3000
     assert all((spool.root / "new" / name).read_bytes() == expected[name] for name in published)
     assert os.listdir(spool.root / "tmp") == []
-    # Every name printed is published, and nothing else.
-    assert set(done.stdout.split()) == set(published)
+    # Every name printed is published; the signal may come between the last
+    # publish and its line.
+    printed = set(done.stdout.split())
+    assert printed <= set(published) and len(set(published) - printed) <= 1
