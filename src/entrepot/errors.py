@@ -8,9 +8,11 @@ Catch :class:`EntrepotError` to catch them all.  The tree::
     ├── InvalidName (ValueError)      a name that could escape its folder or is unusable
     ├── SpoolError                    the local spool
     │   ├── SpoolLayoutError          the spool folder or an area cannot be used
+    │   │   └── SpoolNotFound         (FileNotFoundError) no spool at that path
     │   ├── NameExists                a caller-chosen name is already taken
     │   ├── EntryNotFound             no such file in that area
-    │   └── ClaimLost                 the claim expired and was recovered by someone else
+    │   ├── ClaimLost                 the claim expired and was recovered by someone else
+    │   └── UnsafeEntry               not a regular file (a symbolic link, a FIFO): never read
     ├── ArchiveError                  event archives
     │   ├── UnknownFormat             not an archive, or a format version we do not know
     │   ├── CorruptRecord             a record failed its checksum or framing
@@ -89,6 +91,10 @@ class SpoolLayoutError(SpoolError):
     """The spool folder cannot be used."""
 
 
+class SpoolNotFound(SpoolLayoutError, FileNotFoundError):
+    """No spool at this path: create it with ``entrepot spool init``."""
+
+
 class NameExists(SpoolError):
     """A file with this name already exists."""
 
@@ -99,6 +105,10 @@ class EntryNotFound(SpoolError, FileNotFoundError):
 
 class ClaimLost(SpoolError):
     """The claim is no longer held: its lease expired and the file was recovered."""
+
+
+class UnsafeEntry(SpoolError):
+    """Not a regular file: a symbolic link or a special file is never read or shipped."""
 
 
 # -- archive -----------------------------------------------------------------

@@ -68,7 +68,7 @@ def test_hostile_names_are_refused_with_usage_code(tmp_path: Path) -> None:
     spool = tmp_path / "s"
     source = tmp_path / "f"
     source.write_text("x")
-    result = entrepot("spool", "put", spool, source, "--name", "../../escape")
+    result = entrepot("spool", "put", spool, source, "--name", "../../escape", "--create")
     assert result.returncode == 2
     assert "path separator" in result.stderr
     assert not (tmp_path / "escape").exists()
@@ -90,3 +90,8 @@ def test_demo_runs_on_embedded_defaults(tmp_path: Path) -> None:
     )
     assert status.returncode == 0
     assert "succeeded" in status.stdout
+    # The hint shows the shipped archives where they are now (events/ is empty).
+    assert f"entrepot archive ls {partner}" in result.stdout.replace("\n", "")
+    archives = entrepot("archive", "ls", partner, "--json")
+    assert archives.returncode == 0, archives.stderr
+    assert archives.stdout.count(".events") >= 3

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -239,40 +238,6 @@ def test_an_interrupted_run_is_recorded_and_due_again_at_once(
     assert job.failures == 0
     [run] = ledger.runs("stopped-1")
     assert run.outcome == Outcome.INTERRUPTED and run.ended_at is not None
-
-
-def test_two_runners_never_run_one_job_twice(tmp_path: Path) -> None:
-    ran: Counter[str] = Counter()
-    lock = threading.Lock()
-
-    def counted(params: dict[str, Any]) -> ScriptedJob:
-        class Counted(ScriptedJob):
-            kind = "counted"
-
-            def send(self, ctx: JobContext) -> None:
-                with lock:
-                    ran[ctx.job_id] += 1
-
-        return Counted(**params)
-
-    register_job_kind("counted", counted, replace=True)
-    try:
-        state = tmp_path / "state"
-        with Ledger.open(state) as book:
-            for n in range(40):
-                book.add_job(f"job-{n:02d}", "counted", {"items": 1})
-        books = [Ledger.open(state) for _ in range(3)]
-        threads = [threading.Thread(target=Runner(b).run_due) for b in books]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        for book in books:
-            book.close()
-        assert sorted(ran) == [f"job-{n:02d}" for n in range(40)]
-        assert set(ran.values()) == {1}
-    finally:
-        unregister_job_kind("counted")
 
 
 def test_the_backlog_needs_its_ledgers_runner(ledger: Ledger, tmp_path: Path) -> None:

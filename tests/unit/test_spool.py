@@ -415,3 +415,37 @@ def test_claims_of_a_dead_local_consumer_come_back_before_the_lease(tmp_path: Pa
     assert report.claims_released == ["orphan"]
     assert spool.names() == ["orphan"]
     mine.done()
+
+
+def test_the_spool_modules_import_each_other_without_a_cycle() -> None:
+    """Claims, writing and the rest build on the folder primitives, never on the Spool
+    class: no cycle, not even one hidden behind ``TYPE_CHECKING``."""
+    import ast
+
+    import entrepot.spool
+
+    package = Path(entrepot.spool.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for source in package.glob("*.py"):
+        module = f"entrepot.spool.{source.stem}" if source.stem != "__init__" else "entrepot.spool"
+        edges = graph.setdefault(module, set())
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "entrepot.spool"
+            ):
+                edges.add(node.module or "")
+    visiting: list[str] = []
+    done: set[str] = set()
+
+    def visit(module: str) -> None:
+        assert module not in visiting, f"import cycle: {' -> '.join([*visiting, module])}"
+        if module in done:
+            return
+        visiting.append(module)
+        for other in sorted(graph.get(module, ())):
+            visit(other)
+        visiting.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 from collections import Counter
 from pathlib import Path
@@ -73,3 +74,75 @@ def test_threads_claim_each_file_exactly_once(tmp_path: Path) -> None:
     everything = [name for mine in results for name in mine]
     assert len(everything) == len(set(everything)) == 1_000
     assert set(everything) == expected
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_one_spool_shared_by_threads_syncs_only_live_folder_descriptors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers of one shipper share one Spool: its folder descriptors are opened once per
+    folder, never synced after being closed, and all closed in the end."""
+    spool = Spool(tmp_path / "spool").prepare()
+    real_fsync = os.fsync
+    bad: list[int] = []
+
+    def checked_fsync(fd: int) -> None:
+        try:
+            os.fstat(fd)
+        except OSError:
+            bad.append(fd)  # a closed descriptor: the sync would not happen
+            raise
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", checked_fsync)
+    before = _open_descriptors()
+    stop = threading.Event()
+
+    def publish(worker: int) -> None:
+        for number in range(150):
+            spool.publish_bytes(b"x", f"w{worker}-{number:03d}")
+            claim = spool.claim(f"w{worker}-{number:03d}")
+            assert claim is not None
+            claim.done()
+
+    def keep_closing() -> None:
+        while not stop.is_set():
+            spool.close()
+
+    closer = threading.Thread(target=keep_closing)
+    workers = [threading.Thread(target=publish, args=(n,)) for n in range(6)]
+    closer.start()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    stop.set()
+    closer.join()
+    spool.close()
+    assert bad == []
+    assert len(spool.names("cur")) == 900 and spool.names("claimed") == []
+    assert _open_descriptors() == before  # nothing leaked by two threads opening one folder
+
+
+def test_concurrent_first_syncs_leak_no_descriptor(tmp_path: Path) -> None:
+    before = _open_descriptors()
+    for round_ in range(20):
+        spool = Spool(tmp_path / f"spool-{round_}").prepare()
+        start = threading.Barrier(8)
+
+        def first_publish(
+            number: int, spool: Spool = spool, start: threading.Barrier = start
+        ) -> None:
+            start.wait()
+            spool.publish_bytes(b"x", f"f{number}")
+
+        threads = [threading.Thread(target=first_publish, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        spool.close()
+    assert _open_descriptors() == before

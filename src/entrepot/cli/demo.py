@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 
 from entrepot.archive import CountPolicy, RollingWriter
-from entrepot.cli.console import out
+from entrepot.cli.console import out, shown
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.status import jobs_tables, spool_table
 from entrepot.datacenter import DataCenter
@@ -70,7 +70,7 @@ def demo(
                 for row in range(100)
             )
             batch.add_bytes(("id,country,amount\n" + rows).encode(), f"orders-{number:03d}.csv")
-    out.print(f"[bold]1.[/] published {files} CSV exports into {outbox.root}/new")
+    out.print(f"[bold]1.[/] published {files} CSV exports into {shown(outbox.root)}/new")
 
     # 2. An event stream, archived in rolling, compressed files handed to the spool.
     writer = RollingWriter(
@@ -91,8 +91,8 @@ def demo(
     uploaded = center.upload(upload, user="demo")
     imported = center.import_file(uploaded.name, "customers", user="demo")
     out.print(
-        f"[bold]3.[/] imported {uploaded.name} into SQLite: {imported.successful} rows in, "
-        f"{imported.failed} pending with their reasons in {center.root}"
+        f"[bold]3.[/] imported {shown(uploaded.name)} into SQLite: {imported.successful} rows in, "
+        f"{imported.failed} pending with their reasons in {shown(center.root)}"
     )
 
     # 4. Ship everything to the partner folder, as a job in the ledger.
@@ -101,16 +101,19 @@ def demo(
         result = Runner(ledger).run(job)
         out.print(
             f"[bold]4.[/] shipped {len(job.report.done)} files "
-            f"({job.report.bytes:,} bytes) to {partner}: {result.outcome}"
+            f"({job.report.bytes:,} bytes) to {shown(partner)}: {result.outcome}"
         )
         out.print(spool_table([outbox.root]))
         out.print(jobs_tables(ledger))
-    out.print(
-        f"Look around: [cyan]entrepot spool ls {outbox.root} --area cur[/], "
-        f"[cyan]entrepot archive ls {folder / 'events'}[/], "
-        f"[cyan]entrepot status --state {folder / 'state'}[/], "
-        f"[cyan]entrepot dc ls pending --root {center.root}[/]"
+    # The sealed archives left events/ for the spool and were shipped with the
+    # CSV files: the partner's folder is where they can be seen now.
+    hints = (
+        f"entrepot spool ls {outbox.root} --area cur",
+        f"entrepot archive ls {partner}",
+        f"entrepot status --state {folder / 'state'} {outbox.root}",
+        f"entrepot dc ls pending --root {center.root}",
     )
+    out.print("Look around: " + ", ".join(f"[cyan]{shown(hint)}[/]" for hint in hints))
     return ExitCode.OK if result.ok else ExitCode.FAILED
 
 

@@ -44,6 +44,8 @@ _MAPPING: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (errors.ConfigError, ExitCode.CONFIG),
     (errors.InvalidName, ExitCode.USAGE),
     (errors.EntryNotFound, ExitCode.NOT_FOUND),
+    (errors.SpoolNotFound, ExitCode.NOT_FOUND),
+    (errors.UnsafeEntry, ExitCode.REFUSED),
     (errors.UnknownJob, ExitCode.NOT_FOUND),
     (errors.RemoteNotFound, ExitCode.NOT_FOUND),
     (errors.TransientTargetError, ExitCode.TEMPORARY),

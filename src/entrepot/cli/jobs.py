@@ -11,27 +11,33 @@ modules reuse :data:`StateOption`, :data:`LedgerOption` and
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from entrepot.cli.console import err, human_size, out, table
+from entrepot.cli.console import emit_json, err, human_size, out, print_error, shown
 from entrepot.cli.exitcodes import ExitCode
+from entrepot.cli.jobviews import (
+    job_json,
+    job_row,
+    job_table,
+    masked,
+    masked_run,
+    print_detail,
+    print_results,
+    result_json,
+    run_json,
+    show_table,
+)
 from entrepot.jobs import (
     DEFAULT_RERUNS,
     Backlog,
-    JobRecord,
     JobState,
     Ledger,
     Outcome,
     Runner,
-    RunRecord,
     RunResult,
 )
 
@@ -79,73 +85,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(backlog_app)
 
 
-def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
-    """A table whose first column (job ids) never wraps, whatever the width."""
-    result = table(title, columns, rows)
-    result.columns[0].no_wrap = True
-    result.columns[0].min_width = max((len(str(row[0])) for row in rows), default=2)
-    return result
-
-
-def _show(result: Table) -> None:
-    # Piped output has no width of its own: give tables room rather than fold ids.
-    if out.is_terminal:
-        out.print(result)
-    else:
-        Console(width=max(out.width, 200), highlight=False).print(result)
-
-
-def _when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _short(text: str | None, width: int = 60) -> str:
-    text = (text or "").replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _job_json(job: JobRecord) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "kind": job.kind,
-        "name": job.name,
-        "state": str(job.state),
-        "params": job.params,
-        "created_at": job.created_at.isoformat(),
-        "updated_at": job.updated_at.isoformat(),
-        "runs": job.runs,
-        "failures": job.failures,
-        "next_due": job.next_due.isoformat() if job.next_due else None,
-        "last_outcome": str(job.last_outcome) if job.last_outcome else None,
-        "last_step": job.last_step,
-        "last_code": job.last_code,
-        "last_error": job.last_error,
-        "reason": job.reason,
-        "items": job.items,
-        "bytes": job.bytes,
-    }
-
-
-def _run_json(run: RunRecord) -> dict[str, Any]:
-    return {
-        "number": run.number,
-        "trigger": run.trigger,
-        "host": run.host,
-        "pid": run.pid,
-        "started_at": run.started_at.isoformat(),
-        "ended_at": run.ended_at.isoformat() if run.ended_at else None,
-        "outcome": str(run.outcome),
-        "attempts": run.attempts,
-        "step": run.step,
-        "code": run.code,
-        "error": run.error,
-        "error_type": run.error_type,
-        "items": run.items,
-        "bytes": run.bytes,
-        "history": run.history,
-    }
-
-
 def _parse_states(values: Sequence[str] | None) -> list[JobState] | None:
     if not values:
         return None
@@ -176,79 +115,18 @@ def jobs_ls(
     """List jobs, newest first."""
     states = _parse_states(status)
     with open_ledger(state, ledger) as book:
-        jobs = book.jobs(states=states, kind=kind, limit=limit)
+        jobs = [masked(job) for job in book.jobs(states=states, kind=kind, limit=limit)]
     if as_json:
-        out.print_json(json.dumps([_job_json(job) for job in jobs]))
+        emit_json([job_json(job) for job in jobs])
         return ExitCode.OK
-    rows = [
-        (
-            job.id,
-            job.kind,
-            _short(job.name, 40),
-            job.state,
-            job.runs,
-            job.items,
-            human_size(job.bytes),
-            job.last_code or "",
-            _when(job.next_due) if job.state in (JobState.PENDING, JobState.BACKLOG) else "",
-            _short(job.reason or job.last_error, 50),
-        )
-        for job in jobs
-    ]
     columns = ("ID", "Kind", "Name", "State", "Runs", "Items", "Bytes", "Code", "Due", "Error")
-    _show(_table(f"{len(jobs)} jobs", columns, rows))
+    rows = [job_row(job, job.runs, job.items, human_size(job.bytes)) for job in jobs]
+    show_table(job_table(f"{len(jobs)} jobs", columns, rows))
     return ExitCode.OK
 
 
-def _print_detail(job: JobRecord, runs: list[RunRecord]) -> None:
-    fields = [
-        ("id", job.id),
-        ("kind", job.kind),
-        ("name", job.name),
-        ("state", str(job.state)),
-        ("created", _when(job.created_at)),
-        ("updated", _when(job.updated_at)),
-        ("runs", str(job.runs)),
-        ("failed runs in a row", str(job.failures)),
-        ("next due", _when(job.next_due)),
-        ("last outcome", str(job.last_outcome or "")),
-        ("last error", f"[{job.last_code}] {job.last_error}" if job.last_error else ""),
-        ("reason", job.reason or ""),
-        ("items", str(job.items)),
-        ("bytes", human_size(job.bytes)),
-        ("parameters", json.dumps(job.params, sort_keys=True)),
-    ]
-    for label, value in fields:
-        if value:
-            out.print(f"{label + ':':22}{value}")
-    rows = [
-        (
-            run.number,
-            run.trigger,
-            _when(run.started_at),
-            f"{run.duration:.1f}s" if run.duration is not None else "",
-            run.outcome,
-            run.attempts,
-            run.code or "",
-            run.items,
-            human_size(run.bytes),
-            _short(run.error, 60),
-        )
-        for run in runs
-    ]
-    columns = ("Run", "Trigger", "Started", "Took", "Outcome", "Attempts", "Code", "Items")
-    _show(_table("runs", (*columns, "Bytes", "Error"), rows))
-    last = runs[-1] if runs else None
-    if last is not None and last.history:
-        out.print("tries of the last run:")
-        for entry in last.history:
-            delay = entry.get("delay")
-            then = f", retried after {delay:.1f}s" if delay is not None else ""
-            out.print(f"  {entry['attempt']}. {entry['step']}: {entry['error']}{then}")
-
-
 @jobs_app.command("show")
-def jobs_show(
+def jobsshow_table(
     job_id: Annotated[str, typer.Argument(help="Job id (or a unique start of it).")],
     as_json: JsonOption = False,
     state: StateOption = None,
@@ -256,12 +134,12 @@ def jobs_show(
 ) -> int:
     """Show one job with all its runs and the tries of its last run."""
     with open_ledger(state, ledger) as book:
-        job = book.find(job_id)
-        runs = book.runs(job.id)
+        job = masked(book.find(job_id))
+        runs = [masked_run(run) for run in book.runs(job.id)]
     if as_json:
-        out.print_json(json.dumps({**_job_json(job), "run_list": [_run_json(r) for r in runs]}))
+        emit_json({**job_json(job), "run_list": [run_json(r) for r in runs]})
     else:
-        _print_detail(job, runs)
+        print_detail(job, runs)
     return ExitCode.OK
 
 
@@ -278,43 +156,15 @@ def backlog_ls(
     with open_ledger(state, ledger) as book:
         backlog = Backlog(book)
         backlog.recover()
-        jobs = backlog.list()
+        jobs = [masked(job) for job in backlog.list()]
     if as_json:
-        out.print_json(json.dumps([_job_json(job) for job in jobs]))
+        emit_json([job_json(job) for job in jobs])
         return ExitCode.OK
-    rows = [
-        (
-            job.id,
-            job.kind,
-            _short(job.name, 40),
-            job.state,
-            job.failures,
-            _when(job.next_due) if job.state != JobState.DEAD else "",
-            job.last_code or "",
-            _short(job.reason or job.last_error, 60),
-        )
-        for job in jobs
-    ]
-    columns = ("ID", "Kind", "Name", "State", "Failures", "Due", "Code", "Error")
-    _show(_table(f"backlog — {len(jobs)} jobs", columns, rows))
+    columns = ("ID", "Kind", "Name", "State", "Failures", "Code", "Due", "Error")
+    show_table(
+        job_table(f"backlog — {len(jobs)} jobs", columns, [job_row(j, j.failures) for j in jobs])
+    )
     return ExitCode.OK
-
-
-def _print_results(results: list[RunResult]) -> None:
-    rows = [
-        (
-            result.job_id,
-            result.outcome,
-            result.attempts,
-            result.items,
-            result.code or "",
-            result.state or "",
-            _short(result.error.message if result.error else "", 60),
-        )
-        for result in results
-    ]
-    columns = ("ID", "Outcome", "Attempts", "Items", "Code", "State", "Error")
-    _show(_table(f"{len(results)} jobs re-run", columns, rows))
 
 
 @backlog_app.command("retry")
@@ -330,10 +180,15 @@ def backlog_retry(
             "--max-runs", min=1, help="Park a job as dead after this many failed runs in a row."
         ),
     ] = DEFAULT_RERUNS.attempts,
+    as_json: JsonOption = False,
     state: StateOption = None,
     ledger: LedgerOption = None,
 ) -> int:
-    """Re-run one job now (dead ones too), or every due job with --all."""
+    """Re-run one job now (dead ones too), or every due job with --all.
+
+    Ctrl-C or SIGTERM stops after the job in hand, which is recorded as
+    interrupted and stays in the backlog.
+    """
     if (job_id is None) == (not all_due):
         raise typer.BadParameter("give a job id or --all (not both)")
     if force and not all_due:
@@ -347,10 +202,16 @@ def backlog_retry(
             results = backlog.retry_all()
         else:
             results = backlog.retry_due()
-    if not results:
-        err.print("no job to re-run")
-        return ExitCode.OK
-    _print_results(results)
+    if as_json:
+        emit_json([result_json(result) for result in results])
+    elif not results:
+        if not out.quiet:
+            err.print("no job to re-run")
+    else:
+        print_results(results)
+    for result in results:
+        if result.error is not None:
+            print_error(f"job {result.job_id}: {result.error.message}")
     return exit_code_for_results(results)
 
 
@@ -375,5 +236,5 @@ def backlog_drop(
         raise typer.BadParameter("the reason cannot be empty", param_hint="--reason")
     with open_ledger(state, ledger) as book:
         job = Backlog(book).drop(job_id, reason)
-    out.print(f"dropped {job.id}: {job.reason}")
+    out.print(f"dropped {shown(job.id)}: {shown(job.reason)}")
     return ExitCode.OK

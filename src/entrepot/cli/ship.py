@@ -2,6 +2,14 @@
 
 Each run is a job in the ledger: retried within the run on transient
 failures, then kept in the backlog and re-run by ``entrepot backlog retry``.
+A run of a route that already has a job waiting joins that job.
+
+Mistakes fail before anything is recorded: a missing spool (exit 4), a bad
+option, an unknown scheme, a password that cannot be read or a password in
+the URL (exit 3).  ``--dry-run`` shows what would go where and moves nothing.
+Ctrl-C and SIGTERM stop a run cleanly (exit 130 and 143): no new file is
+started, the transfers in hand finish, claims and the remote lock are
+released, and the job is recorded as interrupted.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from entrepot.cli.console import err, human_size, out, table
+from entrepot.cli.console import emit_json, err, human_size, out, print_error, shown, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
 from entrepot.errors import ConfigError, RemoteLocked
@@ -19,7 +27,9 @@ from entrepot.jobs import Outcome, Runner
 from entrepot.jobs.runner import RunResult
 from entrepot.ship import FetchJob, ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob
+from entrepot.spool import Spool
 from entrepot.targets.url import SECRET_OPTIONS
+from entrepot.units import parse_duration
 
 Protocol = Annotated[
     str, typer.Option("--protocol", help="Delivery protocol: atomic, lock or marker.")
@@ -27,7 +37,12 @@ Protocol = Annotated[
 Parallel = Annotated[int, typer.Option("--parallel", "-j", help="Transfers at once.", min=1)]
 MaxTries = Annotated[int, typer.Option("--max-tries", help="Tries within this run.", min=1)]
 RetryDelay = Annotated[
-    float, typer.Option("--retry-delay", help="Seconds before the first retry (doubles).")
+    float,
+    typer.Option(
+        "--retry-delay",
+        parser=parse_duration,
+        help="Wait before the first retry (doubles): 2s, 1m.",
+    ),
 ]
 PasswordEnv = Annotated[
     str | None,
@@ -44,6 +59,14 @@ TargetOptions = Annotated[
         help="Target option KEY=VALUE (known_hosts, key_file, ca_file, endpoint_url, …).",
     ),
 ]
+NoLedger = Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", "-n", help="Show what would go where; move nothing.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+#: Settings of the route itself, which have options of their own (not ``-o``).
+_ROUTE_SETTINGS = frozenset(ShipOptions.__dataclass_fields__)
 
 
 def _target_options(
@@ -56,12 +79,24 @@ def _target_options(
             raise ConfigError(f"target option {pair!r} is not KEY=VALUE")
         if key in SECRET_OPTIONS:
             raise ConfigError(f"pass {key} through the environment or a file, not the command line")
+        if key in _ROUTE_SETTINGS:
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{key} is a shipping setting, not a target option: use {flag}")
         options[key] = value
     if password_env:
         options["password_env"] = password_env
     if password_file:
         options["password_file"] = str(password_file)
     return options
+
+
+def _sweep(value: str) -> float | None:
+    if value.strip().lower() in {"never", "off", "no"}:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--sweep-partials-after") from None
 
 
 def _run(job: RouteJob, state: Path | None, ledger_url: str | None, no_ledger: bool) -> RunResult:
@@ -71,33 +106,73 @@ def _run(job: RouteJob, state: Path | None, ledger_url: str | None, no_ledger: b
         return Runner(ledger).run(job)
 
 
-def _finish(job: RouteJob, result: RunResult, verb: str) -> int:
+def _result_json(job: RouteJob, result: RunResult) -> dict[str, Any]:
     report = job.report
-    rows: list[tuple[object, ...]] = [(name, "ok") for name in report.done[:50]]
-    if len(report.done) > 50:
-        rows.append((f"… and {len(report.done) - 50} more", "ok"))
-    rows += [(name, f"failed: {reason}") for name, reason in report.failed.items()]
-    if rows:
-        out.print(table(f"{verb} → {job.route.display_url}", ("File", "Result"), rows))
-    summary = (
-        f"{verb}: {len(report.done)} files, {human_size(report.bytes)}; "
-        f"{len(report.failed)} failed; job {result.job_id} {result.outcome}"
-    )
-    if result.outcome is Outcome.EMPTY:
-        out.print(f"nothing waiting; job {result.job_id}")
-        return ExitCode.OK
+    return {
+        "job_id": result.job_id,
+        "kind": job.kind,
+        "spool": job.spool_path,
+        "url": job.route.display_url,
+        "outcome": str(result.outcome),
+        "state": str(result.state) if result.state is not None else None,
+        "files": list(report.done),
+        "failed": dict(report.failed),
+        "bytes": report.bytes,
+        "attempts": result.attempts,
+        "error": str(result.error) if result.error else None,
+        "exit_code": int(_code(result)),
+    }
+
+
+def _code(result: RunResult) -> ExitCode:
     if result.ok:
-        out.print(summary)
         return ExitCode.OK
     cause = result.error.__cause__ if result.error else None
-    if isinstance(cause, RemoteLocked):
-        err.print(f"remote folder locked ({cause}); the job waits in the backlog")
-    else:
-        err.print(f"[bold red]error:[/] {result.error}", markup=True)
-    out.print(summary)
-    if result.state is not None:
-        err.print(f"job {result.job_id} is now {result.state}")
     return exit_code_for(cause) if cause is not None else ExitCode.FAILED
+
+
+def _finish(job: RouteJob, result: RunResult, verb: str, as_json: bool) -> int:
+    report = job.report
+    code = _code(result)
+    if as_json:
+        emit_json(_result_json(job, result))
+    elif result.outcome is Outcome.EMPTY:
+        out.print(f"nothing waiting; job {shown(result.job_id)}")
+    else:
+        rows: list[tuple[object, ...]] = [(name, "ok") for name in report.done[:50]]
+        if len(report.done) > 50:
+            rows.append((f"… and {len(report.done) - 50} more", "ok"))
+        rows += [(name, f"failed: {reason}") for name, reason in report.failed.items()]
+        if rows:
+            title = f"{verb} → {shown(job.route.display_url)}"
+            out.print(table(title, ("File", "Result"), rows))
+        out.print(
+            f"{verb}: {len(report.done)} files, {human_size(report.bytes)}; "
+            f"{len(report.failed)} failed; job {shown(result.job_id)} {result.outcome}"
+        )
+    if result.ok:
+        return code
+    cause = result.error.__cause__ if result.error else None
+    waits = result.state is not None
+    if isinstance(cause, RemoteLocked):
+        later = "; the job waits in the backlog" if waits else ""
+        print_error(f"remote folder locked ({cause}){later}", label="locked")
+    else:
+        print_error(result.error)
+    if waits and not out.quiet:
+        err.print(f"job {shown(result.job_id)} is now {result.state}")
+    return code
+
+
+def _show_plan(rows: list[tuple[str, int, str]], title: str, as_json: bool) -> int:
+    """Print a dry run: each file, its size, where it would go."""
+    if as_json:
+        emit_json([{"name": n, "size": size, "to": to} for n, size, to in rows])
+    else:
+        table_rows = [(name, human_size(size), to) for name, size, to in rows]
+        out.print(table(title, ("File", "Size", "Would go to"), table_rows))
+        out.print(f"dry run: {len(rows)} files, nothing moved")
+    return ExitCode.OK
 
 
 def ship(
@@ -111,17 +186,33 @@ def ship(
     ] = "cur",
     order: Annotated[str, typer.Option("--order", help="oldest, newest or name.")] = "oldest",
     parallel: Parallel = 1,
+    conflict: Annotated[
+        str,
+        typer.Option(
+            "--conflict", help="Remote name taken: replace, skip (identical), fail or rename."
+        ),
+    ] = "replace",
+    sweep_partials_after: Annotated[
+        str,
+        typer.Option(
+            "--sweep-partials-after",
+            help="Remove temporary uploads of dead runs older than this (or 'never').",
+        ),
+    ] = "1h",
     max_tries: MaxTries = 3,
     retry_delay: RetryDelay = 2.0,
     lease: Annotated[
-        float | None, typer.Option("--lease", help="Lease of other hosts' claims.")
+        float | None,
+        typer.Option("--lease", parser=parse_duration, help="Lease of other hosts' claims."),
     ] = None,
     password_env: PasswordEnv = None,
     password_file: PasswordFile = None,
     option: TargetOptions = None,
     state: StateOption = None,
     ledger: LedgerOption = None,
-    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")] = False,
+    no_ledger: NoLedger = False,
+    dry_run: DryRun = False,
+    as_json: JsonOption = False,
 ) -> int:
     """Deliver every file waiting in the spool's new/ to URL, then move it to cur/."""
     options = ShipOptions(
@@ -129,18 +220,21 @@ def ship(
         after=after,  # type: ignore[arg-type]
         order=order,  # type: ignore[arg-type]
         parallel=parallel,
+        conflict=conflict,  # type: ignore[arg-type]
         lease=lease,
+        sweep_partials_after=_sweep(sweep_partials_after),
     )
+    Spool(spool).check()
     job = ShipJob(
-        str(spool),
-        url,
-        options=options,
+        str(spool), url, options=options, max_tries=max_tries, retry_delay=retry_delay,
         target_options=_target_options(option, password_env, password_file),
-        max_tries=max_tries,
-        retry_delay=retry_delay,
-    )
+    )  # fmt: skip
+    if dry_run:
+        where = job.route.display_url.rstrip("/")
+        plan = [(entry.name, entry.size, f"{where}/{remote}") for entry, remote in job.route.plan()]
+        return _show_plan(plan, f"would ship from {shown(job.spool_path)}", as_json)
     waiting = len(job.route.pending())
-    if waiting >= 20 and err.is_terminal:
+    if waiting >= 20 and err.is_terminal and not out.quiet and not as_json:
         from rich.progress import Progress
 
         with Progress(console=err, transient=True) as bar:
@@ -149,7 +243,7 @@ def ship(
             result = _run(job, state, ledger, no_ledger)
     else:
         result = _run(job, state, ledger, no_ledger)
-    return _finish(job, result, "Shipped")
+    return _finish(job, result, "Shipped", as_json)
 
 
 def fetch(
@@ -160,6 +254,9 @@ def fetch(
         str | None,
         typer.Option("--remote-after", help="Move fetched files to this remote folder."),
     ] = None,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the spool if it does not exist.")
+    ] = False,
     max_tries: MaxTries = 3,
     retry_delay: RetryDelay = 2.0,
     password_env: PasswordEnv = None,
@@ -167,19 +264,23 @@ def fetch(
     option: TargetOptions = None,
     state: StateOption = None,
     ledger: LedgerOption = None,
-    no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")] = False,
+    no_ledger: NoLedger = False,
+    dry_run: DryRun = False,
+    as_json: JsonOption = False,
 ) -> int:
     """Download every file of a remote folder into the spool, then delete it remotely."""
     options = ShipOptions(protocol=protocol, remote_after=remote_after)  # type: ignore[arg-type]
-    job = FetchJob(
-        str(spool),
-        url,
-        options=options,
-        target_options=_target_options(option, password_env, password_file),
-        max_tries=max_tries,
-        retry_delay=retry_delay,
-    )
-    return _finish(job, _run(job, state, ledger, no_ledger), "Fetched")
+    local = Spool(spool)
+    if not (create and dry_run):
+        (local.prepare() if create else local).check()
+    target_options = _target_options(option, password_env, password_file)
+    job = FetchJob(str(spool), url, options=options, target_options=target_options,
+                   max_tries=max_tries, retry_delay=retry_delay)  # fmt: skip
+    if dry_run:
+        into = f"{job.spool_path}/new"
+        plan = [(info.name, info.size, f"{into}/{info.name}") for info in job.route.plan()]
+        return _show_plan(plan, f"would fetch from {shown(job.route.display_url)}", as_json)
+    return _finish(job, _run(job, state, ledger, no_ledger), "Fetched", as_json)
 
 
 def register(app: typer.Typer) -> None:

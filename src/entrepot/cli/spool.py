@@ -1,16 +1,32 @@
-"""``entrepot spool …``: create, fill, inspect and drain a spool folder."""
+"""``entrepot spool …``: create, fill, inspect and drain a spool folder.
+
+Only ``spool init`` (or ``spool put --create``) creates a spool: every other
+command on a path that is not a spool fails with exit code 4, so a typo never
+makes a new spool that nobody reads.
+"""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from entrepot.cli.console import err, human_age, human_size, out, progress, table
+from entrepot.cli.console import (
+    emit_json,
+    err,
+    human_age,
+    human_size,
+    out,
+    progress,
+    shown,
+    table,
+)
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.spool import Spool
+from entrepot.spool.entries import Entry
+from entrepot.units import parse_duration
 
 spool_app = typer.Typer(
     name="spool",
@@ -22,13 +38,19 @@ SpoolPath = Annotated[Path, typer.Argument(help="The spool folder.")]
 Durable = Annotated[
     bool, typer.Option("--durable/--no-durable", help="Sync every file to disk (default).")
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def existing(path: Path, **options: Any) -> Spool:
+    """The spool at ``path``; SpoolNotFound (exit 4) when there is none."""
+    return Spool(path, **options).check()
 
 
 @spool_app.command("init")
 def init(path: SpoolPath) -> None:
     """Create the spool folder and its tmp/, new/ and cur/ areas."""
     Spool(path).prepare()
-    out.print(f"spool ready: {path}")
+    out.print(f"spool ready: {shown(path)}")
 
 
 @spool_app.command("put")
@@ -39,27 +61,45 @@ def put(
         str | None, typer.Option("--name", help="Name in the spool (one file only).")
     ] = None,
     link: Annotated[bool, typer.Option("--link", help="Hard-link instead of copying.")] = False,
+    create: Annotated[
+        bool, typer.Option("--create", help="Create the spool if it does not exist.")
+    ] = False,
     durable: Durable = True,
 ) -> None:
-    """Publish files into new/, each visible only once complete."""
+    """Publish files into new/, each visible only once complete.
+
+    Files are published one by one: Ctrl-C or SIGTERM stops between two
+    files, and every file already printed is in new/.
+    """
     if name is not None and len(files) != 1:
         raise typer.BadParameter("--name needs exactly one file", param_hint="--name")
-    spool = Spool(path, durable=durable).prepare()
+    spool = Spool(path, durable=durable)
+    if create:
+        spool.prepare()
+    spool.check()
     for file in progress(files, "publishing"):
-        published = spool.publish_file(file, name, link=link)
-        out.print(published)
+        out.print(shown(spool.publish_file(file, name, link=link)))
+
+
+def _entry_json(entry: Entry, now: float) -> dict[str, Any]:
+    return {"name": entry.name, "size": entry.size, "mtime": entry.mtime, "age": now - entry.mtime}
 
 
 @spool_app.command("ls")
 def ls(
     path: SpoolPath,
     area: Annotated[str, typer.Option("--area", "-a", help="Area to list.")] = "new",
+    as_json: JsonOption = False,
 ) -> None:
     """List the files of an area, oldest first."""
     now = time.time()
-    entries = Spool(path).list(area)
+    entries = existing(path).list(area)
+    if as_json:
+        emit_json([_entry_json(entry, now) for entry in entries])
+        return
     rows = [(entry.name, human_size(entry.size), human_age(entry.mtime, now)) for entry in entries]
-    out.print(table(f"{path}/{area} — {len(entries)} files", ("Name", "Size", "Age"), rows))
+    title = f"{shown(path)}/{shown(area)} — {len(entries)} files"
+    out.print(table(title, ("Name", "Size", "Age"), rows))
 
 
 @spool_app.command("claim")
@@ -67,12 +107,15 @@ def claim(
     path: SpoolPath,
     name: Annotated[str | None, typer.Option("--name", help="Claim this file.")] = None,
 ) -> int:
-    """Claim the oldest file in new/ (or the named one) and print its claim id and path."""
-    taken = Spool(path).claim(name)
+    """Claim the oldest file in new/ (or the named one) and print its claim id and path.
+
+    A named entry that is not a regular file (a symbolic link) is refused (exit 6).
+    """
+    taken = existing(path).claim(name)
     if taken is None:
         err.print("nothing to claim")
         return ExitCode.NOT_FOUND
-    out.print(f"{taken.id}\t{taken.path}")
+    out.print(f"{shown(taken.id)}\t{shown(taken.path)}")
     return ExitCode.OK
 
 
@@ -83,8 +126,8 @@ def done(
     area: Annotated[str, typer.Option("--area", help="Area to move the file to.")] = "cur",
 ) -> None:
     """Mark a claimed file done: move it to cur/ (or another area)."""
-    final = Spool(path).claim_by_id(claim_id).done(area)
-    out.print(str(final))
+    final = existing(path).claim_by_id(claim_id).done(area)
+    out.print(shown(final))
 
 
 @spool_app.command("release")
@@ -93,21 +136,23 @@ def release(
     claim_id: Annotated[str, typer.Argument(help="The id printed by 'claim'.")],
 ) -> None:
     """Give a claimed file back to new/."""
-    Spool(path).claim_by_id(claim_id).release()
+    existing(path).claim_by_id(claim_id).release()
 
 
 @spool_app.command("recover")
 def recover(
     path: SpoolPath,
     stale_tmp_age: Annotated[
-        float | None, typer.Option("--tmp-age", help="Seconds before a tmp/ file is stale.")
+        float | None,
+        typer.Option("--tmp-age", parser=parse_duration, help="Age of a stale tmp/ file (36h)."),
     ] = None,
     lease: Annotated[
-        float | None, typer.Option("--lease", help="Seconds before a claim expires.")
+        float | None,
+        typer.Option("--lease", parser=parse_duration, help="Age of an expired claim (15m)."),
     ] = None,
 ) -> None:
     """Remove stale tmp/ files and return expired claims to new/."""
-    report = Spool(path).recover(stale_tmp_age=stale_tmp_age, lease=lease)
+    report = existing(path).recover(stale_tmp_age=stale_tmp_age, lease=lease)
     out.print(
         f"removed {len(report.tmp_removed)} stale tmp files, "
         f"released {len(report.claims_released)} expired claims"
@@ -115,13 +160,14 @@ def recover(
 
 
 @spool_app.command("stats")
-def stats(path: SpoolPath) -> None:
+def stats(path: SpoolPath, as_json: JsonOption = False) -> None:
     """Files and bytes in each area."""
-    rows = [
-        (area, numbers.files, human_size(numbers.bytes))
-        for area, numbers in Spool(path).stats().items()
-    ]
-    out.print(table(str(path), ("Area", "Files", "Bytes"), rows))
+    figures = existing(path).stats()
+    if as_json:
+        emit_json({area: {"files": s.files, "bytes": s.bytes} for area, s in figures.items()})
+        return
+    rows = [(area, numbers.files, human_size(numbers.bytes)) for area, numbers in figures.items()]
+    out.print(table(shown(path), ("Area", "Files", "Bytes"), rows))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,38 +1,64 @@
-"""``entrepot status``: what is waiting, what went, what failed — on one screen."""
+"""``entrepot status``: what is waiting, what went, what failed — on one screen.
+
+The exit code is for monitoring: 0 when no job needs attention, 1 when a
+job waits in the backlog (it failed and will be re-run) or is dead (it
+waits for an operator).  Files waiting in a spool are normal work between
+two runs, not a problem, so they do not change the code; a spool named on
+the command line that does not exist is an error (exit 4).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Group
 from rich.table import Table
 
-from entrepot.cli.console import human_size, out, table
+from entrepot.cli.console import emit_json, human_size, out, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
-from entrepot.jobs import JobState, Ledger
-from entrepot.spool import Spool
+from entrepot.cli.jobviews import masked
+from entrepot.jobs import JobRecord, JobState, Ledger
+from entrepot.spool import AreaStats, Spool
+
+#: Job states that make ``status`` exit 1: something failed and needs attention.
+ATTENTION = (JobState.BACKLOG, JobState.DEAD)
+_SPOOL_AREAS = ("new", "claimed", "cur", "tmp")
+
+
+def spool_figures(spools: Sequence[Path]) -> dict[str, dict[str, AreaStats | None]]:
+    """Files and bytes waiting, in flight, done and being written, per spool (which must exist)."""
+    figures = {}
+    for path in spools:
+        stats = Spool(path).check().stats()
+        figures[str(path)] = {area: stats.get(area) for area in _SPOOL_AREAS}
+    return figures
 
 
 def spool_table(spools: Sequence[Path]) -> Table:
-    """Files and bytes waiting, in flight and done, per spool."""
-    rows = []
-    for path in spools:
-        stats = Spool(path).stats()
-        cell = {area: stats.get(area) for area in ("new", "claimed", "cur", "tmp")}
-        rows.append(
-            (
-                str(path),
-                *(
-                    f"{numbers.files} ({human_size(numbers.bytes)})" if numbers else "0"
-                    for numbers in cell.values()
-                ),
-            )
+    """Files and bytes waiting, in flight, done and being written, per spool."""
+    return _figures_table(spool_figures(spools))
+
+
+def _figures_table(figures: dict[str, dict[str, AreaStats | None]]) -> Table:
+    rows = [
+        (
+            path,
+            *(
+                f"{numbers.files} ({human_size(numbers.bytes)})" if numbers else "0"
+                for numbers in areas.values()
+            ),
         )
+        for path, areas in figures.items()
+    ]
     return table("Spools", ("Spool", "Waiting", "In flight", "Done", "Being written"), rows)
+
+
+def _attention(ledger: Ledger) -> list[JobRecord]:
+    return [masked(job) for job in ledger.jobs(states=ATTENTION, limit=20)]
 
 
 def jobs_tables(ledger: Ledger) -> Group:
@@ -41,7 +67,6 @@ def jobs_tables(ledger: Ledger) -> Group:
     summary = table(
         "Jobs", ("State", "Count"), [(state, counts.get(state, 0)) for state in JobState]
     )
-    waiting = ledger.jobs(states=[JobState.BACKLOG, JobState.DEAD], limit=20)
     attention = table(
         "Backlog (waiting to be re-run) and dead jobs",
         ("ID", "Kind", "State", "Failures", "Due", "Error"),
@@ -54,29 +79,60 @@ def jobs_tables(ledger: Ledger) -> Group:
                 job.next_due.strftime("%Y-%m-%d %H:%M:%S") if job.next_due else "",
                 (job.last_error or "")[:70],
             )
-            for job in waiting
+            for job in _attention(ledger)
         ],
     )
     return Group(summary, attention)
+
+
+def _as_json(spools: dict[str, dict[str, AreaStats | None]], ledger: Ledger) -> dict[str, Any]:
+    return {
+        "spools": {
+            path: {
+                area: {"files": s.files, "bytes": s.bytes} if s else {"files": 0, "bytes": 0}
+                for area, s in areas.items()
+            }
+            for path, areas in spools.items()
+        },
+        "jobs": {str(state): count for state, count in ledger.counts().items()},
+        "attention": [
+            {
+                "id": job.id,
+                "kind": job.kind,
+                "name": job.name,
+                "state": str(job.state),
+                "failures": job.failures,
+                "next_due": job.next_due.isoformat() if job.next_due else None,
+                "last_error": job.last_error,
+            }
+            for job in _attention(ledger)
+        ],
+    }
 
 
 def status(
     spools: Annotated[
         list[Path] | None, typer.Argument(help="Spool folders to show.", show_default=False)
     ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     state: StateOption = None,
     ledger: LedgerOption = None,
 ) -> int:
-    """Show spools (waiting, in flight, done) and jobs (by state, backlog, dead)."""
-    if spools:
-        out.print(spool_table(spools))
+    """Show spools (waiting, in flight, done) and jobs (by state, backlog, dead).
+
+    Exits 1 when a job waits in the backlog or is dead, else 0.
+    """
+    figures = spool_figures(spools or [])
     with open_ledger(state, ledger) as book:
-        out.print(jobs_tables(book))
-        problems = book.counts()
-    dead = problems.get(JobState.DEAD, 0)
-    waiting = problems.get(JobState.BACKLOG, 0)
-    # Scripts can tell at a glance: 0 all clear, 1 something waits or died.
-    return ExitCode.FAILED if dead or waiting else ExitCode.OK
+        if as_json:
+            emit_json(_as_json(figures, book))
+        else:
+            if figures:
+                out.print(_figures_table(figures))
+            out.print(jobs_tables(book))
+        counts = book.counts()
+    needs_attention = any(counts.get(s, 0) for s in ATTENTION)
+    return ExitCode.FAILED if needs_attention else ExitCode.OK
 
 
 def register(app: typer.Typer) -> None:

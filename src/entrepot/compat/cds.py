@@ -26,7 +26,6 @@ from entrepot.errors import (
 )
 from entrepot.ship import Fetcher, Observer, ShipOptions, Shipper
 from entrepot.ship.route import Report, Route
-from entrepot.targets import Target
 
 logger = logging.getLogger("entrepot.compat.cds")
 
@@ -121,7 +120,7 @@ def _session(route: Route, hostname: str, port: int, user: str) -> None:
     """Connect, export or import, and log every outcome as the old system did."""
     logger.info("Connecting to CDS FTP server (host %s, port %s, user %s)", hostname, port, user)
     try:
-        target = route.connect()
+        route.connect()
     except _CONNECT_ERRORS:
         logger.info("Could not connect to CDS FTP server.")
         logger.exception("Exiting with exception:")
@@ -133,41 +132,39 @@ def _session(route: Route, hostname: str, port: int, user: str) -> None:
     report = Report()
     try:
         if isinstance(route, Shipper):
-            route.open_session(target)
-            route.deliver(target, [entry.name for entry in route.pending()], report)
+            names = [entry.name for entry in route.pending()]
+            route.shielded(lambda: route.session(names, report))
         else:
             assert isinstance(route, Fetcher)
-            files, present = route.survey(target)
-            route.open_session(target, present)
-            route.fetch_all(target, files, report)
+            route.shielded(lambda: route.session(report))
     except RemoteLocked:
-        _close_quietly(route, target)
+        _close_quietly(route)
         logger.info("Exiting.")
         return
     except _CONNECT_ERRORS:
-        _close_quietly(route, target)
+        _close_quietly(route)
         logger.info("Could not connect to CDS FTP server.")
         logger.exception("Exiting with exception:")
         return
     except TargetError:
-        _close_quietly(route, target)
+        _close_quietly(route)
         logger.info("Error accessing FTP server.")
         logger.exception("Exiting with exception:")
         return
     try:
-        route.disconnect(target)
+        route.disconnect()
     except TargetError:
         logger.exception("Exiting with exception:")
         return
     logger.info("Exiting with success.")
 
 
-def _close_quietly(route: Route, target: Target) -> None:
+def _close_quietly(route: Route) -> None:
     """Remove our lock (the old system left it behind) and close, without a success line."""
     if isinstance(route.observer, CdsLog):
         route.observer.announce_disconnect = False
     try:
-        route.disconnect(target)
+        route.disconnect()
     except TargetError:
         logger.warning("Could not remove the lock file after the failure.")
 

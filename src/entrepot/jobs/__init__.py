@@ -23,7 +23,7 @@ from entrepot.jobs.kinds import (
     registered_kinds,
     unregister_job_kind,
 )
-from entrepot.jobs.ledger import WAITING, JobRecord, JobState, Ledger, RunRecord, ledger_url
+from entrepot.jobs.ledger import OPEN, WAITING, JobRecord, JobState, Ledger, RunRecord, ledger_url
 from entrepot.jobs.lifecycle import (
     STEP_CODES,
     Job,
@@ -47,6 +47,7 @@ __all__ = [
     "BACKLOG_STATES",
     "DEFAULT_RERUNS",
     "DEFAULT_RETRY",
+    "OPEN",
     "STEP_CODES",
     "SYSTEM_CLOCK",
     "WAITING",

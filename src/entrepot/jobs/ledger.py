@@ -10,12 +10,15 @@ never loses what was known.
 By default the ledger is a SQLite file in the state folder, in WAL mode (many
 readers, one writer, no reader ever blocked) with full fsync on commit; any
 SQLAlchemy URL works too, e.g. ``postgresql+psycopg://user@host/db`` to share
-one ledger between hosts.  Parameters are stored as JSON, never pickled.
+one ledger between hosts.  Parameters are stored as JSON, never pickled, and
+never hold a secret (:mod:`.params`).
+
+This module holds the jobs; the runs are written by
+:class:`~entrepot.jobs.runlog.RunLog`, which :class:`Ledger` extends.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -31,8 +34,11 @@ from sqlalchemy.engine import Connection, Engine
 from entrepot.db import Migration, ensure_schema, make_engine, masked_url, write_transaction
 from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
-from entrepot.jobs.lifecycle import Outcome
+from entrepot.jobs.params import check_params
+from entrepot.jobs.runlog import RunLog
 from entrepot.jobs.schema import (
+    IDENTITY_INDEX,
+    OPEN,
     WAITING,
     JobRecord,
     JobState,
@@ -40,14 +46,11 @@ from entrepot.jobs.schema import (
     job_record,
     jobs_table,
     metadata,
-    run_record,
-    runs_table,
 )
-from entrepot.logs import log_event
-from entrepot.processes import process_gone
 
 __all__ = [
     "LEDGER_FILE",
+    "OPEN",
     "WAITING",
     "JobRecord",
     "JobState",
@@ -62,9 +65,23 @@ logger = logging.getLogger(__name__)
 LEDGER_FILE = "ledger.sqlite3"
 
 
+def _add_identity(conn: Connection) -> None:
+    # A ledger made by this release already has the column (version 1 creates
+    # the tables as they are now): add it only where it is missing.
+    columns = {column["name"] for column in sa.inspect(conn).get_columns(jobs_table.name)}
+    if "identity" not in columns:
+        conn.execute(sa.text(f"ALTER TABLE {jobs_table.name} ADD COLUMN identity VARCHAR(64)"))
+    indexes = {index["name"] for index in sa.inspect(conn).get_indexes(jobs_table.name)}
+    if IDENTITY_INDEX not in indexes:
+        conn.execute(
+            sa.text(f"CREATE INDEX {IDENTITY_INDEX} ON {jobs_table.name} (identity, state)")
+        )
+
+
 #: The ledger's schema, version by version (see :func:`entrepot.db.ensure_schema`).
 MIGRATIONS = (
     Migration(1, "jobs and runs", lambda conn: metadata.create_all(conn, checkfirst=True)),
+    Migration(2, "job identities (one waiting job per route)", _add_identity),
 )
 
 
@@ -73,7 +90,7 @@ def ledger_url(state_dir: str | os.PathLike[str]) -> str:
     return f"sqlite:///{Path(state_dir).absolute() / LEDGER_FILE}"
 
 
-class Ledger:
+class Ledger(RunLog):
     """The history of jobs and runs, in any database SQLAlchemy speaks.
 
     ``Ledger(url)`` opens (and creates the tables of) a database;
@@ -137,18 +154,20 @@ class Ledger:
         name: str | None = None,
         state: JobState = JobState.PENDING,
         next_due: datetime | None = None,
+        identity: str | None = None,
     ) -> JobRecord:
-        """Record a new job; its parameters must be JSON-ready."""
-        try:
-            json.dumps(dict(params), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise JobError(f"job parameters must be JSON-ready: {exc}") from None
+        """Record a new job; its parameters must be JSON-ready and hold no secret.
+
+        Jobs with the same ``identity`` are the same piece of work (see
+        :meth:`open_job`).
+        """
         now = self.clock.now()
         values = {
             "id": job_id,
             "kind": kind,
             "name": name or kind,
-            "params": dict(params),
+            "params": check_params(params),
+            "identity": identity,
             "state": str(state),
             "created_at": now,
             "updated_at": now,
@@ -167,11 +186,19 @@ class Ledger:
 
     def get(self, job_id: str) -> JobRecord:
         """The job ``job_id``; :class:`~entrepot.errors.UnknownJob` if there is none."""
+        return job_record(self._row(jobs_table, job_id, f"no job {job_id!r} in the ledger"))
+
+    def open_jobs(self, identity: str) -> list[JobRecord]:
+        """The jobs of ``identity`` waiting for a run or an operator (:data:`OPEN`), oldest
+        first."""
+        query = (
+            jobs_table.select()
+            .where(jobs_table.c.identity == identity)
+            .where(jobs_table.c.state.in_([str(s) for s in OPEN]))
+            .order_by(jobs_table.c.id)
+        )
         with self._engine.connect() as conn:
-            row = conn.execute(jobs_table.select().where(jobs_table.c.id == job_id)).first()
-        if row is None:
-            raise UnknownJob(f"no job {job_id!r} in the ledger")
-        return job_record(row)
+            return [job_record(row) for row in conn.execute(query)]
 
     def find(self, prefix: str) -> JobRecord:
         """The one job whose id is or starts with ``prefix`` (handy on a command line)."""
@@ -269,200 +296,3 @@ class Ledger:
                 f"job {job_id} is {record.state}; only {allowed} jobs can become {state}"
             )
         return record
-
-    # -- runs ------------------------------------------------------------------
-
-    def start_run(
-        self,
-        job_id: str,
-        *,
-        trigger: str = "new",
-        claim_from: Sequence[JobState] | None = None,
-    ) -> int | None:
-        """Write down that a run of ``job_id`` starts now; return the run's id.
-
-        With ``claim_from``, the job is also moved to ``running`` — only if it
-        is in one of those states, else nothing is written and ``None`` is
-        returned.  Claim and run row are one transaction, so no crash can leave
-        a job ``running`` without a run to recover.
-        """
-        now = self.clock.now()
-        with self._tx() as conn:
-            # Write first: on SQLite that takes the write lock before the read.
-            bump = (
-                jobs_table.update()
-                .where(jobs_table.c.id == job_id)
-                .values(runs=jobs_table.c.runs + 1, updated_at=now)
-            )
-            if claim_from is not None:
-                bump = bump.where(jobs_table.c.state.in_([str(s) for s in claim_from])).values(
-                    state=str(JobState.RUNNING)
-                )
-            bumped = conn.execute(bump).rowcount
-            if bumped != 1:
-                if claim_from is not None and self._exists(conn, job_id):
-                    return None
-                raise UnknownJob(f"no job {job_id!r} in the ledger")
-            number = conn.execute(
-                sa.select(jobs_table.c.runs).where(jobs_table.c.id == job_id)
-            ).scalar_one()
-            result = conn.execute(
-                runs_table.insert().values(
-                    job_id=job_id,
-                    number=number,
-                    trigger=trigger,
-                    host=self._host,
-                    pid=os.getpid(),
-                    started_at=now,
-                    outcome=str(Outcome.RUNNING),
-                    attempts=1,
-                    code=0,
-                    items=0,
-                    bytes=0,
-                    history=[],
-                )
-            )
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
-
-    @staticmethod
-    def _exists(conn: Connection, job_id: str) -> bool:
-        query = sa.select(jobs_table.c.id).where(jobs_table.c.id == job_id)
-        return conn.execute(query).first() is not None
-
-    def record_failure(self, run_id: int, *, attempts: int, history: list[dict[str, Any]]) -> None:
-        """Write down a failed try of a run that goes on (or is about to end)."""
-        with self._tx() as conn:
-            conn.execute(
-                runs_table.update()
-                .where(runs_table.c.id == run_id)
-                .values(attempts=attempts, history=history)
-            )
-
-    def finish_run(
-        self,
-        run_id: int,
-        *,
-        outcome: Outcome,
-        attempts: int,
-        items: int,
-        bytes: int,
-        history: list[dict[str, Any]],
-        step: str | None = None,
-        code: int = 0,
-        error: str | None = None,
-        error_type: str | None = None,
-        transient: bool | None = None,
-        job_state: JobState,
-        next_due: datetime | None = None,
-        reason: str | None = None,
-    ) -> RunRecord:
-        """End a run and move its job to ``job_state``, in one transaction."""
-        now = self.clock.now()
-        with self._tx() as conn:
-            job_id = conn.execute(
-                sa.select(runs_table.c.job_id).where(runs_table.c.id == run_id)
-            ).scalar_one()
-            conn.execute(
-                runs_table.update()
-                .where(runs_table.c.id == run_id)
-                .values(
-                    ended_at=now,
-                    outcome=str(outcome),
-                    attempts=attempts,
-                    step=step,
-                    code=code,
-                    error=error,
-                    error_type=error_type,
-                    transient=transient,
-                    items=items,
-                    bytes=bytes,
-                    history=history,
-                )
-            )
-            failures = jobs_table.c.failures + 1 if outcome == Outcome.FAILED else 0
-            if outcome in (Outcome.INTERRUPTED, Outcome.DEFERRED):
-                failures = jobs_table.c.failures
-            conn.execute(
-                jobs_table.update()
-                .where(jobs_table.c.id == job_id)
-                .values(
-                    state=str(job_state),
-                    updated_at=now,
-                    failures=failures,
-                    next_due=next_due,
-                    last_outcome=str(outcome),
-                    last_step=step,
-                    last_code=code,
-                    last_error=error,
-                    reason=reason,
-                    items=items,
-                    bytes=bytes,
-                )
-            )
-        return self.run(run_id)
-
-    def run(self, run_id: int) -> RunRecord:
-        with self._engine.connect() as conn:
-            row = conn.execute(runs_table.select().where(runs_table.c.id == run_id)).first()
-        if row is None:
-            raise UnknownJob(f"no run {run_id} in the ledger")
-        return run_record(row)
-
-    def runs(self, job_id: str) -> list[RunRecord]:
-        """Every run of ``job_id``, oldest first."""
-        query = runs_table.select().where(runs_table.c.job_id == job_id).order_by(runs_table.c.id)
-        with self._engine.connect() as conn:
-            return [run_record(row) for row in conn.execute(query)]
-
-    def recover_interrupted(self) -> list[str]:
-        """Put back in the backlog the jobs whose run died with its process on this host.
-
-        A run still marked ``running`` whose process is gone was cut short (a
-        crash, a kill): the run is marked ``interrupted`` and its job is due
-        again at once.  An interruption does not count as a failed run.
-        Returns the ids of the jobs put back.
-        """
-        query = (
-            runs_table.select()
-            .where(runs_table.c.outcome == str(Outcome.RUNNING))
-            .where(runs_table.c.host == self._host)
-        )
-        with self._engine.connect() as conn:
-            stale = [run_record(row) for row in conn.execute(query) if _gone(row.pid)]
-        recovered = []
-        for run in stale:
-            now = self.clock.now()
-            with self._tx() as conn:
-                conn.execute(
-                    runs_table.update()
-                    .where(runs_table.c.id == run.id)
-                    .where(runs_table.c.outcome == str(Outcome.RUNNING))
-                    .values(
-                        outcome=str(Outcome.INTERRUPTED),
-                        ended_at=now,
-                        error="the process running the job stopped",
-                    )
-                )
-                changed = conn.execute(
-                    jobs_table.update()
-                    .where(jobs_table.c.id == run.job_id)
-                    .where(jobs_table.c.state == str(JobState.RUNNING))
-                    .values(
-                        state=str(JobState.BACKLOG),
-                        next_due=now,
-                        updated_at=now,
-                        last_outcome=str(Outcome.INTERRUPTED),
-                        last_error="the process running the job stopped",
-                    )
-                ).rowcount
-            if changed:
-                recovered.append(run.job_id)
-                log_event(logger, "jobs.recovered", job_id=run.job_id, pid=run.pid)
-        return recovered
-
-
-def _gone(pid: int) -> bool:
-    """True when the process that ran a job has ended (this process never has)."""
-    return pid != os.getpid() and process_gone(pid)

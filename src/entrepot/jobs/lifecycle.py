@@ -148,6 +148,17 @@ class Job:
         """The JSON-ready parameters that rebuild this job (see :mod:`.kinds`)."""
         return {}
 
+    def identity(self) -> str | None:
+        """What makes two jobs the same piece of work (at most 64 characters), or ``None``.
+
+        A new run of a job whose identity matches one still waiting in the
+        ledger (pending, in the backlog or dead) is recorded as a run of that
+        job rather than as a new one, and when a run ends the other waiting
+        jobs of its identity are superseded: a shipping route never has two
+        jobs waiting.  ``None`` (the default): every job is its own.
+        """
+        return None
+
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> Job:
         """Rebuild a job from :meth:`params`; the default passes them as keywords."""

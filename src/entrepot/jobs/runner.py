@@ -16,7 +16,6 @@ Without a ledger the runner simply runs the job and returns the result.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from dataclasses import asdict, dataclass
@@ -27,8 +26,9 @@ from entrepot.errors import JobError, JobFailed
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.ids import JobIdFactory, new_job_id
 from entrepot.jobs.kinds import build_job
-from entrepot.jobs.ledger import WAITING, JobRecord, JobState, Ledger
+from entrepot.jobs.ledger import OPEN, WAITING, JobRecord, JobState, Ledger
 from entrepot.jobs.lifecycle import Job, JobContext, Outcome, Step, execute, step_failure
+from entrepot.jobs.params import check_params
 from entrepot.jobs.retry import (
     DEFAULT_RERUNS,
     DEFAULT_RETRY,
@@ -71,12 +71,10 @@ def _history(records: tuple[RetryRecord, ...]) -> list[dict[str, Any]]:
 
 
 def _check_params(job: Job) -> dict[str, Any]:
-    params = job.params()
     try:
-        json.dumps(params, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise JobError(f"the parameters of job kind {job.kind!r} are not JSON: {exc}") from exc
-    return params
+        return check_params(job.params())
+    except JobError as exc:
+        raise JobError(f"the parameters of job kind {job.kind!r}: {exc}") from exc
 
 
 class Runner:
@@ -109,14 +107,29 @@ class Runner:
         self.new_id = new_job_id if self.clock is SYSTEM_CLOCK else JobIdFactory(self.clock)
 
     def run(self, job: Job, *, job_id: str | None = None) -> RunResult:
-        """Run a new job now and record it; returns how it went (never raises for a failure)."""
-        job_id = job_id or self.new_id()
+        """Run a new job now and record it; returns how it went (never raises for a failure).
+
+        When the job has an :meth:`~entrepot.jobs.Job.identity` and a job of
+        the same identity waits in the ledger, this run is recorded as a run
+        of that job (trigger ``joined``), with this job's parameters.
+        """
         if self.ledger is None:
-            return self._execute(job, job_id, None, failures=0)
+            return self._execute(job, job_id or self.new_id(), None, failures=0)
         params = _check_params(job)
+        identity = job.identity()
+        if identity is not None and job_id is None:
+            for waiting in self.ledger.open_jobs(identity):
+                run_id = self.ledger.start_run(
+                    waiting.id, trigger="joined", claim_from=OPEN, params=params, name=job.name
+                )
+                if run_id is not None:  # else taken by another runner meanwhile
+                    return self._execute(job, waiting.id, run_id, failures=waiting.failures)
+        job_id = job_id or self.new_id()
         # Recorded as pending (due now) first: a crash before the run starts
         # leaves a job that the next run_due() picks up, never a lost one.
-        self.ledger.add_job(job_id, job.kind, params, name=job.name, state=JobState.PENDING)
+        self.ledger.add_job(
+            job_id, job.kind, params, name=job.name, state=JobState.PENDING, identity=identity
+        )
         run_id = self.ledger.start_run(job_id, trigger="new", claim_from=[JobState.PENDING])
         if run_id is None:
             raise JobError(f"job {job_id} was taken by another runner before it started")
@@ -135,6 +148,7 @@ class Runner:
             name=job.name,
             state=JobState.PENDING,
             next_due=due,
+            identity=job.identity(),
         )
 
     def rerun(

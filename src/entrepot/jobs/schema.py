@@ -1,22 +1,27 @@
 """The ledger's tables and the records read from them.
 
 Two tables: ``entrepot_jobs`` (one row per job: kind, JSON parameters,
-state, when next due, how its last run ended) and ``entrepot_job_runs`` (one
-row per run: start, end, outcome, tries, failing step, code and error, items,
-bytes, and the JSON history of failed tries).  Times are stored as UTC on
-every database and read back timezone-aware.
+state, when next due, how its last run ended, and the job's *identity* —
+jobs with the same one are the same piece of work, e.g. one shipping route)
+and ``entrepot_job_runs`` (one row per run: start, end, outcome, tries,
+failing step, code and error, items, bytes, and the JSON history of failed
+tries).  Times are stored as UTC on every database and read back
+timezone-aware.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from entrepot.jobs.lifecycle import Outcome
+
+_R = TypeVar("_R", "JobRecord", "RunRecord")
 
 
 class JobState(StrEnum):
@@ -32,10 +37,15 @@ class JobState(StrEnum):
     """Failed too many runs; waits for an operator (retry or drop)."""
     DROPPED = "dropped"
     """Given up by an operator, with a reason."""
+    SUPERSEDED = "superseded"
+    """Replaced by a later job of the same identity (named in ``reason``)."""
 
 
 #: States of jobs that still wait to be (re-)run.
 WAITING = (JobState.PENDING, JobState.BACKLOG)
+#: States of jobs that wait for a run or an operator: a job of an identity
+#: found in one of them is joined by a new run of the same identity.
+OPEN = (JobState.PENDING, JobState.BACKLOG, JobState.DEAD)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -56,6 +66,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
 
 
 metadata = sa.MetaData()
+IDENTITY_INDEX = "ix_entrepot_jobs_identity"
 
 jobs_table = sa.Table(
     "entrepot_jobs",
@@ -77,7 +88,9 @@ jobs_table = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("items", sa.Integer, nullable=False, default=0),
     sa.Column("bytes", sa.BigInteger, nullable=False, default=0),
+    sa.Column("identity", sa.String(64)),
     sa.Index("ix_entrepot_jobs_state_due", "state", "next_due"),
+    sa.Index(IDENTITY_INDEX, "identity", "state"),
 )
 
 runs_table = sa.Table(
@@ -128,6 +141,8 @@ class JobRecord:
     """Why it is dead or dropped."""
     items: int
     bytes: int
+    identity: str | None = None
+    """What makes two jobs the same piece of work (``None``: every job is its own)."""
 
 
 @dataclass(frozen=True)
@@ -163,47 +178,21 @@ class RunRecord:
 def job_record(row: sa.Row[Any]) -> JobRecord:
     """A :class:`JobRecord` from a row of the jobs table."""
     m = row._mapping
-    return JobRecord(
-        id=m["id"],
-        kind=m["kind"],
-        name=m["name"],
+    return _record(
+        JobRecord,
+        m,
         params=dict(m["params"]),
         state=JobState(m["state"]),
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        runs=m["runs"],
-        failures=m["failures"],
-        next_due=m["next_due"],
         last_outcome=Outcome(m["last_outcome"]) if m["last_outcome"] else None,
-        last_step=m["last_step"],
-        last_code=m["last_code"],
-        last_error=m["last_error"],
-        reason=m["reason"],
-        items=m["items"],
-        bytes=m["bytes"],
     )
 
 
 def run_record(row: sa.Row[Any]) -> RunRecord:
     """A :class:`RunRecord` from a row of the runs table."""
     m = row._mapping
-    return RunRecord(
-        id=m["id"],
-        job_id=m["job_id"],
-        number=m["number"],
-        trigger=m["trigger"],
-        host=m["host"],
-        pid=m["pid"],
-        started_at=m["started_at"],
-        ended_at=m["ended_at"],
-        outcome=Outcome(m["outcome"]),
-        attempts=m["attempts"],
-        step=m["step"],
-        code=m["code"],
-        error=m["error"],
-        error_type=m["error_type"],
-        transient=m["transient"],
-        items=m["items"],
-        bytes=m["bytes"],
-        history=list(m["history"]),
-    )
+    return _record(RunRecord, m, outcome=Outcome(m["outcome"]), history=list(m["history"]))
+
+
+def _record(cls: type[_R], values: Mapping[Any, Any], **converted: Any) -> _R:
+    """``cls`` built from a row's columns of the same names, some of them ``converted``."""
+    return cls(**{f.name: converted.get(f.name, values.get(f.name)) for f in fields(cls)})  # type: ignore[arg-type]

@@ -9,6 +9,9 @@ written to :attr:`ScriptedJob.calls` and the error given to ``cleanup`` to
 (:class:`~entrepot.errors.AuthenticationFailed`), ``bug``
 (:class:`RuntimeError`), ``ok`` (no error that time).
 
+``identity="route-a"`` makes jobs of the same identity one piece of work
+(see :meth:`Job.identity`).
+
 ``outage="path"`` simulates an outage that outlives the job object: while
 that file exists every send fails with a transient error.  Since the script
 is part of the parameters, a job rebuilt from the ledger fails the same way;
@@ -47,6 +50,7 @@ class ScriptedJob(Job):
         item_bytes: int = 0,
         label: str = "scripted",
         outage: str | None = None,
+        identity: str | None = None,
     ) -> None:
         self.items = items
         self.fail = {step: list(errors) for step, errors in (fail or {}).items()}
@@ -57,6 +61,7 @@ class ScriptedJob(Job):
         self.item_bytes = item_bytes
         self.label = label
         self.outage = outage
+        self._identity = identity
         self._left = {step: list(errors) for step, errors in self.fail.items()}
         self.calls: list[str] = []
         self.cleaned: list[JobFailed | None] = []
@@ -65,14 +70,20 @@ class ScriptedJob(Job):
     def name(self) -> str:
         return self.label
 
+    def identity(self) -> str | None:
+        return self._identity
+
     def params(self) -> dict[str, Any]:
-        return {
+        params = {
             "items": self.items,
             "fail": self.fail,
             "item_bytes": self.item_bytes,
             "label": self.label,
             "outage": self.outage,
         }
+        if self._identity is not None:
+            params["identity"] = self._identity
+        return params
 
     def _step(self, step: str) -> None:
         self.calls.append(step)

@@ -5,33 +5,61 @@ into ``new/``, and only then deleted on the server (or moved into a remote
 folder given by ``remote_after``).  A crash at any point leaves the file
 either still on the server or safely in the spool — at worst both, and the
 next run then sees the local copy is complete and only removes the remote one.
+
 Under the lock protocol the run holds a ``read`` lock in the remote folder.
+Under the marker protocol only files whose ``<name>.done`` marker is there
+are fetched, and the marker is removed after its file.
+
+A full local disk is the local side's failure: it is reported as such
+(an ``OSError`` naming the spool), never as a fault of the remote path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 
-from entrepot.errors import InvalidName, NameExists, PermanentTargetError
+from entrepot.errors import InvalidName, NameExists, PermanentTargetError, TargetError
 from entrepot.names import check_name
 from entrepot.ship.route import Report, Route, is_data_name
-from entrepot.spool import unique_name
 from entrepot.targets import RemoteInfo, Target
+
+_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class Fetcher(Route):
     """Fetches one remote folder into one spool; see the module docstring."""
 
+    direction = "fetch"
+
     def survey(self, target: Target) -> tuple[list[RemoteInfo], set[str]]:
-        """The data files in the remote folder (oldest first where the server says) and
-        every name present, from one listing."""
+        """The files to fetch (oldest first where the server says) and every name present,
+        from one listing."""
         listing = target.list("")
+        present = {info.name for info in listing}
         files = [
-            info for info in listing if not info.is_dir and is_data_name(info.name, self.options)
+            info
+            for info in listing
+            if not info.is_dir
+            and is_data_name(info.name, self.options)
+            and self._ready(info, present)
         ]
         files.sort(key=lambda info: (info.mtime or 0.0, info.name))
-        return files, {info.name for info in listing}
+        return files, present
+
+    def _ready(self, info: RemoteInfo, present: set[str]) -> bool:
+        """Under the marker protocol a file is complete only once its marker is there."""
+        if self.options.protocol != "marker":
+            return True
+        return info.name + self.options.marker_suffix in present
+
+    def plan(self) -> list[RemoteInfo]:
+        """The remote files a run would fetch now (connects and lists; nothing moves)."""
+        try:
+            return self.shielded(lambda: self.survey(self.connection or self.connect())[0])
+        finally:
+            self.disconnect()
 
     def open_session(self, target: Target, present: set[str]) -> None:
         """Take the ``read`` lock under the lock protocol."""
@@ -41,16 +69,15 @@ class Fetcher(Route):
         """Bring one remote file into ``new/``, then remove (or move) the remote copy."""
         name = check_name(info.name, what="remote file name")
         self.observer.transferring(name)
-        scratch = self.spool.root / "tmp" / unique_name()
+        scratch = self.spool.scratch_path()
         try:
-            target.download(name, scratch)
+            self._download(target, name, scratch)
             size = scratch.stat().st_size
             try:
-                self.spool.publish_file(scratch, name, link=True)
+                self.spool.adopt(scratch, name)
             except NameExists:
                 # An earlier run published it but died before the remote delete.
-                existing = self.spool.root / "new" / name
-                if existing.stat().st_size != size:
+                if self.spool.path("new", name).stat().st_size != size:
                     raise
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -64,17 +91,41 @@ class Fetcher(Route):
         else:
             target.delete(name)
             self.observer.removed(name, "remote")
+        if self.options.protocol == "marker":
+            # After the file: a crash in between leaves a marker with no file, never a
+            # file with no marker (which would never be fetched).
+            marker = name + self.options.marker_suffix
+            target.delete(marker, missing_ok=True)
+            self.observer.removed(marker, "remote")
         return size
+
+    def _download(self, target: Target, name: str, scratch: os.PathLike[str]) -> None:
+        try:
+            target.download(name, scratch)
+        except (TargetError, OSError) as exc:
+            space = _space_error(exc)
+            if space is None:
+                raise
+            # A download writes only here: a full disk is ours, whatever the target says.
+            tmp = self.spool.area("tmp")
+            raise OSError(
+                space.errno,
+                f"{os.strerror(space.errno or errno.ENOSPC)} in the local spool",
+                str(tmp),
+            ) from exc
 
     def fetch_all(self, target: Target, files: list[RemoteInfo], report: Report) -> None:
         """Fetch ``files`` one after another; refusals of single files are recorded.
 
         A transient failure stops the run and is raised; the first permanent
-        one is raised at the end, after the other files were fetched.
+        one is raised at the end, after the other files were fetched.  Once
+        :meth:`stop` is called no new file is started.
         """
         refused: list[BaseException] = []
-        self.spool.prepare()
+        self.spool.check()
         for info in files:
+            if self.stopped:
+                break
             try:
                 size = self.fetch_one(target, info)
             except (PermanentTargetError, InvalidName, NameExists) as exc:
@@ -86,15 +137,31 @@ class Fetcher(Route):
         if refused:
             raise refused[0]
 
+    def session(self, report: Report) -> None:
+        """Connect (unless connected), list, lock and fetch; the caller disconnects."""
+        target = self.connection or self.connect()
+        files, present = self.survey(target)
+        if files and not self.stopped:
+            self.open_session(target, present)
+            self.fetch_all(target, files, report)
+
     def run(self) -> Report:
         """One complete run without retries."""
         report = Report()
-        target = self.connect()
         try:
-            files, present = self.survey(target)
-            if files:
-                self.open_session(target, present)
-                self.fetch_all(target, files, report)
+            self.shielded(lambda: self.session(report))
         finally:
-            self.disconnect(target)
+            self.disconnect()
         return report
+
+
+def _space_error(exc: BaseException) -> OSError | None:
+    """The out-of-space error behind ``exc`` (its causes followed), if there is one."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return None
+        if isinstance(seen, OSError) and seen.errno in _SPACE:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -2,31 +2,40 @@
 
 ``ShipJob`` and ``FetchJob`` fit the shared lifecycle:
 
-``prepare``  recover claims left by a shipper that died (shipping only);
-``produce``  count the files waiting (zero ends the run successfully, without connecting);
+``prepare``  check the spool exists; recover claims left by a shipper that died;
+``produce``  count the files waiting (zero ends the run successfully, without
+             connecting when shipping);
 ``send``     connect, take the lock, transfer — safe to run again: a retry
              reconnects and carries on with the files still waiting;
 ``cleanup``  remove our lock (also after a failure) and disconnect.
 
-Their parameters (stored in the ledger for re-runs) hold the masked URL and
-the non-secret target options only; a job meant for the backlog takes its
-password from ``password_env`` or ``password_file``.
+The network work runs under :meth:`Route.shielded`, so Ctrl-C or SIGTERM
+stops a run cleanly: no new file is started, the transfers in hand finish,
+the lock is removed and the run is recorded as interrupted.
+
+Their parameters (stored in the ledger for re-runs) hold the spool's
+absolute path, the URL and the non-secret target options.  A URL carrying a
+password is refused: a job takes its password from ``password_env`` or
+``password_file``.  Two jobs of the same route (:attr:`Route.identity`) are
+one piece of work: a new run joins the route's waiting job.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
-from entrepot.errors import JobFailed
+from entrepot.errors import ConfigError, JobFailed, TargetError
 from entrepot.jobs import Job, JobContext, RetryPolicy
+from entrepot.redact import url_has_secret
 from entrepot.ship.fetcher import Fetcher
 from entrepot.ship.observer import Observer
 from entrepot.ship.options import ShipOptions
 from entrepot.ship.route import Report, Route
 from entrepot.ship.shipper import ProgressHook, Shipper
-from entrepot.targets import Target
 
 
 class RouteJob(Job):
@@ -45,20 +54,29 @@ class RouteJob(Job):
         retry_delay: float | None = None,
         observer: Observer | None = None,
     ) -> None:
+        if url_has_secret(url):
+            raise ConfigError(
+                "the target URL carries a password, which a job would keep: "
+                "give it with password_env or password_file "
+                "(--password-env/--password-file) instead"
+            )
         if isinstance(options, Mapping):
             options = ShipOptions(**options)
-        self.spool_path = str(spool)
+        # Absolute: a re-run from the backlog may start in any folder.
+        self.spool_path = str(Path(spool).resolve())
         self.max_tries = max_tries
         self.retry_delay = retry_delay
         self.report = Report()
-        self._target: Target | None = None
         self.route = self.route_class(
-            spool, url, options=options, target_options=target_options, observer=observer
+            self.spool_path, url, options=options, target_options=target_options, observer=observer
         )
 
     @property
     def name(self) -> str:
         return f"{self.kind} {self.spool_path} {self.route.display_url}"
+
+    def identity(self) -> str:
+        return self.route.identity
 
     def params(self) -> dict[str, Any]:
         return {
@@ -76,24 +94,18 @@ class RouteJob(Job):
         attempts = self.max_tries if self.max_tries is not None else 3
         return RetryPolicy(attempts=attempts, delay=self.retry_delay or 0.0, jitter=0.0)
 
-    def _connection(self) -> Target:
-        if self._target is None:
-            self._target = self.route.connect()
-        return self._target
+    def prepare(self, ctx: JobContext) -> None:
+        self.route.spool.check()
 
     def _drop_connection(self) -> None:
         """Forget a connection that failed, so that a retry starts afresh."""
-        target, self._target = self._target, None
-        if target is not None:
-            try:
-                self.route.disconnect(target)
-            except Exception as exc:  # noqa: BLE001 - the original failure matters more
-                self.route.observer.lock_remove_failed(self.route.options.write_lock, exc)
+        # A lock that cannot be removed was reported by the lock itself; the
+        # original failure is the one to raise.
+        with contextlib.suppress(TargetError):
+            self.route.disconnect()
 
     def cleanup(self, ctx: JobContext, error: JobFailed | None) -> None:
-        target, self._target = self._target, None
-        if target is not None:
-            self.route.disconnect(target)
+        self.route.disconnect()
 
 
 class ShipJob(RouteJob):
@@ -108,17 +120,17 @@ class ShipJob(RouteJob):
         self.progress = progress
 
     def prepare(self, ctx: JobContext) -> None:
+        super().prepare(ctx)
         self.route.recover()
 
     def produce(self, ctx: JobContext) -> int:
         return len(self.route.pending())
 
     def send(self, ctx: JobContext) -> None:
+        route = self.route
+        names = [entry.name for entry in route.pending()]
         try:
-            target = self._connection()
-            self.route.open_session(target)
-            names = [entry.name for entry in self.route.pending()]
-            self.route.deliver(target, names, self.report, self.progress)
+            route.shielded(lambda: route.session(names, self.report, self.progress))
         except BaseException:
             self._drop_connection()
             raise
@@ -134,8 +146,9 @@ class FetchJob(RouteJob):
     route: Fetcher
 
     def produce(self, ctx: JobContext) -> int:
+        route = self.route
         try:
-            files, _ = self.route.survey(self._connection())
+            files = route.shielded(lambda: route.survey(route.connection or route.connect())[0])
         except BaseException:
             self._drop_connection()
             raise
@@ -143,10 +156,7 @@ class FetchJob(RouteJob):
 
     def send(self, ctx: JobContext) -> None:
         try:
-            target = self._connection()
-            files, present = self.route.survey(target)
-            self.route.open_session(target, present)
-            self.route.fetch_all(target, files, self.report)
+            self.route.shielded(lambda: self.route.session(self.report))
         except BaseException:
             self._drop_connection()
             raise

@@ -7,6 +7,7 @@ from typing import Literal
 
 from entrepot.errors import ConfigError
 from entrepot.names import check_name
+from entrepot.targets import CONFLICT_POLICIES
 
 Protocol = Literal["atomic", "lock", "marker"]
 After = Literal["cur", "delete", "archive"]
@@ -40,6 +41,12 @@ class ShipOptions:
         seconds after which a claim held by a shipper of another host (or a
         hung one) is taken back at the start of a run (default: the spool's
         own lease); claims of a dead shipper of this host come back at once.
+    ``conflict``
+        when the remote name exists: ``replace``, ``skip`` (identical size and
+        checksum), ``fail`` or ``rename``.
+    ``sweep_partials_after``
+        seconds after which a temporary upload left in the remote folder by
+        a run that died is removed at the start of a run (``None``: never).
     """
 
     protocol: Protocol = "atomic"
@@ -65,6 +72,12 @@ class ShipOptions:
             raise ConfigError(f"unknown order {self.order!r}: use one of {ORDERS}")
         if not 1 <= self.parallel <= 64:
             raise ConfigError("parallel must be between 1 and 64")
+        if self.conflict not in CONFLICT_POLICIES:
+            raise ConfigError(
+                f"unknown conflict policy {self.conflict!r}: use one of {CONFLICT_POLICIES}"
+            )
+        if self.sweep_partials_after is not None and self.sweep_partials_after < 0:
+            raise ConfigError("sweep_partials_after cannot be negative")
         check_name(self.write_lock, what="lock name")
         check_name(self.read_lock, what="lock name")
         if self.remote_after is not None:

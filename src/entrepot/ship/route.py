@@ -1,23 +1,33 @@
-"""What shipping and fetching share: the spool, the target, the connection and the lock."""
+"""What shipping and fetching share: the spool, the target, the connection and the lock.
+
+A :class:`Route` is checked when it is made: an unknown scheme, an unknown
+option or a password that cannot be read (``password_env`` unset,
+``password_file`` missing) raises :class:`~entrepot.errors.ConfigError` at
+once, before anything connects or is recorded.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from entrepot.errors import PermanentTargetError, TargetError
+from entrepot.errors import TargetError
 from entrepot.ship.locks import RemoteLock
 from entrepot.ship.observer import Observer
 from entrepot.ship.options import ShipOptions
+from entrepot.ship.stopping import shielded
 from entrepot.spool import Spool
 from entrepot.targets import Target, is_partial, mask_url, open_target, parse_url
 from entrepot.targets.url import SECRET_OPTIONS
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -48,8 +58,12 @@ class Route:
     """A spool on one side, a target on the other, and the settings between them.
 
     ``url`` may carry a password for this process; everything shown or stored
-    uses :attr:`display_url`, which masks it.
+    uses :attr:`display_url`, which masks it.  :meth:`stop` asks a run in
+    progress (in another thread) to take no more files.
     """
+
+    #: ``"ship"`` or ``"fetch"``: part of the route's identity.
+    direction = "route"
 
     def __init__(
         self,
@@ -69,13 +83,21 @@ class Route:
         # Identifies this run in our lock files, so a retry recognises its own lock.
         self.token = secrets.token_hex(8)
         self.lock: RemoteLock | None = None
+        #: The main connection, from :meth:`connect` until :meth:`disconnect`.
+        self.connection: Target | None = None
+        self.stopping = threading.Event()
+        # Building a target checks the scheme, the options and the password source now.
+        self._checked = self.open_target()
 
     def open_target(self) -> Target:
         """A new, not yet connected target for this route."""
         return open_target(self.url, **self.target_options)
 
     def connect(self) -> Target:
-        """Open and connect the main target (errors are translated by the backend)."""
+        """Open and connect the main target, kept as :attr:`connection`.
+
+        Errors are translated by the backend; a failed connection is closed.
+        """
         self.observer.connecting(self.display_url)
         target = self.open_target()
         try:
@@ -83,8 +105,25 @@ class Route:
         except BaseException:
             target.close()
             raise
+        self.connection = target
         self.observer.connected(self.display_url)
         return target
+
+    # -- stopping ----------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Take no more files; the ones in hand are finished (any thread may call this)."""
+        self.stopping.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopping.is_set()
+
+    def shielded(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` so that Ctrl-C or SIGTERM stops it cleanly (see :mod:`.stopping`)."""
+        return shielded(work, self.stop, name=f"entrepot-{self.direction}")
+
+    # -- the remote folder -------------------------------------------------------------
 
     def remote_names(self, target: Target) -> set[str]:
         """Names in the remote folder (raises RemoteNotFound when it does not exist)."""
@@ -98,8 +137,8 @@ class Route:
             self.lock = RemoteLock(target, lock_name, self.observer, self.token)
         self.lock.acquire(present, self.options.lock_names)
 
-    def disconnect(self, target: Target | None) -> None:
-        """Remove our lock (also after a failure) and close the connection.
+    def disconnect(self) -> None:
+        """Remove our lock (also after a failure) and close :attr:`connection`.
 
         A failure to remove the lock is raised after the connection is closed:
         a lock left behind blocks the other side, so it must not pass unseen.
@@ -110,12 +149,15 @@ class Route:
                 self.lock.release()
             except TargetError as exc:
                 lock_error = exc
+        target, self.connection = self.connection, None
         if target is not None:
             target.close()
             self.observer.disconnected(self.display_url)
         self.lock = None
         if lock_error is not None:
             raise lock_error
+
+    # -- what is kept ------------------------------------------------------------------
 
     @property
     def stored_url(self) -> str:
@@ -130,14 +172,29 @@ class Route:
             key: value for key, value in self.target_options.items() if key not in SECRET_OPTIONS
         }
 
+    @property
+    def identity(self) -> str:
+        """What makes two runs the same route, as a digest; see ``docs/shipping.md``.
+
+        The direction, the spool's real path, where the target is (scheme,
+        user, host, port, remote folder — for S3 the endpoint too) and the
+        delivery protocol.  Credentials, timeouts and other tuning are not part
+        of it: a run with other settings is still the same route.
+        """
+        target, parsed = self._checked, parse_url(self.url)
+        parts = (
+            self.direction,
+            os.path.realpath(self.spool.root),
+            parsed.scheme,
+            parsed.user or "",
+            (target.host or "").lower(),
+            str(target.port or ""),
+            target.remote_path(""),
+            self.options.protocol,
+        )
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
 
 def is_data_name(name: str, options: ShipOptions) -> bool:
     """True for remote names that are files to fetch (not locks, markers or partial uploads)."""
     return not is_partial(name) and not options.is_control_file(name)
-
-
-def first_permanent(errors: list[BaseException]) -> BaseException | None:
-    for error in errors:
-        if isinstance(error, PermanentTargetError):
-            return error
-    return errors[0] if errors else None

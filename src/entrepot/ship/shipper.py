@@ -1,14 +1,16 @@
 """Shipping a spool's ``new/`` files to a target.
 
-For every file: claim it (so no other shipper takes it), publish it
-atomically on the target, verify the remote copy, and only then move the
-local file to ``cur/`` (or delete or archive it).  A file whose transfer
-fails is released back to ``new/``; nothing local is removed before its
-remote copy is verified.  Remote names are deterministic, so a retry
-replaces a file, never duplicates it.
+For every file: claim it (so no other shipper takes it), open it without
+following a link, publish it atomically on the target, verify the remote
+copy, and only then move the local file to ``cur/`` (or delete or archive
+it).  A file whose transfer fails is released back to ``new/``; nothing
+local is removed before its remote copy is verified.  Remote names are
+deterministic, so a retry replaces a file, never duplicates it.
 
 Several transfers run in parallel when asked, each on its own connection,
-all drawing from one ordered list of names.
+all drawing from one ordered list of names.  :meth:`Route.stop` (Ctrl-C or
+SIGTERM, through :meth:`Route.shielded`) stops handing out names; the
+transfers in hand finish and their files go to ``cur/`` or back to ``new/``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-from entrepot.errors import ClaimLost, PermanentTargetError
+from entrepot.errors import ClaimLost, PermanentTargetError, UnsafeEntry
 from entrepot.ship.route import Report, Route
 from entrepot.spool import Claim, Entry
+from entrepot.spool.areas import descriptor_path
 from entrepot.targets import Target
 
 #: Called after each delivered file with its name and size.
@@ -29,10 +32,14 @@ ProgressHook = Callable[[str, int], None]
 
 _HOST = socket.gethostname().split(".")[0]
 
+#: Failures of one file that do not stop the others: the run goes on, then fails.
+REFUSALS = (PermanentTargetError, UnsafeEntry)
+
 
 class Shipper(Route):
     """Ships one spool to one target; see the module docstring."""
 
+    direction = "ship"
     remote_name_template = "{name}"
 
     def pending(self) -> list[Entry]:
@@ -43,6 +50,10 @@ class Shipper(Route):
         elif self.options.order == "name":
             entries.sort(key=lambda entry: entry.name)
         return entries
+
+    def plan(self) -> list[tuple[Entry, str]]:
+        """What a run would do now: each waiting file and its remote name (nothing moves)."""
+        return [(entry, self.remote_name(entry.name)) for entry in self.pending()]
 
     def recover(self) -> None:
         """Give back claims left by shippers that died, and clean stale ``tmp/`` files."""
@@ -69,32 +80,33 @@ class Shipper(Route):
         """Ship ``names`` using ``target`` and up to ``parallel - 1`` more connections.
 
         A transient failure stops the batch (the remaining files stay in
-        ``new/``) and is raised; permanent failures of single files are
-        recorded in ``report`` and the others go on.  The first permanent
-        failure is raised at the end.
+        ``new/``) and is raised; refusals of single files (:data:`REFUSALS`)
+        are recorded in ``report`` and the others go on.  The first refusal is
+        raised at the end.
         """
         queue = deque(names)
         guard = threading.Lock()
-        stop = threading.Event()
+        halt = threading.Event()
         fatal: list[BaseException] = []
         refused: list[BaseException] = []
 
         def next_name() -> str | None:
             with guard:
-                return queue.popleft() if queue and not stop.is_set() else None
+                if not queue or halt.is_set() or self.stopped:
+                    return None
+                return queue.popleft()
 
         def work(connection: Target | None) -> None:
             extra = connection is None
             try:
                 if connection is None:
-                    if not queue:
+                    if not queue or self.stopped:
                         return
                     connection = self.open_target()
                 while (name := next_name()) is not None:
                     try:
                         size = self.ship_one(connection, name)
-                    except PermanentTargetError as exc:
-                        self.observer.failed(name, exc)
+                    except REFUSALS as exc:
                         report.add_failed(name, exc)
                         refused.append(exc)
                         continue
@@ -104,7 +116,7 @@ class Shipper(Route):
                             progress(name, size)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 fatal.append(exc)
-                stop.set()
+                halt.set()
             finally:
                 if extra and connection is not None:
                     connection.close()
@@ -124,16 +136,30 @@ class Shipper(Route):
             raise refused[0]
 
     def ship_one(self, target: Target, name: str) -> int | None:
-        """Deliver one file; return its size, or None if another shipper took it first."""
-        claim = self.spool.claim(name)
+        """Deliver one file; return its size, or None if another shipper took it first.
+
+        Every failure is told to the observer once, here, and the file goes
+        back to ``new/``.
+        """
+        try:
+            claim = self.spool.claim(name)
+        except UnsafeEntry as exc:
+            self.observer.failed(name, exc)
+            raise
         if claim is None:
             return None
         remote = self.remote_name(name)
         try:
             self.observer.transferring(name)
-            info = target.upload(
-                claim.path, remote, conflict=self.options.conflict, verify=self.options.verify
-            )
+            # Read through the descriptor that was checked: a name swapped for a
+            # link after the claim is never followed.
+            with claim.open() as src:
+                info = target.upload(
+                    descriptor_path(src),
+                    remote,
+                    conflict=self.options.conflict,
+                    verify=self.options.verify,
+                )
             if self.options.protocol == "marker":
                 target.upload_bytes(b"", remote + self.options.marker_suffix)
         except BaseException as exc:
@@ -156,6 +182,20 @@ class Shipper(Route):
             claim.done(area)
             self.observer.moved(name, "new", area)
 
+    def session(
+        self, names: list[str], report: Report, progress: ProgressHook | None = None
+    ) -> None:
+        """Connect (unless connected), open the session and deliver ``names``.
+
+        Meant to run under :meth:`shielded`; stops early once :meth:`stop` is
+        called.  The caller disconnects (:meth:`disconnect`), also after a failure.
+        """
+        target = self.connection or self.connect()
+        if self.stopped:
+            return
+        self.open_session(target)
+        self.deliver(target, names, report, progress)
+
     def run(self, progress: ProgressHook | None = None) -> Report:
         """One complete run without retries: recover, connect, lock, deliver, unlock."""
         report = Report()
@@ -163,10 +203,8 @@ class Shipper(Route):
         names = [entry.name for entry in self.pending()]
         if not names:
             return report
-        target = self.connect()
         try:
-            self.open_session(target)
-            self.deliver(target, names, report, progress)
+            self.shielded(lambda: self.session(names, report, progress))
         finally:
-            self.disconnect(target)
+            self.disconnect()
         return report

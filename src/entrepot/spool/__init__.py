@@ -3,8 +3,9 @@
 See :mod:`entrepot.spool.core` for how it works and ``docs/spool.md`` for a tour.
 """
 
-from entrepot.spool.claims import CLAIM_AREA, Claim
-from entrepot.spool.core import AREAS, CLAIM_LEASE, STALE_TMP_AGE, Spool
+from entrepot.spool.areas import AREAS, CLAIM_AREA, Areas
+from entrepot.spool.claims import Claim
+from entrepot.spool.core import CLAIM_LEASE, STALE_TMP_AGE, Spool
 from entrepot.spool.entries import AreaStats, Entry, RecoveryReport
 from entrepot.spool.naming import unique_name
 from entrepot.spool.writing import Batch, SpoolWriter
@@ -15,6 +16,7 @@ __all__ = [
     "CLAIM_LEASE",
     "STALE_TMP_AGE",
     "AreaStats",
+    "Areas",
     "Batch",
     "Claim",
     "Entry",

@@ -1,30 +1,41 @@
-"""Writing into a spool: the file handed to producers, and batches published together."""
+"""Writing into a spool: files written in ``tmp/`` and published into an area.
+
+Every way in — a file handed to a producer (:class:`SpoolWriter`), bytes,
+a copy or hard link of a local file, a :class:`Batch` of many — writes a
+fresh ``tmp/`` file (created exclusively: nothing there is written
+through), makes it durable, and publishes it with
+:meth:`~entrepot.spool.areas.Areas.publish`.  A source file is opened
+without following a link and must be a regular file.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import BinaryIO
 
-from entrepot.durable import fsync_dir, rename_noreplace, syncfs, write_file
-from entrepot.errors import NameExists
+from entrepot.durable import fsync_dir, syncfs, write_file
+from entrepot.errors import NameExists, UnsafeEntry
 from entrepot.logs import log_event
 from entrepot.names import check_name
+from entrepot.spool.areas import Areas, open_entry
 from entrepot.spool.naming import unique_name
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("entrepot.spool")
 
-
-if TYPE_CHECKING:
-    from entrepot.spool.core import Spool
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class SpoolWriter:
     """The file handed out by :meth:`Spool.writer`: write bytes, it is published on exit."""
 
-    def __init__(self, file: IO[bytes], name: str, tmp_path: Path) -> None:
+    def __init__(self, file: BinaryIO, name: str, tmp_path: Path) -> None:
         self._file = file
         self.name = name
         self.tmp_path = tmp_path
@@ -47,56 +58,148 @@ class SpoolWriter:
         return self._file.fileno()
 
 
+@contextmanager
+def writing(areas: Areas, name: str | None, area: str) -> Iterator[SpoolWriter]:
+    """A :class:`SpoolWriter` published into ``area`` when the block succeeds."""
+    final = check_name(name) if name is not None else unique_name()
+    areas.folder(area)  # check the area's name before writing anything
+    tmp_path = areas.scratch()
+    file = os.fdopen(os.open(tmp_path, _CREATE, 0o644), "wb")
+    handle = SpoolWriter(file, final, Path(tmp_path))
+    try:
+        yield handle
+        file.flush()
+        if areas.durable:
+            os.fsync(file.fileno())
+        file.close()
+        handle.path = Path(areas.publish(tmp_path, final, area))
+    except BaseException:
+        file.close()
+        _unlink(tmp_path)
+        raise
+
+
+def publish_bytes(areas: Areas, data: bytes, name: str | None, area: str) -> str:
+    """Publish ``data`` as a new file in ``area``; return its name."""
+    final = check_name(name) if name is not None else unique_name()
+    areas.folder(area)
+    tmp_path = areas.scratch()
+    try:
+        write_file(tmp_path, data, durable=areas.durable)
+        areas.publish(tmp_path, final, area)
+    except BaseException:
+        _unlink(tmp_path)
+        raise
+    return final
+
+
+def publish_file(
+    areas: Areas, source: str | os.PathLike[str], name: str | None, *, link: bool, area: str
+) -> str:
+    """Publish a copy of (or a hard link to) the regular file ``source``; return its name."""
+    final = check_name(name if name is not None else os.path.basename(os.fspath(source)))
+    areas.folder(area)
+    tmp_path = areas.scratch()
+    try:
+        if link:
+            link_into(source, tmp_path)
+        else:
+            copy_into(source, tmp_path)
+        if areas.durable:
+            _fsync_file(tmp_path)
+        areas.publish(tmp_path, final, area)
+    except BaseException:
+        _unlink(tmp_path)
+        raise
+    return final
+
+
+def copy_into(source: str | os.PathLike[str], tmp_path: str) -> None:
+    """Copy the regular file ``source`` (never through a link) into a new ``tmp_path``."""
+    with open_entry(source, what="source file") as src:
+        fd = os.open(tmp_path, _CREATE, 0o644)
+        with os.fdopen(fd, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+
+
+def link_into(source: str | os.PathLike[str], tmp_path: str) -> None:
+    """Hard-link ``source`` as ``tmp_path``; a link or special file is refused."""
+    os.link(source, tmp_path, follow_symlinks=False)
+    if not stat.S_ISREG(os.lstat(tmp_path).st_mode):
+        os.unlink(tmp_path)
+        raise UnsafeEntry(f"source file {os.fspath(source)!r} is not a regular file: refused")
+
+
 class Batch:
     """Files collected by :meth:`Spool.batch`, published together on :meth:`commit`."""
 
-    def __init__(self, spool: Spool) -> None:
-        self.spool = spool
-        self._pending: list[tuple[Path, str]] = []
+    def __init__(self, areas: Areas) -> None:
+        self.areas = areas
+        self._pending: list[tuple[str, str]] = []
         self.names: list[str] = []
 
     def add_bytes(self, data: bytes, name: str | None = None) -> str:
         """Add a file holding ``data``; return its final name."""
         final = check_name(name) if name is not None else unique_name()
-        tmp_path = self.spool.root / "tmp" / unique_name()
+        tmp_path = self.areas.scratch()
         write_file(tmp_path, data, durable=False)
         self._pending.append((tmp_path, final))
         return final
 
     def add_file(self, source: str | os.PathLike[str], name: str | None = None) -> str:
-        """Add a copy of ``source``; return its final name."""
-        source = Path(source)
-        final = check_name(name if name is not None else source.name)
-        tmp_path = self.spool.root / "tmp" / unique_name()
-        shutil.copyfile(source, tmp_path)
+        """Add a copy of the regular file ``source``; return its final name."""
+        final = check_name(name if name is not None else os.path.basename(os.fspath(source)))
+        tmp_path = self.areas.scratch()
+        try:
+            copy_into(source, tmp_path)
+        except BaseException:
+            _unlink(tmp_path)
+            raise
         self._pending.append((tmp_path, final))
         return final
 
     def discard(self) -> None:
         """Remove every file added so far; nothing is published."""
         for tmp_path, _ in self._pending:
-            tmp_path.unlink(missing_ok=True)
+            _unlink(tmp_path)
         self._pending.clear()
 
     def commit(self) -> list[str]:
-        """Make the files durable with one flush, then publish them all into ``new/``."""
-        spool = self.spool
-        if spool.durable and self._pending:
-            syncfs(spool.root / "tmp")
-        target = spool.root / "new"
+        """Make the files durable with one flush, then publish them all into ``new/``.
+
+        The folder is synced once at the end, not once per file.
+        """
+        areas = self.areas
+        if areas.durable and self._pending:
+            syncfs(areas.folder("tmp"))
         taken = []
-        for tmp_path, name in self._pending:
-            try:
-                rename_noreplace(tmp_path, target / name)
-            except FileExistsError:
-                tmp_path.unlink(missing_ok=True)
-                taken.append(name)
-                continue
-            self.names.append(name)
-        self._pending.clear()
-        if spool.durable and self.names:
-            fsync_dir(target)
+        try:
+            for tmp_path, name in self._pending:
+                try:
+                    areas.publish(tmp_path, name, "new", sync=False)
+                except NameExists:
+                    _unlink(tmp_path)
+                    taken.append(name)
+                    continue
+                self.names.append(name)
+        finally:
+            self._pending.clear()
+        if areas.durable and self.names:
+            fsync_dir(areas.folder("new"))
         log_event(logger, "spool.batch_published", logging.DEBUG, files=len(self.names))
         if taken:
             raise NameExists(f"already in new/, not published: {', '.join(map(repr, taken))}")
         return self.names
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -1,4 +1,8 @@
-"""``entrepot ship``, ``fetch`` and the backlog commands against a real FTP server."""
+"""``entrepot ship``, ``fetch`` and the backlog commands, in-process, against a real FTP server.
+
+The commands as an operator runs them, in a subprocess, are in
+``tests/acceptance`` and ``tests/hostile``.
+"""
 
 from __future__ import annotations
 
@@ -94,7 +98,13 @@ def test_ship_exit_codes_and_backlog_retry(
 def test_fetch_command(cli: Any, ftp_server: Any, secret: str, tmp_path: Path) -> None:
     (ftp_server.root / "in.csv").write_text("a,b\n")
     inbox = tmp_path / "inbox"
+    # A spool that does not exist is not made by mistake.
     code, _, err = cli("fetch", ftp_server.url, inbox, "--password-env", secret, "--no-ledger")
+    assert code == ExitCode.NOT_FOUND and "spool init" in err
+    assert not inbox.exists() and (ftp_server.root / "in.csv").exists()
+    code, _, err = cli(
+        "fetch", ftp_server.url, inbox, "--password-env", secret, "--no-ledger", "--create"
+    )
     assert code == ExitCode.OK, err
     assert (inbox / "new" / "in.csv").read_text() == "a,b\n"
     assert list(ftp_server.root.iterdir()) == []

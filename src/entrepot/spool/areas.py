@@ -1,0 +1,270 @@
+"""The folders of one spool on disk: the primitives every part of the spool is built on.
+
+:class:`Areas` knows where each area is, creates an area the first time it
+is needed, makes renames durable with one ``fsync`` of a folder descriptor
+kept open, and does the three moves a spool makes — *publish* a complete
+``tmp/`` file under its final name, *take* a file into ``claimed/``, and
+*finish* a claimed file into another area.  :class:`~entrepot.spool.Spool`,
+:class:`~entrepot.spool.Claim`, :class:`~entrepot.spool.Batch` and the
+fetcher all go through it, so the rules (names checked, nothing
+overwritten, folders synced) live in one place.
+
+One :class:`Areas` may be shared by many threads (a shipper's workers share
+one spool): the descriptor cache takes a lock, and :meth:`Areas.close` never
+closes a descriptor while another thread syncs through it.
+
+Entries are opened with ``O_NOFOLLOW`` and checked to be regular files
+(:func:`open_entry`): a symbolic link swapped into the spool is never read
+through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import stat
+import threading
+from pathlib import Path
+from typing import BinaryIO
+
+from entrepot.durable import rename_noreplace
+from entrepot.errors import ClaimLost, NameExists, SpoolLayoutError, UnsafeEntry
+from entrepot.logs import log_event
+from entrepot.names import check_name
+from entrepot.spool.naming import free_name, unique_name
+
+logger = logging.getLogger("entrepot.spool")
+
+#: The areas :meth:`Areas.prepare` creates.
+AREAS = ("tmp", "new", "cur")
+#: Where claimed files wait while their claim is held.
+CLAIM_AREA = "claimed"
+
+# Reading an entry never follows a link, and never blocks on a FIFO someone left there.
+_OPEN_ENTRY = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+class Areas:
+    """The area folders of the spool at ``root``; see the module docstring.
+
+    ``durable=False`` makes :meth:`sync` a no-op.
+    """
+
+    def __init__(self, root: Path, *, durable: bool = True) -> None:
+        self.root = root
+        self.durable = durable
+        self._ready = set(AREAS)
+        self._folders: dict[str, str] = {}
+        self.descriptors = FolderDescriptors()
+
+    # -- where ---------------------------------------------------------------------
+
+    def folder(self, area: str) -> str:
+        """The folder of ``area`` as a string, the name checked once."""
+        folder = self._folders.get(area)
+        if folder is None:
+            folder = self._folders[area] = os.path.join(self.root, check_name(area, what="area"))
+        return folder
+
+    def ensure(self, area: str) -> str:
+        """The folder of ``area``, created the first time this object needs it."""
+        folder = self.folder(area)
+        if area not in self._ready:
+            make_folder(Path(folder))
+            self._ready.add(area)
+        return folder
+
+    def prepare(self) -> None:
+        """Create the root and the ``tmp``, ``new`` and ``cur`` areas."""
+        for area in AREAS:
+            make_folder(self.root / area)
+        # Folders may have been made anew: never sync through a descriptor of an
+        # old one, and make the other areas again when next needed.
+        self.descriptors.close()
+        self._ready = set(AREAS)
+
+    def exists(self) -> bool:
+        """True when the spool's root and its ``new/`` area are folders."""
+        return os.path.isdir(self.folder("new"))
+
+    def scratch(self) -> str:
+        """A fresh, unused path in ``tmp/`` (the file is not created)."""
+        return f"{self.folder('tmp')}/{unique_name()}"
+
+    # -- durability ----------------------------------------------------------------
+
+    def sync(self, folder: str) -> None:
+        """Make the entries of ``folder`` durable (nothing in non-durable mode)."""
+        if self.durable:
+            self.descriptors.fsync(folder)
+
+    def close(self) -> None:
+        self.descriptors.close()
+
+    # -- the three moves -----------------------------------------------------------
+
+    def publish(
+        self, tmp_path: str | os.PathLike[str], name: str, area: str = "new", *, sync: bool = True
+    ) -> str:
+        """Rename the complete file ``tmp_path`` to ``area/name``, never over another file.
+
+        ``name`` must be checked already.  Returns the final path.  With
+        ``sync=False`` the caller syncs the folder itself (once for many files).
+        """
+        folder = self.folder(area)
+        final = f"{folder}/{name}"
+        try:
+            rename_noreplace(tmp_path, final)
+        except FileExistsError:
+            raise NameExists(f"{name!r} already exists in {area}/") from None
+        except FileNotFoundError:
+            if not os.path.isdir(folder):
+                raise SpoolLayoutError(f"spool area {folder} is missing: prepare() it") from None
+            raise
+        if sync:
+            self.sync(folder)
+        if logger.isEnabledFor(logging.DEBUG):
+            log_event(logger, "spool.published", logging.DEBUG, name=name, area=area)
+        return final
+
+    def take(self, name: str, token: str) -> str | None:
+        """Move ``new/name`` into ``claimed/`` as ``token-name``; None if someone was first.
+
+        Only regular files are taken: anything else (a link swapped in after a
+        listing, a FIFO) is put back and :class:`UnsafeEntry` is raised.
+        """
+        held = f"{self.ensure(CLAIM_AREA)}/{token}-{name}"
+        source = f"{self.folder('new')}/{name}"
+        try:
+            # rename() moves the file for exactly one caller; the others get ENOENT.
+            os.rename(source, held)
+        except FileNotFoundError:
+            return None
+        try:
+            mode = os.lstat(held).st_mode
+        except FileNotFoundError:
+            return None  # recovered at once by someone else: not ours any more
+        if not stat.S_ISREG(mode):
+            with contextlib.suppress(OSError):
+                rename_noreplace(held, source)
+            log_event(logger, "spool.unsafe_entry", logging.WARNING, name=name, area="new")
+            raise UnsafeEntry(f"{name!r} in new/ is not a regular file: refused")
+        return held
+
+    def finish(self, held: str, name: str, area: str) -> str:
+        """Move a claimed file to ``area`` under ``name``; return its final path.
+
+        Back in ``new/`` an existing name is an error; elsewhere (``cur/``)
+        the file gets a free ``~2``, ``~3``… name instead.
+        """
+        folder = self.ensure(area)
+        final = f"{folder}/{name}"
+        while True:
+            try:
+                rename_noreplace(held, final)
+                break
+            except FileNotFoundError:
+                raise ClaimLost(
+                    f"claim on {name!r} was lost: its lease expired and it was recovered"
+                ) from None
+            except FileExistsError:
+                if area == "new":
+                    raise NameExists(f"{name!r} already exists in new/") from None
+                final = free_name(folder, name)
+        self.sync(folder)
+        event = "spool.released" if area == "new" else "spool.done"
+        log_event(logger, event, logging.DEBUG, name=name, area=area)
+        return final
+
+
+class FolderDescriptors:
+    """Folder descriptors kept open so that syncing a folder is one system call.
+
+    Safe to share between threads: each folder is opened once, and
+    :meth:`close` leaves a descriptor that a sync is using to that sync,
+    which closes it when done — a closed descriptor number is never synced
+    (it may already name another file).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, int] = {}
+        self._in_use: dict[int, int] = {}
+        self._retired: set[int] = set()
+
+    def fsync(self, folder: str) -> None:
+        with self._lock:
+            fd = self._open.get(folder)
+            if fd is None:
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                self._open[folder] = fd
+            self._in_use[fd] = self._in_use.get(fd, 0) + 1
+        try:
+            os.fsync(fd)
+        finally:
+            with self._lock:
+                users = self._in_use.pop(fd) - 1
+                if users:
+                    self._in_use[fd] = users
+                elif fd in self._retired:
+                    self._retired.discard(fd)
+                    _close(fd)
+
+    def close(self) -> None:
+        """Close every descriptor (those in use as soon as their sync ends)."""
+        with self._lock:
+            for fd in self._open.values():
+                if fd in self._in_use:
+                    self._retired.add(fd)
+                else:
+                    _close(fd)
+            self._open.clear()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+
+def _close(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+
+
+def make_folder(path: Path) -> None:
+    """Create ``path`` and its parents; a file in the way is a layout error."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise SpoolLayoutError(f"cannot create spool area {path}: a file is in the way") from exc
+    if not path.is_dir():
+        raise SpoolLayoutError(f"spool area {path} is not a folder")
+
+
+def open_entry(path: str | os.PathLike[str], *, what: str = "spool file") -> BinaryIO:
+    """Open ``path`` for reading without following a link; refuse anything but a regular file."""
+    try:
+        fd = os.open(path, _OPEN_ENTRY)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafeEntry(f"{what} {os.fspath(path)!r} is a symbolic link: refused") from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeEntry(f"{what} {os.fspath(path)!r} is not a regular file: refused")
+        # Back to blocking reads: O_NONBLOCK was only there to open a FIFO safely.
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def descriptor_path(file: BinaryIO) -> str:
+    """A path that reopens exactly the file behind ``file``, whatever its name became.
+
+    ``/proc/self/fd/N`` names the open file itself, not a name in a folder:
+    code that insists on opening a path (a target's ``upload``) reads the
+    file that was checked, even if the name was swapped for a link since.
+    """
+    return f"/proc/self/fd/{file.fileno()}"
