@@ -286,15 +286,9 @@ def main() -> None:
                 rows.append(ship_row(remotes[protocol], rclone, sources, base, runs))
             if "put" in work:
                 rows.append(put_row(remotes[protocol], rclone, large, runs))
-        run_rows(
-            "cmd_ship",
-            args,
-            rows,
-            files=args.files,
-            size=args.size,
-            large_mib=args.large_mib,
-            rclone=rclone_version(rclone),
-        )
+        workload = {"files": args.files, "size": args.size, "large_mib": args.large_mib}
+        workload["rclone"] = rclone_version(rclone)
+        run_rows("cmd_ship", args, rows, workload)
 
 
 def rclone_version(rclone: Rclone) -> str:

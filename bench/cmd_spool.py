@@ -100,7 +100,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096, help="bytes per file (default 4096)")
     args = parser.parse_args()
     base = scratch("cmd-spool")
-    run_rows("cmd_spool", args, rows(base, args.files, args.size), files=args.files, size=args.size)
+    workload = {"files": args.files, "size": args.size}
+    run_rows("cmd_spool", args, rows(base, args.files, args.size), workload)
 
 
 if __name__ == "__main__":

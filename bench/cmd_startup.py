@@ -126,7 +126,7 @@ def rows(base: Path) -> list[Row]:
 def main() -> None:
     args = options(__doc__.split("\n\n")[0]).parse_args()
     base = scratch("cmd-startup")
-    run_rows("cmd_startup", args, rows(base))
+    run_rows("cmd_startup", args, rows(base), {})
 
 
 if __name__ == "__main__":

@@ -217,7 +217,9 @@ def options(description: str) -> argparse.ArgumentParser:
     return parser
 
 
-def run_rows(script: str, args: argparse.Namespace, rows: Iterable[Row], **workload: Any) -> None:
+def run_rows(
+    script: str, args: argparse.Namespace, rows: Iterable[Row], workload: dict[str, Any]
+) -> None:
     """Measure every row, print the table, write ``--json``."""
     started = datetime.datetime.now(datetime.UTC)
     lines: list[dict[str, Any]] = []
