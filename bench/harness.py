@@ -48,6 +48,12 @@ WORK = HERE / ".work"
 ENTREPOT = str(Path(sys.executable).with_name("entrepot"))
 PYTHON = sys.executable
 
+# Python caches compiled modules by default (and pip compiles them at install);
+# a PYTHONDONTWRITEBYTECODE=1 inherited from the environment would make every
+# run compile Entrepôt's own modules (an editable install) afresh.  Every
+# command measured runs with the default: the warm-up round fills the cache.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+
 for _path in (ROOT, HERE):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
