@@ -10,7 +10,9 @@ Three looks, each at a whole ``entrepot`` command in a subprocess:
 * ``python -m cProfile -m entrepot put FILE ftp://…`` (one file of
   ``--large-mib`` MiB to the test suite's FTP server in its own process);
 * ``python -m cProfile -m entrepot dc import …`` (``--rows`` orders, the
-  file of ``cmd_import.py``, into SQLite).
+  file of ``cmd_import.py``, into SQLite);
+* ``python -m cProfile -m entrepot spool put S …`` (``--files`` files of
+  4 KiB, durable, into a spool made beforehand).
 
 The profiles are kept in ``bench/.work/profiles/`` (open them with
 ``python -m pstats``); the summaries print the functions with the most
@@ -32,7 +34,7 @@ from collections import Counter
 from bench_targets_common import ServerProcess
 from cmd_import import Importer, generate
 from cmd_ship import PASSWORD_VARIABLE, disk_remote
-from harness import PYTHON, WORK, random_file, scratch
+from harness import PYTHON, WORK, random_file, random_files, scratch
 
 OWN_CODE = "src/entrepot/"
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")
@@ -108,6 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--large-mib", type=int, default=256)
     parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--files", type=int, default=3000)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--import-runs", type=int, default=5)
     args = parser.parse_args()
@@ -125,6 +128,13 @@ def main() -> None:
     generate(source, args.rows)
     command = Importer(base, source).command(f"sqlite:///{base / 'orders.sqlite'}")
     profiled("dc-import-sqlite", command.argv[1:], args.top)
+
+    sources = random_files(base / "sources", args.files, 4096)
+    spool = base / "spool"
+    subprocess.run(
+        [PYTHON, "-m", "entrepot", "spool", "init", str(spool)], check=True, capture_output=True
+    )
+    profiled("spool-put", ["spool", "put", str(spool), *map(str, sources)], args.top)
 
 
 if __name__ == "__main__":
