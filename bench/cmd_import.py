@@ -49,6 +49,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -184,11 +185,17 @@ def verify_table(query: Callable[[str], list[tuple[Any, ...]]], expected: Expect
 
 def sqlite_query(path: Path) -> Callable[[str], list[tuple[Any, ...]]]:
     def query(sql: str) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(path) as conn:
+        with closing(sqlite3.connect(path)) as conn:
             # SQLite has no ::text cast; its dates are text already.
             return conn.execute(sql.replace("::text", "")).fetchall()
 
     return query
+
+
+def remove_sqlite(path: Path) -> None:
+    """The database and what its journal modes leave beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def pandas_python() -> str:
@@ -230,9 +237,16 @@ def sqlite_row(base: Path, source: Path, expected: Expected, importer: Importer)
     pandas_script = base / "pandas_load.py"
     pandas_script.write_text(PANDAS_LOAD)
 
+    def verify(stdout: str) -> None:
+        query = sqlite_query(database)
+        # A typed, keyed table (not one the loader made up with text columns).
+        (ddl,) = query("SELECT sql FROM sqlite_master WHERE name = 'orders'")[0]
+        check(re.search(r"id BIGINT NOT NULL.*PRIMARY KEY", ddl, re.S), f"table {ddl}")
+        verify_table(query, expected)
+
     def verified(command: Command) -> Command:
-        command.verify = lambda stdout: verify_table(sqlite_query(database), expected)
-        command.cleanup = lambda: database.unlink()
+        command.verify = verify
+        command.cleanup = lambda: remove_sqlite(database)
         return command
 
     def entrepot() -> Command:
@@ -240,7 +254,7 @@ def sqlite_row(base: Path, source: Path, expected: Expected, importer: Importer)
 
     def with_table(argv: list[str]) -> Callable[[], Command]:
         def prepare() -> Command:
-            with sqlite3.connect(database) as conn:
+            with closing(sqlite3.connect(database)) as conn:
                 conn.execute(SQLITE_DDL)
             return verified(Command(argv))
 
