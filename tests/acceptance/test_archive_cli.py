@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-import struct
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.unit.test_archive_shoebox_v1 import shoebox_archive
 
 ENTREPOT = str(Path(sys.executable).with_name("entrepot"))
 
@@ -88,16 +89,15 @@ def test_verify_reports_damage_with_offsets_and_fails(tmp_path: Path):
     assert strict.returncode == 7 and len(lines(strict.stdout)) == 2
 
 
-def test_cat_reads_an_old_shoebox_archive(tmp_path: Path):
-    block = struct.pack("<iii5s1s", 2, 5, 1, b"index", b"0")
-    raw = struct.pack("<i9s", 9, b'{"n": 0}\n')
+def test_cat_reads_an_archive_written_by_shoebox(tmp_path: Path):
     old = tmp_path / "old.events"
-    old.write_bytes(struct.pack("<ihiii", 0x69867884, 1, len(block), len(raw), 0) + block + raw)
+    old.write_bytes(shoebox_archive([({"index": "0", "clé": "é"}, b'{"n": 0}\n')]))
     cat = entrepot("archive", "cat", old)
     assert cat.returncode == 0, cat.stderr
     assert lines(cat.stdout) == [
-        {"metadata": {"index": "0"}, "payload": "eyJuIjogMH0K", "payload_encoding": "base64"}
-    ]
+        {"metadata": {"index": "0", "clé": "é"}, "payload": "eyJuIjogMH0K",
+         "payload_encoding": "base64"}
+    ]  # fmt: skip
 
 
 def test_bad_input_and_missing_files_get_clear_errors(tmp_path: Path):

@@ -18,8 +18,8 @@ import pytest
 from entrepot.archive import ArchiveReader, verify
 from entrepot.archive import format as fmt
 from entrepot.archive.compress import compress_bytes
-from entrepot.archive.shoebox_v1 import V1_MARKER
 from entrepot.errors import ArchiveError, CorruptRecord
+from tests.unit.test_archive_shoebox_v1 import shoebox_archive
 
 MUTATIONS_PER_KIND = 3_000
 
@@ -142,32 +142,10 @@ def test_a_damaged_record_in_strict_mode_raises_with_its_offset(corpus):
     assert caught.value.offset == header_size
 
 
-def v1_record(metadata: dict[str, str], payload: bytes) -> bytes:
-    strings = [s.encode() for pair in metadata.items() for s in pair]
-    block = struct_pack_v1(strings)
-    raw = len(payload).to_bytes(4, "little") + payload
-    return (
-        V1_MARKER.to_bytes(4, "little")
-        + (1).to_bytes(2, "little")
-        + len(block).to_bytes(4, "little")
-        + len(raw).to_bytes(4, "little")
-        + bytes(4)
-        + block
-        + raw
-    )
-
-
-def struct_pack_v1(strings: list[bytes]) -> bytes:
-    head = len(strings).to_bytes(4, "little") + b"".join(
-        len(s).to_bytes(4, "little") for s in strings
-    )
-    return head + b"".join(strings)
-
-
 @pytest.mark.timeout(120)
 def test_mutated_format1_archives_never_hang_or_crash():
     rng = random.Random(99)
-    data = b"".join(v1_record({"i": str(i)}, b"p" * (i * 7)) for i in range(10))
+    data = shoebox_archive([({"i": str(i)}, b"p" * (i * 7)) for i in range(10)])
     for _ in range(1_500):
         mutated = mutate(rng, data, [data])
         try:

@@ -135,6 +135,30 @@ def test_a_damaged_record_is_skipped_and_counted_or_raises_when_strict():
     assert not report.ok and report.damage[0].offset == damaged_at
 
 
+class FailingStream(io.BytesIO):
+    """A file whose disk stops answering after ``limit`` bytes."""
+
+    limit = 20_000
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        left = self.limit - self.tell()
+        if left <= 0:
+            raise OSError(5, "Input/output error")
+        return super().read(left if size is None or size < 0 else min(size, left))
+
+
+def test_a_read_error_ends_the_file_as_reported_damage():
+    data = build([({"i": str(i)}, "y" * 100) for i in range(500)])
+    with ArchiveReader(FailingStream(data)) as reader:
+        records = list(reader)
+        assert 0 < len(records) < 500
+        assert [d.reason for d in reader.damage] == [
+            "the file cannot be read: OSError: [Errno 5] Input/output error"
+        ]
+    with pytest.raises(CorruptRecord, match="cannot be read"):
+        list(ArchiveReader(FailingStream(data), strict=True))
+
+
 def test_a_torn_tail_ends_the_file_cleanly():
     events = [({"i": str(i)}, "x" * 50) for i in range(4)]
     data = build(events, seal=False)

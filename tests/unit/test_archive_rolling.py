@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from importlib.metadata import EntryPoint
@@ -241,6 +242,27 @@ def test_a_closed_writer_refuses_events(tmp_path: Path):
     writer.close()
     with pytest.raises(fmt.ArchiveError):
         writer.write({}, b"late")
+
+
+def test_a_writer_dropped_without_close_leaves_its_events_for_recovery(tmp_path: Path):
+    writer = RollingWriter(tmp_path, "d-{seq}.events")
+    for number in range(10):
+        writer.write({}, {"n": number})
+    del writer
+    gc.collect()
+    RollingWriter(tmp_path, "d-{seq}.events").close()  # recovers the released file
+    assert [p["n"] for p in payloads(tmp_path)] == list(range(10))
+
+
+def test_a_file_that_is_no_archive_is_passed_over_by_a_set(tmp_path: Path):
+    with RollingWriter(tmp_path, "s-{seq}.events") as writer:
+        writer.write({}, b"kept")
+    (tmp_path / "notes.events").write_text("not an archive")
+    archives = ArchiveSet(str(tmp_path / "*.events"))
+    assert [r.payload for r in archives] == [b"kept"]
+    assert [(p.name, d.offset) for p, d in archives.damage] == [("notes.events", 0)]
+    with pytest.raises(fmt.UnknownFormat):
+        list(ArchiveSet(str(tmp_path / "*.events"), strict=True))
 
 
 # -- recovery -------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from entrepot.compat.shoebox import (
     roll_manager,
 )
 from entrepot.errors import ConfigError
+from tests.unit.test_archive_shoebox_v1 import shoebox_archive
 
 
 def read_all(manager: ReadingRollManager) -> list[tuple[dict[str, str], Any]]:
@@ -213,14 +213,11 @@ def test_the_upload_callback_ships_closed_archives_to_a_target_url(tmp_path: Pat
         UploadCallback()
 
 
-def test_old_format1_files_are_read_through_the_facade(tmp_path: Path):
-    strings = [b"index", b"0"]
-    block = struct.pack("<iii5s1s", 2, 5, 1, *strings)
-    raw = struct.pack("<i9s", 9, b"payload_0")
-    record = struct.pack("<ih", 0x69867884, 1) + struct.pack("<iii", len(block), len(raw), 0)
-    (tmp_path / "old_1.events").write_bytes(record + block + raw)
+def test_files_written_by_shoebox_are_read_through_the_facade(tmp_path: Path):
+    events = [({"index": "0", "région": "Genève"}, "payload_0 ☕".encode()), ({}, b"")]
+    (tmp_path / "old_1.events").write_bytes(shoebox_archive(events))
     reader = ReadingRollManager("old_*.events", directory=str(tmp_path))
-    assert read_all(reader) == [({"index": "0"}, "payload_0")]
+    assert read_all(reader) == [({"index": "0", "région": "Genève"}, "payload_0 ☕"), ({}, "")]
 
 
 def test_json_payloads_come_back_as_json_text(tmp_path: Path):

@@ -8,7 +8,7 @@ or :class:`ArchiveSet` (many, oldest first).  The format is specified in
 
 from __future__ import annotations
 
-from entrepot.archive.format import FORMAT_VERSION, ArchiveHeader, Record
+from entrepot.archive.format import FORMAT_VERSION, MAX_RECORD, ArchiveHeader, Record
 from entrepot.archive.handoff import HandOff
 from entrepot.archive.naming import DEFAULT_TEMPLATE, Template
 from entrepot.archive.policies import (
@@ -25,20 +25,20 @@ from entrepot.archive.policies import (
 from entrepot.archive.reader import (
     OPEN_SUFFIX,
     ArchiveReader,
-    ArchiveSet,
     Damage,
-    NoMoreFiles,
     Report,
     read_archive,
     verify,
 )
 from entrepot.archive.recovery import recover_directory
 from entrepot.archive.rolling import RollingWriter
+from entrepot.archive.series import ArchiveSet, NoMoreFiles
 from entrepot.archive.writer import ArchiveWriter
 
 __all__ = [
     "DEFAULT_TEMPLATE",
     "FORMAT_VERSION",
+    "MAX_RECORD",
     "OPEN_SUFFIX",
     "AgePolicy",
     "AnyOf",

@@ -2,7 +2,10 @@
 
 zstd is the default (fast, with a frame checksum); gzip is there for tools
 that only know it.  Readers never trust a file name: :func:`detect` looks at
-the first bytes.
+the first bytes.  A compressed archive exists only once it is sealed, so a
+compressed stream that stops short is damage: gzip's reader says so itself,
+and :func:`zstd_incomplete` walks the zstd frames to find out (the zstd
+stream reader ends quietly at a cut).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import IO, Literal
 
 import zstandard
 
-from entrepot.errors import ConfigError
+from entrepot.errors import ConfigError, CorruptRecord
 
 Compression = Literal["zstd", "gzip"]
 
@@ -57,6 +60,61 @@ def open_decompressed(raw: IO[bytes], kind: Compression | None) -> IO[bytes]:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return raw
+
+
+def read_prefix(raw: IO[bytes], size: int) -> bytes:
+    """Up to ``size`` bytes of the content of ``raw``, uncompressed (CorruptRecord if damaged)."""
+    start = raw.tell()
+    kind = detect(raw.read(4))
+    raw.seek(start)
+    try:
+        return open_decompressed(raw, kind).read(size)
+    except Exception as exc:
+        raise CorruptRecord(f"compressed data is damaged: {type(exc).__name__}: {exc}") from exc
+
+
+_ZSTD_FRAME = 0xFD2FB528
+_SKIPPABLE_MASK = 0xFFFFFFF0
+_SKIPPABLE = 0x184D2A50
+
+
+def zstd_incomplete(raw: IO[bytes]) -> str | None:
+    """What is missing at the end of the zstd file ``raw``, or None if its frames are whole.
+
+    Reads only the frame and block headers (RFC 8878, section 3.1): each frame
+    must end with its last block (and its checksum, when the frame has one)
+    and the file must end where the last frame does.
+    """
+    raw.seek(0, os.SEEK_END)
+    size = raw.tell()
+    pos = 0
+    while pos < size:
+        raw.seek(pos)
+        head = raw.read(14)
+        if len(head) < 8:
+            return "compressed data is truncated: the file ends inside a zstd frame header"
+        magic = int.from_bytes(head[:4], "little")
+        if magic & _SKIPPABLE_MASK == _SKIPPABLE:
+            pos += 8 + int.from_bytes(head[4:8], "little")
+            continue
+        if magic != _ZSTD_FRAME:
+            return f"damaged compressed data: no zstd frame at byte {pos}"
+        descriptor = head[4]
+        single_segment = descriptor >> 5 & 1
+        content_size = (single_segment, 2, 4, 8)[descriptor >> 6]
+        pos += 5 + (1 - single_segment) + (0, 1, 2, 4)[descriptor & 3] + content_size
+        last = 0
+        while not last:
+            raw.seek(pos)
+            block = int.from_bytes(raw.read(3), "little")
+            last, kind, length = block & 1, block >> 1 & 3, block >> 3
+            pos += 3 + (1 if kind == 1 else length)
+            if pos > size:
+                break
+        pos += 4 * (descriptor >> 2 & 1)  # the content checksum
+    if pos > size:
+        return "compressed data is truncated: the file ends inside a zstd frame"
+    return None
 
 
 def compress_file(src: Path, dst: Path, kind: Compression, *, durable: bool = True) -> int:

@@ -54,8 +54,10 @@ REC_OVERHEAD = REC_HEADER_SIZE + 4  # plus the CRC that ends the record
 #: included — is this value again, and a reader checks a whole run in one call.
 RESIDUE = 0x48674BC7
 
-#: Largest metadata or payload block accepted, so a reader never chases a wild length.
-MAX_BLOCK = 1 << 30
+#: Largest record (metadata block + payload) a writer writes and a reader accepts
+#: by default; both take a ``max_record`` setting.  A reader never holds more than
+#: this for one record, so a length in a damaged or hostile file costs no memory.
+MAX_RECORD = 64 << 20
 
 #: Record flag: the metadata block is the keys and values joined by NUL characters
 #: (used whenever no key or value contains NUL; otherwise the length-table form).
@@ -181,12 +183,21 @@ def decode_metadata(flags: int, block: bytes) -> dict[str, str]:
         strings = iter(block.decode("utf-8").split("\0"))
         return dict(zip(strings, strings, strict=True))
     (pairs,) = _U32.unpack_from(block)
-    count = pairs * 2
-    start = 4 + 4 * count
-    if start > len(block):
-        raise ValueError("metadata length table is longer than its block")
-    lengths = struct.unpack_from(f"<{count}I", block, 4)
-    if start + sum(lengths) != len(block):
+    return decode_length_table(block, pairs * 2, "I")
+
+
+def decode_length_table(block: bytes, strings: int, kind: str) -> dict[str, str]:
+    """Keys and values from a block holding a 4-byte count, ``strings`` lengths, the strings.
+
+    ``kind`` is the struct code of a length (``I`` in format 2, the signed
+    ``i`` of shoebox's format 1).  The lengths must add up to the block
+    exactly; ValueError otherwise.
+    """
+    start = 4 + 4 * strings
+    if strings < 0 or strings % 2 or start > len(block):
+        raise ValueError("metadata length table does not fit its block")
+    lengths = struct.unpack_from(f"<{strings}{kind}", block, 4)
+    if min(lengths, default=0) < 0 or start + sum(lengths) != len(block):
         raise ValueError("metadata lengths do not add up")
     values = []
     pos = start
@@ -218,8 +229,8 @@ def decode_payload(kind: int, data: bytes) -> Any:
     return _json_decode(data.decode("utf-8"))
 
 
-def encode_record(metadata: dict[str, str], payload: Any) -> bytes:
-    """The complete bytes of one framed record."""
+def encode_record(metadata: dict[str, str], payload: Any, max_record: int = MAX_RECORD) -> bytes:
+    """The complete bytes of one framed record; ArchiveError if it is over ``max_record``."""
     # The writer calls this for every event, so the common cases are inlined.
     kind = type(payload)
     if kind is str:
@@ -229,16 +240,23 @@ def encode_record(metadata: dict[str, str], payload: Any) -> bytes:
     else:
         ptype, body = encode_payload(payload)
     flags, meta = encode_metadata(metadata) if metadata else (0, b"")
-    if len(body) > MAX_BLOCK or len(meta) > MAX_BLOCK:
-        raise ArchiveError(f"record is larger than {MAX_BLOCK} bytes")
+    if len(body) + len(meta) > max_record:
+        raise _too_large(len(body) + len(meta), max_record)
     record = b"".join((_pack_head(SYNC, len(meta), len(body), ptype, flags, 0), meta, body))
     return record + _pack_u32(crc32c(record, RESIDUE))
 
 
+def _too_large(size: int, limit: int) -> ArchiveError:
+    return ArchiveError(
+        f"the record holds {size} bytes of metadata and payload, over the limit of "
+        f"{limit} (max_record)"
+    )
+
+
 def frame(kind: int, flags: int, meta: bytes, body: bytes) -> bytes:
     """Frame an encoded metadata block and payload as one record."""
-    if len(body) > MAX_BLOCK or len(meta) > MAX_BLOCK:
-        raise ArchiveError(f"record is larger than {MAX_BLOCK} bytes")
+    if len(body) + len(meta) > MAX_RECORD:
+        raise _too_large(len(body) + len(meta), MAX_RECORD)
     record = b"".join((_REC.pack(SYNC, len(meta), len(body), kind, flags, 0), meta, body))
     return record + _U32.pack(crc32c(record, RESIDUE))
 

@@ -1,31 +1,29 @@
-"""Reading archives: one file, or a series of files in creation order.
+"""Reading one archive file, and checking one.
 
 :class:`ArchiveReader` opens one file of any supported kind: format 2 or
 shoebox format 1, plain or compressed (recognised by content, never by
-name).  It yields only records whose checksums match.  A damaged record is
-skipped and listed in :attr:`ArchiveReader.damage` (or raises
-:class:`~entrepot.errors.CorruptRecord` with ``strict=True``); a file that
-ends inside a record — the torn tail of a crashed writer — simply ends.
-
-:class:`ArchiveSet` reads many files, sorted by the creation time in their
-headers, as one stream, ending with :class:`NoMoreFiles` from ``read()``.
+name).  It yields only records whose checksums match.  Each damaged span is
+skipped and listed once in :attr:`ArchiveReader.damage` (or raises
+:class:`~entrepot.errors.CorruptRecord` with ``strict=True``); a plain file
+that ends inside a record — the torn tail of a crashed writer — simply
+ends.  A compressed file exists only once its archive was sealed, so there
+a missing end is damage.  :func:`verify` checks a whole file.
 """
 
 from __future__ import annotations
 
-import glob
 import io
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from entrepot.archive import compress, format, shoebox_v1
-from entrepot.archive.format import ArchiveHeader, Record
-from entrepot.archive.scan import Buffer, ScanState, StreamDamaged, scan_v2
+from entrepot.archive.format import MAX_RECORD, ArchiveHeader, Record
+from entrepot.archive.scan import ScanState, scan_v2
+from entrepot.archive.stream import Buffer
 from entrepot.errors import ArchiveError, CorruptRecord, UnknownFormat
 from entrepot.logs import log_event
 
@@ -33,32 +31,46 @@ logger = logging.getLogger(__name__)
 
 #: Name suffix of an archive that is still being written.
 OPEN_SUFFIX = ".open"
-_PROBE = 4096
-
-
-class NoMoreFiles(ArchiveError):
-    """There are no more records in any of the archive files."""
+PROBE_SIZE = 4096
+#: Damaged spans logged one by one per file; the others are counted in one summary line.
+LOGGED_DAMAGE = 5
 
 
 class Damage(NamedTuple):
-    """One damaged spot: its byte offset (in the uncompressed stream) and what is wrong."""
+    """One damaged span: its byte offset (in the uncompressed stream) and what is wrong."""
 
     offset: int
     reason: str
+    #: How many bytes were passed over from ``offset`` (0 where nothing was skipped).
+    skipped: int = 0
 
 
-class ArchiveReader:
+class ArchiveReader(ScanState):
     """Read the records of one archive file (or binary stream).
 
-    ``source`` is a path or a readable binary file object.  Iterate over the
-    reader, or call :meth:`read` until it returns None.
+    ``source`` is a path or a readable, seekable binary file object.  Iterate
+    over the reader, or call :meth:`read` until it returns None.  A record
+    whose metadata and payload exceed ``max_record`` bytes is damage: the
+    reader never holds a larger one in memory.  What the scan finds besides
+    records (:class:`ScanState`: ``sealed_count``, ``torn_at``, ``good_end``)
+    is kept on the reader itself.
     """
 
-    def __init__(self, source: str | os.PathLike[str] | IO[bytes], *, strict: bool = False):
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | IO[bytes],
+        *,
+        strict: bool = False,
+        max_record: int = MAX_RECORD,
+    ) -> None:
+        super().__init__(max_record)
         self.strict = strict
         self.damage: list[Damage] = []
         self.header: ArchiveHeader | None = None
-        self._state = ScanState()
+        #: The format version (0 when no readable data was found at all).
+        self.version = 0
+        self._finished = False
+        self._logged = 0
         if isinstance(source, str | os.PathLike):
             self.path: Path | None = Path(source)
             self._raw: IO[bytes] = open(source, "rb")  # noqa: SIM115 - closed in close()
@@ -77,10 +89,7 @@ class ArchiveReader:
 
     def _open(self) -> Iterator[Record]:
         buffer = self._buffer = Buffer(self._stream)
-        try:
-            buffer.fill(_PROBE)
-        except StreamDamaged as exc:
-            raise CorruptRecord(f"compressed data is damaged: {exc}", offset=0) from exc
+        buffer.fill(PROBE_SIZE)
         prefix = buffer.buf
         version = format.probe_version(prefix)
         if version is not None:
@@ -91,38 +100,59 @@ class ArchiveReader:
             buffer.fill(need)
             try:
                 self.header = format.decode_header(buffer.buf)
-                buffer.pos = self._state.good_end = self.header.size
+                buffer.pos = self.good_end = self.header.size
             except CorruptRecord as exc:
                 # The records carry their own checksums: read on from the first one.
                 self._damaged(0, exc.message)
                 buffer.resync(format.SYNC, len(format.MAGIC))
-            return scan_v2(buffer, self._state, self._damaged, self.close)
+            return scan_v2(buffer, self, self._damaged, self._scan_over)
         if shoebox_v1.looks_like_v1(prefix) and len(prefix) >= shoebox_v1.PREAMBLE.size:
             self.version = 1
             record_version = shoebox_v1.record_version(prefix)
             if record_version != shoebox_v1.V1_VERSION:
                 raise UnknownFormat(f"shoebox record version {record_version} is not supported")
-            return shoebox_v1.scan_v1(buffer, self._state, self._damaged)
+            return self._v1(buffer)
         if not prefix:
-            # An empty file holds no records in any format.
-            self.version = 1
+            # An empty plain file holds no records in any format.
+            self.version = 0 if self.compression else 1
             return iter(())
+        if buffer.error is not None:
+            return iter(())  # what could be decoded is no archive: the end check says why
         raise UnknownFormat(f"{self._name()} is not an archive of a known format")
 
-    def _damaged(self, offset: int, reason: str) -> None:
-        self.damage.append(Damage(offset, reason))
-        log_event(
-            logger, "archive.damaged", logging.WARNING, file=self._name(), offset=offset,
-            reason=reason,
-        )  # fmt: skip
+    def _damaged(self, offset: int, reason: str, skipped: int = 0) -> None:
+        last = self.damage[-1] if self.damage else None
+        if last is not None and last.skipped and last.offset + last.skipped == offset:
+            # Adjacent spans (one bad candidate after another) are one damaged span.
+            self.damage[-1] = last._replace(skipped=last.skipped + skipped)
+        else:
+            self.damage.append(Damage(offset, reason, skipped))
+            if len(self.damage) <= LOGGED_DAMAGE:
+                log_event(
+                    logger, "archive.damaged", logging.WARNING, file=self._name(), offset=offset,
+                    reason=reason, skipped=skipped,
+                )  # fmt: skip
         if self.strict:
             raise CorruptRecord(f"{self._name()}: {reason} at offset {offset}", offset=offset)
 
     def _name(self) -> str:
         return str(self.path) if self.path is not None else "stream"
 
+    def _v1(self, buffer: Buffer) -> Iterator[Record]:
+        try:
+            yield from shoebox_v1.scan_v1(buffer, self, self._damaged)
+        finally:
+            self._scan_over()
+
+    def _scan_over(self) -> None:
+        # A plain file is done with (a read error is reported); a compressed one is
+        # still needed for the end check, which read() makes.
+        if self.compression is None:
+            self._finish()
+            self.close()
+
     def __iter__(self) -> Iterator[Record]:
-        # Plain files need no guard, so the scanner itself is the iterator.
+        # Plain files need no end check, so the scanner itself is the iterator.
         return self._iter if self.compression is None else self._guarded()
 
     def _guarded(self) -> Iterator[Record]:
@@ -135,34 +165,38 @@ class ArchiveReader:
         try:
             return next(self._iter)
         except StopIteration:
+            self._finish()
             return None
-        except StreamDamaged as exc:
-            self._iter = iter(())
-            offset = self._buffer.base + len(self._buffer.buf)
-            self._damaged(offset, f"compressed data is damaged: {exc}")
-            return None
+
+    def _finish(self) -> None:
+        """At the end of the data: report what ended it early, and a compressed file's gaps."""
+        if self._finished:
+            return
+        self._finished = True
+        buffer = self._buffer
+        end = buffer.offset
+        if buffer.error is not None:
+            error = buffer.error
+            what = "compressed data is damaged" if self.compression else "the file cannot be read"
+            self._damaged(end, f"{what}: {type(error).__name__}: {error}")
+            return
+        if self.compression is None:
+            return
+        missing = compress.zstd_incomplete(self._raw) if self.compression == "zstd" else None
+        torn_at = self.torn_at
+        if missing is not None:
+            self._damaged(end, missing)
+        elif torn_at is not None:
+            self._damaged(torn_at, "truncated: the compressed archive ends inside a record")
+        elif self.version >= 2 and not self.sealed and not self.damage:
+            self._damaged(end, "no seal record: the compressed archive is incomplete")
 
     # -- what was found ---------------------------------------------------------------
 
     @property
     def sealed(self) -> bool:
         """True once the seal record that ends a complete archive has been read."""
-        return self._state.sealed_count is not None
-
-    @property
-    def sealed_count(self) -> int | None:
-        """The record count the seal record states (None if not sealed)."""
-        return self._state.sealed_count
-
-    @property
-    def good_end(self) -> int:
-        """Offset just past the last intact record read so far (or past the header)."""
-        return self._state.good_end
-
-    @property
-    def torn_at(self) -> int | None:
-        """Offset where the file ended inside a record, if it did."""
-        return self._state.torn_at
+        return self.sealed_count is not None
 
     @property
     def end_offset(self) -> int:
@@ -183,6 +217,14 @@ class ArchiveReader:
         raw = getattr(self, "_raw", None)
         if raw is not None and getattr(self, "path", None) is not None:
             raw.close()
+        hidden = len(getattr(self, "damage", ())) - LOGGED_DAMAGE
+        if hidden > 0 and self._logged < hidden:
+            self._logged = hidden
+            log_event(
+                logger, "archive.damage_summary", logging.WARNING, file=self._name(),
+                spans=len(self.damage), not_logged=hidden,
+                skipped=sum(item.skipped for item in self.damage),
+            )  # fmt: skip
 
     def __del__(self) -> None:
         self.close()
@@ -203,10 +245,12 @@ def _peek(raw: IO[bytes], size: int) -> bytes:
     raise ArchiveError("archive streams must be seekable")
 
 
-def read_archive(source: str | os.PathLike[str] | bytes, *, strict: bool = False) -> list[Record]:
+def read_archive(
+    source: str | os.PathLike[str] | bytes, *, strict: bool = False, max_record: int = MAX_RECORD
+) -> list[Record]:
     """All intact records of one archive (a path, or its bytes)."""
     stream: Any = io.BytesIO(source) if isinstance(source, bytes) else source
-    with ArchiveReader(stream, strict=strict) as reader:
+    with ArchiveReader(stream, strict=strict, max_record=max_record) as reader:
         return list(reader)
 
 
@@ -225,145 +269,30 @@ class Report:
     def ok(self) -> bool:
         return not self.damage
 
-
-def verify(source: str | os.PathLike[str] | IO[bytes]) -> Report:
-    """Check every record of ``source`` (a path or a binary stream).
-
-    A torn tail or a missing seal is damage here (a finished archive must be
-    complete), except for files still marked open.
-    """
-    with ArchiveReader(source) as reader:
+    @classmethod
+    def of(cls, reader: ArchiveReader) -> Report:
+        """Read the rest of ``reader`` and judge the whole file (see :func:`verify`)."""
         count = sum(1 for _ in reader)
         damage = list(reader.damage)
         path = reader._name()
-        still_open = path.endswith(OPEN_SUFFIX)
-        if reader.end_offset == 0:
-            damage.append(Damage(0, "empty file: no archive header"))
-        if reader.torn_at is not None and not still_open:
+        complete = not path.endswith(OPEN_SUFFIX) and reader.compression is None
+        if reader.torn_at is not None and complete:
             damage.append(Damage(reader.torn_at, "truncated: the file ends inside a record"))
-        if reader.version >= 2 and not reader.sealed and not still_open and not damage:
+        if reader.version >= 2 and not reader.sealed and complete and not damage:
             damage.append(Damage(reader.end_offset, "no seal record: the archive is incomplete"))
+        if reader.end_offset == 0 and not damage:
+            damage.append(Damage(0, "empty file: no archive header"))
         if reader.sealed_count is not None and reader.sealed_count != count and not damage:
             damage.append(Damage(0, f"seal counts {reader.sealed_count} records, found {count}"))
-        return Report(
-            str(path), reader.version, reader.compression, count, reader.sealed, tuple(damage)
-        )
+        return cls(path, reader.version, reader.compression, count, reader.sealed, tuple(damage))
 
 
-def expand(patterns: Iterable[str | os.PathLike[str]], *, include_open: bool = False) -> list[Path]:
-    """Files matching the glob ``patterns`` (or named directly), without duplicates."""
-    found: dict[str, Path] = {}
-    for pattern in patterns:
-        text = os.fspath(pattern)
-        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
-        for match in matches:
-            if os.path.isdir(match):
-                continue
-            if not include_open and match.endswith(OPEN_SUFFIX):
-                continue
-            found.setdefault(os.path.abspath(match), Path(match))
-    return list(found.values())
+def verify(source: str | os.PathLike[str] | IO[bytes], *, max_record: int = MAX_RECORD) -> Report:
+    """Check every record of ``source`` (a path or a binary stream).
 
-
-def peek_header(path: Path) -> ArchiveHeader | None:
-    """The format-2 header of ``path`` (None for format 1), reading only its start."""
-    with open(path, "rb") as raw:
-        stream = compress.open_decompressed(raw, compress.detect(_peek(raw, 4)))
-        prefix = stream.read(_PROBE)
-    if format.probe_version(prefix) is None:
-        return None
-    return format.decode_header(prefix)
-
-
-def creation_key(path: Path) -> tuple[float, int, str]:
-    """Sort key: header creation time and sequence, then the name."""
-    try:
-        header = peek_header(path)
-        if header is not None:
-            return (header.created, header.seq, path.name)
-    except (ArchiveError, OSError, EOFError):
-        pass
-    try:
-        return (path.stat().st_mtime, 0, path.name)
-    except OSError:
-        return (0.0, 0, path.name)
-
-
-class ArchiveSet:
-    """Read the records of many archives, oldest file first, as one stream.
-
-    ``on_open(path)`` and ``on_close(path)`` are called as each file is
-    started and finished.
+    A torn tail or a missing seal is damage here (a finished archive must be
+    complete), except for files still marked open.  A file that is not an
+    archive at all raises :class:`~entrepot.errors.UnknownFormat`.
     """
-
-    def __init__(
-        self,
-        patterns: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
-        *,
-        strict: bool = False,
-        include_open: bool = False,
-        on_open: Callable[[Path], Any] | None = None,
-        on_close: Callable[[Path], Any] | None = None,
-    ) -> None:
-        if isinstance(patterns, str | os.PathLike):
-            patterns = [patterns]
-        self.paths = sorted(expand(patterns, include_open=include_open), key=creation_key)
-        self.strict = strict
-        self.damage: list[tuple[Path, Damage]] = []
-        self._on_open = on_open
-        self._on_close = on_close
-        self._index = 0
-        self._current: ArchiveReader | None = None
-
-    def read(self) -> Record:
-        """The next record of any file; raise :class:`NoMoreFiles` after the last."""
-        while True:
-            if self._current is None:
-                if self._index >= len(self.paths):
-                    raise NoMoreFiles()
-                self._start(self.paths[self._index])
-            assert self._current is not None
-            record = self._current.read()
-            if record is not None:
-                return record
-            self._finish_current()
-
-    def _start(self, path: Path) -> None:
-        self._current = ArchiveReader(path, strict=self.strict)
-        if self._on_open is not None:
-            self._on_open(path)
-
-    def _finish_current(self) -> None:
-        current = self._current
-        assert current is not None and current.path is not None
-        self.damage.extend((current.path, item) for item in current.damage)
-        current.close()
-        self._current = None
-        self._index += 1
-        if self._on_close is not None:
-            self._on_close(current.path)
-
-    def __iter__(self) -> Iterator[Record]:
-        # chain() hands each record straight from a file's scanner to the caller.
-        return chain.from_iterable(self._each_file())
-
-    def _each_file(self) -> Iterator[ArchiveReader]:
-        while True:
-            if self._current is None:
-                if self._index >= len(self.paths):
-                    return
-                self._start(self.paths[self._index])
-            assert self._current is not None
-            yield self._current
-            self._finish_current()
-
-    def close(self) -> None:
-        if self._current is not None:
-            self._current.close()
-            self._current = None
-
-    def __enter__(self) -> ArchiveSet:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    with ArchiveReader(source, max_record=max_record) as reader:
+        return Report.of(reader)

@@ -6,6 +6,12 @@ asks its roll policy whether to roll; rolling seals the file and hands it on
 (compression, spool delivery, ``on_close`` hooks — see
 :mod:`entrepot.archive.handoff`).  On start it first recovers files that a
 crashed writer left open, so nothing that was flushed is ever lost.
+
+A roll that fails (a full disk) loses nothing: an archive that could not be
+sealed stays the current one and the roll is tried again at a later write
+or tick; one sealed but not handed on is unlocked, so that the next roll of
+this writer, or the recovery of any other, hands it on.  :meth:`close`
+raises when it cannot finish, saying what is left and where.
 """
 
 from __future__ import annotations
@@ -20,15 +26,19 @@ from pathlib import Path
 from typing import Any
 
 from entrepot.archive.compress import Compression, check_compression
+from entrepot.archive.format import MAX_RECORD
 from entrepot.archive.handoff import HandOff, Hook, call_hooks
 from entrepot.archive.naming import DEFAULT_TEMPLATE, Template, candidates
 from entrepot.archive.policies import NeverPolicy, RollPolicy
-from entrepot.archive.recovery import recover_directory
+from entrepot.archive.recovery import recover_directory, recover_file
 from entrepot.archive.writer import ArchiveWriter, Sync, check_sync
-from entrepot.errors import ArchiveClosed
+from entrepot.errors import ArchiveClosed, ArchiveError
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
+
+#: Seconds between two tries of a roll that failed (the disk was full).
+ROLL_RETRY_SECONDS = 1.0
 
 
 class RollingWriter:
@@ -54,6 +64,7 @@ class RollingWriter:
         host: str | None = None,
         recover: bool = True,
         clock: Callable[[], float] = time.time,
+        max_record: int = MAX_RECORD,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -66,9 +77,14 @@ class RollingWriter:
         )
         self.writer_id = writer_id
         self.clock = clock
+        self.max_record = max_record
         self.closed = False
         #: Final paths of the archives this writer has finished, oldest first.
         self.finished: list[Path] = []
+        #: Sealed ``.open`` files whose hand-off failed, to be handed on again.
+        self.unfinished: list[Path] = []
+        self._done_records = 0
+        self._retry_at = 0.0
         self._idle_after = float(getattr(self.policy, "idle_after", math.inf))
         self._current: ArchiveWriter | None = None
         self._lock = threading.Lock()
@@ -81,7 +97,10 @@ class RollingWriter:
     # -- writing -----------------------------------------------------------------
 
     def write(self, metadata: dict[str, str], payload: Any) -> None:
-        """Append one event: ``metadata`` maps str to str; ``payload`` is bytes, str or JSON."""
+        """Append one event: ``metadata`` maps str to str; ``payload`` is bytes, str or JSON.
+
+        If this raises, the event is not in any archive; once it returns, it is kept.
+        """
         with self._lock:
             current = self._current
             if current is None:
@@ -89,11 +108,17 @@ class RollingWriter:
                     raise ArchiveClosed("the rolling writer is closed")
                 current = self._open()
             elif self._idle_after < math.inf and self._idle_due(current):
-                self._roll()
-                current = self._open()
+                self._roll_when_due()
+                current = self._current or self._open()
             current.write(metadata, payload)
             if self.policy.should_roll(current, current.last_write_at):
-                self._roll()
+                self._roll_when_due()
+
+    @property
+    def records(self) -> int:
+        """Events accepted since this writer started."""
+        current = self._current
+        return self._done_records + (current.records if current is not None else 0)
 
     def _idle_due(self, current: ArchiveWriter) -> bool:
         now = time.monotonic()
@@ -102,7 +127,7 @@ class RollingWriter:
         )
 
     def flush(self) -> None:
-        """Make everything written so far durable."""
+        """Make everything written so far durable (raise OSError if the disk refuses)."""
         with self._lock:
             if self._current is not None:
                 self._current.flush()
@@ -112,23 +137,62 @@ class RollingWriter:
         with self._lock:
             current = self._current
             if current is None:
+                if self.unfinished:
+                    self._roll_when_due(current_too=False)
                 return None
             if current.records and self.policy.should_roll(current, time.monotonic()):
-                return self._roll()
-            current.tick()
+                return self._roll_when_due()
+            try:
+                current.tick()
+            except OSError as exc:
+                self._log_failure("archive.sync_failed", current.open_path, exc)
             return None
 
     def roll(self) -> Path | None:
         """Seal and hand on the current archive now (None if nothing is open)."""
         with self._lock:
+            self._hand_on_unfinished()
             return self._roll() if self._current is not None else None
 
     def close(self) -> Path | None:
-        """Seal and hand on the current archive; the writer accepts no more events."""
+        """Seal and hand on the current archive; the writer accepts no more events.
+
+        Raise when that cannot be done (an OSError keeps its errno: a full
+        disk is temporary).  If every event reached the file, the file is
+        released as it is (``NAME.open``) for the next writer's recovery and
+        the writer is closed; if some could not even be written, they stay in
+        memory, the writer stays open, and ``close()`` may be called again.
+        """
         with self._lock:
-            result = self._roll() if self._current is not None else None
+            result = None
+            current = self._current
+            if current is not None:
+                try:
+                    result = self._roll()
+                except Exception as exc:
+                    raise self._close_failed(current, exc) from exc
             self.closed = True
+            self._hand_on_unfinished()
             return result
+
+    def _close_failed(self, current: ArchiveWriter, cause: Exception) -> Exception:
+        """Settle a failed final roll; return the error that says what is left and where."""
+        if self._current is None:
+            self.closed = True
+            message = "is sealed but could not be handed on; the next writer in this folder does"
+        elif current.pending:
+            message = (
+                f"could not take {current.pending} more bytes of events; they are still held: "
+                "call close() again once the disk has room"
+            )
+        else:
+            self._current = None
+            self._done_records += current.records
+            current.abort()
+            self.closed = True
+            message = "could not be sealed; every event is in it, and the next writer here seals it"
+        text = f"{current.open_path} {message} ({cause})"
+        return OSError(cause.errno, text) if isinstance(cause, OSError) else ArchiveError(text)
 
     def __enter__(self) -> RollingWriter:
         return self
@@ -152,7 +216,11 @@ class RollingWriter:
                 continue
             try:
                 writer = ArchiveWriter(
-                    self.directory / name, sync=self.sync, writer_id=self.writer_id, seq=seq
+                    self.directory / name,
+                    sync=self.sync,
+                    writer_id=self.writer_id,
+                    seq=seq,
+                    max_record=self.max_record,
                 )
             except FileExistsError:
                 continue
@@ -164,12 +232,45 @@ class RollingWriter:
     def _roll(self) -> Path:
         writer = self._current
         assert writer is not None
+        writer.finish()  # on failure the archive stays current, its events kept
         self._current = None
-        writer.finish()
+        self._done_records += writer.records
         try:
             final = self.handoff.finish(writer.open_path, writer.path.name)
+        except BaseException:
+            # Sealed but not handed on: released below, so a later roll or any recovery can.
+            self.unfinished.append(writer.open_path)
+            raise
         finally:
             writer.release()
         self.finished.append(final)
         log_event(logger, "archive.rolled", path=final, records=writer.records, size=writer.size)
         return final
+
+    def _roll_when_due(self, *, current_too: bool = True) -> Path | None:
+        """Roll (and hand on what earlier rolls left) unless a failure is too recent to retry.
+
+        A failure is logged, not raised: the events are kept and the roll is tried again.
+        """
+        if time.monotonic() < self._retry_at:
+            return None
+        try:
+            self._hand_on_unfinished()
+            return self._roll() if current_too and self._current is not None else None
+        except Exception as exc:  # noqa: BLE001 - nothing is lost; retried after a pause
+            self._retry_at = time.monotonic() + ROLL_RETRY_SECONDS
+            path = self._current.open_path if self._current is not None else self.directory
+            self._log_failure("archive.roll_failed", path, exc)
+            return None
+
+    def _hand_on_unfinished(self) -> None:
+        """Hand on the sealed files an earlier failure left (through recovery, which locks)."""
+        while self.unfinished:
+            final = recover_file(self.unfinished[0], self.handoff)
+            self.unfinished.pop(0)
+            if final is not None:
+                self.finished.append(final)
+
+    @staticmethod
+    def _log_failure(event: str, path: Path, exc: BaseException) -> None:
+        log_event(logger, event, logging.ERROR, path=path, error=f"{type(exc).__name__}: {exc}")

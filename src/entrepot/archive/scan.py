@@ -1,11 +1,13 @@
 """Walking the records of a version-2 archive stream, surviving any damage.
 
 The scanner reads the stream in large chunks and parses records out of an
-in-memory buffer.  Damage never stops it from making progress: a record
-whose header fails its checksum is skipped by searching for the next sync
-marker after it, one whose body fails is skipped by its (checked) length,
-and a stream that ends inside a record is a *torn tail*.  Every step either
-consumes bytes or ends the scan, so no input can make it loop forever.
+in-memory buffer (:mod:`entrepot.archive.stream`).  Damage never stops it
+from making progress: after a record that fails its checksum, or a header
+that cannot be a record's, it moves to the next intact record
+(:mod:`entrepot.archive.resync`, linear in the bytes skipped) and reports
+the skipped span once; a stream that ends inside a record is a *torn
+tail*.  Every step either consumes bytes or ends the scan, so no input can
+make it loop forever.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from crc32c import crc32c
 
 from entrepot.archive.format import (
     FLAG_NUL_METADATA,
-    MAX_BLOCK,
+    MAX_RECORD,
     PAYLOAD_BYTES,
     PAYLOAD_JSON,
     PAYLOAD_TEXT,
@@ -35,7 +37,8 @@ from entrepot.archive.format import (
     decode_payload,
     decode_seal,
 )
-from entrepot.errors import CorruptRecord
+from entrepot.archive.resync import next_intact
+from entrepot.archive.stream import Buffer
 
 #: Longest run of records checked with one CRC call (small, so that damage
 #: costs little re-reading).
@@ -44,77 +47,26 @@ RUN = 1 << 16
 # The fixed record header without the sync marker and the reserved bytes.
 _LENGTHS = struct.Struct("<4xIIBB2x")
 
-#: How much is read from the stream at a time: small enough that the records
-#: are still in the processor's cache when they are parsed.
-CHUNK = 1 << 20
-
-
-class Readable(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
-
-
-class StreamDamaged(CorruptRecord):
-    """The underlying (compressed) stream could not be read any further."""
-
-
-class Buffer:
-    """A read-ahead window over a stream; ``base`` is the offset of ``buf[0]``."""
-
-    def __init__(self, stream: Readable, *, chunk: int = CHUNK) -> None:
-        self.stream = stream
-        self.buf = b""
-        self.pos = 0
-        self.base = 0
-        self.eof = False
-        self.chunk = chunk
-
-    def fill(self, need: int) -> bool:
-        """Make ``need`` bytes available from ``pos``; False if the stream ends first."""
-        while len(self.buf) - self.pos < need and not self.eof:
-            try:
-                chunk = self.stream.read(max(self.chunk, need - (len(self.buf) - self.pos)))
-            except Exception as exc:
-                self.eof = True
-                raise StreamDamaged(f"{type(exc).__name__}: {exc}") from exc
-            if not chunk:
-                self.eof = True
-                break
-            self.base += self.pos
-            self.buf = self.buf[self.pos :] + chunk
-            self.pos = 0
-        return len(self.buf) - self.pos >= need
-
-    @property
-    def offset(self) -> int:
-        return self.base + self.pos
-
-    def resync(self, marker: bytes, start: int) -> bool:
-        """Move to the next ``marker`` at or after buffer index ``start``; False at the end."""
-        while True:
-            found = self.buf.find(marker, start)
-            if found >= 0:
-                self.pos = found
-                return True
-            # Keep a possible partial marker at the end of the window.
-            self.pos = max(start, len(self.buf) - len(marker) + 1)
-            if self.eof or not self.fill(len(self.buf) - self.pos + 1):
-                self.pos = len(self.buf)
-                return False
-            start = self.pos
-
 
 class ScanState:
-    """What a scan found besides records: damage, a torn tail, the seal."""
+    """What a scan found besides records: a torn tail, the seal, where to cut."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_record: int = MAX_RECORD) -> None:
+        #: Largest metadata + payload accepted; a longer record is damage, never buffered.
+        self.max_record = max_record
+        #: The record count the seal record states (None if not sealed).
         self.sealed_count: int | None = None
+        #: Offset where the stream ended inside a record, if it did.
         self.torn_at: int | None = None
         self.after_seal = False
         #: Offset just past the last intact record (or the header): where to cut a torn file.
         self.good_end = 0
 
 
-DamageHook = Callable[[int, str], None]
+class DamageHook(Protocol):
+    """Told about each damaged span: where it starts, why, and how many bytes were skipped."""
+
+    def __call__(self, offset: int, reason: str, skipped: int = 0, /) -> None: ...
 
 
 def scan_v2(
@@ -123,7 +75,7 @@ def scan_v2(
     damage: DamageHook,
     on_end: Callable[[], None] | None = None,
 ) -> Iterator[Record]:
-    """Yield every intact record; report damage through ``damage(offset, reason)``.
+    """Yield every intact record; report damage through ``damage(offset, reason, skipped)``.
 
     ``on_end`` is called once the scan is over (exhausted, failed or closed).
     """
@@ -133,6 +85,9 @@ def scan_v2(
     new_record = tuple.__new__
     nul_form = FLAG_NUL_METADATA
     text, raw = PAYLOAD_TEXT, PAYLOAD_BYTES
+    limit = state.max_record
+    # A run is never longer than one record may be, so no record in it can be too long.
+    run = min(RUN, limit + REC_OVERHEAD)
     try:
         while True:
             # The hot path works on whole records in the buffer, positions in locals.
@@ -147,7 +102,7 @@ def scan_v2(
                 if pos >= suspect:
                     # A run of records checked with one CRC call: each record's CRC
                     # starts from the residue, so an intact run has the residue as CRC.
-                    stop = min(len(buf), pos + RUN)
+                    stop = min(len(buf), pos + run)
                     while True:
                         try:
                             mlen, plen, kind, flags = lengths(buf, end)
@@ -166,7 +121,11 @@ def scan_v2(
                     except struct.error:
                         break
                     pend = pos + REC_HEADER_SIZE + mlen + plen
-                    if pend > last or crc32c(view[pos:pend], RESIDUE) != u32(buf, pend)[0]:
+                    if (
+                        pend > last
+                        or mlen + plen > limit
+                        or crc32c(view[pos:pend], RESIDUE) != u32(buf, pend)[0]
+                    ):
                         break  # the slow path names the damage
                     end = pend + 4
                 while pos < end:
@@ -206,22 +165,20 @@ def scan_v2(
             # The slow path: refill, damage, the seal, the end.
             if not buffer.fill(REC_OVERHEAD):
                 if buffer.pos < len(buffer.buf):
-                    _torn(buffer, state, damage, "record header")
+                    _skip(buffer, state, damage, None)
                     continue
                 return
             pos = buffer.pos
-            buf = buffer.buf
-            sync, mlen, plen, _kind, _flags, _res = unpack(buf, pos)
-            if sync != SYNC or mlen > MAX_BLOCK or plen > MAX_BLOCK:
-                damage(buffer.base + pos, "damaged record header")
-                buffer.resync(SYNC, pos + 1)
+            sync, mlen, plen, _kind, _flags, _res = unpack(buffer.buf, pos)
+            if sync != SYNC:
+                _skip(buffer, state, damage, "damaged record header")
                 continue
-            end = pos + REC_HEADER_SIZE + mlen + plen + 4
-            if end > len(buf):
-                if not buffer.fill(end - pos):
-                    _torn(buffer, state, damage, "record")
-                    continue
-                # Whole now: let the hot path take it.
+            if mlen + plen > limit:
+                _skip(buffer, state, damage, f"a record claims {mlen + plen} bytes, over the "
+                      f"limit of {limit} (max_record)")  # fmt: skip
+                continue
+            if not buffer.fill(REC_OVERHEAD + mlen + plen):
+                _skip(buffer, state, damage, None)
                 continue
             if (yield from _special(buffer, state, damage)) is False:
                 return
@@ -239,10 +196,9 @@ def _special(buffer: Buffer, state: ScanState, damage: DamageHook) -> Generator[
     mstart = pos + REC_HEADER_SIZE
     pstart = mstart + mlen
     pend = pstart + plen
-    if crc32c(buf[pos:pend], RESIDUE) != U32.unpack_from(buf, pend)[0]:
+    if crc32c(memoryview(buf)[pos:pend], RESIDUE) != U32.unpack_from(buf, pend)[0]:
         # The lengths are not trusted either: look for the next record after this one.
-        damage(offset, "record checksum mismatch")
-        buffer.resync(SYNC, pos + 1)
+        _skip(buffer, state, damage, "record checksum mismatch")
         return True
     buffer.pos = pend + 4
     try:
@@ -254,43 +210,36 @@ def _special(buffer: Buffer, state: ScanState, damage: DamageHook) -> Generator[
                 damage(buffer.offset, "data after the seal record")
             return False
         if kind not in PAYLOAD_TYPES:
-            damage(offset, f"unknown record type {kind}")
+            damage(offset, f"unknown record type {kind}", pend + 4 - pos)
             return True
         metadata = decode_metadata(flags, buf[mstart:pstart])
         payload = decode_payload(kind, buf[pstart:pend])
     except (ValueError, struct.error) as exc:
         # The checksum matched, so the writer itself produced this: still never return it.
-        damage(offset, f"undecodable record: {exc}")
+        damage(offset, f"undecodable record: {exc}", pend + 4 - pos)
         return True
     state.good_end = offset + pend + 4 - pos
     yield tuple.__new__(Record, (metadata, payload, offset))
     return True
 
 
-def _torn(buffer: Buffer, state: ScanState, damage: DamageHook, what: str) -> None:
-    """The stream ends inside a record: a torn tail, unless intact records follow.
+def _skip(buffer: Buffer, state: ScanState, damage: DamageHook, reason: str | None) -> None:
+    """Move past the record at ``buffer.pos`` to the next intact one; report the span once.
 
-    Only called once the stream is exhausted, so the buffer holds all the rest.
+    ``reason`` None means the record runs past the end of the stream: a torn
+    tail if nothing intact follows, damage otherwise.
     """
     offset = buffer.offset
-    buf = buffer.buf
-    candidate = buf.find(SYNC, buffer.pos + 1)
-    while candidate >= 0:
-        if _intact_at(buf, candidate):
-            # An intact record follows, so this was damage, not a tail.
-            damage(offset, f"truncated {what}")
-            buffer.pos = candidate
-            return
-        candidate = buf.find(SYNC, candidate + 1)
-    state.torn_at = offset
-    buffer.pos = len(buf)
-
-
-def _intact_at(buf: bytes, pos: int) -> bool:
-    if pos + REC_OVERHEAD > len(buf):
-        return False
-    _, mlen, plen, *_ = REC_STRUCT.unpack_from(buf, pos)
-    end = pos + REC_HEADER_SIZE + mlen + plen
-    return end + 4 <= len(buf) and bool(
-        crc32c(buf[pos:end], RESIDUE) == U32.unpack_from(buf, end)[0]
-    )
+    found, runs_past_end = next_intact(buffer, buffer.pos + 1, state.max_record)
+    if reason is None:
+        if found:
+            damage(offset, "truncated record", buffer.offset - offset)
+        else:
+            state.torn_at = offset
+        return
+    if found or runs_past_end is None:
+        damage(offset, reason, buffer.offset - offset)
+    else:
+        # What follows the damage is a record cut short by the end: a torn tail.
+        damage(offset, reason, runs_past_end - offset)
+        state.torn_at = runs_past_end

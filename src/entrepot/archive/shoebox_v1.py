@@ -2,11 +2,11 @@
 
 Format 1 has no file header: a file is a run of records, each introduced by
 a preamble (the marker ``0x69867884`` and the record version ``1``) followed
-by three native little-endian ints (metadata block length, raw block length,
-a zero end-of-header marker), the metadata block (a count, a table of string
-lengths, then the key and value strings) and the raw block (a length, then
-the payload bytes).  ``docs/archive-format.md`` gives the layout and the
-assumptions made where the original description is silent.
+by three native ints (metadata block length, raw block length, a zero
+end-of-header marker), the metadata block and the raw block (a length, then
+the payload bytes).  This module reads the bytes exactly as shoebox's own
+``disk_storage.Version1`` lays them out; ``docs/archive-format.md`` gives
+the layout, including the odd count field of the metadata block.
 
 Format 1 has no checksums.  The reader checks all the framing it can (marker,
 version, zero marker, lengths that add up, UTF-8 metadata) and skips what
@@ -18,8 +18,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 
-from entrepot.archive.format import MAX_BLOCK, Record
-from entrepot.archive.scan import Buffer, DamageHook, ScanState
+from entrepot.archive.format import Record, decode_length_table
+from entrepot.archive.scan import DamageHook, ScanState
+from entrepot.archive.stream import Buffer
 
 #: Record marker of format 1 (the bytes spell "EVNT" in decimal ASCII codes).
 V1_MARKER = 0x69867884
@@ -42,29 +43,18 @@ def record_version(prefix: bytes) -> int:
 
 
 def decode_v1_metadata(block: bytes) -> dict[str, str]:
-    """The metadata block: a count, that many int lengths, then the strings.
+    """The metadata block: a count field, the string lengths, then the keys and values.
 
-    The count is the number of strings (two per key/value pair).  Writers that
-    stored the number of pairs instead are also accepted: whichever reading
-    makes the lengths add up to the block wins.
+    shoebox's writer stores four times the number of key/value pairs in the
+    count field and its reader takes half of that as the number of lengths
+    (two per pair), so half the count is what is read here too.
     """
     if len(block) < 4:
         raise ValueError("metadata block is shorter than its count")
     (count,) = _INT.unpack_from(block)
-    for strings in (count, count * 2):
-        if strings < 0 or strings % 2 or 4 + 4 * strings > len(block):
-            continue
-        lengths = struct.unpack_from(f"<{strings}i", block, 4)
-        start = 4 + 4 * strings
-        if min(lengths, default=0) < 0 or start + sum(lengths) != len(block):
-            continue
-        values = []
-        pos = start
-        for length in lengths:
-            values.append(block[pos : pos + length].decode("utf-8"))
-            pos += length
-        return dict(zip(values[::2], values[1::2], strict=True))
-    raise ValueError("metadata lengths do not add up")
+    if count < 0:
+        raise ValueError("negative metadata count")
+    return decode_length_table(block, count // 2, "i")
 
 
 def scan_v1(buffer: Buffer, state: ScanState, damage: DamageHook) -> Iterator[Record]:
@@ -76,27 +66,22 @@ def scan_v1(buffer: Buffer, state: ScanState, damage: DamageHook) -> Iterator[Re
             return
         buf = buffer.buf
         pos = buffer.pos
-        offset = buffer.offset
         marker, version = PREAMBLE.unpack_from(buf, pos)
         mlen, rlen, eor = HEADER.unpack_from(buf, pos + PREAMBLE.size)
-        if (
-            marker != V1_MARKER
-            or version != V1_VERSION
-            or eor != 0
-            or not 4 <= mlen <= MAX_BLOCK
-            or not 4 <= rlen <= MAX_BLOCK
-        ):
+        if marker != V1_MARKER or version != V1_VERSION or eor != 0 or mlen < 4 or rlen < 4:
             reason = "bad record marker" if marker != V1_MARKER else "bad record header"
             if marker == V1_MARKER and version != V1_VERSION:
                 reason = f"unknown record version {version}"
-            damage(offset, reason)
-            if not buffer.resync(MARKER_BYTES, pos + 1):
-                return
+            _skip(buffer, damage, reason)
+            continue
+        if mlen + rlen > state.max_record + 8:
+            _skip(buffer, damage, f"a record claims {mlen + rlen} bytes, over the limit of "
+                  f"{state.max_record} (max_record)")  # fmt: skip
             continue
         total = _FIXED + mlen + rlen
         if not buffer.fill(total):
             # Without checksums a later marker proves little: treat the rest as torn.
-            state.torn_at = offset
+            state.torn_at = buffer.offset
             buffer.pos = len(buffer.buf)
             return
         buf = buffer.buf
@@ -105,14 +90,19 @@ def scan_v1(buffer: Buffer, state: ScanState, damage: DamageHook) -> Iterator[Re
         rstart = mstart + mlen
         (plen,) = _INT.unpack_from(buf, rstart)
         if plen != rlen - 4:
-            damage(offset, "payload length does not match its block")
-            buffer.resync(MARKER_BYTES, pos + 1)
+            _skip(buffer, damage, "payload length does not match its block")
             continue
         try:
             metadata = decode_v1_metadata(buf[mstart:rstart])
         except (ValueError, struct.error) as exc:
-            damage(offset, f"bad metadata block: {exc}")
-            buffer.resync(MARKER_BYTES, pos + 1)
+            _skip(buffer, damage, f"bad metadata block: {exc}")
             continue
         buffer.pos = pos + total
-        yield Record(metadata, buf[rstart + 4 : rstart + rlen], offset)
+        yield Record(metadata, buf[rstart + 4 : rstart + rlen], buffer.base + pos)
+
+
+def _skip(buffer: Buffer, damage: DamageHook, reason: str) -> None:
+    """Report the record at ``buffer.pos`` as damage, up to the next record marker."""
+    offset = buffer.offset
+    buffer.resync(MARKER_BYTES, buffer.pos + 1)
+    damage(offset, reason, buffer.offset - offset)

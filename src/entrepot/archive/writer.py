@@ -5,6 +5,13 @@ and is locked (``flock``) by its writer, so recovery never touches a file
 whose writer is alive.  :meth:`ArchiveWriter.seal` appends the seal record,
 syncs, and renames the file to its final name; a reader globbing for final
 names never sees a half-written archive.
+
+The writer keeps the records not yet written to the file in its own buffer
+and knows to the byte what the file holds, so a failed write (a full disk)
+never leaves the file and the caller disagreeing: a :meth:`write` that
+raises left nothing of its record in the archive (the file is cut back if
+part of it got there), one that returned is kept — in the file, or in the
+buffer until the next write, flush or seal succeeds.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ class ArchiveWriter:
         writer_id: str | None = None,
         seq: int = 0,
         buffer_size: int = 1 << 16,
+        max_record: int = format.MAX_RECORD,
     ) -> None:
         self.path = Path(path)
         self.open_path = self.path.with_name(self.path.name + OPEN_SUFFIX)
@@ -73,13 +81,15 @@ class ArchiveWriter:
         self.seq = seq
         self.records = 0
         self.closed = False
+        self.buffer_size = buffer_size
+        self.max_record = max_record
         self.opened_at = self.last_write_at = self._last_sync = time.monotonic()
         fd = os.open(self.open_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
-            # Held until the process ends: recovery skips files whose writer is alive.
+            # Held until released: recovery skips files whose writer is alive.
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             header = format.encode_header(self.created_ns, seq, self.archive_id, self.writer_id)
-            os.write(fd, header)
+            _write_all(fd, header)
             os.fsync(fd)
             durable.fsync_dir(self.open_path.parent)
         except BaseException:
@@ -87,47 +97,100 @@ class ArchiveWriter:
             self.open_path.unlink(missing_ok=True)
             raise
         self._fd = fd
-        self._file = open(fd, "wb", buffering=buffer_size, closefd=False)  # noqa: SIM115
-        self._write = self._file.write
+        #: Encoded records not written to the file yet.
+        self._pending = bytearray()
+        #: Bytes in the file (the header and whole records, never part of one for long).
+        self._written = len(header)
+        #: Bytes of the archive, written or pending.
         self.size = len(header)
         log_event(logger, "archive.opened", path=self.open_path)
 
+    @property
+    def pending(self) -> int:
+        """Bytes of records accepted but not yet written to the file."""
+        return len(self._pending)
+
     def write(self, metadata: dict[str, str], payload: Any) -> int:
-        """Append one record; return its offset."""
+        """Append one record; return its offset.
+
+        If this raises, the record is not in the archive; once it returns,
+        the record is kept (durable at the next sync, as ``sync`` says).
+        """
         if self.closed:
             raise ArchiveClosed(f"{self.path.name} is sealed")
-        data = encode_record(metadata, payload)
+        data = encode_record(metadata, payload, self.max_record)
         offset = self.size
-        self._write(data)
-        self.size = offset + len(data)
-        self.records += 1
-        now = self.last_write_at = monotonic()
-        sync = self.sync
-        if sync != "roll" and (sync == "record" or (now - self._last_sync) * 1000 >= sync):
-            self.flush()
+        try:
+            pending = self._pending
+            pending += data
+            self.size = offset + len(data)
+            now = self.last_write_at = monotonic()
+            sync = self.sync
+            if sync != "roll" and (sync == "record" or (now - self._last_sync) * 1000 >= sync):
+                self._drain()
+                self._fsync()
+            elif len(pending) >= self.buffer_size:
+                self._drain()
+            self.records += 1
+        except BaseException:
+            self._withdraw(offset)
+            raise
         return offset
 
+    def _drain(self) -> None:
+        """Write the pending bytes to the file (what was written stays written on failure)."""
+        pending = self._pending
+        while pending:
+            written = os.write(self._fd, pending)
+            del pending[:written]
+            self._written += written
+
+    def _fsync(self) -> None:
+        os.fsync(self._fd)
+        self._last_sync = monotonic()
+
+    def _withdraw(self, offset: int) -> None:
+        """Take everything from ``offset`` on back out of the archive (a failed append)."""
+        if self._written > offset:
+            # Part of the failed append reached the file: cut it off again.
+            os.ftruncate(self._fd, offset)
+            os.lseek(self._fd, offset, os.SEEK_SET)
+            self._written = offset
+            self._pending.clear()
+        else:
+            del self._pending[offset - self._written :]
+        self.size = offset
+
     def flush(self) -> None:
-        """Make every record written so far durable."""
+        """Make every record written so far durable (raise OSError if the disk refuses)."""
         if self.closed:
             return
-        self._file.flush()
-        os.fsync(self._fd)
-        self._last_sync = time.monotonic()
+        self._drain()
+        self._fsync()
 
     def tick(self) -> None:
         """Sync now if an interval sync is due (for callers that go idle)."""
-        if type(self.sync) is int and (time.monotonic() - self._last_sync) * 1000 >= self.sync:
+        if type(self.sync) is int and (monotonic() - self._last_sync) * 1000 >= self.sync:
             self.flush()
 
     def finish(self) -> None:
-        """Append the seal record and sync; the file keeps its open name."""
+        """Append the seal record and sync; the file keeps its open name.
+
+        On failure the seal is taken back out and the archive stays open for
+        more records or another try.
+        """
         if self.closed:
             return
-        self._file.write(format.encode_seal(self.records, time.time_ns()))
-        self._file.flush()
-        os.fsync(self._fd)
-        self._file.close()
+        offset = self.size
+        seal = format.encode_seal(self.records, time.time_ns())
+        try:
+            self._pending += seal
+            self.size = offset + len(seal)
+            self._drain()
+            self._fsync()
+        except BaseException:
+            self._withdraw(offset)
+            raise
         self.closed = True
 
     def seal(self, final: str | os.PathLike[str] | None = None) -> Path:
@@ -143,17 +206,35 @@ class ArchiveWriter:
         return target
 
     def release(self) -> None:
-        """Drop the lock on the file (after it was sealed or handed on)."""
+        """Drop the lock on the file (after it was sealed, handed on or given up)."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
 
-    def abort(self) -> None:
-        """Stop writing without sealing: the open file stays for recovery."""
-        if not self.closed:
+    def __del__(self) -> None:
+        # A writer dropped without being sealed or aborted writes what it holds (for
+        # recovery to seal) and must not keep its file locked.
+        if getattr(self, "_fd", -1) >= 0:
             try:
-                self._file.flush()
-            finally:
-                self._file.close()
-                self.closed = True
-        self.release()
+                self.abort()
+            except OSError:
+                self.release()
+
+    def abort(self) -> None:
+        """Stop writing without sealing: the open file stays for recovery.
+
+        Pending records are written if the disk lets them; they are lost
+        otherwise (they were never durable).
+        """
+        try:
+            if not self.closed and self._fd >= 0:
+                self._drain()
+        finally:
+            self.closed = True
+            self.release()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]

@@ -18,6 +18,7 @@ A failing callback is logged and does not stop the others.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import json
 import logging
@@ -187,37 +188,46 @@ class CallbackList(ArchiveCallback):
         return current
 
 
-class ChangeExtensionCallback(ArchiveCallback):
+class _MovingCallback(ArchiveCallback):
+    """Moves the closed file to :meth:`target`, never over an existing file."""
+
+    def target(self, filename: str) -> str:
+        raise NotImplementedError
+
+    def on_close(self, filename: str) -> str:
+        target = self.target(filename)
+        check_name(os.path.basename(target), what="new file name")
+        if os.path.lexists(target):
+            raise FileExistsError(f"{target} already exists")
+        try:
+            durable.rename_noreplace(filename, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            shutil.move(filename, target)  # another file system: copy, then remove
+        return target
+
+
+class ChangeExtensionCallback(_MovingCallback):
     """Rename ``name`` to ``name`` + ``new_extension`` (default ``.done``) on close."""
 
     def __init__(self, new_extension: str = ".done", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.new_extension = new_extension
 
-    def on_close(self, filename: str) -> str:
-        target = filename + self.new_extension
-        check_name(os.path.basename(target), what="new file name")
-        durable.rename_noreplace(filename, target)
-        return target
+    def target(self, filename: str) -> str:
+        return filename + self.new_extension
 
 
-class MoveFileCallback(ArchiveCallback):
+class MoveFileCallback(_MovingCallback):
     """Move the closed file into ``destination_folder`` (never over an existing file)."""
 
     def __init__(self, destination_folder: str = ".", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.destination_folder = destination_folder
 
-    def on_close(self, filename: str) -> str:
-        target = os.path.join(self.destination_folder, os.path.basename(filename))
-        if os.path.lexists(target):
-            raise FileExistsError(f"{target} already exists")
-        try:
-            durable.rename_noreplace(filename, target)
-        except OSError:
-            # Another file system: copy, then remove the original.
-            shutil.move(filename, target)
-        return target
+    def target(self, filename: str) -> str:
+        return os.path.join(self.destination_folder, os.path.basename(filename))
 
 
 class DeleteFileCallback(ArchiveCallback):
@@ -274,7 +284,27 @@ def _log_failure(method: Any, filename: str | None, exc: Exception) -> None:
 # -- roll managers -------------------------------------------------------------------
 
 
-class WritingRollManager:
+class _RollManager:
+    """What both roll managers keep: the template, the folder and the callback."""
+
+    def __init__(
+        self, filename_template: str, directory: str, archive_callback: ArchiveCallback | None
+    ) -> None:
+        self.filename_template = filename_template
+        self.directory = directory
+        self.archive_callback = archive_callback
+
+    def _hooks(self) -> tuple[Any, Any]:
+        """The callback's ``on_open`` and ``on_close`` as hooks taking a path (or None)."""
+        callback = self.archive_callback
+        if callback is None:
+            return None, None
+        return (lambda path: callback.on_open(str(path))), (
+            lambda path: callback.on_close(str(path))
+        )
+
+
+class WritingRollManager(_RollManager):
     """Write events to archives named by ``filename_template`` in ``directory``.
 
     The template takes strftime fields (times in UTC) and also ``{host}``,
@@ -289,20 +319,15 @@ class WritingRollManager:
         directory: str = ".",
         archive_callback: ArchiveCallback | None = None,
     ) -> None:
-        self.filename_template = filename_template
+        super().__init__(filename_template, directory, archive_callback)
         self.roll_checker = roll_checker
-        self.directory = directory
-        self.archive_callback = archive_callback
-        hooks_open = [lambda path: archive_callback.on_open(str(path))] if archive_callback else []
-        hooks_close = (
-            [lambda path: archive_callback.on_close(str(path))] if archive_callback else []
-        )
+        opened, closed = self._hooks()
         self._writer = RollingWriter(
             directory,
             filename_template,
             policy=_CheckerPolicy(roll_checker),
-            on_open=hooks_open,
-            on_close=hooks_close,
+            on_open=[opened] if opened else [],
+            on_close=[closed] if closed else [],
         )
 
     def write(self, metadata: dict[str, str], payload: Any) -> None:
@@ -319,7 +344,7 @@ class WritingRollManager:
         return list(self._writer.finished)
 
 
-class ReadingRollManager:
+class ReadingRollManager(_RollManager):
     """Read every archive matching ``filename_template`` (a glob) in ``directory``, oldest first."""
 
     def __init__(
@@ -328,17 +353,10 @@ class ReadingRollManager:
         directory: str = ".",
         archive_callback: ArchiveCallback | None = None,
     ) -> None:
-        self.filename_template = filename_template
-        self.directory = directory
-        self.archive_callback = archive_callback
+        super().__init__(filename_template, directory, archive_callback)
+        opened, closed = self._hooks()
         self._archives = ArchiveSet(
-            os.path.join(directory, filename_template),
-            on_open=(lambda path: archive_callback.on_open(str(path)))
-            if archive_callback
-            else None,
-            on_close=(lambda path: archive_callback.on_close(str(path)))
-            if archive_callback
-            else None,
+            os.path.join(directory, filename_template), on_open=opened, on_close=closed
         )
 
     @property
