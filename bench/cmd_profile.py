@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import pstats
 import re
 import statistics
@@ -63,7 +64,10 @@ def import_times(top: int, runs: int) -> None:
             own.setdefault(package, []).append(micros)
     medians = {name: statistics.median(values) for name, values in own.items()}
     total = sum(medians.values())
-    print(f"\n== python -X importtime -m entrepot --version, median of {runs} runs")
+    load = os.getloadavg()[0]
+    print(
+        f"\n== python -X importtime -m entrepot --version, median of {runs} runs; load {load:.1f}"
+    )
     print(f"{total / 1000:.0f} ms of imports; by top-level package (own time of its modules):")
     for package, micros in sorted(medians.items(), key=lambda item: -item[1])[:top]:
         print(f"  {micros / 1000:7.1f} ms  {package}")
@@ -88,7 +92,8 @@ def profiled(name: str, argv: list[str], top: int, env: dict[str, str] | None = 
     stats = pstats.Stats(str(output))
     total = stats.total_tt
     imports = sum(row[3] for (_, _, name), row in stats.stats.items() if name == "_find_and_load")
-    print(f"\n== {name}: {elapsed:.2f} s under cProfile ({output})")
+    load = os.getloadavg()[0]
+    print(f"\n== {name}: {elapsed:.2f} s under cProfile ({output}); load {load:.1f}")
     print(f"profiled {total:.2f} s, of which imports {imports:.2f} s")
     print(summary(stats, "tottime", top, None))
     print(summary(stats, "cumulative", top, OWN_CODE))
