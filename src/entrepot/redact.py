@@ -45,7 +45,8 @@ _USERINFO = re.compile(
     r"(?P<user>[^\s'\"<>:@/]*):(?P<password>[^\s'\"<>]*)@(?=[^\s'\"<>@]*(?:[\s'\"<>]|$))",
     re.IGNORECASE,
 )
-_SECRET_NAME = r"[\w.\-]*(?:password|passwd|pwd|secret|token|credential|api_?key|signature)[\w.\-]*"  # noqa: S105
+_SECRET_WORDS = "password|passwd|passphrase|pwd|secret|token|credential|api_?key|signature"  # noqa: S105
+_SECRET_NAME = r"[\w.\-]*(?:" + _SECRET_WORDS + r")[\w.\-]*"
 # name=value (query strings, -o options) and "name": "value" (JSON, reprs).
 _ASSIGNED = re.compile(
     r"(?P<name>\b" + _SECRET_NAME + r")(?P<sep>=)(?P<value>[^\s&'\",;}]+)",

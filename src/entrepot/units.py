@@ -5,7 +5,8 @@ library argument that takes a size or a duration, so ``--max-size 4096B``
 means the same everywhere.  Sizes follow pydantic's :class:`~pydantic.ByteSize`
 (``KB`` = 1,000 bytes, ``KiB`` = 1,024); durations are a sequence of
 ``<number><unit>`` parts with units ``ms s m h d w``, or a bare number of
-seconds.
+seconds.  Command options take them as ``typer.Option(parser=parse_size)``:
+typer turns the :class:`ValueError` into a usage error (exit 2).
 
 >>> parse_size("4 KiB"), parse_size("10KB"), parse_size(512)
 (4096, 10000, 512)
@@ -21,12 +22,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
 
-import click
 from pydantic import ByteSize, TypeAdapter, ValidationError
 
-__all__ = ["DURATION", "SIZE", "format_duration", "parse_duration", "parse_size"]
+__all__ = ["format_duration", "parse_duration", "parse_size"]
 
 _BYTES = TypeAdapter(ByteSize)
 _SIZE_EXAMPLES = "examples: 4096, 512B, 64KiB, 10MB, 1.5GiB"
@@ -90,25 +89,3 @@ def format_duration(seconds: float) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts) or "0s"
-
-
-class _Parsed(click.ParamType):  # type: ignore[type-arg]  # generic only in newer click
-    """A click parameter type over one of the parsers; a bad value is a usage error."""
-
-    def __init__(self, name: str, parse: Any) -> None:
-        self.name = name
-        self._parse = parse
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value is None or not isinstance(value, str):
-            return value
-        try:
-            return self._parse(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-#: ``typer.Option(click_type=SIZE)``: a byte count.
-SIZE = _Parsed("size", parse_size)
-#: ``typer.Option(click_type=DURATION)``: seconds as a float.
-DURATION = _Parsed("duration", parse_duration)

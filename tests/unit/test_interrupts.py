@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 from entrepot.cli.exitcodes import ExitCode
 
@@ -53,9 +54,9 @@ def test_sigint_is_unchanged() -> None:
     assert "cleaned KeyboardInterrupt" in output
 
 
-def test_the_command_exits_143_on_sigterm(tmp_path: object) -> None:
+def test_the_command_exits_143_on_sigterm(tmp_path: Path) -> None:
     # `entrepot archive write` reads standard input until it ends: a command
-    # that runs until stopped.
+    # that runs until stopped.  It is ready once its first archive exists.
     proc = subprocess.Popen(
         [sys.executable, "-m", "entrepot", "archive", "write", str(tmp_path)],
         stdin=subprocess.PIPE,
@@ -63,7 +64,12 @@ def test_the_command_exits_143_on_sigterm(tmp_path: object) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.5)
+    assert proc.stdin is not None
+    proc.stdin.write('{"n": 1}\n')
+    proc.stdin.flush()
+    deadline = time.monotonic() + 120
+    while not any(tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
     _, errors = proc.communicate(timeout=30)
     assert proc.returncode == ExitCode.TERMINATED, errors

@@ -24,6 +24,7 @@ LEAKY = [
     ("postgresql://u@h/db?password=SECRET", "postgresql://u@h/db?password=***"),
     ("s3://b/k?secret_key=SECRET&region=x", "s3://b/k?secret_key=***&region=x"),
     ("-o password=SECRET", "-o password=***"),
+    ("key_passphrase=SECRET", "key_passphrase=***"),
     ("{'password': 'SECRET'}", "{'password': '***'}"),
     ('{"aws_secret_access_key": "SECRET"}', '{"aws_secret_access_key": "***"}'),
     ("s3://AK:SECRET@bucket/x", "s3://AK:***@bucket/x"),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import click
 import pytest
 
-from entrepot.units import DURATION, SIZE, format_duration, parse_duration, parse_size
+from entrepot.units import format_duration, parse_duration, parse_size
 
 
 @pytest.mark.parametrize(
@@ -62,10 +61,21 @@ def test_durations_format_back() -> None:
         assert parse_duration(format_duration(seconds)) == seconds
 
 
-def test_click_types_turn_bad_values_into_usage_errors() -> None:
-    assert SIZE.convert("4 KiB", None, None) == 4096
-    assert DURATION.convert("1h30m", None, None) == 5400.0
-    with pytest.raises(click.BadParameter, match="not a size"):
-        SIZE.convert("10iB", None, None)
-    with pytest.raises(click.BadParameter, match="not a duration"):
-        DURATION.convert("soon", None, None)
+def test_as_option_parsers_bad_values_are_usage_errors() -> None:
+    import typer
+
+    from entrepot.cli import main
+
+    app = typer.Typer()
+
+    @app.command()
+    def show(size: int = typer.Option(0, parser=parse_size)) -> None:
+        print(size)
+
+    # Parsed by typer through the same function the commands use: exit 2.
+    from typer.testing import CliRunner
+
+    assert CliRunner().invoke(app, ["--size", "4 KiB"]).output.strip() == "4096"
+    result = CliRunner().invoke(app, ["--size", "10iB"])
+    assert result.exit_code == 2 and "not a size" in result.output
+    assert main(["archive", "write", ".", "--max-size", "10iB"]) == 2

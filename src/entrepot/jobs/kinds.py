@@ -42,7 +42,7 @@ KINDS: PluginRegistry[JobFactory] = PluginRegistry(
     {
         "ship": "entrepot.ship.jobs:ShipJob.from_params",
         "fetch": "entrepot.ship.jobs:FetchJob.from_params",
-        "import": "entrepot.datacenter.job:ImportJob.from_params",
+        "import": "entrepot.datacenter.imports.import_job:ImportJob.from_params",
         "scripted": "entrepot.jobs.testing:ScriptedJob.from_params",
     },
     check=_factory,

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import threading
-from collections import deque
 from collections.abc import Callable
 
 from entrepot.errors import ClaimLost, PermanentTargetError, UnsafeEntry
 from entrepot.ship.route import Report, Route
 from entrepot.spool import Claim, Entry
 from entrepot.spool.areas import descriptor_path
-from entrepot.targets import Target
+from entrepot.targets import ConnectionPool, Target
 
 #: Called after each delivered file with its name and size.
 ProgressHook = Callable[[str, int], None]
@@ -84,54 +82,28 @@ class Shipper(Route):
         are recorded in ``report`` and the others go on.  The first refusal is
         raised at the end.
         """
-        queue = deque(names)
-        guard = threading.Lock()
-        halt = threading.Event()
-        fatal: list[BaseException] = []
         refused: list[BaseException] = []
 
-        def next_name() -> str | None:
-            with guard:
-                if not queue or halt.is_set() or self.stopped:
-                    return None
-                return queue.popleft()
-
-        def work(connection: Target | None) -> None:
-            extra = connection is None
+        def work(connection: Target, name: str) -> None:
             try:
-                if connection is None:
-                    if not queue or self.stopped:
-                        return
-                    connection = self.open_target()
-                while (name := next_name()) is not None:
-                    try:
-                        size = self.ship_one(connection, name)
-                    except REFUSALS as exc:
-                        report.add_failed(name, exc)
-                        refused.append(exc)
-                        continue
-                    if size is not None:
-                        report.add_done(name, size)
-                        if progress is not None:
-                            progress(name, size)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-                fatal.append(exc)
-                halt.set()
-            finally:
-                if extra and connection is not None:
-                    connection.close()
+                size = self.ship_one(connection, name)
+            except REFUSALS as exc:
+                report.add_failed(name, exc)
+                refused.append(exc)
+                return
+            if size is not None:
+                report.add_done(name, size)
+                if progress is not None:
+                    progress(name, size)
 
-        helpers = [
-            threading.Thread(target=work, args=(None,), name=f"ship-{number}", daemon=True)
-            for number in range(1, min(self.options.parallel, len(names)))
-        ]
-        for helper in helpers:
-            helper.start()
-        work(target)
-        for helper in helpers:
-            helper.join()
-        if fatal:
-            raise fatal[0]
+        pool = ConnectionPool(
+            self.open_target,
+            parallel=self.options.parallel,
+            first=target,
+            name=f"entrepot-{self.direction}",
+            stopping=self.stopping,
+        )
+        pool.run(names, work)
         if refused:
             raise refused[0]
 

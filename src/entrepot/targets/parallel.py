@@ -58,12 +58,16 @@ class ConnectionPool:
         parallel: int,
         first: Target | None = None,
         name: str = "entrepot-worker",
+        stopping: threading.Event | None = None,
     ) -> None:
         self.connect = connect
         self.parallel = max(1, parallel)
         self.first = first
         self.name = name
         self._stop = threading.Event()
+        # Set by the owner (a run asked to stop): no more items either, but
+        # unlike an error it is the owner's to report.
+        self._stopping = stopping or threading.Event()
 
     def stop(self) -> None:
         """Hand out no more items (the ones in hand are finished); any thread may call."""
@@ -71,7 +75,7 @@ class ConnectionPool:
 
     @property
     def stopped(self) -> bool:
-        return self._stop.is_set()
+        return self._stop.is_set() or self._stopping.is_set()
 
     def run(self, items: Iterable[_Item], work: Callable[[Target, _Item], None]) -> list[_Item]:
         """Work on ``items``; return those never handed out (after a stop).
@@ -85,14 +89,16 @@ class ConnectionPool:
 
         def take() -> tuple[_Item] | None:
             with lock:
-                if self._stop.is_set() or not queue:
+                if self.stopped or not queue:
                     return None
                 return (queue.popleft(),)
 
-        def serve(target: Target | None) -> None:
+        def serve(target: Target | None, done: threading.Event | None = None) -> None:
             owned = target is None
             try:
                 if target is None:
+                    if self.stopped or not queue:
+                        return
                     target = self.connect()
                 while (taken := take()) is not None:
                     work(target, taken[0])
@@ -100,21 +106,30 @@ class ConnectionPool:
                 errors.append(exc)
                 self._stop.set()
             finally:
-                if owned and target is not None:
-                    target.close()
-
-        helpers = [
-            threading.Thread(target=serve, args=(None,), name=f"{self.name}-{n}", daemon=True)
-            for n in range(1, min(self.parallel, len(queue)))
-        ]
-        for helper in helpers:
-            helper.start()
-        serve(self.first)
-        interrupted: BaseException | None = None
-        for helper in helpers:
-            while helper.is_alive():
                 try:
-                    helper.join()
+                    if owned and target is not None:
+                        target.close()
+                finally:
+                    if done is not None:
+                        done.set()
+
+        finished = [threading.Event() for _ in range(1, min(self.parallel, len(queue)))]
+        for number, done in enumerate(finished, start=1):
+            threading.Thread(
+                target=serve, args=(None, done), name=f"{self.name}-{number}", daemon=True
+            ).start()
+        interrupted: BaseException | None = None
+        try:
+            serve(self.first)
+        except KeyboardInterrupt as exc:  # raised here, in the caller's thread, by a signal
+            self._stop.set()
+            interrupted = exc
+        for done in finished:
+            # Waited for on events, not Thread.join(): a join cut short by a
+            # signal marks the thread finished while it still runs (CPython 3.11).
+            while not done.is_set():
+                try:
+                    done.wait(0.5)
                 except KeyboardInterrupt as exc:
                     # The helpers finish the item in hand; then the interrupt goes on.
                     self._stop.set()
