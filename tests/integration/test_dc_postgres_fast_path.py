@@ -65,3 +65,17 @@ def test_each_fast_copy_stores_what_the_general_copy_stores(
         finally:
             table.drop(conn)
     assert fast == general, (cells, general, fast)
+
+
+@pytest.mark.parametrize("cell", ["\r", "a\rb", "\r\n", "x\n", 'q"\r'])
+def test_line_breaks_in_text_cells_survive_the_fast_copy(engine: Engine, cell: str) -> None:
+    # Found by the property above: a lone CR went out unquoted and ended its row.
+    spec = column_spec("text")
+    table = Table("t", MetaData(), Column("n", Integer), Column("c", _sql_type(spec)))
+    with engine.begin() as conn:
+        table.create(conn)
+        try:
+            fast_path.insert_raw(conn, table, [(0, "n"), (1, "c")], ["?", "?"], [["0", cell]], 2)
+            assert stored(conn) == [cell]
+        finally:
+            table.drop(conn)

@@ -274,7 +274,9 @@ def _copy_rows(conn: Connection, target: str, column_list: str, cells: Any) -> N
         options = "FORMAT text, NULL ''"
     else:
         buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(cells)
+        # CR LF line ends make the writer quote every cell holding a CR or an
+        # LF; with "\n" alone a lone CR would go out bare and end the row.
+        csv.writer(buffer, lineterminator="\r\n").writerows(cells)
         text = buffer.getvalue()
         # An empty cell is NULL, quoted or not (a lone empty cell is written as "").
         options = f"FORMAT csv, FORCE_NULL ({column_list})"
