@@ -55,3 +55,18 @@ def test_unknown_option_is_refused() -> None:
     assert "colour" in str(caught.value)
     with pytest.raises(ConfigError):
         open_target("memory://x/y?timeout=soon")
+
+
+def test_the_install_hint_prints_intact_on_the_command_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Rich markup once ate "[sftp]" out of the hint.
+    from entrepot.cli import main
+    from entrepot.cli.console import err
+
+    monkeypatch.setitem(sys.modules, "paramiko", None)
+    monkeypatch.delitem(sys.modules, "entrepot.targets.sftp", raising=False)
+    monkeypatch.setattr(err, "width", 300)
+    code = main(["ls", "sftp://u@127.0.0.1:1/in", "--password-env", "PATH"])
+    assert code == 3
+    assert "pip install 'entrepot[sftp]'" in capsys.readouterr().err
