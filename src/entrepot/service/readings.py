@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from entrepot.spool import AreaStats, Spool
+from entrepot.spool import AREAS, CLAIM_AREA, AreaStats, Spool
 
 if TYPE_CHECKING:
     from entrepot.service.metrics import PrometheusTelemetry
@@ -27,7 +27,7 @@ __all__ = ["BoundedCall", "StateCollector"]
 
 _T = TypeVar("_T")
 #: Areas always reported, so that their series exist while they are empty or not made yet.
-AREAS = ("tmp", "new", "claimed", "cur")
+REPORTED_AREAS = (*AREAS, CLAIM_AREA)
 
 
 class _Pending(Generic[_T]):
@@ -133,7 +133,7 @@ class StateCollector(Collector):
                 continue
             self.telemetry.reading(f"spool {name}", None)
             up.add_metric([name], 1)
-            for area in sorted({*AREAS, *stats}):
+            for area in sorted({*REPORTED_AREAS, *stats}):
                 figures = stats.get(area) or AreaStats(0, 0)
                 files.add_metric([name, area], figures.files)
                 size.add_metric([name, area], figures.bytes)
