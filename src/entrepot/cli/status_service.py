@@ -32,12 +32,12 @@ def service_status(
     file: Path, names: Sequence[Path], as_json: bool, state: Path | None, ledger_url: str | None
 ) -> int:
     """Report on the service configured in ``file``; the exit code of ``entrepot status``."""
-    config = _selected(load_config(file), names)
+    config = load_config(file)
     now = datetime.now(UTC)
     state = state or config.service.state
     ledger_url = ledger_url or config.service.ledger
     running = service.running_service(state, now)
-    spools = service.spool_figures(config, now)
+    spools = service.spool_figures(_selected(config, names), now)
     with open_ledger(state, ledger_url) as book, _rows(book) as rows:
         routes = service.route_figures(config, rows, running)
         jobs = _as_json({}, book)
@@ -65,20 +65,20 @@ def service_status(
     return ExitCode.FAILED if needs_attention else ExitCode.OK
 
 
-def _selected(config: Config, names: Sequence[Path]) -> Config:
-    """The configuration with only the spools named (configured names or folders), if any.
+def _selected(config: Config, names: Sequence[Path]) -> dict[str, SpoolConfig]:
+    """The spools named (configured names or folders), else all the configured ones.
 
     A named spool that does not exist raises SpoolNotFound (exit 4).
     """
     if not names:
-        return config
+        return dict(config.spools)
     chosen: dict[str, SpoolConfig] = {}
     for name in names:
         key = str(name)
         spool = config.spools.get(key) or SpoolConfig(path=name.expanduser().absolute())
         Spool(spool.path).check()
         chosen[key] = spool
-    return config.model_copy(update={"spools": chosen})
+    return chosen
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from entrepot.errors import EntrepotError
 from entrepot.processes import process_gone
 from entrepot.redact import mask_secrets
-from entrepot.service.config import Config
+from entrepot.service.config import Config, SpoolConfig
 from entrepot.spool import CLAIM_AREA, Spool
 
 __all__ = [
@@ -77,10 +77,10 @@ def running_service(state: Path, now: datetime) -> dict[str, Any] | None:
 # -- spools ---------------------------------------------------------------------------
 
 
-def spool_figures(config: Config, now: datetime) -> dict[str, dict[str, Any]]:
-    """Each configured spool: its path, whether it exists, and per area files, bytes, oldest."""
+def spool_figures(spools: Mapping[str, SpoolConfig], now: datetime) -> dict[str, dict[str, Any]]:
+    """Each spool: its path, whether it exists, and per area files, bytes and oldest file."""
     figures: dict[str, dict[str, Any]] = {}
-    for name, spool in config.spools.items():
+    for name, spool in spools.items():
         folder = Spool(spool.path)
         exists = folder.exists()
         stats = folder.stats() if exists else {}
