@@ -16,21 +16,12 @@ from entrepot.jobs.testing import ScriptedJob
 from entrepot.service.config import Config
 from entrepot.service.retention import PruneReport, prune
 from entrepot.spool import Spool
+from tests.integration import test_jobs_ledger_backends as backends
 
+#: The same two ledgers as the ledger's own tests: SQLite, and a real PostgreSQL.
+url = backends.url
 DAY = 86400.0
 FAIL = {"send": ["permanent"]}
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=[pytest.mark.server, pytest.mark.xdist_group("postgres")]),
-    ]
-)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
