@@ -18,6 +18,7 @@ from entrepot.service.config import Config
 from entrepot.service.http import HttpEndpoint, start_http
 from entrepot.service.metrics import PrometheusTelemetry
 from entrepot.service.readings import BoundedCall
+from entrepot.service.telemetry import Telemetry
 
 TOKEN = "a-long-random-token-0123456789"
 
@@ -176,3 +177,9 @@ def test_a_bounded_call_gives_up_waiting_and_never_piles_up_threads() -> None:
     asked = len(calls)
     assert bounded() == 42
     assert len(calls) == asked + 1  # a finished call is never answered again: it asks anew
+
+
+def test_the_endpoint_needs_the_prometheus_telemetry(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    with pytest.raises(TypeError, match="PrometheusTelemetry"):
+        start_http(config, Telemetry(), listen="127.0.0.1:0")  # type: ignore[arg-type]

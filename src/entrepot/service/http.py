@@ -186,6 +186,10 @@ def start_http(
     address = listen or config.service.listen
     if address is None:
         return None
+    if not isinstance(telemetry, PrometheusTelemetry):
+        raise TypeError(
+            f"the endpoint serves a PrometheusTelemetry, not {type(telemetry).__name__}"
+        )
     host, port = split_address(address)
     token_file = config.service.token_file
     token = read_token(token_file) if token_file is not None else None
