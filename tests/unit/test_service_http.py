@@ -183,3 +183,19 @@ def test_the_endpoint_needs_the_prometheus_telemetry(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     with pytest.raises(TypeError, match="PrometheusTelemetry"):
         start_http(config, Telemetry(), listen="127.0.0.1:0")  # type: ignore[arg-type]
+
+
+def test_an_ipv6_loopback_address_is_served(tmp_path: Path) -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    config = make_config(tmp_path, token=None)
+    served = start_http(config, PrometheusTelemetry(config), listen="[::1]:0")
+    assert served is not None
+    try:
+        assert served.url.startswith("http://[::1]:")
+        assert httpx.get(served.url + "/healthz").status_code == 200
+    finally:
+        served.stop()
