@@ -35,6 +35,7 @@ from prometheus_client import (
 
 from entrepot import __version__
 from entrepot.jobs.ledger import JobState, Ledger
+from entrepot.jobs.lifecycle import Outcome
 from entrepot.logs import log_event
 from entrepot.redact import mask_secrets
 from entrepot.service.config import Config
@@ -51,6 +52,8 @@ DEFAULT_TIMEOUT = 2.0
 #: Job durations: from a quick empty run to an hour-long transfer.
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 _TRANSFERS = ("ship", "fetch")
+#: Outcomes that count as a success (an empty run found nothing to do: fine too).
+_SUCCESSES = frozenset({str(Outcome.SUCCEEDED), str(Outcome.EMPTY)})
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ class PrometheusTelemetry(Telemetry):
 
     def _count_run(self, run: RunSummary) -> None:
         now = self.clock()
-        ok = run.outcome in ("succeeded", "empty")
+        ok = run.outcome in _SUCCESSES
         self.runs.labels(run.kind, run.name, run.outcome).inc()
         self.durations.labels(run.kind).observe(max(run.seconds, 0.0))
         self.last_run.labels(run.kind, run.name).set(now)
