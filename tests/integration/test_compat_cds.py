@@ -28,6 +28,9 @@ class LogTrap:
     def __init__(self) -> None:
         self.stream = io.StringIO()
         self.handler = logging.StreamHandler(self.stream)
+        # Only the facade's own lines: the test server's threads log to the root
+        # logger too (a traceback when it is stopped), at moments of their choosing.
+        self.handler.addFilter(logging.Filter("entrepot"))
 
     def lines(self) -> list[str]:
         """The log lines since the last call; a traceback (always the last thing a run
