@@ -1,52 +1,97 @@
-"""The ``entrepot`` command: parse, call the library, map errors to exit codes."""
+"""The ``entrepot`` command: parse, call the library, map errors to exit codes.
+
+Start-up time is part of every command a user runs, so this package imports
+little: ``entrepot --version`` answers before typer or rich are imported,
+and the command tree (:mod:`.commands`) imports only the module of the
+command that runs.  A test holds every short command to the modules it may
+import (``tests/unit/test_cli_startup.py``).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import typer
-
-from entrepot.cli.console import err, out, print_error
+from entrepot import __version__
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.errors import EntrepotError
 from entrepot.interrupts import sigterm_raises
 
 __all__ = ["ExitCode", "main", "run"]
 
+# Options of the root that may come before --version without changing its answer.
+_ROOT_FLAG = re.compile(r"--version|--verbose|--quiet|-[vq]+")
+# Set by the shell while it asks for completions: typer answers those.
+_COMPLETION_VARIABLE = "_ENTREPOT_COMPLETE"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if _asks_version(args):
+        sys.stdout.write(f"entrepot {__version__}\n")
+        sys.stdout.flush()
+        return int(ExitCode.OK)
+    import typer
+
     from entrepot.cli.app import app
+    from entrepot.cli.values import plain_values
 
     command = typer.main.get_command(app)
-    args = list(sys.argv[1:] if argv is None else argv)
+    plain_values(command)  # the root's options; each command's get theirs when loaded
     with _logging_restored(), sigterm_raises() as sigterm:
         code = _run_command(command, args)
     if code == ExitCode.INTERRUPTED:
+        from entrepot.cli.console import err
+
         # typer turns any KeyboardInterrupt into exit code 130.
         err.print("terminated" if sigterm.received else "interrupted")
         return int(ExitCode.TERMINATED if sigterm.received else ExitCode.INTERRUPTED)
     return code
 
 
+def _asks_version(args: list[str]) -> bool:
+    """True when the root's options, before any command, are only flags and ``--version``.
+
+    ``--version`` is eager: the root prints it before it looks at anything
+    else, so these command lines need neither typer nor a command module.
+    Anything else (``-h`` first, an unknown option) goes the whole way.
+    """
+    if _COMPLETION_VARIABLE in os.environ:
+        return False
+    leading = []
+    for arg in args:
+        if not arg.startswith("-"):
+            break
+        leading.append(arg)
+    return "--version" in leading and all(_ROOT_FLAG.fullmatch(arg) for arg in leading)
+
+
 @contextmanager
 def _logging_restored() -> Iterator[None]:
     """Undo the command's logging set-up afterwards, so in-process callers keep theirs."""
+    from entrepot.cli.console import is_quiet, set_quiet
+
     library = logging.getLogger("entrepot")
-    level, handlers, quiet = library.level, list(library.handlers), out.quiet
+    level, handlers, quiet = library.level, list(library.handlers), is_quiet()
     try:
         yield
     finally:
         library.setLevel(level)
         library.handlers[:] = handlers
-        out.quiet = quiet
+        set_quiet(quiet)
 
 
 def _run_command(command: Any, args: list[str]) -> int:
+    import typer
+
+    from entrepot.cli.console import print_error
+
     try:
         result = command.main(args=args, prog_name="entrepot", standalone_mode=False)
     except typer.Exit as exc:

@@ -11,14 +11,16 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from entrepot.cli.console import human_size, out, shown, table
-from entrepot.jobs import JobRecord, JobState, RunRecord, RunResult
+from entrepot.jobs.records import JobRecord, JobState, RunRecord
 from entrepot.redact import mask_secrets
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from entrepot.jobs.runner import RunResult
 
 
 def job_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
@@ -34,6 +36,8 @@ def show_table(result: Table) -> None:
     if out.is_terminal:
         out.print(result)
     else:
+        from rich.console import Console
+
         Console(width=max(out.width, 200), highlight=False, quiet=out.quiet).print(result)
 
 

@@ -5,32 +5,64 @@ job waits in the backlog (it failed and will be re-run) or is dead (it
 waits for an operator).  Files waiting in a spool are normal work between
 two runs, not a problem, so they do not change the code; a spool named on
 the command line that does not exist is an error (exit 4).
+
+The jobs are read through :func:`~entrepot.cli.ledgers.ledger_rows` (the
+SQLite ledger directly, no SQLAlchemy) with the queries of
+:mod:`entrepot.jobs.summary`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Group
-from rich.table import Table
 
-from entrepot.cli.console import emit_json, human_size, out, table
+from entrepot.cli.console import emit_json, human_size, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
 from entrepot.cli.jobviews import masked
-from entrepot.jobs import JobRecord, JobState, Ledger
-from entrepot.spool import AreaStats, Spool
+from entrepot.cli.ledgers import LedgerOption, StateOption, ledger_rows
+from entrepot.jobs.records import JobRecord, JobState
+from entrepot.jobs.summary import Rows, jobs_in, state_counts
+
+if TYPE_CHECKING:
+    from rich.console import Group
+    from rich.table import Table
+
+    from entrepot.spool import AreaStats
 
 #: Job states that make ``status`` exit 1: something failed and needs attention.
 ATTENTION = (JobState.BACKLOG, JobState.DEAD)
+#: Most jobs needing attention that are listed.
+ATTENTION_LISTED = 20
 _SPOOL_AREAS = ("new", "claimed", "cur", "tmp")
+
+
+@dataclass(frozen=True)
+class JobsSummary:
+    """Jobs by state, and the newest of those that need attention (secrets masked)."""
+
+    counts: dict[JobState, int]
+    attention: list[JobRecord]
+
+    @classmethod
+    def read(cls, rows: Rows) -> JobsSummary:
+        attention = jobs_in(rows, ATTENTION, limit=ATTENTION_LISTED)
+        return cls(state_counts(rows), [masked(job) for job in attention])
+
+    @property
+    def needs_attention(self) -> bool:
+        return any(self.counts.get(state, 0) for state in ATTENTION)
 
 
 def spool_figures(spools: Sequence[Path]) -> dict[str, dict[str, AreaStats | None]]:
     """Files and bytes waiting, in flight, done and being written, per spool (which must exist)."""
+    if not spools:
+        return {}
+    from entrepot.spool import Spool  # only when spools are named
+
     figures = {}
     for path in spools:
         stats = Spool(path).check().stats()
@@ -57,15 +89,12 @@ def _figures_table(figures: dict[str, dict[str, AreaStats | None]]) -> Table:
     return table("Spools", ("Spool", "Waiting", "In flight", "Done", "Being written"), rows)
 
 
-def _attention(ledger: Ledger) -> list[JobRecord]:
-    return [masked(job) for job in ledger.jobs(states=ATTENTION, limit=20)]
-
-
-def jobs_tables(ledger: Ledger) -> Group:
+def jobs_tables(summary: JobsSummary) -> Group:
     """Counts of jobs by state, and the jobs that need attention."""
-    counts = ledger.counts()
-    summary = table(
-        "Jobs", ("State", "Count"), [(state, counts.get(state, 0)) for state in JobState]
+    from rich.console import Group
+
+    counts = table(
+        "Jobs", ("State", "Count"), [(state, summary.counts.get(state, 0)) for state in JobState]
     )
     attention = table(
         "Backlog (waiting to be re-run) and dead jobs",
@@ -79,13 +108,15 @@ def jobs_tables(ledger: Ledger) -> Group:
                 job.next_due.strftime("%Y-%m-%d %H:%M:%S") if job.next_due else "",
                 (job.last_error or "")[:70],
             )
-            for job in _attention(ledger)
+            for job in summary.attention
         ],
     )
-    return Group(summary, attention)
+    return Group(counts, attention)
 
 
-def _as_json(spools: dict[str, dict[str, AreaStats | None]], ledger: Ledger) -> dict[str, Any]:
+def _as_json(
+    spools: dict[str, dict[str, AreaStats | None]], summary: JobsSummary
+) -> dict[str, Any]:
     return {
         "spools": {
             path: {
@@ -94,7 +125,7 @@ def _as_json(spools: dict[str, dict[str, AreaStats | None]], ledger: Ledger) -> 
             }
             for path, areas in spools.items()
         },
-        "jobs": {str(state): count for state, count in ledger.counts().items()},
+        "jobs": {str(state): count for state, count in summary.counts.items()},
         "attention": [
             {
                 "id": job.id,
@@ -105,7 +136,7 @@ def _as_json(spools: dict[str, dict[str, AreaStats | None]], ledger: Ledger) -> 
                 "next_due": job.next_due.isoformat() if job.next_due else None,
                 "last_error": job.last_error,
             }
-            for job in _attention(ledger)
+            for job in summary.attention
         ],
     }
 
@@ -123,16 +154,17 @@ def status(
     Exits 1 when a job waits in the backlog or is dead, else 0.
     """
     figures = spool_figures(spools or [])
-    with open_ledger(state, ledger) as book:
-        if as_json:
-            emit_json(_as_json(figures, book))
-        else:
-            if figures:
-                out.print(_figures_table(figures))
-            out.print(jobs_tables(book))
-        counts = book.counts()
-    needs_attention = any(counts.get(s, 0) for s in ATTENTION)
-    return ExitCode.FAILED if needs_attention else ExitCode.OK
+    with ledger_rows(state, ledger) as rows:
+        summary = JobsSummary.read(rows)
+    if as_json:
+        emit_json(_as_json(figures, summary))
+    else:
+        from entrepot.cli.console import out
+
+        if figures:
+            out.print(_figures_table(figures))
+        out.print(jobs_tables(summary))
+    return ExitCode.FAILED if summary.needs_attention else ExitCode.OK
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,128 @@
+"""The command table: every ``entrepot`` command, its module and its one-line help.
+
+The root command knows its commands from :data:`COMMANDS` alone and imports
+a command's module only when that command runs (or its own ``--help`` is
+asked for): ``entrepot status`` never imports the data center, and
+``entrepot --help`` or a shell completion of the first word imports no
+command module at all.  A module adds its commands with ``register(app)``
+(on a :class:`typer.Typer` of its own); a test checks that each line below
+is the first paragraph of the help of the command it names.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from entrepot.cli.values import plain_values
+
+__all__ = ["COMMANDS", "CommandEntry", "LazyGroup"]
+
+
+@dataclass(frozen=True)
+class CommandEntry:
+    """A command of the root: its name, the module in ``entrepot.cli`` that registers it,
+    and the first paragraph of its help."""
+
+    name: str
+    module: str
+    summary: str
+
+
+#: The root's commands, in the order ``--help`` lists them.
+COMMANDS = (
+    CommandEntry(
+        "demo", "demo", "Spool files and events, ship them to a local folder, and show the status."
+    ),
+    CommandEntry(
+        "status",
+        "status",
+        "Show spools (waiting, in flight, done) and jobs (by state, backlog, dead).",
+    ),
+    CommandEntry("put", "targets", "Upload files to a target URL (atomic publish)."),
+    CommandEntry("ls", "targets", "List a target folder."),
+    CommandEntry("get", "targets", "Download one file from a target URL."),
+    CommandEntry("check", "targets", "Check that a target works: connect, write, read, delete."),
+    CommandEntry(
+        "ship",
+        "ship",
+        "Deliver every file waiting in the spool's new/ to URL, then move it to cur/.",
+    ),
+    CommandEntry(
+        "fetch",
+        "ship",
+        "Download every file of a remote folder into the spool, then delete it remotely.",
+    ),
+    CommandEntry(
+        "spool",
+        "spool",
+        "Durable tmp/ → new/ → cur/ folders: put files in, claim them, mark them done.",
+    ),
+    CommandEntry(
+        "archive", "archive", "Rolling event archives: write events, read them back, check them."
+    ),
+    CommandEntry("jobs", "jobs", "Jobs and their runs, from the ledger."),
+    CommandEntry("backlog", "jobs", "Jobs waiting to be re-run: list, retry, drop."),
+    CommandEntry(
+        "dc",
+        "dc",
+        "The data center: CSV uploads, validated imports into tables, exports and logs.",
+    ),
+)
+
+
+def load_module_commands(module: str) -> dict[str, Any]:
+    """The click commands that ``entrepot.cli.<module>`` registers, by name."""
+    commands = typer.Typer()
+    importlib.import_module(f"{__package__}.{module}").register(commands)
+    group = typer.main.get_group(commands)
+    plain_values(group)
+    return dict(group.commands)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists :data:`COMMANDS` at once, imports a command when it is used.
+
+    Until then each command is a stand-in that carries only its name and
+    summary: enough to list it in ``--help`` and in shell completions.
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self._modules = {entry.name: entry.module for entry in COMMANDS}
+        self._listing = False
+        for entry in COMMANDS:
+            self.commands.setdefault(entry.name, TyperCommand(entry.name, help=entry.summary))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        module = self._modules.get(cmd_name)
+        if module is not None and not self._listing:
+            # The real command replaces the stand-ins of every command of its module.
+            self.commands.update(load_module_commands(module))
+            for name, owner in list(self._modules.items()):
+                if owner == module:
+                    del self._modules[name]
+        return super().get_command(ctx, cmd_name)
+
+    @contextmanager
+    def _summaries(self) -> Iterator[None]:
+        """While listing every command (help, completion), keep the stand-ins."""
+        self._listing = True
+        try:
+            yield
+        finally:
+            self._listing = False
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with self._summaries():
+            super().format_help(ctx, formatter)
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> Any:
+        with self._summaries():
+            return super().shell_complete(ctx, incomplete)
