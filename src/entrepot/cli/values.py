@@ -5,13 +5,13 @@ pydantic ``TypeAdapter`` built on first use.  Importing pydantic and building
 the adapters takes longer than a whole short command (``entrepot status``,
 ``spool put`` of one file) should.  :func:`plain_values` gives each
 parameter of a command tree a converter that handles the plain cases itself
-— a ``str``, an ``int`` within its bounds, a ``float``, a ``Path`` with
-typer's default checks, a ``parser=`` that accepts the value, lists of
-these — and hands anything else (a bad value, a choice, an unusual
+— a ``str``, a ``bool``, an ``int`` within its bounds, a ``float``, a
+``Path`` with typer's default checks, a ``parser=`` that accepts the value,
+lists of these — and hands anything else (a bad value, a choice, an unusual
 annotation) to typer's own conversion, so results and error messages stay
 typer's.  A typer without this conversion layer is left alone.
 
-``tests/unit/test_cli_startup.py`` checks, for every parameter of every
+``tests/unit/test_cli_values.py`` checks, for every parameter of every
 command, that both conversions agree.
 """
 
@@ -102,6 +102,8 @@ def _leaf(annotation: Any, info: Any) -> Callable[[Any], Any] | None:
         return _parsed(info.parser)
     if annotation is str:
         return _text
+    if annotation is bool:
+        return _flag
     if annotation is int:
         return None if info.clamp else _bounded(_integer, info.min, info.max)
     if annotation is float:
@@ -117,6 +119,10 @@ def _leaf(annotation: Any, info: Any) -> Callable[[Any], Any] | None:
 
 def _text(value: Any) -> Any:
     return value if isinstance(value, str) else _MISSING
+
+
+def _flag(value: Any) -> Any:
+    return value if isinstance(value, bool) else _MISSING
 
 
 def _integer(value: Any) -> Any:
