@@ -19,7 +19,7 @@ ledger directly (:mod:`entrepot.jobs.summary`), without opening it in full.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -29,13 +29,15 @@ from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
 from entrepot.errors import ConfigError, EntrepotError, RemoteLocked
 from entrepot.jobs.lifecycle import Outcome
-from entrepot.jobs.runner import Runner, RunResult
 from entrepot.jobs.summary import has_open_job, ledger_file, sqlite_reader
 from entrepot.ship import FetchJob, ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob
 from entrepot.spool import Spool
 from entrepot.targets.url import SECRET_OPTIONS
 from entrepot.units import parse_duration
+
+if TYPE_CHECKING:
+    from entrepot.jobs.runner import RunResult
 
 Protocol = Annotated[
     str, typer.Option("--protocol", help="Delivery protocol: atomic, lock or marker.")
@@ -106,6 +108,8 @@ def _sweep(value: str) -> float | None:
 
 
 def _run(job: RouteJob, state: Path | None, ledger_url: str | None, no_ledger: bool) -> RunResult:
+    from entrepot.jobs.runner import Runner  # not needed when nothing waits
+
     if no_ledger:
         return Runner(None).run(job)
     with open_ledger(state, ledger_url) as ledger:
