@@ -125,6 +125,10 @@ def test_status_reads_the_ledger_without_sqlalchemy(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout and "backlog" in done.stdout
     assert imported(modules, *HEAVY, "entrepot.ship", "entrepot.targets", "entrepot.spool") == []
+    # For a monitoring script: JSON, without rich.
+    as_json, modules = fresh(tmp_path, "status", "--state", state, "--json")
+    assert json.loads(as_json.stdout)["jobs"]["backlog"] == 0
+    assert imported(modules, *HEAVY, "rich") == []
 
 
 def test_ship_with_nothing_waiting_connects_to_nothing_and_records_nothing(

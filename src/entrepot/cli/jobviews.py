@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from entrepot.cli.console import human_size, out, shown, table
+from entrepot.cli import console
+from entrepot.cli.console import human_size, shown, table
 from entrepot.jobs.records import JobRecord, JobState, RunRecord
 from entrepot.redact import mask_secrets
 
@@ -33,6 +34,7 @@ def job_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object
 
 def show_table(result: Table) -> None:
     # Piped output has no width of its own: give tables room rather than fold ids.
+    out = console.out
     if out.is_terminal:
         out.print(result)
     else:
@@ -146,7 +148,7 @@ def print_detail(job: JobRecord, runs: list[RunRecord]) -> None:
     ]
     for label, value in fields:
         if value:
-            out.print(f"{label + ':':22}{shown(value)}")
+            console.out.print(f"{label + ':':22}{shown(value)}")
     rows = [
         (
             run.number,
@@ -166,12 +168,12 @@ def print_detail(job: JobRecord, runs: list[RunRecord]) -> None:
     show_table(job_table("runs", (*columns, "Bytes", "Error"), rows))
     last = runs[-1] if runs else None
     if last is not None and last.history:
-        out.print("tries of the last run:")
+        console.out.print("tries of the last run:")
         for entry in last.history:
             delay = entry.get("delay")
             then = f", retried after {delay:.1f}s" if delay is not None else ""
             line = f"{entry['attempt']}. {entry['step']}: {entry['error']}{then}"
-            out.print(f"  {shown(line)}")
+            console.out.print(f"  {shown(line)}")
 
 
 def print_results(results: list[RunResult]) -> None:
