@@ -12,7 +12,9 @@ Rows (each command timed whole, in a subprocess, warm caches):
   each against ``python -c pass`` (goal: within 12×, ratio ≥ 0.083).
 
 The ship URL is an SFTP URL on a closed port: with nothing waiting the
-command must not connect (a connection attempt fails the run).  ``ship``
+command must not connect (a connection attempt fails the run).  Its
+``--password-env`` variable is set, as a user's would be (an unset one is a
+configuration error, exit 3, with nothing waiting too), and never read.  ``ship``
 and ``status`` use a ledger in a state folder created before the rounds, as
 a user's would be.  Checks: the version printed; the file in ``new/`` with
 its content (removed again afterwards); "nothing waiting"; the job table;
