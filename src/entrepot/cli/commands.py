@@ -14,8 +14,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -25,8 +24,7 @@ from entrepot.cli.values import plain_values
 __all__ = ["COMMANDS", "CommandEntry", "LazyGroup"]
 
 
-@dataclass(frozen=True)
-class CommandEntry:
+class CommandEntry(NamedTuple):
     """A command of the root: its name, the module in ``entrepot.cli`` that registers it,
     and the first paragraph of its help."""
 

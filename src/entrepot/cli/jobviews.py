@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from entrepot.cli import console
 from entrepot.cli.console import human_size, shown, table
-from entrepot.jobs.records import JobRecord, JobState, RunRecord
+from entrepot.jobs.records import JobRecord, RunRecord
+from entrepot.jobs.states import JobState
 from entrepot.redact import mask_secrets
 
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ from entrepot.cli.console import emit_json, human_size, is_quiet, print_error, s
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
 from entrepot.errors import ConfigError, EntrepotError, RemoteLocked
-from entrepot.jobs.lifecycle import Outcome
+from entrepot.jobs.states import Outcome
 from entrepot.jobs.summary import has_open_job, ledger_file, sqlite_reader
 from entrepot.ship import FetchJob, ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob

@@ -14,9 +14,8 @@ SQLite ledger directly, no SQLAlchemy) with the queries of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
@@ -24,7 +23,8 @@ from entrepot.cli.console import emit_json, human_size, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.jobviews import masked
 from entrepot.cli.ledgers import LedgerOption, StateOption, ledger_rows
-from entrepot.jobs.records import JobRecord, JobState
+from entrepot.jobs.records import JobRecord
+from entrepot.jobs.states import JobState
 from entrepot.jobs.summary import Rows, jobs_in, state_counts
 
 if TYPE_CHECKING:
@@ -40,8 +40,7 @@ ATTENTION_LISTED = 20
 _SPOOL_AREAS = ("new", "claimed", "cur", "tmp")
 
 
-@dataclass(frozen=True)
-class JobsSummary:
+class JobsSummary(NamedTuple):
     """Jobs by state, and the newest of those that need attention (secrets masked)."""
 
     counts: dict[JobState, int]

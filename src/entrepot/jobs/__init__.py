@@ -4,7 +4,7 @@ A job is prepared, produces a number of items, sends them and cleans up
 (:mod:`.lifecycle`).  A :class:`Runner` runs it under a :class:`RetryPolicy`
 (:mod:`.retry`) on a :class:`Clock` (:mod:`.clock`), recording every run in a
 :class:`Ledger` (:mod:`.ledger`, its tables in :mod:`.schema`, its records in
-:mod:`.records`, read-only summaries in :mod:`.summary`).  Jobs that keep
+:mod:`.records` and :mod:`.states`, read-only summaries in :mod:`.summary`).  Jobs that keep
 failing wait in the :class:`Backlog` (:mod:`.backlog`) and are rebuilt from
 their JSON parameters by their registered kind (:mod:`.kinds`).  Job ids
 sort by time (:mod:`.ids`); :mod:`.testing` has a job that fails on cue.
@@ -38,12 +38,11 @@ if TYPE_CHECKING:
         Job,
         JobContext,
         LifecycleResult,
-        Outcome,
         Step,
         error_code,
         execute,
     )
-    from entrepot.jobs.records import OPEN, WAITING, JobRecord, JobState, RunRecord
+    from entrepot.jobs.records import JobRecord, RunRecord
     from entrepot.jobs.retry import (
         DEFAULT_RERUNS,
         DEFAULT_RETRY,
@@ -52,6 +51,7 @@ if TYPE_CHECKING:
         RetryRecord,
     )
     from entrepot.jobs.runner import Runner, RunResult
+    from entrepot.jobs.states import OPEN, WAITING, JobState, Outcome
 
 #: Each public name → the module of this package that defines it.
 _MODULES = {
@@ -72,12 +72,12 @@ _MODULES = {
         "Job",
         "JobContext",
         "LifecycleResult",
-        "Outcome",
         "Step",
         "error_code",
         "execute",
     ),
-    "records": ("OPEN", "WAITING", "JobRecord", "JobState", "RunRecord"),
+    "records": ("JobRecord", "RunRecord"),
+    "states": ("OPEN", "WAITING", "JobState", "Outcome"),
     "retry": ("DEFAULT_RERUNS", "DEFAULT_RETRY", "RetryDecision", "RetryPolicy", "RetryRecord"),
     "runner": ("Runner", "RunResult"),
 }

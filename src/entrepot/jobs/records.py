@@ -1,44 +1,19 @@
-"""What the ledger knows of jobs and runs: their states and their records.
+"""What the ledger knows of one job and of one run: their records.
 
 Plain values, free of any database code, so that code which only reads
-(``entrepot status``, a shipping run deciding whether a job waits) needs no
-SQLAlchemy: the tables they are stored in are in :mod:`.schema`.
+(``entrepot status``) needs no SQLAlchemy: the tables they are stored in are
+in :mod:`.schema`, the states and outcomes they hold in :mod:`.states`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from entrepot.jobs.lifecycle import Outcome
+from entrepot.jobs.states import JobState, Outcome
 
-__all__ = ["OPEN", "WAITING", "JobRecord", "JobState", "RunRecord"]
-
-
-class JobState(StrEnum):
-    """Where a job stands."""
-
-    PENDING = "pending"
-    """Recorded, never run yet; due at ``next_due``."""
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    BACKLOG = "backlog"
-    """Failed; waits to be re-run at ``next_due``."""
-    DEAD = "dead"
-    """Failed too many runs; waits for an operator (retry or drop)."""
-    DROPPED = "dropped"
-    """Given up by an operator, with a reason."""
-    SUPERSEDED = "superseded"
-    """Replaced by a later job of the same identity (named in ``reason``)."""
-
-
-#: States of jobs that still wait to be (re-)run.
-WAITING = (JobState.PENDING, JobState.BACKLOG)
-#: States of jobs that wait for a run or an operator: a job of an identity
-#: found in one of them is joined by a new run of the same identity.
-OPEN = (JobState.PENDING, JobState.BACKLOG, JobState.DEAD)
+__all__ = ["JobRecord", "RunRecord"]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from entrepot.jobs.ids import JobIdFactory, new_job_id
 from entrepot.jobs.kinds import build_job
 from entrepot.jobs.lifecycle import Job, JobContext, Outcome, Step, execute, step_failure
 from entrepot.jobs.params import check_params
-from entrepot.jobs.records import OPEN, WAITING, JobRecord, JobState
+from entrepot.jobs.records import JobRecord
 from entrepot.jobs.retry import (
     DEFAULT_RERUNS,
     DEFAULT_RETRY,
@@ -36,6 +36,7 @@ from entrepot.jobs.retry import (
     RetryPolicy,
     RetryRecord,
 )
+from entrepot.jobs.states import OPEN, WAITING, JobState
 from entrepot.logs import log_event
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from entrepot.jobs.lifecycle import Outcome
-from entrepot.jobs.records import OPEN, WAITING, JobRecord, JobState, RunRecord
+from entrepot.jobs.records import JobRecord, RunRecord
+from entrepot.jobs.states import OPEN, WAITING, JobState, Outcome
 
 __all__ = [
     "IDENTITY_INDEX",

@@ -28,11 +28,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
-from entrepot.jobs.lifecycle import Outcome
-from entrepot.jobs.records import OPEN, JobRecord, JobState
+from entrepot.jobs.states import OPEN, JobState, Outcome
+
+if TYPE_CHECKING:
+    from entrepot.jobs.records import JobRecord
 
 __all__ = [
     "LEDGER_FILE",
@@ -80,10 +82,12 @@ def state_counts(rows: Rows) -> dict[JobState, int]:
 
 def jobs_in(rows: Rows, states: Sequence[JobState | str], *, limit: int) -> list[JobRecord]:
     """The newest ``limit`` jobs in ``states``, newest first."""
+    from entrepot.jobs.records import JobRecord  # not needed by has_open_job()
+
     within, params = _in(states)
     sql = f"SELECT {_JOB_COLUMNS} FROM {_JOBS} WHERE state IN {within}"  # noqa: S608
     sql += " ORDER BY id DESC LIMIT :limit"
-    return [_job(row) for row in rows(sql, {**params, "limit": limit})]
+    return [_job(JobRecord, row) for row in rows(sql, {**params, "limit": limit})]
 
 
 def has_open_job(rows: Rows, identity: str) -> bool:
@@ -129,10 +133,10 @@ def _time(value: Any) -> datetime:
     return moment.replace(tzinfo=UTC)
 
 
-def _job(row: Sequence[Any]) -> JobRecord:
+def _job(record: type[JobRecord], row: Sequence[Any]) -> JobRecord:
     (job_id, kind, name, params, state, created, updated, runs, failures, due,
      outcome, step, code, error, reason, items, size, identity) = row  # fmt: skip
-    return JobRecord(
+    return record(
         id=job_id,
         kind=kind,
         name=name,
