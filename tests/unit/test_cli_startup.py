@@ -210,6 +210,8 @@ def test_the_command_table_matches_the_commands() -> None:
         assert module == entry.module, entry.name
         first = inspect.cleandoc(command.short_help or command.help or "").split("\n\n")[0]
         assert entry.summary == first, entry.name
+        # Running a command builds that command alone, not its module's others.
+        assert list(load_module_commands(entry.module, entry.name)) == [entry.name]
 
 
 def test_library_modules_a_short_command_reaches_import_their_heavy_parts_lazily() -> None:

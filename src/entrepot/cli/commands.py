@@ -75,13 +75,34 @@ COMMANDS = (
 )
 
 
-def load_module_commands(module: str) -> dict[str, Any]:
-    """The click commands that ``entrepot.cli.<module>`` registers, by name."""
+def load_module_commands(module: str, name: str | None = None) -> dict[str, Any]:
+    """The click commands that ``entrepot.cli.<module>`` registers, by name.
+
+    With ``name``, only that command is built (when the module registers it
+    under that name): typer reads every parameter of every command it builds.
+    """
     commands = typer.Typer()
     importlib.import_module(f"{__package__}.{module}").register(commands)
+    if name is not None:
+        _keep_only(commands, name)
     group = typer.main.get_group(commands)
     plain_values(group)
     return dict(group.commands)
+
+
+def _keep_only(commands: typer.Typer, name: str) -> None:
+    """Drop what ``commands`` registered under other names (nothing if ``name`` is not found)."""
+    wanted = [info for info in commands.registered_commands if info.name == name]
+    groups = [info for info in commands.registered_groups if _group_name(info) == name]
+    if wanted or groups:
+        commands.registered_commands = wanted
+        commands.registered_groups = groups
+
+
+def _group_name(info: Any) -> Any:
+    # ``add_typer(app)`` leaves the name to the added Typer; ``add_typer(app, name=…)`` sets it.
+    name = info.name if isinstance(info.name, str) else None
+    return name or info.typer_instance.info.name
 
 
 class LazyGroup(TyperGroup):
@@ -101,11 +122,9 @@ class LazyGroup(TyperGroup):
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         module = self._modules.get(cmd_name)
         if module is not None and not self._listing:
-            # The real command replaces the stand-ins of every command of its module.
-            self.commands.update(load_module_commands(module))
-            for name, owner in list(self._modules.items()):
-                if owner == module:
-                    del self._modules[name]
+            # The real command replaces its stand-in.
+            self.commands.update(load_module_commands(module, cmd_name))
+            del self._modules[cmd_name]
         return super().get_command(ctx, cmd_name)
 
     @contextmanager
