@@ -9,12 +9,13 @@ import (``tests/unit/test_cli_startup.py``).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from entrepot import __version__
@@ -32,18 +33,23 @@ _COMPLETION_VARIABLE = "_ENTREPOT_COMPLETE"
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    return _main(argv, program=False)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(_main(None, program=True))
+
+
+def _main(argv: Sequence[str] | None, *, program: bool) -> int:
+    """``program``: this process is the command (not a caller of :func:`main`)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if _asks_version(args):
         sys.stdout.write(f"entrepot {__version__}\n")
         sys.stdout.flush()
         return int(ExitCode.OK)
-    import typer
-
-    from entrepot.cli.app import app
-    from entrepot.cli.values import plain_values
-
-    command = typer.main.get_command(app)
-    plain_values(command)  # the root's options; each command's get theirs when loaded
+    with _collector_paused(freeze=program):
+        command = _command_line(args)
     with _logging_restored(), sigterm_raises() as sigterm:
         code = _run_command(command, args)
     if code == ExitCode.INTERRUPTED:
@@ -53,6 +59,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print("terminated" if sigterm.received else "interrupted")
         return int(ExitCode.TERMINATED if sigterm.received else ExitCode.INTERRUPTED)
     return code
+
+
+def _command_line(args: list[str]) -> Any:
+    """The root command, with the command that ``args`` name already loaded."""
+    import typer
+
+    from entrepot.cli.app import app
+    from entrepot.cli.commands import LazyGroup, resolve_annotations
+    from entrepot.cli.values import plain_values
+
+    resolve_annotations(app)
+    command = typer.main.get_command(app)
+    plain_values(command)  # the root's options; each command's get theirs when loaded
+    # The root's options are all flags: the first other word names the command.
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    if name is not None and isinstance(command, LazyGroup):
+        # A failure to load it happens again when it runs, and is reported then.
+        with suppress(Exception):
+            command.get_command(None, name)
+    return command
+
+
+@contextmanager
+def _collector_paused(*, freeze: bool) -> Iterator[None]:
+    """No cyclic garbage collection while the command line is built.
+
+    Building it (importing typer and the command's modules) makes a great
+    many objects and no garbage worth collecting: collecting would only walk
+    them again and again.  With ``freeze`` they are then kept out of later
+    collections, which walk only what the command itself makes.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            if freeze:
+                gc.freeze()
+            gc.enable()
 
 
 def _asks_version(args: list[str]) -> bool:
@@ -107,8 +153,3 @@ def _run_command(command: Any, args: list[str]) -> int:
         return int(exit_code_for(exc))
     # Commands return an ExitCode (or None for success).
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
-
-
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())

@@ -12,7 +12,9 @@ is the first paragraph of the help of the command it names.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+import inspect
+import typing
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -21,7 +23,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from entrepot.cli.values import plain_values
 
-__all__ = ["COMMANDS", "CommandEntry", "LazyGroup"]
+__all__ = ["COMMANDS", "CommandEntry", "LazyGroup", "load_module_commands", "resolve_annotations"]
 
 
 class CommandEntry(NamedTuple):
@@ -85,6 +87,7 @@ def load_module_commands(module: str, name: str | None = None) -> dict[str, Any]
     importlib.import_module(f"{__package__}.{module}").register(commands)
     if name is not None:
         _keep_only(commands, name)
+    resolve_annotations(commands)
     group = typer.main.get_group(commands)
     plain_values(group)
     return dict(group.commands)
@@ -97,6 +100,36 @@ def _keep_only(commands: typer.Typer, name: str) -> None:
     if wanted or groups:
         commands.registered_commands = wanted
         commands.registered_groups = groups
+
+
+def resolve_annotations(commands: typer.Typer) -> None:
+    """Turn the callbacks' annotations from text into the objects they name, once.
+
+    The command modules postpone annotations (``from __future__ import
+    annotations``); typer reads each callback's several times, evaluating the
+    text every time — more than half of what building a command costs.
+    """
+    callbacks = [getattr(commands.registered_callback, "callback", None), commands.info.callback]
+    callbacks += [info.callback for info in commands.registered_commands]
+    for callback in callbacks:
+        if callable(callback):
+            _resolved(callback)
+    for group in commands.registered_groups:
+        if group.typer_instance is not None:
+            resolve_annotations(group.typer_instance)
+
+
+def _resolved(function: Callable[..., Any]) -> None:
+    target = inspect.unwrap(function)
+    if not any(isinstance(value, str) for value in target.__annotations__.values()):
+        return
+    try:
+        hints = typing.get_type_hints(target, include_extras=True)
+    except (NameError, TypeError):
+        return  # left to typer, which reports it as it always has
+    target.__annotations__ = hints
+    if function is not target:
+        function.__annotations__ = hints
 
 
 def _group_name(info: Any) -> Any:
