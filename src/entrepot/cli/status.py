@@ -21,7 +21,6 @@ import typer
 
 from entrepot.cli.console import emit_json, human_size, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.jobviews import masked
 from entrepot.cli.ledgers import LedgerOption, StateOption, ledger_rows
 from entrepot.jobs.records import JobRecord
 from entrepot.jobs.states import JobState
@@ -49,7 +48,11 @@ class JobsSummary(NamedTuple):
     @classmethod
     def read(cls, rows: Rows) -> JobsSummary:
         attention = jobs_in(rows, ATTENTION, limit=ATTENTION_LISTED)
-        return cls(state_counts(rows), [masked(job) for job in attention])
+        if attention:  # usually none: spare the import
+            from entrepot.cli.jobviews import masked
+
+            attention = [masked(job) for job in attention]
+        return cls(state_counts(rows), attention)
 
     @property
     def needs_attention(self) -> bool:

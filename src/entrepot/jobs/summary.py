@@ -21,10 +21,9 @@ which creates or upgrades it.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,12 +81,17 @@ def state_counts(rows: Rows) -> dict[JobState, int]:
 
 def jobs_in(rows: Rows, states: Sequence[JobState | str], *, limit: int) -> list[JobRecord]:
     """The newest ``limit`` jobs in ``states``, newest first."""
-    from entrepot.jobs.records import JobRecord  # not needed by has_open_job()
-
     within, params = _in(states)
     sql = f"SELECT {_JOB_COLUMNS} FROM {_JOBS} WHERE state IN {within}"  # noqa: S608
     sql += " ORDER BY id DESC LIMIT :limit"
-    return [_job(JobRecord, row) for row in rows(sql, {**params, "limit": limit})]
+    found = rows(sql, {**params, "limit": limit})
+    if not found:  # the usual answer: spare the imports below
+        return []
+    import json
+
+    from entrepot.jobs.records import JobRecord
+
+    return [_job(JobRecord, json.loads, row) for row in found]
 
 
 def has_open_job(rows: Rows, identity: str) -> bool:
@@ -133,14 +137,16 @@ def _time(value: Any) -> datetime:
     return moment.replace(tzinfo=UTC)
 
 
-def _job(record: type[JobRecord], row: Sequence[Any]) -> JobRecord:
+def _job(
+    record: type[JobRecord], loads: Callable[[str | bytes], Any], row: Sequence[Any]
+) -> JobRecord:
     (job_id, kind, name, params, state, created, updated, runs, failures, due,
      outcome, step, code, error, reason, items, size, identity) = row  # fmt: skip
     return record(
         id=job_id,
         kind=kind,
         name=name,
-        params=dict(json.loads(params) if isinstance(params, str | bytes) else params),
+        params=dict(loads(params) if isinstance(params, str | bytes) else params),
         state=JobState(state),
         created_at=_time(created),
         updated_at=_time(updated),
