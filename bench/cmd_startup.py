@@ -12,7 +12,9 @@ Rows (each command timed whole, in a subprocess, warm caches):
   each against ``python -c pass`` (goal: within 12×, ratio ≥ 0.083).
 
 The ship URL is an SFTP URL on a closed port: with nothing waiting the
-command must not connect (a connection attempt fails the run).  ``ship``
+command must not connect (a connection attempt fails the run).  Its
+``--password-env`` variable is set, as a user's would be (an unset one is a
+configuration error, exit 3, with nothing waiting too), and never read.  ``ship``
 and ``status`` use a ledger in a state folder created before the rounds, as
 a user's would be.  Checks: the version printed; the file in ``new/`` with
 its content (removed again afterwards); "nothing waiting"; the job table;
@@ -45,10 +47,14 @@ WITHIN_12 = (1 / 12, "≥ 0.083 (≤ 12×)")
 
 
 def fixed(
-    label: str, argv: list[str], verify: Callable[[str], None], goal: tuple[float, str] | None
+    label: str,
+    argv: list[str],
+    verify: Callable[[str], None],
+    goal: tuple[float, str] | None,
+    env: dict[str, str] | None = None,
 ) -> Side:
     """A side whose command needs no preparation."""
-    command = Command(argv, verify=verify)
+    command = Command(argv, verify=verify, env=env)
     threshold, text = goal if goal is not None else (None, "")
     return Side(label, lambda: command, goal=threshold, goal_text=text)
 
@@ -95,7 +101,10 @@ def rows(base: Path) -> list[Row]:
         check("succeeded" in stdout and "backlog" in stdout, f"status printed {stdout[:200]!r}")
 
     ship = [ENTREPOT, "ship", str(spool), "sftp://bench@127.0.0.1:1/drop", "--state", str(state)]
+    # The variable must be set (an unset one is a configuration error, exit 3);
+    # with nothing waiting it is never used.
     ship += ["--password-env", "BENCH_UNUSED_PASSWORD"]
+    ship_env = {**os.environ, "BENCH_UNUSED_PASSWORD": "unused"}
     return [
         Row(
             "entrepot --version",
@@ -112,7 +121,7 @@ def rows(base: Path) -> list[Row]:
         ),
         Row(
             "ship S URL, nothing waiting",
-            fixed("entrepot ship", ship, nothing_waiting, None),
+            fixed("entrepot ship", ship, nothing_waiting, None, env=ship_env),
             [bare_python(WITHIN_12)],
         ),
         Row(

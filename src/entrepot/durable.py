@@ -9,7 +9,6 @@ these few functions, so the rules live in one place.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import sys
@@ -19,7 +18,9 @@ _AT_FDCWD = -100
 _FS_ENCODING = sys.getfilesystemencoding()
 _RENAME_NOREPLACE = 1
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+# The symbols the interpreter itself was linked with (the C library among them):
+# looking the library up by name (ctypes.util) runs ldconfig in a subprocess.
+_libc = ctypes.CDLL(None, use_errno=True)
 _renameat2 = getattr(_libc, "renameat2", None)
 _syncfs = getattr(_libc, "syncfs", None)
 # Set to False the first time the kernel or file system says it cannot do

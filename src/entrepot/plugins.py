@@ -30,14 +30,25 @@ import importlib
 import re
 import threading
 from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from entrepot.errors import BackendUnavailable, ConfigError, EntrepotError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoints
 
 __all__ = ["PluginRegistry", "load_reference"]
 
 T = TypeVar("T")
+
+
+def entry_points(group: str) -> EntryPoints:
+    """The installed entry points of ``group``."""
+    # importlib.metadata takes longer to import than a short command takes to
+    # run, and built-ins are found without it.
+    from importlib.metadata import entry_points as installed
+
+    return installed(group=group)
 
 
 def load_reference(reference: str) -> Any:

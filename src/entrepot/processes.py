@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import zlib
 
 
@@ -31,4 +30,5 @@ def process_gone(pid: int) -> bool:
 
 def host_tag() -> int:
     """A 16-bit tag of this host's name, to tell our own processes from other hosts'."""
-    return zlib.crc32(socket.gethostname().encode()) & 0xFFFF
+    # uname's node name is what socket.gethostname() returns, without importing socket.
+    return zlib.crc32(os.uname().nodename.encode()) & 0xFFFF

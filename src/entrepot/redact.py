@@ -25,6 +25,7 @@ names — passes through here first.  Two threats:
 
 from __future__ import annotations
 
+import functools
 import re
 
 __all__ = ["MASK", "mask_secrets", "printable", "url_has_secret"]
@@ -40,21 +41,16 @@ _KNOWN_SCHEMES = (
 # scheme, then either slashes or a known scheme with none; then the word up to
 # its last "@" (a password may hold "/" or "@"); the word stops at white space
 # and quotes.
-_USERINFO = re.compile(
+_USERINFO = (
     r"(?P<head>\b(?:[A-Za-z][A-Za-z0-9+.\-]*:/+|(?:" + _KNOWN_SCHEMES + r"):))"
-    r"(?P<user>[^\s'\"<>:@/]*):(?P<password>[^\s'\"<>]*)@(?=[^\s'\"<>@]*(?:[\s'\"<>]|$))",
-    re.IGNORECASE,
+    r"(?P<user>[^\s'\"<>:@/]*):(?P<password>[^\s'\"<>]*)@(?=[^\s'\"<>@]*(?:[\s'\"<>]|$))"
 )
 _SECRET_WORDS = "password|passwd|passphrase|pwd|secret|token|credential|api_?key|signature"  # noqa: S105
 _SECRET_NAME = r"[\w.\-]*(?:" + _SECRET_WORDS + r")[\w.\-]*"
 # name=value (query strings, -o options) and "name": "value" (JSON, reprs).
-_ASSIGNED = re.compile(
-    r"(?P<name>\b" + _SECRET_NAME + r")(?P<sep>=)(?P<value>[^\s&'\",;}]+)",
-    re.IGNORECASE,
-)
-_QUOTED = re.compile(
-    r"(?P<name>(?P<q>['\"])" + _SECRET_NAME + r"(?P=q)\s*:\s*)(?P<value>(?P<vq>['\"]).*?(?P=vq))",
-    re.IGNORECASE,
+_ASSIGNED = r"(?P<name>\b" + _SECRET_NAME + r")(?P<sep>=)(?P<value>[^\s&'\",;}]+)"
+_QUOTED = (
+    r"(?P<name>(?P<q>['\"])" + _SECRET_NAME + r"(?P=q)\s*:\s*)(?P<value>(?P<vq>['\"]).*?(?P=vq))"
 )
 _REFERENCE_SUFFIXES = ("_env", "_file", "-env", "-file")
 
@@ -82,13 +78,22 @@ def _mask_quoted(match: re.Match[str]) -> str:
     return f"{match['name']}{match['vq']}{MASK}{match['vq']}"
 
 
+@functools.cache
+def _secret_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    # Compiled on first use: compiling them takes a good part of a short
+    # command's start-up, and many commands never mask anything.
+    flags = re.IGNORECASE
+    return re.compile(_USERINFO, flags), re.compile(_ASSIGNED, flags), re.compile(_QUOTED, flags)
+
+
 def mask_secrets(text: str) -> str:
     """``text`` with every password-like part replaced by ``***``."""
     if ":" not in text and "=" not in text:
         return text
-    text = _USERINFO.sub(_mask_userinfo, text)
-    text = _ASSIGNED.sub(_mask_assigned, text)
-    return _QUOTED.sub(_mask_quoted, text)
+    userinfo, assigned, quoted = _secret_patterns()
+    text = userinfo.sub(_mask_userinfo, text)
+    text = assigned.sub(_mask_assigned, text)
+    return quoted.sub(_mask_quoted, text)
 
 
 def url_has_secret(text: str) -> bool:

@@ -6,7 +6,9 @@ means the same everywhere.  Sizes follow pydantic's :class:`~pydantic.ByteSize`
 (``KB`` = 1,000 bytes, ``KiB`` = 1,024); durations are a sequence of
 ``<number><unit>`` parts with units ``ms s m h d w``, or a bare number of
 seconds.  Command options take them as ``typer.Option(parser=parse_size)``:
-typer turns the :class:`ValueError` into a usage error (exit 2).
+typer turns the :class:`ValueError` into a usage error (exit 2).  pydantic
+is imported only when a size with a unit is read, not by commands that
+merely offer such an option.
 
 >>> parse_size("4 KiB"), parse_size("10KB"), parse_size(512)
 (4096, 10000, 512)
@@ -20,14 +22,16 @@ ValueError: not a size: '10iB' (examples: 4096, 512B, 64KiB, 10MB, 1.5GiB)
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from typing import TYPE_CHECKING
 
-from pydantic import ByteSize, TypeAdapter, ValidationError
+if TYPE_CHECKING:
+    from pydantic import ByteSize, TypeAdapter
 
 __all__ = ["format_duration", "parse_duration", "parse_size"]
 
-_BYTES = TypeAdapter(ByteSize)
 _SIZE_EXAMPLES = "examples: 4096, 512B, 64KiB, 10MB, 1.5GiB"
 _DURATION_EXAMPLES = "examples: 90, 90s, 5m, 1h30m, 2d, 250ms"
 
@@ -36,6 +40,8 @@ _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
 _NUMBER = re.compile(r"\s*\d+(?:\.\d+)?\s*")
 # pydantic reads a prefix and ignores trailing words ("4 KiB extra"): check the whole.
 _SIZE_SHAPE = re.compile(r"\s*\d+(?:\.\d+)?\s*[A-Za-z]{0,3}\s*")
+# A whole number of bytes, read without pydantic (which reads it the same way).
+_PLAIN_BYTES = re.compile(r"\s*\d+\s*[Bb]?\s*")
 
 
 def parse_size(value: str | int) -> int:
@@ -46,12 +52,26 @@ def parse_size(value: str | int) -> int:
         if value < 0:
             raise ValueError(f"a size cannot be negative: {value}")
         return value
-    if not _SIZE_SHAPE.fullmatch(str(value)):
+    text = str(value)
+    if not _SIZE_SHAPE.fullmatch(text):
         raise ValueError(f"not a size: {value!r} ({_SIZE_EXAMPLES})")
+    if _PLAIN_BYTES.fullmatch(text):
+        return int(text.strip().removesuffix("B").removesuffix("b"))
+    from pydantic import ValidationError
+
     try:
-        return int(_BYTES.validate_python(str(value)))
+        return int(_byte_sizes().validate_python(text))
     except ValidationError:
         raise ValueError(f"not a size: {value!r} ({_SIZE_EXAMPLES})") from None
+
+
+@functools.cache
+def _byte_sizes() -> TypeAdapter[ByteSize]:
+    # pydantic takes longer to import than a short command takes to run: only
+    # a size with a unit (or a fraction) needs it.
+    from pydantic import ByteSize, TypeAdapter
+
+    return TypeAdapter(ByteSize)
 
 
 def parse_duration(value: str | float) -> float:

@@ -20,6 +20,7 @@ from entrepot.jobs import (
     RetryPolicy,
     Runner,
     register_job_kind,
+    summary,
     unregister_job_kind,
 )
 from entrepot.jobs.testing import ScriptedJob
@@ -137,3 +138,33 @@ def test_backlog_timing_is_stored_exactly(url: str, clock: FakeClock) -> None:
         assert book.due() == []
         clock.advance(90)
         assert [j.id for j in book.due()] == [result.job_id]
+
+
+def test_the_read_only_summaries_agree_with_the_ledger(url: str, clock: FakeClock) -> None:
+    """``status`` and ``ship`` read through :mod:`entrepot.jobs.summary` (issue 12): its
+    queries give what the ledger's own methods give, on both databases."""
+    attention = (JobState.BACKLOG, JobState.DEAD)
+    with Ledger(url, clock=clock) as book:
+        runner = Runner(book, policy=RetryPolicy(attempts=1, delay=0, jitter=0))
+        runner.run(ScriptedJob(items=1, label="fine"))
+        failed = runner.run(ScriptedJob(fail={"send": ["permanent"]}, label="broken"))
+        for n, state in enumerate([JobState.DEAD, JobState.BACKLOG, JobState.DROPPED]):
+            clock.advance(1)
+            book.add_job(f"job-{n}", "k", {"n": n, "url": "ftp://h/x"}, identity=f"route-{n}")
+            book.set_state(f"job-{n}", state, reason="by hand" if n == 2 else None)
+        rows = book.rows
+        assert summary.state_counts(rows) == book.counts()
+        for limit in (1, 2, 20):
+            assert summary.jobs_in(rows, attention, limit=limit) == book.jobs(
+                states=attention, limit=limit
+            )
+        for identity in ("route-0", "route-1", "route-2", "no-such-route"):
+            assert summary.has_open_job(rows, identity) == bool(book.open_jobs(identity))
+        assert [job.id for job in summary.jobs_in(rows, attention, limit=20)][-1] == failed.job_id
+        if url.startswith("sqlite"):
+            with summary.sqlite_reader(Path(url.removeprefix("sqlite:///")).parent) as direct:
+                assert direct is not None
+                assert summary.state_counts(direct) == book.counts()
+                assert summary.jobs_in(direct, attention, limit=20) == book.jobs(states=attention)
+                assert summary.has_open_job(direct, "route-1")
+                assert not summary.has_open_job(direct, "route-2")

@@ -1,52 +1,143 @@
-"""The ``entrepot`` command: parse, call the library, map errors to exit codes."""
+"""The ``entrepot`` command: parse, call the library, map errors to exit codes.
+
+Start-up time is part of every command a user runs, so this package imports
+little: ``entrepot --version`` answers before typer or rich are imported,
+and the command tree (:mod:`.commands`) imports only the module of the
+command that runs.  A test holds every short command to the modules it may
+import (``tests/unit/test_cli_startup.py``).
+"""
 
 from __future__ import annotations
 
+import gc
 import logging
+import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
-import typer
-
-from entrepot.cli.console import err, out, print_error
+from entrepot import __version__
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.errors import EntrepotError
 from entrepot.interrupts import sigterm_raises
 
 __all__ = ["ExitCode", "main", "run"]
 
+# Options of the root that may come before --version without changing its answer.
+_ROOT_FLAG = re.compile(r"--version|--verbose|--quiet|-[vq]+")
+# Set by the shell while it asks for completions: typer answers those.
+_COMPLETION_VARIABLE = "_ENTREPOT_COMPLETE"
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
-    from entrepot.cli.app import app
+    return _main(argv, program=False)
 
-    command = typer.main.get_command(app)
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(_main(None, program=True))
+
+
+def _main(argv: Sequence[str] | None, *, program: bool) -> int:
+    """``program``: this process is the command (not a caller of :func:`main`)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if _asks_version(args):
+        sys.stdout.write(f"entrepot {__version__}\n")
+        sys.stdout.flush()
+        return int(ExitCode.OK)
+    with _collector_paused(freeze=program):
+        command = _command_line(args)
     with _logging_restored(), sigterm_raises() as sigterm:
         code = _run_command(command, args)
     if code == ExitCode.INTERRUPTED:
+        from entrepot.cli.console import err
+
         # typer turns any KeyboardInterrupt into exit code 130.
         err.print("terminated" if sigterm.received else "interrupted")
         return int(ExitCode.TERMINATED if sigterm.received else ExitCode.INTERRUPTED)
     return code
 
 
+def _command_line(args: list[str]) -> Any:
+    """The root command, with the command that ``args`` name already loaded."""
+    import typer
+
+    from entrepot.cli.app import app
+    from entrepot.cli.commands import LazyGroup, resolve_annotations
+    from entrepot.cli.values import plain_values
+
+    resolve_annotations(app)
+    command = typer.main.get_command(app)
+    plain_values(command)  # the root's options; each command's get theirs when loaded
+    # The root's options are all flags: the first other word names the command.
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    if name is not None and isinstance(command, LazyGroup):
+        # A failure to load it happens again when it runs, and is reported then.
+        with suppress(Exception):
+            command.get_command(None, name)
+    return command
+
+
+@contextmanager
+def _collector_paused(*, freeze: bool) -> Iterator[None]:
+    """No cyclic garbage collection while the command line is built.
+
+    Building it (importing typer and the command's modules) makes a great
+    many objects and no garbage worth collecting: collecting would only walk
+    them again and again.  With ``freeze`` they are then kept out of later
+    collections, which walk only what the command itself makes.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            if freeze:
+                gc.freeze()
+            gc.enable()
+
+
+def _asks_version(args: list[str]) -> bool:
+    """True when the root's options, before any command, are only flags and ``--version``.
+
+    ``--version`` is eager: the root prints it before it looks at anything
+    else, so these command lines need neither typer nor a command module.
+    Anything else (``-h`` first, an unknown option) goes the whole way.
+    """
+    if _COMPLETION_VARIABLE in os.environ:
+        return False
+    leading = []
+    for arg in args:
+        if not arg.startswith("-"):
+            break
+        leading.append(arg)
+    return "--version" in leading and all(_ROOT_FLAG.fullmatch(arg) for arg in leading)
+
+
 @contextmanager
 def _logging_restored() -> Iterator[None]:
     """Undo the command's logging set-up afterwards, so in-process callers keep theirs."""
+    from entrepot.cli.console import is_quiet, set_quiet
+
     library = logging.getLogger("entrepot")
-    level, handlers, quiet = library.level, list(library.handlers), out.quiet
+    level, handlers, quiet = library.level, list(library.handlers), is_quiet()
     try:
         yield
     finally:
         library.setLevel(level)
         library.handlers[:] = handlers
-        out.quiet = quiet
+        set_quiet(quiet)
 
 
 def _run_command(command: Any, args: list[str]) -> int:
+    import typer
+
+    from entrepot.cli.console import print_error
+
     try:
         result = command.main(args=args, prog_name="entrepot", standalone_mode=False)
     except typer.Exit as exc:
@@ -62,8 +153,3 @@ def _run_command(command: Any, args: list[str]) -> int:
         return int(exit_code_for(exc))
     # Commands return an ExitCode (or None for success).
     return int(result) if isinstance(result, int) else int(ExitCode.OK)
-
-
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())

@@ -1,37 +1,27 @@
-"""The root ``entrepot`` command: global options and the command groups.
+"""The root ``entrepot`` command: global options, and the commands listed in :mod:`.commands`.
 
 Each command group lives in its own module of this package and exposes
-``register(app)``; the modules listed in :data:`COMMAND_MODULES` are added
-when present, so a group is one new file and one line here.
+``register(app)``; a new command is one new module and one line in
+:data:`entrepot.cli.commands.COMMANDS`.  Building the root imports no
+command module: :class:`~entrepot.cli.commands.LazyGroup` imports the one
+that runs.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from typing import Annotated
 
 import typer
 
 from entrepot import __version__
+from entrepot.cli.commands import LazyGroup
 from entrepot.cli.console import set_quiet
 from entrepot.logs import SafeFormatter
 
-#: Command modules, in the order their groups appear in ``--help``.
-COMMAND_MODULES = (
-    "demo",
-    "status",
-    "spool",
-    "archive",
-    "targets",
-    "ship",
-    "jobs",
-    "dc",
-)
-
 app = typer.Typer(
     name="entrepot",
+    cls=LazyGroup,
     help="Receive data files and events, keep them safely on disk, deliver them.",
     no_args_is_help=True,
     add_completion=True,
@@ -76,14 +66,3 @@ def configure_logging(level: int) -> None:
     handler._entrepot_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
-
-
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
-        module_name = f"{__package__}.{name}"
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        importlib.import_module(module_name).register(app)
-
-
-_register_all()

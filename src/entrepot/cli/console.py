@@ -6,56 +6,116 @@ every result but JSON that was asked for, so a cron job mails only errors.
 
 Every string that came from outside — a file name, a remote listing, an
 error message quoting either — is printed through :func:`shown` (or
-:func:`print_error`): control characters become visible escapes and rich
-markup is printed literally, so ``in[reverse]voice.csv`` shows as written and
-a ``[/]`` in a path cannot crash the command.
+:func:`print_error`, :func:`say`): control characters become visible escapes
+and rich markup is printed literally, so ``in[reverse]voice.csv`` shows as
+written and a ``[/]`` in a path cannot crash the command.
+
+Importing rich takes longer than some whole commands, so the two rich
+consoles :data:`out` and :data:`err` are made on first use, and commands
+that print plain lines (``spool put``, ``ship`` with nothing waiting) use
+:func:`say`, which needs no rich at all.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
-
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from entrepot.redact import mask_secrets, printable
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+#: Results, on stdout (made on first use, see :func:`__getattr__`).
+out: Console
+#: Messages, progress bars and errors, on stderr (made on first use).
+err: Console
 
 T = TypeVar("T")
+
+_quiet = False
+_made = threading.Lock()
+
+
+def _console(name: str) -> Console:
+    """The rich console ``out`` or ``err``, made the first time it is asked for."""
+    with _made:
+        console = globals().get(name)
+        if console is None:
+            from rich.console import Console
+
+            if name == "out":
+                console = Console(highlight=False, soft_wrap=True, quiet=_quiet)
+            else:
+                console = Console(stderr=True, highlight=False)
+            globals()[name] = console
+    return console
+
+
+def __getattr__(name: str) -> Any:
+    # ``from entrepot.cli.console import out`` makes the console then, not at import.
+    if name in ("out", "err"):
+        return _console(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def shown(text: object) -> str:
     """``text`` safe to print with rich: control characters escaped, markup literal."""
+    from rich.markup import escape
+
     return escape(printable(str(text)))
+
+
+def say(text: object) -> None:
+    """``text`` as one line on stdout, control characters escaped, unless ``-q``.
+
+    Prints what ``out.print(shown(text))`` prints, without rich.
+    """
+    if not _quiet:
+        sys.stdout.write(printable(str(text)) + "\n")
+        sys.stdout.flush()
 
 
 def print_error(message: object, *, label: str = "error") -> None:
     """``error: <message>`` on stderr, secrets masked and the text escaped."""
-    err.print(f"[bold red]{label}:[/] {shown(mask_secrets(str(message)))}", soft_wrap=True)
+    text = shown(mask_secrets(str(message)))
+    _console("err").print(f"[bold red]{label}:[/] {text}", soft_wrap=True)
 
 
 def set_quiet(quiet: bool) -> None:
     """With ``quiet``, results other than requested JSON are not printed."""
-    out.quiet = quiet
+    global _quiet
+    _quiet = quiet
+    console = globals().get("out")
+    if console is not None:
+        console.quiet = quiet
+
+
+def is_quiet() -> bool:
+    """True under ``-q``."""
+    return _quiet
+
+
+def stderr_is_terminal() -> bool:
+    """Whether ``err`` writes to a terminal, as rich decides — without rich when it cannot."""
+    forced = "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ
+    try:
+        if not forced and not sys.stderr.isatty():
+            return False
+    except (AttributeError, ValueError):
+        return False
+    return _console("err").is_terminal
 
 
 def emit_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (even with ``-q``: it was asked for)."""
+    import json
+
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str, indent=2) + "\n")
     sys.stdout.flush()
 
@@ -66,6 +126,8 @@ PROGRESS_THRESHOLD = 20
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
     """A rich table; numeric-looking columns are right-aligned; every cell is :func:`shown`."""
+    from rich.table import Table
+
     result = Table(title=title, title_justify="left", header_style="bold")
     for column in columns:
         right = column.lower() in {"size", "bytes", "count", "files", "rows", "attempts", "items"}
@@ -77,9 +139,18 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[obj
 
 def progress(items: Sequence[T], description: str) -> Iterator[T]:
     """Yield ``items``, drawing a progress bar on stderr when there are many."""
-    if len(items) < PROGRESS_THRESHOLD or not err.is_terminal:
+    if len(items) < PROGRESS_THRESHOLD or not stderr_is_terminal():
         yield from items
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -87,7 +158,7 @@ def progress(items: Sequence[T], description: str) -> Iterator[T]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=_console("err"), transient=True) as bar:
         task = bar.add_task(description, total=len(items))
         for item in items:
             yield item

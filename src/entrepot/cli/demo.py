@@ -20,7 +20,7 @@ import typer
 from entrepot.archive import CountPolicy, RollingWriter
 from entrepot.cli.console import out, shown
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.status import jobs_tables, spool_table
+from entrepot.cli.status import JobsSummary, jobs_tables, spool_table
 from entrepot.datacenter import DataCenter
 from entrepot.jobs import Ledger, Runner
 from entrepot.ship import ShipJob, ShipOptions
@@ -104,7 +104,7 @@ def demo(
             f"({job.report.bytes:,} bytes) to {shown(partner)}: {result.outcome}"
         )
         out.print(spool_table([outbox.root]))
-        out.print(jobs_tables(ledger))
+        out.print(jobs_tables(JobsSummary.read(ledger.rows)))
     # The sealed archives left events/ for the spool and were shipped with the
     # CSV files: the partner's folder is where they can be seen now.
     hints = (

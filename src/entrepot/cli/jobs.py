@@ -1,18 +1,14 @@
 """``entrepot jobs …`` and ``entrepot backlog …``: the ledger and the jobs waiting in it.
 
-The state folder (holding the SQLite ledger) comes from ``--state DIR``, else
-the environment variable ``ENTREPOT_STATE_DIR``, else
-``~/.local/state/entrepot``; ``--ledger URL`` (or ``ENTREPOT_LEDGER_URL``)
-names another database instead, e.g. a shared PostgreSQL.  Other command
-modules reuse :data:`StateOption`, :data:`LedgerOption` and
-:func:`open_ledger` so that every command finds the same ledger.
+Which ledger a command uses (``--state``, ``--ledger``) is decided in
+:mod:`entrepot.cli.ledgers`; :data:`StateOption`, :data:`LedgerOption` and
+:func:`open_ledger` are also importable from here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -31,46 +27,19 @@ from entrepot.cli.jobviews import (
     run_json,
     show_table,
 )
+from entrepot.cli.ledgers import DEFAULT_STATE_DIR, LedgerOption, StateOption, open_ledger
 from entrepot.jobs import (
     DEFAULT_RERUNS,
     Backlog,
     JobState,
-    Ledger,
     Outcome,
     Runner,
     RunResult,
 )
 
-#: Where the state folder is when neither ``--state`` nor the environment says.
-DEFAULT_STATE_DIR = Path("~/.local/state/entrepot")
+__all__ = ["DEFAULT_STATE_DIR", "LedgerOption", "StateOption", "open_ledger", "register"]
 
-StateOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--state",
-        envvar="ENTREPOT_STATE_DIR",
-        help="State folder holding the ledger (default ~/.local/state/entrepot).",
-        show_envvar=True,
-    ),
-]
-LedgerOption = Annotated[
-    str | None,
-    typer.Option(
-        "--ledger",
-        envvar="ENTREPOT_LEDGER_URL",
-        help="Database URL of the ledger instead of the state folder's SQLite file.",
-        show_envvar=True,
-    ),
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def open_ledger(state: Path | None = None, ledger_url: str | None = None) -> Ledger:
-    """The ledger named on the command line (URL first, then the state folder)."""
-    if ledger_url:
-        return Ledger(ledger_url)
-    return Ledger.open((state or DEFAULT_STATE_DIR).expanduser())
-
 
 jobs_app = typer.Typer(
     name="jobs", help="Jobs and their runs, from the ledger.", no_args_is_help=True

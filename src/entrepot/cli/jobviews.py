@@ -11,14 +11,18 @@ import dataclasses
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-from entrepot.cli.console import human_size, out, shown, table
-from entrepot.jobs import JobRecord, JobState, RunRecord, RunResult
+from entrepot.cli import console
+from entrepot.cli.console import human_size, shown, table
+from entrepot.jobs.records import JobRecord, RunRecord
+from entrepot.jobs.states import JobState
 from entrepot.redact import mask_secrets
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from entrepot.jobs.runner import RunResult
 
 
 def job_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
@@ -31,9 +35,12 @@ def job_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object
 
 def show_table(result: Table) -> None:
     # Piped output has no width of its own: give tables room rather than fold ids.
+    out = console.out
     if out.is_terminal:
         out.print(result)
     else:
+        from rich.console import Console
+
         Console(width=max(out.width, 200), highlight=False, quiet=out.quiet).print(result)
 
 
@@ -142,7 +149,7 @@ def print_detail(job: JobRecord, runs: list[RunRecord]) -> None:
     ]
     for label, value in fields:
         if value:
-            out.print(f"{label + ':':22}{shown(value)}")
+            console.out.print(f"{label + ':':22}{shown(value)}")
     rows = [
         (
             run.number,
@@ -162,12 +169,12 @@ def print_detail(job: JobRecord, runs: list[RunRecord]) -> None:
     show_table(job_table("runs", (*columns, "Bytes", "Error"), rows))
     last = runs[-1] if runs else None
     if last is not None and last.history:
-        out.print("tries of the last run:")
+        console.out.print("tries of the last run:")
         for entry in last.history:
             delay = entry.get("delay")
             then = f", retried after {delay:.1f}s" if delay is not None else ""
             line = f"{entry['attempt']}. {entry['step']}: {entry['error']}{then}"
-            out.print(f"  {shown(line)}")
+            console.out.print(f"  {shown(line)}")
 
 
 def print_results(results: list[RunResult]) -> None:

@@ -10,26 +10,34 @@ the URL (exit 3).  ``--dry-run`` shows what would go where and moves nothing.
 Ctrl-C and SIGTERM stop a run cleanly (exit 130 and 143): no new file is
 started, the transfers in hand finish, claims and the remote lock are
 released, and the job is recorded as interrupted.
+
+A ``ship`` with nothing waiting and no job of its route waiting in the
+ledger has nothing to do or record: it says so after reading the SQLite
+ledger directly (:mod:`entrepot.jobs.summary`), without opening it in full.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from entrepot.cli.console import emit_json, err, human_size, out, print_error, shown, table
+from entrepot.cli import console
+from entrepot.cli.console import emit_json, human_size, is_quiet, print_error, say, shown, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
-from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
-from entrepot.errors import ConfigError, RemoteLocked
-from entrepot.jobs import Outcome, Runner
-from entrepot.jobs.runner import RunResult
+from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
+from entrepot.errors import ConfigError, EntrepotError, RemoteLocked
+from entrepot.jobs.states import Outcome
+from entrepot.jobs.summary import has_open_job, ledger_file, sqlite_reader
 from entrepot.ship import FetchJob, ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob
 from entrepot.spool import Spool
 from entrepot.targets.url import SECRET_OPTIONS
 from entrepot.units import parse_duration
+
+if TYPE_CHECKING:
+    from entrepot.jobs.runner import RunResult
 
 Protocol = Annotated[
     str, typer.Option("--protocol", help="Delivery protocol: atomic, lock or marker.")
@@ -100,28 +108,53 @@ def _sweep(value: str) -> float | None:
 
 
 def _run(job: RouteJob, state: Path | None, ledger_url: str | None, no_ledger: bool) -> RunResult:
+    from entrepot.jobs.runner import Runner  # not needed when nothing waits
+
     if no_ledger:
         return Runner(None).run(job)
     with open_ledger(state, ledger_url) as ledger:
         return Runner(ledger).run(job)
 
 
-def _result_json(job: RouteJob, result: RunResult) -> dict[str, Any]:
+def _nothing_to_settle(
+    job: ShipJob, state: Path | None, ledger_url: str | None, no_ledger: bool
+) -> bool:
+    """True when this run would find no file to ship and no job of its route waiting in
+    the ledger: then there is nothing to do and nothing to record."""
+    if ledger_url and not no_ledger:
+        return False  # a ledger in another database: the full ledger decides
+    try:
+        job.route.recover()  # as the run would: claims of dead shippers come back first
+    except (EntrepotError, OSError):
+        return False  # the run fails the same way, and records why
+    if job.route.pending():
+        return False
+    if no_ledger:
+        return True
+    folder = state_dir(state)
+    with sqlite_reader(folder) as rows:
+        if rows is None:  # no ledger yet (no job can wait), or one to upgrade first
+            return not ledger_file(folder).exists()
+        return not has_open_job(rows, job.identity())
+
+
+def _result_json(job: RouteJob, result: RunResult | None) -> dict[str, Any]:
+    """The run as JSON; ``None``: nothing was waiting and nothing was recorded."""
     report = job.report
     return {
-        "job_id": result.job_id,
+        "job_id": result.job_id if result else None,
         "kind": job.kind,
         "spool": job.spool_path,
         "url": job.route.display_url,
-        "outcome": str(result.outcome),
-        "state": str(result.state) if result.state is not None else None,
+        "outcome": str(result.outcome if result else Outcome.EMPTY),
+        "state": str(result.state) if result and result.state is not None else None,
         "files": list(report.done),
         "failed": dict(report.failed),
         "skipped": dict(report.skipped),
         "bytes": report.bytes,
-        "attempts": result.attempts,
-        "error": str(result.error) if result.error else None,
-        "exit_code": int(_code(result, report.skipped)),
+        "attempts": result.attempts if result else 0,
+        "error": str(result.error) if result and result.error else None,
+        "exit_code": int(_code(result, report.skipped)) if result else int(ExitCode.OK),
     }
 
 
@@ -139,7 +172,7 @@ def _finish(job: RouteJob, result: RunResult, verb: str, as_json: bool) -> int:
     if as_json:
         emit_json(_result_json(job, result))
     elif result.outcome is Outcome.EMPTY:
-        out.print(f"nothing waiting; job {shown(result.job_id)}")
+        say(f"nothing waiting; job {result.job_id}")
     else:
         rows: list[tuple[object, ...]] = [(name, "ok") for name in report.done[:50]]
         if len(report.done) > 50:
@@ -148,8 +181,8 @@ def _finish(job: RouteJob, result: RunResult, verb: str, as_json: bool) -> int:
         rows += [(name, f"skipped: {reason}") for name, reason in report.skipped.items()]
         if rows:
             title = f"{verb} → {shown(job.route.display_url)}"
-            out.print(table(title, ("File", "Result"), rows))
-        out.print(
+            console.out.print(table(title, ("File", "Result"), rows))
+        console.out.print(
             f"{verb}: {len(report.done)} files, {human_size(report.bytes)}; "
             f"{len(report.failed)} failed; job {shown(result.job_id)} {result.outcome}"
         )
@@ -162,8 +195,8 @@ def _finish(job: RouteJob, result: RunResult, verb: str, as_json: bool) -> int:
         print_error(f"remote folder locked ({cause}){later}", label="locked")
     else:
         print_error(result.error)
-    if waits and not out.quiet:
-        err.print(f"job {shown(result.job_id)} is now {result.state}")
+    if waits and not is_quiet():
+        console.err.print(f"job {shown(result.job_id)} is now {result.state}")
     return code
 
 
@@ -173,8 +206,8 @@ def _show_plan(rows: list[tuple[str, int, str]], title: str, as_json: bool) -> i
         emit_json([{"name": n, "size": size, "to": to} for n, size, to in rows])
     else:
         table_rows = [(name, human_size(size), to) for name, size, to in rows]
-        out.print(table(title, ("File", "Size", "Would go to"), table_rows))
-        out.print(f"dry run: {len(rows)} files, nothing moved")
+        console.out.print(table(title, ("File", "Size", "Would go to"), table_rows))
+        console.out.print(f"dry run: {len(rows)} files, nothing moved")
     return ExitCode.OK
 
 
@@ -236,11 +269,17 @@ def ship(
         where = job.route.display_url.rstrip("/")
         plan = [(entry.name, entry.size, f"{where}/{remote}") for entry, remote in job.route.plan()]
         return _show_plan(plan, f"would ship from {shown(job.spool_path)}", as_json)
+    if _nothing_to_settle(job, state, ledger, no_ledger):
+        if as_json:
+            emit_json(_result_json(job, None))
+        else:
+            say("nothing waiting")
+        return ExitCode.OK
     waiting = len(job.route.pending())
-    if waiting >= 20 and err.is_terminal and not out.quiet and not as_json:
+    if waiting >= 20 and not is_quiet() and not as_json and console.stderr_is_terminal():
         from rich.progress import Progress
 
-        with Progress(console=err, transient=True) as bar:
+        with Progress(console=console.err, transient=True) as bar:
             task = bar.add_task("shipping", total=waiting)
             job.progress = lambda name, size: bar.advance(task)
             result = _run(job, state, ledger, no_ledger)

@@ -13,16 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from entrepot.cli.console import (
-    emit_json,
-    err,
-    human_age,
-    human_size,
-    out,
-    progress,
-    shown,
-    table,
-)
+from entrepot.cli import console
+from entrepot.cli.console import emit_json, human_age, human_size, progress, say, shown, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.spool import Spool
 from entrepot.spool.entries import Entry
@@ -50,7 +42,7 @@ def existing(path: Path, **options: Any) -> Spool:
 def init(path: SpoolPath) -> None:
     """Create the spool folder and its tmp/, new/ and cur/ areas."""
     Spool(path).prepare()
-    out.print(f"spool ready: {shown(path)}")
+    console.out.print(f"spool ready: {shown(path)}")
 
 
 @spool_app.command("put")
@@ -78,7 +70,7 @@ def put(
         spool.prepare()
     spool.check()
     for file in progress(files, "publishing"):
-        out.print(shown(spool.publish_file(file, name, link=link)))
+        say(spool.publish_file(file, name, link=link))
 
 
 def _entry_json(entry: Entry, now: float) -> dict[str, Any]:
@@ -99,7 +91,7 @@ def ls(
         return
     rows = [(entry.name, human_size(entry.size), human_age(entry.mtime, now)) for entry in entries]
     title = f"{shown(path)}/{shown(area)} — {len(entries)} files"
-    out.print(table(title, ("Name", "Size", "Age"), rows))
+    console.out.print(table(title, ("Name", "Size", "Age"), rows))
 
 
 @spool_app.command("claim")
@@ -113,9 +105,9 @@ def claim(
     """
     taken = existing(path).claim(name)
     if taken is None:
-        err.print("nothing to claim")
+        console.err.print("nothing to claim")
         return ExitCode.NOT_FOUND
-    out.print(f"{shown(taken.id)}\t{shown(taken.path)}")
+    console.out.print(f"{shown(taken.id)}\t{shown(taken.path)}")
     return ExitCode.OK
 
 
@@ -127,7 +119,7 @@ def done(
 ) -> None:
     """Mark a claimed file done: move it to cur/ (or another area)."""
     final = existing(path).claim_by_id(claim_id).done(area)
-    out.print(shown(final))
+    console.out.print(shown(final))
 
 
 @spool_app.command("release")
@@ -153,7 +145,7 @@ def recover(
 ) -> None:
     """Remove stale tmp/ files and return expired claims to new/."""
     report = existing(path).recover(stale_tmp_age=stale_tmp_age, lease=lease)
-    out.print(
+    console.out.print(
         f"removed {len(report.tmp_removed)} stale tmp files, "
         f"released {len(report.claims_released)} expired claims"
     )
@@ -167,7 +159,7 @@ def stats(path: SpoolPath, as_json: JsonOption = False) -> None:
         emit_json({area: {"files": s.files, "bytes": s.bytes} for area, s in figures.items()})
         return
     rows = [(area, numbers.files, human_size(numbers.bytes)) for area, numbers in figures.items()]
-    out.print(table(shown(path), ("Area", "Files", "Bytes"), rows))
+    console.out.print(table(shown(path), ("Area", "Files", "Bytes"), rows))
 
 
 def register(app: typer.Typer) -> None:

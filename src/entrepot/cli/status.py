@@ -11,6 +11,10 @@ default file when it exists) it also shows each configured spool and route
 and the running service (:mod:`entrepot.service.status`); the ledger and
 state folder are the configuration's unless ``--state``/``--ledger`` say.
 Without one, nothing of the service is imported.
+
+The jobs are read through :func:`~entrepot.cli.ledgers.ledger_rows` (the
+SQLite ledger directly, no SQLAlchemy) with the queries of
+:mod:`entrepot.jobs.summary`.
 """
 
 from __future__ import annotations
@@ -18,18 +22,22 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
-from rich.console import Group
-from rich.table import Table
 
-from entrepot.cli.console import emit_json, human_size, out, table
+from entrepot.cli.console import emit_json, human_size, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
-from entrepot.cli.jobviews import masked
-from entrepot.jobs import JobRecord, JobState, Ledger
-from entrepot.spool import AreaStats, Spool
+from entrepot.cli.ledgers import LedgerOption, StateOption, ledger_rows
+from entrepot.jobs.records import JobRecord
+from entrepot.jobs.states import JobState
+from entrepot.jobs.summary import Rows, jobs_in, state_counts
+
+if TYPE_CHECKING:
+    from rich.console import Group
+    from rich.table import Table
+
+    from entrepot.spool import AreaStats
 
 ConfigOption = Annotated[
     Path | None,
@@ -45,11 +53,37 @@ ConfigOption = Annotated[
 
 #: Job states that make ``status`` exit 1: something failed and needs attention.
 ATTENTION = (JobState.BACKLOG, JobState.DEAD)
+#: Most jobs needing attention that are listed.
+ATTENTION_LISTED = 20
 _SPOOL_AREAS = ("new", "claimed", "cur", "tmp")
+
+
+class JobsSummary(NamedTuple):
+    """Jobs by state, and the newest of those that need attention (secrets masked)."""
+
+    counts: dict[JobState, int]
+    attention: list[JobRecord]
+
+    @classmethod
+    def read(cls, rows: Rows) -> JobsSummary:
+        attention = jobs_in(rows, ATTENTION, limit=ATTENTION_LISTED)
+        if attention:  # usually none: spare the import
+            from entrepot.cli.jobviews import masked
+
+            attention = [masked(job) for job in attention]
+        return cls(state_counts(rows), attention)
+
+    @property
+    def needs_attention(self) -> bool:
+        return any(self.counts.get(state, 0) for state in ATTENTION)
 
 
 def spool_figures(spools: Sequence[Path]) -> dict[str, dict[str, AreaStats | None]]:
     """Files and bytes waiting, in flight, done and being written, per spool (which must exist)."""
+    if not spools:
+        return {}
+    from entrepot.spool import Spool  # only when spools are named
+
     figures = {}
     for path in spools:
         stats = Spool(path).check().stats()
@@ -76,15 +110,12 @@ def _figures_table(figures: dict[str, dict[str, AreaStats | None]]) -> Table:
     return table("Spools", ("Spool", "Waiting", "In flight", "Done", "Being written"), rows)
 
 
-def _attention(ledger: Ledger) -> list[JobRecord]:
-    return [masked(job) for job in ledger.jobs(states=ATTENTION, limit=20)]
-
-
-def jobs_tables(ledger: Ledger) -> Group:
+def jobs_tables(summary: JobsSummary) -> Group:
     """Counts of jobs by state, and the jobs that need attention."""
-    counts = ledger.counts()
-    summary = table(
-        "Jobs", ("State", "Count"), [(state, counts.get(state, 0)) for state in JobState]
+    from rich.console import Group
+
+    counts = table(
+        "Jobs", ("State", "Count"), [(state, summary.counts.get(state, 0)) for state in JobState]
     )
     attention = table(
         "Backlog (waiting to be re-run) and dead jobs",
@@ -98,13 +129,15 @@ def jobs_tables(ledger: Ledger) -> Group:
                 job.next_due.strftime("%Y-%m-%d %H:%M:%S") if job.next_due else "",
                 (job.last_error or "")[:70],
             )
-            for job in _attention(ledger)
+            for job in summary.attention
         ],
     )
-    return Group(summary, attention)
+    return Group(counts, attention)
 
 
-def _as_json(spools: dict[str, dict[str, AreaStats | None]], ledger: Ledger) -> dict[str, Any]:
+def _as_json(
+    spools: dict[str, dict[str, AreaStats | None]], summary: JobsSummary
+) -> dict[str, Any]:
     return {
         "spools": {
             path: {
@@ -113,7 +146,7 @@ def _as_json(spools: dict[str, dict[str, AreaStats | None]], ledger: Ledger) -> 
             }
             for path, areas in spools.items()
         },
-        "jobs": {str(state): count for state, count in ledger.counts().items()},
+        "jobs": {str(state): count for state, count in summary.counts.items()},
         "attention": [
             {
                 "id": job.id,
@@ -124,7 +157,7 @@ def _as_json(spools: dict[str, dict[str, AreaStats | None]], ledger: Ledger) -> 
                 "next_due": job.next_due.isoformat() if job.next_due else None,
                 "last_error": job.last_error,
             }
-            for job in _attention(ledger)
+            for job in summary.attention
         ],
     }
 
@@ -150,16 +183,17 @@ def status(
 
         return service_status(config_file, spools or [], as_json, state, ledger)
     figures = spool_figures(spools or [])
-    with open_ledger(state, ledger) as book:
-        if as_json:
-            emit_json(_as_json(figures, book))
-        else:
-            if figures:
-                out.print(_figures_table(figures))
-            out.print(jobs_tables(book))
-        counts = book.counts()
-    needs_attention = any(counts.get(s, 0) for s in ATTENTION)
-    return ExitCode.FAILED if needs_attention else ExitCode.OK
+    with ledger_rows(state, ledger) as rows:
+        summary = JobsSummary.read(rows)
+    if as_json:
+        emit_json(_as_json(figures, summary))
+    else:
+        from entrepot.cli.console import out
+
+        if figures:
+            out.print(_figures_table(figures))
+        out.print(jobs_tables(summary))
+    return ExitCode.FAILED if summary.needs_attention else ExitCode.OK
 
 
 def _config_file(given: Path | None) -> Path | None:

@@ -8,8 +8,7 @@ the exit code follows the same rule.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,8 @@ from rich.table import Table
 
 from entrepot.cli.console import emit_json, human_size, out, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.jobs import open_ledger
-from entrepot.cli.status import ATTENTION, _as_json, jobs_tables
-from entrepot.jobs import Ledger
+from entrepot.cli.ledgers import ledger_rows
+from entrepot.cli.status import JobsSummary, _as_json, jobs_tables
 from entrepot.service import status as service
 from entrepot.service.config import Config, SpoolConfig
 from entrepot.service.loading import load_config
@@ -38,10 +36,10 @@ def service_status(
     ledger_url = ledger_url or config.service.ledger
     running = service.running_service(state, now)
     spools = service.spool_figures(_selected(config, names), now)
-    with open_ledger(state, ledger_url) as book, _rows(book) as rows:
+    with ledger_rows(state, ledger_url) as rows:
         routes = service.route_figures(config, rows, running)
-        jobs = _as_json({}, book)
-        counts = book.counts()
+        summary = JobsSummary.read(rows)
+        jobs = _as_json({}, summary)
         if as_json:
             del jobs["spools"]
             emit_json(
@@ -60,9 +58,8 @@ def service_status(
             out.print(_spools_table(spools))
             if routes:
                 out.print(_routes_table(routes, now))
-            out.print(jobs_tables(book))
-    needs_attention = any(counts.get(s, 0) for s in ATTENTION)
-    return ExitCode.FAILED if needs_attention else ExitCode.OK
+            out.print(jobs_tables(summary))
+    return ExitCode.FAILED if summary.needs_attention else ExitCode.OK
 
 
 def _selected(config: Config, names: Sequence[Path]) -> dict[str, SpoolConfig]:
@@ -79,19 +76,6 @@ def _selected(config: Config, names: Sequence[Path]) -> dict[str, SpoolConfig]:
         Spool(spool.path).check()
         chosen[key] = spool
     return chosen
-
-
-@contextmanager
-def _rows(ledger: Ledger) -> Iterator[service.Rows]:
-    """A reader of plain SQL on the ledger's database."""
-    import sqlalchemy as sa
-
-    with ledger.engine.connect() as conn:
-
-        def rows(sql: str, params: Mapping[str, Any], /) -> Sequence[Sequence[Any]]:
-            return conn.execute(sa.text(sql), dict(params)).all()
-
-        yield rows
 
 
 def _without_schedule(running: Mapping[str, Any]) -> dict[str, Any]:

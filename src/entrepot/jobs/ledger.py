@@ -49,6 +49,7 @@ from entrepot.jobs.schema import (
     metadata,
     runs_table,
 )
+from entrepot.jobs.summary import LEDGER_FILE, ledger_file, state_counts
 
 __all__ = [
     "FINISHED",
@@ -64,8 +65,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: File name of the default SQLite ledger inside the state folder.
-LEDGER_FILE = "ledger.sqlite3"
 #: States a job never leaves: its history may be pruned once old enough.
 FINISHED = (JobState.SUCCEEDED, JobState.DROPPED, JobState.SUPERSEDED)
 
@@ -92,7 +91,7 @@ MIGRATIONS = (
 
 def ledger_url(state_dir: str | os.PathLike[str]) -> str:
     """The SQLAlchemy URL of the default ledger in ``state_dir``."""
-    return f"sqlite:///{Path(state_dir).absolute() / LEDGER_FILE}"
+    return f"sqlite:///{ledger_file(state_dir)}"
 
 
 class Ledger(RunLog):
@@ -254,10 +253,16 @@ class Ledger(RunLog):
 
     def counts(self) -> dict[JobState, int]:
         """How many jobs are in each state."""
-        query = sa.select(jobs_table.c.state, sa.func.count()).group_by(jobs_table.c.state)
+        return state_counts(self.rows)
+
+    def rows(self, sql: str, params: Mapping[str, Any], /) -> list[tuple[Any, ...]]:
+        """The rows of one read-only SQL query with ``:name`` parameters, values as stored.
+
+        The queries of :mod:`entrepot.jobs.summary` run through it, the same
+        ones that read a SQLite ledger without SQLAlchemy.
+        """
         with self._engine.connect() as conn:
-            found = {JobState(state): count for state, count in conn.execute(query)}
-        return {state: found.get(state, 0) for state in JobState}
+            return [tuple(row) for row in conn.execute(sa.text(sql), dict(params))]
 
     def claim(self, job_id: str, from_states: Sequence[JobState]) -> bool:
         """Move the job to ``running`` if it is in ``from_states``; False if it was not.

@@ -41,6 +41,7 @@ from typing import Any, ClassVar
 from entrepot.errors import JobFailed, RemoteLocked, is_transient
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.retry import DEFAULT_RETRY, RetryDecision, RetryPolicy
+from entrepot.jobs.states import Outcome as Outcome  # re-exported: the outcome of a run
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -64,24 +65,6 @@ STEP_CODES: Mapping[Step, int] = {
     Step.SEND: 300,
     Step.CLEANUP: 400,
 }
-
-
-class Outcome(StrEnum):
-    """How one run ended."""
-
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    EMPTY = "empty"
-    """Nothing to send: a success."""
-    FAILED = "failed"
-    DEFERRED = "deferred"
-    """Not done, not a failure: the job asked to run later (the remote side was locked)."""
-    INTERRUPTED = "interrupted"
-    """The process stopped (Ctrl-C, kill) before the run could finish."""
-
-    @property
-    def ok(self) -> bool:
-        return self in (Outcome.SUCCEEDED, Outcome.EMPTY)
 
 
 def error_code(step: Step, error: BaseException) -> int:

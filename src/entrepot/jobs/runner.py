@@ -20,15 +20,15 @@ import logging
 import random
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from entrepot.errors import JobError, JobFailed
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.ids import JobIdFactory, new_job_id
 from entrepot.jobs.kinds import build_job
-from entrepot.jobs.ledger import OPEN, WAITING, JobRecord, JobState, Ledger
 from entrepot.jobs.lifecycle import Job, JobContext, Outcome, Step, execute, step_failure
 from entrepot.jobs.params import check_params
+from entrepot.jobs.records import JobRecord
 from entrepot.jobs.retry import (
     DEFAULT_RERUNS,
     DEFAULT_RETRY,
@@ -36,7 +36,12 @@ from entrepot.jobs.retry import (
     RetryPolicy,
     RetryRecord,
 )
+from entrepot.jobs.states import OPEN, WAITING, JobState
 from entrepot.logs import log_event
+
+if TYPE_CHECKING:
+    # Only the ledger's type: a run without a ledger needs no database code.
+    from entrepot.jobs.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 

@@ -6,46 +6,37 @@ jobs with the same one are the same piece of work, e.g. one shipping route)
 and ``entrepot_job_runs`` (one row per run: start, end, outcome, tries,
 failing step, code and error, items, bytes, and the JSON history of failed
 tries).  Times are stored as UTC on every database and read back
-timezone-aware.
+timezone-aware.  The records read from them are in :mod:`.records`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from entrepot.jobs.lifecycle import Outcome
+from entrepot.jobs.records import JobRecord, RunRecord
+from entrepot.jobs.states import OPEN, WAITING, JobState, Outcome
+
+__all__ = [
+    "IDENTITY_INDEX",
+    "OPEN",
+    "WAITING",
+    "JobRecord",
+    "JobState",
+    "RunRecord",
+    "UTCDateTime",
+    "job_record",
+    "jobs_table",
+    "metadata",
+    "run_record",
+    "runs_table",
+]
 
 _R = TypeVar("_R", "JobRecord", "RunRecord")
-
-
-class JobState(StrEnum):
-    """Where a job stands."""
-
-    PENDING = "pending"
-    """Recorded, never run yet; due at ``next_due``."""
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    BACKLOG = "backlog"
-    """Failed; waits to be re-run at ``next_due``."""
-    DEAD = "dead"
-    """Failed too many runs; waits for an operator (retry or drop)."""
-    DROPPED = "dropped"
-    """Given up by an operator, with a reason."""
-    SUPERSEDED = "superseded"
-    """Replaced by a later job of the same identity (named in ``reason``)."""
-
-
-#: States of jobs that still wait to be (re-)run.
-WAITING = (JobState.PENDING, JobState.BACKLOG)
-#: States of jobs that wait for a run or an operator: a job of an identity
-#: found in one of them is joined by a new run of the same identity.
-OPEN = (JobState.PENDING, JobState.BACKLOG, JobState.DEAD)
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -116,63 +107,6 @@ runs_table = sa.Table(
     sa.Column("history", sa.JSON, nullable=False),
     sa.Index("ix_entrepot_job_runs_job", "job_id", "number"),
 )
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """One job as the ledger knows it."""
-
-    id: str
-    kind: str
-    name: str
-    params: dict[str, Any]
-    state: JobState
-    created_at: datetime
-    updated_at: datetime
-    runs: int
-    failures: int
-    """Failed runs in a row (reset by a success)."""
-    next_due: datetime | None
-    last_outcome: Outcome | None
-    last_step: str | None
-    last_code: int | None
-    last_error: str | None
-    reason: str | None
-    """Why it is dead or dropped."""
-    items: int
-    bytes: int
-    identity: str | None = None
-    """What makes two jobs the same piece of work (``None``: every job is its own)."""
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    """One run of a job."""
-
-    id: int
-    job_id: str
-    number: int
-    trigger: str
-    host: str
-    pid: int
-    started_at: datetime
-    ended_at: datetime | None
-    outcome: Outcome
-    attempts: int
-    step: str | None
-    code: int
-    error: str | None
-    error_type: str | None
-    transient: bool | None
-    items: int
-    bytes: int
-    history: list[dict[str, Any]]
-
-    @property
-    def duration(self) -> float | None:
-        if self.ended_at is None:
-            return None
-        return (self.ended_at - self.started_at).total_seconds()
 
 
 def job_record(row: sa.Row[Any]) -> JobRecord:

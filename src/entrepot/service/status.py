@@ -17,12 +17,13 @@ reading any secret.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from entrepot.errors import EntrepotError
+from entrepot.jobs.summary import Rows
 from entrepot.processes import process_gone
 from entrepot.redact import mask_secrets
 from entrepot.service.config import Config, SpoolConfig
@@ -41,12 +42,6 @@ __all__ = [
 SERVICE_FILE = "service.json"
 #: Areas always shown, in this order (waiting, in flight, done, being written), existing or not.
 SHOWN_AREAS = ("new", CLAIM_AREA, "cur", "tmp")
-
-
-class Rows(Protocol):
-    """Runs one SELECT with ``:name`` parameters and returns its rows."""
-
-    def __call__(self, sql: str, params: Mapping[str, Any], /) -> Sequence[Sequence[Any]]: ...
 
 
 # -- the running service --------------------------------------------------------------

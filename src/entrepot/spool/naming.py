@@ -6,14 +6,14 @@ import itertools
 import logging
 import os
 import re
-import socket
 import time
 
 logger = logging.getLogger(__name__)
 
 
 _counter = itertools.count()
-_host = re.sub(r"[^A-Za-z0-9_-]", "_", socket.gethostname()) or "localhost"
+# The host name as socket.gethostname() gives it, without importing socket (slow to import).
+_host = re.sub(r"[^A-Za-z0-9_-]", "_", os.uname().nodename) or "localhost"
 # The process id, kept up to date across fork() so that names stay unique in children.
 _pid = os.getpid()
 

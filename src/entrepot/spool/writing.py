@@ -30,6 +30,7 @@ from entrepot.spool.naming import unique_name
 logger = logging.getLogger("entrepot.spool")
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_COPY_CHUNK = 1024 * 1024
 
 
 class SpoolWriter:
@@ -103,10 +104,10 @@ def publish_file(
     try:
         if link:
             link_into(source, tmp_path)
+            if areas.durable:
+                _fsync_file(tmp_path)
         else:
-            copy_into(source, tmp_path)
-        if areas.durable:
-            _fsync_file(tmp_path)
+            copy_into(source, tmp_path, durable=areas.durable)
         areas.publish(tmp_path, final, area)
     except BaseException:
         _unlink(tmp_path)
@@ -114,12 +115,17 @@ def publish_file(
     return final
 
 
-def copy_into(source: str | os.PathLike[str], tmp_path: str) -> None:
-    """Copy the regular file ``source`` (never through a link) into a new ``tmp_path``."""
+def copy_into(source: str | os.PathLike[str], tmp_path: str, *, durable: bool) -> None:
+    """Copy the regular file ``source`` (never through a link) into a new ``tmp_path``,
+    synced to disk before it is closed when ``durable``."""
     with open_entry(source, what="source file") as src:
         fd = os.open(tmp_path, _CREATE, 0o644)
         with os.fdopen(fd, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
+            shutil.copyfileobj(src, dst, _COPY_CHUNK)
+            if durable:
+                # Synced through this descriptor: no second open of the file to sync it.
+                dst.flush()
+                os.fsync(fd)
 
 
 def link_into(source: str | os.PathLike[str], tmp_path: str) -> None:
@@ -151,7 +157,7 @@ class Batch:
         final = check_name(name if name is not None else os.path.basename(os.fspath(source)))
         tmp_path = self.areas.scratch()
         try:
-            copy_into(source, tmp_path)
+            copy_into(source, tmp_path, durable=False)  # commit() syncs them all at once
         except BaseException:
             _unlink(tmp_path)
             raise

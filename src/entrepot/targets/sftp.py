@@ -31,14 +31,13 @@ files/s) and a 128 MiB file about 40 % faster (93 against 66 MiB/s).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import socket
 import stat as stat_module
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any, ClassVar
-
-import paramiko
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from entrepot import errors
 from entrepot.logs import log_event
@@ -48,6 +47,13 @@ from entrepot.targets.info import RemoteInfo
 from entrepot.targets.options import check_private_file
 from entrepot.targets.transfer import Progress, copy_stream
 from entrepot.targets.url import TargetURL
+
+if TYPE_CHECKING:
+    import paramiko
+elif importlib.util.find_spec("paramiko") is None:
+    # paramiko itself is imported on connecting (it takes longer than a short
+    # command); a missing one still fails here, where the install hint is given.
+    raise ImportError("No module named 'paramiko'", name="paramiko")
 
 logger = logging.getLogger(__name__)
 _DEFAULT_BLOCK = 256 * 1024
@@ -101,6 +107,8 @@ class SFTPTarget(Target):
         sock = self._sock = socket.create_connection(
             (self.target_url.host, self.port), timeout=self.timeout
         )
+        import paramiko
+
         client = paramiko.SSHClient()
         try:
             if self.known_hosts.exists():
@@ -245,6 +253,8 @@ class SFTPTarget(Target):
     # -- errors ----------------------------------------------------------------------
 
     def _translate(self, exc: Exception, path: str) -> errors.TargetError:
+        import paramiko
+
         if isinstance(exc, paramiko.BadHostKeyException):
             return self._error(
                 errors.AuthenticationFailed, "the server's host key has changed", path
@@ -273,6 +283,8 @@ class SFTPTarget(Target):
 def _transport(sock: Any, **kwargs: Any) -> paramiko.Transport:
     """A transport that prefers AES-GCM: one pass of authenticated encryption instead
     of a cipher plus an HMAC, which is what limits large uploads (~1.7x measured)."""
+    import paramiko
+
     transport = paramiko.Transport(sock, **kwargs)
     options = transport.get_security_options()
     ciphers = list(options.ciphers)

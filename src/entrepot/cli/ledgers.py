@@ -1,0 +1,91 @@
+"""Which ledger a command uses, and how a command that only reads it reads it.
+
+The state folder (holding the SQLite ledger) comes from ``--state DIR``, else
+the environment variable ``ENTREPOT_STATE_DIR``, else
+``~/.local/state/entrepot``; ``--ledger URL`` (or ``ENTREPOT_LEDGER_URL``)
+names another database instead, e.g. a shared PostgreSQL.  Every command
+module takes :data:`StateOption` and :data:`LedgerOption` from here, so that
+every command finds the same ledger.
+
+Commands that write open the full :class:`~entrepot.jobs.Ledger`
+(:func:`open_ledger`).  Commands that only look — ``status``, ``ship`` with
+nothing waiting — read through :func:`ledger_rows`: the state folder's
+SQLite file directly with :mod:`sqlite3` when it can (SQLAlchemy alone takes
+longer to import than the rest of such a command), the full ledger otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from entrepot.jobs.summary import Rows, sqlite_reader
+
+if TYPE_CHECKING:
+    from entrepot.jobs.ledger import Ledger
+
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "LedgerOption",
+    "StateOption",
+    "ledger_rows",
+    "open_ledger",
+    "state_dir",
+]
+
+#: Where the state folder is when neither ``--state`` nor the environment says.
+DEFAULT_STATE_DIR = Path("~/.local/state/entrepot")
+
+StateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        envvar="ENTREPOT_STATE_DIR",
+        help="State folder holding the ledger (default ~/.local/state/entrepot).",
+        show_envvar=True,
+    ),
+]
+LedgerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ledger",
+        envvar="ENTREPOT_LEDGER_URL",
+        help="Database URL of the ledger instead of the state folder's SQLite file.",
+        show_envvar=True,
+    ),
+]
+
+
+def state_dir(state: Path | None) -> Path:
+    """The state folder named by ``--state`` (or the environment), else the default."""
+    return (state or DEFAULT_STATE_DIR).expanduser()
+
+
+def open_ledger(state: Path | None = None, ledger_url: str | None = None) -> Ledger:
+    """The ledger named on the command line (URL first, then the state folder)."""
+    from entrepot.jobs.ledger import Ledger
+
+    if ledger_url:
+        return Ledger(ledger_url)
+    return Ledger.open(state_dir(state))
+
+
+@contextmanager
+def ledger_rows(state: Path | None = None, ledger_url: str | None = None) -> Iterator[Rows]:
+    """A reader of the ledger for :mod:`entrepot.jobs.summary`'s queries.
+
+    The state folder's SQLite ledger is read directly; a ledger named by URL,
+    or one that does not exist yet or needs an upgrade, is opened in full
+    (which creates or upgrades it, as any command would).
+    """
+    if not ledger_url:
+        with sqlite_reader(state_dir(state)) as rows:
+            if rows is not None:
+                yield rows
+                return
+    with open_ledger(state, ledger_url) as ledger:
+        yield ledger.rows

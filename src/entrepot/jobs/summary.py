@@ -1,0 +1,164 @@
+"""Read-only summaries of the ledger, for commands that only look.
+
+``entrepot status`` shows how many jobs are in each state and which ones
+need attention; ``entrepot ship`` with nothing waiting only asks whether its
+route has a job waiting to be settled.  Those questions are answered here,
+once, as plain SQL run by either reader:
+
+* :func:`sqlite_reader` reads the state folder's SQLite ledger with the
+  standard library's :mod:`sqlite3` — read-only, and without SQLAlchemy,
+  whose import alone takes longer than the rest of such a command;
+* :meth:`Ledger.rows <entrepot.jobs.ledger.Ledger.rows>` runs the same SQL
+  through SQLAlchemy, on any database (PostgreSQL included), and
+  :meth:`Ledger.counts <entrepot.jobs.ledger.Ledger.counts>` is
+  :func:`state_counts` on it.
+
+A ledger the SQLite reader cannot read as it is — missing, or at a schema
+version other than :data:`SCHEMA_VERSION` (an upgrade is due) — gives no
+reader: the caller opens the full :class:`~entrepot.jobs.ledger.Ledger`,
+which creates or upgrades it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
+
+from entrepot.jobs.states import OPEN, JobState, Outcome
+
+if TYPE_CHECKING:
+    from entrepot.jobs.records import JobRecord
+
+__all__ = [
+    "LEDGER_FILE",
+    "SCHEMA_VERSION",
+    "Rows",
+    "has_open_job",
+    "jobs_in",
+    "ledger_file",
+    "sqlite_reader",
+    "state_counts",
+]
+
+#: File name of the default SQLite ledger inside the state folder.
+LEDGER_FILE = "ledger.sqlite3"
+#: The ledger's schema version this release reads (its last migration).
+SCHEMA_VERSION = 2
+
+# The queries are formatted with the names below and ``:name`` placeholders
+# only (hence the S608 exemptions): every value is a bound parameter.
+_JOBS = "entrepot_jobs"
+_JOB_COLUMNS = (
+    "id, kind, name, params, state, created_at, updated_at, runs, failures, next_due, "
+    "last_outcome, last_step, last_code, last_error, reason, items, bytes, identity"
+)
+
+
+class Rows(Protocol):
+    """Runs one SELECT with ``:name`` parameters and returns its rows."""
+
+    def __call__(self, sql: str, params: Mapping[str, Any], /) -> Sequence[Sequence[Any]]: ...
+
+
+def _in(states: Sequence[JobState | str]) -> tuple[str, dict[str, str]]:
+    """``IN (:s0, :s1…)`` and its parameters (both readers take named parameters)."""
+    params = {f"s{i}": str(JobState(state)) for i, state in enumerate(states)}
+    return "(" + ", ".join(f":{key}" for key in params) + ")", params
+
+
+def state_counts(rows: Rows) -> dict[JobState, int]:
+    """How many jobs are in each state (every state, zero included)."""
+    sql = f"SELECT state, count(*) FROM {_JOBS} GROUP BY state"  # noqa: S608
+    found = {JobState(state): int(count) for state, count in rows(sql, {})}
+    return {state: found.get(state, 0) for state in JobState}
+
+
+def jobs_in(rows: Rows, states: Sequence[JobState | str], *, limit: int) -> list[JobRecord]:
+    """The newest ``limit`` jobs in ``states``, newest first."""
+    within, params = _in(states)
+    sql = f"SELECT {_JOB_COLUMNS} FROM {_JOBS} WHERE state IN {within}"  # noqa: S608
+    sql += " ORDER BY id DESC LIMIT :limit"
+    found = rows(sql, {**params, "limit": limit})
+    if not found:  # the usual answer: spare the imports below
+        return []
+    import json
+
+    from entrepot.jobs.records import JobRecord
+
+    return [_job(JobRecord, json.loads, row) for row in found]
+
+
+def has_open_job(rows: Rows, identity: str) -> bool:
+    """Whether a job of ``identity`` waits for a run or an operator (:data:`OPEN`)."""
+    within, params = _in(OPEN)
+    sql = f"SELECT 1 FROM {_JOBS} WHERE identity = :identity AND state IN {within}"  # noqa: S608
+    return bool(rows(sql + " LIMIT 1", {**params, "identity": identity}))
+
+
+def ledger_file(state_dir: str | os.PathLike[str]) -> Path:
+    """The SQLite ledger file of ``state_dir``."""
+    return Path(state_dir).expanduser().absolute() / LEDGER_FILE
+
+
+@contextmanager
+def sqlite_reader(state_dir: str | os.PathLike[str]) -> Iterator[Rows | None]:
+    """A read-only reader of ``state_dir``'s SQLite ledger; ``None`` when it cannot be read
+    as it is (no ledger yet, or one at another schema version)."""
+    path = ledger_file(state_dir)
+    if not path.is_file():
+        yield None
+        return
+    # Read-only: never creates the file, never writes (not even a checkpoint on close).
+    uri = f"file:{quote(str(path))}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True, timeout=30.0)) as conn:
+
+        def rows(sql: str, params: Mapping[str, Any], /) -> list[tuple[Any, ...]]:
+            return conn.execute(sql, dict(params)).fetchall()
+
+        try:
+            version = rows(
+                "SELECT version FROM entrepot_schema WHERE component = :component",
+                {"component": "ledger"},
+            )
+        except sqlite3.OperationalError:  # no schema table: not a ledger made by Entrepôt
+            version = []
+        yield rows if version == [(SCHEMA_VERSION,)] else None
+
+
+def _time(value: Any) -> datetime:
+    """A stored time as an aware UTC datetime (SQLite keeps text, PostgreSQL a timestamp)."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC)
+
+
+def _job(
+    record: type[JobRecord], loads: Callable[[str | bytes], Any], row: Sequence[Any]
+) -> JobRecord:
+    (job_id, kind, name, params, state, created, updated, runs, failures, due,
+     outcome, step, code, error, reason, items, size, identity) = row  # fmt: skip
+    return record(
+        id=job_id,
+        kind=kind,
+        name=name,
+        params=dict(loads(params) if isinstance(params, str | bytes) else params),
+        state=JobState(state),
+        created_at=_time(created),
+        updated_at=_time(updated),
+        runs=runs,
+        failures=failures,
+        next_due=_time(due) if due is not None else None,
+        last_outcome=Outcome(outcome) if outcome else None,
+        last_step=step,
+        last_code=code,
+        last_error=error,
+        reason=reason,
+        items=items,
+        bytes=size,
+        identity=identity,
+    )

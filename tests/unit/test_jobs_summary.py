@@ -1,0 +1,56 @@
+"""The ledger read without SQLAlchemy (issue 12, start-up): only a ledger it can read as it is.
+
+The queries themselves are checked against the ledger's own methods, on
+SQLite and PostgreSQL, in ``tests/integration/test_jobs_ledger_backends.py``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from entrepot.jobs import JobState, Ledger
+from entrepot.jobs.ledger import MIGRATIONS
+from entrepot.jobs.summary import SCHEMA_VERSION, ledger_file, sqlite_reader, state_counts
+
+
+def test_the_reader_knows_the_last_schema_version() -> None:
+    assert MIGRATIONS[-1].version == SCHEMA_VERSION
+
+
+def test_no_ledger_no_reader_and_none_is_made(tmp_path: Path) -> None:
+    with sqlite_reader(tmp_path / "state") as rows:
+        assert rows is None
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_ledger_due_for_an_upgrade_is_left_to_the_full_ledger(tmp_path: Path) -> None:
+    Ledger.open(tmp_path).close()
+    with sqlite3.connect(ledger_file(tmp_path)) as conn:
+        conn.execute("UPDATE entrepot_schema SET version = 1 WHERE component = 'ledger'")
+    conn.close()
+    with sqlite_reader(tmp_path) as rows:
+        assert rows is None
+    with Ledger.open(tmp_path):  # upgrades it back
+        pass
+    with sqlite_reader(tmp_path) as rows:
+        assert rows is not None and state_counts(rows)[JobState.PENDING] == 0
+
+
+def test_a_file_that_is_not_a_ledger_is_not_read(tmp_path: Path) -> None:
+    sqlite3.connect(ledger_file(tmp_path)).close()  # an empty database
+    with sqlite_reader(tmp_path) as rows:
+        assert rows is None
+
+
+def test_reading_writes_nothing(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as ledger:
+        ledger.add_job("j1", "k", {})
+    before = ledger_file(tmp_path).read_bytes()
+    with sqlite_reader(tmp_path) as rows:
+        assert rows is not None and state_counts(rows)[JobState.PENDING] == 1
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            rows("DELETE FROM entrepot_jobs", {})
+    assert ledger_file(tmp_path).read_bytes() == before
