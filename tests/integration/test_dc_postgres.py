@@ -56,10 +56,15 @@ def test_two_data_centers_share_one_database(tmp_path: Path, postgres_url: str) 
         second.close()
 
 
+@pytest.mark.parametrize("chunk_size", [5000, 1], ids=["one-chunk", "two-chunks"])
 def test_a_concurrent_writer_between_check_and_write_is_retried(
-    center: DataCenter, monkeypatch: pytest.MonkeyPatch
+    center: DataCenter, monkeypatch: pytest.MonkeyPatch, chunk_size: int
 ) -> None:
-    """Another session inserts a key right after our look-up: the chunk is redone."""
+    """Another session inserts a key right after our look-up: the transaction is redone.
+
+    With one row per chunk, the racing key is in the second chunk of the
+    transaction: both chunks are written again, the first one once only.
+    """
     from sqlalchemy import create_engine
 
     from entrepot.datacenter import table_rows
@@ -79,7 +84,7 @@ def test_a_concurrent_writer_between_check_and_write_is_retried(
     put(center, "s.csv", "student_id,name\nS0001,Ann\nS0002,Bob\n")
     center.database.table(center.schema.table("students"))
     monkeypatch.setattr(table_rows, "table_is_empty", table_is_empty_then_someone_writes)
-    result = center.import_file("s.csv", "students")
+    result = center.import_file("s.csv", "students", chunk_size=chunk_size)
     other.dispose()
     assert (result.successful, result.failed) == (1, 1)
     names = {row["student_id"]: row["name"] for row in rows_of(center, "students")}

@@ -30,6 +30,8 @@ from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
 from entrepot.datacenter import ImportJob, ImportOptions, ImportResult
 from entrepot.datacenter.imports.options import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_COMMIT_ROWS,
     MAX_EXPANDED,
     MAX_FIELD,
     MAX_RECORD,
@@ -56,7 +58,15 @@ def import_(
     db_password_file: DbPasswordFileOption = None,
     schema: SchemaOption = None,
     user: Annotated[str | None, typer.Option(help="Who imports (default: you).")] = None,
-    chunk_size: Annotated[int, typer.Option(help="Rows per transaction.")] = 5000,
+    chunk_size: Annotated[
+        int, typer.Option(help="Rows checked and written at a time.")
+    ] = DEFAULT_CHUNK_SIZE,
+    commit_rows: Annotated[
+        int,
+        typer.Option(
+            help="Rows per transaction (whole chunks): an interrupted import redoes at most these."
+        ),
+    ] = DEFAULT_COMMIT_ROWS,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8-sig",
     reader: Annotated[
         Reader,
@@ -91,6 +101,7 @@ def import_(
         mode=mode,
         user=user or getpass.getuser(),
         chunk_size=chunk_size,
+        commit_rows=commit_rows,
         encoding=encoding,
         reader=reader,
         empty=empty,

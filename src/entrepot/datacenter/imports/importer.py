@@ -7,8 +7,9 @@ An :class:`Importer` goes through the same steps as every Entrepôt job
     find the file, check its header, its text and its size, and register
     the import (or pick up an interrupted run of the same file);
 ``produce``
-    read the rows in chunks; each chunk is checked, written and recorded in
-    the bookkeeping tables in one database transaction;
+    read the rows in chunks; each chunk is checked, then written and recorded
+    in the bookkeeping tables in the same transaction, a few chunks to a
+    transaction (see :mod:`.committer`);
 ``send``
     write the finished and pending row files and distribute them, with the
     source, to their folders (see :mod:`.finishing`);
@@ -42,6 +43,7 @@ from entrepot.datacenter.database import Database
 from entrepot.datacenter.imports import arrow_reader
 from entrepot.datacenter.imports.check_ahead import one_ahead, worker_for
 from entrepot.datacenter.imports.chunk_writer import ChunkWriter
+from entrepot.datacenter.imports.committer import Committer
 from entrepot.datacenter.imports.finishing import (
     ImportResult,
     log_once,
@@ -279,9 +281,17 @@ class Importer:
         )
         lock_fd = self._file_lock.fd if self._file_lock is not None else None
         worker = None if arrow else worker_for(self.source, self.spec, plan, options, done, lock_fd)
-        rows_done = 0
         source = self._file
         assert self._writer is not None
+        committer = Committer(self._writer, self._record, plan, options.commit_rows, self._elapsed)
+        rows_done = 0
+
+        def read(rows: int) -> None:
+            nonlocal rows_done
+            rows_done += rows
+            if self.on_progress is not None:
+                self.on_progress(rows_done, source.fraction())
+
         try:
             chunks = source.chunks(checker, worker, done, arrow=arrow)
             if worker is None and (self.db.is_postgres or arrow):
@@ -290,12 +300,7 @@ class Importer:
                 # and tests columns without it: make the next chunk meanwhile.
                 # (The csv module would hold the GIL and slow SQLite down.)
                 chunks = one_ahead(chunks)
-            for number, size, chunk in chunks:
-                if chunk is not None:
-                    self._writer.commit(chunk, plan, number, self._record, self._elapsed)
-                rows_done += size
-                if self.on_progress is not None:
-                    self.on_progress(rows_done, source.fraction())
+            committer.run(chunks, read)
         finally:
             if worker is not None:
                 worker.close()
