@@ -308,3 +308,22 @@ def test_each_fast_form_stores_what_the_general_path_stores(
         fast = conn.execute(text("SELECT typeof(c), c FROM t ORDER BY n")).all()
     engine.dispose()
     assert fast == general, (form, cells)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.lists(DATES, max_size=6),
+    # Year 0, a day the month lacks, a leap day: among the cells now and then.
+    extra=st.sampled_from([[], ["0000-01-01"], ["2023-02-29"], ["2024-02-29"]]),
+)
+def test_arrow_and_python_agree_on_which_cells_are_dates(
+    cells: list[str], extra: list[str]
+) -> None:
+    import pyarrow as pa
+
+    from entrepot.datacenter.imports.arrow_reader import ArrowCells
+    from entrepot.datacenter.imports.cells import CellList
+
+    shaped = [cell for cell in cells + extra if fast_path._DATE.fullmatch(cell)]
+    arrow = ArrowCells(pa.chunked_array([pa.array(shaped, pa.string())]))
+    assert arrow.all_dates() == CellList(shaped).all_dates(), shaped

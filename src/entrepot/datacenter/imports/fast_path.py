@@ -26,7 +26,7 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -122,7 +122,7 @@ def _form(spec: ColumnSpec, present: Cells, *, empty: bool) -> str | None:
         return cell if present.all_match_fixed(_DECIMAL) else None
     try:
         if kind == "date":
-            valid = present.all_match_fixed(_DATE) and present.all_pass(date.fromisoformat)
+            valid = present.all_match_fixed(_DATE) and present.all_dates()
             return cell if valid else None
         if not (present.all_match_fixed(_DATETIME) and present.all_pass(datetime.fromisoformat)):
             return None
