@@ -181,13 +181,13 @@ def test_the_fast_path_is_taken_for_clean_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken: list[str] = []
-    real = fast_path.insert_raw
+    real = fast_path.insert_prepared
 
     def spy(*args: Any, **kwargs: Any) -> None:
         taken.append("raw")
         real(*args, **kwargs)
 
-    monkeypatch.setattr(fast_path, "insert_raw", spy)
+    monkeypatch.setattr(fast_path, "insert_prepared", spy)
     rows = [
         (
             str(n),

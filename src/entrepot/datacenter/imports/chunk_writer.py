@@ -22,6 +22,7 @@ from entrepot.datacenter.imports import fast_path
 from entrepot.datacenter.imports.header import HeaderPlan
 from entrepot.datacenter.imports.options import ImportOptions
 from entrepot.datacenter.imports.row_checks import CheckedChunk, describe_key
+from entrepot.datacenter.imports.source import NumberedChunk
 from entrepot.datacenter.table_schema import Schema, TableSpec
 from entrepot.datacenter.values import ColumnConverter
 
@@ -59,6 +60,21 @@ class ChunkWriter:
         """A new transaction begins: what the table holds is to be seen again."""
         self._empty_at_start = None
         self._top = _UNSEEN
+
+    def prepare(self, item: NumberedChunk, plan: HeaderPlan) -> NumberedChunk:
+        """Make a create chunk's rows as the database takes them, before they are written.
+
+        Run while the chunk before is written (the database then works
+        without the GIL); used when every row of the chunk is written.
+        """
+        chunk = item[2]
+        raw = None if chunk is None else chunk.raw_arrow or chunk.raw_rows
+        if chunk is not None and raw is not None and self.mode == "create" and not chunk.errors:
+            dialect = self.db.engine.dialect.name
+            chunk.prepared = fast_path.raw_rows(
+                dialect, plan.used, chunk.raw_forms, raw, plan.width
+            )
+        return item
 
     def write(self, conn: Connection, chunk: CheckedChunk, plan: HeaderPlan) -> int:
         """Check against the database and write the good rows; return how many."""
@@ -167,9 +183,12 @@ class ChunkWriter:
         raw = chunk.raw_arrow if chunk.raw_arrow is not None else chunk.raw_rows
         if raw is not None:
             chosen = None if len(good) == chunk.size else good
-            fast_path.insert_raw(
-                conn, self.table, plan.used, chunk.raw_forms, raw, plan.width, chosen
-            )
+            rows = chunk.prepared if chosen is None else None
+            if rows is None:
+                rows = fast_path.raw_rows(
+                    conn.dialect.name, plan.used, chunk.raw_forms, raw, plan.width, chosen
+                )
+            fast_path.insert_prepared(conn, self.table, plan.used, chunk.raw_forms, rows)
             return
         names: list[str] = []
         columns: list[list[Any]] = []

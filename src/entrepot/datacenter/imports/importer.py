@@ -297,9 +297,11 @@ class Importer:
             if worker is None and (self.db.is_postgres or arrow):
                 # The database driver releases the GIL while the server
                 # copies a chunk or SQLite inserts its rows, and Arrow parses
-                # and tests columns without it: make the next chunk meanwhile.
-                # (The csv module would hold the GIL and slow SQLite down.)
-                chunks = one_ahead(chunks)
+                # and tests columns without it: make the next chunk, checked
+                # and ready to send, meanwhile.  (The csv module would hold
+                # the GIL and slow SQLite down.)
+                writer = self._writer
+                chunks = one_ahead(writer.prepare(item, plan) for item in chunks)
             committer.run(chunks, read)
         finally:
             if worker is not None:
