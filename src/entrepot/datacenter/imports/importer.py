@@ -313,6 +313,7 @@ class Importer:
 
     def send(self) -> ImportResult:
         """Write the row files and distribute them with the source."""
+        self.db.checkpoint_soon()
         if self.stage == "importing":
             ok, failed = write_row_files(
                 self._record, self.source, self.options.encoding, self.work
