@@ -91,3 +91,36 @@ def test_a_concurrent_writer_between_check_and_write_is_retried(
     assert names == {"S0001": "Ann", "S0002": "Racer"}
     pending = (center.root / "s.create.pending.csv").read_text()
     assert "S0002,Bob,student_id: already exists: 'S0002'" in pending
+
+
+def test_chunk_commits_do_not_wait_for_the_disk_but_the_barrier_does(
+    center: DataCenter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like SQLite's synchronous=NORMAL: the commit before files move makes them all durable."""
+    from entrepot.datacenter.imports import record
+    from entrepot.datacenter.imports.chunk_writer import ChunkWriter
+
+    seen: list[tuple[str, str]] = []
+    write, update = ChunkWriter.write, record.ImportRecord.update
+
+    def writing(self, conn, chunk, plan):  # type: ignore[no-untyped-def]
+        seen.append(("chunk", conn.exec_driver_sql("SHOW synchronous_commit").scalar()))
+        return write(self, conn, chunk, plan)
+
+    def updating(self, conn=None, /, **values):  # type: ignore[no-untyped-def]
+        if conn is None and values.get("stage") == "distributing":
+            with center.database.engine.connect() as other:
+                seen.append(("barrier", other.exec_driver_sql("SHOW synchronous_commit").scalar()))
+        return update(self, conn, **values)
+
+    # The test server turns synchronous_commit off; this database has it on.
+    db = center.database
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql(f'ALTER DATABASE "{db.url.database}" SET synchronous_commit TO on')
+        conn.commit()
+    db.engine.dispose()
+    monkeypatch.setattr(ChunkWriter, "write", writing)
+    monkeypatch.setattr(record.ImportRecord, "update", updating)
+    put(center, "s.csv", "student_id,name\nS0001,Ann\nS0002,Bob\nS0003,Cy\n")
+    assert center.import_file("s.csv", "students", chunk_size=1, commit_rows=2).all_ok
+    assert seen == [("chunk", "off")] * 3 + [("barrier", "on")]

@@ -5,8 +5,12 @@ one is read and checked — until it holds ``commit_rows`` rows, then it
 commits them together with one bookkeeping row per chunk.  So the set of
 bookkeeping rows still says exactly which rows are in the database: a run
 killed at any point leaves whole chunks committed, and the next run redoes
-the others.  Few commits matter on PostgreSQL, where each one waits for the
-disk.
+the others.  As on SQLite (``synchronous=NORMAL``, see :mod:`entrepot.db`),
+these commits do not wait for the disk on PostgreSQL either
+(``synchronous_commit`` off): one lost to a crash of the machine loses
+whole chunks with their bookkeeping rows, which the next run redoes, and
+the commit that ends the import's ``produce`` stage — the barrier before
+any file moves — waits for all of them.
 
 When reading the file fails (a cell over the limit, say), the chunks
 written before it are committed first, as if each had had a transaction of
@@ -138,9 +142,16 @@ class Committer:
         if source.failure is not None:
             raise source.failure
 
+    def _begin(self, conn: Connection) -> None:
+        """The start of a transaction of chunks."""
+        if self.db.is_postgres:
+            # A commit that does not wait for the disk (see the module's notes).
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+        self.writer.begin()
+
     def _fill(self, conn: Connection, group: list[_Held], source: _Source) -> None:
         """Write ``group``'s chunk, then the next ones, until the transaction is full."""
-        self.writer.begin()
+        self._begin(conn)
         rows = 0
         while True:
             held = group[-1]
@@ -173,7 +184,7 @@ class Committer:
             )
             try:
                 with self.db.begin() as conn:
-                    self.writer.begin()
+                    self._begin(conn)
                     for held in group:
                         held.chunk.errors = {pos: list(p) for pos, p in held.checked.items()}
                         held.ok = self.writer.write(conn, held.chunk, self.plan)
