@@ -1,6 +1,7 @@
 """Imports: ``entrepot dc import`` against sqlite3, pandas and psql, whole commands.
 
     .venv/bin/python bench/cmd_import.py [--rows 200000] [--no-postgres] [--rounds 5] [--json FILE]
+        [--baseline-src DIR]
 
 The file: ``--rows`` orders × 10 columns — ``id`` (1…N), ``customer``
 (``cust_NNNNN``), ``city`` (``São Paulo``, ``Washington, D.C.``, ``Zürich``,
@@ -25,6 +26,12 @@ Rows:
   against ``psql -c "\\copy orders FROM FILE CSV HEADER"`` into a table made
   beforehand (goal ≥ 0.5); both get the password from ``PGPASSWORD``; every
   run has a fresh database.
+
+``--baseline-src DIR`` adds, to each row, the same ``entrepot dc import``
+run with ``PYTHONPATH=DIR`` — the ``src`` folder of another version, made
+for instance by ``git archive BASE src | tar -x -C /tmp/base`` — as one
+more reference: its ratio is that version's time ÷ this one's, measured in
+the same interleaved rounds, so it holds under any load.
 
 pandas lives in its own virtual environment, ``bench/.work/pandas-venv``
 (made with this interpreter, ``pip install pandas`` on the first run), not in
@@ -232,7 +239,15 @@ class Importer:
         return Command(argv, env=env)
 
 
-def sqlite_row(base: Path, source: Path, expected: Expected, importer: Importer) -> Row:
+def baseline_env(baseline: Path | None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment running ``entrepot`` from the source tree ``baseline``."""
+    assert baseline is not None
+    return {**(env if env is not None else os.environ), "PYTHONPATH": str(baseline)}
+
+
+def sqlite_row(
+    base: Path, source: Path, expected: Expected, importer: Importer, baseline: Path | None
+) -> Row:
     database = base / "orders.sqlite"
     pandas_script = base / "pandas_load.py"
     pandas_script.write_text(PANDAS_LOAD)
@@ -252,6 +267,9 @@ def sqlite_row(base: Path, source: Path, expected: Expected, importer: Importer)
     def entrepot() -> Command:
         return verified(importer.command(f"sqlite:///{database}"))
 
+    def entrepot_baseline() -> Command:
+        return verified(importer.command(f"sqlite:///{database}", baseline_env(baseline)))
+
     def with_table(argv: list[str]) -> Callable[[], Command]:
         def prepare() -> Command:
             with closing(sqlite3.connect(database)) as conn:
@@ -262,13 +280,16 @@ def sqlite_row(base: Path, source: Path, expected: Expected, importer: Importer)
 
     dot_import = ["sqlite3", str(database), f".import --csv --skip 1 {source} orders"]
     pandas = [pandas_python(), str(pandas_script), str(source), str(database)]
+    references = [
+        Side("sqlite3 .import", with_table(dot_import), goal=0.5, goal_text="≥ 0.5"),
+        Side("pandas read_csv+to_sql", with_table(pandas), goal=1.0, goal_text="≥ 1.0"),
+    ]
+    if baseline is not None:
+        references.append(Side("entrepot, baseline tree", entrepot_baseline))
     return Row(
         f"dc import {expected.rows:,} rows → SQLite",
         Side("entrepot dc import", entrepot),
-        [
-            Side("sqlite3 .import", with_table(dot_import), goal=0.5, goal_text="≥ 0.5"),
-            Side("pandas read_csv+to_sql", with_table(pandas), goal=1.0, goal_text="≥ 1.0"),
-        ],
+        references,
     )
 
 
@@ -285,7 +306,11 @@ def durable_postgres() -> postgres.PostgresServer:
 
 
 def postgres_row(
-    server: postgres.PostgresServer, source: Path, expected: Expected, importer: Importer
+    server: postgres.PostgresServer,
+    source: Path,
+    expected: Expected,
+    importer: Importer,
+    baseline: Path | None,
 ) -> Row:
     import psycopg
 
@@ -309,10 +334,10 @@ def postgres_row(
         command.cleanup = drop
         return command
 
-    def entrepot() -> Command:
+    def entrepot(run_env: dict[str, str] = env) -> Command:
         database = server.create_database()
         url = f"postgresql://{server.user}@{server.host}:{server.port}/{database}"
-        return verified(importer.command(url, env), database)
+        return verified(importer.command(url, run_env), database)
 
     def copy() -> Command:
         database = server.create_database()
@@ -323,10 +348,15 @@ def postgres_row(
     with connect("postgres") as conn:
         settings = [conn.execute(f"SHOW {name}").fetchone()[0] for name in DURABILITY]
     check(settings == ["on"] * len(DURABILITY), f"{DURABILITY} are {settings}")
+    references = [Side("psql \\copy", copy, goal=0.5, goal_text="≥ 0.5")]
+    if baseline is not None:
+        references.append(
+            Side("entrepot, baseline tree", lambda: entrepot(baseline_env(baseline, env)))
+        )
     return Row(
         f"dc import {expected.rows:,} rows → PostgreSQL 15",
         Side("entrepot dc import", entrepot),
-        [Side("psql \\copy", copy, goal=0.5, goal_text="≥ 0.5")],
+        references,
     )
 
 
@@ -335,16 +365,23 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000, help="rows (default 200000)")
     parser.add_argument("--no-postgres", action="store_true", help="only the SQLite rows")
     parser.add_argument("--no-sqlite", action="store_true", help="only the PostgreSQL row")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        metavar="DIR",
+        help="also time entrepot run from this source tree (PYTHONPATH), as a reference",
+    )
     args = parser.parse_args()
+    baseline = args.baseline_src.absolute() if args.baseline_src else None
     base = scratch("cmd-import")
     source = base / "orders.csv"
     expected = generate(source, args.rows)
     importer = Importer(base, source)
-    rows = [] if args.no_sqlite else [sqlite_row(base, source, expected, importer)]
+    rows = [] if args.no_sqlite else [sqlite_row(base, source, expected, importer, baseline)]
     server = None if args.no_postgres else durable_postgres()
     try:
         if server is not None:
-            rows.append(postgres_row(server, source, expected, importer))
+            rows.append(postgres_row(server, source, expected, importer, baseline))
         size = f"{source.stat().st_size / 1e6:.1f} MB"
         run_rows("cmd_import", args, rows, {"rows": args.rows, "csv": size})
     finally:

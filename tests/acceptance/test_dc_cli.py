@@ -173,3 +173,14 @@ def test_names_are_printed_as_they_are(dc) -> None:  # type: ignore[no-untyped-d
     listing = dc("ls")
     assert "in[reverse]voice.csv" in listing and "c[b]d.csv" in listing
     assert "\x1b" not in listing and "a\\x1b[2Jb.csv" in listing
+
+
+def test_an_import_option_outside_its_choices_is_a_usage_error(dc) -> None:  # type: ignore[no-untyped-def]
+    dc("init")
+    said = dc("import", "x.csv", "-t", "students", "--mode", "upsert", expect=2)
+    assert "'upsert' is not one of 'create', 'update', 'remove'" in said
+    said = dc("import", "x.csv", "-t", "students", "--reader", "pandas", expect=2)
+    assert "'pandas' is not one of 'arrow', 'csv'" in said
+    # Choices given are taken: no schema yet (3), not an option refused.
+    said = dc("import", "x.csv", "-t", "students", "--mode", "update", "--empty", "clear", expect=3)
+    assert "no table schema" in said

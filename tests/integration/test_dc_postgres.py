@@ -56,10 +56,15 @@ def test_two_data_centers_share_one_database(tmp_path: Path, postgres_url: str) 
         second.close()
 
 
+@pytest.mark.parametrize("chunk_size", [5000, 1], ids=["one-chunk", "two-chunks"])
 def test_a_concurrent_writer_between_check_and_write_is_retried(
-    center: DataCenter, monkeypatch: pytest.MonkeyPatch
+    center: DataCenter, monkeypatch: pytest.MonkeyPatch, chunk_size: int
 ) -> None:
-    """Another session inserts a key right after our look-up: the chunk is redone."""
+    """Another session inserts a key right after our look-up: the transaction is redone.
+
+    With one row per chunk, the racing key is in the second chunk of the
+    transaction: both chunks are written again, the first one once only.
+    """
     from sqlalchemy import create_engine
 
     from entrepot.datacenter import table_rows
@@ -79,10 +84,43 @@ def test_a_concurrent_writer_between_check_and_write_is_retried(
     put(center, "s.csv", "student_id,name\nS0001,Ann\nS0002,Bob\n")
     center.database.table(center.schema.table("students"))
     monkeypatch.setattr(table_rows, "table_is_empty", table_is_empty_then_someone_writes)
-    result = center.import_file("s.csv", "students")
+    result = center.import_file("s.csv", "students", chunk_size=chunk_size)
     other.dispose()
     assert (result.successful, result.failed) == (1, 1)
     names = {row["student_id"]: row["name"] for row in rows_of(center, "students")}
     assert names == {"S0001": "Ann", "S0002": "Racer"}
     pending = (center.root / "s.create.pending.csv").read_text()
     assert "S0002,Bob,student_id: already exists: 'S0002'" in pending
+
+
+def test_chunk_commits_do_not_wait_for_the_disk_but_the_barrier_does(
+    center: DataCenter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like SQLite's synchronous=NORMAL: the commit before files move makes them all durable."""
+    from entrepot.datacenter.imports import record
+    from entrepot.datacenter.imports.chunk_writer import ChunkWriter
+
+    seen: list[tuple[str, str]] = []
+    write, update = ChunkWriter.write, record.ImportRecord.update
+
+    def writing(self, conn, chunk, plan):  # type: ignore[no-untyped-def]
+        seen.append(("chunk", conn.exec_driver_sql("SHOW synchronous_commit").scalar()))
+        return write(self, conn, chunk, plan)
+
+    def updating(self, conn=None, /, **values):  # type: ignore[no-untyped-def]
+        if conn is None and values.get("stage") == "distributing":
+            with center.database.engine.connect() as other:
+                seen.append(("barrier", other.exec_driver_sql("SHOW synchronous_commit").scalar()))
+        return update(self, conn, **values)
+
+    # The test server turns synchronous_commit off; this database has it on.
+    db = center.database
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql(f'ALTER DATABASE "{db.url.database}" SET synchronous_commit TO on')
+        conn.commit()
+    db.engine.dispose()
+    monkeypatch.setattr(ChunkWriter, "write", writing)
+    monkeypatch.setattr(record.ImportRecord, "update", updating)
+    put(center, "s.csv", "student_id,name\nS0001,Ann\nS0002,Bob\nS0003,Cy\n")
+    assert center.import_file("s.csv", "students", chunk_size=1, commit_rows=2).all_ok
+    assert seen == [("chunk", "off")] * 3 + [("barrier", "on")]

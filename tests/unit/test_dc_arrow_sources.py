@@ -118,14 +118,13 @@ def test_a_chunk_with_a_few_bad_rows_takes_the_fast_path_for_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
 ) -> None:
     inserted: list[int] = []
-    real = fast_path.insert_raw
+    real = fast_path.insert_prepared
 
     def spy(*args: Any) -> None:
-        good = args[6] if len(args) > 6 else None
-        inserted.append(len(args[4]) if good is None else len(good))
+        inserted.append(args[4].count)
         real(*args)
 
-    monkeypatch.setattr(fast_path, "insert_raw", spy)
+    monkeypatch.setattr(fast_path, "insert_prepared", spy)
     fast = import_mixed(tmp_path / "fast", reader)
     assert inserted == [96]
     # The general path, cell by cell, ends in the very same state.

@@ -1,7 +1,7 @@
 """An import killed with SIGKILL again and again still ends with every row in one place.
 
-A child process runs the import with small chunks and reports each
-committed chunk; the test kills it after a random number of chunks (and a
+A child process runs the import with small chunks, three to a transaction,
+and reports each chunk written; the test kills it after a random number of chunks (and a
 random extra delay, so some kills land while files are written and
 distributed), at least ten times, then lets a last run finish.  The end
 state must be the one an uninterrupted run gives.
@@ -47,7 +47,8 @@ def report(rows, fraction):
 
 center = DataCenter(root, schema=parse_schema(schema_text))
 result = center.import_file(
-    name, "people", mode, chunk_size=25, user="crash", on_progress=report, parallel=parallel
+    name, "people", mode, chunk_size=25, commit_rows=75, user="crash", on_progress=report,
+    parallel=parallel,
 )
 sys.stdout.write(f"done {result.successful} {result.failed}\\n")
 sys.stdout.flush()

@@ -181,13 +181,13 @@ def test_the_fast_path_is_taken_for_clean_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken: list[str] = []
-    real = fast_path.insert_raw
+    real = fast_path.insert_prepared
 
     def spy(*args: Any, **kwargs: Any) -> None:
         taken.append("raw")
         real(*args, **kwargs)
 
-    monkeypatch.setattr(fast_path, "insert_raw", spy)
+    monkeypatch.setattr(fast_path, "insert_prepared", spy)
     rows = [
         (
             str(n),
@@ -308,3 +308,22 @@ def test_each_fast_form_stores_what_the_general_path_stores(
         fast = conn.execute(text("SELECT typeof(c), c FROM t ORDER BY n")).all()
     engine.dispose()
     assert fast == general, (form, cells)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.lists(DATES, max_size=6),
+    # Year 0, a day the month lacks, a leap day: among the cells now and then.
+    extra=st.sampled_from([[], ["0000-01-01"], ["2023-02-29"], ["2024-02-29"]]),
+)
+def test_arrow_and_python_agree_on_which_cells_are_dates(
+    cells: list[str], extra: list[str]
+) -> None:
+    import pyarrow as pa
+
+    from entrepot.datacenter.imports.arrow_reader import ArrowCells
+    from entrepot.datacenter.imports.cells import CellList
+
+    shaped = [cell for cell in cells + extra if fast_path._DATE.fullmatch(cell)]
+    arrow = ArrowCells(pa.chunked_array([pa.array(shaped, pa.string())]))
+    assert arrow.all_dates() == CellList(shaped).all_dates(), shaped

@@ -8,7 +8,9 @@ The reference here does it all with the ``csv`` module, record by record.
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -115,3 +117,30 @@ def test_quoted_records_over_several_lines_keep_their_place() -> None:
     finished, pending = split(data, {2: "a: bad"})
     assert finished == b'a,b\r\n1,"x\ny"\r\n2,plain\r\n4,"r""s"\r\n5,t\r\n'
     assert pending == b"a,b,--ERRORS--\r\n3,q,a: bad\r\n"
+
+
+def test_a_large_file_is_copied_whole_by_the_kernel_or_through_memory(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    # Over the 16 MiB the kernel is asked for at a time, with a BOM to skip.
+    rows = b"".join(b"%d,row %d\r\n" % (number, number) for number in range(1_500_000))
+    data = b"\xef\xbb\xbfid,name\r\n" + rows
+    assert len(data) > 1 << 24
+    source, finished = tmp_path / "big.csv", tmp_path / "finished.csv"
+    source.write_bytes(data)
+    split_source(source, "utf-8-sig", {}, finished, tmp_path / "pending.csv")
+    assert finished.read_bytes() == data[3:]
+
+    calls = []
+    real = os.copy_file_range
+
+    def refused_after_a_while(*args: Any, **kwargs: Any) -> int:
+        # The kernel copies one block, then refuses (another file system, say).
+        calls.append(args)
+        if len(calls) > 1:
+            raise OSError(errno.EXDEV, "cross-device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(os, "copy_file_range", refused_after_a_while)
+    split_source(source, "utf-8-sig", {}, finished, tmp_path / "pending.csv")
+    assert finished.read_bytes() == data[3:] and len(calls) == 2

@@ -10,8 +10,9 @@ process importing the same file) — and the job waits in the backlog.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, cast
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -30,9 +31,14 @@ from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
 from entrepot.datacenter import ImportJob, ImportOptions, ImportResult
 from entrepot.datacenter.imports.options import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_COMMIT_ROWS,
+    EMPTY_CELLS,
     MAX_EXPANDED,
     MAX_FIELD,
     MAX_RECORD,
+    MODES,
+    READERS,
     EmptyCells,
     Mode,
     Reader,
@@ -42,27 +48,57 @@ from entrepot.jobs import Runner, RunResult
 from entrepot.units import parse_size
 
 
+def _one_of(choices: tuple[str, ...]) -> dict[str, Any]:
+    """Option settings taking one of ``choices``.
+
+    A parser rather than a ``Literal`` annotation: typer converts a
+    ``Literal`` through pydantic, which would be imported for that alone.
+    """
+
+    def parse(value: str) -> str:
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(map(repr, choices))}.")
+        return value
+
+    parser: Callable[[str], str] = parse
+    return {"parser": parser, "metavar": f"[{'|'.join(choices)}]"}
+
+
 def import_(
     file: Annotated[str, typer.Argument(help="Name of a file in the data center root.")],
     root: RootOption,
     table_name: Annotated[str, typer.Option("--table", "-t", help="Table to import into.")],
-    mode: Annotated[Mode, typer.Option("--mode", "-m", help="What the rows do.")] = "create",
+    mode: Annotated[
+        str, typer.Option("--mode", "-m", help="What the rows do.", **_one_of(MODES))
+    ] = "create",
     empty: Annotated[
-        EmptyCells,
-        typer.Option(help="In update mode, what an empty cell does to the stored value."),
+        str,
+        typer.Option(
+            help="In update mode, what an empty cell does to the stored value.",
+            **_one_of(EMPTY_CELLS),
+        ),
     ] = "keep",
     db: DbOption = None,
     db_password_env: DbPasswordEnvOption = None,
     db_password_file: DbPasswordFileOption = None,
     schema: SchemaOption = None,
     user: Annotated[str | None, typer.Option(help="Who imports (default: you).")] = None,
-    chunk_size: Annotated[int, typer.Option(help="Rows per transaction.")] = 5000,
+    chunk_size: Annotated[
+        int, typer.Option(help="Rows checked and written at a time.")
+    ] = DEFAULT_CHUNK_SIZE,
+    commit_rows: Annotated[
+        int,
+        typer.Option(
+            help="Rows per transaction (whole chunks): an interrupted import redoes at most these."
+        ),
+    ] = DEFAULT_COMMIT_ROWS,
     encoding: Annotated[str, typer.Option(help="Text encoding of the file.")] = "utf-8-sig",
     reader: Annotated[
-        Reader,
+        str,
         typer.Option(
             help="Who parses the rows: arrow (fast; falls back to csv where the file needs it) "
-            "or csv (the csv module throughout)."
+            "or csv (the csv module throughout).",
+            **_one_of(READERS),
         ),
     ] = "arrow",
     max_field: Annotated[
@@ -88,12 +124,13 @@ def import_(
     """
     check_db_url(db)
     options = ImportOptions(
-        mode=mode,
+        mode=cast(Mode, mode),
         user=user or getpass.getuser(),
         chunk_size=chunk_size,
+        commit_rows=commit_rows,
         encoding=encoding,
-        reader=reader,
-        empty=empty,
+        reader=cast(Reader, reader),
+        empty=cast(EmptyCells, empty),
         max_field=max_field,
         max_record=max_record,
         max_expanded=max_expanded,

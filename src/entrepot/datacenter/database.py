@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -90,6 +92,7 @@ class Database:
         self.imports, self.chunks, self.backups = bookkeeping_tables(self.metadata)
         self._tables: dict[str, Table] = {}
         self._bookkeeping_ready = False
+        self._checkpoint: threading.Thread | None = None
         log_event(logger, "datacenter.database_opened", logging.DEBUG, url=self.masked_url)
 
     @classmethod
@@ -155,8 +158,41 @@ class Database:
                 if durable:
                     raw.execute("PRAGMA synchronous=NORMAL")
 
+    def checkpoint_soon(self) -> threading.Thread | None:
+        """SQLite: copy the write-ahead log into the database file now, in a thread.
+
+        SQLite does it anyway when the last connection closes; started as
+        soon as the rows are in, it runs while the caller writes its files
+        (it holds no lock that a writer waits for), and the close that ends
+        the import finds little left to copy.  Durability does not depend on
+        it: the log holds every commit, and the barrier before files move
+        syncs it.  Returns the thread doing it (``None``: nothing to do, or
+        one is at it already); :meth:`dispose` waits for it.
+        """
+        path = self.url.database
+        running = self._checkpoint is not None and self._checkpoint.is_alive()
+        if not self.is_sqlite or not path or path == ":memory:" or running:
+            return None
+        self._checkpoint = threading.Thread(
+            target=_checkpoint, args=(path,), name="entrepot-checkpoint", daemon=True
+        )
+        self._checkpoint.start()
+        return self._checkpoint
+
     def dispose(self) -> None:
+        checkpoint, self._checkpoint = self._checkpoint, None
+        if checkpoint is not None:
+            checkpoint.join()
         self.engine.dispose()
+
+
+def _checkpoint(path: str) -> None:
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    except sqlite3.Error as exc:
+        # Only an early start of work that the close does anyway.
+        log_event(logger, "datacenter.checkpoint_skipped", logging.DEBUG, error=exc)
 
 
 def _create(engine: Engine, table: Table) -> None:

@@ -57,7 +57,7 @@ def existing_keys(
     """Which of ``keys`` already have a row in ``table``."""
     found: set[Key] = set()
     columns = [table.c[name] for name in key_names]
-    if len(key_names) == 1 and keys and _orders_like_python(conn, keys[0][0]):
+    if len(key_names) == 1 and keys and orders_like_python(conn, keys[0][0]):
         # Loads usually bring keys in ranges of their own: count the stored
         # keys inside this chunk's range first, and when there are few,
         # fetch them with one index range scan instead of many IN lists.
@@ -86,7 +86,7 @@ def range_is_free(conn: Connection, table: Table, key_name: str, values: Sequenc
     Only for values the database orders as Python does; ``False`` otherwise
     (the caller then looks the keys up one by one).
     """
-    if not values or not _orders_like_python(conn, values[0]):
+    if not values or not orders_like_python(conn, values[0]):
         return False
     column = table.c[key_name]
     low, high = min(values), max(values)
@@ -94,7 +94,7 @@ def range_is_free(conn: Connection, table: Table, key_name: str, values: Sequenc
     return conn.execute(query).first() is None
 
 
-def _orders_like_python(conn: Connection, sample: Any) -> bool:
+def orders_like_python(conn: Connection, sample: Any) -> bool:
     """Whether the database sorts such values as Python does (so a range is exact).
 
     Not so for text under a locale collation (PostgreSQL) or for decimals
@@ -171,6 +171,11 @@ def _sqlite_text(impl: Any) -> Callable[[Any], Any] | None:
 
 def table_is_empty(conn: Connection, table: Table) -> bool:
     return conn.execute(select(literal(1)).select_from(table).limit(1)).first() is None
+
+
+def greatest_key(conn: Connection, table: Table, key_name: str) -> Any:
+    """The greatest stored value of the key column ``key_name`` (``None``: no row)."""
+    return conn.execute(select(func.max(table.c[key_name]))).scalar()
 
 
 def _copy_rows(

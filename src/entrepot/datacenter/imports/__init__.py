@@ -3,8 +3,8 @@
 The modules, in the order an import uses them:
 
 =====================  ======================================================
-:mod:`.options`        :class:`ImportOptions`: mode, encoding, chunk size,
-                       reader, limits — one frozen value, checked once
+:mod:`.options`        :class:`ImportOptions`: mode, encoding, chunk and
+                       transaction sizes, reader, limits — one frozen value, checked once
 :mod:`.lock`           one import of a file at a time (:class:`ImportLock`)
 :mod:`.record`         the import's bookkeeping rows (:class:`ImportRecord`)
 :mod:`.limits`         every source read within the limits (decompressed
@@ -18,8 +18,9 @@ The modules, in the order an import uses them:
                        the column interface of :mod:`.cells`
 :mod:`.check_ahead`    the next chunks checked in a thread or a second process
 :mod:`.fast_path`      clean chunks stored as their text (multi-row INSERT, COPY)
-:mod:`.chunk_writer`   the database checks and writes of a chunk, committed
-                       with its bookkeeping row under a retry policy
+:mod:`.chunk_writer`   the database checks and writes of a chunk
+:mod:`.committer`      chunks committed a few to a transaction, each with
+                       its bookkeeping row, under a retry policy
 :mod:`.row_files`      the finished and pending row files, from the source
                        and the bookkeeping rows
 :mod:`.placement`      where the source and its row files go

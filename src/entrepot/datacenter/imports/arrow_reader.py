@@ -263,6 +263,14 @@ class ArrowCells:
     def all_pass(self, test: Callable[[str], object]) -> bool:
         return all(map(test, self.to_list()))
 
+    def all_dates(self) -> bool:
+        # Arrow's cast checks the calendar as Python does, but takes year 0.
+        try:
+            pc.cast(self.column, pa.date32())
+        except pa.ArrowInvalid:
+            return False
+        return not _all_or_any(pc.any, pc.starts_with(self.column, "0000"))
+
     def integers(self) -> list[int]:
         try:
             return list(pc.cast(self.column, pa.int64()).to_pylist())

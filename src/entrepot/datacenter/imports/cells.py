@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Set
+from datetime import date
 from typing import Protocol
 
 
@@ -61,6 +62,13 @@ class Cells(Protocol):
 
     def all_pass(self, test: Callable[[str], object]) -> bool:
         """Whether ``test`` returns something true for every cell (its errors propagate)."""
+        ...
+
+    def all_dates(self) -> bool:
+        """Whether every cell is a date ``date.fromisoformat`` takes.
+
+        Only for cells that all match ``[0-9]{4}-[0-9]{2}-[0-9]{2}``.
+        """
         ...
 
     def integers(self) -> list[int]:
@@ -111,6 +119,12 @@ class CellList:
 
     def all_pass(self, test: Callable[[str], object]) -> bool:
         return all(map(test, self.cells))
+
+    def all_dates(self) -> bool:
+        try:
+            return all(map(date.fromisoformat, self.cells))
+        except ValueError:
+            return False
 
     def integers(self) -> list[int]:
         return list(map(int, self.cells))

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import multiprocessing
 import os
 import signal
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from entrepot.datacenter.imports.header import HeaderPlan
 from entrepot.datacenter.imports.options import ImportOptions
@@ -38,6 +36,11 @@ from entrepot.datacenter.imports.row_checks import CheckedChunk, RowChecker
 from entrepot.datacenter.imports.source import SourceFile
 from entrepot.datacenter.table_schema import TableSpec
 from entrepot.errors import ImportFailed
+
+if TYPE_CHECKING:
+    # multiprocessing itself is imported when a worker may start: most
+    # imports never start one.
+    from multiprocessing.connection import Connection
 
 #: Files smaller than this are checked in the importing process itself:
 #: starting a worker would cost more than it saves.
@@ -59,6 +62,8 @@ def worth_a_worker(source: Path) -> bool:
         processors = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         processors = os.cpu_count() or 1
+    import multiprocessing
+
     if processors < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return False
     if os.getloadavg()[0] >= processors - 0.5:
@@ -83,6 +88,8 @@ def worker_for(
     or the lock would outlive the importing process.
     """
     wanted = options.parallel if options.parallel is not None else worth_a_worker(source)
+    import multiprocessing
+
     if not wanted or "fork" not in multiprocessing.get_all_start_methods():
         return None
     fds = [lock_fd] if lock_fd is not None else []
@@ -102,6 +109,8 @@ class CheckWorker:
         skip: Iterable[int] = (),
         close_fds: Iterable[int] = (),
     ) -> None:
+        import multiprocessing
+
         context = multiprocessing.get_context("fork")
         receiver, sender = context.Pipe(duplex=False)
         job = (source, spec, plan, options, frozenset(skip))

@@ -1,27 +1,19 @@
 """Writing one checked chunk of rows: database checks, then insert, update or delete.
 
-The checks that need the database run here, inside the chunk's
-transaction: in ``create`` mode a key must not exist yet, in ``update`` and
-``remove`` it must; referenced values must exist in their table.  Rows that
-fail get their reason added to the chunk; the others are written.
-
-:meth:`ChunkWriter.commit` writes a chunk and its bookkeeping row in one
-transaction.  On PostgreSQL another session may write a key between this
-one's look-ups and its writes; the database then refuses the chunk, and it
-is written again under a :class:`~entrepot.jobs.RetryPolicy` with the
-database's verdicts forgotten.
+The checks that need the database run here, inside the transaction that
+writes the chunk (see :mod:`.committer`): in ``create`` mode a key must not
+exist yet, in ``update`` and ``remove`` it must; referenced values must
+exist in their table.  Rows that fail get their reason added to the chunk;
+the others are written.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError, OperationalError
 
 from entrepot.datacenter import table_rows
 from entrepot.datacenter.backups import append_backup
@@ -29,28 +21,13 @@ from entrepot.datacenter.database import Database
 from entrepot.datacenter.imports import fast_path
 from entrepot.datacenter.imports.header import HeaderPlan
 from entrepot.datacenter.imports.options import ImportOptions
-from entrepot.datacenter.imports.record import ImportRecord
 from entrepot.datacenter.imports.row_checks import CheckedChunk, describe_key
+from entrepot.datacenter.imports.source import NumberedChunk
 from entrepot.datacenter.table_schema import Schema, TableSpec
 from entrepot.datacenter.values import ColumnConverter
-from entrepot.jobs.retry import RetryPolicy
-from entrepot.logs import log_event
 
-logger = logging.getLogger(__name__)
-
-
-def _raced(error: BaseException) -> bool:
-    """Whether writing the chunk again may succeed: another writer got in between.
-
-    A lost connection is not such a case: the import's job retries it later.
-    """
-    if isinstance(error, IntegrityError):
-        return True
-    return isinstance(error, OperationalError) and not error.connection_invalidated
-
-
-#: Tries of one chunk, at once one after the other: a race is over when it is seen.
-CHUNK_RETRY = RetryPolicy.fixed(3, 0.0, retryable=_raced)
+#: Not looked at yet.
+_UNSEEN: Any = object()
 
 
 class ChunkWriter:
@@ -74,49 +51,30 @@ class ChunkWriter:
         self.clears = options.mode == "update" and options.empty == "clear"
         #: Where rows removed in ``remove`` mode are backed up first.
         self.deleted = deleted
+        # What the table held as the transaction began, each looked at once:
+        # whether it was empty, its greatest key (None: empty).
+        self._empty_at_start: bool | None = None
+        self._top: Any = _UNSEEN
 
-    def commit(
-        self,
-        chunk: CheckedChunk,
-        plan: HeaderPlan,
-        number: int,
-        record: ImportRecord,
-        elapsed: Callable[[], float],
-    ) -> int:
-        """Write chunk ``number`` and its bookkeeping row in one transaction; return rows stored."""
-        checked = {pos: list(problems) for pos, problems in chunk.errors.items()}
-        policy = CHUNK_RETRY
-        while True:
-            try:
-                with self.db.begin() as conn:
-                    ok = self.write(conn, chunk, plan)
-                    record.add_chunk(conn, number, chunk, ok)
-                    record.update(conn, duration=elapsed())
-            except (IntegrityError, OperationalError) as exc:
-                decision = policy.increment(exc, step="commit")
-                if not decision.retry or record.chunk_committed(number):
-                    raise
-                policy = decision.policy
-                log_event(
-                    logger,
-                    "datacenter.chunk_retry",
-                    logging.WARNING,
-                    job=record.import_id,
-                    chunk=number,
-                    error=exc,
-                )
-                # Forget the database's verdicts of the failed try.
-                chunk.errors = {pos: list(problems) for pos, problems in checked.items()}
-                continue
-            log_event(
-                logger,
-                "datacenter.chunk_committed",
-                logging.DEBUG,
-                job=record.import_id,
-                chunk=number,
-                ok=ok,
+    def begin(self) -> None:
+        """A new transaction begins: what the table holds is to be seen again."""
+        self._empty_at_start = None
+        self._top = _UNSEEN
+
+    def prepare(self, item: NumberedChunk, plan: HeaderPlan) -> NumberedChunk:
+        """Make a create chunk's rows as the database takes them, before they are written.
+
+        Run while the chunk before is written (the database then works
+        without the GIL); used when every row of the chunk is written.
+        """
+        chunk = item[2]
+        raw = None if chunk is None else chunk.raw_arrow or chunk.raw_rows
+        if chunk is not None and raw is not None and self.mode == "create" and not chunk.errors:
+            dialect = self.db.engine.dialect.name
+            chunk.prepared = fast_path.raw_rows(
+                dialect, plan.used, chunk.raw_forms, raw, plan.width
             )
-            return ok
+        return item
 
     def write(self, conn: Connection, chunk: CheckedChunk, plan: HeaderPlan) -> int:
         """Check against the database and write the good rows; return how many."""
@@ -124,9 +82,7 @@ class ChunkWriter:
         key_names = list(spec.key)
         candidates = chunk.good_positions()
         key_title = ", ".join(key_names)
-        if self.mode == "create" and (
-            table_rows.table_is_empty(conn, table) or self._keys_in_a_free_range(conn, chunk)
-        ):
+        if self.mode == "create" and self._keys_are_new(conn, chunk):
             # A first load into an empty table (or past its keys) needs no look-ups.
             good = candidates
         else:
@@ -169,13 +125,36 @@ class ChunkWriter:
             table_rows.delete_rows(conn, table, key_names, keys_only)
         return len(good)
 
-    def _keys_in_a_free_range(self, conn: Connection, chunk: CheckedChunk) -> bool:
-        # Every row's key is valid here (see RowChecker._check_keys), those of
-        # failed rows too: the range they span covers the candidates'.
+    def _keys_are_new(self, conn: Connection, chunk: CheckedChunk) -> bool:
+        """Whether no stored row can have a key of the chunk's rows: no look-ups needed.
+
+        So when the table was empty as the transaction began, or every key of
+        the chunk is above the greatest stored then, or no stored key lies
+        within the chunk's range.  Rows written since by this transaction do
+        not count: the checker keeps this import's keys unique.  Nobody else
+        writes meanwhile on SQLite (the write lock); on PostgreSQL the key
+        constraint refuses another session's key, and the transaction is
+        written again with look-ups.
+        """
+        # Every row's key is valid in key_columns (see RowChecker._check_keys),
+        # those of failed rows too: the range they span covers the candidates'.
         columns = chunk.key_columns
-        if columns is None or len(columns) != 1:
-            return False
-        return table_rows.range_is_free(conn, self.table, self.spec.key[0], columns[0])
+        if columns is None or len(columns) != 1 or not columns[0]:
+            return self._empty_table(conn)
+        values = columns[0]
+        if not table_rows.orders_like_python(conn, values[0]):
+            return self._empty_table(conn)
+        if self._top is _UNSEEN:
+            self._top = table_rows.greatest_key(conn, self.table, self.spec.key[0])
+        top = self._top
+        if top is None or (type(top) is type(values[0]) and min(values) > top):
+            return True
+        return table_rows.range_is_free(conn, self.table, self.spec.key[0], values)
+
+    def _empty_table(self, conn: Connection) -> bool:
+        if self._empty_at_start is None:
+            self._empty_at_start = table_rows.table_is_empty(conn, self.table)
+        return self._empty_at_start
 
     def _check_references(
         self, conn: Connection, chunk: CheckedChunk, good: list[int]
@@ -204,9 +183,12 @@ class ChunkWriter:
         raw = chunk.raw_arrow if chunk.raw_arrow is not None else chunk.raw_rows
         if raw is not None:
             chosen = None if len(good) == chunk.size else good
-            fast_path.insert_raw(
-                conn, self.table, plan.used, chunk.raw_forms, raw, plan.width, chosen
-            )
+            rows = chunk.prepared if chosen is None else None
+            if rows is None:
+                rows = fast_path.raw_rows(
+                    conn.dialect.name, plan.used, chunk.raw_forms, raw, plan.width, chosen
+                )
+            fast_path.insert_prepared(conn, self.table, plan.used, chunk.raw_forms, rows)
             return
         names: list[str] = []
         columns: list[list[Any]] = []

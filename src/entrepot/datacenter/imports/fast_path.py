@@ -26,7 +26,8 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -122,7 +123,7 @@ def _form(spec: ColumnSpec, present: Cells, *, empty: bool) -> str | None:
         return cell if present.all_match_fixed(_DECIMAL) else None
     try:
         if kind == "date":
-            valid = present.all_match_fixed(_DATE) and present.all_pass(date.fromisoformat)
+            valid = present.all_match_fixed(_DATE) and present.all_dates()
             return cell if valid else None
         if not (present.all_match_fixed(_DATETIME) and present.all_pass(datetime.fromisoformat)):
             return None
@@ -147,6 +148,51 @@ def _columns(rows: Sequence[list[str]], positions: Sequence[int], width: int) ->
     return list(map(itemgetter(*positions), rows))
 
 
+@dataclass(frozen=True)
+class RawRows:
+    """The rows of a chunk as the database takes them (see :func:`raw_rows`).
+
+    For PostgreSQL the data of a ``COPY`` (``csv``: in CSV rather than the
+    text format); for SQLite the bound cells, row after row.
+    """
+
+    count: int
+    copy_data: bytes = b""
+    csv: bool = False
+    flat: list[str] = field(default_factory=list)
+
+
+def raw_rows(
+    dialect: str,
+    columns: Sequence[tuple[int, str]],
+    forms: Sequence[str],
+    source: Sequence[list[str]] | ArrowChunk,
+    width: int,
+    good: Sequence[int] | None = None,
+) -> RawRows:
+    """The rows of ``source`` at ``good`` (all when ``None``) for :func:`insert_prepared`.
+
+    Needs no connection: the importer makes them while the chunk before is
+    written.
+    """
+    count = len(source) if good is None else len(good)
+    positions = [position for position, _ in columns]
+    if isinstance(source, ArrowChunk):
+        if dialect == "postgresql":
+            text = source.tab_separated(positions, good)
+            if text is not None:
+                return RawRows(count, copy_data=text)
+            return RawRows(count, copy_data=source.csv_bytes(positions, good), csv=True)
+        return RawRows(count, flat=_interleaved(source, positions, forms, good))
+    rows = source if good is None else [source[pos] for pos in good]
+    if dialect == "postgresql":
+        data, csv_format = _copy_text(_columns(rows, positions, width), len(positions))
+        return RawRows(count, copy_data=data, csv=csv_format)
+    bound = _bound(positions, forms)
+    flat = list(chain.from_iterable(_columns(rows, bound, width))) if bound else []
+    return RawRows(count, flat=flat)
+
+
 def insert_raw(
     conn: Connection,
     table: Table,
@@ -163,33 +209,31 @@ def insert_raw(
     ``csv`` module reads them or as Arrow columns; ``good`` picks the rows to
     insert by their position (all when ``None``).
     """
-    count = len(source) if good is None else len(good)
-    if not count:
+    rows = raw_rows(conn.dialect.name, columns, forms, source, width, good)
+    insert_prepared(conn, table, columns, forms, rows)
+
+
+def insert_prepared(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[tuple[int, str]],
+    forms: Sequence[str],
+    rows: RawRows,
+) -> None:
+    """:func:`insert_raw` of rows made beforehand by :func:`raw_rows`."""
+    if not rows.count:
         return
-    positions = [position for position, _ in columns]
-    names = [name for _, name in columns]
     preparer = conn.dialect.identifier_preparer
     target = preparer.format_table(table)
-    column_list = ", ".join(preparer.quote(name) for name in names)
-    if isinstance(source, ArrowChunk):
-        if conn.dialect.name == "postgresql":
-            text = source.tab_separated(positions, good)
-            if text is not None:
-                _copy(conn, target, column_list, text, "FORMAT text, NULL ''")
-            else:
-                data = source.csv_bytes(positions, good)
-                # An empty cell is NULL, quoted or not, as in the text format.
-                _copy(conn, target, column_list, data, f"FORMAT csv, FORCE_NULL ({column_list})")
-            return
-        flat = _interleaved(source, positions, forms, good)
+    column_list = ", ".join(preparer.quote(name) for _, name in columns)
+    if conn.dialect.name != "postgresql":
+        _sqlite_insert(conn, target, column_list, forms, rows.flat, rows.count)
+    elif rows.csv:
+        # An empty cell is NULL, quoted or not, as in the text format.
+        options = f"FORMAT csv, FORCE_NULL ({column_list})"
+        _copy(conn, target, column_list, rows.copy_data, options)
     else:
-        rows = source if good is None else [source[pos] for pos in good]
-        if conn.dialect.name == "postgresql":
-            _copy_rows(conn, target, column_list, _columns(rows, positions, width))
-            return
-        bound = _bound(positions, forms)
-        flat = list(chain.from_iterable(_columns(rows, bound, width))) if bound else []
-    _sqlite_insert(conn, target, column_list, forms, flat, count)
+        _copy(conn, target, column_list, rows.copy_data, "FORMAT text, NULL ''")
 
 
 def _bound(positions: Sequence[int], forms: Sequence[str]) -> list[int]:
@@ -259,10 +303,10 @@ def _translated(conn: Connection, statement: str, exc: Exception) -> sa_exc.Stat
     return sa_exc.DBAPIError.instance(statement, None, exc, base)
 
 
-def _copy_rows(conn: Connection, target: str, column_list: str, cells: Any) -> None:
+def _copy_text(cells: Any, width: int) -> tuple[bytes, bool]:
+    """COPY data of rows of ``width`` cells; True when it is CSV rather than the text format."""
     lines = list(map("\t".join, cells))
     text = "\n".join(lines) + "\n"
-    width = column_list.count(",") + 1
     if (
         "\\" not in text
         and "\r" not in text
@@ -271,16 +315,12 @@ def _copy_rows(conn: Connection, target: str, column_list: str, cells: Any) -> N
     ):
         # No cell holds a tab, line break or backslash: COPY's text format
         # takes the cells as they are, joined at C speed (empty means NULL).
-        options = "FORMAT text, NULL ''"
-    else:
-        buffer = io.StringIO()
-        # CR LF line ends make the writer quote every cell holding a CR or an
-        # LF; with "\n" alone a lone CR would go out bare and end the row.
-        csv.writer(buffer, lineterminator="\r\n").writerows(cells)
-        text = buffer.getvalue()
-        # An empty cell is NULL, quoted or not (a lone empty cell is written as "").
-        options = f"FORMAT csv, FORCE_NULL ({column_list})"
-    _copy(conn, target, column_list, text.encode("utf-8"), options)
+        return text.encode("utf-8"), False
+    buffer = io.StringIO()
+    # CR LF line ends make the writer quote every cell holding a CR or an
+    # LF; with "\n" alone a lone CR would go out bare and end the row.
+    csv.writer(buffer, lineterminator="\r\n").writerows(cells)
+    return buffer.getvalue().encode("utf-8"), True
 
 
 def _copy(conn: Connection, target: str, column_list: str, data: bytes, options: str) -> None:

@@ -109,16 +109,17 @@ def merge_finished(
         return
     if not finished_work.exists():
         return
-    merged = build_merged(dest, finished_work) if dest.exists() else None
-    candidate = merged or finished_work
+    if not dest.exists():
+        # Nothing to append to: the rename is all, and once it is done the
+        # work file is gone, so a run resumed after it cannot add it twice.
+        move_file(finished_work, dest)
+        return
+    merged = build_merged(dest, finished_work)
     # Remember what the result will look like before replacing the
     # file, so a run interrupted after the rename does not append twice.
-    record.update(merged_digest=file_digest(candidate))
-    if merged is None:
-        move_file(finished_work, dest)
-    else:
-        publish_merged(merged, dest)
-        finished_work.unlink(missing_ok=True)
+    record.update(merged_digest=file_digest(merged))
+    publish_merged(merged, dest)
+    finished_work.unlink(missing_ok=True)
 
 
 def place_files(

@@ -7,8 +7,9 @@ An :class:`Importer` goes through the same steps as every Entrepôt job
     find the file, check its header, its text and its size, and register
     the import (or pick up an interrupted run of the same file);
 ``produce``
-    read the rows in chunks; each chunk is checked, written and recorded in
-    the bookkeeping tables in one database transaction;
+    read the rows in chunks; each chunk is checked, then written and recorded
+    in the bookkeeping tables in the same transaction, a few chunks to a
+    transaction (see :mod:`.committer`);
 ``send``
     write the finished and pending row files and distribute them, with the
     source, to their folders (see :mod:`.finishing`);
@@ -42,6 +43,7 @@ from entrepot.datacenter.database import Database
 from entrepot.datacenter.imports import arrow_reader
 from entrepot.datacenter.imports.check_ahead import one_ahead, worker_for
 from entrepot.datacenter.imports.chunk_writer import ChunkWriter
+from entrepot.datacenter.imports.committer import Committer
 from entrepot.datacenter.imports.finishing import (
     ImportResult,
     log_once,
@@ -279,23 +281,28 @@ class Importer:
         )
         lock_fd = self._file_lock.fd if self._file_lock is not None else None
         worker = None if arrow else worker_for(self.source, self.spec, plan, options, done, lock_fd)
-        rows_done = 0
         source = self._file
         assert self._writer is not None
+        committer = Committer(self._writer, self._record, plan, options.commit_rows, self._elapsed)
+        rows_done = 0
+
+        def read(rows: int) -> None:
+            nonlocal rows_done
+            rows_done += rows
+            if self.on_progress is not None:
+                self.on_progress(rows_done, source.fraction())
+
         try:
             chunks = source.chunks(checker, worker, done, arrow=arrow)
             if worker is None and (self.db.is_postgres or arrow):
                 # The database driver releases the GIL while the server
                 # copies a chunk or SQLite inserts its rows, and Arrow parses
-                # and tests columns without it: make the next chunk meanwhile.
-                # (The csv module would hold the GIL and slow SQLite down.)
-                chunks = one_ahead(chunks)
-            for number, size, chunk in chunks:
-                if chunk is not None:
-                    self._writer.commit(chunk, plan, number, self._record, self._elapsed)
-                rows_done += size
-                if self.on_progress is not None:
-                    self.on_progress(rows_done, source.fraction())
+                # and tests columns without it: make the next chunk, checked
+                # and ready to send, meanwhile.  (The csv module would hold
+                # the GIL and slow SQLite down.)
+                writer = self._writer
+                chunks = one_ahead(writer.prepare(item, plan) for item in chunks)
+            committer.run(chunks, read)
         finally:
             if worker is not None:
                 worker.close()
@@ -306,6 +313,7 @@ class Importer:
 
     def send(self) -> ImportResult:
         """Write the row files and distribute them with the source."""
+        self.db.checkpoint_soon()
         if self.stage == "importing":
             ok, failed = write_row_files(
                 self._record, self.source, self.options.encoding, self.work

@@ -26,9 +26,12 @@ READERS: tuple[Reader, ...] = ("arrow", "csv")
 EmptyCells = Literal["keep", "clear"]
 EMPTY_CELLS: tuple[EmptyCells, ...] = ("keep", "clear")
 
-#: Rows per transaction: large enough to amortise the commit, small enough
-#: that an interrupted run loses little work.
+#: Rows checked, written and recorded at a time: small enough that the next
+#: chunk is read and checked while this one is written.
 DEFAULT_CHUNK_SIZE = 5000
+#: Rows per transaction (whole chunks): few commits, each of which waits for
+#: the disk on PostgreSQL, while an interrupted run redoes little work.
+DEFAULT_COMMIT_ROWS = 50_000
 #: UTF-8 with or without a byte order mark.
 DEFAULT_ENCODING = "utf-8-sig"
 
@@ -63,11 +66,17 @@ class ImportOptions:
     chunks in a second process (``None``: when the file is large and a
     processor is free; see :mod:`.check_ahead`).  The three limits bound
     what one file may make the importer hold in memory (see :mod:`.source`).
+
+    Rows are read, checked and written ``chunk_size`` at a time, and
+    committed together with their chunks' bookkeeping rows once a
+    transaction holds ``commit_rows`` (whole chunks; at least one): an
+    interrupted import keeps every committed chunk and redoes the others.
     """
 
     mode: Mode = "create"
     user: str = ""
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    commit_rows: int = DEFAULT_COMMIT_ROWS
     encoding: str = DEFAULT_ENCODING
     reader: Reader = "arrow"
     parallel: bool | None = None
@@ -81,7 +90,7 @@ class ImportOptions:
         check_reader(self.reader)
         if self.empty not in EMPTY_CELLS:
             raise ConfigError(f"unknown rule for empty cells {self.empty!r}: use keep or clear")
-        for name in ("chunk_size", "max_field", "max_record", "max_expanded"):
+        for name in ("chunk_size", "commit_rows", "max_field", "max_record", "max_expanded"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}")

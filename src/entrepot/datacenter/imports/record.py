@@ -8,6 +8,7 @@ their recorded errors say which rows the pending file must hold.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -111,17 +112,25 @@ class ImportRecord:
         conn.execute(update(chunks).where(chunks.c.job_id == self.import_id).values(job_id=new_id))
         return ImportRecord(self.db, new_id)
 
-    def add_chunk(self, conn: Connection, number: int, chunk: CheckedChunk, ok: int) -> None:
-        """Record chunk ``number``, ``ok`` rows of it stored, in the transaction that wrote them."""
+    def add_chunks(
+        self, conn: Connection, written: Sequence[tuple[int, CheckedChunk, int]]
+    ) -> None:
+        """Record chunks as (number, chunk, rows stored), in the transaction that wrote them."""
+        if not written:
+            return
         conn.execute(
-            insert(self.db.chunks).values(
-                job_id=self.import_id,
-                chunk_no=number,
-                rows_ok=ok,
-                rows_failed=chunk.size - ok,
-                errors=json.dumps(chunk.error_texts()),
-                formula_rows=json.dumps(chunk.formula_indexes()),
-            )
+            insert(self.db.chunks),
+            [
+                {
+                    "job_id": self.import_id,
+                    "chunk_no": number,
+                    "rows_ok": ok,
+                    "rows_failed": chunk.size - ok,
+                    "errors": json.dumps(chunk.error_texts()),
+                    "formula_rows": json.dumps(chunk.formula_indexes()),
+                }
+                for number, chunk, ok in written
+            ],
         )
 
     def committed_chunks(self) -> set[int]:

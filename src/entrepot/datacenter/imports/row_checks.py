@@ -59,6 +59,8 @@ class CheckedChunk:
     raw_forms: list[str] = field(default_factory=list)
     #: Row positions holding a cell that a spreadsheet would run as a formula.
     formula_rows: set[int] = field(default_factory=set)
+    #: Every row as the database takes it, made ahead (see ChunkWriter.prepare).
+    prepared: fast_path.RawRows | None = None
 
     def fail(self, position: int, column: str, message: str) -> None:
         self.errors.setdefault(position, []).append(f"{column}: {message}")
