@@ -4,7 +4,8 @@ A boto3 ``put_object`` spends a few milliseconds of CPU in parameter
 handling, endpoint rules, event hooks and response parsing; for thousands of
 4 KiB files that, not the network, sets the pace (measured in
 ``docs/benchmarks.md``).  :class:`SignedPut` sends the same request — signed
-by botocore's own SigV4 signer, with a ``Content-MD5`` the store checks —
+with SigV4 (:mod:`entrepot.targets.s3_signing`) from the credentials boto3
+resolved, with a ``Content-MD5`` the store checks —
 over one kept-alive ``http.client`` connection, and turns an error reply into the
 ``ClientError`` boto3 would have raised, so error translation stays in one
 place.  Everything else (multipart, HEAD, listings, copies) goes through
@@ -29,12 +30,11 @@ import ssl
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.httpsession import get_cert_path
 
 from entrepot.targets.deadline import hang_up
+from entrepot.targets.s3_signing import SigV4
 from entrepot.targets.transfer import BLOCK, Progress, copy_stream
 
 _CODE = re.compile(rb"<Code>([^<]*)</Code>")
@@ -75,6 +75,7 @@ class SignedPut:
                 self.context.check_hostname = False
                 self.context.verify_mode = ssl.CERT_NONE
         self._conn: http.client.HTTPConnection | None = None
+        self._signer: SigV4 | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
@@ -88,23 +89,19 @@ class SignedPut:
 
     def put(self, key: str, body: bytes, progress: Progress) -> str | None:
         """Store ``body`` under ``key``; return the ETag the store answered."""
-        credentials = self.session.get_credentials()
-        if credentials is None:
-            raise NoCredentialsError()
         digest = hashlib.md5(body, usedforsecurity=False).digest()
         path = f"{self.prefix}/{quote(key, safe='/~')}"
-        request = AWSRequest(
-            method="PUT",
-            url=f"{'https' if self.https else 'http'}://{self.netloc}{path}",
-            data=body,
-            headers={
+        headers = self._sign_with().sign(
+            "PUT",
+            self.netloc,
+            path,
+            {
                 "Content-MD5": base64.b64encode(digest).decode("ascii"),
                 "Content-Length": str(len(body)),
                 "Content-Type": "application/octet-stream",
             },
+            body,
         )
-        S3SigV4Auth(credentials.get_frozen_credentials(), "s3", self.region).add_auth(request)
-        headers = dict(request.headers.items())
         for attempt in (1, 2):
             reused = self._conn is not None and self._conn.sock is not None
             conn = self._connection()
@@ -130,6 +127,18 @@ class SignedPut:
             return str(etag) if etag else None
         raise AssertionError("unreachable")
 
+    def _sign_with(self) -> SigV4:
+        """A signer for the current credentials (temporary ones may have been renewed)."""
+        credentials = self.session.get_credentials()
+        if credentials is None:
+            raise NoCredentialsError()
+        frozen = credentials.get_frozen_credentials()
+        wanted = (frozen.access_key, frozen.secret_key, frozen.token)
+        signer = self._signer
+        if signer is None or (signer.access_key, signer.secret_key, signer.token) != wanted:
+            signer = self._signer = SigV4(*wanted, self.region)
+        return signer
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -153,7 +162,8 @@ def _send(
         conn.request("PUT", path, body=body, headers=headers)
         progress(len(body))
         return
-    conn.putrequest("PUT", path, skip_accept_encoding=True)
+    # The signed headers carry the Host header.
+    conn.putrequest("PUT", path, skip_host=True, skip_accept_encoding=True)
     for name, value in headers.items():
         conn.putheader(name, value)
     conn.endheaders()
