@@ -17,7 +17,7 @@ from entrepot.errors import (
     TransientTargetError,
 )
 from entrepot.targets import open_target
-from entrepot.targets.ftp_replies import FTPReply, error_class
+from entrepot.targets.ftp_replies import FTPReply, error_class, mdtm_time
 
 
 @pytest.mark.parametrize(
@@ -125,3 +125,19 @@ def test_s3_translation() -> None:
         translated = target._translate(error, "a.csv")
         assert type(translated) is expected, error
         assert translated.path == "s3://bucket/pre/a.csv"
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("20240601120000", 1717243200.0),
+        ("20240601120000.123", 1717243200.0),  # fractions are dropped
+        (" 20240601120000\r", 1717243200.0),
+        ("2024060112000", None),  # too short
+        ("20241301120000", None),  # no 13th month
+        ("2024O601120000", None),  # a letter O
+        ("２0240601120000", None),  # a full-width digit
+    ],
+)
+def test_ftp_times_are_read_strictly(stamp: str, expected: float | None) -> None:
+    assert mdtm_time(stamp) == expected
