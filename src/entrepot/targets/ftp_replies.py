@@ -101,9 +101,9 @@ def mdtm_time(stamp: str) -> float | None:
     # verification: every upload's MLST reply carries one of these.
     if len(digits) != 14 or not (digits.isascii() and digits.isdigit()):
         return None
-    fields = [int(digits[start:end]) for start, end in _STAMP_FIELDS]
+    year, month, day, hour, minute, second = (int(digits[a:b]) for a, b in _STAMP_FIELDS)
     try:
-        return datetime(*fields, tzinfo=UTC).timestamp()
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
     except ValueError:
         return None
 

@@ -19,9 +19,9 @@ deadline without progress, botocore's retries included), ``max_attempts``
 ``verify_tls`` (false is warned about on every run), ``fast_put``.
 
 With an ``endpoint_url``, objects below the multipart threshold are sent by
-:mod:`entrepot.targets.s3_put` (botocore's signer, one kept-alive connection) instead of
-``put_object``: the same request for a fraction of the CPU, which is what
-limits thousands of small files.  ``fast_put=false`` turns that off, and so
+:mod:`entrepot.targets.s3_put` (its own SigV4 signature, one kept-alive
+connection) instead of ``put_object``: the same request for a tenth of the
+CPU, which is what limits thousands of small files.  ``fast_put=false`` turns that off, and so
 does any proxy or boto3-only CA bundle in the environment (the fast path
 would not honour them; see :func:`entrepot.targets.s3_client.fast_put_refusal`).
 """

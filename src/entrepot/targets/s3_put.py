@@ -5,8 +5,8 @@ handling, endpoint rules, event hooks and response parsing; for thousands of
 4 KiB files that, not the network, sets the pace (measured in
 ``docs/benchmarks.md``).  :class:`SignedPut` sends the same request — signed
 with SigV4 (:mod:`entrepot.targets.s3_signing`) from the credentials boto3
-resolved, with a ``Content-MD5`` the store checks —
-over one kept-alive ``http.client`` connection, and turns an error reply into the
+resolved, with a ``Content-MD5`` the store checks — over one kept-alive
+connection (:mod:`entrepot.targets.s3_http`), and turns an error reply into the
 ``ClientError`` boto3 would have raised, so error translation stays in one
 place.  Everything else (multipart, HEAD, listings, copies) goes through
 boto3.  HTTPS is checked against the same CA bundle boto3 uses (or
@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
-import io
 import ipaddress
 import re
 import ssl
@@ -33,9 +31,9 @@ from urllib.parse import quote, urlsplit
 from botocore.exceptions import ClientError, NoCredentialsError
 from botocore.httpsession import get_cert_path
 
-from entrepot.targets.deadline import hang_up
+from entrepot.targets.s3_http import IdleClosed, KeptConnection
 from entrepot.targets.s3_signing import SigV4
-from entrepot.targets.transfer import BLOCK, Progress, copy_stream
+from entrepot.targets.transfer import Progress
 
 _CODE = re.compile(rb"<Code>([^<]*)</Code>")
 _MESSAGE = re.compile(rb"<Message>([^<]*)</Message>")
@@ -74,18 +72,8 @@ class SignedPut:
             if not verify_tls:
                 self.context.check_hostname = False
                 self.context.verify_mode = ssl.CERT_NONE
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn = KeptConnection(self.host, self.port, timeout=timeout, context=self.context)
         self._signer: SigV4 | None = None
-
-    def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
-            if self.https:
-                self._conn = _OneWriteHTTPS(
-                    self.host, self.port, timeout=self.timeout, context=self.context
-                )
-            else:
-                self._conn = _OneWriteHTTP(self.host, self.port, timeout=self.timeout)
-        return self._conn
 
     def put(self, key: str, body: bytes, progress: Progress) -> str | None:
         """Store ``body`` under ``key``; return the ETag the store answered."""
@@ -103,28 +91,18 @@ class SignedPut:
             body,
         )
         for attempt in (1, 2):
-            reused = self._conn is not None and self._conn.sock is not None
-            conn = self._connection()
+            reused = self._conn.is_open
             try:
-                _send(conn, path, headers, body, progress)
-                response = conn.getresponse()
-                data = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.close()
+                response = self._conn.request("PUT", path, headers, body, progress)
+            except (IdleClosed, BrokenPipeError, ConnectionResetError):
                 # A kept-alive connection the store closed while idle: PUT is
                 # idempotent, so one more try on a new connection is safe.
                 if attempt == 2 or not reused:
                     raise
                 continue
-            except BaseException:
-                self.close()
-                raise
-            if response.will_close:
-                self.close()
             if response.status >= 300:
-                raise _client_error(response.status, data)
-            etag = response.getheader("ETag")
-            return str(etag) if etag else None
+                raise _client_error(response.status, response.body)
+            return response.headers.get("etag")
         raise AssertionError("unreachable")
 
     def _sign_with(self) -> SigV4:
@@ -140,60 +118,11 @@ class SignedPut:
         return signer
 
     def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        self._conn.close()
 
     def hang_up(self) -> None:
         """Shut the connection down (from another thread), failing a request under way."""
-        conn = self._conn
-        if conn is not None:
-            hang_up(conn.sock)
-
-
-def _send(
-    conn: http.client.HTTPConnection,
-    path: str,
-    headers: dict[str, str],
-    body: bytes,
-    progress: Progress,
-) -> None:
-    if len(body) <= BLOCK:
-        conn.request("PUT", path, body=body, headers=headers)
-        progress(len(body))
-        return
-    # The signed headers carry the Host header.
-    conn.putrequest("PUT", path, skip_host=True, skip_accept_encoding=True)
-    for name, value in headers.items():
-        conn.putheader(name, value)
-    conn.endheaders()
-    copy_stream(io.BytesIO(body).read, conn.send, size=len(body), progress=progress)
-
-
-class _OneWrite(http.client.HTTPConnection):
-    """Sends a request's head and a bytes body in one write.
-
-    http.client writes them separately; for thousands of 4 KiB objects the
-    second system call and packet per request are a measurable share of the
-    cost, on both ends of the connection.
-    """
-
-    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
-        if isinstance(message_body, bytes) and not encode_chunked:
-            self._buffer.extend((b"", b""))  # type: ignore[attr-defined]
-            head = b"\r\n".join(self._buffer)  # type: ignore[attr-defined]
-            del self._buffer[:]  # type: ignore[attr-defined]
-            self.send(head + message_body)
-            return
-        super()._send_output(message_body, encode_chunked=encode_chunked)  # type: ignore[misc]
-
-
-class _OneWriteHTTP(_OneWrite):
-    pass
-
-
-class _OneWriteHTTPS(_OneWrite, http.client.HTTPSConnection):
-    pass
+        self._conn.hang_up()
 
 
 def _is_ip(host: str) -> bool:
