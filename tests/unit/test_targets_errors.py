@@ -100,14 +100,13 @@ def test_sftp_translation() -> None:
 
 
 def test_s3_translation() -> None:
-    pytest.importorskip("boto3")
-    from entrepot.targets.s3_put import _client_error
+    from entrepot.targets.s3_direct import error_reply
 
     target = open_target("s3://bucket/pre?endpoint_url=http://127.0.0.1:9000&region=eu-west-1")
     assert (target.host, target.port) == ("127.0.0.1", 9000)
 
     def reply(status: int, code: str) -> Exception:
-        return _client_error(
+        return error_reply(
             status, f"<Error><Code>{code}</Code><Message>m</Message></Error>".encode()
         )
 
@@ -119,7 +118,7 @@ def test_s3_translation() -> None:
         (reply(503, "SlowDown"), TransientTargetError),
         (reply(500, "InternalError"), TransientTargetError),
         (reply(400, "InvalidDigest"), PermanentTargetError),
-        (_client_error(502, b"<html>bad gateway</html>"), TransientTargetError),
+        (error_reply(502, b"<html>bad gateway</html>"), TransientTargetError),
     ]
     for error, expected in cases:
         translated = target._translate(error, "a.csv")

@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from entrepot.targets.s3_direct import DirectS3
 from entrepot.targets.s3_http import BadResponse, IdleClosed, KeptConnection
 
 pytest.importorskip("botocore")
-
-from entrepot.targets.s3_client import session_for
-from entrepot.targets.s3_put import SignedPut
 
 
 @dataclass
@@ -80,7 +78,7 @@ def _read_request(reader: object) -> bytes | None:
             return b"".join(lines) + reader.read(length)  # type: ignore[attr-defined]
 
 
-_opened: list[KeptConnection | SignedPut] = []
+_opened: list[KeptConnection | DirectS3] = []
 
 
 @pytest.fixture
@@ -186,8 +184,8 @@ def test_a_put_is_sent_again_once_when_an_idle_connection_was_closed(
 ) -> None:
     # The store answered the first PUT, then closed the kept connection while idle.
     server = serve([OK, None, OK])
-    put = SignedPut(
-        session_for("key", "secret", None, None),
+    put = DirectS3(
+        lambda: ("key", "secret", None),
         f"http://127.0.0.1:{server.port}",
         "us-east-1",
         "bucket",
