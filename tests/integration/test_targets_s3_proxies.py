@@ -94,10 +94,11 @@ options = json.loads(sys.argv[2])
 with open_target(sys.argv[1], **options) as target:
     target.upload_bytes(b"one", "a.csv")
     names = [info.name for info in target.list()]
+    size = target.stat("a.csv").size
     loaded = ["boto3" in sys.modules, "botocore" in sys.modules]
-    target.stat("a.csv")  # HEAD: boto3's, loaded now
+    target.read_bytes("a.csv")  # GET: boto3's, loaded now
     loaded.append("boto3" in sys.modules)
-print(json.dumps({"names": names, "loaded": loaded}))
+print(json.dumps({"names": names, "size": size, "loaded": loaded}))
 """
 
 
@@ -115,7 +116,7 @@ def test_a_shipping_run_with_keys_given_never_loads_boto3(s3_server: Any, tmp_pa
         check=True,
     )
     result = json.loads(done.stdout)
-    assert result == {"names": ["a.csv"], "loaded": [False, False, True]}
+    assert result == {"names": ["a.csv"], "size": 3, "loaded": [False, False, True]}
 
 
 def test_direct_listings_follow_continuation_tokens_and_decode_names(s3_server: Any) -> None:

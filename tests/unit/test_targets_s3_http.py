@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from entrepot.targets.s3_direct import DirectS3
+from entrepot.targets.s3_direct import DirectS3, DirectSettings
 from entrepot.targets.s3_http import BadResponse, IdleClosed, KeptConnection
-
-pytest.importorskip("botocore")
 
 
 @dataclass
@@ -184,14 +182,8 @@ def test_a_put_is_sent_again_once_when_an_idle_connection_was_closed(
 ) -> None:
     # The store answered the first PUT, then closed the kept connection while idle.
     server = serve([OK, None, OK])
-    put = DirectS3(
-        lambda: ("key", "secret", None),
-        f"http://127.0.0.1:{server.port}",
-        "us-east-1",
-        "bucket",
-        path_style=True,
-        timeout=5,
-    )
+    settings = DirectSettings(f"http://127.0.0.1:{server.port}", "bucket", path_style=True)
+    put = DirectS3(lambda: ("key", "secret", None), "us-east-1", settings)
     _opened.append(put)
     assert put.put("a.csv", b"1", lambda n: None) == '"abc"'
     assert put.put("b.csv", b"2", lambda n: None) == '"abc"'

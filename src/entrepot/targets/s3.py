@@ -25,7 +25,7 @@ client: the same requests for a tenth of the CPU, which is what limits
 thousands of small files.  When the keys are given and boto3 would add
 nothing of its own — no profile, proxy, region or CA bundle from the
 environment or an AWS config file — boto3 is not even imported until a
-request only it makes (multipart, HEAD, GET, copy, delete) is needed; see
+request only it makes (multipart, GET, copy, delete) is needed; see
 :func:`entrepot.targets.s3_client.boto3_needed`.  ``fast_put=false`` turns
 the direct path off, and so does any proxy or boto3-only CA bundle in the
 environment (the direct path would not honour them; see
@@ -43,6 +43,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from email.utils import parsedate_to_datetime
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -55,11 +56,12 @@ from entrepot.targets.s3_client import (
     boto3_needed,
     fast_put_refusal,
     new_client,
+    session_credentials,
     session_for,
 )
-from entrepot.targets.s3_direct import DirectS3
-from entrepot.targets.s3_errors import S3ErrorReply, classify, code_of
-from entrepot.targets.s3_listing import Listed
+from entrepot.targets.s3_direct import DirectS3, DirectSettings
+from entrepot.targets.s3_errors import classify, code_of
+from entrepot.targets.s3_listing import Listed, boto3_pages, direct_pages, etag_checksum
 from entrepot.targets.transfer import Progress, copy_stream
 
 if TYPE_CHECKING:
@@ -206,6 +208,18 @@ class S3Target(Target):
             if code_of(exc) not in {"AccessDenied", "403"}:
                 raise
 
+    def _direct_settings(self) -> DirectSettings:
+        opts = self.options
+        assert self.endpoint_url is not None
+        return DirectSettings(
+            self.endpoint_url,
+            self.bucket,
+            path_style=bool(opts.get("path_style")),
+            timeout=self.timeout,
+            ca_file=opts.get("ca_file"),
+            verify_tls=opts.get("verify_tls", True),
+        )
+
     def _direct_without_boto3(self) -> DirectS3 | None:
         """The direct path with the keys given, when boto3 would add nothing of its own."""
         opts = self.options
@@ -215,7 +229,7 @@ class S3Target(Target):
         if boto3_needed(self.endpoint_url, opts.get("ca_file"), opts.get("region"), opts):
             return None
         keys = (access, secret, opts.get("session_token"))
-        return self._new_direct(lambda: keys, opts.get("region") or "us-east-1")
+        return DirectS3(lambda: keys, opts.get("region") or "us-east-1", self._direct_settings())
 
     def _direct_with_boto3(self, client: Any) -> DirectS3 | None:
         """The direct path with the credentials boto3 found, unless it must step aside."""
@@ -226,28 +240,8 @@ class S3Target(Target):
         if refusal is not None:
             log_event(logger, "targets.s3_fast_put_off", logging.INFO, url=self.url, why=refusal)
             return None
-
-        def credentials() -> tuple[str, str, str | None]:
-            found = session.get_credentials()
-            if found is None:
-                raise S3ErrorReply(403, "InvalidAccessKeyId", "no S3 credentials found")
-            frozen = found.get_frozen_credentials()
-            return frozen.access_key, frozen.secret_key, frozen.token
-
-        return self._new_direct(credentials, client.meta.region_name or "us-east-1")
-
-    def _new_direct(self, credentials: Callable[[], Any], region: str) -> DirectS3:
-        assert self.endpoint_url is not None
-        return DirectS3(
-            credentials,
-            self.endpoint_url,
-            region,
-            self.bucket,
-            path_style=bool(self.options.get("path_style")),
-            timeout=self.timeout,
-            ca_file=self.options.get("ca_file"),
-            verify_tls=self.options.get("verify_tls", True),
-        )
+        region = client.meta.region_name or "us-east-1"
+        return DirectS3(session_credentials(session), region, self._direct_settings())
 
     def _disconnect(self) -> None:
         clients = (self._client, self._transfer_client)
@@ -291,7 +285,7 @@ class S3Target(Target):
                 )
                 etag = response.get("ETag")
                 progress(size)
-            return RemoteInfo(path, len(body), time.time(), _checksum(etag))
+            return RemoteInfo(path, len(body), time.time(), etag_checksum(etag))
         name = getattr(src, "name", None)
         if isinstance(name, str) and src.tell() == 0 and os.path.getsize(name) == size:
             # From a named file, parts are read in parallel (faster than a stream).
@@ -310,6 +304,17 @@ class S3Target(Target):
             copy_stream(body.read, write, progress=progress)
 
     def _stat(self, path: str) -> RemoteInfo | None:
+        if self._direct is not None:
+            head = self._direct.head(self._key(path))
+            if head is None:
+                return None
+            modified = parsedate_to_datetime(head.headers["last-modified"])
+            return RemoteInfo(
+                path,
+                int(head.headers["content-length"]),
+                modified.timestamp(),
+                etag_checksum(head.headers.get("etag")),
+            )
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
         except Exception as exc:
@@ -320,7 +325,7 @@ class S3Target(Target):
             path,
             int(head["ContentLength"]),
             head["LastModified"].timestamp(),
-            _checksum(head.get("ETag")),
+            etag_checksum(head.get("ETag")),
         )
 
     def _list(self, folder: str) -> Iterable[RemoteInfo]:
@@ -332,7 +337,7 @@ class S3Target(Target):
             for item in objects:
                 name = item.key[strip:]
                 if name and not name.endswith("/"):
-                    found.append(RemoteInfo(name, item.size, item.mtime, _checksum(item.etag)))
+                    found.append(RemoteInfo(name, item.size, item.mtime, etag_checksum(item.etag)))
             for common in prefixes:
                 found.append(RemoteInfo(common[strip:].rstrip("/"), 0, None, None, True))
         if folder and not found:
@@ -342,29 +347,9 @@ class S3Target(Target):
 
     def _pages(self, prefix: str) -> Iterator[tuple[list[Listed], list[str]]]:
         """The objects and common prefixes under ``prefix``, one page at a time."""
-        direct = self._direct
-        if direct is not None:
-            token: str | None = None
-            while True:
-                page = direct.list_page(
-                    prefix, delimiter="/", token=token, max_keys=self._page_size
-                )
-                yield page.objects, page.prefixes
-                if page.next_token is None:
-                    return
-                token = page.next_token
-        pages = self.client.get_paginator("list_objects_v2")
-        for page in pages.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
-            objects = [
-                Listed(
-                    item["Key"],
-                    int(item["Size"]),
-                    item["LastModified"].timestamp(),
-                    item.get("ETag"),
-                )
-                for item in page.get("Contents", [])
-            ]
-            yield objects, [common["Prefix"] for common in page.get("CommonPrefixes", [])]
+        if self._direct is not None:
+            return direct_pages(self._direct, prefix, self._page_size)
+        return boto3_pages(self.client, self.bucket, prefix)
 
     def _rename(self, src: str, dst: str) -> None:
         if self._stat(src) is None:
@@ -410,13 +395,3 @@ class _Reporting(io.BytesIO):
         chunk = super().read(size)
         self._report(len(chunk))
         return chunk
-
-
-def _checksum(etag: str | None) -> str | None:
-    """``md5:<hex>`` for a single-PUT object's ETag; None for multipart ETags."""
-    if not etag:
-        return None
-    value = etag.strip('"')
-    if "-" in value or len(value) != 32:
-        return None
-    return f"md5:{value.lower()}"

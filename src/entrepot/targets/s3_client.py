@@ -25,14 +25,23 @@ import os
 import threading
 import urllib.request
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from entrepot.targets.deadline import hang_up
+from entrepot.targets.s3_errors import S3ErrorReply
 
 if TYPE_CHECKING:
     import boto3
 
-__all__ = ["Hangups", "boto3_needed", "fast_put_refusal", "new_client", "session_for"]
+__all__ = [
+    "Hangups",
+    "boto3_needed",
+    "fast_put_refusal",
+    "new_client",
+    "session_credentials",
+    "session_for",
+]
 
 _sessions: dict[tuple[str | None, ...], boto3.session.Session] = {}
 _sessions_lock = threading.Lock()
@@ -56,6 +65,21 @@ def session_for(
             )
             _sessions[key] = session
         return session
+
+
+def session_credentials(
+    session: boto3.session.Session,
+) -> Callable[[], tuple[str, str, str | None]]:
+    """The keys of ``session`` as the direct path asks for them, before each request."""
+
+    def keys() -> tuple[str, str, str | None]:
+        found = session.get_credentials()
+        if found is None:
+            raise S3ErrorReply(403, "InvalidAccessKeyId", "no S3 credentials found")
+        frozen = found.get_frozen_credentials()
+        return frozen.access_key, frozen.secret_key, frozen.token
+
+    return keys
 
 
 def new_client(

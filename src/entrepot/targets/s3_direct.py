@@ -7,7 +7,7 @@ making its first client (which reads the service model and the endpoint
 tables) costs a command a third of a second before anything moves.
 :class:`DirectS3` sends the requests a shipping run needs — PUT of an
 object below the multipart threshold, with a ``Content-MD5`` the store
-checks, and ``ListObjectsV2`` pages — signed with SigV4
+checks, HEAD and ``ListObjectsV2`` pages — signed with SigV4
 (:mod:`entrepot.targets.s3_signing`) over one kept-alive connection
 (:mod:`entrepot.targets.s3_http`).  An error reply becomes
 :class:`~entrepot.targets.s3_errors.S3ErrorReply`, which is translated
@@ -27,6 +27,7 @@ import ipaddress
 import re
 import ssl
 from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
 from entrepot.targets.s3_errors import S3ErrorReply
@@ -35,7 +36,7 @@ from entrepot.targets.s3_listing import ListPage, parse_page
 from entrepot.targets.s3_signing import SigV4, query_string
 from entrepot.targets.transfer import Progress
 
-__all__ = ["Credentials", "DirectS3", "error_reply"]
+__all__ = ["Credentials", "DirectS3", "DirectSettings", "error_reply"]
 
 #: Gives ``(access_key, secret_key, session_token)``, asked before each request
 #: (temporary credentials may have been renewed meanwhile).
@@ -45,29 +46,30 @@ _CODE = re.compile(rb"<Code>([^<]*)</Code>")
 _MESSAGE = re.compile(rb"<Message>([^<]*)</Message>")
 
 
+@dataclass(frozen=True)
+class DirectSettings:
+    """Where the direct requests go, and how the connection is made."""
+
+    endpoint_url: str
+    bucket: str
+    path_style: bool = False
+    timeout: float = 30.0
+    ca_file: str | None = None
+    verify_tls: bool = True
+
+
 class DirectS3:
     """Signed requests to one bucket over one connection; one instance per target (per thread)."""
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        endpoint_url: str,
-        region: str,
-        bucket: str,
-        *,
-        path_style: bool,
-        timeout: float,
-        ca_file: str | None = None,
-        verify_tls: bool = True,
-    ) -> None:
+    def __init__(self, credentials: Credentials, region: str, settings: DirectSettings) -> None:
         self.credentials = credentials
         self.region = region
-        self.timeout = timeout
-        parts = urlsplit(endpoint_url)
+        bucket, ca_file, timeout = settings.bucket, settings.ca_file, settings.timeout
+        parts = urlsplit(settings.endpoint_url)
         https = parts.scheme == "https"
         port = parts.port or (443 if https else 80)
         host = parts.hostname or ""
-        if not path_style and not _is_ip(host) and host != "localhost":
+        if not settings.path_style and not _is_ip(host) and host != "localhost":
             self.host, self.prefix = f"{bucket}.{host}", ""
         else:
             self.host, self.prefix = host, f"/{quote(bucket)}"
@@ -80,7 +82,7 @@ class DirectS3:
 
                 ca_file = get_cert_path(True)
             context = ssl.create_default_context(cafile=ca_file)
-            if not verify_tls:
+            if not settings.verify_tls:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
         self._conn = KeptConnection(self.host, port, timeout=timeout, context=context)
@@ -91,11 +93,19 @@ class DirectS3:
         digest = hashlib.md5(body, usedforsecurity=False).digest()
         headers = {
             "Content-MD5": base64.b64encode(digest).decode("ascii"),
-            "Content-Length": str(len(body)),
             "Content-Type": "application/octet-stream",
         }
-        response = self._request("PUT", f"/{quote(key, safe='/~')}", {}, headers, body, progress)
+        response = self._request("PUT", _path(key), {}, headers, body, progress)
         return response.headers.get("etag")
+
+    def head(self, key: str) -> Response | None:
+        """The headers of the object ``key`` (an empty body), or None when it does not exist."""
+        try:
+            return self._request("HEAD", _path(key), {}, {}, b"", _ignore)
+        except S3ErrorReply as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def list_page(
         self, prefix: str, *, delimiter: str = "", token: str | None = None, max_keys: int = 1000
@@ -107,7 +117,7 @@ class DirectS3:
             params["delimiter"] = delimiter
         if token:
             params["continuation-token"] = token
-        response = self._request("GET", "", params, {}, b"", lambda n: None)
+        response = self._request("GET", "", params, {}, b"", _ignore)
         try:
             return parse_page(response.body)
         except ValueError as exc:
@@ -124,6 +134,8 @@ class DirectS3:
     ) -> Response:
         """Send a signed request for ``path`` under the bucket; raise on an error reply."""
         path = self.prefix + path if path else self.prefix or "/"
+        if method in {"PUT", "POST"}:
+            headers = {**headers, "Content-Length": str(len(body))}
         query = query_string(params)
         signed = self._signer_now().sign(method, self.netloc, path, headers, body, query=query)
         target = f"{path}?{query}" if query else path
@@ -170,6 +182,14 @@ def error_reply(status: int, body: bytes) -> S3ErrorReply:
         code.group(1).decode("utf-8", "replace") if code else str(status),
         message.group(1).decode("utf-8", "replace") if message else "",
     )
+
+
+def _path(key: str) -> str:
+    return f"/{quote(key, safe='/~')}"
+
+
+def _ignore(moved: int) -> None:
+    """Progress of a request without a body worth reporting."""
 
 
 def _is_ip(host: str) -> bool:

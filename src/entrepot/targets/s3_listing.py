@@ -1,4 +1,4 @@
-"""Pages of an S3 listing (``ListObjectsV2``) as the direct path reads them.
+"""Pages of an S3 listing (``ListObjectsV2``), read directly or through boto3, and ETags.
 
 The request asks for ``encoding-type=url``, as boto3 does: a key may hold
 characters XML cannot carry, so the store percent-encodes keys and
@@ -9,12 +9,19 @@ document that declares a DTD (entity expansion has no place in a listing).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
-__all__ = ["ListPage", "Listed", "parse_page"]
+if TYPE_CHECKING:
+    from entrepot.targets.s3_direct import DirectS3
+
+Pages = Iterator[tuple[list["Listed"], list[str]]]
+
+__all__ = ["ListPage", "Listed", "boto3_pages", "direct_pages", "etag_checksum", "parse_page"]
 
 
 @dataclass(frozen=True)
@@ -82,3 +89,37 @@ def parse_page(body: bytes) -> ListPage:
             raise ValueError("a truncated listing without a continuation token")
         return ListPage(page.objects, page.prefixes, token)
     return page
+
+
+def direct_pages(direct: DirectS3, prefix: str, page_size: int) -> Pages:
+    """The objects and common prefixes under ``prefix`` (``/`` delimited), page by page."""
+    token: str | None = None
+    while True:
+        page = direct.list_page(prefix, delimiter="/", token=token, max_keys=page_size)
+        yield page.objects, page.prefixes
+        if page.next_token is None:
+            return
+        token = page.next_token
+
+
+def boto3_pages(client: Any, bucket: str, prefix: str) -> Pages:
+    """The same pages, read through a boto3 client (which decodes the names itself)."""
+    pages = client.get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        objects = [
+            Listed(
+                item["Key"], int(item["Size"]), item["LastModified"].timestamp(), item.get("ETag")
+            )
+            for item in page.get("Contents", [])
+        ]
+        yield objects, [common["Prefix"] for common in page.get("CommonPrefixes", [])]
+
+
+def etag_checksum(etag: str | None) -> str | None:
+    """``md5:<hex>`` for a single-PUT object's ETag; None for multipart ETags."""
+    if not etag:
+        return None
+    value = etag.strip('"')
+    if "-" in value or len(value) != 32:
+        return None
+    return f"md5:{value.lower()}"
