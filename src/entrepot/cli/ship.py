@@ -117,23 +117,25 @@ def _result_json(job: RouteJob, result: RunResult) -> dict[str, Any]:
         "state": str(result.state) if result.state is not None else None,
         "files": list(report.done),
         "failed": dict(report.failed),
+        "skipped": dict(report.skipped),
         "bytes": report.bytes,
         "attempts": result.attempts,
         "error": str(result.error) if result.error else None,
-        "exit_code": int(_code(result)),
+        "exit_code": int(_code(result, report.skipped)),
     }
 
 
-def _code(result: RunResult) -> ExitCode:
+def _code(result: RunResult, skipped: dict[str, str]) -> ExitCode:
     if result.ok:
-        return ExitCode.OK
+        # Names that can never be fetched are the remote side's bad data.
+        return ExitCode.DATA if skipped else ExitCode.OK
     cause = result.error.__cause__ if result.error else None
     return exit_code_for(cause) if cause is not None else ExitCode.FAILED
 
 
 def _finish(job: RouteJob, result: RunResult, verb: str, as_json: bool) -> int:
     report = job.report
-    code = _code(result)
+    code = _code(result, report.skipped)
     if as_json:
         emit_json(_result_json(job, result))
     elif result.outcome is Outcome.EMPTY:
@@ -143,6 +145,7 @@ def _finish(job: RouteJob, result: RunResult, verb: str, as_json: bool) -> int:
         if len(report.done) > 50:
             rows.append((f"… and {len(report.done) - 50} more", "ok"))
         rows += [(name, f"failed: {reason}") for name, reason in report.failed.items()]
+        rows += [(name, f"skipped: {reason}") for name, reason in report.skipped.items()]
         if rows:
             title = f"{verb} → {shown(job.route.display_url)}"
             out.print(table(title, ("File", "Result"), rows))

@@ -10,6 +10,12 @@ Under the lock protocol the run holds a ``read`` lock in the remote folder.
 Under the marker protocol only files whose ``<name>.done`` marker is there
 are fetched, and the marker is removed after its file.
 
+A remote name that can never become a spool entry (a control character, a
+leading dot, a slash) is skipped and reported in :attr:`Report.skipped`: a
+retry could not fetch it either, so it does not fail the run or send the
+job to the backlog; the command exits 7 (invalid data) once the other files
+are in.
+
 A full local disk is the local side's failure: it is reported as such
 (an ``OSError`` naming the spool), never as a fault of the remote path.
 """
@@ -18,14 +24,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 
 from entrepot.errors import InvalidName, NameExists, PermanentTargetError, TargetError
+from entrepot.logs import log_event
 from entrepot.names import check_name
 from entrepot.ship.route import Report, Route, is_data_name
 from entrepot.targets import RemoteInfo, Target
 
 _SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+logger = logging.getLogger("entrepot.ship")
 
 
 class Fetcher(Route):
@@ -33,18 +43,28 @@ class Fetcher(Route):
 
     direction = "fetch"
 
-    def survey(self, target: Target) -> tuple[list[RemoteInfo], set[str]]:
+    def survey(
+        self, target: Target, report: Report | None = None
+    ) -> tuple[list[RemoteInfo], set[str]]:
         """The files to fetch (oldest first where the server says) and every name present,
-        from one listing."""
+        from one listing; names that cannot be fetched go to ``report.skipped``."""
         listing = target.list("")
         present = {info.name for info in listing}
-        files = [
-            info
-            for info in listing
-            if not info.is_dir
-            and is_data_name(info.name, self.options)
-            and self._ready(info, present)
-        ]
+        files = []
+        for info in listing:
+            if info.is_dir or not is_data_name(info.name, self.options):
+                continue
+            if not self._ready(info, present):
+                continue
+            try:
+                check_name(info.name, what="remote file name")
+            except InvalidName as exc:
+                if report is not None:
+                    report.add_skipped(info.name, str(exc))
+                    log_event(logger, "fetch.name_skipped", logging.WARNING, name=info.name,
+                              reason=str(exc))  # fmt: skip
+                continue
+            files.append(info)
         files.sort(key=lambda info: (info.mtime or 0.0, info.name))
         return files, present
 
@@ -140,7 +160,7 @@ class Fetcher(Route):
     def session(self, report: Report) -> None:
         """Connect (unless connected), list, lock and fetch; the caller disconnects."""
         target = self.connection or self.connect()
-        files, present = self.survey(target)
+        files, present = self.survey(target, report)
         if files and not self.stopped:
             self.open_session(target, present)
             self.fetch_all(target, files, report)

@@ -147,12 +147,16 @@ class FetchJob(RouteJob):
 
     def produce(self, ctx: JobContext) -> int:
         route = self.route
+
+        def survey() -> int:
+            # Names that can never be fetched are noted in the report here already.
+            return len(route.survey(route.connection or route.connect(), self.report)[0])
+
         try:
-            files = route.shielded(lambda: route.survey(route.connection or route.connect())[0])
+            return route.shielded(survey)
         except BaseException:
             self._drop_connection()
             raise
-        return len(files)
 
     def send(self, ctx: JobContext) -> None:
         try:

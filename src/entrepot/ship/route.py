@@ -36,6 +36,9 @@ class Report:
 
     done: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    #: Remote names that can never be fetched as they are (a control character,
+    #: a leading dot…): reported, never tried, never retried.
+    skipped: dict[str, str] = field(default_factory=dict)
     bytes: int = 0
     locked: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -48,6 +51,10 @@ class Report:
     def add_failed(self, name: str, error: BaseException) -> None:
         with self._lock:
             self.failed[name] = str(error)
+
+    def add_skipped(self, name: str, reason: str) -> None:
+        with self._lock:
+            self.skipped[name] = reason
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,275 @@
+"""Reading a configuration file, and saying everything wrong with it at once.
+
+:func:`check_config` returns every :class:`Problem` of a file — with its
+line, where in the file it is, what is wrong, and a hint ("did you mean
+'parallel'?", the extra to install, the variable to set) — so ``entrepot
+validate`` can show them all; :func:`load_config` raises them together as
+:class:`ConfigProblems` (exit 3).  The environment (variables named by
+``password_env``, password files, installed backends) is checked by
+:func:`environment_problems`, since a file can be right and the machine not
+ready for it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from entrepot.errors import ConfigError
+from entrepot.redact import mask_secrets
+from entrepot.service.config import UNKNOWN_REFERENCES, Config, TargetConfig
+
+__all__ = [
+    "ConfigProblems",
+    "Problem",
+    "check_config",
+    "default_config_path",
+    "environment_problems",
+    "load_config",
+]
+
+#: The file used when neither ``--config`` nor ``ENTREPOT_CONFIG`` names one.
+CONFIG_NAME = "entrepot.toml"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration, and where."""
+
+    where: str
+    message: str
+    line: int | None = None
+    hint: str | None = None
+    file: Path | None = None
+
+    def __str__(self) -> str:
+        place = f"{self.file}:{self.line}" if self.file and self.line else str(self.file or "")
+        text = f"{self.where}: {self.message}" if self.where else self.message
+        text = f"{place}: {text}" if place else text
+        return mask_secrets(f"{text} ({self.hint})" if self.hint else text)
+
+
+class ConfigProblems(ConfigError):
+    """The configuration has problems."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(f"{len(problems)} problem(s) in the configuration:\n{lines}")
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    """``$ENTREPOT_CONFIG``, else ``$XDG_CONFIG_HOME/entrepot/entrepot.toml``."""
+    env = os.environ if env is None else env
+    if env.get("ENTREPOT_CONFIG"):
+        return Path(env["ENTREPOT_CONFIG"]).expanduser()
+    base = env.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
+    return Path(base) / "entrepot" / CONFIG_NAME
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """The configuration in ``path``; :class:`ConfigProblems` lists all that is wrong."""
+    config, problems = check_config(path)
+    if problems or config is None:
+        raise ConfigProblems(problems)
+    return config
+
+
+def check_config(path: str | os.PathLike[str]) -> tuple[Config | None, list[Problem]]:
+    """Read and check ``path``: the configuration (if usable) and every problem found."""
+    file = Path(path).expanduser().absolute()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        hint = "write one with `entrepot init`"
+        return None, [Problem("", f"no configuration file at {file}", hint=hint)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem("", f"cannot read {file}: {exc}")]
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = _int(re.search(r"line (\d+)", str(exc)))
+        return None, [Problem("", f"not valid TOML: {exc}", line=line, file=file)]
+    lines = _line_index(text)
+    problems = [
+        Problem(where, message, lines.get(path), hint, file)
+        for path, where, message, hint in _reference_problems(data)
+    ]
+    try:
+        config = Config.model_validate(data, context={"base": file.parent})
+    except ValidationError as exc:
+        found = (_problem(error, lines, file) for error in exc.errors())
+        # Unknown references were reported one by one, with their lines, above.
+        problems += [p for p in found if not p.message.startswith(UNKNOWN_REFERENCES)]
+        return None, problems
+    if problems:
+        return None, problems
+    return config.model_copy(update={"source": file}), []
+
+
+def environment_problems(config: Config, env: Mapping[str, str] | None = None) -> list[Problem]:
+    """What this machine lacks for ``config``: variables, private files, backends."""
+    from entrepot.targets.options import check_private_file
+    from entrepot.targets.registry import BACKENDS
+
+    env = os.environ if env is None else env
+    problems: list[Problem] = []
+    refs: list[tuple[str, str | None, Path | None]] = [
+        (f"targets.{name}", target.password_env, target.password_file)
+        for name, target in config.targets.items()
+    ]
+    if config.datacenter is not None:
+        refs.append(("datacenter", config.datacenter.password_env, config.datacenter.password_file))
+    for where, variable, secret_file in refs:
+        if variable and variable not in env:
+            problems.append(
+                Problem(
+                    where,
+                    f"the variable {variable} is not set",
+                    hint="set it, or use password_file",
+                    file=config.source,
+                )
+            )
+        if secret_file is not None:
+            try:
+                check_private_file(secret_file, what="password file")
+            except (ConfigError, OSError) as exc:
+                problems.append(Problem(where, str(exc), file=config.source))
+    for name, target in config.targets.items():
+        try:
+            BACKENDS.load(target.scheme)
+        except ConfigError as exc:
+            problems.append(Problem(f"targets.{name}.url", str(exc), file=config.source))
+    return problems
+
+
+# -- locating problems -------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*\[\[?\s*(?P<keys>[^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_ASSIGN = re.compile(r"^\s*(?P<keys>[A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+
+def _split_keys(text: str) -> tuple[str, ...]:
+    parts = re.findall(r'"([^"]*)"|\'([^\']*)\'|([^.\s]+)', text)
+    return tuple(next(p for p in part if p) if any(part) else "" for part in parts)
+
+
+def _line_index(text: str) -> dict[tuple[str, ...], int]:
+    """Each table and key of the file → the line it is written on (1-based)."""
+    index: dict[tuple[str, ...], int] = {}
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(line)
+        if header:
+            table = _split_keys(header["keys"])
+            index.setdefault(table, number)
+            continue
+        assign = _ASSIGN.match(line)
+        if assign:
+            index.setdefault((*table, *_split_keys(assign["keys"])), number)
+    return index
+
+
+def _line_of(loc: Iterable[Any], lines: Mapping[tuple[str, ...], int]) -> int | None:
+    path = tuple(str(part) for part in loc)
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return None
+
+
+def _problem(error: Any, lines: Mapping[tuple[str, ...], int], file: Path) -> Problem:
+    loc = [part for part in error["loc"] if not str(part).startswith("function-")]
+    where = ".".join(str(part) for part in loc)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    hint = None
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key {loc[-1]!r}"
+        hint = _did_you_mean(str(loc[-1]), _fields_at(loc[:-1]))
+    elif error["type"] == "missing":
+        message = f"missing key {loc[-1]!r}"
+    return Problem(where, message, _line_of(loc, lines), hint, file)
+
+
+def _fields_at(loc: list[Any]) -> list[str]:
+    """The keys a table at ``loc`` may have, following the models down."""
+    model: Any = Config
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(str(part))
+        if field is None:
+            continue  # an entry name of a named section
+        model = _model_of(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _model_of(annotation: Any) -> Any:
+    """The model class inside ``annotation`` (``X``, ``X | None``, ``dict[str, X]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if arg is not annotation:
+            found = _model_of(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"known keys: {', '.join(sorted(choices))}" if choices else None
+
+
+def _reference_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str, str, str]]:
+    """A route, fetch or archive naming a spool or target that is not in the file."""
+    found: list[tuple[tuple[str, ...], str, str, str]] = []
+    for section, fields in (
+        ("routes", ("spool", "target")),
+        ("fetches", ("spool", "target")),
+        ("archives", ("spool",)),
+    ):
+        for name, entry in (data.get(section) or {}).items():
+            if not isinstance(entry, dict):
+                continue
+            for field in fields:
+                ref = entry.get(field)
+                table = f"{field}s" if field == "spool" else "targets"
+                known = data.get(table) or {}
+                if isinstance(ref, str) and ref not in known:
+                    hint = _did_you_mean(ref, list(known)) or f"add a [{table}.{ref}] table"
+                    found.append(
+                        (
+                            (section, name, field),
+                            f"{section}.{name}.{field}",
+                            f"no {field} named {ref!r}",
+                            hint,
+                        )
+                    )
+    return found
+
+
+def _int(match: re.Match[str] | None) -> int | None:
+    return int(match[1]) if match else None
+
+
+def target_for(config: Config, name: str) -> TargetConfig:
+    """The target called ``name``; a clear error naming the known ones otherwise."""
+    try:
+        return config.targets[name]
+    except KeyError:
+        known = ", ".join(sorted(config.targets)) or "none"
+        raise ConfigError(f"no target named {name!r} in {config.source} (known: {known})") from None
