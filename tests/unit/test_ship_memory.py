@@ -29,6 +29,7 @@ from entrepot.errors import (
 from entrepot.jobs import FakeClock, JobState, Ledger, Outcome, Runner
 from entrepot.ship import Fetcher, FetchJob, Observer, Report, ShipJob, ShipOptions, Shipper
 from entrepot.spool import Spool
+from entrepot.spool.areas import FolderDescriptors
 from entrepot.targets import register_backend
 from entrepot.targets.memory import MemoryTarget, get_store
 
@@ -116,6 +117,27 @@ def test_a_run_delivers_every_file_once_and_moves_it_to_cur(spool: Spool, url: s
     assert remote(url) == files
     assert spool.names("new") == [] and spool.names("claimed") == []
     assert sorted(spool.names("cur")) == sorted(files)
+
+
+def test_moves_to_cur_are_synced_in_groups_and_all_before_the_run_returns(
+    spool: Spool, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = fill(spool, 300)
+    in_cur_when_synced: list[int] = []
+    real = FolderDescriptors.fsync
+
+    def fsync(self: FolderDescriptors, folder: str) -> None:
+        real(self, folder)
+        if os.path.basename(folder) == "cur":
+            in_cur_when_synced.append(len(os.listdir(folder)))
+
+    monkeypatch.setattr(FolderDescriptors, "fsync", fsync)
+    report = Shipper(spool, url, options=ShipOptions(parallel=4)).run()
+    assert report.ok and remote(url) == files
+    # Not once per file (it was 300 syncs) ...
+    assert 1 <= len(in_cur_when_synced) <= 30
+    # ... and the last one covers every file moved.
+    assert in_cur_when_synced[-1] == len(files)
 
 
 def test_a_refused_file_is_reported_once_and_the_others_go_on(

@@ -17,7 +17,7 @@ from entrepot.errors import (
     TransientTargetError,
 )
 from entrepot.targets import open_target
-from entrepot.targets.ftp_replies import FTPReply, error_class
+from entrepot.targets.ftp_replies import FTPReply, error_class, mdtm_time
 
 
 @pytest.mark.parametrize(
@@ -100,14 +100,13 @@ def test_sftp_translation() -> None:
 
 
 def test_s3_translation() -> None:
-    pytest.importorskip("boto3")
-    from entrepot.targets.s3_put import _client_error
+    from entrepot.targets.s3_direct import error_reply
 
     target = open_target("s3://bucket/pre?endpoint_url=http://127.0.0.1:9000&region=eu-west-1")
     assert (target.host, target.port) == ("127.0.0.1", 9000)
 
     def reply(status: int, code: str) -> Exception:
-        return _client_error(
+        return error_reply(
             status, f"<Error><Code>{code}</Code><Message>m</Message></Error>".encode()
         )
 
@@ -119,9 +118,25 @@ def test_s3_translation() -> None:
         (reply(503, "SlowDown"), TransientTargetError),
         (reply(500, "InternalError"), TransientTargetError),
         (reply(400, "InvalidDigest"), PermanentTargetError),
-        (_client_error(502, b"<html>bad gateway</html>"), TransientTargetError),
+        (error_reply(502, b"<html>bad gateway</html>"), TransientTargetError),
     ]
     for error, expected in cases:
         translated = target._translate(error, "a.csv")
         assert type(translated) is expected, error
         assert translated.path == "s3://bucket/pre/a.csv"
+
+
+@pytest.mark.parametrize(
+    ("stamp", "expected"),
+    [
+        ("20240601120000", 1717243200.0),
+        ("20240601120000.123", 1717243200.0),  # fractions are dropped
+        (" 20240601120000\r", 1717243200.0),
+        ("2024060112000", None),  # too short
+        ("20241301120000", None),  # no 13th month
+        ("2024O601120000", None),  # a letter O
+        ("２0240601120000", None),  # a full-width digit
+    ],
+)
+def test_ftp_times_are_read_strictly(stamp: str, expected: float | None) -> None:
+    assert mdtm_time(stamp) == expected

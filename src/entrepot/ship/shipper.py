@@ -5,7 +5,10 @@ following a link, publish it atomically on the target, verify the remote
 copy, and only then move the local file to ``cur/`` (or delete or archive
 it).  A file whose transfer fails is released back to ``new/``; nothing
 local is removed before its remote copy is verified.  Remote names are
-deterministic, so a retry replaces a file, never duplicates it.
+deterministic, so a retry replaces a file, never duplicates it.  The moves
+into ``cur/`` (or ``archive/``) are made durable in groups, not one folder
+sync per file (:class:`~entrepot.spool.areas.SyncGroup`; the reasoning is in
+``docs/shipping.md``), and all of them before a run returns.
 
 Several transfers run in parallel when asked, each on its own connection,
 all drawing from one ordered list of names.  :meth:`Route.stop` (Ctrl-C or
@@ -22,7 +25,7 @@ from collections.abc import Callable
 from entrepot.errors import ClaimLost, PermanentTargetError, UnsafeEntry
 from entrepot.ship.route import Report, Route
 from entrepot.spool import Claim, Entry
-from entrepot.spool.areas import descriptor_path
+from entrepot.spool.areas import SyncGroup, descriptor_path
 from entrepot.targets import ConnectionPool, Target
 
 #: Called after each delivered file with its name and size.
@@ -83,10 +86,11 @@ class Shipper(Route):
         raised at the end.
         """
         refused: list[BaseException] = []
+        moves = SyncGroup(self.spool.areas)
 
         def work(connection: Target, name: str) -> None:
             try:
-                size = self.ship_one(connection, name)
+                size = self.ship_one(connection, name, moves)
             except REFUSALS as exc:
                 report.add_failed(name, exc)
                 refused.append(exc)
@@ -103,15 +107,17 @@ class Shipper(Route):
             name=f"entrepot-{self.direction}",
             stopping=self.stopping,
         )
-        pool.run(names, work)
+        with moves:
+            pool.run(names, work)
         if refused:
             raise refused[0]
 
-    def ship_one(self, target: Target, name: str) -> int | None:
+    def ship_one(self, target: Target, name: str, moves: SyncGroup | None = None) -> int | None:
         """Deliver one file; return its size, or None if another shipper took it first.
 
         Every failure is told to the observer once, here, and the file goes
-        back to ``new/``.
+        back to ``new/``.  With ``moves`` the local move is synced with the
+        group's others (the caller flushes the group).
         """
         try:
             claim = self.spool.claim(name)
@@ -141,17 +147,17 @@ class Shipper(Route):
                 claim.release()
             raise
         self.observer.transferred(name, info.size)
-        self._after_delivery(claim, name)
+        self._after_delivery(claim, name, moves)
         return info.size
 
-    def _after_delivery(self, claim: Claim, name: str) -> None:
+    def _after_delivery(self, claim: Claim, name: str, moves: SyncGroup | None) -> None:
         after = self.options.after
         if after == "delete":
             claim.remove()
             self.observer.removed(name, "local")
         else:
             area = "cur" if after == "cur" else "archive"
-            claim.done(area)
+            claim.done(area, group=moves)
             self.observer.moved(name, "new", area)
 
     def session(

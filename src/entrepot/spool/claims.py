@@ -15,7 +15,7 @@ from typing import BinaryIO, Self
 
 from entrepot.errors import ClaimLost
 from entrepot.processes import host_tag, process_gone
-from entrepot.spool.areas import CLAIM_AREA, Areas, open_entry
+from entrepot.spool.areas import CLAIM_AREA, Areas, SyncGroup, open_entry
 
 __all__ = ["CLAIM_AREA", "CLAIM_ID", "Claim", "holder_gone", "new_token", "parse_claim_id"]
 
@@ -98,9 +98,13 @@ class Claim:
         except FileNotFoundError as exc:
             raise ClaimLost(f"claim on {self.name!r} was lost") from exc
 
-    def done(self, area: str = "cur") -> Path:
-        """Move the file to ``area`` (default ``cur/``) and end the claim; return its new path."""
-        path = Path(self.areas.finish(self.file, self.name, area))
+    def done(self, area: str = "cur", *, group: SyncGroup | None = None) -> Path:
+        """Move the file to ``area`` (default ``cur/``) and end the claim; return its new path.
+
+        With ``group`` the folder is synced together with the group's other moves.
+        """
+        finish = group.finish if group is not None else self.areas.finish
+        path = Path(finish(self.file, self.name, area))
         self.finished = True
         return path
 

@@ -11,7 +11,9 @@ progress), ``ca_file``, ``verify_tls`` (default true; false is warned about
 on every run), ``blocksize`` (bytes per data-channel write).
 
 Data connections are handled here rather than by ``ftplib``'s
-``storbinary``/``retrbinary``: it lets progress be reported per block, and a
+``storbinary``/``retrbinary``: it lets progress be reported per block,
+uploads over plain FTP go out with ``sendfile`` (the kernel copies the
+file; FTPS encrypts in this process, so it sends block by block), and a
 TLS shutdown that fails because the server closed an empty data channel
 before the handshake finished (``SHUTDOWN_WHILE_IN_INIT``, a long-standing
 CPython issue) is tolerated — the final reply still tells whether the
@@ -57,7 +59,7 @@ from entrepot.targets.ftp_replies import (
     parse_list_line,
 )
 from entrepot.targets.info import RemoteInfo
-from entrepot.targets.transfer import Progress, copy_stream
+from entrepot.targets.transfer import Progress, copy_stream, send_stream
 from entrepot.targets.url import TargetURL
 
 logger = logging.getLogger(__name__)
@@ -177,9 +179,7 @@ class FTPTarget(Target):
 
     def _put(self, path: str, src: IO[bytes], size: int, progress: Progress) -> RemoteInfo | None:
         with self._channel("STOR", f"STOR {path}") as conn:
-            copy_stream(
-                src.read, conn.sendall, size=size, blocksize=self.blocksize, progress=progress
-            )
+            send_stream(conn, src, size=size, blocksize=self.blocksize, progress=progress)
         return None
 
     def _get(self, path: str, write: Callable[[bytes], object], progress: Progress) -> None:

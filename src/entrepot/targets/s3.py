@@ -18,12 +18,18 @@ deadline without progress, botocore's retries included), ``max_attempts``
 ``multipart_chunksize`` (8 MiB), ``max_concurrency`` (8), ``ca_file``,
 ``verify_tls`` (false is warned about on every run), ``fast_put``.
 
-With an ``endpoint_url``, objects below the multipart threshold are sent by
-:mod:`entrepot.targets.s3_put` (botocore's signer, one kept-alive connection) instead of
-``put_object``: the same request for a fraction of the CPU, which is what
-limits thousands of small files.  ``fast_put=false`` turns that off, and so
-does any proxy or boto3-only CA bundle in the environment (the fast path
-would not honour them; see :func:`entrepot.targets.s3_client.fast_put_refusal`).
+With an ``endpoint_url``, objects below the multipart threshold are sent,
+and listings read, directly (:mod:`entrepot.targets.s3_direct`: its own
+SigV4 signature, one kept-alive connection) instead of through boto3's
+client: the same requests for a tenth of the CPU, which is what limits
+thousands of small files.  When the keys are given and boto3 would add
+nothing of its own — no profile, proxy, region or CA bundle from the
+environment or an AWS config file — boto3 is not even imported until a
+request only it makes (multipart, GET, copy, delete) is needed; see
+:func:`entrepot.targets.s3_client.boto3_needed`.  ``fast_put=false`` turns
+the direct path off, and so does any proxy or boto3-only CA bundle in the
+environment (the direct path would not honour them; see
+:func:`entrepot.targets.s3_client.fast_put_refusal`).
 """
 
 from __future__ import annotations
@@ -36,21 +42,30 @@ import io
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
-from typing import IO, Any, ClassVar
+from collections.abc import Callable, Iterable, Iterator
+from email.utils import parsedate_to_datetime
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
-
-import botocore.exceptions
-from boto3.s3.transfer import TransferConfig
 
 from entrepot import errors
 from entrepot.logs import log_event
 from entrepot.targets.base import Target
 from entrepot.targets.info import RemoteInfo
-from entrepot.targets.s3_client import Hangups, fast_put_refusal, new_client, session_for
+from entrepot.targets.s3_client import (
+    Hangups,
+    boto3_needed,
+    fast_put_refusal,
+    new_client,
+    session_credentials,
+    session_for,
+)
+from entrepot.targets.s3_direct import DirectS3, DirectSettings
 from entrepot.targets.s3_errors import classify, code_of
-from entrepot.targets.s3_put import SignedPut
+from entrepot.targets.s3_listing import Listed, boto3_pages, direct_pages, etag_checksum
 from entrepot.targets.transfer import Progress, copy_stream
+
+if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
 
 logger = logging.getLogger(__name__)
 MiB = 1024 * 1024
@@ -78,11 +93,13 @@ class S3Target(Target):
         "fast_put": bool,
     }
 
-    # Set by _connect (and the first multipart transfer); none before.
+    # Set by _connect, or on first use (the boto3 clients); none before.
     _client: Any = None
     _transfer_client: Any = None
-    _signed_put: SignedPut | None = None
+    _direct: DirectS3 | None = None
     _hangups: Hangups | None = None
+    #: Keys per page of a direct listing (the most S3 gives).
+    _page_size = 1000
 
     @property
     def bucket(self) -> str:
@@ -96,10 +113,16 @@ class S3Target(Target):
     def endpoint_url(self) -> str | None:
         return self.options.get("endpoint_url")
 
+    @property
+    def multipart_threshold(self) -> int:
+        return int(self.options.get("multipart_threshold") or 64 * MiB)
+
     @functools.cached_property
     def transfer_config(self) -> TransferConfig:
+        from boto3.s3.transfer import TransferConfig
+
         return TransferConfig(
-            multipart_threshold=self.options.get("multipart_threshold") or 64 * MiB,
+            multipart_threshold=self.multipart_threshold,
             multipart_chunksize=self.options.get("multipart_chunksize") or 8 * MiB,
             max_concurrency=self.options.get("max_concurrency") or 8,
             use_threads=True,
@@ -163,44 +186,69 @@ class S3Target(Target):
 
     def _connect(self) -> None:
         self._hangups = Hangups()
-        client = self._new_client(checksums=False)
+        direct = self._direct_without_boto3()
         try:
-            client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(""), MaxKeys=1)
-        except botocore.exceptions.ClientError as exc:
+            if direct is not None:
+                self._direct = direct
+                self._check_bucket(lambda: direct.list_page(self._key(""), max_keys=1))
+            else:
+                client = self._client = self._new_client(checksums=False)
+                check = {"Bucket": self.bucket, "Prefix": self._key(""), "MaxKeys": 1}
+                self._check_bucket(lambda: client.list_objects_v2(**check))
+                self._direct = self._direct_with_boto3(client)
+        except BaseException:
+            self._disconnect()
+            raise
+
+    def _check_bucket(self, list_one: Callable[[], object]) -> None:
+        try:
+            list_one()
+        except Exception as exc:
             # A write-only identity may not list: only a wrong key or bucket stops us here.
             if code_of(exc) not in {"AccessDenied", "403"}:
-                client.close()
                 raise
-        except BaseException:
-            client.close()
-            raise
-        self._client = client
-        self._signed_put = self._fast_put(client)
 
-    def _fast_put(self, client: Any) -> SignedPut | None:
+    def _direct_settings(self) -> DirectSettings:
+        opts = self.options
+        assert self.endpoint_url is not None
+        return DirectSettings(
+            self.endpoint_url,
+            self.bucket,
+            path_style=bool(opts.get("path_style")),
+            timeout=self.timeout,
+            ca_file=opts.get("ca_file"),
+            verify_tls=opts.get("verify_tls", True),
+        )
+
+    def _direct_without_boto3(self) -> DirectS3 | None:
+        """The direct path with the keys given, when boto3 would add nothing of its own."""
+        opts = self.options
+        access, secret = opts.get("access_key"), opts.get("secret_key") or self.password
+        if not (self.endpoint_url and opts.get("fast_put", True) and access and secret):
+            return None
+        if boto3_needed(self.endpoint_url, opts.get("ca_file"), opts.get("region"), opts):
+            return None
+        keys = (access, secret, opts.get("session_token"))
+        return DirectS3(lambda: keys, opts.get("region") or "us-east-1", self._direct_settings())
+
+    def _direct_with_boto3(self, client: Any) -> DirectS3 | None:
+        """The direct path with the credentials boto3 found, unless it must step aside."""
         if not (self.endpoint_url and self.options.get("fast_put", True)):
             return None
-        refusal = fast_put_refusal(self._session(), self.endpoint_url, self.options.get("ca_file"))
+        session = self._session()
+        refusal = fast_put_refusal(session, self.endpoint_url, self.options.get("ca_file"))
         if refusal is not None:
             log_event(logger, "targets.s3_fast_put_off", logging.INFO, url=self.url, why=refusal)
             return None
-        return SignedPut(
-            self._session(),
-            self.endpoint_url,
-            client.meta.region_name or "us-east-1",
-            self.bucket,
-            path_style=bool(self.options.get("path_style")),
-            timeout=self.timeout,
-            ca_file=self.options.get("ca_file"),
-            verify_tls=self.options.get("verify_tls", True),
-        )
+        region = client.meta.region_name or "us-east-1"
+        return DirectS3(session_credentials(session), region, self._direct_settings())
 
     def _disconnect(self) -> None:
         clients = (self._client, self._transfer_client)
         self._client = self._transfer_client = None
-        if self._signed_put is not None:
-            self._signed_put.close()
-            self._signed_put = None
+        if self._direct is not None:
+            self._direct.close()
+            self._direct = None
         for client in clients:
             if client is not None:
                 client.close()
@@ -208,22 +256,24 @@ class S3Target(Target):
     def _abort(self) -> None:
         if self._hangups is not None:
             self._hangups.hang_up()
-        if self._signed_put is not None:
-            self._signed_put.hang_up()
+        if self._direct is not None:
+            self._direct.hang_up()
 
     @property
     def client(self) -> Any:
-        assert self._client is not None, "not connected"
+        """The boto3 client (created on first use when the direct path was enough so far)."""
+        if self._client is None:
+            self._client = self._new_client(checksums=False)
         return self._client
 
     # -- primitives ------------------------------------------------------------------
 
     def _put(self, path: str, src: IO[bytes], size: int, progress: Progress) -> RemoteInfo | None:
         key = self._key(path)
-        if size < self.transfer_config.multipart_threshold:
+        if size < self.multipart_threshold:
             body = src.read(size)
-            if self._signed_put is not None:
-                etag = self._signed_put.put(key, body, progress)
+            if self._direct is not None:
+                etag = self._direct.put(key, body, progress)
             else:
                 digest = hashlib.md5(body, usedforsecurity=False)
                 response = self.client.put_object(
@@ -235,7 +285,7 @@ class S3Target(Target):
                 )
                 etag = response.get("ETag")
                 progress(size)
-            return RemoteInfo(path, len(body), time.time(), _checksum(etag))
+            return RemoteInfo(path, len(body), time.time(), etag_checksum(etag))
         name = getattr(src, "name", None)
         if isinstance(name, str) and src.tell() == 0 and os.path.getsize(name) == size:
             # From a named file, parts are read in parallel (faster than a stream).
@@ -254,9 +304,20 @@ class S3Target(Target):
             copy_stream(body.read, write, progress=progress)
 
     def _stat(self, path: str) -> RemoteInfo | None:
+        if self._direct is not None:
+            head = self._direct.head(self._key(path))
+            if head is None:
+                return None
+            modified = parsedate_to_datetime(head.headers["last-modified"])
+            return RemoteInfo(
+                path,
+                int(head.headers["content-length"]),
+                modified.timestamp(),
+                etag_checksum(head.headers.get("etag")),
+            )
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
-        except botocore.exceptions.ClientError as exc:
+        except Exception as exc:
             if code_of(exc) in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise
@@ -264,7 +325,7 @@ class S3Target(Target):
             path,
             int(head["ContentLength"]),
             head["LastModified"].timestamp(),
-            _checksum(head.get("ETag")),
+            etag_checksum(head.get("ETag")),
         )
 
     def _list(self, folder: str) -> Iterable[RemoteInfo]:
@@ -272,21 +333,23 @@ class S3Target(Target):
         prefix = f"{base}/" if base else ""
         strip = len(self._key("")) + 1 if self.prefix else 0
         found: list[RemoteInfo] = []
-        pages = self.client.get_paginator("list_objects_v2")
-        for page in pages.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
-            for item in page.get("Contents", []):
-                name = item["Key"][strip:]
+        for objects, prefixes in self._pages(prefix):
+            for item in objects:
+                name = item.key[strip:]
                 if name and not name.endswith("/"):
-                    mtime = item["LastModified"].timestamp()
-                    found.append(
-                        RemoteInfo(name, int(item["Size"]), mtime, _checksum(item.get("ETag")))
-                    )
-            for common in page.get("CommonPrefixes", []):
-                found.append(RemoteInfo(common["Prefix"][strip:].rstrip("/"), 0, None, None, True))
+                    found.append(RemoteInfo(name, item.size, item.mtime, etag_checksum(item.etag)))
+            for common in prefixes:
+                found.append(RemoteInfo(common[strip:].rstrip("/"), 0, None, None, True))
         if folder and not found:
             # S3 has no folders: an empty prefix is a folder that does not exist.
             raise self._error(errors.RemoteNotFound, "no such folder", folder)
         return found
+
+    def _pages(self, prefix: str) -> Iterator[tuple[list[Listed], list[str]]]:
+        """The objects and common prefixes under ``prefix``, one page at a time."""
+        if self._direct is not None:
+            return direct_pages(self._direct, prefix, self._page_size)
+        return boto3_pages(self.client, self.bucket, prefix)
 
     def _rename(self, src: str, dst: str) -> None:
         if self._stat(src) is None:
@@ -332,13 +395,3 @@ class _Reporting(io.BytesIO):
         chunk = super().read(size)
         self._report(len(chunk))
         return chunk
-
-
-def _checksum(etag: str | None) -> str | None:
-    """``md5:<hex>`` for a single-PUT object's ETag; None for multipart ETags."""
-    if not etag:
-        return None
-    value = etag.strip('"')
-    if "-" in value or len(value) != 32:
-        return None
-    return f"md5:{value.lower()}"

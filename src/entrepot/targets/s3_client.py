@@ -1,8 +1,10 @@
 """boto3 clients for ``s3://`` targets: shared sessions, settings, and a way to hang up.
 
-Building a boto3 session reads the service model from disk (slow), so one
-session is kept per set of credentials.  :func:`new_client` gives a client
-with the target's timeouts and retries.
+boto3 is imported only when a session is first asked for: a shipping run
+whose requests all go the direct way (:mod:`entrepot.targets.s3_direct`)
+never loads it.  Building a boto3 session reads the service model from
+disk (slow), so one session is kept per set of credentials.
+:func:`new_client` gives a client with the target's timeouts and retries.
 
 :class:`Hangups` is how a call stalled inside boto3 is cut off when its
 deadline passes (:mod:`entrepot.targets.deadline`): it records every
@@ -11,24 +13,35 @@ client's HTTP session, the one place botocore lets them be chosen — and
 shuts their sockets down on :meth:`Hangups.hang_up`.  Once hung up, it
 refuses new connections, so botocore's own retries end at once too.
 
-:func:`fast_put_refusal` says when the small-object fast path
-(:mod:`entrepot.targets.s3_put`) must give way to boto3: whenever a proxy or
-a CA bundle that only boto3 would honour is configured.
+:func:`fast_put_refusal` says when the direct path
+(:mod:`entrepot.targets.s3_direct`) must give way to boto3: whenever a proxy or
+a CA bundle that only boto3 would honour is configured; :func:`boto3_needed`
+when boto3 must at least be asked (its configuration may hold such settings).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import urllib.request
 import weakref
-from typing import Any
-
-import boto3
-from botocore.config import Config
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from entrepot.targets.deadline import hang_up
+from entrepot.targets.s3_errors import S3ErrorReply
 
-__all__ = ["Hangups", "fast_put_refusal", "new_client", "session_for"]
+if TYPE_CHECKING:
+    import boto3
+
+__all__ = [
+    "Hangups",
+    "boto3_needed",
+    "fast_put_refusal",
+    "new_client",
+    "session_credentials",
+    "session_for",
+]
 
 _sessions: dict[tuple[str | None, ...], boto3.session.Session] = {}
 _sessions_lock = threading.Lock()
@@ -38,6 +51,8 @@ def session_for(
     access_key: str | None, secret_key: str | None, token: str | None, profile: str | None
 ) -> boto3.session.Session:
     """The shared session for these credentials (None: boto3's usual sources)."""
+    import boto3
+
     key = (access_key, secret_key, token, profile)
     with _sessions_lock:
         session = _sessions.get(key)
@@ -50,6 +65,21 @@ def session_for(
             )
             _sessions[key] = session
         return session
+
+
+def session_credentials(
+    session: boto3.session.Session,
+) -> Callable[[], tuple[str, str, str | None]]:
+    """The keys of ``session`` as the direct path asks for them, before each request."""
+
+    def keys() -> tuple[str, str, str | None]:
+        found = session.get_credentials()
+        if found is None:
+            raise S3ErrorReply(403, "InvalidAccessKeyId", "no S3 credentials found")
+        frozen = found.get_frozen_credentials()
+        return frozen.access_key, frozen.secret_key, frozen.token
+
+    return keys
 
 
 def new_client(
@@ -65,6 +95,8 @@ def new_client(
     verify: bool | str | None,
 ) -> Any:
     """An S3 client; ``checksums`` asks for a CRC on every request (multipart parts)."""
+    from botocore.config import Config
+
     config = Config(
         connect_timeout=timeout,
         read_timeout=timeout,
@@ -80,6 +112,32 @@ def new_client(
         return session.client(
             "s3", endpoint_url=endpoint_url, region_name=region, config=config, verify=verify
         )
+
+
+def boto3_needed(
+    endpoint_url: str, ca_file: str | None, region: str | None, options: dict[str, Any]
+) -> str | None:
+    """Why the direct path cannot be set up without asking boto3, or None.
+
+    With the keys given, boto3 reads its configuration only for settings
+    that change these requests: a profile, a proxy, the region
+    (``AWS_REGION``, ``AWS_DEFAULT_REGION``, the config file) when none is
+    given, and for HTTPS the CA bundle (``AWS_CA_BUNDLE``, the config file)
+    when ``ca_file`` is not given.  When any of them may be set, boto3 is
+    asked — and the direct path used only if :func:`fast_put_refusal` allows.
+    """
+    if options.get("profile"):
+        return "a profile is named"
+    if urllib.request.getproxies():
+        return "a proxy is configured"
+    config = os.environ.get("AWS_CONFIG_FILE") or os.path.expanduser("~/.aws/config")
+    has_config = os.path.exists(config)
+    if region is None and (has_config or {"AWS_REGION", "AWS_DEFAULT_REGION"} & set(os.environ)):
+        return "the region comes from boto3's configuration"
+    https = endpoint_url.lower().startswith("https:")
+    if https and ca_file is None and (has_config or "AWS_CA_BUNDLE" in os.environ):
+        return "the CA bundle may come from boto3's configuration"
+    return None
 
 
 def fast_put_refusal(

@@ -1,21 +1,22 @@
-"""What boto3's and botocore's exceptions mean for an ``s3://`` target.
+"""What the store's replies, and boto3's and botocore's exceptions, mean for an ``s3://`` target.
 
 :func:`classify` maps an exception (or the botocore error behind an
 s3transfer wrapper) to a class of :mod:`entrepot.errors` and a message;
-the store's error *code* decides, never its wording.  The fast path
-(:mod:`entrepot.targets.s3_put`) raises the same ``ClientError`` boto3
-would, so both paths are read here.
+the store's error *code* decides, never its wording.  The direct path
+(:mod:`entrepot.targets.s3_direct`) raises :class:`S3ErrorReply`, read here
+like boto3's ``ClientError``.  botocore is never imported here: an
+exception can only be one of its own once something else imported it.
 """
 
 from __future__ import annotations
 
 import http.client
-
-import botocore.exceptions
+import sys
+from typing import Any
 
 from entrepot import errors
 
-__all__ = ["classify", "code_of"]
+__all__ = ["S3ErrorReply", "classify", "code_of"]
 
 _AUTH_CODES = {
     "SignatureDoesNotMatch",
@@ -37,13 +38,31 @@ _TRANSIENT_CODES = {
 Found = tuple[type[errors.TargetError], str | None]
 
 
+class S3ErrorReply(Exception):
+    """An error reply of the store: its HTTP status, error code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}" if message else f"{status} {code}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
 def classify(exc: BaseException, *, bucket: str, timeout: float) -> Found | None:
-    """The error class and message for ``exc``; None when it is not boto3's own."""
+    """The error class and message for ``exc``; None when it is not the store's or boto3's."""
     root = _root_cause(exc)
-    if isinstance(root, botocore.exceptions.ClientError):
-        return _client_error(root, bucket)
+    if isinstance(root, S3ErrorReply):
+        return _reply_error(root.status, root.code, root.message or root.code, bucket)
     if isinstance(exc, http.client.HTTPException):
         return errors.ConnectionFailed, f"connection failed: {type(exc).__name__}"
+    botocore = _botocore()
+    if botocore is None:
+        return None
+    if isinstance(root, botocore.exceptions.ClientError):
+        code = code_of(root)
+        status = root.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        message = root.response.get("Error", {}).get("Message") or code
+        return _reply_error(status, code, message, bucket)
     timeouts = botocore.exceptions.ConnectTimeoutError | botocore.exceptions.ReadTimeoutError
     if isinstance(root, timeouts):
         return errors.TargetTimeout, f"timed out after {timeout:g} s"
@@ -60,15 +79,17 @@ def classify(exc: BaseException, *, bucket: str, timeout: float) -> Found | None
     return None
 
 
-def code_of(exc: botocore.exceptions.ClientError) -> str:
-    """The store's error code (``NoSuchKey``, ``403`` …)."""
-    return str(exc.response.get("Error", {}).get("Code", ""))
+def code_of(exc: BaseException) -> str:
+    """The store's error code (``NoSuchKey``, ``403`` …) of an error reply, else ""."""
+    if isinstance(exc, S3ErrorReply):
+        return exc.code
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
 
 
-def _client_error(exc: botocore.exceptions.ClientError, bucket: str) -> Found:
-    code = code_of(exc)
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-    message = exc.response.get("Error", {}).get("Message") or code
+def _reply_error(status: int, code: str, message: str, bucket: str) -> Found:
     text = f"{code}: {message}" if message != code else code
     if code in _AUTH_CODES:
         return errors.AuthenticationFailed, f"the store refused the credentials ({text})"
@@ -83,14 +104,22 @@ def _client_error(exc: botocore.exceptions.ClientError, bucket: str) -> Found:
     return errors.PermanentTargetError, f"the store refused the request ({text})"
 
 
+def _botocore() -> Any:
+    """botocore, if this process imported it (else none of its errors can exist)."""
+    return sys.modules.get("botocore") if "botocore.exceptions" in sys.modules else None
+
+
 def _root_cause(exc: BaseException) -> BaseException:
-    """The botocore error behind wrappers such as s3transfer's."""
+    """The store's or botocore's error behind wrappers such as s3transfer's."""
+    botocore = _botocore()
+    own: tuple[type[BaseException], ...] = (S3ErrorReply,)
+    if botocore is not None:
+        own += (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
     current: BaseException | None = exc
     for _ in range(10):
         if current is None:
             break
-        if isinstance(current, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):
-            found: BaseException = current
-            return found
+        if isinstance(current, own):
+            return current
         current = current.__cause__ or current.__context__
     return exc

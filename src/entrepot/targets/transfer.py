@@ -4,15 +4,21 @@
 ``write(data)`` and reports each block to a progress callback.  The
 callback is also how a call proves it is alive: the base class renews the
 call's deadline (:mod:`entrepot.targets.deadline`) on every block.
+:func:`send_stream` is the same loop onto a socket, where the kernel copies
+a regular file itself (``sendfile``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import ssl
+import stat
 from collections.abc import Callable
 from typing import IO
 
-__all__ = ["BLOCK", "Progress", "copy_stream", "digest_of", "md5_like"]
+__all__ = ["BLOCK", "Progress", "copy_stream", "digest_of", "md5_like", "send_stream"]
 
 #: Called with the number of bytes moved since the previous call.
 Progress = Callable[[int], None]
@@ -41,6 +47,40 @@ def copy_stream(
         if progress is not None:
             progress(len(chunk))
     return copied
+
+
+def send_stream(
+    sock: socket.socket, src: IO[bytes], *, size: int, blocksize: int, progress: Progress
+) -> int:
+    """Send ``size`` bytes of ``src`` (from its position) down ``sock``; return the bytes sent.
+
+    From a regular file over a plain socket the kernel moves the data
+    (``sendfile``), which spares the copies through Python; over TLS, which
+    encrypts in this process, or from a stream without a file behind it,
+    block by block with ``sendall``.  Each block is reported to
+    ``progress`` either way.
+    """
+    if isinstance(sock, ssl.SSLSocket) or not _regular_file(src):
+        return copy_stream(
+            src.read, sock.sendall, size=size, blocksize=blocksize, progress=progress
+        )
+    start = src.tell()
+    sent = 0
+    while sent < size:
+        # Leaves src at start + sent; a file that shrank meanwhile sends less.
+        moved = sock.sendfile(src, start + sent, min(blocksize, size - sent))
+        if not moved:
+            break
+        sent += moved
+        progress(moved)
+    return sent
+
+
+def _regular_file(src: IO[bytes]) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(src.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False  # io.BytesIO and the like: no descriptor
 
 
 def digest_of(src: IO[bytes], start: int, algorithm: str) -> str:

@@ -20,6 +20,7 @@ are 1–65535; ``.`` and ``..`` are refused in remote paths.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -51,9 +52,12 @@ class TargetURL:
     path: str = ""
     query: tuple[tuple[str, str], ...] = ()
 
-    @property
+    @functools.cached_property
     def display(self) -> str:
-        """The URL to show to people: password and secret options masked."""
+        """The URL to show to people: password and secret options masked.
+
+        Kept once made: every log line of every upload names its target.
+        """
         netloc = ""
         if self.user is not None:
             netloc = quote(self.user, safe="")

@@ -1,0 +1,125 @@
+"""Pages of an S3 listing (``ListObjectsV2``), read directly or through boto3, and ETags.
+
+The request asks for ``encoding-type=url``, as boto3 does: a key may hold
+characters XML cannot carry, so the store percent-encodes keys and
+prefixes, and they are decoded here.  Anything but a well-formed
+``ListBucketResult`` is refused — a page is never half read — and so is a
+document that declares a DTD (entity expansion has no place in a listing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
+from xml.etree import ElementTree
+
+if TYPE_CHECKING:
+    from entrepot.targets.s3_direct import DirectS3
+
+Pages = Iterator[tuple[list["Listed"], list[str]]]
+
+__all__ = ["ListPage", "Listed", "boto3_pages", "direct_pages", "etag_checksum", "parse_page"]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One object of a listing: its key, size, modification time and ETag."""
+
+    key: str
+    size: int
+    mtime: float
+    etag: str | None
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """The objects and common prefixes of one page, and the token of the next."""
+
+    objects: list[Listed] = field(default_factory=list)
+    prefixes: list[str] = field(default_factory=list)
+    next_token: str | None = None
+
+
+def parse_page(body: bytes) -> ListPage:
+    """Read one ``ListBucketResult``; ValueError when it is not one."""
+    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        # A listing never declares a DTD: one would only be there to blow up the parser.
+        raise ValueError("the listing declares a DTD")
+    try:
+        # Safe once DTDs are refused: ElementTree never fetches external entities.
+        root = ElementTree.fromstring(body)  # noqa: S314
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"the listing is not XML: {exc}") from None
+    namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    if root.tag != f"{namespace}ListBucketResult":
+        raise ValueError(f"the listing is a {root.tag!r}, not a ListBucketResult")
+
+    def text(element: ElementTree.Element, name: str) -> str | None:
+        found = element.find(namespace + name)
+        return None if found is None else (found.text or "")
+
+    encoded = text(root, "EncodingType") == "url"
+
+    def name(value: str | None) -> str:
+        if value is None:
+            raise ValueError("a listed entry has no key")
+        return unquote_plus(value) if encoded else value
+
+    page = ListPage()
+    for item in root.iterfind(namespace + "Contents"):
+        modified = datetime.fromisoformat(text(item, "LastModified") or "")
+        if modified.tzinfo is None:
+            modified = modified.replace(tzinfo=UTC)
+        page.objects.append(
+            Listed(
+                name(text(item, "Key")),
+                int(text(item, "Size") or "0"),
+                modified.timestamp(),
+                text(item, "ETag"),
+            )
+        )
+    for item in root.iterfind(namespace + "CommonPrefixes"):
+        page.prefixes.append(name(text(item, "Prefix")))
+    if text(root, "IsTruncated") == "true":
+        token = text(root, "NextContinuationToken")
+        if not token:
+            raise ValueError("a truncated listing without a continuation token")
+        return ListPage(page.objects, page.prefixes, token)
+    return page
+
+
+def direct_pages(direct: DirectS3, prefix: str, page_size: int) -> Pages:
+    """The objects and common prefixes under ``prefix`` (``/`` delimited), page by page."""
+    token: str | None = None
+    while True:
+        page = direct.list_page(prefix, delimiter="/", token=token, max_keys=page_size)
+        yield page.objects, page.prefixes
+        if page.next_token is None:
+            return
+        token = page.next_token
+
+
+def boto3_pages(client: Any, bucket: str, prefix: str) -> Pages:
+    """The same pages, read through a boto3 client (which decodes the names itself)."""
+    pages = client.get_paginator("list_objects_v2")
+    for page in pages.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
+        objects = [
+            Listed(
+                item["Key"], int(item["Size"]), item["LastModified"].timestamp(), item.get("ETag")
+            )
+            for item in page.get("Contents", [])
+        ]
+        yield objects, [common["Prefix"] for common in page.get("CommonPrefixes", [])]
+
+
+def etag_checksum(etag: str | None) -> str | None:
+    """``md5:<hex>`` for a single-PUT object's ETag; None for multipart ETags."""
+    if not etag:
+        return None
+    value = etag.strip('"')
+    if "-" in value or len(value) != 32:
+        return None
+    return f"md5:{value.lower()}"
