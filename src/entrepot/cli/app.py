@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "ship",
     "jobs",
     "dc",
+    "service",
 )
 
 app = typer.Typer(
