@@ -50,7 +50,7 @@ from entrepot.service.interrupting import StoppableClock
 from entrepot.service.loading import ConfigProblems, Problem
 from entrepot.service.notify import SystemdNotifier
 from entrepot.service.plan import Plan
-from entrepot.service.recovery import recover_all
+from entrepot.service.recovery import ensure_spools, recover_all
 from entrepot.service.schedule import Scheduler
 from entrepot.service.telemetry import Telemetry
 from entrepot.service.waking import Waker
@@ -132,7 +132,11 @@ class Daemon:
         service = self.config.service
         self._lock = InstanceLock(service.state).acquire()
         try:
-            ledger = Ledger(service.ledger) if service.ledger else Ledger.open(service.state)
+            ledger = (
+                Ledger(service.ledger, clock=self.clock)
+                if service.ledger
+                else Ledger.open(service.state, clock=self.clock)
+            )
         except BaseException:
             self._lock.release()
             raise
@@ -337,6 +341,7 @@ class Daemon:
     def _apply(self, config: Config, plan: Plan) -> None:
         assert self.wiring is not None and self._telemetry is not None
         hint_folders = self.plan.hint_folders
+        ensure_spools(config)
         self.config, self.plan = config, plan
         self.generation += 1
         self.wiring.apply(plan)

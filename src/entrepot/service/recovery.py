@@ -24,11 +24,21 @@ from entrepot.spool import Spool
 
 logger = logging.getLogger("entrepot.service")
 
-__all__ = ["recover_all"]
+__all__ = ["ensure_spools", "recover_all"]
+
+
+def ensure_spools(config: Config) -> None:
+    """Make the spools of ``config`` that do not exist yet, as ``entrepot spool init`` would."""
+    for name, section in config.spools.items():
+        spool = Spool(section.path)
+        if not spool.exists():
+            spool.prepare()
+            log_event(logger, "service.spool_created", spool=name, path=section.path)
 
 
 def recover_all(config: Config, ledger: Ledger) -> None:
     """Recover the ledger, then every spool of ``config`` that exists."""
+    ensure_spools(config)
     jobs = ledger.recover_interrupted()
     if jobs:
         log_event(logger, "service.recovered_jobs", logging.WARNING, jobs=len(jobs),
@@ -36,10 +46,6 @@ def recover_all(config: Config, ledger: Ledger) -> None:
     for name, section in config.spools.items():
         spool = Spool(section.path)
         try:
-            if not spool.exists():
-                # The configuration is the spool's definition: make it, as `spool init` would.
-                spool.prepare()
-                log_event(logger, "service.spool_created", spool=name, path=section.path)
             report = spool.recover()
         except (SpoolError, OSError) as exc:
             log_event(logger, "service.recovery_failed", logging.ERROR, spool=name, error=exc)

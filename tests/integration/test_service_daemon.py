@@ -1,0 +1,175 @@
+"""``entrepot serve`` as a subprocess, against a real FTP server (pyftpdlib) and SeaweedFS (S3).
+
+Files dropped in a spool arrive; a target that goes away keeps them in the
+backlog (one job per route) until it is back; a second service on the same
+state folder is refused; SIGHUP takes a good configuration and keeps the
+running one when the new one is broken.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entrepot.jobs import OPEN, JobState, Ledger
+from entrepot.spool import Spool
+from tests.integration._service import (
+    SERVICE,
+    Service,
+    delivered,
+    digest,
+    ftp_section,
+    s3_section,
+    service_json,
+    wait_delivered,
+)
+from tests.servers._common import wait_until
+
+pytestmark = [pytest.mark.server, pytest.mark.xdist_group("ftp")]
+
+
+@pytest.fixture
+def env(ftp_server: Any) -> dict[str, str]:
+    return {"FTP_PW": ftp_server.password}
+
+
+@pytest.fixture
+def services() -> Iterator[list[Service]]:
+    started: list[Service] = []
+    yield started
+    for service in started:
+        service.close()
+
+
+def _service(path: Path, text: str, env: dict[str, str], services: list[Service]) -> Service:
+    path.write_text(text)
+    service = Service(path, env)
+    services.append(service)
+    return service
+
+
+def _publish(spool: Path, count: int, prefix: str, size: int = 2048) -> dict[str, str]:
+    box = Spool(spool)
+    files = {}
+    for number in range(count):
+        data = os.urandom(size)
+        name = box.publish_bytes(data, f"{prefix}-{number:03d}.bin")
+        files[name] = digest(data)
+    return files
+
+
+def test_files_dropped_in_spools_arrive_on_ftp_and_s3(
+    tmp_path: Path, ftp_server: Any, s3_server: Any, env: dict[str, str], services: list[Service]
+) -> None:
+    text = SERVICE.format(extra="") + ftp_section("ftp", ftp_server, "to-ftp")
+    text += s3_section("s3", s3_server, "to-s3")
+    env = {**env, "S3_SECRET": s3_server.secret_key}
+    service = _service(tmp_path / "entrepot.toml", text, env, services).start()
+    state = service_json(tmp_path / "state")
+    assert state is not None and state["pid"] == service.pid and state["generation"] == 1
+    assert set(state["routes"]) == {"to-ftp-to-ftp", "to-s3-to-s3"}
+
+    to_ftp = _publish(tmp_path / "to-ftp", 12, "f")
+    to_s3 = _publish(tmp_path / "to-s3", 8, "s")
+    wait_delivered(to_ftp, lambda: delivered(ftp_server.root), timeout=20)
+
+    def on_s3() -> dict[str, str]:
+        client = s3_server.client()
+        return {
+            key: digest(
+                client.get_object(Bucket=s3_server.bucket, Key=f"{s3_server.prefix}/{key}")[
+                    "Body"
+                ].read()
+            )
+            for key in s3_server.keys()
+        }
+
+    wait_delivered(to_s3, on_s3, timeout=20)
+    assert Spool(tmp_path / "to-ftp").names("cur") == sorted(to_ftp)
+    assert service.stop() == 0
+    assert "service.stopped" in service.log()
+    assert service_json(tmp_path / "state") is None  # removed on a clean exit
+    assert ftp_server.password not in service.log() and s3_server.secret_key not in service.log()
+
+
+def test_a_target_that_goes_away_keeps_one_job_per_route_in_the_backlog(
+    tmp_path: Path, ftp_server: Any, env: dict[str, str], services: list[Service]
+) -> None:
+    text = SERVICE.format(extra="") + ftp_section("ftp", ftp_server, "out")
+    service = _service(tmp_path / "entrepot.toml", text, env, services).start()
+    first = _publish(tmp_path / "out", 3, "a")
+    wait_delivered(first, lambda: delivered(ftp_server.root), timeout=20)
+
+    ftp_server.stop()
+    waiting = _publish(tmp_path / "out", 4, "b")
+    ledger = Ledger.open(tmp_path / "state")
+
+    def failed_runs() -> int:
+        jobs = ledger.jobs(states=OPEN, kind="ship")
+        return sum(job.failures for job in jobs)
+
+    wait_until(lambda: failed_runs() >= 2, timeout=20, what="failed runs")
+    waiting |= _publish(tmp_path / "out", 3, "c")
+    wait_until(lambda: failed_runs() >= 3, timeout=20, what="more failed runs")
+    open_jobs = ledger.jobs(states=OPEN, kind="ship")
+    assert len(open_jobs) == 1, open_jobs  # one waiting job for the route, however many runs
+    assert open_jobs[0].state == JobState.BACKLOG
+    assert sorted(Spool(tmp_path / "out").names("new")) == sorted(waiting)
+
+    ftp_server.start()
+    wait_delivered(waiting, lambda: delivered(ftp_server.root), timeout=20)
+    wait_until(lambda: not ledger.jobs(states=OPEN, kind="ship"), timeout=10, what="job closed")
+    assert ledger.get(open_jobs[0].id).state == JobState.SUCCEEDED
+    ledger.close()
+    assert service.stop() == 0
+
+
+def test_a_second_service_on_the_same_state_folder_is_refused(
+    tmp_path: Path, ftp_server: Any, env: dict[str, str], services: list[Service]
+) -> None:
+    text = SERVICE.format(extra="") + ftp_section("ftp", ftp_server, "out")
+    first = _service(tmp_path / "entrepot.toml", text, env, services).start()
+    second = Service(tmp_path / "entrepot.toml", env)
+    services.append(second)
+    second.start(ready=False)
+    assert second.wait(timeout=30) == 3
+    assert f"PID {first.pid}" in second.log()
+    assert "service.ready" not in second.log()
+    # The first one is untouched and still works.
+    files = _publish(tmp_path / "out", 2, "x")
+    wait_delivered(files, lambda: delivered(ftp_server.root), timeout=20)
+    assert service_json(tmp_path / "state")["pid"] == first.pid  # type: ignore[index]
+    assert first.stop() == 0
+
+
+def test_sighup_keeps_the_running_configuration_when_the_new_one_is_broken(
+    tmp_path: Path, ftp_server: Any, env: dict[str, str], services: list[Service]
+) -> None:
+    path = tmp_path / "entrepot.toml"
+    good = SERVICE.format(extra="") + ftp_section("ftp", ftp_server, "out")
+    service = _service(path, good, env, services).start()
+
+    path.write_text(good.replace("on_arrival = true", "on_arival = true"))
+    service.send(signal.SIGHUP)
+    service.wait_for("service.reload_refused", timeout=20)
+    assert "did you mean 'on_arrival'" in service.log()
+    files = _publish(tmp_path / "out", 3, "kept")
+    wait_delivered(files, lambda: delivered(ftp_server.root), timeout=20)
+    assert service_json(tmp_path / "state")["generation"] == 1  # type: ignore[index]
+
+    # A good one is taken: a second route appears and ships.
+    (ftp_server.root / "more").mkdir()
+    more = ftp_server.url.rstrip("/") + "/more"
+    extra = ftp_section("ftp2", type("F", (), {"url": more})(), "out2")
+    path.write_text(good + extra)
+    service.send(signal.SIGHUP)
+    service.wait_for("service.reloaded", timeout=20)
+    assert service_json(tmp_path / "state")["generation"] == 2  # type: ignore[index]
+    files = _publish(tmp_path / "out2", 2, "new")
+    wait_delivered(files, lambda: delivered(ftp_server.root / "more"), timeout=20)
+    assert service.stop() == 0
