@@ -79,14 +79,11 @@ def test_files_dropped_in_spools_arrive_on_ftp_and_s3(
     wait_delivered(to_ftp, lambda: delivered(ftp_server.root), timeout=20)
 
     def on_s3() -> dict[str, str]:
-        client = s3_server.client()
+        client, names = s3_server.client(), s3_server.keys()
+        keys = {name: f"{s3_server.prefix}/{name}" for name in names}
+        get = client.get_object
         return {
-            key: digest(
-                client.get_object(Bucket=s3_server.bucket, Key=f"{s3_server.prefix}/{key}")[
-                    "Body"
-                ].read()
-            )
-            for key in s3_server.keys()
+            n: digest(get(Bucket=s3_server.bucket, Key=k)["Body"].read()) for n, k in keys.items()
         }
 
     wait_delivered(to_s3, on_s3, timeout=20)
