@@ -9,9 +9,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from entrepot.targets import is_partial
 from tests.servers._common import wait_until
@@ -172,3 +174,12 @@ def service_json(state: Path) -> dict[str, Any] | None:
 
 def settle(seconds: float) -> None:
     time.sleep(seconds)
+
+
+@pytest.fixture(name="services")
+def services_fixture() -> Iterator[list[Service]]:
+    """Services a test starts (append them): killed at the end if still running."""
+    started: list[Service] = []
+    yield started
+    for service in started:
+        service.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from tests.integration._service import (
     ftp_section,
     s3_section,
     service_json,
+    services_fixture,  # noqa: F401 - the fixture `services`
     wait_delivered,
 )
 from tests.servers._common import wait_until
@@ -36,14 +36,6 @@ pytestmark = [pytest.mark.server, pytest.mark.xdist_group("ftp")]
 @pytest.fixture
 def env(ftp_server: Any) -> dict[str, str]:
     return {"FTP_PW": ftp_server.password}
-
-
-@pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
-    yield started
-    for service in started:
-        service.close()
 
 
 def _service(path: Path, text: str, env: dict[str, str], services: list[Service]) -> Service:

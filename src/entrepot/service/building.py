@@ -12,9 +12,8 @@ run came from the daemon or from ``entrepot ship``.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from entrepot.datacenter import ImportJob
 from entrepot.jobs import RetryPolicy
 from entrepot.service.config import (
     BacklogConfig,
@@ -25,6 +24,9 @@ from entrepot.service.config import (
 )
 from entrepot.ship import FetchJob, ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob
+
+if TYPE_CHECKING:
+    from entrepot.datacenter import ImportJob
 
 J = TypeVar("J", bound=RouteJob)
 
@@ -67,6 +69,9 @@ def fetch_job(config: Config, name: str) -> FetchJob:
 
 def import_job(center: DataCenterConfig, file: str, table: str) -> ImportJob:
     """The import of ``file`` (a name in the data center's root) into ``table``."""
+    # Imported here: a service without a data center never loads it.
+    from entrepot.datacenter import ImportJob
+
     return ImportJob(
         center.root,
         file,

@@ -38,11 +38,13 @@ def usable_problems(config: Config) -> list[Problem]:
         try:
             open_target(target.url, **target.open_options()).close()
         except (EntrepotError, OSError, ValueError) as exc:
+            message = mask_secrets(str(exc))
+            key = "options" if "option" in message else "url"
             problems.append(
                 Problem(
-                    f"targets.{name}",
-                    mask_secrets(str(exc)),
-                    line_of(config, "targets", name),
+                    f"targets.{name}.{key}",
+                    message,
+                    line_of(config, "targets", name, key),
                     file=config.source,
                 )
             )

@@ -102,8 +102,14 @@ class StopAware(Job):
     def send(self, ctx: JobContext) -> None:
         self._check()
         self.inner.send(ctx)
-        # Stopped in the middle: what was left waits for the next run.
-        self._check()
+        if self.stopping.is_set() and self._left_over():
+            # Stopped in the middle: what was left waits for the next run.
+            raise Terminated()
+
+    def _left_over(self) -> bool:
+        """Whether the run left work undone (a shipment: files still in ``new/``)."""
+        pending = getattr(getattr(self.inner, "route", None), "pending", None)
+        return bool(pending()) if callable(pending) else True
 
     def cleanup(self, ctx: JobContext, error: JobFailed | None) -> None:
         self.inner.cleanup(ctx, error)

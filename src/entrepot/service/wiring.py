@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from entrepot.service.companions import housekeeping
 from entrepot.service.lanes import Lane, Work
 from entrepot.service.plan import Plan
 from entrepot.service.schedule import Scheduler
-from entrepot.service.watchfolder import WatchFolder
 from entrepot.service.works import ArchiveWork, BacklogWork, Context, FetchWork, RouteWork
+
+if TYPE_CHECKING:
+    from entrepot.service.watchfolder import WatchFolder
 
 __all__ = ["Wiring"]
 
@@ -75,6 +78,9 @@ class Wiring:
                 self._retire("watch")
             self.watch_folder = None
             if center is not None and center.watch is not None:
+                # Imported here: a service without a data center never loads it.
+                from entrepot.service.watchfolder import WatchFolder
+
                 self.watch_folder = WatchFolder(center, ctx.runner, ctx.telemetry, ctx.stopping)
                 self._add("watch", self.watch_folder)
 
