@@ -187,11 +187,23 @@ class BacklogWork:
                 return
             if record.identity is not None and record.identity in owned:
                 continue
+            started = time.monotonic()
             try:
                 result = ctx.runner.rerun(record.id, trigger="due", from_states=WAITING)
             except JobError as exc:
                 log_event(logger, "service.backlog_skipped", job_id=record.id, reason=exc)
                 continue
+            ctx.telemetry.run_finished(
+                RunSummary(
+                    kind=record.kind,
+                    name=record.name,
+                    target=None,
+                    outcome=str(result.outcome),
+                    seconds=time.monotonic() - started,
+                    bytes=result.bytes,
+                    trigger="backlog",
+                )
+            )
             log_event(logger, "service.backlog_rerun",
                       logging.INFO if result.ok else logging.WARNING,
                       job_id=record.id, kind=record.kind, outcome=result.outcome)  # fmt: skip
