@@ -54,10 +54,13 @@ class Context:
 
 
 def has_files(folder: Path) -> bool:
-    """True when ``folder`` holds at least one visible entry (cheap: stops at the first)."""
+    """True when ``folder`` holds a visible regular file (cheap: stops at the first)."""
     try:
         with os.scandir(folder) as entries:
-            return any(not entry.name.startswith(".") for entry in entries)
+            return any(
+                not entry.name.startswith(".") and entry.is_file(follow_symlinks=False)
+                for entry in entries
+            )
     except FileNotFoundError:
         return False
 
@@ -139,7 +142,9 @@ class RouteWork(_JobWork):
             if trigger in _QUIET and not has_files(new) and not self._waiting(job):
                 return
             result = self.execute(config, job, trigger)
-            if not (route.on_arrival and result.ok and has_files(new)):
+            # Only a run that shipped something is followed at once: a file no run can
+            # take (refused, unsafe) must not keep the lane spinning.
+            if not (route.on_arrival and result.ok and job.report.done and has_files(new)):
                 return
             trigger = "arrival"  # more came in meanwhile: take it now
 
