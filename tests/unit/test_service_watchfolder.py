@@ -21,14 +21,7 @@ from entrepot.service.loading import load_config
 from entrepot.service.telemetry import RecordingTelemetry
 from entrepot.service.watchfolder import WatchFolder, table_for
 from tests.servers._common import wait_until
-
-SCHEMA = """
-[tables.students]
-key = ["student_id"]
-[tables.students.columns]
-student_id = { type = "text" }
-name = { type = "text", required = true }
-"""
+from tests.unit.test_dc_job import SCHEMA
 
 CONFIG = """\
 [service]
