@@ -8,6 +8,7 @@ running one when the new one is broken.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from entrepot.jobs import OPEN, JobState, Ledger
+from entrepot.jobs import OPEN, JobState, Ledger, build_job
 from entrepot.spool import Spool
 from tests.integration._service import (
     SERVICE,
@@ -87,7 +88,11 @@ def test_files_dropped_in_spools_arrive_on_ftp_and_s3(
 
 
 def test_a_target_that_goes_away_keeps_one_job_per_route_in_the_backlog(
-    tmp_path: Path, ftp_server: Any, env: dict[str, str], services: list[Service]
+    tmp_path: Path,
+    ftp_server: Any,
+    env: dict[str, str],
+    services: list[Service],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     text = SERVICE.format(extra="") + ftp_section("ftp", ftp_server, "out")
     service = _service(tmp_path / "entrepot.toml", text, env, services).start()
@@ -108,6 +113,12 @@ def test_a_target_that_goes_away_keeps_one_job_per_route_in_the_backlog(
     open_jobs = ledger.jobs(states=OPEN, kind="ship")
     assert len(open_jobs) == 1, open_jobs  # one waiting job for the route, however many runs
     assert open_jobs[0].state == JobState.BACKLOG
+    # What the ledger keeps rebuilds the job (entrepot backlog retry), and holds no secret.
+    params = open_jobs[0].params
+    assert ftp_server.password not in json.dumps(params)
+    assert params["target_options"]["password_env"] == "FTP_PW"
+    monkeypatch.setenv("FTP_PW", ftp_server.password)
+    assert build_job(open_jobs[0].kind, params).identity() == open_jobs[0].identity
     assert sorted(Spool(tmp_path / "out").names("new")) == sorted(waiting)
 
     ftp_server.start()

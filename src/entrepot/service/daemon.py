@@ -36,15 +36,16 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
-from entrepot.jobs import SYSTEM_CLOCK, Clock, JobState, Ledger, Runner, RunResult
+from entrepot.jobs import SYSTEM_CLOCK, Clock, Ledger, Runner, RunResult
 from entrepot.logs import log_event
 from entrepot.service.building import backlog_policy
 from entrepot.service.companions import HOUSEKEEPING_EVERY, Companions, make_telemetry
 from entrepot.service.config import Config
 from entrepot.service.hints import FolderHints
+from entrepot.service.holds import Holds
 from entrepot.service.instance import InstanceLock, StateFile
 from entrepot.service.interrupting import StoppableClock
 from entrepot.service.loading import ConfigProblems, Problem
@@ -99,8 +100,9 @@ class Daemon:
         self._last_reload: dict[str, Any] | None = None
         self._hinted: set[Any] = set()
         self._hint_lock = threading.Lock()
-        self._holds: dict[str, datetime] = {}
-        self._holds_lock = threading.Lock()
+        self.holds = Holds(
+            self.scheduler, clock, lambda: self.config.service.backlog.max_delay, self.waker.wake
+        )
         self._lock: InstanceLock | None = None
         self._hints: FolderHints | None = None
         self._next_scan = 0.0
@@ -153,7 +155,7 @@ class Daemon:
         ctx = Context(self.config, ledger, runner, telemetry, self.stopping, self._finished)
         self.wiring = Wiring(ctx, self.scheduler, lambda: set(self.plan.owners))
         self.wiring.apply(self.plan)
-        self._holds_from_ledger()
+        self.holds.from_ledger(ledger, self.plan.owners)
         self._start_hints()
         telemetry.config_loaded(self.generation, True)
         self._scan("start")
@@ -207,7 +209,8 @@ class Daemon:
                 wiring.kick("watch", "arrival")
             for key in self.plan.arrivals.get(folder, ()):
                 self._arrival(key, "arrival")
-        self._release_holds()
+        for key in self.holds.expired():
+            wiring.kick(key, "backlog")
         if time.monotonic() >= self._next_scan:
             self._scan("scan")
         if time.monotonic() >= self._next_housekeeping:
@@ -245,59 +248,17 @@ class Daemon:
         timer = self.scheduler.seconds_to_next()
         if timer is not None:
             waits.append(timer)
-        with self._holds_lock:
-            if self._holds:
-                earliest = min(self._holds.values())
-                waits.append((earliest - self.clock.now()).total_seconds())
+        held = self.holds.seconds_to_next()
+        if held is not None:
+            waits.append(held)
         watch = self.wiring.watch_folder if self.wiring else None
         if watch is not None and (settle := watch.next_check()) is not None:
             waits.append(settle)
         return max(0.0, min(waits))
 
-    # -- backlog hold-offs ------------------------------------------------------------
-
     def _finished(self, kind: str, name: str, result: RunResult) -> None:
         """A route or fetch run ended: hold its triggers while its job waits in the backlog."""
-        key = f"{'route' if kind == 'ship' else 'fetch'}:{name}"
-        until: datetime | None = None
-        if result.state == JobState.BACKLOG and result.next_due is not None:
-            until = result.next_due
-        elif result.state == JobState.DEAD:
-            until = self.clock.now() + timedelta(seconds=self.config.service.backlog.max_delay)
-        self._hold(key, until)
-
-    def _hold(self, key: str, until: datetime | None) -> None:
-        self.scheduler.hold(key, until)
-        with self._holds_lock:
-            if until is None:
-                self._holds.pop(key, None)
-            else:
-                self._holds[key] = until
-        self.waker.wake()
-
-    def _release_holds(self) -> None:
-        now = self.clock.now()
-        with self._holds_lock:
-            over = [key for key, until in self._holds.items() if until <= now]
-            for key in over:
-                del self._holds[key]
-        for key in over:
-            self.scheduler.hold(key, None)
-            assert self.wiring is not None
-            self.wiring.kick(key, "backlog")
-
-    def _holds_from_ledger(self) -> None:
-        """At start: routes whose job waits in the backlog keep waiting for it."""
-        assert self.ledger is not None
-        for identity, key in self.plan.owners.items():
-            for job in self.ledger.open_jobs(identity):
-                if job.state == JobState.BACKLOG and job.next_due is not None:
-                    if job.next_due > self.clock.now():
-                        self._hold(key, job.next_due)
-                elif job.state == JobState.DEAD:
-                    wait = timedelta(seconds=self.config.service.backlog.max_delay)
-                    if job.updated_at + wait > self.clock.now():
-                        self._hold(key, job.updated_at + wait)
+        self.holds.after_run(f"{'route' if kind == 'ship' else 'fetch'}:{name}", result)
 
     # -- reload -----------------------------------------------------------------------
 
