@@ -42,7 +42,7 @@ def test_init_validate_serve_delivers_a_file(tmp_path: Path) -> None:
         service.start()
         Spool(tmp_path / "svc" / "outbox").publish_bytes(b"hello\n", "hello.txt")
         delivered = tmp_path / "svc" / "delivered" / "hello.txt"
-        wait_until(delivered.exists, timeout=20, what="delivery")
+        wait_until(delivered.exists, timeout=60, what="delivery")
         assert delivered.read_bytes() == b"hello\n"
         service.wait_for("service.run_finished route=outbox-to-local")
         assert "outcome=succeeded files=1" in service.log()

@@ -91,7 +91,7 @@ class Service:
                 env=self.env,
             )
         if ready:
-            self.wait_for("service.ready", timeout=30)
+            self.wait_for("service.ready", timeout=60)
         return self
 
     @property
@@ -102,7 +102,7 @@ class Service:
     def log(self) -> str:
         return self.logs[-1].read_text(errors="replace") if self.logs else ""
 
-    def wait_for(self, text: str, *, timeout: float = 30) -> None:
+    def wait_for(self, text: str, *, timeout: float = 60) -> None:
         def seen() -> bool:
             if text in self.log():
                 return True

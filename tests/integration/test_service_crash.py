@@ -55,7 +55,7 @@ def test_sigterm_in_the_middle_of_a_batch_then_a_restart_delivers_each_file_once
         service = Service(path, {"FTP_PW": PASSWORD})
         services.append(service)
         service.start()
-        wait_until(lambda: len(delivered(remote)) >= 2, timeout=20, what="first files")
+        wait_until(lambda: len(delivered(remote)) >= 2, timeout=60, what="first files")
         assert service.stop(signal.SIGTERM) == 0
         log = service.log()
         assert "service.stopping reason=SIGTERM" in log and "abandoned=0" in log
@@ -68,7 +68,7 @@ def test_sigterm_in_the_middle_of_a_batch_then_a_restart_delivers_each_file_once
         assert Outcome.INTERRUPTED in {run.outcome for run in runs}
 
         service.start()
-        wait_delivered(files, lambda: delivered(remote), timeout=30)
+        wait_delivered(files, lambda: delivered(remote), timeout=60)
         assert service.stop() == 0
         assert delivered(remote) == files  # each once, none partial, none changed
         assert sorted(outbox.names("cur")) == sorted(files)
@@ -120,7 +120,7 @@ def test_kill_9_ten_times_during_a_stream_loses_and_duplicates_nothing(
             before = len(delivered(ftp_server.root))
             wait_until(
                 lambda before=before: len(delivered(ftp_server.root)) > before,  # type: ignore[misc]
-                timeout=20,
+                timeout=60,
                 what="deliveries",
             )
             time.sleep(rng.uniform(0.0, 0.3))
@@ -128,7 +128,7 @@ def test_kill_9_ten_times_during_a_stream_loses_and_duplicates_nothing(
     service.start()
     files = producer.files
     assert len(files) > 50
-    wait_delivered(files, lambda: delivered(ftp_server.root), timeout=30)
+    wait_delivered(files, lambda: delivered(ftp_server.root), timeout=60)
     wait_until(lambda: not outbox.names("new"), timeout=10, what="new/ empty")
     assert service.stop() == 0
     assert delivered(ftp_server.root) == files  # every file once, with its own bytes

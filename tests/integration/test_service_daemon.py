@@ -69,7 +69,7 @@ def test_files_dropped_in_spools_arrive_on_ftp_and_s3(
 
     to_ftp = _publish(tmp_path / "to-ftp", 12, "f")
     to_s3 = _publish(tmp_path / "to-s3", 8, "s")
-    wait_delivered(to_ftp, lambda: delivered(ftp_server.root), timeout=20)
+    wait_delivered(to_ftp, lambda: delivered(ftp_server.root), timeout=60)
 
     def on_s3() -> dict[str, str]:
         client, names = s3_server.client(), s3_server.keys()
@@ -79,7 +79,7 @@ def test_files_dropped_in_spools_arrive_on_ftp_and_s3(
             n: digest(get(Bucket=s3_server.bucket, Key=k)["Body"].read()) for n, k in keys.items()
         }
 
-    wait_delivered(to_s3, on_s3, timeout=20)
+    wait_delivered(to_s3, on_s3, timeout=60)
     assert Spool(tmp_path / "to-ftp").names("cur") == sorted(to_ftp)
     assert service.stop() == 0
     assert "service.stopped" in service.log()
@@ -97,7 +97,7 @@ def test_a_target_that_goes_away_keeps_one_job_per_route_in_the_backlog(
     text = SERVICE.format(extra="") + ftp_section("ftp", ftp_server, "out")
     service = _service(tmp_path / "entrepot.toml", text, env, services).start()
     first = _publish(tmp_path / "out", 3, "a")
-    wait_delivered(first, lambda: delivered(ftp_server.root), timeout=20)
+    wait_delivered(first, lambda: delivered(ftp_server.root), timeout=60)
 
     ftp_server.stop()
     waiting = _publish(tmp_path / "out", 4, "b")
@@ -107,9 +107,9 @@ def test_a_target_that_goes_away_keeps_one_job_per_route_in_the_backlog(
         jobs = ledger.jobs(states=OPEN, kind="ship")
         return sum(job.failures for job in jobs)
 
-    wait_until(lambda: failed_runs() >= 2, timeout=20, what="failed runs")
+    wait_until(lambda: failed_runs() >= 2, timeout=60, what="failed runs")
     waiting |= _publish(tmp_path / "out", 3, "c")
-    wait_until(lambda: failed_runs() >= 3, timeout=20, what="more failed runs")
+    wait_until(lambda: failed_runs() >= 3, timeout=60, what="more failed runs")
     open_jobs = ledger.jobs(states=OPEN, kind="ship")
     assert len(open_jobs) == 1, open_jobs  # one waiting job for the route, however many runs
     assert open_jobs[0].state == JobState.BACKLOG
@@ -122,7 +122,7 @@ def test_a_target_that_goes_away_keeps_one_job_per_route_in_the_backlog(
     assert sorted(Spool(tmp_path / "out").names("new")) == sorted(waiting)
 
     ftp_server.start()
-    wait_delivered(waiting, lambda: delivered(ftp_server.root), timeout=20)
+    wait_delivered(waiting, lambda: delivered(ftp_server.root), timeout=60)
     wait_until(lambda: not ledger.jobs(states=OPEN, kind="ship"), timeout=10, what="job closed")
     assert ledger.get(open_jobs[0].id).state == JobState.SUCCEEDED
     ledger.close()
@@ -137,12 +137,12 @@ def test_a_second_service_on_the_same_state_folder_is_refused(
     second = Service(tmp_path / "entrepot.toml", env)
     services.append(second)
     second.start(ready=False)
-    assert second.wait(timeout=30) == 3
+    assert second.wait(timeout=60) == 3
     assert f"PID {first.pid}" in second.log()
     assert "service.ready" not in second.log()
     # The first one is untouched and still works.
     files = _publish(tmp_path / "out", 2, "x")
-    wait_delivered(files, lambda: delivered(ftp_server.root), timeout=20)
+    wait_delivered(files, lambda: delivered(ftp_server.root), timeout=60)
     assert service_json(tmp_path / "state")["pid"] == first.pid  # type: ignore[index]
     assert first.stop() == 0
 
@@ -156,10 +156,10 @@ def test_sighup_keeps_the_running_configuration_when_the_new_one_is_broken(
 
     path.write_text(good.replace("on_arrival = true", "on_arival = true"))
     service.send(signal.SIGHUP)
-    service.wait_for("service.reload_refused", timeout=20)
+    service.wait_for("service.reload_refused", timeout=60)
     assert "did you mean 'on_arrival'" in service.log()
     files = _publish(tmp_path / "out", 3, "kept")
-    wait_delivered(files, lambda: delivered(ftp_server.root), timeout=20)
+    wait_delivered(files, lambda: delivered(ftp_server.root), timeout=60)
     assert service_json(tmp_path / "state")["generation"] == 1  # type: ignore[index]
 
     # A good one is taken: a second route appears and ships.
@@ -168,8 +168,8 @@ def test_sighup_keeps_the_running_configuration_when_the_new_one_is_broken(
     extra = ftp_section("ftp2", type("F", (), {"url": more})(), "out2")
     path.write_text(good + extra)
     service.send(signal.SIGHUP)
-    service.wait_for("service.reloaded", timeout=20)
+    service.wait_for("service.reloaded", timeout=60)
     assert service_json(tmp_path / "state")["generation"] == 2  # type: ignore[index]
     files = _publish(tmp_path / "out2", 2, "new")
-    wait_delivered(files, lambda: delivered(ftp_server.root / "more"), timeout=20)
+    wait_delivered(files, lambda: delivered(ftp_server.root / "more"), timeout=60)
     assert service.stop() == 0

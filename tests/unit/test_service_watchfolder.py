@@ -82,8 +82,8 @@ def test_a_dropped_file_is_imported_into_the_table_its_name_gives(
         return done.exists()
 
     imported = tmp_path / "dc" / "unfinished" / "students.2026-03.csv"  # one row was refused
-    wait_until(lambda: ticked(imported), timeout=20, what="the import")
-    wait_until(lambda: not drop.exists(), timeout=20, what="the file taken")
+    wait_until(lambda: ticked(imported), timeout=60, what="the import")
+    wait_until(lambda: not drop.exists(), timeout=60, what="the file taken")
     assert service.wait_idle(20)
     root = tmp_path / "dc"
     assert (root / "students.2026-03.create.pending.csv").exists()
@@ -94,7 +94,7 @@ def test_a_dropped_file_is_imported_into_the_table_its_name_gives(
     bad = tmp_path / "uploads" / "notes.txt"
     bad.write_text("not a csv")
     _old(bad)
-    wait_until(lambda: ticked(tmp_path / "uploads" / "rejected" / "notes.txt"), timeout=20)
+    wait_until(lambda: ticked(tmp_path / "uploads" / "rejected" / "notes.txt"), timeout=60)
     assert not bad.exists()
 
 
