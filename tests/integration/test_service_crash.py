@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.server, pytest.mark.xdist_group("ftp")]
 def test_sigterm_in_the_middle_of_a_batch_then_a_restart_delivers_each_file_once(
     tmp_path: Path, services: list[Service]
 ) -> None:
-    with slow_ftp(tmp_path / "ftp-root", 256 * 1024) as server:
+    with slow_ftp(tmp_path / "ftp-root", 128 * 1024) as server:
         remote = server.root / "drop"
         remote.mkdir()
         ftp = type("F", (), {"url": f"ftp://test@127.0.0.1:{server.port}/drop"})()
@@ -49,7 +49,7 @@ def test_sigterm_in_the_middle_of_a_batch_then_a_restart_delivers_each_file_once
         outbox = Spool(tmp_path / "out").prepare()
         files = {}
         for number in range(16):
-            data = os.urandom(96 * 1024)  # ~0.4 s each at the server's pace
+            data = os.urandom(96 * 1024)  # ~0.75 s each at the server's pace
             files[outbox.publish_bytes(data, f"batch-{number:02d}.bin")] = digest(data)
 
         service = Service(path, {"FTP_PW": PASSWORD})
