@@ -126,7 +126,12 @@ def test_an_arrow_chunk_copies_what_the_row_lists_copy(
     rows = [[n, cell] for n, cell in zip(numbers, cells, strict=True)]
     buffer = io.StringIO()
     csv.writer(buffer).writerows([["n", "c"], *rows])
-    (chunk,) = arrow_reader.read_chunks(io.BytesIO(buffer.getvalue().encode()), 2, len(rows))
+    try:
+        (chunk,) = arrow_reader.read_chunks(io.BytesIO(buffer.getvalue().encode()), 2, len(rows))
+    except arrow_reader.Unreadable:
+        # Declined on purpose (e.g. a cell holding a carriage return): the csv reader takes
+        # such a file, so there is no Arrow chunk to compare.
+        return
     if chunk.rows() != rows:
         pytest.fail(f"Arrow misread {rows!r}")
     good = sorted(set(data.draw(st.lists(st.integers(0, len(rows) - 1))))) if some else None
@@ -167,7 +172,12 @@ def test_a_chunk_goes_as_copy_text_when_it_can_and_as_csv_otherwise(
     rows = [[str(n), cell] for n, cell in enumerate(cells)]
     buffer = io.StringIO()
     csv.writer(buffer).writerows([["n", "c"], *rows])
-    (chunk,) = arrow_reader.read_chunks(io.BytesIO(buffer.getvalue().encode()), 2, len(rows))
+    try:
+        (chunk,) = arrow_reader.read_chunks(io.BytesIO(buffer.getvalue().encode()), 2, len(rows))
+    except arrow_reader.Unreadable:
+        # Declined on purpose (e.g. a cell holding a carriage return): the csv reader takes
+        # such a file, so there is no Arrow chunk to compare.
+        return
     statements: list[str] = []
     real_copy = fast_path._copy
 

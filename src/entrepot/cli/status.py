@@ -5,10 +5,17 @@ job waits in the backlog (it failed and will be re-run) or is dead (it
 waits for an operator).  Files waiting in a spool are normal work between
 two runs, not a problem, so they do not change the code; a spool named on
 the command line that does not exist is an error (exit 4).
+
+With a configuration file (``--config``, ``$ENTREPOT_CONFIG``, or the
+default file when it exists) it also shows each configured spool and route
+and the running service (:mod:`entrepot.service.status`); the ledger and
+state folder are the configuration's unless ``--state``/``--ledger`` say.
+Without one, nothing of the service is imported.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +30,18 @@ from entrepot.cli.jobs import LedgerOption, StateOption, open_ledger
 from entrepot.cli.jobviews import masked
 from entrepot.jobs import JobRecord, JobState, Ledger
 from entrepot.spool import AreaStats, Spool
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        help="The service's configuration file: show its spools, routes and process "
+        "(default: $ENTREPOT_CONFIG, else $XDG_CONFIG_HOME/entrepot/entrepot.toml if it exists).",
+        show_default=False,
+    ),
+]
+
 
 #: Job states that make ``status`` exit 1: something failed and needs attention.
 ATTENTION = (JobState.BACKLOG, JobState.DEAD)
@@ -112,16 +131,24 @@ def _as_json(spools: dict[str, dict[str, AreaStats | None]], ledger: Ledger) -> 
 
 def status(
     spools: Annotated[
-        list[Path] | None, typer.Argument(help="Spool folders to show.", show_default=False)
+        list[Path] | None,
+        typer.Argument(help="Spool folders or configured spool names.", show_default=False),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
     state: StateOption = None,
     ledger: LedgerOption = None,
+    config: ConfigOption = None,
 ) -> int:
-    """Show spools (waiting, in flight, done) and jobs (by state, backlog, dead).
+    """Show spools (waiting, in flight, done), routes, the service, and jobs (backlog, dead).
 
-    Exits 1 when a job waits in the backlog or is dead, else 0.
+    Exits 1 when a job waits in the backlog or is dead, 4 when a spool named
+    on the command line does not exist, else 0.
     """
+    config_file = _config_file(config)
+    if config_file is not None:
+        from entrepot.cli.status_service import service_status
+
+        return service_status(config_file, spools or [], as_json, state, ledger)
     figures = spool_figures(spools or [])
     with open_ledger(state, ledger) as book:
         if as_json:
@@ -133,6 +160,18 @@ def status(
         counts = book.counts()
     needs_attention = any(counts.get(s, 0) for s in ATTENTION)
     return ExitCode.FAILED if needs_attention else ExitCode.OK
+
+
+def _config_file(given: Path | None) -> Path | None:
+    """The configuration to report on: named, in the environment, or the default if present."""
+    if given is not None:
+        return given.expanduser().absolute()
+    from entrepot.service.paths import default_config_path
+
+    default = default_config_path()
+    if os.environ.get("ENTREPOT_CONFIG") or default.is_file():
+        return default.absolute()
+    return None
 
 
 def register(app: typer.Typer) -> None:

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from entrepot.db import Migration, ensure_schema, make_engine, masked_url, write_transaction
 from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
+from entrepot.jobs.lifecycle import Outcome
 from entrepot.jobs.params import check_params
 from entrepot.jobs.runlog import RunLog
 from entrepot.jobs.schema import (
@@ -46,9 +47,11 @@ from entrepot.jobs.schema import (
     job_record,
     jobs_table,
     metadata,
+    runs_table,
 )
 
 __all__ = [
+    "FINISHED",
     "LEDGER_FILE",
     "OPEN",
     "WAITING",
@@ -63,6 +66,8 @@ logger = logging.getLogger(__name__)
 
 #: File name of the default SQLite ledger inside the state folder.
 LEDGER_FILE = "ledger.sqlite3"
+#: States a job never leaves: its history may be pruned once old enough.
+FINISHED = (JobState.SUCCEEDED, JobState.DROPPED, JobState.SUPERSEDED)
 
 
 def _add_identity(conn: Connection) -> None:
@@ -296,3 +301,49 @@ class Ledger(RunLog):
                 f"job {job_id} is {record.state}; only {allowed} jobs can become {state}"
             )
         return record
+
+    # -- retention -----------------------------------------------------------------
+
+    def prune(self, before: datetime, *, batch: int = 1000) -> tuple[int, int]:
+        """Delete one batch of old history; return how many runs and jobs went.
+
+        Runs that ended before ``before``, of jobs that are :data:`FINISHED`,
+        go first; then finished jobs last changed before ``before`` that have
+        no run left.  Jobs that wait (pending, backlog), run or are dead keep
+        every run.  Each call is one short transaction of at most ``batch``
+        runs and ``batch`` jobs: call it until it returns ``(0, 0)``.
+        """
+        finished = [str(state) for state in FINISHED]
+        old_run = (
+            runs_table.c.ended_at < before,
+            runs_table.c.outcome != str(Outcome.RUNNING),
+            runs_table.c.job_id.in_(
+                sa.select(jobs_table.c.id).where(jobs_table.c.state.in_(finished))
+            ),
+        )
+        bare_job = (
+            jobs_table.c.state.in_(finished),
+            jobs_table.c.updated_at < before,
+            ~sa.exists().where(runs_table.c.job_id == jobs_table.c.id),
+        )
+        with self._tx() as conn:
+            # Runs first: a job whose last runs go now is bare for the second batch.
+            gone_runs = _delete_batch(conn, runs_table, old_run, batch)
+            gone_jobs = _delete_batch(conn, jobs_table, bare_job, batch)
+        return gone_runs, gone_jobs
+
+
+def _delete_batch(
+    conn: Connection, table: sa.Table, where: Sequence[sa.ColumnElement[bool]], batch: int
+) -> int:
+    """Delete at most ``batch`` rows of ``table`` matching ``where``, lowest keys first."""
+    # Oldest first, by key: the rows to go are found at the front of the index.
+    ids = list(
+        conn.execute(
+            sa.select(table.c.id).where(*where).order_by(table.c.id).limit(batch)
+        ).scalars()
+    )
+    if not ids:
+        return 0
+    # The conditions again: a row must still match when it goes.
+    return int(conn.execute(table.delete().where(table.c.id.in_(ids), *where)).rowcount)

@@ -26,8 +26,10 @@ from pydantic import BaseModel, ValidationError
 from entrepot.errors import ConfigError
 from entrepot.redact import mask_secrets
 from entrepot.service.config import UNKNOWN_REFERENCES, Config, TargetConfig
+from entrepot.service.paths import CONFIG_NAME, default_config_path  # computed without pydantic
 
 __all__ = [
+    "CONFIG_NAME",
     "ConfigProblems",
     "Problem",
     "check_config",
@@ -36,9 +38,6 @@ __all__ = [
     "line_of",
     "load_config",
 ]
-
-#: The file used when neither ``--config`` nor ``ENTREPOT_CONFIG`` names one.
-CONFIG_NAME = "entrepot.toml"
 
 
 @dataclass(frozen=True)
@@ -65,15 +64,6 @@ class ConfigProblems(ConfigError):
         self.problems = problems
         lines = "\n".join(f"  {problem}" for problem in problems)
         super().__init__(f"{len(problems)} problem(s) in the configuration:\n{lines}")
-
-
-def default_config_path(env: Mapping[str, str] | None = None) -> Path:
-    """``$ENTREPOT_CONFIG``, else ``$XDG_CONFIG_HOME/entrepot/entrepot.toml``."""
-    env = os.environ if env is None else env
-    if env.get("ENTREPOT_CONFIG"):
-        return Path(env["ENTREPOT_CONFIG"]).expanduser()
-    base = env.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
-    return Path(base) / "entrepot" / CONFIG_NAME
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:

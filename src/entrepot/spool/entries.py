@@ -24,10 +24,12 @@ class Entry:
 
 @dataclass(frozen=True)
 class AreaStats:
-    """How many files an area holds, and their total size."""
+    """How many files an area holds, their total size, and when the oldest was last changed."""
 
     files: int
     bytes: int
+    #: Modification time (epoch seconds) of the oldest file; ``None`` when the area is empty.
+    oldest: float | None = None
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ def area_stats(areas: Areas) -> dict[str, AreaStats]:
     result = {}
     for area in sorted({*AREAS, *(path.name for path in _subfolders(areas.root))}):
         entries = list_area(areas, area)
-        result[area] = AreaStats(len(entries), sum(entry.size for entry in entries))
+        oldest = entries[0].mtime if entries else None  # listings are oldest first
+        result[area] = AreaStats(len(entries), sum(entry.size for entry in entries), oldest)
     return result
 
 

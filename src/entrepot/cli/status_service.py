@@ -1,0 +1,154 @@
+"""``entrepot status`` with a configuration: spools, routes and the running service.
+
+Called by :mod:`entrepot.cli.status` when a configuration file is found; the
+figures come from :mod:`entrepot.service.status`, the jobs by state and the
+jobs needing attention from the same code as without a configuration, and
+the exit code follows the same rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from entrepot.cli.console import emit_json, human_size, out, table
+from entrepot.cli.exitcodes import ExitCode
+from entrepot.cli.jobs import open_ledger
+from entrepot.cli.status import ATTENTION, _as_json, jobs_tables
+from entrepot.jobs import Ledger
+from entrepot.service import status as service
+from entrepot.service.config import Config, SpoolConfig
+from entrepot.service.loading import load_config
+from entrepot.spool import Spool
+from entrepot.units import format_duration
+
+
+def service_status(
+    file: Path, names: Sequence[Path], as_json: bool, state: Path | None, ledger_url: str | None
+) -> int:
+    """Report on the service configured in ``file``; the exit code of ``entrepot status``."""
+    config = load_config(file)
+    now = datetime.now(UTC)
+    state = state or config.service.state
+    ledger_url = ledger_url or config.service.ledger
+    running = service.running_service(state, now)
+    spools = service.spool_figures(_selected(config, names), now)
+    with open_ledger(state, ledger_url) as book, _rows(book) as rows:
+        routes = service.route_figures(config, rows, running)
+        jobs = _as_json({}, book)
+        counts = book.counts()
+        if as_json:
+            del jobs["spools"]
+            emit_json(
+                {
+                    "config": str(file),
+                    "service": {"running": True, **_without_schedule(running)}
+                    if running
+                    else {"running": False},
+                    "spools": spools,
+                    "routes": routes,
+                    **jobs,
+                }
+            )
+        else:
+            out.print(_service_line(running, config))
+            out.print(_spools_table(spools))
+            if routes:
+                out.print(_routes_table(routes, now))
+            out.print(jobs_tables(book))
+    needs_attention = any(counts.get(s, 0) for s in ATTENTION)
+    return ExitCode.FAILED if needs_attention else ExitCode.OK
+
+
+def _selected(config: Config, names: Sequence[Path]) -> dict[str, SpoolConfig]:
+    """The spools named (configured names or folders), else all the configured ones.
+
+    A named spool that does not exist raises SpoolNotFound (exit 4).
+    """
+    if not names:
+        return dict(config.spools)
+    chosen: dict[str, SpoolConfig] = {}
+    for name in names:
+        key = str(name)
+        spool = config.spools.get(key) or SpoolConfig(path=name.expanduser().absolute())
+        Spool(spool.path).check()
+        chosen[key] = spool
+    return chosen
+
+
+@contextmanager
+def _rows(ledger: Ledger) -> Iterator[service.Rows]:
+    """A reader of plain SQL on the ledger's database."""
+    import sqlalchemy as sa
+
+    with ledger.engine.connect() as conn:
+
+        def rows(sql: str, params: Mapping[str, Any], /) -> Sequence[Sequence[Any]]:
+            return conn.execute(sa.text(sql), dict(params)).all()
+
+        yield rows
+
+
+def _without_schedule(running: Mapping[str, Any]) -> dict[str, Any]:
+    # Each route's next due time is shown with the route.
+    return {key: value for key, value in running.items() if key not in ("routes", "fetches")}
+
+
+def _service_line(running: Mapping[str, Any] | None, config: Config) -> str:
+    if running is None:
+        return f"Service: not running (state folder {config.service.state})"
+    uptime = running.get("uptime_seconds")
+    parts = [
+        f"Service: running, PID {running['pid']}",
+        f"up {format_duration(uptime)}" if uptime is not None else None,
+        f"configuration generation {running['generation']}" if running.get("generation") else None,
+        f"listening on {running['listen']}" if running.get("listen") else None,
+    ]
+    return ", ".join(part for part in parts if part)
+
+
+def _spools_table(spools: Mapping[str, Mapping[str, Any]]) -> Table:
+    def cell(area: Mapping[str, Any]) -> str:
+        if not area["files"]:
+            return "0"
+        age = area["oldest_age_seconds"]
+        oldest = f", oldest {format_duration(age)}" if age is not None else ""
+        return f"{area['files']} ({human_size(area['bytes'])}{oldest})"
+
+    rows = [
+        (
+            name if figures["exists"] else f"{name} (missing)",
+            *(cell(figures["areas"][area]) for area in service.SHOWN_AREAS),
+        )
+        for name, figures in spools.items()
+    ]
+    columns = ("Spool", "Waiting", "In flight", "Done", "Being written")
+    return table("Spools", columns, rows)
+
+
+def _routes_table(routes: Mapping[str, Mapping[str, Any]], now: datetime) -> Table:
+    def when(value: str | None) -> str:
+        if not value:
+            return ""
+        seconds = (now - datetime.fromisoformat(value)).total_seconds()
+        return f"{format_duration(abs(seconds))} {'ago' if seconds >= 0 else 'from now'}"
+
+    rows = [
+        (
+            name,
+            f"{route['kind']} {route['spool']} → {route['target']}",
+            when(route["last_run"]),
+            route["last_outcome"] or "",
+            when(route["last_success"]),
+            when(route["next_due"]),
+            (route["last_error"] or {}).get("error", "")[:70],
+        )
+        for name, route in routes.items()
+    ]
+    columns = ("Route", "Way", "Last run", "Outcome", "Last success", "Next due", "Last error")
+    return table("Routes", columns, rows)

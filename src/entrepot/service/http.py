@@ -1,0 +1,240 @@
+"""The service's HTTP endpoint: ``/healthz``, ``/readyz`` and ``/metrics``.
+
+Off unless ``service.listen`` is set.  :func:`start_http` binds the address
+in the caller's thread — so a port already taken is a configuration error
+(exit 3) at once, not a log line from a background thread — and then serves
+a Starlette app with uvicorn in a daemon thread until
+:meth:`HttpEndpoint.stop`.
+
+``GET /healthz``
+    200 while the process answers; never needs the token (a container's
+    health check or a load balancer calls it).
+``GET /readyz``
+    200 when the ledger answers and a configuration is loaded, else 503;
+    either way a JSON body saying what was checked and how each route's
+    last run ended (a failing route does not make the service unready: it
+    is still there to retry it).
+``GET /metrics``
+    the Prometheus text format (:mod:`entrepot.service.metrics`).
+
+A token read from ``service.token_file`` (a file private to its owner, as
+for passwords) protects everything but ``/healthz``: requests send
+``Authorization: Bearer <token>``, compared in constant time; a missing or
+wrong token gets the same 401.  Without a token file the endpoint may only
+listen on a loopback address: anything that others can reach needs one.
+"""
+
+from __future__ import annotations
+
+import errno
+import hmac
+import ipaddress
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from entrepot.errors import ConfigError
+from entrepot.logs import log_event
+from entrepot.service.config import Config
+from entrepot.service.metrics import PrometheusTelemetry
+from entrepot.targets.options import check_private_file
+
+__all__ = ["OPEN_PATHS", "HttpEndpoint", "build_app", "read_token", "start_http"]
+
+logger = logging.getLogger(__name__)
+
+#: Paths answered without the token.
+OPEN_PATHS = frozenset({"/healthz"})
+#: Seconds :func:`start_http` waits for the server to take requests.
+STARTUP_TIMEOUT = 10.0
+
+
+def read_token(path: Path) -> str:
+    """The token in ``path``, which must be a regular file private to its owner."""
+    check_private_file(path, what="token file")
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"token file {str(path)!r} cannot be read: {exc}") from exc
+    if not token:
+        raise ConfigError(f"token file {str(path)!r} is empty: write a long random token in it")
+    return token
+
+
+class _TokenGuard:
+    """ASGI middleware: every path but :data:`OPEN_PATHS` needs ``Bearer <token>``."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.expected is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        given = b""
+        for key, value in scope["headers"]:
+            if key == b"authorization":
+                given = value
+                break
+        # compare_digest takes as long whatever the first differing byte.
+        if hmac.compare_digest(given, self.expected):
+            await self.app(scope, receive, send)
+            return
+        refused = PlainTextResponse(
+            "a valid token is required\n", 401, headers={"WWW-Authenticate": "Bearer"}
+        )
+        await refused(scope, receive, send)
+
+
+def build_app(telemetry: PrometheusTelemetry, token: str | None = None) -> Starlette:
+    """The Starlette app answering the three paths (``token=None``: no token asked)."""
+
+    # Plain functions: Starlette runs them in its thread pool, since reading
+    # the ledger and the spools blocks.
+    def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    def readyz(request: Request) -> Response:
+        readiness = telemetry.readiness()
+        return JSONResponse(readiness.as_json(), 200 if readiness.ready else 503)
+
+    def metrics(request: Request) -> Response:
+        return Response(telemetry.render(), media_type=CONTENT_TYPE_LATEST)
+
+    methods = ["GET", "HEAD"]
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=methods),
+            Route("/readyz", readyz, methods=methods),
+            Route("/metrics", metrics, methods=methods),
+        ]
+    )
+    app.add_middleware(_TokenGuard, token=token)
+    return app
+
+
+@dataclass
+class HttpEndpoint:
+    """A running endpoint: where it listens, and how to stop it."""
+
+    host: str
+    port: int
+    server: uvicorn.Server
+    thread: threading.Thread
+    sock: socket.socket
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving (requests in progress get ``timeout`` seconds to finish)."""
+        self.server.should_exit = True
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.server.force_exit = True
+            self.thread.join(timeout)
+        self.sock.close()
+        log_event(logger, "http.stopped", address=self.url)
+
+
+def split_address(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9180`` for IPv6) as a host and a port number."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ConfigError(f"listen address {listen!r} is not HOST:PORT, e.g. '127.0.0.1:9180'")
+    return host.removeprefix("[").removesuffix("]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def start_http(
+    config: Config,
+    telemetry: PrometheusTelemetry,
+    *,
+    listen: str | None = None,
+    startup_timeout: float = STARTUP_TIMEOUT,
+) -> HttpEndpoint | None:
+    """Serve the endpoint on ``service.listen`` (or ``listen``); ``None`` when neither is set.
+
+    Raises :class:`~entrepot.errors.ConfigError` (exit 3) for an address that
+    cannot be bound (a port taken, an address not of this host), a token file
+    that is missing, empty or open to others, and a non-loopback address
+    without a token file.
+    """
+    address = listen or config.service.listen
+    if address is None:
+        return None
+    if not isinstance(telemetry, PrometheusTelemetry):
+        raise TypeError(
+            f"the endpoint serves a PrometheusTelemetry, not {type(telemetry).__name__}"
+        )
+    host, port = split_address(address)
+    token_file = config.service.token_file
+    token = read_token(token_file) if token_file is not None else None
+    if token is None and not is_loopback(host):
+        raise ConfigError(
+            f"service.listen {address!r} can be reached from other hosts: "
+            "set service.token_file, or listen on 127.0.0.1"
+        )
+    sock = _bind(host, port, address)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(telemetry, token),
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            loop="asyncio",
+            server_header=False,
+            timeout_graceful_shutdown=5,
+        )
+    )
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="entrepot-http", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise ConfigError(f"the HTTP endpoint on {address} did not start")
+        time.sleep(0.01)
+    endpoint = HttpEndpoint(host, sock.getsockname()[1], server, thread, sock)
+    log_event(logger, "http.listening", address=endpoint.url, token=token is not None)
+    return endpoint
+
+
+def _bind(host: str, port: int, address: str) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        hint = (
+            "another program uses it" if exc.errno == errno.EADDRINUSE else "check service.listen"
+        )
+        raise ConfigError(f"cannot listen on {address}: {reason} ({hint})") from exc
+    sock.set_inheritable(False)
+    return sock
