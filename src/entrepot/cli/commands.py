@@ -74,6 +74,18 @@ COMMANDS = (
         "dc",
         "The data center: CSV uploads, validated imports into tables, exports and logs.",
     ),
+    CommandEntry(
+        "serve", "service", "Run every route, fetch and chore of the configuration until stopped."
+    ),
+    CommandEntry(
+        "reload", "service", "Ask the running service to re-read its configuration (SIGHUP)."
+    ),
+    CommandEntry(
+        "validate",
+        "service",
+        "Check a configuration file: every problem at once, with its line and a hint.",
+    ),
+    CommandEntry("init", "service", "Write a commented starter configuration that runs as it is."),
 )
 
 

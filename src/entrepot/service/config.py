@@ -39,6 +39,7 @@ from entrepot.units import parse_duration, parse_size
 
 __all__ = [
     "ArchiveConfig",
+    "BacklogConfig",
     "Config",
     "DataCenterConfig",
     "FetchConfig",
@@ -245,6 +246,8 @@ class DataCenterConfig(_Section):
     schemas: Path | None = None
     watch: Path | None = None
     mode: Literal["create", "update", "remove"] = "create"
+    #: A file dropped into ``watch`` is taken once unchanged for this long.
+    settle: Duration = 2.0
 
     @field_validator("root", "schemas", "watch", "password_file")
     @classmethod
@@ -269,6 +272,21 @@ class RetentionConfig(_Section):
     cur: Duration | None = None
 
 
+class BacklogConfig(_Section):
+    """How a job that failed its run waits before the next one (doubling up to ``max_delay``)."""
+
+    delay: Duration = 60.0
+    max_delay: Duration = 3600.0
+    #: Failed runs in a row after which a job is parked as dead for an operator.
+    runs: int = Field(default=8, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BacklogConfig:
+        if self.delay <= 0 or self.max_delay < self.delay:
+            raise ValueError("backlog delays: 0 < delay <= max_delay")
+        return self
+
+
 class ServiceConfig(_Section):
     """The daemon itself."""
 
@@ -280,6 +298,14 @@ class ServiceConfig(_Section):
     grace: Duration = 30.0
     scan_every: Duration = 30.0
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    backlog: BacklogConfig = Field(default_factory=BacklogConfig)
+
+    @field_validator("grace", "scan_every")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be longer than zero")
+        return value
 
     @field_validator("state", "token_file")
     @classmethod

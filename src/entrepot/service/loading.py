@@ -35,6 +35,7 @@ __all__ = [
     "check_config",
     "default_config_path",
     "environment_problems",
+    "line_of",
     "load_config",
 ]
 
@@ -106,39 +107,58 @@ def check_config(path: str | os.PathLike[str]) -> tuple[Config | None, list[Prob
 
 
 def environment_problems(config: Config, env: Mapping[str, str] | None = None) -> list[Problem]:
-    """What this machine lacks for ``config``: variables, private files, backends."""
+    """What this machine lacks for ``config``: variables, private files, backends.
+
+    Each problem carries the line of the key it is about when ``config``
+    was read from a file.
+    """
     from entrepot.targets.options import check_private_file
     from entrepot.targets.registry import BACKENDS
 
     env = os.environ if env is None else env
+    lines = _lines_of(config.source)
     problems: list[Problem] = []
-    refs: list[tuple[str, str | None, Path | None]] = [
-        (f"targets.{name}", target.password_env, target.password_file)
+
+    def problem(path: tuple[str, ...], message: str, hint: str | None = None) -> None:
+        line = _line_of(path, lines)
+        problems.append(Problem(".".join(path), message, line, hint, config.source))
+
+    refs: list[tuple[tuple[str, ...], str | None, Path | None]] = [
+        (("targets", name), target.password_env, target.password_file)
         for name, target in config.targets.items()
     ]
     if config.datacenter is not None:
-        refs.append(("datacenter", config.datacenter.password_env, config.datacenter.password_file))
+        center = config.datacenter
+        refs.append((("datacenter",), center.password_env, center.password_file))
     for where, variable, secret_file in refs:
         if variable and variable not in env:
-            problems.append(
-                Problem(
-                    where,
-                    f"the variable {variable} is not set",
-                    hint="set it, or use password_file",
-                    file=config.source,
-                )
-            )
+            problem((*where, "password_env"), f"the variable {variable} is not set",
+                    "set it, or use password_file")  # fmt: skip
         if secret_file is not None:
             try:
                 check_private_file(secret_file, what="password file")
             except (ConfigError, OSError) as exc:
-                problems.append(Problem(where, str(exc), file=config.source))
+                problem((*where, "password_file"), str(exc), "chmod 600 it, owned by the service")
     for name, target in config.targets.items():
         try:
             BACKENDS.load(target.scheme)
         except ConfigError as exc:
-            problems.append(Problem(f"targets.{name}.url", str(exc), file=config.source))
+            problem(("targets", name, "url"), str(exc))
     return problems
+
+
+def _lines_of(source: Path | None) -> dict[tuple[str, ...], int]:
+    if source is None:
+        return {}
+    try:
+        return _line_index(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return {}
+
+
+def line_of(config: Config, *path: str) -> int | None:
+    """The line of ``config``'s file where ``path`` (``"targets", "partner", "url"``) is written."""
+    return _line_of(path, _lines_of(config.source))
 
 
 # -- locating problems -------------------------------------------------------------

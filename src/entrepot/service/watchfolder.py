@@ -1,0 +1,231 @@
+"""The data center's watched folder: CSV files dropped there are uploaded and imported.
+
+A file is taken once it has stayed the same (size and modification time)
+for ``[datacenter] settle`` seconds, so one still being copied in is left
+alone; hidden names and names ending ``.part`` or ``.tmp`` are never taken
+(write under such a name, then rename, for an immediate take-over).
+
+**Which table.**  A file's table is its name up to the first dot, blanks
+made underscores: ``students.csv`` and ``students.2026-03.csv`` both go to
+table ``students``.
+
+**How.**  The file is stored in the data center's root as an upload would be
+(:func:`~entrepot.datacenter.uploads.store_upload`: its name normalised,
+refused when it was already imported, too large or not text), imported by an
+:class:`~entrepot.datacenter.ImportJob` through the runner and the ledger,
+and only then removed from the watched folder.  A crash at any point loses
+nothing and imports nothing twice: on the next pass a file whose identical
+copy is already in the data center is not stored again, and its import is
+started only when no job of it is recorded.  A file the data center refuses
+moves to ``rejected/`` inside the watched folder, with the reason logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+from entrepot.datacenter.storage import StorageTree
+from entrepot.datacenter.uploads import normalise_name, store_upload
+from entrepot.durable import rename_noreplace
+from entrepot.errors import UploadRejected
+from entrepot.jobs import JobState, Ledger, Runner
+from entrepot.jobs.ledger import OPEN
+from entrepot.logs import log_event
+from entrepot.service.building import import_job
+from entrepot.service.config import DataCenterConfig
+from entrepot.service.interrupting import StopAware
+from entrepot.service.telemetry import RunSummary, Telemetry
+
+logger = logging.getLogger("entrepot.service")
+
+__all__ = ["WatchFolder", "table_for"]
+
+#: Sub-folder of the watched folder that receives refused files.
+REJECTED = "rejected"
+_SKIPPED_SUFFIXES = (".part", ".tmp")
+_BLANKS = re.compile(r"\s+")
+
+
+def table_for(name: str) -> str:
+    """The table a dropped file is imported into.
+
+    >>> table_for("students.2026-03.csv")
+    'students'
+    >>> table_for("exam results.csv.gz")
+    'exam_results'
+    """
+    return _BLANKS.sub("_", name.split(".", 1)[0].strip())
+
+
+def _digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+class WatchFolder:
+    """Takes the settled files of ``[datacenter] watch`` and imports each of them."""
+
+    def __init__(
+        self,
+        center: DataCenterConfig,
+        runner: Runner,
+        telemetry: Telemetry,
+        stopping: threading.Event,
+    ) -> None:
+        assert center.watch is not None
+        self.center = center
+        self.folder = center.watch
+        self.runner = runner
+        self.telemetry = telemetry
+        self.stopping = stopping
+        self._seen: dict[str, tuple[int, int, float]] = {}
+
+    # -- which files -----------------------------------------------------------
+
+    def settled(self) -> list[Path]:
+        """The files that have not changed for ``settle`` seconds, oldest first."""
+        now = time.monotonic()
+        settle = max(self.center.settle, 1.0)
+        found: dict[str, tuple[int, int, float]] = {}
+        ready: list[tuple[int, Path]] = []
+        try:
+            entries = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") or name.endswith(_SKIPPED_SUFFIXES):
+                continue
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue  # folders (rejected/) and links are never taken
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            before = self._seen.get(name)
+            since = now
+            if before is not None and before[:2] == (info.st_size, info.st_mtime_ns):
+                since = before[2]
+            found[name] = (info.st_size, info.st_mtime_ns, since)
+            # Unchanged over two passes that far apart, or not written to for that long.
+            if now - since >= self.center.settle or time.time() - info.st_mtime >= settle:
+                ready.append((info.st_mtime_ns, Path(entry.path)))
+        self._seen = found
+        return [path for _, path in sorted(ready)]
+
+    def next_check(self) -> float | None:
+        """Seconds until a file seen but not yet settled may be taken (None: none waits)."""
+        if not self._seen:
+            return None
+        now = time.monotonic()
+        return max(0.05, min(self.center.settle - (now - s) for _, _, s in self._seen.values()))
+
+    # -- the lane's work ----------------------------------------------------------
+
+    def run(self, trigger: str) -> None:
+        for path in self.settled():
+            if self.stopping.is_set():
+                return
+            self.take(path, trigger)
+
+    def interrupt(self) -> None:
+        """An import finishes its chunk in hand; the next file waits for the next start."""
+
+    def take(self, path: Path, trigger: str = "watch") -> None:
+        """Store ``path`` in the data center, import it, then remove it from the folder."""
+        tree = StorageTree(self.center.root).ensure(create_root=True)
+        try:
+            stored = normalise_name(path.name)
+            if self._already_stored(tree, path, stored):
+                if not self._needs_import(tree, stored):
+                    path.unlink(missing_ok=True)
+                    return
+            else:
+                stored = store_upload(tree, path, path.name).name
+        except UploadRejected as exc:
+            self._reject(path, exc)
+            return
+        self._import(stored, table_for(path.name), trigger)
+        path.unlink(missing_ok=True)
+
+    def _already_stored(self, tree: StorageTree, path: Path, stored: str) -> bool:
+        """True when an identical copy of ``path`` is in the root or was imported already."""
+        for folder in (tree.root, tree.finished, tree.unfinished):
+            copy = folder / stored
+            same_size = copy.is_file() and copy.stat().st_size == path.stat().st_size
+            if same_size and _digest(copy) == _digest(path):
+                return True
+        return False
+
+    def _needs_import(self, tree: StorageTree, stored: str) -> bool:
+        """A copy waits in the root and no job of it is recorded (a crash came in between)."""
+        if not (tree.root / stored).is_file():
+            return False  # imported already: it moved to finished/ or unfinished/
+        ledger = self.runner.ledger
+        return ledger is None or not _recorded(ledger, str(tree.root), stored)
+
+    def _import(self, stored: str, table: str, trigger: str) -> None:
+        job = import_job(self.center, stored, table)
+        started = time.monotonic()
+        result = self.runner.run(StopAware(job, self.stopping))
+        rows = job.result
+        self.telemetry.run_finished(
+            RunSummary(
+                kind="import",
+                name="datacenter",
+                target=None,
+                outcome=str(result.outcome),
+                seconds=time.monotonic() - started,
+                files=1 if result.ok else 0,
+                bytes=result.bytes,
+                failed_files=0 if result.ok else 1,
+                rows_ok=rows.successful if rows else 0,
+                rows_failed=rows.failed if rows else 0,
+                trigger=trigger,
+            )
+        )
+        log_event(logger, "service.imported", logging.INFO if result.ok else logging.ERROR,
+                  file=stored, table=table, outcome=result.outcome, job_id=result.job_id,
+                  rows_ok=rows.successful if rows else 0,
+                  rows_failed=rows.failed if rows else 0)  # fmt: skip
+
+    def _reject(self, path: Path, error: UploadRejected) -> None:
+        folder = self.folder / REJECTED
+        folder.mkdir(exist_ok=True)
+        for number in range(1000):
+            name = path.name if number == 0 else f"{path.name}.{number}"
+            try:
+                rename_noreplace(path, folder / name)
+                break
+            except FileExistsError:
+                continue
+        log_event(logger, "service.import_rejected", logging.ERROR, file=path.name,
+                  reason=str(error), moved_to=f"{REJECTED}/")  # fmt: skip
+        self.telemetry.run_finished(
+            RunSummary(
+                kind="import",
+                name="datacenter",
+                target=None,
+                outcome="failed",
+                seconds=0.0,
+                failed_files=1,
+                trigger="watch",
+            )
+        )
+
+
+def _recorded(ledger: Ledger, root: str, stored: str) -> bool:
+    states = (*OPEN, JobState.RUNNING)
+    return any(
+        job.params.get("root") == root and job.params.get("file") == stored
+        for job in ledger.jobs(states=states, kind="import")
+    )
