@@ -18,15 +18,17 @@ ledger directly (:mod:`entrepot.jobs.summary`), without opening it in full.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from entrepot.cli import console
+from entrepot.cli import console, names
 from entrepot.cli.console import emit_json, human_size, is_quiet, print_error, say, shown, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
+from entrepot.cli.names import ConfigOption
 from entrepot.errors import ConfigError, EntrepotError, RemoteLocked
 from entrepot.jobs.states import Outcome
 from entrepot.jobs.summary import has_open_job, ledger_file, sqlite_reader
@@ -212,31 +214,62 @@ def _show_plan(rows: list[tuple[str, int, str]], title: str, as_json: bool) -> i
 
 
 def ship(
-    spool: Annotated[Path, typer.Argument(help="The spool whose new/ files are shipped.")],
-    url: Annotated[
-        str, typer.Argument(help="Target URL (ftp://, ftps://, sftp://, s3://, file://).")
-    ],
-    protocol: Protocol = "atomic",
-    after: Annotated[
-        str, typer.Option("--after", help="Local file after delivery: cur, delete or archive.")
-    ] = "cur",
-    order: Annotated[str, typer.Option("--order", help="oldest, newest or name.")] = "oldest",
-    parallel: Parallel = 1,
-    conflict: Annotated[
-        str,
-        typer.Option(
-            "--conflict", help="Remote name taken: replace, skip (identical), fail or rename."
+    spool: Annotated[
+        Path,
+        typer.Argument(
+            help="The spool whose new/ files are shipped (a folder or a configured spool), "
+            "or a configured route alone.",
+            show_default=False,
         ),
-    ] = "replace",
+    ],
+    url: Annotated[
+        str | None,
+        typer.Argument(
+            help="Target URL (ftp://, ftps://, sftp://, s3://, file://) or configured target.",
+            show_default=False,
+        ),
+    ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option("--protocol", help="Delivery protocol: atomic (default), lock or marker."),
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            "--after", help="Local file after delivery: cur (default), delete or archive."
+        ),
+    ] = None,
+    order: Annotated[
+        str | None, typer.Option("--order", help="oldest (default), newest or name.")
+    ] = None,
+    parallel: Annotated[
+        int | None, typer.Option("--parallel", "-j", help="Transfers at once (1).", min=1)
+    ] = None,
+    conflict: Annotated[
+        str | None,
+        typer.Option(
+            "--conflict",
+            help="Remote name taken: replace (default), skip (identical), fail or rename.",
+        ),
+    ] = None,
     sweep_partials_after: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--sweep-partials-after",
-            help="Remove temporary uploads of dead runs older than this (or 'never').",
+            help="Remove temporary uploads of dead runs older than this (1h) or 'never'.",
         ),
-    ] = "1h",
-    max_tries: MaxTries = 3,
-    retry_delay: RetryDelay = 2.0,
+    ] = None,
+    max_tries: Annotated[
+        int | None, typer.Option("--max-tries", help="Tries within this run (3).", min=1)
+    ] = None,
+    retry_delay: Annotated[
+        float | None,
+        typer.Option(
+            "--retry-delay",
+            parser=parse_duration,
+            help="Wait before the first retry (doubles): 2s (default), 1m.",
+        ),
+    ] = None,
     lease: Annotated[
         float | None,
         typer.Option("--lease", parser=parse_duration, help="Lease of other hosts' claims."),
@@ -244,27 +277,98 @@ def ship(
     password_env: PasswordEnv = None,
     password_file: PasswordFile = None,
     option: TargetOptions = None,
+    config: ConfigOption = None,
     state: StateOption = None,
     ledger: LedgerOption = None,
     no_ledger: NoLedger = False,
     dry_run: DryRun = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Deliver every file waiting in the spool's new/ to URL, then move it to cur/."""
-    options = ShipOptions(
-        protocol=protocol,  # type: ignore[arg-type]
-        after=after,  # type: ignore[arg-type]
-        order=order,  # type: ignore[arg-type]
-        parallel=parallel,
-        conflict=conflict,  # type: ignore[arg-type]
-        lease=lease,
-        sweep_partials_after=_sweep(sweep_partials_after),
+    """Deliver every file waiting in the spool's new/ to URL, then move it to cur/.
+
+    SPOOL and URL may be names from the configuration file; a route's name
+    alone (``entrepot ship to-partner``) runs that route once, as the
+    service would, with the options given here on top.
+    """
+    chosen = {
+        "protocol": protocol,
+        "after": after,
+        "order": order,
+        "parallel": parallel,
+        "conflict": conflict,
+        "lease": lease,
+    }
+    given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
+    if sweep_partials_after is not None:
+        given["sweep_partials_after"] = _sweep(sweep_partials_after)
+    settings: dict[str, Any] = {"max_tries": max_tries, "retry_delay": retry_delay}
+    overrides = _target_options(option, password_env, password_file)
+    if url is None:
+        job = _route_job(spool, config, given, settings, overrides)
+    else:
+        spool, spool_name = names.spool_path(spool, config)
+        Spool(spool).check()
+        settings = {
+            "max_tries": max_tries or 3,
+            "retry_delay": 2.0 if retry_delay is None else retry_delay,
+        }
+        options = ShipOptions(**given)
+        if names.is_name(url):
+            from entrepot.service.named import target_job
+
+            config_used = names.load(config, url)
+            job = target_job(
+                ShipJob, config_used, url, spool, spool_name=spool_name, overrides=overrides,
+                options=options, **settings,
+            )  # fmt: skip
+        else:
+            job = ShipJob(str(spool), url, options=options, target_options=overrides, **settings)
+    return _ship(job, state, ledger, no_ledger, dry_run, as_json)
+
+
+def _route_job(
+    name: Path,
+    config: Path | None,
+    given: dict[str, Any],
+    settings: dict[str, Any],
+    overrides: dict[str, Any],
+) -> ShipJob:
+    """The job of the configured route ``name``, with what the command line gives on top."""
+    if not names.is_name(name) or "/" in str(name):
+        raise typer.BadParameter(
+            "give the target URL or name after the spool, or a configured route's name alone",
+            param_hint="URL",
+        )
+    from entrepot.service.building import ship_job
+    from entrepot.service.named import merged_options, unknown
+
+    route = str(name)
+    loaded = names.load(config, route)
+    if route not in loaded.routes:
+        raise unknown(loaded, ("routes",), route)
+    job = ship_job(loaded, route)
+    if not (given or overrides or any(v is not None for v in settings.values())):
+        return job
+    target = loaded.targets[loaded.routes[route].target]
+    return ShipJob(
+        job.spool_path,
+        job.route.url,
+        options=dataclasses.replace(job.route.options, **given),
+        target_options=merged_options(target, overrides),
+        max_tries=settings["max_tries"] or job.max_tries,
+        retry_delay=job.retry_delay if settings["retry_delay"] is None else settings["retry_delay"],
+        origin=job.origin,
     )
-    Spool(spool).check()
-    job = ShipJob(
-        str(spool), url, options=options, max_tries=max_tries, retry_delay=retry_delay,
-        target_options=_target_options(option, password_env, password_file),
-    )  # fmt: skip
+
+
+def _ship(
+    job: ShipJob,
+    state: Path | None,
+    ledger: str | None,
+    no_ledger: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
     if dry_run:
         where = job.route.display_url.rstrip("/")
         plan = [(entry.name, entry.size, f"{where}/{remote}") for entry, remote in job.route.plan()]
@@ -289,8 +393,12 @@ def ship(
 
 
 def fetch(
-    url: Annotated[str, typer.Argument(help="Remote folder URL to fetch from.")],
-    spool: Annotated[Path, typer.Argument(help="The spool to fetch into (its new/).")],
+    url: Annotated[
+        str, typer.Argument(help="Remote folder URL to fetch from, or a configured target.")
+    ],
+    spool: Annotated[
+        Path, typer.Argument(help="The spool to fetch into (its new/): a folder or a name.")
+    ],
     protocol: Protocol = "atomic",
     remote_after: Annotated[
         str | None,
@@ -304,6 +412,7 @@ def fetch(
     password_env: PasswordEnv = None,
     password_file: PasswordFile = None,
     option: TargetOptions = None,
+    config: ConfigOption = None,
     state: StateOption = None,
     ledger: LedgerOption = None,
     no_ledger: NoLedger = False,
@@ -312,12 +421,23 @@ def fetch(
 ) -> int:
     """Download every file of a remote folder into the spool, then delete it remotely."""
     options = ShipOptions(protocol=protocol, remote_after=remote_after)  # type: ignore[arg-type]
+    spool, spool_name = names.spool_path(spool, config, creating=create)
     local = Spool(spool)
     if not (create and dry_run):
         (local.prepare() if create else local).check()
     target_options = _target_options(option, password_env, password_file)
-    job = FetchJob(str(spool), url, options=options, target_options=target_options,
-                   max_tries=max_tries, retry_delay=retry_delay)  # fmt: skip
+    settings: dict[str, Any] = {
+        "options": options,
+        "max_tries": max_tries,
+        "retry_delay": retry_delay,
+    }
+    if names.is_name(url):
+        from entrepot.service.named import target_job
+
+        job = target_job(FetchJob, names.load(config, url), url, spool, spool_name=spool_name,
+                         overrides=target_options, **settings)  # fmt: skip
+    else:
+        job = FetchJob(str(spool), url, target_options=target_options, **settings)
     if dry_run:
         into = f"{job.spool_path}/new"
         plan = [(info.name, info.size, f"{into}/{info.name}") for info in job.route.plan()]

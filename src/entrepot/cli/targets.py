@@ -42,8 +42,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from entrepot.cli import names
 from entrepot.cli.console import emit_json, err, human_age, human_size, out, shown, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
+from entrepot.cli.names import ConfigOption
 from entrepot.errors import ConfigError, EntrepotError, VerificationFailed
 from entrepot.redact import printable
 from entrepot.targets import (
@@ -61,7 +63,12 @@ from entrepot.targets.url import SECRET_OPTIONS
 _R = TypeVar("_R")
 PASSWORD_VARIABLE = "ENTREPOT_PASSWORD"  # noqa: S105 - a variable name, not a secret
 
-UrlArg = Annotated[str, typer.Argument(help="Target URL, e.g. sftp://user@host:22/folder.")]
+UrlArg = Annotated[
+    str,
+    typer.Argument(
+        help="Target URL, e.g. sftp://user@host:22/folder, or a configured target's name."
+    ),
+]
 OptionList = Annotated[
     list[str] | None,
     typer.Option("--option", "-o", help="Target option key=value (repeatable; no secrets)."),
@@ -92,6 +99,16 @@ def target_options(
     timeout: float | None = None,
 ) -> dict[str, Any]:
     """Keyword options for ``open_target(url, ...)`` from a command line; see the module."""
+    return with_default_password(url, given_options(pairs, password_env, password_file, timeout))
+
+
+def given_options(
+    pairs: list[str] | None,
+    password_env: str | None = None,
+    password_file: Path | None = None,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """The target options written on the command line (rules 1 and 2 of the module)."""
     options: dict[str, Any] = dict(option_pairs(pairs or []))
     if password_env and password_file:
         raise ConfigError("give --password-env or --password-file, not both")
@@ -99,10 +116,15 @@ def target_options(
         options["password_env"] = password_env
     elif password_file:
         options["password_file"] = str(password_file)
-    elif PASSWORD_VARIABLE in os.environ and not _names_a_password(url, options):
-        options["password_env"] = PASSWORD_VARIABLE
     if timeout is not None:
         options["timeout"] = timeout
+    return options
+
+
+def with_default_password(url: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` with ``$ENTREPOT_PASSWORD`` as the password if nothing else names one."""
+    if PASSWORD_VARIABLE in os.environ and not _names_a_password(url, options):
+        return {**options, "password_env": PASSWORD_VARIABLE}
     return options
 
 
@@ -122,10 +144,19 @@ class Connecting:
     password_env: str | None = None
     password_file: Path | None = None
     timeout: float | None = None
+    config: Path | None = None
 
     def options(self, url: str) -> dict[str, Any]:
         """Keyword options for ``open_target(url, ...)`` (see :func:`target_options`)."""
         return target_options(url, self.pairs, self.password_env, self.password_file, self.timeout)
+
+    def resolve(self, argument: str) -> tuple[str, dict[str, Any]]:
+        """The URL and options of ``argument``: a URL, a path, or a configured target's name."""
+        if not names.is_name(argument):
+            return argument, self.options(argument)
+        given = given_options(self.pairs, self.password_env, self.password_file, self.timeout)
+        named = names.target(argument, self.config, given)
+        return named.url, with_default_password(named.url, named.options)
 
 
 _CONNECTING = [
@@ -135,6 +166,7 @@ _CONNECTING = [
         ("password_env", PasswordEnv),
         ("password_file", PasswordFile),
         ("timeout", Timeout),
+        ("config", ConfigOption),
     )
 ]
 
@@ -143,9 +175,10 @@ def connecting(command: Callable[..., _R]) -> Callable[..., _R]:
     """Give a command the options every target command takes, under the one rule.
 
     The command declares a keyword-only ``how: Connecting`` parameter; its
-    users see ``-o``, ``--password-env``, ``--password-file`` and
-    ``--timeout`` instead, and ``how.options(url)`` turns them into target
-    options.
+    users see ``-o``, ``--password-env``, ``--password-file``,
+    ``--timeout`` and ``--config`` instead, and ``how.resolve(argument)``
+    turns the URL or configured target name and those options into a URL
+    and target options.
     """
     signature = inspect.signature(command, eval_str=True)
     kept = [param for name, param in signature.parameters.items() if name != "how"]
@@ -203,7 +236,7 @@ def put(
     for file in files:
         if not file.is_file():
             raise FileNotFoundError(2, "no such file", str(file))
-    options = how.options(url)
+    url, options = how.resolve(url)
     specs = [(f, name or f.name) for f in files]
     policy: Conflict = conflict  # type: ignore[assignment]
     columns = (
@@ -269,8 +302,9 @@ def ls(
     how: Connecting,
 ) -> None:
     """List the files of a target folder (a missing folder exits 4)."""
-    with open_target(url, **how.options(url)) as target:
-        entries = target.list(folder)
+    url, options = how.resolve(url)
+    with open_target(url, **options) as remote:
+        entries = remote.list(folder)
     if as_json:
         emit_json([dataclasses.asdict(e) for e in entries])
         return
@@ -287,17 +321,20 @@ def ls(
 
 
 def get(
-    url: Annotated[str, typer.Argument(help="URL of one remote file.")],
+    url: Annotated[
+        str, typer.Argument(help="URL of one remote file, or TARGET/path/name of a configured one.")
+    ],
     local: Annotated[Path, typer.Argument(help="Local file, or a folder to put it in.")],
     as_json: AsJson = False,
     *,
     how: Connecting,
 ) -> None:
     """Download one file, written locally under a temporary name and renamed."""
+    url, options = how.resolve(url)
     target_url, name = split_file_url(url)
     destination = local / name if local.is_dir() else local
-    with open_target(target_url, **how.options(target_url)) as target:
-        info = target.download(name, destination)
+    with open_target(target_url, **options) as remote:
+        info = remote.download(name, destination)
     if as_json:
         emit_json({"local": str(destination), "remote": dataclasses.asdict(info)})
     else:
@@ -313,7 +350,8 @@ def check(
     """Connect, write, read back, list and delete a probe file; say what works."""
     probe = f"entrepot-check-{secrets.token_hex(4)}.txt"
     payload = f"entrepot check {time.time():.0f}\n".encode()
-    target = open_target(url, **how.options(url))
+    url, options = how.resolve(url)
+    target = open_target(url, **options)
     if not as_json:
         out.print(f"target: {shown(target.url)}")
     steps: list[tuple[str, Any]] = [
