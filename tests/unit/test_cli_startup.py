@@ -151,6 +151,30 @@ def test_ship_with_nothing_waiting_connects_to_nothing_and_records_nothing(
     assert unset.returncode == 3 and "nothing waiting" not in unset.stdout
 
 
+def test_a_url_and_a_folder_never_read_the_configuration(tmp_path: Path) -> None:
+    """Names are looked up only when one is given: a configuration present costs nothing."""
+    spool = Spool(tmp_path / "outbox").prepare()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    config = tmp_path / "entrepot.toml"
+    config.write_text(f'[targets.partner]\nurl = "{drop.as_uri()}"\n')
+    state = tmp_path / "state"
+    env = {"ENTREPOT_CONFIG": str(config)}
+    done, modules = fresh(tmp_path, "ship", spool.root, drop.as_uri(), "--state", state, **env)
+    assert (done.returncode, done.stdout) == (0, "nothing waiting\n"), done.stderr
+    assert imported(modules, *HEAVY, "entrepot.service") == []
+    source = tmp_path / "one.csv"
+    source.write_text("a\n")
+    put, modules = fresh(tmp_path, "spool", "put", spool.root, source, **env)
+    assert put.returncode == 0, put.stderr
+    assert imported(modules, *HEAVY, "entrepot.service") == []
+    # A name reads the file (and only then brings pydantic in).
+    named, modules = fresh(tmp_path, "ship", spool.root, "partner", "--state", state, **env)
+    assert named.returncode == 0, named.stderr
+    assert "pydantic" in modules and "entrepot.service.config" in modules
+    assert os.listdir(drop) == ["one.csv"]
+
+
 def test_ship_with_nothing_waiting_and_no_ledger_yet_makes_none(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "outbox").prepare()
     drop = tmp_path / "drop"

@@ -35,7 +35,16 @@ from entrepot.errors import ConfigError
 if TYPE_CHECKING:
     from entrepot.service.config import Config
 
-__all__ = ["ConfigOption", "NamedTarget", "is_name", "load", "spool_path", "target"]
+__all__ = [
+    "ConfigOption",
+    "NamedTarget",
+    "configured_ledger",
+    "is_name",
+    "ledger_for",
+    "load",
+    "spool_path",
+    "target",
+]
 
 ConfigOption = Annotated[
     Path | None,
@@ -119,7 +128,7 @@ def target(argument: str, given: Path | None, overrides: dict[str, Any]) -> Name
 
 
 def spool_path(
-    argument: Path, given: Path | None, *, creating: bool = False
+    argument: str | Path, given: Path | None, *, creating: bool = False
 ) -> tuple[Path, str | None]:
     """The spool folder of ``argument`` and its configured name (``None`` for a path).
 
@@ -127,14 +136,42 @@ def spool_path(
     that does not exist fails as such, exit 4).  So is a word the file does
     not name when the command creates the spool (``spool init``, ``--create``).
     """
-    if not is_name(argument) or "/" in str(argument):
-        return argument, None
-    name = str(argument)
+    # Given as text: a Path would have dropped the "./" that makes a word a path.
+    name = os.fspath(argument)
+    if not is_name(name) or "/" in name:
+        return Path(name), None
     if given is None and not config_file(None).is_file():
-        return argument, None
+        return Path(name), None
     from entrepot.service.named import find
 
     config = load(given, name)
     if creating and name not in config.spools:
-        return argument, None
+        return Path(name), None
     return find(config, "spools", name).path, name
+
+
+def configured_ledger(
+    config: Config, state: Path | None, ledger: str | None
+) -> tuple[Path | None, str | None]:
+    """The ledger of a run made from ``config``: the service's, unless the command line names one.
+
+    So ``entrepot ship to-partner`` and the service record the route's job
+    in one ledger, where ``status`` and ``backlog`` find it.
+    """
+    if state is not None or ledger:
+        return state, ledger
+    return config.service.state, config.service.ledger
+
+
+def ledger_for(
+    given: Path | None, state: Path | None, ledger: str | None
+) -> tuple[Path | None, str | None]:
+    """The ledger of ``jobs``/``backlog``: ``--state``/``--ledger``, else the configuration's.
+
+    The configuration counts when named (``--config`` or ``$ENTREPOT_CONFIG``);
+    without one, the default state folder, as always.
+    """
+    if state is not None or ledger or (given is None and not os.environ.get("ENTREPOT_CONFIG")):
+        return state, ledger
+    file = config_file(given)
+    return configured_ledger(_read(file), None, None)

@@ -215,7 +215,7 @@ def _show_plan(rows: list[tuple[str, int, str]], title: str, as_json: bool) -> i
 
 def ship(
     spool: Annotated[
-        Path,
+        str,
         typer.Argument(
             help="The spool whose new/ files are shipped (a folder or a configured spool), "
             "or a configured route alone.",
@@ -305,9 +305,10 @@ def ship(
     overrides = _target_options(option, password_env, password_file)
     if url is None:
         job = _route_job(spool, config, given, settings, overrides)
+        state, ledger = _ledger(job, config, state, ledger)
     else:
-        spool, spool_name = names.spool_path(spool, config)
-        Spool(spool).check()
+        folder, spool_name = names.spool_path(spool, config)
+        Spool(folder).check()
         settings = {
             "max_tries": max_tries or 3,
             "retry_delay": 2.0 if retry_delay is None else retry_delay,
@@ -318,23 +319,33 @@ def ship(
 
             config_used = names.load(config, url)
             job = target_job(
-                ShipJob, config_used, url, spool, spool_name=spool_name, overrides=overrides,
+                ShipJob, config_used, url, folder, spool_name=spool_name, overrides=overrides,
                 options=options, **settings,
             )  # fmt: skip
         else:
-            job = ShipJob(str(spool), url, options=options, target_options=overrides, **settings)
+            job = ShipJob(str(folder), url, options=options, target_options=overrides, **settings)
+        if spool_name or job.origin:
+            state, ledger = _ledger(job, config, state, ledger)
     return _ship(job, state, ledger, no_ledger, dry_run, as_json)
 
 
+def _ledger(
+    job: RouteJob, config: Path | None, state: Path | None, ledger: str | None
+) -> tuple[Path | None, str | None]:
+    """A run made from configured names is recorded in the configuration's ledger."""
+    loaded = names.load(config, job.name)
+    return names.configured_ledger(loaded, state, ledger)
+
+
 def _route_job(
-    name: Path,
+    name: str,
     config: Path | None,
     given: dict[str, Any],
     settings: dict[str, Any],
     overrides: dict[str, Any],
 ) -> ShipJob:
     """The job of the configured route ``name``, with what the command line gives on top."""
-    if not names.is_name(name) or "/" in str(name):
+    if not names.is_name(name) or "/" in name:
         raise typer.BadParameter(
             "give the target URL or name after the spool, or a configured route's name alone",
             param_hint="URL",
@@ -342,7 +353,7 @@ def _route_job(
     from entrepot.service.building import ship_job
     from entrepot.service.named import merged_options, unknown
 
-    route = str(name)
+    route = name
     loaded = names.load(config, route)
     if route not in loaded.routes:
         raise unknown(loaded, ("routes",), route)
@@ -397,7 +408,7 @@ def fetch(
         str, typer.Argument(help="Remote folder URL to fetch from, or a configured target.")
     ],
     spool: Annotated[
-        Path, typer.Argument(help="The spool to fetch into (its new/): a folder or a name.")
+        str, typer.Argument(help="The spool to fetch into (its new/): a folder or a name.")
     ],
     protocol: Protocol = "atomic",
     remote_after: Annotated[
@@ -421,8 +432,8 @@ def fetch(
 ) -> int:
     """Download every file of a remote folder into the spool, then delete it remotely."""
     options = ShipOptions(protocol=protocol, remote_after=remote_after)  # type: ignore[arg-type]
-    spool, spool_name = names.spool_path(spool, config, creating=create)
-    local = Spool(spool)
+    folder, spool_name = names.spool_path(spool, config, creating=create)
+    local = Spool(folder)
     if not (create and dry_run):
         (local.prepare() if create else local).check()
     target_options = _target_options(option, password_env, password_file)
@@ -434,10 +445,12 @@ def fetch(
     if names.is_name(url):
         from entrepot.service.named import target_job
 
-        job = target_job(FetchJob, names.load(config, url), url, spool, spool_name=spool_name,
+        job = target_job(FetchJob, names.load(config, url), url, folder, spool_name=spool_name,
                          overrides=target_options, **settings)  # fmt: skip
     else:
-        job = FetchJob(str(spool), url, target_options=target_options, **settings)
+        job = FetchJob(str(folder), url, target_options=target_options, **settings)
+    if spool_name or job.origin:
+        state, ledger = _ledger(job, config, state, ledger)
     if dry_run:
         into = f"{job.spool_path}/new"
         plan = [(info.name, info.size, f"{into}/{info.name}") for info in job.route.plan()]

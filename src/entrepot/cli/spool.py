@@ -28,14 +28,15 @@ spool_app = typer.Typer(
     no_args_is_help=True,
 )
 
-SpoolPath = Annotated[Path, typer.Argument(help="The spool folder, or a configured spool's name.")]
+# Text, not a Path: "./outbox" (a folder) and "outbox" (maybe a name) must stay apart.
+SpoolPath = Annotated[str, typer.Argument(help="The spool folder, or a configured spool's name.")]
 Durable = Annotated[
     bool, typer.Option("--durable/--no-durable", help="Sync every file to disk (default).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def existing(path: Path, config: Path | None = None, **options: Any) -> Spool:
+def existing(path: str, config: Path | None = None, **options: Any) -> Spool:
     """The spool at ``path`` (or named so); SpoolNotFound (exit 4) when there is none."""
     return Spool(names.spool_path(path, config)[0], **options).check()
 
@@ -43,9 +44,9 @@ def existing(path: Path, config: Path | None = None, **options: Any) -> Spool:
 @spool_app.command("init")
 def init(path: SpoolPath, config: ConfigOption = None) -> None:
     """Create the spool folder and its tmp/, new/ and cur/ areas."""
-    path = names.spool_path(path, config, creating=True)[0]
-    Spool(path).prepare()
-    console.out.print(f"spool ready: {shown(path)}")
+    folder = names.spool_path(path, config, creating=True)[0]
+    Spool(folder).prepare()
+    console.out.print(f"spool ready: {shown(folder)}")
 
 
 @spool_app.command("put")
