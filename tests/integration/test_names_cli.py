@@ -110,7 +110,8 @@ def test_ship_spool_to_target_by_name_keeps_the_password_out_of_ledger_and_outpu
     assert "ship outbox partner" in stored and ftp_server.password not in stored
     [job] = jobs(site)
     assert (job["name"], job["state"]) == ("ship outbox partner", "succeeded")
-    assert job["params"]["origin"] == {"config": str(config), "target": "partner", "spool": "outbox"}
+    origin = {"config": str(config), "target": "partner", "spool": "outbox"}
+    assert job["params"]["origin"] == origin
     assert job["params"]["target_options"]["password_env"] == "PARTNER_PW"
 
 

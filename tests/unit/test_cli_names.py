@@ -189,7 +189,9 @@ def test_a_target_job_rebuilt_from_names_follows_the_current_file(
     # The target moves and its password source changes in the file.
     moved = site / "moved"
     moved.mkdir()
-    text = (site / "entrepot.toml").read_text().replace(f"file://{site}/remote\"", f'file://{moved}"')
+    text = (
+        (site / "entrepot.toml").read_text().replace(f'file://{site}/remote"', f'file://{moved}"')
+    )
     (site / "entrepot.toml").write_text(text.replace("PARTNER_PW", "NEW_PW"))
     again = rebuild(ShipJob, json.loads(json.dumps(params)))
     assert again.route.url == f"file://{moved}"
