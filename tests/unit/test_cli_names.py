@@ -12,6 +12,9 @@ a missing or broken file with exit 3, and nothing is recorded.  Local
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -209,3 +212,19 @@ def test_a_job_without_origin_is_rebuilt_from_its_parameters(site: Path) -> None
     job = FetchJob(str(site / "spools" / "inbox"), remote.as_uri(), max_tries=1)
     again = rebuild(FetchJob, job.params())
     assert again.params() == job.params() and again.origin is None
+
+
+def test_archive_write_hands_off_to_a_spool_name(site: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "entrepot", "archive", "write", "events", "--spool", "inbox"],
+        input='{"n": 1}\n',
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ},
+        cwd=Path.cwd(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    [sealed] = Spool(site / "spools" / "inbox").names()
+    assert sealed.endswith(".events")
