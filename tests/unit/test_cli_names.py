@@ -50,6 +50,11 @@ target = "partner"
 every = "5m"
 parallel = 2
 conflict = "rename"
+
+[fetches.from-archive]
+target = "archive"
+spool = "inbox"
+every = "1h"
 """
 
 
@@ -122,12 +127,25 @@ def test_fetch_target_name_into_spool_name(cli: Any, site: Path) -> None:
     assert Spool(site / "spools" / "inbox").names() == ["old.csv"]
 
 
+def test_fetch_name_alone_runs_the_configured_fetch(cli: Any, site: Path) -> None:
+    (site / "remote" / "archive" / "late.csv").write_text("l")
+    code, _, err = cli("fetch", "from-archive")
+    assert code == ExitCode.OK, err
+    assert Spool(site / "spools" / "inbox").names() == ["late.csv"]
+    code, out, _ = cli("jobs", "ls", "--json")
+    [job] = json.loads(out)
+    assert job["name"] == "fetch from-archive"
+    assert job["params"]["origin"]["fetch"] == "from-archive"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("ship", "outbox", "partnr"), "no target named 'partnr'"),
         (("ship", "outbx", "partner"), "no spool named 'outbx'"),
         (("ship", "to-partnr"), "no route named 'to-partnr'"),
+        (("ship", "outbox"), "'outbox' is a spool or target: name the other end too"),
+        (("fetch", "from-archiv"), "no fetch named 'from-archiv'"),
         (("ls", "nobody"), "no target named 'nobody'"),
         (("spool", "stats", "outbax"), "no spool named 'outbax'"),
     ],

@@ -18,40 +18,37 @@ ledger directly (:mod:`entrepot.jobs.summary`), without opening it in full.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from entrepot.cli import console, names
+from entrepot.cli import console
 from entrepot.cli.console import emit_json, human_size, is_quiet, print_error, say, shown, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
 from entrepot.cli.names import ConfigOption
-from entrepot.errors import ConfigError, EntrepotError, RemoteLocked
+from entrepot.cli.shipjobs import Wanted, configured_job, job_between, run_ledger, target_overrides
+from entrepot.errors import EntrepotError, RemoteLocked
 from entrepot.jobs.states import Outcome
 from entrepot.jobs.summary import has_open_job, ledger_file, sqlite_reader
-from entrepot.ship import FetchJob, ShipJob, ShipOptions
+from entrepot.ship import FetchJob, ShipJob
 from entrepot.ship.jobs import RouteJob
 from entrepot.spool import Spool
-from entrepot.targets.url import SECRET_OPTIONS
 from entrepot.units import parse_duration
 
 if TYPE_CHECKING:
     from entrepot.jobs.runner import RunResult
 
-Protocol = Annotated[
-    str, typer.Option("--protocol", help="Delivery protocol: atomic, lock or marker.")
+MaxTries = Annotated[
+    int | None, typer.Option("--max-tries", help="Tries within this run (3).", min=1)
 ]
-Parallel = Annotated[int, typer.Option("--parallel", "-j", help="Transfers at once.", min=1)]
-MaxTries = Annotated[int, typer.Option("--max-tries", help="Tries within this run.", min=1)]
 RetryDelay = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--retry-delay",
         parser=parse_duration,
-        help="Wait before the first retry (doubles): 2s, 1m.",
+        help="Wait before the first retry (doubles): 2s (default), 1m.",
     ),
 ]
 PasswordEnv = Annotated[
@@ -74,30 +71,6 @@ DryRun = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Show what would go where; move nothing.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-#: Settings of the route itself, which have options of their own (not ``-o``).
-_ROUTE_SETTINGS = frozenset(ShipOptions.__dataclass_fields__)
-
-
-def _target_options(
-    pairs: list[str] | None, password_env: str | None, password_file: Path | None
-) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"target option {pair!r} is not KEY=VALUE")
-        if key in SECRET_OPTIONS:
-            raise ConfigError(f"pass {key} through the environment or a file, not the command line")
-        if key in _ROUTE_SETTINGS:
-            flag = "--" + key.replace("_", "-")
-            raise ConfigError(f"{key} is a shipping setting, not a target option: use {flag}")
-        options[key] = value
-    if password_env:
-        options["password_env"] = password_env
-    if password_file:
-        options["password_file"] = str(password_file)
-    return options
 
 
 def _sweep(value: str) -> float | None:
@@ -259,17 +232,8 @@ def ship(
             help="Remove temporary uploads of dead runs older than this (1h) or 'never'.",
         ),
     ] = None,
-    max_tries: Annotated[
-        int | None, typer.Option("--max-tries", help="Tries within this run (3).", min=1)
-    ] = None,
-    retry_delay: Annotated[
-        float | None,
-        typer.Option(
-            "--retry-delay",
-            parser=parse_duration,
-            help="Wait before the first retry (doubles): 2s (default), 1m.",
-        ),
-    ] = None,
+    max_tries: MaxTries = None,
+    retry_delay: RetryDelay = None,
     lease: Annotated[
         float | None,
         typer.Option("--lease", parser=parse_duration, help="Lease of other hosts' claims."),
@@ -301,75 +265,14 @@ def ship(
     given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
     if sweep_partials_after is not None:
         given["sweep_partials_after"] = _sweep(sweep_partials_after)
-    settings: dict[str, Any] = {"max_tries": max_tries, "retry_delay": retry_delay}
-    overrides = _target_options(option, password_env, password_file)
+    overrides = target_overrides(option, password_env, password_file)
+    wanted = Wanted(given, max_tries, retry_delay, overrides, config)
     if url is None:
-        job = _route_job(spool, config, given, settings, overrides)
-        state, ledger = _ledger(job, config, state, ledger)
+        job, spool_name = configured_job(ShipJob, spool, wanted), None
     else:
-        folder, spool_name = names.spool_path(spool, config)
-        Spool(folder).check()
-        settings = {
-            "max_tries": max_tries or 3,
-            "retry_delay": 2.0 if retry_delay is None else retry_delay,
-        }
-        options = ShipOptions(**given)
-        if names.is_name(url):
-            from entrepot.service.named import target_job
-
-            config_used = names.load(config, url)
-            job = target_job(
-                ShipJob, config_used, url, folder, spool_name=spool_name, overrides=overrides,
-                options=options, **settings,
-            )  # fmt: skip
-        else:
-            job = ShipJob(str(folder), url, options=options, target_options=overrides, **settings)
-        if spool_name or job.origin:
-            state, ledger = _ledger(job, config, state, ledger)
+        job, spool_name = job_between(ShipJob, spool, url, wanted)
+    state, ledger = run_ledger(job, spool_name, wanted, state, ledger)
     return _ship(job, state, ledger, no_ledger, dry_run, as_json)
-
-
-def _ledger(
-    job: RouteJob, config: Path | None, state: Path | None, ledger: str | None
-) -> tuple[Path | None, str | None]:
-    """A run made from configured names is recorded in the configuration's ledger."""
-    loaded = names.load(config, job.name)
-    return names.configured_ledger(loaded, state, ledger)
-
-
-def _route_job(
-    name: str,
-    config: Path | None,
-    given: dict[str, Any],
-    settings: dict[str, Any],
-    overrides: dict[str, Any],
-) -> ShipJob:
-    """The job of the configured route ``name``, with what the command line gives on top."""
-    if not names.is_name(name) or "/" in name:
-        raise typer.BadParameter(
-            "give the target URL or name after the spool, or a configured route's name alone",
-            param_hint="URL",
-        )
-    from entrepot.service.building import ship_job
-    from entrepot.service.named import merged_options, unknown
-
-    route = name
-    loaded = names.load(config, route)
-    if route not in loaded.routes:
-        raise unknown(loaded, ("routes",), route)
-    job = ship_job(loaded, route)
-    if not (given or overrides or any(v is not None for v in settings.values())):
-        return job
-    target = loaded.targets[loaded.routes[route].target]
-    return ShipJob(
-        job.spool_path,
-        job.route.url,
-        options=dataclasses.replace(job.route.options, **given),
-        target_options=merged_options(target, overrides),
-        max_tries=settings["max_tries"] or job.max_tries,
-        retry_delay=job.retry_delay if settings["retry_delay"] is None else settings["retry_delay"],
-        origin=job.origin,
-    )
 
 
 def _ship(
@@ -405,12 +308,22 @@ def _ship(
 
 def fetch(
     url: Annotated[
-        str, typer.Argument(help="Remote folder URL to fetch from, or a configured target.")
+        str,
+        typer.Argument(
+            help="Remote folder URL to fetch from, a configured target, or a configured "
+            "fetch's name alone."
+        ),
     ],
     spool: Annotated[
-        str, typer.Argument(help="The spool to fetch into (its new/): a folder or a name.")
-    ],
-    protocol: Protocol = "atomic",
+        str | None,
+        typer.Argument(
+            help="The spool to fetch into (its new/): a folder or a name.", show_default=False
+        ),
+    ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option("--protocol", help="Delivery protocol: atomic (default), lock or marker."),
+    ] = None,
     remote_after: Annotated[
         str | None,
         typer.Option("--remote-after", help="Move fetched files to this remote folder."),
@@ -418,8 +331,8 @@ def fetch(
     create: Annotated[
         bool, typer.Option("--create", help="Create the spool if it does not exist.")
     ] = False,
-    max_tries: MaxTries = 3,
-    retry_delay: RetryDelay = 2.0,
+    max_tries: MaxTries = None,
+    retry_delay: RetryDelay = None,
     password_env: PasswordEnv = None,
     password_file: PasswordFile = None,
     option: TargetOptions = None,
@@ -430,27 +343,23 @@ def fetch(
     dry_run: DryRun = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Download every file of a remote folder into the spool, then delete it remotely."""
-    options = ShipOptions(protocol=protocol, remote_after=remote_after)  # type: ignore[arg-type]
-    folder, spool_name = names.spool_path(spool, config, creating=create)
-    local = Spool(folder)
+    """Download every file of a remote folder into the spool, then delete it remotely.
+
+    URL and SPOOL may be names from the configuration file; a fetch's name
+    alone runs that fetch once, as the service would.
+    """
+    chosen = {"protocol": protocol, "remote_after": remote_after}
+    given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
+    overrides = target_overrides(option, password_env, password_file)
+    wanted = Wanted(given, max_tries, retry_delay, overrides, config)
+    if spool is None:
+        job, spool_name = configured_job(FetchJob, url, wanted), None
+    else:
+        job, spool_name = job_between(FetchJob, spool, url, wanted, creating=create)
+    local = Spool(job.spool_path)
     if not (create and dry_run):
         (local.prepare() if create else local).check()
-    target_options = _target_options(option, password_env, password_file)
-    settings: dict[str, Any] = {
-        "options": options,
-        "max_tries": max_tries,
-        "retry_delay": retry_delay,
-    }
-    if names.is_name(url):
-        from entrepot.service.named import target_job
-
-        job = target_job(FetchJob, names.load(config, url), url, folder, spool_name=spool_name,
-                         overrides=target_options, **settings)  # fmt: skip
-    else:
-        job = FetchJob(str(folder), url, target_options=target_options, **settings)
-    if spool_name or job.origin:
-        state, ledger = _ledger(job, config, state, ledger)
+    state, ledger = run_ledger(job, spool_name, wanted, state, ledger)
     if dry_run:
         into = f"{job.spool_path}/new"
         plan = [(info.name, info.size, f"{into}/{info.name}") for info in job.route.plan()]
