@@ -121,7 +121,11 @@ def target(argument: str, given: Path | None, overrides: dict[str, Any]) -> Name
     config = load(given, name)
     entry = find(config, "targets", name)
     url = entry.url
-    if sub.strip("/"):
+    parts = sub.strip("/").split("/") if sub.strip("/") else []
+    if any(part in (".", "..") for part in parts):
+        # The sub-folder stays below the target, whatever the backend makes of "..".
+        raise ConfigError(f"{argument!r}: a folder below a target may not hold '.' or '..'")
+    if parts:
         base, qmark, query = url.partition("?")
         url = f"{base.rstrip('/')}/{sub.strip('/')}{qmark}{query}"
     return NamedTarget(name, url, merged_options(entry, overrides), config)
