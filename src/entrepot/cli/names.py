@@ -91,9 +91,15 @@ def load(given: Path | None, name: str) -> Config:
     return _read(file)
 
 
-@functools.cache
 def _read(file: Path) -> Config:
-    # Read once per process: a command may resolve several names from one file.
+    stat = file.stat()
+    return _read_version(file, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_version(file: Path, mtime_ns: int, size: int) -> Config:
+    # Read once per version of the file: a command resolves several names from
+    # one file, and a process that runs commands in turn sees each edit.
     from entrepot.service.loading import load_config
 
     return load_config(file)
@@ -106,7 +112,6 @@ class NamedTarget:
     name: str
     url: str
     options: dict[str, Any]
-    config: Config
 
 
 def target(argument: str, given: Path | None, overrides: dict[str, Any]) -> NamedTarget:
@@ -128,7 +133,7 @@ def target(argument: str, given: Path | None, overrides: dict[str, Any]) -> Name
     if parts:
         base, qmark, query = url.partition("?")
         url = f"{base.rstrip('/')}/{sub.strip('/')}{qmark}{query}"
-    return NamedTarget(name, url, merged_options(entry, overrides), config)
+    return NamedTarget(name, url, merged_options(entry, overrides))
 
 
 def spool_path(
@@ -178,4 +183,8 @@ def ledger_for(
     if state is not None or ledger or (given is None and not os.environ.get("ENTREPOT_CONFIG")):
         return state, ledger
     file = config_file(given)
+    if not file.is_file():
+        raise ConfigError(
+            f"no configuration file at {file} (named by --config or $ENTREPOT_CONFIG)"
+        )
     return configured_ledger(_read(file), None, None)
