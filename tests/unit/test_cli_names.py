@@ -246,3 +246,16 @@ def test_archive_write_hands_off_to_a_spool_name(site: Path) -> None:
     assert done.returncode == 0, done.stderr
     [sealed] = Spool(site / "spools" / "inbox").names()
     assert sealed.endswith(".events")
+
+
+def test_jobs_and_backlog_read_the_ledger_of_the_configuration_named(
+    cli: Any, site: Path, tmp_path: Path
+) -> None:
+    outbox(site).publish_bytes(b"x", "a.csv")
+    assert cli("ship", "to-partner")[0] == ExitCode.OK
+    code, out, _ = cli("jobs", "ls", "--json", "--config", site / "entrepot.toml")
+    assert code == 0 and [job["name"] for job in json.loads(out)] == ["ship to-partner"]
+    code, out, _ = cli("jobs", "ls", "--json", "--state", tmp_path / "other")
+    assert code == 0 and json.loads(out) == []  # --state still wins
+    code, _, err = cli("jobs", "ls", "--config", site / "missing.toml")
+    assert code == ExitCode.CONFIG and "missing.toml" in err
