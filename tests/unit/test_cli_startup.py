@@ -117,6 +117,22 @@ def test_spool_put_of_one_file(tmp_path: Path) -> None:
     assert imported(modules, *HEAVY, "rich", "entrepot.ship", "entrepot.targets") == []
 
 
+def test_put_draws_its_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    (tmp_path / "drop").mkdir()
+    source = tmp_path / "one.csv"
+    source.write_text("a,b\n")
+    url = (tmp_path / "drop").as_uri()
+    done, modules = fresh(tmp_path, "put", source, url)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "drop" / "one.csv").read_text() == "a,b\n"
+    assert imported(modules, *HEAVY, "rich.progress") == []
+    # As on a terminal (rich's own switch): the bar's module is loaded and used.
+    done, modules = fresh(tmp_path, "put", source, url, TTY_COMPATIBLE="1")
+    assert done.returncode == 0, done.stderr
+    assert "rich.progress" in modules
+    assert "uploading" in done.stderr
+
+
 def test_status_reads_the_ledger_without_sqlalchemy(tmp_path: Path) -> None:
     state = tmp_path / "state"
     made, _ = fresh(tmp_path, "status", "--state", state)  # makes the ledger

@@ -9,24 +9,24 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import secrets
-import threading
 import time
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 from entrepot.cli.connecting import Connecting, connecting
-from entrepot.cli.console import emit_json, err, human_age, human_size, out, shown, table
+from entrepot.cli.console import (
+    emit_json,
+    err,
+    human_age,
+    human_size,
+    out,
+    shown,
+    table,
+    transfer_bar,
+)
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.errors import ConfigError, EntrepotError, VerificationFailed
 from entrepot.redact import printable
@@ -95,21 +95,7 @@ def put(
     url, options = how.resolve(url)
     specs = [(f, name or f.name) for f in files]
     policy: Conflict = conflict  # type: ignore[assignment]
-    columns = (
-        TextColumn("uploading"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("uploading", total=sum(f.stat().st_size for f in files))
-        lock = threading.Lock()
-
-        def advance(n: int) -> None:
-            with lock:
-                bar.advance(task, n)
-
+    with transfer_bar("uploading", sum(f.stat().st_size for f in files)) as advance:
         results = upload_many(
             url,
             specs,
