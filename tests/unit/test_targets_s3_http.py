@@ -18,6 +18,7 @@ import pytest
 
 from entrepot.targets.s3_direct import DirectS3, DirectSettings
 from entrepot.targets.s3_http import BadResponse, IdleClosed, KeptConnection
+from tests.servers._common import read_http_request
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Scripted:
                     reply = replies.pop(0)
                     if reply is None:
                         break
-                    request = _read_request(reader)
+                    request = read_http_request(reader)
                     if request is None:
                         break
                     self.received.append(request)
@@ -60,20 +61,6 @@ class Scripted:
 
     def close(self) -> None:
         self.listener.close()
-
-
-def _read_request(reader: object) -> bytes | None:
-    lines = []
-    length = 0
-    while True:
-        line = reader.readline()  # type: ignore[attr-defined]
-        if not line:
-            return None
-        lines.append(line)
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-        if line == b"\r\n":
-            return b"".join(lines) + reader.read(length)  # type: ignore[attr-defined]
 
 
 _opened: list[KeptConnection | DirectS3] = []
@@ -193,3 +180,17 @@ def test_a_put_is_sent_again_once_when_an_idle_connection_was_closed(
         b"/bucket/a.csv",
         b"/bucket/b.csv",
     ]
+
+
+def test_a_connection_hung_up_never_opens_again(serve: type[Scripted]) -> None:
+    # A call's deadline hung up: whatever the call tries next must not reach the server.
+    server = serve([OK, OK])
+    conn = connect(server)
+    conn.request("GET", "/", {}, b"", lambda n: None)
+    conn.hang_up()
+    with pytest.raises(ConnectionError):
+        conn.request("GET", "/", {}, b"", lambda n: None)
+    conn.close()
+    with pytest.raises(ConnectionAbortedError):
+        conn.request("GET", "/", {}, b"", lambda n: None)
+    assert server.connections == 1 and len(server.received) == 1

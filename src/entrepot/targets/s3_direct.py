@@ -146,7 +146,9 @@ class DirectS3:
             except (IdleClosed, BrokenPipeError, ConnectionResetError):
                 # A kept-alive connection the store closed while idle: these
                 # requests are idempotent, so one more try on a new one is safe.
-                if attempt == 2 or not reused:
+                # Not when the call's deadline hung up: the end of the
+                # connection is ours, and a new one would escape the deadline.
+                if attempt == 2 or not reused or self._conn.hung_up:
                     raise
                 continue
             if response.status >= 300:
@@ -169,7 +171,10 @@ class DirectS3:
         self._conn.close()
 
     def hang_up(self) -> None:
-        """Shut the connection down (from another thread), failing a request under way."""
+        """Shut the connection down (from another thread), failing a request under way.
+
+        No request is sent again after it: the target makes a new instance.
+        """
         self._conn.hang_up()
 
 

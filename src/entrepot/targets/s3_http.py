@@ -12,7 +12,9 @@ length is read to the end of the connection, which is then closed.
 
 The socket has the target's timeout on every operation; :meth:`hang_up`
 shuts it down from another thread (a call's deadline,
-:mod:`entrepot.targets.deadline`).
+:mod:`entrepot.targets.deadline`), and for good: a connection hung up
+never opens again, so nothing the call tries afterwards escapes its
+deadline.
 """
 
 from __future__ import annotations
@@ -63,12 +65,17 @@ class KeptConnection:
         self.context = context
         self._sock: socket.socket | None = None
         self._reader: BinaryIO | None = None
+        #: Set by :meth:`hang_up`: no request is sent, and no connection opened, after it.
+        self.hung_up = False
 
     @property
     def is_open(self) -> bool:
         return self._sock is not None
 
     def _open(self) -> tuple[socket.socket, BinaryIO]:
+        if self.hung_up:
+            # A new connection would be out of reach of the deadline that hung up.
+            raise ConnectionAbortedError("the call ran out of time")
         if self._sock is None or self._reader is None:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
             try:
@@ -131,7 +138,11 @@ class KeptConnection:
             sock.close()
 
     def hang_up(self) -> None:
-        """Shut the connection down (from another thread), failing a request under way."""
+        """Shut the connection down (from another thread), failing a request under way.
+
+        For good: the connection is not opened again (make a new one).
+        """
+        self.hung_up = True
         hang_up(self._sock)
 
 
