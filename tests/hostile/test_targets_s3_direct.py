@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from entrepot.errors import TargetTimeout
+from entrepot.errors import ConnectionFailed, TargetTimeout
 from entrepot.targets import open_target
 from tests.servers._common import read_http_request
 
@@ -123,15 +123,17 @@ def drip(reply: bytes, every: float) -> Handler:
     return send
 
 
-def listing_then(put: Callable[[int], Handler]) -> Callable[[int, bytes], Handler]:
-    """Answer listings with an empty page, HEADs with 404, and PUTs with ``put(connection)``."""
+def listing_then(
+    put: Callable[[int], Handler], head: Handler | None = None
+) -> Callable[[int, bytes], Handler]:
+    """Answer listings with an empty page, HEADs with ``head``, PUTs with ``put(connection)``."""
 
     def handle(number: int, request: bytes) -> Handler:
         if request.startswith(b"GET "):
-            head = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(EMPTY_LISTING)
-            return answer(head + EMPTY_LISTING)
+            reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(EMPTY_LISTING)
+            return answer(reply + EMPTY_LISTING)
         if request.startswith(b"HEAD "):
-            return answer(NOT_FOUND)
+            return head or answer(NOT_FOUND)
         return put(number)
 
     return handle
@@ -154,7 +156,54 @@ def test_a_put_cut_off_by_its_deadline_is_not_sent_again(
     with target, pytest.raises(TargetTimeout) as caught:
         target.upload_bytes(b"1", "a.csv")
     assert time.monotonic() - started < 3 * timeout
-    assert caught.value.transient  # exit 5: try again later
-    assert "no progress" in str(caught.value)
+    # Cut off by the deadline or by the read timeout (both 2.5 s): exit 5, try again later.
+    assert caught.value.transient
     puts = [number for number, request in store.requests if request.startswith(b"PUT ")]
     assert puts == [1]
+
+
+# -- hostile replies ----------------------------------------------------------------------
+
+HOSTILE_PUT_REPLIES = {
+    "chunk of 40 GB": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40000000000\r\n",
+    "chunk of 2**64-1": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + b"f" * 16
+    + b"\r\n",
+    "superscript length": "HTTP/1.1 200 OK\r\nContent-Length: ²\r\n\r\n".encode("latin-1"),
+    "gzip then chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    "length and chunked": b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "no length, no end": b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * (17 * 1024 * 1024),
+}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("reply", HOSTILE_PUT_REPLIES.values(), ids=HOSTILE_PUT_REPLIES.keys())
+def test_a_hostile_reply_to_a_put_is_a_connection_failure(
+    fake_store: Callable[[Callable[[int, bytes], Handler]], FakeStore], reply: bytes
+) -> None:
+    store = fake_store(listing_then(lambda number: answer(reply)))
+    target = open_target(store.url(), timeout=10, access_key="AK", secret_key="SK")
+    with target, pytest.raises(ConnectionFailed) as caught:
+        target.upload_bytes(b"1", "a.csv")
+    assert caught.value.transient  # exit 5, like any reply that is not sound HTTP
+    # The library's own words, not an interpreter error's.
+    assert "Error" not in str(caught.value)
+
+
+HOSTILE_HEAD_REPLIES = {
+    "no date": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n",
+    "no size": b"HTTP/1.1 200 OK\r\nLast-Modified: Sat, 05 Dec 2026 09:00:00 GMT\r\n\r\n",
+    "a date that is not one": b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n"
+    b"Last-Modified: yesterday\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("reply", HOSTILE_HEAD_REPLIES.values(), ids=HOSTILE_HEAD_REPLIES.keys())
+def test_a_hostile_reply_to_a_head_is_a_connection_failure(
+    fake_store: Callable[[Callable[[int, bytes], Handler]], FakeStore], reply: bytes
+) -> None:
+    store = fake_store(listing_then(lambda number: stall, head=answer(reply)))
+    target = open_target(store.url(), timeout=10, access_key="AK", secret_key="SK")
+    with target, pytest.raises(ConnectionFailed, match="HEAD reply lacks a size or a date"):
+        target.stat("a.csv")

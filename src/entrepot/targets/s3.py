@@ -43,7 +43,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from email.utils import parsedate_to_datetime
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -305,16 +304,10 @@ class S3Target(Target):
 
     def _stat(self, path: str) -> RemoteInfo | None:
         if self._direct is not None:
-            head = self._direct.head(self._key(path))
-            if head is None:
+            found = self._direct.head(self._key(path))
+            if found is None:
                 return None
-            modified = parsedate_to_datetime(head.headers["last-modified"])
-            return RemoteInfo(
-                path,
-                int(head.headers["content-length"]),
-                modified.timestamp(),
-                etag_checksum(head.headers.get("etag")),
-            )
+            return RemoteInfo(path, found.size, found.mtime, etag_checksum(found.etag))
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
         except Exception as exc:

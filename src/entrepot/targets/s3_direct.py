@@ -28,15 +28,16 @@ import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urlsplit
 
 from entrepot.targets.s3_errors import S3ErrorReply
-from entrepot.targets.s3_http import IdleClosed, KeptConnection, Response
+from entrepot.targets.s3_http import BadResponse, IdleClosed, KeptConnection, Response
 from entrepot.targets.s3_listing import ListPage, parse_page
 from entrepot.targets.s3_signing import SigV4, query_string
 from entrepot.targets.transfer import Progress
 
-__all__ = ["Credentials", "DirectS3", "DirectSettings", "error_reply"]
+__all__ = ["Credentials", "DirectS3", "DirectSettings", "Head", "error_reply"]
 
 #: Gives ``(access_key, secret_key, session_token)``, asked before each request
 #: (temporary credentials may have been renewed meanwhile).
@@ -56,6 +57,15 @@ class DirectSettings:
     timeout: float = 30.0
     ca_file: str | None = None
     verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class Head:
+    """What a HEAD reply says of an object."""
+
+    size: int
+    mtime: float
+    etag: str | None
 
 
 class DirectS3:
@@ -98,14 +108,21 @@ class DirectS3:
         response = self._request("PUT", _path(key), {}, headers, body, progress)
         return response.headers.get("etag")
 
-    def head(self, key: str) -> Response | None:
-        """The headers of the object ``key`` (an empty body), or None when it does not exist."""
+    def head(self, key: str) -> Head | None:
+        """Size, modification time and ETag of the object ``key``; None when it does not exist."""
         try:
-            return self._request("HEAD", _path(key), {}, {}, b"", _ignore)
+            response = self._request("HEAD", _path(key), {}, {}, b"", _ignore)
         except S3ErrorReply as exc:
             if exc.status == 404:
                 return None
             raise
+        headers = response.headers
+        try:
+            size = int(headers["content-length"])  # ASCII digits: checked by s3_http
+            modified = parsedate_to_datetime(headers["last-modified"]).timestamp()
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:
+            raise BadResponse(f"the HEAD reply lacks a size or a date: {exc!r}") from None
+        return Head(size, modified, headers.get("etag"))
 
     def list_page(
         self, prefix: str, *, delimiter: str = "", token: str | None = None, max_keys: int = 1000
