@@ -172,7 +172,7 @@ def test_a_put_is_sent_again_once_when_an_idle_connection_was_closed(
 ) -> None:
     # The store answered the first PUT, then closed the kept connection while idle.
     server = serve([OK, None, OK])
-    settings = DirectSettings(f"http://127.0.0.1:{server.port}", "bucket", path_style=True)
+    settings = DirectSettings(f"http://127.0.0.1:{server.port}", "bucket")
     put = DirectS3(lambda: ("key", "secret", None), "us-east-1", settings)
     _opened.append(put)
     assert put.put("a.csv", b"1", lambda n: None) == '"abc"'
