@@ -83,9 +83,10 @@ def _kept(origin: dict[str, Any] | None, **given: Any) -> dict[str, Any] | None:
         return None
     for key, value in given.items():
         if isinstance(value, Mapping):
+            # Kept in the ledger: a secret given in process goes no further than the run.
             value = {k: v for k, v in value.items() if k not in SECRET_OPTIONS}
         if value is not None and value != {}:
-            origin[key] = dict(value) if isinstance(value, Mapping) else value
+            origin[key] = value
     return origin
 
 
@@ -111,8 +112,8 @@ def target_job(
     entry: TargetConfig = find(config, "targets", target)
     url = folder_below(entry.url, folder or "")
     names = {"target": target, **({"spool": spool_name} if spool_name else {})}
-    folder = folder.strip("/") if folder else None
-    origin = _kept(origin_of(config, **names), folder=folder, options=overrides)
+    below = (folder or "").strip("/") or None
+    origin = _kept(origin_of(config, **names), folder=below, options=overrides)
     options = merged_options(entry, overrides or {})
     return cls(os.fspath(spool), url, target_options=options, origin=origin, **settings)
 
