@@ -70,7 +70,10 @@ def open_ledger(state: Path | None = None, ledger_url: str | None = None) -> Led
     from entrepot.jobs.ledger import Ledger
 
     if ledger_url:
-        return Ledger(ledger_url)
+        ledger = Ledger(ledger_url)
+        if state is not None:
+            ledger.state_dir = state_dir(state)  # its provenance journals stay local
+        return ledger
     return Ledger.open(state_dir(state))
 
 

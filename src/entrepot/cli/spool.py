@@ -7,6 +7,7 @@ makes a new spool that nobody reads.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,6 +17,8 @@ import typer
 from entrepot.cli import console
 from entrepot.cli.console import emit_json, human_age, human_size, progress, say, shown, table
 from entrepot.cli.exitcodes import ExitCode
+from entrepot.cli.ledgers import StateOption, state_dir
+from entrepot.provenance.journal import Journal
 from entrepot.spool import Spool
 from entrepot.spool.entries import Entry
 from entrepot.units import parse_duration
@@ -57,11 +60,18 @@ def put(
         bool, typer.Option("--create", help="Create the spool if it does not exist.")
     ] = False,
     durable: Durable = True,
+    state: StateOption = None,
+    no_provenance: Annotated[
+        bool, typer.Option("--no-provenance", help="Do not record the files' receipt.")
+    ] = False,
 ) -> None:
     """Publish files into new/, each visible only once complete.
 
     Files are published one by one: Ctrl-C or SIGTERM stops between two
-    files, and every file already printed is in new/.
+    files, and every file already printed is in new/.  Each file's receipt
+    (size, SHA-256 computed as it is copied) is written to the state
+    folder's provenance journal, which the next command that opens the
+    ledger records (``entrepot trace``).
     """
     if name is not None and len(files) != 1:
         raise typer.BadParameter("--name needs exactly one file", param_hint="--name")
@@ -69,8 +79,17 @@ def put(
     if create:
         spool.prepare()
     spool.check()
-    for file in progress(files, "publishing"):
-        say(spool.publish_file(file, name, link=link))
+    journal = None if no_provenance else Journal(state_dir(state))
+    try:
+        for file in progress(files, "publishing"):
+            digest = None if journal is None or link else hashlib.sha256()
+            published = spool.publish_file(file, name, link=link, digest=digest)
+            if journal is not None:
+                journal.received(spool.root, published, file, digest)
+            say(published)
+    finally:
+        if journal is not None:
+            journal.close(remove=False)
 
 
 def _entry_json(entry: Entry, now: float) -> dict[str, Any]:

@@ -1,0 +1,127 @@
+"""Journals: events appended to a file first, added to the database later.
+
+A journal is a file of JSON lines in the state folder's ``provenance/``
+folder, one line per event, each with its sequence number.  Its writer holds
+an exclusive ``flock`` on it while it lives: a journal whose lock can be
+taken belongs to a process that ended (normally or not), and
+:func:`entrepot.provenance.recorder.recover_journals` adds its events to the
+database.  Writing one needs no database and no SQLAlchemy, so a short
+command (``entrepot spool put``) records what it received here and the next
+command that opens the ledger files it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from entrepot.provenance.events import Kind, Outcome, place_of
+from entrepot.redact import mask_secrets
+
+__all__ = ["JOURNAL_DIR", "Journal", "event_row", "read_journal"]
+
+#: The journals' folder inside the state folder.
+JOURNAL_DIR = "provenance"
+HOST = socket.gethostname()
+
+
+def event_row(
+    kind: Kind,
+    place: str,
+    name: str,
+    *,
+    size: int | None = None,
+    checksum: str | None = None,
+    job_id: str | None = None,
+    outcome: Outcome = Outcome.OK,
+    target: str | None = None,
+    attempt: int | None = None,
+    details: Mapping[str, Any] | None = None,
+    at: float | None = None,
+) -> dict[str, Any]:
+    """One event as a row of the events table, every secret masked."""
+    masked = {k: mask_secrets(v) if isinstance(v, str) else v for k, v in (details or {}).items()}
+    return {
+        "at": time.time() if at is None else at,
+        "kind": str(kind),
+        "place": place,
+        "name": name,
+        "size": size,
+        "checksum": checksum,
+        "job_id": job_id,
+        "host": HOST,
+        "outcome": str(outcome),
+        "target": mask_secrets(target) if target else None,
+        "attempt": attempt,
+        "details": json.dumps(masked, sort_keys=True, separators=(",", ":"), default=str),
+    }
+
+
+class Journal:
+    """An open journal of this process: append events, empty it, remove it."""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        folder = Path(state_dir) / JOURNAL_DIR
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.token = secrets.token_hex(8)
+        self.path = folder / f"{self.token}.jsonl"
+        self.seq = 0
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+        self._fd: int | None = os.open(self.path, flags, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def append(self, row: Mapping[str, Any]) -> int:
+        """Add one event with a single ``write`` (whole, or torn at the end); return its number."""
+        assert self._fd is not None, "journal closed"
+        self.seq += 1
+        line = json.dumps({"seq": self.seq, **row}, separators=(",", ":")) + "\n"
+        os.write(self._fd, line.encode())
+        return self.seq
+
+    def received(
+        self, spool: str | os.PathLike[str], name: str, source: str | os.PathLike[str], digest: Any
+    ) -> None:
+        """Note that ``name`` arrived in ``spool``'s ``new/`` from ``source``.
+
+        ``digest`` is the :mod:`hashlib` object that saw its bytes (None: not known).
+        """
+        size = (Path(spool) / "new" / name).stat().st_size
+        checksum = None if digest is None else f"{digest.name}:{digest.hexdigest()}"
+        self.append(
+            event_row(
+                Kind.RECEIVED, place_of(spool), name, size=size, checksum=checksum,
+                details={"source": os.path.abspath(source)},
+            )
+        )  # fmt: skip
+
+    def empty(self) -> None:
+        """Forget every event written so far (they are in the database now)."""
+        assert self._fd is not None, "journal closed"
+        os.ftruncate(self._fd, 0)
+
+    def close(self, *, remove: bool) -> None:
+        """Release the journal; ``remove`` deletes it (else it waits to be recovered)."""
+        if self._fd is None:
+            return
+        if remove:
+            self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
+
+
+def read_journal(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
+    """The events of a journal's lines; a line torn by a crash is skipped."""
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # never acknowledged: the process died while writing it
+        if isinstance(entry, dict) and isinstance(entry.get("seq"), int):
+            yield entry

@@ -1,0 +1,205 @@
+"""Recording events: buffered, written in one transaction per batch, journaled.
+
+A :class:`Recorder` keeps the events of a run in memory and writes them to
+the database in one transaction per batch (``batch`` events, and whatever is
+left when it is flushed or closed) — never one transaction per file, which
+would cost more than the transfer of a small file.
+
+Events still in memory would be lost with the process (``kill -9``) while
+their work was done: a file moved to ``cur/`` is never shipped again, so its
+delivery would never be recorded.  Hence each event is also appended, as
+one JSON line, to the recorder's *journal* in the state folder — a plain
+``write`` to an open file, which the kernel keeps when the process dies
+(only a power cut can lose it, like the last ledger transaction).  The
+journal is emptied after each batch is committed.  A recorder holds an
+exclusive ``flock`` on its journal while it lives; :func:`recover_journals`
+(run whenever a recorder opens) adds the events of journals whose owner
+died and deletes them.  Each journal's last committed sequence number is
+stored with its events, so a journal read again after a crash between the
+commit and the emptying adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from entrepot.db import write_transaction
+from entrepot.logs import log_event
+from entrepot.provenance.events import Kind, Outcome
+from entrepot.provenance.journal import JOURNAL_DIR, Journal, event_row, read_journal
+from entrepot.provenance.schema import ensure_tables, events_table, journals_table
+
+__all__ = ["BATCH", "Recorder", "recover_journals"]
+
+logger = logging.getLogger(__name__)
+
+#: Events per transaction.
+BATCH = 1000
+#: Seconds an empty journal is left alone: its writer may not have locked it yet.
+_YOUNG = 60.0
+
+
+class Recorder:
+    """Records events for one job (or one command); see the module docstring.
+
+    Thread-safe: parallel transfers record through one recorder.  Use it as
+    a context manager, or call :meth:`close`; :attr:`attempt` is the try of
+    the run the next events belong to.  Without ``state_dir`` there is no
+    journal: events not yet flushed die with the process.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        state_dir: str | os.PathLike[str] | None = None,
+        job_id: str | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        ensure_tables(engine)
+        self.engine = engine
+        self.job_id = job_id
+        self.attempt: int | None = None
+        self.batch = batch
+        self._lock = threading.Lock()
+        self._rows: list[dict[str, Any]] = []
+        self._journal: Journal | None = None
+        if state_dir is not None:
+            recover_journals(engine, Path(state_dir) / JOURNAL_DIR)
+            self._journal = Journal(state_dir)
+
+    def record(
+        self,
+        kind: Kind,
+        place: str,
+        name: str,
+        *,
+        size: int | None = None,
+        checksum: str | None = None,
+        outcome: Outcome = Outcome.OK,
+        target: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add one event (written with its batch); secrets in any text are masked."""
+        row = event_row(
+            kind, place, name, size=size, checksum=checksum, job_id=self.job_id,
+            outcome=outcome, target=target, attempt=self.attempt, details=details,
+        )  # fmt: skip
+        with self._lock:
+            if self._journal is not None:
+                self._journal.append(row)
+            self._rows.append(row)
+            full = len(self._rows) >= self.batch
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered event in one transaction, then empty the journal."""
+        with self._lock:
+            if not self._rows:
+                return
+            rows, self._rows = self._rows, []
+            try:
+                with write_transaction(self.engine) as conn:
+                    conn.execute(events_table.insert(), rows)
+                    if self._journal is not None:
+                        _set_seq(conn, self._journal.token, self._journal.seq)
+            except BaseException:
+                self._rows[:0] = rows  # kept for the next flush; the journal has them too
+                raise
+            if self._journal is not None:
+                self._journal.empty()
+
+    def close(self) -> None:
+        """Flush, then delete the journal (its events are all in the database).
+
+        When the flush fails the journal stays, for the next recorder to recover.
+        """
+        try:
+            self.flush()
+        finally:
+            journal, self._journal = self._journal, None
+            if journal is not None:
+                done = not self._rows
+                journal.close(remove=done)
+                if done:
+                    _forget(self.engine, journal.token)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def recover_journals(engine: Engine, folder: str | os.PathLike[str]) -> int:
+    """Add the events of journals in ``folder`` whose recorder died; return how many.
+
+    A journal whose lock is held belongs to a live recorder and is left alone.
+    """
+    added = 0
+    path = Path(folder)
+    if not path.is_dir():
+        return 0
+    for journal in sorted(path.glob("*.jsonl")):
+        try:
+            fd = os.open(journal, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its recorder is alive
+            with os.fdopen(os.dup(fd), "rb") as lines:
+                entries = list(read_journal(lines))
+            if not entries and time.time() - os.fstat(fd).st_mtime < _YOUNG:
+                continue  # maybe just created, its writer about to lock it
+            added += _import(engine, journal.stem, entries)
+            journal.unlink(missing_ok=True)
+            _forget(engine, journal.stem)
+        finally:
+            os.close(fd)
+    if added:
+        log_event(logger, "provenance.recovered", events=added, folder=str(path))
+    return added
+
+
+def _import(engine: Engine, token: str, entries: list[dict[str, Any]]) -> int:
+    if not entries:
+        return 0
+    with write_transaction(engine) as conn:
+        done = conn.execute(
+            sa.select(journals_table.c.seq).where(journals_table.c.journal == token)
+        ).scalar()
+        fresh = [e for e in entries if e["seq"] > (done or 0)]
+        if fresh:
+            columns = {c.name for c in events_table.columns} - {"id"}
+            conn.execute(events_table.insert(), [{k: e.get(k) for k in columns} for e in fresh])
+            _set_seq(conn, token, max(e["seq"] for e in fresh))
+    return len(fresh)
+
+
+def _set_seq(conn: Connection, token: str, seq: int) -> None:
+    updated = conn.execute(
+        journals_table.update().where(journals_table.c.journal == token).values(seq=seq)
+    ).rowcount
+    if not updated:
+        conn.execute(journals_table.insert().values(journal=token, seq=seq))
+
+
+def _forget(engine: Engine, token: str) -> None:
+    # Only bookkeeping: a row left behind by a failure here costs nothing.
+    with contextlib.suppress(sa.exc.SQLAlchemyError), write_transaction(engine) as conn:
+        conn.execute(journals_table.delete().where(journals_table.c.journal == token))

@@ -1,0 +1,138 @@
+"""What a route tells provenance: one event per step of each file it moves.
+
+A :class:`Trail` sits between a route and an optional
+:class:`~entrepot.provenance.Recorder`; without one every call is free.  It
+records, for each file: ``claimed`` (size and checksum), then ``delivered``
+(remote name, size and checksum where the protocol gives one, the try of
+the run) or ``skipped`` (identical on the target) or ``failed`` (reason and
+code), then ``moved`` to ``cur/`` or ``deleted``; fetching records
+``received``.
+
+The content checksum (SHA-256) of a file is read from the ``received``
+event of the file in this spool when Entrepôt received it (``entrepot spool
+put``, a fetch, an archive hand-off computed it as the bytes went by); only
+files that another program put into ``new/`` are read once more for it, at
+their claim.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterable
+from typing import IO, TYPE_CHECKING
+
+from entrepot.jobs.lifecycle import Step, error_code
+from entrepot.provenance.events import Kind, Outcome
+from entrepot.targets import RemoteInfo
+from entrepot.targets.transfer import copy_stream
+
+if TYPE_CHECKING:
+    from entrepot.provenance import Recorder
+
+__all__ = ["Trail", "sha256_of"]
+
+#: Names per query when the known checksums are looked up.
+_CHUNK = 500
+
+
+def sha256_of(src: IO[bytes]) -> str:
+    """``"sha256:<hex>"`` of ``src`` from its start; ``src`` is left at its start."""
+    digest = hashlib.sha256()
+    src.seek(0)
+    copy_stream(src.read, digest.update)
+    src.seek(0)
+    return "sha256:" + digest.hexdigest()
+
+
+class Trail:
+    """The provenance of one route's files; see the module docstring."""
+
+    def __init__(self, place: str, target: str, recorder: Recorder | None = None) -> None:
+        self.place = place
+        self.target = target
+        self.recorder = recorder
+        self._checksums: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def on(self) -> bool:
+        return self.recorder is not None
+
+    def learn(self, names: Iterable[str]) -> None:
+        """Look up, in one query per few hundred names, the checksums known at receipt."""
+        if self.recorder is None:
+            return
+        from entrepot.provenance.reader import received_checksums
+
+        wanted = list(names)
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start : start + _CHUNK]
+            found = received_checksums(self.recorder.engine, self.place, chunk)
+            with self._lock:
+                self._checksums.update(found)
+
+    def claimed(self, name: str, src: IO[bytes]) -> tuple[int, str] | None:
+        """Record the claim of ``name`` read through ``src``; return its size and checksum."""
+        if self.recorder is None:
+            return None
+        size = os.fstat(src.fileno()).st_size
+        with self._lock:
+            checksum = self._checksums.get(name)
+        if checksum is None:
+            checksum = sha256_of(src)
+        self.recorder.record(Kind.CLAIMED, self.place, name, size=size, checksum=checksum)
+        return size, checksum
+
+    def delivered(
+        self, name: str, remote: str, info: RemoteInfo, local: tuple[int, str] | None
+    ) -> None:
+        if self.recorder is None:
+            return
+        size, checksum = local or (info.size, None)
+        details = {
+            "remote_name": info.name or remote,
+            "remote_size": info.size,
+            "remote_checksum": info.checksum,
+        }
+        kind = Kind.SKIPPED if info.kept else Kind.DELIVERED
+        outcome = Outcome.SKIPPED if info.kept else Outcome.OK
+        self.recorder.record(
+            kind, self.place, name, size=size, checksum=checksum, outcome=outcome,
+            target=self.target, details=details,
+        )  # fmt: skip
+
+    def failed(self, name: str, remote: str, error: BaseException) -> None:
+        if self.recorder is None:
+            return
+        interrupted = not isinstance(error, Exception)
+        details = {
+            "remote_name": remote,
+            "reason": "interrupted" if interrupted else (str(error) or type(error).__name__),
+            "error": type(error).__name__,
+            "code": error_code(Step.SEND, error),
+        }
+        self.recorder.record(
+            Kind.FAILED, self.place, name, outcome=Outcome.FAILED,
+            target=self.target, details=details,
+        )  # fmt: skip
+
+    def moved(self, name: str, area: str) -> None:
+        if self.recorder is not None:
+            self.recorder.record(Kind.MOVED, self.place, name, details={"to": area})
+
+    def deleted(self, name: str) -> None:
+        if self.recorder is not None:
+            self.recorder.record(Kind.DELETED, self.place, name)
+
+    def received(self, name: str, size: int, source: str, checksum: str | None = None) -> None:
+        if self.recorder is not None:
+            self.recorder.record(
+                Kind.RECEIVED, self.place, name, size=size, checksum=checksum,
+                details={"source": source},
+            )  # fmt: skip
+
+    def flush(self) -> None:
+        if self.recorder is not None:
+            self.recorder.flush()
