@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from entrepot.redact import mask_secrets
 
-__all__ = ["DELIVERED", "Event", "Kind", "Outcome", "place_of"]
+__all__ = ["DELIVERED", "Event", "FileHistory", "Kind", "Outcome", "place_of"]
 
 
 class Kind(StrEnum):
@@ -136,3 +136,12 @@ def _masked(details: Mapping[str, Any]) -> dict[str, Any]:
         key: mask_secrets(value) if isinstance(value, str) else value
         for key, value in details.items()
     }
+
+
+class FileHistory(NamedTuple):
+    """What a shipper needs to know of a file before it sends it."""
+
+    checksum: str | None
+    """``sha256:<hex>`` computed when the file was received, if it was."""
+    failures: int
+    """Failed deliveries since then: the next one is try ``failures + 1``."""

@@ -18,10 +18,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from entrepot.provenance.events import DELIVERED, Event, Kind, Outcome
+from entrepot.provenance.events import DELIVERED, Event, FileHistory, Kind, Outcome
 from entrepot.provenance.schema import ensure_tables, events_table
 
-__all__ = ["by_file", "deliveries", "find", "received_checksums", "undelivered", "verdict"]
+__all__ = [
+    "by_file",
+    "deliveries",
+    "file_histories",
+    "find",
+    "undelivered",
+    "verdict",
+]
 
 _WILDCARDS = "*?["
 #: What a lookup returns at most unless asked otherwise.
@@ -125,21 +132,28 @@ def deliveries(
     return find(engine, place=place, since=since, until=until, kinds=DELIVERED)
 
 
-def received_checksums(engine: Engine, place: str, names: Sequence[str]) -> dict[str, str]:
-    """The checksum each of ``names`` had when it was last received into ``place``."""
+def file_histories(engine: Engine, place: str, names: Sequence[str]) -> dict[str, FileHistory]:
+    """For each of ``names`` in ``place``: its checksum at its last receipt (if known) and
+    how many deliveries of it failed since."""
     t = events_table
     query = (
-        sa.select(t.c.name, t.c.checksum)
+        sa.select(t.c.name, t.c.kind, t.c.checksum)
         .where(
             t.c.name.in_(list(names)),
             t.c.place == place,
-            t.c.kind == str(Kind.RECEIVED),
-            t.c.checksum.is_not(None),
+            t.c.kind.in_([str(Kind.RECEIVED), str(Kind.FAILED)]),
         )
         .order_by(t.c.at, t.c.id)
     )
+    found: dict[str, FileHistory] = {}
     with engine.connect() as conn:
-        return {str(name): str(checksum) for name, checksum in conn.execute(query).all()}
+        for name, kind, checksum in conn.execute(query).all():
+            if kind == Kind.RECEIVED:
+                found[name] = FileHistory(checksum, 0)
+            else:
+                known = found.get(name, FileHistory(None, 0))
+                found[name] = FileHistory(known.checksum, known.failures + 1)
+    return found
 
 
 def by_file(events: Iterable[Event]) -> dict[tuple[str, str], list[Event]]:

@@ -89,12 +89,16 @@ class Recorder:
         checksum: str | None = None,
         outcome: Outcome = Outcome.OK,
         target: str | None = None,
+        attempt: int | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        """Add one event (written with its batch); secrets in any text are masked."""
+        """Add one event (written with its batch); secrets in any text are masked.
+
+        ``attempt`` defaults to :attr:`attempt`, the try of the run.
+        """
         row = event_row(
             kind, place, name, size=size, checksum=checksum, job_id=self.job_id,
-            outcome=outcome, target=target, attempt=self.attempt, details=details,
+            outcome=outcome, target=target, attempt=attempt or self.attempt, details=details,
         )  # fmt: skip
         with self._lock:
             if self._journal is not None:
@@ -150,9 +154,10 @@ def recover_journals(engine: Engine, folder: str | os.PathLike[str]) -> int:
     """
     added = 0
     path = Path(folder)
-    if not path.is_dir():
-        return 0
-    for journal in sorted(path.glob("*.jsonl")):
+    journals = sorted(path.glob("*.jsonl")) if path.is_dir() else []
+    if journals:
+        ensure_tables(engine)
+    for journal in journals:
         try:
             fd = os.open(journal, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
         except FileNotFoundError:

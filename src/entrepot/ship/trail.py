@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING
 
 from entrepot.jobs.lifecycle import Step, error_code
-from entrepot.provenance.events import Kind, Outcome
+from entrepot.provenance.events import FileHistory, Kind, Outcome
 from entrepot.targets import RemoteInfo
 from entrepot.targets.transfer import copy_stream
 
@@ -53,7 +53,7 @@ class Trail:
         self.place = place
         self.target = target
         self.recorder = recorder
-        self._checksums: dict[str, str] = {}
+        self._known: dict[str, FileHistory] = {}
         self._lock = threading.Lock()
 
     @property
@@ -61,29 +61,36 @@ class Trail:
         return self.recorder is not None
 
     def learn(self, names: Iterable[str]) -> None:
-        """Look up, in one query per few hundred names, the checksums known at receipt."""
+        """Look up, in one query per few hundred names, each file's checksum at receipt
+        and its failed deliveries so far (so that a retry is numbered as one)."""
         if self.recorder is None:
             return
-        from entrepot.provenance.reader import received_checksums
+        from entrepot.provenance.reader import file_histories
 
         wanted = list(names)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
-            found = received_checksums(self.recorder.engine, self.place, chunk)
+            found = file_histories(self.recorder.engine, self.place, chunk)
             with self._lock:
-                self._checksums.update(found)
+                self._known.update(found)
+
+    def _history(self, name: str) -> FileHistory:
+        with self._lock:
+            return self._known.get(name) or FileHistory(None, 0)
 
     def claimed(self, name: str, src: IO[bytes]) -> tuple[int, str] | None:
         """Record the claim of ``name`` read through ``src``; return its size and checksum."""
         if self.recorder is None:
             return None
         size = os.fstat(src.fileno()).st_size
-        with self._lock:
-            checksum = self._checksums.get(name)
-        if checksum is None:
-            checksum = sha256_of(src)
-        self.recorder.record(Kind.CLAIMED, self.place, name, size=size, checksum=checksum)
+        checksum = self._history(name).checksum or sha256_of(src)
+        self.recorder.record(
+            Kind.CLAIMED, self.place, name, size=size, checksum=checksum, attempt=self._try(name)
+        )
         return size, checksum
+
+    def _try(self, name: str) -> int:
+        return self._history(name).failures + 1
 
     def delivered(
         self, name: str, remote: str, info: RemoteInfo, local: tuple[int, str] | None
@@ -96,11 +103,10 @@ class Trail:
             "remote_size": info.size,
             "remote_checksum": info.checksum,
         }
-        kind = Kind.SKIPPED if info.kept else Kind.DELIVERED
-        outcome = Outcome.SKIPPED if info.kept else Outcome.OK
         self.recorder.record(
-            kind, self.place, name, size=size, checksum=checksum, outcome=outcome,
-            target=self.target, details=details,
+            Kind.SKIPPED if info.kept else Kind.DELIVERED, self.place, name, size=size,
+            checksum=checksum, outcome=Outcome.SKIPPED if info.kept else Outcome.OK,
+            target=self.target, attempt=self._try(name), details=details,
         )  # fmt: skip
 
     def failed(self, name: str, remote: str, error: BaseException) -> None:
@@ -113,9 +119,13 @@ class Trail:
             "error": type(error).__name__,
             "code": error_code(Step.SEND, error),
         }
+        attempt = self._try(name)
+        with self._lock:
+            known = self._known.get(name) or FileHistory(None, 0)
+            self._known[name] = FileHistory(known.checksum, known.failures + 1)
         self.recorder.record(
             Kind.FAILED, self.place, name, outcome=Outcome.FAILED,
-            target=self.target, details=details,
+            target=self.target, attempt=attempt, details=details,
         )  # fmt: skip
 
     def moved(self, name: str, area: str) -> None:
