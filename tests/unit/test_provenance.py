@@ -105,13 +105,13 @@ def test_no_secret_is_ever_stored(engine: sa.Engine, tmp_path: Path) -> None:
 def test_a_killed_recorder_loses_nothing_and_its_journal_adds_nothing_twice(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
-    child = f"""
+    child = """
 import os, sys
 from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder
 recorder = Recorder(make_engine(sys.argv[1], purpose="ledger"), state_dir=sys.argv[2], batch=10)
 for number in range(25):
-    recorder.record(Kind.RECEIVED, "/out", f"f{{number:02d}}")
+    recorder.record(Kind.RECEIVED, "/out", f"f{number:02d}")
 os.kill(os.getpid(), 9)
 """
     url = str(engine.url)
@@ -194,3 +194,37 @@ def test_times_are_utc_and_aware(engine: sa.Engine) -> None:
         recorder.record(Kind.RECEIVED, "/out", "a.csv")
     (event,) = find(engine, "a.csv")
     assert event.at.tzinfo is not None and event.at >= before
+
+
+@pytest.mark.parametrize("moved", [True, False])
+def test_a_step_taken_just_before_a_kill_is_recorded_once_if_it_happened(
+    engine: sa.Engine, tmp_path: Path, moved: bool
+) -> None:
+    child = """
+import os, sys
+from pathlib import Path
+from entrepot.db import make_engine
+from entrepot.provenance import Kind, Recorder
+root = Path(sys.argv[2]) / "out"
+recorder = Recorder(make_engine(sys.argv[1], purpose="ledger"), state_dir=sys.argv[2])
+recorder.record(Kind.DELIVERED, str(root), "a.csv")
+recorder.flush()  # committed: the journal is emptied
+claimed, cur = root / "claimed" / "t-a.csv", root / "cur" / "a.csv"
+recorder.intend(Kind.MOVED, str(root), "a.csv", present=[cur], absent=[claimed],
+                details={"to": "cur"})
+recorder.flush()  # nothing to write, and the intent stays in the journal
+if sys.argv[3] == "move":
+    os.rename(claimed, cur)
+os.kill(os.getpid(), 9)
+"""
+    for area in ("claimed", "cur"):
+        (tmp_path / "out" / area).mkdir(parents=True)
+    (tmp_path / "out" / "claimed" / "t-a.csv").write_bytes(b"a")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    args = [str(engine.url), str(tmp_path), "move" if moved else "stay"]
+    assert subprocess.run([sys.executable, "-c", child, *args], env=env).returncode == -9
+    with Recorder(engine, state_dir=tmp_path):  # recovers the dead journal
+        pass
+    kinds = [e.kind for e in find(engine, "a.csv")]
+    assert kinds == ([Kind.DELIVERED, Kind.MOVED] if moved else [Kind.DELIVERED])
+    assert find(engine, "a.csv")[-1].details == ({"to": "cur"} if moved else {})

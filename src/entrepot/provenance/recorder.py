@@ -27,7 +27,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 #: Events per transaction.
 BATCH = 1000
+#: The sequence number of a journal whose events were all recovered.
+_RECOVERED = -1
 #: Seconds an empty journal is left alone: its writer may not have locked it yet.
 _YOUNG = 60.0
 
@@ -75,6 +77,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._rows: list[dict[str, Any]] = []
         self._journal: Journal | None = None
+        self._intents = 0
         if state_dir is not None:
             recover_journals(engine, Path(state_dir) / JOURNAL_DIR)
             self._journal = Journal(state_dir)
@@ -108,6 +111,41 @@ class Recorder:
         if full:
             self.flush()
 
+    def intend(
+        self,
+        kind: Kind,
+        place: str,
+        name: str,
+        *,
+        present: Sequence[str | os.PathLike[str]] = (),
+        absent: Sequence[str | os.PathLike[str]] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Note in the journal a step about to be taken outside the database (a local move).
+
+        Record the step itself once it is done, then call :meth:`settle`.  A
+        process killed in between leaves the intent in its journal, and
+        recovery records the step if it did happen: every path of
+        ``present`` exists and none of ``absent`` does.  Until every intent
+        is settled the journal is not emptied.
+        """
+        row = event_row(
+            kind, place, name, job_id=self.job_id, attempt=self.attempt, details=details
+        )
+        check = {
+            "present": [os.fspath(path) for path in present],
+            "absent": [os.fspath(path) for path in absent],
+        }
+        with self._lock:
+            self._intents += 1
+            if self._journal is not None:
+                self._journal.append({**row, "intent": check})
+
+    def settle(self) -> None:
+        """One step noted by :meth:`intend` was recorded, or did not happen."""
+        with self._lock:
+            self._intents -= 1
+
     def flush(self) -> None:
         """Write every buffered event in one transaction, then empty the journal."""
         with self._lock:
@@ -122,7 +160,7 @@ class Recorder:
             except BaseException:
                 self._rows[:0] = rows  # kept for the next flush; the journal has them too
                 raise
-            if self._journal is not None:
+            if self._journal is not None and not self._intents:
                 self._journal.empty()
 
     def close(self) -> None:
@@ -182,18 +220,39 @@ def recover_journals(engine: Engine, folder: str | os.PathLike[str]) -> int:
 
 
 def _import(engine: Engine, token: str, entries: list[dict[str, Any]]) -> int:
+    """Add what the database lacks of a dead journal's ``entries``; return how many.
+
+    Events numbered after the journal's last commit go in, and so do the
+    intents that were neither recorded nor contradicted by the file system.
+    The journal is then marked :data:`_RECOVERED`: read again (a crash
+    before its file was deleted), it adds nothing.
+    """
     if not entries:
         return 0
     with write_transaction(engine) as conn:
         done = conn.execute(
             sa.select(journals_table.c.seq).where(journals_table.c.journal == token)
         ).scalar()
-        fresh = [e for e in entries if e["seq"] > (done or 0)]
+        if done == _RECOVERED:
+            return 0
+        events = [e for e in entries if "intent" not in e]
+        fresh = [e for e in events if e["seq"] > (done or 0)]
+        fresh += [e for e in entries if "intent" in e and _happened(e, events)]
         if fresh:
             columns = {c.name for c in events_table.columns} - {"id"}
             conn.execute(events_table.insert(), [{k: e.get(k) for k in columns} for e in fresh])
-            _set_seq(conn, token, max(e["seq"] for e in fresh))
+        _set_seq(conn, token, _RECOVERED)
     return len(fresh)
+
+
+def _happened(intent: dict[str, Any], events: list[dict[str, Any]]) -> bool:
+    """Whether an intent's step was taken but not recorded before its process died."""
+    key = (intent["kind"], intent["place"], intent["name"])
+    if any((e["kind"], e["place"], e["name"]) == key and e["seq"] > intent["seq"] for e in events):
+        return False  # recorded
+    check = intent["intent"]
+    present = all(os.path.lexists(path) for path in check.get("present", ()))
+    return present and not any(os.path.lexists(path) for path in check.get("absent", ()))
 
 
 def _set_seq(conn: Connection, token: str, seq: int) -> None:

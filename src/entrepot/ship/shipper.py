@@ -156,15 +156,14 @@ class Shipper(Route):
 
     def _after_delivery(self, claim: Claim, name: str, moves: SyncGroup | None) -> None:
         after = self.options.after
-        if after == "delete":
-            claim.remove()
-            self.observer.removed(name, "local")
-            self.trail.deleted(name)
-        else:
-            area = "cur" if after == "cur" else "archive"
-            claim.done(area, group=moves)
-            self.observer.moved(name, "new", area)
-            self.trail.moved(name, area)
+        area = "cur" if after == "cur" else "archive"
+        with self.trail.local_step(claim, None if after == "delete" else area):
+            if after == "delete":
+                claim.remove()
+                self.observer.removed(name, "local")
+            else:
+                claim.done(area, group=moves)
+                self.observer.moved(name, "new", area)
 
     def session(
         self, names: list[str], report: Report, progress: ProgressHook | None = None

@@ -17,14 +17,17 @@ their claim.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from entrepot.jobs.lifecycle import Step, error_code
 from entrepot.provenance.events import FileHistory, Kind, Outcome
+from entrepot.spool import Claim
 from entrepot.targets import RemoteInfo
 from entrepot.targets.transfer import copy_stream
 
@@ -128,13 +131,29 @@ class Trail:
             target=self.target, attempt=attempt, details=details,
         )  # fmt: skip
 
-    def moved(self, name: str, area: str) -> None:
-        if self.recorder is not None:
-            self.recorder.record(Kind.MOVED, self.place, name, details={"to": area})
+    @contextlib.contextmanager
+    def local_step(self, claim: Claim, area: str | None) -> Iterator[None]:
+        """Around the move of a delivered file into ``area`` (None: its deletion).
 
-    def deleted(self, name: str) -> None:
-        if self.recorder is not None:
-            self.recorder.record(Kind.DELETED, self.place, name)
+        The step is noted in the journal before it is taken and recorded
+        after, so that a process killed in between loses neither (see
+        :meth:`Recorder.intend <entrepot.provenance.Recorder.intend>`).
+        """
+        recorder = self.recorder
+        if recorder is None:
+            yield
+            return
+        name, root = claim.name, Path(self.place)
+        kind = Kind.DELETED if area is None else Kind.MOVED
+        details = {} if area is None else {"to": area}
+        present = [] if area is None else [root / area / name]
+        absent = [claim.path] + ([root / "new" / name] if area is None else [])
+        recorder.intend(kind, self.place, name, present=present, absent=absent, details=details)
+        try:
+            yield
+            recorder.record(kind, self.place, name, details=details)
+        finally:
+            recorder.settle()
 
     def received(self, name: str, size: int, source: str, checksum: str | None = None) -> None:
         if self.recorder is not None:
