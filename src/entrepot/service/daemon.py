@@ -142,6 +142,7 @@ class Daemon:
         except BaseException:
             self._lock.release()
             raise
+        ledger.state_dir = service.state  # where provenance journals are kept
         self.ledger = ledger
         self.started_at = self.clock.now()
         telemetry = self._telemetry or make_telemetry(lambda: self.config, ledger)
