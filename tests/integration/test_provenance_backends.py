@@ -7,25 +7,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from entrepot.jobs import Ledger, Runner
 from entrepot.provenance import Kind, find, undelivered
 from entrepot.provenance.reader import by_file, deliveries, verdict
 from entrepot.ship import ShipJob
 from entrepot.spool import Spool
+from tests.integration import test_jobs_ledger_backends as backends
 
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=[pytest.mark.server, pytest.mark.xdist_group("postgres")]),
-    ]
-)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
+#: The same two ledgers as the ledger's own tests: SQLite, and a real PostgreSQL.
+url = backends.url
 
 
 def test_shipped_files_are_traced_on_either_database(url: str, tmp_path: Path, cli: Any) -> None:
