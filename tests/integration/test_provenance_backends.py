@@ -93,3 +93,16 @@ def test_retention_prunes_old_events_and_records_pruned_files(url: str, tmp_path
         assert prune_events(ledger.engine, later - timedelta(days=30), batch=3) == 3
         report = prune(config, ledger, later)
         assert report.events == 1 and find(ledger.engine, "old.csv") == []
+
+
+def test_provenance_can_be_turned_off(tmp_path: Path, cli: Any) -> None:
+    spool = Spool(tmp_path / "outbox").prepare()
+    spool.publish_bytes(b"1", "quiet.csv")
+    drop, state = tmp_path / "drop", tmp_path / "state"
+    drop.mkdir()
+    assert cli("ship", spool.root, drop.as_uri(), "--state", state, "--no-provenance")[0] == 0
+    assert (drop / "quiet.csv").exists()
+    assert cli("trace", "quiet.csv", "--state", state)[0] == 4
+    spool.publish_bytes(b"2", "loud.csv")
+    assert cli("ship", spool.root, drop.as_uri(), "--state", state)[0] == 0
+    assert cli("trace", "loud.csv", "--state", state)[0] == 0

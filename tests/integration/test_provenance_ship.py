@@ -29,7 +29,7 @@ from entrepot.jobs import Ledger, Runner
 from entrepot.provenance import Kind, Recorder, find
 from entrepot.provenance.reader import by_file, verdict
 from entrepot.provenance.schema import events_table
-from entrepot.ship import ShipJob, ShipOptions, Shipper
+from entrepot.ship import FetchJob, ShipJob, ShipOptions, Shipper
 from entrepot.spool import Spool
 
 pytestmark = pytest.mark.server
@@ -239,3 +239,18 @@ def test_no_secret_reaches_an_event(ftp_server: Any, tmp_path: Path) -> None:
     text = repr(rows)
     assert password not in text and password.encode("unicode_escape").decode() not in text
     assert ftp_server.user in text  # the URL is there, masked
+
+
+def test_fetched_files_are_received_from_where_they_came(ftp_server: Any, tmp_path: Path) -> None:
+    (ftp_server.root / "in.csv").write_bytes(b"1,2,3\n")
+    spool = Spool(tmp_path / "inbox").prepare()
+    with Ledger.open(tmp_path / "state") as ledger:
+        result = Runner(ledger).run(
+            FetchJob(spool.root, ftp_server.url, target_options=ftp_server.options)
+        )
+        assert result.ok, result.error
+        (event,) = find(ledger.engine, "in.csv")
+    assert event.kind is Kind.RECEIVED and event.size == 6
+    assert event.place == os.path.realpath(spool.root)
+    assert event.details["source"] == f"{ftp_server.url}/in.csv"
+    assert ftp_server.password not in json.dumps(event.as_json())

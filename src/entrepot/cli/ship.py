@@ -68,6 +68,10 @@ TargetOptions = Annotated[
     ),
 ]
 NoLedger = Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")]
+NoProvenance = Annotated[
+    bool,
+    typer.Option("--no-provenance", help="Do not record each file's steps (entrepot trace)."),
+]
 DryRun = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Show what would go where; move nothing.")
 ]
@@ -247,6 +251,7 @@ def ship(
     state: StateOption = None,
     ledger: LedgerOption = None,
     no_ledger: NoLedger = False,
+    no_provenance: NoProvenance = False,
     dry_run: DryRun = False,
     as_json: JsonOption = False,
 ) -> int:
@@ -259,6 +264,7 @@ def ship(
         conflict=conflict,  # type: ignore[arg-type]
         lease=lease,
         sweep_partials_after=_sweep(sweep_partials_after),
+        provenance=not no_provenance,
     )
     Spool(spool).check()
     job = ShipJob(
@@ -307,11 +313,16 @@ def fetch(
     state: StateOption = None,
     ledger: LedgerOption = None,
     no_ledger: NoLedger = False,
+    no_provenance: NoProvenance = False,
     dry_run: DryRun = False,
     as_json: JsonOption = False,
 ) -> int:
     """Download every file of a remote folder into the spool, then delete it remotely."""
-    options = ShipOptions(protocol=protocol, remote_after=remote_after)  # type: ignore[arg-type]
+    options = ShipOptions(
+        protocol=protocol,  # type: ignore[arg-type]
+        remote_after=remote_after,
+        provenance=not no_provenance,
+    )
     local = Spool(spool)
     if not (create and dry_run):
         (local.prepare() if create else local).check()
