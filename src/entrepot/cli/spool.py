@@ -8,6 +8,7 @@ makes a new spool that nobody reads.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +19,7 @@ from entrepot.cli import console
 from entrepot.cli.console import emit_json, human_age, human_size, progress, say, shown, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import StateOption, state_dir
+from entrepot.provenance.events import Kind
 from entrepot.provenance.journal import Journal
 from entrepot.spool import Spool
 from entrepot.spool.entries import Entry
@@ -85,7 +87,10 @@ def put(
             digest = None if journal is None or link else hashlib.sha256()
             published = spool.publish_file(file, name, link=link, digest=digest)
             if journal is not None:
-                journal.received(spool.root, published, file, digest)
+                journal.arrived(
+                    Kind.RECEIVED, spool.root, spool.path("new", published), digest,
+                    {"source": os.path.abspath(file)},
+                )  # fmt: skip
             say(published)
     finally:
         if journal is not None:

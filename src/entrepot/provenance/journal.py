@@ -85,21 +85,23 @@ class Journal:
         os.write(self._fd, line.encode())
         return self.seq
 
-    def received(
-        self, spool: str | os.PathLike[str], name: str, source: str | os.PathLike[str], digest: Any
+    def arrived(
+        self,
+        kind: Kind,
+        folder: str | os.PathLike[str],
+        file: str | os.PathLike[str],
+        digest: Any,
+        details: Mapping[str, Any],
     ) -> None:
-        """Note that ``name`` arrived in ``spool``'s ``new/`` from ``source``.
-
-        ``digest`` is the :mod:`hashlib` object that saw its bytes (None: not known).
-        """
-        size = (Path(spool) / "new" / name).stat().st_size
+        """Note that ``file`` arrived (``received`` in a spool, ``uploaded`` in a data
+        center) whose folder is ``folder``; ``digest`` is the :mod:`hashlib` object that
+        saw its bytes as they were copied (None: not known)."""
         checksum = None if digest is None else f"{digest.name}:{digest.hexdigest()}"
-        self.append(
-            event_row(
-                Kind.RECEIVED, place_of(spool), name, size=size, checksum=checksum,
-                details={"source": os.path.abspath(source)},
-            )
+        row = event_row(
+            kind, place_of(folder), os.path.basename(file), size=os.stat(file).st_size,
+            checksum=checksum, details=details,
         )  # fmt: skip
+        self.append(row)
 
     def empty(self) -> None:
         """Forget every event written so far (they are in the database now)."""
