@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -149,8 +150,9 @@ def test_a_journal_written_without_a_database_is_recorded_later(
     (spool / "new").mkdir(parents=True)
     (spool / "new" / "a.csv").write_bytes(b"abc")
     journal = Journal(tmp_path)
-    digest = __import__("hashlib").sha256(b"abc")
-    journal.received(spool, "a.csv", tmp_path / "source.csv", digest)
+    digest = hashlib.sha256(b"abc")
+    source = {"source": str(tmp_path / "source.csv")}
+    journal.arrived(Kind.RECEIVED, spool, spool / "new" / "a.csv", digest, source)
     journal.close(remove=False)
     assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 1
     (event,) = find(engine, "a.csv")
