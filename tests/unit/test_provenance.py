@@ -125,8 +125,8 @@ os.kill(os.getpid(), 9)
     journal = next((tmp_path / JOURNAL_DIR).glob("*.jsonl"))
     kept = journal.read_bytes()
     first = json.loads(kept.splitlines()[0])
-    assert first["seq"] == 21
-    stale = json.dumps({**first, "seq": 20, "name": "committed-already"}).encode()
+    assert first[0] == 21  # [seq, at, kind, place, name, …]
+    stale = json.dumps([20, *first[1:4], "committed-already", *first[5:]]).encode()
     journal.write_bytes(stale + b"\n" + kept + b'{"seq": 26, "kind')
     assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 5
     names = [e.name for e in find(engine, "*")]

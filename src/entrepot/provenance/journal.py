@@ -13,6 +13,7 @@ command that opens the ledger files it.
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import secrets
@@ -20,16 +21,31 @@ import socket
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from entrepot.provenance.events import Kind, Outcome, place_of
 from entrepot.redact import mask_secrets
 
-__all__ = ["JOURNAL_DIR", "Journal", "event_row", "read_journal"]
+__all__ = ["COLUMNS", "JOURNAL_DIR", "Entry", "Journal", "Row", "event_row", "read_journal"]
 
 #: The journals' folder inside the state folder.
 JOURNAL_DIR = "provenance"
 HOST = socket.gethostname()
+
+
+#: The columns of an event row, in the order of :func:`event_row`'s tuples.
+COLUMNS = (
+    "at", "kind", "place", "name", "size", "checksum", "job_id", "host", "outcome",
+    "target", "attempt", "details",
+)  # fmt: skip
+#: A row: a tuple of the :data:`COLUMNS` values.
+Row = tuple[Any, ...]
+
+
+@functools.lru_cache(maxsize=256)
+def _masked(text: str) -> str:
+    # Targets repeat with every event of a run: masked once each.
+    return mask_secrets(text)
 
 
 def event_row(
@@ -45,23 +61,16 @@ def event_row(
     attempt: int | None = None,
     details: Mapping[str, Any] | None = None,
     at: float | None = None,
-) -> dict[str, Any]:
-    """One event as a row of the events table, every secret masked."""
-    masked = {k: mask_secrets(v) if isinstance(v, str) else v for k, v in (details or {}).items()}
-    return {
-        "at": time.time() if at is None else at,
-        "kind": str(kind),
-        "place": place,
-        "name": name,
-        "size": size,
-        "checksum": checksum,
-        "job_id": job_id,
-        "host": HOST,
-        "outcome": str(outcome),
-        "target": mask_secrets(target) if target else None,
-        "attempt": attempt,
-        "details": json.dumps(masked, sort_keys=True, separators=(",", ":"), default=str),
-    }
+) -> Row:
+    """One event as a row of the events table (see :data:`COLUMNS`), every secret masked."""
+    text = "{}"
+    if details:
+        masked = {k: mask_secrets(v) if isinstance(v, str) else v for k, v in details.items()}
+        text = json.dumps(masked, sort_keys=True, separators=(",", ":"), default=str)
+    return (
+        time.time() if at is None else at, kind.value, place, name, size, checksum, job_id,
+        HOST, outcome.value, _masked(target) if target else None, attempt, text,
+    )  # fmt: skip
 
 
 class Journal:
@@ -77,11 +86,15 @@ class Journal:
         self._fd: int | None = os.open(self.path, flags, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
-    def append(self, row: Mapping[str, Any]) -> int:
-        """Add one event with a single ``write`` (whole, or torn at the end); return its number."""
+    def append(self, row: Row, intent: Mapping[str, Any] | None = None) -> int:
+        """Add one event with a single ``write`` (whole, or torn at the end); return its number.
+
+        A line is ``[seq, *row, intent]``: ``intent`` is None for an event that
+        happened, or what proves that the step it announces was taken.
+        """
         assert self._fd is not None, "journal closed"
         self.seq += 1
-        line = json.dumps({"seq": self.seq, **row}, separators=(",", ":")) + "\n"
+        line = json.dumps([self.seq, *row, intent], separators=(",", ":")) + "\n"
         os.write(self._fd, line.encode())
         return self.seq
 
@@ -118,12 +131,26 @@ class Journal:
         self._fd = None
 
 
-def read_journal(lines: Iterable[bytes]) -> Iterator[dict[str, Any]]:
-    """The events of a journal's lines; a line torn by a crash is skipped."""
+def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
+    """The entries of a journal's lines; a line torn by a crash is skipped."""
+    width = len(COLUMNS) + 2
     for line in lines:
         try:
             entry = json.loads(line)
         except ValueError:
             continue  # never acknowledged: the process died while writing it
-        if isinstance(entry, dict) and isinstance(entry.get("seq"), int):
-            yield entry
+        if isinstance(entry, list) and len(entry) == width and isinstance(entry[0], int):
+            yield Entry(entry[0], tuple(entry[1:-1]), entry[-1])
+
+
+class Entry(NamedTuple):
+    """One line of a journal."""
+
+    seq: int
+    row: Row
+    intent: dict[str, Any] | None
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What names the step: kind, place and name."""
+        return self.row[1:4]

@@ -37,7 +37,15 @@ from sqlalchemy.engine import Connection, Engine
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
 from entrepot.provenance.events import Kind, Outcome
-from entrepot.provenance.journal import JOURNAL_DIR, Journal, event_row, read_journal
+from entrepot.provenance.journal import (
+    COLUMNS,
+    JOURNAL_DIR,
+    Entry,
+    Journal,
+    Row,
+    event_row,
+    read_journal,
+)
 from entrepot.provenance.schema import ensure_tables, events_table, journals_table
 
 __all__ = ["BATCH", "Recorder", "recover_journals"]
@@ -75,7 +83,7 @@ class Recorder:
         self.attempt: int | None = None
         self.batch = batch
         self._lock = threading.Lock()
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[Row] = []
         self._journal: Journal | None = None
         self._intents = 0
         if state_dir is not None:
@@ -139,7 +147,7 @@ class Recorder:
         with self._lock:
             self._intents += 1
             if self._journal is not None:
-                self._journal.append({**row, "intent": check})
+                self._journal.append(row, check)
 
     def settle(self) -> None:
         """One step noted by :meth:`intend` was recorded, or did not happen."""
@@ -154,7 +162,7 @@ class Recorder:
             rows, self._rows = self._rows, []
             try:
                 with write_transaction(self.engine) as conn:
-                    conn.execute(events_table.insert(), rows)
+                    insert_rows(conn, rows)
                     if self._journal is not None:
                         _set_seq(conn, self._journal.token, self._journal.seq)
             except BaseException:
@@ -219,7 +227,7 @@ def recover_journals(engine: Engine, folder: str | os.PathLike[str]) -> int:
     return added
 
 
-def _import(engine: Engine, token: str, entries: list[dict[str, Any]]) -> int:
+def _import(engine: Engine, token: str, entries: list[Entry]) -> int:
     """Add what the database lacks of a dead journal's ``entries``; return how many.
 
     Events numbered after the journal's last commit go in, and so do the
@@ -235,24 +243,33 @@ def _import(engine: Engine, token: str, entries: list[dict[str, Any]]) -> int:
         ).scalar()
         if done == _RECOVERED:
             return 0
-        events = [e for e in entries if "intent" not in e]
-        fresh = [e for e in events if e["seq"] > (done or 0)]
-        fresh += [e for e in entries if "intent" in e and _happened(e, events)]
-        if fresh:
-            columns = {c.name for c in events_table.columns} - {"id"}
-            conn.execute(events_table.insert(), [{k: e.get(k) for k in columns} for e in fresh])
+        events = [e for e in entries if e.intent is None]
+        fresh = [e.row for e in events if e.seq > (done or 0)]
+        fresh += [e.row for e in entries if e.intent is not None and _happened(e, events)]
+        insert_rows(conn, fresh)
         _set_seq(conn, token, _RECOVERED)
     return len(fresh)
 
 
-def _happened(intent: dict[str, Any], events: list[dict[str, Any]]) -> bool:
+def _happened(intent: Entry, events: list[Entry]) -> bool:
     """Whether an intent's step was taken but not recorded before its process died."""
-    key = (intent["kind"], intent["place"], intent["name"])
-    if any((e["kind"], e["place"], e["name"]) == key and e["seq"] > intent["seq"] for e in events):
+    if any(e.key == intent.key and e.seq > intent.seq for e in events):
         return False  # recorded
-    check = intent["intent"]
+    check = intent.intent or {}
     present = all(os.path.lexists(path) for path in check.get("present", ()))
     return present and not any(os.path.lexists(path) for path in check.get("absent", ()))
+
+
+def insert_rows(conn: Connection, rows: Sequence[Row]) -> None:
+    """Insert event rows with the driver's own ``executemany`` (no per-row compiling)."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {events_table.name} ({', '.join(COLUMNS)}) "  # noqa: S608 - names only
+        f"VALUES ({', '.join(mark for _ in COLUMNS)})"
+    )
+    conn.exec_driver_sql(sql, list(rows))
 
 
 def _set_seq(conn: Connection, token: str, seq: int) -> None:
