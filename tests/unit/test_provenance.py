@@ -207,14 +207,13 @@ import os, sys
 from pathlib import Path
 from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder
+from entrepot.provenance.journal import Then
 root = Path(sys.argv[2]) / "out"
 recorder = Recorder(make_engine(sys.argv[1], purpose="ledger"), state_dir=sys.argv[2])
-recorder.record(Kind.DELIVERED, str(root), "a.csv")
-recorder.flush()  # committed: the journal is emptied
 claimed, cur = root / "claimed" / "t-a.csv", root / "cur" / "a.csv"
-recorder.intend(Kind.MOVED, str(root), "a.csv", present=[cur], absent=[claimed],
-                details={"to": "cur"})
-recorder.flush()  # nothing to write, and the intent stays in the journal
+then = Then("moved", '{"to":"cur"}', [str(cur)], [str(claimed)])
+recorder.record(Kind.DELIVERED, str(root), "a.csv", then=then)
+recorder.flush()  # committed; the journal is kept: the move it announced is not settled
 if sys.argv[3] == "move":
     os.rename(claimed, cur)
 os.kill(os.getpid(), 9)

@@ -26,7 +26,16 @@ from typing import Any, NamedTuple
 from entrepot.provenance.events import Kind, Outcome, place_of
 from entrepot.redact import mask_secrets
 
-__all__ = ["COLUMNS", "JOURNAL_DIR", "Entry", "Journal", "Row", "event_row", "read_journal"]
+__all__ = [
+    "COLUMNS",
+    "JOURNAL_DIR",
+    "Entry",
+    "Journal",
+    "Row",
+    "Then",
+    "event_row",
+    "read_journal",
+]
 
 #: The journals' folder inside the state folder.
 JOURNAL_DIR = "provenance"
@@ -59,12 +68,15 @@ def event_row(
     outcome: Outcome = Outcome.OK,
     target: str | None = None,
     attempt: int | None = None,
-    details: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | str | None = None,
     at: float | None = None,
 ) -> Row:
-    """One event as a row of the events table (see :data:`COLUMNS`), every secret masked."""
-    text = "{}"
-    if details:
+    """One event as a row of the events table (see :data:`COLUMNS`), every secret masked.
+
+    ``details`` given as text is taken as it is: a caller's constant, without secrets.
+    """
+    text = details if isinstance(details, str) else "{}"
+    if details and not isinstance(details, str):
         masked = {k: mask_secrets(v) if isinstance(v, str) else v for k, v in details.items()}
         text = json.dumps(masked, sort_keys=True, separators=(",", ":"), default=str)
     return (
@@ -86,15 +98,15 @@ class Journal:
         self._fd: int | None = os.open(self.path, flags, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
-    def append(self, row: Row, intent: Mapping[str, Any] | None = None) -> int:
+    def append(self, row: Row, then: Then | None = None) -> int:
         """Add one event with a single ``write`` (whole, or torn at the end); return its number.
 
-        A line is ``[seq, *row, intent]``: ``intent`` is None for an event that
-        happened, or what proves that the step it announces was taken.
+        A line is ``[seq, *row, then]``: ``then`` is null, or the next step
+        the event announces (a list of :class:`Then`'s fields).
         """
         assert self._fd is not None, "journal closed"
         self.seq += 1
-        line = json.dumps([self.seq, *row, intent], separators=(",", ":")) + "\n"
+        line = json.dumps([self.seq, *row, then], separators=(",", ":")) + "\n"
         os.write(self._fd, line.encode())
         return self.seq
 
@@ -140,7 +152,22 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
         except ValueError:
             continue  # never acknowledged: the process died while writing it
         if isinstance(entry, list) and len(entry) == width and isinstance(entry[0], int):
-            yield Entry(entry[0], tuple(entry[1:-1]), entry[-1])
+            then = Then(*entry[-1]) if entry[-1] else None
+            yield Entry(entry[0], tuple(entry[1:-1]), then)
+
+
+class Then(NamedTuple):
+    """The next step of a file, announced with an event before it is taken.
+
+    After a crash the step counts as taken when every path of ``present``
+    exists and none of ``absent`` does: a file moved from ``claimed/`` to
+    ``cur/`` is in ``cur/`` and no longer in ``claimed/``.
+    """
+
+    kind: str
+    details: str
+    present: list[str]
+    absent: list[str]
 
 
 class Entry(NamedTuple):
@@ -148,7 +175,7 @@ class Entry(NamedTuple):
 
     seq: int
     row: Row
-    intent: dict[str, Any] | None
+    then: Then | None
 
     @property
     def key(self) -> tuple[Any, ...]:

@@ -43,6 +43,7 @@ from entrepot.provenance.journal import (
     Entry,
     Journal,
     Row,
+    Then,
     event_row,
     read_journal,
 )
@@ -101,56 +102,37 @@ class Recorder:
         outcome: Outcome = Outcome.OK,
         target: str | None = None,
         attempt: int | None = None,
-        details: Mapping[str, Any] | None = None,
+        details: Mapping[str, Any] | str | None = None,
+        then: Then | None = None,
     ) -> None:
         """Add one event (written with its batch); secrets in any text are masked.
 
         ``attempt`` defaults to :attr:`attempt`, the try of the run.
+        ``details`` may be given as JSON text already (a constant of the caller).
+
+        ``then`` announces the next step of the file, about to be taken
+        outside the database (a local move): record it once it is done, then
+        call :meth:`settle`, also when it failed.  A process killed in
+        between leaves the announcement in its journal, and recovery records
+        the step if it did happen (see :class:`~.journal.Then`).  Until every
+        announced step is settled the journal is not emptied.
         """
         row = event_row(
             kind, place, name, size=size, checksum=checksum, job_id=self.job_id,
             outcome=outcome, target=target, attempt=attempt or self.attempt, details=details,
         )  # fmt: skip
         with self._lock:
+            if then is not None:
+                self._intents += 1
             if self._journal is not None:
-                self._journal.append(row)
+                self._journal.append(row, then)
             self._rows.append(row)
             full = len(self._rows) >= self.batch
         if full:
             self.flush()
 
-    def intend(
-        self,
-        kind: Kind,
-        place: str,
-        name: str,
-        *,
-        present: Sequence[str | os.PathLike[str]] = (),
-        absent: Sequence[str | os.PathLike[str]] = (),
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Note in the journal a step about to be taken outside the database (a local move).
-
-        Record the step itself once it is done, then call :meth:`settle`.  A
-        process killed in between leaves the intent in its journal, and
-        recovery records the step if it did happen: every path of
-        ``present`` exists and none of ``absent`` does.  Until every intent
-        is settled the journal is not emptied.
-        """
-        row = event_row(
-            kind, place, name, job_id=self.job_id, attempt=self.attempt, details=details
-        )
-        check = {
-            "present": [os.fspath(path) for path in present],
-            "absent": [os.fspath(path) for path in absent],
-        }
-        with self._lock:
-            self._intents += 1
-            if self._journal is not None:
-                self._journal.append(row, check)
-
     def settle(self) -> None:
-        """One step noted by :meth:`intend` was recorded, or did not happen."""
+        """A step announced with ``then`` was recorded, or did not happen."""
         with self._lock:
             self._intents -= 1
 
@@ -243,21 +225,30 @@ def _import(engine: Engine, token: str, entries: list[Entry]) -> int:
         ).scalar()
         if done == _RECOVERED:
             return 0
-        events = [e for e in entries if e.intent is None]
-        fresh = [e.row for e in events if e.seq > (done or 0)]
-        fresh += [e.row for e in entries if e.intent is not None and _happened(e, events)]
+        fresh = [e.row for e in entries if e.seq > (done or 0)]
+        fresh += [_follow_up(e) for e in entries if e.then is not None and _happened(e, entries)]
         insert_rows(conn, fresh)
         _set_seq(conn, token, _RECOVERED)
     return len(fresh)
 
 
-def _happened(intent: Entry, events: list[Entry]) -> bool:
-    """Whether an intent's step was taken but not recorded before its process died."""
-    if any(e.key == intent.key and e.seq > intent.seq for e in events):
+def _happened(entry: Entry, entries: list[Entry]) -> bool:
+    """Whether the step ``entry`` announced was taken but not recorded before its process died."""
+    then = entry.then
+    assert then is not None
+    key = (then.kind, *entry.key[1:])
+    if any(e.key == key and e.seq > entry.seq for e in entries):
         return False  # recorded
-    check = intent.intent or {}
-    present = all(os.path.lexists(path) for path in check.get("present", ()))
-    return present and not any(os.path.lexists(path) for path in check.get("absent", ()))
+    present = all(os.path.lexists(path) for path in then.present)
+    return present and not any(os.path.lexists(path) for path in then.absent)
+
+
+def _follow_up(entry: Entry) -> Row:
+    """The row of the step ``entry`` announced: same file, job, try and time."""
+    then = entry.then
+    assert then is not None
+    at, _, place, name, _, _, job_id, host, _, _, attempt, _ = entry.row
+    return (at, then.kind, place, name, None, None, job_id, host, "ok", None, attempt, then.details)
 
 
 def insert_rows(conn: Connection, rows: Sequence[Row]) -> None:

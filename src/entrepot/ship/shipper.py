@@ -150,20 +150,22 @@ class Shipper(Route):
                 claim.release()
             raise
         self.observer.transferred(name, info.size)
-        self.trail.delivered(name, remote, info, local)
-        self._after_delivery(claim, name, moves)
+        area = None if self.options.after == "delete" else self.options.after
+        self.trail.delivered(claim, remote, info, local, area)
+        with self.trail.local_step(name, area):
+            self._after_delivery(claim, name, area, moves)
         return info.size
 
-    def _after_delivery(self, claim: Claim, name: str, moves: SyncGroup | None) -> None:
-        after = self.options.after
-        area = "cur" if after == "cur" else "archive"
-        with self.trail.local_step(claim, None if after == "delete" else area):
-            if after == "delete":
-                claim.remove()
-                self.observer.removed(name, "local")
-            else:
-                claim.done(area, group=moves)
-                self.observer.moved(name, "new", area)
+    def _after_delivery(
+        self, claim: Claim, name: str, area: str | None, moves: SyncGroup | None
+    ) -> None:
+        """Delete the delivered file (``area`` None) or move it into ``area``."""
+        if area is None:
+            claim.remove()
+            self.observer.removed(name, "local")
+        else:
+            claim.done(area, group=moves)
+            self.observer.moved(name, "new", area)
 
     def session(
         self, names: list[str], report: Report, progress: ProgressHook | None = None

@@ -18,7 +18,9 @@ their claim.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Iterable, Iterator
@@ -27,6 +29,7 @@ from typing import IO, TYPE_CHECKING
 
 from entrepot.jobs.lifecycle import Step, error_code
 from entrepot.provenance.events import FileHistory, Kind, Outcome
+from entrepot.provenance.journal import Then
 from entrepot.spool import Claim
 from entrepot.targets import RemoteInfo
 from entrepot.targets.transfer import copy_stream
@@ -96,20 +99,35 @@ class Trail:
         return self._history(name).failures + 1
 
     def delivered(
-        self, name: str, remote: str, info: RemoteInfo, local: tuple[int, str] | None
+        self,
+        claim: Claim,
+        remote: str,
+        info: RemoteInfo,
+        local: tuple[int, str] | None,
+        area: str | None,
     ) -> None:
+        """Record the delivery of ``claim``'s file, announcing its move into ``area``
+        (None: its deletion), which :meth:`local_step` records once done."""
         if self.recorder is None:
             return
+        name = claim.name
         size, checksum = local or (info.size, None)
         details = {
             "remote_name": info.name or remote,
             "remote_size": info.size,
             "remote_checksum": info.checksum,
         }
+        root = Path(self.place)
+        if area is None:
+            then = Then(Kind.DELETED.value, "{}", [], [str(claim.path), str(root / "new" / name)])
+        else:
+            then = Then(
+                Kind.MOVED.value, _moved(area), [str(root / area / name)], [str(claim.path)]
+            )
         self.recorder.record(
             Kind.SKIPPED if info.kept else Kind.DELIVERED, self.place, name, size=size,
             checksum=checksum, outcome=Outcome.SKIPPED if info.kept else Outcome.OK,
-            target=self.target, attempt=self._try(name), details=details,
+            target=self.target, attempt=self._try(name), details=details, then=then,
         )  # fmt: skip
 
     def failed(self, name: str, remote: str, error: BaseException) -> None:
@@ -132,26 +150,19 @@ class Trail:
         )  # fmt: skip
 
     @contextlib.contextmanager
-    def local_step(self, claim: Claim, area: str | None) -> Iterator[None]:
-        """Around the move of a delivered file into ``area`` (None: its deletion).
-
-        The step is noted in the journal before it is taken and recorded
-        after, so that a process killed in between loses neither (see
-        :meth:`Recorder.intend <entrepot.provenance.Recorder.intend>`).
-        """
+    def local_step(self, name: str, area: str | None) -> Iterator[None]:
+        """Around the move of a delivered file into ``area`` (None: its deletion), which
+        :meth:`delivered` announced: recorded once done, settled either way."""
         recorder = self.recorder
         if recorder is None:
             yield
             return
-        name, root = claim.name, Path(self.place)
-        kind = Kind.DELETED if area is None else Kind.MOVED
-        details = {} if area is None else {"to": area}
-        present = [] if area is None else [root / area / name]
-        absent = [claim.path] + ([root / "new" / name] if area is None else [])
-        recorder.intend(kind, self.place, name, present=present, absent=absent, details=details)
         try:
             yield
-            recorder.record(kind, self.place, name, details=details)
+            if area is None:
+                recorder.record(Kind.DELETED, self.place, name)
+            else:
+                recorder.record(Kind.MOVED, self.place, name, details=_moved(area))
         finally:
             recorder.settle()
 
@@ -165,3 +176,9 @@ class Trail:
     def flush(self) -> None:
         if self.recorder is not None:
             self.recorder.flush()
+
+
+@functools.cache
+def _moved(area: str) -> str:
+    """The details of a move into ``area``, as the JSON text events keep."""
+    return json.dumps({"to": area})
