@@ -21,14 +21,13 @@ import typer
 
 from entrepot.cli.console import emit_json, err, out, shown, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.ledgers import StateOption, state_dir
+from entrepot.cli.ledgers import StateOption, journal_in
 from entrepot.datacenter import DataCenter, UploadPolicy
 from entrepot.datacenter.center import Area
 from entrepot.datacenter.db_secrets import read_password, refuse_password, with_password
 from entrepot.datacenter.listing import SortKey
 from entrepot.datacenter.logfile import parse_line
 from entrepot.provenance.events import Kind
-from entrepot.provenance.journal import Journal
 from entrepot.units import parse_size
 
 dc_app = typer.Typer(
@@ -136,14 +135,15 @@ def upload(
     policy = UploadPolicy(max_bytes=max_bytes, encoding=encoding)
     center = DataCenter(root, upload_policy=policy)
     uploader = user or getpass.getuser()
-    digest = None if no_provenance else hashlib.sha256()
-    stored = center.upload(file, name or file.name, user=uploader, digest=digest)
-    if digest is not None:
-        journal = Journal(state_dir(state))
-        try:
+    journal = None if no_provenance else journal_in(state)
+    digest = None if journal is None else hashlib.sha256()
+    try:
+        stored = center.upload(file, name or file.name, user=uploader, digest=digest)
+        if journal is not None:
             details = {"source": os.path.abspath(file), "user": uploader}
             journal.arrived(Kind.UPLOADED, center.root, stored, digest, details)
-        finally:
+    finally:
+        if journal is not None:
             journal.close(remove=False)
     if as_json:
         emit_json({"file": str(file), "stored": stored.name, "size": stored.stat().st_size})

@@ -18,9 +18,8 @@ import typer
 from entrepot.cli import console
 from entrepot.cli.console import emit_json, human_age, human_size, progress, say, shown, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.ledgers import StateOption, state_dir
+from entrepot.cli.ledgers import StateOption, journal_in
 from entrepot.provenance.events import Kind
-from entrepot.provenance.journal import Journal
 from entrepot.spool import Spool
 from entrepot.spool.entries import Entry
 from entrepot.units import parse_duration
@@ -72,8 +71,8 @@ def put(
     Files are published one by one: Ctrl-C or SIGTERM stops between two
     files, and every file already printed is in new/.  Each file's receipt
     (size, SHA-256 computed as it is copied) is written to the state
-    folder's provenance journal, which the next command that opens the
-    ledger records (``entrepot trace``).
+    folder's provenance journal (when the state folder exists or is named),
+    which the next command that opens the ledger records (``entrepot trace``).
     """
     if name is not None and len(files) != 1:
         raise typer.BadParameter("--name needs exactly one file", param_hint="--name")
@@ -81,7 +80,7 @@ def put(
     if create:
         spool.prepare()
     spool.check()
-    journal = None if no_provenance else Journal(state_dir(state))
+    journal = None if no_provenance else journal_in(state)
     try:
         for file in progress(files, "publishing"):
             digest = None if journal is None or link else hashlib.sha256()

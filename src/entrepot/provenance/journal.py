@@ -134,10 +134,11 @@ class Journal:
         os.ftruncate(self._fd, 0)
 
     def close(self, *, remove: bool) -> None:
-        """Release the journal; ``remove`` deletes it (else it waits to be recovered)."""
+        """Release the journal; ``remove`` deletes it (else it waits to be recovered,
+        unless nothing was written to it)."""
         if self._fd is None:
             return
-        if remove:
+        if remove or not self.seq:
             self.path.unlink(missing_ok=True)
         os.close(self._fd)
         self._fd = None
