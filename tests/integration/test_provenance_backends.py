@@ -106,3 +106,28 @@ def test_provenance_can_be_turned_off(tmp_path: Path, cli: Any) -> None:
     spool.publish_bytes(b"2", "loud.csv")
     assert cli("ship", spool.root, drop.as_uri(), "--state", state)[0] == 0
     assert cli("trace", "loud.csv", "--state", state)[0] == 0
+
+
+def test_old_journal_bookkeeping_goes_with_the_events(url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from entrepot.provenance import Recorder
+    from entrepot.provenance.retention import prune_events
+    from entrepot.provenance.schema import journals_table
+
+    with Ledger(url) as ledger:
+        for _ in range(2):
+            with Recorder(ledger.engine, state_dir=tmp_path / "state") as recorder:
+                recorder.record(Kind.RECEIVED, "/out", "a.csv")
+
+        def journals() -> int:
+            with ledger.engine.connect() as conn:
+                return len(conn.execute(sa.select(journals_table)).all())
+
+        assert journals() == 2
+        assert prune_events(ledger.engine, datetime.now(UTC) - timedelta(days=1)) == 0
+        assert journals() == 2
+        later = datetime.now(UTC) + timedelta(seconds=5)
+        assert prune_events(ledger.engine, later) == 2
+        assert prune_events(ledger.engine, later) == 0
+        assert journals() == 0

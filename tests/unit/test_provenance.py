@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
@@ -42,7 +43,7 @@ def test_events_are_written_one_transaction_per_batch(engine: sa.Engine, tmp_pat
         recorder.record(Kind.RECEIVED, "/spool", f"f{number:05d}.csv", size=number)
     assert len(commits) == 2  # two full batches so far, nothing per event
     recorder.close()
-    assert len(commits) == 4  # the last 500 events, then the journal's bookkeeping
+    assert len(commits) == 3  # the last 500 events, the journal marked done with them
     assert len(find(engine, "f*.csv")) == 2500
     assert list((tmp_path / JOURNAL_DIR).iterdir()) == []
 
@@ -122,12 +123,12 @@ os.kill(os.getpid(), 9)
     assert len(find(engine, "f*")) == 20  # two batches were committed, five events were not
     # As if the process had died between a commit and the emptying of its journal: lines
     # already in the database are still there (seq 20), and the last line is torn.
-    journal = next((tmp_path / JOURNAL_DIR).glob("*.jsonl"))
+    journal = next((tmp_path / JOURNAL_DIR).glob("*.journal"))
     kept = journal.read_bytes()
-    first = json.loads(kept.splitlines()[0])
-    assert first[0] == 21  # [seq, at, kind, place, name, …]
-    stale = json.dumps([20, *first[1:4], "committed-already", *first[5:]]).encode()
-    journal.write_bytes(stale + b"\n" + kept + b'{"seq": 26, "kind')
+    first = ast.literal_eval(kept.splitlines()[0].decode())
+    assert first[0] == 21  # (seq, at, kind, place, name, …)
+    stale = repr((20, *first[1:4], "committed-already", *first[5:])).encode()
+    journal.write_bytes(stale + b"\n" + kept + b"(26, 1796459013.0, 'rec")
     assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 5
     names = [e.name for e in find(engine, "*")]
     assert names == [f"f{n:02d}" for n in range(25)]

@@ -1,7 +1,8 @@
 """Journals: events appended to a file first, added to the database later.
 
-A journal is a file of JSON lines in the state folder's ``provenance/``
-folder, one line per event, each with its sequence number.  Its writer holds
+A journal is a file in the state folder's ``provenance/`` folder, one line
+per event (a Python literal: see :meth:`Journal.append`), each with its
+sequence number.  Its writer holds
 an exclusive ``flock`` on it while it lives: a journal whose lock can be
 taken belongs to a process that ended (normally or not), and
 :func:`entrepot.provenance.recorder.recover_journals` adds its events to the
@@ -12,6 +13,7 @@ command that opens the ledger files it.
 
 from __future__ import annotations
 
+import ast
 import fcntl
 import functools
 import json
@@ -37,9 +39,12 @@ __all__ = [
     "read_journal",
 ]
 
-#: The journals' folder inside the state folder.
+#: The journals' folder inside the state folder, and their names' ending.
 JOURNAL_DIR = "provenance"
+SUFFIX = ".journal"
 HOST = socket.gethostname()
+#: JSON's quoting of a text, without the encoder around it.
+_quoted = json.encoder.encode_basestring
 
 
 #: The columns of an event row, in the order of :func:`event_row`'s tuples.
@@ -75,14 +80,34 @@ def event_row(
 
     ``details`` given as text is taken as it is: a caller's constant, without secrets.
     """
-    text = details if isinstance(details, str) else "{}"
-    if details and not isinstance(details, str):
-        masked = {k: mask_secrets(v) if isinstance(v, str) else v for k, v in details.items()}
-        text = json.dumps(masked, sort_keys=True, separators=(",", ":"), default=str)
+    text = details if isinstance(details, str) else details_text(details)
     return (
         time.time() if at is None else at, kind.value, place, name, size, checksum, job_id,
         HOST, outcome.value, _masked(target) if target else None, attempt, text,
     )  # fmt: skip
+
+
+def details_text(details: Mapping[str, Any] | None) -> str:
+    """``details`` as compact JSON with sorted keys, every text masked.
+
+    Plain values (text, whole numbers, None) are written here directly: the
+    general encoder costs several times more, once or twice per file shipped.
+    """
+    if not details:
+        return "{}"
+    parts = []
+    for key in sorted(details):
+        value = details[key]
+        if isinstance(value, str):
+            shown = _quoted(mask_secrets(value))
+        elif value is None:
+            shown = "null"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            shown = str(value)
+        else:
+            shown = json.dumps(value, separators=(",", ":"), default=str)
+        parts.append(f"{_quoted(key)}:{shown}")
+    return "{" + ",".join(parts) + "}"
 
 
 class Journal:
@@ -92,7 +117,7 @@ class Journal:
         folder = Path(state_dir) / JOURNAL_DIR
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.token = secrets.token_hex(8)
-        self.path = folder / f"{self.token}.jsonl"
+        self.path = folder / f"{self.token}{SUFFIX}"
         self.seq = 0
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
         self._fd: int | None = os.open(self.path, flags, 0o600)
@@ -101,12 +126,15 @@ class Journal:
     def append(self, row: Row, then: Then | None = None) -> int:
         """Add one event with a single ``write`` (whole, or torn at the end); return its number.
 
-        A line is ``[seq, *row, then]``: ``then`` is null, or the next step
-        the event announces (a list of :class:`Then`'s fields).
+        A line is the Python literal of ``(seq, *row, then)`` — ``then`` is
+        None, or the next step the event announces as a tuple of
+        :class:`Then`'s fields: written (``repr``) at half the cost of JSON
+        and read back with :func:`ast.literal_eval`, which evaluates
+        literals only.
         """
         assert self._fd is not None, "journal closed"
         self.seq += 1
-        line = json.dumps([self.seq, *row, then], separators=(",", ":")) + "\n"
+        line = repr((self.seq, *row, None if then is None else tuple(then))) + "\n"
         os.write(self._fd, line.encode())
         return self.seq
 
@@ -149,10 +177,10 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
     width = len(COLUMNS) + 2
     for line in lines:
         try:
-            entry = json.loads(line)
-        except ValueError:
+            entry = ast.literal_eval(line.decode("utf-8"))
+        except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
             continue  # never acknowledged: the process died while writing it
-        if isinstance(entry, list) and len(entry) == width and isinstance(entry[0], int):
+        if isinstance(entry, tuple) and len(entry) == width and isinstance(entry[0], int):
             then = Then(*entry[-1]) if entry[-1] else None
             yield Entry(entry[0], tuple(entry[1:-1]), then)
 

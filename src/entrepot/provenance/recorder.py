@@ -40,6 +40,7 @@ from entrepot.provenance.events import Kind, Outcome
 from entrepot.provenance.journal import (
     COLUMNS,
     JOURNAL_DIR,
+    SUFFIX,
     Entry,
     Journal,
     Row,
@@ -136,8 +137,13 @@ class Recorder:
         with self._lock:
             self._intents -= 1
 
-    def flush(self) -> None:
-        """Write every buffered event in one transaction, then empty the journal."""
+    def flush(self, *, last: bool = False) -> None:
+        """Write every buffered event in one transaction, then empty the journal.
+
+        ``last`` (from :meth:`close`) marks the journal as fully recorded in
+        the same transaction: it is about to be deleted, and if it were
+        read again nothing in it would be added.
+        """
         with self._lock:
             if not self._rows:
                 return
@@ -146,7 +152,8 @@ class Recorder:
                 with write_transaction(self.engine) as conn:
                     insert_rows(conn, rows)
                     if self._journal is not None:
-                        _set_seq(conn, self._journal.token, self._journal.seq)
+                        seq = _RECOVERED if last else self._journal.seq
+                        _set_seq(conn, self._journal.token, seq)
             except BaseException:
                 self._rows[:0] = rows  # kept for the next flush; the journal has them too
                 raise
@@ -159,14 +166,11 @@ class Recorder:
         When the flush fails the journal stays, for the next recorder to recover.
         """
         try:
-            self.flush()
+            self.flush(last=True)
         finally:
             journal, self._journal = self._journal, None
             if journal is not None:
-                done = not self._rows
-                journal.close(remove=done)
-                if done:
-                    _forget(self.engine, journal.token)
+                journal.close(remove=not self._rows)
 
     def __enter__(self) -> Recorder:
         return self
@@ -182,7 +186,7 @@ def recover_journals(engine: Engine, folder: str | os.PathLike[str]) -> int:
     """
     added = 0
     path = Path(folder)
-    journals = sorted(path.glob("*.jsonl")) if path.is_dir() else []
+    journals = sorted(path.glob(f"*{SUFFIX}")) if path.is_dir() else []
     if journals:
         ensure_tables(engine)
     for journal in journals:
@@ -264,11 +268,12 @@ def insert_rows(conn: Connection, rows: Sequence[Row]) -> None:
 
 
 def _set_seq(conn: Connection, token: str, seq: int) -> None:
+    values = {"seq": seq, "at": time.time()}
     updated = conn.execute(
-        journals_table.update().where(journals_table.c.journal == token).values(seq=seq)
+        journals_table.update().where(journals_table.c.journal == token).values(**values)
     ).rowcount
     if not updated:
-        conn.execute(journals_table.insert().values(journal=token, seq=seq))
+        conn.execute(journals_table.insert().values(journal=token, **values))
 
 
 def _forget(engine: Engine, token: str) -> None:

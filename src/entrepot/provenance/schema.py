@@ -18,6 +18,8 @@ component (``provenance``), so the ledger's own schema is untouched.
 
 from __future__ import annotations
 
+import weakref
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -55,6 +57,8 @@ journals_table = sa.Table(
     metadata,
     sa.Column("journal", sa.String(64), primary_key=True),
     sa.Column("seq", sa.BigInteger, nullable=False),
+    # When it was last written: rows of long-gone journals are pruned with the events.
+    sa.Column("at", sa.Float, nullable=False),
 )
 
 
@@ -66,6 +70,13 @@ def _create(conn: Connection) -> None:
 MIGRATIONS = (Migration(1, "provenance events and recorder journals", _create),)
 
 
+#: Engines whose tables were brought up to date by this process.
+_ready: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
 def ensure_tables(engine: Engine) -> None:
-    """Create or upgrade the provenance tables of ``engine``'s database."""
-    ensure_schema(engine, "provenance", MIGRATIONS)
+    """Create or upgrade the provenance tables of ``engine``'s database (once per engine:
+    every recorder and lookup asks, and each check is two short transactions)."""
+    if engine not in _ready:
+        ensure_schema(engine, "provenance", MIGRATIONS)
+        _ready.add(engine)
