@@ -145,14 +145,17 @@ class Journal:
         file: str | os.PathLike[str],
         digest: Any,
         details: Mapping[str, Any],
+        *,
+        name: str | None = None,
     ) -> None:
         """Note that ``file`` arrived (``received`` in a spool, ``uploaded`` in a data
-        center) whose folder is ``folder``; ``digest`` is the :mod:`hashlib` object that
-        saw its bytes as they were copied (None: not known)."""
+        center, an archive ``sealed``…) in ``folder``, under ``name`` (default: its own);
+        ``digest`` is the :mod:`hashlib` object that saw its bytes as they were copied
+        (None: not known)."""
         checksum = None if digest is None else f"{digest.name}:{digest.hexdigest()}"
         row = event_row(
-            kind, place_of(folder), os.path.basename(file), size=os.stat(file).st_size,
-            checksum=checksum, details=details,
+            kind, place_of(folder), name or os.path.basename(file),
+            size=os.stat(file).st_size, checksum=checksum, details=details,
         )  # fmt: skip
         self.append(row)
 
