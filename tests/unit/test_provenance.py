@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
@@ -125,10 +124,10 @@ os.kill(os.getpid(), 9)
     # already in the database are still there (seq 20), and the last line is torn.
     journal = next((tmp_path / JOURNAL_DIR).glob("*.journal"))
     kept = journal.read_bytes()
-    first = ast.literal_eval(kept.splitlines()[0].decode())
-    assert first[0] == 21  # (seq, at, kind, place, name, …)
-    stale = repr((20, *first[1:4], "committed-already", *first[5:])).encode()
-    journal.write_bytes(stale + b"\n" + kept + b"(26, 1796459013.0, 'rec")
+    first = json.loads(kept.splitlines()[0])
+    assert first[0] == 21  # [seq, at, kind, place, name, …]
+    stale = json.dumps([20, *first[1:4], "committed-already", *first[5:]]).encode()
+    journal.write_bytes(stale + b"\n" + kept + b'[26, 1796459013.0, "rec')
     assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 5
     names = [e.name for e in find(engine, "*")]
     assert names == [f"f{n:02d}" for n in range(25)]

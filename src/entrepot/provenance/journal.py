@@ -1,7 +1,7 @@
 """Journals: events appended to a file first, added to the database later.
 
 A journal is a file in the state folder's ``provenance/`` folder, one line
-per event (a Python literal: see :meth:`Journal.append`), each with its
+per event (a JSON array: see :meth:`Journal.append`), each with its
 sequence number.  Its writer holds
 an exclusive ``flock`` on it while it lives: a journal whose lock can be
 taken belongs to a process that ended (normally or not), and
@@ -13,7 +13,6 @@ command that opens the ledger files it.
 
 from __future__ import annotations
 
-import ast
 import fcntl
 import functools
 import json
@@ -126,15 +125,15 @@ class Journal:
     def append(self, row: Row, then: Then | None = None) -> int:
         """Add one event with a single ``write`` (whole, or torn at the end); return its number.
 
-        A line is the Python literal of ``(seq, *row, then)`` — ``then`` is
-        None, or the next step the event announces as a tuple of
-        :class:`Then`'s fields: written (``repr``) at half the cost of JSON
-        and read back with :func:`ast.literal_eval`, which evaluates
-        literals only.
+        A line is the JSON array ``[seq, *row, then]`` — ``then`` is null, or
+        the next step the event announces as an array of :class:`Then`'s
+        fields — written by the standard library's default encoder (ASCII
+        only: a name that is not valid UTF-8 survives as its escapes), the
+        cheapest it has.
         """
         assert self._fd is not None, "journal closed"
         self.seq += 1
-        line = repr((self.seq, *row, None if then is None else tuple(then))) + "\n"
+        line = json.dumps([self.seq, *row, then]) + "\n"
         os.write(self._fd, line.encode())
         return self.seq
 
@@ -180,10 +179,10 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
     width = len(COLUMNS) + 2
     for line in lines:
         try:
-            entry = ast.literal_eval(line.decode("utf-8"))
-        except (ValueError, SyntaxError, UnicodeDecodeError, MemoryError, RecursionError):
+            entry = json.loads(line)
+        except ValueError:
             continue  # never acknowledged: the process died while writing it
-        if isinstance(entry, tuple) and len(entry) == width and isinstance(entry[0], int):
+        if isinstance(entry, list) and len(entry) == width and isinstance(entry[0], int):
             then = Then(*entry[-1]) if entry[-1] else None
             yield Entry(entry[0], tuple(entry[1:-1]), then)
 
