@@ -24,7 +24,6 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from entrepot.jobs.lifecycle import Step, error_code
@@ -117,13 +116,12 @@ class Trail:
             "remote_size": info.size,
             "remote_checksum": info.checksum,
         }
-        root = Path(self.place)
+        # Plain strings: path objects would cost more than the rest of the event.
+        held, root = claim.file, self.place
         if area is None:
-            then = Then(Kind.DELETED.value, "{}", [], [str(claim.path), str(root / "new" / name)])
+            then = Then(Kind.DELETED.value, "{}", [], [held, f"{root}/new/{name}"])
         else:
-            then = Then(
-                Kind.MOVED.value, _moved(area), [str(root / area / name)], [str(claim.path)]
-            )
+            then = Then(Kind.MOVED.value, _moved(area), [f"{root}/{area}/{name}"], [held])
         self.recorder.record(
             Kind.SKIPPED if info.kept else Kind.DELIVERED, self.place, name, size=size,
             checksum=checksum, outcome=Outcome.SKIPPED if info.kept else Outcome.OK,
