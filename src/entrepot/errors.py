@@ -5,6 +5,7 @@ Catch :class:`EntrepotError` to catch them all.  The tree::
     EntrepotError
     ├── ConfigError                   bad settings, URL or option; fix and run again
     │   └── BackendUnavailable        a target scheme whose extra is not installed
+    ├── UnknownName (LookupError)     no target, spool or route of that name in the configuration
     ├── InvalidName (ValueError)      a name that could escape its folder or is unusable
     ├── SpoolError                    the local spool
     │   ├── SpoolLayoutError          the spool folder or an area cannot be used
@@ -74,6 +75,10 @@ class ConfigError(EntrepotError):
 
 class BackendUnavailable(ConfigError):
     """The backend for this scheme is not installed."""
+
+
+class UnknownName(EntrepotError, LookupError):
+    """No such name in the configuration file."""
 
 
 class InvalidName(EntrepotError, ValueError):

@@ -201,6 +201,27 @@ def test_named_spools_are_configured_names_or_folders(site: Path) -> None:
     assert "nope" in missing.stderr
 
 
+def test_a_folder_wins_over_a_spool_name_as_in_every_command(site: Path) -> None:
+    # "outbox" is configured (spools/outbox, 1 file waiting); here a folder of
+    # that name also exists, holding 2 files: the folder is what is shown.
+    local = Spool(site / "outbox").prepare()
+    local.publish_bytes(b"a", "a.csv")
+    local.publish_bytes(b"b", "b.csv")
+    folder = entrepot("status", "--json", "-c", "entrepot.toml", "outbox", cwd=site)
+    assert json.loads(folder.stdout)["spools"]["outbox"]["areas"]["new"]["files"] == 2
+    # A name that is no folder here is the configured spool.
+    here = site / "elsewhere"
+    here.mkdir()
+    named = entrepot("status", "--json", "-c", site / "entrepot.toml", "outbox", cwd=here)
+    assert json.loads(named.stdout)["spools"]["outbox"]["areas"]["new"]["files"] == 1
+    # Written as a path, a missing folder is a missing folder, never a name.
+    written = entrepot("status", "--json", "-c", site / "entrepot.toml", "./outbox", cwd=here)
+    assert written.returncode == 4
+    # An unknown name says which names there are.
+    unknown = entrepot("status", "-c", site / "entrepot.toml", "outbx", cwd=here)
+    assert unknown.returncode == 4 and "outbox" in unknown.stderr
+
+
 def test_no_backlog_exits_0(site: Path) -> None:
     with Ledger.open(site / "state") as ledger:
         (job,) = ledger.jobs(states=["backlog"])

@@ -121,6 +121,12 @@ def test_a_template_must_name_a_file():
         Template("..")
 
 
+@pytest.mark.parametrize("text", ["ev-{start:%Y}.events", "ev-{sequence}.events", "ev-{seq.events"])
+def test_a_field_the_language_does_not_have_is_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="unknown field"):
+        Template(text)
+
+
 def test_taken_names_get_numbered_variants():
     names = candidates("a.events")
     assert [next(names) for _ in range(3)] == ["a.events", "a-1.events", "a-2.events"]

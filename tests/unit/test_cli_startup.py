@@ -117,6 +117,22 @@ def test_spool_put_of_one_file(tmp_path: Path) -> None:
     assert imported(modules, *HEAVY, "rich", "entrepot.ship", "entrepot.targets") == []
 
 
+def test_put_draws_its_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    (tmp_path / "drop").mkdir()
+    source = tmp_path / "one.csv"
+    source.write_text("a,b\n")
+    url = (tmp_path / "drop").as_uri()
+    done, modules = fresh(tmp_path, "put", source, url)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "drop" / "one.csv").read_text() == "a,b\n"
+    assert imported(modules, *HEAVY, "rich.progress") == []
+    # As on a terminal (rich's own switch): the bar's module is loaded and used.
+    done, modules = fresh(tmp_path, "put", source, url, TTY_COMPATIBLE="1")
+    assert done.returncode == 0, done.stderr
+    assert "rich.progress" in modules
+    assert "uploading" in done.stderr
+
+
 def test_status_reads_the_ledger_without_sqlalchemy(tmp_path: Path) -> None:
     state = tmp_path / "state"
     made, _ = fresh(tmp_path, "status", "--state", state)  # makes the ledger
@@ -149,6 +165,30 @@ def test_ship_with_nothing_waiting_connects_to_nothing_and_records_nothing(
     # The configuration is still checked first (exit 3), before anything else.
     unset, _ = fresh(tmp_path, "ship", spool.root, url, "--state", state, "--password-env", "NO")
     assert unset.returncode == 3 and "nothing waiting" not in unset.stdout
+
+
+def test_a_url_and_a_folder_never_read_the_configuration(tmp_path: Path) -> None:
+    """Names are looked up only when one is given: a configuration present costs nothing."""
+    spool = Spool(tmp_path / "outbox").prepare()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    config = tmp_path / "entrepot.toml"
+    config.write_text(f'[targets.partner]\nurl = "{drop.as_uri()}"\n')
+    state = tmp_path / "state"
+    env = {"ENTREPOT_CONFIG": str(config)}
+    done, modules = fresh(tmp_path, "ship", spool.root, drop.as_uri(), "--state", state, **env)
+    assert (done.returncode, done.stdout) == (0, "nothing waiting\n"), done.stderr
+    assert imported(modules, *HEAVY, "entrepot.service") == []
+    source = tmp_path / "one.csv"
+    source.write_text("a\n")
+    put, modules = fresh(tmp_path, "spool", "put", spool.root, source, **env)
+    assert put.returncode == 0, put.stderr
+    assert imported(modules, *HEAVY, "entrepot.service") == []
+    # A name reads the file (and only then brings pydantic in).
+    named, modules = fresh(tmp_path, "ship", spool.root, "partner", "--state", state, **env)
+    assert named.returncode == 0, named.stderr
+    assert "pydantic" in modules and "entrepot.service.config" in modules
+    assert os.listdir(drop) == ["one.csv"]
 
 
 def test_ship_with_nothing_waiting_and_no_ledger_yet_makes_none(tmp_path: Path) -> None:

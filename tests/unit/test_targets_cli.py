@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from entrepot.cli.connecting import target_options
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.targets import split_file_url, target_options
+from entrepot.cli.targets import split_file_url
 from entrepot.errors import ConfigError
 
 

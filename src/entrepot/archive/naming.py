@@ -22,6 +22,7 @@ from entrepot.names import check_name
 DEFAULT_TEMPLATE = "events-%Y%m%dT%H%M%S-{host}-{seq}.events"
 
 _FIELD = re.compile(r"\{(host|seq|uuid)(?::([^{}]*))?\}")
+_BRACE = re.compile(r"[{}]")
 _STRFTIME = re.compile(r"%.")
 
 
@@ -39,6 +40,15 @@ class Template:
             raise ConfigError(f"archive name template {template!r} must be a file name, not a path")
         self.template = template
         self.host = safe_host(host)
+        unknown = _BRACE.search(_FIELD.sub("", template))
+        if unknown is not None:
+            # A brace left over is a field this template language does not have
+            # ("{start:%Y}", a typo): it would end up in every file name as written.
+            raise ConfigError(
+                f"archive name template {template!r}: unknown field near "
+                f"{template[max(unknown.start() - 8, 0) : unknown.start() + 8]!r} — the fields are "
+                "{host}, {seq} and {uuid}; times are strftime codes such as %Y%m%dT%H%M%S"
+            )
         try:
             self.render(0)
         except (ValueError, KeyError) as exc:

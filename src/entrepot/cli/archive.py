@@ -22,9 +22,11 @@ from entrepot.archive import (
     combine,
     load_policy,
 )
+from entrepot.cli import names
 from entrepot.cli.console import emit_json, err, out, shown
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.lines import Line, LineInput, signals_held
+from entrepot.cli.names import ConfigOption
 from entrepot.units import parse_duration, parse_size
 
 archive_app = typer.Typer(
@@ -86,7 +88,10 @@ def write(
     ] = None,
     compress: Annotated[str, typer.Option("--compress", "-z", help="zstd, gzip or none.")] = "none",
     spool: Annotated[
-        Path | None, typer.Option("--spool", help="Deliver finished archives into this spool.")
+        str | None,
+        typer.Option(
+            "--spool", help="Deliver finished archives into this spool (a folder or a name)."
+        ),
     ] = None,
     sync: Annotated[
         str, typer.Option("--sync", help="Make records durable: record, roll, or every N ms.")
@@ -103,6 +108,7 @@ def write(
     ] = False,
     max_record: MaxRecord = MAX_RECORD,
     as_json: AsJson = False,
+    config: ConfigOption = None,
 ) -> int:
     """Append JSON lines from standard input as events (each line's value is the payload).
 
@@ -114,8 +120,9 @@ def write(
         max_bytes=max_size, max_records=max_records, max_age=max_age, max_idle=max_idle, extra=extra
     )
     common = key_values(meta, "--meta")
+    hand_off = None if spool is None else names.spool_path(spool, config)[0]
     writer = RollingWriter(
-        directory, template, policy=roll, compression=compress, spool=spool, sync=sync,
+        directory, template, policy=roll, compression=compress, spool=hand_off, sync=sync,
         max_record=max_record,
     )  # fmt: skip
     store = _Store(writer, common, envelope)

@@ -22,7 +22,8 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from entrepot.redact import mask_secrets, printable
@@ -163,6 +164,43 @@ def progress(items: Sequence[T], description: str) -> Iterator[T]:
         for item in items:
             yield item
             bar.advance(task)
+
+
+@contextmanager
+def transfer_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """An ``advance(bytes)`` callable (thread-safe) drawing a byte bar on stderr.
+
+    Without a terminal nothing is drawn and rich's progress module is not
+    even imported: a one-shot transfer from a script pays nothing for it.
+    """
+    if not stderr_is_terminal():
+        yield lambda n: None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        TextColumn(description),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=_console("err"), transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        lock = threading.Lock()
+
+        def advance(n: int) -> None:
+            with lock:
+                bar.advance(task, n)
+
+        yield advance
 
 
 def human_size(size: float) -> str:

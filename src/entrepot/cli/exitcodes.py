@@ -43,6 +43,7 @@ class ExitCode(IntEnum):
 _MAPPING: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (errors.ConfigError, ExitCode.CONFIG),
     (errors.InvalidName, ExitCode.USAGE),
+    (errors.UnknownName, ExitCode.NOT_FOUND),
     (errors.EntryNotFound, ExitCode.NOT_FOUND),
     (errors.SpoolNotFound, ExitCode.NOT_FOUND),
     (errors.UnsafeEntry, ExitCode.REFUSED),

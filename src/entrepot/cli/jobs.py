@@ -1,8 +1,10 @@
 """``entrepot jobs …`` and ``entrepot backlog …``: the ledger and the jobs waiting in it.
 
 Which ledger a command uses (``--state``, ``--ledger``) is decided in
-:mod:`entrepot.cli.ledgers`; :data:`StateOption`, :data:`LedgerOption` and
-:func:`open_ledger` are also importable from here.
+:mod:`entrepot.cli.ledgers` — or, with ``--config`` (or ``$ENTREPOT_CONFIG``),
+the service's ledger named in that file (:func:`entrepot.cli.names.ledger_for`);
+:data:`StateOption`, :data:`LedgerOption` and :func:`open_ledger` are also
+importable from here.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Annotated
 import typer
 
 from entrepot.cli.console import emit_json, err, human_size, out, print_error, shown
-from entrepot.cli.exitcodes import ExitCode
+from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.jobviews import (
     job_json,
     job_row,
@@ -28,6 +30,8 @@ from entrepot.cli.jobviews import (
     show_table,
 )
 from entrepot.cli.ledgers import DEFAULT_STATE_DIR, LedgerOption, StateOption, open_ledger
+from entrepot.cli.names import ConfigOption, ledger_for
+from entrepot.errors import ConfigError, UnknownName
 from entrepot.jobs import (
     DEFAULT_RERUNS,
     Backlog,
@@ -80,10 +84,11 @@ def jobs_ls(
     as_json: JsonOption = False,
     state: StateOption = None,
     ledger: LedgerOption = None,
+    config: ConfigOption = None,
 ) -> int:
     """List jobs, newest first."""
     states = _parse_states(status)
-    with open_ledger(state, ledger) as book:
+    with open_ledger(*ledger_for(config, state, ledger)) as book:
         jobs = [masked(job) for job in book.jobs(states=states, kind=kind, limit=limit)]
     if as_json:
         emit_json([job_json(job) for job in jobs])
@@ -100,9 +105,10 @@ def jobsshow_table(
     as_json: JsonOption = False,
     state: StateOption = None,
     ledger: LedgerOption = None,
+    config: ConfigOption = None,
 ) -> int:
     """Show one job with all its runs and the tries of its last run."""
-    with open_ledger(state, ledger) as book:
+    with open_ledger(*ledger_for(config, state, ledger)) as book:
         job = masked(book.find(job_id))
         runs = [masked_run(run) for run in book.runs(job.id)]
     if as_json:
@@ -120,9 +126,10 @@ def backlog_ls(
     as_json: JsonOption = False,
     state: StateOption = None,
     ledger: LedgerOption = None,
+    config: ConfigOption = None,
 ) -> int:
     """List the jobs waiting to be re-run (soonest due first), then the dead ones."""
-    with open_ledger(state, ledger) as book:
+    with open_ledger(*ledger_for(config, state, ledger)) as book:
         backlog = Backlog(book)
         backlog.recover()
         jobs = [masked(job) for job in backlog.list()]
@@ -152,6 +159,7 @@ def backlog_retry(
     as_json: JsonOption = False,
     state: StateOption = None,
     ledger: LedgerOption = None,
+    config: ConfigOption = None,
 ) -> int:
     """Re-run one job now (dead ones too), or every due job with --all.
 
@@ -163,7 +171,7 @@ def backlog_retry(
     if force and not all_due:
         raise typer.BadParameter("--force goes with --all", param_hint="--force")
     reruns = dataclasses.replace(DEFAULT_RERUNS, attempts=max_runs)
-    with open_ledger(state, ledger) as book:
+    with open_ledger(*ledger_for(config, state, ledger)) as book:
         backlog = Backlog(book, Runner(book, reruns=reruns))
         if job_id is not None:
             results = [backlog.retry(job_id)]
@@ -185,8 +193,16 @@ def backlog_retry(
 
 
 def exit_code_for_results(results: Sequence[RunResult]) -> ExitCode:
-    """FAILED if any run failed, else TEMPORARY if any was deferred or interrupted, else OK."""
-    if any(result.outcome == Outcome.FAILED for result in results):
+    """FAILED if any run failed, else TEMPORARY if any was deferred or interrupted, else OK.
+
+    A job that could not be rebuilt because of the configuration (its route
+    or target name gone from the file, the file broken) says so: 4 or 3.
+    """
+    failed = [result for result in results if result.outcome == Outcome.FAILED]
+    causes = [result.error.__cause__ if result.error else None for result in failed]
+    if failed and all(isinstance(cause, ConfigError | UnknownName) for cause in causes):
+        return max(exit_code_for(cause) for cause in causes if cause is not None)
+    if failed:
         return ExitCode.FAILED
     if any(not result.ok for result in results):
         return ExitCode.TEMPORARY
@@ -199,11 +215,12 @@ def backlog_drop(
     reason: Annotated[str, typer.Option("--reason", help="Why the job is given up (kept).")],
     state: StateOption = None,
     ledger: LedgerOption = None,
+    config: ConfigOption = None,
 ) -> int:
     """Give a waiting or dead job up; it stays in the ledger as dropped, with the reason."""
     if not reason.strip():
         raise typer.BadParameter("the reason cannot be empty", param_hint="--reason")
-    with open_ledger(state, ledger) as book:
+    with open_ledger(*ledger_for(config, state, ledger)) as book:
         job = Backlog(book).drop(job_id, reason)
     out.print(f"dropped {shown(job.id)}: {shown(job.reason)}")
     return ExitCode.OK

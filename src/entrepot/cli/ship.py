@@ -27,29 +27,28 @@ from entrepot.cli import console
 from entrepot.cli.console import emit_json, human_size, is_quiet, print_error, say, shown, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
-from entrepot.errors import ConfigError, EntrepotError, RemoteLocked
+from entrepot.cli.names import ConfigOption
+from entrepot.cli.shipjobs import Wanted, configured_job, job_between, run_ledger, target_overrides
+from entrepot.errors import EntrepotError, RemoteLocked
 from entrepot.jobs.states import Outcome
 from entrepot.jobs.summary import has_open_job, ledger_file, sqlite_reader
-from entrepot.ship import FetchJob, ShipJob, ShipOptions
+from entrepot.ship import FetchJob, ShipJob
 from entrepot.ship.jobs import RouteJob
 from entrepot.spool import Spool
-from entrepot.targets.url import SECRET_OPTIONS
 from entrepot.units import parse_duration
 
 if TYPE_CHECKING:
     from entrepot.jobs.runner import RunResult
 
-Protocol = Annotated[
-    str, typer.Option("--protocol", help="Delivery protocol: atomic, lock or marker.")
+MaxTries = Annotated[
+    int | None, typer.Option("--max-tries", help="Tries within this run (3).", min=1)
 ]
-Parallel = Annotated[int, typer.Option("--parallel", "-j", help="Transfers at once.", min=1)]
-MaxTries = Annotated[int, typer.Option("--max-tries", help="Tries within this run.", min=1)]
 RetryDelay = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--retry-delay",
         parser=parse_duration,
-        help="Wait before the first retry (doubles): 2s, 1m.",
+        help="Wait before the first retry (doubles): 2s (default), 1m.",
     ),
 ]
 PasswordEnv = Annotated[
@@ -76,30 +75,6 @@ DryRun = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Show what would go where; move nothing.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
-
-#: Settings of the route itself, which have options of their own (not ``-o``).
-_ROUTE_SETTINGS = frozenset(ShipOptions.__dataclass_fields__)
-
-
-def _target_options(
-    pairs: list[str] | None, password_env: str | None, password_file: Path | None
-) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"target option {pair!r} is not KEY=VALUE")
-        if key in SECRET_OPTIONS:
-            raise ConfigError(f"pass {key} through the environment or a file, not the command line")
-        if key in _ROUTE_SETTINGS:
-            flag = "--" + key.replace("_", "-")
-            raise ConfigError(f"{key} is a shipping setting, not a target option: use {flag}")
-        options[key] = value
-    if password_env:
-        options["password_env"] = password_env
-    if password_file:
-        options["password_file"] = str(password_file)
-    return options
 
 
 def _sweep(value: str) -> float | None:
@@ -216,31 +191,53 @@ def _show_plan(rows: list[tuple[str, int, str]], title: str, as_json: bool) -> i
 
 
 def ship(
-    spool: Annotated[Path, typer.Argument(help="The spool whose new/ files are shipped.")],
-    url: Annotated[
-        str, typer.Argument(help="Target URL (ftp://, ftps://, sftp://, s3://, file://).")
-    ],
-    protocol: Protocol = "atomic",
-    after: Annotated[
-        str, typer.Option("--after", help="Local file after delivery: cur, delete or archive.")
-    ] = "cur",
-    order: Annotated[str, typer.Option("--order", help="oldest, newest or name.")] = "oldest",
-    parallel: Parallel = 1,
-    conflict: Annotated[
+    spool: Annotated[
         str,
-        typer.Option(
-            "--conflict", help="Remote name taken: replace, skip (identical), fail or rename."
+        typer.Argument(
+            help="The spool whose new/ files are shipped (a folder or a configured spool), "
+            "or a configured route alone.",
+            show_default=False,
         ),
-    ] = "replace",
+    ],
+    url: Annotated[
+        str | None,
+        typer.Argument(
+            help="Target URL (ftp://, ftps://, sftp://, s3://, file://) or configured target.",
+            show_default=False,
+        ),
+    ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option("--protocol", help="Delivery protocol: atomic (default), lock or marker."),
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option(
+            "--after", help="Local file after delivery: cur (default), delete or archive."
+        ),
+    ] = None,
+    order: Annotated[
+        str | None, typer.Option("--order", help="oldest (default), newest or name.")
+    ] = None,
+    parallel: Annotated[
+        int | None, typer.Option("--parallel", "-j", help="Transfers at once (1).", min=1)
+    ] = None,
+    conflict: Annotated[
+        str | None,
+        typer.Option(
+            "--conflict",
+            help="Remote name taken: replace (default), skip (identical), fail or rename.",
+        ),
+    ] = None,
     sweep_partials_after: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--sweep-partials-after",
-            help="Remove temporary uploads of dead runs older than this (or 'never').",
+            help="Remove temporary uploads of dead runs older than this (1h) or 'never'.",
         ),
-    ] = "1h",
-    max_tries: MaxTries = 3,
-    retry_delay: RetryDelay = 2.0,
+    ] = None,
+    max_tries: MaxTries = None,
+    retry_delay: RetryDelay = None,
     lease: Annotated[
         float | None,
         typer.Option("--lease", parser=parse_duration, help="Lease of other hosts' claims."),
@@ -248,6 +245,7 @@ def ship(
     password_env: PasswordEnv = None,
     password_file: PasswordFile = None,
     option: TargetOptions = None,
+    config: ConfigOption = None,
     state: StateOption = None,
     ledger: LedgerOption = None,
     no_ledger: NoLedger = False,
@@ -255,22 +253,43 @@ def ship(
     dry_run: DryRun = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Deliver every file waiting in the spool's new/ to URL, then move it to cur/."""
-    options = ShipOptions(
-        protocol=protocol,  # type: ignore[arg-type]
-        after=after,  # type: ignore[arg-type]
-        order=order,  # type: ignore[arg-type]
-        parallel=parallel,
-        conflict=conflict,  # type: ignore[arg-type]
-        lease=lease,
-        sweep_partials_after=_sweep(sweep_partials_after),
-        provenance=not no_provenance,
-    )
-    Spool(spool).check()
-    job = ShipJob(
-        str(spool), url, options=options, max_tries=max_tries, retry_delay=retry_delay,
-        target_options=_target_options(option, password_env, password_file),
-    )  # fmt: skip
+    """Deliver every file waiting in the spool's new/ to URL, then move it to cur/.
+
+    SPOOL and URL may be names from the configuration file; a route's name
+    alone (``entrepot ship to-partner``) runs that route once, as the
+    service would, with the options given here on top.
+    """
+    chosen = {
+        "protocol": protocol,
+        "after": after,
+        "order": order,
+        "parallel": parallel,
+        "conflict": conflict,
+        "lease": lease,
+    }
+    given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
+    if sweep_partials_after is not None:
+        given["sweep_partials_after"] = _sweep(sweep_partials_after)
+    if no_provenance:
+        given["provenance"] = False
+    overrides = target_overrides(option, password_env, password_file)
+    wanted = Wanted(given, max_tries, retry_delay, overrides, config)
+    if url is None:
+        job, spool_name = configured_job(ShipJob, spool, wanted), None
+    else:
+        job, spool_name = job_between(ShipJob, spool, url, wanted)
+    state, ledger = run_ledger(job, spool_name, wanted, state, ledger)
+    return _ship(job, state, ledger, no_ledger, dry_run, as_json)
+
+
+def _ship(
+    job: ShipJob,
+    state: Path | None,
+    ledger: str | None,
+    no_ledger: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> int:
     if dry_run:
         where = job.route.display_url.rstrip("/")
         plan = [(entry.name, entry.size, f"{where}/{remote}") for entry, remote in job.route.plan()]
@@ -295,9 +314,23 @@ def ship(
 
 
 def fetch(
-    url: Annotated[str, typer.Argument(help="Remote folder URL to fetch from.")],
-    spool: Annotated[Path, typer.Argument(help="The spool to fetch into (its new/).")],
-    protocol: Protocol = "atomic",
+    url: Annotated[
+        str,
+        typer.Argument(
+            help="Remote folder URL to fetch from, a configured target, or a configured "
+            "fetch's name alone."
+        ),
+    ],
+    spool: Annotated[
+        str | None,
+        typer.Argument(
+            help="The spool to fetch into (its new/): a folder or a name.", show_default=False
+        ),
+    ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option("--protocol", help="Delivery protocol: atomic (default), lock or marker."),
+    ] = None,
     remote_after: Annotated[
         str | None,
         typer.Option("--remote-after", help="Move fetched files to this remote folder."),
@@ -305,11 +338,12 @@ def fetch(
     create: Annotated[
         bool, typer.Option("--create", help="Create the spool if it does not exist.")
     ] = False,
-    max_tries: MaxTries = 3,
-    retry_delay: RetryDelay = 2.0,
+    max_tries: MaxTries = None,
+    retry_delay: RetryDelay = None,
     password_env: PasswordEnv = None,
     password_file: PasswordFile = None,
     option: TargetOptions = None,
+    config: ConfigOption = None,
     state: StateOption = None,
     ledger: LedgerOption = None,
     no_ledger: NoLedger = False,
@@ -317,18 +351,25 @@ def fetch(
     dry_run: DryRun = False,
     as_json: JsonOption = False,
 ) -> int:
-    """Download every file of a remote folder into the spool, then delete it remotely."""
-    options = ShipOptions(
-        protocol=protocol,  # type: ignore[arg-type]
-        remote_after=remote_after,
-        provenance=not no_provenance,
-    )
-    local = Spool(spool)
+    """Download every file of a remote folder into the spool, then delete it remotely.
+
+    URL and SPOOL may be names from the configuration file; a fetch's name
+    alone runs that fetch once, as the service would.
+    """
+    chosen = {"protocol": protocol, "remote_after": remote_after}
+    given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
+    if no_provenance:
+        given["provenance"] = False
+    overrides = target_overrides(option, password_env, password_file)
+    wanted = Wanted(given, max_tries, retry_delay, overrides, config)
+    if spool is None:
+        job, spool_name = configured_job(FetchJob, url, wanted), None
+    else:
+        job, spool_name = job_between(FetchJob, spool, url, wanted, creating=create)
+    local = Spool(job.spool_path)
     if not (create and dry_run):
         (local.prepare() if create else local).check()
-    target_options = _target_options(option, password_env, password_file)
-    job = FetchJob(str(spool), url, options=options, target_options=target_options,
-                   max_tries=max_tries, retry_delay=retry_delay)  # fmt: skip
+    state, ledger = run_ledger(job, spool_name, wanted, state, ledger)
     if dry_run:
         into = f"{job.spool_path}/new"
         plan = [(info.name, info.size, f"{into}/{info.name}") for info in job.route.plan()]

@@ -2,7 +2,8 @@
 
 Only ``spool init`` (or ``spool put --create``) creates a spool: every other
 command on a path that is not a spool fails with exit code 4, so a typo never
-makes a new spool that nobody reads.
+makes a new spool that nobody reads.  Each command takes a folder or the name
+of a configured spool (:mod:`entrepot.cli.names`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Annotated, Any
 
 import typer
 
-from entrepot.cli import console
+from entrepot.cli import console, names
 from entrepot.cli.console import emit_json, human_age, human_size, progress, say, shown, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import StateOption, journal_in
+from entrepot.cli.names import ConfigOption
 from entrepot.provenance.events import Kind
 from entrepot.spool import Spool
 from entrepot.spool.entries import Entry
@@ -30,23 +32,25 @@ spool_app = typer.Typer(
     no_args_is_help=True,
 )
 
-SpoolPath = Annotated[Path, typer.Argument(help="The spool folder.")]
+# Text, not a Path: "./outbox" (a folder) and "outbox" (maybe a name) must stay apart.
+SpoolPath = Annotated[str, typer.Argument(help="The spool folder, or a configured spool's name.")]
 Durable = Annotated[
     bool, typer.Option("--durable/--no-durable", help="Sync every file to disk (default).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
-def existing(path: Path, **options: Any) -> Spool:
-    """The spool at ``path``; SpoolNotFound (exit 4) when there is none."""
-    return Spool(path, **options).check()
+def existing(path: str, config: Path | None = None, **options: Any) -> Spool:
+    """The spool at ``path`` (or named so); SpoolNotFound (exit 4) when there is none."""
+    return Spool(names.spool_path(path, config)[0], **options).check()
 
 
 @spool_app.command("init")
-def init(path: SpoolPath) -> None:
+def init(path: SpoolPath, config: ConfigOption = None) -> None:
     """Create the spool folder and its tmp/, new/ and cur/ areas."""
-    Spool(path).prepare()
-    console.out.print(f"spool ready: {shown(path)}")
+    folder = names.spool_path(path, config, creating=True)[0]
+    Spool(folder).prepare()
+    console.out.print(f"spool ready: {shown(folder)}")
 
 
 @spool_app.command("put")
@@ -61,6 +65,7 @@ def put(
         bool, typer.Option("--create", help="Create the spool if it does not exist.")
     ] = False,
     durable: Durable = True,
+    config: ConfigOption = None,
     state: StateOption = None,
     no_provenance: Annotated[
         bool, typer.Option("--no-provenance", help="Do not record the files' receipt.")
@@ -76,7 +81,7 @@ def put(
     """
     if name is not None and len(files) != 1:
         raise typer.BadParameter("--name needs exactly one file", param_hint="--name")
-    spool = Spool(path, durable=durable)
+    spool = Spool(names.spool_path(path, config, creating=create)[0], durable=durable)
     if create:
         spool.prepare()
     spool.check()
@@ -105,10 +110,11 @@ def ls(
     path: SpoolPath,
     area: Annotated[str, typer.Option("--area", "-a", help="Area to list.")] = "new",
     as_json: JsonOption = False,
+    config: ConfigOption = None,
 ) -> None:
     """List the files of an area, oldest first."""
     now = time.time()
-    entries = existing(path).list(area)
+    entries = existing(path, config).list(area)
     if as_json:
         emit_json([_entry_json(entry, now) for entry in entries])
         return
@@ -121,12 +127,13 @@ def ls(
 def claim(
     path: SpoolPath,
     name: Annotated[str | None, typer.Option("--name", help="Claim this file.")] = None,
+    config: ConfigOption = None,
 ) -> int:
     """Claim the oldest file in new/ (or the named one) and print its claim id and path.
 
     A named entry that is not a regular file (a symbolic link) is refused (exit 6).
     """
-    taken = existing(path).claim(name)
+    taken = existing(path, config).claim(name)
     if taken is None:
         console.err.print("nothing to claim")
         return ExitCode.NOT_FOUND
@@ -139,9 +146,10 @@ def done(
     path: SpoolPath,
     claim_id: Annotated[str, typer.Argument(help="The id printed by 'claim'.")],
     area: Annotated[str, typer.Option("--area", help="Area to move the file to.")] = "cur",
+    config: ConfigOption = None,
 ) -> None:
     """Mark a claimed file done: move it to cur/ (or another area)."""
-    final = existing(path).claim_by_id(claim_id).done(area)
+    final = existing(path, config).claim_by_id(claim_id).done(area)
     console.out.print(shown(final))
 
 
@@ -149,9 +157,10 @@ def done(
 def release(
     path: SpoolPath,
     claim_id: Annotated[str, typer.Argument(help="The id printed by 'claim'.")],
+    config: ConfigOption = None,
 ) -> None:
     """Give a claimed file back to new/."""
-    existing(path).claim_by_id(claim_id).release()
+    existing(path, config).claim_by_id(claim_id).release()
 
 
 @spool_app.command("recover")
@@ -165,9 +174,10 @@ def recover(
         float | None,
         typer.Option("--lease", parser=parse_duration, help="Age of an expired claim (15m)."),
     ] = None,
+    config: ConfigOption = None,
 ) -> None:
     """Remove stale tmp/ files and return expired claims to new/."""
-    report = existing(path).recover(stale_tmp_age=stale_tmp_age, lease=lease)
+    report = existing(path, config).recover(stale_tmp_age=stale_tmp_age, lease=lease)
     console.out.print(
         f"removed {len(report.tmp_removed)} stale tmp files, "
         f"released {len(report.claims_released)} expired claims"
@@ -175,9 +185,9 @@ def recover(
 
 
 @spool_app.command("stats")
-def stats(path: SpoolPath, as_json: JsonOption = False) -> None:
+def stats(path: SpoolPath, as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """Files and bytes in each area."""
-    figures = existing(path).stats()
+    figures = existing(path, config).stats()
     if as_json:
         emit_json({area: {"files": s.files, "bytes": s.bytes} for area, s in figures.items()})
         return

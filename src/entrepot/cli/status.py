@@ -164,7 +164,7 @@ def _as_json(
 
 def status(
     spools: Annotated[
-        list[Path] | None,
+        list[str] | None,
         typer.Argument(help="Spool folders or configured spool names.", show_default=False),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
@@ -182,7 +182,7 @@ def status(
         from entrepot.cli.status_service import service_status
 
         return service_status(config_file, spools or [], as_json, state, ledger)
-    figures = spool_figures(spools or [])
+    figures = spool_figures([Path(spool) for spool in spools or []])
     with ledger_rows(state, ledger) as rows:
         summary = JobsSummary.read(rows)
     if as_json:

@@ -18,16 +18,18 @@ from rich.table import Table
 from entrepot.cli.console import emit_json, human_size, out, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import ledger_rows
+from entrepot.cli.names import is_name
 from entrepot.cli.status import JobsSummary, _as_json, jobs_tables
 from entrepot.service import status as service
 from entrepot.service.config import Config, SpoolConfig
 from entrepot.service.loading import load_config
+from entrepot.service.named import find
 from entrepot.spool import Spool
 from entrepot.units import format_duration
 
 
 def service_status(
-    file: Path, names: Sequence[Path], as_json: bool, state: Path | None, ledger_url: str | None
+    file: Path, names: Sequence[str], as_json: bool, state: Path | None, ledger_url: str | None
 ) -> int:
     """Report on the service configured in ``file``; the exit code of ``entrepot status``."""
     config = load_config(file)
@@ -62,17 +64,22 @@ def service_status(
     return ExitCode.FAILED if summary.needs_attention else ExitCode.OK
 
 
-def _selected(config: Config, names: Sequence[Path]) -> dict[str, SpoolConfig]:
-    """The spools named (configured names or folders), else all the configured ones.
+def _selected(config: Config, names: Sequence[str]) -> dict[str, SpoolConfig]:
+    """The spools named, else all the configured ones.
 
-    A named spool that does not exist raises SpoolNotFound (exit 4).
+    An argument is read as every command reads it (:mod:`entrepot.cli.names`):
+    a path when written as one or when it exists, else a configured spool's
+    name.  An unknown name raises UnknownName and a missing folder
+    SpoolNotFound (both exit 4).
     """
     if not names:
         return dict(config.spools)
     chosen: dict[str, SpoolConfig] = {}
-    for name in names:
-        key = str(name)
-        spool = config.spools.get(key) or SpoolConfig(path=name.expanduser().absolute())
+    for key in names:
+        if is_name(key):
+            spool = find(config, "spools", key)
+        else:
+            spool = SpoolConfig(path=Path(key).expanduser().absolute())
         Spool(spool.path).check()
         chosen[key] = spool
     return chosen

@@ -1,48 +1,32 @@
-"""``entrepot put|ls|get|check``: move files to and from any target URL.
+"""``entrepot put|ls|get|check``: move files to and from any target URL or configured target.
 
-Target options are ``-o key=value`` or the URL's query string.  Where the
-password comes from is one rule for every command that opens a target
-(:func:`target_options`; ``ship`` and ``fetch`` follow it too):
-
-1. ``--password-env NAME`` or ``--password-file PATH`` (not both; the file
-   must be private to its owner);
-2. otherwise a password written in the URL (masked wherever it is shown;
-   discouraged — a command line is seen by others);
-3. otherwise the ``ENTREPOT_PASSWORD`` environment variable, if set, passed
-   on *by reference* (``password_env=ENTREPOT_PASSWORD``), so that a job
-   kept for a later retry reads it again then.
-
-A secret is never accepted as ``-o`` (``password``, ``secret_key``,
-``passphrase``, ``session_token``): it would stay in shell histories.
+How each command reaches its target — ``-o`` options, where the password
+comes from, configured names — is one rule, in :mod:`entrepot.cli.connecting`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
-import inspect
-import os
 import secrets
-import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 import typer
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
-from entrepot.cli.console import emit_json, err, human_age, human_size, out, shown, table
+from entrepot.cli.connecting import Connecting, connecting
+from entrepot.cli.console import (
+    emit_json,
+    err,
+    human_age,
+    human_size,
+    out,
+    shown,
+    table,
+    transfer_bar,
+)
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.errors import ConfigError, EntrepotError, VerificationFailed
 from entrepot.redact import printable
@@ -52,111 +36,16 @@ from entrepot.targets import (
     Target,
     Transfer,
     open_target,
-    option_pairs,
-    parse_url,
     upload_many,
 )
-from entrepot.targets.url import SECRET_OPTIONS
 
-_R = TypeVar("_R")
-PASSWORD_VARIABLE = "ENTREPOT_PASSWORD"  # noqa: S105 - a variable name, not a secret
-
-UrlArg = Annotated[str, typer.Argument(help="Target URL, e.g. sftp://user@host:22/folder.")]
-OptionList = Annotated[
-    list[str] | None,
-    typer.Option("--option", "-o", help="Target option key=value (repeatable; no secrets)."),
-]
-PasswordEnv = Annotated[
-    str | None,
-    typer.Option(
-        "--password-env",
-        help=f"Read the password from this environment variable (default {PASSWORD_VARIABLE}).",
+UrlArg = Annotated[
+    str,
+    typer.Argument(
+        help="Target URL, e.g. sftp://user@host:22/folder, or a configured target's name."
     ),
 ]
-PasswordFile = Annotated[
-    Path | None,
-    typer.Option("--password-file", help="Read the password from this file (mode 600)."),
-]
-Timeout = Annotated[
-    float | None,
-    typer.Option("--timeout", help="Seconds a network call may go without progress (30)."),
-]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
-
-
-def target_options(
-    url: str,
-    pairs: list[str] | None,
-    password_env: str | None = None,
-    password_file: Path | None = None,
-    timeout: float | None = None,
-) -> dict[str, Any]:
-    """Keyword options for ``open_target(url, ...)`` from a command line; see the module."""
-    options: dict[str, Any] = dict(option_pairs(pairs or []))
-    if password_env and password_file:
-        raise ConfigError("give --password-env or --password-file, not both")
-    if password_env:
-        options["password_env"] = password_env
-    elif password_file:
-        options["password_file"] = str(password_file)
-    elif PASSWORD_VARIABLE in os.environ and not _names_a_password(url, options):
-        options["password_env"] = PASSWORD_VARIABLE
-    if timeout is not None:
-        options["timeout"] = timeout
-    return options
-
-
-def _names_a_password(url: str, options: dict[str, Any]) -> bool:
-    parsed = parse_url(url)
-    given = set(parsed.options()) | set(options)
-    return bool(parsed.password) or bool(
-        given & (SECRET_OPTIONS | {"password_env", "password_file"})
-    )
-
-
-@dataclass(frozen=True)
-class Connecting:
-    """How a command reaches a target: ``-o`` options, the password source, the timeout."""
-
-    pairs: list[str] | None = None
-    password_env: str | None = None
-    password_file: Path | None = None
-    timeout: float | None = None
-
-    def options(self, url: str) -> dict[str, Any]:
-        """Keyword options for ``open_target(url, ...)`` (see :func:`target_options`)."""
-        return target_options(url, self.pairs, self.password_env, self.password_file, self.timeout)
-
-
-_CONNECTING = [
-    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
-    for name, kind in (
-        ("option", OptionList),
-        ("password_env", PasswordEnv),
-        ("password_file", PasswordFile),
-        ("timeout", Timeout),
-    )
-]
-
-
-def connecting(command: Callable[..., _R]) -> Callable[..., _R]:
-    """Give a command the options every target command takes, under the one rule.
-
-    The command declares a keyword-only ``how: Connecting`` parameter; its
-    users see ``-o``, ``--password-env``, ``--password-file`` and
-    ``--timeout`` instead, and ``how.options(url)`` turns them into target
-    options.
-    """
-    signature = inspect.signature(command, eval_str=True)
-    kept = [param for name, param in signature.parameters.items() if name != "how"]
-
-    @functools.wraps(command)
-    def run(**given: Any) -> _R:
-        how = Connecting(*(given.pop(param.name) for param in _CONNECTING))
-        return command(how=how, **given)
-
-    run.__signature__ = signature.replace(parameters=[*kept, *_CONNECTING])  # type: ignore[attr-defined]
-    return run
 
 
 def split_file_url(url: str) -> tuple[str, str]:
@@ -203,24 +92,10 @@ def put(
     for file in files:
         if not file.is_file():
             raise FileNotFoundError(2, "no such file", str(file))
-    options = how.options(url)
+    url, options = how.resolve(url)
     specs = [(f, name or f.name) for f in files]
     policy: Conflict = conflict  # type: ignore[assignment]
-    columns = (
-        TextColumn("uploading"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
-        task = bar.add_task("uploading", total=sum(f.stat().st_size for f in files))
-        lock = threading.Lock()
-
-        def advance(n: int) -> None:
-            with lock:
-                bar.advance(task, n)
-
+    with transfer_bar("uploading", sum(f.stat().st_size for f in files)) as advance:
         results = upload_many(
             url,
             specs,
@@ -269,8 +144,9 @@ def ls(
     how: Connecting,
 ) -> None:
     """List the files of a target folder (a missing folder exits 4)."""
-    with open_target(url, **how.options(url)) as target:
-        entries = target.list(folder)
+    url, options = how.resolve(url)
+    with open_target(url, **options) as remote:
+        entries = remote.list(folder)
     if as_json:
         emit_json([dataclasses.asdict(e) for e in entries])
         return
@@ -287,17 +163,20 @@ def ls(
 
 
 def get(
-    url: Annotated[str, typer.Argument(help="URL of one remote file.")],
+    url: Annotated[
+        str, typer.Argument(help="URL of one remote file, or TARGET/path/name of a configured one.")
+    ],
     local: Annotated[Path, typer.Argument(help="Local file, or a folder to put it in.")],
     as_json: AsJson = False,
     *,
     how: Connecting,
 ) -> None:
     """Download one file, written locally under a temporary name and renamed."""
+    url, options = how.resolve(url)
     target_url, name = split_file_url(url)
     destination = local / name if local.is_dir() else local
-    with open_target(target_url, **how.options(target_url)) as target:
-        info = target.download(name, destination)
+    with open_target(target_url, **options) as remote:
+        info = remote.download(name, destination)
     if as_json:
         emit_json({"local": str(destination), "remote": dataclasses.asdict(info)})
     else:
@@ -313,7 +192,8 @@ def check(
     """Connect, write, read back, list and delete a probe file; say what works."""
     probe = f"entrepot-check-{secrets.token_hex(4)}.txt"
     payload = f"entrepot check {time.time():.0f}\n".encode()
-    target = open_target(url, **how.options(url))
+    url, options = how.resolve(url)
+    target = open_target(url, **options)
     if not as_json:
         out.print(f"target: {shown(target.url)}")
     steps: list[tuple[str, Any]] = [

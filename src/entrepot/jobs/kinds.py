@@ -40,8 +40,10 @@ KINDS: PluginRegistry[JobFactory] = PluginRegistry(
     "job kind",
     ENTRY_POINT_GROUP,
     {
-        "ship": "entrepot.ship.jobs:ShipJob.from_params",
-        "fetch": "entrepot.ship.jobs:FetchJob.from_params",
+        # Rebuilt by the service's module: a job made from configured names is
+        # rebuilt from the configuration file as it is at the re-run.
+        "ship": "entrepot.service.named:ship_from_params",
+        "fetch": "entrepot.service.named:fetch_from_params",
         "import": "entrepot.datacenter.imports.import_job:ImportJob.from_params",
         "scripted": "entrepot.jobs.testing:ScriptedJob.from_params",
     },

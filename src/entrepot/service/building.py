@@ -7,7 +7,10 @@ configuration resolved, the target's URL *without* a password and its
 secrets by reference (``password_env``, ``password_file``).  So what the
 ledger keeps rebuilds the job anywhere (``entrepot backlog retry``), and two
 runs of one route share one identity: one waiting job per route, whether the
-run came from the daemon or from ``entrepot ship``.
+run came from the daemon or from ``entrepot ship``.  A job made from a file
+keeps its origin (the file and the route's or fetch's name), so that a
+re-run rebuilds it from the configuration as it is then
+(:mod:`entrepot.service.named`).
 """
 
 from __future__ import annotations
@@ -30,11 +33,20 @@ if TYPE_CHECKING:
 
 J = TypeVar("J", bound=RouteJob)
 
-__all__ = ["backlog_policy", "fetch_job", "import_job", "ship_job"]
+__all__ = ["backlog_policy", "fetch_job", "import_job", "origin_of", "ship_job"]
+
+
+def origin_of(config: Config, **names: str) -> dict[str, str] | None:
+    """What a job made from ``config`` keeps of it: the file and the names used."""
+    return None if config.source is None else {"config": str(config.source), **names}
 
 
 def _route_job(
-    cls: type[J], config: Config, section: RouteConfig | FetchConfig, options: ShipOptions
+    cls: type[J],
+    config: Config,
+    section: RouteConfig | FetchConfig,
+    options: ShipOptions,
+    origin: dict[str, str] | None,
 ) -> J:
     target = config.targets[section.target]
     return cls(
@@ -44,6 +56,7 @@ def _route_job(
         target_options=target.open_options(),
         max_tries=section.retry.max_tries,
         retry_delay=section.retry.delay,
+        origin=origin,
     )
 
 
@@ -58,14 +71,14 @@ def ship_job(config: Config, name: str) -> ShipJob:
         conflict=route.conflict,
         provenance=route.provenance,
     )
-    return _route_job(ShipJob, config, route, options)
+    return _route_job(ShipJob, config, route, options, origin_of(config, route=name))
 
 
 def fetch_job(config: Config, name: str) -> FetchJob:
     """The job that runs fetch ``name`` once."""
     fetch = config.fetches[name]
     options = ShipOptions(protocol=fetch.protocol, remote_after=fetch.remote_after)
-    return _route_job(FetchJob, config, fetch, options)
+    return _route_job(FetchJob, config, fetch, options, origin_of(config, fetch=name))
 
 
 def import_job(center: DataCenterConfig, file: str, table: str) -> ImportJob:

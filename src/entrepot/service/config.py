@@ -34,6 +34,8 @@ from pydantic import (
     model_validator,
 )
 
+from entrepot.archive.naming import DEFAULT_TEMPLATE, Template
+from entrepot.errors import ConfigError
 from entrepot.redact import url_has_secret
 from entrepot.units import parse_duration, parse_size
 
@@ -148,7 +150,7 @@ class ArchiveConfig(_Section):
     """A rolling event archive: where, when to roll, how to seal, where to hand off."""
 
     folder: Path
-    template: str = "events-{start:%Y%m%dT%H%M%S}-{seq}.events"
+    template: str = DEFAULT_TEMPLATE
     max_size: Size | None = None
     max_records: int | None = Field(default=None, ge=1)
     max_age: Duration | None = None
@@ -161,6 +163,15 @@ class ArchiveConfig(_Section):
     @classmethod
     def _absolute(cls, value: Path, info: ValidationInfo) -> Path:
         return _resolve(value, info)
+
+    @field_validator("template")
+    @classmethod
+    def _known_fields(cls, value: str) -> str:
+        try:
+            Template(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class RetryConfig(_Section):

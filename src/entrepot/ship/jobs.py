@@ -14,7 +14,10 @@ stops a run cleanly: no new file is started, the transfers in hand finish,
 the lock is removed and the run is recorded as interrupted.
 
 Their parameters (stored in the ledger for re-runs) hold the spool's
-absolute path, the URL and the non-secret target options.  A URL carrying a
+absolute path, the URL and the non-secret target options — and, for a job
+made from names of a configuration file, its *origin*: the file and the
+names (``route``, ``fetch``, or ``target`` and ``spool``), from which the
+service's job kinds rebuild it (:mod:`entrepot.service.named`).  A URL carrying a
 password is refused: a job takes its password from ``password_env`` or
 ``password_file``.  Two jobs of the same route (:attr:`Route.identity`) are
 one piece of work: a new run joins the route's waiting job.
@@ -53,6 +56,7 @@ class RouteJob(Job):
         max_tries: int | None = None,
         retry_delay: float | None = None,
         observer: Observer | None = None,
+        origin: Mapping[str, Any] | None = None,
     ) -> None:
         if url_has_secret(url):
             raise ConfigError(
@@ -66,6 +70,8 @@ class RouteJob(Job):
         self.spool_path = str(Path(spool).resolve())
         self.max_tries = max_tries
         self.retry_delay = retry_delay
+        #: The configuration names this job was made from (JSON-ready), if any.
+        self.origin = dict(origin) if origin else None
         self.report = Report()
         self.route = self.route_class(
             self.spool_path, url, options=options, target_options=target_options, observer=observer
@@ -73,6 +79,12 @@ class RouteJob(Job):
 
     @property
     def name(self) -> str:
+        origin = self.origin or {}
+        if "route" in origin or "fetch" in origin:
+            return f"{self.kind} {origin.get('route') or origin['fetch']}"
+        if "target" in origin:
+            ends = (origin.get("spool") or self.spool_path, origin["target"])
+            return f"{self.kind} {' '.join(ends if self.kind == 'ship' else ends[::-1])}"
         return f"{self.kind} {self.spool_path} {self.route.display_url}"
 
     def identity(self) -> str:
@@ -86,6 +98,7 @@ class RouteJob(Job):
             "target_options": self.route.stored_target_options(),
             "max_tries": self.max_tries,
             "retry_delay": self.retry_delay,
+            **({"origin": self.origin} if self.origin else {}),
         }
 
     def retry_policy(self) -> RetryPolicy | None:

@@ -1,0 +1,147 @@
+"""The job a ``ship`` or ``fetch`` command line stands for.
+
+Three forms (the rules for telling names from URLs and folders are in
+:mod:`entrepot.cli.names`):
+
+- a folder and a URL — the job is made from them alone, as always;
+- configured names for either — the target's URL and options, the spool's
+  folder, and the names kept as the job's origin;
+- one configured route (``ship``) or fetch (``fetch``) name alone — the very
+  job the service runs for it (:mod:`entrepot.service.building`), so that it
+  shares the route's identity and ledger.
+
+In every form the options given on the command line go on top; those not
+given (``None``) leave the configured value, or the default, in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+import typer
+
+from entrepot.cli import names
+from entrepot.errors import ConfigError, UnknownName
+from entrepot.ship import ShipJob, ShipOptions
+from entrepot.ship.jobs import RouteJob
+from entrepot.targets.url import SECRET_OPTIONS
+
+__all__ = ["Wanted", "configured_job", "job_between", "run_ledger", "target_overrides"]
+
+J = TypeVar("J", bound=RouteJob)
+
+#: Settings of the route itself, which have options of their own (not ``-o``).
+_ROUTE_SETTINGS = frozenset(ShipOptions.__dataclass_fields__)
+#: The in-run retries when neither the command line nor a configuration says.
+_MAX_TRIES, _RETRY_DELAY = 3, 2.0
+
+
+def target_overrides(
+    pairs: list[str] | None, password_env: str | None, password_file: Path | None
+) -> dict[str, Any]:
+    """The target options of ``-o KEY=VALUE``, ``--password-env`` and ``--password-file``."""
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"target option {pair!r} is not KEY=VALUE")
+        if key in SECRET_OPTIONS:
+            raise ConfigError(f"pass {key} through the environment or a file, not the command line")
+        if key in _ROUTE_SETTINGS:
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{key} is a shipping setting, not a target option: use {flag}")
+        options[key] = value
+    if password_env:
+        options["password_env"] = password_env
+    if password_file:
+        options["password_file"] = str(password_file)
+    return options
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What the command line asks of the run; ``None``: not given."""
+
+    options: dict[str, Any]
+    max_tries: int | None
+    retry_delay: float | None
+    overrides: dict[str, Any]
+    config: Path | None
+
+    @property
+    def anything(self) -> bool:
+        tries = (self.max_tries, self.retry_delay)
+        return bool(self.options or self.overrides) or any(v is not None for v in tries)
+
+    def settings(self) -> dict[str, Any]:
+        """The job's keywords for a run made without a configured route."""
+        return {
+            "options": ShipOptions(**self.options),
+            "max_tries": self.max_tries or _MAX_TRIES,
+            "retry_delay": _RETRY_DELAY if self.retry_delay is None else self.retry_delay,
+        }
+
+
+def job_between(
+    cls: type[J], folder: str, url: str, wanted: Wanted, *, creating: bool = False
+) -> tuple[J, str | None]:
+    """The job between a spool and a target, each a folder/URL or a name; and the spool's name."""
+    from entrepot.spool import Spool
+
+    spool, spool_name = names.spool_path(folder, wanted.config, creating=creating)
+    if not creating:
+        Spool(spool).check()
+    if not names.is_name(url):
+        job = cls(str(spool), url, target_options=wanted.overrides, **wanted.settings())
+        return job, spool_name
+    from entrepot.service.named import target_job
+
+    config = names.load(wanted.config, url)
+    job = target_job(cls, config, url, spool, spool_name=spool_name, overrides=wanted.overrides,
+                     **wanted.settings())  # fmt: skip
+    return job, spool_name
+
+
+def configured_job(cls: type[J], name: str, wanted: Wanted) -> J:
+    """The job of the configured route (``ShipJob``) or fetch (``FetchJob``) ``name``."""
+    if not names.is_name(name) or "/" in name:
+        raise typer.BadParameter(
+            "give both the spool and the target (a URL or name), "
+            "or a configured route's or fetch's name alone"
+        )
+    from entrepot.service.building import fetch_job, ship_job
+    from entrepot.service.named import merged_options, unknown
+
+    config = names.load(wanted.config, name)
+    section = "routes" if cls is ShipJob else "fetches"
+    entries = config.routes if cls is ShipJob else config.fetches
+    if name not in entries:
+        error = unknown(config, (section,), name)
+        if name in config.spools or name in config.targets:
+            raise UnknownName(f"{error}; {name!r} is a spool or target: name the other end too")
+        raise error
+    job = cast(J, ship_job(config, name) if cls is ShipJob else fetch_job(config, name))
+    if not wanted.anything:
+        return job
+    target = config.targets[entries[name].target]
+    return cls(
+        job.spool_path,
+        job.route.url,
+        options=dataclasses.replace(job.route.options, **wanted.options),
+        target_options=merged_options(target, wanted.overrides),
+        max_tries=wanted.max_tries or job.max_tries,
+        retry_delay=job.retry_delay if wanted.retry_delay is None else wanted.retry_delay,
+        origin=job.origin,
+    )
+
+
+def run_ledger(
+    job: RouteJob, spool_name: str | None, wanted: Wanted, state: Path | None, ledger: str | None
+) -> tuple[Path | None, str | None]:
+    """Where the run is recorded: a run made from configured names, in the configuration's."""
+    if not (spool_name or job.origin):
+        return state, ledger
+    return names.configured_ledger(names.load(wanted.config, job.name), state, ledger)
