@@ -229,3 +229,36 @@ os.kill(os.getpid(), 9)
     kinds = [e.kind for e in find(engine, "a.csv")]
     assert kinds == ([Kind.DELIVERED, Kind.MOVED] if moved else [Kind.DELIVERED])
     assert find(engine, "a.csv")[-1].details == ({"to": "cur"} if moved else {})
+
+
+def test_a_recorded_move_is_not_added_again_from_its_announcement(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    child = """
+import os, sys
+from pathlib import Path
+from entrepot.db import make_engine
+from entrepot.provenance import Kind, Recorder
+from entrepot.provenance.journal import Then
+root = Path(sys.argv[2]) / "out"
+recorder = Recorder(make_engine(sys.argv[1], purpose="ledger"), state_dir=sys.argv[2])
+for name in ("a.csv", "b.csv"):
+    claimed, cur = root / "claimed" / f"t-{name}", root / "cur" / name
+    then = Then("moved", '{"to":"cur"}', [str(cur)], [str(claimed)])
+    recorder.record(Kind.DELIVERED, str(root), name, then=then)
+os.rename(root / "claimed" / "t-a.csv", root / "cur" / "a.csv")
+recorder.record(Kind.MOVED, str(root), "a.csv", details='{"to":"cur"}', journaled=False)
+recorder.settle()
+recorder.flush()  # a's move is in the database; b's is announced, not settled: journal kept
+os.kill(os.getpid(), 9)
+"""
+    for area in ("claimed", "cur"):
+        (tmp_path / "out" / area).mkdir(parents=True)
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / "out" / "claimed" / f"t-{name}").write_bytes(b"x")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    args = [str(engine.url), str(tmp_path)]
+    assert subprocess.run([sys.executable, "-c", child, *args], env=env).returncode == -9
+    assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 0
+    assert [e.kind for e in find(engine, "a.csv")] == [Kind.DELIVERED, Kind.MOVED]
+    assert [e.kind for e in find(engine, "b.csv")] == [Kind.DELIVERED]

@@ -106,6 +106,7 @@ class Recorder:
         attempt: int | None = None,
         details: Mapping[str, Any] | str | None = None,
         then: Then | None = None,
+        journaled: bool = True,
     ) -> None:
         """Add one event (written with its batch); secrets in any text are masked.
 
@@ -117,7 +118,9 @@ class Recorder:
         call :meth:`settle`, also when it failed.  A process killed in
         between leaves the announcement in its journal, and recovery records
         the step if it did happen (see :class:`~.journal.Then`).  Until every
-        announced step is settled the journal is not emptied.
+        announced step is settled the journal is not emptied.  That step's
+        own event is recorded with ``journaled=False``: its announcement
+        stands for it in the journal.
         """
         row = event_row(
             kind, place, name, size=size, checksum=checksum, job_id=self.job_id,
@@ -126,7 +129,7 @@ class Recorder:
         with self._lock:
             if then is not None:
                 self._intents += 1
-            if self._journal is not None:
+            if self._journal is not None and journaled:
                 self._journal.append(row, then)
             self._rows.append(row)
             full = len(self._rows) >= self.batch
@@ -231,19 +234,34 @@ def _import(engine: Engine, token: str, entries: list[Entry]) -> int:
         if done == _RECOVERED:
             return 0
         fresh = [e.row for e in entries if e.seq > (done or 0)]
-        fresh += [_follow_up(e) for e in entries if e.then is not None and _happened(e, entries)]
+        fresh += [
+            _follow_up(e) for e in entries if e.then is not None and _happened(conn, e, entries)
+        ]
         insert_rows(conn, fresh)
         _set_seq(conn, token, _RECOVERED)
     return len(fresh)
 
 
-def _happened(entry: Entry, entries: list[Entry]) -> bool:
-    """Whether the step ``entry`` announced was taken but not recorded before its process died."""
+def _happened(conn: Connection, entry: Entry, entries: list[Entry]) -> bool:
+    """Whether the step ``entry`` announced was taken but not recorded before its process died.
+
+    The step's own event is not journaled (the announcement stands for it):
+    it is looked for in the database, where a batch may have taken it.
+    """
     then = entry.then
     assert then is not None
     key = (then.kind, *entry.key[1:])
     if any(e.key == key and e.seq > entry.seq for e in entries):
         return False  # recorded
+    t = events_table
+    recorded = conn.execute(
+        sa.select(t.c.id).where(
+            t.c.name == key[2], t.c.place == key[1], t.c.kind == then.kind,
+            t.c.at >= entry.row[0],
+        ).limit(1)
+    ).first()  # fmt: skip
+    if recorded is not None:
+        return False
     present = all(os.path.lexists(path) for path in then.present)
     return present and not any(os.path.lexists(path) for path in then.absent)
 

@@ -157,10 +157,11 @@ class Trail:
             return
         try:
             yield
+            # Not journaled: the delivery's line announced it (and recovery checks it happened).
             if area is None:
-                recorder.record(Kind.DELETED, self.place, name)
+                recorder.record(Kind.DELETED, self.place, name, journaled=False)
             else:
-                recorder.record(Kind.MOVED, self.place, name, details=_moved(area))
+                recorder.record(Kind.MOVED, self.place, name, details=_moved(area), journaled=False)
         finally:
             recorder.settle()
 
