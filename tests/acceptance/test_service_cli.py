@@ -97,3 +97,66 @@ def test_systemd_notifications_json_logs_and_reload(tmp_path: Path) -> None:
         notify.close()
     done = _entrepot("reload", "--config", config)
     assert done.returncode == 4 and "no service runs" in done.stderr
+
+
+def test_a_reload_whose_new_spool_cannot_be_made_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "entrepot.toml"
+    assert _entrepot("init", config).returncode == 0
+    good = config.read_text()
+    service = Service(config)
+    try:
+        service.start()
+        # Valid as a file, but the folder can never be made: refused, the service stays.
+        config.write_text(good + '\n[spools.impossible]\npath = "/proc/no/such/spool"\n')
+        done = _entrepot("reload", "--config", config)
+        assert done.returncode == 3, done.stdout + done.stderr
+        service.wait_for("service.reload_refused")
+        assert "/proc/no/such/spool" in service.log()
+        assert service.proc is not None and service.proc.poll() is None
+        # Still at work on the configuration it had.
+        Spool(tmp_path / "outbox").publish_bytes(b"still here\n", "after.txt")
+        delivered = tmp_path / "delivered" / "after.txt"
+        wait_until(delivered.exists, timeout=60, what="delivery after the refused reload")
+        assert service.stop() == 0
+    finally:
+        service.close()
+
+
+def test_an_endpoint_address_in_use_fails_the_start_cleanly(tmp_path: Path) -> None:
+    config = tmp_path / "entrepot.toml"
+    assert _entrepot("init", config).returncode == 0
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    token = tmp_path / "token"
+    token.write_text("t0ken-for-the-test\n")
+    token.chmod(0o600)
+    text = config.read_text().replace(
+        "[service]\n", f'[service]\nlisten = "127.0.0.1:{port}"\ntoken_file = "{token}"\n', 1
+    )
+    config.write_text(text)
+    Spool(tmp_path / "outbox").publish_bytes(b"waits\n", "waits.txt")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.settimeout(0.5)
+    service = Service(config, {"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+    try:
+        service.start(ready=False)
+        assert service.wait(60) == 3
+        log = service.log()
+        assert "service.ready" not in log and "service.stopped" in log
+        messages = b""
+        try:
+            while True:
+                messages += notify.recv(4096)
+        except TimeoutError:
+            pass
+        assert b"READY=1" not in messages  # systemd never heard of a service that was not there
+        assert not (tmp_path / "state" / "service.json").exists()
+        # Nothing was taken: the file waits in new/ for a service that can start.
+        assert Spool(tmp_path / "outbox").names() == ["waits.txt"]
+    finally:
+        service.close()
+        notify.close()
+        taken.close()

@@ -3,7 +3,9 @@
 Issue 13 (configuration names), in the spirit of issue 10's hostile tests:
 
 * a sub-folder below a configured target cannot climb out of it
-  (``partner/../other``): a configuration error, nothing opened;
+  (``partner/../other``), nor can a ``file://`` URL — also percent-encoded
+  (``partner/%2e%2e/other``), for ``ls``, ``put``, ``get``, ``check`` and
+  ``ship``: a configuration error, nothing opened, nothing written;
 * a name holding control characters or rich markup is printed escaped,
   never interpreted by the terminal;
 * a password file others may read is refused for a configured target as
@@ -18,6 +20,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from entrepot.spool import Spool
 
 
 def entrepot(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -37,6 +41,8 @@ def entrepot(*args: object, cwd: Path) -> subprocess.CompletedProcess[str]:
 def site(tmp_path: Path) -> Path:
     remote = tmp_path / "remote"
     (remote / "in").mkdir(parents=True)
+    (remote / "outside").mkdir()
+    (remote / "outside" / "private.txt").write_text("not the target's\n")
     (tmp_path / "secret.txt").write_text("Leaky-Pw-5521\n")
     (tmp_path / "secret.txt").chmod(0o644)
     (tmp_path / "entrepot.toml").write_text(
@@ -50,6 +56,31 @@ def test_a_sub_folder_cannot_climb_out_of_its_target(site: Path) -> None:
     done = entrepot("ls", "partner/../..", cwd=site)
     assert done.returncode == 3, done.stderr
     assert "'..'" in done.stderr and "Traceback" not in done.stderr
+
+
+CLIMB = "partner/%2e%2e/outside"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("ls", CLIMB), ("check", CLIMB), ("put", "report.csv", CLIMB),
+     ("get", f"{CLIMB}/private.txt", "copy.txt"), ("ship", "outbox", CLIMB),
+     ("ship", "outbox", "partner/x%2F..%2F..%2Foutside"),
+     ("ls", "{remote}/in/%2e%2e/outside"), ("put", "report.csv", "{remote}/in/%2E%2E/outside")],
+    ids=["ls", "check", "put", "get", "ship", "ship-slash", "ls-url", "put-url"],
+)  # fmt: skip
+def test_a_percent_encoded_climb_is_refused_before_anything_is_opened(
+    site: Path, args: tuple[str, ...]
+) -> None:
+    (site / "report.csv").write_text("a,b\n")
+    Spool(site / "outbox").prepare().publish_bytes(b"x", "queued.csv")
+    uri = (site / "remote").as_uri()
+    done = entrepot(*(arg.replace("{remote}", uri) for arg in args), cwd=site)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "'..'" in done.stderr and "Traceback" not in done.stderr
+    assert "private.txt" not in done.stdout
+    assert sorted(os.listdir(site / "remote" / "outside")) == ["private.txt"]
+    assert not (site / "copy.txt").exists() and Spool(site / "outbox").names() == ["queued.csv"]
 
 
 def test_control_characters_and_markup_in_a_name_are_shown_escaped(site: Path) -> None:

@@ -1,8 +1,10 @@
 """Configured names in the one-shot commands, run as an operator runs them (subprocesses).
 
-Issue 13, Configuration: ``entrepot ship outbox partner``, ``ship ROUTE``,
+Issue 13, Configuration: ``entrepot ship outbox partner`` (and
+``partner/sub`` for a folder below it), ``ship ROUTE``,
 ``ls``/``check``/``put``/``get`` with a target's name, ``backlog retry``
-rebuilding a job from its route's name — against real FTP, SFTP and S3
+rebuilding a job from its route's name and the command line's options (a
+password source by its name only) — against real FTP, SFTP and S3
 servers, with the password only in the variable named by ``password_env``:
 never in an output, never in the ledger.
 """
@@ -143,6 +145,66 @@ def test_ship_route_alone_is_the_route_job_and_retry_rebuilds_it_from_the_curren
     assert job["state"] == "succeeded"
     everything = failed.stderr + retried.stdout + retried.stderr + ledger_text(site / "state")
     assert ftp_server.password not in everything
+
+
+@pytest.mark.xdist_group("ftp")
+def test_ship_route_with_command_line_options_is_retried_with_the_same_options(
+    site: Path, ftp_server: Any
+) -> None:
+    env = {"ENTREPOT_CONFIG": str(site / "entrepot.toml")}
+    # The password comes from another variable for this run, and it is wrong.
+    failed = entrepot("ship", "to-partner", "--password-env", "OTHER_PW", "--max-tries", "1",
+                      "--parallel", "1", cwd=site, OTHER_PW="wrong",
+                      PARTNER_PW=ftp_server.password, **env)  # fmt: skip
+    assert failed.returncode == 6, failed.stderr
+    [job] = jobs(site)
+    assert (job["name"], job["state"]) == ("ship to-partner", "backlog")
+    assert job["params"]["origin"] == {
+        "config": str(site / "entrepot.toml"),
+        "route": "to-partner",
+        "options": {"password_env": "OTHER_PW"},
+        "shipping": {"parallel": 1},
+        "max_tries": 1,
+    }
+    # The retry reads the variable the command line named — set right now —
+    # not the route's, which is wrong now: the command line's options hold.
+    retried = entrepot("backlog", "retry", job["id"], cwd=site, OTHER_PW=ftp_server.password,
+                       PARTNER_PW="wrong", **env)  # fmt: skip
+    assert retried.returncode == 0, retried.stderr
+    assert sorted(p.name for p in ftp_server.root.iterdir()) == ["f0.csv", "f1.csv", "f2.csv"]
+    [job] = jobs(site)
+    assert job["state"] == "succeeded" and job["params"]["options"]["parallel"] == 1
+    with sqlite3.connect(ledger_file(site / "state")) as db:
+        [(identity,)] = db.execute("SELECT identity FROM entrepot_jobs").fetchall()
+    assert identity == route_identity(load_config(site / "entrepot.toml"), "ship", "to-partner")
+    assert ftp_server.password not in ledger_text(site / "state")
+
+
+@pytest.mark.xdist_group("ftp")
+def test_ship_to_a_sub_folder_of_a_named_target_and_retry_it_there(
+    site: Path, ftp_server: Any
+) -> None:
+    env = {"ENTREPOT_CONFIG": str(site / "entrepot.toml")}
+    (ftp_server.root / "sub").mkdir()
+    failed = entrepot("ship", "outbox", "partner/sub", "--max-tries", "1", cwd=site,
+                      PARTNER_PW="wrong", **env)  # fmt: skip
+    assert failed.returncode == 6, failed.stderr
+    [job] = jobs(site)
+    assert (job["name"], job["state"]) == ("ship outbox partner/sub", "backlog")
+    assert job["params"]["origin"]["folder"] == "sub"
+    assert job["params"]["url"] == f"{ftp_server.url}/sub"
+    retried = entrepot("backlog", "retry", job["id"], cwd=site, PARTNER_PW=ftp_server.password,
+                       **env)  # fmt: skip
+    assert retried.returncode == 0, retried.stderr
+    assert sorted(p.name for p in (ftp_server.root / "sub").iterdir()) == [
+        "f0.csv",
+        "f1.csv",
+        "f2.csv",
+    ]
+    assert [p.name for p in ftp_server.root.iterdir()] == ["sub"]
+    # Climbing out of the target is refused for ship as for ls, also percent-encoded.
+    climb = entrepot("ship", "outbox", "partner/sub/%2e%2e/%2e%2e", cwd=site, **env)
+    assert climb.returncode == 3 and "'..'" in climb.stderr, climb.stderr
 
 
 @pytest.mark.xdist_group("ftp")

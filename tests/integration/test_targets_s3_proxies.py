@@ -9,8 +9,10 @@ direct way without importing boto3 at all.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from entrepot.targets import open_target
 from entrepot.targets.s3_client import boto3_needed, fast_put_refusal, session_for
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("targets-s3")]
@@ -128,3 +131,42 @@ def test_direct_listings_follow_continuation_tokens_and_decode_names(s3_server: 
         target._page_size = 2  # five objects and a prefix: three pages
         listed = [(info.name, info.is_dir) for info in target.list()]
     assert listed == sorted([(name, False) for name in names[:5]] + [("sub", True)])
+
+
+def _loopback_names() -> list[str]:
+    """Names, not IP addresses, that reach the loopback: as a store's host name would."""
+    names = ["127.1"]  # not an IP address to ipaddress, yet resolved to 127.0.0.1
+    host = socket.gethostname()
+    with contextlib.suppress(OSError):
+        if socket.gethostbyname(host) == "127.0.0.1":
+            names.append(host)
+    return names
+
+
+@pytest.mark.parametrize("host", _loopback_names())
+def test_an_endpoint_named_by_host_name_is_addressed_as_boto3_does(
+    s3_server: Any, monkeypatch: pytest.MonkeyPatch, host: str
+) -> None:
+    # boto3 puts the bucket in the path for any endpoint_url; the direct path
+    # once sent "bucket.<host>" for any host but an IP address or localhost.
+    _clear(monkeypatch)
+    endpoint = f"http://{host}:{s3_server.port}/"
+    url = f"s3://{s3_server.bucket}/{s3_server.prefix}?endpoint_url={endpoint}&region=us-east-1"
+    with open_target(url, **s3_server.options) as target:
+        target.upload_bytes(b"direct", "a b+c.txt")
+        assert target._direct is not None
+        assert target.read_bytes("a b+c.txt") == b"direct"  # through boto3
+        assert target.stat("a b+c.txt") is not None  # directly
+    assert s3_server.keys() == ["a b+c.txt"]
+
+
+def test_an_endpoint_boto3_would_rewrite_is_left_to_boto3(
+    s3_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clear(monkeypatch)
+    endpoint = f"http://127.0.0.1:{s3_server.port}//"  # boto3 drops the empty segment
+    url = f"s3://{s3_server.bucket}/{s3_server.prefix}?endpoint_url={endpoint}&region=us-east-1"
+    with open_target(url, **s3_server.options) as target:
+        target.upload_bytes(b"boto3", "a.txt")
+        assert target._direct is None
+    assert s3_server.keys() == ["a.txt"]

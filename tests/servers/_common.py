@@ -1,4 +1,4 @@
-"""Helpers shared by the server fixtures: free ports, readiness, skip-or-fail."""
+"""Helpers shared by the server fixtures: free ports, readiness, skip-or-fail, HTTP requests."""
 
 from __future__ import annotations
 
@@ -279,3 +279,18 @@ def account_folder(home: Any) -> dict[str, Any]:
         "readonly_user": SYSTEM_READER,
         "readonly_password": SYSTEM_READER_PASSWORD,
     }
+
+
+def read_http_request(reader: Any) -> bytes | None:
+    """One HTTP request (head and ``Content-Length`` body) from ``reader``; None at its end."""
+    lines = []
+    length = 0
+    while True:
+        line = reader.readline()
+        if not line:
+            return None
+        lines.append(line)
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+        if line == b"\r\n":
+            return b"".join(lines) + reader.read(length)  # type: ignore[no-any-return]

@@ -22,6 +22,7 @@ import pytest
 
 from entrepot.cli import ExitCode
 from entrepot.errors import UnknownName
+from entrepot.jobs import Ledger
 from entrepot.service.loading import load_config
 from entrepot.service.named import rebuild, target_job
 from entrepot.ship import FetchJob, ShipJob, ShipOptions
@@ -102,8 +103,77 @@ def test_ship_route_name_alone_takes_the_route_settings_and_command_line_overrid
     [job] = json.loads(out)
     options = job["params"]["options"]
     assert (options["parallel"], options["conflict"]) == (3, "rename")
-    assert job["params"]["origin"] == {"config": str(site / "entrepot.toml"), "route": "to-partner"}
+    # What the command line gave is kept, for a retry to give it again.
+    origin = {"config": str(site / "entrepot.toml"), "route": "to-partner"}
+    assert job["params"]["origin"] == {**origin, "shipping": {"parallel": 3}}
     assert job["name"] == "ship to-partner"
+
+
+def test_a_route_job_rebuilt_for_a_retry_applies_the_command_line_options_again(
+    cli: Any, site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTHER_PW", "other-Secret-77")
+    outbox(site).publish_bytes(b"x", "a.csv")
+    given_args = ["--protocol", "lock", "--max-tries", "1", "--retry-delay", "0",
+                  "--password-env", "OTHER_PW", "-o", "durable=no"]  # fmt: skip
+    code, _, err = cli("ship", "to-partner", *given_args)
+    assert code == ExitCode.OK, err
+    with Ledger.open(site / "state") as ledger:
+        [record] = ledger.jobs()
+    given = {"password_env": "OTHER_PW", "durable": "no"}
+    assert record.params["origin"] == {
+        "config": str(site / "entrepot.toml"),
+        "route": "to-partner",
+        "options": given,
+        "shipping": {"protocol": "lock"},
+        "max_tries": 1,
+        "retry_delay": 0.0,
+    }
+    assert "other-Secret-77" not in json.dumps(record.params)
+    # The file changes what the command line did not give: that change is used.
+    text = (site / "entrepot.toml").read_text()
+    (site / "entrepot.toml").write_text(text.replace("parallel = 2", "parallel = 5"))
+    again = rebuild(ShipJob, json.loads(json.dumps(record.params)))
+    # The same piece of work as the run recorded: the lock protocol is part of its identity.
+    assert again.identity() == record.identity
+    assert (again.route.options.protocol, again.route.options.parallel) == ("lock", 5)
+    assert again.route.target_options == given
+    assert (again.max_tries, again.retry_delay, again.name) == (1, 0.0, "ship to-partner")
+    assert again.origin == record.params["origin"]
+
+
+def test_ship_and_fetch_with_a_sub_folder_of_a_named_target(cli: Any, site: Path) -> None:
+    (site / "remote" / "sub folder").mkdir()
+    outbox(site).publish_bytes(b"x", "a.csv")
+    code, _, err = cli("ship", "outbox", "partner/sub%20folder")
+    assert code == ExitCode.OK, err
+    assert (site / "remote" / "sub folder" / "a.csv").read_bytes() == b"x"
+    code, _, err = cli("fetch", "partner/sub%20folder", "inbox")
+    assert code == ExitCode.OK, err
+    assert Spool(site / "spools" / "inbox").names() == ["a.csv"]
+    with Ledger.open(site / "state") as ledger:
+        records = sorted(ledger.jobs(), key=lambda record: record.name)
+    assert [record.name for record in records] == [
+        "fetch partner/sub%20folder inbox",
+        "ship outbox partner/sub%20folder",
+    ]
+    for record in records:
+        assert record.params["origin"]["folder"] == "sub%20folder"
+        kind = FetchJob if record.kind == "fetch" else ShipJob
+        again = rebuild(kind, record.params)
+        assert again.route.url == (site / "remote" / "sub folder").as_uri()
+        assert again.identity() == record.identity
+
+
+@pytest.mark.parametrize("sub", ["%2e%2e", "a/%2E%2E/..", "a%2F..%2F..", "a//b", "a%5Cb", "a%00"])
+def test_a_sub_folder_that_would_leave_its_target_is_refused_by_ship(
+    cli: Any, site: Path, sub: str
+) -> None:
+    outbox(site).publish_bytes(b"x", "a.csv")
+    code, _, err = cli("ship", "outbox", f"partner/{sub}")
+    assert code == ExitCode.CONFIG, err
+    assert "cannot be a folder below a target" in err
+    assert outbox(site).names() == ["a.csv"] and not (site / "state").exists()
 
 
 def test_an_existing_folder_wins_over_a_spool_name_and_a_written_path_is_always_a_path(

@@ -54,3 +54,17 @@ def test_reading_writes_nothing(tmp_path: Path) -> None:
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             rows("DELETE FROM entrepot_jobs", {})
     assert ledger_file(tmp_path).read_bytes() == before
+
+
+def test_stored_times_are_read_as_utc_whatever_the_database_returns() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from entrepot.jobs.summary import stored_time
+
+    noon = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    assert stored_time("2026-12-05 12:00:00") == noon  # SQLite's text, naive: UTC
+    assert stored_time(datetime(2026, 12, 5, 12, 0)) == noon
+    # A driver that hands back an aware time in its session's zone is converted, not relabelled.
+    paris = datetime(2026, 12, 5, 13, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert stored_time(paris) == noon and stored_time(paris).tzinfo == UTC  # type: ignore[union-attr]
+    assert stored_time(None) is None and stored_time("") is None and stored_time("soon") is None

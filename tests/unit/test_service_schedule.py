@@ -152,3 +152,20 @@ def test_the_daemon_runs_interval_and_cron_routes_when_the_clock_says(
     # Runs that found nothing were not recorded; the two that shipped were.
     with Ledger.open(tmp_path / "state") as ledger:
         assert len(ledger.jobs(kind="ship")) == 2
+
+
+def test_routes_removed_by_reloads_leave_no_lane_behind(
+    daemon: tuple[Daemon, FakeClock, Path], tmp_path: Path
+) -> None:
+    service, _, _ = daemon
+    file = tmp_path / "entrepot.toml"
+    full = file.read_text()
+    without = full.split("[routes.nightly]")[0]
+    service.reread = lambda: load_config(file)
+    for _ in range(10):  # the nightly route goes and comes back, ten times
+        file.write_text(without)
+        assert service.reload()
+        file.write_text(full)
+        assert service.reload()
+    assert service.wiring is not None
+    assert len(service.wiring.retired) <= 1  # only the last, if its thread has not ended yet

@@ -18,6 +18,7 @@ import pytest
 
 from entrepot.targets.s3_direct import DirectS3, DirectSettings
 from entrepot.targets.s3_http import BadResponse, IdleClosed, KeptConnection
+from tests.servers._common import read_http_request
 
 
 @dataclass
@@ -52,28 +53,17 @@ class Scripted:
                     reply = replies.pop(0)
                     if reply is None:
                         break
-                    request = _read_request(reader)
+                    request = read_http_request(reader)
                     if request is None:
                         break
                     self.received.append(request)
-                    conn.sendall(reply)
+                    try:
+                        conn.sendall(reply)
+                    except OSError:  # the client gave up on a reply it refused
+                        break
 
     def close(self) -> None:
         self.listener.close()
-
-
-def _read_request(reader: object) -> bytes | None:
-    lines = []
-    length = 0
-    while True:
-        line = reader.readline()  # type: ignore[attr-defined]
-        if not line:
-            return None
-        lines.append(line)
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-        if line == b"\r\n":
-            return b"".join(lines) + reader.read(length)  # type: ignore[attr-defined]
 
 
 _opened: list[KeptConnection | DirectS3] = []
@@ -182,7 +172,7 @@ def test_a_put_is_sent_again_once_when_an_idle_connection_was_closed(
 ) -> None:
     # The store answered the first PUT, then closed the kept connection while idle.
     server = serve([OK, None, OK])
-    settings = DirectSettings(f"http://127.0.0.1:{server.port}", "bucket", path_style=True)
+    settings = DirectSettings(f"http://127.0.0.1:{server.port}", "bucket")
     put = DirectS3(lambda: ("key", "secret", None), "us-east-1", settings)
     _opened.append(put)
     assert put.put("a.csv", b"1", lambda n: None) == '"abc"'
@@ -193,3 +183,78 @@ def test_a_put_is_sent_again_once_when_an_idle_connection_was_closed(
         b"/bucket/a.csv",
         b"/bucket/b.csv",
     ]
+
+
+def test_a_connection_hung_up_never_opens_again(serve: type[Scripted]) -> None:
+    # A call's deadline hung up: whatever the call tries next must not reach the server.
+    server = serve([OK, OK])
+    conn = connect(server)
+    conn.request("GET", "/", {}, b"", lambda n: None)
+    conn.hang_up()
+    with pytest.raises(ConnectionError):
+        conn.request("GET", "/", {}, b"", lambda n: None)
+    conn.close()
+    with pytest.raises(ConnectionAbortedError):
+        conn.request("GET", "/", {}, b"", lambda n: None)
+    assert server.connections == 1 and len(server.received) == 1
+
+
+HOSTILE_REPLIES = {
+    # A chunk size the reader would try to allocate, or cannot even pass to read().
+    "chunk of 40 GB": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n40000000000\r\n",
+    "chunk of 2**64-1": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + b"f" * 16
+    + b"\r\n",
+    # Each chunk, and each length, within the cap; all of them together not.
+    "chunks over the cap": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    + (b"800000\r\n" + b"x" * 0x800000 + b"\r\n") * 2
+    + b"1\r\nx\r\n0\r\n\r\n",
+    "length over the cap": b"HTTP/1.1 200 OK\r\nContent-Length: 16777217\r\n\r\n" + b"x" * 16777217,
+    "length of 20 digits": b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+    # Digits to str.isdigit, not to int().
+    "superscript length": "HTTP/1.1 200 OK\r\nContent-Length: ²\r\n\r\n".encode("latin-1"),
+    "signed length": b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello",
+    "two lengths": b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+    # Codings we do not undo: the body would be taken as it came.
+    "gzip then chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+    b"5\r\nhello\r\n0\r\n\r\n",
+    "chunked then gzip": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"
+    b"5\r\nhello\r\n0\r\n\r\n",
+    "a coding named like chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: xchunked\r\n\r\n"
+    b"5\r\nhello\r\n0\r\n\r\n",
+    # Two framings at once: which one a proxy on the way believed is anyone's guess.
+    "length and chunked": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("reply", HOSTILE_REPLIES.values(), ids=HOSTILE_REPLIES.keys())
+def test_a_hostile_reply_is_a_bad_response(serve: type[Scripted], reply: bytes) -> None:
+    server = serve([reply, None])
+    conn = connect(server)
+    with pytest.raises(BadResponse):
+        conn.request("GET", "/", {}, b"", lambda n: None)
+    assert not conn.is_open
+
+
+def test_a_reply_without_length_is_read_up_to_the_cap(serve: type[Scripted]) -> None:
+    # Delimited by the end of the connection, but never read into memory without end.
+    reply = b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * (16 * 1024 * 1024 + 1)
+    server = serve([reply, None])
+    conn = connect(server)
+    with pytest.raises(BadResponse, match="16 MiB"):
+        conn.request("GET", "/", {}, b"", lambda n: None)
+    assert not conn.is_open
+
+
+def test_a_head_reply_may_give_any_length_but_only_in_digits(serve: type[Scripted]) -> None:
+    large = b"HTTP/1.1 200 OK\r\nContent-Length: 5000000000000\r\n\r\n"
+    odd = "HTTP/1.1 200 OK\r\nContent-Length: ²\r\n\r\n".encode("latin-1")
+    server = serve([large, odd, None])
+    conn = connect(server)
+    # The size of the object, not of this reply's body (which a HEAD reply has not).
+    assert conn.request("HEAD", "/k", {}, b"", lambda n: None).headers["content-length"] == (
+        "5000000000000"
+    )
+    with pytest.raises(BadResponse):
+        conn.request("HEAD", "/k", {}, b"", lambda n: None)

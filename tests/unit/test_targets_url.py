@@ -9,6 +9,7 @@ import pytest
 from entrepot.errors import ConfigError
 from entrepot.targets import mask_url, parse_url
 from entrepot.targets.options import coerce, resolve_secret
+from entrepot.targets.url import folder_below
 
 
 def test_parse_network_url() -> None:
@@ -46,6 +47,37 @@ def test_plain_path_and_file_urls(tmp_path: Path) -> None:
     assert parse_url("file:///tmp/a%20b").path == "/tmp/a b"
     with pytest.raises(ConfigError):
         parse_url("")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///srv/in/../etc", "file:///srv/in/%2e%2e/%2E%2E/etc", "file:///srv/in/..%2Fetc",
+     "file://localhost/srv/%2e%2e", "file://../elsewhere", "file:///srv/in/a%00b"],
+)  # fmt: skip
+def test_a_file_url_cannot_climb_out_of_its_folder_even_percent_encoded(url: str) -> None:
+    with pytest.raises(ConfigError, match=r"may not hold '\.\.'"):
+        parse_url(url)
+
+
+def test_file_url_names_that_only_look_like_dots_are_kept() -> None:
+    assert parse_url("file:///srv/in/..b/a..").path == "/srv/in/..b/a.."
+    assert parse_url("file:///srv/./in").path == "/srv/in"
+
+
+def test_folder_below_checks_the_decoded_parts_and_encodes_them_again() -> None:
+    assert folder_below("file:///srv/in", "a/b c") == "file:///srv/in/a/b%20c"
+    assert folder_below("file:///srv/in", "/a%20b/") == "file:///srv/in/a%20b"
+    # A "?" or "#" is part of the folder's name, never the start of options.
+    url = folder_below("s3://bucket/in?region=x", "a%3Fendpoint_url=evil")
+    assert url == "s3://bucket/in/a%3Fendpoint_url%3Devil?region=x"
+    assert parse_url(url).path == "/in/a?endpoint_url=evil"
+    assert parse_url(url).options() == {"region": "x"}
+    assert folder_below("ftp://host/in", "") == "ftp://host/in"
+    # A plain path is not decoded by the parser: the parts go in as they are.
+    assert folder_below("/srv/in/", "a b") == "/srv/in/a b"
+    for folder in ("..", "%2e%2e", "a/%2E%2E", "a%2F..", "a//b", "a\\b", "a%5Cb", "a%00", ".x"):
+        with pytest.raises(ConfigError, match="cannot be a folder below a target"):
+            folder_below("file:///srv/in", folder)
 
 
 def test_bad_port_is_a_config_error_without_the_password() -> None:

@@ -12,7 +12,8 @@ else ``$XDG_CONFIG_HOME/entrepot/entrepot.toml``, as for ``entrepot status``:
    current directory wins over a configured spool ``outbox``;
 4. anything else is a name: of a target where a URL is expected
    (``partner``, or ``partner/sub/folder`` for a folder under the target's
-   URL), of a spool where a folder is.
+   URL — each part a plain name once percent-decoded, never ``..``), of a
+   spool where a folder is.
 
 A name in no section of the file fails with the file, a "did you mean" and
 the known names (exit 4); no file, or a broken one, exits 3.  The file is
@@ -121,19 +122,13 @@ def target(argument: str, given: Path | None, overrides: dict[str, Any]) -> Name
     configured ones; a password source given there replaces the configured one.
     """
     from entrepot.service.named import find, merged_options
+    from entrepot.targets.url import folder_below
 
     name, _, sub = argument.partition("/")
     config = load(given, name)
     entry = find(config, "targets", name)
-    url = entry.url
-    parts = sub.strip("/").split("/") if sub.strip("/") else []
-    if any(part in (".", "..") for part in parts):
-        # The sub-folder stays below the target, whatever the backend makes of "..".
-        raise ConfigError(f"{argument!r}: a folder below a target may not hold '.' or '..'")
-    if parts:
-        base, qmark, query = url.partition("?")
-        url = f"{base.rstrip('/')}/{sub.strip('/')}{qmark}{query}"
-    return NamedTarget(name, url, merged_options(entry, overrides))
+    # The sub-folder stays below the target: checked once percent-decoded.
+    return NamedTarget(name, folder_below(entry.url, sub), merged_options(entry, overrides))
 
 
 def spool_path(

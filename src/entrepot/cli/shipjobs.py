@@ -4,22 +4,24 @@ Three forms (the rules for telling names from URLs and folders are in
 :mod:`entrepot.cli.names`):
 
 - a folder and a URL — the job is made from them alone, as always;
-- configured names for either — the target's URL and options, the spool's
-  folder, and the names kept as the job's origin;
+- configured names for either — the target's URL (``NAME/sub/folder`` for a
+  folder below it) and options, the spool's folder, and the names kept as
+  the job's origin;
 - one configured route (``ship``) or fetch (``fetch``) name alone — the very
   job the service runs for it (:mod:`entrepot.service.building`), so that it
   shares the route's identity and ledger.
 
 In every form the options given on the command line go on top; those not
-given (``None``) leave the configured value, or the default, in place.
+given (``None``) leave the configured value, or the default, in place.  A
+job made from names keeps them in its origin (never a password), so that a
+retry from the backlog applies them again (:mod:`entrepot.service.named`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import typer
 
@@ -71,11 +73,6 @@ class Wanted:
     overrides: dict[str, Any]
     config: Path | None
 
-    @property
-    def anything(self) -> bool:
-        tries = (self.max_tries, self.retry_delay)
-        return bool(self.options or self.overrides) or any(v is not None for v in tries)
-
     def settings(self) -> dict[str, Any]:
         """The job's keywords for a run made without a configured route."""
         return {
@@ -99,9 +96,10 @@ def job_between(
         return job, spool_name
     from entrepot.service.named import target_job
 
-    config = names.load(wanted.config, url)
-    job = target_job(cls, config, url, spool, spool_name=spool_name, overrides=wanted.overrides,
-                     **wanted.settings())  # fmt: skip
+    target, _, below = url.partition("/")
+    config = names.load(wanted.config, target)
+    job = target_job(cls, config, target, spool, folder=below, spool_name=spool_name,
+                     overrides=wanted.overrides, **wanted.settings())  # fmt: skip
     return job, spool_name
 
 
@@ -112,30 +110,18 @@ def configured_job(cls: type[J], name: str, wanted: Wanted) -> J:
             "give both the spool and the target (a URL or name), "
             "or a configured route's or fetch's name alone"
         )
-    from entrepot.service.building import fetch_job, ship_job
-    from entrepot.service.named import merged_options, unknown
+    from entrepot.service.named import route_job, unknown
 
     config = names.load(wanted.config, name)
     section = "routes" if cls is ShipJob else "fetches"
-    entries = config.routes if cls is ShipJob else config.fetches
-    if name not in entries:
+    if name not in getattr(config, section):
         error = unknown(config, (section,), name)
         if name in config.spools or name in config.targets:
             raise UnknownName(f"{error}; {name!r} is a spool or target: name the other end too")
         raise error
-    job = cast(J, ship_job(config, name) if cls is ShipJob else fetch_job(config, name))
-    if not wanted.anything:
-        return job
-    target = config.targets[entries[name].target]
-    return cls(
-        job.spool_path,
-        job.route.url,
-        options=dataclasses.replace(job.route.options, **wanted.options),
-        target_options=merged_options(target, wanted.overrides),
-        max_tries=wanted.max_tries or job.max_tries,
-        retry_delay=job.retry_delay if wanted.retry_delay is None else wanted.retry_delay,
-        origin=job.origin,
-    )
+    # What the command line gives is kept in the job, so that a retry runs it again.
+    return route_job(cls, config, name, overrides=wanted.overrides, shipping=wanted.options,
+                     max_tries=wanted.max_tries, retry_delay=wanted.retry_delay)  # fmt: skip
 
 
 def run_ledger(

@@ -44,6 +44,7 @@ __all__ = [
     "ledger_file",
     "sqlite_reader",
     "state_counts",
+    "stored_time",
 ]
 
 #: File name of the default SQLite ledger inside the state folder.
@@ -131,10 +132,28 @@ def sqlite_reader(state_dir: str | os.PathLike[str]) -> Iterator[Rows | None]:
         yield rows if version == [(SCHEMA_VERSION,)] else None
 
 
+def stored_time(value: Any) -> datetime | None:
+    """A stored time as an aware UTC datetime (SQLite keeps text, PostgreSQL a timestamp).
+
+    A naive value is UTC, as the ledger writes it; an aware one is converted.
+    ``None``, an empty or an unreadable value is ``None``.
+    """
+    if value is None or value == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    except ValueError:
+        return None
+    if not isinstance(moment, datetime):
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _time(value: Any) -> datetime:
-    """A stored time as an aware UTC datetime (SQLite keeps text, PostgreSQL a timestamp)."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC)
+    moment = stored_time(value)
+    if moment is None:
+        raise ValueError(f"not a stored time: {value!r}")
+    return moment
 
 
 def _job(

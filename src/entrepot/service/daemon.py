@@ -130,18 +130,23 @@ class Daemon:
     # -- start ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Lock, open, recover, start the lanes; READY.  Raises AlreadyRunning (exit 3)."""
+        """Lock, open, recover, start the lanes, READY; a failure then stops what started."""
         service = self.config.service
         self._lock = InstanceLock(service.state).acquire()
         try:
-            ledger = (
-                Ledger(service.ledger, clock=self.clock)
-                if service.ledger
-                else Ledger.open(service.state, clock=self.clock)
-            )
-        except BaseException:
-            self._lock.release()
+            self._start_locked()
+        except BaseException as exc:
+            self._stop_reason = self._stop_reason or f"start failed: {type(exc).__name__}"
+            self.shutdown()
             raise
+
+    def _start_locked(self) -> None:
+        service = self.config.service
+        ledger = (
+            Ledger(service.ledger, clock=self.clock)
+            if service.ledger
+            else Ledger.open(service.state, clock=self.clock)
+        )
         ledger.state_dir = service.state  # where provenance journals are kept
         self.ledger = ledger
         self.started_at = self.clock.now()
@@ -157,13 +162,13 @@ class Daemon:
         self.wiring = Wiring(ctx, self.scheduler, lambda: set(self.plan.owners))
         self.wiring.apply(self.plan)
         self.holds.from_ledger(ledger, self.plan.owners)
+        # The endpoint first: an address in use fails the start before any run and READY.
+        self.companions.start(self.config, telemetry)
         self._start_hints()
         telemetry.config_loaded(self.generation, True)
         self._scan("start")
         self.write_state()
         self.notifier.ready(f"{len(self.config.routes)} routes")
-        self.companions.start(self.config, telemetry)
-        self.write_state()
         log_event(logger, "service.ready", pid=os.getpid(), routes=len(self.config.routes),
                   fetches=len(self.config.fetches), generation=self.generation,
                   hints=self._hints is not None)  # fmt: skip
@@ -282,6 +287,9 @@ class Daemon:
                     [Problem(where, "cannot change while the service runs", hint="restart it")]
                 )
             plan = Plan.of(config)
+            # New spools are made before anything changes: one that cannot be
+            # made (a typo, no permission) refuses the configuration.
+            ensure_spools(config)
         except ConfigProblems as exc:
             self._refused([str(problem) for problem in exc.problems])
             return False
@@ -303,7 +311,6 @@ class Daemon:
     def _apply(self, config: Config, plan: Plan) -> None:
         assert self.wiring is not None and self._telemetry is not None
         hint_folders = self.plan.hint_folders
-        ensure_spools(config)
         self.config, self.plan = config, plan
         self.generation += 1
         self.wiring.apply(plan)

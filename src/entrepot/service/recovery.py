@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from entrepot.errors import SpoolError
+from entrepot.errors import ConfigError, SpoolError
 from entrepot.jobs import Ledger
 from entrepot.logs import log_event
 from entrepot.service.config import Config
@@ -32,7 +32,12 @@ def ensure_spools(config: Config) -> None:
     for name, section in config.spools.items():
         spool = Spool(section.path)
         if not spool.exists():
-            spool.prepare()
+            try:
+                spool.prepare()
+            except OSError as exc:
+                raise ConfigError(
+                    f"spool {name!r}: cannot make {section.path}: {exc.strerror or exc}"
+                ) from exc
             log_event(logger, "service.spool_created", spool=name, path=section.path)
 
 

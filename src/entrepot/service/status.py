@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from entrepot.errors import EntrepotError
 from entrepot.jobs.summary import Rows
+from entrepot.jobs.summary import stored_time as _time
 from entrepot.processes import process_gone
 from entrepot.redact import mask_secrets
 from entrepot.service.config import Config, SpoolConfig
@@ -184,19 +185,6 @@ def _route_history(rows: Rows, identity: str) -> dict[str, Any]:
         ended, message = error[0]
         found["last_error"] = {"at": _iso(_time(ended)), "error": mask_secrets(message or "")}
     return found
-
-
-def _time(value: Any) -> datetime | None:
-    """A stored time as an aware UTC datetime (SQLite keeps text, PostgreSQL a timestamp)."""
-    if value is None or value == "":
-        return None
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    except ValueError:
-        return None
-    if not isinstance(moment, datetime):
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _iso(moment: datetime | None) -> str | None:

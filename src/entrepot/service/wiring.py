@@ -57,7 +57,8 @@ class Wiring:
     def _retire(self, key: str) -> None:
         lane = self.lanes.pop(key)
         lane.stop()
-        self.retired.append(lane)
+        # Kept until its run ends (a stop waits for it too); those already ended go.
+        self.retired = [old for old in self.retired if not old.join(0)] + [lane]
         self.scheduler.remove(key)
 
     def apply(self, plan: Plan) -> None:

@@ -15,10 +15,11 @@ the lock is removed and the run is recorded as interrupted.
 
 Their parameters (stored in the ledger for re-runs) hold the spool's
 absolute path, the URL and the non-secret target options — and, for a job
-made from names of a configuration file, its *origin*: the file and the
-names (``route``, ``fetch``, or ``target`` and ``spool``), from which the
-service's job kinds rebuild it (:mod:`entrepot.service.named`).  A URL carrying a
-password is refused: a job takes its password from ``password_env`` or
+made from names of a configuration file, its *origin*: the file, the
+names (``route``, ``fetch``, or ``target``, its ``folder`` and ``spool``)
+and the options the command line gave, from which the service's job kinds
+rebuild it (:mod:`entrepot.service.named`).  A URL carrying a password is
+refused: a job takes its password from ``password_env`` or
 ``password_file``.  Two jobs of the same route (:attr:`Route.identity`) are
 one piece of work: a new run joins the route's waiting job.
 """
@@ -83,7 +84,8 @@ class RouteJob(Job):
         if "route" in origin or "fetch" in origin:
             return f"{self.kind} {origin.get('route') or origin['fetch']}"
         if "target" in origin:
-            ends = (origin.get("spool") or self.spool_path, origin["target"])
+            target = "/".join(filter(None, (origin["target"], origin.get("folder"))))
+            ends = (origin.get("spool") or self.spool_path, target)
             return f"{self.kind} {' '.join(ends if self.kind == 'ship' else ends[::-1])}"
         return f"{self.kind} {self.spool_path} {self.route.display_url}"
 

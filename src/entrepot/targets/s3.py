@@ -9,7 +9,8 @@ object's ETag (the MD5 of a single-PUT object) is compared with the local
 file's MD5 when verifying and when deciding ``conflict="skip"``.
 
 Options: ``endpoint_url`` (S3-compatible stores), ``region``, ``path_style``
-(bucket in the path, not the host name), ``access_key``, ``secret_key`` (or
+(bucket in the path, not the host name: always so with an ``endpoint_url``,
+as boto3 does), ``access_key``, ``secret_key`` (or
 ``password``/``password_env``/``password_file``), ``session_token``,
 ``profile``; without keys boto3's usual sources apply (environment, config
 files, instance roles).  ``timeout`` (connect, each read, and a call's
@@ -29,7 +30,9 @@ request only it makes (multipart, GET, copy, delete) is needed; see
 :func:`entrepot.targets.s3_client.boto3_needed`.  ``fast_put=false`` turns
 the direct path off, and so does any proxy or boto3-only CA bundle in the
 environment (the direct path would not honour them; see
-:func:`entrepot.targets.s3_client.fast_put_refusal`).
+:func:`entrepot.targets.s3_client.fast_put_refusal`), and any endpoint or
+bucket it would not address exactly as boto3 does
+(:mod:`entrepot.targets.s3_address`).
 """
 
 from __future__ import annotations
@@ -43,7 +46,6 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from email.utils import parsedate_to_datetime
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -51,6 +53,7 @@ from entrepot import errors
 from entrepot.logs import log_event
 from entrepot.targets.base import Target
 from entrepot.targets.info import RemoteInfo
+from entrepot.targets.s3_address import addressing_refusal
 from entrepot.targets.s3_client import (
     Hangups,
     boto3_needed,
@@ -214,7 +217,6 @@ class S3Target(Target):
         return DirectSettings(
             self.endpoint_url,
             self.bucket,
-            path_style=bool(opts.get("path_style")),
             timeout=self.timeout,
             ca_file=opts.get("ca_file"),
             verify_tls=opts.get("verify_tls", True),
@@ -228,6 +230,8 @@ class S3Target(Target):
             return None
         if boto3_needed(self.endpoint_url, opts.get("ca_file"), opts.get("region"), opts):
             return None
+        if addressing_refusal(self.endpoint_url, self.bucket):
+            return None  # said when boto3's client is made, in _direct_with_boto3
         keys = (access, secret, opts.get("session_token"))
         return DirectS3(lambda: keys, opts.get("region") or "us-east-1", self._direct_settings())
 
@@ -236,7 +240,9 @@ class S3Target(Target):
         if not (self.endpoint_url and self.options.get("fast_put", True)):
             return None
         session = self._session()
-        refusal = fast_put_refusal(session, self.endpoint_url, self.options.get("ca_file"))
+        refusal = fast_put_refusal(
+            session, self.endpoint_url, self.options.get("ca_file")
+        ) or addressing_refusal(self.endpoint_url, self.bucket)
         if refusal is not None:
             log_event(logger, "targets.s3_fast_put_off", logging.INFO, url=self.url, why=refusal)
             return None
@@ -305,16 +311,10 @@ class S3Target(Target):
 
     def _stat(self, path: str) -> RemoteInfo | None:
         if self._direct is not None:
-            head = self._direct.head(self._key(path))
-            if head is None:
+            found = self._direct.head(self._key(path))
+            if found is None:
                 return None
-            modified = parsedate_to_datetime(head.headers["last-modified"])
-            return RemoteInfo(
-                path,
-                int(head.headers["content-length"]),
-                modified.timestamp(),
-                etag_checksum(head.headers.get("etag")),
-            )
+            return RemoteInfo(path, found.size, found.mtime, etag_checksum(found.etag))
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
         except Exception as exc:

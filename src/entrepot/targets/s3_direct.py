@@ -15,7 +15,9 @@ with boto3's own errors (:mod:`entrepot.targets.s3_errors`).
 
 The target decides when this path may be used and where its credentials
 come from (:mod:`entrepot.targets.s3`): it never reads proxy settings or a
-CA bundle that only boto3 would honour.  HTTPS is checked against
+CA bundle that only boto3 would honour.  Requests go to the URL boto3
+would use for the same endpoint and bucket
+(:mod:`entrepot.targets.s3_address`).  HTTPS is checked against
 ``ca_file`` or boto3's default bundle.
 """
 
@@ -23,20 +25,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import ipaddress
 import re
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from email.utils import parsedate_to_datetime
 
+from entrepot.targets.s3_address import address
 from entrepot.targets.s3_errors import S3ErrorReply
-from entrepot.targets.s3_http import IdleClosed, KeptConnection, Response
+from entrepot.targets.s3_http import BadResponse, IdleClosed, KeptConnection, Response
 from entrepot.targets.s3_listing import ListPage, parse_page
 from entrepot.targets.s3_signing import SigV4, query_string
 from entrepot.targets.transfer import Progress
 
-__all__ = ["Credentials", "DirectS3", "DirectSettings", "error_reply"]
+__all__ = ["Credentials", "DirectS3", "DirectSettings", "Head", "error_reply"]
 
 #: Gives ``(access_key, secret_key, session_token)``, asked before each request
 #: (temporary credentials may have been renewed meanwhile).
@@ -52,30 +54,31 @@ class DirectSettings:
 
     endpoint_url: str
     bucket: str
-    path_style: bool = False
     timeout: float = 30.0
     ca_file: str | None = None
     verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class Head:
+    """What a HEAD reply says of an object."""
+
+    size: int
+    mtime: float
+    etag: str | None
 
 
 class DirectS3:
     """Signed requests to one bucket over one connection; one instance per target (per thread)."""
 
     def __init__(self, credentials: Credentials, region: str, settings: DirectSettings) -> None:
+        """Raises :class:`~entrepot.targets.s3_address.Unaddressable` when boto3 must be used."""
         self.credentials = credentials
         self.region = region
-        bucket, ca_file, timeout = settings.bucket, settings.ca_file, settings.timeout
-        parts = urlsplit(settings.endpoint_url)
-        https = parts.scheme == "https"
-        port = parts.port or (443 if https else 80)
-        host = parts.hostname or ""
-        if not settings.path_style and not _is_ip(host) and host != "localhost":
-            self.host, self.prefix = f"{bucket}.{host}", ""
-        else:
-            self.host, self.prefix = host, f"/{quote(bucket)}"
-        self.netloc = self.host if parts.port is None else f"{self.host}:{parts.port}"
+        where = self.address = address(settings.endpoint_url, settings.bucket)
+        ca_file = settings.ca_file
         context: ssl.SSLContext | None = None
-        if https:
+        if where.https:
             if ca_file is None:
                 # boto3's own default bundle (certifi's, when installed).
                 from botocore.httpsession import get_cert_path
@@ -85,7 +88,9 @@ class DirectS3:
             if not settings.verify_tls:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-        self._conn = KeptConnection(self.host, port, timeout=timeout, context=context)
+        self._conn = KeptConnection(
+            where.host, where.port, timeout=settings.timeout, context=context
+        )
         self._signer: SigV4 | None = None
 
     def put(self, key: str, body: bytes, progress: Progress) -> str | None:
@@ -95,17 +100,24 @@ class DirectS3:
             "Content-MD5": base64.b64encode(digest).decode("ascii"),
             "Content-Type": "application/octet-stream",
         }
-        response = self._request("PUT", _path(key), {}, headers, body, progress)
+        response = self._request("PUT", key, {}, headers, body, progress)
         return response.headers.get("etag")
 
-    def head(self, key: str) -> Response | None:
-        """The headers of the object ``key`` (an empty body), or None when it does not exist."""
+    def head(self, key: str) -> Head | None:
+        """Size, modification time and ETag of the object ``key``; None when it does not exist."""
         try:
-            return self._request("HEAD", _path(key), {}, {}, b"", _ignore)
+            response = self._request("HEAD", key, {}, {}, b"", _ignore)
         except S3ErrorReply as exc:
             if exc.status == 404:
                 return None
             raise
+        headers = response.headers
+        try:
+            size = int(headers["content-length"])  # ASCII digits: checked by s3_http
+            modified = parsedate_to_datetime(headers["last-modified"]).timestamp()
+        except (KeyError, ValueError, TypeError, OverflowError) as exc:
+            raise BadResponse(f"the HEAD reply lacks a size or a date: {exc!r}") from None
+        return Head(size, modified, headers.get("etag"))
 
     def list_page(
         self, prefix: str, *, delimiter: str = "", token: str | None = None, max_keys: int = 1000
@@ -117,7 +129,7 @@ class DirectS3:
             params["delimiter"] = delimiter
         if token:
             params["continuation-token"] = token
-        response = self._request("GET", "", params, {}, b"", _ignore)
+        response = self._request("GET", None, params, {}, b"", _ignore)
         try:
             return parse_page(response.body)
         except ValueError as exc:
@@ -126,18 +138,20 @@ class DirectS3:
     def _request(
         self,
         method: str,
-        path: str,
+        key: str | None,
         params: dict[str, str],
         headers: dict[str, str],
         body: bytes,
         progress: Progress,
     ) -> Response:
-        """Send a signed request for ``path`` under the bucket; raise on an error reply."""
-        path = self.prefix + path if path else self.prefix or "/"
+        """Send a signed request for ``key`` (None: the bucket); raise on an error reply."""
+        path = self.address.path(key)
         if method in {"PUT", "POST"}:
             headers = {**headers, "Content-Length": str(len(body))}
         query = query_string(params)
-        signed = self._signer_now().sign(method, self.netloc, path, headers, body, query=query)
+        signed = self._signer_now().sign(
+            method, self.address.netloc, path, headers, body, query=query
+        )
         target = f"{path}?{query}" if query else path
         for attempt in (1, 2):
             reused = self._conn.is_open
@@ -146,7 +160,9 @@ class DirectS3:
             except (IdleClosed, BrokenPipeError, ConnectionResetError):
                 # A kept-alive connection the store closed while idle: these
                 # requests are idempotent, so one more try on a new one is safe.
-                if attempt == 2 or not reused:
+                # Not when the call's deadline hung up: the end of the
+                # connection is ours, and a new one would escape the deadline.
+                if attempt == 2 or not reused or self._conn.hung_up:
                     raise
                 continue
             if response.status >= 300:
@@ -169,7 +185,10 @@ class DirectS3:
         self._conn.close()
 
     def hang_up(self) -> None:
-        """Shut the connection down (from another thread), failing a request under way."""
+        """Shut the connection down (from another thread), failing a request under way.
+
+        No request is sent again after it: the target makes a new instance.
+        """
         self._conn.hang_up()
 
 
@@ -184,17 +203,5 @@ def error_reply(status: int, body: bytes) -> S3ErrorReply:
     )
 
 
-def _path(key: str) -> str:
-    return f"/{quote(key, safe='/~')}"
-
-
 def _ignore(moved: int) -> None:
     """Progress of a request without a body worth reporting."""
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

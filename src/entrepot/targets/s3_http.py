@@ -6,13 +6,18 @@ package, which costs more CPU than the rest of a small PUT together
 The fast path needs much less: send a request it built itself, read the
 status line, the headers and a body delimited by ``Content-Length`` or
 chunked coding.  :class:`KeptConnection` does that, strictly: a malformed
-status line or header, or a body that ends early, is an error and the
-connection is closed — it is never guessed at.  A response without a
-length is read to the end of the connection, which is then closed.
+status line or header, a body that ends early, a length that is not
+plain ASCII digits, a transfer coding other than ``chunked`` alone, or a
+length beside a coding is an error and the connection is closed — it is
+never guessed at.  A response without a length is read to the end of the
+connection, which is then closed.  No body larger than :data:`MAX_BODY`
+is read, however it is delimited.
 
 The socket has the target's timeout on every operation; :meth:`hang_up`
 shuts it down from another thread (a call's deadline,
-:mod:`entrepot.targets.deadline`).
+:mod:`entrepot.targets.deadline`), and for good: a connection hung up
+never opens again, so nothing the call tries afterwards escapes its
+deadline.
 """
 
 from __future__ import annotations
@@ -25,11 +30,17 @@ from typing import BinaryIO
 from entrepot.targets.deadline import hang_up
 from entrepot.targets.transfer import BLOCK, Progress
 
-__all__ = ["BadResponse", "IdleClosed", "KeptConnection", "Response"]
+__all__ = ["MAX_BODY", "BadResponse", "IdleClosed", "KeptConnection", "Response"]
 
 #: Longest status or header line accepted, and most header lines.
 _MAX_LINE = 64 * 1024
 _MAX_HEADERS = 200
+#: Largest response body read: the replies of this path are small XML
+#: documents (errors, listing pages of at most 1000 keys) or empty.
+MAX_BODY = 16 * 1024 * 1024
+_CAP = f"{MAX_BODY >> 20} MiB"
+#: Most digits in a Content-Length (a HEAD reply gives the object's size).
+_MAX_DIGITS = 19
 
 
 class BadResponse(ConnectionError):
@@ -63,12 +74,17 @@ class KeptConnection:
         self.context = context
         self._sock: socket.socket | None = None
         self._reader: BinaryIO | None = None
+        #: Set by :meth:`hang_up`: no request is sent, and no connection opened, after it.
+        self.hung_up = False
 
     @property
     def is_open(self) -> bool:
         return self._sock is not None
 
     def _open(self) -> tuple[socket.socket, BinaryIO]:
+        if self.hung_up:
+            # A new connection would be out of reach of the deadline that hung up.
+            raise ConnectionAbortedError("the call ran out of time")
         if self._sock is None or self._reader is None:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
             try:
@@ -131,7 +147,11 @@ class KeptConnection:
             sock.close()
 
     def hang_up(self) -> None:
-        """Shut the connection down (from another thread), failing a request under way."""
+        """Shut the connection down (from another thread), failing a request under way.
+
+        For good: the connection is not opened again (make a new one).
+        """
+        self.hung_up = True
         hang_up(self._sock)
 
 
@@ -146,15 +166,40 @@ def _read_response(reader: BinaryIO, method: str) -> Response:
             break
         # An interim reply (100 Continue): the real one follows.
     closes = "close" in headers.get("connection", "").lower()
+    chunked, length = _framing(headers)
     if method == "HEAD" or status in (204, 304):
-        body = b""
-    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        body = b""  # a HEAD reply's length is the object's, not this reply's
+    elif chunked:
         body = _chunked(reader)
-    elif "content-length" in headers:
-        body = _exactly(reader, _length(headers["content-length"]))
+    elif length is not None:
+        if length > MAX_BODY:
+            raise BadResponse(f"the response body ({length} bytes) is over {_CAP}")
+        body = _exactly(reader, length)
     else:
-        body, closes = reader.read(), True  # delimited by the end of the connection
+        # Delimited by the end of the connection (which is then closed).
+        body, closes = reader.read(MAX_BODY + 1), True
+        if len(body) > MAX_BODY:
+            raise BadResponse(f"the response body goes on past {_CAP}")
     return Response(status, headers, body, closes or version == "HTTP/1.0")
+
+
+def _framing(headers: dict[str, str]) -> tuple[bool, int | None]:
+    """Whether the body is chunked, and its ``Content-Length`` (None if not given).
+
+    Chunked is the only transfer coding undone here, so it must be the only
+    one; a length beside it, or a length not all ASCII digits, leaves the
+    reply's end open to interpretation and is refused (RFC 9112, 6.1 and 6.3).
+    """
+    length_text = headers.get("content-length")
+    length = None if length_text is None else _length(length_text)
+    coding = headers.get("transfer-encoding")
+    if coding is None:
+        return False, length
+    if coding.strip().lower() != "chunked":
+        raise BadResponse(f"unsupported Transfer-Encoding {coding[:40]!r}")
+    if length is not None:
+        raise BadResponse("the response has both a Content-Length and a Transfer-Encoding")
+    return True, None
 
 
 def _status(line: bytes) -> tuple[str, int]:
@@ -186,7 +231,8 @@ def _headers(reader: BinaryIO) -> dict[str, str]:
 
 
 def _length(text: str) -> int:
-    if not text.isdigit():
+    # ASCII digits only: str.isdigit() also passes "²", which int() then refuses.
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_DIGITS:
         raise BadResponse(f"bad Content-Length {text[:20]!r}")
     return int(text)
 
@@ -200,6 +246,7 @@ def _exactly(reader: BinaryIO, size: int) -> bytes:
 
 def _chunked(reader: BinaryIO) -> bytes:
     chunks = []
+    total = 0
     while True:
         line = reader.readline(_MAX_LINE + 1)
         size_text = line.split(b";", 1)[0].strip()
@@ -208,6 +255,9 @@ def _chunked(reader: BinaryIO) -> bytes:
         size = int(size_text, 16)
         if size == 0:
             break
+        total += size
+        if total > MAX_BODY:
+            raise BadResponse(f"the response body's chunks add up to over {_CAP}")
         chunks.append(_exactly(reader, size))
         if reader.readline(3) not in (b"\r\n", b"\n"):
             raise BadResponse("a chunk does not end with a line break")

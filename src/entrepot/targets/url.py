@@ -15,7 +15,10 @@ The parser refuses what it cannot read without guessing, rather than guess
 wrong with a password in hand: a ``/``, ``?`` or ``#`` in a password must
 be percent-encoded (``%2F``, ``%3F``, ``%23``), as must an ``@`` in a path
 (``%40``); ``ftp:/host`` (one slash) is a typo, not a local folder; ports
-are 1–65535; ``.`` and ``..`` are refused in remote paths.
+are 1–65535; ``.`` and ``..`` are refused in remote paths, and ``..`` in
+``file://`` paths, also percent-encoded (``%2e%2e``): a URL names its folder
+without climbing to another.  :func:`folder_below` appends a sub-folder to a
+URL under the same rules, checking what the parser will read.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode
 
-from entrepot.errors import ConfigError
+from entrepot.errors import ConfigError, InvalidName
+from entrepot.names import check_name
 from entrepot.redact import MASK, mask_secrets
 
-__all__ = ["SECRET_OPTIONS", "TargetURL", "mask_url", "parse_url"]
+__all__ = ["SECRET_OPTIONS", "TargetURL", "folder_below", "mask_url", "parse_url"]
 
 #: Option names whose values are secrets and are masked in every display.
 SECRET_OPTIONS = frozenset({"password", "secret_key", "passphrase", "session_token"})
@@ -122,6 +126,11 @@ def _parse_file(rest: str) -> TargetURL:
     raw = unquote(body if netloc not in ("", "localhost") else slash + path)
     if not raw:
         raise ConfigError("file URL without a path")
+    # Checked once decoded: "%2e%2e" is ".." to the file system.
+    if ".." in raw.split("/") or "\x00" in raw:
+        raise ConfigError(
+            f"file URL file://{mask_secrets(rest)}: the path may not hold '..' or a NUL character"
+        )
     query = tuple(parse_qsl(query_text, keep_blank_values=True))
     return TargetURL(scheme="file", path=str(Path(raw).absolute()), query=query)
 
@@ -194,6 +203,33 @@ def _remote_path(scheme: str, path: str, text: str) -> str:
     if "\x00" in path:
         raise ConfigError(f"target URL {mask_secrets(text)}: the path holds a NUL character")
     return stripped
+
+
+def folder_below(url: str, folder: str) -> str:
+    """``url`` with ``folder`` (``a/b``, percent-encoded as in a URL) appended to its path.
+
+    Each part of ``folder`` is checked *after* percent-decoding, as a name
+    (:func:`entrepot.names.check_name`: no ``.``, ``..``, empty part,
+    separator, NUL or control character, no leading dot), so the folder
+    stays below the URL's whatever the backend makes of it; each is then
+    encoded again, so a ``?`` or ``#`` in it is a character of the name,
+    never the start of options.  An empty ``folder`` leaves ``url`` as it is.
+    """
+    stripped = folder.strip("/")
+    if not stripped:
+        return url
+    parts = unquote(stripped).split("/")
+    for part in parts:
+        try:
+            check_name(part, what="folder")
+        except InvalidName as exc:
+            raise ConfigError(f"{folder!r} cannot be a folder below a target: {exc}") from None
+    if "://" not in url:
+        # A plain path is read as it is, neither decoded nor split at "?".
+        return "/".join([url.rstrip("/"), *parts])
+    base, qmark, query = url.partition("?")
+    below = "/".join(quote(part, safe="") for part in parts)
+    return f"{base.rstrip('/')}/{below}{qmark}{query}"
 
 
 def mask_url(url: str) -> str:
