@@ -14,7 +14,7 @@ import gzip
 import os
 import shutil
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 import zstandard
 
@@ -117,23 +117,42 @@ def zstd_incomplete(raw: IO[bytes]) -> str | None:
     return None
 
 
-def compress_file(src: Path, dst: Path, kind: Compression, *, durable: bool = True) -> int:
+def compress_file(
+    src: Path, dst: Path, kind: Compression, *, durable: bool = True, digest: Any = None
+) -> int:
     """Write the compressed form of ``src`` to the new file ``dst``; return its size.
 
     ``dst`` is created exclusively, so an existing file is never overwritten.
+    ``digest`` (a :mod:`hashlib` object) is fed the compressed bytes as they
+    are written: the archive's checksum without reading it again.
     """
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    with open(fd, "wb") as out, open(src, "rb") as source:
+    with open(fd, "wb") as file, open(src, "rb") as source:
+        out: Any = file if digest is None else _Hashing(file, digest)
         if kind == "zstd":
             compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
             compressor.copy_stream(source, out, size=os.fstat(source.fileno()).st_size)
         else:
             with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as gz:
                 shutil.copyfileobj(source, gz, 1 << 20)
-        out.flush()
+        file.flush()
         if durable:
-            os.fsync(out.fileno())
-        return out.tell()
+            os.fsync(file.fileno())
+        return file.tell()
+
+
+class _Hashing:
+    """A file's ``write`` that also feeds a digest (what the compressors need of a file)."""
+
+    def __init__(self, file: IO[bytes], digest: Any) -> None:
+        self.file, self.digest = file, digest
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
 
 
 def compress_bytes(data: bytes, kind: Compression) -> bytes:

@@ -11,6 +11,12 @@ recovered after a crash, so a recovered archive is handed on like any other:
 3. every ``on_close`` hook is called with where the archive ended up.  A hook
    that raises is logged; the others still run and the archive stays.
 
+With a state folder (``provenance``), each archive's provenance is written
+to a journal there (no database needed in the producer's process; the next
+command that opens the ledger records it): ``sealed`` (records, size, the
+SHA-256 of a compressed archive, computed as it was compressed), and when
+it goes to a spool ``handed_off`` and the spool's ``received``.
+
 Every step is a new name created exclusively or an atomic rename, so a crash
 at any point leaves either ``.open`` files (which recovery finishes) or
 complete archives — never a truncated or replaced one.
@@ -18,6 +24,7 @@ complete archives — never a truncated or replaced one.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -59,11 +66,13 @@ class HandOff:
         spool: Any = None,
         on_close: Sequence[Hook] = (),
         durable_io: bool = True,
+        provenance: str | os.PathLike[str] | None = None,
     ) -> None:
         self.compression = compression
         self.spool = _open_spool(spool) if isinstance(spool, str | os.PathLike) else spool
         self.on_close = list(on_close)
         self.durable = durable_io
+        self.provenance = provenance
 
     @property
     def suffix(self) -> str:
@@ -77,17 +86,49 @@ class HandOff:
             for each in (name, name + OPEN_SUFFIX, final, final + OPEN_SUFFIX)
         )
 
-    def finish(self, open_path: Path, name: str) -> Path:
-        """Move the sealed ``open_path`` to its final place and run the hooks."""
+    def finish(self, open_path: Path, name: str, records: int | None = None) -> Path:
+        """Move the sealed ``open_path`` (of ``records`` records, when known) to its final
+        place and run the hooks."""
         directory = open_path.parent
+        digest = hashlib.sha256() if self.provenance is not None else None
         if self.compression:
-            final = self._compress(open_path, directory, name)
+            final = self._compress(open_path, directory, name, digest)
         else:
             final = self._rename(open_path, directory, name)
+            digest = None  # not read: its checksum comes at its delivery
+        sealed = final
         if self.spool is not None:
             final = self._deliver(final)
+        if self.provenance is not None:
+            try:
+                self._record(sealed, final, records, digest)
+            except OSError as exc:
+                # A state folder this producer cannot write to: the archive still goes on.
+                log_event(
+                    logger, "archive.provenance_failed", logging.WARNING, path=final,
+                    error=f"{type(exc).__name__}: {exc}",
+                )  # fmt: skip
         call_hooks(self.on_close, final, "close")
         return final
+
+    def _record(self, sealed: Path, final: Path, records: int | None, digest: Any) -> None:
+        """Journal the archive's seal and, if it went to a spool, its hand-off."""
+        from entrepot.provenance.events import Kind
+        from entrepot.provenance.journal import Journal
+
+        assert self.provenance is not None
+        journal = Journal(self.provenance)
+        try:
+            details = {"records": records, "compression": self.compression}
+            if final == sealed:
+                journal.arrived(Kind.SEALED, sealed.parent, final, digest, details)
+                return
+            journal.arrived(Kind.SEALED, sealed.parent, final, digest, details, name=sealed.name)
+            handed = {"spool": str(self.spool.root), "as": final.name}
+            journal.arrived(Kind.HANDED_OFF, sealed.parent, final, digest, handed, name=sealed.name)
+            journal.arrived(Kind.RECEIVED, self.spool.root, final, digest, {"source": str(sealed)})
+        finally:
+            journal.close(remove=False)
 
     def _rename(self, open_path: Path, directory: Path, name: str) -> Path:
         for candidate in candidates(name):
@@ -101,7 +142,7 @@ class HandOff:
             return target
         raise AssertionError("unreachable")
 
-    def _compress(self, open_path: Path, directory: Path, name: str) -> Path:
+    def _compress(self, open_path: Path, directory: Path, name: str, digest: Any) -> Path:
         suffix = self.suffix
         assert self.compression is not None
         for candidate in candidates(name):
@@ -110,8 +151,9 @@ class HandOff:
             if target.exists():
                 continue
             try:
+                hashed = {} if digest is None else {"digest": digest}
                 size = compress.compress_file(
-                    open_path, temp, self.compression, durable=self.durable
+                    open_path, temp, self.compression, durable=self.durable, **hashed
                 )
             except FileExistsError:
                 continue

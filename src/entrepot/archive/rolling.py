@@ -46,7 +46,9 @@ class RollingWriter:
 
     ``policy`` decides when to roll (default: never, until :meth:`close`);
     ``compression`` is ``"zstd"``, ``"gzip"`` or None; ``spool`` is a spool
-    (or its path) whose ``new/`` folder receives each finished archive.
+    (or its path) whose ``new/`` folder receives each finished archive;
+    ``provenance`` is a state folder whose journal records each archive's
+    seal and hand-off (see :mod:`.handoff`).
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class RollingWriter:
         recover: bool = True,
         clock: Callable[[], float] = time.time,
         max_record: int = MAX_RECORD,
+        provenance: str | os.PathLike[str] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -73,7 +76,10 @@ class RollingWriter:
         self.sync: Sync = check_sync(sync)
         self.on_open = list(on_open)
         self.handoff = HandOff(
-            compression=check_compression(compression), spool=spool, on_close=on_close
+            compression=check_compression(compression),
+            spool=spool,
+            on_close=on_close,
+            provenance=provenance,
         )
         self.writer_id = writer_id
         self.clock = clock
@@ -236,7 +242,7 @@ class RollingWriter:
         self._current = None
         self._done_records += writer.records
         try:
-            final = self.handoff.finish(writer.open_path, writer.path.name)
+            final = self.handoff.finish(writer.open_path, writer.path.name, writer.records)
         except BaseException:
             # Sealed but not handed on: released below, so a later roll or any recovery can.
             self.unfinished.append(writer.open_path)

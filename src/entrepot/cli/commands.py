@@ -67,6 +67,16 @@ COMMANDS = (
     CommandEntry(
         "archive", "archive", "Rolling event archives: write events, read them back, check them."
     ),
+    CommandEntry(
+        "trace",
+        "trace",
+        "Show where files went: every step of their journey, and a verdict.",
+    ),
+    CommandEntry(
+        "receipt",
+        "trace",
+        "Write a delivery receipt: each file a spool delivered, where, when, with checksums.",
+    ),
     CommandEntry("jobs", "jobs", "Jobs and their runs, from the ledger."),
     CommandEntry("backlog", "jobs", "Jobs waiting to be re-run: list, retry, drop."),
     CommandEntry(

@@ -12,6 +12,8 @@ or ``--db-password-file`` name instead (or libpq finds it: ``PGPASSWORD``,
 from __future__ import annotations
 
 import getpass
+import hashlib
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,11 +21,13 @@ import typer
 
 from entrepot.cli.console import emit_json, err, out, shown, table
 from entrepot.cli.exitcodes import ExitCode
+from entrepot.cli.ledgers import StateOption, journal_in
 from entrepot.datacenter import DataCenter, UploadPolicy
 from entrepot.datacenter.center import Area
 from entrepot.datacenter.db_secrets import read_password, refuse_password, with_password
 from entrepot.datacenter.listing import SortKey
 from entrepot.datacenter.logfile import parse_line
+from entrepot.provenance.events import Kind
 from entrepot.units import parse_size
 
 dc_app = typer.Typer(
@@ -116,12 +120,31 @@ def upload(
             metavar="SIZE",
         ),
     ] = UploadPolicy.max_bytes,
+    state: StateOption = None,
+    no_provenance: Annotated[
+        bool, typer.Option("--no-provenance", help="Do not record the upload.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Store a CSV file in the data center, ready to be imported."""
+    """Store a CSV file in the data center, ready to be imported.
+
+    The upload (size, SHA-256 computed as the file is copied) is written to
+    the state folder's provenance journal, recorded in the ledger by the
+    next command that opens it (``entrepot trace``).
+    """
     policy = UploadPolicy(max_bytes=max_bytes, encoding=encoding)
     center = DataCenter(root, upload_policy=policy)
-    stored = center.upload(file, name or file.name, user=user or getpass.getuser())
+    uploader = user or getpass.getuser()
+    journal = None if no_provenance else journal_in(state)
+    digest = None if journal is None else hashlib.sha256()
+    try:
+        stored = center.upload(file, name or file.name, user=uploader, digest=digest)
+        if journal is not None:
+            details = {"source": os.path.abspath(file), "user": uploader}
+            journal.arrived(Kind.UPLOADED, center.root, stored, digest, details)
+    finally:
+        if journal is not None:
+            journal.close(remove=False)
     if as_json:
         emit_json({"file": str(file), "stored": stored.name, "size": stored.stat().st_size})
         return

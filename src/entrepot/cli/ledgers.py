@@ -27,11 +27,13 @@ from entrepot.jobs.summary import Rows, sqlite_reader
 
 if TYPE_CHECKING:
     from entrepot.jobs.ledger import Ledger
+    from entrepot.provenance.journal import Journal
 
 __all__ = [
     "DEFAULT_STATE_DIR",
     "LedgerOption",
     "StateOption",
+    "journal_in",
     "ledger_rows",
     "open_ledger",
     "state_dir",
@@ -70,8 +72,23 @@ def open_ledger(state: Path | None = None, ledger_url: str | None = None) -> Led
     from entrepot.jobs.ledger import Ledger
 
     if ledger_url:
-        return Ledger(ledger_url)
+        ledger = Ledger(ledger_url)
+        if state is not None:
+            ledger.state_dir = state_dir(state)  # its provenance journals stay local
+        return ledger
     return Ledger.open(state_dir(state))
+
+
+def journal_in(state: Path | None) -> Journal | None:
+    """A provenance journal in the state folder, for a command that does not open the
+    ledger; None when no state folder was named and the default one does not exist
+    (a plain ``spool put`` on a machine that never ran a job leaves nothing behind)."""
+    from entrepot.provenance.journal import Journal
+
+    folder = state_dir(state)
+    if state is None and not folder.is_dir():
+        return None
+    return Journal(folder)
 
 
 @contextmanager

@@ -67,6 +67,10 @@ TargetOptions = Annotated[
     ),
 ]
 NoLedger = Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")]
+NoProvenance = Annotated[
+    bool,
+    typer.Option("--no-provenance", help="Do not record each file's steps (entrepot trace)."),
+]
 DryRun = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Show what would go where; move nothing.")
 ]
@@ -245,6 +249,7 @@ def ship(
     state: StateOption = None,
     ledger: LedgerOption = None,
     no_ledger: NoLedger = False,
+    no_provenance: NoProvenance = False,
     dry_run: DryRun = False,
     as_json: JsonOption = False,
 ) -> int:
@@ -265,6 +270,8 @@ def ship(
     given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
     if sweep_partials_after is not None:
         given["sweep_partials_after"] = _sweep(sweep_partials_after)
+    if no_provenance:
+        given["provenance"] = False
     overrides = target_overrides(option, password_env, password_file)
     wanted = Wanted(given, max_tries, retry_delay, overrides, config)
     if url is None:
@@ -340,6 +347,7 @@ def fetch(
     state: StateOption = None,
     ledger: LedgerOption = None,
     no_ledger: NoLedger = False,
+    no_provenance: NoProvenance = False,
     dry_run: DryRun = False,
     as_json: JsonOption = False,
 ) -> int:
@@ -350,6 +358,8 @@ def fetch(
     """
     chosen = {"protocol": protocol, "remote_after": remote_after}
     given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
+    if no_provenance:
+        given["provenance"] = False
     overrides = target_overrides(option, password_env, password_file)
     wanted = Wanted(given, max_tries, retry_delay, overrides, config)
     if spool is None:

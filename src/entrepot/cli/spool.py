@@ -8,6 +8,8 @@ of a configured spool (:mod:`entrepot.cli.names`).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +19,9 @@ import typer
 from entrepot.cli import console, names
 from entrepot.cli.console import emit_json, human_age, human_size, progress, say, shown, table
 from entrepot.cli.exitcodes import ExitCode
+from entrepot.cli.ledgers import StateOption, journal_in
 from entrepot.cli.names import ConfigOption
+from entrepot.provenance.events import Kind
 from entrepot.spool import Spool
 from entrepot.spool.entries import Entry
 from entrepot.units import parse_duration
@@ -62,11 +66,18 @@ def put(
     ] = False,
     durable: Durable = True,
     config: ConfigOption = None,
+    state: StateOption = None,
+    no_provenance: Annotated[
+        bool, typer.Option("--no-provenance", help="Do not record the files' receipt.")
+    ] = False,
 ) -> None:
     """Publish files into new/, each visible only once complete.
 
     Files are published one by one: Ctrl-C or SIGTERM stops between two
-    files, and every file already printed is in new/.
+    files, and every file already printed is in new/.  Each file's receipt
+    (size, SHA-256 computed as it is copied) is written to the state
+    folder's provenance journal (when the state folder exists or is named),
+    which the next command that opens the ledger records (``entrepot trace``).
     """
     if name is not None and len(files) != 1:
         raise typer.BadParameter("--name needs exactly one file", param_hint="--name")
@@ -74,8 +85,20 @@ def put(
     if create:
         spool.prepare()
     spool.check()
-    for file in progress(files, "publishing"):
-        say(spool.publish_file(file, name, link=link))
+    journal = None if no_provenance else journal_in(state)
+    try:
+        for file in progress(files, "publishing"):
+            digest = None if journal is None or link else hashlib.sha256()
+            published = spool.publish_file(file, name, link=link, digest=digest)
+            if journal is not None:
+                journal.arrived(
+                    Kind.RECEIVED, spool.root, spool.path("new", published), digest,
+                    {"source": os.path.abspath(file)},
+                )  # fmt: skip
+            say(published)
+    finally:
+        if journal is not None:
+            journal.close(remove=False)
 
 
 def _entry_json(entry: Entry, now: float) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from entrepot.datacenter.storage import StorageTree, move_storage
 from entrepot.datacenter.table_schema import Schema, load_schema
 from entrepot.datacenter.uploads import UploadPolicy, store_upload
 from entrepot.errors import SchemaError
+from entrepot.spool.writing import Digest
 
 Area = Literal["pending", "finished", "unfinished", "deleted", "graduated", "logs"]
 AREAS: tuple[Area, ...] = ("pending", "finished", "unfinished", "deleted", "graduated", "logs")
@@ -129,13 +130,16 @@ class DataCenter:
         name: str | None = None,
         *,
         user: str | None = None,
+        digest: Digest | None = None,
     ) -> Path:
         """Store an uploaded CSV file; see :func:`~entrepot.datacenter.uploads.store_upload`."""
         if name is None:
             if not isinstance(source, str | os.PathLike):
                 raise TypeError("name is required when uploading from a file object")
             name = Path(source).name
-        return store_upload(self.tree, source, name, user=user, policy=self.upload_policy)
+        return store_upload(
+            self.tree, source, name, user=user, policy=self.upload_policy, digest=digest
+        )
 
     def files(self, area: Area = "pending", *, sort: SortKey = "name") -> list[FileInfo]:
         """The files of one area (``pending`` means the root)."""

@@ -26,6 +26,7 @@ from entrepot.durable import fsync_dir, rename_noreplace
 from entrepot.errors import InvalidName, UploadRejected
 from entrepot.logs import log_event
 from entrepot.names import check_name
+from entrepot.spool.writing import Digest
 
 logger = logging.getLogger(__name__)
 
@@ -127,12 +128,14 @@ def store_upload(
     *,
     user: str | None = None,
     policy: UploadPolicy | None = None,
+    digest: Digest | None = None,
 ) -> Path:
     """Store an uploaded CSV file in the data center root and return its path.
 
     ``source`` is a path or a binary file object; ``name`` is the name the
     uploader gave it.  Raises :class:`~entrepot.errors.UploadRejected` with
-    the reason when the file is refused.
+    the reason when the file is refused.  ``digest`` (a :mod:`hashlib`
+    object) is fed the bytes as they are copied.
     """
     policy = policy or UploadPolicy()
     final_name = normalise_name(name, user=user, max_stem=policy.max_stem)
@@ -147,7 +150,9 @@ def store_upload(
         raise UploadRejected(f"{final_name!r} is already waiting in the data center")
     tmp = tree.root / f".upload-{uuid.uuid4().hex}.tmp"
     try:
-        size = _copy_bounded(source, tmp, name=final_name, max_bytes=policy.max_bytes)
+        size = _copy_bounded(
+            source, tmp, name=final_name, max_bytes=policy.max_bytes, digest=digest
+        )
         with open(tmp, "rb") as handle:
             check_decodable(
                 handle,
@@ -168,17 +173,24 @@ def store_upload(
 
 
 def _copy_bounded(
-    source: str | os.PathLike[str] | BinaryIO, tmp: Path, *, name: str, max_bytes: int
+    source: str | os.PathLike[str] | BinaryIO,
+    tmp: Path,
+    *,
+    name: str,
+    max_bytes: int,
+    digest: Digest | None = None,
 ) -> int:
     if isinstance(source, str | os.PathLike):
         with open(source, "rb") as handle:
-            return _copy_bounded(handle, tmp, name=name, max_bytes=max_bytes)
+            return _copy_bounded(handle, tmp, name=name, max_bytes=max_bytes, digest=digest)
     size = 0
     with open(tmp, "xb") as out:
         while block := source.read(_CHUNK):
             size += len(block)
             if size > max_bytes:
                 raise UploadRejected(f"{name!r} is larger than the limit of {max_bytes} bytes")
+            if digest is not None:
+                digest.update(block)
             out.write(block)
         out.flush()
         os.fsync(out.fileno())

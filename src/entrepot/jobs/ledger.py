@@ -104,6 +104,8 @@ class Ledger(RunLog):
 
     def __init__(self, url: str | sa.URL, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self.clock = clock
+        #: The state folder that goes with this ledger (where journals are kept), if any.
+        self.state_dir: Path | None = None
         self._engine: Engine = make_engine(url, purpose="ledger")
         self._host = socket.gethostname()
         try:
@@ -119,7 +121,9 @@ class Ledger(RunLog):
     def open(cls, state_dir: str | os.PathLike[str], *, clock: Clock = SYSTEM_CLOCK) -> Ledger:
         """The SQLite ledger of ``state_dir`` (created, private to its owner, if missing)."""
         Path(state_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-        return cls(ledger_url(state_dir), clock=clock)
+        ledger = cls(ledger_url(state_dir), clock=clock)
+        ledger.state_dir = Path(state_dir)
+        return ledger
 
     @property
     def url(self) -> str:

@@ -36,13 +36,16 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from entrepot.errors import JobFailed, RemoteLocked, is_transient
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.retry import DEFAULT_RETRY, RetryDecision, RetryPolicy
 from entrepot.jobs.states import Outcome as Outcome  # re-exported: the outcome of a run
 from entrepot.logs import log_event
+
+if TYPE_CHECKING:
+    from entrepot.jobs.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,9 @@ class JobContext:
     """Bytes reported by ``send`` through :meth:`add_bytes`."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free room for the job to keep things between its steps."""
+    ledger: Ledger | None = None
+    """The ledger the run is recorded in (None without one): where a job records
+    what it did to each file (:mod:`entrepot.provenance`)."""
 
     def add_bytes(self, count: int) -> None:
         self.bytes += count

@@ -214,7 +214,7 @@ class Runner:
 
     def _execute(self, job: Job, job_id: str, run_id: int | None, *, failures: int) -> RunResult:
         policy = job.retry_policy() or self.policy
-        ctx = JobContext(job_id=job_id, clock=self.clock, logger=self.logger)
+        ctx = JobContext(job_id=job_id, clock=self.clock, logger=self.logger, ledger=self.ledger)
         log_event(self.logger, "jobs.run_started", job_id=job_id, kind=job.kind, name=job.name)
 
         seen: list[dict[str, Any]] = []

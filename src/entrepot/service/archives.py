@@ -57,7 +57,7 @@ def archive_writer(config: Config, name: str, **more: Any) -> RollingWriter:
         compression=_compression(section),
         spool=_spool(config, section),
         sync=section.sync,
-        **more,
+        **{"provenance": config.service.state, **more},
     )
 
 
@@ -77,6 +77,7 @@ class ArchiveKeeper:
             handoff = HandOff(
                 compression=_compression(section),
                 spool=_spool(self.config, section),
+                provenance=self.config.service.state,
             )
             template = Template(section.template)
             try:

@@ -69,6 +69,7 @@ def ship_job(config: Config, name: str) -> ShipJob:
         parallel=route.parallel,
         order=route.order,
         conflict=route.conflict,
+        provenance=route.provenance,
     )
     return _route_job(ShipJob, config, route, options, origin_of(config, route=name))
 

@@ -147,6 +147,7 @@ class Daemon:
             if service.ledger
             else Ledger.open(service.state, clock=self.clock)
         )
+        ledger.state_dir = service.state  # where provenance journals are kept
         self.ledger = ledger
         self.started_at = self.clock.now()
         telemetry = self._telemetry or make_telemetry(lambda: self.config, ledger)

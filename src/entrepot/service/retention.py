@@ -3,7 +3,7 @@
 ``service.retention`` says how long things are kept::
 
     [service.retention]
-    runs = "30d"     # finished runs in the ledger (30 days when not written)
+    runs = "30d"     # finished runs and provenance events (30 days when not written)
     cur = "14d"      # delivered files in each spool's cur/ (kept for ever when not written)
 
 :func:`prune` deletes, in batches of short transactions (the daemon keeps
@@ -11,10 +11,12 @@ working meanwhile):
 
 * the ledger's runs that ended before the cut-off, of jobs that are finished
   (succeeded, dropped, superseded), then the finished jobs left with no run
-  (:meth:`Ledger.prune <entrepot.jobs.Ledger.prune>`);
+  (:meth:`Ledger.prune <entrepot.jobs.Ledger.prune>`), and the provenance
+  events older than the same cut-off (:mod:`entrepot.provenance`);
 * the files of each configured spool's ``cur/`` that arrived there before
   the cut-off (the later of the file's modification and status-change times:
-  moving a file into ``cur/`` changes the latter).
+  moving a file into ``cur/`` changes the latter); each one is recorded as
+  ``pruned`` in its provenance.
 
 Nothing else is touched: jobs waiting in the backlog, dead or running keep
 all their runs, and ``new/``, ``claimed/`` and ``tmp/`` are never read.
@@ -31,6 +33,9 @@ from pathlib import Path
 
 from entrepot.jobs.ledger import Ledger
 from entrepot.logs import log_event
+from entrepot.provenance import Kind, Recorder
+from entrepot.provenance.events import place_of
+from entrepot.provenance.retention import prune_events
 from entrepot.service.config import Config
 from entrepot.spool import Spool
 
@@ -50,6 +55,7 @@ class PruneReport:
     jobs: int = 0
     files: int = 0
     bytes: int = 0
+    events: int = 0
 
 
 def prune(
@@ -66,7 +72,7 @@ def prune(
     batches; what is left goes at the next call.
     """
     retention = config.service.retention
-    runs = jobs = files = size = 0
+    runs = jobs = files = size = events = 0
     if retention.runs is not None:
         before = now - timedelta(seconds=retention.runs)
         while not _stopped(stop):
@@ -74,23 +80,41 @@ def prune(
             runs, jobs = runs + gone_runs, jobs + gone_jobs
             if not (gone_runs or gone_jobs):
                 break
+        while not _stopped(stop):
+            gone_events = prune_events(ledger.engine, before, batch=batch)
+            events += gone_events
+            if not gone_events:
+                break
     if retention.cur is not None:
         cutoff = now.timestamp() - retention.cur
-        for name, spool in config.spools.items():
-            if _stopped(stop):
-                break
-            gone, gone_bytes = prune_cur(spool.path, cutoff, batch=batch, stop=stop)
-            files, size = files + gone, size + gone_bytes
-            if gone:
-                log_event(logger, "retention.cur_pruned", spool=name, files=gone, bytes=gone_bytes)
-    report = PruneReport(runs, jobs, files, size)
-    if runs or jobs or files:
-        log_event(logger, "retention.pruned", runs=runs, jobs=jobs, files=files, bytes=size)
+        with Recorder(ledger.engine, state_dir=ledger.state_dir) as recorder:
+            for name, spool in config.spools.items():
+                if _stopped(stop):
+                    break
+                gone, gone_bytes = prune_cur(
+                    spool.path, cutoff, batch=batch, stop=stop, recorder=recorder
+                )
+                files, size = files + gone, size + gone_bytes
+                if gone:
+                    log_event(
+                        logger, "retention.cur_pruned", spool=name, files=gone, bytes=gone_bytes
+                    )
+    report = PruneReport(runs, jobs, files, size, events)
+    if runs or jobs or files or events:
+        log_event(
+            logger, "retention.pruned", runs=runs, jobs=jobs, files=files, bytes=size,
+            events=events,
+        )  # fmt: skip
     return report
 
 
 def prune_cur(
-    spool: Path, cutoff: float, *, batch: int = BATCH, stop: threading.Event | None = None
+    spool: Path,
+    cutoff: float,
+    *,
+    batch: int = BATCH,
+    stop: threading.Event | None = None,
+    recorder: Recorder | None = None,
 ) -> tuple[int, int]:
     """Delete the regular files of ``spool/cur`` that arrived before ``cutoff`` (epoch seconds).
 
@@ -101,6 +125,7 @@ def prune_cur(
     # A file's modification time is never later than its arrival in cur/, so
     # the listing (oldest first) narrows the candidates before their ctime is read.
     candidates = [e for e in Spool(spool).list("cur") if e.mtime < cutoff]
+    place = place_of(spool)
     files = size = 0
     for start in range(0, len(candidates), batch):
         if _stopped(stop):
@@ -114,6 +139,10 @@ def prune_cur(
             except FileNotFoundError:
                 continue
             log_event(logger, "retention.file_pruned", logging.DEBUG, path=path)
+            if recorder is not None:
+                recorder.record(
+                    Kind.PRUNED, place, entry.name, size=entry.size, details={"from": "cur"}
+                )
             files, size = files + 1, size + entry.size
     return files, size
 

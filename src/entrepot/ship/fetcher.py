@@ -103,6 +103,7 @@ class Fetcher(Route):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(scratch)
         self.observer.transferred(name, size)
+        self.trail.received(name, size, f"{self.display_url.rstrip('/')}/{name}")
         if self.options.remote_after:
             destination = f"{self.options.remote_after}/{name}"
             target.makedirs(self.options.remote_after)
@@ -163,7 +164,10 @@ class Fetcher(Route):
         files, present = self.survey(target, report)
         if files and not self.stopped:
             self.open_session(target, present)
-            self.fetch_all(target, files, report)
+            try:
+                self.fetch_all(target, files, report)
+            finally:
+                self.trail.flush()
 
     def run(self) -> Report:
         """One complete run without retries."""

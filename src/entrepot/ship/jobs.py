@@ -111,6 +111,24 @@ class RouteJob(Job):
 
     def prepare(self, ctx: JobContext) -> None:
         self.route.spool.check()
+        self._open_recorder(ctx)
+
+    def _open_recorder(self, ctx: JobContext) -> None:
+        """Record the files' steps in the run's ledger, unless the route turned it off."""
+        ledger = ctx.ledger
+        if ledger is None or not self.route.options.provenance or self.route.trail.on:
+            return
+        from entrepot.provenance.recorder import Recorder
+
+        self.route.record_into(
+            Recorder(ledger.engine, state_dir=ledger.state_dir, job_id=ctx.job_id)
+        )
+
+    def _close_recorder(self) -> None:
+        recorder = self.route.trail.recorder
+        if recorder is not None:
+            self.route.record_into(None)
+            recorder.close()
 
     def _drop_connection(self) -> None:
         """Forget a connection that failed, so that a retry starts afresh."""
@@ -120,7 +138,10 @@ class RouteJob(Job):
             self.route.disconnect()
 
     def cleanup(self, ctx: JobContext, error: JobFailed | None) -> None:
-        self.route.disconnect()
+        try:
+            self.route.disconnect()
+        finally:
+            self._close_recorder()
 
 
 class ShipJob(RouteJob):
@@ -143,6 +164,8 @@ class ShipJob(RouteJob):
 
     def send(self, ctx: JobContext) -> None:
         route = self.route
+        if route.trail.recorder is not None:
+            route.trail.recorder.attempt = ctx.attempt
         names = [entry.name for entry in route.pending()]
         try:
             route.shielded(lambda: route.session(names, self.report, self.progress))
@@ -174,6 +197,8 @@ class FetchJob(RouteJob):
             raise
 
     def send(self, ctx: JobContext) -> None:
+        if self.route.trail.recorder is not None:
+            self.route.trail.recorder.attempt = ctx.attempt
         try:
             self.route.shielded(lambda: self.route.session(self.report))
         except BaseException:

@@ -47,6 +47,9 @@ class ShipOptions:
     ``sweep_partials_after``
         seconds after which a temporary upload left in the remote folder by
         a run that died is removed at the start of a run (``None``: never).
+    ``provenance``
+        record every step of every file in the ledger (``entrepot trace``);
+        false turns it off for this route.
     """
 
     protocol: Protocol = "atomic"
@@ -62,6 +65,7 @@ class ShipOptions:
     marker_suffix: str = ".done"
     remote_after: str | None = None
     """Fetching only: a remote folder to move fetched files into instead of deleting them."""
+    provenance: bool = True
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:

@@ -16,16 +16,21 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from entrepot.errors import TargetError
+from entrepot.provenance.events import place_of
 from entrepot.ship.locks import RemoteLock
 from entrepot.ship.observer import Observer
 from entrepot.ship.options import ShipOptions
 from entrepot.ship.stopping import shielded
+from entrepot.ship.trail import Trail
 from entrepot.spool import Spool
 from entrepot.targets import Target, is_partial, mask_url, open_target, parse_url
 from entrepot.targets.url import SECRET_OPTIONS
+
+if TYPE_CHECKING:
+    from entrepot.provenance import Recorder
 
 _T = TypeVar("_T")
 
@@ -80,6 +85,7 @@ class Route:
         options: ShipOptions | None = None,
         target_options: Mapping[str, Any] | None = None,
         observer: Observer | None = None,
+        recorder: Recorder | None = None,
     ) -> None:
         self.spool = spool if isinstance(spool, Spool) else Spool(Path(spool))
         self.url = url
@@ -87,6 +93,10 @@ class Route:
         self.options = options or ShipOptions()
         self.target_options = dict(target_options or {})
         self.observer = observer or Observer()
+        #: Where each file's steps are recorded (:mod:`entrepot.provenance`); off without
+        #: a recorder, or when the route's ``provenance`` option is false.
+        self.trail = Trail(place_of(self.spool.root), self.display_url)
+        self.record_into(recorder)
         # Identifies this run in our lock files, so a retry recognises its own lock.
         self.token = secrets.token_hex(8)
         self.lock: RemoteLock | None = None
@@ -95,6 +105,10 @@ class Route:
         self.stopping = threading.Event()
         # Building a target checks the scheme, the options and the password source now.
         self._checked = self.open_target()
+
+    def record_into(self, recorder: Recorder | None) -> None:
+        """Record each file's steps with ``recorder`` (None: record nothing)."""
+        self.trail.recorder = recorder if self.options.provenance else None
 
     def open_target(self) -> Target:
         """A new, not yet connected target for this route."""

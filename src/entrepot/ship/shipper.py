@@ -127,11 +127,13 @@ class Shipper(Route):
         if claim is None:
             return None
         remote = self.remote_name(name)
+        local = None
         try:
             self.observer.transferring(name)
             # Read through the descriptor that was checked: a name swapped for a
             # link after the claim is never followed.
             with claim.open() as src:
+                local = self.trail.claimed(name, src)
                 info = target.upload(
                     descriptor_path(src),
                     remote,
@@ -142,21 +144,26 @@ class Shipper(Route):
                 target.upload_bytes(b"", remote + self.options.marker_suffix)
         except BaseException as exc:
             self.observer.failed(name, exc)
+            self.trail.failed(name, remote, exc)
             # Recovered by someone else meanwhile (ClaimLost): it is back in new/ anyway.
             with contextlib.suppress(ClaimLost):
                 claim.release()
             raise
         self.observer.transferred(name, info.size)
-        self._after_delivery(claim, name, moves)
+        area = None if self.options.after == "delete" else self.options.after
+        self.trail.delivered(claim, remote, info, local, area)
+        with self.trail.local_step(name, area):
+            self._after_delivery(claim, name, area, moves)
         return info.size
 
-    def _after_delivery(self, claim: Claim, name: str, moves: SyncGroup | None) -> None:
-        after = self.options.after
-        if after == "delete":
+    def _after_delivery(
+        self, claim: Claim, name: str, area: str | None, moves: SyncGroup | None
+    ) -> None:
+        """Delete the delivered file (``area`` None) or move it into ``area``."""
+        if area is None:
             claim.remove()
             self.observer.removed(name, "local")
         else:
-            area = "cur" if after == "cur" else "archive"
             claim.done(area, group=moves)
             self.observer.moved(name, "new", area)
 
@@ -172,7 +179,11 @@ class Shipper(Route):
         if self.stopped:
             return
         self.open_session(target)
-        self.deliver(target, names, report, progress)
+        self.trail.learn(names)
+        try:
+            self.deliver(target, names, report, progress)
+        finally:
+            self.trail.flush()
 
     def run(self, progress: ProgressHook | None = None) -> Report:
         """One complete run without retries: recover, connect, lock, deliver, unlock."""

@@ -43,7 +43,7 @@ from entrepot.spool.claims import Claim, new_token, parse_claim_id
 from entrepot.spool.entries import AreaStats, Entry, RecoveryReport
 from entrepot.spool.upkeep import area_stats, list_area
 from entrepot.spool.upkeep import recover as recover_areas
-from entrepot.spool.writing import Batch, SpoolWriter, writing
+from entrepot.spool.writing import Batch, Digest, SpoolWriter, writing
 from entrepot.spool.writing import publish_bytes as write_bytes
 from entrepot.spool.writing import publish_file as write_file
 
@@ -154,13 +154,16 @@ class Spool:
         *,
         link: bool = False,
         area: str = "new",
+        digest: Digest | None = None,
     ) -> str:
         """Publish a copy of ``source`` (or a hard link to it, with ``link=True``); return its name.
 
         The name defaults to the source's own file name.  ``source`` must be a
-        regular file: a symbolic link is refused, not followed.
+        regular file: a symbolic link is refused, not followed.  ``digest`` (a
+        :mod:`hashlib` object) is fed the bytes as they are copied, so that
+        the caller has the file's checksum without reading it again.
         """
-        return write_file(self.areas, source, name, link=link, area=area)
+        return write_file(self.areas, source, name, link=link, area=area, digest=digest)
 
     def adopt(self, tmp_path: str | os.PathLike[str], name: str, *, area: str = "new") -> str:
         """Publish a complete, durable file already in ``tmp/`` (see :meth:`scratch_path`)."""

@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from entrepot.durable import fsync_dir, syncfs, write_file
 from entrepot.errors import NameExists, UnsafeEntry
@@ -28,6 +28,13 @@ from entrepot.spool.areas import Areas, open_entry
 from entrepot.spool.naming import unique_name
 
 logger = logging.getLogger("entrepot.spool")
+
+
+class Digest(Protocol):
+    """What a :mod:`hashlib` object offers: fed the bytes a copy moves."""
+
+    def update(self, data: bytes, /) -> None: ...
+
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _COPY_CHUNK = 1024 * 1024
@@ -95,9 +102,18 @@ def publish_bytes(areas: Areas, data: bytes, name: str | None, area: str) -> str
 
 
 def publish_file(
-    areas: Areas, source: str | os.PathLike[str], name: str | None, *, link: bool, area: str
+    areas: Areas,
+    source: str | os.PathLike[str],
+    name: str | None,
+    *,
+    link: bool,
+    area: str,
+    digest: Digest | None = None,
 ) -> str:
-    """Publish a copy of (or a hard link to) the regular file ``source``; return its name."""
+    """Publish a copy of (or a hard link to) the regular file ``source``; return its name.
+
+    ``digest`` (a :mod:`hashlib` object) is fed the bytes as they are copied
+    (a link copies nothing: it is left as it was)."""
     final = check_name(name if name is not None else os.path.basename(os.fspath(source)))
     areas.folder(area)
     tmp_path = areas.scratch()
@@ -107,7 +123,7 @@ def publish_file(
             if areas.durable:
                 _fsync_file(tmp_path)
         else:
-            copy_into(source, tmp_path, durable=areas.durable)
+            copy_into(source, tmp_path, durable=areas.durable, digest=digest)
         areas.publish(tmp_path, final, area)
     except BaseException:
         _unlink(tmp_path)
@@ -115,13 +131,20 @@ def publish_file(
     return final
 
 
-def copy_into(source: str | os.PathLike[str], tmp_path: str, *, durable: bool) -> None:
+def copy_into(
+    source: str | os.PathLike[str], tmp_path: str, *, durable: bool, digest: Digest | None = None
+) -> None:
     """Copy the regular file ``source`` (never through a link) into a new ``tmp_path``,
-    synced to disk before it is closed when ``durable``."""
+    synced to disk before it is closed when ``durable``; ``digest`` sees every byte."""
     with open_entry(source, what="source file") as src:
         fd = os.open(tmp_path, _CREATE, 0o644)
         with os.fdopen(fd, "wb") as dst:
-            shutil.copyfileobj(src, dst, _COPY_CHUNK)
+            if digest is None:
+                shutil.copyfileobj(src, dst, _COPY_CHUNK)
+            else:
+                while chunk := src.read(_COPY_CHUNK):
+                    digest.update(chunk)
+                    dst.write(chunk)
             if durable:
                 # Synced through this descriptor: no second open of the file to sync it.
                 dst.flush()

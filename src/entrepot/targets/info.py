@@ -39,7 +39,9 @@ class RemoteInfo:
     """What a target knows about one remote entry.
 
     ``name`` is relative to the target's folder (``"a/b.csv"``); ``checksum``
-    is ``"md5:<hex>"`` where the protocol gives one, else None.
+    is ``"md5:<hex>"`` where the protocol gives one, else None.  ``kept`` is
+    True in the answer of an upload that found an identical file there and
+    sent nothing (conflict policy ``skip``).
     """
 
     name: str
@@ -47,6 +49,7 @@ class RemoteInfo:
     mtime: float | None = None
     checksum: str | None = None
     is_dir: bool = False
+    kept: bool = False
 
 
 def split_name(name: str, *, what: str = "remote name") -> list[str]:

@@ -64,7 +64,7 @@ def publish(
         if existing is not None:
             if conflict == "skip" and upload.identical(existing):
                 log_event(logger, "targets.skipped", logging.INFO, url=target.url, name=path)
-                return existing
+                return replace(existing, kept=True)
             if conflict == "fail":
                 raise target._error(RemoteExists, None, path)
             if conflict == "rename":

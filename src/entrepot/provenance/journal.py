@@ -1,0 +1,214 @@
+"""Journals: events appended to a file first, added to the database later.
+
+A journal is a file in the state folder's ``provenance/`` folder, one line
+per event (a JSON array: see :meth:`Journal.append`), each with its
+sequence number.  Its writer holds
+an exclusive ``flock`` on it while it lives: a journal whose lock can be
+taken belongs to a process that ended (normally or not), and
+:func:`entrepot.provenance.recorder.recover_journals` adds its events to the
+database.  Writing one needs no database and no SQLAlchemy, so a short
+command (``entrepot spool put``) records what it received here and the next
+command that opens the ledger files it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import functools
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from entrepot.provenance.events import Kind, Outcome, place_of
+from entrepot.redact import mask_secrets
+
+__all__ = [
+    "COLUMNS",
+    "JOURNAL_DIR",
+    "Entry",
+    "Journal",
+    "Row",
+    "Then",
+    "event_row",
+    "read_journal",
+]
+
+#: The journals' folder inside the state folder, and their names' ending.
+JOURNAL_DIR = "provenance"
+SUFFIX = ".journal"
+HOST = socket.gethostname()
+#: JSON's quoting of a text, without the encoder around it.
+_quoted = json.encoder.encode_basestring
+
+
+#: The columns of an event row, in the order of :func:`event_row`'s tuples.
+COLUMNS = (
+    "at", "kind", "place", "name", "size", "checksum", "job_id", "host", "outcome",
+    "target", "attempt", "details",
+)  # fmt: skip
+#: A row: a tuple of the :data:`COLUMNS` values.
+Row = tuple[Any, ...]
+
+
+@functools.lru_cache(maxsize=256)
+def _masked(text: str) -> str:
+    # Targets repeat with every event of a run: masked once each.
+    return mask_secrets(text)
+
+
+def event_row(
+    kind: Kind,
+    place: str,
+    name: str,
+    *,
+    size: int | None = None,
+    checksum: str | None = None,
+    job_id: str | None = None,
+    outcome: Outcome = Outcome.OK,
+    target: str | None = None,
+    attempt: int | None = None,
+    details: Mapping[str, Any] | str | None = None,
+    at: float | None = None,
+) -> Row:
+    """One event as a row of the events table (see :data:`COLUMNS`), every secret masked.
+
+    ``details`` given as text is taken as it is: a caller's constant, without secrets.
+    """
+    text = details if isinstance(details, str) else details_text(details)
+    return (
+        time.time() if at is None else at, kind.value, place, name, size, checksum, job_id,
+        HOST, outcome.value, _masked(target) if target else None, attempt, text,
+    )  # fmt: skip
+
+
+def details_text(details: Mapping[str, Any] | None) -> str:
+    """``details`` as compact JSON with sorted keys, every text masked.
+
+    Plain values (text, whole numbers, None) are written here directly: the
+    general encoder costs several times more, once or twice per file shipped.
+    """
+    if not details:
+        return "{}"
+    parts = []
+    for key in sorted(details):
+        value = details[key]
+        if isinstance(value, str):
+            shown = _quoted(mask_secrets(value))
+        elif value is None:
+            shown = "null"
+        elif isinstance(value, int) and not isinstance(value, bool):
+            shown = str(value)
+        else:
+            shown = json.dumps(value, separators=(",", ":"), default=str)
+        parts.append(f"{_quoted(key)}:{shown}")
+    return "{" + ",".join(parts) + "}"
+
+
+class Journal:
+    """An open journal of this process: append events, empty it, remove it."""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        folder = Path(state_dir) / JOURNAL_DIR
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.token = secrets.token_hex(8)
+        self.path = folder / f"{self.token}{SUFFIX}"
+        self.seq = 0
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+        self._fd: int | None = os.open(self.path, flags, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def append(self, row: Row, then: Then | None = None) -> int:
+        """Add one event with a single ``write`` (whole, or torn at the end); return its number.
+
+        A line is the JSON array ``[seq, *row, then]`` — ``then`` is null, or
+        the next step the event announces as an array of :class:`Then`'s
+        fields — written by the standard library's default encoder (ASCII
+        only: a name that is not valid UTF-8 survives as its escapes), the
+        cheapest it has.
+        """
+        assert self._fd is not None, "journal closed"
+        self.seq += 1
+        line = json.dumps([self.seq, *row, then]) + "\n"
+        os.write(self._fd, line.encode())
+        return self.seq
+
+    def arrived(
+        self,
+        kind: Kind,
+        folder: str | os.PathLike[str],
+        file: str | os.PathLike[str],
+        digest: Any,
+        details: Mapping[str, Any],
+        *,
+        name: str | None = None,
+    ) -> None:
+        """Note that ``file`` arrived (``received`` in a spool, ``uploaded`` in a data
+        center, an archive ``sealed``…) in ``folder``, under ``name`` (default: its own);
+        ``digest`` is the :mod:`hashlib` object that saw its bytes as they were copied
+        (None: not known)."""
+        checksum = None if digest is None else f"{digest.name}:{digest.hexdigest()}"
+        row = event_row(
+            kind, place_of(folder), name or os.path.basename(file),
+            size=os.stat(file).st_size, checksum=checksum, details=details,
+        )  # fmt: skip
+        self.append(row)
+
+    def empty(self) -> None:
+        """Forget every event written so far (they are in the database now)."""
+        assert self._fd is not None, "journal closed"
+        os.ftruncate(self._fd, 0)
+
+    def close(self, *, remove: bool) -> None:
+        """Release the journal; ``remove`` deletes it (else it waits to be recovered,
+        unless nothing was written to it)."""
+        if self._fd is None:
+            return
+        if remove or not self.seq:
+            self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
+
+
+def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
+    """The entries of a journal's lines; a line torn by a crash is skipped."""
+    width = len(COLUMNS) + 2
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # never acknowledged: the process died while writing it
+        if isinstance(entry, list) and len(entry) == width and isinstance(entry[0], int):
+            then = Then(*entry[-1]) if entry[-1] else None
+            yield Entry(entry[0], tuple(entry[1:-1]), then)
+
+
+class Then(NamedTuple):
+    """The next step of a file, announced with an event before it is taken.
+
+    After a crash the step counts as taken when every path of ``present``
+    exists and none of ``absent`` does: a file moved from ``claimed/`` to
+    ``cur/`` is in ``cur/`` and no longer in ``claimed/``.
+    """
+
+    kind: str
+    details: str
+    present: list[str]
+    absent: list[str]
+
+
+class Entry(NamedTuple):
+    """One line of a journal."""
+
+    seq: int
+    row: Row
+    then: Then | None
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """What names the step: kind, place and name."""
+        return self.row[1:4]

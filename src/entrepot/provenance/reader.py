@@ -1,0 +1,229 @@
+"""Reading events back: a file's journey, what was not delivered, a route's deliveries.
+
+Every function takes an engine on the ledger's database and returns typed
+:class:`~entrepot.provenance.events.Event` values in the order they happened.
+Names are matched as shell globs (``report-*.csv``): the part before the first
+wildcard narrows the search through the index on names, the rest is matched
+here, so a lookup of one name among millions of events reads only its rows.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from entrepot.provenance.events import DELIVERED, Event, FileHistory, Kind, Outcome
+from entrepot.provenance.schema import ensure_tables, events_table
+
+__all__ = [
+    "by_file",
+    "deliveries",
+    "file_histories",
+    "find",
+    "undelivered",
+    "verdict",
+]
+
+_WILDCARDS = "*?["
+#: What a lookup returns at most unless asked otherwise.
+LIMIT = 100_000
+
+
+def find(
+    engine: Engine,
+    pattern: str | None = None,
+    *,
+    place: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    kinds: Sequence[Kind] | None = None,
+    limit: int = LIMIT,
+) -> list[Event]:
+    """Events of files whose name matches ``pattern`` (a glob), oldest first.
+
+    ``place`` keeps one spool (or data center); ``target`` keeps events whose
+    target URL contains it; ``since``/``until`` bound the time.
+    """
+    ensure_tables(engine)
+    t = events_table
+    query = sa.select(t)
+    glob = pattern is not None and any(c in pattern for c in _WILDCARDS)
+    if pattern is not None and not glob:
+        query = query.where(t.c.name == pattern)
+    elif pattern is not None:
+        prefix = _literal_prefix(pattern)
+        if prefix:
+            # Everything that starts with the prefix sorts between it and prefix + U+10FFFF.
+            query = query.where(t.c.name >= prefix, t.c.name < prefix + "\U0010ffff")
+    if place is not None:
+        query = query.where(t.c.place == place)
+    if target is not None:
+        query = query.where(t.c.target.contains(target, autoescape=True))
+    if since is not None:
+        query = query.where(t.c.at >= since.timestamp())
+    if until is not None:
+        query = query.where(t.c.at < until.timestamp())
+    if kinds:
+        query = query.where(t.c.kind.in_([str(kind) for kind in kinds]))
+    query = query.order_by(t.c.at, t.c.id).limit(limit)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    events = [_event(row._mapping) for row in rows]
+    if glob:
+        assert pattern is not None
+        events = [e for e in events if fnmatch.fnmatchcase(e.name, pattern)]
+    return events
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The part of a glob before its first wildcard."""
+    for index, char in enumerate(pattern):
+        if char in _WILDCARDS:
+            return pattern[:index]
+    return pattern
+
+
+def undelivered(
+    engine: Engine,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    place: str | None = None,
+) -> list[Event]:
+    """The ``received`` events of files not delivered (nor skipped as identical) since.
+
+    A file received twice under one name counts from its last receipt.
+    """
+    ensure_tables(engine)
+    r, d = events_table.alias("r"), events_table.alias("d")
+    later = sa.exists().where(
+        d.c.name == r.c.name,
+        d.c.place == r.c.place,
+        d.c.kind.in_([str(kind) for kind in DELIVERED]),
+        d.c.at >= r.c.at,
+    )
+    query = sa.select(r).where(r.c.kind == str(Kind.RECEIVED), ~later)
+    if since is not None:
+        query = query.where(r.c.at >= since.timestamp())
+    if until is not None:
+        query = query.where(r.c.at < until.timestamp())
+    if place is not None:
+        query = query.where(r.c.place == place)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(r.c.at, r.c.id)).all()
+    return [_event(row._mapping) for row in rows]
+
+
+def deliveries(
+    engine: Engine,
+    place: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[Event]:
+    """What left ``place`` for a target (delivered, or found there identical), oldest first."""
+    return find(engine, place=place, since=since, until=until, kinds=DELIVERED)
+
+
+def file_histories(engine: Engine, place: str, names: Sequence[str]) -> dict[str, FileHistory]:
+    """For each of ``names`` in ``place``: its checksum at its last receipt (if known) and
+    how many deliveries of it failed since."""
+    t = events_table
+    query = (
+        sa.select(t.c.name, t.c.kind, t.c.checksum)
+        .where(
+            t.c.name.in_(list(names)),
+            t.c.place == place,
+            t.c.kind.in_([str(Kind.RECEIVED), str(Kind.FAILED)]),
+        )
+        .order_by(t.c.at, t.c.id)
+    )
+    found: dict[str, FileHistory] = {}
+    with engine.connect() as conn:
+        for name, kind, checksum in conn.execute(query).all():
+            if kind == Kind.RECEIVED:
+                found[name] = FileHistory(checksum, 0)
+            else:
+                known = found.get(name, FileHistory(None, 0))
+                found[name] = FileHistory(known.checksum, known.failures + 1)
+    return found
+
+
+def by_file(events: Iterable[Event]) -> dict[tuple[str, str], list[Event]]:
+    """``events`` grouped by file (place, name), each group in order."""
+    groups: dict[tuple[str, str], list[Event]] = {}
+    for event in events:
+        groups.setdefault((event.place, event.name), []).append(event)
+    return groups
+
+
+def verdict(journey: Sequence[Event]) -> str:
+    """One line saying where the file of ``journey`` (its events, in order) stands."""
+    if not journey:
+        return "no trace"
+    delivered = [e for e in journey if e.kind in DELIVERED]
+    imported = [e for e in journey if e.kind is Kind.IMPORTED]
+    last = journey[-1]
+    if delivered:
+        return "; ".join(_delivered(e) for e in _last_per_target(delivered))
+    if imported:
+        e = imported[-1]
+        d = e.details
+        line = f"imported into {d.get('table')} at {clock(e.at)}: {d.get('rows_ok', 0)} rows ok"
+        if d.get("rows_failed"):
+            line += f", {d['rows_failed']} failed (in {d.get('pending')})"
+        return line
+    if last.kind is Kind.FAILED:
+        reason = last.details.get("reason", "unknown reason")
+        return f"not delivered: failed at {clock(last.at)} ({reason})"
+    if last.kind in (Kind.DELETED, Kind.PRUNED, Kind.REMOVED):
+        return f"{last.kind} at {clock(last.at)}, never delivered"
+    return f"not delivered: {last.kind} at {clock(last.at)}"
+
+
+def _last_per_target(events: list[Event]) -> list[Event]:
+    last: dict[str | None, Event] = {}
+    for event in events:
+        last[event.target] = event
+    return list(last.values())
+
+
+def _delivered(event: Event) -> str:
+    where = event.target or "the target"
+    if event.kind is Kind.SKIPPED:
+        return f"already on {where} (identical) at {clock(event.at)}"
+    if event.details.get("remote_checksum"):
+        check = "checksum matches"
+    else:
+        check = "size matches (the protocol gives no checksum)"
+    return f"delivered to {where} at {clock(event.at)}, {check}"
+
+
+def clock(at: datetime) -> str:
+    """A time as shown in traces: ``2026-12-05 02:14:03 UTC``."""
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _event(row: Any) -> Event:
+    details = json.loads(row["details"]) if row["details"] else {}
+    return Event(
+        kind=Kind(row["kind"]),
+        place=row["place"],
+        name=row["name"],
+        at=datetime.fromtimestamp(row["at"], UTC),
+        size=row["size"],
+        checksum=row["checksum"],
+        job_id=row["job_id"],
+        host=row["host"],
+        outcome=Outcome(row["outcome"]),
+        target=row["target"],
+        attempt=row["attempt"],
+        details=details,
+    )

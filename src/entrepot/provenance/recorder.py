@@ -1,0 +1,301 @@
+"""Recording events: buffered, written in one transaction per batch, journaled.
+
+A :class:`Recorder` keeps the events of a run in memory and writes them to
+the database in one transaction per batch (``batch`` events, and whatever is
+left when it is flushed or closed) — never one transaction per file, which
+would cost more than the transfer of a small file.
+
+Events still in memory would be lost with the process (``kill -9``) while
+their work was done: a file moved to ``cur/`` is never shipped again, so its
+delivery would never be recorded.  Hence each event is also appended, as
+one JSON line, to the recorder's *journal* in the state folder — a plain
+``write`` to an open file, which the kernel keeps when the process dies
+(only a power cut can lose it, like the last ledger transaction).  The
+journal is emptied after each batch is committed.  A recorder holds an
+exclusive ``flock`` on its journal while it lives; :func:`recover_journals`
+(run whenever a recorder opens) adds the events of journals whose owner
+died and deletes them.  Each journal's last committed sequence number is
+stored with its events, so a journal read again after a crash between the
+commit and the emptying adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from entrepot.db import write_transaction
+from entrepot.logs import log_event
+from entrepot.provenance.events import Kind, Outcome
+from entrepot.provenance.journal import (
+    COLUMNS,
+    JOURNAL_DIR,
+    SUFFIX,
+    Entry,
+    Journal,
+    Row,
+    Then,
+    event_row,
+    read_journal,
+)
+from entrepot.provenance.schema import ensure_tables, events_table, journals_table
+
+__all__ = ["BATCH", "Recorder", "recover_journals"]
+
+logger = logging.getLogger(__name__)
+
+#: Events per transaction: each commit of the ledger is synced to disk, so
+#: a run of a few thousand files pays two or three, not one per file.
+BATCH = 5000
+#: The sequence number of a journal whose events were all recovered.
+_RECOVERED = -1
+#: Seconds an empty journal is left alone: its writer may not have locked it yet.
+_YOUNG = 60.0
+
+
+class Recorder:
+    """Records events for one job (or one command); see the module docstring.
+
+    Thread-safe: parallel transfers record through one recorder.  Use it as
+    a context manager, or call :meth:`close`; :attr:`attempt` is the try of
+    the run the next events belong to.  Without ``state_dir`` there is no
+    journal: events not yet flushed die with the process.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        state_dir: str | os.PathLike[str] | None = None,
+        job_id: str | None = None,
+        batch: int = BATCH,
+    ) -> None:
+        ensure_tables(engine)
+        self.engine = engine
+        self.job_id = job_id
+        self.attempt: int | None = None
+        self.batch = batch
+        self._lock = threading.Lock()
+        self._rows: list[Row] = []
+        self._journal: Journal | None = None
+        self._intents = 0
+        if state_dir is not None:
+            recover_journals(engine, Path(state_dir) / JOURNAL_DIR)
+            self._journal = Journal(state_dir)
+
+    def record(
+        self,
+        kind: Kind,
+        place: str,
+        name: str,
+        *,
+        size: int | None = None,
+        checksum: str | None = None,
+        outcome: Outcome = Outcome.OK,
+        target: str | None = None,
+        attempt: int | None = None,
+        details: Mapping[str, Any] | str | None = None,
+        then: Then | None = None,
+        journaled: bool = True,
+    ) -> None:
+        """Add one event (written with its batch); secrets in any text are masked.
+
+        ``attempt`` defaults to :attr:`attempt`, the try of the run.
+        ``details`` may be given as JSON text already (a constant of the caller).
+
+        ``then`` announces the next step of the file, about to be taken
+        outside the database (a local move): record it once it is done, then
+        call :meth:`settle`, also when it failed.  A process killed in
+        between leaves the announcement in its journal, and recovery records
+        the step if it did happen (see :class:`~.journal.Then`).  Until every
+        announced step is settled the journal is not emptied.  That step's
+        own event is recorded with ``journaled=False``: its announcement
+        stands for it in the journal.
+        """
+        row = event_row(
+            kind, place, name, size=size, checksum=checksum, job_id=self.job_id,
+            outcome=outcome, target=target, attempt=attempt or self.attempt, details=details,
+        )  # fmt: skip
+        with self._lock:
+            if then is not None:
+                self._intents += 1
+            if self._journal is not None and journaled:
+                self._journal.append(row, then)
+            self._rows.append(row)
+            full = len(self._rows) >= self.batch
+        if full:
+            self.flush()
+
+    def settle(self) -> None:
+        """A step announced with ``then`` was recorded, or did not happen."""
+        with self._lock:
+            self._intents -= 1
+
+    def flush(self, *, last: bool = False) -> None:
+        """Write every buffered event in one transaction, then empty the journal.
+
+        ``last`` (from :meth:`close`) marks the journal as fully recorded in
+        the same transaction: it is about to be deleted, and if it were
+        read again nothing in it would be added.
+        """
+        with self._lock:
+            if not self._rows:
+                return
+            rows, self._rows = self._rows, []
+            try:
+                with write_transaction(self.engine) as conn:
+                    insert_rows(conn, rows)
+                    if self._journal is not None:
+                        seq = _RECOVERED if last else self._journal.seq
+                        _set_seq(conn, self._journal.token, seq)
+            except BaseException:
+                self._rows[:0] = rows  # kept for the next flush; the journal has them too
+                raise
+            if self._journal is not None and not self._intents:
+                self._journal.empty()
+
+    def close(self) -> None:
+        """Flush, then delete the journal (its events are all in the database).
+
+        When the flush fails the journal stays, for the next recorder to recover.
+        """
+        try:
+            self.flush(last=True)
+        finally:
+            journal, self._journal = self._journal, None
+            if journal is not None:
+                journal.close(remove=not self._rows)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def recover_journals(engine: Engine, folder: str | os.PathLike[str]) -> int:
+    """Add the events of journals in ``folder`` whose recorder died; return how many.
+
+    A journal whose lock is held belongs to a live recorder and is left alone.
+    """
+    added = 0
+    path = Path(folder)
+    journals = sorted(path.glob(f"*{SUFFIX}")) if path.is_dir() else []
+    if journals:
+        ensure_tables(engine)
+    for journal in journals:
+        try:
+            fd = os.open(journal, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its recorder is alive
+            with os.fdopen(os.dup(fd), "rb") as lines:
+                entries = list(read_journal(lines))
+            if not entries and time.time() - os.fstat(fd).st_mtime < _YOUNG:
+                continue  # maybe just created, its writer about to lock it
+            added += _import(engine, journal.stem, entries)
+            journal.unlink(missing_ok=True)
+            _forget(engine, journal.stem)
+        finally:
+            os.close(fd)
+    if added:
+        log_event(logger, "provenance.recovered", events=added, folder=str(path))
+    return added
+
+
+def _import(engine: Engine, token: str, entries: list[Entry]) -> int:
+    """Add what the database lacks of a dead journal's ``entries``; return how many.
+
+    Events numbered after the journal's last commit go in, and so do the
+    intents that were neither recorded nor contradicted by the file system.
+    The journal is then marked :data:`_RECOVERED`: read again (a crash
+    before its file was deleted), it adds nothing.
+    """
+    if not entries:
+        return 0
+    with write_transaction(engine) as conn:
+        done = conn.execute(
+            sa.select(journals_table.c.seq).where(journals_table.c.journal == token)
+        ).scalar()
+        if done == _RECOVERED:
+            return 0
+        fresh = [e.row for e in entries if e.seq > (done or 0)]
+        fresh += [
+            _follow_up(e) for e in entries if e.then is not None and _happened(conn, e, entries)
+        ]
+        insert_rows(conn, fresh)
+        _set_seq(conn, token, _RECOVERED)
+    return len(fresh)
+
+
+def _happened(conn: Connection, entry: Entry, entries: list[Entry]) -> bool:
+    """Whether the step ``entry`` announced was taken but not recorded before its process died.
+
+    The step's own event is not journaled (the announcement stands for it):
+    it is looked for in the database, where a batch may have taken it.
+    """
+    then = entry.then
+    assert then is not None
+    key = (then.kind, *entry.key[1:])
+    if any(e.key == key and e.seq > entry.seq for e in entries):
+        return False  # recorded
+    t = events_table
+    recorded = conn.execute(
+        sa.select(t.c.id).where(
+            t.c.name == key[2], t.c.place == key[1], t.c.kind == then.kind,
+            t.c.at >= entry.row[0],
+        ).limit(1)
+    ).first()  # fmt: skip
+    if recorded is not None:
+        return False
+    present = all(os.path.lexists(path) for path in then.present)
+    return present and not any(os.path.lexists(path) for path in then.absent)
+
+
+def _follow_up(entry: Entry) -> Row:
+    """The row of the step ``entry`` announced: same file, job, try and time."""
+    then = entry.then
+    assert then is not None
+    at, _, place, name, _, _, job_id, host, _, _, attempt, _ = entry.row
+    return (at, then.kind, place, name, None, None, job_id, host, "ok", None, attempt, then.details)
+
+
+def insert_rows(conn: Connection, rows: Sequence[Row]) -> None:
+    """Insert event rows with the driver's own ``executemany`` (no per-row compiling)."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {events_table.name} ({', '.join(COLUMNS)}) "  # noqa: S608 - names only
+        f"VALUES ({', '.join(mark for _ in COLUMNS)})"
+    )
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def _set_seq(conn: Connection, token: str, seq: int) -> None:
+    values = {"seq": seq, "at": time.time()}
+    updated = conn.execute(
+        journals_table.update().where(journals_table.c.journal == token).values(**values)
+    ).rowcount
+    if not updated:
+        conn.execute(journals_table.insert().values(journal=token, **values))
+
+
+def _forget(engine: Engine, token: str) -> None:
+    # Only bookkeeping: a row left behind by a failure here costs nothing.
+    with contextlib.suppress(sa.exc.SQLAlchemyError), write_transaction(engine) as conn:
+        conn.execute(journals_table.delete().where(journals_table.c.journal == token))

@@ -1,0 +1,40 @@
+"""Retention of provenance events: old ones go in short batches.
+
+Events are kept as long as the ledger's finished runs (the service's
+``retention.runs`` setting, :mod:`entrepot.service.retention`), so a trace
+never outlives the runs it names by much, nor the other way round.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from entrepot.db import write_transaction
+from entrepot.provenance.schema import ensure_tables, events_table, journals_table
+
+__all__ = ["prune_events"]
+
+
+def prune_events(engine: Engine, before: datetime, *, batch: int = 1000) -> int:
+    """Delete one batch of at most ``batch`` events older than ``before``; return how many.
+
+    Call it until it returns 0.  The oldest go first, found at the front of
+    the index on time.
+    """
+    ensure_tables(engine)
+    t = events_table
+    cutoff = before.timestamp()
+    with write_transaction(engine) as conn:
+        ids = list(
+            conn.execute(
+                sa.select(t.c.id).where(t.c.at < cutoff).order_by(t.c.at).limit(batch)
+            ).scalars()
+        )
+        if not ids:
+            # The events are gone: so are the bookkeeping rows of journals as old.
+            conn.execute(journals_table.delete().where(journals_table.c.at < cutoff))
+            return 0
+        return int(conn.execute(t.delete().where(t.c.id.in_(ids))).rowcount)

@@ -1,0 +1,133 @@
+"""The same provenance on SQLite and on a real PostgreSQL server: recorded, traced, pruned."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from entrepot.jobs import Ledger, Runner
+from entrepot.provenance import Kind, find, undelivered
+from entrepot.provenance.reader import by_file, deliveries, verdict
+from entrepot.ship import ShipJob
+from entrepot.spool import Spool
+from tests.integration import test_jobs_ledger_backends as backends
+
+#: The same two ledgers as the ledger's own tests: SQLite, and a real PostgreSQL.
+url = backends.url
+
+
+def test_shipped_files_are_traced_on_either_database(url: str, tmp_path: Path, cli: Any) -> None:
+    spool = Spool(tmp_path / "outbox").prepare()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    for name in ("a.csv", "b.csv"):
+        spool.publish_bytes(name.encode() * 10, name)
+    state = tmp_path / "state"
+    with Ledger(url) as ledger:
+        ledger.state_dir = state
+        assert Runner(ledger).run(ShipJob(spool.root, drop.as_uri())).ok
+        journeys = by_file(find(ledger.engine, "*.csv"))
+        assert len(deliveries(ledger.engine, str(spool.root.resolve()))) == 2
+    assert sorted(name for _, name in journeys) == ["a.csv", "b.csv"]
+    for journey in journeys.values():
+        assert [e.kind for e in journey] == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
+        assert verdict(journey).startswith(f"delivered to {drop.as_uri()} at ")
+
+    code, out, _ = cli("trace", "a.csv", "--ledger", url, "--state", state, "--json")
+    assert code == 0
+    assert [e["kind"] for e in json.loads(out)[0]["events"]] == ["claimed", "delivered", "moved"]
+    code, out, _ = cli("receipt", spool.root, "--ledger", url, "--format", "json")
+    assert code == 0 and [row["name"] for row in json.loads(out)] == ["a.csv", "b.csv"]
+    assert cli("trace", "c.csv", "--ledger", url)[0] == 4
+
+
+def test_undelivered_files_on_either_database(url: str, tmp_path: Path, cli: Any) -> None:
+    spool = Spool(tmp_path / "outbox").prepare()
+    source = tmp_path / "late.csv"
+    source.write_bytes(b"1,2\n")
+    state = tmp_path / "state"
+    assert cli("spool", "put", spool.root, source, "--state", state)[0] == 0
+    code, out, _ = cli(
+        "trace", "--undelivered", "--since", "1d", "--ledger", url, "--state", state, "--json"
+    )
+    assert code == 0
+    (event,) = json.loads(out)
+    assert event["name"] == "late.csv" and event["kind"] == "received"
+    with Ledger(url) as ledger:
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        assert undelivered(ledger.engine, since=tomorrow) == []
+        assert [e.name for e in undelivered(ledger.engine)] == ["late.csv"]
+
+
+def test_retention_prunes_old_events_and_records_pruned_files(url: str, tmp_path: Path) -> None:
+    from entrepot.provenance.retention import prune_events
+    from entrepot.service.config import Config
+    from entrepot.service.retention import prune
+
+    spool = Spool(tmp_path / "out").prepare()
+    spool.publish_bytes(b"abc", "old.csv")
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    config = Config.model_validate(
+        {
+            "service": {
+                "state": str(tmp_path / "state"),
+                "retention": {"runs": "30d", "cur": "14d"},
+            },
+            "spools": {"out": {"path": str(spool.root)}},
+        }
+    )
+    with Ledger(url) as ledger:
+        ledger.state_dir = tmp_path / "state"
+        assert Runner(ledger).run(ShipJob(spool.root, drop.as_uri())).ok
+        assert len(find(ledger.engine, "old.csv")) == 3
+        # Twenty days on: the file leaves cur/ (14 days), its events stay (30 days).
+        report = prune(config, ledger, datetime.now(UTC) + timedelta(days=20))
+        assert (report.files, report.events) == (1, 0)
+        kinds = [e.kind for e in find(ledger.engine, "old.csv")]
+        assert kinds == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED, Kind.PRUNED]
+        # Forty days on, every event goes, in batches.
+        later = datetime.now(UTC) + timedelta(days=40)
+        assert prune_events(ledger.engine, later - timedelta(days=30), batch=3) == 3
+        report = prune(config, ledger, later)
+        assert report.events == 1 and find(ledger.engine, "old.csv") == []
+
+
+def test_provenance_can_be_turned_off(tmp_path: Path, cli: Any) -> None:
+    spool = Spool(tmp_path / "outbox").prepare()
+    spool.publish_bytes(b"1", "quiet.csv")
+    drop, state = tmp_path / "drop", tmp_path / "state"
+    drop.mkdir()
+    assert cli("ship", spool.root, drop.as_uri(), "--state", state, "--no-provenance")[0] == 0
+    assert (drop / "quiet.csv").exists()
+    assert cli("trace", "quiet.csv", "--state", state)[0] == 4
+    spool.publish_bytes(b"2", "loud.csv")
+    assert cli("ship", spool.root, drop.as_uri(), "--state", state)[0] == 0
+    assert cli("trace", "loud.csv", "--state", state)[0] == 0
+
+
+def test_old_journal_bookkeeping_goes_with_the_events(url: str, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from entrepot.provenance import Recorder
+    from entrepot.provenance.retention import prune_events
+    from entrepot.provenance.schema import journals_table
+
+    with Ledger(url) as ledger:
+        for _ in range(2):
+            with Recorder(ledger.engine, state_dir=tmp_path / "state") as recorder:
+                recorder.record(Kind.RECEIVED, "/out", "a.csv")
+
+        def journals() -> int:
+            with ledger.engine.connect() as conn:
+                return len(conn.execute(sa.select(journals_table)).all())
+
+        assert journals() == 2
+        assert prune_events(ledger.engine, datetime.now(UTC) - timedelta(days=1)) == 0
+        assert journals() == 2
+        later = datetime.now(UTC) + timedelta(seconds=5)
+        assert prune_events(ledger.engine, later) == 2
+        assert prune_events(ledger.engine, later) == 0
+        assert journals() == 0

@@ -1,0 +1,264 @@
+"""The provenance recorder, its journal and the reader, on SQLite."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from entrepot.db import make_engine
+from entrepot.provenance import Kind, Outcome, Recorder, find, recover_journals, undelivered
+from entrepot.provenance.journal import JOURNAL_DIR, Journal
+from entrepot.provenance.reader import by_file, file_histories, verdict
+from entrepot.provenance.schema import events_table
+
+SECRET = "hunter2-s3cret"
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
+    yield engine
+    engine.dispose()
+
+
+def _commits(engine: sa.Engine) -> list[int]:
+    seen: list[int] = []
+    sa.event.listen(engine, "commit", lambda conn: seen.append(1))
+    return seen
+
+
+def test_events_are_written_one_transaction_per_batch(engine: sa.Engine, tmp_path: Path) -> None:
+    recorder = Recorder(engine, state_dir=tmp_path, batch=1000)
+    commits = _commits(engine)
+    for number in range(2500):
+        recorder.record(Kind.RECEIVED, "/spool", f"f{number:05d}.csv", size=number)
+    assert len(commits) == 2  # two full batches so far, nothing per event
+    recorder.close()
+    assert len(commits) == 3  # the last 500 events, the journal marked done with them
+    assert len(find(engine, "f*.csv")) == 2500
+    assert list((tmp_path / JOURNAL_DIR).iterdir()) == []
+
+
+def test_a_journey_is_read_back_in_order_with_its_verdict(engine: sa.Engine) -> None:
+    with Recorder(engine, job_id="job-1") as recorder:
+        recorder.record(Kind.RECEIVED, "/out", "a.csv", size=3, checksum="sha256:ab")
+        recorder.record(Kind.CLAIMED, "/out", "a.csv", size=3, checksum="sha256:ab")
+        recorder.record(
+            Kind.DELIVERED, "/out", "a.csv", size=3, checksum="sha256:ab",
+            target="s3://bucket/in", attempt=1, details={"remote_checksum": "md5:00"},
+        )  # fmt: skip
+        recorder.record(Kind.MOVED, "/out", "a.csv", details={"to": "cur"})
+        recorder.record(Kind.RECEIVED, "/out", "b.csv", size=1)
+    journey = find(engine, "a.csv")
+    assert [e.kind for e in journey] == [Kind.RECEIVED, Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
+    assert {e.job_id for e in journey} == {"job-1"}
+    line = verdict(journey)
+    assert line.startswith("delivered to s3://bucket/in at ") and line.endswith("checksum matches")
+    assert verdict(find(engine, "b.csv")).startswith("not delivered: received at")
+    assert [e.name for e in undelivered(engine)] == ["b.csv"]
+    assert undelivered(engine, place="/elsewhere") == []
+
+
+def test_names_are_globs_and_filters_narrow_them(engine: sa.Engine) -> None:
+    now = datetime.now(UTC).timestamp()
+    with Recorder(engine) as recorder:
+        for name in ("report-1.csv", "report-2.csv", "reports.txt", "other.csv", "r[1].csv"):
+            recorder.record(Kind.RECEIVED, "/a", name)
+        recorder.record(Kind.DELIVERED, "/b", "report-3.csv", target="ftp://u@partner/in")
+    names = {e.name for e in find(engine, "report-*.csv")}
+    assert names == {"report-1.csv", "report-2.csv", "report-3.csv"}
+    assert {e.name for e in find(engine, "report-*", place="/b")} == {"report-3.csv"}
+    assert {e.name for e in find(engine, "*", target="partner")} == {"report-3.csv"}
+    assert find(engine, "r[1].csv") == []  # a glob: the class [1] matches "1" only
+    assert [e.name for e in find(engine, "r[[]1].csv")] == ["r[1].csv"]
+    later = datetime.fromtimestamp(now + 3600, UTC)
+    assert find(engine, "*", since=later) == []
+    assert len(find(engine, "*", until=later)) == 6
+
+
+def test_no_secret_is_ever_stored(engine: sa.Engine, tmp_path: Path) -> None:
+    with Recorder(engine, state_dir=tmp_path) as recorder:
+        recorder.record(
+            Kind.FAILED, "/out", "a.csv", outcome=Outcome.FAILED,
+            target=f"sftp://user:{SECRET}@host/in",
+            details={
+                "reason": f"cannot reach postgresql://app:{SECRET}@db/data",
+                "query": f"https://h/x?token={SECRET}",
+            },
+        )  # fmt: skip
+        journal = next((tmp_path / JOURNAL_DIR).iterdir()).read_text()
+        assert "a.csv" in journal and SECRET not in journal
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(events_table)).all()
+    assert rows and SECRET not in repr(rows)
+    event = find(engine, "a.csv")[0]
+    assert event.target == "sftp://user:***@host/in"
+
+
+def test_a_killed_recorder_loses_nothing_and_its_journal_adds_nothing_twice(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    child = """
+import os, sys
+from entrepot.db import make_engine
+from entrepot.provenance import Kind, Recorder
+recorder = Recorder(make_engine(sys.argv[1], purpose="ledger"), state_dir=sys.argv[2], batch=10)
+for number in range(25):
+    recorder.record(Kind.RECEIVED, "/out", f"f{number:02d}")
+os.kill(os.getpid(), 9)
+"""
+    url = str(engine.url)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", child, url, str(tmp_path)], env=env, check=False)
+    assert done.returncode == -9
+    assert len(find(engine, "f*")) == 20  # two batches were committed, five events were not
+    # As if the process had died between a commit and the emptying of its journal: lines
+    # already in the database are still there (seq 20), and the last line is torn.
+    journal = next((tmp_path / JOURNAL_DIR).glob("*.journal"))
+    kept = journal.read_bytes()
+    first = json.loads(kept.splitlines()[0])
+    assert first[0] == 21  # [seq, at, kind, place, name, …]
+    stale = json.dumps([20, *first[1:4], "committed-already", *first[5:]]).encode()
+    journal.write_bytes(stale + b"\n" + kept + b'[26, 1796459013.0, "rec')
+    assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 5
+    names = [e.name for e in find(engine, "*")]
+    assert names == [f"f{n:02d}" for n in range(25)]
+    assert list((tmp_path / JOURNAL_DIR).iterdir()) == []
+    assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 0
+
+
+def test_a_live_recorders_journal_is_left_alone(engine: sa.Engine, tmp_path: Path) -> None:
+    with Recorder(engine, state_dir=tmp_path) as recorder:
+        recorder.record(Kind.RECEIVED, "/out", "a.csv")
+        assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 0
+        assert find(engine, "a.csv") == []
+    assert len(find(engine, "a.csv")) == 1
+
+
+def test_a_journal_written_without_a_database_is_recorded_later(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    spool = tmp_path / "out"
+    (spool / "new").mkdir(parents=True)
+    (spool / "new" / "a.csv").write_bytes(b"abc")
+    journal = Journal(tmp_path)
+    digest = hashlib.sha256(b"abc")
+    source = {"source": str(tmp_path / "source.csv")}
+    journal.arrived(Kind.RECEIVED, spool, spool / "new" / "a.csv", digest, source)
+    journal.close(remove=False)
+    assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 1
+    (event,) = find(engine, "a.csv")
+    assert event.kind is Kind.RECEIVED and event.size == 3
+    assert event.checksum == "sha256:" + digest.hexdigest()
+    assert event.details["source"] == str(tmp_path / "source.csv")
+    assert json.loads(json.dumps(event.as_json()))["kind"] == "received"
+
+
+def test_file_histories_count_failures_since_the_last_receipt(engine: sa.Engine) -> None:
+    with Recorder(engine) as recorder:
+        recorder.record(Kind.FAILED, "/out", "a.csv", outcome=Outcome.FAILED)
+        recorder.record(Kind.RECEIVED, "/out", "a.csv", checksum="sha256:01")
+        recorder.record(Kind.FAILED, "/out", "a.csv", outcome=Outcome.FAILED)
+        recorder.record(Kind.FAILED, "/out", "a.csv", outcome=Outcome.FAILED)
+        recorder.record(Kind.RECEIVED, "/other", "a.csv", checksum="sha256:02")
+    found = file_histories(engine, "/out", ["a.csv", "b.csv"])
+    assert found == {"a.csv": ("sha256:01", 2)}
+
+
+def test_verdicts_of_files_that_did_not_arrive(engine: sa.Engine) -> None:
+    with Recorder(engine) as recorder:
+        recorder.record(
+            Kind.FAILED, "/out", "a.csv", outcome=Outcome.FAILED, details={"reason": "refused"}
+        )
+        recorder.record(Kind.SKIPPED, "/out", "b.csv", target="ftp://h/in")
+        recorder.record(
+            Kind.IMPORTED, "/dc", "c.csv",
+            details={"table": "t", "rows_ok": 3, "rows_failed": 1, "pending": "c.pending.csv"},
+        )  # fmt: skip
+    journeys = by_file(find(engine, "*"))
+    assert verdict(journeys["/out", "a.csv"]).endswith("(refused)")
+    assert verdict(journeys["/out", "b.csv"]).startswith("already on ftp://h/in (identical)")
+    assert verdict(journeys["/dc", "c.csv"]).endswith("3 rows ok, 1 failed (in c.pending.csv)")
+    assert verdict([]) == "no trace"
+
+
+def test_times_are_utc_and_aware(engine: sa.Engine) -> None:
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    with Recorder(engine) as recorder:
+        recorder.record(Kind.RECEIVED, "/out", "a.csv")
+    (event,) = find(engine, "a.csv")
+    assert event.at.tzinfo is not None and event.at >= before
+
+
+@pytest.mark.parametrize("moved", [True, False])
+def test_a_step_taken_just_before_a_kill_is_recorded_once_if_it_happened(
+    engine: sa.Engine, tmp_path: Path, moved: bool
+) -> None:
+    child = """
+import os, sys
+from pathlib import Path
+from entrepot.db import make_engine
+from entrepot.provenance import Kind, Recorder
+from entrepot.provenance.journal import Then
+root = Path(sys.argv[2]) / "out"
+recorder = Recorder(make_engine(sys.argv[1], purpose="ledger"), state_dir=sys.argv[2])
+claimed, cur = root / "claimed" / "t-a.csv", root / "cur" / "a.csv"
+then = Then("moved", '{"to":"cur"}', [str(cur)], [str(claimed)])
+recorder.record(Kind.DELIVERED, str(root), "a.csv", then=then)
+recorder.flush()  # committed; the journal is kept: the move it announced is not settled
+if sys.argv[3] == "move":
+    os.rename(claimed, cur)
+os.kill(os.getpid(), 9)
+"""
+    for area in ("claimed", "cur"):
+        (tmp_path / "out" / area).mkdir(parents=True)
+    (tmp_path / "out" / "claimed" / "t-a.csv").write_bytes(b"a")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    args = [str(engine.url), str(tmp_path), "move" if moved else "stay"]
+    assert subprocess.run([sys.executable, "-c", child, *args], env=env).returncode == -9
+    with Recorder(engine, state_dir=tmp_path):  # recovers the dead journal
+        pass
+    kinds = [e.kind for e in find(engine, "a.csv")]
+    assert kinds == ([Kind.DELIVERED, Kind.MOVED] if moved else [Kind.DELIVERED])
+    assert find(engine, "a.csv")[-1].details == ({"to": "cur"} if moved else {})
+
+
+def test_a_recorded_move_is_not_added_again_from_its_announcement(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    child = """
+import os, sys
+from pathlib import Path
+from entrepot.db import make_engine
+from entrepot.provenance import Kind, Recorder
+from entrepot.provenance.journal import Then
+root = Path(sys.argv[2]) / "out"
+recorder = Recorder(make_engine(sys.argv[1], purpose="ledger"), state_dir=sys.argv[2])
+for name in ("a.csv", "b.csv"):
+    claimed, cur = root / "claimed" / f"t-{name}", root / "cur" / name
+    then = Then("moved", '{"to":"cur"}', [str(cur)], [str(claimed)])
+    recorder.record(Kind.DELIVERED, str(root), name, then=then)
+os.rename(root / "claimed" / "t-a.csv", root / "cur" / "a.csv")
+recorder.record(Kind.MOVED, str(root), "a.csv", details='{"to":"cur"}', journaled=False)
+recorder.settle()
+recorder.flush()  # a's move is in the database; b's is announced, not settled: journal kept
+os.kill(os.getpid(), 9)
+"""
+    for area in ("claimed", "cur"):
+        (tmp_path / "out" / area).mkdir(parents=True)
+    for name in ("a.csv", "b.csv"):
+        (tmp_path / "out" / "claimed" / f"t-{name}").write_bytes(b"x")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    args = [str(engine.url), str(tmp_path)]
+    assert subprocess.run([sys.executable, "-c", child, *args], env=env).returncode == -9
+    assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 0
+    assert [e.kind for e in find(engine, "a.csv")] == [Kind.DELIVERED, Kind.MOVED]
+    assert [e.kind for e in find(engine, "b.csv")] == [Kind.DELIVERED]

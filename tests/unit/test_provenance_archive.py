@@ -1,0 +1,60 @@
+"""An archive's provenance: sealed, handed off to a spool, received there, then shipped."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from entrepot.archive import RollingWriter
+from entrepot.jobs import Ledger, Runner
+from entrepot.provenance import Kind, find
+from entrepot.provenance.reader import by_file, verdict
+from entrepot.ship import ShipJob
+from entrepot.spool import Spool
+
+
+def test_an_archives_journey_from_seal_to_the_partner(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "outbox").prepare()
+    state = tmp_path / "state"
+    writer = RollingWriter(
+        tmp_path / "archives", "events-{seq}.arc", compression="zstd", spool=spool,
+        provenance=state,
+    )  # fmt: skip
+    for number in range(3):
+        writer.write({"kind": "reading"}, {"value": number})
+    writer.close()
+    (name,) = spool.names("new")
+    data = spool.path("new", name).read_bytes()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    with Ledger.open(state) as ledger:
+        assert Runner(ledger).run(ShipJob(spool.root, drop.as_uri())).ok
+        journeys = by_file(find(ledger.engine, name))
+    archive = journeys[os.path.realpath(tmp_path / "archives"), name]
+    assert [e.kind for e in archive] == [Kind.SEALED, Kind.HANDED_OFF]
+    assert archive[0].details == {"compression": "zstd", "records": 3}
+    assert archive[1].details == {"as": name, "spool": str(spool.root)}
+    shipped = journeys[os.path.realpath(spool.root), name]
+    kinds = [e.kind for e in shipped]
+    assert kinds == [Kind.RECEIVED, Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
+    checksum = "sha256:" + hashlib.sha256(data).hexdigest()
+    # Computed once, as the archive was compressed; the shipper read it from the receipt.
+    assert {archive[0].checksum, shipped[0].checksum, shipped[2].checksum} == {checksum}
+    assert (drop / name).read_bytes() == data
+    assert verdict(shipped).startswith(f"delivered to {drop.as_uri()} at ")
+
+
+def test_an_archive_without_a_spool_is_sealed_only(tmp_path: Path) -> None:
+    writer = RollingWriter(tmp_path / "archives", "plain-{seq}.arc", provenance=tmp_path / "s")
+    writer.write({"kind": "reading"}, b"x")
+    writer.close()
+    (final,) = writer.finished
+    with Ledger.open(tmp_path / "s") as ledger:
+        from entrepot.provenance import recover_journals
+
+        assert recover_journals(ledger.engine, tmp_path / "s" / "provenance") == 1
+        (event,) = find(ledger.engine, final.name)
+    assert event.kind is Kind.SEALED and event.size == final.stat().st_size
+    assert event.checksum is None  # not compressed: never read, hashed at its delivery
+    assert event.details == {"compression": None, "records": 1}
