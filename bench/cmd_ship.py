@@ -174,7 +174,14 @@ class Runs:
         return f"run{self.count:04}-{side}"
 
 
-def ship_row(remote: Remote, rclone: Rclone, sources: list[Path], base: Path, runs: Runs) -> Row:
+def ship_row(
+    remote: Remote,
+    rclone: Rclone,
+    sources: list[Path],
+    base: Path,
+    runs: Runs,
+    extra: tuple[str, ...] = (),
+) -> Row:
     expected = digests(sources)
     spool, state = base / "spool", base / "state"
     names = [path.name for path in sources]
@@ -204,7 +211,7 @@ def ship_row(remote: Remote, rclone: Rclone, sources: list[Path], base: Path, ru
 
         argv = [ENTREPOT, "ship", str(spool), remote.url(folder), "--parallel", "4"]
         argv += ["--state", str(state), "--password-env", PASSWORD_VARIABLE, *remote.cli_options]
-        return Command(argv, verify=verify, cleanup=cleanup, env=remote.env)
+        return Command([*argv, *extra], verify=verify, cleanup=cleanup, env=remote.env)
 
     def reference() -> Command:
         folder = runs.folder("rclone")
@@ -259,6 +266,12 @@ def main() -> None:
     parser.add_argument("--large-mib", type=int, default=256, help="MiB to put (default 256)")
     parser.add_argument("--protocols", default="ftp,sftp,s3", help="default ftp,sftp,s3")
     parser.add_argument("--work", default="ship,put", help="ship, put or both (default)")
+    parser.add_argument(
+        "--ship-arg",
+        action="append",
+        default=[],
+        help="an argument added to entrepot ship (e.g. --ship-arg=--no-provenance), repeatable",
+    )
     args = parser.parse_args()
     base = scratch("cmd-ship")
     sources = random_files(base / "sources", args.files, args.size)
@@ -283,7 +296,9 @@ def main() -> None:
         rows = []
         for protocol in args.protocols.split(","):
             if "ship" in work:
-                rows.append(ship_row(remotes[protocol], rclone, sources, base, runs))
+                rows.append(
+                    ship_row(remotes[protocol], rclone, sources, base, runs, tuple(args.ship_arg))
+                )
             if "put" in work:
                 rows.append(put_row(remotes[protocol], rclone, large, runs))
         workload = {"files": args.files, "size": args.size, "large_mib": args.large_mib}
