@@ -254,3 +254,49 @@ def test_fetched_files_are_received_from_where_they_came(ftp_server: Any, tmp_pa
     assert event.place == os.path.realpath(spool.root)
     assert event.details["source"] == f"{ftp_server.url}/in.csv"
     assert ftp_server.password not in json.dumps(event.as_json())
+
+
+def test_an_events_journey_from_archive_to_ftp_under_the_lock_protocol(
+    ftp_server: Any, tmp_path: Path
+) -> None:
+    """spool ← archive sealed and handed off → shipped to FTP with the lock protocol → cur/."""
+    from entrepot.archive import ArchiveReader, RollingWriter
+
+    state = tmp_path / "state"
+    spool = Spool(tmp_path / "outbox").prepare()
+    writer = RollingWriter(
+        tmp_path / "archives", "events-{seq}.arc", compression="zstd", spool=spool,
+        provenance=state,
+    )  # fmt: skip
+    for number in range(50):
+        writer.write({"kind": "reading"}, {"value": number})
+    writer.close()
+    (name,) = spool.names("new")
+    with Ledger.open(state) as ledger:
+        result = Runner(ledger).run(
+            ShipJob(spool.root, ftp_server.url, options=ShipOptions(protocol="lock"),
+                    target_options=ftp_server.options)
+        )  # fmt: skip
+        assert result.ok, result
+        journeys = by_file(find(ledger.engine, name))
+
+    on_server = ftp_server.root / name
+    assert sorted(os.listdir(ftp_server.root)) == [name]  # the lock file is gone
+    with ArchiveReader(on_server) as reader:
+        assert [record.payload["value"] for record in reader] == list(range(50))
+    checksum = _sha256(on_server.read_bytes())
+
+    archive = journeys[os.path.realpath(tmp_path / "archives"), name]
+    assert [event.kind for event in archive] == [Kind.SEALED, Kind.HANDED_OFF]
+    assert archive[0].details == {"compression": "zstd", "records": 50}
+    shipped = journeys[os.path.realpath(spool.root), name]
+    assert [event.kind for event in shipped] == [
+        Kind.RECEIVED, Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED,
+    ]  # fmt: skip
+    # One checksum all the way, equal to the bytes on the server: computed once, as sealed.
+    assert {archive[0].checksum, shipped[0].checksum, shipped[1].checksum} == {checksum}
+    assert shipped[2].details["remote_size"] == on_server.stat().st_size
+    assert shipped[3].details == {"to": "cur"}
+    assert spool.names("cur") == [name]
+    assert verdict(shipped).startswith(f"delivered to {ftp_server.url} at ")
+    assert ftp_server.password not in json.dumps([event.details for event in shipped])
