@@ -29,7 +29,7 @@ from entrepot.cli import names
 from entrepot.errors import ConfigError, UnknownName
 from entrepot.ship import ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob
-from entrepot.targets.url import SECRET_OPTIONS
+from entrepot.targets import option_pairs
 
 __all__ = ["Wanted", "configured_job", "job_between", "run_ledger", "target_overrides"]
 
@@ -45,17 +45,10 @@ def target_overrides(
     pairs: list[str] | None, password_env: str | None, password_file: Path | None
 ) -> dict[str, Any]:
     """The target options of ``-o KEY=VALUE``, ``--password-env`` and ``--password-file``."""
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"target option {pair!r} is not KEY=VALUE")
-        if key in SECRET_OPTIONS:
-            raise ConfigError(f"pass {key} through the environment or a file, not the command line")
-        if key in _ROUTE_SETTINGS:
-            flag = "--" + key.replace("_", "-")
-            raise ConfigError(f"{key} is a shipping setting, not a target option: use {flag}")
-        options[key] = value
+    options: dict[str, Any] = dict(option_pairs(pairs or []))  # a secret is refused there
+    for key in sorted(options.keys() & _ROUTE_SETTINGS):
+        flag = "--" + key.replace("_", "-")
+        raise ConfigError(f"{key} is a shipping setting, not a target option: use {flag}")
     if password_env:
         options["password_env"] = password_env
     if password_file:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from entrepot.errors import ConfigError
 from entrepot.redact import mask_secrets
-from entrepot.service.config import UNKNOWN_REFERENCES, Config, TargetConfig
+from entrepot.service.config import UNKNOWN_REFERENCES, Config
 from entrepot.service.paths import CONFIG_NAME, default_config_path  # computed without pydantic
 
 __all__ = [
@@ -274,12 +274,3 @@ def _reference_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], 
 
 def _int(match: re.Match[str] | None) -> int | None:
     return int(match[1]) if match else None
-
-
-def target_for(config: Config, name: str) -> TargetConfig:
-    """The target called ``name``; a clear error naming the known ones otherwise."""
-    try:
-        return config.targets[name]
-    except KeyError:
-        known = ", ".join(sorted(config.targets)) or "none"
-        raise ConfigError(f"no target named {name!r} in {config.source} (known: {known})") from None
