@@ -125,6 +125,7 @@ class S3Server:
             with urllib.request.urlopen(self.endpoint_url, timeout=1):
                 return True
         except urllib.error.HTTPError as exc:
+            exc.close()  # the error holds the reply and its socket
             return exc.code == 403  # ready: it refuses an unsigned request
         except OSError:
             return False
