@@ -15,7 +15,7 @@ re-run rebuilds it from the configuration as it is then
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from entrepot.jobs import RetryPolicy
 from entrepot.service.config import (
@@ -81,8 +81,14 @@ def fetch_job(config: Config, name: str) -> FetchJob:
     return _route_job(FetchJob, config, fetch, options, origin_of(config, fetch=name))
 
 
-def import_job(center: DataCenterConfig, file: str, table: str) -> ImportJob:
-    """The import of ``file`` (a name in the data center's root) into ``table``."""
+def import_job(
+    center: DataCenterConfig, file: str, table: str, *, mode: str | None = None, **options: Any
+) -> ImportJob:
+    """The import of ``file`` (a name in the data center's root) into ``table``.
+
+    ``mode`` defaults to the section's; ``options`` are further
+    :class:`~entrepot.datacenter.ImportOptions` fields (``empty``, ``user``…).
+    """
     # Imported here: a service without a data center never loads it.
     from entrepot.datacenter import ImportJob
 
@@ -90,11 +96,12 @@ def import_job(center: DataCenterConfig, file: str, table: str) -> ImportJob:
         center.root,
         file,
         table,
-        mode=center.mode,
+        mode=mode or center.mode,
         schema=center.schemas,
         database=center.database,
         password_env=center.password_env,
         password_file=center.password_file,
+        **options,
     )
 
 

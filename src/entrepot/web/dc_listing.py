@@ -1,0 +1,197 @@
+"""What the data center pages list: the files of an area, a page at a time.
+
+A row shows a file's name, size, date and line count.  Lines are counted by
+reading the file (decompressed for ``.csv.gz``), so counts are kept per
+(path, size, modification time) and a file is counted only up to
+:data:`COUNT_LIMIT` bytes: a larger one shows no count rather than making the
+page wait.  Names come from :meth:`~entrepot.datacenter.DataCenter.files`,
+which leaves hidden bookkeeping entries and anything but regular files out.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from math import ceil
+from pathlib import Path
+from typing import BinaryIO, Generic, Literal, TypeVar, get_args
+
+from entrepot.datacenter import DataCenter, FileInfo
+from entrepot.datacenter.listing import SortKey, is_csv_name, list_files
+
+#: The areas listed by the pages: the root (``pending``), result folders, exports.
+ListedArea = Literal["pending", "finished", "unfinished", "deleted", "graduated", "exports"]
+LISTED_AREAS: tuple[ListedArea, ...] = get_args(ListedArea)
+
+#: Files listed on one page.
+PAGE_SIZE = 50
+#: Bytes read at most to count the lines of one file.
+COUNT_LIMIT = 64 * 1024 * 1024
+_BLOCK = 1 << 20
+_CACHED = 4096
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing: its items, its number (from 1) and how many there are."""
+
+    items: Sequence[T]
+    number: int
+    pages: int
+    total: int
+
+    @classmethod
+    def of(cls, items: Sequence[T], number: int, size: int = PAGE_SIZE) -> Page[T]:
+        """Page ``number`` of ``items`` (a number past the end gives the last page)."""
+        pages = max(1, ceil(len(items) / size))
+        number = min(max(1, number), pages)
+        start = (number - 1) * size
+        return cls(items[start : start + size], number, pages, len(items))
+
+    @property
+    def previous(self) -> int | None:
+        return self.number - 1 if self.number > 1 else None
+
+    @property
+    def next(self) -> int | None:
+        return self.number + 1 if self.number < self.pages else None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "page": self.number,
+            "pages": self.pages,
+            "total": self.total,
+            "previous": self.previous,
+            "next": self.next,
+        }
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """A file as the pages show it."""
+
+    area: ListedArea
+    name: str
+    size: int
+    human_size: str
+    date: str
+    local_date: str
+    lines: int | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "area": self.area,
+            "name": self.name,
+            "size": self.size,
+            "date": self.date,
+            "lines": self.lines,
+        }
+
+
+class _LineCounts:
+    """Line counts of files, remembered while the file stays the same."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: OrderedDict[tuple[str, int, float], int | None] = OrderedDict()
+
+    def of(self, info: FileInfo) -> int | None:
+        key = (str(info.path), info.size, info.mtime)
+        with self._lock:
+            if key in self._counts:
+                self._counts.move_to_end(key)
+                return self._counts[key]
+        count = count_lines(info.path)
+        with self._lock:
+            self._counts[key] = count
+            while len(self._counts) > _CACHED:
+                self._counts.popitem(last=False)
+        return count
+
+
+_LINE_COUNTS = _LineCounts()
+
+
+def count_lines(path: Path, *, limit: int = COUNT_LIMIT) -> int | None:
+    """The lines of ``path`` (a last line without a line end counts), decompressed for
+    ``.gz``; None when it holds more than ``limit`` bytes or cannot be read."""
+    lines = 0
+    read = 0
+    last = b"\n"
+    try:
+        # Never through a link: a file planted as one is not ours to read.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with open(fd, "rb") as raw:
+            gzipped = path.name.lower().endswith(".gz")
+            source: BinaryIO = gzip.GzipFile(fileobj=raw) if gzipped else raw  # type: ignore[assignment]
+            while block := source.read(_BLOCK):
+                read += len(block)
+                if read > limit:
+                    return None
+                lines += block.count(b"\n")
+                last = block[-1:]
+    except (OSError, EOFError, zlib.error):
+        return None
+    return lines + (last != b"\n")
+
+
+def area_files(center: DataCenter, area: ListedArea, *, sort: SortKey = "name") -> list[FileInfo]:
+    """The CSV files of ``area`` (``pending`` is the root); symbolic links left out."""
+    if area == "exports":
+        found = list_files(center.root / "exports", accept=is_csv_name, sort=sort)
+    else:
+        found = center.files(area, sort=sort)
+    return [info for info in found if not info.path.is_symlink()]
+
+
+def area_page(
+    center: DataCenter, area: ListedArea, page: int = 1, *, sort: SortKey = "name"
+) -> Page[FileRow]:
+    """Page ``page`` of ``area``, its files' lines counted (only those shown)."""
+    listed = Page.of(area_files(center, area, sort=sort), page)
+    rows = [file_row(area, info) for info in listed.items]
+    return Page(rows, listed.number, listed.pages, listed.total)
+
+
+def file_row(area: ListedArea, info: FileInfo) -> FileRow:
+    date = info.as_json()["date"]
+    assert isinstance(date, str)
+    return FileRow(
+        area=area,
+        name=info.name,
+        size=info.size,
+        human_size=info.human_size,
+        date=date,
+        local_date=info.local_date,
+        lines=_LINE_COUNTS.of(info),
+    )
+
+
+def parse_area(text: str) -> ListedArea | None:
+    """``text`` as an area name, None when it names none."""
+    for area in LISTED_AREAS:
+        if text == area:
+            return area
+    return None
+
+
+__all__ = [
+    "COUNT_LIMIT",
+    "LISTED_AREAS",
+    "PAGE_SIZE",
+    "FileRow",
+    "ListedArea",
+    "Page",
+    "area_files",
+    "area_page",
+    "count_lines",
+    "file_row",
+    "parse_area",
+]
