@@ -27,7 +27,7 @@ from entrepot.datacenter import DataCenter
 from entrepot.datacenter.imports.options import EMPTY_CELLS, MODES
 from entrepot.datacenter.imports.placement import PENDING_SUFFIX, stem_of
 from entrepot.errors import UnknownJob
-from entrepot.jobs import JobRecord, JobState, Ledger, Runner
+from entrepot.jobs import JobRecord, JobState, Ledger, Outcome, Runner
 from entrepot.service.building import import_job
 from entrepot.service.config import DataCenterConfig
 from entrepot.web.dc_listing import count_lines
@@ -83,8 +83,8 @@ class Progress:
     table: str
     mode: str
     state: str
-    """``queued``, ``running``, ``finished``, ``failed`` (waits in the backlog), ``dead``
-    or ``dropped``."""
+    """``queued``, ``running``, ``waiting`` (another process imports the file),
+    ``finished``, ``failed`` (waits in the backlog), ``dead`` or ``dropped``."""
     stage: str | None
     rows_ok: int
     rows_failed: int
@@ -135,6 +135,15 @@ _STATES = {
 }
 
 
+def _state(record: JobRecord) -> str:
+    if record.state == JobState.BACKLOG:
+        if record.runs == 0:
+            return "queued"  # made due now by the page, not run yet
+        if record.last_outcome == Outcome.DEFERRED:
+            return "waiting"  # another process imports the file: it runs again soon
+    return _STATES.get(record.state, str(record.state))
+
+
 def import_record(ledger: Ledger, center: DataCenter, job_id: str) -> JobRecord:
     """The ledger's import job ``job_id`` of this data center; :class:`Missing` if none."""
     try:
@@ -165,7 +174,7 @@ def progress(ledger: Ledger, center: DataCenter, job_id: str) -> Progress:
     stage = found["stage"] if found is not None else None
     if found is not None and found["rows_total"] is not None:
         ok, failed = found["rows_ok"], found["rows_failed"]
-    state = _STATES.get(record.state, str(record.state))
+    state = _state(record)
     return Progress(
         job_id=job_id,
         file=str(params.get("file", "")),

@@ -44,6 +44,10 @@ FILE_FIELD = "file"
 _WORK = "web-uploads"
 
 
+class TooLarge(UploadRejected):
+    """The upload passed the size limit while it streamed."""
+
+
 class BadForm(Exception):
     """The request is not a form the upload page sends (the reason says why)."""
 
@@ -120,7 +124,7 @@ class _Parts:
             return
         self.size += end - start
         if self.size > self.limit:
-            raise UploadRejected(
+            raise TooLarge(
                 f"{self.filename!r} is larger than the limit of {human_size(self.limit)}"
             )
         self.pending.append(data[start:end])
@@ -171,7 +175,7 @@ async def receive(
     boundary = boundary_of(content_type)
     declared = int(content_length) if content_length and content_length.isdigit() else None
     if declared is not None and declared > limit + ENVELOPE:
-        raise UploadRejected(f"the upload is larger than the limit of {human_size(limit)}")
+        raise TooLarge(f"the upload is larger than the limit of {human_size(limit)}")
     parts = _Parts(limit, before_file)
     path = folder / f"{uuid.uuid4().hex}.part"
     parser = MultipartParser(boundary, parts.callbacks())  # type: ignore[arg-type]
@@ -220,6 +224,7 @@ __all__ = [
     "BadForm",
     "Received",
     "Stored",
+    "TooLarge",
     "boundary_of",
     "receive",
     "store",
