@@ -165,3 +165,15 @@ def test_an_import_of_a_link_is_refused(center: DataCenter, tmp_path: Path) -> N
     os.symlink(tmp_path / "outside.csv", center.root / "linked.csv")
     with pytest.raises(dc_imports.BadImport, match="no file"):
         dc_imports.check_request(center, "linked.csv", "students", "create", "keep")
+
+
+def test_one_page_counts_a_bounded_number_of_bytes_the_next_view_the_rest(
+    center: DataCenter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a.csv", "b.csv", "c.csv"):
+        (center.root / name).write_bytes(b"x,y\n" * 100)  # 400 bytes each
+    monkeypatch.setattr(dc_listing, "PAGE_BUDGET", 900)
+    first = [row.lines for row in dc_listing.area_page(center, "pending").items]
+    assert first == [100, 100, None]
+    second = [row.lines for row in dc_listing.area_page(center, "pending").items]
+    assert second == [100, 100, 100]

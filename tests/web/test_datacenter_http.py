@@ -320,3 +320,15 @@ def test_downloads_refuse_hostile_names_and_planted_links(dashboard: Dashboard) 
         assert reply.status_code in (400, 403, 404), (path, reply.status_code)
         assert "secret" not in reply.text and "[tables" not in reply.text, path
     assert re.search(r"planted\.csv", viewer.get("/datacenter").text) is None
+
+
+def test_long_listings_have_pages(dashboard: Dashboard) -> None:
+    for number in range(53):
+        (dashboard.root / "dc" / "finished" / f"f{number:02}.csv").write_text("a\n")
+    viewer = dashboard.client("viewer")
+    page = viewer.get("/datacenter", params={"area": "finished"}).text
+    assert "f49.csv" in page and "f50.csv" not in page
+    assert 'href="/datacenter?area=finished&amp;sort=name&amp;page=2"' in page
+    second = viewer.get("/api/datacenter", params={"area": "finished", "page": "2"}).json()
+    assert [f["name"] for f in second["files"]] == ["f50.csv", "f51.csv", "f52.csv"]
+    assert second["paging"]["previous"] == 1

@@ -4,7 +4,8 @@ A row shows a file's name, size, date and line count.  Lines are counted by
 reading the file (decompressed for ``.csv.gz``), so counts are kept per
 (path, size, modification time) and a file is counted only up to
 :data:`COUNT_LIMIT` bytes: a larger one shows no count rather than making the
-page wait.  Names come from :meth:`~entrepot.datacenter.DataCenter.files`,
+page wait, and one page counts files of :data:`PAGE_BUDGET` bytes at most (the
+others on a later view).  Names come from :meth:`~entrepot.datacenter.DataCenter.files`,
 which leaves hidden bookkeeping entries and anything but regular files out.
 """
 
@@ -32,6 +33,8 @@ LISTED_AREAS: tuple[ListedArea, ...] = get_args(ListedArea)
 PAGE_SIZE = 50
 #: Bytes read at most to count the lines of one file.
 COUNT_LIMIT = 64 * 1024 * 1024
+#: Bytes of files (as stored) counted at most for one page; counts are remembered.
+PAGE_BUDGET = 256 * 1024 * 1024
 _BLOCK = 1 << 20
 _CACHED = 4096
 
@@ -102,12 +105,17 @@ class _LineCounts:
         self._lock = threading.Lock()
         self._counts: OrderedDict[tuple[str, int, float], int | None] = OrderedDict()
 
-    def of(self, info: FileInfo) -> int | None:
+    def of(self, info: FileInfo, budget: list[int]) -> int | None:
+        """The lines of ``info``'s file; counting takes its size from ``budget[0]``, and a
+        file larger than what is left is not counted (this time: a later page counts it)."""
         key = (str(info.path), info.size, info.mtime)
         with self._lock:
             if key in self._counts:
                 self._counts.move_to_end(key)
                 return self._counts[key]
+        if info.size > budget[0]:
+            return None
+        budget[0] -= info.size
         count = count_lines(info.path)
         with self._lock:
             self._counts[key] = count
@@ -156,11 +164,12 @@ def area_page(
 ) -> Page[FileRow]:
     """Page ``page`` of ``area``, its files' lines counted (only those shown)."""
     listed = Page.of(area_files(center, area, sort=sort), page)
-    rows = [file_row(area, info) for info in listed.items]
+    budget = [PAGE_BUDGET]
+    rows = [file_row(area, info, budget) for info in listed.items]
     return Page(rows, listed.number, listed.pages, listed.total)
 
 
-def file_row(area: ListedArea, info: FileInfo) -> FileRow:
+def file_row(area: ListedArea, info: FileInfo, budget: list[int]) -> FileRow:
     date = info.as_json()["date"]
     assert isinstance(date, str)
     return FileRow(
@@ -170,7 +179,7 @@ def file_row(area: ListedArea, info: FileInfo) -> FileRow:
         human_size=info.human_size,
         date=date,
         local_date=info.local_date,
-        lines=_LINE_COUNTS.of(info),
+        lines=_LINE_COUNTS.of(info, budget),
     )
 
 
