@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from entrepot.jobs import Runner
+from entrepot.provenance.events import Kind
+from entrepot.provenance.reader import find
 from entrepot.service.building import import_job
 from entrepot.web.host import DaemonHost
 from tests.web.conftest import Dashboard
@@ -136,6 +138,11 @@ def test_upload_import_progress_and_the_pending_file(dashboard: Dashboard) -> No
     assert line["fields"]["failed"] == "2" and line["fields"]["job"] == job_id
     recent = viewer.get("/api/datacenter").json()["recent"]
     assert recent[0]["job_id"] == job_id
+    # The file's trace starts with its upload, with the checksum of what was stored.
+    engine = dashboard.daemon.ledger.engine  # type: ignore[union-attr]
+    kinds = [(e.kind, e.checksum) for e in find(engine, name)]
+    assert kinds[0] == (Kind.UPLOADED, stored.json()["checksum"])
+    assert Kind.IMPORTED in [kind for kind, _ in kinds]
 
 
 def test_an_import_page_refreshes_itself_until_it_ends(dashboard: Dashboard) -> None:

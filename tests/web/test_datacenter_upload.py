@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import anyio
@@ -54,7 +54,6 @@ def receive(
     *,
     length: str | None = None,
     content_type: str = CONTENT_TYPE,
-    before_file: Callable[[Mapping[str, str]], None] = lambda fields: None,
 ) -> dc_upload.Received:
     async def run() -> dc_upload.Received:
         return await dc_upload.receive(
@@ -63,7 +62,6 @@ def receive(
             content_length=length,
             folder=folder,
             limit=limit,
-            before_file=before_file,
         )
 
     return anyio.run(run)
@@ -102,22 +100,6 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading(center: Data
     with pytest.raises(UploadRejected, match="larger than the limit"):
         receive(chunks, folder, 1024, length=str(1024 + dc_upload.ENVELOPE + 1))
     assert chunks.read == 0
-    assert list(folder.iterdir()) == []
-
-
-def test_a_forged_form_is_refused_before_the_file_is_written(center: DataCenter) -> None:
-    folder = dc_upload.work_folder(center)
-    seen: list[dict[str, str]] = []
-
-    def refuse(fields: Mapping[str, str]) -> None:
-        seen.append(dict(fields))
-        raise PermissionError("no csrf")
-
-    chunks = Chunks(body(b"a\n" * 10_000, fields={"other": "1"}))
-    with pytest.raises(PermissionError):
-        receive(chunks, folder, 1 << 20, before_file=refuse)
-    assert seen == [{"other": "1"}]
-    assert chunks.read < 3
     assert list(folder.iterdir()) == []
 
 

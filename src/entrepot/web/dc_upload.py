@@ -5,9 +5,9 @@ text fields are kept in memory (a few, each bounded), the one file part is
 written to a temporary file in the data center's hidden state folder and
 counted — the upload is refused the moment it passes the data center's
 size limit, not after it was read whole (a ``Content-Length`` already over
-the limit is refused before anything is read).  ``before_file`` sees the
-fields that came before the file (the form puts its ``csrf`` field first),
-so a forged request is refused before any of its bytes reach the disk.
+the limit is refused before anything is read).  The session's CSRF token,
+the form's first field, was checked before the body reached this code
+(:class:`~entrepot.web.guard.CsrfCheck`).
 
 The temporary file is then stored by
 :meth:`~entrepot.datacenter.DataCenter.upload` — the same code path as
@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -65,9 +65,8 @@ class Received:
 class _Parts:
     """The parser's callbacks: fields into memory, the file's bytes into a list to write."""
 
-    def __init__(self, limit: int, before_file: Callable[[Mapping[str, str]], None]) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.before_file = before_file
         self.fields: dict[str, str] = {}
         self.filename: str | None = None
         self.size = 0
@@ -112,7 +111,6 @@ class _Parts:
             return
         if self._name != FILE_FIELD or self.filename is not None:
             raise BadForm(f"the form must hold one file, in the field {FILE_FIELD!r}")
-        self.before_file(self.fields)
         self.filename = _text(options[b"filename"], "the file name")
         self._is_file = True
 
@@ -163,20 +161,19 @@ async def receive(
     content_length: str | None,
     folder: Path,
     limit: int,
-    before_file: Callable[[Mapping[str, str]], None] = lambda fields: None,
 ) -> Received:
     """Parse a form's body from ``chunks``, its file written under ``folder``.
 
     Raises :class:`~entrepot.errors.UploadRejected` (too large, a name that is
-    not text), :class:`BadForm` (not the upload form), or what ``before_file``
-    raises; the temporary file is removed then.  On success the caller owns
+    not text) or :class:`BadForm` (not the upload form); the temporary file is
+    removed then.  On success the caller owns
     it (and removes it: see :func:`store`).
     """
     boundary = boundary_of(content_type)
     declared = int(content_length) if content_length and content_length.isdigit() else None
     if declared is not None and declared > limit + ENVELOPE:
         raise TooLarge(f"the upload is larger than the limit of {human_size(limit)}")
-    parts = _Parts(limit, before_file)
+    parts = _Parts(limit)
     path = folder / f"{uuid.uuid4().hex}.part"
     parser = MultipartParser(boundary, parts.callbacks())  # type: ignore[arg-type]
     out: BinaryIO = await anyio.to_thread.run_sync(open, path, "xb")
