@@ -222,10 +222,18 @@ def _submit(host: DashboardHost, fields: dict[str, str]) -> str:
 
 
 def _record_upload(host: DashboardHost, center: DataCenter, stored: dc_upload.Stored) -> None:
-    """The upload in the file's provenance, so that its trace starts with it."""
+    """The upload in the file's provenance, so that its trace starts with it.
+
+    The file is stored by then: a record that cannot be written is logged,
+    not reported as a failed upload (sent again, it would be refused).
+    """
     from entrepot.provenance.recorder import Recorder
 
-    with Recorder(host.provenance(), state_dir=host.ledger.state_dir) as recorder:
-        details = {"user": WEB_USER, "via": "dashboard"}
-        recorder.record(Kind.UPLOADED, place_of(center.root), stored.name, size=stored.size,
-                        checksum=stored.checksum, details=details)  # fmt: skip
+    details = {"user": WEB_USER, "via": "dashboard"}
+    try:
+        with Recorder(host.provenance(), state_dir=host.ledger.state_dir) as recorder:
+            recorder.record(Kind.UPLOADED, place_of(center.root), stored.name, size=stored.size,
+                            checksum=stored.checksum, details=details)  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - the upload itself succeeded
+        log_event(logger, "web.dc_upload_unrecorded", logging.WARNING, name=stored.name,
+                  error=f"{type(exc).__name__}: {exc}")  # fmt: skip
