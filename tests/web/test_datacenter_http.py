@@ -339,3 +339,27 @@ def test_long_listings_have_pages(dashboard: Dashboard) -> None:
     second = viewer.get("/api/datacenter", params={"area": "finished", "page": "2"}).json()
     assert [f["name"] for f in second["files"]] == ["f50.csv", "f51.csv", "f52.csv"]
     assert second["paging"]["previous"] == 1
+
+
+def test_the_mode_chosen_is_the_mode_imported(dashboard: Dashboard) -> None:
+    operator = dashboard.client("operator")
+    wait_done(
+        operator,
+        start_import(operator, upload(operator, "c.csv", CUSTOMERS).json()["stored"]).json()[
+            "job_id"
+        ],
+    )
+    for mode, content in [
+        ("update", "customer_id,name\nC001,Anne\n"),
+        ("remove", "customer_id\nC003\n"),
+    ]:
+        name = upload(operator, f"{mode}.csv", content).json()["stored"]
+        form = {"file": name, "table": "customers", "mode": mode, "empty": "keep"}
+        job_id = operator.post("/api/datacenter/import", data=form).json()["job_id"]
+        progress = wait_done(operator, job_id)
+        assert (progress["mode"], progress["rows_ok"], progress["rows_failed"]) == (mode, 1, 0)
+    exported = operator.post("/api/datacenter/export", data={"table": "customers"}).json()
+    rows = operator.get(exported["download"]).text.splitlines()
+    assert rows == ["customer_id,name,country", "C001,Anne,fr"]
+    deleted = operator.get("/datacenter/files/deleted/customers.csv").text.splitlines()
+    assert deleted[1].startswith("C003,Cy,nl,")
