@@ -226,7 +226,7 @@ def ship(
         str | None,
         typer.Option(
             "--conflict",
-            help="Remote name taken: replace (default), skip (identical), fail or rename.",
+            help="Remote name taken: replace (default), skip (identical), fail, rename or exclusive.",
         ),
     ] = None,
     sweep_partials_after: Annotated[

@@ -220,7 +220,7 @@ class RouteConfig(_Schedule):
     on_arrival: bool = False
     protocol: Literal["atomic", "lock", "marker"] = "atomic"
     parallel: int = Field(default=1, ge=1, le=64)
-    conflict: Literal["replace", "skip", "fail", "rename"] = "replace"
+    conflict: Literal["replace", "skip", "fail", "rename", "exclusive"] = "replace"
     after: Literal["cur", "delete", "archive"] = "cur"
     order: Literal["oldest", "newest", "name"] = "oldest"
     provenance: bool = True

@@ -56,7 +56,7 @@ class ShipOptions:
     after: After = "cur"
     parallel: int = 1
     order: Order = "oldest"
-    conflict: Literal["replace", "skip", "fail", "rename"] = "replace"
+    conflict: Literal["replace", "skip", "fail", "rename", "exclusive"] = "replace"
     verify: bool = True
     lease: float | None = None
     sweep_partials_after: float | None = 3600.0

@@ -87,6 +87,19 @@ class Target(Connection, ABC):
     def _makedirs(self, folder: str) -> None:
         """Create ``folder`` and its parents under the target folder; fine if they exist."""
 
+    # -- conditional writes (conflict policy "exclusive"; :mod:`.exclusive`) -----------
+
+    def _conditional_writes(self) -> bool:
+        """True when :meth:`_put_if_absent` is refused atomically by the server on a taken
+        name; otherwise the ``exclusive`` policy checks the name after writing."""
+        return False
+
+    def _put_if_absent(
+        self, path: str, src: IO[bytes], size: int, progress: Progress
+    ) -> RemoteInfo | None:
+        """Like ``_put``, refused (RemoteExists) when ``path`` exists; see above."""
+        raise NotImplementedError(f"{type(self).__name__} has no conditional writes")
+
     # -- the public API ------------------------------------------------------------
 
     def upload(
