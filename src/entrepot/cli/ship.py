@@ -226,7 +226,14 @@ def ship(
         str | None,
         typer.Option(
             "--conflict",
-            help="Remote name taken: replace (default), skip (identical), fail, rename or exclusive.",
+            help="Remote name taken: replace (default), skip, fail, rename or exclusive.",
+        ),
+    ] = None,
+    remote_name: Annotated[
+        str | None,
+        typer.Option(
+            "--remote-name",
+            help="Remote name template, e.g. '{instance}/{route}/{yyyy}/{mm}/{dd}/{name}'.",
         ),
     ] = None,
     sweep_partials_after: Annotated[
@@ -266,6 +273,7 @@ def ship(
         "parallel": parallel,
         "conflict": conflict,
         "lease": lease,
+        "remote_name": remote_name,
     }
     given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
     if sweep_partials_after is not None:

@@ -224,6 +224,10 @@ class RouteConfig(_Schedule):
     after: Literal["cur", "delete", "archive"] = "cur"
     order: Literal["oldest", "newest", "name"] = "oldest"
     provenance: bool = True
+    #: Remote name template (``entrepot.ship.naming``); ``fleet = true`` makes it
+    #: ``{instance}/{route}/{yyyy}/{mm}/{dd}/{name}`` and the conflict policy ``exclusive``.
+    remote_name: str | None = None
+    fleet: bool = False
 
     @model_validator(mode="after")
     def _has_a_trigger(self) -> RouteConfig:
@@ -239,6 +243,9 @@ class FetchConfig(_Schedule):
     spool: str
     protocol: Literal["atomic", "lock", "marker"] = "atomic"
     remote_after: str | None = None
+    #: Claim each remote file in the ledger first, so several instances fetch it once.
+    claims: bool = False
+    claim_lease: Duration = 300.0
 
     @model_validator(mode="after")
     def _has_a_trigger(self) -> FetchConfig:
