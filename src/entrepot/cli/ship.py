@@ -343,6 +343,18 @@ def fetch(
         str | None,
         typer.Option("--remote-after", help="Move fetched files to this remote folder."),
     ] = None,
+    claims: Annotated[
+        bool,
+        typer.Option(
+            "--claims", help="Claim each file in the ledger first: fetchers share the folder."
+        ),
+    ] = False,
+    claim_lease: Annotated[
+        float | None,
+        typer.Option(
+            "--claim-lease", parser=parse_duration, help="Claims of a silent fetcher: 300s."
+        ),
+    ] = None,
     create: Annotated[
         bool, typer.Option("--create", help="Create the spool if it does not exist.")
     ] = False,
@@ -364,8 +376,10 @@ def fetch(
     URL and SPOOL may be names from the configuration file; a fetch's name
     alone runs that fetch once, as the service would.
     """
-    chosen = {"protocol": protocol, "remote_after": remote_after}
+    chosen = {"protocol": protocol, "remote_after": remote_after, "claim_lease": claim_lease}
     given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
+    if claims:
+        given["claims"] = True
     if no_provenance:
         given["provenance"] = False
     overrides = target_overrides(option, password_env, password_file)

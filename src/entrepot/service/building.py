@@ -15,7 +15,6 @@ re-run rebuilds it from the configuration as it is then
 
 from __future__ import annotations
 
-import socket
 from typing import TYPE_CHECKING, TypeVar
 
 from entrepot.jobs import RetryPolicy
@@ -28,7 +27,7 @@ from entrepot.service.config import (
 )
 from entrepot.ship import FetchJob, ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob
-from entrepot.ship.naming import FLEET_TEMPLATE
+from entrepot.ship.naming import FLEET_TEMPLATE, default_instance
 
 if TYPE_CHECKING:
     from entrepot.datacenter import ImportJob
@@ -41,7 +40,7 @@ __all__ = ["backlog_policy", "fetch_job", "import_job", "instance_of", "origin_o
 def instance_of(config: Config) -> str:
     """This service's instance name: ``[service] instance``, by default the host name."""
     named = getattr(config.service, "instance", None)
-    return str(named) if named else socket.gethostname()
+    return str(named) if named else default_instance()
 
 
 def origin_of(config: Config, **names: str) -> dict[str, str] | None:

@@ -30,6 +30,7 @@ entrepot.errors.InvalidName: remote name '..' refers to a folder
 
 from __future__ import annotations
 
+import os
 import socket
 import string
 import time
@@ -45,8 +46,9 @@ _HOST = socket.gethostname().split(".")[0]
 
 
 def default_instance() -> str:
-    """The instance name when none is configured: this host's name."""
-    return socket.gethostname()
+    """The instance name when none is configured: ``$ENTREPOT_INSTANCE`` (as the ledger
+    reads it), else this host's name."""
+    return os.environ.get("ENTREPOT_INSTANCE") or socket.gethostname()
 
 
 def check_template(template: str) -> str:

@@ -62,7 +62,7 @@ from entrepot.targets.s3_client import (
 from entrepot.targets.s3_conditional import conditional_writes, exclusive_client
 from entrepot.targets.s3_direct import DirectS3, DirectSettings
 from entrepot.targets.s3_errors import classify, code_of
-from entrepot.targets.s3_listing import Listed, boto3_pages, direct_pages, etag_checksum
+from entrepot.targets.s3_listing import Listed, boto3_pages, direct_pages, etag_checksum, etag_info
 from entrepot.targets.transfer import Progress, copy_stream
 
 if TYPE_CHECKING:
@@ -328,19 +328,15 @@ class S3Target(Target):
             found = self._direct.head(self._key(path))
             if found is None:
                 return None
-            return RemoteInfo(path, found.size, found.mtime, etag_checksum(found.etag))
+            return etag_info(path, found.size, found.mtime, found.etag)
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
         except Exception as exc:
             if code_of(exc) in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise
-        return RemoteInfo(
-            path,
-            int(head["ContentLength"]),
-            head["LastModified"].timestamp(),
-            etag_checksum(head.get("ETag")),
-        )
+        size, mtime = int(head["ContentLength"]), head["LastModified"].timestamp()
+        return etag_info(path, size, mtime, head.get("ETag"))
 
     def _list(self, folder: str) -> Iterable[RemoteInfo]:
         base = self._key(folder)
@@ -351,7 +347,7 @@ class S3Target(Target):
             for item in objects:
                 name = item.key[strip:]
                 if name and not name.endswith("/"):
-                    found.append(RemoteInfo(name, item.size, item.mtime, etag_checksum(item.etag)))
+                    found.append(etag_info(name, item.size, item.mtime, item.etag))
             for common in prefixes:
                 found.append(RemoteInfo(common[strip:].rstrip("/"), 0, None, None, True))
         if folder and not found:

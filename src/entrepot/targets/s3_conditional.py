@@ -30,6 +30,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from entrepot.logs import log_event
+from entrepot.targets.info import PARTIAL_SUFFIX
 from entrepot.targets.s3_errors import TAKEN_CODES, code_of
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ __all__ = ["PROBE_PREFIX", "conditional_writes", "exclusive_client", "forget"]
 
 logger = logging.getLogger(__name__)
 
-#: The probe object's name starts so (a hidden name: never fetched, never listed as data).
+#: The probe object's name starts so; it ends like a temporary upload's, so that
+#: listings hide it and a probe left by a process that died is swept with them.
 PROBE_PREFIX = ".entrepot-probe-"
 _PROBE_BODY = b"Entrepot checks whether this store honours If-None-Match.\n"
 
@@ -71,7 +73,7 @@ def forget() -> None:
 
 
 def _probe(target: S3Target) -> bool:
-    name = f"{PROBE_PREFIX}{secrets.token_hex(8)}"
+    name = f"{PROBE_PREFIX}{secrets.token_hex(8)}{PARTIAL_SUFFIX}"
     try:
         for attempt in (1, 2):
             try:
