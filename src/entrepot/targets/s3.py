@@ -379,7 +379,10 @@ class S3Target(Target):
         # DELETE succeeds on a missing key; the contract says RemoteNotFound.
         if self._stat(path) is None:
             raise self._error(errors.RemoteNotFound, None, path)
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
+        if self._direct is not None:
+            self._direct.delete(self._key(path))
+        else:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
 
     def _makedirs(self, folder: str) -> None:
         """Nothing to do: a key's prefix needs no folder."""

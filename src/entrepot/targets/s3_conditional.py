@@ -87,15 +87,7 @@ def _probe(target: S3Target) -> bool:
         return False  # the second write went through: the header is ignored
     finally:
         with contextlib.suppress(Exception):
-            _delete(target, name)
-
-
-def _delete(target: S3Target, name: str) -> None:
-    key = target._key(name)
-    if target._direct is not None:
-        target._direct.delete(key)
-    else:
-        target.client.delete_object(Bucket=target.bucket, Key=key)
+            target._delete(name)
 
 
 def exclusive_client(target: S3Target) -> Any:
