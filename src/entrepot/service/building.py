@@ -39,8 +39,7 @@ __all__ = ["backlog_policy", "fetch_job", "import_job", "instance_of", "origin_o
 
 def instance_of(config: Config) -> str:
     """This service's instance name: ``[service] instance``, by default the host name."""
-    named = getattr(config.service, "instance", None)
-    return str(named) if named else default_instance()
+    return config.service.instance or default_instance()
 
 
 def origin_of(config: Config, **names: str) -> dict[str, str] | None:
