@@ -18,6 +18,9 @@ Where the time goes, per run:
 * SeaweedFS's CPU (its process's ``utime + stime`` before and after);
 * PostgreSQL's ``active_time`` for the ledger database (``pg_stat_database``:
   time spent executing statements), read after the fetchers exit;
+* how long the fetchers and SeaweedFS waited for a core while ready to run
+  (``/proc/PID/task/*/schedstat``, sampled every 0.2 s): on a shared machine
+  this tells a CPU-starved run from one waiting on disk or network;
 * the 1-minute load average before and after (the machine is shared).
 
 The sum of CPU seconds over wall seconds says how much of the 2 cores the
@@ -27,12 +30,14 @@ work used; the shares say which part set the pace.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -55,6 +60,30 @@ def cpu_of(pid: int) -> float:
     """User + system CPU seconds of process ``pid`` so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def run_delay(pid: int) -> float:
+    """Seconds the threads of ``pid`` have waited for a core while ready to run."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
+class DelaySampler(threading.Thread):
+    """The latest run-queue delay of each process watched, until told to stop."""
+
+    def __init__(self, pids: list[int]) -> None:
+        super().__init__(daemon=True)
+        self.latest = dict.fromkeys(pids, 0.0)
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            for pid in self.latest:
+                self.latest[pid] = max(self.latest[pid], run_delay(pid))
 
 
 def pg_active_ms(url: str, database: str) -> tuple[float, int]:
@@ -120,6 +149,9 @@ def fetch_run(
         procs.append(
             subprocess.Popen(argv, env=own, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         )
+    weed_delay = run_delay(server._proc.pid)
+    sampler = DelaySampler([proc.pid for proc in procs])
+    sampler.start()
     client_cpu = 0.0
     for proc in procs:
         _, status, usage = os.wait4(proc.pid, 0)
@@ -128,7 +160,10 @@ def fetch_run(
         err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
         check(proc.returncode == 0, f"fetch exited {proc.returncode}: {err[-2000:]}")
     wall = time.perf_counter() - started
+    sampler.done.set()
+    sampler.join()
     weed_cpu = cpu_of(server._proc.pid) - weed_before
+    weed_delay = run_delay(server._proc.pid) - weed_delay
     load_after = os.getloadavg()[0]
     time.sleep(1.5)  # backends report their statistics when they end
     active_ms, commits = pg_active_ms(pg.url(), database)
@@ -148,6 +183,8 @@ def fetch_run(
         "pg_active_s": round(active_ms / 1000, 2),
         "pg_ms_per_file": round(active_ms / args.objects, 3),
         "pg_commits": commits,
+        "fetcher_runq_s": round(sum(sampler.latest.values()), 2),
+        "weed_runq_s": round(weed_delay, 2),
         "cores_busy": round((client_cpu + weed_cpu + active_ms / 1000) / wall, 2),
         "load": [round(load_before, 2), round(load_after, 2)],
     }
@@ -177,9 +214,9 @@ def main() -> None:
                 row = fetch_run(args, base, server, pg, fetchers, round_)
                 runs[fetchers].append(row)
                 print(json.dumps(row), flush=True)
-    print("\n| fetch processes | files/s (median) | range | fetcher CPU | SeaweedFS CPU "
-          "| PostgreSQL active | PG ms/file | cores busy |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| fetch processes | files/s (median) | range | fetcher CPU | fetcher waits for a core "
+          "| SeaweedFS CPU | PostgreSQL active | PG ms/file | cores busy |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for fetchers, rows in runs.items():
 
         def median(key: str, rows: list[dict[str, Any]] = rows) -> float:
@@ -188,7 +225,8 @@ def main() -> None:
         rates = [row["files_per_s"] for row in rows]
         print(
             f"| {fetchers} | {median('files_per_s'):.0f} | {min(rates):.0f}–{max(rates):.0f} "
-            f"| {median('fetcher_cpu_s'):.1f} s | {median('weed_cpu_s'):.1f} s "
+            f"| {median('fetcher_cpu_s'):.1f} s | {median('fetcher_runq_s'):.1f} s "
+            f"| {median('weed_cpu_s'):.1f} s "
             f"| {median('pg_active_s'):.1f} s | {median('pg_ms_per_file'):.2f} "
             f"| {median('cores_busy'):.2f} |"
         )
