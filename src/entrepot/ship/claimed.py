@@ -38,7 +38,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from entrepot.errors import RemoteNotFound
+from entrepot.errors import InvalidName, RemoteNotFound
 from entrepot.logs import log_event
 from entrepot.names import check_name
 from entrepot.targets import RemoteInfo, Target, parse_url
@@ -58,7 +58,12 @@ _MAX_KEY = 1024
 
 
 def local_name(remote: str) -> str:
-    """The spool name of the remote file ``remote`` (``a/b.csv`` → ``a~b.csv``), checked."""
+    """The spool name of the remote file ``remote`` (``a/b.csv`` → ``a~b.csv``), checked.
+
+    A ``~`` of its own would make two remote names one local name: refused.
+    """
+    if "~" in remote:
+        raise InvalidName(f"remote file name {remote!r} contains '~' (it stands for '/' here)")
     return check_name(remote.replace("/", "~"), what="local name")
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import filecmp
 import logging
 import os
 import secrets
@@ -124,7 +125,7 @@ class Fetcher(Route):
                 self.spool.adopt(scratch, local)
             except NameExists:
                 # An earlier run published it but died before the remote delete.
-                if self.spool.path("new", local).stat().st_size != size:
+                if not self._same_file(scratch, self.spool.path("new", local), size):
                     raise
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -140,6 +141,13 @@ class Fetcher(Route):
             self.trail.received(local, size, source)
         self._remove_remote(target, name)
         return size
+
+    def _same_file(self, fetched: os.PathLike[str], there: os.PathLike[str], size: int) -> bool:
+        """Whether the file already in ``new/`` is the one just fetched: the same size —
+        and under claims, where many sources meet in one spool, the same bytes."""
+        if os.stat(there).st_size != size:
+            return False
+        return not self.options.claims or filecmp.cmp(fetched, there, shallow=False)
 
     def _remove_remote(self, target: Target, name: str) -> None:
         """Delete the remote copy of a fetched file, or move it to ``remote_after``."""
