@@ -177,7 +177,8 @@ class Fetcher(Route):
 
     def _download(self, target: Target, name: str, scratch: os.PathLike[str]) -> None:
         try:
-            target.download(name, scratch)
+            # The data is synced here; the folder that counts is new/, synced on adoption.
+            target.download(name, scratch, sync_folder=False)
         except (TargetError, OSError) as exc:
             space = _space_error(exc)
             if space is None:
