@@ -28,17 +28,6 @@ def _ask_again() -> None:
     s3_conditional.forget()
 
 
-def _blind_first_look(target: Any) -> None:
-    """The look before writing misses the object (as when it appears just after)."""
-    real, looks = target._stat, []
-
-    def stat(path: str) -> Any:
-        looks.append(path)
-        return None if len(looks) == 1 else real(path)
-
-    target._stat = stat
-
-
 def _read(folder: Any, name: str) -> bytes:
     response = folder.client().get_object(Bucket=folder.bucket, Key=f"{folder.prefix}/{name}")
     return bytes(response["Body"].read())
@@ -65,15 +54,15 @@ def test_a_second_writer_keeps_identical_bytes_and_never_overwrites_others(
 
 
 def test_a_taken_key_is_refused_by_the_store_not_by_a_look_beforehand(s3_server: Any) -> None:
-    # The look before writing sees nothing (the object appears in between):
-    # only the store's refusal can stop the overwrite.
+    # With conditional writes nothing looks before writing: only the store's
+    # refusal can stop the overwrite.
     with s3_server.open() as target:
-        _blind_first_look(target)
         s3_server.client().put_object(
             Bucket=s3_server.bucket, Key=f"{s3_server.prefix}/k.csv", Body=b"first\n"
         )
-        with pytest.raises(RemoteExists):
+        with pytest.raises(RemoteExists) as refused:
             target.upload_bytes(b"second\n", "k.csv", conflict="exclusive")
+    assert "PreconditionFailed" in str(refused.value.__context__)  # the store's 412
     assert _read(s3_server, "k.csv") == b"first\n"
 
 
@@ -85,9 +74,9 @@ def test_a_multipart_completion_is_conditional_too(s3_server: Any, tmp_path: Any
     options = {"multipart_threshold": 5 * 1024 * 1024, "multipart_chunksize": 5 * 1024 * 1024}
     with s3_server.open(**options) as target:
         target.upload(big, "big.bin", conflict="exclusive")
-        _blind_first_look(target)
-        with pytest.raises(RemoteExists):
+        with pytest.raises(RemoteExists) as refused:
             target.upload(other, "big.bin", conflict="exclusive")
+    assert "PreconditionFailed" in str(refused.value.__context__)
     assert _read(s3_server, "big.bin")[:1] == b"x"
 
 

@@ -49,11 +49,13 @@ def publish_exclusive(
 ) -> RemoteInfo:
     """Write ``upload`` under ``path`` unless the name is taken; see the module docstring."""
     target = upload.target
-    existing = target._call(path, target._stat, path)
-    if existing is not None:
-        return _settle(upload, path, existing, "nothing was written")
     if not target._call(path, target._conditional_writes):
+        existing = target._call(path, target._stat, path)
+        if existing is not None:
+            return _settle(upload, path, existing, "nothing was written")
         return _verified_after_write(upload, path, verify, progress)
+    # No look first: the store refuses the write when the name is taken, and a
+    # name is free far more often than not (one request per file, not two).
     folder = path.rpartition("/")[0]
     if folder:
         target._ensure_folder(folder)
