@@ -84,6 +84,8 @@ def _add_identity(conn: Connection) -> None:
 
 
 #: The ledger's schema, version by version (see :func:`entrepot.db.ensure_schema`).
+# Versions are numbered in the order they land on main; a branch whose migration
+# meets another of the same number renumbers its own to follow (never edit a landed one).
 MIGRATIONS = (
     Migration(1, "jobs and runs", lambda conn: metadata.create_all(conn, checkfirst=True)),
     Migration(2, "job identities (one waiting job per route)", _add_identity),
