@@ -9,10 +9,12 @@ seconds.  No timing is asserted beyond generous waits.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,3 +224,57 @@ def test_an_import_killed_midway_is_resumed_by_another_instance_with_every_row_o
     finally:
         ledger.close()
         engine.dispose()
+
+
+SHARED_ROUTE = """
+[spools.shared]
+path = "{root}/shared-spool"
+
+[targets.out]
+url = "file://{root}/delivered"
+
+[routes.to-out]
+spool = "shared"
+target = "out"
+every = "0.3s"
+shared = true
+"""
+
+
+def test_a_shared_route_runs_on_one_instance_at_a_time_and_ships_each_file_once(
+    fleet: Fleet,
+) -> None:
+    from entrepot.spool import Spool
+
+    spool = Spool(fleet.root / "shared-spool").prepare()
+    (fleet.root / "delivered").mkdir()
+    extra = SHARED_ROUTE.format(root=fleet.root)
+    fleet.start("alpha", extra)
+    fleet.start("beta", extra)
+    names = []
+    for wave in range(20):
+        for number in range(10):
+            names.append(
+                spool.publish_bytes(f"{wave}-{number}\n".encode(), f"f{wave}-{number}.txt")
+            )
+        time.sleep(0.15)
+    wait_until(lambda: len(list((fleet.root / "delivered").iterdir())) == len(names),
+               timeout=120, what="every file delivered")  # fmt: skip
+    engine = sa.create_engine(fleet.url)
+    try:
+        with engine.connect() as conn:
+            delivered = conn.execute(
+                sa.text("SELECT name, count(*) FROM entrepot_provenance WHERE kind = 'delivered' "
+                        "GROUP BY name")
+            ).all()  # fmt: skip
+            runs = conn.execute(
+                sa.text("SELECT instance, started_at, ended_at FROM entrepot_job_runs "
+                        "WHERE items > 0 ORDER BY started_at")
+            ).all()  # fmt: skip
+    finally:
+        engine.dispose()
+    assert sorted(delivered) == sorted((name, 1) for name in names)
+    # The runs that shipped, whichever instance ran them, never overlapped.
+    assert runs and all(later.started_at >= earlier.ended_at
+                        for earlier, later in itertools.pairwise(runs))  # fmt: skip
+    assert {run.instance for run in runs} <= {"alpha", "beta"}
