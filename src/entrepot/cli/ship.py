@@ -75,6 +75,8 @@ DryRun = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Show what would go where; move nothing.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+_NAMES = "Remote name template, e.g. '{instance}/{route}/{yyyy}/{mm}/{dd}/{name}'."
+_CLAIMS = "Claim each file in the ledger first: fetchers share the folder."
 
 
 def _sweep(value: str) -> float | None:
@@ -229,13 +231,7 @@ def ship(
             help="Remote name taken: replace (default), skip, fail, rename or exclusive.",
         ),
     ] = None,
-    remote_name: Annotated[
-        str | None,
-        typer.Option(
-            "--remote-name",
-            help="Remote name template, e.g. '{instance}/{route}/{yyyy}/{mm}/{dd}/{name}'.",
-        ),
-    ] = None,
+    remote_name: Annotated[str | None, typer.Option("--remote-name", help=_NAMES)] = None,
     sweep_partials_after: Annotated[
         str | None,
         typer.Option(
@@ -343,12 +339,7 @@ def fetch(
         str | None,
         typer.Option("--remote-after", help="Move fetched files to this remote folder."),
     ] = None,
-    claims: Annotated[
-        bool,
-        typer.Option(
-            "--claims", help="Claim each file in the ledger first: fetchers share the folder."
-        ),
-    ] = False,
+    claims: Annotated[bool, typer.Option("--claims", help=_CLAIMS)] = False,
     claim_lease: Annotated[
         float | None,
         typer.Option(
