@@ -38,6 +38,7 @@ from entrepot.archive.naming import DEFAULT_TEMPLATE, Template
 from entrepot.errors import ConfigError
 from entrepot.redact import url_has_secret
 from entrepot.service.fleetconfig import FleetConfig, InstanceName, default_instance
+from entrepot.service.fleetroutes import FetchClaiming, ShipNaming
 from entrepot.units import parse_duration, parse_size
 
 __all__ = [
@@ -213,7 +214,7 @@ class _Schedule(_Section):
         return value
 
 
-class RouteConfig(_Schedule):
+class RouteConfig(_Schedule, ShipNaming):
     """Ship a spool's ``new/`` files to a target."""
 
     spool: str
@@ -221,7 +222,7 @@ class RouteConfig(_Schedule):
     on_arrival: bool = False
     protocol: Literal["atomic", "lock", "marker"] = "atomic"
     parallel: int = Field(default=1, ge=1, le=64)
-    conflict: Literal["replace", "skip", "fail", "rename"] = "replace"
+    conflict: Literal["replace", "skip", "fail", "rename", "exclusive"] = "replace"
     after: Literal["cur", "delete", "archive"] = "cur"
     order: Literal["oldest", "newest", "name"] = "oldest"
     provenance: bool = True
@@ -234,7 +235,7 @@ class RouteConfig(_Schedule):
         return self
 
 
-class FetchConfig(_Schedule):
+class FetchConfig(_Schedule, FetchClaiming):
     """Bring a remote folder's files into a spool's ``new/``."""
 
     target: str
