@@ -16,8 +16,6 @@ journal, or that a process killed meanwhile left there.
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,21 +38,6 @@ When = Annotated[
     typer.Option(help="A duration back from now (1d, 90m) or a date/time (UTC by default)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")]
-
-#: Receipt columns, in order.
-RECEIPT_COLUMNS = (
-    "name",
-    "size",
-    "sha256",
-    "delivered_at",
-    "result",
-    "target",
-    "remote_name",
-    "remote_size",
-    "remote_checksum",
-    "job_id",
-    "attempt",
-)
 
 
 def parse_when(text: str | None, now: datetime) -> datetime | None:
@@ -200,9 +183,9 @@ def receipt(
 ) -> int:
     """Write a delivery receipt: each file a spool delivered, where, when, with checksums."""
     from entrepot.provenance.reader import deliveries
+    from entrepot.provenance.receipts import receipt_format, receipt_text
 
-    if output_format not in ("csv", "json"):
-        raise ConfigError(f"unknown receipt format {output_format!r}: use csv or json")
+    chosen = receipt_format(output_format)
     now = datetime.now(UTC)
     with open_ledger(state, ledger) as opened:
         events = deliveries(
@@ -211,41 +194,12 @@ def receipt(
             since=parse_when(since, now),
             until=parse_when(until, now),
         )
-    rows = [receipt_row(event) for event in events]
-    if output_format == "json":
-        import json
-
-        text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
-    else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, RECEIPT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buffer.getvalue()
+    text = receipt_text(events, chosen)
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
     return ExitCode.OK
-
-
-def receipt_row(event: Event) -> dict[str, Any]:
-    """One delivery as a receipt line."""
-    d = event.details
-    checksum = event.checksum or ""
-    return {
-        "name": event.name,
-        "size": event.size,
-        "sha256": checksum.removeprefix("sha256:"),
-        "delivered_at": event.at.astimezone(UTC).isoformat(),
-        "result": "identical, kept" if event.kind is Kind.SKIPPED else "delivered",
-        "target": event.target,
-        "remote_name": d.get("remote_name"),
-        "remote_size": d.get("remote_size"),
-        "remote_checksum": d.get("remote_checksum"),
-        "job_id": event.job_id,
-        "attempt": event.attempt,
-    }
 
 
 def register(app: typer.Typer) -> None:

@@ -1,9 +1,12 @@
 """The provenance tables and their migrations.
 
 ``entrepot_provenance`` holds one row per event (see :mod:`.events`).  Its
-indexes answer the three questions asked of it without a scan at ten
-million rows: a file's journey (by name, then time), a route's deliveries
-(by place, then time), and retention (by time).  Times are epoch seconds
+indexes answer the questions asked of it without a scan at ten million
+rows: a file's journey (by name, then time), a route's deliveries (by
+place, then time), retention (by time), and what one place did of one kind
+over a time — files and bytes delivered per hour, the latest failures, the
+files received and not delivered — read from the index alone (by place,
+kind and time, holding the size and target).  Times are epoch seconds
 (a float): the same type, and the same cheap comparisons, on SQLite and
 PostgreSQL.
 
@@ -25,9 +28,18 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import Migration, ensure_schema
 
-__all__ = ["MIGRATIONS", "ensure_tables", "events_table", "journals_table", "metadata"]
+__all__ = [
+    "KIND_INDEX",
+    "MIGRATIONS",
+    "ensure_tables",
+    "events_table",
+    "journals_table",
+    "metadata",
+]
 
 metadata = sa.MetaData()
+#: By place, kind and time, covering size and target: counts per hour without the table.
+KIND_INDEX = "ix_entrepot_provenance_kind"
 _ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 events_table = sa.Table(
@@ -50,6 +62,7 @@ events_table = sa.Table(
     sa.Index("ix_entrepot_provenance_name", "name", "at"),
     sa.Index("ix_entrepot_provenance_place", "place", "at"),
     sa.Index("ix_entrepot_provenance_at", "at"),
+    sa.Index(KIND_INDEX, "place", "kind", "at", "size", "target"),
 )
 
 journals_table = sa.Table(
@@ -66,8 +79,18 @@ def _create(conn: Connection) -> None:
     metadata.create_all(conn, checkfirst=True)
 
 
+def _add_kind_index(conn: Connection) -> None:
+    # Version 1 creates the tables as they are now: add the index only where it is missing.
+    present = {index["name"] for index in sa.inspect(conn).get_indexes(events_table.name)}
+    if KIND_INDEX not in present:
+        next(i for i in events_table.indexes if i.name == KIND_INDEX).create(conn)
+
+
 #: The provenance schema, version by version (see :func:`entrepot.db.ensure_schema`).
-MIGRATIONS = (Migration(1, "provenance events and recorder journals", _create),)
+MIGRATIONS = (
+    Migration(1, "provenance events and recorder journals", _create),
+    Migration(2, "events by place, kind and time (counts per hour)", _add_kind_index),
+)
 
 
 #: Engines whose tables were brought up to date by this process.
