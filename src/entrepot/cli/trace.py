@@ -17,7 +17,7 @@ journal, or that a process killed meanwhile left there.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -28,7 +28,7 @@ from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
 from entrepot.errors import ConfigError
 from entrepot.provenance.events import Event, Kind, place_of
-from entrepot.units import parse_duration
+from entrepot.units import parse_moment
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -41,20 +41,13 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def parse_when(text: str | None, now: datetime) -> datetime | None:
-    """``text`` as an aware time: a duration before ``now``, or an ISO date or time."""
+    """``text`` as an aware time (see :func:`entrepot.units.parse_moment`); None stays None."""
     if text is None:
         return None
     try:
-        return now - timedelta(seconds=parse_duration(text))
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"{text!r} is neither a duration (1d, 90m) nor a date or time (2026-12-05T02:00)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_moment(text, now)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _engine_of(ledger: Any, state: Path | None) -> Engine:
