@@ -142,3 +142,12 @@ def test_undelivered_pages_examine_a_bounded_number_of_receipts(engine: sa.Engin
     assert one.before == one.events[-1].at
     since = recent_undelivered(engine, [OUT, IN], since=T0 + timedelta(seconds=38))
     assert [e.name for e in since.events] == ["f03", "f38"] and since.before is None
+
+
+def test_a_pattern_without_a_literal_prefix_searches_the_latest_events(engine: sa.Engine) -> None:
+    _add(engine, *((n, Kind.RECEIVED, OUT, f"f{n}.csv", 1, None) for n in range(10)))
+    assert matching_names(engine, "*.csv", recent=3) == ["f7.csv", "f8.csv", "f9.csv"]
+    assert matching_names(engine, "*[0-2].csv", recent=3) == []
+    assert len(matching_names(engine, "*.csv")) == 10
+    # A literal prefix reads the index on names: every event is searched.
+    assert len(matching_names(engine, "f*.csv", recent=3)) == 10

@@ -6,8 +6,7 @@ those of every route and fetch that uses it.  The history is the runs of
 those jobs, newest first, a page at a time (one indexed join); the last
 errors are the failures among the latest :data:`RECENT_RUNS` runs and the
 latest failed file deliveries of the provenance record; the throughput is
-files and bytes delivered per hour over a day and per day over a week,
-counted from the provenance index (:func:`entrepot.provenance.browse.totals`).
+:mod:`entrepot.web.throughput`'s.
 
 Nothing secret is shown: URLs are masked, errors pass
 :func:`~entrepot.redact.mask_secrets`, a password appears only as the
@@ -18,14 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from entrepot.jobs.schema import jobs_table, runs_table
-from entrepot.provenance.browse import Total, latest, totals
+from entrepot.jobs.schema import OPEN, jobs_table, runs_table
+from entrepot.provenance.browse import latest
 from entrepot.provenance.events import Kind, place_of
 from entrepot.redact import mask_secrets
 from entrepot.service.config import Config
@@ -35,12 +34,11 @@ from entrepot.targets import mask_url
 __all__ = [
     "History",
     "RunRow",
-    "Throughput",
     "history",
     "last_errors",
+    "route_places",
     "route_settings",
     "target_settings",
-    "throughput",
 ]
 
 #: Runs per page of a history.
@@ -128,7 +126,7 @@ class RunRow:
 
 @dataclass(frozen=True)
 class History:
-    """A page of runs, newest first, and the jobs' count per state."""
+    """A page of runs, newest first, and how many of the jobs are open, per state."""
 
     page: int
     runs: list[RunRow]
@@ -144,14 +142,24 @@ _COLUMNS = (
 )  # fmt: skip
 
 
+def _of(identities: Sequence[str]) -> Any:
+    """Jobs of ``identities``; one is asked as an equality, which SQLite reads in the
+    order of the index on identity and id (a list it reads in the order of the ids)."""
+    if len(identities) == 1:
+        return jobs_table.c.identity == identities[0]
+    return jobs_table.c.identity.in_(list(identities))
+
+
 def _runs(identities: Sequence[str]) -> Any:
-    """Runs of the jobs of ``identities``, newest first."""
+    """Runs of the jobs of ``identities``: the newest job first (job ids begin with their
+    time), its runs newest first — read backwards along the index of jobs by identity and
+    id, then of runs by job, so a page costs a page of rows however long the history."""
     joined = runs_table.join(jobs_table, jobs_table.c.id == runs_table.c.job_id)
     return (
         sa.select(*_COLUMNS)
         .select_from(joined)
-        .where(jobs_table.c.identity.in_(list(identities)))
-        .order_by(runs_table.c.id.desc())
+        .where(_of(identities))
+        .order_by(jobs_table.c.id.desc(), runs_table.c.number.desc())
     )
 
 
@@ -165,9 +173,12 @@ def history(engine: Engine, identities: Sequence[str], page: int) -> History:
     if not identities:
         return History(page, [], False, {})
     query = _runs(identities).offset((page - 1) * RUNS_PER_PAGE).limit(RUNS_PER_PAGE + 1)
+    # The jobs still open (a handful at most: one waiting job per route), counted from
+    # the index on identity and state; the finished ones are the history itself.
     states = (
         sa.select(jobs_table.c.state, sa.func.count())
-        .where(jobs_table.c.identity.in_(list(identities)))
+        .where(_of(identities))
+        .where(jobs_table.c.state.in_([str(state) for state in OPEN]))
         .group_by(jobs_table.c.state)
     )
     with engine.connect() as conn:
@@ -187,7 +198,7 @@ def last_errors(
         failed = (
             sa.select(recent)
             .where(recent.c.outcome == "failed")
-            .order_by(recent.c.id.desc())
+            .order_by(recent.c.job_id.desc(), recent.c.number.desc())
             .limit(ERRORS)
         )
         with engine.connect() as conn:
@@ -201,34 +212,6 @@ def last_errors(
         ]
     files.sort(key=lambda event: event.at, reverse=True)
     return {"runs": runs, "files": files[:ERRORS]}
-
-
-@dataclass(frozen=True)
-class Throughput:
-    """Files and bytes delivered per hour over the last day, per day over the last week."""
-
-    hours: list[Total]
-    days: list[Total]
-
-    def as_json(self) -> dict[str, Any]:
-        def shown(totals: list[Total]) -> list[dict[str, Any]]:
-            return [{"start": t.start.isoformat(), "files": t.files, "bytes": t.bytes}
-                    for t in totals]  # fmt: skip
-
-        return {"hours": shown(self.hours), "days": shown(self.days)}
-
-
-def throughput(
-    engine: Engine, places: Sequence[str], target: str | None, now: datetime | None = None
-) -> Throughput:
-    """What ``places`` delivered (to ``target`` only, when given), hour by hour for 24 hours
-    and day by day for 7 days, up to the current hour."""
-    now = now or datetime.now(UTC)
-    end = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    hour, day = timedelta(hours=1), timedelta(days=1)
-    hours = totals(engine, places, since=end - 24 * hour, until=end, step=hour, target=target)
-    days = totals(engine, places, since=end - 7 * day, until=end, step=day, target=target)
-    return Throughput(hours, days)
 
 
 def route_places(config: Config, routes: Sequence[str]) -> tuple[list[str], bool]:

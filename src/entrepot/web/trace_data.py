@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from entrepot.provenance.browse import matching_names, recent_undelivered
 from entrepot.provenance.events import Event, place_of
 from entrepot.provenance.journal import JOURNAL_DIR
-from entrepot.provenance.reader import by_file, deliveries, find, verdict
+from entrepot.provenance.reader import by_file, deliveries, find, literal_prefix, verdict
 from entrepot.provenance.receipts import ReceiptFormat, receipt_text
 from entrepot.provenance.recorder import recover_journals
 from entrepot.service.config import Config
@@ -44,6 +44,8 @@ __all__ = [
 NAMES_PER_PAGE = 20
 #: Events read per name: a file retried for months still fits, a runaway one is cut.
 EVENTS_PER_NAME = 1_000
+#: Events searched for a pattern that starts with a wildcard (no index can narrow it).
+RECENT_EVENTS = 50_000
 #: Files per page of the undelivered list.
 UNDELIVERED_PER_PAGE = 50
 
@@ -152,6 +154,8 @@ class TracePage:
     journeys: list[Journey] = field(default_factory=list)
     has_next: bool = False
     error: str | None = None
+    searched: int | None = None
+    """For a pattern that starts with a wildcard: how many of the latest events were searched."""
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -159,6 +163,7 @@ class TracePage:
             "page": self.page,
             "has_next": self.has_next,
             "error": self.error,
+            "searched_latest_events": self.searched,
             "files": [journey.as_json() for journey in self.journeys],
         }
 
@@ -177,7 +182,7 @@ def trace_page(
     f = filters
     names = matching_names(
         engine, form.name, place=f.place, target=f.target, since=f.since, until=f.until,
-        offset=(page - 1) * NAMES_PER_PAGE, limit=NAMES_PER_PAGE + 1,
+        offset=(page - 1) * NAMES_PER_PAGE, limit=NAMES_PER_PAGE + 1, recent=RECENT_EVENTS,
     )  # fmt: skip
     spools = spool_names(config)
     journeys = []
@@ -187,7 +192,8 @@ def trace_page(
                       until=f.until, limit=EVENTS_PER_NAME)  # fmt: skip
         for (place, file_name), journey in by_file(events).items():
             journeys.append(Journey(place, spools.get(place), file_name, verdict(journey), journey))
-    return TracePage(form, page, journeys, has_next=len(names) > NAMES_PER_PAGE)
+    bounded = RECENT_EVENTS if not literal_prefix(form.name) else None
+    return TracePage(form, page, journeys, len(names) > NAMES_PER_PAGE, searched=bounded)
 
 
 @dataclass(frozen=True)

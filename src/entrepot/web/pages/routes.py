@@ -35,8 +35,8 @@ from entrepot.web.routes_data import (
     route_places,
     route_settings,
     target_settings,
-    throughput,
 )
+from entrepot.web.throughput import HourCache, throughput
 
 __all__ = ["routes"]
 
@@ -63,6 +63,7 @@ def _api(request: Request) -> bool:
 
 def routes(host: DashboardHost) -> list[BaseRoute]:
     checks = _Checks()
+    hours = HourCache()
 
     def index(request: Request) -> Response:
         config = host.config
@@ -88,7 +89,7 @@ def routes(host: DashboardHost) -> list[BaseRoute]:
         engine = host.ledger.engine
         data |= {
             "history": history(engine, found, paging(request).page),
-            "throughput": throughput(host.provenance(), places, sent_to),
+            "throughput": throughput(host.provenance(), places, sent_to, hours),
             "errors": last_errors(engine, found, places, sent_to),
         }
         if _api(request):
