@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from entrepot.db import make_engine, schema_version
+from entrepot.db import ensure_schema, make_engine, schema_version
 from entrepot.provenance import Kind
 from entrepot.provenance.browse import latest, matching_names, recent_undelivered, totals
-from entrepot.provenance.schema import KIND_INDEX, ensure_tables, events_table
+from entrepot.provenance.schema import KIND_INDEX, MIGRATIONS, ensure_tables, events_table
 from tests.integration import test_jobs_ledger_backends as backends
 
 url = backends.url
@@ -106,11 +106,19 @@ def test_totals_per_hour_from_the_kind_index(engine: sa.Engine) -> None:
     assert totals(engine, [], since=T0, until=T0 + timedelta(hours=1))[0].files == 0
 
 
-def test_the_kind_index_is_added_to_a_version_1_table(url: str) -> None:
+def test_the_kind_index_is_added_to_an_older_table(url: str) -> None:
     engine = make_engine(url, purpose="ledger")
     try:
         ensure_tables(engine)
-        assert schema_version(engine, "provenance") == 2
+        # The tables as version 2 (the file index) left them: without this index.
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP INDEX {KIND_INDEX}")
+            conn.execute(
+                sa.text("UPDATE entrepot_schema SET version = :v WHERE component = 'provenance'"),
+                {"v": 2},
+            )
+        ensure_schema(engine, "provenance", MIGRATIONS)
+        assert schema_version(engine, "provenance") == len(MIGRATIONS)
         names = {i["name"] for i in sa.inspect(engine).get_indexes(events_table.name)}
         assert KIND_INDEX in names
     finally:

@@ -2,11 +2,13 @@
 
 ``entrepot_provenance`` holds one row per event (see :mod:`.events`).  Its
 indexes answer the questions asked of it without a scan at ten million
-rows: a file's journey (by name, then time), a route's deliveries (by
-place, then time), retention (by time), and what one place did of one kind
-over a time — files and bytes delivered per hour, the latest failures, the
-files received and not delivered — read from the index alone (by place,
-kind and time, holding the size and target).  Times are epoch seconds
+rows: a file's journey and a shipper's look-up of the files it takes (by
+name, place, kind, then time — each file's receipts and failures without
+the rest of its history), a route's deliveries (by place, then time),
+retention (by time), and what one place did of one kind over a time —
+files and bytes delivered per hour, the latest failures, the files
+received and not delivered — read from the index alone (by place, kind
+and time, holding the size and target).  Times are epoch seconds
 (a float): the same type, and the same cheap comparisons, on SQLite and
 PostgreSQL.
 
@@ -59,7 +61,7 @@ events_table = sa.Table(
     sa.Column("target", sa.String(1024)),
     sa.Column("attempt", sa.Integer),
     sa.Column("details", sa.Text, nullable=False),
-    sa.Index("ix_entrepot_provenance_name", "name", "at"),
+    sa.Index("ix_entrepot_provenance_file", "name", "place", "kind", "at"),
     sa.Index("ix_entrepot_provenance_place", "place", "at"),
     sa.Index("ix_entrepot_provenance_at", "at"),
     sa.Index(KIND_INDEX, "place", "kind", "at", "size", "target"),
@@ -79,17 +81,28 @@ def _create(conn: Connection) -> None:
     metadata.create_all(conn, checkfirst=True)
 
 
+def _file_index(conn: Connection) -> None:
+    # Version 1 indexed (name, at): a spool's look-up of the files it takes read
+    # every event each name ever had, a cost growing with the ledger.
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_entrepot_provenance_name")
+    for index in events_table.indexes:
+        index.create(conn, checkfirst=True)
+
+
 def _add_kind_index(conn: Connection) -> None:
-    # Version 1 creates the tables as they are now: add the index only where it is missing.
+    # Earlier versions create the tables as they are now: add the index only where missing.
     present = {index["name"] for index in sa.inspect(conn).get_indexes(events_table.name)}
     if KIND_INDEX not in present:
         next(i for i in events_table.indexes if i.name == KIND_INDEX).create(conn)
 
 
 #: The provenance schema, version by version (see :func:`entrepot.db.ensure_schema`).
+# Versions are numbered in the order they land on main; a branch whose migration
+# meets another of the same number renumbers its own to follow (never edit a landed one).
 MIGRATIONS = (
     Migration(1, "provenance events and recorder journals", _create),
-    Migration(2, "events by place, kind and time (counts per hour)", _add_kind_index),
+    Migration(2, "events indexed by file: name, place, kind, time", _file_index),
+    Migration(3, "events by place, kind and time (counts per hour)", _add_kind_index),
 )
 
 
