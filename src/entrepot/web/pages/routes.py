@@ -12,6 +12,7 @@ JSON twin under ``/api``; an unknown name is 404.
 
 from __future__ import annotations
 
+import glob
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -94,7 +95,8 @@ def routes(host: DashboardHost) -> list[BaseRoute]:
         }
         if _api(request):
             return api(_as_json(data))
-        return render(request, template, **data)
+        # A file's name is linked to its trace as a glob that matches only itself.
+        return render(request, template, exact=glob.escape, **data)
 
     def route_page(request: Request) -> Response:
         config = host.config

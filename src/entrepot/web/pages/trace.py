@@ -11,6 +11,7 @@ JSON twin under ``/api``.
 
 from __future__ import annotations
 
+import glob
 import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -60,7 +61,7 @@ def routes(host: DashboardHost) -> list[BaseRoute]:
         if found.before is not None:
             older = urlencode({**form.as_query(), "until": found.before.isoformat()})
         return render(request, "trace/undelivered.html", status=400 if found.error else 200,
-                      found=found, form=form, older=older, clock=clock,
+                      found=found, form=form, older=older, clock=clock, exact=glob.escape,
                       **choices())  # fmt: skip
 
     def download(request: Request) -> Response:
