@@ -81,7 +81,7 @@ def test_every_page_is_well_formed_with_labels(dashboard: Dashboard) -> None:
     writer.write({"k": "v"}, b"\x00raw")
     writer.flush()
     folder = dashboard.root / "archives" / "events"
-    (open_file,) = [p.name for p in folder.iterdir()]
+    (open_file,) = [p.name for p in folder.iterdir() if p.name.endswith(".open")]
     wait_until(
         lambda: "delivered" in dashboard.client("viewer").get("/trace?name=orders-1.csv").text,
         what="the trace",

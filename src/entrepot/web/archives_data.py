@@ -12,28 +12,31 @@ leaving the rest to the next view.
 
 A file is only ever opened by its area and its name, looked up in the
 section's own folders: a name that is not a plain file name there — a
-path, ``..``, a symbolic link — is not found.
+path, ``..``, a symbolic link — is not found.  Its last records are
+:mod:`entrepot.web.archive_records`'.
 """
 
 from __future__ import annotations
 
-import base64
-import json
+import fnmatch
+import heapq
+import itertools
 import os
+import re
 import stat
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from entrepot.archive import OPEN_SUFFIX, ArchiveReader, Damage, Record, Report, verify
+from entrepot.archive import OPEN_SUFFIX, Damage, Report, verify
 from entrepot.archive.compress import SUFFIXES
 from entrepot.archive.naming import Template
-from entrepot.errors import ArchiveError, ConfigError, InvalidName
+from entrepot.errors import ArchiveError, InvalidName
 from entrepot.names import check_name
 from entrepot.service.config import ArchiveConfig, Config
 
@@ -41,10 +44,8 @@ __all__ = [
     "AREAS",
     "ArchiveFile",
     "Check",
-    "Shown",
     "archive_files",
     "find_file",
-    "last_records",
     "section_summary",
 ]
 
@@ -54,10 +55,8 @@ AREAS = ("folder", "new", "cur")
 FILES_PER_PAGE = 25
 #: Seconds a page spends checking files it has not checked before.
 CHECK_BUDGET = 0.15
-#: Records shown at most from the end of one archive.
-MAX_RECORDS = 100
-#: Characters of a payload shown on a page (the JSON twin has them all).
-PREVIEW = 2_000
+#: Seconds a folder's listing is trusted while its modification time stays the same.
+LISTING_TTL = 30.0
 
 
 def areas(config: Config, section: ArchiveConfig) -> dict[str, Path]:
@@ -71,23 +70,59 @@ def areas(config: Config, section: ArchiveConfig) -> dict[str, Path]:
 
 def _made_by(template: Template) -> Callable[[str], bool]:
     """Whether a file name is one of the template's archives (open, compressed or not)."""
-    suffixes = (OPEN_SUFFIX, *SUFFIXES.values())
-
-    def matches(name: str) -> bool:
-        for suffix in suffixes:
-            name = name.removesuffix(suffix)
-        return template.matches(name)
-
-    return matches
+    # One compiled pattern for the whole listing (a spool's cur/ may hold 100,000 files).
+    suffixes = "|".join(re.escape(s) for s in SUFFIXES.values())
+    whole = fnmatch.translate(template.glob()).removesuffix(r")\Z")
+    pattern = re.compile(f"{whole})(?:{suffixes})?(?:{re.escape(OPEN_SUFFIX)})?\\Z")
+    return lambda name: pattern.match(name) is not None
 
 
-def _names(folder: Path, matches: Callable[[str], bool]) -> list[str]:
-    """Names of the regular files (never symbolic links) in ``folder`` that ``matches``."""
-    try:
-        with os.scandir(folder) as entries:
-            return [e.name for e in entries if matches(e.name) and e.is_file(follow_symlinks=False)]
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+class Listing(NamedTuple):
+    """A folder's archives: the open ones, and the sealed ones newest name first."""
+
+    open: list[str]
+    sealed: list[str]
+
+
+class _Listings:
+    """Each folder's archive names, read again only when the folder changed (its
+    modification time moves with every file added, renamed or removed) or after
+    :data:`LISTING_TTL` seconds (a change within the clock's tick is not missed for long)."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[str, str], tuple[int, float, Listing]] = {}
+        self._lock = threading.Lock()
+
+    def of(self, folder: Path, template: str) -> Listing:
+        """The regular files (never symbolic links) in ``folder`` made by ``template``."""
+        try:
+            changed = folder.stat().st_mtime_ns
+        except (FileNotFoundError, NotADirectoryError):
+            return Listing([], [])
+        key = (str(folder), template)
+        with self._lock:
+            kept = self._kept.get(key)
+        if kept is not None and kept[0] == changed and time.monotonic() < kept[1]:
+            return kept[2]
+        matches = _made_by(Template(template))
+        try:
+            with os.scandir(folder) as entries:
+                found = [e.name for e in entries
+                         if matches(e.name) and e.is_file(follow_symlinks=False)]  # fmt: skip
+        except (FileNotFoundError, NotADirectoryError):
+            return Listing([], [])
+        listing = Listing(
+            sorted(n for n in found if n.endswith(OPEN_SUFFIX)),
+            sorted((n for n in found if not n.endswith(OPEN_SUFFIX)), reverse=True),
+        )
+        with self._lock:
+            if len(self._kept) > 1000:
+                self._kept.clear()
+            self._kept[key] = (changed, time.monotonic() + LISTING_TTL, listing)
+        return listing
+
+
+LISTINGS = _Listings()
 
 
 @dataclass(frozen=True)
@@ -196,8 +231,10 @@ class FilesPage:
 def section_summary(config: Config, name: str) -> dict[str, Any]:
     """One section's settings and how many files each area holds."""
     section = config.archives[name]
-    matches = _made_by(Template(section.template))
-    counts = {area: len(_names(folder, matches)) for area, folder in areas(config, section).items()}
+    counts = {
+        area: sum(map(len, LISTINGS.of(folder, section.template)))
+        for area, folder in areas(config, section).items()
+    }
     return {
         "name": name,
         "folder": str(section.folder),
@@ -213,8 +250,7 @@ def archive_files(
 ) -> FilesPage:
     """Page ``page`` (from 1) of the sealed files of section ``name``, and its open files."""
     section = config.archives[name]
-    matches = _made_by(Template(section.template))
-    deadline = time.monotonic() + budget
+    deadline = 0.0
     unchecked = 0
 
     def described(area: str, folder: Path, file_name: str) -> ArchiveFile | None:
@@ -232,23 +268,28 @@ def archive_files(
         modified = datetime.fromtimestamp(info.st_mtime, UTC)
         return ArchiveFile(area, file_name, info.st_size, modified, check)
 
-    opened: list[ArchiveFile] = []
-    sealed: list[tuple[str, str, Path]] = []
-    for area, folder in areas(config, section).items():
-        for file_name in _names(folder, matches):
-            if file_name.endswith(OPEN_SUFFIX):
-                if (found := described(area, folder, file_name)) is not None:
-                    opened.append(found)
-            else:
-                sealed.append((file_name, area, folder))
-    sealed.sort(reverse=True)
+    places = areas(config, section)
+    listings = {area: LISTINGS.of(folder, section.template) for area, folder in places.items()}
+    deadline = time.monotonic() + budget
+    opened = [
+        found
+        for area, listing in listings.items()
+        for file_name in listing.open
+        if (found := described(area, places[area], file_name)) is not None
+    ]
+    # The areas' lists are each sorted already: merged, only the page's start is walked.
+    merged = heapq.merge(
+        *(zip(listing.sealed, itertools.repeat(area)) for area, listing in listings.items()),
+        reverse=True,
+    )
     start = (page - 1) * FILES_PER_PAGE
+    window = list(itertools.islice(merged, start, start + FILES_PER_PAGE + 1))
     shown = [
         found
-        for file_name, area, folder in sealed[start : start + FILES_PER_PAGE]
-        if (found := described(area, folder, file_name)) is not None
+        for file_name, area in window[:FILES_PER_PAGE]
+        if (found := described(area, places[area], file_name)) is not None
     ]
-    has_next = len(sealed) > start + FILES_PER_PAGE
+    has_next = len(window) > FILES_PER_PAGE
     return FilesPage(name, page, opened, shown, has_next, unchecked)
 
 
@@ -272,53 +313,3 @@ def find_file(config: Config, name: str, area: str, file_name: str) -> Path | No
     except OSError:
         return None
     return path
-
-
-@dataclass(frozen=True)
-class Shown:
-    """One record as a page shows it (payloads cut at :data:`PREVIEW` characters)."""
-
-    offset: int
-    metadata: dict[str, str]
-    kind: str
-    """``text``, ``json`` or ``binary``."""
-    preview: str
-    length: int
-    """Characters of text or JSON, bytes of a binary payload."""
-    record: Record
-
-    def as_json(self) -> dict[str, Any]:
-        payload = self.record.payload
-        line: dict[str, Any] = {"offset": self.offset, "metadata": self.metadata}
-        if isinstance(payload, bytes):
-            line |= {"payload": base64.b64encode(payload).decode(), "payload_encoding": "base64"}
-        else:
-            line["payload"] = payload
-        return line
-
-
-def _shown(record: Record) -> Shown:
-    payload = record.payload
-    if isinstance(payload, bytes):
-        head = payload[: PREVIEW // 3]
-        text = head.hex(" ") + (" …" if len(payload) > len(head) else "")
-        return Shown(record.offset, record.metadata, "binary", text, len(payload), record)
-    if isinstance(payload, str):
-        kind, text = "text", payload
-    else:
-        kind, text = "json", json.dumps(payload, ensure_ascii=False)
-    cut = text[:PREVIEW] + (" …" if len(text) > PREVIEW else "")
-    return Shown(record.offset, record.metadata, kind, cut, len(text), record)
-
-
-def last_records(path: Path, count: int) -> tuple[list[Shown], list[Damage]]:
-    """The last ``count`` (at most :data:`MAX_RECORDS`) intact records of ``path``, oldest
-    first, and the damage met on the way (never a damaged record)."""
-    count = max(1, min(count, MAX_RECORDS))
-    try:
-        with ArchiveReader(path) as reader:
-            kept = deque(reader, maxlen=count)
-            damage = list(reader.damage)
-    except (ArchiveError, ConfigError, OSError) as exc:
-        return [], [Damage(0, f"{type(exc).__name__}: {exc}")]
-    return [_shown(record) for record in kept], damage

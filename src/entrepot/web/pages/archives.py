@@ -16,13 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from entrepot.web.archives_data import (
-    MAX_RECORDS,
-    archive_files,
-    find_file,
-    last_records,
-    section_summary,
-)
+from entrepot.web.archive_records import MAX_RECORDS, last_records
+from entrepot.web.archives_data import archive_files, find_file, section_summary
 from entrepot.web.host import DashboardHost
 from entrepot.web.render import api, paging, render
 
