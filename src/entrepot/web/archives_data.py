@@ -115,10 +115,13 @@ class _Listings:
             sorted(n for n in found if n.endswith(OPEN_SUFFIX)),
             sorted((n for n in found if not n.endswith(OPEN_SUFFIX)), reverse=True),
         )
-        with self._lock:
-            if len(self._kept) > 1000:
-                self._kept.clear()
-            self._kept[key] = (changed, time.monotonic() + LISTING_TTL, listing)
+        # A folder changed within the last second may change again within the same tick of
+        # its clock, its time unchanged: such a listing is used once, not kept (as git does).
+        if time.time() - changed / 1e9 > 1.0:
+            with self._lock:
+                if len(self._kept) > 1000:
+                    self._kept.clear()
+                self._kept[key] = (changed, time.monotonic() + LISTING_TTL, listing)
         return listing
 
 
