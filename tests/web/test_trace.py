@@ -137,3 +137,17 @@ def test_files_not_delivered_are_listed(with_inbox: Dashboard, cli: Any, tmp_pat
     page = viewer.get("/trace/undelivered", params={"since": "1d"})
     assert page.status_code == 200 and "late-1.csv" in page.text and "inbox" in page.text
     assert viewer.get("/api/trace/undelivered", params={"route": ROUTE}).json()["files"] == []
+
+
+def test_fleet_details_are_shown_as_the_command_prints_them(dashboard: Dashboard) -> None:
+    from entrepot.provenance import Kind, Recorder
+    from entrepot.provenance.events import place_of
+
+    assert dashboard.daemon.ledger is not None
+    with Recorder(dashboard.daemon.ledger.engine) as recorder:
+        details = {"instance": "edge-1", "key": "in/<k>.csv", "etag": "e7"}
+        recorder.record(Kind.RECEIVED, place_of(dashboard.root / "outbox"), "fleet.csv",
+                        details=details)  # fmt: skip
+    page = dashboard.client("viewer").get("/trace", params={"name": "fleet.csv"}).text
+    assert "instance <code>edge-1</code>" in page
+    assert "key <code>in/&lt;k&gt;.csv</code>" in page and "etag <code>e7</code>" in page
