@@ -25,12 +25,13 @@ from __future__ import annotations
 import functools
 import math
 import re
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pydantic import ByteSize, TypeAdapter
 
-__all__ = ["format_duration", "format_size", "parse_duration", "parse_size"]
+__all__ = ["format_duration", "format_size", "parse_duration", "parse_moment", "parse_size"]
 
 _SIZE_EXAMPLES = "examples: 4096, 512B, 64KiB, 10MB, 1.5GiB"
 _DURATION_EXAMPLES = "examples: 90, 90s, 5m, 1h30m, 2d, 250ms"
@@ -96,6 +97,22 @@ def parse_duration(value: str | float) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"not a duration: {value!r} ({_DURATION_EXAMPLES})")
     return seconds
+
+
+def parse_moment(text: str, now: datetime) -> datetime:
+    """``text`` as an aware time: a duration before ``now`` (``1d``, ``90m``), or an ISO
+    date or time (``2026-12-05``, ``2026-12-05T02:00``), UTC unless it carries an offset."""
+    try:
+        return now - timedelta(seconds=parse_duration(text))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a duration (1d, 90m) nor a date or time (2026-12-05T02:00)"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def format_duration(seconds: float) -> str:

@@ -16,10 +16,8 @@ journal, or that a process killed meanwhile left there.
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,7 +28,7 @@ from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
 from entrepot.errors import ConfigError
 from entrepot.provenance.events import Event, Kind, place_of
-from entrepot.units import parse_duration
+from entrepot.units import parse_moment
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -41,37 +39,15 @@ When = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of lines.")]
 
-#: Receipt columns, in order.
-RECEIPT_COLUMNS = (
-    "name",
-    "size",
-    "sha256",
-    "delivered_at",
-    "result",
-    "target",
-    "remote_name",
-    "remote_size",
-    "remote_checksum",
-    "job_id",
-    "attempt",
-)
-
 
 def parse_when(text: str | None, now: datetime) -> datetime | None:
-    """``text`` as an aware time: a duration before ``now``, or an ISO date or time."""
+    """``text`` as an aware time (see :func:`entrepot.units.parse_moment`); None stays None."""
     if text is None:
         return None
     try:
-        return now - timedelta(seconds=parse_duration(text))
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"{text!r} is neither a duration (1d, 90m) nor a date or time (2026-12-05T02:00)"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_moment(text, now)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _engine_of(ledger: Any, state: Path | None) -> Engine:
@@ -202,9 +178,9 @@ def receipt(
 ) -> int:
     """Write a delivery receipt: each file a spool delivered, where, when, with checksums."""
     from entrepot.provenance.reader import deliveries
+    from entrepot.provenance.receipts import receipt_format, receipt_text
 
-    if output_format not in ("csv", "json"):
-        raise ConfigError(f"unknown receipt format {output_format!r}: use csv or json")
+    chosen = receipt_format(output_format)
     now = datetime.now(UTC)
     with open_ledger(state, ledger) as opened:
         events = deliveries(
@@ -213,41 +189,12 @@ def receipt(
             since=parse_when(since, now),
             until=parse_when(until, now),
         )
-    rows = [receipt_row(event) for event in events]
-    if output_format == "json":
-        import json
-
-        text = json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
-    else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, RECEIPT_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buffer.getvalue()
+    text = receipt_text(events, chosen)
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
     return ExitCode.OK
-
-
-def receipt_row(event: Event) -> dict[str, Any]:
-    """One delivery as a receipt line."""
-    d = event.details
-    checksum = event.checksum or ""
-    return {
-        "name": event.name,
-        "size": event.size,
-        "sha256": checksum.removeprefix("sha256:"),
-        "delivered_at": event.at.astimezone(UTC).isoformat(),
-        "result": "identical, kept" if event.kind is Kind.SKIPPED else "delivered",
-        "target": event.target,
-        "remote_name": d.get("remote_name"),
-        "remote_size": d.get("remote_size"),
-        "remote_checksum": d.get("remote_checksum"),
-        "job_id": event.job_id,
-        "attempt": event.attempt,
-    }
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Select
 
 from entrepot.provenance.events import DELIVERED, Event, FileHistory, Kind, Outcome
 from entrepot.provenance.schema import ensure_tables, events_table
@@ -55,11 +56,39 @@ def find(
     t = events_table
     query = sa.select(t)
     glob = pattern is not None and any(c in pattern for c in _WILDCARDS)
-    if pattern is not None and not glob:
-        query = query.where(t.c.name == pattern)
-    elif pattern is not None:
-        prefix = _literal_prefix(pattern)
-        if prefix:
+    query = narrowed(query, pattern, place=place, target=target, since=since, until=until)
+    if kinds:
+        query = query.where(t.c.kind.in_([str(kind) for kind in kinds]))
+    # With a name, sorted on ``at + 0``: the same order, but one the place's index
+    # cannot give, which would tempt the planner into reading every event of the place.
+    when = t.c.at + 0 if pattern is not None else t.c.at
+    query = query.order_by(when, t.c.id).limit(limit)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    events = [event_of(row._mapping) for row in rows]
+    if glob:
+        assert pattern is not None
+        events = [e for e in events if fnmatch.fnmatchcase(e.name, pattern)]
+    return events
+
+
+def narrowed(
+    query: Select[Any],
+    pattern: str | None,
+    *,
+    place: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Select[Any]:
+    """``query`` of the events table kept to the filters of :func:`find`; a glob
+    ``pattern`` is narrowed to the names that start with its literal prefix only."""
+    t = events_table
+    if pattern is not None:
+        prefix = literal_prefix(pattern)
+        if prefix == pattern:
+            query = query.where(t.c.name == pattern)
+        elif prefix:
             # Everything that starts with the prefix sorts between it and prefix + U+10FFFF.
             query = query.where(t.c.name >= prefix, t.c.name < prefix + "\U0010ffff")
     if place is not None:
@@ -70,22 +99,10 @@ def find(
         query = query.where(t.c.at >= since.timestamp())
     if until is not None:
         query = query.where(t.c.at < until.timestamp())
-    if kinds:
-        query = query.where(t.c.kind.in_([str(kind) for kind in kinds]))
-    # With a name, sorted on ``at + 0``: the same order, but one the place's index
-    # cannot give, which would tempt the planner into reading every event of the place.
-    when = t.c.at + 0 if pattern is not None else t.c.at
-    query = query.order_by(when, t.c.id).limit(limit)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
-    events = [_event(row._mapping) for row in rows]
-    if glob:
-        assert pattern is not None
-        events = [e for e in events if fnmatch.fnmatchcase(e.name, pattern)]
-    return events
+    return query
 
 
-def _literal_prefix(pattern: str) -> str:
+def literal_prefix(pattern: str) -> str:
     """The part of a glob before its first wildcard."""
     for index, char in enumerate(pattern):
         if char in _WILDCARDS:
@@ -105,14 +122,8 @@ def undelivered(
     A file received twice under one name counts from its last receipt.
     """
     ensure_tables(engine)
-    r, d = events_table.alias("r"), events_table.alias("d")
-    later = sa.exists().where(
-        d.c.name == r.c.name,
-        d.c.place == r.c.place,
-        d.c.kind.in_([str(kind) for kind in DELIVERED]),
-        d.c.at >= r.c.at,
-    )
-    query = sa.select(r).where(r.c.kind == str(Kind.RECEIVED), ~later)
+    r = events_table.alias("r")
+    query = sa.select(r).where(r.c.kind == str(Kind.RECEIVED), ~delivered_since(r))
     if since is not None:
         query = query.where(r.c.at >= since.timestamp())
     if until is not None:
@@ -121,7 +132,19 @@ def undelivered(
         query = query.where(r.c.place == place)
     with engine.connect() as conn:
         rows = conn.execute(query.order_by(r.c.at, r.c.id)).all()
-    return [_event(row._mapping) for row in rows]
+    return [event_of(row._mapping) for row in rows]
+
+
+def delivered_since(received: Any) -> Any:
+    """The SQL test that the file of ``received`` (an alias of the events table) was
+    delivered, or found identical on a target, at or after that event."""
+    d = events_table.alias("d")
+    return sa.exists().where(
+        d.c.name == received.c.name,
+        d.c.place == received.c.place,
+        d.c.kind.in_([str(kind) for kind in DELIVERED]),
+        d.c.at >= received.c.at,
+    )
 
 
 def deliveries(
@@ -230,7 +253,8 @@ def clock(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _event(row: Any) -> Event:
+def event_of(row: Any) -> Event:
+    """The event stored in ``row`` (a mapping of the events table's columns)."""
     details = json.loads(row["details"]) if row["details"] else {}
     return Event(
         kind=Kind(row["kind"]),

@@ -4,8 +4,11 @@
 indexes answer the questions asked of it without a scan at ten million
 rows: a file's journey and a shipper's look-up of the files it takes (by
 name, place, kind, then time — each file's receipts and failures without
-the rest of its history), a route's deliveries (by place, then time), and
-retention (by time).  Times are epoch seconds
+the rest of its history), a route's deliveries (by place, then time),
+retention (by time), and what one place did of one kind over a time —
+files and bytes delivered per hour, the latest failures, the files
+received and not delivered — read from the index alone (by place, kind
+and time, holding the size and target).  Times are epoch seconds
 (a float): the same type, and the same cheap comparisons, on SQLite and
 PostgreSQL.
 
@@ -27,9 +30,18 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import Migration, ensure_schema
 
-__all__ = ["MIGRATIONS", "ensure_tables", "events_table", "journals_table", "metadata"]
+__all__ = [
+    "KIND_INDEX",
+    "MIGRATIONS",
+    "ensure_tables",
+    "events_table",
+    "journals_table",
+    "metadata",
+]
 
 metadata = sa.MetaData()
+#: By place, kind and time, covering size and target: counts per hour without the table.
+KIND_INDEX = "ix_entrepot_provenance_kind"
 _ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 events_table = sa.Table(
@@ -52,6 +64,7 @@ events_table = sa.Table(
     sa.Index("ix_entrepot_provenance_file", "name", "place", "kind", "at"),
     sa.Index("ix_entrepot_provenance_place", "place", "at"),
     sa.Index("ix_entrepot_provenance_at", "at"),
+    sa.Index(KIND_INDEX, "place", "kind", "at", "size", "target"),
 )
 
 journals_table = sa.Table(
@@ -76,12 +89,20 @@ def _file_index(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _add_kind_index(conn: Connection) -> None:
+    # Earlier versions create the tables as they are now: add the index only where missing.
+    present = {index["name"] for index in sa.inspect(conn).get_indexes(events_table.name)}
+    if KIND_INDEX not in present:
+        next(i for i in events_table.indexes if i.name == KIND_INDEX).create(conn)
+
+
 #: The provenance schema, version by version (see :func:`entrepot.db.ensure_schema`).
 # Versions are numbered in the order they land on main; a branch whose migration
 # meets another of the same number renumbers its own to follow (never edit a landed one).
 MIGRATIONS = (
     Migration(1, "provenance events and recorder journals", _create),
     Migration(2, "events indexed by file: name, place, kind, time", _file_index),
+    Migration(3, "events by place, kind and time (counts per hour)", _add_kind_index),
 )
 
 

@@ -51,7 +51,7 @@ __all__ = ["PAGES", "build_dashboard", "dashboard_for"]
 logger = logging.getLogger("entrepot.web")
 
 #: The page modules under ``entrepot.web.pages``, in menu order.
-PAGES = ("config", "datacenter")
+PAGES = ("routes", "trace", "archives", "fleet", "datacenter", "config")
 
 
 def build_dashboard(

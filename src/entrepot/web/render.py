@@ -34,6 +34,7 @@ NAV = (
     ("Trace", "/trace"),
     ("Data center", "/datacenter"),
     ("Archives", "/archives"),
+    ("Fleet", "/fleet"),
     ("Config", "/config"),
 )
 #: Rows per page of every paginated listing.

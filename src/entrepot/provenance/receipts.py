@@ -1,0 +1,77 @@
+"""Delivery receipts: what a place delivered, where, when, with checksums, as CSV or JSON.
+
+The manifest an operator sends a partner who says a file never arrived:
+one line per delivery (or copy found identical on the target) with the
+file's name, size and SHA-256, the time, the target, the remote name, size
+and checksum, the job and the try.  ``entrepot receipt`` and the dashboard
+write the same text from :func:`receipt_text`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from datetime import UTC
+from typing import Any, Literal, cast
+
+from entrepot.errors import ConfigError
+from entrepot.provenance.events import Event, Kind
+
+__all__ = ["RECEIPT_COLUMNS", "ReceiptFormat", "receipt_format", "receipt_row", "receipt_text"]
+
+ReceiptFormat = Literal["csv", "json"]
+
+#: Receipt columns, in order.
+RECEIPT_COLUMNS = (
+    "name",
+    "size",
+    "sha256",
+    "delivered_at",
+    "result",
+    "target",
+    "remote_name",
+    "remote_size",
+    "remote_checksum",
+    "job_id",
+    "attempt",
+)
+
+
+def receipt_format(text: str) -> ReceiptFormat:
+    """``text`` as a receipt format; :class:`~entrepot.errors.ConfigError` if it is none."""
+    if text not in ("csv", "json"):
+        raise ConfigError(f"unknown receipt format {text!r}: use csv or json")
+    return cast(ReceiptFormat, text)
+
+
+def receipt_row(event: Event) -> dict[str, Any]:
+    """One delivery as a receipt line."""
+    d = event.details
+    checksum = event.checksum or ""
+    return {
+        "name": event.name,
+        "size": event.size,
+        "sha256": checksum.removeprefix("sha256:"),
+        "delivered_at": event.at.astimezone(UTC).isoformat(),
+        "result": "identical, kept" if event.kind is Kind.SKIPPED else "delivered",
+        "target": event.target,
+        "remote_name": d.get("remote_name"),
+        "remote_size": d.get("remote_size"),
+        "remote_checksum": d.get("remote_checksum"),
+        "job_id": event.job_id,
+        "attempt": event.attempt,
+    }
+
+
+def receipt_text(events: Iterable[Event], output_format: ReceiptFormat = "csv") -> str:
+    """The receipt of ``events`` (deliveries, oldest first) as CSV with a header, or JSON."""
+    rows = [receipt_row(event) for event in events]
+    if output_format == "json":
+        return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, RECEIPT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

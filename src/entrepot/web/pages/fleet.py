@@ -1,0 +1,47 @@
+"""The fleet page: every instance sharing the ledger, silent ones, stuck routes.
+
+The same view as ``entrepot status --fleet``
+(:func:`~entrepot.service.fleetview.fleet_view` over the heartbeat rows, with
+the configuration's ``[service.fleet]`` settings); a service alone on its
+ledger shows itself.  Its JSON twin answers ``/api/fleet``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from entrepot.service.fleetview import fleet_view
+from entrepot.web.host import DashboardHost
+from entrepot.web.render import api, render
+
+__all__ = ["fleet_data", "routes"]
+
+
+def fleet_data(host: DashboardHost) -> dict[str, Any]:
+    """Every instance with its state, the silent ones and the stuck routes."""
+    fleet = host.config.service.fleet
+    view = fleet_view(
+        host.ledger.instances(),
+        datetime.now(UTC),
+        silent_after=fleet.silent_after,
+        stuck_after=fleet.stuck_after,
+    )
+    return {**view, "this": host.config.service.instance}
+
+
+def routes(host: DashboardHost) -> list[BaseRoute]:
+    def page(request: Request) -> Response:
+        return render(request, "fleet/index.html", **fleet_data(host))
+
+    def as_json(request: Request) -> Response:
+        return api(fleet_data(host))
+
+    return [
+        Route("/fleet", page, methods=["GET"]),
+        Route("/api/fleet", as_json, methods=["GET"]),
+    ]
