@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pydantic import ByteSize, TypeAdapter
 
-__all__ = ["format_duration", "parse_duration", "parse_size"]
+__all__ = ["format_duration", "format_size", "parse_duration", "parse_size"]
 
 _SIZE_EXAMPLES = "examples: 4096, 512B, 64KiB, 10MB, 1.5GiB"
 _DURATION_EXAMPLES = "examples: 90, 90s, 5m, 1h30m, 2d, 250ms"
@@ -96,6 +96,15 @@ def parse_duration(value: str | float) -> float:
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"not a duration: {value!r} ({_DURATION_EXAMPLES})")
     return seconds
+
+
+def format_size(size: float) -> str:
+    """``1536`` → ``1.5 KiB``: a size for people to read (binary units)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
 
 
 def format_duration(seconds: float) -> str:

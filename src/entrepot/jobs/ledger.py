@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from entrepot.db import Migration, ensure_schema, make_engine, masked_url, write_transaction
 from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
+from entrepot.jobs.depth import depth_table, hour_of
 from entrepot.jobs.lifecycle import Outcome
 from entrepot.jobs.params import check_params
 from entrepot.jobs.runlog import RunLog
@@ -86,6 +87,11 @@ def _add_identity(conn: Connection) -> None:
 MIGRATIONS = (
     Migration(1, "jobs and runs", lambda conn: metadata.create_all(conn, checkfirst=True)),
     Migration(2, "job identities (one waiting job per route)", _add_identity),
+    Migration(
+        3,
+        "the backlog's depth, hour by hour",
+        lambda conn: depth_table.create(conn, checkfirst=True),
+    ),
 )
 
 
@@ -339,6 +345,8 @@ class Ledger(RunLog):
             # Runs first: a job whose last runs go now is bare for the second batch.
             gone_runs = _delete_batch(conn, runs_table, old_run, batch)
             gone_jobs = _delete_batch(conn, jobs_table, bare_job, batch)
+            # A handful of rows per day: the old ones go with the first batch.
+            conn.execute(depth_table.delete().where(depth_table.c.hour < hour_of(before)))
         return gone_runs, gone_jobs
 
 

@@ -1,0 +1,180 @@
+"""What the dashboard shows of jobs and runs: open jobs, recent runs, one job — paged.
+
+Every listing is one indexed query of a fixed page size plus one count
+(never a whole table read into memory), run as plain SQL through
+:meth:`Ledger.rows <entrepot.jobs.ledger.Ledger.rows>`, the same way on
+SQLite and PostgreSQL.  Values come back JSON-ready: times in ISO 8601
+(UTC), errors and parameters with every secret masked, so the HTML page and
+its ``/api`` twin show the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from entrepot.jobs.states import OPEN
+from entrepot.jobs.summary import Rows, stored_time
+from entrepot.redact import mask_secrets
+
+__all__ = ["PAGE_SIZE", "Page", "job_detail", "open_jobs", "page_number", "recent_runs"]
+
+#: Rows per page of every listing.
+PAGE_SIZE = 25
+#: Page numbers beyond this are refused (an OFFSET that deep reads too many rows).
+MAX_PAGE = 10_000
+
+_JOBS, _RUNS = "entrepot_jobs", "entrepot_job_runs"
+_OPEN_STATES = tuple(str(state) for state in OPEN)
+_JOB_FIELDS = "id, kind, name, state, created_at, updated_at, runs, failures, next_due, "
+_JOB_FIELDS += "last_outcome, last_step, last_code, last_error, reason, items, bytes, identity"
+_RUN_FIELDS = "r.id, r.job_id, r.number, r.trigger, r.host, r.started_at, r.ended_at, "
+_RUN_FIELDS += "r.outcome, r.attempts, r.step, r.code, r.error, r.items, r.bytes"
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing: its rows, where it is, and how many there are in all."""
+
+    items: list[dict[str, Any]]
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "items": self.items,
+            "page": self.number,
+            "pages": self.pages,
+            "page_size": self.size,
+            "total": self.total,
+        }
+
+
+def page_number(text: str | None) -> int:
+    """``?page=`` as a page number from 1; anything unreadable is page 1, the deepest is capped."""
+    try:
+        number = int(text or "1")
+    except ValueError:
+        return 1
+    return min(max(number, 1), MAX_PAGE)
+
+
+def _iso(value: Any) -> str | None:
+    moment = stored_time(value)
+    return moment.isoformat(timespec="seconds") if moment else None
+
+
+def _masked(text: str | None) -> str | None:
+    return mask_secrets(text) if text else text
+
+
+def _job(row: Sequence[Any]) -> dict[str, Any]:
+    (job_id, kind, name, state, created, updated, runs, failures, due, outcome, step, code,
+     error, reason, items, size, identity) = row  # fmt: skip
+    return {
+        "id": job_id,
+        "kind": kind,
+        "name": name,
+        "state": state,
+        "created_at": _iso(created),
+        "updated_at": _iso(updated),
+        "runs": int(runs),
+        "failures": int(failures),
+        "next_due": _iso(due),
+        "last_outcome": outcome,
+        "last_step": step,
+        "last_code": code,
+        "last_error": _masked(error),
+        "reason": _masked(reason),
+        "items": int(items),
+        "bytes": int(size),
+        "identity": identity,
+    }
+
+
+def _run(row: Sequence[Any]) -> dict[str, Any]:
+    (run_id, job_id, number, trigger, host, started, ended, outcome, attempts, step, code,
+     error, items, size) = row[:14]  # fmt: skip
+    begun, done = stored_time(started), stored_time(ended)
+    return {
+        "id": int(run_id),
+        "job_id": job_id,
+        "number": int(number),
+        "trigger": trigger,
+        "host": host,
+        "started_at": _iso(started),
+        "ended_at": _iso(ended),
+        "seconds": round((done - begun).total_seconds(), 3) if begun and done else None,
+        "outcome": outcome,
+        "attempts": int(attempts),
+        "step": step,
+        "code": int(code),
+        "error": _masked(error),
+        "items": int(items),
+        "bytes": int(size),
+    }
+
+
+def _count(rows: Rows, sql: str, params: dict[str, Any]) -> int:
+    found = rows(sql, params)
+    return int(found[0][0]) if found else 0
+
+
+def open_jobs(rows: Rows, number: int, size: int = PAGE_SIZE) -> Page:
+    """Jobs waiting for a run or an operator: dead ones first, then by when they are due."""
+    within = ", ".join(f":s{i}" for i in range(len(_OPEN_STATES)))
+    params: dict[str, Any] = {f"s{i}": state for i, state in enumerate(_OPEN_STATES)}
+    where = f"FROM {_JOBS} WHERE state IN ({within})"
+    total = _count(rows, f"SELECT count(*) {where}", params)
+    sql = (
+        f"SELECT {_JOB_FIELDS} {where} "
+        "ORDER BY CASE WHEN state = 'dead' THEN 0 ELSE 1 END, next_due, id "
+        "LIMIT :limit OFFSET :offset"
+    )
+    found = rows(sql, {**params, "limit": size, "offset": (number - 1) * size})
+    return Page([_job(row) for row in found], number, size, total)
+
+
+def recent_runs(rows: Rows, number: int, size: int = PAGE_SIZE) -> Page:
+    """Every job's runs, newest first, with the job's kind and name."""
+    total = _count(rows, f"SELECT count(*) FROM {_RUNS}", {})  # noqa: S608
+    sql = (
+        f"SELECT {_RUN_FIELDS}, j.kind, j.name FROM {_RUNS} r "  # noqa: S608
+        f"JOIN {_JOBS} j ON j.id = r.job_id ORDER BY r.id DESC LIMIT :limit OFFSET :offset"
+    )
+    found = rows(sql, {"limit": size, "offset": (number - 1) * size})
+    return Page(
+        [{**_run(row), "kind": row[14], "name": row[15]} for row in found], number, size, total
+    )
+
+
+def job_detail(
+    rows: Rows, job_id: str, number: int, size: int = PAGE_SIZE
+) -> tuple[dict[str, Any], Page] | None:
+    """One job (its parameters masked) and a page of its runs, newest first; ``None`` if
+    there is no such job."""
+    found = rows(
+        f"SELECT {_JOB_FIELDS}, params FROM {_JOBS} WHERE id = :id",  # noqa: S608
+        {"id": job_id},
+    )
+    if not found:
+        return None
+    job = _job(found[0][:17])
+    params = found[0][17]
+    text = params if isinstance(params, str) else json.dumps(params, sort_keys=True)
+    job["params"] = mask_secrets(text)
+    where = f"FROM {_RUNS} r WHERE r.job_id = :id"
+    total = _count(rows, f"SELECT count(*) {where}", {"id": job_id})
+    runs = rows(
+        f"SELECT {_RUN_FIELDS} {where} ORDER BY r.number DESC LIMIT :limit OFFSET :offset",
+        {"id": job_id, "limit": size, "offset": (number - 1) * size},
+    )
+    return job, Page([_run(row) for row in runs], number, size, total)

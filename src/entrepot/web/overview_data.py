@@ -1,0 +1,205 @@
+"""What the overview shows: is anything stuck?  Spools, routes, open jobs, runs, charts.
+
+Nothing here is computed twice: spools and routes come from
+:mod:`entrepot.service.status` (what ``entrepot status`` prints), jobs by
+state from :func:`entrepot.jobs.summary.state_counts` (what the metrics
+export), the listings from :mod:`entrepot.web.jobs_data`.  The charts read
+two small tables kept up to date as things happen — files and bytes per
+hour from the provenance record's hourly counts
+(:func:`entrepot.provenance.schema.add_to_hours`), the backlog's depth from
+the service's hourly samples (:mod:`entrepot.jobs.depth`) — so a week of a
+million events costs 168 rows per chart, not a scan.
+
+:func:`overview` returns JSON-ready values: the HTML page and ``/api/overview``
+show the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from entrepot.jobs.depth import Depth, depth_history, hour_of
+from entrepot.jobs.states import JobState
+from entrepot.jobs.summary import Rows, state_counts
+from entrepot.provenance.events import Kind
+from entrepot.service.config import Config
+from entrepot.service.status import route_figures, spool_figures
+from entrepot.spool import CLAIM_AREA
+from entrepot.units import format_duration
+from entrepot.web.charts import Bar, bar_chart, count_text, size_text
+from entrepot.web.jobs_data import open_jobs, recent_runs
+
+__all__ = [
+    "WINDOWS",
+    "Series",
+    "as_json",
+    "chart_series",
+    "charts_html",
+    "overview",
+    "routes",
+    "spools",
+]
+
+#: The charts' windows: name → hours drawn.
+WINDOWS = {"24h": 24, "7d": 168}
+_HOURLY = "entrepot_provenance_hourly"
+
+
+def spools(config: Config, now: datetime) -> list[dict[str, Any]]:
+    """Each spool: files waiting in ``new/``, in flight, the oldest one's age, and whether it
+    waited longer than the spool's ``stale_after`` (``stale``: shown in red)."""
+    shown = []
+    for name, figures in spool_figures(config.spools, now).items():
+        waiting, claimed = figures["areas"]["new"], figures["areas"][CLAIM_AREA]
+        age = waiting["oldest_age_seconds"]
+        limit = config.spools[name].stale_after
+        shown.append(
+            {
+                "name": name,
+                "path": figures["path"],
+                "exists": figures["exists"],
+                "waiting_files": waiting["files"],
+                "waiting_bytes": waiting["bytes"],
+                "in_flight": claimed["files"],
+                "oldest_age_seconds": age,
+                "oldest_age": format_duration(age) if age is not None else None,
+                "stale_after_seconds": limit,
+                "stale": not figures["exists"] or (age is not None and age > limit),
+            }
+        )
+    return shown
+
+
+def routes(config: Config, rows: Rows, status: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Each route and fetch as ``entrepot status`` shows it; ``failing`` when its last run
+    failed (shown in red)."""
+    found = route_figures(config, rows, status)
+    return [
+        {"name": name, **figures, "failing": figures["last_outcome"] in ("failed", "interrupted")}
+        for name, figures in found.items()
+    ]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One window's hours, oldest first, and what was counted in each."""
+
+    hours: list[int]
+    files: list[int]
+    bytes: list[int]
+    backlog: list[int | None]
+    """Deepest backlog + dead jobs sampled in the hour; ``None``: no sample."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "hours": [_hour_iso(hour) for hour in self.hours],
+            "files_delivered": self.files,
+            "bytes_delivered": self.bytes,
+            "backlog_depth": self.backlog,
+        }
+
+
+def chart_series(rows: Rows, now: datetime, hours: int, live: Depth | None = None) -> Series:
+    """The last ``hours`` hours up to ``now``'s; ``live`` (the depth now) counts in the
+    current hour too, which the service may not have sampled yet."""
+    last = hour_of(now)
+    first = last - hours + 1
+    delivered = rows(
+        f"SELECT hour, files, bytes FROM {_HOURLY} "  # noqa: S608
+        "WHERE kind = :kind AND hour >= :first AND hour <= :last",
+        {"kind": str(Kind.DELIVERED), "first": first, "last": last},
+    )
+    counted = {int(hour): (int(files), int(size)) for hour, files, size in delivered}
+    depth = depth_history(rows, first)
+    if live is not None:
+        before = depth.get(last, (0, 0))
+        depth[last] = (max(before[0], live[0]), max(before[1], live[1]))
+    span = list(range(first, last + 1))
+    return Series(
+        hours=span,
+        files=[counted.get(hour, (0, 0))[0] for hour in span],
+        bytes=[counted.get(hour, (0, 0))[1] for hour in span],
+        backlog=[sum(depth[hour]) if hour in depth else None for hour in span],
+    )
+
+
+def _hour_iso(hour: int) -> str:
+    return datetime.fromtimestamp(hour * 3600, UTC).isoformat(timespec="minutes")
+
+
+def _bars(series: Series, values: list[int] | list[int | None], every: int) -> list[Bar]:
+    bars = []
+    for index, (hour, value) in enumerate(zip(series.hours, values, strict=True)):
+        start = datetime.fromtimestamp(hour * 3600, UTC)
+        label = f"{start:%a %d %b %H:00}–{start + timedelta(hours=1):%H:00} UTC"
+        # A label under every ``every``-th bar, counted from the newest: "now" is always named.
+        tick_due = (len(series.hours) - 1 - index) % every == 0
+        tick = (f"{start:%H:00}" if every < 24 else f"{start:%a %d}") if tick_due else None
+        bars.append(Bar(label, None if value is None else float(value), tick))
+    return bars
+
+
+def charts_html(window: str, series: Series) -> dict[str, Any]:
+    """The window's three charts as SVG figures (escaped, see :mod:`entrepot.web.charts`)."""
+    every = 4 if len(series.hours) <= 24 else 24
+    span = "the last 24 hours" if window == "24h" else "the last 7 days"
+    return {
+        "files": bar_chart(
+            f"Files delivered per hour, {span}",
+            _bars(series, series.files, every),
+            ident=f"chart-files-{window}",
+        ),
+        "bytes": bar_chart(
+            f"Bytes delivered per hour, {span}",
+            _bars(series, series.bytes, every),
+            unit=size_text,
+            ident=f"chart-bytes-{window}",
+        ),
+        "backlog": bar_chart(
+            f"Backlog depth (waiting and dead jobs), {span}",
+            _bars(series, series.backlog, every),
+            unit=count_text,
+            ident=f"chart-backlog-{window}",
+            cumulative=False,
+        ),
+    }
+
+
+def overview(
+    config: Config,
+    rows: Rows,
+    status: Mapping[str, Any] | None,
+    now: datetime,
+    *,
+    jobs_page: int = 1,
+    runs_page: int = 1,
+) -> dict[str, Any]:
+    """Everything the overview shows, JSON-ready but for ``charts`` (window → :class:`Series`,
+    drawn by the page; :func:`as_json` makes the whole JSON)."""
+    counts = state_counts(rows)
+    live = (counts[JobState.BACKLOG], counts[JobState.DEAD])
+    shown_spools = spools(config, now)
+    shown_routes = routes(config, rows, status)
+    jobs = open_jobs(rows, jobs_page)
+    return {
+        "now": now.isoformat(timespec="seconds"),
+        "stuck": any(s["stale"] for s in shown_spools)
+        or any(r["failing"] for r in shown_routes)
+        or counts[JobState.DEAD] > 0,
+        "jobs_by_state": {str(state): count for state, count in counts.items()},
+        "spools": shown_spools,
+        "routes": shown_routes,
+        "open_jobs": jobs.as_json(),
+        "recent_runs": recent_runs(rows, runs_page).as_json(),
+        "charts": {
+            window: chart_series(rows, now, hours, live) for window, hours in WINDOWS.items()
+        },
+    }
+
+
+def as_json(shown: Mapping[str, Any]) -> dict[str, Any]:
+    """What :func:`overview` returned, its charts as data too."""
+    return {**shown, "charts": {window: s.as_json() for window, s in shown["charts"].items()}}
