@@ -98,15 +98,6 @@ def parse_duration(value: str | float) -> float:
     return seconds
 
 
-def format_size(size: float) -> str:
-    """``1536`` → ``1.5 KiB``: a size for people to read (binary units)."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
 def format_duration(seconds: float) -> str:
     """``5400`` → ``1h30m``: the inverse of :func:`parse_duration` for whole seconds."""
     if seconds < 1:
@@ -118,3 +109,12 @@ def format_duration(seconds: float) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts) or "0s"
+
+
+def format_size(size: float) -> str:
+    """``1536`` → ``1.5 KiB``: a size as people read it."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

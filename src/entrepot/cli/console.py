@@ -204,7 +204,7 @@ def transfer_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         yield advance
 
 
-#: ``1536`` → ``1.5 KiB`` (the dashboard shows sizes the same way).
+#: ``1536`` → ``1.5 KiB`` (the one size format of the command and the dashboard).
 human_size = format_size
 
 
