@@ -22,10 +22,12 @@ from entrepot.service.config import Config
 from entrepot.service.loading import load_config
 from entrepot.service.status import route_identity
 from entrepot.spool import Spool
-from entrepot.web.jobs_data import PAGE_SIZE, job_detail, open_jobs, page_number, recent_runs
+from entrepot.web.jobs_data import job_detail, open_jobs, recent_runs
 from entrepot.web.overview_data import as_json, chart_series, overview, routes, spools
+from entrepot.web.render import Paging
 
 NOW = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+SIZE = 20
 
 
 @pytest.fixture
@@ -106,16 +108,17 @@ def test_a_route_whose_last_run_failed_is_failing_and_its_error_masked(
 
 
 def test_open_jobs_dead_first_then_by_due_time_in_pages(ledger: Ledger) -> None:
-    for number in range(PAGE_SIZE + 5):
-        due = NOW + timedelta(minutes=PAGE_SIZE + 5 - number)
+    for number in range(SIZE + 5):
+        due = NOW + timedelta(minutes=SIZE + 5 - number)
         ledger.add_job(f"b{number:03}", "ship", {}, state=JobState.BACKLOG, next_due=due)
     ledger.add_job("dead1", "ship", {}, state=JobState.DEAD)
     ledger.add_job("done", "ship", {}, state=JobState.SUCCEEDED)
-    first = open_jobs(ledger.rows, 1)
-    assert first.total == PAGE_SIZE + 6 and first.pages == 2
+    first = open_jobs(ledger.rows, Paging(1, SIZE))
+    assert first.total == SIZE + 6 and first.has_next
     ids = [job["id"] for job in first.items]
-    assert ids[:3] == ["dead1", f"b{PAGE_SIZE + 4:03}", f"b{PAGE_SIZE + 3:03}"]
-    second = open_jobs(ledger.rows, 2)
+    assert ids[:3] == ["dead1", f"b{SIZE + 4:03}", f"b{SIZE + 3:03}"]
+    second = open_jobs(ledger.rows, Paging(2, SIZE))
+    assert not second.has_next
     assert [job["id"] for job in second.items] == [f"b{n:03}" for n in range(5, -1, -1)]
     assert second.as_json()["page"] == 2
 
@@ -123,23 +126,17 @@ def test_open_jobs_dead_first_then_by_due_time_in_pages(ledger: Ledger) -> None:
 def test_runs_and_one_job_with_secrets_masked(ledger: Ledger) -> None:
     _failed_run(ledger, "j1", None, "refused by sftp://eve:pa55word@host/")
     _failed_run(ledger, "j2", None, "boom")
-    runs = recent_runs(ledger.rows, 1)
+    runs = recent_runs(ledger.rows, Paging(1))
     assert [run["job_id"] for run in runs.items] == ["j2", "j1"]
     assert runs.items[1]["name"] == "ship j1" and runs.items[1]["kind"] == "ship"
     assert "pa55word" not in (runs.items[1]["error"] or "")
-    found = job_detail(ledger.rows, "j1", 1)
+    found = job_detail(ledger.rows, "j1", Paging(1))
     assert found is not None
     job, job_runs = found
     assert job["state"] == "backlog" and "pa55word" not in (job["last_error"] or "")
     assert job["params"] == "{}"
     assert job_runs.total == 1 and job_runs.items[0]["code"] == 5
-    assert job_detail(ledger.rows, "nope", 1) is None
-
-
-@pytest.mark.parametrize(("text", "number"), [(None, 1), ("3", 3), ("-2", 1), ("x", 1), ("1e9", 1),
-                                              ("99999999", 10_000)])  # fmt: skip
-def test_page_numbers(text: str | None, number: int) -> None:
-    assert page_number(text) == number
+    assert job_detail(ledger.rows, "nope", Paging(1)) is None
 
 
 def test_chart_hours_come_from_the_hourly_counts_and_the_depth_samples(ledger: Ledger) -> None:

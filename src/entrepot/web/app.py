@@ -51,7 +51,7 @@ __all__ = ["PAGES", "build_dashboard", "dashboard_for"]
 logger = logging.getLogger("entrepot.web")
 
 #: The page modules under ``entrepot.web.pages``, in menu order.
-PAGES = ("config",)
+PAGES = ("overview", "jobs", "config")
 
 
 def build_dashboard(

@@ -25,9 +25,9 @@ from entrepot.units import format_size
 __all__ = ["Bar", "bar_chart", "count_text", "nice_ceiling", "size_text"]
 
 #: The drawing's size in SVG units (it scales to its box).
-WIDTH, HEIGHT = 720, 180
-#: Room for the y labels (left) and x labels (bottom).
-_LEFT, _BOTTOM, _TOP = 64, 22, 8
+WIDTH, HEIGHT = 720, 220
+#: Room for the y labels (left), the x labels (bottom), the last x label (right).
+_LEFT, _BOTTOM, _TOP, _RIGHT = 84, 26, 10, 24
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ def bar_chart(
     """
     values = [bar.value for bar in bars if bar.value is not None]
     top = nice_ceiling(max(values, default=0.0))
-    plot_w, plot_h = WIDTH - _LEFT - 4, HEIGHT - _BOTTOM - _TOP
+    plot_w, plot_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _BOTTOM - _TOP
+    right = WIDTH - _RIGHT
     step = plot_w / max(len(bars), 1)
     gap = min(2.0, step * 0.2)
     summary = _summary(title, bars, unit, cumulative)
@@ -90,7 +91,7 @@ def bar_chart(
     for fraction in (0.0, 0.5, 1.0):
         y = _TOP + plot_h * (1 - fraction)
         parts.append(
-            f'<line class="chart-grid" x1="{_LEFT}" y1="{y:.1f}" x2="{WIDTH - 4}" y2="{y:.1f}"/>'
+            f'<line class="chart-grid" x1="{_LEFT}" y1="{y:.1f}" x2="{right}" y2="{y:.1f}"/>'
         )
         parts.append(
             f'<text class="chart-label" x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
@@ -116,7 +117,7 @@ def bar_chart(
             f'height="{height:.1f}"><title>{escape(hover)}</title></rect>'
         )
     parts.append(
-        f'<line class="chart-axis" x1="{_LEFT}" y1="{baseline}" x2="{WIDTH - 4}" y2="{baseline}"/>'
+        f'<line class="chart-axis" x1="{_LEFT}" y1="{baseline}" x2="{right}" y2="{baseline}"/>'
     )
     parts.append(
         f'<line class="chart-axis" x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{baseline}"/>'

@@ -11,7 +11,6 @@ its ``/api`` twin show the same thing.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +18,9 @@ from typing import Any
 from entrepot.jobs.states import OPEN
 from entrepot.jobs.summary import Rows, stored_time
 from entrepot.redact import mask_secrets
+from entrepot.web.render import Paging
 
-__all__ = ["PAGE_SIZE", "Page", "job_detail", "open_jobs", "page_number", "recent_runs"]
-
-#: Rows per page of every listing.
-PAGE_SIZE = 25
-#: Page numbers beyond this are refused (an OFFSET that deep reads too many rows).
-MAX_PAGE = 10_000
+__all__ = ["Page", "job_detail", "open_jobs", "recent_runs"]
 
 _JOBS, _RUNS = "entrepot_jobs", "entrepot_job_runs"
 _OPEN_STATES = tuple(str(state) for state in OPEN)
@@ -37,34 +32,21 @@ _RUN_FIELDS += "r.outcome, r.attempts, r.step, r.code, r.error, r.items, r.bytes
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a listing: its rows, where it is, and how many there are in all."""
+    """One page of a listing: its rows, its number, whether another follows, and (where
+    counting is cheap) how many rows there are in all."""
 
     items: list[dict[str, Any]]
     number: int
-    size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
+    has_next: bool
+    total: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
             "items": self.items,
             "page": self.number,
-            "pages": self.pages,
-            "page_size": self.size,
+            "has_next": self.has_next,
             "total": self.total,
         }
-
-
-def page_number(text: str | None) -> int:
-    """``?page=`` as a page number from 1; anything unreadable is page 1, the deepest is capped."""
-    try:
-        number = int(text or "1")
-    except ValueError:
-        return 1
-    return min(max(number, 1), MAX_PAGE)
 
 
 def _iso(value: Any) -> str | None:
@@ -128,7 +110,7 @@ def _count(rows: Rows, sql: str, params: dict[str, Any]) -> int:
     return int(found[0][0]) if found else 0
 
 
-def open_jobs(rows: Rows, number: int, size: int = PAGE_SIZE) -> Page:
+def open_jobs(rows: Rows, paging: Paging) -> Page:
     """Jobs waiting for a run or an operator: dead ones first, then by when they are due."""
     within = ", ".join(f":s{i}" for i in range(len(_OPEN_STATES)))
     params: dict[str, Any] = {f"s{i}": state for i, state in enumerate(_OPEN_STATES)}
@@ -139,26 +121,25 @@ def open_jobs(rows: Rows, number: int, size: int = PAGE_SIZE) -> Page:
         "ORDER BY CASE WHEN state = 'dead' THEN 0 ELSE 1 END, next_due, id "
         "LIMIT :limit OFFSET :offset"
     )
-    found = rows(sql, {**params, "limit": size, "offset": (number - 1) * size})
-    return Page([_job(row) for row in found], number, size, total)
+    found, more = paging.cut(
+        list(rows(sql, {**params, "limit": paging.limit, "offset": paging.offset}))
+    )
+    return Page([_job(row) for row in found], paging.page, more, total)
 
 
-def recent_runs(rows: Rows, number: int, size: int = PAGE_SIZE) -> Page:
-    """Every job's runs, newest first, with the job's kind and name."""
-    total = _count(rows, f"SELECT count(*) FROM {_RUNS}", {})  # noqa: S608
+def recent_runs(rows: Rows, paging: Paging) -> Page:
+    """Every job's runs, newest first, with the job's kind and name (not counted: counting
+    every run kept would read them all)."""
     sql = (
         f"SELECT {_RUN_FIELDS}, j.kind, j.name FROM {_RUNS} r "  # noqa: S608
         f"JOIN {_JOBS} j ON j.id = r.job_id ORDER BY r.id DESC LIMIT :limit OFFSET :offset"
     )
-    found = rows(sql, {"limit": size, "offset": (number - 1) * size})
-    return Page(
-        [{**_run(row), "kind": row[14], "name": row[15]} for row in found], number, size, total
-    )
+    found, more = paging.cut(list(rows(sql, {"limit": paging.limit, "offset": paging.offset})))
+    items = [{**_run(row), "kind": row[14], "name": row[15]} for row in found]
+    return Page(items, paging.page, more)
 
 
-def job_detail(
-    rows: Rows, job_id: str, number: int, size: int = PAGE_SIZE
-) -> tuple[dict[str, Any], Page] | None:
+def job_detail(rows: Rows, job_id: str, paging: Paging) -> tuple[dict[str, Any], Page] | None:
     """One job (its parameters masked) and a page of its runs, newest first; ``None`` if
     there is no such job."""
     found = rows(
@@ -173,8 +154,12 @@ def job_detail(
     job["params"] = mask_secrets(text)
     where = f"FROM {_RUNS} r WHERE r.job_id = :id"
     total = _count(rows, f"SELECT count(*) {where}", {"id": job_id})
-    runs = rows(
-        f"SELECT {_RUN_FIELDS} {where} ORDER BY r.number DESC LIMIT :limit OFFSET :offset",
-        {"id": job_id, "limit": size, "offset": (number - 1) * size},
+    runs, more = paging.cut(
+        list(
+            rows(
+                f"SELECT {_RUN_FIELDS} {where} ORDER BY r.number DESC LIMIT :limit OFFSET :offset",
+                {"id": job_id, "limit": paging.limit, "offset": paging.offset},
+            )
+        )
     )
-    return job, Page([_run(row) for row in runs], number, size, total)
+    return job, Page([_run(row) for row in runs], paging.page, more, total)

@@ -31,6 +31,7 @@ from entrepot.spool import CLAIM_AREA
 from entrepot.units import format_duration
 from entrepot.web.charts import Bar, bar_chart, count_text, size_text
 from entrepot.web.jobs_data import open_jobs, recent_runs
+from entrepot.web.render import Paging
 
 __all__ = [
     "WINDOWS",
@@ -131,20 +132,21 @@ def _hour_iso(hour: int) -> str:
 
 
 def _bars(series: Series, values: list[int] | list[int | None], every: int) -> list[Bar]:
+    """One bar per hour; the hours on a multiple of ``every`` (UTC) get a label."""
     bars = []
-    for index, (hour, value) in enumerate(zip(series.hours, values, strict=True)):
+    for hour, value in zip(series.hours, values, strict=True):
         start = datetime.fromtimestamp(hour * 3600, UTC)
         label = f"{start:%a %d %b %H:00}–{start + timedelta(hours=1):%H:00} UTC"
-        # A label under every ``every``-th bar, counted from the newest: "now" is always named.
-        tick_due = (len(series.hours) - 1 - index) % every == 0
-        tick = (f"{start:%H:00}" if every < 24 else f"{start:%a %d}") if tick_due else None
+        tick = None
+        if hour % every == 0:
+            tick = f"{start:%H:00}" if every < 24 else f"{start:%a %d}"
         bars.append(Bar(label, None if value is None else float(value), tick))
     return bars
 
 
 def charts_html(window: str, series: Series) -> dict[str, Any]:
     """The window's three charts as SVG figures (escaped, see :mod:`entrepot.web.charts`)."""
-    every = 4 if len(series.hours) <= 24 else 24
+    every = 6 if len(series.hours) <= 24 else 24
     span = "the last 24 hours" if window == "24h" else "the last 7 days"
     return {
         "files": bar_chart(
@@ -174,8 +176,8 @@ def overview(
     status: Mapping[str, Any] | None,
     now: datetime,
     *,
-    jobs_page: int = 1,
-    runs_page: int = 1,
+    runs: Paging | None = None,
+    jobs_shown: int = 10,
 ) -> dict[str, Any]:
     """Everything the overview shows, JSON-ready but for ``charts`` (window → :class:`Series`,
     drawn by the page; :func:`as_json` makes the whole JSON)."""
@@ -183,7 +185,8 @@ def overview(
     live = (counts[JobState.BACKLOG], counts[JobState.DEAD])
     shown_spools = spools(config, now)
     shown_routes = routes(config, rows, status)
-    jobs = open_jobs(rows, jobs_page)
+    # The first open jobs (dead first) here; all of them, paged, on the jobs page.
+    jobs = open_jobs(rows, Paging(1, jobs_shown))
     return {
         "now": now.isoformat(timespec="seconds"),
         "stuck": any(s["stale"] for s in shown_spools)
@@ -193,7 +196,7 @@ def overview(
         "spools": shown_spools,
         "routes": shown_routes,
         "open_jobs": jobs.as_json(),
-        "recent_runs": recent_runs(rows, runs_page).as_json(),
+        "recent_runs": recent_runs(rows, runs or Paging(1)).as_json(),
         "charts": {
             window: chart_series(rows, now, hours, live) for window, hours in WINDOWS.items()
         },
