@@ -124,7 +124,8 @@ def test_retry_runs_a_dead_route_job_once_its_target_is_back(tmp_path: Path) -> 
             return bool(jobs) and jobs[0].last_outcome == "failed"
 
         wait_until(failed, timeout=30, what="a failed route run")
-        (job,) = ledger.jobs(states=[JobState.BACKLOG, JobState.DEAD])
+        # The route's one job (re-run by the service now and then: maybe running now).
+        (job,) = ledger.jobs(states=[JobState.BACKLOG, JobState.DEAD, JobState.RUNNING])
         # Parked as dead: the service never re-runs it on its own, only a Retry does.
         wait_until(lambda: _park(ledger, job.id), timeout=30, what="the job parked as dead")
         shown = dashboard.client("viewer").get("/api/overview").json()

@@ -8,9 +8,11 @@ import os
 import re
 import time
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 from entrepot.jobs import JobState, Ledger
+from entrepot.jobs.depth import depth_history, hour_of
 from entrepot.jobs.states import Outcome
 from tests.servers._common import wait_until
 from tests.web.conftest import Dashboard, running_dashboard
@@ -47,8 +49,11 @@ def test_a_delivery_shows_in_the_runs_and_the_charts(dashboard: Dashboard) -> No
     viewer = dashboard.client("viewer")
 
     def delivered() -> bool:
-        charts = viewer.get("/api/overview").json()["charts"]
-        return bool(charts["24h"]["files_delivered"][-1])
+        data = viewer.get("/api/overview").json()
+        runs = data["recent_runs"]["items"]
+        # The events are written before the run's end: wait for both.
+        finished = bool(runs) and runs[0]["outcome"] == "succeeded"
+        return finished and bool(data["charts"]["24h"]["files_delivered"][-1])
 
     wait_until(delivered, timeout=30, what="the delivery in the charts")
     data = viewer.get("/api/overview").json()
@@ -114,3 +119,10 @@ def test_recent_runs_are_paged_and_their_errors_masked(dashboard: Dashboard) -> 
     page = viewer.get("/", params={"page": 2}).text
     assert "job 0" in page and 'rel="prev"' in page
     assert "hunter2" not in viewer.get("/").text + str(first)
+
+
+def test_the_service_samples_the_backlog_depth_for_the_charts(dashboard: Dashboard) -> None:
+    ledger = _ledger(dashboard)
+    # The timer fires at the start, then every few minutes: this hour (or the last) has a row.
+    now = hour_of(datetime.now(UTC))
+    wait_until(lambda: bool(depth_history(ledger.rows, now - 1)), timeout=30, what="a sample")

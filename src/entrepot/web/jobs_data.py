@@ -11,16 +11,19 @@ its ``/api`` twin show the same thing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+import sqlalchemy as sa
 
 from entrepot.jobs.states import OPEN
 from entrepot.jobs.summary import Rows, stored_time
 from entrepot.redact import mask_secrets
 from entrepot.web.render import Paging
 
-__all__ = ["Page", "job_detail", "open_jobs", "recent_runs"]
+__all__ = ["Page", "job_detail", "open_jobs", "reader", "recent_runs"]
 
 _JOBS, _RUNS = "entrepot_jobs", "entrepot_job_runs"
 _OPEN_STATES = tuple(str(state) for state in OPEN)
@@ -47,6 +50,18 @@ class Page:
             "has_next": self.has_next,
             "total": self.total,
         }
+
+
+@contextmanager
+def reader(engine: sa.Engine) -> Iterator[Rows]:
+    """A :class:`Rows` on one connection, for every query of one page: one checkout, one
+    read transaction (the page's figures agree with each other)."""
+    with engine.connect() as conn:
+
+        def rows(sql: str, params: Mapping[str, Any], /) -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in conn.execute(sa.text(sql), dict(params))]
+
+        yield rows
 
 
 def _iso(value: Any) -> str | None:

@@ -16,13 +16,13 @@ show the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from entrepot.jobs.depth import Depth, depth_history, hour_of
-from entrepot.jobs.states import JobState
+from entrepot.jobs.states import OPEN, JobState
 from entrepot.jobs.summary import Rows, state_counts
 from entrepot.provenance.events import Kind
 from entrepot.service.config import Config
@@ -131,38 +131,46 @@ def _hour_iso(hour: int) -> str:
     return datetime.fromtimestamp(hour * 3600, UTC).isoformat(timespec="minutes")
 
 
-def _bars(series: Series, values: list[int] | list[int | None], every: int) -> list[Bar]:
-    """One bar per hour; the hours on a multiple of ``every`` (UTC) get a label."""
-    bars = []
-    for hour, value in zip(series.hours, values, strict=True):
+def _labels(hours: list[int], every: int) -> list[tuple[str, str | None]]:
+    """Each hour's hover label, and its axis label on the hours that are a multiple of
+    ``every`` (UTC): made once per window, shared by its three charts."""
+    labels = []
+    for hour in hours:
         start = datetime.fromtimestamp(hour * 3600, UTC)
-        label = f"{start:%a %d %b %H:00}–{start + timedelta(hours=1):%H:00} UTC"
+        label = f"{start:%a %d %b %H}:00–{(start.hour + 1) % 24:02}:00 UTC"
         tick = None
         if hour % every == 0:
-            tick = f"{start:%H:00}" if every < 24 else f"{start:%a %d}"
-        bars.append(Bar(label, None if value is None else float(value), tick))
-    return bars
+            tick = f"{start.hour:02}:00" if every < 24 else label[:6]
+        labels.append((label, tick))
+    return labels
+
+
+def _bars(labels: list[tuple[str, str | None]], values: Sequence[int | None]) -> list[Bar]:
+    return [
+        Bar(label, None if value is None else float(value), tick)
+        for (label, tick), value in zip(labels, values, strict=True)
+    ]
 
 
 def charts_html(window: str, series: Series) -> dict[str, Any]:
     """The window's three charts as SVG figures (escaped, see :mod:`entrepot.web.charts`)."""
-    every = 6 if len(series.hours) <= 24 else 24
+    labels = _labels(series.hours, 6 if len(series.hours) <= 24 else 24)
     span = "the last 24 hours" if window == "24h" else "the last 7 days"
     return {
         "files": bar_chart(
             f"Files delivered per hour, {span}",
-            _bars(series, series.files, every),
+            _bars(labels, series.files),
             ident=f"chart-files-{window}",
         ),
         "bytes": bar_chart(
             f"Bytes delivered per hour, {span}",
-            _bars(series, series.bytes, every),
+            _bars(labels, series.bytes),
             unit=size_text,
             ident=f"chart-bytes-{window}",
         ),
         "backlog": bar_chart(
             f"Backlog depth (waiting and dead jobs), {span}",
-            _bars(series, series.backlog, every),
+            _bars(labels, series.backlog),
             unit=count_text,
             ident=f"chart-backlog-{window}",
             cumulative=False,
@@ -181,7 +189,8 @@ def overview(
 ) -> dict[str, Any]:
     """Everything the overview shows, JSON-ready but for ``charts`` (window → :class:`Series`,
     drawn by the page; :func:`as_json` makes the whole JSON)."""
-    counts = state_counts(rows)
+    # The open and running jobs only: counting the finished ones would read nearly all.
+    counts = state_counts(rows, (*OPEN, JobState.RUNNING))
     live = (counts[JobState.BACKLOG], counts[JobState.DEAD])
     shown_spools = spools(config, now)
     shown_routes = routes(config, rows, status)

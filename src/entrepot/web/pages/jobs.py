@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 from entrepot.errors import JobError, UnknownJob
 from entrepot.web.auth import require_operator, safe_next
 from entrepot.web.host import DashboardHost
-from entrepot.web.jobs_data import job_detail, open_jobs
+from entrepot.web.jobs_data import job_detail, open_jobs, reader
 from entrepot.web.render import Paging, api, flash, paging, render, see_other
 
 __all__ = ["routes"]
@@ -40,11 +40,13 @@ def _is_api(request: Request) -> bool:
 
 def routes(host: DashboardHost) -> list[BaseRoute]:
     def listing(request: Request) -> dict[str, Any]:
-        return {"open_jobs": open_jobs(host.ledger.rows, paging(request)).as_json()}
+        with reader(host.ledger.engine) as rows:
+            return {"open_jobs": open_jobs(rows, paging(request)).as_json()}
 
     def detail(request: Request) -> dict[str, Any]:
         job_id = request.path_params["job_id"]
-        found = job_detail(host.ledger.rows, job_id, paging(request))
+        with reader(host.ledger.engine) as rows:
+            found = job_detail(rows, job_id, paging(request))
         if found is None:
             raise HTTPException(404, f"there is no job {job_id!r} in the ledger")
         job, runs = found

@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from entrepot.provenance.schema import ensure_tables
 from entrepot.web.host import DashboardHost
+from entrepot.web.jobs_data import reader
 from entrepot.web.overview_data import as_json, charts_html, overview
 from entrepot.web.render import api, paging, render
 
@@ -31,13 +32,10 @@ def routes(host: DashboardHost) -> list[BaseRoute]:
     def shown(request: Request) -> dict[str, Any]:
         # The charts read the provenance tables: made here if nothing was recorded yet.
         ensure_tables(host.provenance())
-        return overview(
-            host.config,
-            host.ledger.rows,
-            host.status(),
-            datetime.now(UTC),
-            runs=paging(request),
-        )
+        with reader(host.ledger.engine) as rows:
+            return overview(
+                host.config, rows, host.status(), datetime.now(UTC), runs=paging(request)
+            )
 
     def page(request: Request) -> Response:
         data = shown(request)
