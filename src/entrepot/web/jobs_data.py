@@ -145,9 +145,12 @@ def open_jobs(rows: Rows, paging: Paging) -> Page:
 def recent_runs(rows: Rows, paging: Paging) -> Page:
     """Every job's runs, newest first, with the job's kind and name (not counted: counting
     every run kept would read them all)."""
+    # The page is cut from the runs alone (their key, newest first), then joined to its
+    # jobs: a deep page skips index entries, not joined rows.
     sql = (
-        f"SELECT {_RUN_FIELDS}, j.kind, j.name FROM {_RUNS} r "  # noqa: S608
-        f"JOIN {_JOBS} j ON j.id = r.job_id ORDER BY r.id DESC LIMIT :limit OFFSET :offset"
+        f"SELECT {_RUN_FIELDS}, j.kind, j.name FROM (SELECT * FROM {_RUNS} "  # noqa: S608
+        "ORDER BY id DESC LIMIT :limit OFFSET :offset) r "
+        f"JOIN {_JOBS} j ON j.id = r.job_id ORDER BY r.id DESC"
     )
     found, more = paging.cut(list(rows(sql, {"limit": paging.limit, "offset": paging.offset})))
     items = [{**_run(row), "kind": row[14], "name": row[15]} for row in found]
