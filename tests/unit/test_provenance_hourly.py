@@ -51,15 +51,15 @@ def test_an_upgraded_record_counts_the_events_it_already_had(tmp_path: Path) -> 
     rows += [_event(Kind.DELIVERED, (HOUR + 1) * 3600, 7), _event(Kind.RECEIVED, HOUR * 3600, None)]
     with write_transaction(engine) as conn:
         insert_rows(conn, rows)
-        # Back to the schema of version 1: no hourly counts.
+        # Back to the schema of version 2: no hourly counts.
         conn.execute(sa.text("DROP TABLE entrepot_provenance_hourly"))
         conn.execute(
-            sa.text("UPDATE entrepot_schema SET version = 1 WHERE component = 'provenance'")
+            sa.text("UPDATE entrepot_schema SET version = 2 WHERE component = 'provenance'")
         )
     engine.dispose()
     engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}", purpose="ledger")
     ensure_tables(engine)
-    assert schema_version(engine, "provenance") == MIGRATIONS[-1].version == 2
+    assert schema_version(engine, "provenance") == MIGRATIONS[-1].version == 3
     assert _hours(engine) == {
         (HOUR, "delivered"): (3, 15),
         (HOUR + 1, "delivered"): (1, 7),

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from entrepot.errors import JobError
-from entrepot.jobs import JobState, Ledger
+from entrepot.jobs import JobState, Ledger, RetryPolicy, Runner
+from entrepot.jobs.testing import ScriptedJob
 from tests.servers._common import wait_until
 from tests.web.conftest import Dashboard, running_dashboard
 
@@ -112,44 +112,49 @@ def test_one_job_with_its_runs_and_an_offsite_back_link_ignored(dashboard: Dashb
     assert moved.status_code == 303 and moved.headers["location"] == "/"
 
 
-def test_retry_runs_a_dead_route_job_once_its_target_is_back(tmp_path: Path) -> None:
+def test_a_failing_route_shows_on_the_overview_with_its_job(tmp_path: Path) -> None:
     partner = tmp_path / "partner-missing"
     with running_dashboard(tmp_path, partner=partner.as_uri()) as dashboard:
         ledger = _ledger(dashboard)
         (tmp_path / "outbox" / "new" / "report.csv").write_text("a,b\n")
         dashboard.daemon.waker.wake()
 
-        def failed() -> bool:
-            jobs = ledger.jobs(states=[JobState.BACKLOG, JobState.DEAD])
-            return bool(jobs) and jobs[0].last_outcome == "failed"
+        def failing() -> bool:
+            shown = dashboard.client("viewer").get("/api/overview").json()
+            return bool(shown["routes"][0]["failing"])
 
-        wait_until(failed, timeout=30, what="a failed route run")
-        # The route's one job (re-run by the service now and then: maybe running now).
-        (job,) = ledger.jobs(states=[JobState.BACKLOG, JobState.DEAD, JobState.RUNNING])
-        # Parked as dead: the service never re-runs it on its own, only a Retry does.
-        wait_until(lambda: _park(ledger, job.id), timeout=30, what="the job parked as dead")
+        wait_until(failing, timeout=30, what="a failed route run")
         shown = dashboard.client("viewer").get("/api/overview").json()
         (route,) = shown["routes"]
-        assert route["failing"] and route["waiting_job"] == job.id
-        assert shown["stuck"] and shown["open_jobs"]["items"][0]["id"] == job.id
-        partner.mkdir()
-        retried = dashboard.client("operator").post(f"/api/jobs/{job.id}/retry")
-        assert retried.status_code == 200, retried.text
-        wait_until(
-            lambda: ledger.get(job.id).state == JobState.SUCCEEDED, timeout=30, what="the retry"
-        )
-        assert (partner / "report.csv").read_text() == "a,b\n"
-        after = dashboard.client("viewer").get("/api/overview").json()
-        assert after["open_jobs"]["total"] == 0 and not after["stuck"]
-        assert after["routes"][0]["last_outcome"] == "succeeded"
+        assert route["waiting_job"] in {job.id for job in ledger.jobs()}
+        assert "no such folder" in route["last_error"]["error"]
+        assert shown["stuck"]
+        page = dashboard.client("viewer").get("/").text
+        assert 'id="route-outbox-to-partner" class="failing"' in page
+        assert "its last run failed" in page
 
 
-def _park(ledger: Ledger, job_id: str) -> bool:
-    try:
-        ledger.set_state(job_id, JobState.DEAD, from_states=[JobState.BACKLOG, JobState.DEAD])
-    except JobError:  # running right now: try again
-        return False
-    return True
+def test_retry_runs_a_dead_job_once_its_cause_is_gone(dashboard: Dashboard) -> None:
+    ledger = _ledger(dashboard)
+    outage = dashboard.root / "outage"
+    outage.touch()
+    once = RetryPolicy(attempts=1, jitter=0)
+    result = Runner(ledger, policy=once, reruns=once).run(ScriptedJob(outage=str(outage)))
+    assert not result.ok
+    job_id = result.job_id
+    # Dead: the service never re-runs it on its own, only a Retry does.
+    if ledger.get(job_id).state != JobState.DEAD:
+        ledger.set_state(job_id, JobState.DEAD, from_states=[JobState.BACKLOG])
+    shown = dashboard.client("viewer").get("/api/overview").json()
+    assert shown["stuck"] and shown["open_jobs"]["items"][0]["id"] == job_id
+    outage.unlink()
+    retried = dashboard.client("operator").post(f"/api/jobs/{job_id}/retry")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["message"].startswith(f"Job {job_id} ")
+    wait_until(lambda: ledger.get(job_id).state == JobState.SUCCEEDED, timeout=30, what="the retry")
+    after = dashboard.client("viewer").get("/api/overview").json()
+    assert after["open_jobs"]["total"] == 0 and not after["stuck"]
+    assert after["recent_runs"]["items"][0]["job_id"] == job_id
 
 
 @pytest.mark.parametrize("path", ["/api/jobs", "/jobs"])
