@@ -156,6 +156,7 @@ def test_chart_hours_come_from_the_hourly_counts_and_the_depth_samples(ledger: L
     assert series.backlog[-4:] == [1, None, None, 3]
     week = chart_series(ledger.rows, NOW, 168)
     assert sum(week.files) == 5 and week.backlog[-1] is None
+    assert chart_series(ledger.rows, NOW, 168, live=(2, 1)).last(24) == series
 
 
 def test_the_overview_says_whether_anything_is_stuck(config: Config, ledger: Ledger) -> None:
