@@ -101,7 +101,8 @@ def test_the_identity_column_is_added_to_a_ledger_made_before_it(tmp_path: Path)
         Runner(book).run(ScriptedJob(), job_id="old-job")
         # Back to the schema of version 1: no identity column.
         with book.engine.begin() as conn:
-            conn.execute(sa.text("DROP INDEX ix_entrepot_jobs_identity"))
+            for index in ("identity", "identity_id", "identity_state_id"):
+                conn.execute(sa.text(f"DROP INDEX ix_entrepot_jobs_{index}"))
             conn.execute(sa.text("ALTER TABLE entrepot_jobs DROP COLUMN identity"))
             conn.execute(sa.text("UPDATE entrepot_schema SET version = 1"))
     with Ledger.open(state) as book:

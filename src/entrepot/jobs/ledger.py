@@ -35,6 +35,7 @@ from entrepot.db import Migration, ensure_schema, make_engine, masked_url, write
 from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
 from entrepot.jobs.claims import ClaimLog
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
+from entrepot.jobs.depth import depth_table, hour_of
 from entrepot.jobs.fleet import FleetLog, add_fleet, in_reach
 from entrepot.jobs.lifecycle import Outcome
 from entrepot.jobs.params import check_params
@@ -83,6 +84,17 @@ def _add_identity(conn: Connection) -> None:
         )
 
 
+def _add_dashboard(conn: Connection) -> None:
+    """The backlog's depth table, and the indexes the dashboard's and ``status``'s route
+    figures read (version 1 of this release makes them already: only where missing)."""
+    depth_table.create(conn, checkfirst=True)
+    for table in (jobs_table, runs_table):
+        present = {index["name"] for index in sa.inspect(conn).get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in present:
+                index.create(conn)
+
+
 #: The ledger's schema, version by version (see :func:`entrepot.db.ensure_schema`).
 # Versions are numbered in the order they land on main; a branch whose migration
 # meets another of the same number renumbers its own to follow (never edit a landed one).
@@ -90,6 +102,9 @@ MIGRATIONS = (
     Migration(1, "jobs and runs", lambda conn: metadata.create_all(conn, checkfirst=True)),
     Migration(2, "job identities (one waiting job per route)", _add_identity),
     Migration(3, "fleets: instances, heartbeats, leases and claims", add_fleet),
+    Migration(
+        4, "the backlog's depth hour by hour; routes' newest jobs and failures", _add_dashboard
+    ),
 )
 
 
@@ -359,6 +374,8 @@ class Ledger(FleetLog, ClaimLog):
             # Runs first: a job whose last runs go now is bare for the second batch.
             gone_runs = _delete_batch(conn, runs_table, old_run, batch)
             gone_jobs = _delete_batch(conn, jobs_table, bare_job, batch)
+            # A handful of rows per day: the old ones go with the first batch.
+            conn.execute(depth_table.delete().where(depth_table.c.hour < hour_of(before)))
         return gone_runs, gone_jobs
 
 

@@ -90,6 +90,10 @@ jobs_table = sa.Table(
     sa.Column("lease_until", UTCDateTime),
     sa.Index("ix_entrepot_jobs_state_due", "state", "next_due"),
     sa.Index(IDENTITY_INDEX, "identity", "state"),
+    # A route's newest job, and its newest in one state (its last success), found at the
+    # end of an index instead of sorting the route's whole history.
+    sa.Index("ix_entrepot_jobs_identity_id", "identity", "id"),
+    sa.Index("ix_entrepot_jobs_identity_state_id", "identity", "state", "id"),
 )
 
 runs_table = sa.Table(
@@ -115,6 +119,8 @@ runs_table = sa.Table(
     sa.Column("history", sa.JSON, nullable=False),
     sa.Column("instance", sa.String(64)),
     sa.Index("ix_entrepot_job_runs_job", "job_id", "number"),
+    # The newest failures first, without reading the successes.
+    sa.Index("ix_entrepot_job_runs_outcome", "outcome", "id"),
 )
 
 

@@ -48,7 +48,12 @@ from entrepot.provenance.journal import (
     event_row,
     read_journal,
 )
-from entrepot.provenance.schema import ensure_tables, events_table, journals_table
+from entrepot.provenance.schema import (
+    add_to_hours,
+    ensure_tables,
+    events_table,
+    journals_table,
+)
 
 __all__ = ["BATCH", "Recorder", "recover_journals"]
 
@@ -275,7 +280,8 @@ def _follow_up(entry: Entry) -> Row:
 
 
 def insert_rows(conn: Connection, rows: Sequence[Row]) -> None:
-    """Insert event rows with the driver's own ``executemany`` (no per-row compiling)."""
+    """Insert event rows with the driver's own ``executemany`` (no per-row compiling),
+    and count them into their hours (in the same transaction)."""
     if not rows:
         return
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
@@ -284,6 +290,7 @@ def insert_rows(conn: Connection, rows: Sequence[Row]) -> None:
         f"VALUES ({', '.join(mark for _ in COLUMNS)})"
     )
     conn.exec_driver_sql(sql, list(rows))
+    add_to_hours(conn, rows)
 
 
 def _set_seq(conn: Connection, token: str, seq: int) -> None:

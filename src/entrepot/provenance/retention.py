@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from entrepot.db import write_transaction
-from entrepot.provenance.schema import ensure_tables, events_table, journals_table
+from entrepot.provenance.schema import ensure_tables, events_table, hourly_table, journals_table
 
 __all__ = ["prune_events"]
 
@@ -34,7 +34,9 @@ def prune_events(engine: Engine, before: datetime, *, batch: int = 1000) -> int:
             ).scalars()
         )
         if not ids:
-            # The events are gone: so are the bookkeeping rows of journals as old.
+            # The events are gone: so are the bookkeeping rows of journals as old,
+            # and the hours they were counted in (the hour of the cut-off stays).
             conn.execute(journals_table.delete().where(journals_table.c.at < cutoff))
+            conn.execute(hourly_table.delete().where(hourly_table.c.hour < int(cutoff // 3600)))
             return 0
         return int(conn.execute(t.delete().where(t.c.id.in_(ids))).rowcount)

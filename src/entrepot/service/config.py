@@ -138,9 +138,11 @@ class TargetConfig(_Section):
 
 
 class SpoolConfig(_Section):
-    """A spool folder (``tmp/ new/ cur/``)."""
+    """A spool folder (``tmp/ new/ cur/``); the dashboard shows it in red once the oldest
+    file in ``new/`` has waited longer than ``stale_after``."""
 
     path: Path
+    stale_after: Duration = Field(default=3600.0, gt=0)
 
     @field_validator("path")
     @classmethod

@@ -129,10 +129,12 @@ _SUCCESS = (
     f"SELECT updated_at FROM {_JOBS} "  # noqa: S608
     "WHERE identity = :identity AND state = 'succeeded' ORDER BY id DESC LIMIT 1"
 )
+# Failed runs newest first (an index), each checked for the route's identity: it stops at
+# the route's last failure, reading neither the successes nor the route's whole history.
 _ERROR = (
-    f"SELECT ended_at, error FROM {_RUNS} WHERE outcome = 'failed' "  # noqa: S608
-    f"AND job_id IN (SELECT id FROM {_JOBS} WHERE identity = :identity) "
-    "ORDER BY id DESC LIMIT 1"
+    f"SELECT r.ended_at, r.error FROM {_RUNS} r WHERE r.outcome = 'failed' "  # noqa: S608
+    f"AND EXISTS (SELECT 1 FROM {_JOBS} j WHERE j.id = r.job_id AND j.identity = :identity) "
+    "ORDER BY r.id DESC LIMIT 1"
 )
 
 

@@ -1,9 +1,10 @@
 """The lanes of the running plan: made at start, changed by a reload, stopped at the end.
 
 Each route and fetch has a lane of its own (and a timer in the scheduler);
-four more lanes do the chores: ``backlog`` (due jobs no route owns),
+more lanes do the chores: ``backlog`` (due jobs no route owns),
 ``archives`` (sealing abandoned archives), ``watch`` (the data center's
-watched folder) and ``housekeeping`` (retention).  A reload that removes a
+watched folder), ``housekeeping`` (retention) and ``depth`` (the backlog's
+depth sampled for the dashboard, on a timer of its own).  A reload that removes a
 route retires its lane after the run in progress; one that adds a route
 starts a lane for it.
 """
@@ -14,11 +15,19 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from entrepot.jobs.depth import DEPTH_EVERY
 from entrepot.service.companions import housekeeping
 from entrepot.service.lanes import Lane, Work
 from entrepot.service.plan import Plan
-from entrepot.service.schedule import Scheduler
-from entrepot.service.works import ArchiveWork, BacklogWork, Context, FetchWork, RouteWork
+from entrepot.service.schedule import Scheduler, Triggers
+from entrepot.service.works import (
+    ArchiveWork,
+    BacklogWork,
+    Context,
+    DepthWork,
+    FetchWork,
+    RouteWork,
+)
 
 if TYPE_CHECKING:
     from entrepot.service.watchfolder import WatchFolder
@@ -53,6 +62,8 @@ class Wiring:
         self._add("backlog", BacklogWork(ctx, owned))
         self._add("archives", ArchiveWork(ctx))
         self._add("housekeeping", _Housekeeping(ctx))
+        self._add("depth", DepthWork(ctx))
+        scheduler.set("depth", Triggers(every=DEPTH_EVERY))
 
     def _add(self, key: str, work: Work) -> None:
         self.lanes[key] = Lane(key, work).start()

@@ -1,4 +1,4 @@
-"""What each lane runs: a route, a fetch, the backlog, the archives.
+"""What each lane runs: a route, a fetch, the backlog, the archives, the backlog's depth.
 
 Every run goes through the shared :class:`~entrepot.jobs.Runner` and ledger,
 with the job built from the configuration *current at the start of the run*
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from entrepot.errors import WorkClaimed
 from entrepot.jobs import Ledger, Runner, RunResult
+from entrepot.jobs.depth import record_depth
 from entrepot.logs import log_event
 from entrepot.service.archives import ArchiveKeeper
 from entrepot.service.building import fetch_job, ship_job
@@ -34,7 +35,15 @@ from entrepot.ship.jobs import RouteJob
 
 logger = logging.getLogger("entrepot.service")
 
-__all__ = ["ArchiveWork", "BacklogWork", "Context", "FetchWork", "RouteWork", "has_files"]
+__all__ = [
+    "ArchiveWork",
+    "BacklogWork",
+    "Context",
+    "DepthWork",
+    "FetchWork",
+    "RouteWork",
+    "has_files",
+]
 
 #: Triggers that do not record a run of a route when nothing waits.
 _QUIET = frozenset({"arrival", "scan", "every", "cron", "start"})
@@ -240,3 +249,20 @@ class ArchiveWork:
 
     def run(self, trigger: str) -> None:
         ArchiveKeeper(self.ctx.config, self.ctx.telemetry).seal_abandoned()
+
+
+class DepthWork:
+    """Samples the backlog's depth for the dashboard's charts (see :mod:`entrepot.jobs.depth`)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def interrupt(self) -> None:
+        """A sample is one short transaction: nothing to stop."""
+
+    def run(self, trigger: str) -> None:
+        ledger = self.ctx.ledger
+        try:
+            record_depth(ledger.engine, ledger.rows, self.ctx.runner.clock.now())
+        except Exception as exc:  # noqa: BLE001 - a missed sample leaves a gap in a chart
+            log_event(logger, "service.depth_sample_failed", logging.WARNING, error=exc)

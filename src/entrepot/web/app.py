@@ -51,7 +51,7 @@ __all__ = ["PAGES", "build_dashboard", "dashboard_for"]
 logger = logging.getLogger("entrepot.web")
 
 #: The page modules under ``entrepot.web.pages``, in menu order.
-PAGES = ("routes", "trace", "archives", "fleet", "datacenter", "config")
+PAGES = ("overview", "jobs", "routes", "trace", "datacenter", "archives", "fleet", "config")
 
 
 def build_dashboard(
