@@ -1,0 +1,111 @@
+"""A real browser for the dashboard's tests: Debian's chromium driven by Playwright.
+
+Fixtures:
+
+``browser``
+    one headless chromium per test worker (``/usr/bin/chromium``, or
+    ``$ENTREPOT_CHROMIUM``), launched with the arguments of
+    ``shared/SERVERS.md`` — Playwright never downloads a browser here;
+``page``
+    a page in a fresh browser context (no cookies or storage shared between
+    tests); console errors — a Content-Security-Policy violation among them
+    — and uncaught page errors fail the test at its end;
+``shots``
+    :class:`Screenshots`: ``shots(page, "overview")`` writes
+    ``<tmp_path>/screenshots/NN-overview.png`` (never into ``docs/``).
+
+Without chromium or Playwright the tests are skipped locally and fail in CI.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.servers._common import server_unavailable
+
+CHROMIUM = os.environ.get("ENTREPOT_CHROMIUM", "/usr/bin/chromium")
+#: As shared/SERVERS.md says: no sandbox (root in a container), no GPU, nothing fetched.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Milliseconds a locator waits for what it looks for (generous: the machine is shared).
+WAIT_MS = 20_000
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """A headless chromium from the system, as every browser test (and the docs image) uses."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError as exc:
+        server_unavailable(f"playwright is not installed: {exc}")
+    if not os.access(CHROMIUM, os.X_OK):
+        server_unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        try:
+            chromium = launch_chromium(playwright)
+        except Error as exc:
+            server_unavailable(f"chromium does not start: {exc}")
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+class Screenshots:
+    """Numbered full-page screenshots of a test's pages, under its temporary folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.taken: list[Path] = []
+
+    def __call__(self, page: Any, name: str) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{len(self.taken) + 1:02d}-{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        self.taken.append(path)
+        return path
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Screenshots:
+    return Screenshots(tmp_path / "screenshots")
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(WAIT_MS)
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on(
+        "console",
+        lambda message: (
+            problems.append(f"console {message.type}: {message.text}")
+            if message.type == "error"
+            else None
+        ),
+    )
+    tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    try:
+        yield tab
+    finally:
+        context.close()
+    # A refused login answers 401/403, which chromium logs as a failed resource:
+    # that is the expected answer, not a problem of the page.
+    real = [text for text in problems if "status of 40" not in text]
+    assert not real, "the browser reported:\n" + "\n".join(real)
