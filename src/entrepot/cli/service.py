@@ -128,6 +128,10 @@ def serve(
         on_config=_apply_logging,
         hints=hints,
     )
+    if loaded.service.listen is not None and loaded.service.dashboard:
+        from entrepot.web import dashboard_for
+
+        daemon.companions.dashboard = dashboard_for(daemon)
     with _signals(daemon):
         return daemon.run()
 
