@@ -10,6 +10,8 @@ Fixtures:
     a page in a fresh browser context (no cookies or storage shared between
     tests); console errors — a Content-Security-Policy violation among them
     — and uncaught page errors fail the test at its end;
+``dashboard``
+    the service in this process with its dashboard (``tests/web/conftest.py``);
 ``shots``
     :class:`Screenshots`: ``shots(page, "overview")`` writes
     ``<tmp_path>/screenshots/NN-overview.png`` (never into ``docs/``).
@@ -27,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests.servers._common import server_unavailable
+from tests.web.conftest import dashboard  # noqa: F401 - the service with its dashboard, in process
 
 CHROMIUM = os.environ.get("ENTREPOT_CHROMIUM", "/usr/bin/chromium")
 #: As shared/SERVERS.md says: no sandbox (root in a container), no GPU, nothing fetched.
