@@ -20,79 +20,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from entrepot.cli.console import err, out, shown
 from entrepot.cli.demo_config import DemoSetup, write_demo
+from entrepot.cli.demo_service import DemoService
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.errors import ConfigError
 from entrepot.interrupts import Terminated
-
-
-class _Serving:
-    """The daemon's main loop in a thread of its own; the main thread feeds and waits."""
-
-    def __init__(self, daemon: Any) -> None:
-        self.daemon = daemon
-        self.error: BaseException | None = None
-        self.done = threading.Event()
-        # A daemon thread: a second Ctrl-C during the stop ends the process at once.
-        self.thread = threading.Thread(target=self._run, name="entrepot-demo-service", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.daemon.run()
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            self.error = exc
-        finally:
-            self.done.set()
-
-    def wait(self) -> None:
-        """Until the service has stopped.  (An Event, not ``Thread.join``: a Ctrl-C that
-        interrupts a join can leave the thread looking finished while it still runs.)"""
-        while not self.done.wait(1.0):
-            pass
-
-    def start(self, timeout: float = 60.0) -> str:
-        """Start the service; its dashboard's URL once it is READY."""
-        ready = self.daemon.notifier.ready_event
-        self.thread.start()
-        while not ready.wait(0.1):
-            if self.done.is_set():
-                if isinstance(self.error, Exception):
-                    raise self.error
-                raise ConfigError("the service stopped before it was ready")
-            timeout -= 0.1
-            if timeout <= 0:
-                self.stop("not ready")
-                raise ConfigError("the service did not get ready in time")
-        return str(self.daemon.companions.address)
-
-    def stop(self, reason: str) -> None:
-        """Ask the service to stop and wait while it stops cleanly (runs finish, archives seal)."""
-        self.daemon.request_stop(reason)
-        self.wait()
-
-
-def _daemon(config_path: Path) -> Any:
-    """The daemon ``entrepot serve`` would run, which tells the demo when it is READY."""
-    from entrepot.cli.service import make_daemon
-    from entrepot.service.notify import SystemdNotifier
-
-    class ReadyFlag(SystemdNotifier):
-        """Sets ``ready_event`` at READY (and tells systemd, under a unit)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.ready_event = threading.Event()
-
-        def ready(self, status: str = "") -> bool:
-            self.ready_event.set()
-            return super().ready(status)
-
-    return make_daemon(config_path, notifier=ReadyFlag(), service_logs=False)
 
 
 def demo(
@@ -115,7 +51,7 @@ def demo(
         shutil.rmtree(folder)
     setup = write_demo(folder, port=port, per_archive=max(1, -(-events // 3)))
     out.print(f"[bold]1.[/] wrote the configuration {shown(setup.config)}")
-    serving = _Serving(_daemon(setup.config))
+    serving = DemoService(setup.config)
     with _ctrl_c_raises():
         return _run(serving, setup, files=files, events=events, once=once)
 
@@ -133,7 +69,7 @@ def _ctrl_c_raises() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _run(serving: _Serving, setup: DemoSetup, *, files: int, events: int, once: bool) -> int:
+def _run(serving: DemoService, setup: DemoSetup, *, files: int, events: int, once: bool) -> int:
     from entrepot.cli.demo_check import DashboardApi, wait_for_outcome
     from entrepot.cli.demo_flow import feed
 
