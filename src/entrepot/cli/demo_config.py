@@ -16,7 +16,14 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEMO_CUSTOMERS", "DEMO_SCHEMA", "DemoSetup", "demo_config", "write_demo"]
+__all__ = [
+    "DEMO_CUSTOMERS",
+    "DEMO_SCHEMA",
+    "DemoSetup",
+    "demo_config",
+    "write_demo",
+    "write_private",
+]
 
 #: The data center's sample schema: one table of customers.
 DEMO_SCHEMA = """\
@@ -114,7 +121,7 @@ def demo_config(folder: Path, *, port: int, per_archive: int) -> str:
     )
 
 
-def _private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     """Write ``text`` into a new file only its owner may read (as token files must be)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -131,6 +138,6 @@ def write_demo(folder: Path, *, port: int, per_archive: int) -> DemoSetup:
     config = folder / "entrepot.toml"
     config.write_text(demo_config(folder, port=port, per_archive=per_archive), encoding="utf-8")
     setup = DemoSetup(folder, config, secrets.token_urlsafe(24), secrets.token_urlsafe(24))
-    _private(folder / "operator.token", setup.operator_token)
-    _private(folder / "viewer.token", setup.viewer_token)
+    write_private(folder / "operator.token", setup.operator_token)
+    write_private(folder / "viewer.token", setup.viewer_token)
     return setup
