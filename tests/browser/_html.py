@@ -6,7 +6,8 @@ ours, so each one must read unambiguously:
 * ``<!DOCTYPE html>`` first, then one ``<html lang>`` holding ``<head>``
   (with ``<meta charset>`` and a non-empty ``<title>``) and ``<body>``;
 * every element that is not void is closed explicitly, in order; a void
-  element (``<input>``, ``<br>``…) never is; no end tag without its start;
+  element (``<input>``, ``<br>``…) never is; no end tag without its start
+  (inside ``<svg>`` and ``<math>``, ``<line/>`` closes itself, as there);
 * no attribute twice in a tag, no ``id`` twice in a page, no bare ``&``;
 * no ``<form>`` in a ``<form>``, no ``<a>`` or ``<button>`` inside either;
 * no inline script or style (``<script>`` without ``src``, ``style=``,
@@ -30,6 +31,7 @@ VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
     | {"track", "wbr"}
 )
+FOREIGN = frozenset({"svg", "math"})
 UNLABELLED_INPUTS = frozenset({"hidden", "submit", "button", "reset", "image"})
 CONTROLS = frozenset({"input", "select", "textarea"})
 _BARE_AMPERSAND = re.compile(r"&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9A-Fa-f]+;)")
@@ -71,6 +73,9 @@ class _Checker(HTMLParser):
     def inside(self, tag: str) -> bool:
         return any(item.tag == tag for item in self.stack)
 
+    def in_foreign(self) -> bool:
+        return any(item.tag in FOREIGN for item in self.stack)
+
     # -- the parser's callbacks ------------------------------------------------------
 
     def handle_decl(self, decl: str) -> None:
@@ -86,7 +91,8 @@ class _Checker(HTMLParser):
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._start(tag, attrs)
-        if tag not in VOID:
+        # In SVG and MathML (foreign content) "<x/>" closes an element; in HTML it does not.
+        if tag not in VOID and tag not in FOREIGN and not self.in_foreign():
             self.problem(f"<{tag}/> is not a void element: close it with </{tag}>")
 
     def _start(self, tag: str, pairs: list[tuple[str, str | None]]) -> None:
@@ -97,6 +103,8 @@ class _Checker(HTMLParser):
         for name in sorted({name for name in names if names.count(name) > 1}):
             self.problem(f"<{tag}> has the attribute {name!r} twice")
         attrs = {name: value or "" for name, value in pairs}
+        if self.in_foreign():
+            tag = f"{tag} (in svg)"  # an SVG <title> is not the page's
         self.counts[tag] = self.counts.get(tag, 0) + 1
         line = self.getpos()[0]
         self._check_attrs(tag, attrs, line)
@@ -141,7 +149,7 @@ class _Checker(HTMLParser):
         if tag in VOID:
             self.problem(f"</{tag}>: a void element has no end tag")
             return
-        if tag == "title":
+        if tag == "title" and not self.in_foreign():
             self.in_title = False
         if not self.inside(tag):
             self.problem(f"</{tag}> closes nothing: no <{tag}> is open")

@@ -23,7 +23,9 @@ def test_a_clean_page_passes() -> None:
     <button type="submit">Retry</button>
     </form>
     <p>a &amp; b &lt; c &#233; &#x41;<br></p><img src="/static/x.svg" alt="">
-    <script src="/static/app.js"></script>"""
+    <script src="/static/app.js"></script>
+    <svg viewBox="0 0 10 10" role="img" aria-label="chart"><line x1="0" y1="0" x2="1" y2="1"/>
+    <rect x="1" y="1" width="2" height="2"><title>3 files</title></rect></svg>"""
     assert html_problems(page(body)) == []
 
 
@@ -35,6 +37,7 @@ def test_a_clean_page_passes() -> None:
         ("</p>", "</p> closes nothing"),
         ("<br></br>", "a void element has no end tag"),
         ("<div/>", "<div/> is not a void element"),
+        ("<svg></svg><line/>", "<line/> is not a void element"),
         ('<p id="a"></p><p id="a"></p>', "id 'a' is used twice"),
         ('<p class="a" class="b"></p>', "the attribute 'class' twice"),
         ("<p>fish & chips</p>", "a bare '&'"),
