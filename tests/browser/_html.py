@@ -8,7 +8,10 @@ ours, so each one must read unambiguously:
 * every element that is not void is closed explicitly, in order; a void
   element (``<input>``, ``<br>``…) never is; no end tag without its start
   (inside ``<svg>`` and ``<math>``, ``<line/>`` closes itself, as there);
-* no attribute twice in a tag, no ``id`` twice in a page, no bare ``&``;
+* no attribute twice in a tag, no ``id`` twice in a page;
+* no character reference that HTML5 reads as an error or decodes by
+  surprise: ``&bogus;``, ``&copy 2026`` in text, ``&#12`` without ``;``,
+  ``title="&copy 2"`` (``AT&T`` and ``?a=1&b=2`` are fine, as in HTML5);
 * no ``<form>`` in a ``<form>``, no ``<a>`` or ``<button>`` inside either;
 * no inline script or style (``<script>`` without ``src``, ``style=``,
   ``on…=`` handlers): the Content-Security-Policy would block them;
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from html.entities import html5
 from html.parser import HTMLParser
 
 __all__ = ["html_problems"]
@@ -34,7 +38,9 @@ VOID = frozenset(
 FOREIGN = frozenset({"svg", "math"})
 UNLABELLED_INPUTS = frozenset({"hidden", "submit", "button", "reset", "image"})
 CONTROLS = frozenset({"input", "select", "textarea"})
-_BARE_AMPERSAND = re.compile(r"&(?![A-Za-z][A-Za-z0-9]*;|#[0-9]+;|#[xX][0-9A-Fa-f]+;)")
+_REFERENCE = re.compile(r"&(#[xX]?[0-9A-Fa-f]*;?|[A-Za-z][A-Za-z0-9]*;?)")
+#: Entities a browser decodes even without their ";" (``&copy`` → ©).
+_LEGACY = sorted((name for name in html5 if not name.endswith(";")), key=len, reverse=True)
 
 
 @dataclass
@@ -135,9 +141,6 @@ class _Checker(HTMLParser):
                 self.problem(f"<{tag}> has an inline {name}= handler (the CSP refuses it)")
         if tag == "script" and not attrs.get("src"):
             self.problem("an inline <script> (the CSP refuses it): serve it as a static file")
-        for name, value in attrs.items():
-            if _BARE_AMPERSAND.search(value):
-                self.problem(f"<{tag} {name}=…> holds a bare '&' (write &amp;)")
 
     def _check_nesting(self, tag: str) -> None:
         if tag == "form" and self.inside("form"):
@@ -170,8 +173,6 @@ class _Checker(HTMLParser):
             if data.strip():
                 self.problem(f"inline <{self.stack[-1].tag}> content (the CSP refuses it)")
             return
-        if _BARE_AMPERSAND.search(data):
-            self.problem("a bare '&' in the text (write &amp;)")
 
     def handle_entityref(self, name: str) -> None:
         if self.in_title:
@@ -204,8 +205,31 @@ class _Checker(HTMLParser):
         return self.problems
 
 
+def _reference_problem(text: str, match: re.Match[str]) -> str | None:
+    """What is wrong with the character reference at ``match`` (None: nothing)."""
+    ref = match.group(1)
+    if ref.startswith("#"):
+        return None if ref.endswith(";") and len(ref.strip("#xX;")) > 0 else "a malformed &#…;"
+    if ref.endswith(";"):
+        return None if ref in html5 else f"&{ref} is no character reference (write &amp;)"
+    legacy = next((name for name in _LEGACY if ref.startswith(name)), None)
+    if legacy is None:
+        return None  # "AT&T": a plain ampersand
+    after = text[match.start() + 1 + len(legacy) : match.start() + 2 + len(legacy)]
+    # Inside a tag (an attribute) "&copy=" or "&copyx" stays as written; in text it is ©.
+    in_tag = text.rfind("<", 0, match.start()) > text.rfind(">", 0, match.start())
+    if in_tag and (after.isalnum() or after == "="):
+        return None
+    return f"&{ref} reads as &{legacy}; (write &amp;{ref} or &{legacy};)"
+
+
 def html_problems(text: str) -> list[str]:
     """Every problem of the page ``text`` (see the module docstring); empty when none."""
     checker = _Checker()
     checker.feed(text)
-    return checker.finish()
+    problems = checker.finish()
+    for match in _REFERENCE.finditer(text):
+        problem = _reference_problem(text, match)
+        if problem:
+            problems.append(f"line {text.count(chr(10), 0, match.start()) + 1}: {problem}")
+    return problems

@@ -63,16 +63,25 @@ def seed(dashboard: Dashboard) -> dict[str, str]:
     ship_jobs = shipped()
     pending = next(config.datacenter.root.glob("*.pending.csv"))
     sealed = sorted(path.name for path in (dashboard.root / "partner").glob("*.events*"))
+    assert sealed, "no sealed archive was delivered"
     return {
         "job_id": ship_jobs[0].id,
         "import_job_id": imported.job_id,
         "route": "outbox-to-partner",
         "target": "partner",
         "archive": "events",
-        "archive_file": sealed[0] if sealed else "",
+        "archive_file": sealed[0],
         "pending": pending.name,
         "file": "report-0.csv",
     }
+
+
+#: Query strings that make a page show more than its empty form (or that it needs).
+QUERIES = {
+    "/trace": "?name=report-*.csv",
+    "/trace/receipt": "?route=outbox-to-partner&since=1d",
+    "/datacenter/log": "?q=customers",
+}
 
 
 def fill(path: str, samples: dict[str, str]) -> str | None:
@@ -86,8 +95,8 @@ def fill(path: str, samples: dict[str, str]) -> str | None:
     elif "/targets/" in path:
         values = {"name": samples["target"], "target": samples["target"]}
     elif "/archives/" in path:
-        values = {"name": samples["archive"], "archive": samples["archive"],
-                  "file": samples["archive_file"]}  # fmt: skip
+        # A sealed archive was handed to the outbox and shipped: it is in the spool's cur/.
+        values = {"name": samples["archive"], "area": "cur", "file": samples["archive_file"]}
     else:
         values = {"job_id": samples["job_id"], "file": samples["file"], "name": samples["file"]}
     missing = []
@@ -100,7 +109,7 @@ def fill(path: str, samples: dict[str, str]) -> str | None:
         return values[name]
 
     filled = re.sub(r"\{([^}]+)\}", value, path)
-    return None if missing else filled
+    return None if missing else filled + QUERIES.get(path.removeprefix("/api"), "")
 
 
 def get_paths(dashboard: Dashboard) -> list[str]:
@@ -138,7 +147,8 @@ def check_page(reply: httpx.Response, path: str) -> list[str]:
     if reply.status_code != 200:
         return [f"{path}: {reply.status_code} {reply.text[:200]}"]
     kind = reply.headers.get("content-type", "")
-    if path.startswith("/api/"):
+    download = reply.headers.get("content-disposition", "").startswith("attachment")
+    if path.startswith("/api/") and not download:
         return [] if kind.startswith("application/json") else [f"{path}: {kind}, not JSON"]
     if kind.startswith("text/html"):
         return [f"{path} {problem}" for problem in html_problems(reply.text)]
