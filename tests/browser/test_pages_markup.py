@@ -90,10 +90,10 @@ def fill(path: str, samples: dict[str, str]) -> str | None:
         values = {"job_id": samples["import_job_id"]}
     elif path.startswith(("/datacenter/files/", "/api/datacenter/files/")):
         values = {"area": "pending", "name": samples["pending"]}
-    elif "/routes/" in path:
-        values = {"name": samples["route"], "route": samples["route"]}
     elif "/targets/" in path:
         values = {"name": samples["target"], "target": samples["target"]}
+    elif "/routes/" in path:
+        values = {"name": samples["route"], "route": samples["route"]}
     elif "/archives/" in path:
         # A sealed archive was handed to the outbox and shipped: it is in the spool's cur/.
         values = {"name": samples["archive"], "area": "cur", "file": samples["archive_file"]}
