@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from entrepot.db import make_engine
 from entrepot.provenance import Kind, Outcome, Recorder, find, recover_journals, undelivered
 from entrepot.provenance.journal import JOURNAL_DIR, Journal
-from entrepot.provenance.reader import by_file, file_histories, verdict
-from entrepot.provenance.schema import events_table
+from entrepot.provenance.reader import by_file, file_histories, histories_query, verdict
+from entrepot.provenance.schema import ensure_tables, events_table
 
 SECRET = "hunter2-s3cret"
 
@@ -262,3 +262,33 @@ os.kill(os.getpid(), 9)
     assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 0
     assert [e.kind for e in find(engine, "a.csv")] == [Kind.DELIVERED, Kind.MOVED]
     assert [e.kind for e in find(engine, "b.csv")] == [Kind.DELIVERED]
+
+
+def test_file_histories_read_the_names_index_not_every_event_of_the_spool(
+    engine: sa.Engine,
+) -> None:
+    # Every event of a spool shares its place: looked up by place, a run's
+    # lookup would read the spool's whole history.
+    ensure_tables(engine)
+    query = histories_query("/out", ["a.csv", "b.csv"])
+    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "ix_entrepot_provenance_file" in plan, plan
+    assert "ix_entrepot_provenance_place" not in plan, plan
+
+
+def test_a_version_1_ledger_gets_the_index_on_files(engine: sa.Engine) -> None:
+    from entrepot.db import ensure_schema
+    from entrepot.provenance.schema import MIGRATIONS
+
+    ensure_schema(engine, "provenance", MIGRATIONS[:1])
+    with engine.begin() as conn:  # the indexes version 1 made
+        conn.exec_driver_sql("DROP INDEX ix_entrepot_provenance_file")
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_entrepot_provenance_name ON entrepot_provenance (name, at)"
+        )
+    ensure_schema(engine, "provenance", MIGRATIONS)
+    names = {index["name"] for index in sa.inspect(engine).get_indexes("entrepot_provenance")}
+    assert "ix_entrepot_provenance_file" in names
+    assert "ix_entrepot_provenance_name" not in names

@@ -79,9 +79,10 @@ def _apply_logging(config: Any) -> None:
     for handler in root.handlers:
         if getattr(handler, "_entrepot_cli", False):
             handler.setFormatter(formatter_for(config.service.log_format))
-    service = logging.getLogger("entrepot.service")
     if not root.isEnabledFor(logging.INFO) and root.isEnabledFor(logging.WARNING):
-        service.setLevel(logging.INFO)
+        # The service's lifecycle and the dashboard's logins and actions.
+        for name in ("entrepot.service", "entrepot.web"):
+            logging.getLogger(name).setLevel(logging.INFO)
 
 
 @contextmanager

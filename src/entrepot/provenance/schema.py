@@ -1,9 +1,11 @@
 """The provenance tables and their migrations.
 
 ``entrepot_provenance`` holds one row per event (see :mod:`.events`).  Its
-indexes answer the three questions asked of it without a scan at ten
-million rows: a file's journey (by name, then time), a route's deliveries
-(by place, then time), and retention (by time).  Times are epoch seconds
+indexes answer the questions asked of it without a scan at ten million
+rows: a file's journey and a shipper's look-up of the files it takes (by
+name, place, kind, then time — each file's receipts and failures without
+the rest of its history), a route's deliveries (by place, then time), and
+retention (by time).  Times are epoch seconds
 (a float): the same type, and the same cheap comparisons, on SQLite and
 PostgreSQL.
 
@@ -47,7 +49,7 @@ events_table = sa.Table(
     sa.Column("target", sa.String(1024)),
     sa.Column("attempt", sa.Integer),
     sa.Column("details", sa.Text, nullable=False),
-    sa.Index("ix_entrepot_provenance_name", "name", "at"),
+    sa.Index("ix_entrepot_provenance_file", "name", "place", "kind", "at"),
     sa.Index("ix_entrepot_provenance_place", "place", "at"),
     sa.Index("ix_entrepot_provenance_at", "at"),
 )
@@ -66,8 +68,21 @@ def _create(conn: Connection) -> None:
     metadata.create_all(conn, checkfirst=True)
 
 
+def _file_index(conn: Connection) -> None:
+    # Version 1 indexed (name, at): a spool's look-up of the files it takes read
+    # every event each name ever had, a cost growing with the ledger.
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_entrepot_provenance_name")
+    for index in events_table.indexes:
+        index.create(conn, checkfirst=True)
+
+
 #: The provenance schema, version by version (see :func:`entrepot.db.ensure_schema`).
-MIGRATIONS = (Migration(1, "provenance events and recorder journals", _create),)
+# Versions are numbered in the order they land on main; a branch whose migration
+# meets another of the same number renumbers its own to follow (never edit a landed one).
+MIGRATIONS = (
+    Migration(1, "provenance events and recorder journals", _create),
+    Migration(2, "events indexed by file: name, place, kind, time", _file_index),
+)
 
 
 #: Engines whose tables were brought up to date by this process.
