@@ -1,11 +1,13 @@
 """How ``entrepot demo --once`` checks the outcome: through the dashboard's JSON API.
 
 The check asks what an operator would look at, with the operator's token
-(``Authorization: Bearer``): every file fed was delivered, the import of
-the upload counted its good and bad rows, and nothing waits in the backlog
-or is dead.  The service works while the check polls, so it waits (up to a
-generous timeout) for the answers to settle and then reports each
-difference in one sentence.
+(``Authorization: Bearer``): the overview (no job in the backlog or dead,
+no file waiting in a spool, as many files delivered by the route's runs as
+were fed), the trace (no file received and not delivered) and the data
+center (the import of the upload counted its good and bad rows).  The
+service works while the check polls, so it waits (up to a generous
+timeout) for the answers to settle and then reports each difference in
+one sentence.
 """
 
 from __future__ import annotations
@@ -61,6 +63,13 @@ def outcome_problems(api: DashboardApi, fed: Fed) -> list[str]:
     )
     if delivered < fed.deliveries:
         problems.append(f"{delivered} of the {fed.deliveries} files fed were delivered")
+    # The provenance record's view: every file received into a spool was delivered.
+    undelivered = [entry["name"] for entry in api.get("/api/trace/undelivered")["files"]]
+    if undelivered:
+        problems.append(
+            f"not delivered: {', '.join(sorted(undelivered)[:5])}"
+            + (f" and {len(undelivered) - 5} more" if len(undelivered) > 5 else "")
+        )
     imports = [run for run in runs if run["kind"] == "import" and fed.upload in run["name"]]
     if not imports:
         return [*problems, f"no import of {fed.upload} has run"]
