@@ -55,8 +55,12 @@ def test_log_in_and_see_the_overview(served: Served, page: Any, shots: Screensho
     log_in(page, served.url, served.tokens["operator"])
     page.get_by_role("heading", name="Overview").wait_for()
     main = page.get_by_role("main")
-    shown_after_reloads(page, lambda: "outbox-to-partner" in main.inner_text())
-    assert "outbox" in main.inner_text()
+    # The route's row says its last run succeeded; the spool's says nothing waits.
+    route = main.get_by_role("row", name=re.compile(r"^outbox-to-partner outbox →"))
+    shown_after_reloads(page, lambda: "succeeded" in route.inner_text())
+    spool = main.get_by_role("row", name=re.compile(r"^outbox \S+outbox "))
+    assert spool.get_by_role("cell").nth(1).inner_text().strip() == "0"
+    assert "Nothing is stuck" in main.inner_text()
     # Both charts are drawn by the server, as SVG.
     assert page.locator("svg").count() >= 1
     shots(page, "overview")
