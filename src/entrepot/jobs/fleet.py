@@ -33,8 +33,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from entrepot.jobs.claims import claims_table, renew_claims
+from entrepot.jobs.records import JobRecord
 from entrepot.jobs.runlog import RunLog
-from entrepot.jobs.schema import UTCDateTime, jobs_table, metadata, runs_table
+from entrepot.jobs.schema import UTCDateTime, job_record, jobs_table, metadata, runs_table
 from entrepot.jobs.states import WAITING, JobState
 
 __all__ = ["FleetLog", "InstanceRecord", "add_fleet", "in_reach", "instances_table"]
@@ -166,15 +167,16 @@ class FleetLog(RunLog):
         skip_identities: Collection[str] = (),
         skip_ids: Collection[str] = (),
         trigger: str = "due",
-    ) -> tuple[str, int] | None:
-        """Claim the longest-waiting due job this instance may run; ``(job id, run id)``.
+    ) -> tuple[JobRecord, int] | None:
+        """Claim the longest-waiting due job this instance may run; ``(job, run id)``
+        (the job as it was when claimed).
 
         Jobs of ``skip_identities`` (a route's own job, run by its lane) and
         ``skip_ids`` are left alone; ``None`` when nothing is due.
         """
         job = jobs_table.c
         query = (
-            sa.select(job.id)
+            jobs_table.select()
             .where(job.state.in_([str(s) for s in WAITING]), job.next_due <= self.clock.now())
             .where(in_reach(self.instance))
             .order_by(job.next_due, job.id)
@@ -188,8 +190,8 @@ class FleetLog(RunLog):
         if skip_ids:
             query = query.where(job.id.not_in(skip_ids))
         with self._tx() as conn:
-            job_id = conn.execute(query).scalar()
-            if job_id is None:
+            row = conn.execute(query).first()
+            if row is None:
                 return None
-            run_id = self._start_in(conn, job_id, trigger, WAITING)
-        return None if run_id is None else (job_id, run_id)
+            run_id = self._start_in(conn, row.id, trigger, WAITING)
+        return None if run_id is None else (job_record(row), run_id)

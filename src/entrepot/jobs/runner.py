@@ -216,9 +216,9 @@ class Runner:
             raise JobError(f"job {job_id} is {state}; only {allowed} jobs re-run")
         return self._run_started(job_id, run_id)
 
-    def _run_started(self, job_id: str, run_id: int) -> RunResult:
+    def _run_started(self, job_id: str, run_id: int, record: JobRecord | None = None) -> RunResult:
         """Rebuild the job ``job_id`` whose run ``run_id`` has started, and run it."""
-        record = self._need_ledger().get(job_id)
+        record = record or self._need_ledger().get(job_id)
         try:
             job = build_job(record.kind, record.params)
         except Exception as exc:  # noqa: BLE001 - recorded as the run's failure
@@ -261,7 +261,8 @@ class Runner:
         claimed = self._need_ledger().claim_due(skip_identities=skip_identities, skip_ids=skip_ids)
         if claimed is None:
             return None
-        return self._run_started(*claimed)
+        record, run_id = claimed
+        return self._run_started(record.id, run_id, record)
 
     # -- internals ---------------------------------------------------------------
 
