@@ -1,6 +1,8 @@
 #!/bin/sh
 # Set up a virtual environment in .venv and run the demo or the test suite.
-#   ./dev.sh demo    spool files, ship them to a local folder, show the status
+#   ./dev.sh demo    run the service with its dashboard on a starter configuration in
+#                    .entrepot-demo/, feed it files, events and a CSV; Ctrl-C stops it
+#   ./dev.sh demo --once   the same, checked through the dashboard's API, then stop (CI)
 #   ./dev.sh test    lint, type-check and run every test (real servers included)
 set -eu
 cd "$(dirname "$0")"
@@ -17,7 +19,7 @@ setup() {
 
 case "${1:-}" in
     demo)
-        setup ""
+        setup "[service]"
         shift
         exec "$VENV/bin/entrepot" demo "$@"
         ;;

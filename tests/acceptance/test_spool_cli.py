@@ -1,4 +1,4 @@
-"""The ``entrepot`` command in a subprocess: spool commands, demo, status, exit codes."""
+"""The ``entrepot`` command in a subprocess: spool commands, status, exit codes."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 
 def entrepot(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -72,26 +70,3 @@ def test_hostile_names_are_refused_with_usage_code(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "path separator" in result.stderr
     assert not (tmp_path / "escape").exists()
-
-
-@pytest.mark.slow
-def test_demo_runs_on_embedded_defaults(tmp_path: Path) -> None:
-    result = entrepot("demo", "--dir", tmp_path / "demo", "--files", "5", "--events", "50")
-    assert result.returncode == 0, result.stderr
-    assert "succeeded" in result.stdout
-    partner = tmp_path / "demo" / "partner-drop"
-    delivered = os.listdir(partner)
-    assert len([name for name in delivered if name.endswith(".csv")]) == 5
-    assert any(".events" in name or name.endswith(".zst") for name in delivered)
-    pending = tmp_path / "demo" / "datacenter" / "customers_demo.create.pending.csv"
-    assert "--ERRORS--" in pending.read_text()
-    status = entrepot(
-        "status", "--state", tmp_path / "demo" / "state", tmp_path / "demo" / "outbox"
-    )
-    assert status.returncode == 0
-    assert "succeeded" in status.stdout
-    # The hint shows the shipped archives where they are now (events/ is empty).
-    assert f"entrepot archive ls {partner}" in result.stdout.replace("\n", "")
-    archives = entrepot("archive", "ls", partner, "--json")
-    assert archives.returncode == 0, archives.stderr
-    assert archives.stdout.count(".events") >= 3

@@ -14,7 +14,8 @@ def test_every_answer_carries_the_security_headers(dashboard: Dashboard) -> None
         assert "frame-ancestors 'none'" in csp
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
-        assert headers["referrer-policy"] == "no-referrer"
+        # Not "no-referrer": browsers would then send "Origin: null" on every form post.
+        assert headers["referrer-policy"] == "same-origin"
     assert client.get("/config").headers["cache-control"] == "no-store"
 
 

@@ -38,7 +38,9 @@ class CommandEntry(NamedTuple):
 #: The root's commands, in the order ``--help`` lists them.
 COMMANDS = (
     CommandEntry(
-        "demo", "demo", "Spool files and events, ship them to a local folder, and show the status."
+        "demo",
+        "demo",
+        "Run the service on a starter configuration with its dashboard, and feed it.",
     ),
     CommandEntry(
         "status",

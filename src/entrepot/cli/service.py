@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -35,6 +35,10 @@ from entrepot.service.loading import (
     default_config_path,
     load_config,
 )
+
+if TYPE_CHECKING:
+    from entrepot.service.daemon import Daemon
+    from entrepot.service.notify import SystemdNotifier
 
 ConfigOption = Annotated[
     Path | None,
@@ -116,25 +120,37 @@ def serve(
     ] = True,
 ) -> int:
     """Run every route, fetch and chore of the configuration until stopped."""
-    from entrepot.service.daemon import Daemon
     from entrepot.service.notify import SystemdNotifier
 
-    path = config_path(config)
+    daemon = make_daemon(config_path(config), notifier=SystemdNotifier(os.environ), hints=hints)
+    with _signals(daemon):
+        return daemon.run()
+
+
+def make_daemon(
+    path: Path, *, notifier: SystemdNotifier, hints: bool = True, service_logs: bool = True
+) -> Daemon:
+    """The daemon of ``serve`` over the checked configuration at ``path``, with its dashboard.
+
+    ``service_logs``: the service's lifecycle is logged at INFO (as ``serve`` does).
+    """
+    from entrepot.service import daemon as service_daemon
+
     loaded = _checked(path)
-    _apply_logging(loaded)
-    daemon = Daemon(
+    if service_logs:
+        _apply_logging(loaded)
+    daemon = service_daemon.Daemon(
         loaded,
         reread=lambda: _checked(path),
-        notifier=SystemdNotifier(os.environ),
-        on_config=_apply_logging,
+        notifier=notifier,
+        on_config=_apply_logging if service_logs else None,
         hints=hints,
     )
     if loaded.service.listen is not None and loaded.service.dashboard:
         from entrepot.web import dashboard_for
 
         daemon.companions.dashboard = dashboard_for(daemon)
-    with _signals(daemon):
-        return daemon.run()
+    return daemon
 
 
 # -- entrepot reload -----------------------------------------------------------------------

@@ -3,7 +3,10 @@
 :class:`SecurityHeaders` adds to every answer a Content-Security-Policy that
 allows this site's own files only (no inline script or style, no frames,
 forms posting only here), ``X-Content-Type-Options: nosniff``, frame denial,
-no referrer, and ``Cache-Control: no-store`` on everything but static files.
+no referrer sent to other sites (``same-origin``: with ``no-referrer`` a
+browser sends ``Origin: null`` on its form posts, which the origin check
+below must refuse), and ``Cache-Control: no-store`` on everything but
+static files.
 
 :class:`CsrfCheck` refuses (403) any state-changing request made with a
 session cookie unless it carries the session's CSRF token: in the
@@ -35,7 +38,7 @@ _HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 #: The most of a urlencoded form body read to find its token.
