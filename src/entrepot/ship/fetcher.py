@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import os
+from collections.abc import Callable
+from typing import Any
 
 from entrepot.errors import InvalidName, NameExists, PermanentTargetError, TargetError
 from entrepot.logs import log_event
@@ -90,8 +93,10 @@ class Fetcher(Route):
         name = check_name(info.name, what="remote file name")
         self.observer.transferring(name)
         scratch = self.spool.scratch_path()
+        # One digest per try of the transfer: the last one saw the bytes that landed.
+        digests: list[Any] = []
         try:
-            self._download(target, name, scratch)
+            self._download(target, name, scratch, self._hasher(digests))
             size = scratch.stat().st_size
             try:
                 self.spool.adopt(scratch, name)
@@ -103,7 +108,8 @@ class Fetcher(Route):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(scratch)
         self.observer.transferred(name, size)
-        self.trail.received(name, size, f"{self.display_url.rstrip('/')}/{name}")
+        checksum = f"sha256:{digests[-1].hexdigest()}" if digests else None
+        self.trail.received(name, size, f"{self.display_url.rstrip('/')}/{name}", checksum)
         if self.options.remote_after:
             destination = f"{self.options.remote_after}/{name}"
             target.makedirs(self.options.remote_after)
@@ -120,9 +126,26 @@ class Fetcher(Route):
             self.observer.removed(marker, "remote")
         return size
 
-    def _download(self, target: Target, name: str, scratch: os.PathLike[str]) -> None:
+    def _hasher(self, digests: list[Any]) -> Callable[[], Any] | None:
+        """A maker of SHA-256 digests that keeps them in ``digests``, if provenance is on."""
+        if not self.trail.on:
+            return None
+
+        def fresh() -> Any:
+            digests.append(hashlib.sha256())
+            return digests[-1]
+
+        return fresh
+
+    def _download(
+        self,
+        target: Target,
+        name: str,
+        scratch: os.PathLike[str],
+        digest: Callable[[], Any] | None = None,
+    ) -> None:
         try:
-            target.download(name, scratch)
+            target.download(name, scratch, digest=digest)
         except (TargetError, OSError) as exc:
             space = _space_error(exc)
             if space is None:
