@@ -39,10 +39,11 @@ from entrepot.datacenter.db_secrets import read_password, refuse_password, with_
 from entrepot.datacenter.imports.finishing import ImportResult
 from entrepot.datacenter.imports.importer import Importer, ProgressCallback
 from entrepot.datacenter.imports.options import ImportOptions
+from entrepot.datacenter.recording import Step, record_steps
 from entrepot.db import masked_url
 from entrepot.errors import DatabaseUnavailable, ImportBusy, JobFailed
 from entrepot.jobs import Job, JobContext
-from entrepot.provenance.events import Kind, Outcome, place_of
+from entrepot.provenance.events import Kind, Outcome
 from entrepot.redact import mask_secrets
 
 #: Parameters of the job that are not import options.
@@ -197,21 +198,30 @@ class ImportJob(Job):
     def _record_result(self, ctx: JobContext) -> None:
         """Record the import in the file's provenance (when the run has a ledger)."""
         result = self.result
-        if result is not None:
-            pending = result.pending_file.name if result.pending_file is not None else None
-            details = {
-                "table": result.table, "mode": result.mode, "rows": result.processed,
-                "rows_ok": result.successful, "rows_failed": result.failed,
-                "pending": pending, "finished": result.finished_file.name,
-            }  # fmt: skip
-            record_step(ctx, Kind.IMPORTED, self.root, self.file, details, ctx.extra.get("size"))
+        if result is None:
+            return
+        pending = result.pending_file.name if result.pending_file is not None else None
+        details = {
+            "table": result.table, "mode": result.mode, "rows": result.processed,
+            "rows_ok": result.successful, "rows_failed": result.failed,
+            "pending": pending, "finished": result.finished_file.name,
+        }  # fmt: skip
+        # A re-run after a kill finds the file gone (the import had finished): size unknown.
+        size = ctx.extra.get("size") or None
+        steps = [Step(Kind.IMPORTED, details, size)]
+        if result.mode == "remove" and result.successful:
+            backups = self._importer.backups if self._importer is not None else []
+            removed = {"table": result.table, "rows": result.successful, "backups": backups}
+            steps.append(Step(Kind.REMOVED, removed))
+        record_steps(ctx, self.root, self.file, steps)
 
     def cleanup(self, ctx: JobContext, error: JobFailed | None) -> None:
         if error is not None and self.result is None:
             why = error.__cause__ or error
             details = {"table": self.table, "mode": self.mode, "reason": str(why),
                        "error": type(why).__name__, "code": error.code}  # fmt: skip
-            record_step(ctx, Kind.FAILED, self.root, self.file, details, outcome=Outcome.FAILED)
+            failed = Step(Kind.FAILED, details, outcome=Outcome.FAILED)
+            record_steps(ctx, self.root, self.file, [failed])
         importer, self._importer = self._importer, None
         center, self._center = self._center, None
         try:
@@ -221,30 +231,3 @@ class ImportJob(Job):
         finally:
             if center is not None:
                 center.close()
-
-
-def record_step(
-    ctx: JobContext,
-    kind: Kind,
-    root: Path,
-    file: str,
-    details: Mapping[str, Any],
-    size: int | None = None,
-    *,
-    outcome: Outcome = Outcome.OK,
-) -> None:
-    """Record one step of a data center file in its provenance, in one transaction.
-
-    The recorder also files what ``entrepot dc upload`` left in the state
-    folder's journal, so the upload precedes its import in the trace.
-    """
-    ledger = ctx.ledger
-    if ledger is None:
-        return
-    from entrepot.provenance.recorder import Recorder
-
-    with Recorder(ledger.engine, state_dir=ledger.state_dir, job_id=ctx.job_id) as recorder:
-        recorder.record(
-            kind, place_of(root), file, size=size, outcome=outcome,
-            attempt=ctx.attempt, details=details,
-        )  # fmt: skip
