@@ -75,3 +75,16 @@ def test_an_import_in_remove_mode_records_the_rows_removed_with_their_backup(
     assert removed.details == {"table": "students", "rows": 2, "backups": ["students.csv"]}
     assert removed.job_id == imported.job_id and removed.place == imported.place
     assert (tmp_path / "dc" / "deleted" / "students.csv").is_file()
+
+
+def test_an_import_can_leave_provenance_out(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"  # the switch is the job's, on any database
+    with _center(url, tmp_path) as center:
+        put(center, "quiet.csv", "student_id,name\nS0001,Ann\n")
+    job = ImportJob(tmp_path / "dc", "quiet.csv", "students", provenance=False)
+    assert ImportJob.from_params(job.params()).provenance is False
+    assert "provenance" not in ImportJob(tmp_path / "dc", "x.csv", "students").params()
+    with Ledger(url) as ledger:
+        ledger.state_dir = tmp_path / "state"
+        assert Runner(ledger).run(job).ok
+        assert find(ledger.engine, "quiet.csv") == []

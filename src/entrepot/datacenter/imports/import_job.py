@@ -67,6 +67,7 @@ class ImportJob(Job):
     ``mode`` and any other :class:`ImportOptions` field may be given as
     keywords, or all at once as ``options``.  ``database`` is a URL without
     a password; ``password_env`` or ``password_file`` name where it is.
+    ``provenance=False`` records no event of the file (``imported``…).
     """
 
     kind = "import"
@@ -84,6 +85,7 @@ class ImportJob(Job):
         password_env: str | None = None,
         password_file: str | os.PathLike[str] | None = None,
         on_progress: ProgressCallback | None = None,
+        provenance: bool = True,
         **changes: Any,
     ) -> None:
         if mode is not None:
@@ -99,6 +101,7 @@ class ImportJob(Job):
         self.password_env = password_env
         self.password_file = str(Path(password_file).absolute()) if password_file else None
         self.on_progress = on_progress
+        self.provenance = provenance
         self.result: ImportResult | None = None
         """What the import did, once it has finished."""
         self._center: DataCenter | None = None
@@ -122,6 +125,8 @@ class ImportJob(Job):
             "password_env": self.password_env,
             "password_file": self.password_file,
             **self.options.params(),
+            # Only when off: the parameters of jobs stored before it stay the same.
+            **({} if self.provenance else {"provenance": False}),
         }
 
     @classmethod
@@ -131,6 +136,7 @@ class ImportJob(Job):
             params["file"],
             params["table"],
             options=ImportOptions.from_params(params),
+            provenance=params.get("provenance", True),
             **{key: params.get(key) for key in _PLACE[3:]},
         )
 
@@ -198,7 +204,7 @@ class ImportJob(Job):
     def _record_result(self, ctx: JobContext) -> None:
         """Record the import in the file's provenance (when the run has a ledger)."""
         result = self.result
-        if result is None:
+        if result is None or not self.provenance:
             return
         pending = result.pending_file.name if result.pending_file is not None else None
         details = {
@@ -216,7 +222,7 @@ class ImportJob(Job):
         record_steps(ctx, self.root, self.file, steps)
 
     def cleanup(self, ctx: JobContext, error: JobFailed | None) -> None:
-        if error is not None and self.result is None:
+        if error is not None and self.result is None and self.provenance:
             why = error.__cause__ or error
             details = {"table": self.table, "mode": self.mode, "reason": str(why),
                        "error": type(why).__name__, "code": error.code}  # fmt: skip
