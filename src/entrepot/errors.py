@@ -32,7 +32,8 @@ Catch :class:`EntrepotError` to catch them all.  The tree::
     │       └── RemoteExists          the name is taken and the conflict policy is "fail"
     ├── JobError                      the job machinery
     │   ├── JobFailed                 a job step failed (step, code, cause)
-    │   └── UnknownJob                no such job id in the ledger
+    │   ├── UnknownJob                no such job id in the ledger
+    │   └── WorkClaimed               another instance of the fleet runs that work now
     └── DataCenterError               CSV storage and imports
         ├── UploadRejected            an upload refused (name, size, encoding, duplicate)
         ├── SchemaError               a table schema file is wrong
@@ -243,6 +244,15 @@ class JobFailed(JobError):
 
 class UnknownJob(JobError, LookupError):
     """No such job."""
+
+
+class WorkClaimed(JobError):
+    """Another instance of the fleet runs this work right now."""
+
+    def __init__(self, message: str | None = None, *, holder: str = "") -> None:
+        super().__init__(message)
+        #: The instance that holds the work.
+        self.holder = holder
 
 
 # -- data center ---------------------------------------------------------------

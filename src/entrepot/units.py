@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pydantic import ByteSize, TypeAdapter
 
-__all__ = ["format_duration", "parse_duration", "parse_size"]
+__all__ = ["format_duration", "format_size", "parse_duration", "parse_size"]
 
 _SIZE_EXAMPLES = "examples: 4096, 512B, 64KiB, 10MB, 1.5GiB"
 _DURATION_EXAMPLES = "examples: 90, 90s, 5m, 1h30m, 2d, 250ms"
@@ -109,3 +109,12 @@ def format_duration(seconds: float) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts) or "0s"
+
+
+def format_size(size: float) -> str:
+    """``1536`` → ``1.5 KiB``: a size as people read it."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")

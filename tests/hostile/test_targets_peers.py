@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -286,15 +287,20 @@ def test_sftp_without_password_or_key_is_a_configuration_error(sftp_server: Any)
     with pytest.raises(ConfigError, match=r"password .* or a private key"):
         open_target(sftp_server.url, known_hosts=sftp_server.known_hosts)
     env = {k: v for k, v in os.environ.items() if k != "ENTREPOT_PASSWORD"}
-    before = sftp_server.server.connections
-    done = subprocess.run(
-        [sys.executable, "-m", "entrepot", "ls", sftp_server.url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
-    assert done.returncode == 3, done.stderr
-    assert "Traceback" not in done.stderr
-    assert sftp_server.server.connections == before  # refused before dialling
+    # A listening socket of its own: any connection attempt would be waiting in it
+    # (the shared server's counter also sees other tests' late connections).
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        url = f"sftp://{sftp_server.user}@127.0.0.1:{listener.getsockname()[1]}/x"
+        done = subprocess.run(
+            [sys.executable, "-m", "entrepot", "ls", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == 3, done.stderr
+        assert "Traceback" not in done.stderr
+        with pytest.raises(BlockingIOError):  # refused before dialling
+            listener.accept()

@@ -26,16 +26,9 @@ from entrepot.jobs import (
 from entrepot.jobs.testing import ScriptedJob
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgresql", marks=[pytest.mark.server, pytest.mark.xdist_group("postgres")]),
-    ]
-)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
-    return str(request.getfixturevalue("postgres_url"))
+@pytest.fixture
+def url(either_database: str) -> str:
+    return either_database
 
 
 @pytest.fixture

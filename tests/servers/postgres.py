@@ -194,3 +194,16 @@ def private_postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """The URL of a new empty database on the session's server."""
     return postgres_server.url(postgres_server.create_database())
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=[pytest.mark.server, pytest.mark.xdist_group("postgres")]),
+    ]
+)
+def either_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new empty database's URL, once a SQLite file and once on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    return str(request.getfixturevalue("postgres_url"))

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from entrepot.redact import mask_secrets, printable
+from entrepot.units import format_size
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -203,13 +204,8 @@ def transfer_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         yield advance
 
 
-def human_size(size: float) -> str:
-    """``1536`` → ``1.5 KiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
+#: ``1536`` → ``1.5 KiB`` (the one size format of the command and the dashboard).
+human_size = format_size
 
 
 def human_age(mtime: float, now: float | None = None) -> str:

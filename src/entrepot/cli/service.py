@@ -75,9 +75,10 @@ def _apply_logging(config: Any) -> None:
     for handler in root.handlers:
         if getattr(handler, "_entrepot_cli", False):
             handler.setFormatter(formatter_for(config.service.log_format))
-    service = logging.getLogger("entrepot.service")
     if not root.isEnabledFor(logging.INFO) and root.isEnabledFor(logging.WARNING):
-        service.setLevel(logging.INFO)
+        # The service's lifecycle and the dashboard's logins and actions.
+        for name in ("entrepot.service", "entrepot.web"):
+            logging.getLogger(name).setLevel(logging.INFO)
 
 
 @contextmanager
@@ -128,6 +129,10 @@ def serve(
         on_config=_apply_logging,
         hints=hints,
     )
+    if loaded.service.listen is not None and loaded.service.dashboard:
+        from entrepot.web import dashboard_for
+
+        daemon.companions.dashboard = dashboard_for(daemon)
     with _signals(daemon):
         return daemon.run()
 

@@ -33,10 +33,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import Migration, ensure_schema, make_engine, masked_url, write_transaction
 from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
+from entrepot.jobs.claims import ClaimLog
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
+from entrepot.jobs.fleet import FleetLog, add_fleet, in_reach
 from entrepot.jobs.lifecycle import Outcome
 from entrepot.jobs.params import check_params
-from entrepot.jobs.runlog import RunLog
 from entrepot.jobs.schema import (
     IDENTITY_INDEX,
     OPEN,
@@ -83,9 +84,12 @@ def _add_identity(conn: Connection) -> None:
 
 
 #: The ledger's schema, version by version (see :func:`entrepot.db.ensure_schema`).
+# Versions are numbered in the order they land on main; a branch whose migration
+# meets another of the same number renumbers its own to follow (never edit a landed one).
 MIGRATIONS = (
     Migration(1, "jobs and runs", lambda conn: metadata.create_all(conn, checkfirst=True)),
     Migration(2, "job identities (one waiting job per route)", _add_identity),
+    Migration(3, "fleets: instances, heartbeats, leases and claims", add_fleet),
 )
 
 
@@ -94,16 +98,29 @@ def ledger_url(state_dir: str | os.PathLike[str]) -> str:
     return f"sqlite:///{ledger_file(state_dir)}"
 
 
-class Ledger(RunLog):
+class Ledger(FleetLog, ClaimLog):
     """The history of jobs and runs, in any database SQLAlchemy speaks.
 
     ``Ledger(url)`` opens (and creates the tables of) a database;
     :meth:`Ledger.open` opens the default SQLite file of a state folder.  Use it
-    as a context manager, or call :meth:`close`.
+    as a context manager, or call :meth:`close`.  ``instance`` names the
+    instance of a fleet writing through it (default ``$ENTREPOT_INSTANCE``,
+    else the host name) and ``lease`` the seconds its runs are claimed for
+    unless its heartbeat renews them (``None``: no lease, see
+    :mod:`entrepot.jobs.fleet`).
     """
 
-    def __init__(self, url: str | sa.URL, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        url: str | sa.URL,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        instance: str | None = None,
+        lease: float | None = None,
+    ) -> None:
         self.clock = clock
+        self.instance = instance or os.environ.get("ENTREPOT_INSTANCE") or socket.gethostname()
+        self.lease = lease
         #: The state folder that goes with this ledger (where journals are kept), if any.
         self.state_dir: Path | None = None
         self._engine: Engine = make_engine(url, purpose="ledger")
@@ -163,11 +180,13 @@ class Ledger(RunLog):
         state: JobState = JobState.PENDING,
         next_due: datetime | None = None,
         identity: str | None = None,
+        shared: bool = False,
     ) -> JobRecord:
         """Record a new job; its parameters must be JSON-ready and hold no secret.
 
         Jobs with the same ``identity`` are the same piece of work (see
-        :meth:`open_job`).
+        :meth:`open_jobs`).  A job is this instance's own unless ``shared``:
+        any instance of the fleet may run a shared one.
         """
         now = self.clock.now()
         values = {
@@ -176,6 +195,7 @@ class Ledger(RunLog):
             "name": name or kind,
             "params": check_params(params),
             "identity": identity,
+            "scope": None if shared else self.instance,
             "state": str(state),
             "created_at": now,
             "updated_at": now,
@@ -197,11 +217,11 @@ class Ledger(RunLog):
         return job_record(self._row(jobs_table, job_id, f"no job {job_id!r} in the ledger"))
 
     def open_jobs(self, identity: str) -> list[JobRecord]:
-        """The jobs of ``identity`` waiting for a run or an operator (:data:`OPEN`), oldest
-        first."""
+        """The jobs of ``identity`` this instance may run that wait for a run or an
+        operator (:data:`OPEN`), oldest first."""
         query = (
             jobs_table.select()
-            .where(jobs_table.c.identity == identity)
+            .where(jobs_table.c.identity == identity, in_reach(self.instance))
             .where(jobs_table.c.state.in_([str(s) for s in OPEN]))
             .order_by(jobs_table.c.id)
         )
@@ -242,11 +262,11 @@ class Ledger(RunLog):
             return [job_record(row) for row in conn.execute(query)]
 
     def due(self, now: datetime | None = None, *, limit: int | None = None) -> list[JobRecord]:
-        """Waiting jobs whose time has come, the longest-waiting first."""
+        """Waiting jobs this instance may run whose time has come, the longest-waiting first."""
         now = now or self.clock.now()
         query = (
             jobs_table.select()
-            .where(jobs_table.c.state.in_([str(s) for s in WAITING]))
+            .where(jobs_table.c.state.in_([str(s) for s in WAITING]), in_reach(self.instance))
             .where(jobs_table.c.next_due <= now)
             .order_by(jobs_table.c.next_due, jobs_table.c.id)
         )

@@ -41,6 +41,12 @@ class JobRecord:
     bytes: int
     identity: str | None = None
     """What makes two jobs the same piece of work (``None``: every job is its own)."""
+    scope: str | None = None
+    """The instance the job is confined to (its spool is there); ``None``: any instance."""
+    instance: str | None = None
+    """The instance that claimed it last."""
+    lease_until: datetime | None = None
+    """Until when that instance's claim holds while it runs (renewed by its heartbeat)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class RunRecord:
     items: int
     bytes: int
     history: list[dict[str, Any]]
+    instance: str | None = None
+    """The instance of the fleet that ran it."""
 
     @property
     def duration(self) -> float | None:

@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +42,10 @@ class RunLog:
     clock: Clock
     _engine: Engine
     _host: str
+    #: The instance of the fleet this ledger writes for, and the lease (seconds) of
+    #: its runs: ``None`` for none (only this host's recovery takes them back).
+    instance: str
+    lease: float | None
 
     def _tx(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
@@ -64,45 +68,65 @@ class RunLog:
         when given, replace the job's (a new run that joins a waiting job
         brings its own settings).
         """
+        with self._tx() as conn:
+            return self._start_in(conn, job_id, trigger, claim_from, params=params, name=name)
+
+    def _start_in(
+        self,
+        conn: Connection,
+        job_id: str,
+        trigger: str,
+        claim_from: Sequence[JobState] | None,
+        *,
+        params: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> int | None:
+        """:meth:`start_run` in ``conn``'s transaction."""
         now = self.clock.now()
-        changes: dict[str, Any] = {"runs": jobs_table.c.runs + 1, "updated_at": now}
+        changes: dict[str, Any] = {
+            "runs": jobs_table.c.runs + 1,
+            "updated_at": now,
+            "instance": self.instance,
+            # Without a lease (a one-shot command) only this host recovers the run.
+            "lease_until": now + timedelta(seconds=self.lease) if self.lease else None,
+        }
         if params is not None:
             changes["params"] = check_params(params)
         if name is not None:
             changes["name"] = name
-        with self._tx() as conn:
-            # Write first: on SQLite that takes the write lock before the read.
-            bump = jobs_table.update().where(jobs_table.c.id == job_id).values(**changes)
-            if claim_from is not None:
-                bump = bump.where(jobs_table.c.state.in_([str(s) for s in claim_from])).values(
-                    state=str(JobState.RUNNING)
-                )
-            if conn.execute(bump).rowcount != 1:
-                if claim_from is not None and _exists(conn, job_id):
-                    return None
-                raise UnknownJob(f"no job {job_id!r} in the ledger")
-            number = conn.execute(
-                sa.select(jobs_table.c.runs).where(jobs_table.c.id == job_id)
-            ).scalar_one()
-            result = conn.execute(
-                runs_table.insert().values(
-                    job_id=job_id,
-                    number=number,
-                    trigger=trigger,
-                    host=self._host,
-                    pid=os.getpid(),
-                    started_at=now,
-                    outcome=str(Outcome.RUNNING),
-                    attempts=1,
-                    code=0,
-                    items=0,
-                    bytes=0,
-                    history=[],
-                )
+        # Write first: on SQLite that takes the write lock before the read.
+        bump = jobs_table.update().where(jobs_table.c.id == job_id).values(**changes)
+        if claim_from is not None:
+            bump = bump.where(jobs_table.c.state.in_([str(s) for s in claim_from])).values(
+                state=str(JobState.RUNNING)
             )
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
+        if conn.execute(bump).rowcount != 1:
+            if claim_from is not None and _exists(conn, job_id):
+                return None
+            raise UnknownJob(f"no job {job_id!r} in the ledger")
+        number = conn.execute(
+            sa.select(jobs_table.c.runs).where(jobs_table.c.id == job_id)
+        ).scalar_one()
+        result = conn.execute(
+            runs_table.insert().values(
+                job_id=job_id,
+                number=number,
+                trigger=trigger,
+                host=self._host,
+                pid=os.getpid(),
+                instance=self.instance,
+                started_at=now,
+                outcome=str(Outcome.RUNNING),
+                attempts=1,
+                code=0,
+                items=0,
+                bytes=0,
+                history=[],
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
     def record_failure(self, run_id: int, *, attempts: int, history: list[dict[str, Any]]) -> None:
         """Write down a failed try of a run that goes on (or is about to end)."""
@@ -134,9 +158,9 @@ class RunLog:
         """End a run and move its job to ``job_state``, in one transaction."""
         now = self.clock.now()
         with self._tx() as conn:
-            job_id = conn.execute(
-                sa.select(runs_table.c.job_id).where(runs_table.c.id == run_id)
-            ).scalar_one()
+            job_id, number = conn.execute(
+                sa.select(runs_table.c.job_id, runs_table.c.number).where(runs_table.c.id == run_id)
+            ).one()
             # What the run's row and the job's row both say of how the run ended.
             ending = {"step": step, "code": code, "error": error}
             conn.execute(
@@ -157,12 +181,15 @@ class RunLog:
             failures = jobs_table.c.failures + 1 if outcome == Outcome.FAILED else 0
             if outcome in (Outcome.INTERRUPTED, Outcome.DEFERRED):
                 failures = jobs_table.c.failures
-            conn.execute(
+            # Only while this run is the job's last: a run whose lease ran out and
+            # whose job another instance took since leaves that job alone.
+            moved = conn.execute(
                 jobs_table.update()
-                .where(jobs_table.c.id == job_id)
+                .where(jobs_table.c.id == job_id, jobs_table.c.runs == number)
                 .values(
                     state=str(job_state),
                     updated_at=now,
+                    lease_until=None,
                     failures=failures,
                     next_due=next_due,
                     last_outcome=str(outcome),
@@ -171,8 +198,9 @@ class RunLog:
                     bytes=bytes,
                     **{f"last_{key}": value for key, value in ending.items()},
                 )
-            )
-            _supersede_others(conn, job_id, now)
+            ).rowcount
+            if moved:
+                _supersede_others(conn, job_id, now)
         return self.run(run_id)
 
     def run(self, run_id: int) -> RunRecord:
@@ -210,43 +238,75 @@ class RunLog:
             stale = [run_record(row) for row in conn.execute(query) if _gone(row.pid)]
         return [run.job_id for run in stale if self._put_back(run)]
 
-    def _put_back(self, run: RunRecord) -> bool:
+    def recover_expired(self) -> list[str]:
+        """Put back in the backlog the jobs whose instance stopped renewing their lease.
+
+        An instance of a fleet renews the lease of the jobs it runs with each
+        heartbeat; one that died (on any host) or hangs stops, and once the
+        lease has run out any instance may do this: the run is marked
+        ``interrupted`` and its job is due again at once, for whichever
+        instance claims it next.  Returns the ids of the jobs put back.
+        """
         now = self.clock.now()
+        jobs, runs = jobs_table.c, runs_table.c
+        query = (
+            sa.select(runs_table)
+            .join(jobs_table, jobs.id == runs.job_id)
+            .where(jobs.state == str(JobState.RUNNING), jobs.lease_until < now)
+            .where(runs.number == jobs.runs, runs.outcome == str(Outcome.RUNNING))
+        )
+        with self._engine.connect() as conn:
+            lapsed = [run_record(row) for row in conn.execute(query)]
+        return [run.job_id for run in lapsed if self._put_back(run, lapsed=now)]
+
+    def _put_back(self, run: RunRecord, *, lapsed: datetime | None = None) -> bool:
+        now = self.clock.now()
+        why = _STOPPED if lapsed is None else f"the lease of instance {run.instance} ran out"
+        job = jobs_table.c
+        # Only while this run is the job's last one and, for a lease, still lapsed.
+        current = [job.id == run.job_id, job.state == str(JobState.RUNNING), job.runs == run.number]
+        if lapsed is not None:
+            current.append(job.lease_until < lapsed)
         with self._tx() as conn:
-            conn.execute(
-                runs_table.update()
-                .where(runs_table.c.id == run.id)
-                .where(runs_table.c.outcome == str(Outcome.RUNNING))
-                .values(outcome=str(Outcome.INTERRUPTED), ended_at=now, error=_STOPPED)
-            )
             changed = conn.execute(
                 jobs_table.update()
-                .where(jobs_table.c.id == run.job_id)
-                .where(jobs_table.c.state == str(JobState.RUNNING))
+                .where(*current)
                 .values(
                     state=str(JobState.BACKLOG),
                     next_due=now,
                     updated_at=now,
+                    lease_until=None,
                     last_outcome=str(Outcome.INTERRUPTED),
-                    last_error=_STOPPED,
+                    last_error=why,
                 )
             ).rowcount
+            if changed or lapsed is None:  # a renewed lease keeps its run going
+                conn.execute(
+                    runs_table.update()
+                    .where(runs_table.c.id == run.id)
+                    .where(runs_table.c.outcome == str(Outcome.RUNNING))
+                    .values(outcome=str(Outcome.INTERRUPTED), ended_at=now, error=why)
+                )
             if changed:
                 _supersede_others(conn, run.job_id, now)
         if changed:
-            log_event(logger, "jobs.recovered", job_id=run.job_id, pid=run.pid)
+            log_event(logger, "jobs.recovered", job_id=run.job_id, pid=run.pid,
+                      instance=run.instance or "-", why=why)  # fmt: skip
         return bool(changed)
 
 
 def _supersede_others(conn: Connection, job_id: str, now: datetime) -> list[str]:
-    """Mark the other waiting jobs of ``job_id``'s identity superseded by it."""
-    identity = conn.execute(
-        sa.select(jobs_table.c.identity).where(jobs_table.c.id == job_id)
-    ).scalar()
-    if identity is None:
+    """Mark the other waiting jobs of ``job_id``'s identity (and scope) superseded by it."""
+    found = conn.execute(
+        sa.select(jobs_table.c.identity, jobs_table.c.scope).where(jobs_table.c.id == job_id)
+    ).first()
+    if found is None or found.identity is None:
         return []
+    # The same route on another instance's own spool is another piece of work.
+    scope = jobs_table.c.scope
     others = sa.select(jobs_table.c.id).where(
-        jobs_table.c.identity == identity,
+        jobs_table.c.identity == found.identity,
+        scope.is_(None) if found.scope is None else scope == found.scope,
         jobs_table.c.id != job_id,
         jobs_table.c.state.in_([str(s) for s in SUPERSEDED_FROM]),
     )

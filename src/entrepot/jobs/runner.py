@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from entrepot.errors import JobError, JobFailed
+from entrepot.errors import JobError, JobFailed, WorkClaimed
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.ids import JobIdFactory, new_job_id
 from entrepot.jobs.kinds import build_job
@@ -40,10 +41,16 @@ from entrepot.jobs.states import OPEN, WAITING, JobState
 from entrepot.logs import log_event
 
 if TYPE_CHECKING:
-    # Only the ledger's type: a run without a ledger needs no database code.
+    # Only the ledger's types: a run without a ledger needs no database code.
+    from entrepot.jobs.claims import Claim
     from entrepot.jobs.ledger import Ledger
 
 logger = logging.getLogger(__name__)
+
+#: The kind of claim that makes a shared piece of work (a job identity) run once at a time.
+WORK_CLAIMS = "work"
+#: Seconds a shared work's claim holds without a heartbeat when the ledger sets no lease.
+DEFAULT_LEASE = 60.0
 
 
 @dataclass(frozen=True)
@@ -111,39 +118,71 @@ class Runner:
         # Ids follow the runner's clock, so a fake clock gives ids of its own time.
         self.new_id = new_job_id if self.clock is SYSTEM_CLOCK else JobIdFactory(self.clock)
 
-    def run(self, job: Job, *, job_id: str | None = None) -> RunResult:
+    def run(self, job: Job, *, job_id: str | None = None, shared: bool = False) -> RunResult:
         """Run a new job now and record it; returns how it went (never raises for a failure).
 
         When the job has an :meth:`~entrepot.jobs.Job.identity` and a job of
         the same identity waits in the ledger, this run is recorded as a run
         of that job (trigger ``joined``), with this job's parameters.
+
+        A ``shared`` job is one piece of work for every instance of a fleet
+        sharing the ledger: its identity is claimed for the run (renewed by
+        the instance's heartbeat), and while another instance runs it this
+        raises :class:`~entrepot.errors.WorkClaimed` without recording a run.
         """
         if self.ledger is None:
             return self._execute(job, job_id or self.new_id(), None, failures=0)
         params = _check_params(job)
         identity = job.identity()
-        if identity is not None and job_id is None:
-            for waiting in self.ledger.open_jobs(identity):
-                run_id = self.ledger.start_run(
-                    waiting.id, trigger="joined", claim_from=OPEN, params=params, name=job.name
-                )
-                if run_id is not None:  # else taken by another runner meanwhile
-                    return self._execute(job, waiting.id, run_id, failures=waiting.failures)
-        job_id = job_id or self.new_id()
-        # Recorded as pending (due now) first: a crash before the run starts
-        # leaves a job that the next run_due() picks up, never a lost one.
-        self.ledger.add_job(
-            job_id, job.kind, params, name=job.name, state=JobState.PENDING, identity=identity
-        )
-        run_id = self.ledger.start_run(job_id, trigger="new", claim_from=[JobState.PENDING])
-        if run_id is None:
-            raise JobError(f"job {job_id} was taken by another runner before it started")
-        return self._execute(job, job_id, run_id, failures=0)
+        claim = self._claim_work(identity) if shared and identity is not None else None
+        try:
+            if identity is not None and job_id is None:
+                for waiting in self.ledger.open_jobs(identity):
+                    run_id = self.ledger.start_run(
+                        waiting.id, trigger="joined", claim_from=OPEN, params=params, name=job.name
+                    )
+                    if run_id is not None:  # else taken by another runner meanwhile
+                        return self._execute(job, waiting.id, run_id, failures=waiting.failures)
+            job_id = job_id or self.new_id()
+            # Recorded as pending (due now) first: a crash before the run starts
+            # leaves a job that the next run_due() picks up, never a lost one.
+            self.ledger.add_job(
+                job_id,
+                job.kind,
+                params,
+                name=job.name,
+                state=JobState.PENDING,
+                identity=identity,
+                shared=shared,
+            )
+            run_id = self.ledger.start_run(job_id, trigger="new", claim_from=[JobState.PENDING])
+            if run_id is None:
+                raise JobError(f"job {job_id} was taken by another runner before it started")
+            return self._execute(job, job_id, run_id, failures=0)
+        finally:
+            if claim is not None:
+                self.ledger.release_key(claim)
+
+    def _claim_work(self, identity: str) -> Claim:
+        """Claim the shared work ``identity`` for this instance, or raise WorkClaimed."""
+        ledger = self._need_ledger()
+        claim = ledger.claim_key(WORK_CLAIMS, identity, lease=ledger.lease or DEFAULT_LEASE)
+        if claim is None:
+            held = ledger.key_claim(WORK_CLAIMS, identity)
+            holder = held.holder if held is not None else "?"
+            raise WorkClaimed(f"instance {holder} runs this work now", holder=holder)
+        return claim
 
     def submit(
-        self, job: Job, *, job_id: str | None = None, due: datetime | None = None
+        self,
+        job: Job,
+        *,
+        job_id: str | None = None,
+        due: datetime | None = None,
+        shared: bool = False,
     ) -> JobRecord:
-        """Record a job to run later (at ``due``, default now) by :meth:`run_due`."""
+        """Record a job to run later (at ``due``, default now) by :meth:`run_due`; a
+        ``shared`` one by any instance of the fleet."""
         ledger = self._need_ledger()
         params = _check_params(job)
         return ledger.add_job(
@@ -154,6 +193,7 @@ class Runner:
             state=JobState.PENDING,
             next_due=due,
             identity=job.identity(),
+            shared=shared,
         )
 
     def rerun(
@@ -170,10 +210,15 @@ class Runner:
         """
         ledger = self._need_ledger()
         run_id = ledger.start_run(job_id, trigger=trigger, claim_from=from_states)
-        record = ledger.get(job_id)
         if run_id is None:
             allowed = ", ".join(from_states)
-            raise JobError(f"job {job_id} is {record.state}; only {allowed} jobs re-run")
+            state = ledger.get(job_id).state
+            raise JobError(f"job {job_id} is {state}; only {allowed} jobs re-run")
+        return self._run_started(job_id, run_id)
+
+    def _run_started(self, job_id: str, run_id: int) -> RunResult:
+        """Rebuild the job ``job_id`` whose run ``run_id`` has started, and run it."""
+        record = self._need_ledger().get(job_id)
         try:
             job = build_job(record.kind, record.params)
         except Exception as exc:  # noqa: BLE001 - recorded as the run's failure
@@ -194,16 +239,29 @@ class Runner:
         return self._execute(job, job_id, run_id, failures=record.failures)
 
     def run_due(self, *, limit: int | None = None) -> list[RunResult]:
-        """Run every waiting job whose time has come, oldest due first."""
-        ledger = self._need_ledger()
-        results = []
-        for record in ledger.due(self.clock.now(), limit=limit):
-            try:
-                results.append(self.rerun(record.id, trigger="due", from_states=WAITING))
-            except JobError as exc:
-                # Taken by another runner between the listing and the claim.
-                log_event(self.logger, "jobs.skipped", job_id=record.id, reason=str(exc))
+        """Run every waiting job whose time has come, oldest due first, each claimed in turn."""
+        results: list[RunResult] = []
+        seen: set[str] = set()
+        while limit is None or len(results) < limit:
+            result = self.run_next(skip_ids=seen)
+            if result is None:
+                break
+            seen.add(result.job_id)
+            results.append(result)
         return results
+
+    def run_next(
+        self, *, skip_identities: Collection[str] = (), skip_ids: Collection[str] = ()
+    ) -> RunResult | None:
+        """Claim the longest-waiting due job and run it; ``None`` when none is due.
+
+        Two runners sharing a ledger (two instances of a fleet) never get
+        the same job (:meth:`~entrepot.jobs.Ledger.claim_due`).
+        """
+        claimed = self._need_ledger().claim_due(skip_identities=skip_identities, skip_ids=skip_ids)
+        if claimed is None:
+            return None
+        return self._run_started(*claimed)
 
     # -- internals ---------------------------------------------------------------
 

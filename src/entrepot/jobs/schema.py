@@ -2,7 +2,9 @@
 
 Two tables: ``entrepot_jobs`` (one row per job: kind, JSON parameters,
 state, when next due, how its last run ended, and the job's *identity* —
-jobs with the same one are the same piece of work, e.g. one shipping route)
+jobs with the same one are the same piece of work, e.g. one shipping route —
+with its *scope*, the instance of a fleet it is confined to, and the lease
+of the instance running it)
 and ``entrepot_job_runs`` (one row per run: start, end, outcome, tries,
 failing step, code and error, items, bytes, and the JSON history of failed
 tries).  Times are stored as UTC on every database and read back
@@ -80,6 +82,12 @@ jobs_table = sa.Table(
     sa.Column("items", sa.Integer, nullable=False, default=0),
     sa.Column("bytes", sa.BigInteger, nullable=False, default=0),
     sa.Column("identity", sa.String(64)),
+    # The fleet (schema version 3): the instance a job is confined to (None:
+    # any instance may run it), the one that claimed it last, and until when
+    # that claim holds unless its heartbeat renews it.
+    sa.Column("scope", sa.String(64)),
+    sa.Column("instance", sa.String(64)),
+    sa.Column("lease_until", UTCDateTime),
     sa.Index("ix_entrepot_jobs_state_due", "state", "next_due"),
     sa.Index(IDENTITY_INDEX, "identity", "state"),
 )
@@ -105,6 +113,7 @@ runs_table = sa.Table(
     sa.Column("items", sa.Integer, nullable=False, default=0),
     sa.Column("bytes", sa.BigInteger, nullable=False, default=0),
     sa.Column("history", sa.JSON, nullable=False),
+    sa.Column("instance", sa.String(64)),
     sa.Index("ix_entrepot_job_runs_job", "job_id", "number"),
 )
 

@@ -50,14 +50,15 @@ __all__ = [
 #: File name of the default SQLite ledger inside the state folder.
 LEDGER_FILE = "ledger.sqlite3"
 #: The ledger's schema version this release reads (its last migration).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The queries are formatted with the names below and ``:name`` placeholders
 # only (hence the S608 exemptions): every value is a bound parameter.
 _JOBS = "entrepot_jobs"
 _JOB_COLUMNS = (
     "id, kind, name, params, state, created_at, updated_at, runs, failures, next_due, "
-    "last_outcome, last_step, last_code, last_error, reason, items, bytes, identity"
+    "last_outcome, last_step, last_code, last_error, reason, items, bytes, identity, "
+    "scope, instance, lease_until"
 )
 
 
@@ -160,7 +161,8 @@ def _job(
     record: type[JobRecord], loads: Callable[[str | bytes], Any], row: Sequence[Any]
 ) -> JobRecord:
     (job_id, kind, name, params, state, created, updated, runs, failures, due,
-     outcome, step, code, error, reason, items, size, identity) = row  # fmt: skip
+     outcome, step, code, error, reason, items, size, identity, scope, instance,
+     lease_until) = row  # fmt: skip
     return record(
         id=job_id,
         kind=kind,
@@ -180,4 +182,7 @@ def _job(
         items=items,
         bytes=size,
         identity=identity,
+        scope=scope,
+        instance=instance,
+        lease_until=_time(lease_until) if lease_until is not None else None,
     )

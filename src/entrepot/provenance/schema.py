@@ -77,6 +77,8 @@ def _file_index(conn: Connection) -> None:
 
 
 #: The provenance schema, version by version (see :func:`entrepot.db.ensure_schema`).
+# Versions are numbered in the order they land on main; a branch whose migration
+# meets another of the same number renumbers its own to follow (never edit a landed one).
 MIGRATIONS = (
     Migration(1, "provenance events and recorder journals", _create),
     Migration(2, "events indexed by file: name, place, kind, time", _file_index),

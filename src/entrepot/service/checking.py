@@ -17,7 +17,13 @@ from entrepot.service.config import Config
 from entrepot.service.loading import Problem, environment_problems, line_of
 from entrepot.targets import mask_url, open_target
 
-__all__ = ["TargetCheck", "all_problems", "connect_targets", "usable_problems"]
+__all__ = [
+    "TargetCheck",
+    "all_problems",
+    "check_target",
+    "connect_targets",
+    "usable_problems",
+]
 
 
 @dataclass(frozen=True)
@@ -61,20 +67,22 @@ def all_problems(config: Config) -> list[Problem]:
 
 def connect_targets(config: Config) -> list[TargetCheck]:
     """Connect to every target and list its folder; one :class:`TargetCheck` each."""
-    checks = []
-    for name, section in config.targets.items():
-        started = time.perf_counter()
+    return [check_target(config, name) for name in config.targets]
+
+
+def check_target(config: Config, name: str) -> TargetCheck:
+    """Connect to target ``name`` and list its folder, read-only."""
+    section = config.targets[name]
+    started = time.perf_counter()
+    try:
+        target = open_target(section.url, **section.open_options())
         try:
-            target = open_target(section.url, **section.open_options())
-            try:
-                target.connect()
-                target.list("")
-            finally:
-                target.close()
-        except (EntrepotError, OSError, ValueError) as exc:
-            error = mask_secrets(f"{type(exc).__name__}: {exc}")
-            checks.append(TargetCheck(name, mask_url(section.url), False, error))
-            continue
-        ms = (time.perf_counter() - started) * 1000
-        checks.append(TargetCheck(name, mask_url(section.url), True, ms=ms))
-    return checks
+            target.connect()
+            target.list("")
+        finally:
+            target.close()
+    except (EntrepotError, OSError, ValueError) as exc:
+        error = mask_secrets(f"{type(exc).__name__}: {exc}")
+        return TargetCheck(name, mask_url(section.url), False, error)
+    ms = (time.perf_counter() - started) * 1000
+    return TargetCheck(name, mask_url(section.url), True, ms=ms)

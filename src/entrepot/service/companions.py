@@ -59,10 +59,15 @@ def make_telemetry(config: Callable[[], Config], ledger: Ledger) -> Telemetry:
 
 
 class Companions:
-    """The HTTP endpoint while the daemon runs (when ``[service] listen`` is set)."""
+    """The HTTP endpoint while the daemon runs (when ``[service] listen`` is set).
+
+    ``dashboard``, when set (by the command, which may import the web
+    package), builds the web dashboard served beside the endpoint's paths.
+    """
 
     def __init__(self) -> None:
         self._endpoint: Any = None
+        self.dashboard: Callable[..., Any] | None = None
 
     @property
     def address(self) -> str | None:
@@ -78,7 +83,7 @@ class Companions:
                       listen=config.service.listen,
                       hint="pip install 'entrepot[service]'")  # fmt: skip
             return
-        self._endpoint = http.start_http(config, telemetry)
+        self._endpoint = http.start_http(config, telemetry, dashboard=self.dashboard)
 
     def stop(self) -> None:
         endpoint, self._endpoint = self._endpoint, None

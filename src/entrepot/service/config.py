@@ -302,7 +302,11 @@ class ServiceConfig(_Section):
     """The daemon itself."""
 
     listen: str | None = None
+    #: The operator's token (everything); ``viewer_token_file``: read-only access.
     token_file: Path | None = None
+    viewer_token_file: Path | None = None
+    #: The web dashboard on ``listen`` (it needs ``token_file``).
+    dashboard: bool = True
     state: Path = Path("state")
     ledger: str | None = None
     log_format: Literal["text", "json"] = "text"
@@ -318,7 +322,7 @@ class ServiceConfig(_Section):
             raise ValueError("must be longer than zero")
         return value
 
-    @field_validator("state", "token_file")
+    @field_validator("state", "token_file", "viewer_token_file")
     @classmethod
     def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _resolve(value, info)
@@ -328,7 +332,7 @@ class ServiceConfig(_Section):
     def _address(cls, value: str | None) -> str | None:
         if value is not None:
             _host, sep, port = value.rpartition(":")
-            if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
                 raise ValueError("listen is HOST:PORT, e.g. '127.0.0.1:9180'")
         return value
 

@@ -20,8 +20,15 @@ a Starlette app with uvicorn in a daemon thread until
 A token read from ``service.token_file`` (a file private to its owner, as
 for passwords) protects everything but ``/healthz``: requests send
 ``Authorization: Bearer <token>``, compared in constant time; a missing or
-wrong token gets the same 401.  Without a token file the endpoint may only
-listen on a loopback address: anything that others can reach needs one.
+wrong token gets the same 401.  ``service.viewer_token_file`` holds a second
+token that may read (``/readyz``, ``/metrics``, the dashboard's pages) but
+not act.  Without a token file the endpoint may only listen on a loopback
+address: anything that others can reach needs one.
+
+Every other path belongs to the web dashboard (:mod:`entrepot.web`), when
+the caller hands one in (``dashboard=``, a factory of the ASGI app given the
+:class:`Tokens`) and an operator token is set: it checks tokens itself (it
+also accepts its login form's session cookie).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +50,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from entrepot.errors import ConfigError
@@ -51,12 +59,23 @@ from entrepot.service.config import Config
 from entrepot.service.metrics import PrometheusTelemetry
 from entrepot.targets.options import check_private_file
 
-__all__ = ["OPEN_PATHS", "HttpEndpoint", "build_app", "read_token", "start_http"]
+__all__ = [
+    "GUARDED_PATHS",
+    "OPEN_PATHS",
+    "DashboardFactory",
+    "HttpEndpoint",
+    "Tokens",
+    "build_app",
+    "read_token",
+    "start_http",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Paths answered without the token.
 OPEN_PATHS = frozenset({"/healthz"})
+#: Paths of the endpoint itself that need a token (either role's); the rest is the dashboard's.
+GUARDED_PATHS = frozenset({"/readyz", "/metrics"})
 #: Seconds :func:`start_http` waits for the server to take requests.
 STARTUP_TIMEOUT = 10.0
 
@@ -73,15 +92,62 @@ def read_token(path: Path) -> str:
     return token
 
 
-class _TokenGuard:
-    """ASGI middleware: every path but :data:`OPEN_PATHS` needs ``Bearer <token>``."""
+@dataclass(frozen=True)
+class Tokens:
+    """The operator's token (may act) and the viewer's (may read); ``None``: not set."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    operator: str | None = None
+    viewer: str | None = None
+
+    @classmethod
+    def of(cls, config: Config) -> Tokens:
+        service = config.service
+        return cls(
+            read_token(service.token_file) if service.token_file else None,
+            read_token(service.viewer_token_file) if service.viewer_token_file else None,
+        )
+
+    @property
+    def required(self) -> bool:
+        return self.operator is not None or self.viewer is not None
+
+    def role_of(self, given: str | bytes) -> str | None:
+        """``"operator"``, ``"viewer"`` or ``None`` for a token as sent (``given``)."""
+        given = given.encode() if isinstance(given, str) else given
+        role = None
+        # Both compared, in constant time whatever the first differing byte.
+        for name, token in (("viewer", self.viewer), ("operator", self.operator)):
+            if token is not None and hmac.compare_digest(given, token.encode()):
+                role = name
+        return role
+
+    def role_of_header(self, header: bytes) -> str | None:
+        """The role of an ``Authorization: Bearer <token>`` header's value."""
+        scheme, _, value = header.partition(b" ")
+        if scheme.lower() != b"bearer" or not value.strip():
+            return None
+        return self.role_of(value.strip())
+
+
+#: Builds the dashboard's ASGI app, given the tokens it must ask for.
+DashboardFactory = Callable[[Tokens], ASGIApp]
+
+
+class _TokenGuard:
+    """ASGI middleware: paths need ``Bearer <token>`` (either role) but :data:`OPEN_PATHS`.
+
+    With a dashboard mounted, only :data:`GUARDED_PATHS`: the dashboard checks its own.
+    """
+
+    def __init__(self, app: ASGIApp, tokens: Tokens, dashboard: bool) -> None:
         self.app = app
-        self.expected = f"Bearer {token}".encode() if token else None
+        self.tokens = tokens
+        self.dashboard = dashboard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.expected is None or scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        path = scope.get("path", "")
+        guarded = path in GUARDED_PATHS if self.dashboard else path not in OPEN_PATHS
+        if not self.tokens.required or scope["type"] != "http" or not guarded:
             await self.app(scope, receive, send)
             return
         given = b""
@@ -89,8 +155,7 @@ class _TokenGuard:
             if key == b"authorization":
                 given = value
                 break
-        # compare_digest takes as long whatever the first differing byte.
-        if hmac.compare_digest(given, self.expected):
+        if self.tokens.role_of_header(given) is not None:
             await self.app(scope, receive, send)
             return
         refused = PlainTextResponse(
@@ -99,8 +164,12 @@ class _TokenGuard:
         await refused(scope, receive, send)
 
 
-def build_app(telemetry: PrometheusTelemetry, token: str | None = None) -> Starlette:
-    """The Starlette app answering the three paths (``token=None``: no token asked)."""
+def build_app(
+    telemetry: PrometheusTelemetry,
+    tokens: Tokens | None = None,
+    dashboard: DashboardFactory | None = None,
+) -> Starlette:
+    """The Starlette app answering the three paths (no tokens: none asked), and the dashboard."""
 
     # Plain functions: Starlette runs them in its thread pool, since reading
     # the ledger and the spools blocks.
@@ -115,14 +184,22 @@ def build_app(telemetry: PrometheusTelemetry, token: str | None = None) -> Starl
         return Response(telemetry.render(), media_type=CONTENT_TYPE_LATEST)
 
     methods = ["GET", "HEAD"]
-    app = Starlette(
-        routes=[
-            Route("/healthz", healthz, methods=methods),
-            Route("/readyz", readyz, methods=methods),
-            Route("/metrics", metrics, methods=methods),
-        ]
-    )
-    app.add_middleware(_TokenGuard, token=token)
+    tokens = tokens or Tokens()
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=methods),
+        Route("/readyz", readyz, methods=methods),
+        Route("/metrics", metrics, methods=methods),
+    ]
+    mounted = False
+    if dashboard is not None:
+        if tokens.operator is None:
+            log_event(logger, "http.dashboard_off", logging.WARNING,
+                      reason="no service.token_file: the dashboard needs a token")  # fmt: skip
+        else:
+            routes.append(Mount("/", app=dashboard(tokens)))
+            mounted = True
+    app = Starlette(routes=routes)
+    app.add_middleware(_TokenGuard, tokens=tokens, dashboard=mounted)
     return app
 
 
@@ -175,6 +252,7 @@ def start_http(
     *,
     listen: str | None = None,
     startup_timeout: float = STARTUP_TIMEOUT,
+    dashboard: DashboardFactory | None = None,
 ) -> HttpEndpoint | None:
     """Serve the endpoint on ``service.listen`` (or ``listen``); ``None`` when neither is set.
 
@@ -191,9 +269,8 @@ def start_http(
             f"the endpoint serves a PrometheusTelemetry, not {type(telemetry).__name__}"
         )
     host, port = split_address(address)
-    token_file = config.service.token_file
-    token = read_token(token_file) if token_file is not None else None
-    if token is None and not is_loopback(host):
+    tokens = Tokens.of(config)
+    if not tokens.required and not is_loopback(host):
         raise ConfigError(
             f"service.listen {address!r} can be reached from other hosts: "
             "set service.token_file, or listen on 127.0.0.1"
@@ -201,7 +278,7 @@ def start_http(
     sock = _bind(host, port, address)
     server = uvicorn.Server(
         uvicorn.Config(
-            build_app(telemetry, token),
+            build_app(telemetry, tokens, dashboard if config.service.dashboard else None),
             log_config=None,
             access_log=False,
             lifespan="off",
@@ -222,7 +299,7 @@ def start_http(
             raise ConfigError(f"the HTTP endpoint on {address} did not start")
         time.sleep(0.01)
     endpoint = HttpEndpoint(host, sock.getsockname()[1], server, thread, sock)
-    log_event(logger, "http.listening", address=endpoint.url, token=token is not None)
+    log_event(logger, "http.listening", address=endpoint.url, token=tokens.required)
     return endpoint
 
 

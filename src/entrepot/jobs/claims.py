@@ -1,0 +1,197 @@
+"""Claims on keys: a piece of work taken by one instance of a fleet at a time, or once.
+
+Several services may share one ledger (a PostgreSQL database).  Work that is
+not a job of its own — a route run marked ``shared``, an object of a bucket
+to fetch, a file of a shared upload folder — is claimed here by a *kind* and a
+*key* (an S3 object's key and ETag, a route's identity…):
+
+* :meth:`ClaimLog.claim_key` takes the key for ``lease`` seconds, or says
+  ``None`` when another instance holds it or it is done already.  One
+  statement decides, so two instances never both hold a key: an insert that
+  does nothing when the row exists, then, if it existed, an update that only
+  takes a claim whose lease has run out.
+* The holder's heartbeat renews all its claims (:meth:`ClaimLog.renew_keys`);
+  a holder that died stops renewing and, once its lease has run out, the key
+  can be claimed by another instance.
+* :meth:`ClaimLog.finish_key` marks the work done: the key is never claimed
+  again.  :meth:`ClaimLog.release_key` lets go of it without doing it.
+
+Each claim carries a random token: an instance whose lease ran out (and was
+taken over) cannot finish or release the new holder's claim.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from entrepot.jobs.clock import Clock
+from entrepot.jobs.schema import UTCDateTime, metadata
+
+__all__ = ["Claim", "ClaimLog", "claims_table"]
+
+claims_table = sa.Table(
+    "entrepot_claims",
+    metadata,
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("key", sa.String(1024), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("claimed_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("done_at", UTCDateTime),
+    sa.Column("detail", sa.JSON),
+    sa.Index("ix_entrepot_claims_holder", "holder"),
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A key held by an instance until ``expires_at`` (or done, at ``done_at``)."""
+
+    kind: str
+    key: str
+    holder: str
+    token: str
+    claimed_at: datetime
+    expires_at: datetime
+    done_at: datetime | None = None
+    detail: dict[str, Any] | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.done_at is not None
+
+
+def _claim(row: sa.Row[Any]) -> Claim:
+    m = row._mapping
+    detail = m["detail"]
+    return Claim(
+        kind=m["kind"],
+        key=m["key"],
+        holder=m["holder"],
+        token=m["token"],
+        claimed_at=m["claimed_at"],
+        expires_at=m["expires_at"],
+        done_at=m["done_at"],
+        detail=dict(detail) if detail is not None else None,
+    )
+
+
+def _insert_once(dialect: str) -> Any:
+    """An insert of ``claims_table`` that does nothing when the key's row exists."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(claims_table).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(claims_table).on_conflict_do_nothing()
+
+
+class ClaimLog:
+    """Claims on keys; mixed into :class:`~entrepot.jobs.Ledger`, which gives the engine."""
+
+    clock: Clock
+    instance: str
+    _engine: Engine
+
+    def _tx(self) -> AbstractContextManager[Connection]:
+        raise NotImplementedError
+
+    def claim_key(
+        self,
+        kind: str,
+        key: str,
+        *,
+        lease: float,
+        instance: str | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Claim | None:
+        """Claim ``key`` of ``kind`` for ``instance`` (the ledger's own by default).
+
+        Returns the claim, held for ``lease`` seconds (renewed by
+        :meth:`renew_keys`), or ``None`` when another claim on the key is
+        still held — by any instance, this one included — or the key's work
+        is done.
+        """
+        if lease <= 0:
+            raise ValueError("a claim's lease must be longer than zero")
+        holder = instance or self.instance
+        now = self.clock.now()
+        values = {
+            "kind": kind,
+            "key": key,
+            "holder": holder,
+            "token": secrets.token_hex(16),
+            "claimed_at": now,
+            "expires_at": now + timedelta(seconds=lease),
+            "done_at": None,
+            "detail": dict(detail) if detail is not None else None,
+        }
+        with self._tx() as conn:
+            # RETURNING says whether the row went in (a driver may not count it).
+            insert = _insert_once(conn.dialect.name).values(**values)
+            taken = conn.execute(insert.returning(claims_table.c.token)).first() is not None
+            if not taken:
+                c = claims_table.c
+                taken = (
+                    conn.execute(
+                        claims_table.update()
+                        .where(c.kind == kind, c.key == key)
+                        .where(c.done_at.is_(None), c.expires_at < now)
+                        .values(**{k: v for k, v in values.items() if k not in ("kind", "key")})
+                    ).rowcount
+                    == 1
+                )
+        if not taken:
+            return None
+        return Claim(**values)  # type: ignore[arg-type]
+
+    def key_claim(self, kind: str, key: str) -> Claim | None:
+        """The claim on ``key`` as the ledger has it (held, lapsed or done), if any."""
+        c = claims_table.c
+        with self._engine.connect() as conn:
+            row = conn.execute(claims_table.select().where(c.kind == kind, c.key == key)).first()
+        return _claim(row) if row is not None else None
+
+    def finish_key(self, claim: Claim, detail: Mapping[str, Any] | None = None) -> bool:
+        """Mark ``claim``'s work done for good; False when the claim was lost meanwhile."""
+        values: dict[str, Any] = {"done_at": self.clock.now()}
+        if detail is not None:
+            values["detail"] = dict(detail)
+        return self._by_token(claim, claims_table.update().values(**values))
+
+    def release_key(self, claim: Claim) -> bool:
+        """Let go of ``claim`` without its work done; False when it was lost meanwhile."""
+        return self._by_token(claim, claims_table.delete())
+
+    def _by_token(self, claim: Claim, statement: Any) -> bool:
+        c = claims_table.c
+        where = (c.kind == claim.kind, c.key == claim.key, c.token == claim.token)
+        with self._tx() as conn:
+            return bool(conn.execute(statement.where(*where, c.done_at.is_(None))).rowcount == 1)
+
+    def renew_keys(self, lease: float, instance: str | None = None) -> int:
+        """Extend every claim ``instance`` still holds by ``lease`` seconds from now."""
+        with self._tx() as conn:
+            return renew_claims(conn, instance or self.instance, self.clock.now(), lease)
+
+
+def renew_claims(conn: Connection, holder: str, now: datetime, lease: float) -> int:
+    """Extend ``holder``'s claims that are not done, in ``conn``'s transaction."""
+    c = claims_table.c
+    return int(
+        conn.execute(
+            claims_table.update()
+            .where(c.holder == holder, c.done_at.is_(None))
+            .values(expires_at=now + timedelta(seconds=lease))
+        ).rowcount
+    )

@@ -1,0 +1,195 @@
+"""Many services, one ledger: instances, their heartbeats, and claiming due jobs.
+
+Every ``entrepot serve`` sharing a ledger is an *instance* with a name of
+its own.  Each writes a heartbeat row in ``entrepot_instances`` every few
+seconds (:meth:`FleetLog.beat`): its release, configuration generation, and
+a report of its spools and routes.  The same transaction renews the lease of
+every job the instance runs and of every key it claimed
+(:mod:`entrepot.jobs.claims`): an instance that dies stops renewing, and once
+its leases have run out another instance puts its jobs back in the backlog
+(:meth:`~entrepot.jobs.runlog.RunLog.recover_expired`) and runs them.
+
+Due jobs are taken one at a time by :meth:`FleetLog.claim_due`: on
+PostgreSQL the oldest due job is selected ``FOR UPDATE SKIP LOCKED`` — two
+instances asking at once get two different jobs, never the same one — and
+claimed with its run's row in the same transaction; on SQLite the write
+transaction holds the database's one write lock, and the claim is the same
+conditional update.
+
+A job's *scope* is the instance it is confined to (its spool is on that
+host); ``None`` means any instance may run it.  Due jobs of other instances
+are never taken.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from entrepot.jobs.claims import claims_table, renew_claims
+from entrepot.jobs.runlog import RunLog
+from entrepot.jobs.schema import UTCDateTime, jobs_table, metadata, runs_table
+from entrepot.jobs.states import WAITING, JobState
+
+__all__ = ["FleetLog", "InstanceRecord", "add_fleet", "in_reach", "instances_table"]
+
+instances_table = sa.Table(
+    "entrepot_instances",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("version", sa.String(32), nullable=False),
+    sa.Column("generation", sa.Integer, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("beat_at", UTCDateTime, nullable=False),
+    sa.Column("every", sa.Float, nullable=False),
+    sa.Column("stopped_at", UTCDateTime),
+    sa.Column("report", sa.JSON, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class InstanceRecord:
+    """One instance's last heartbeat."""
+
+    name: str
+    host: str
+    pid: int
+    version: str
+    generation: int
+    started_at: datetime
+    beat_at: datetime
+    every: float
+    """Seconds between two heartbeats."""
+    stopped_at: datetime | None
+    """When it stopped cleanly (``None`` while it runs, or when it died)."""
+    report: dict[str, Any]
+    """Its spools (files waiting) and routes (last run, last success)."""
+
+    def silent(self, now: datetime, beats: float) -> bool:
+        """True when it neither beat for ``beats`` intervals nor said it stopped."""
+        late = (now - self.beat_at).total_seconds() >= beats * self.every
+        return self.stopped_at is None and late
+
+
+def in_reach(instance: str) -> sa.ColumnElement[bool]:
+    """Jobs ``instance`` may run: those of any instance and its own."""
+    scope = jobs_table.c.scope
+    return sa.or_(scope.is_(None), scope == instance)
+
+
+def add_fleet(conn: Connection) -> None:
+    """Migration 3: the scope, instance and lease of jobs and runs; claims; instances."""
+    inspector = sa.inspect(conn)
+    for table, names in (
+        (jobs_table, ("scope", "instance", "lease_until")),
+        (runs_table, ("instance",)),
+    ):
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for name in names:
+            if name not in present:
+                kind = table.c[name].type.compile(dialect=conn.dialect)
+                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+    for table in (claims_table, instances_table):
+        table.create(conn, checkfirst=True)
+
+
+class FleetLog(RunLog):
+    """Heartbeats and claims of due jobs; part of :class:`~entrepot.jobs.Ledger`."""
+
+    def beat(
+        self,
+        *,
+        started_at: datetime,
+        generation: int,
+        every: float,
+        lease: float,
+        report: Mapping[str, Any],
+    ) -> None:
+        """Write this instance's heartbeat and renew its jobs' leases and its claims."""
+        from entrepot import __version__
+
+        now = self.clock.now()
+        values = {
+            "host": self._host,
+            "pid": os.getpid(),
+            "version": __version__,
+            "generation": generation,
+            "started_at": started_at,
+            "beat_at": now,
+            "every": every,
+            "stopped_at": None,
+            "report": dict(report),
+        }
+        row, job = instances_table.c, jobs_table.c
+        with self._tx() as conn:
+            mine = instances_table.update().where(row.name == self.instance)
+            if conn.execute(mine.values(**values)).rowcount == 0:
+                conn.execute(instances_table.insert().values(name=self.instance, **values))
+            conn.execute(
+                jobs_table.update()
+                .where(job.instance == self.instance, job.state == str(JobState.RUNNING))
+                .where(job.lease_until.is_not(None))
+                .values(lease_until=now + timedelta(seconds=lease))
+            )
+            renew_claims(conn, self.instance, now, lease)
+
+    def stopped(self) -> None:
+        """Say that this instance stopped cleanly (it is then not reported silent)."""
+        row = instances_table.c
+        with self._tx() as conn:
+            conn.execute(
+                instances_table.update()
+                .where(row.name == self.instance)
+                .values(stopped_at=self.clock.now())
+            )
+
+    def instances(self) -> list[InstanceRecord]:
+        """Every instance that ever beat on this ledger, by name."""
+        query = instances_table.select().order_by(instances_table.c.name)
+        with self._engine.connect() as conn:
+            return [
+                InstanceRecord(**{f.name: row._mapping[f.name] for f in fields(InstanceRecord)})
+                for row in conn.execute(query)
+            ]
+
+    def claim_due(
+        self,
+        *,
+        skip_identities: Collection[str] = (),
+        skip_ids: Collection[str] = (),
+        trigger: str = "due",
+    ) -> tuple[str, int] | None:
+        """Claim the longest-waiting due job this instance may run; ``(job id, run id)``.
+
+        Jobs of ``skip_identities`` (a route's own job, run by its lane) and
+        ``skip_ids`` are left alone; ``None`` when nothing is due.
+        """
+        job = jobs_table.c
+        query = (
+            sa.select(job.id)
+            .where(job.state.in_([str(s) for s in WAITING]), job.next_due <= self.clock.now())
+            .where(in_reach(self.instance))
+            .order_by(job.next_due, job.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if skip_identities:
+            query = query.where(
+                sa.or_(job.identity.is_(None), job.identity.not_in(skip_identities))
+            )
+        if skip_ids:
+            query = query.where(job.id.not_in(skip_ids))
+        with self._tx() as conn:
+            job_id = conn.execute(query).scalar()
+            if job_id is None:
+                return None
+            run_id = self._start_in(conn, job_id, trigger, WAITING)
+        return None if run_id is None else (job_id, run_id)

@@ -1,0 +1,171 @@
+"""What the dashboard's pages may ask of the running service: :class:`DashboardHost`.
+
+Pages never reach into the daemon: they read through this interface, and
+every action they offer (retry, drop, reload, a target check) is one of its
+methods, so each is also what a command does.  :class:`DaemonHost` is the
+interface over a running :class:`~entrepot.service.daemon.Daemon`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy.engine import Engine
+
+from entrepot.jobs import BACKLOG_STATES, JobRecord, JobState, Ledger
+from entrepot.logs import log_event
+from entrepot.service.checking import TargetCheck, check_target
+from entrepot.service.config import ArchiveConfig, Config
+
+if TYPE_CHECKING:
+    from entrepot.datacenter import DataCenter
+    from entrepot.service.daemon import Daemon
+
+__all__ = ["DaemonHost", "DashboardHost"]
+
+logger = logging.getLogger("entrepot.web")
+
+#: Seconds :meth:`DaemonHost.reload` waits for the daemon's main loop to reload.
+RELOAD_WAIT = 15.0
+
+
+class DashboardHost(Protocol):
+    """The running service, as the dashboard sees it."""
+
+    @property
+    def config(self) -> Config:
+        """The configuration in use (it changes on reload)."""
+
+    @property
+    def generation(self) -> int:
+        """How many configurations were loaded (1 at start, +1 per reload in use)."""
+
+    @property
+    def ledger(self) -> Ledger:
+        """The jobs and runs (and, in the same database, the provenance events)."""
+
+    @property
+    def last_reload(self) -> Mapping[str, Any] | None:
+        """``{"at", "ok", "problems"}`` of the last reload; ``None`` before any."""
+
+    def status(self) -> Mapping[str, Any]:
+        """What ``service.json`` holds: pid, start, routes' and fetches' next runs…"""
+
+    def reload(self) -> Mapping[str, Any]:
+        """Re-read the configuration now; the outcome, as :attr:`last_reload`."""
+
+    def retry(self, job_id: str) -> JobRecord:
+        """Make a waiting or dead job due now; the daemon runs it at once."""
+
+    def drop(self, job_id: str, reason: str) -> JobRecord:
+        """Give up a waiting or dead job, with ``reason`` (required)."""
+
+    def check_target(self, name: str) -> TargetCheck:
+        """Connect to the configured target ``name`` and list its folder."""
+
+    def datacenter(self) -> DataCenter | None:
+        """The configured data center (``None`` without a ``[datacenter]`` section)."""
+
+    def provenance(self) -> Engine:
+        """The database of the provenance events (the ledger's), for ``entrepot.provenance``."""
+
+    def archives(self) -> Mapping[str, ArchiveConfig]:
+        """The configured archives, by name."""
+
+
+class DaemonHost:
+    """:class:`DashboardHost` over a running daemon."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    @property
+    def config(self) -> Config:
+        return self.daemon.config
+
+    @property
+    def generation(self) -> int:
+        return self.daemon.generation
+
+    @property
+    def ledger(self) -> Ledger:
+        ledger = self.daemon.ledger
+        if ledger is None:
+            raise RuntimeError("the service has not opened its ledger yet")
+        return ledger
+
+    @property
+    def last_reload(self) -> Mapping[str, Any] | None:
+        last: Mapping[str, Any] | None = self.daemon.status()["last_reload"]
+        return last
+
+    def status(self) -> Mapping[str, Any]:
+        return self.daemon.status()
+
+    def reload(self) -> Mapping[str, Any]:
+        # The daemon's main loop reloads (it owns the lanes and timers): ask, then wait.
+        before = self.last_reload
+        self.daemon.request_reload()
+        deadline = time.monotonic() + RELOAD_WAIT
+        while time.monotonic() < deadline:
+            after = self.last_reload
+            if after is not None and after is not before and after != before:
+                return after
+            time.sleep(0.05)
+        return {"at": None, "ok": False, "problems": ["the service did not reload in time"]}
+
+    def retry(self, job_id: str) -> JobRecord:
+        ledger = self.ledger
+        job = ledger.find(job_id)
+        record = ledger.set_state(
+            job.id, JobState.BACKLOG, next_due=ledger.clock.now(), from_states=BACKLOG_STATES
+        )
+        # Its route waits for it (a hold): lift the hold and run the route's lane now.
+        owner = self.daemon.plan.owners.get(job.identity or "")
+        if owner is not None:
+            self.daemon.holds.hold(owner, None)
+        wiring = self.daemon.wiring
+        if wiring is not None:
+            wiring.kick(owner or "backlog", "retry")
+        log_event(logger, "web.retry", job_id=job.id, lane=owner or "backlog")
+        return record
+
+    def drop(self, job_id: str, reason: str) -> JobRecord:
+        reason = reason.strip()
+        if not reason:
+            raise ValueError("dropping a job needs a reason")
+        ledger = self.ledger
+        job = ledger.find(job_id)
+        record = ledger.set_state(
+            job.id, JobState.DROPPED, reason=reason, from_states=BACKLOG_STATES
+        )
+        log_event(logger, "jobs.dropped", logging.WARNING, job_id=job.id, reason=reason,
+                  by="dashboard")  # fmt: skip
+        return record
+
+    def check_target(self, name: str) -> TargetCheck:
+        if name not in self.config.targets:
+            raise KeyError(name)
+        return check_target(self.config, name)
+
+    def datacenter(self) -> DataCenter | None:
+        center = self.config.datacenter
+        if center is None:
+            return None
+        from entrepot.datacenter import DataCenter
+        from entrepot.datacenter.db_secrets import read_password, with_password
+
+        url = None
+        if center.database is not None:
+            password = read_password(env=center.password_env, file=center.password_file)
+            url = with_password(center.database, password)
+        return DataCenter(center.root, database=url, schema=center.schemas)
+
+    def provenance(self) -> Engine:
+        return self.ledger.engine
+
+    def archives(self) -> Mapping[str, ArchiveConfig]:
+        return self.config.archives

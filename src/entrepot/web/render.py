@@ -1,0 +1,145 @@
+"""Turning a page's data into a response: templates, notices, redirects, JSON, pages.
+
+Templates live in ``entrepot/web/templates`` and are rendered with
+autoescaping on, so every name, reason and URL shown is escaped; nothing
+from the outside is ever marked safe.  Every page gets, besides its own
+data: ``role``, ``can_operate``, ``csrf_token`` (for its forms), ``nav``
+(the menu, with the current entry), ``generation`` (of the configuration)
+and ``notices`` (what the last action said, shown once).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from entrepot.redact import printable
+from entrepot.units import format_size
+from entrepot.web.auth import OPERATOR, Session
+
+__all__ = ["NAV", "Paging", "api", "flash", "paging", "render", "see_other"]
+
+#: The menu: label and path, in order.
+NAV = (
+    ("Overview", "/"),
+    ("Jobs", "/jobs"),
+    ("Routes", "/routes"),
+    ("Trace", "/trace"),
+    ("Data center", "/datacenter"),
+    ("Archives", "/archives"),
+    ("Config", "/config"),
+)
+#: Rows per page of every paginated listing.
+PAGE_SIZE = 50
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("entrepot.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["size"] = format_size
+    env.filters["when"] = _when
+    env.filters["visible"] = printable
+    return env
+
+
+def _when(value: datetime | str | None) -> str:
+    """A time as people read it (UTC, to the second); an empty cell for none."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.strftime("%Y-%m-%d %H:%M:%S") + (" UTC" if value.tzinfo else "")
+
+
+def render(request: Request, template: str, /, status: int = 200, **context: Any) -> HTMLResponse:
+    """``template`` rendered with ``context`` and what every page gets."""
+    session: Session | None = getattr(request.state, "session", None)
+    notices = list(session.notices) if session is not None else []
+    if session is not None:
+        session.notices.clear()
+    role = getattr(request.state, "role", None)
+    host = getattr(request.app.state, "host", None)
+    path = request.url.path
+    current = max((p for _, p in NAV if path == p or path.startswith(p.rstrip("/") + "/")),
+                  key=len, default="/")  # fmt: skip
+    base = {
+        "role": role,
+        "can_operate": role == OPERATOR,
+        "csrf_token": session.csrf if session is not None else "",
+        "nav": [(label, p, p == current) for label, p in NAV],
+        "generation": host.generation if host is not None else None,
+        "notices": notices,
+        "request_path": path,
+    }
+    html = environment().get_template(template).render({**base, **context})
+    return HTMLResponse(html, status)
+
+
+def flash(request: Request, text: str) -> None:
+    """Show ``text`` once, on the next page this session opens (nothing for a Bearer call)."""
+    session: Session | None = getattr(request.state, "session", None)
+    if session is not None:
+        session.notices.append(text)
+
+
+def see_other(path: str) -> RedirectResponse:
+    """303 to ``path`` (of this site) after a form post."""
+    return RedirectResponse(
+        path if path.startswith("/") and not path.startswith("//") else "/", 303
+    )
+
+
+def api(data: Any, status: int = 200) -> JSONResponse:
+    """``data`` as JSON (dates as ISO 8601 text)."""
+    return JSONResponse(json.loads(json.dumps(data, default=_jsonable)), status)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    if hasattr(value, "value"):  # enums
+        return value.value
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Which page of a listing: ``offset`` and ``limit`` for the query (one row more than shown)."""
+
+    page: int
+    size: int = PAGE_SIZE
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    @property
+    def limit(self) -> int:
+        """Rows to ask for: one beyond the page tells whether a next page exists."""
+        return self.size + 1
+
+    def cut(self, rows: list[Any]) -> tuple[list[Any], bool]:
+        """The rows of this page, and whether there is a next one."""
+        return rows[: self.size], len(rows) > self.size
+
+
+def paging(request: Request, size: int = PAGE_SIZE) -> Paging:
+    """The ``?page=`` of the request (1 when missing or not a positive number below 10⁶)."""
+    raw = request.query_params.get("page", "1")
+    page = int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
+    return Paging(page, size)
