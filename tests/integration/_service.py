@@ -71,6 +71,9 @@ retry = {{ max_tries = 1, delay = "0s" }}
 class Service:
     """``entrepot serve --config FILE`` as a child process, one log file per start."""
 
+    #: The module run as ``python -m MODULE serve`` (the fleet tests add a job kind).
+    module = "entrepot"
+
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.env = {**os.environ, **(env or {})}
@@ -84,7 +87,7 @@ class Service:
         self.logs.append(log)
         with open(log, "wb") as handle:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "entrepot", "serve", "--config", str(self.config), *args],
+                [sys.executable, "-m", self.module, "serve", "--config", str(self.config), *args],
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

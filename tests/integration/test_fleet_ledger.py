@@ -285,3 +285,17 @@ def test_heartbeats_list_every_instance(fleet: tuple[Ledger, Ledger], clock: Fak
     assert found["alpha"].silent(clock.now(), 3) is True  # 30 s without a beat, 10 s apart
     assert found["alpha"].silent(clock.now(), 4) is False
     assert found["beta"].silent(clock.now(), 3) is False  # it said it stopped
+
+
+def test_retrying_every_waiting_job_leaves_other_instances_own_alone(
+    fleet: tuple[Ledger, Ledger], counted: Counter[str]
+) -> None:
+    from entrepot.jobs import Backlog
+
+    alpha, beta = fleet
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    alpha.add_job("alphas", CountedJob.kind, {}, state=JobState.BACKLOG, next_due=later)
+    alpha.add_job("anyones", CountedJob.kind, {}, state=JobState.BACKLOG, next_due=later,
+                  shared=True)  # fmt: skip
+    assert sorted(r.job_id for r in Backlog(beta).retry_all()) == ["anyones"]
+    assert alpha.get("alphas").state is JobState.BACKLOG

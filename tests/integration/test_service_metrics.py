@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from entrepot.jobs import Ledger, Runner
 from entrepot.service.config import Config
+from entrepot.service.fleetconfig import default_instance
 from entrepot.service.http import HttpEndpoint, start_http
 from entrepot.service.loading import load_config
 from entrepot.service.metrics import PrometheusTelemetry
@@ -136,10 +137,12 @@ def scrape(endpoint: HttpEndpoint) -> dict[tuple[str, tuple[tuple[str, str], ...
     )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
+    samples = [s for f in text_string_to_metric_families(response.text) for s in f.samples]
+    # Every sample names the instance of the fleet it comes from (the host by default).
+    assert {sample.labels.get("instance") for sample in samples} == {default_instance()}
     return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
+        (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k != "instance"))): s.value
+        for s in samples
     }
 
 

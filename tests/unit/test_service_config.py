@@ -105,7 +105,7 @@ def _line(text: str, needle: str) -> int:
         (
             ("parallel = 4", 'parallel = 4\nconflict = "overwrite"'),
             "conflict",
-            "'replace', 'skip', 'fail' or 'rename'",
+            "'replace', 'skip', 'fail', 'rename' or 'exclusive'",
         ),
     ],
 )

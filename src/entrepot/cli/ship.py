@@ -75,6 +75,8 @@ DryRun = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Show what would go where; move nothing.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+_NAMES = "Remote name template, e.g. '{instance}/{route}/{yyyy}/{mm}/{dd}/{name}'."
+_CLAIMS = "Claim each file in the ledger first: fetchers share the folder."
 
 
 def _sweep(value: str) -> float | None:
@@ -226,9 +228,10 @@ def ship(
         str | None,
         typer.Option(
             "--conflict",
-            help="Remote name taken: replace (default), skip (identical), fail or rename.",
+            help="Remote name taken: replace (default), skip, fail, rename or exclusive.",
         ),
     ] = None,
+    remote_name: Annotated[str | None, typer.Option("--remote-name", help=_NAMES)] = None,
     sweep_partials_after: Annotated[
         str | None,
         typer.Option(
@@ -266,6 +269,7 @@ def ship(
         "parallel": parallel,
         "conflict": conflict,
         "lease": lease,
+        "remote_name": remote_name,
     }
     given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
     if sweep_partials_after is not None:
@@ -335,6 +339,13 @@ def fetch(
         str | None,
         typer.Option("--remote-after", help="Move fetched files to this remote folder."),
     ] = None,
+    claims: Annotated[bool, typer.Option("--claims", help=_CLAIMS)] = False,
+    claim_lease: Annotated[
+        float | None,
+        typer.Option(
+            "--claim-lease", parser=parse_duration, help="Claims of a silent fetcher: 300s."
+        ),
+    ] = None,
     create: Annotated[
         bool, typer.Option("--create", help="Create the spool if it does not exist.")
     ] = False,
@@ -356,8 +367,10 @@ def fetch(
     URL and SPOOL may be names from the configuration file; a fetch's name
     alone runs that fetch once, as the service would.
     """
-    chosen = {"protocol": protocol, "remote_after": remote_after}
+    chosen = {"protocol": protocol, "remote_after": remote_after, "claim_lease": claim_lease}
     given: dict[str, Any] = {key: value for key, value in chosen.items() if value is not None}
+    if claims:
+        given["claims"] = True
     if no_provenance:
         given["provenance"] = False
     overrides = target_overrides(option, password_env, password_file)

@@ -171,13 +171,24 @@ def status(
     state: StateOption = None,
     ledger: LedgerOption = None,
     config: ConfigOption = None,
+    fleet: Annotated[
+        bool,
+        typer.Option(
+            "--fleet", help="Every instance sharing the ledger: silent ones, stuck routes."
+        ),
+    ] = False,
 ) -> int:
     """Show spools (waiting, in flight, done), routes, the service, and jobs (backlog, dead).
 
     Exits 1 when a job waits in the backlog or is dead, 4 when a spool named
-    on the command line does not exist, else 0.
+    on the command line does not exist, else 0.  With ``--fleet``: exits 1
+    when an instance is silent or a route is stuck.
     """
     config_file = _config_file(config)
+    if fleet:
+        from entrepot.cli.fleet import fleet_status
+
+        return fleet_status(config_file, as_json, state, ledger)
     if config_file is not None:
         from entrepot.cli.status_service import service_status
 

@@ -163,6 +163,8 @@ def event_line(event: Event) -> str:
         parts.append(f"as {d['remote_name']}")
     if d.get("remote_checksum"):
         parts.append(f"remote {d['remote_checksum']}")
+    # Across a fleet: the instance that took the step, the object and its version.
+    parts += [f"{what} {d[what]}" for what in ("instance", "key", "etag") if d.get(what)]
     if event.kind is Kind.MOVED:
         parts.append(f"to {d.get('to')}/")
     if d.get("reason"):

@@ -79,10 +79,13 @@ class Backlog:
         return self.runner.run_due()
 
     def retry_all(self) -> builtins.list[RunResult]:
-        """Re-run every waiting job now, due or not; dead jobs only by :meth:`retry`."""
+        """Re-run every waiting job of this instance (and every shared one) now, due or
+        not; dead jobs only by :meth:`retry`."""
         self.recover()
         results = []
         for job in self.ledger.jobs(states=WAITING):
+            if job.scope not in (None, self.ledger.instance):
+                continue  # another instance's own: its spool is on that host
             try:
                 results.append(self.runner.rerun(job.id, trigger="retry", from_states=WAITING))
             except JobError as exc:

@@ -27,13 +27,19 @@ from entrepot.service.config import (
 )
 from entrepot.ship import FetchJob, ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob
+from entrepot.ship.naming import FLEET_TEMPLATE, default_instance
 
 if TYPE_CHECKING:
     from entrepot.datacenter import ImportJob
 
 J = TypeVar("J", bound=RouteJob)
 
-__all__ = ["backlog_policy", "fetch_job", "import_job", "origin_of", "ship_job"]
+__all__ = ["backlog_policy", "fetch_job", "import_job", "instance_of", "origin_of", "ship_job"]
+
+
+def instance_of(config: Config) -> str:
+    """This service's instance name: ``[service] instance``, by default the host name."""
+    return config.service.instance or default_instance()
 
 
 def origin_of(config: Config, **names: str) -> dict[str, str] | None:
@@ -63,13 +69,20 @@ def _route_job(
 def ship_job(config: Config, name: str) -> ShipJob:
     """The job that runs route ``name`` once."""
     route = config.routes[name]
+    conflict = route.conflict
+    if route.fleet and "conflict" not in route.model_fields_set:
+        conflict = "exclusive"
+    named = route.fleet or route.remote_name is not None
     options = ShipOptions(
         protocol=route.protocol,
         after=route.after,
         parallel=route.parallel,
         order=route.order,
-        conflict=route.conflict,
+        conflict=conflict,
         provenance=route.provenance,
+        remote_name=route.remote_name or (FLEET_TEMPLATE if route.fleet else "{name}"),
+        instance=instance_of(config) if named else None,
+        route_name=name if named else None,
     )
     return _route_job(ShipJob, config, route, options, origin_of(config, route=name))
 
@@ -77,7 +90,13 @@ def ship_job(config: Config, name: str) -> ShipJob:
 def fetch_job(config: Config, name: str) -> FetchJob:
     """The job that runs fetch ``name`` once."""
     fetch = config.fetches[name]
-    options = ShipOptions(protocol=fetch.protocol, remote_after=fetch.remote_after)
+    options = ShipOptions(
+        protocol=fetch.protocol,
+        remote_after=fetch.remote_after,
+        claims=fetch.claims,
+        claim_lease=fetch.claim_lease,
+        instance=instance_of(config) if fetch.claims else None,
+    )
     return _route_job(FetchJob, config, fetch, options, origin_of(config, fetch=name))
 
 

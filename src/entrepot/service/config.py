@@ -37,6 +37,8 @@ from pydantic import (
 from entrepot.archive.naming import DEFAULT_TEMPLATE, Template
 from entrepot.errors import ConfigError
 from entrepot.redact import url_has_secret
+from entrepot.service.fleetconfig import FleetConfig, InstanceName, default_instance
+from entrepot.service.fleetroutes import FetchClaiming, ShipNaming
 from entrepot.units import parse_duration, parse_size
 
 __all__ = [
@@ -212,7 +214,7 @@ class _Schedule(_Section):
         return value
 
 
-class RouteConfig(_Schedule):
+class RouteConfig(_Schedule, ShipNaming):
     """Ship a spool's ``new/`` files to a target."""
 
     spool: str
@@ -220,10 +222,11 @@ class RouteConfig(_Schedule):
     on_arrival: bool = False
     protocol: Literal["atomic", "lock", "marker"] = "atomic"
     parallel: int = Field(default=1, ge=1, le=64)
-    conflict: Literal["replace", "skip", "fail", "rename"] = "replace"
+    conflict: Literal["replace", "skip", "fail", "rename", "exclusive"] = "replace"
     after: Literal["cur", "delete", "archive"] = "cur"
     order: Literal["oldest", "newest", "name"] = "oldest"
     provenance: bool = True
+    shared: bool = False  # one piece of work for the whole fleet (docs/fleet.md)
 
     @model_validator(mode="after")
     def _has_a_trigger(self) -> RouteConfig:
@@ -232,13 +235,14 @@ class RouteConfig(_Schedule):
         return self
 
 
-class FetchConfig(_Schedule):
+class FetchConfig(_Schedule, FetchClaiming):
     """Bring a remote folder's files into a spool's ``new/``."""
 
     target: str
     spool: str
     protocol: Literal["atomic", "lock", "marker"] = "atomic"
     remote_after: str | None = None
+    shared: bool = False
 
     @model_validator(mode="after")
     def _has_a_trigger(self) -> FetchConfig:
@@ -259,6 +263,7 @@ class DataCenterConfig(_Section):
     mode: Literal["create", "update", "remove"] = "create"
     #: A file dropped into ``watch`` is taken once unchanged for this long.
     settle: Duration = 2.0
+    shared: bool = False  # root and database shared by a fleet (docs/fleet.md)
 
     @field_validator("root", "schemas", "watch", "password_file")
     @classmethod
@@ -314,6 +319,8 @@ class ServiceConfig(_Section):
     scan_every: Duration = 30.0
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     backlog: BacklogConfig = Field(default_factory=BacklogConfig)
+    instance: InstanceName = Field(default_factory=default_instance)
+    fleet: FleetConfig = Field(default_factory=FleetConfig)
 
     @field_validator("grace", "scan_every")
     @classmethod

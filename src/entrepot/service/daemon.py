@@ -39,11 +39,12 @@ from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any
 
-from entrepot.jobs import SYSTEM_CLOCK, Clock, Ledger, Runner, RunResult
+from entrepot.jobs import SYSTEM_CLOCK, Clock, Ledger, Runner, RunResult, ledger_url
 from entrepot.logs import log_event
 from entrepot.service.building import backlog_policy
 from entrepot.service.companions import HOUSEKEEPING_EVERY, Companions, make_telemetry
 from entrepot.service.config import Config
+from entrepot.service.heartbeat import Heartbeat
 from entrepot.service.hints import FolderHints
 from entrepot.service.holds import Holds
 from entrepot.service.instance import InstanceLock, StateFile
@@ -53,6 +54,7 @@ from entrepot.service.notify import SystemdNotifier
 from entrepot.service.plan import Plan
 from entrepot.service.recovery import ensure_spools, recover_all
 from entrepot.service.schedule import Scheduler
+from entrepot.service.selfstatus import describe
 from entrepot.service.telemetry import Telemetry
 from entrepot.service.waking import Waker
 from entrepot.service.wiring import Wiring
@@ -97,7 +99,7 @@ class Daemon:
         self._telemetry = telemetry
         self._stop_reason: str | None = None
         self._reload_wanted = False
-        self._last_reload: dict[str, Any] | None = None
+        self.last_reload: dict[str, Any] | None = None
         self._hinted: set[Any] = set()
         self._hint_lock = threading.Lock()
         self.holds = Holds(
@@ -109,6 +111,7 @@ class Daemon:
         self._next_housekeeping = 0.0
         self.ledger: Ledger | None = None
         self.wiring: Wiring | None = None
+        self.heartbeat: Heartbeat | None = None
         self.state_file = StateFile(config.service.state)
 
     # -- what other threads (and signal handlers) may call ---------------------------
@@ -127,6 +130,10 @@ class Daemon:
     def stop_requested(self) -> bool:
         return self._stop_reason is not None
 
+    @property
+    def hints_active(self) -> bool:
+        return self._hints is not None
+
     # -- start ------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -142,10 +149,11 @@ class Daemon:
 
     def _start_locked(self) -> None:
         service = self.config.service
-        ledger = (
-            Ledger(service.ledger, clock=self.clock)
-            if service.ledger
-            else Ledger.open(service.state, clock=self.clock)
+        ledger = Ledger(
+            service.ledger or ledger_url(service.state),
+            clock=self.clock,
+            instance=service.instance,
+            lease=service.fleet.lease,
         )
         ledger.state_dir = service.state  # where provenance journals are kept
         self.ledger = ledger
@@ -159,9 +167,11 @@ class Daemon:
         )
         recover_all(self.config, ledger)
         ctx = Context(self.config, ledger, runner, telemetry, self.stopping, self._finished)
-        self.wiring = Wiring(ctx, self.scheduler, lambda: set(self.plan.owners))
+        self.wiring = Wiring(ctx, self.scheduler, lambda: self.plan.owners)
         self.wiring.apply(self.plan)
         self.holds.from_ledger(ledger, self.plan.owners)
+        self.heartbeat = Heartbeat(ledger, lambda: self.config, lambda: self.generation,
+                                   self.wiring.recovered).start()  # fmt: skip
         # The endpoint first: an address in use fails the start before any run and READY.
         self.companions.start(self.config, telemetry)
         self._start_hints()
@@ -265,6 +275,8 @@ class Daemon:
     def _finished(self, kind: str, name: str, result: RunResult) -> None:
         """A route or fetch run ended: hold its triggers while its job waits in the backlog."""
         self.holds.after_run(f"{'route' if kind == 'ship' else 'fetch'}:{name}", result)
+        if self.heartbeat is not None:
+            self.heartbeat.after_run(kind, name, result)
 
     # -- reload -----------------------------------------------------------------------
 
@@ -301,7 +313,7 @@ class Daemon:
         return True
 
     def _refused(self, problems: list[str]) -> None:
-        self._last_reload = {"at": self.clock.now().isoformat(), "ok": False, "problems": problems}
+        self.last_reload = {"at": self.clock.now().isoformat(), "ok": False, "problems": problems}
         log_event(logger, "service.reload_refused", logging.ERROR, generation=self.generation,
                   problems="; ".join(problems))  # fmt: skip
         assert self._telemetry is not None
@@ -319,7 +331,7 @@ class Daemon:
         if self.on_config is not None:
             self.on_config(config)
         self._telemetry.config_loaded(self.generation, True)
-        self._last_reload = {"at": self.clock.now().isoformat(), "ok": True, "problems": []}
+        self.last_reload = {"at": self.clock.now().isoformat(), "ok": True, "problems": []}
         log_event(logger, "service.reloaded", generation=self.generation,
                   routes=len(config.routes), fetches=len(config.fetches))  # fmt: skip
         self._scan("reload")
@@ -327,33 +339,8 @@ class Daemon:
     # -- what it says about itself ----------------------------------------------------
 
     def status(self) -> dict[str, Any]:
-        """What ``service.json`` holds."""
-        config = self.config
-
-        def entry(key: str, on_arrival: bool) -> dict[str, Any]:
-            due = self.scheduler.next_due(key)
-            held = self.scheduler.held_until(key)
-            return {
-                "on_arrival": on_arrival,
-                "next_due": due.isoformat(timespec="seconds") if due else None,
-                "held_until": held.isoformat(timespec="seconds") if held else None,
-            }
-
-        return {
-            "pid": os.getpid(),
-            "started_at": self.started_at.isoformat(timespec="seconds")
-            if self.started_at
-            else None,
-            "config": str(config.source) if config.source else None,
-            "generation": self.generation,
-            "listen": self.companions.address or config.service.listen,
-            "state": str(config.service.state),
-            "ledger": self.ledger.url if self.ledger else None,
-            "hints": self._hints is not None,
-            "last_reload": self._last_reload,
-            "routes": {n: entry(f"route:{n}", r.on_arrival) for n, r in config.routes.items()},
-            "fetches": {n: entry(f"fetch:{n}", False) for n in config.fetches},
-        }
+        """What ``service.json`` holds (see :func:`.selfstatus.describe`)."""
+        return describe(self)
 
     def write_state(self) -> None:
         try:
@@ -383,6 +370,8 @@ class Daemon:
 
             ArchiveKeeper(self.config, self._telemetry).seal_abandoned()
         self.companions.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop(clean=not abandoned)
         self.state_file.remove()
         if self.ledger is not None and not abandoned:
             self.ledger.close()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.metrics_core import Metric
 
 from entrepot import __version__
 from entrepot.jobs.ledger import JobState, Ledger
@@ -42,7 +43,7 @@ from entrepot.service.config import Config
 from entrepot.service.readings import BoundedCall, StateCollector
 from entrepot.service.telemetry import RunSummary, Telemetry
 
-__all__ = ["PrometheusTelemetry", "Readiness"]
+__all__ = ["InstanceRegistry", "PrometheusTelemetry", "Readiness"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,23 @@ class Readiness:
         }
 
 
+class InstanceRegistry(CollectorRegistry):
+    """A registry whose every sample carries the label ``instance``: the fleet's name of
+    the service, so that the metrics of a fleet's instances stay apart wherever they go."""
+
+    def __init__(self, instance: str) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def collect(self) -> Iterator[Metric]:
+        for metric in super().collect():
+            metric.samples = [
+                sample._replace(labels={**sample.labels, "instance": self.instance})
+                for sample in metric.samples
+            ]
+            yield metric
+
+
 @dataclass(frozen=True)
 class _LastRun:
     outcome: str
@@ -122,7 +140,7 @@ class PrometheusTelemetry(Telemetry):
         self._down: set[str] = set()
         self.generation: int | None = None
         self._counts = BoundedCall(self._read_counts, timeout=timeout, what="the ledger")
-        self.registry = registry = CollectorRegistry()
+        self.registry = registry = InstanceRegistry(self.config.service.instance)
         ProcessCollector(registry=registry)
         Info("entrepot_build", "The running release.", registry=registry).info(
             {"version": __version__}

@@ -18,6 +18,12 @@ nothing and imports nothing twice: on the next pass a file whose identical
 copy is already in the data center is not stored again, and its import is
 started only when no job of it is recorded.  A file the data center refuses
 moves to ``rejected/`` inside the watched folder, with the reason logged.
+
+**A fleet.**  With ``[datacenter] shared = true`` (the root, the watched
+folder and the database are the fleet's), each instance watches the folder
+and each file is claimed in the ledger first (kind ``watch``, its path):
+one instance takes it, and its import is a shared job, which any instance
+resumes when the one running it dies (see ``docs/fleet.md``).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from entrepot.durable import rename_noreplace
 from entrepot.errors import UploadRejected
 from entrepot.jobs import JobState, Ledger, Runner
 from entrepot.jobs.ledger import OPEN
+from entrepot.jobs.runner import DEFAULT_LEASE
 from entrepot.logs import log_event
 from entrepot.service.building import import_job
 from entrepot.service.config import DataCenterConfig
@@ -46,6 +53,8 @@ logger = logging.getLogger("entrepot.service")
 
 __all__ = ["WatchFolder", "table_for"]
 
+#: The kind of claim that gives a file of a shared watched folder to one instance.
+WATCH_CLAIMS = "watch"
 #: Sub-folder of the watched folder that receives refused files.
 REJECTED = "rejected"
 _SKIPPED_SUFFIXES = (".part", ".tmp")
@@ -132,10 +141,23 @@ class WatchFolder:
     # -- the lane's work ----------------------------------------------------------
 
     def run(self, trigger: str) -> None:
+        ledger = self.runner.ledger
         for path in self.settled():
             if self.stopping.is_set():
                 return
-            self.take(path, trigger)
+            claim = None
+            if self.center.shared and ledger is not None:
+                # A shared folder: the file goes to the one instance that claims it.
+                lease = ledger.lease or DEFAULT_LEASE
+                claim = ledger.claim_key(WATCH_CLAIMS, str(path), lease=lease)
+                if claim is None:
+                    continue
+            try:
+                if path.is_file():  # else taken meanwhile by another instance
+                    self.take(path, trigger)
+            finally:
+                if claim is not None and ledger is not None:
+                    ledger.release_key(claim)
 
     def interrupt(self) -> None:
         """An import finishes its chunk in hand; the next file waits for the next start."""
@@ -176,7 +198,7 @@ class WatchFolder:
     def _import(self, stored: str, table: str, trigger: str) -> None:
         job = import_job(self.center, stored, table)
         started = time.monotonic()
-        result = self.runner.run(StopAware(job, self.stopping))
+        result = self.runner.run(StopAware(job, self.stopping), shared=self.center.shared)
         rows = job.result
         self.telemetry.run_finished(
             RunSummary(

@@ -11,7 +11,7 @@ starts a lane for it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from entrepot.service.companions import housekeeping
@@ -41,9 +41,12 @@ class _Housekeeping:
 class Wiring:
     """Lanes by key (``route:NAME``, ``fetch:NAME``, ``backlog``, ``archives``, ``watch``…)."""
 
-    def __init__(self, ctx: Context, scheduler: Scheduler, owned: Callable[[], set[str]]) -> None:
+    def __init__(
+        self, ctx: Context, scheduler: Scheduler, owned: Callable[[], Mapping[str, str]]
+    ) -> None:
         self.ctx = ctx
         self.scheduler = scheduler
+        self.owned = owned
         self.lanes: dict[str, Lane] = {}
         self.retired: list[Lane] = []
         self.watch_folder: WatchFolder | None = None
@@ -89,6 +92,13 @@ class Wiring:
         lane = self.lanes.get(key)
         if lane is not None:
             lane.kick(trigger)
+
+    def recovered(self, job_ids: list[str]) -> None:
+        """Jobs of an instance that died are due again: wake the lanes that run them."""
+        owners = self.owned()
+        for job_id in job_ids:
+            identity = self.ctx.ledger.get(job_id).identity
+            self.kick(owners.get(identity or "", "backlog"), "backlog")
 
     def stop(self, grace: float) -> list[str]:
         """Stop every lane; wait up to ``grace`` seconds; return the keys still running."""

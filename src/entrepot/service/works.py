@@ -18,12 +18,12 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from entrepot.errors import JobError
-from entrepot.jobs import WAITING, Ledger, Runner, RunResult
+from entrepot.errors import WorkClaimed
+from entrepot.jobs import Ledger, Runner, RunResult
 from entrepot.logs import log_event
 from entrepot.service.archives import ArchiveKeeper
 from entrepot.service.building import fetch_job, ship_job
@@ -86,13 +86,22 @@ class _JobWork:
     def target_of(self, config: Config) -> str:
         raise NotImplementedError
 
-    def execute(self, config: Config, job: RouteJob, trigger: str) -> RunResult:
+    def shared(self, config: Config) -> bool:
+        """Whether it is one piece of work for the fleet (``shared = true``)."""
+        raise NotImplementedError
+
+    def execute(self, config: Config, job: RouteJob, trigger: str) -> RunResult | None:
+        """Run ``job``; ``None`` when another instance of the fleet runs this work now."""
         ctx = self.ctx
         wrapped = StopAware(job, ctx.stopping)
         self._current = wrapped
         started = time.monotonic()
         try:
-            result = ctx.runner.run(wrapped)
+            result = ctx.runner.run(wrapped, shared=self.shared(config))
+        except WorkClaimed as busy:
+            log_event(logger, "service.run_elsewhere", logging.DEBUG, work=self.name,
+                      instance=busy.holder, trigger=trigger)  # fmt: skip
+            return None
         finally:
             self._current = None
         report = job.report
@@ -131,6 +140,9 @@ class RouteWork(_JobWork):
     def target_of(self, config: Config) -> str:
         return config.routes[self.name].target
 
+    def shared(self, config: Config) -> bool:
+        return config.routes[self.name].shared
+
     def run(self, trigger: str) -> None:
         while not self.ctx.stopping.is_set():
             config = self.ctx.config
@@ -144,7 +156,8 @@ class RouteWork(_JobWork):
             result = self.execute(config, job, trigger)
             # Only a run that shipped something is followed at once: a file no run can
             # take (refused, unsafe) must not keep the lane spinning.
-            if not (route.on_arrival and result.ok and job.report.done and has_files(new)):
+            done = result is not None and result.ok and job.report.done
+            if not (route.on_arrival and done and has_files(new)):
                 return
             trigger = "arrival"  # more came in meanwhile: take it now
 
@@ -164,6 +177,9 @@ class FetchWork(_JobWork):
     def target_of(self, config: Config) -> str:
         return config.fetches[self.name].target
 
+    def shared(self, config: Config) -> bool:
+        return config.fetches[self.name].shared
+
     def run(self, trigger: str) -> None:
         config = self.ctx.config
         if self.name in config.fetches and not self.ctx.stopping.is_set():
@@ -174,10 +190,12 @@ class BacklogWork:
     """Re-runs the due jobs that no route or fetch of the configuration owns.
 
     Those are the jobs of one-shot commands, of routes since removed, and of
-    imports; a route's own waiting job is re-run by the route's lane.
+    imports; a route's own waiting job is re-run by the route's lane.  Each
+    job is claimed in turn (:meth:`~entrepot.jobs.Runner.run_next`): the
+    instances of a fleet share the due jobs, and never run one twice.
     """
 
-    def __init__(self, ctx: Context, owned: Callable[[], set[str]]) -> None:
+    def __init__(self, ctx: Context, owned: Callable[[], Mapping[str, str]]) -> None:
         self.ctx = ctx
         self.owned = owned
 
@@ -186,18 +204,15 @@ class BacklogWork:
 
     def run(self, trigger: str) -> None:
         ctx = self.ctx
-        owned = self.owned()
-        for record in ctx.ledger.due(ctx.runner.clock.now()):
-            if ctx.stopping.is_set():
-                return
-            if record.identity is not None and record.identity in owned:
-                continue
+        owned = set(self.owned())
+        seen: set[str] = set()
+        while not ctx.stopping.is_set():
             started = time.monotonic()
-            try:
-                result = ctx.runner.rerun(record.id, trigger="due", from_states=WAITING)
-            except JobError as exc:
-                log_event(logger, "service.backlog_skipped", job_id=record.id, reason=exc)
-                continue
+            result = ctx.runner.run_next(skip_identities=owned, skip_ids=seen)
+            if result is None:
+                return
+            seen.add(result.job_id)
+            record = ctx.ledger.get(result.job_id)
             ctx.telemetry.run_finished(
                 RunSummary(
                     kind=record.kind,

@@ -18,23 +18,39 @@ are in.
 
 A full local disk is the local side's failure: it is reported as such
 (an ``OSError`` naming the spool), never as a fault of the remote path.
+
+With the ``claims`` option several fetchers share one remote folder, each
+file fetched once, its sub-folders included (:mod:`entrepot.ship.claimed`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import filecmp
 import hashlib
 import logging
 import os
+import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from entrepot.errors import InvalidName, NameExists, PermanentTargetError, TargetError
+from entrepot.errors import (
+    ConfigError,
+    InvalidName,
+    NameExists,
+    PermanentTargetError,
+    RemoteNotFound,
+    TargetError,
+)
 from entrepot.logs import log_event
 from entrepot.names import check_name
+from entrepot.ship.claimed import FetchClaims, local_name, walk
 from entrepot.ship.route import Report, Route, is_data_name
 from entrepot.targets import RemoteInfo, Target
+
+if TYPE_CHECKING:
+    from entrepot.jobs.claims import Claim
 
 _SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -45,22 +61,32 @@ class Fetcher(Route):
     """Fetches one remote folder into one spool; see the module docstring."""
 
     direction = "fetch"
+    #: The ledger's claims, when the ``claims`` option is on (set by the job).
+    claims: FetchClaims | None = None
+
+    def local_name(self, remote: str) -> str:
+        """The spool name of the remote file ``remote``; InvalidName if it can have none."""
+        if not self.options.claims:
+            return check_name(remote, what="remote file name")
+        for part in remote.split("/"):
+            check_name(part, what="remote file name")
+        return local_name(remote)
 
     def survey(
         self, target: Target, report: Report | None = None
     ) -> tuple[list[RemoteInfo], set[str]]:
         """The files to fetch (oldest first where the server says) and every name present,
         from one listing; names that cannot be fetched go to ``report.skipped``."""
-        listing = target.list("")
+        listing = walk(target) if self.options.claims else target.list("")
         present = {info.name for info in listing}
         files = []
         for info in listing:
-            if info.is_dir or not is_data_name(info.name, self.options):
+            if info.is_dir or not is_data_name(info.name.rpartition("/")[2], self.options):
                 continue
             if not self._ready(info, present):
                 continue
             try:
-                check_name(info.name, what="remote file name")
+                self.local_name(info.name)
             except InvalidName as exc:
                 if report is not None:
                     report.add_skipped(info.name, str(exc))
@@ -88,9 +114,10 @@ class Fetcher(Route):
         """Take the ``read`` lock under the lock protocol."""
         self.acquire_lock(target, present, self.options.read_lock)
 
-    def fetch_one(self, target: Target, info: RemoteInfo) -> int:
+    def fetch_one(self, target: Target, info: RemoteInfo, claim: Claim | None = None) -> int:
         """Bring one remote file into ``new/``, then remove (or move) the remote copy."""
-        name = check_name(info.name, what="remote file name")
+        name = info.name
+        local = self.local_name(name)
         self.observer.transferring(name)
         scratch = self.spool.scratch_path()
         # One digest per try of the transfer: the last one saw the bytes that landed.
@@ -99,17 +126,36 @@ class Fetcher(Route):
             self._download(target, name, scratch, self._hasher(digests))
             size = scratch.stat().st_size
             try:
-                self.spool.adopt(scratch, name)
+                self.spool.adopt(scratch, local)
             except NameExists:
                 # An earlier run published it but died before the remote delete.
-                if self.spool.path("new", name).stat().st_size != size:
+                if not self._same_file(scratch, self.spool.path("new", local), size):
                     raise
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(scratch)
+        if claim is not None and self.claims is not None:
+            self.claims.stored(claim, local)
         self.observer.transferred(name, size)
+        source = f"{self.display_url.rstrip('/')}/{name}"
         checksum = f"sha256:{digests[-1].hexdigest()}" if digests else None
-        self.trail.received(name, size, f"{self.display_url.rstrip('/')}/{name}", checksum)
+        if self.options.claims:
+            key = target.remote_path(name)
+            self.trail.received(local, size, source, checksum, key=key, etag=info.version)
+        else:
+            self.trail.received(local, size, source, checksum)
+        self._remove_remote(target, name)
+        return size
+
+    def _same_file(self, fetched: os.PathLike[str], there: os.PathLike[str], size: int) -> bool:
+        """Whether the file already in ``new/`` is the one just fetched: the same size —
+        and under claims, where many sources meet in one spool, the same bytes."""
+        if os.stat(there).st_size != size:
+            return False
+        return not self.options.claims or filecmp.cmp(fetched, there, shallow=False)
+
+    def _remove_remote(self, target: Target, name: str) -> None:
+        """Delete the remote copy of a fetched file, or move it to ``remote_after``."""
         if self.options.remote_after:
             destination = f"{self.options.remote_after}/{name}"
             target.makedirs(self.options.remote_after)
@@ -124,7 +170,15 @@ class Fetcher(Route):
             marker = name + self.options.marker_suffix
             target.delete(marker, missing_ok=True)
             self.observer.removed(marker, "remote")
-        return size
+
+    def _settle_fetched(self, target: Target, info: RemoteInfo) -> None:
+        """Not ours to fetch: held by another fetcher — or fetched already and still
+        there (a fetcher died before removing it; an edge wrote the same bytes again),
+        which is removed now."""
+        assert self.claims is not None
+        if self.claims.fetched_before(info):
+            target.delete(info.name, missing_ok=True)
+            log_event(logger, "fetch.duplicate_removed", logging.INFO, name=info.name)
 
     def _hasher(self, digests: list[Any]) -> Callable[[], Any] | None:
         """A maker of SHA-256 digests that keeps them in ``digests``, if provenance is on."""
@@ -145,7 +199,8 @@ class Fetcher(Route):
         digest: Callable[[], Any] | None = None,
     ) -> None:
         try:
-            target.download(name, scratch, digest=digest)
+            # The data is synced here; the folder that counts is new/, synced on adoption.
+            target.download(name, scratch, sync_folder=False, digest=digest)
         except (TargetError, OSError) as exc:
             space = _space_error(exc)
             if space is None:
@@ -167,12 +222,30 @@ class Fetcher(Route):
         """
         refused: list[BaseException] = []
         self.spool.check()
+        if self.options.claims:
+            if self.claims is None:
+                raise ConfigError("a fetch under claims needs a ledger to claim files in")
+            # Fetchers of one folder start at different places: fewer claims collide.
+            turn = secrets.randbelow(len(files)) if files else 0
+            files = files[turn:] + files[:turn]
         for info in files:
             if self.stopped:
                 break
+            claim = None
+            if self.claims is not None:
+                claim = self.claims.take(info)
+                if claim is None:
+                    self._settle_fetched(target, info)
+                    continue
             try:
-                size = self.fetch_one(target, info)
-            except (PermanentTargetError, InvalidName, NameExists) as exc:
+                size = self.fetch_one(target, info, claim)
+            except BaseException as exc:
+                if claim is not None and self.claims is not None:
+                    self.claims.release(claim)  # none once done: the local copy is kept
+                if isinstance(exc, RemoteNotFound) and claim is not None:
+                    continue  # fetched and removed by another fetcher meanwhile
+                if not isinstance(exc, (PermanentTargetError, InvalidName, NameExists)):
+                    raise
                 self.observer.failed(info.name, exc)
                 report.add_failed(info.name, exc)
                 refused.append(exc)

@@ -183,6 +183,18 @@ class FetchJob(RouteJob):
     route_class = Fetcher
     route: Fetcher
 
+    def prepare(self, ctx: JobContext) -> None:
+        super().prepare(ctx)
+        route = self.route
+        if route.options.claims and route.claims is None:
+            if ctx.ledger is None:
+                raise ConfigError("a fetch under claims needs a ledger to claim files in")
+            from entrepot.ship.claimed import FetchClaims, source_identity
+
+            instance = route.instance or ctx.ledger.instance
+            lease = route.options.claim_lease
+            route.claims = FetchClaims(ctx.ledger, source_identity(route), instance, lease)
+
     def produce(self, ctx: JobContext) -> int:
         route = self.route
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from entrepot.errors import ConfigError
+from entrepot.errors import ConfigError, InvalidName
 from entrepot.names import check_name
+from entrepot.ship.naming import check_template
 from entrepot.targets import CONFLICT_POLICIES
 
 Protocol = Literal["atomic", "lock", "marker"]
@@ -50,13 +51,22 @@ class ShipOptions:
     ``provenance``
         record every step of every file in the ledger (``entrepot trace``);
         false turns it off for this route.
+    ``remote_name``
+        the remote name template (:mod:`entrepot.ship.naming`), with
+        ``instance`` (None: the host name) and ``route_name`` (None: the
+        spool folder's name) for its fields.
+    ``claims``, ``claim_lease``
+        fetching only: each remote file is claimed in the ledger by name and
+        version first, so that several fetchers of one folder (on any host)
+        fetch it once (:mod:`entrepot.ship.claimed`); a claim whose holder
+        went silent for ``claim_lease`` seconds is taken over.
     """
 
     protocol: Protocol = "atomic"
     after: After = "cur"
     parallel: int = 1
     order: Order = "oldest"
-    conflict: Literal["replace", "skip", "fail", "rename"] = "replace"
+    conflict: Literal["replace", "skip", "fail", "rename", "exclusive"] = "replace"
     verify: bool = True
     lease: float | None = None
     sweep_partials_after: float | None = 3600.0
@@ -66,6 +76,11 @@ class ShipOptions:
     remote_after: str | None = None
     """Fetching only: a remote folder to move fetched files into instead of deleting them."""
     provenance: bool = True
+    remote_name: str = "{name}"
+    instance: str | None = None
+    route_name: str | None = None
+    claims: bool = False
+    claim_lease: float = 300.0
 
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
@@ -82,6 +97,15 @@ class ShipOptions:
             )
         if self.sweep_partials_after is not None and self.sweep_partials_after < 0:
             raise ConfigError("sweep_partials_after cannot be negative")
+        check_template(self.remote_name)
+        for value, what in ((self.instance, "instance name"), (self.route_name, "route name")):
+            if value is not None:
+                try:
+                    check_name(value, what=what)
+                except InvalidName as exc:
+                    raise ConfigError(str(exc)) from None
+        if self.claim_lease <= 0:
+            raise ConfigError("claim_lease must be longer than zero")
         check_name(self.write_lock, what="lock name")
         check_name(self.read_lock, what="lock name")
         if self.remote_after is not None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from entrepot.errors import TargetError
 from entrepot.provenance.events import place_of
 from entrepot.ship.locks import RemoteLock
+from entrepot.ship.naming import default_instance
 from entrepot.ship.observer import Observer
 from entrepot.ship.options import ShipOptions
 from entrepot.ship.stopping import shielded
@@ -96,6 +97,7 @@ class Route:
         #: Where each file's steps are recorded (:mod:`entrepot.provenance`); off without
         #: a recorder, or when the route's ``provenance`` option is false.
         self.trail = Trail(place_of(self.spool.root), self.display_url)
+        self.trail.instance = self.instance
         self.record_into(recorder)
         # Identifies this run in our lock files, so a retry recognises its own lock.
         self.token = secrets.token_hex(8)
@@ -105,6 +107,15 @@ class Route:
         self.stopping = threading.Event()
         # Building a target checks the scheme, the options and the password source now.
         self._checked = self.open_target()
+
+    @property
+    def instance(self) -> str | None:
+        """The instance this route names in its events, when it works as part of a fleet
+        (its names hold ``{instance}``, or it fetches under claims)."""
+        options = self.options
+        if options.instance or "{instance}" in options.remote_name or options.claims:
+            return options.instance or default_instance()
+        return None
 
     def record_into(self, recorder: Recorder | None) -> None:
         """Record each file's steps with ``recorder`` (None: record nothing)."""

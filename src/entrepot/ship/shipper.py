@@ -19,10 +19,11 @@ transfers in hand finish and their files go to ``cur/`` or back to ``new/``.
 from __future__ import annotations
 
 import contextlib
-import socket
+import os
 from collections.abc import Callable
 
 from entrepot.errors import ClaimLost, PermanentTargetError, UnsafeEntry
+from entrepot.ship.naming import remote_name
 from entrepot.ship.route import Report, Route
 from entrepot.spool import Claim, Entry
 from entrepot.spool.areas import SyncGroup, descriptor_path
@@ -30,8 +31,6 @@ from entrepot.targets import ConnectionPool, Target
 
 #: Called after each delivered file with its name and size.
 ProgressHook = Callable[[str, int], None]
-
-_HOST = socket.gethostname().split(".")[0]
 
 #: Failures of one file that do not stop the others: the run goes on, then fails.
 REFUSALS = (PermanentTargetError, UnsafeEntry)
@@ -41,7 +40,6 @@ class Shipper(Route):
     """Ships one spool to one target; see the module docstring."""
 
     direction = "ship"
-    remote_name_template = "{name}"
 
     def pending(self) -> list[Entry]:
         """The files waiting in ``new/``, in the configured order."""
@@ -54,7 +52,7 @@ class Shipper(Route):
 
     def plan(self) -> list[tuple[Entry, str]]:
         """What a run would do now: each waiting file and its remote name (nothing moves)."""
-        return [(entry, self.remote_name(entry.name)) for entry in self.pending()]
+        return [(entry, self.remote_name(entry.name, entry.mtime)) for entry in self.pending()]
 
     def recover(self) -> None:
         """Give back claims left by shippers that died, and clean stale ``tmp/`` files."""
@@ -68,8 +66,13 @@ class Shipper(Route):
         if self.options.sweep_partials_after is not None:
             target.remove_partials(older_than=self.options.sweep_partials_after)
 
-    def remote_name(self, name: str) -> str:
-        return self.remote_name_template.format(name=name, host=_HOST)
+    def remote_name(self, name: str, received: float) -> str:
+        """The remote name of ``name``, received into the spool at ``received`` (its mtime)."""
+        options = self.options
+        route = options.route_name or self.spool.root.name
+        return remote_name(
+            options.remote_name, name, received, instance=options.instance, route=route
+        )
 
     def deliver(
         self,
@@ -126,13 +129,14 @@ class Shipper(Route):
             raise
         if claim is None:
             return None
-        remote = self.remote_name(name)
+        remote = name
         local = None
         try:
             self.observer.transferring(name)
             # Read through the descriptor that was checked: a name swapped for a
             # link after the claim is never followed.
             with claim.open() as src:
+                remote = self.remote_name(name, os.fstat(src.fileno()).st_mtime)
                 local = self.trail.claimed(name, src)
                 info = target.upload(
                     descriptor_path(src),
@@ -151,7 +155,7 @@ class Shipper(Route):
             raise
         self.observer.transferred(name, info.size)
         area = None if self.options.after == "delete" else self.options.after
-        self.trail.delivered(claim, remote, info, local, area)
+        self.trail.delivered(claim, remote, info, local, area, key=target.remote_path(info.name))
         with self.trail.local_step(name, area):
             self._after_delivery(claim, name, area, moves)
         return info.size

@@ -59,6 +59,8 @@ class Trail:
         self.place = place
         self.target = target
         self.recorder = recorder
+        #: The instance named in ``delivered`` and ``received`` events (None: not named).
+        self.instance: str | None = None
         self._known: dict[str, FileHistory] = {}
         self._lock = threading.Lock()
 
@@ -105,9 +107,12 @@ class Trail:
         info: RemoteInfo,
         local: tuple[int, str] | None,
         area: str | None,
+        *,
+        key: str | None = None,
     ) -> None:
         """Record the delivery of ``claim``'s file, announcing its move into ``area``
-        (None: its deletion), which :meth:`local_step` records once done."""
+        (None: its deletion), which :meth:`local_step` records once done.  ``key``: the
+        remote copy's full address (``s3://bucket/key``)."""
         if self.recorder is None:
             return
         name = claim.name
@@ -116,6 +121,7 @@ class Trail:
             "remote_name": info.name or remote,
             "remote_size": info.size,
             "remote_checksum": info.checksum,
+            **self._fleet(key=key),
         }
         # Plain strings: path objects would cost more than the rest of the event.
         held, root = claim.file, self.place
@@ -166,12 +172,20 @@ class Trail:
         finally:
             recorder.settle()
 
-    def received(self, name: str, size: int, source: str, checksum: str | None = None) -> None:
+    def received(
+        self, name: str, size: int, source: str, checksum: str | None = None, **fleet: str | None
+    ) -> None:
+        """Record the arrival of ``name``; ``fleet``: ``key`` and ``etag`` of a claimed fetch."""
         if self.recorder is not None:
             self.recorder.record(
                 Kind.RECEIVED, self.place, name, size=size, checksum=checksum,
-                details={"source": source},
+                details={"source": source, **self._fleet(**fleet)},
             )  # fmt: skip
+
+    def _fleet(self, **known: str | None) -> dict[str, str]:
+        """The details that follow a file across a fleet: instance, key, version."""
+        found = {"instance": self.instance, **known}
+        return {key: value for key, value in found.items() if value}
 
     def flush(self) -> None:
         if self.recorder is not None:

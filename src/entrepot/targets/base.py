@@ -87,6 +87,19 @@ class Target(Connection, ABC):
     def _makedirs(self, folder: str) -> None:
         """Create ``folder`` and its parents under the target folder; fine if they exist."""
 
+    # -- conditional writes (conflict policy "exclusive"; :mod:`.exclusive`) -----------
+
+    def _conditional_writes(self) -> bool:
+        """True when :meth:`_put_if_absent` is refused atomically by the server on a taken
+        name; otherwise the ``exclusive`` policy checks the name after writing."""
+        return False
+
+    def _put_if_absent(
+        self, path: str, src: IO[bytes], size: int, progress: Progress
+    ) -> RemoteInfo | None:
+        """Like ``_put``, refused (RemoteExists) when ``path`` exists; see above."""
+        raise NotImplementedError(f"{type(self).__name__} has no conditional writes")
+
     # -- the public API ------------------------------------------------------------
 
     def upload(
@@ -117,10 +130,13 @@ class Target(Connection, ABC):
         local: str | os.PathLike[str],
         *,
         durable_write: bool = True,
+        sync_folder: bool = True,
         digest: Callable[[], Hasher] | None = None,
     ) -> RemoteInfo:
         """Copy remote ``name`` to ``local``, written under a temporary name and renamed.
 
+        ``sync_folder=False`` leaves the folder's sync to a caller that moves the
+        file on at once (the data itself is synced with ``durable_write``).
         ``digest`` (such as :func:`hashlib.sha256`) is called for a fresh digest at
         each try of the transfer, fed the bytes as they are written: the last one
         it made holds the file's checksum, with no second read of the file.
@@ -141,7 +157,7 @@ class Target(Connection, ABC):
             if size != info.size:
                 message = f"downloaded {size} bytes, remote size is {info.size}"
                 raise self._error(VerificationFailed, message, path)
-            durable.publish(tmp, final, durable=durable_write, replace=True)
+            durable.publish(tmp, final, durable=durable_write and sync_folder, replace=True)
         finally:
             tmp.unlink(missing_ok=True)
         log_event(logger, "targets.downloaded", logging.INFO, url=self.url, name=path, size=size)

@@ -41,7 +41,8 @@ class RemoteInfo:
     ``name`` is relative to the target's folder (``"a/b.csv"``); ``checksum``
     is ``"md5:<hex>"`` where the protocol gives one, else None.  ``kept`` is
     True in the answer of an upload that found an identical file there and
-    sent nothing (conflict policy ``skip``).
+    sent nothing (conflict policy ``skip``).  ``version`` is what changes with
+    every write of the name where the store says (an S3 ETag), else None.
     """
 
     name: str
@@ -50,6 +51,7 @@ class RemoteInfo:
     checksum: str | None = None
     is_dir: bool = False
     kept: bool = False
+    version: str | None = None
 
 
 def split_name(name: str, *, what: str = "remote name") -> list[str]:

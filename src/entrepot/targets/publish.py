@@ -3,7 +3,8 @@
 :func:`publish` is :meth:`Target.upload` without the file handling:
 
 * **conflict policies** — ``replace``, ``skip`` (identical size and checksum),
-  ``fail`` (:class:`~entrepot.errors.RemoteExists`) and ``rename``;
+  ``fail`` (:class:`~entrepot.errors.RemoteExists`), ``rename`` and
+  ``exclusive`` (written only if the name is free: :mod:`.exclusive`);
 * **atomic publish** — the data goes to a temporary ``.NAME.TOKEN.partial``
   name in the same folder, renamed into place once verified (backends whose
   single write is atomic, like S3, set ``atomic_put`` and skip the rename);
@@ -37,13 +38,13 @@ from entrepot.targets.transfer import Progress, digest_of, md5_like
 if TYPE_CHECKING:
     from entrepot.targets.base import Target
 
-__all__ = ["CONFLICT_POLICIES", "Conflict", "Verify", "discard", "publish"]
+__all__ = ["CONFLICT_POLICIES", "Conflict", "Upload", "Verify", "discard", "publish"]
 
 logger = logging.getLogger(__name__)
 
-Conflict = Literal["replace", "skip", "fail", "rename"]
+Conflict = Literal["replace", "skip", "fail", "rename", "exclusive"]
 Verify = bool | Literal["size", "content"]
-CONFLICT_POLICIES = ("replace", "skip", "fail", "rename")
+CONFLICT_POLICIES = ("replace", "skip", "fail", "rename", "exclusive")
 
 
 def publish(
@@ -58,7 +59,18 @@ def publish(
     """Write ``size`` bytes of ``src`` (from its position) under ``path``; see the module."""
     if conflict not in CONFLICT_POLICIES:
         raise ConfigError(f"conflict policy must be one of {', '.join(CONFLICT_POLICIES)}")
-    upload = _Upload(target, src, src.tell(), size)
+    upload = Upload(target, src, src.tell(), size)
+    if conflict == "exclusive":
+        from entrepot.targets.exclusive import publish_exclusive
+
+        return publish_exclusive(upload, path, verify, progress)
+    return upload.publish(path, conflict, verify, progress)
+
+
+def _publish(
+    upload: Upload, path: str, conflict: Conflict, verify: Verify, progress: Progress | None
+) -> RemoteInfo:
+    target, size = upload.target, upload.size
     if conflict != "replace":
         existing = target._call(path, target._stat, path)
         if existing is not None:
@@ -109,7 +121,7 @@ def discard(target: Target, path: str) -> None:
     log_event(logger, "targets.partial_removed", logging.DEBUG, url=target.url, name=path)
 
 
-class _Upload:
+class Upload:
     """The local data of one upload (``size`` bytes of ``src`` from ``start``) and its
     temporary names so far."""
 
@@ -119,6 +131,18 @@ class _Upload:
         self.start = start
         self.size = size
         self.partials: list[str] = []
+
+    def publish(
+        self, path: str, conflict: Conflict, verify: Verify, progress: Progress | None
+    ) -> RemoteInfo:
+        """Publish under ``path`` by ``conflict`` (anything but ``exclusive``)."""
+        return _publish(self, path, conflict, verify, progress)
+
+    def put_if_absent(self, path: str, progress: Progress | None) -> RemoteInfo | None:
+        """Write ``path`` only if no object has that name (the store decides, atomically)."""
+        target = self.target
+        self.src.seek(self.start)
+        return target._put_if_absent(path, self.src, self.size, target._progress(progress))
 
     def put(self, path: str, progress: Progress | None) -> RemoteInfo | None:
         """Write ``path``, or a fresh temporary name next to it (added to ``partials``).

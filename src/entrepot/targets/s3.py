@@ -17,21 +17,18 @@ files, instance roles).  ``timeout`` (connect, each read, and a call's
 deadline without progress, botocore's retries included), ``max_attempts``
 (boto3's own retries, default 3), ``multipart_threshold`` (default 64 MiB),
 ``multipart_chunksize`` (8 MiB), ``max_concurrency`` (8), ``ca_file``,
-``verify_tls`` (false is warned about on every run), ``fast_put``.
+``verify_tls`` (false is warned about on every run), ``fast_put``,
+``conditional_writes`` (``If-None-Match: *`` for the ``exclusive`` conflict
+policy; asked of the store when not given: :mod:`.s3_conditional`).
 
 With an ``endpoint_url``, objects below the multipart threshold are sent,
-and listings read, directly (:mod:`entrepot.targets.s3_direct`: its own
-SigV4 signature, one kept-alive connection) instead of through boto3's
-client: the same requests for a tenth of the CPU, which is what limits
-thousands of small files.  When the keys are given and boto3 would add
-nothing of its own — no profile, proxy, region or CA bundle from the
-environment or an AWS config file — boto3 is not even imported until a
-request only it makes (multipart, GET, copy, delete) is needed; see
-:func:`entrepot.targets.s3_client.boto3_needed`.  ``fast_put=false`` turns
-the direct path off, and so does any proxy or boto3-only CA bundle in the
-environment (the direct path would not honour them; see
-:func:`entrepot.targets.s3_client.fast_put_refusal`), and any endpoint or
-bucket it would not address exactly as boto3 does
+and listings read, directly (:mod:`entrepot.targets.s3_direct`) for a
+tenth of boto3's CPU; with the keys given and nothing in the environment
+for boto3 to add, boto3 is not even imported until a request only it makes
+is needed (:func:`entrepot.targets.s3_client.boto3_needed`).
+``fast_put=false`` turns the direct path off, and so does any proxy or
+boto3-only CA bundle (:func:`entrepot.targets.s3_client.fast_put_refusal`)
+and any endpoint or bucket it would not address exactly as boto3 does
 (:mod:`entrepot.targets.s3_address`).
 """
 
@@ -41,7 +38,6 @@ import base64
 import contextlib
 import functools
 import hashlib
-import io
 import logging
 import os
 import time
@@ -56,15 +52,17 @@ from entrepot.targets.info import RemoteInfo
 from entrepot.targets.s3_address import addressing_refusal
 from entrepot.targets.s3_client import (
     Hangups,
+    Reporting,
     boto3_needed,
     fast_put_refusal,
     new_client,
     session_credentials,
     session_for,
 )
+from entrepot.targets.s3_conditional import conditional_writes, exclusive_client
 from entrepot.targets.s3_direct import DirectS3, DirectSettings
 from entrepot.targets.s3_errors import classify, code_of
-from entrepot.targets.s3_listing import Listed, boto3_pages, direct_pages, etag_checksum
+from entrepot.targets.s3_listing import Listed, boto3_pages, direct_pages, etag_checksum, etag_info
 from entrepot.targets.transfer import Progress, copy_stream
 
 if TYPE_CHECKING:
@@ -94,11 +92,13 @@ class S3Target(Target):
         "ca_file": str,
         "verify_tls": bool,
         "fast_put": bool,
+        "conditional_writes": bool,
     }
 
     # Set by _connect, or on first use (the boto3 clients); none before.
     _client: Any = None
     _transfer_client: Any = None
+    _exclusive_client: Any = None
     _direct: DirectS3 | None = None
     _hangups: Hangups | None = None
     #: Keys per page of a direct listing (the most S3 gives).
@@ -250,8 +250,8 @@ class S3Target(Target):
         return DirectS3(session_credentials(session), region, self._direct_settings())
 
     def _disconnect(self) -> None:
-        clients = (self._client, self._transfer_client)
-        self._client = self._transfer_client = None
+        clients = (self._client, self._transfer_client, self._exclusive_client)
+        self._client = self._transfer_client = self._exclusive_client = None
         if self._direct is not None:
             self._direct.close()
             self._direct = None
@@ -274,32 +274,46 @@ class S3Target(Target):
 
     # -- primitives ------------------------------------------------------------------
 
-    def _put(self, path: str, src: IO[bytes], size: int, progress: Progress) -> RemoteInfo | None:
+    def _conditional_writes(self) -> bool:
+        return conditional_writes(self)
+
+    def _put_if_absent(
+        self, path: str, src: IO[bytes], size: int, progress: Progress
+    ) -> RemoteInfo | None:
+        return self._put(path, src, size, progress, if_absent=True)
+
+    def _put(
+        self, path: str, src: IO[bytes], size: int, progress: Progress, *, if_absent: bool = False
+    ) -> RemoteInfo | None:
         key = self._key(path)
         if size < self.multipart_threshold:
             body = src.read(size)
             if self._direct is not None:
-                etag = self._direct.put(key, body, progress)
+                etag = self._direct.put(key, body, progress, if_absent=if_absent)
             else:
                 digest = hashlib.md5(body, usedforsecurity=False)
                 response = self.client.put_object(
                     Bucket=self.bucket,
                     Key=key,
                     # Read by botocore as it sends: each read keeps the deadline alive.
-                    Body=_Reporting(body, self._progressed),
+                    Body=Reporting(body, self._progressed),
                     ContentMD5=base64.b64encode(digest.digest()).decode("ascii"),
+                    **({"IfNoneMatch": "*"} if if_absent else {}),
                 )
                 etag = response.get("ETag")
                 progress(size)
             return RemoteInfo(path, len(body), time.time(), etag_checksum(etag))
+        if if_absent and self._exclusive_client is None:
+            self._exclusive_client = exclusive_client(self)
+        client = self._exclusive_client if if_absent else self.transfer_client
         name = getattr(src, "name", None)
         if isinstance(name, str) and src.tell() == 0 and os.path.getsize(name) == size:
             # From a named file, parts are read in parallel (faster than a stream).
-            self.transfer_client.upload_file(
+            client.upload_file(
                 name, self.bucket, key, Config=self.transfer_config, Callback=progress
             )
         else:
-            self.transfer_client.upload_fileobj(
+            client.upload_fileobj(
                 src, self.bucket, key, Config=self.transfer_config, Callback=progress
             )
         return None
@@ -314,19 +328,15 @@ class S3Target(Target):
             found = self._direct.head(self._key(path))
             if found is None:
                 return None
-            return RemoteInfo(path, found.size, found.mtime, etag_checksum(found.etag))
+            return etag_info(path, found.size, found.mtime, found.etag)
         try:
             head = self.client.head_object(Bucket=self.bucket, Key=self._key(path))
         except Exception as exc:
             if code_of(exc) in {"404", "NoSuchKey", "NotFound"}:
                 return None
             raise
-        return RemoteInfo(
-            path,
-            int(head["ContentLength"]),
-            head["LastModified"].timestamp(),
-            etag_checksum(head.get("ETag")),
-        )
+        size, mtime = int(head["ContentLength"]), head["LastModified"].timestamp()
+        return etag_info(path, size, mtime, head.get("ETag"))
 
     def _list(self, folder: str) -> Iterable[RemoteInfo]:
         base = self._key(folder)
@@ -337,7 +347,7 @@ class S3Target(Target):
             for item in objects:
                 name = item.key[strip:]
                 if name and not name.endswith("/"):
-                    found.append(RemoteInfo(name, item.size, item.mtime, etag_checksum(item.etag)))
+                    found.append(etag_info(name, item.size, item.mtime, item.etag))
             for common in prefixes:
                 found.append(RemoteInfo(common[strip:].rstrip("/"), 0, None, None, True))
         if folder and not found:
@@ -369,7 +379,10 @@ class S3Target(Target):
         # DELETE succeeds on a missing key; the contract says RemoteNotFound.
         if self._stat(path) is None:
             raise self._error(errors.RemoteNotFound, None, path)
-        self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
+        if self._direct is not None:
+            self._direct.delete(self._key(path))
+        else:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
 
     def _makedirs(self, folder: str) -> None:
         """Nothing to do: a key's prefix needs no folder."""
@@ -382,16 +395,3 @@ class S3Target(Target):
             return super()._translate(exc, path)
         cls, message = found
         return self._error(cls, message, path)
-
-
-class _Reporting(io.BytesIO):
-    """A request body that reports each read (botocore reads it as it sends)."""
-
-    def __init__(self, data: bytes, report: Callable[[int], None]) -> None:
-        super().__init__(data)
-        self._report = report
-
-    def read(self, size: int | None = -1, /) -> bytes:
-        chunk = super().read(size)
-        self._report(len(chunk))
-        return chunk

@@ -21,6 +21,7 @@ when boto3 must at least be asked (its configuration may hold such settings).
 
 from __future__ import annotations
 
+import io
 import os
 import threading
 import urllib.request
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Hangups",
+    "Reporting",
     "boto3_needed",
     "fast_put_refusal",
     "new_client",
@@ -200,3 +202,16 @@ class Hangups:
             connections = list(self._connections)
         for connection in connections:
             hang_up(getattr(connection, "sock", None))
+
+
+class Reporting(io.BytesIO):
+    """A request body that reports each read (botocore reads it as it sends)."""
+
+    def __init__(self, data: bytes, report: Callable[[int], None]) -> None:
+        super().__init__(data)
+        self._report = report
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        chunk = super().read(size)
+        self._report(len(chunk))
+        return chunk

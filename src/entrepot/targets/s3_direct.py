@@ -93,15 +93,27 @@ class DirectS3:
         )
         self._signer: SigV4 | None = None
 
-    def put(self, key: str, body: bytes, progress: Progress) -> str | None:
-        """Store ``body`` under ``key``; return the ETag the store answered."""
+    def put(
+        self, key: str, body: bytes, progress: Progress, *, if_absent: bool = False
+    ) -> str | None:
+        """Store ``body`` under ``key``; return the ETag the store answered.
+
+        ``if_absent``: only if no object has that name (``If-None-Match: *``);
+        the store answers 412 ``PreconditionFailed`` when one has.
+        """
         digest = hashlib.md5(body, usedforsecurity=False).digest()
         headers = {
             "Content-MD5": base64.b64encode(digest).decode("ascii"),
             "Content-Type": "application/octet-stream",
         }
+        if if_absent:
+            headers["If-None-Match"] = "*"
         response = self._request("PUT", key, {}, headers, body, progress)
         return response.headers.get("etag")
+
+    def delete(self, key: str) -> None:
+        """Delete the object ``key`` (the store answers the same whether it existed or not)."""
+        self._request("DELETE", key, {}, {}, b"", _ignore)
 
     def head(self, key: str) -> Head | None:
         """Size, modification time and ETag of the object ``key``; None when it does not exist."""

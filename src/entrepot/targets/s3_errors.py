@@ -16,7 +16,7 @@ from typing import Any
 
 from entrepot import errors
 
-__all__ = ["S3ErrorReply", "classify", "code_of"]
+__all__ = ["TAKEN_CODES", "S3ErrorReply", "classify", "code_of"]
 
 _AUTH_CODES = {
     "SignatureDoesNotMatch",
@@ -36,6 +36,9 @@ _TRANSIENT_CODES = {
     "ThrottlingException",
 }
 Found = tuple[type[errors.TargetError], str | None]
+#: Answers to a write made with ``If-None-Match: *`` when the key is taken (AWS
+#: answers 409 to a write racing another conditional one still in progress).
+TAKEN_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 
 
 class S3ErrorReply(Exception):
@@ -93,6 +96,8 @@ def _reply_error(status: int, code: str, message: str, bucket: str) -> Found:
     text = f"{code}: {message}" if message != code else code
     if code in _AUTH_CODES:
         return errors.AuthenticationFailed, f"the store refused the credentials ({text})"
+    if code in TAKEN_CODES:
+        return errors.RemoteExists, f"the key is taken ({text})"
     if code == "NoSuchBucket":
         return errors.RemoteNotFound, f"no such bucket {bucket!r}"
     if code in {"NoSuchKey", "404", "NotFound"}:

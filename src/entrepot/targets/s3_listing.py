@@ -16,12 +16,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
+from entrepot.targets.info import RemoteInfo
+
 if TYPE_CHECKING:
     from entrepot.targets.s3_direct import DirectS3
 
 Pages = Iterator[tuple[list["Listed"], list[str]]]
 
-__all__ = ["ListPage", "Listed", "boto3_pages", "direct_pages", "etag_checksum", "parse_page"]
+__all__ = [
+    "ListPage",
+    "Listed",
+    "boto3_pages",
+    "direct_pages",
+    "etag_checksum",
+    "etag_info",
+    "parse_page",
+]
 
 
 @dataclass(frozen=True)
@@ -113,6 +123,12 @@ def boto3_pages(client: Any, bucket: str, prefix: str) -> Pages:
             for item in page.get("Contents", [])
         ]
         yield objects, [common["Prefix"] for common in page.get("CommonPrefixes", [])]
+
+
+def etag_info(name: str, size: int, mtime: float | None, etag: str | None) -> RemoteInfo:
+    """What an object's listing entry or HEAD says: its checksum and version from the ETag."""
+    version = etag.strip('"') if etag else None
+    return RemoteInfo(name, size, mtime, etag_checksum(etag), version=version)
 
 
 def etag_checksum(etag: str | None) -> str | None:

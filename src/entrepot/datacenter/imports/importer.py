@@ -169,7 +169,7 @@ class Importer:
         self.tree.ensure_state()
         if self._file_lock is None:
             self._file_lock = ImportLock(
-                self.tree.state / "locks", self._source_key, self.source_name
+                self.tree.state / "locks", self._source_key, self.source_name, self.db
             )
         self._file_lock.acquire()
         self.db.ensure_bookkeeping()

@@ -1,0 +1,64 @@
+"""``entrepot status --fleet``: every instance sharing the ledger, silent ones, stuck routes.
+
+The instances' heartbeats are read from the ledger — the configuration's
+(``[service] ledger``) or the one named by ``--ledger``/``--state`` — and
+judged by :func:`~entrepot.service.fleetview.fleet_view` with the
+configuration's ``[service.fleet]`` settings (``silent_after`` heartbeats,
+``stuck_after`` seconds; their defaults without a configuration).  The exit
+code is for monitoring: 1 when an instance is silent or a route is stuck,
+else 0.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from entrepot.cli.console import emit_json, out, table
+from entrepot.cli.exitcodes import ExitCode
+from entrepot.cli.ledgers import open_ledger
+from entrepot.service.fleetconfig import FleetConfig
+from entrepot.service.fleetview import fleet_view
+from entrepot.units import format_duration
+
+
+def fleet_status(
+    file: Path | None, as_json: bool, state: Path | None, ledger_url: str | None
+) -> int:
+    """Report on the fleet of the ledger; the exit code of ``entrepot status --fleet``."""
+    fleet = FleetConfig()
+    if file is not None:
+        from entrepot.service.loading import load_config
+
+        config = load_config(file)
+        fleet = config.service.fleet
+        ledger_url = ledger_url or config.service.ledger
+        state = state or config.service.state
+    with open_ledger(state, ledger_url) as ledger:
+        view = fleet_view(
+            ledger.instances(),
+            datetime.now(UTC),
+            silent_after=fleet.silent_after,
+            stuck_after=fleet.stuck_after,
+        )
+    if as_json:
+        emit_json(view)
+    else:
+        rows = [
+            (
+                i["name"],
+                i["state"],
+                i["host"],
+                i["version"],
+                i["generation"],
+                f"{format_duration(i['seconds_since_beat'])} ago",
+                i["waiting"],
+            )
+            for i in view["instances"]
+        ]
+        columns = ("Instance", "State", "Host", "Version", "Generation", "Last beat", "Waiting")
+        out.print(table("Fleet", columns, rows))
+        stuck = [(s["instance"], s["route"], s["reason"]) for s in view["stuck"]]
+        if stuck:
+            out.print(table("Stuck routes", ("Instance", "Route", "Why"), stuck))
+    return ExitCode.FAILED if view["silent"] or view["stuck"] else ExitCode.OK
