@@ -1,7 +1,7 @@
 """Imports: ``entrepot dc import`` against sqlite3, pandas and psql, whole commands.
 
     .venv/bin/python bench/cmd_import.py [--rows 200000] [--no-postgres] [--rounds 5] [--json FILE]
-        [--baseline-src DIR]
+        [--baseline-src DIR] [--against tools|no-provenance]
 
 The file: ``--rows`` orders × 10 columns — ``id`` (1…N), ``customer``
 (``cust_NNNNN``), ``city`` (``São Paulo``, ``Washington, D.C.``, ``Zürich``,
@@ -26,6 +26,10 @@ Rows:
   against ``psql -c "\\copy orders FROM FILE CSV HEADER"`` into a table made
   beforehand (goal ≥ 0.5); both get the password from ``PGPASSWORD``; every
   run has a fresh database.
+
+``--against no-provenance`` times, instead of the other tools, the same
+command with ``--no-provenance``, alternating (goal ≥ 0.95: provenance
+costs at most 5 % of an import).
 
 ``--baseline-src DIR`` adds, to each row, the same ``entrepot dc import``
 run with ``PYTHONPATH=DIR`` — the ``src`` folder of another version, made
@@ -224,7 +228,9 @@ class Importer:
             [ENTREPOT, "status", "--state", str(self.state)], check=True, capture_output=True
         )
 
-    def command(self, db_url: str, env: dict[str, str] | None = None) -> Command:
+    def command(
+        self, db_url: str, env: dict[str, str] | None = None, extra: tuple[str, ...] = ()
+    ) -> Command:
         root = self.base / "dc"
         shutil.rmtree(root, ignore_errors=True)
         subprocess.run(
@@ -235,7 +241,7 @@ class Importer:
         said = subprocess.run([*upload, "--user", "bench"], check=True, capture_output=True)
         name = said.stdout.decode().split(" as ")[-1].strip()
         argv = [ENTREPOT, "dc", "import", name, "--root", str(root), "--table", "orders"]
-        argv += ["--db", db_url, "--user", "bench", "--state", str(self.state)]
+        argv += ["--db", db_url, "--user", "bench", "--state", str(self.state), *extra]
         return Command(argv, env=env)
 
 
@@ -245,8 +251,18 @@ def baseline_env(baseline: Path | None, env: dict[str, str] | None = None) -> di
     return {**(env if env is not None else os.environ), "PYTHONPATH": str(baseline)}
 
 
+#: Provenance costs at most 5 % of an import: off ÷ on ≥ 1 / 1.05.
+PROVENANCE_GOAL = 0.95
+OFF = ("--no-provenance",)
+
+
 def sqlite_row(
-    base: Path, source: Path, expected: Expected, importer: Importer, baseline: Path | None
+    base: Path,
+    source: Path,
+    expected: Expected,
+    importer: Importer,
+    baseline: Path | None,
+    against: str = "tools",
 ) -> Row:
     database = base / "orders.sqlite"
     pandas_script = base / "pandas_load.py"
@@ -278,6 +294,15 @@ def sqlite_row(
 
         return prepare
 
+    work = f"dc import {expected.rows:,} rows → SQLite"
+    if against == "no-provenance":
+        off = Side(
+            "entrepot dc import --no-provenance",
+            lambda: verified(importer.command(f"sqlite:///{database}", extra=OFF)),
+            goal=PROVENANCE_GOAL,
+            goal_text=f"≥ {PROVENANCE_GOAL}",
+        )
+        return Row(work, Side("entrepot dc import", entrepot), [off])
     dot_import = ["sqlite3", str(database), f".import --csv --skip 1 {source} orders"]
     pandas = [pandas_python(), str(pandas_script), str(source), str(database)]
     references = [
@@ -286,11 +311,7 @@ def sqlite_row(
     ]
     if baseline is not None:
         references.append(Side("entrepot, baseline tree", entrepot_baseline))
-    return Row(
-        f"dc import {expected.rows:,} rows → SQLite",
-        Side("entrepot dc import", entrepot),
-        references,
-    )
+    return Row(work, Side("entrepot dc import", entrepot), references)
 
 
 def durable_postgres() -> postgres.PostgresServer:
@@ -311,6 +332,7 @@ def postgres_row(
     expected: Expected,
     importer: Importer,
     baseline: Path | None,
+    against: str = "tools",
 ) -> Row:
     import psycopg
 
@@ -334,10 +356,10 @@ def postgres_row(
         command.cleanup = drop
         return command
 
-    def entrepot(run_env: dict[str, str] = env) -> Command:
+    def entrepot(run_env: dict[str, str] = env, extra: tuple[str, ...] = ()) -> Command:
         database = server.create_database()
         url = f"postgresql://{server.user}@{server.host}:{server.port}/{database}"
-        return verified(importer.command(url, run_env), database)
+        return verified(importer.command(url, run_env, extra), database)
 
     def copy() -> Command:
         database = server.create_database()
@@ -348,16 +370,21 @@ def postgres_row(
     with connect("postgres") as conn:
         settings = [conn.execute(f"SHOW {name}").fetchone()[0] for name in DURABILITY]
     check(settings == ["on"] * len(DURABILITY), f"{DURABILITY} are {settings}")
+    work = f"dc import {expected.rows:,} rows → PostgreSQL 15"
+    if against == "no-provenance":
+        off = Side(
+            "entrepot dc import --no-provenance",
+            lambda: entrepot(extra=OFF),
+            goal=PROVENANCE_GOAL,
+            goal_text=f"≥ {PROVENANCE_GOAL}",
+        )
+        return Row(work, Side("entrepot dc import", entrepot), [off])
     references = [Side("psql \\copy", copy, goal=0.5, goal_text="≥ 0.5")]
     if baseline is not None:
         references.append(
             Side("entrepot, baseline tree", lambda: entrepot(baseline_env(baseline, env)))
         )
-    return Row(
-        f"dc import {expected.rows:,} rows → PostgreSQL 15",
-        Side("entrepot dc import", entrepot),
-        references,
-    )
+    return Row(work, Side("entrepot dc import", entrepot), references)
 
 
 def main() -> None:
@@ -371,17 +398,25 @@ def main() -> None:
         metavar="DIR",
         help="also time entrepot run from this source tree (PYTHONPATH), as a reference",
     )
+    parser.add_argument(
+        "--against",
+        choices=("tools", "no-provenance"),
+        default="tools",
+        help="the references: other tools (default), or entrepot dc import --no-provenance",
+    )
     args = parser.parse_args()
     baseline = args.baseline_src.absolute() if args.baseline_src else None
     base = scratch("cmd-import")
     source = base / "orders.csv"
     expected = generate(source, args.rows)
     importer = Importer(base, source)
-    rows = [] if args.no_sqlite else [sqlite_row(base, source, expected, importer, baseline)]
+    rows = []
+    if not args.no_sqlite:
+        rows.append(sqlite_row(base, source, expected, importer, baseline, args.against))
     server = None if args.no_postgres else durable_postgres()
     try:
         if server is not None:
-            rows.append(postgres_row(server, source, expected, importer, baseline))
+            rows.append(postgres_row(server, source, expected, importer, baseline, args.against))
         size = f"{source.stat().st_size / 1e6:.1f} MB"
         run_rows("cmd_import", args, rows, {"rows": args.rows, "csv": size})
     finally:

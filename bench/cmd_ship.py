@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/cmd_ship.py [--files 2000] [--size 4096] [--large-mib 256]
         [--protocols ftp,sftp,s3] [--work ship,put] [--rounds 5] [--json FILE]
+        [--against rclone|no-provenance]
 
 Rows, each to FTP, SFTP and S3:
 
 * ship 2,000 files of 4 KiB: ``entrepot ship S URL --parallel 4`` from a
   spool whose ``new/`` holds the files (filled untimed by ``entrepot spool
   put --link``), against ``rclone copy SRC REMOTE:FOLDER --transfers 4``
-  (goal: FTP ≥ 1.5, SFTP and S3 ≥ 1.0);
+  (goal: FTP ≥ 1.5, SFTP and S3 ≥ 1.0); with ``--against no-provenance``
+  against the same command with ``--no-provenance`` instead, alternating
+  (goal ≥ 0.95: provenance costs at most 5 %);
 * put one file of 256 MiB: ``entrepot put FILE URL`` against ``rclone
   copyto FILE REMOTE:FOLDER/NAME`` (goal ≥ 0.9).
 
@@ -65,8 +68,10 @@ from tests.servers import s3 as s3_servers
 
 PASSWORD_VARIABLE = "BENCH_TARGET_PASSWORD"
 BUCKET = "bench"
-SHIP_GOALS = {"ftp": 1.5, "sftp": 1.0, "s3": 1.0}
+SHIP_GOALS = {"ftp": 1.5, "sftp": 1.0, "s3": 1.0, "file": 1.0}
 PUT_GOAL = 0.9
+#: Provenance costs at most 5 % of a shipment: off ÷ on ≥ 1 / 1.05.
+PROVENANCE_GOAL = 0.95
 
 
 @dataclass
@@ -96,6 +101,21 @@ def disk_remote(protocol: str, info: dict[str, Any], cli_options: list[str]) -> 
         cli_options=cli_options,
         password=info["password"],
         rclone_remote=f"b{protocol}:",
+        landed=lambda folder: folder_digests(root / folder),
+        prepare=lambda folder: (root / folder).mkdir(),
+        remove=lambda folder: shutil.rmtree(root / folder),
+    )
+
+
+def folder_remote(root: Path) -> Remote:
+    """A local folder (``file://``): rclone copies into it as a local path."""
+    root.mkdir(parents=True, exist_ok=True)
+    return Remote(
+        "file",
+        url=lambda folder: (root / folder).as_uri(),
+        cli_options=[],
+        password="",
+        rclone_remote=f"{root}/",
         landed=lambda folder: folder_digests(root / folder),
         prepare=lambda folder: (root / folder).mkdir(),
         remove=lambda folder: shutil.rmtree(root / folder),
@@ -181,6 +201,7 @@ def ship_row(
     base: Path,
     runs: Runs,
     extra: tuple[str, ...] = (),
+    against: str = "rclone",
 ) -> Row:
     expected = digests(sources)
     spool, state = base / "spool", base / "state"
@@ -189,7 +210,7 @@ def ship_row(
     def verify_remote(folder: str) -> Callable[[str], None]:
         return lambda stdout: check_same(remote.landed(folder), expected)
 
-    def entrepot() -> Command:
+    def entrepot(more: tuple[str, ...] = ()) -> Command:
         folder = runs.folder("entrepot")
         remote.prepare(folder)
         for argv in (
@@ -211,7 +232,7 @@ def ship_row(
 
         argv = [ENTREPOT, "ship", str(spool), remote.url(folder), "--parallel", "4"]
         argv += ["--state", str(state), "--password-env", PASSWORD_VARIABLE, *remote.cli_options]
-        return Command([*argv, *extra], verify=verify, cleanup=cleanup, env=remote.env)
+        return Command([*argv, *extra, *more], verify=verify, cleanup=cleanup, env=remote.env)
 
     def reference() -> Command:
         folder = runs.folder("rclone")
@@ -220,9 +241,19 @@ def ship_row(
         argv += [remote.rclone_remote + folder, "--transfers", "4"]
         return Command(argv, verify_remote(folder), lambda: remote.remove(folder), rclone.env)
 
+    work = f"ship {len(sources):,} × {sources[0].stat().st_size:,} B → {remote.protocol}"
+    if against == "no-provenance":
+        # Provenance's cost: the same command without it, side by side (≤ 5 %: ratio ≥ 0.95).
+        off = Side(
+            "entrepot ship --no-provenance",
+            lambda: entrepot(("--no-provenance",)),
+            goal=PROVENANCE_GOAL,
+            goal_text=f"≥ {PROVENANCE_GOAL}",
+        )
+        return Row(work, Side("entrepot ship --parallel 4", entrepot), [off])
     goal = SHIP_GOALS[remote.protocol]
     return Row(
-        f"ship {len(sources):,} × {sources[0].stat().st_size:,} B → {remote.protocol}",
+        work,
         Side("entrepot ship --parallel 4", entrepot),
         [Side("rclone copy --transfers 4", reference, goal=goal, goal_text=f"≥ {goal}")],
     )
@@ -264,13 +295,21 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000, help="files to ship (default 2000)")
     parser.add_argument("--size", type=int, default=4096, help="bytes per file (default 4096)")
     parser.add_argument("--large-mib", type=int, default=256, help="MiB to put (default 256)")
-    parser.add_argument("--protocols", default="ftp,sftp,s3", help="default ftp,sftp,s3")
+    parser.add_argument(
+        "--protocols", default="ftp,sftp,s3", help="ftp, sftp, s3, file (default ftp,sftp,s3)"
+    )
     parser.add_argument("--work", default="ship,put", help="ship, put or both (default)")
     parser.add_argument(
         "--ship-arg",
         action="append",
         default=[],
         help="an argument added to entrepot ship (e.g. --ship-arg=--no-provenance), repeatable",
+    )
+    parser.add_argument(
+        "--against",
+        choices=("rclone", "no-provenance"),
+        default="rclone",
+        help="the reference of ship rows: rclone (default), or entrepot ship --no-provenance",
     )
     args = parser.parse_args()
     base = scratch("cmd-ship")
@@ -287,6 +326,7 @@ def main() -> None:
             "ftp": disk_remote("ftp", info["ftp"], []),
             "sftp": disk_remote("sftp", info["sftp"], sftp_options),
             "s3": s3_remote(s3),
+            "file": folder_remote(base / "drops"),
         }
         rclone = rclone_for(info, s3.endpoint_url)
         subprocess.run(
@@ -296,9 +336,9 @@ def main() -> None:
         rows = []
         for protocol in args.protocols.split(","):
             if "ship" in work:
-                rows.append(
-                    ship_row(remotes[protocol], rclone, sources, base, runs, tuple(args.ship_arg))
-                )
+                extra = tuple(args.ship_arg)
+                row = ship_row(remotes[protocol], rclone, sources, base, runs, extra, args.against)
+                rows.append(row)
             if "put" in work:
                 rows.append(put_row(remotes[protocol], rclone, large, runs))
         workload = {"files": args.files, "size": args.size, "large_mib": args.large_mib}

@@ -29,7 +29,7 @@ from entrepot.jobs import Ledger, Runner
 from entrepot.provenance import Kind, Recorder, find
 from entrepot.provenance.reader import by_file, verdict
 from entrepot.provenance.schema import events_table
-from entrepot.ship import FetchJob, ShipJob, ShipOptions, Shipper
+from entrepot.ship import FetchJob, ShipJob, ShipOptions, Shipper, trail
 from entrepot.spool import Spool
 
 pytestmark = pytest.mark.server
@@ -254,6 +254,31 @@ def test_fetched_files_are_received_from_where_they_came(ftp_server: Any, tmp_pa
     assert event.place == os.path.realpath(spool.root)
     assert event.details["source"] == f"{ftp_server.url}/in.csv"
     assert ftp_server.password not in json.dumps(event.as_json())
+
+
+def test_a_fetched_file_is_hashed_as_it_is_downloaded_and_never_read_again(
+    ftp_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = random.Random(14).randbytes(3 * 1024 * 1024 + 17)  # several blocks
+    (ftp_server.root / "big.bin").write_bytes(data)
+    reads: list[object] = []
+    monkeypatch.setattr(trail, "sha256_of", lambda src: reads.append(src) or "sha256:wrong")
+    spool = Spool(tmp_path / "inbox").prepare()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    with Ledger.open(tmp_path / "state") as ledger:
+        runner = Runner(ledger)
+        fetched = runner.run(
+            FetchJob(spool.root, ftp_server.url, target_options=ftp_server.options)
+        )
+        assert fetched.ok, fetched.error
+        assert runner.run(ShipJob(spool.root, drop.as_uri())).ok
+        journey = find(ledger.engine, "big.bin")
+    checksum = "sha256:" + hashlib.sha256(data).hexdigest()
+    kinds = [e.kind for e in journey]
+    assert kinds == [Kind.RECEIVED, Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
+    assert journey[0].checksum == journey[1].checksum == journey[2].checksum == checksum
+    assert reads == []  # the claim took it from the receipt
 
 
 def test_an_events_journey_from_archive_to_ftp_under_the_lock_protocol(

@@ -6,11 +6,13 @@ import hashlib
 import os
 from pathlib import Path
 
+import pytest
+
 from entrepot.archive import RollingWriter
 from entrepot.jobs import Ledger, Runner
 from entrepot.provenance import Kind, find
 from entrepot.provenance.reader import by_file, verdict
-from entrepot.ship import ShipJob
+from entrepot.ship import ShipJob, trail
 from entrepot.spool import Spool
 
 
@@ -56,5 +58,28 @@ def test_an_archive_without_a_spool_is_sealed_only(tmp_path: Path) -> None:
         assert recover_journals(ledger.engine, tmp_path / "s" / "provenance") == 1
         (event,) = find(ledger.engine, final.name)
     assert event.kind is Kind.SEALED and event.size == final.stat().st_size
-    assert event.checksum is None  # not compressed: never read, hashed at its delivery
+    # Hashed as the writer wrote it: never read back.
+    assert event.checksum == "sha256:" + hashlib.sha256(final.read_bytes()).hexdigest()
     assert event.details == {"compression": None, "records": 1}
+
+
+def test_an_uncompressed_archive_is_shipped_without_a_second_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[object] = []
+    monkeypatch.setattr(trail, "sha256_of", lambda src: reads.append(src) or "sha256:wrong")
+    spool = Spool(tmp_path / "outbox").prepare()
+    state = tmp_path / "state"
+    writer = RollingWriter(tmp_path / "a", "plain-{seq}.arc", spool=spool, provenance=state)
+    for number in range(500):  # past the writer's buffer: written in several pieces
+        writer.write({"kind": "reading"}, {"value": number, "pad": "x" * 200})
+    writer.close()
+    (name,) = spool.names("new")
+    checksum = "sha256:" + hashlib.sha256(spool.path("new", name).read_bytes()).hexdigest()
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    with Ledger.open(state) as ledger:
+        assert Runner(ledger).run(ShipJob(spool.root, drop.as_uri())).ok
+        events = find(ledger.engine, name)
+    assert reads == []  # the claim took the checksum from the receipt
+    assert {e.checksum for e in events if e.kind is not Kind.MOVED} == {checksum}

@@ -14,8 +14,8 @@ recovered after a crash, so a recovered archive is handed on like any other:
 With a state folder (``provenance``), each archive's provenance is written
 to a journal there (no database needed in the producer's process; the next
 command that opens the ledger records it): ``sealed`` (records, size, the
-SHA-256 of a compressed archive, computed as it was compressed), and when
-it goes to a spool ``handed_off`` and the spool's ``received``.
+SHA-256 computed as the archive was written, or compressed), and when it
+goes to a spool ``handed_off`` and the spool's ``received``.
 
 Every step is a new name created exclusively or an atomic rename, so a crash
 at any point leaves either ``.open`` files (which recovery finishes) or
@@ -86,16 +86,23 @@ class HandOff:
             for each in (name, name + OPEN_SUFFIX, final, final + OPEN_SUFFIX)
         )
 
-    def finish(self, open_path: Path, name: str, records: int | None = None) -> Path:
+    def finish(
+        self, open_path: Path, name: str, records: int | None = None, *, digest: Any = None
+    ) -> Path:
         """Move the sealed ``open_path`` (of ``records`` records, when known) to its final
-        place and run the hooks."""
+        place and run the hooks.
+
+        ``digest`` saw every byte of the sealed file as its writer wrote it:
+        the checksum of an uncompressed archive.  Without it (an archive
+        recovered after a crash) that checksum comes at its delivery.
+        """
         directory = open_path.parent
-        digest = hashlib.sha256() if self.provenance is not None else None
         if self.compression:
-            final = self._compress(open_path, directory, name, digest)
+            compressed = hashlib.sha256() if self.provenance is not None else None
+            final = self._compress(open_path, directory, name, compressed)
+            digest = compressed
         else:
             final = self._rename(open_path, directory, name)
-            digest = None  # not read: its checksum comes at its delivery
         sealed = final
         if self.spool is not None:
             final = self._deliver(final)

@@ -227,6 +227,7 @@ class RollingWriter:
                     writer_id=self.writer_id,
                     seq=seq,
                     max_record=self.max_record,
+                    hashed=self.handoff.provenance is not None,
                 )
             except FileExistsError:
                 continue
@@ -242,7 +243,9 @@ class RollingWriter:
         self._current = None
         self._done_records += writer.records
         try:
-            final = self.handoff.finish(writer.open_path, writer.path.name, writer.records)
+            final = self.handoff.finish(
+                writer.open_path, writer.path.name, writer.records, digest=writer.digest
+            )
         except BaseException:
             # Sealed but not handed on: released below, so a later roll or any recovery can.
             self.unfinished.append(writer.open_path)

@@ -17,6 +17,7 @@ buffer until the next write, flush or seal succeeds.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import socket
@@ -59,7 +60,10 @@ class ArchiveWriter:
     """Append records to one new archive file.
 
     ``path`` is the final name; the file is written as ``path + ".open"``,
-    which must not exist (an earlier archive is never truncated).
+    which must not exist (an earlier archive is never truncated).  ``hashed``
+    keeps the SHA-256 of every byte written in :attr:`digest` (None again
+    if a failed append had to be cut back out of the file), so that the
+    archive's checksum is known without reading it back.
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class ArchiveWriter:
         seq: int = 0,
         buffer_size: int = 1 << 16,
         max_record: int = format.MAX_RECORD,
+        hashed: bool = False,
     ) -> None:
         self.path = Path(path)
         self.open_path = self.path.with_name(self.path.name + OPEN_SUFFIX)
@@ -90,6 +95,7 @@ class ArchiveWriter:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             header = format.encode_header(self.created_ns, seq, self.archive_id, self.writer_id)
             _write_all(fd, header)
+            self.digest: Any = hashlib.sha256(header) if hashed else None
             os.fsync(fd)
             durable.fsync_dir(self.open_path.parent)
         except BaseException:
@@ -142,6 +148,9 @@ class ArchiveWriter:
         pending = self._pending
         while pending:
             written = os.write(self._fd, pending)
+            if self.digest is not None:
+                with memoryview(pending) as view:  # released before the buffer shrinks
+                    self.digest.update(view[:written])
             del pending[:written]
             self._written += written
 
@@ -156,6 +165,7 @@ class ArchiveWriter:
             os.ftruncate(self._fd, offset)
             os.lseek(self._fd, offset, os.SEEK_SET)
             self._written = offset
+            self.digest = None  # it saw bytes no longer there
             self._pending.clear()
         else:
             del self._pending[offset - self._written :]

@@ -212,11 +212,26 @@ def retire(
     db_password_env: DbPasswordEnvOption = None,
     db_password_file: DbPasswordFileOption = None,
     schema: SchemaOption = None,
+    state: StateOption = None,
+    no_provenance: Annotated[
+        bool, typer.Option("--no-provenance", help="Do not record the retirement.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Move the matching rows to a CSV backup in graduated/, then remove them."""
-    with _center(root, db, db_password_env, db_password_file, schema) as center:
-        backup, count = center.retire(table_name, where=where, dry_run=dry_run)
+    """Move the matching rows to a CSV backup in graduated/, then remove them.
+
+    The retirement (table, rows, filters) is written to the state folder's
+    provenance journal as a ``retired`` event on the backup file.
+    """
+    journal = None if no_provenance or dry_run else journal_in(state)
+    try:
+        with _center(root, db, db_password_env, db_password_file, schema) as center:
+            backup, count = center.retire(
+                table_name, where=where, dry_run=dry_run, provenance=journal
+            )
+    finally:
+        if journal is not None:
+            journal.close(remove=False)
     if as_json:
         emit_json(
             {

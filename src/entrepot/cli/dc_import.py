@@ -114,6 +114,9 @@ def import_(
     state: StateOption = None,
     ledger: LedgerOption = None,
     no_ledger: Annotated[bool, typer.Option("--no-ledger", help="Do not record the run.")] = False,
+    no_provenance: Annotated[
+        bool, typer.Option("--no-provenance", help="Do not record the file's import (trace).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> int:
     """Import a file; failed rows go to <name>.<mode>.pending.csv with their reasons.
@@ -159,6 +162,7 @@ def import_(
             password_env=db_password_env,
             password_file=db_password_file,
             on_progress=progress,
+            provenance=not no_provenance,
         )
         if no_ledger:
             run = Runner(None).run(job)

@@ -8,8 +8,6 @@ of a configured spool (:mod:`entrepot.cli.names`).
 
 from __future__ import annotations
 
-import hashlib
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,7 +19,6 @@ from entrepot.cli.console import emit_json, human_age, human_size, progress, say
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import StateOption, journal_in
 from entrepot.cli.names import ConfigOption
-from entrepot.provenance.events import Kind
 from entrepot.spool import Spool
 from entrepot.spool.entries import Entry
 from entrepot.units import parse_duration
@@ -81,21 +78,15 @@ def put(
     """
     if name is not None and len(files) != 1:
         raise typer.BadParameter("--name needs exactly one file", param_hint="--name")
-    spool = Spool(names.spool_path(path, config, creating=create)[0], durable=durable)
-    if create:
-        spool.prepare()
-    spool.check()
     journal = None if no_provenance else journal_in(state)
+    folder = names.spool_path(path, config, creating=create)[0]
+    spool = Spool(folder, durable=durable, provenance=journal)
     try:
+        if create:
+            spool.prepare()
+        spool.check()
         for file in progress(files, "publishing"):
-            digest = None if journal is None or link else hashlib.sha256()
-            published = spool.publish_file(file, name, link=link, digest=digest)
-            if journal is not None:
-                journal.arrived(
-                    Kind.RECEIVED, spool.root, spool.path("new", published), digest,
-                    {"source": os.path.abspath(file)},
-                )  # fmt: skip
-            say(published)
+            say(spool.publish_file(file, name, link=link))
     finally:
         if journal is not None:
             journal.close(remove=False)

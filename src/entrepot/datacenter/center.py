@@ -6,7 +6,7 @@ import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 from sqlalchemy.engine import URL
 
@@ -24,12 +24,16 @@ from entrepot.datacenter.listing import (
     list_files,
 )
 from entrepot.datacenter.logfile import DataCenterLog
+from entrepot.datacenter.recording import retired
 from entrepot.datacenter.retire import retire_rows
 from entrepot.datacenter.storage import StorageTree, move_storage
 from entrepot.datacenter.table_schema import Schema, load_schema
 from entrepot.datacenter.uploads import UploadPolicy, store_upload
 from entrepot.errors import SchemaError
 from entrepot.spool.writing import Digest
+
+if TYPE_CHECKING:
+    from entrepot.provenance.journal import Journal
 
 Area = Literal["pending", "finished", "unfinished", "deleted", "graduated", "logs"]
 AREAS: tuple[Area, ...] = ("pending", "finished", "unfinished", "deleted", "graduated", "logs")
@@ -223,12 +227,22 @@ class DataCenter:
         return str(path), count
 
     def retire(
-        self, table: str, *, where: Sequence[str], dry_run: bool = False
+        self,
+        table: str,
+        *,
+        where: Sequence[str],
+        dry_run: bool = False,
+        provenance: str | os.PathLike[str] | Journal | None = None,
     ) -> tuple[Path | None, int]:
         """Move matching rows to a ``graduated/`` backup and remove them.
 
         ``dry_run`` counts the rows that would go and changes nothing.
+        ``provenance`` (a state folder, or an open journal) records a
+        ``retired`` event on the backup (table, rows, filters).
         """
-        return retire_rows(
+        backup, count = retire_rows(
             self.database, self.schema.table(table), self.tree.graduated, where, dry_run=dry_run
         )
+        if backup is not None and provenance is not None:
+            retired(provenance, backup, table, count, where)
+        return backup, count

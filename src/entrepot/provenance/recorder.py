@@ -3,7 +3,9 @@
 A :class:`Recorder` keeps the events of a run in memory and writes them to
 the database in one transaction per batch (``batch`` events, and whatever is
 left when it is flushed or closed) — never one transaction per file, which
-would cost more than the transfer of a small file.
+would cost more than the transfer of a small file.  A full batch is written
+by a thread of the recorder's own while the run goes on (the transfers do
+not wait for the database); :meth:`Recorder.flush` waits for it.
 
 Events still in memory would be lost with the process (``kill -9``) while
 their work was done: a file moved to ``cur/`` is never shipped again, so its
@@ -54,14 +56,16 @@ from entrepot.provenance.schema import (
     events_table,
     journals_table,
 )
+from entrepot.provenance.writer import BatchWriter
 
 __all__ = ["BATCH", "Recorder", "recover_journals"]
 
 logger = logging.getLogger(__name__)
 
 #: Events per transaction: each commit of the ledger is synced to disk, so
-#: a run of a few thousand files pays two or three, not one per file.
-BATCH = 5000
+#: a run of a few thousand files pays a handful, not one per file; small
+#: enough that the writing thread keeps up with the transfers.
+BATCH = 1000
 #: The sequence number of a journal whose events were all recovered.
 _RECOVERED = -1
 #: Seconds an empty journal is left alone: its writer may not have locked it yet.
@@ -94,6 +98,12 @@ class Recorder:
         self._rows: list[Row] = []
         self._journal: Journal | None = None
         self._intents = 0
+        self._writer: BatchWriter | None = None
+        #: Batches given to the writer and not yet written (or given back).
+        self._queued = 0
+        #: Events a failed write gave back, in order, before those of ``_rows``; while
+        #: there are any, the writer adds its batches here (see :class:`_Writer`).
+        self._unwritten: list[Row] = []
         if state_dir is not None:
             recover_journals(engine, Path(state_dir) / JOURNAL_DIR)
             self._journal = Journal(state_dir)
@@ -137,9 +147,14 @@ class Recorder:
             if self._journal is not None and journaled:
                 self._journal.append(row, then)
             self._rows.append(row)
-            full = len(self._rows) >= self.batch
-        if full:
-            self.flush()
+            if len(self._rows) < self.batch:
+                return
+            rows, self._rows = self._rows, []
+            seq = self._journal.seq if self._journal is not None else 0
+            self._queued += 1
+            if self._writer is None:
+                self._writer = BatchWriter(self._write_batch)
+        self._writer.put(rows, seq)
 
     def settle(self) -> None:
         """A step announced with ``then`` was recorded, or did not happen."""
@@ -147,27 +162,70 @@ class Recorder:
             self._intents -= 1
 
     def flush(self, *, last: bool = False) -> None:
-        """Write every buffered event in one transaction, then empty the journal.
+        """Write every buffered event (after the batches given to the writing thread), in
+        one transaction, then empty the journal.
 
         ``last`` (from :meth:`close`) marks the journal as fully recorded in
         the same transaction: it is about to be deleted, and if it were
         read again nothing in it would be added.
         """
-        with self._lock:
-            if not self._rows:
+        while True:
+            if self._writer is not None:
+                self._writer.drain()
+            with self._lock:
+                if self._queued:
+                    continue  # a batch handed over meanwhile: written first
+                rows, self._unwritten, self._rows = self._unwritten + self._rows, [], []
+                if not rows:
+                    return
+                seq = _RECOVERED if last else self._journal.seq if self._journal else 0
+                try:
+                    self._commit(rows, seq)
+                except BaseException:
+                    self._unwritten = rows  # for the next flush; the journal has them too
+                    raise
+                self._committed(seq)
                 return
-            rows, self._rows = self._rows, []
-            try:
-                with write_transaction(self.engine) as conn:
-                    insert_rows(conn, rows)
-                    if self._journal is not None:
-                        seq = _RECOVERED if last else self._journal.seq
-                        _set_seq(conn, self._journal.token, seq)
-            except BaseException:
-                self._rows[:0] = rows  # kept for the next flush; the journal has them too
-                raise
-            if self._journal is not None and not self._intents:
-                self._journal.empty()
+
+    def _commit(self, rows: list[Row], seq: int) -> None:
+        """Insert ``rows`` and note the journal's ``seq`` as recorded, in one transaction."""
+        with write_transaction(self.engine) as conn:
+            insert_rows(conn, rows)
+            if self._journal is not None:
+                _set_seq(conn, self._journal.token, seq)
+
+    def _write_batch(self, rows: list[Row], seq: int) -> None:
+        """Write a full batch (in the writer's thread).
+
+        A batch that fails, and every batch after it, goes back to
+        ``_unwritten`` without being tried — a later batch committed first
+        would mark the journal's earlier events as recorded — for the next
+        :meth:`flush` to write.
+        """
+        try:
+            with self._lock:
+                behind = bool(self._unwritten)
+            if not behind:
+                try:
+                    self._commit(rows, seq)
+                # Whatever the failure, the rows go back and the flush raises it again.
+                except Exception as exc:  # noqa: BLE001
+                    log_event(logger, "provenance.write_failed", logging.WARNING, error=exc)
+                else:
+                    with self._lock:
+                        self._committed(seq)
+                    return
+            with self._lock:
+                self._unwritten += rows
+        finally:
+            with self._lock:
+                self._queued -= 1
+
+    def _committed(self, seq: int) -> None:
+        """Empty the journal if the events up to ``seq`` are all it holds (lock held)."""
+        journal = self._journal
+        if journal is not None and not self._intents and seq in (journal.seq, _RECOVERED):
+            journal.empty()
 
     def close(self) -> None:
         """Flush, then delete the journal (its events are all in the database).
@@ -177,6 +235,8 @@ class Recorder:
         try:
             self.flush(last=True)
         finally:
+            if self._writer is not None:
+                self._writer.stop()
             journal, self._journal = self._journal, None
             if journal is not None:
                 journal.close(remove=not self._rows)

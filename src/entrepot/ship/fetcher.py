@@ -28,10 +28,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import filecmp
+import hashlib
 import logging
 import os
 import secrets
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from entrepot.errors import (
     ConfigError,
@@ -118,8 +120,10 @@ class Fetcher(Route):
         local = self.local_name(name)
         self.observer.transferring(name)
         scratch = self.spool.scratch_path()
+        # One digest per try of the transfer: the last one saw the bytes that landed.
+        digests: list[Any] = []
         try:
-            self._download(target, name, scratch)
+            self._download(target, name, scratch, self._hasher(digests))
             size = scratch.stat().st_size
             try:
                 self.spool.adopt(scratch, local)
@@ -134,11 +138,12 @@ class Fetcher(Route):
             self.claims.stored(claim, local)
         self.observer.transferred(name, size)
         source = f"{self.display_url.rstrip('/')}/{name}"
+        checksum = f"sha256:{digests[-1].hexdigest()}" if digests else None
         if self.options.claims:
             key = target.remote_path(name)
-            self.trail.received(local, size, source, key=key, etag=info.version)
+            self.trail.received(local, size, source, checksum, key=key, etag=info.version)
         else:
-            self.trail.received(local, size, source)
+            self.trail.received(local, size, source, checksum)
         self._remove_remote(target, name)
         return size
 
@@ -175,10 +180,27 @@ class Fetcher(Route):
             target.delete(info.name, missing_ok=True)
             log_event(logger, "fetch.duplicate_removed", logging.INFO, name=info.name)
 
-    def _download(self, target: Target, name: str, scratch: os.PathLike[str]) -> None:
+    def _hasher(self, digests: list[Any]) -> Callable[[], Any] | None:
+        """A maker of SHA-256 digests that keeps them in ``digests``, if provenance is on."""
+        if not self.trail.on:
+            return None
+
+        def fresh() -> Any:
+            digests.append(hashlib.sha256())
+            return digests[-1]
+
+        return fresh
+
+    def _download(
+        self,
+        target: Target,
+        name: str,
+        scratch: os.PathLike[str],
+        digest: Callable[[], Any] | None = None,
+    ) -> None:
         try:
             # The data is synced here; the folder that counts is new/, synced on adoption.
-            target.download(name, scratch, sync_folder=False)
+            target.download(name, scratch, sync_folder=False, digest=digest)
         except (TargetError, OSError) as exc:
             space = _space_error(exc)
             if space is None:

@@ -9,10 +9,11 @@ code), then ``moved`` to ``cur/`` or ``deleted``; fetching records
 ``received``.
 
 The content checksum (SHA-256) of a file is read from the ``received``
-event of the file in this spool when Entrepôt received it (``entrepot spool
-put``, a fetch, an archive hand-off computed it as the bytes went by); only
-files that another program put into ``new/`` are read once more for it, at
-their claim.
+event of the file in this spool when Entrepôt received it (a spool's
+publish, ``entrepot spool put``, a fetch as it downloaded, an archive as it
+was written or compressed computed it as the bytes went by); only files
+that another program put into ``new/``, or hard links (no byte passed), are
+read once more for it, at their claim.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from entrepot.errors import (
     ClaimLost,
@@ -41,11 +41,15 @@ from entrepot.names import check_name
 from entrepot.spool.areas import AREAS, CLAIM_AREA, Areas
 from entrepot.spool.claims import Claim, new_token, parse_claim_id
 from entrepot.spool.entries import AreaStats, Entry, RecoveryReport
+from entrepot.spool.receipts import Receipts
 from entrepot.spool.upkeep import area_stats, list_area
 from entrepot.spool.upkeep import recover as recover_areas
 from entrepot.spool.writing import Batch, Digest, SpoolWriter, writing
 from entrepot.spool.writing import publish_bytes as write_bytes
 from entrepot.spool.writing import publish_file as write_file
+
+if TYPE_CHECKING:
+    from entrepot.provenance.journal import Journal
 
 __all__ = ["AREAS", "CLAIM_LEASE", "STALE_TMP_AGE", "Spool"]
 
@@ -59,7 +63,9 @@ class Spool:
     """A spool folder with the areas ``tmp/``, ``new/`` and ``cur/`` (and any others you name).
 
     ``durable=False`` skips every fsync: fast, for data that may be lost on a
-    power cut.  ``lease`` is how long a claim may be held before
+    power cut.  ``provenance`` (a state folder, or an open provenance
+    journal) records a ``received`` event for every file published — see
+    :mod:`entrepot.spool.receipts`.  ``lease`` is how long a claim may be held before
     :meth:`recover` hands the file to someone else; ``stale_tmp_age`` how old an
     unfinished ``tmp/`` file must be before :meth:`recover` removes it.  One
     spool object may be shared by threads.
@@ -73,9 +79,11 @@ class Spool:
         lease: float = CLAIM_LEASE,
         stale_tmp_age: float = STALE_TMP_AGE,
         clock: Callable[[], float] = time.time,
+        provenance: str | os.PathLike[str] | Journal | None = None,
     ) -> None:
         self.root = Path(root)
         self.areas = Areas(self.root, durable=durable)
+        self.receipts = Receipts(provenance) if provenance is not None else None
         self.lease = lease
         self.stale_tmp_age = stale_tmp_age
         self._clock = clock
@@ -94,8 +102,12 @@ class Spool:
         return f"Spool({str(self.root)!r}, durable={self.durable})"
 
     def close(self) -> None:
-        """Release the folder descriptors this object keeps; it stays usable."""
+        """Release the folder descriptors this object keeps (it stays usable) and its
+        provenance journal, if it opened one (then it records no more receipts)."""
         self.areas.close()
+        receipts, self.receipts = self.receipts, None
+        if receipts is not None:
+            receipts.close()
 
     def __enter__(self) -> Self:
         return self
@@ -140,12 +152,20 @@ class Spool:
 
         On an exception the temporary file is removed and nothing is published.
         """
-        with writing(self.areas, name, area) as handle:
+        digest = self.receipts.digest() if self.receipts else None
+        with writing(self.areas, name, area, digest) as handle:
             yield handle
+        if self.receipts is not None and handle.path is not None:
+            self.receipts.received(self.root, str(handle.path), digest, "writer")
 
     def publish_bytes(self, data: bytes, name: str | None = None, *, area: str = "new") -> str:
         """Publish ``data`` as a new file; return its name."""
-        return write_bytes(self.areas, data, name, area)
+        published = write_bytes(self.areas, data, name, area)
+        if self.receipts is not None:
+            digest = self.receipts.digest()
+            digest.update(data)
+            self.receipts.received(self.root, str(self.path(area, published)), digest, "bytes")
+        return published
 
     def publish_file(
         self,
@@ -163,7 +183,15 @@ class Spool:
         :mod:`hashlib` object) is fed the bytes as they are copied, so that
         the caller has the file's checksum without reading it again.
         """
-        return write_file(self.areas, source, name, link=link, area=area, digest=digest)
+        if self.receipts is not None and digest is None and not link:
+            digest = self.receipts.digest()
+        published = write_file(self.areas, source, name, link=link, area=area, digest=digest)
+        if self.receipts is not None:
+            where = str(self.path(area, published))
+            self.receipts.received(
+                self.root, where, None if link else digest, os.path.abspath(source)
+            )
+        return published
 
     def adopt(self, tmp_path: str | os.PathLike[str], name: str, *, area: str = "new") -> str:
         """Publish a complete, durable file already in ``tmp/`` (see :meth:`scratch_path`)."""
@@ -183,7 +211,7 @@ class Spool:
         Files added to the batch appear in ``new/`` together when the block
         ends without an exception; with one, none of them appear.
         """
-        batch = Batch(self.areas)
+        batch = Batch(self.areas, self.receipts, self.root)
         try:
             yield batch
         except BaseException:

@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from entrepot.durable import fsync_dir, syncfs, write_file
 from entrepot.errors import NameExists, UnsafeEntry
@@ -26,6 +26,9 @@ from entrepot.logs import log_event
 from entrepot.names import check_name
 from entrepot.spool.areas import Areas, open_entry
 from entrepot.spool.naming import unique_name
+
+if TYPE_CHECKING:
+    from entrepot.spool.receipts import Receipts
 
 logger = logging.getLogger("entrepot.spool")
 
@@ -43,18 +46,24 @@ _COPY_CHUNK = 1024 * 1024
 class SpoolWriter:
     """The file handed out by :meth:`Spool.writer`: write bytes, it is published on exit."""
 
-    def __init__(self, file: BinaryIO, name: str, tmp_path: Path) -> None:
+    def __init__(
+        self, file: BinaryIO, name: str, tmp_path: Path, digest: Digest | None = None
+    ) -> None:
         self._file = file
+        self._digest = digest
         self.name = name
         self.tmp_path = tmp_path
         #: Where the file was published, set once the ``with`` block succeeded.
         self.path: Path | None = None
 
     def write(self, data: bytes) -> int:
+        if self._digest is not None:
+            self._digest.update(data)
         return self._file.write(data)
 
     def writelines(self, lines: list[bytes]) -> None:
-        self._file.writelines(lines)
+        for line in lines:
+            self.write(line)
 
     def flush(self) -> None:
         self._file.flush()
@@ -67,13 +76,16 @@ class SpoolWriter:
 
 
 @contextmanager
-def writing(areas: Areas, name: str | None, area: str) -> Iterator[SpoolWriter]:
-    """A :class:`SpoolWriter` published into ``area`` when the block succeeds."""
+def writing(
+    areas: Areas, name: str | None, area: str, digest: Digest | None = None
+) -> Iterator[SpoolWriter]:
+    """A :class:`SpoolWriter` published into ``area`` when the block succeeds; ``digest``
+    sees what is written."""
     final = check_name(name) if name is not None else unique_name()
     areas.folder(area)  # check the area's name before writing anything
     tmp_path = areas.scratch()
     file = os.fdopen(os.open(tmp_path, _CREATE, 0o644), "wb")
-    handle = SpoolWriter(file, final, Path(tmp_path))
+    handle = SpoolWriter(file, final, Path(tmp_path), digest)
     try:
         yield handle
         file.flush()
@@ -162,9 +174,15 @@ def link_into(source: str | os.PathLike[str], tmp_path: str) -> None:
 class Batch:
     """Files collected by :meth:`Spool.batch`, published together on :meth:`commit`."""
 
-    def __init__(self, areas: Areas) -> None:
+    def __init__(
+        self, areas: Areas, receipts: Receipts | None = None, root: Path | None = None
+    ) -> None:
         self.areas = areas
+        self.receipts = receipts
+        self.root = root
         self._pending: list[tuple[str, str]] = []
+        #: Per temporary file: its digest and source, for its receipt.
+        self._origin: dict[str, tuple[Digest | None, str]] = {}
         self.names: list[str] = []
 
     def add_bytes(self, data: bytes, name: str | None = None) -> str:
@@ -173,18 +191,26 @@ class Batch:
         tmp_path = self.areas.scratch()
         write_file(tmp_path, data, durable=False)
         self._pending.append((tmp_path, final))
+        if self.receipts is not None:
+            digest = self.receipts.digest()
+            digest.update(data)
+            self._origin[tmp_path] = (digest, "batch")
         return final
 
     def add_file(self, source: str | os.PathLike[str], name: str | None = None) -> str:
         """Add a copy of the regular file ``source``; return its final name."""
         final = check_name(name if name is not None else os.path.basename(os.fspath(source)))
         tmp_path = self.areas.scratch()
+        digest = self.receipts.digest() if self.receipts is not None else None
         try:
-            copy_into(source, tmp_path, durable=False)  # commit() syncs them all at once
+            # commit() syncs them all at once
+            copy_into(source, tmp_path, durable=False, digest=digest)
         except BaseException:
             _unlink(tmp_path)
             raise
         self._pending.append((tmp_path, final))
+        if self.receipts is not None:
+            self._origin[tmp_path] = (digest, os.path.abspath(source))
         return final
 
     def discard(self) -> None:
@@ -192,6 +218,7 @@ class Batch:
         for tmp_path, _ in self._pending:
             _unlink(tmp_path)
         self._pending.clear()
+        self._origin.clear()
 
     def commit(self) -> list[str]:
         """Make the files durable with one flush, then publish them all into ``new/``.
@@ -211,14 +238,21 @@ class Batch:
                     taken.append(name)
                     continue
                 self.names.append(name)
+                self._received(tmp_path, name)
         finally:
             self._pending.clear()
+            self._origin.clear()
         if areas.durable and self.names:
             fsync_dir(areas.folder("new"))
         log_event(logger, "spool.batch_published", logging.DEBUG, files=len(self.names))
         if taken:
             raise NameExists(f"already in new/, not published: {', '.join(map(repr, taken))}")
         return self.names
+
+    def _received(self, tmp_path: str, name: str) -> None:
+        if self.receipts is not None and self.root is not None:
+            digest, source = self._origin[tmp_path]
+            self.receipts.received(self.root, str(self.root / "new" / name), digest, source)
 
 
 def _fsync_file(path: str) -> None:

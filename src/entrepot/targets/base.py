@@ -39,7 +39,7 @@ from entrepot.logs import log_event
 from entrepot.targets.connection import Connection
 from entrepot.targets.info import PARTIAL_SUFFIX, RemoteInfo, is_partial, listable, split_name
 from entrepot.targets.publish import Conflict, Verify, publish
-from entrepot.targets.transfer import Progress
+from entrepot.targets.transfer import Hasher, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -131,11 +131,15 @@ class Target(Connection, ABC):
         *,
         durable_write: bool = True,
         sync_folder: bool = True,
+        digest: Callable[[], Hasher] | None = None,
     ) -> RemoteInfo:
         """Copy remote ``name`` to ``local``, written under a temporary name and renamed.
 
         ``sync_folder=False`` leaves the folder's sync to a caller that moves the
         file on at once (the data itself is synced with ``durable_write``).
+        ``digest`` (such as :func:`hashlib.sha256`) is called for a fresh digest at
+        each try of the transfer, fed the bytes as they are written: the last one
+        it made holds the file's checksum, with no second read of the file.
         """
         path = "/".join(split_name(name))
         info = self.stat(path)
@@ -145,7 +149,7 @@ class Target(Connection, ABC):
         tmp = final.with_name(f".{final.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
         try:
             with open(tmp, "wb") as dst:
-                self._call(path, self._get_into, path, dst)
+                self._call(path, self._get_into, path, dst, digest)
                 size = dst.tell()
                 if durable_write:
                     dst.flush()
@@ -159,11 +163,21 @@ class Target(Connection, ABC):
         log_event(logger, "targets.downloaded", logging.INFO, url=self.url, name=path, size=size)
         return info
 
-    def _get_into(self, path: str, dst: IO[bytes]) -> None:
+    def _get_into(
+        self, path: str, dst: IO[bytes], digest: Callable[[], Hasher] | None = None
+    ) -> None:
         # From the start again: a reconnected retry must not append to half a file.
         dst.seek(0)
         dst.truncate()
-        self._get(path, dst.write, self._progress(None))
+        write: Callable[[bytes], object] = dst.write
+        if digest is not None:
+            fresh = digest()
+
+            def write(data: bytes) -> None:
+                fresh.update(data)
+                dst.write(data)
+
+        self._get(path, write, self._progress(None))
 
     def read_bytes(self, name: str) -> bytes:
         """The content of the remote file ``name`` (for small files)."""

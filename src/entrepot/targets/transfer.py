@@ -16,12 +16,21 @@ import socket
 import ssl
 import stat
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Protocol
 
-__all__ = ["BLOCK", "Progress", "copy_stream", "digest_of", "md5_like", "send_stream"]
+__all__ = [
+    "BLOCK", "Hasher", "Progress", "copy_stream", "digest_of", "md5_like", "send_stream",
+]  # fmt: skip
 
 #: Called with the number of bytes moved since the previous call.
 Progress = Callable[[int], None]
+
+
+class Hasher(Protocol):
+    """What a :mod:`hashlib` object offers a transfer: fed the bytes as they pass."""
+
+    def update(self, data: bytes, /) -> None: ...
+
 
 #: Bytes per read and write unless a backend chooses otherwise.
 BLOCK = 1024 * 1024

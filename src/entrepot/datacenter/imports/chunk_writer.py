@@ -51,6 +51,8 @@ class ChunkWriter:
         self.clears = options.mode == "update" and options.empty == "clear"
         #: Where rows removed in ``remove`` mode are backed up first.
         self.deleted = deleted
+        #: The backups in ``deleted`` this writer appended removed rows to (names).
+        self.backups: set[str] = set()
         # What the table held as the transaction began, each looked at once:
         # whether it was empty, its greatest key (None: empty).
         self._empty_at_start: bool | None = None
@@ -121,7 +123,10 @@ class ChunkWriter:
             good_keys = [every_key[pos] for pos in good]
             keys_only = [key for key in good_keys if key is not None]
             removed = table_rows.fetch_rows(conn, table, key_names, keys_only)
-            append_backup(self.db, conn, self.deleted, spec.name, spec.column_names, removed)
+            backup = append_backup(
+                self.db, conn, self.deleted, spec.name, spec.column_names, removed
+            )
+            self.backups.add(backup.name)
             table_rows.delete_rows(conn, table, key_names, keys_only)
         return len(good)
 

@@ -39,10 +39,11 @@ from entrepot.datacenter.db_secrets import read_password, refuse_password, with_
 from entrepot.datacenter.imports.finishing import ImportResult
 from entrepot.datacenter.imports.importer import Importer, ProgressCallback
 from entrepot.datacenter.imports.options import ImportOptions
+from entrepot.datacenter.recording import Step, record_steps
 from entrepot.db import masked_url
 from entrepot.errors import DatabaseUnavailable, ImportBusy, JobFailed
 from entrepot.jobs import Job, JobContext
-from entrepot.provenance.events import Kind, Outcome, place_of
+from entrepot.provenance.events import Kind, Outcome
 from entrepot.redact import mask_secrets
 
 #: Parameters of the job that are not import options.
@@ -66,6 +67,7 @@ class ImportJob(Job):
     ``mode`` and any other :class:`ImportOptions` field may be given as
     keywords, or all at once as ``options``.  ``database`` is a URL without
     a password; ``password_env`` or ``password_file`` name where it is.
+    ``provenance=False`` records no event of the file (``imported``…).
     """
 
     kind = "import"
@@ -83,6 +85,7 @@ class ImportJob(Job):
         password_env: str | None = None,
         password_file: str | os.PathLike[str] | None = None,
         on_progress: ProgressCallback | None = None,
+        provenance: bool = True,
         **changes: Any,
     ) -> None:
         if mode is not None:
@@ -98,6 +101,7 @@ class ImportJob(Job):
         self.password_env = password_env
         self.password_file = str(Path(password_file).absolute()) if password_file else None
         self.on_progress = on_progress
+        self.provenance = provenance
         self.result: ImportResult | None = None
         """What the import did, once it has finished."""
         self._center: DataCenter | None = None
@@ -121,6 +125,8 @@ class ImportJob(Job):
             "password_env": self.password_env,
             "password_file": self.password_file,
             **self.options.params(),
+            # Only when off: the parameters of jobs stored before it stay the same.
+            **({} if self.provenance else {"provenance": False}),
         }
 
     @classmethod
@@ -130,6 +136,7 @@ class ImportJob(Job):
             params["file"],
             params["table"],
             options=ImportOptions.from_params(params),
+            provenance=params.get("provenance", True),
             **{key: params.get(key) for key in _PLACE[3:]},
         )
 
@@ -197,21 +204,30 @@ class ImportJob(Job):
     def _record_result(self, ctx: JobContext) -> None:
         """Record the import in the file's provenance (when the run has a ledger)."""
         result = self.result
-        if result is not None:
-            pending = result.pending_file.name if result.pending_file is not None else None
-            details = {
-                "table": result.table, "mode": result.mode, "rows": result.processed,
-                "rows_ok": result.successful, "rows_failed": result.failed,
-                "pending": pending, "finished": result.finished_file.name,
-            }  # fmt: skip
-            record_step(ctx, Kind.IMPORTED, self.root, self.file, details, ctx.extra.get("size"))
+        if result is None or not self.provenance:
+            return
+        pending = result.pending_file.name if result.pending_file is not None else None
+        details = {
+            "table": result.table, "mode": result.mode, "rows": result.processed,
+            "rows_ok": result.successful, "rows_failed": result.failed,
+            "pending": pending, "finished": result.finished_file.name,
+        }  # fmt: skip
+        # A re-run after a kill finds the file gone (the import had finished): size unknown.
+        size = ctx.extra.get("size") or None
+        steps = [Step(Kind.IMPORTED, details, size)]
+        if result.mode == "remove" and result.successful:
+            backups = self._importer.backups if self._importer is not None else []
+            removed = {"table": result.table, "rows": result.successful, "backups": backups}
+            steps.append(Step(Kind.REMOVED, removed))
+        record_steps(ctx, self.root, self.file, steps)
 
     def cleanup(self, ctx: JobContext, error: JobFailed | None) -> None:
-        if error is not None and self.result is None:
+        if error is not None and self.result is None and self.provenance:
             why = error.__cause__ or error
             details = {"table": self.table, "mode": self.mode, "reason": str(why),
                        "error": type(why).__name__, "code": error.code}  # fmt: skip
-            record_step(ctx, Kind.FAILED, self.root, self.file, details, outcome=Outcome.FAILED)
+            failed = Step(Kind.FAILED, details, outcome=Outcome.FAILED)
+            record_steps(ctx, self.root, self.file, [failed])
         importer, self._importer = self._importer, None
         center, self._center = self._center, None
         try:
@@ -221,30 +237,3 @@ class ImportJob(Job):
         finally:
             if center is not None:
                 center.close()
-
-
-def record_step(
-    ctx: JobContext,
-    kind: Kind,
-    root: Path,
-    file: str,
-    details: Mapping[str, Any],
-    size: int | None = None,
-    *,
-    outcome: Outcome = Outcome.OK,
-) -> None:
-    """Record one step of a data center file in its provenance, in one transaction.
-
-    The recorder also files what ``entrepot dc upload`` left in the state
-    folder's journal, so the upload precedes its import in the trace.
-    """
-    ledger = ctx.ledger
-    if ledger is None:
-        return
-    from entrepot.provenance.recorder import Recorder
-
-    with Recorder(ledger.engine, state_dir=ledger.state_dir, job_id=ctx.job_id) as recorder:
-        recorder.record(
-            kind, place_of(root), file, size=size, outcome=outcome,
-            attempt=ctx.attempt, details=details,
-        )  # fmt: skip

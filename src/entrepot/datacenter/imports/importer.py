@@ -158,6 +158,11 @@ class Importer:
         self.cleanup(None)
         return result
 
+    @property
+    def backups(self) -> list[str]:
+        """The backups in ``deleted/`` this import (in this process) wrote removed rows to."""
+        return sorted(self._writer.backups) if self._writer is not None else []
+
     def prepare(self) -> None:
         """Register the import, or resume the unfinished one of this file."""
         self.tree.ensure()
