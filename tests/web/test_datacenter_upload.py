@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import AsyncIterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import anyio
@@ -64,7 +65,10 @@ def receive(
             limit=limit,
         )
 
-    return anyio.run(run)
+    # A thread of its own: the browser tests' Playwright keeps an event loop running in
+    # this worker's main thread, where anyio.run would refuse to start another.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, run).result()
 
 
 @pytest.fixture
