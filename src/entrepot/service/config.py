@@ -309,10 +309,9 @@ class ServiceConfig(_Section):
     """The daemon itself."""
 
     listen: str | None = None
-    #: The operator's token (everything); ``viewer_token_file``: read-only access.
+    #: The operator's token and the viewer's (read only); the dashboard needs the first.
     token_file: Path | None = None
     viewer_token_file: Path | None = None
-    #: The web dashboard on ``listen`` (it needs ``token_file``).
     dashboard: bool = True
     state: Path = Path("state")
     ledger: str | None = None
@@ -339,10 +338,9 @@ class ServiceConfig(_Section):
     @field_validator("listen")
     @classmethod
     def _address(cls, value: str | None) -> str | None:
-        if value is not None:
-            _host, sep, port = value.rpartition(":")
-            if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-                raise ValueError("listen is HOST:PORT, e.g. '127.0.0.1:9180'")
+        _host, sep, port = (value or "x:0").rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError("listen is HOST:PORT, e.g. '127.0.0.1:9180'")
         return value
 
     @field_validator("ledger")
