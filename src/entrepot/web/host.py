@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.engine import Engine
 
-from entrepot.jobs import BACKLOG_STATES, JobRecord, JobState, Ledger
+from entrepot.jobs import BACKLOG_STATES, Backlog, JobRecord, JobState, Ledger
 from entrepot.logs import log_event
 from entrepot.service.checking import TargetCheck, check_target
 from entrepot.service.config import ArchiveConfig, Config
@@ -99,8 +99,7 @@ class DaemonHost:
 
     @property
     def last_reload(self) -> Mapping[str, Any] | None:
-        last: Mapping[str, Any] | None = self.daemon.status()["last_reload"]
-        return last
+        return self.daemon.last_reload
 
     def status(self) -> Mapping[str, Any]:
         return self.daemon.status()
@@ -111,8 +110,9 @@ class DaemonHost:
         self.daemon.request_reload()
         deadline = time.monotonic() + RELOAD_WAIT
         while time.monotonic() < deadline:
+            # The daemon replaces its last-reload record at each reload.
             after = self.last_reload
-            if after is not None and after is not before and after != before:
+            if after is not None and after is not before:
                 return after
             time.sleep(0.05)
         return {"at": None, "ok": False, "problems": ["the service did not reload in time"]}
@@ -134,17 +134,7 @@ class DaemonHost:
         return record
 
     def drop(self, job_id: str, reason: str) -> JobRecord:
-        reason = reason.strip()
-        if not reason:
-            raise ValueError("dropping a job needs a reason")
-        ledger = self.ledger
-        job = ledger.find(job_id)
-        record = ledger.set_state(
-            job.id, JobState.DROPPED, reason=reason, from_states=BACKLOG_STATES
-        )
-        log_event(logger, "jobs.dropped", logging.WARNING, job_id=job.id, reason=reason,
-                  by="dashboard")  # fmt: skip
-        return record
+        return Backlog(self.ledger).drop(job_id, reason)
 
     def check_target(self, name: str) -> TargetCheck:
         if name not in self.config.targets:
