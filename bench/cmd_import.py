@@ -134,14 +134,17 @@ class Expected:
     empty_ship_dates: int = 0
 
 
-def generate(path: Path, rows: int) -> Expected:
-    rng = random.Random(12)
-    wanted = {1, 2, rows // 2, rows, *random.Random(7).sample(range(1, rows + 1), min(rows, 36))}
+def generate(path: Path, rows: int, first: int = 1) -> Expected:
+    """``rows`` orders with ids ``first``…, written to ``path``; what the table must hold."""
+    rng = random.Random(12 + first - 1)
+    ids = range(first, first + rows)
+    wanted = {ids[0], ids[1 % rows], ids[rows // 2 - 1], ids[-1]}
+    wanted |= set(random.Random(7).sample(ids, min(rows, 36)))
     expected = Expected(rows)
     start = datetime.date(2023, 1, 1)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         handle.write(",".join(COLUMNS) + "\r\n")
-        for number in range(1, rows + 1):
+        for number in ids:
             quantity, cents = rng.randint(1, 100), rng.randint(50, 99_999)
             ordered = start + datetime.timedelta(days=rng.randint(0, 700))
             shipped = ordered + datetime.timedelta(days=rng.randint(0, 14))
