@@ -86,22 +86,30 @@ def where_time_went(results: Results) -> None:
             print("| " + " | ".join(cells) + " |")
 
 
+def cpu_per_unit(row: Row, prefix: str) -> float:
+    """Milliseconds of CPU per object or row of the processes named ``prefix…``."""
+    spent = sum(v for name, v in row["cpu_s"].items() if name.startswith(prefix))
+    return 1000 * spent / row["timed_units"]
+
+
 def per_unit(results: Results, units: dict[str, str]) -> None:
-    print("\nPostgreSQL per object or row (medians): commits of the bench's databases, "
-          "WAL flushes of the server and their time, WAL bytes")  # fmt: skip
-    print("| work | instances | commits | WAL flushes | WAL flush time | WAL bytes |")
-    print("|---|---|---|---|---|---|")
+    print("\nPer object or row (medians): CPU of our instances (all of them), of PostgreSQL "
+          "and of SeaweedFS; commits in the ledger and in the data center's database; "
+          "the server's WAL flushes, "
+          "their time and the WAL written")  # fmt: skip
+    print("| work | instances | serve CPU | PostgreSQL CPU | SeaweedFS CPU "
+          "| commits: ledger / data | WAL flushes | WAL flush time | WAL bytes |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for work, by_count in results.items():
-        unit = units[work].split("/")[0].rstrip("s")
         for count, rows in by_count.items():
-            cells = [
-                work,
-                str(count),
-                f"{median(rows, lambda r: r['pg']['commits']):.3g} per {unit}",
-                f"{median(rows, lambda r: r['pg']['wal_syncs']):.3g}",
-                f"{median(rows, lambda r: r['pg']['wal_sync_ms']):.3g} ms",
-                f"{median(rows, lambda r: r['pg']['wal_bytes']):,.0f} B",
-            ]
+            cells = [work, str(count)]
+            cells += [f"{median(rows, lambda r, g=g: cpu_per_unit(r, g)):.3g} ms"
+                      for g in ("central", "postgres", "weed")]  # fmt: skip
+            commits = [median(rows, lambda r, k=k: r["pg"][k]) for k in ("commits", "data commits")]
+            cells.append(" / ".join(f"{n:.3g}" for n in commits))
+            for key, unit in (("wal_syncs", ""), ("wal_sync_ms", " ms")):
+                cells.append(f"{median(rows, lambda r, k=key: r['pg'][k]):.3g}{unit}")
+            cells.append(f"{median(rows, lambda r: r['pg']['wal_bytes']):,.0f} B")
             print("| " + " | ".join(cells) + " |")
 
 

@@ -248,20 +248,28 @@ class Profile:
 
 
 def pg_counters(url: str, databases: list[str]) -> dict[str, float]:
-    """The server's WAL flushes (count, ms) and bytes, and the commits of ``databases``."""
+    """The server's WAL flushes (count, ms) and bytes; the commits in each of ``databases``.
+
+    The commits are named ``commits`` (the first database: the ledger) and
+    ``data commits`` (the others: the data center's).
+    """
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
         wal = conn.execute("SELECT wal_sync, wal_sync_time, wal_bytes FROM pg_stat_wal").fetchone()
-        commits = conn.execute(
-            "SELECT sum(xact_commit) FROM pg_stat_database WHERE datname = ANY(%s)", (databases,)
-        ).fetchone()
-    assert wal is not None and commits is not None
+        commits = dict(
+            conn.execute(
+                "SELECT datname, xact_commit FROM pg_stat_database WHERE datname = ANY(%s)",
+                (databases,),
+            ).fetchall()
+        )
+    assert wal is not None
     return {
         "wal_syncs": float(wal[0]),
         "wal_sync_ms": float(wal[1]),
         "wal_bytes": float(wal[2]),
-        "commits": float(commits[0] or 0),
+        "commits": float(commits.get(databases[0]) or 0),
+        "data commits": float(sum(commits.get(name) or 0 for name in databases[1:])),
     }
 
 
