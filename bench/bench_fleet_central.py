@@ -1,6 +1,6 @@
 """Central throughput of a fleet: fetch and import with 1 and 2 ``entrepot serve`` instances.
 
-    .venv/bin/python bench/bench_fleet_central.py [--rounds 3] [--small 1000] [--large 100]
+    .venv/bin/python bench/bench_fleet_central.py [--rounds 3] [--small 1000] [--large 200]
         [--files 100] [--rows 5000] [--instances 1,2] [--only fetch|import] [--json FILE]
 
 What a central site runs: N ``entrepot serve --config FILE`` processes (the
@@ -201,7 +201,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--small", type=int, default=1000, help="4 KiB objects (default 1000)")
-    parser.add_argument("--large", type=int, default=100, help="1 MiB objects (default 100)")
+    parser.add_argument("--large", type=int, default=200, help="1 MiB objects (default 200)")
     parser.add_argument("--files", type=int, default=100, help="CSV files (default 100)")
     parser.add_argument("--rows", type=int, default=5000, help="rows per file (default 5000)")
     parser.add_argument("--instances", default="1,2", help="instance counts (default 1,2)")

@@ -306,12 +306,13 @@ class Window:
         """The window's figures (PostgreSQL's counters come later: :meth:`pg_spent`)."""
         cpu, delays, disk = self.book.read(), self.book.delays(), disk_busy(self.folder)
         spent = CpuBook.spent(self.cpu, cpu)
-        cores = os.cpu_count() or 1
+        seconds, cores = spent["at"], os.cpu_count() or 1
         return {
+            "cpu_window_s": spent.pop("at"),
             "cpu_s": {name: round(value, 3) for name, value in spent.items()},
-            "share": {name: value / (spent["at"] * cores) for name, value in spent.items()},
+            "share": {name: value / (seconds * cores) for name, value in spent.items()},
             "runq_s": {name: round(delays[name] - self.delays[name], 3) for name in delays},
-            "disk_busy": (disk[1] - self.disk[1]) / spent["at"],
+            "disk_busy": (disk[1] - self.disk[1]) / seconds,
             "disk_flushes": disk[2] - self.disk[2],
             "pg_waits": {what: round(n, 3) for what, n in self.sampler.averages().items()},
             "profile": self.profile.stop() if self.profile else {},
