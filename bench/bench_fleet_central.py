@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_fleet_central.py [--rounds 3] [--small 1000] [--large 200]
         [--files 100] [--rows 5000] [--instances 1,2] [--only fetch|import] [--json FILE]
+        [--profile [PY_SPY]]
 
 What a central site runs: N ``entrepot serve --config FILE`` processes (the
 virtual environment's console script), each with its own instance name,
@@ -38,9 +39,16 @@ and all its processes), of ``weed``, of this script, and of the rest of the
 machine (other people's work), each as a share of the machine's cores; how
 long each waited for a core; the disk's busy time; and what PostgreSQL's
 backends were doing, sampled from ``pg_stat_activity`` (on a core, or
-waiting on the WAL's fsync, a lock…).  ``uptime`` is printed before and
+waiting on the WAL's fsync, a lock…); the server's WAL flushes and their
+time (``pg_stat_wal``; the script turns ``track_wal_io_timing`` on) and the
+commits of the ledger and of the data database.  ``--profile`` adds, after
+each workload's rounds, one run of one instance under ``py-spy record
+--idle`` (not counted in the figures): where its working thread was — in
+PostgreSQL's driver, in S3 requests, in a line of ours that calls
+``os.fsync``, or elsewhere in Python.  ``uptime`` is printed before and
 after.  Figures are medians over the rounds; the ratio 2 ÷ 1 is the median
-of the per-round ratios.
+of the per-round ratios.  ``FLEET_BENCH_KEEP=1`` keeps each run's folders
+(configurations, logs, spools) in ``bench/.work/fleet-central/``.
 """
 
 from __future__ import annotations
