@@ -1,7 +1,8 @@
 """Provenance: a trace among 10 million events, and what recording costs a shipment.
 
     .venv/bin/python bench/bench_provenance.py [--events 10000000] [--lookups 200]
-        [--files 2000] [--size 4096] [--rounds 5] [--no-postgres] [--work lookup,ship]
+        [--files 2000] [--size 4096] [--rounds 5] [--no-postgres] [--no-sqlite]
+        [--work lookup,ship]
 
 Two measurements:
 
@@ -221,7 +222,7 @@ def size_on_disk(url: str) -> dict[str, float]:
 def lookup_rows(args: Any, base: Path) -> list[dict[str, Any]]:
     rows = []
     with ExitStack() as stack:
-        urls = {"sqlite": f"sqlite:///{base / 'lookup.sqlite3'}"}
+        urls = {} if args.no_sqlite else {"sqlite": f"sqlite:///{base / 'lookup.sqlite3'}"}
         (base / "lookup.sqlite3").unlink(missing_ok=True)
         if not args.no_postgres:
             from tests.servers import postgres
@@ -316,6 +317,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true", help="the look-up on PostgreSQL only")
     parser.add_argument("--work", default="lookup,ship")
     args = parser.parse_args()
     base = scratch("provenance")

@@ -41,7 +41,7 @@ from entrepot.archive import compress
 from entrepot.archive.naming import candidates
 from entrepot.archive.reader import OPEN_SUFFIX
 from entrepot.archive.sealnote import HeldNote, SealNote, note_path
-from entrepot.errors import NameExists
+from entrepot.errors import ArchiveError, NameExists
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,6 @@ class HandOff:
         """
         directory = open_path.parent
         archive = archive_id or (_archive_id(open_path) if self._noted else None)
-        # Format 1 has no archive id: such a file is never recovered, nor noted.
         seal = _Seal(name, records, archive) if archive is not None else None
         try:
             if self.compression:
@@ -181,7 +180,8 @@ class HandOff:
             return None
         root = Path(self.spool.root)
         for area in sorted(os.listdir(root)):
-            if not (root / area).is_dir():
+            # A link still in tmp/ was never published: the spool's recovery removes it.
+            if area == "tmp" or not (root / area).is_dir():
                 continue
             with os.scandir(root / area) as entries:
                 for entry in entries:
@@ -255,8 +255,9 @@ class HandOff:
             temp = directory / (candidate + suffix + OPEN_SUFFIX)
             if target.exists():
                 continue
+            # A fresh hash per try: a try given up for a taken name fed it already.
+            hashed = {} if digest is None else {"digest": digest.copy()}
             try:
-                hashed = {} if digest is None else {"digest": digest}
                 size = compress.compress_file(
                     open_path, temp, self.compression, durable=self.durable, **hashed
                 )
@@ -267,7 +268,7 @@ class HandOff:
                 temp.unlink(missing_ok=True)
                 raise
             if seal is not None:
-                seal.checksum = _checksum(digest)
+                seal.checksum = _checksum(hashed.get("digest"))
             self._note(seal, open_path, target, temp)
             try:
                 durable.publish(temp, target, durable=self.durable)
@@ -335,11 +336,13 @@ def _sha256_of(path: Path) -> Any:
     return digest
 
 
-def _archive_id(path: Path) -> str | None:
+def _archive_id(path: Path) -> str:
     from entrepot.archive.series import peek_header
 
     header = peek_header(path)
-    return header.archive_id.hex if header is not None else None
+    if header is None:
+        raise ArchiveError(f"{path.name}: not a format-2 archive, which alone is sealed here")
+    return header.archive_id.hex
 
 
 def _open_spool(path: str | os.PathLike[str]) -> Any:
