@@ -8,6 +8,7 @@ otherwise the real one:
 * ``before-note``: sealed in place, before the hand-off's note is written;
 * ``before-rename``: the note written, before ``X.open`` becomes final;
 * ``before-handoff``: renamed, before the spool has it;
+* ``in-spool-tmp``: linked into the spool's ``tmp/``, not yet published there;
 * ``before-journal``: in the spool, before its events are journaled;
 * ``before-settle``: journaled, before the local copy and the note go;
 * ``after``: every step done (killed from the ``on_close`` hook).
@@ -39,7 +40,10 @@ from entrepot.spool import Spool
 
 RECORDS = 7
 TEMPLATE = "events-{seq}.arc"
-POINTS = ("before-note", "before-rename", "before-handoff", "before-journal", "before-settle")
+POINTS = (
+    "before-note", "before-rename", "before-handoff", "in-spool-tmp", "before-journal",
+    "before-settle",
+)  # fmt: skip
 
 #: Writes RECORDS records and closes the writer, killed at the point named by argv[1].
 CHILD = """
@@ -67,6 +71,9 @@ elif point == "before-rename":
     after(sealnote.HeldNote, "write")
 elif point == "before-handoff":
     before(handoff.HandOff, "_deliver")
+elif point == "in-spool-tmp":
+    from entrepot.spool.areas import Areas
+    before(Areas, "publish")
 elif point == "before-journal":
     before(handoff.HandOff, "_record")
 elif point == "before-settle":
