@@ -7,11 +7,15 @@ finished again by recovery, which journals them again
 (:mod:`entrepot.archive.sealnote`): when journals are added to the
 database, :func:`unrecorded` keeps only the events of archives not recorded
 yet — looked up through the index on (name, place, kind), a few rows each.
+On PostgreSQL the look-up holds a transaction lock on the archive's id, so
+two processes adding its journals at once add its events once; each
+hand-off journals one archive, so a transaction holds one such lock.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -50,6 +54,11 @@ def unrecorded(conn: Connection, rows: Sequence[Row]) -> list[Row]:
         if (kind, place, name, archive) in seen:
             continue
         seen.add((kind, place, name, archive))
+        if conn.dialect.name == "postgresql":
+            # Two processes adding two journals of one archive at once: the second waits
+            # for the first to commit, then sees its events (SQLite's writers take turns).
+            key = zlib.crc32(f"entrepot_archive:{archive}".encode()) & 0x7FFFFFFF
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         recorded = conn.execute(
             sa.select(t.c.details).where(t.c.name == name, t.c.place == place, t.c.kind == kind)
         ).scalars()
