@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from entrepot.cli import console
+from entrepot.cli import console, fetchclaims
 from entrepot.cli.console import emit_json, human_size, is_quiet, print_error, say, shown, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
@@ -136,6 +136,7 @@ def _result_json(job: RouteJob, result: RunResult | None) -> dict[str, Any]:
         "attempts": result.attempts if result else 0,
         "error": str(result.error) if result and result.error else None,
         "exit_code": int(_code(result, report.skipped)) if result else int(ExitCode.OK),
+        **fetchclaims.in_doubt(job),
     }
 
 
@@ -167,6 +168,7 @@ def _finish(job: RouteJob, result: RunResult, verb: str, as_json: bool) -> int:
             f"{verb}: {len(report.done)} files, {human_size(report.bytes)}; "
             f"{len(report.failed)} failed; job {shown(result.job_id)} {result.outcome}"
         )
+    fetchclaims.warn_in_doubt(job, as_json)
     if result.ok:
         return code
     cause = result.error.__cause__ if result.error else None
@@ -346,6 +348,8 @@ def fetch(
             "--claim-lease", parser=parse_duration, help="Claims of a silent fetcher: 300s."
         ),
     ] = None,
+    finish: fetchclaims.FinishOption = None,
+    release: fetchclaims.ReleaseOption = None,
     create: Annotated[
         bool, typer.Option("--create", help="Create the spool if it does not exist.")
     ] = False,
@@ -383,6 +387,8 @@ def fetch(
     if not (create and dry_run):
         (local.prepare() if create else local).check()
     state, ledger = run_ledger(job, spool_name, wanted, state, ledger)
+    if finish is not None or release is not None:
+        return fetchclaims.settle_by_hand(job, state, ledger, finish, release)
     if dry_run:
         into = f"{job.spool_path}/new"
         plan = [(info.name, info.size, f"{into}/{info.name}") for info in job.route.plan()]

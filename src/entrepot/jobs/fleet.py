@@ -140,7 +140,8 @@ class FleetLog(RunLog):
                 .where(job.lease_until.is_not(None))
                 .values(lease_until=now + timedelta(seconds=lease))
             )
-            renew_claims(conn, self.instance, now, lease)
+            # Claims of an earlier life of this instance are not renewed: they lapse.
+            renew_claims(conn, self.instance, now, lease, since=started_at)
 
     def stopped(self) -> None:
         """Say that this instance stopped cleanly (it is then not reported silent)."""

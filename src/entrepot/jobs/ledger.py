@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import Migration, ensure_schema, make_engine, masked_url, write_transaction
 from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
-from entrepot.jobs.claims import ClaimLog
+from entrepot.jobs.claims import ClaimLog, add_landing
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.depth import depth_table, hour_of
 from entrepot.jobs.fleet import FleetLog, add_fleet, in_reach
@@ -105,6 +105,7 @@ MIGRATIONS = (
     Migration(
         4, "the backlog's depth hour by hour; routes' newest jobs and failures", _add_dashboard
     ),
+    Migration(5, "claims landing: in doubt once lapsed, never taken over", add_landing),
 )
 
 
