@@ -42,8 +42,8 @@ class Throttle:
             except OSError:
                 client.close()
                 continue
-            threading.Thread(target=self._pipe, args=(client, server, 0), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, self.rate), daemon=True).start()
+            for ends in ((client, server, 0.0), (server, client, self.rate)):
+                threading.Thread(target=self._pipe, args=ends, daemon=True).start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, rate: float) -> None:
         with contextlib.suppress(OSError):

@@ -10,14 +10,13 @@ fetch) or ``--release NAME`` (it is not: the object is fetched again).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from entrepot.cli.console import print_error, say, shown
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.ledgers import open_ledger
+from entrepot.cli.ledgers import LedgerChoice, open_ledger
 
 if TYPE_CHECKING:
     from entrepot.ship.jobs import RouteJob
@@ -70,11 +69,7 @@ def warn_in_doubt(job: RouteJob, as_json: bool) -> None:
 
 
 def settle_by_hand(
-    job: RouteJob,
-    state: Path | None,
-    ledger_url: str | None,
-    finish: str | None,
-    release: str | None,
+    job: RouteJob, where: LedgerChoice, finish: str | None, release: str | None
 ) -> int:
     """``--finish NAME`` / ``--release NAME``: the operator's answer for a claim in doubt."""
     from entrepot.ship import landing
@@ -83,7 +78,7 @@ def settle_by_hand(
     if (finish is None) == (release is None) or not job.route.options.claims:
         raise typer.BadParameter("give --claims and one of --finish NAME or --release NAME")
     name = finish if finish is not None else str(release)
-    with open_ledger(state, ledger_url) as ledger:
+    with open_ledger(*where) as ledger:
         instance = job.route.instance or ledger.instance
         claims = FetchClaims(ledger, source_identity(job.route), instance)
         landing.settle_by_hand(claims, name, landed=finish is not None)
