@@ -60,7 +60,7 @@ def _claim(ledger: str) -> Any:
 
 
 def test_a_file_landed_on_another_host_is_never_fetched_again_and_its_holder_settles_it(
-    s3_server: Any, postgres_url: str, tmp_path: Path
+    s3_server: Any, postgres_url: str, tmp_path: Path, cli: Any
 ) -> None:
     one, two = _spool(tmp_path / "central-1"), _spool(tmp_path / "central-2")
     _killed_after("landed", s3_server, postgres_url, one)
@@ -72,6 +72,11 @@ def test_a_file_landed_on_another_host_is_never_fetched_again_and_its_holder_set
     assert s3_server.keys() == [NAME]  # nor deleted: the holder's spool decides
     doubt = json.loads(out)["in_doubt"]
     assert [(d["name"], d["holder"], d["local"]) for d in doubt] == [(NAME, "central-1", LOCAL)]
+    code, shown, _ = cli("status", "--fleet", "--ledger", postgres_url, "--json")
+    assert code == 1  # needs attention
+    assert [(d["name"], d["holder"]) for d in json.loads(shown)["in_doubt"]] == [
+        (NAME, "central-1")
+    ]
     # A consumer takes the file on from new/ before central-1 starts again.
     os.unlink(one / "new" / LOCAL)
     assert finished(fetcher(s3_server, "central-1", one, postgres_url, *LEASE)) == 0
