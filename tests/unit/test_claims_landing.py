@@ -61,11 +61,13 @@ def test_a_heartbeat_renews_only_the_claims_of_this_life(tmp_path: Path) -> None
     with alpha, beta:
         earlier = alpha.claim_key("object", "old", lease=60)  # then alpha was killed
         clock.advance(10)
+        again = Ledger(f"sqlite:///{tmp_path / 'fleet.sqlite3'}", clock=clock, instance="alpha")
         started = clock.now()  # alpha starts again
-        now = alpha.claim_key("object", "new", lease=60)
+        now = again.claim_key("object", "new", lease=60)
         assert earlier is not None and now is not None
         for _ in range(10):
             clock.advance(20)
-            alpha.beat(started_at=started, generation=1, every=10, lease=60, report={})
+            again.beat(started_at=started, generation=1, every=10, lease=60, report={})
+        again.close()
         assert beta.claim_key("object", "old", lease=60) is not None  # lapsed, taken over
         assert beta.claim_key("object", "new", lease=60) is None  # renewed all along

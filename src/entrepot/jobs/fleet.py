@@ -105,6 +105,8 @@ def add_fleet(conn: Connection) -> None:
 class FleetLog(RunLog):
     """Heartbeats and claims of due jobs; part of :class:`~entrepot.jobs.Ledger`."""
 
+    opened_at: datetime
+
     def beat(
         self,
         *,
@@ -141,7 +143,7 @@ class FleetLog(RunLog):
                 .values(lease_until=now + timedelta(seconds=lease))
             )
             # Claims of an earlier life of this instance are not renewed: they lapse.
-            renew_claims(conn, self.instance, now, lease, since=started_at)
+            renew_claims(conn, self.instance, now, lease, since=self.opened_at)
 
     def stopped(self) -> None:
         """Say that this instance stopped cleanly (it is then not reported silent)."""

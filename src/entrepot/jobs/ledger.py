@@ -136,6 +136,9 @@ class Ledger(FleetLog, ClaimLog):
         lease: float | None = None,
     ) -> None:
         self.clock = clock
+        #: When this process opened the ledger: its heartbeat renews only the claims
+        #: made since (those of an earlier life of its instance lapse).
+        self.opened_at = clock.now()
         self.instance = instance_for(instance)
         self.lease = lease
         #: The state folder that goes with this ledger (where journals are kept), if any.
