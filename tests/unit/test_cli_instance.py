@@ -2,7 +2,8 @@
 from the config): explicit > the configuration's ``[service] instance`` > $ENTREPOT_INSTANCE
 > the host's name, the same rule for every command kind (:mod:`entrepot.instances`) —
 a route run (``ship``, ``fetch``), a backlog re-run, a ledger opened without a
-configuration.
+configuration (``dc import``; ``ship`` between a folder and a URL, which never
+reads the configuration).
 """
 
 from __future__ import annotations
@@ -73,12 +74,12 @@ def test_route_runs_record_the_configured_instance(site: Path, cli: object) -> N
     Spool(site / "spools" / "outbox").publish_bytes(b"a\n", "a.csv")
     assert cli("ship", "to-partner")[0] == 0  # type: ignore[operator]
     assert cli("fetch", "from-partner")[0] == 0  # type: ignore[operator]
-    # Paths and a URL, with the configuration named: still the service's instance.
+    # A folder and a URL never read the configuration: the environment names it.
     Spool(site / "spools" / "outbox").publish_bytes(b"b\n", "b.csv")
     plain = ("ship", "spools/outbox", f"file://{site / 'remote'}", "--state", "other")
     assert cli(*plain)[0] == 0  # type: ignore[operator]
     assert _instances(site / "state") == ["from-config", "from-config"]
-    assert _instances(site / "other") == ["from-config"]
+    assert _instances(site / "other") == ["from-env"]
 
 
 def test_a_backlog_retry_runs_the_service_s_own_jobs(site: Path, cli: object) -> None:

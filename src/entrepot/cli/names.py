@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ConfigOption",
     "NamedTarget",
-    "config_instance",
     "configured_ledger",
     "is_name",
     "ledger_for",
@@ -166,15 +165,6 @@ def configured_ledger(config: Config, state: Path | None, ledger: str | None) ->
     if state is not None or ledger:
         return LedgerChoice(state, ledger, config.service.instance)
     return LedgerChoice(config.service.state, config.service.ledger, config.service.instance)
-
-
-def config_instance(given: Path | None) -> str | None:
-    """The ``[service] instance`` of the configuration named by ``--config`` or
-    ``$ENTREPOT_CONFIG``, if there is one (:mod:`entrepot.instances`)."""
-    if given is None and not os.environ.get("ENTREPOT_CONFIG"):
-        return None
-    file = config_file(given)
-    return _read(file).service.instance if file.is_file() else None
 
 
 def ledger_for(given: Path | None, state: Path | None, ledger: str | None) -> LedgerChoice:

@@ -122,7 +122,8 @@ def run_ledger(
     job: RouteJob, spool_name: str | None, wanted: Wanted, state: Path | None, ledger: str | None
 ) -> LedgerChoice:
     """Where the run is recorded, and as which instance: a run made from configured names,
-    in the configuration's (so too with a configuration named, but only paths and URLs)."""
+    in the configuration's ledger, as its instance; one between a folder and a URL never
+    reads the configuration (``$ENTREPOT_INSTANCE`` or the host name names it)."""
     if not (spool_name or job.origin):
-        return LedgerChoice(state, ledger, names.config_instance(wanted.config))
+        return LedgerChoice(state, ledger)
     return names.configured_ledger(names.load(wanted.config, job.name), state, ledger)
