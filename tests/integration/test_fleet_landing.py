@@ -7,7 +7,7 @@ PostgreSQL and real processes — each killed by itself at the exact point
   another instance, shown by ``entrepot fetch --claims``, settled by its holder
   when it starts again — even once a consumer took the file on from ``new/``;
 * killed before the rename: its holder fetches it again, once;
-* on a shared spool another instance sees the file and finishes the claim;
+* another instance fetching into the same spool settles it as the holder would;
 * an operator settles a claim in doubt with ``--finish`` / ``--release``.
 """
 
@@ -101,15 +101,17 @@ def test_a_file_not_yet_renamed_is_fetched_again_by_its_holder_once(
     assert os.listdir(one / "tmp" / "landing") == []
 
 
-def test_on_a_shared_spool_another_instance_finishes_a_claim_in_doubt(
-    s3_server: Any, postgres_url: str, tmp_path: Path
+@pytest.mark.parametrize("point", ["landing", "landed"])
+def test_on_a_shared_spool_another_instance_settles_a_claim_in_doubt(
+    s3_server: Any, postgres_url: str, tmp_path: Path, point: str
 ) -> None:
     shared = _spool(tmp_path / "shared")
-    _killed_after("landed", s3_server, postgres_url, shared)
+    _killed_after(point, s3_server, postgres_url, shared)
     assert finished(fetcher(s3_server, "central-2", shared, postgres_url, *LEASE)) == 0
-    assert _new(shared) == {LOCAL}
+    assert _new(shared) == {LOCAL}  # landed: kept; not yet: fetched again — once
     assert s3_server.keys() == []
     assert _claim(postgres_url) == ([], 1)
+    assert os.listdir(shared / "tmp" / "landing") == []
 
 
 @pytest.mark.parametrize("answer", ["--finish", "--release"])

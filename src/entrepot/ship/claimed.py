@@ -172,6 +172,7 @@ class FetchClaims:
             "mtime_ns": st.st_mtime_ns,
             "spool": str(spool.root.resolve()),
             "host": socket.gethostname(),
+            "pid": os.getpid(),
             "by": self.instance,
         }
         return self.ledger.land_key(claim, {**(claim.detail or {}), "landing": landing})

@@ -8,19 +8,21 @@ already, where a consumer may even have taken it on), nor delete it (it may
 be nowhere).  The answer is on the spool's file system, and only there:
 
 * the file is in ``new/`` under its recorded name, size and time — it landed;
-* otherwise, on the spool it was fetched into (the same instance, the same
-  folder): its download is still at ``tmp/landing/<token>`` — it did not
-  land (the rename is what removes it; the folder was synced before the
-  claim was marked) — or it is gone, renamed into ``new/`` and taken on
-  from there since.
+* otherwise, on the spool it was fetched into (the same folder on the same
+  host), once its fetcher's process is gone: its download is still at
+  ``tmp/landing/<token>`` — it did not land (the rename is what removes
+  it; the folder was synced before the claim was marked) — or it is gone,
+  renamed into ``new/`` and taken on from there since.
 
 :func:`settle` runs at the start of every claimed fetch: a claim that
 landed is finished (and its object deleted by the listing that follows), one
-that did not is released and fetched again.  Another instance can settle
-only a claim whose file it sees in its own ``new/`` (a spool shared between
-hosts); the others stay in doubt, shown by ``entrepot fetch --claims`` and
-``entrepot status --fleet``, until their instance starts again, or an
-operator who knows the answer settles them (:func:`settle_by_hand`).
+that did not is released and fetched again — by the instance that starts
+again, or any other fetching into that spool on that host.  An instance on
+another host can settle only a claim whose file it sees in its own
+``new/`` (a spool shared between hosts); the others stay in doubt, shown
+by ``entrepot fetch --claims`` and ``entrepot status --fleet``, until
+their instance starts again, or an operator who knows the answer settles
+them (:func:`settle_by_hand`).
 """
 
 from __future__ import annotations
@@ -28,10 +30,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from typing import TYPE_CHECKING
+import socket
+from typing import TYPE_CHECKING, Any
 
 from entrepot.errors import UnknownName
 from entrepot.logs import log_event
+from entrepot.processes import process_gone
 from entrepot.ship.claimed import LANDING, landing_of
 
 if TYPE_CHECKING:
@@ -54,8 +58,7 @@ def _landed(claims: FetchClaims, claim: Claim, spool: Spool) -> bool | None:
     else:
         if (st.st_size, st.st_mtime_ns) == (landing.get("size"), landing.get("mtime_ns")):
             return True
-    ours = claim.holder == claims.instance and landing.get("spool") == str(spool.root.resolve())
-    if not ours:
+    if not _answers_for(landing, spool):
         return None
     scratch = spool.area("tmp") / LANDING / str(landing.get("scratch", claim.token))
     try:
@@ -64,6 +67,17 @@ def _landed(claims: FetchClaims, claim: Claim, spool: Spool) -> bool | None:
         return True  # renamed into new/, and taken on from there since
     # A second link: a publish by link and unlink stopped half-way; new/ has it.
     return links > 1
+
+
+def _answers_for(landing: dict[str, Any], spool: Spool) -> bool:
+    """Whether ``spool`` is where the claim was landing, and its fetcher is surely gone:
+    the same folder on this host, the process dead (or this one: its run is over)."""
+    if landing.get("spool") != str(spool.root.resolve()):
+        return False
+    if landing.get("host") != socket.gethostname():
+        return False  # the same path on another host is another folder
+    pid = landing.get("pid")
+    return isinstance(pid, int) and (pid == os.getpid() or process_gone(pid))
 
 
 def settle(claims: FetchClaims, spool: Spool) -> list[Claim]:
