@@ -146,13 +146,13 @@ class Fetcher(Route):
                     raise
             except BaseException:
                 if claims is not None and claim is not None and not scratch.exists():
-                    claims.stored(claim, local)  # renamed after all: the copy is durable
+                    self._stored(claims, claim, local)  # renamed after all: it is durable
                 raise
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(scratch)
         if claims is not None and claim is not None:
-            claims.stored(claim, local)
+            self._stored(claims, claim, local)
         self.observer.transferred(name, size)
         source = f"{self.display_url.rstrip('/')}/{name}"
         checksum = f"sha256:{digests[-1].hexdigest()}" if digests else None
@@ -173,6 +173,13 @@ class Fetcher(Route):
         if landing is None:
             raise ClaimTaken(f"the claim on {claim.key!r} was taken over")
         return landing
+
+    def _stored(self, claims: FetchClaims, claim: Claim, local: str) -> None:
+        """The claim is done: no longer renewed (a renewal of a done claim would find it
+        gone and call it lost)."""
+        if self.keeper is not None:
+            self.keeper.drop(claim)
+        claims.stored(claim, local)
 
     def _same_file(self, fetched: os.PathLike[str], there: os.PathLike[str], size: int) -> bool:
         """Whether the file already in ``new/`` is the one just fetched: the same size —
