@@ -9,6 +9,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from entrepot.db import schema_version
 from entrepot.jobs import FakeClock, Ledger
 
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -71,3 +74,14 @@ def test_a_heartbeat_renews_only_the_claims_of_this_life(tmp_path: Path) -> None
         again.close()
         assert beta.claim_key("object", "old", lease=60) is not None  # lapsed, taken over
         assert beta.claim_key("object", "new", lease=60) is None  # renewed all along
+
+
+def test_a_ledger_of_version_4_gets_the_claims_landing_column(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as ledger, ledger.engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE entrepot_claims DROP COLUMN landing_at"))
+        conn.execute(sa.text("UPDATE entrepot_schema SET version = 4 WHERE component = 'ledger'"))
+    with Ledger.open(tmp_path) as ledger:
+        assert schema_version(ledger.engine, "ledger") == 5
+        columns = {c["name"] for c in sa.inspect(ledger.engine).get_columns("entrepot_claims")}
+        assert "landing_at" in columns
+        assert ledger.claim_key("object", "k", lease=60) is not None
