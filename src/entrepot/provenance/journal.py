@@ -162,6 +162,8 @@ class Journal:
         reads both.)
         """
         assert self._fd is not None, "journal closed"
+        if not rows or not isinstance(rows[0], tuple | list):
+            raise TypeError("a journal line holds a sequence of event rows")
         self.seq += 1
         line = _encoded([self.seq, rows, then]) + "\n"
         os.write(self._fd, line.encode())
@@ -219,7 +221,7 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
         if not isinstance(entry, list) or not entry or not isinstance(entry[0], int):
             continue
         if len(entry) == 3 and isinstance(entry[1], list):
-            rows = [tuple(row) for row in entry[1] if len(row) == len(COLUMNS)]
+            rows = [tuple(r) for r in entry[1] if isinstance(r, list) and len(r) == len(COLUMNS)]
         elif len(entry) == width:
             rows = [tuple(entry[1:-1])]
         else:
