@@ -251,14 +251,16 @@ class Runner:
         return results
 
     def run_next(
-        self, *, skip_identities: Collection[str] = (), skip_ids: Collection[str] = ()
+        self,
+        *,
+        skip_identities: Collection[str] = (),
+        skip_ids: Collection[str] = (),
+        skip_shared_kinds: Collection[str] = (),
     ) -> RunResult | None:
-        """Claim the longest-waiting due job and run it; ``None`` when none is due.
-
-        Two runners sharing a ledger (two instances of a fleet) never get
-        the same job (:meth:`~entrepot.jobs.Ledger.claim_due`).
-        """
-        claimed = self._need_ledger().claim_due(skip_identities=skip_identities, skip_ids=skip_ids)
+        """Claim and run the longest-waiting due job (``Ledger.claim_due``); ``None``: none."""
+        claimed = self._need_ledger().claim_due(
+            skip_identities=skip_identities, skip_ids=skip_ids, skip_shared_kinds=skip_shared_kinds
+        )
         if claimed is None:
             return None
         record, run_id = claimed
