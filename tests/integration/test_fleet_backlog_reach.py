@@ -1,10 +1,15 @@
-"""A service's backlog lane takes only the fleet's shared jobs it is configured for.
+"""A service's backlog lane takes only the due jobs it should.
 
-Found by the fleet's end-to-end test: an edge instance (no data center, no
-central route) re-ran a shared route's job and shared imports that a killed
-central instance had left — on a real deployment it has neither the central
-spool nor the data center, and its backlog lane ran the route without the
-claim on its work, beside the central instance's lane.
+Found by the fleet's end-to-end test:
+
+* an edge instance (no data center, no central route) re-ran a shared
+  route's job and shared imports that a killed central instance had left —
+  on a real deployment it has neither the central spool nor the data
+  center, and its backlog lane ran the route without the claim on its
+  work, beside the central instance's lane;
+* a job a lane had just recorded, before its run started, was taken by
+  another instance's backlog lane, and the lane's pass failed ("taken by
+  another runner before it started").
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from entrepot.jobs import Job, JobContext, Ledger, Runner, register_job_kind
 from entrepot.jobs.kinds import unregister_job_kind
+from entrepot.jobs.records import JobRecord
 from entrepot.service.loading import load_config
 from entrepot.service.telemetry import Telemetry
 from entrepot.service.works import BacklogWork, Context, foreign_kinds
@@ -74,6 +81,25 @@ def test_claim_due_leaves_shared_jobs_of_skipped_kinds_but_takes_its_own(
         while claimed := edge.claim_due(skip_shared_kinds={"import", "ship"}):
             taken.append(claimed[0].id)
         assert sorted(taken) == ["own-ship", "shared-other"]
+
+
+def test_a_new_job_is_not_taken_by_another_backlog_lane_before_its_run_starts(
+    either_database: str, monkeypatch: pytest.MonkeyPatch, probe_kind: None
+) -> None:
+    with Ledger(either_database, instance="central-1") as ledger, \
+            Ledger(either_database, instance="central-2") as other:  # fmt: skip
+        recorded = ledger.add_job
+        taken = []
+
+        def recorded_then_looked_for(*args: Any, **kwargs: Any) -> JobRecord:
+            record = recorded(*args, **kwargs)
+            taken.append(other.claim_due())  # the other instance's lane, in between
+            return record
+
+        monkeypatch.setattr(ledger, "add_job", recorded_then_looked_for)
+        result = Runner(ledger).run(Probe(), shared=True)
+        assert taken == [None]
+        assert result.ok and ledger.get(result.job_id).instance == "central-1"
 
 
 def test_an_edges_backlog_lane_runs_no_shared_route_or_import_of_the_centrals(
