@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from entrepot.jobs import Runner
+from entrepot.jobs import JobState, Runner
 from entrepot.provenance.events import Kind
 from entrepot.provenance.reader import find
 from entrepot.service.building import import_job
@@ -115,9 +115,10 @@ def test_upload_import_progress_and_the_pending_file(dashboard: Dashboard) -> No
     progress = wait_done(operator, job_id)
     assert (progress["state"], progress["rows_ok"], progress["rows_failed"]) == ("finished", 2, 2)
     assert progress["pending_file"] == "new_customers_web.create.pending.csv"
-    # It ran in the service's backlog lane, not in the request.
+    # It ran in the service's backlog lane, not in the request, as a job due
+    # now: never a backlog job, which pages would show as a failed import.
     (run,) = dashboard.daemon.ledger.runs(job_id)  # type: ignore[union-attr]
-    assert run.trigger in ("due", "retry")
+    assert run.trigger == "due"
     viewer = dashboard.client("viewer")
     pending = viewer.get(f"/datacenter/files/pending/{progress['pending_file']}")
     assert pending.status_code == 200
@@ -143,6 +144,25 @@ def test_upload_import_progress_and_the_pending_file(dashboard: Dashboard) -> No
     kinds = [(e.kind, e.checksum) for e in find(engine, name)]
     assert kinds[0] == (Kind.UPLOADED, stored.json()["checksum"])
     assert Kind.IMPORTED in [kind for kind, _ in kinds]
+
+
+def test_a_started_import_is_due_now_not_a_backlog_job(
+    dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    operator = dashboard.client("operator")
+    name = upload(operator, "c.csv", CUSTOMERS).json()["stored"]
+    ledger = dashboard.daemon.ledger
+    assert ledger is not None
+    # The lanes told to run it are only noted, so what the page left is what is read.
+    kicks: list[tuple[str, str]] = []
+    monkeypatch.setattr(dashboard.daemon.wiring, "kick", lambda *lane: kicks.append(lane))
+    job_id = start_import(operator, name).json()["job_id"]
+    # A backlog job is a failed one on the jobs page and the overview.
+    assert ledger.get(job_id).state == JobState.PENDING
+    assert kicks == [("backlog", "due")]
+    monkeypatch.undo()
+    DaemonHost(dashboard.daemon).run_now(job_id)
+    assert wait_done(operator, job_id)["state"] == "finished"
 
 
 def test_an_import_page_refreshes_itself_until_it_ends(dashboard: Dashboard) -> None:

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from entrepot.datacenter import DataCenter
-from entrepot.errors import ConfigError, JobError, SchemaError, UploadRejected
+from entrepot.errors import ConfigError, SchemaError, UploadRejected
 from entrepot.logs import log_event
 from entrepot.provenance.events import Kind, place_of
 from entrepot.web import dc_imports, dc_upload
@@ -213,9 +213,7 @@ def _submit(host: DashboardHost, fields: dict[str, str]) -> str:
         host.ledger, section, fields["file"], fields["table"], mode=fields["mode"],
         empty=fields["empty"] or "keep", user=WEB_USER,
     )  # fmt: skip
-    with contextlib.suppress(JobError):
-        # Taken by the service's next scan already: it runs, nothing more to ask.
-        host.retry(job_id)
+    host.run_now(job_id)
     log_event(logger, "web.dc_import_queued", job_id=job_id, file=fields["file"],
               table=fields["table"], mode=fields["mode"])  # fmt: skip
     return job_id

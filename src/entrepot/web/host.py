@@ -60,6 +60,9 @@ class DashboardHost(Protocol):
     def retry(self, job_id: str) -> JobRecord:
         """Make a waiting or dead job due now; the daemon runs it at once."""
 
+    def run_now(self, job_id: str) -> None:
+        """Have the daemon run a job just submitted, due now, without waiting for its next scan."""
+
     def drop(self, job_id: str, reason: str) -> JobRecord:
         """Give up a waiting or dead job, with ``reason`` (required)."""
 
@@ -123,15 +126,26 @@ class DaemonHost:
         record = ledger.set_state(
             job.id, JobState.BACKLOG, next_due=ledger.clock.now(), from_states=BACKLOG_STATES
         )
+        lane = self._wake(record, "retry")
+        log_event(logger, "web.retry", job_id=job.id, lane=lane)
+        return record
+
+    def run_now(self, job_id: str) -> None:
+        # Pending and due already: the lane's next claim takes it.  Making it a
+        # backlog job, as a retry does, would show it as failed until it runs.
+        lane = self._wake(self.ledger.find(job_id), "due")
+        log_event(logger, "web.run_now", job_id=job_id, lane=lane)
+
+    def _wake(self, job: JobRecord, trigger: str) -> str:
+        """Wake the lane that runs ``job`` (its route's, else the backlog's); its key."""
         # Its route waits for it (a hold): lift the hold and run the route's lane now.
         owner = self.daemon.plan.owners.get(job.identity or "")
         if owner is not None:
             self.daemon.holds.hold(owner, None)
         wiring = self.daemon.wiring
         if wiring is not None:
-            wiring.kick(owner or "backlog", "retry")
-        log_event(logger, "web.retry", job_id=job.id, lane=owner or "backlog")
-        return record
+            wiring.kick(owner or "backlog", trigger)
+        return owner or "backlog"
 
     def drop(self, job_id: str, reason: str) -> JobRecord:
         return Backlog(self.ledger).drop(job_id, reason)
