@@ -1,17 +1,24 @@
 """Provenance: a trace among 10 million events, and what recording costs a shipment.
 
     .venv/bin/python bench/bench_provenance.py [--events 10000000] [--lookups 200]
-        [--files 2000] [--size 4096] [--rounds 5] [--no-postgres] [--work lookup,ship]
+        [--files 2000] [--size 4096] [--rounds 5] [--no-postgres] [--no-sqlite]
+        [--work lookup,ship]
 
 Two measurements:
 
 * **lookup** — the events table of a ledger is filled with ``--events``
   events (four per file: received, claimed, delivered, moved; names in no
   particular order, times increasing), on SQLite and on PostgreSQL (the
-  test suite's server, started here).  The fill is a bulk load (indexes
-  built after it), untimed.  Timed: :func:`entrepot.provenance.find` of one
-  file's name, ``--lookups`` names drawn at random, in a warm process
-  (goal: median ≤ 50 ms); and the whole ``entrepot trace NAME`` command.
+  test suite's server, started here), in tables made by every migration of
+  the provenance schema.  The fill is a bulk load (the schema's indexes
+  built after it), untimed.  Timed, in a warm process:
+  :func:`entrepot.provenance.find` of one file's name — the very call
+  ``entrepot trace NAME`` makes — for ``--lookups`` names drawn at random
+  (goal: median ≤ 50 ms); ``find`` of as many globs (``entrepot trace
+  'PREFIX*'``, the first four characters of a drawn name: about forty
+  files each at 10 M events); and the whole ``entrepot trace`` command for
+  five names and five globs.  Reported with each: the schema version, the
+  database's size on disk, the time and the load average.
 * **ship** — ``entrepot ship SPOOL URL --parallel 4`` of ``--files`` files
   of ``--size`` bytes (put with ``entrepot spool put``, untimed), to the
   test suite's pyftpdlib server in a process of its own and to a local
@@ -26,6 +33,7 @@ Two measurements:
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import random
@@ -35,11 +43,14 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from entrepot.db import make_engine
-from entrepot.provenance import find
+from entrepot.provenance import by_file, find
 from entrepot.provenance.schema import ensure_tables, events_table
 from harness import ENTREPOT, check, folder_digests, options, random_files, scratch
 
@@ -124,39 +135,94 @@ def fill(url: str, events: int) -> float:
     return time.perf_counter() - started
 
 
+GLOB_PREFIX = 4
+
+
+def timed_finds(engine: Engine, patterns: list[str]) -> tuple[list[float], list[int]]:
+    """Seconds of each ``find`` of ``patterns`` (checked), and the files each matched."""
+    times, matched = [], []
+    for pattern in patterns:
+        started = time.perf_counter()
+        events = find(engine, pattern)
+        times.append(time.perf_counter() - started)
+        journeys = by_file(events)
+        check(all(fnmatch.fnmatchcase(n, pattern) for _, n in journeys), f"{pattern}: names")
+        kinds = [[e.kind for e in journey] for journey in journeys.values()]
+        check(kinds and all(k == list(KINDS) for k in kinds), f"{pattern}: {kinds}")
+        matched.append(len(journeys))
+    return times, matched
+
+
+def spread(times: list[float]) -> dict[str, float]:
+    times = sorted(times)
+    return {
+        "median_ms": round(statistics.median(times) * 1000, 2),
+        "p95_ms": round(times[max(0, int(len(times) * 0.95) - 1)] * 1000, 2),
+    }
+
+
+def command_times(url: str, patterns: list[str]) -> list[float]:
+    """Seconds of the whole ``entrepot trace PATTERN`` command, one run per pattern."""
+    state = scratch("provenance-trace-state")
+    seconds = []
+    for pattern in patterns:
+        argv = [ENTREPOT, "trace", pattern, "--ledger", url, "--state", str(state)]
+        started = time.perf_counter()
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        seconds.append(time.perf_counter() - started)
+        check(proc.returncode == 0 and "delivered to" in proc.stdout, proc.stdout + proc.stderr)
+    return seconds
+
+
 def lookups(url: str, events: int, count: int) -> dict[str, Any]:
-    """Time ``find`` of ``count`` random names, and the ``entrepot trace`` command."""
+    """Time ``find`` of ``count`` random names and globs, and the ``entrepot trace`` command."""
     engine = make_engine(url, purpose="ledger")
     rng = random.Random(20261205)
     names = [file_name(rng.randrange(events // 4)) for _ in range(count)]
+    globs = [name[:GLOB_PREFIX] + "*" for name in names]
     find(engine, names[0])  # the connection and the statement cache, once
-    times = []
-    for name in names:
-        started = time.perf_counter()
-        journey = find(engine, name)
-        times.append(time.perf_counter() - started)
-        check([e.kind for e in journey] == list(KINDS), f"{name}: {journey}")
+    name_times, _ = timed_finds(engine, names)
+    glob_times, matched = timed_finds(engine, globs)
     engine.dispose()
-    command = []
-    state = scratch("provenance-trace-state")
-    for name in names[:5]:
-        argv = [ENTREPOT, "trace", name, "--ledger", url, "--state", str(state)]
-        started = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, text=True)
-        command.append(time.perf_counter() - started)
-        check(proc.returncode == 0 and "delivered to" in proc.stdout, proc.stdout + proc.stderr)
-    times.sort()
-    return {
-        "find_median_ms": round(statistics.median(times) * 1000, 2),
-        "find_p95_ms": round(times[int(len(times) * 0.95) - 1] * 1000, 2),
-        "trace_command_median_s": round(statistics.median(command), 3),
-    }
+    found = {f"find_{k}": v for k, v in spread(name_times).items()}
+    found |= {f"glob_{k}": v for k, v in spread(glob_times).items()}
+    found["glob_files_median"] = statistics.median(matched)
+    for what, patterns in (("trace", names[:5]), ("trace_glob", globs[:5])):
+        seconds = statistics.median(command_times(url, patterns))
+        found[f"{what}_command_median_s"] = round(seconds, 3)
+    return found
+
+
+def schema_version(url: str) -> int:
+    engine = make_engine(url, purpose="ledger")
+    with engine.connect() as conn:
+        version = conn.exec_driver_sql(
+            "SELECT version FROM entrepot_schema WHERE component = 'provenance'"
+        ).scalar_one()
+    engine.dispose()
+    return int(version)
+
+
+def size_on_disk(url: str) -> dict[str, float]:
+    """The database's size, and the events table's with its indexes, in MiB."""
+    engine = make_engine(url, purpose="ledger")
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            database = conn.exec_driver_sql("SELECT pg_database_size(current_database())")
+            table = conn.exec_driver_sql(f"SELECT pg_total_relation_size('{events_table.name}')")
+            sizes = {"database": database.scalar_one(), "events_table": table.scalar_one()}
+        else:
+            path = Path(str(engine.url.database))
+            files = [path, path.with_name(path.name + "-wal")]
+            sizes = {"database": sum(f.stat().st_size for f in files if f.exists())}
+    engine.dispose()
+    return {f"{what}_mib": round(size / 2**20, 1) for what, size in sizes.items()}
 
 
 def lookup_rows(args: Any, base: Path) -> list[dict[str, Any]]:
     rows = []
     with ExitStack() as stack:
-        urls = {"sqlite": f"sqlite:///{base / 'lookup.sqlite3'}"}
+        urls = {} if args.no_sqlite else {"sqlite": f"sqlite:///{base / 'lookup.sqlite3'}"}
         (base / "lookup.sqlite3").unlink(missing_ok=True)
         if not args.no_postgres:
             from tests.servers import postgres
@@ -167,7 +233,12 @@ def lookup_rows(args: Any, base: Path) -> list[dict[str, Any]]:
         for backend, url in urls.items():
             seconds = fill(url, args.events)
             row = {"work": f"trace 1 name among {args.events:,} events", "backend": backend}
-            row |= {"fill_s": round(seconds, 1), **lookups(url, args.events, args.lookups)}
+            row |= {"schema": schema_version(url), "fill_s": round(seconds, 1)}
+            row |= size_on_disk(url)
+            row["started"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            row["load_before"] = round(os.getloadavg()[0], 2)
+            row |= lookups(url, args.events, args.lookups)
+            row["load_after"] = round(os.getloadavg()[0], 2)
             row["goal"] = "find ≤ 50 ms"
             rows.append(row)
             print(json.dumps(row), flush=True)
@@ -246,6 +317,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true", help="the look-up on PostgreSQL only")
     parser.add_argument("--work", default="lookup,ship")
     args = parser.parse_args()
     base = scratch("provenance")

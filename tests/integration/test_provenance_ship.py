@@ -309,11 +309,14 @@ def test_an_events_journey_from_archive_to_ftp_under_the_lock_protocol(
     assert sorted(os.listdir(ftp_server.root)) == [name]  # the lock file is gone
     with ArchiveReader(on_server) as reader:
         assert [record.payload["value"] for record in reader] == list(range(50))
+        header = reader.header
     checksum = _sha256(on_server.read_bytes())
 
     archive = journeys[os.path.realpath(tmp_path / "archives"), name]
     assert [event.kind for event in archive] == [Kind.SEALED, Kind.HANDED_OFF]
-    assert archive[0].details == {"compression": "zstd", "records": 50}
+    assert header is not None
+    details = {"compression": "zstd", "records": 50, "archive": header.archive_id.hex}
+    assert archive[0].details == details
     shipped = journeys[os.path.realpath(spool.root), name]
     assert [event.kind for event in shipped] == [
         Kind.RECEIVED, Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED,

@@ -9,11 +9,18 @@ from pathlib import Path
 import pytest
 
 from entrepot.archive import RollingWriter
+from entrepot.archive.series import peek_header
 from entrepot.jobs import Ledger, Runner
 from entrepot.provenance import Kind, find
 from entrepot.provenance.reader import by_file, verdict
 from entrepot.ship import ShipJob, trail
 from entrepot.spool import Spool
+
+
+def _archive_id(path: Path) -> str:
+    header = peek_header(path)
+    assert header is not None
+    return header.archive_id.hex
 
 
 def test_an_archives_journey_from_seal_to_the_partner(tmp_path: Path) -> None:
@@ -35,8 +42,9 @@ def test_an_archives_journey_from_seal_to_the_partner(tmp_path: Path) -> None:
         journeys = by_file(find(ledger.engine, name))
     archive = journeys[os.path.realpath(tmp_path / "archives"), name]
     assert [e.kind for e in archive] == [Kind.SEALED, Kind.HANDED_OFF]
-    assert archive[0].details == {"compression": "zstd", "records": 3}
-    assert archive[1].details == {"as": name, "spool": str(spool.root)}
+    archive_id = _archive_id(drop / name)
+    assert archive[0].details == {"compression": "zstd", "records": 3, "archive": archive_id}
+    assert archive[1].details == {"as": name, "spool": str(spool.root), "archive": archive_id}
     shipped = journeys[os.path.realpath(spool.root), name]
     kinds = [e.kind for e in shipped]
     assert kinds == [Kind.RECEIVED, Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
@@ -60,7 +68,7 @@ def test_an_archive_without_a_spool_is_sealed_only(tmp_path: Path) -> None:
     assert event.kind is Kind.SEALED and event.size == final.stat().st_size
     # Hashed as the writer wrote it: never read back.
     assert event.checksum == "sha256:" + hashlib.sha256(final.read_bytes()).hexdigest()
-    assert event.details == {"compression": None, "records": 1}
+    assert event.details == {"compression": None, "records": 1, "archive": _archive_id(final)}
 
 
 def test_an_uncompressed_archive_is_shipped_without_a_second_read(

@@ -3,9 +3,10 @@
 A ``.open`` file whose writer is gone (its ``flock`` can be taken) is read
 up to its last intact record, cut there (the torn tail goes), sealed, and
 handed on like any archive sealed normally.  Leftovers of an interrupted
-hand-off are settled too: a half-written compressed copy is removed, and an
-open file whose archive was already published under a final name is
-dropped instead of being published twice.
+hand-off are settled too: a hand-off killed after its rename is finished
+from its note (:mod:`.sealnote`), a half-written compressed copy is
+removed, and an open file whose archive was already published under a
+final name is dropped instead of being published twice.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from entrepot.archive import compress, format
 from entrepot.archive.handoff import HandOff
 from entrepot.archive.naming import candidates
 from entrepot.archive.reader import OPEN_SUFFIX, ArchiveReader
+from entrepot.archive.sealnote import NOTE_SUFFIX, HeldNote, SealNote, notes_in
+from entrepot.archive.series import peek_header
 from entrepot.errors import ArchiveError
 from entrepot.logs import log_event
 
@@ -39,7 +42,7 @@ def recover_directory(
     """
     handoff = handoff or HandOff()
     folder = Path(directory)
-    recovered = []
+    recovered = resume_handoffs(folder, handoff, match=match)
     # Compressed leftovers first: their plain source is recovered afresh below.
     for path in sorted(folder.glob("*" + OPEN_SUFFIX), key=_compressed_first):
         name = _strip_compression(path.name[: -len(OPEN_SUFFIX)])
@@ -54,6 +57,52 @@ def recover_directory(
         if result is not None:
             recovered.append(result)
     return recovered
+
+
+def resume_handoffs(
+    folder: Path, handoff: HandOff, *, match: Callable[[str], bool] | None = None
+) -> list[Path]:
+    """Settle the notes of hand-offs killed midway (see :mod:`.sealnote`); return where
+    the archives whose seal had happened went."""
+    resumed = []
+    for path in notes_in(folder):
+        if match is not None and not match(path.name[1 : -len(NOTE_SUFFIX)]):
+            continue
+        taken = HeldNote.take(path)
+        if taken is None:
+            continue  # its hand-off is alive, or just settled
+        held, note = taken
+        try:
+            if note is None or (sealed := _sealed_from(folder, note)) is None:
+                # Never renamed (the open file is recovered below), or gone on, recorded.
+                held.remove()
+                continue
+            resumed.append(handoff.resume(sealed, note, held))
+        except (ArchiveError, OSError) as exc:
+            log_event(logger, "archive.recovery_failed", logging.ERROR, path=path,
+                      error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+        finally:
+            held.release()
+    return resumed
+
+
+def _sealed_from(folder: Path, note: SealNote) -> Path | None:
+    """The final file of ``note`` if its seal happened and the file is still here."""
+    final = folder / note.final
+    if _archive_of(final) != note.archive:
+        return None
+    source = folder / note.source
+    if _archive_of(source) == note.archive:
+        source.unlink()  # compressed from it, or a rename's second name: the same archive
+    return final
+
+
+def _archive_of(path: Path) -> str | None:
+    try:
+        header = peek_header(path)
+    except (ArchiveError, OSError):
+        return None
+    return header.archive_id.hex if header is not None else None
 
 
 _COMPRESSED_OPEN = tuple(suffix + OPEN_SUFFIX for suffix in compress.SUFFIXES.values())
@@ -104,7 +153,7 @@ def recover_file(path: Path, handoff: HandOff) -> Path | None:
             log_event(logger, "archive.recovery_removed", path=path, reason="already published")
             return None
         log_event(logger, "archive.recovered", path=path, records=records, size=cut)
-        return handoff.finish(path, name)
+        return handoff.finish(path, name, records, archive_id=_archive_of(path))
     finally:
         os.close(fd)
 

@@ -244,8 +244,9 @@ class RollingWriter:
         self._done_records += writer.records
         try:
             final = self.handoff.finish(
-                writer.open_path, writer.path.name, writer.records, digest=writer.digest
-            )
+                writer.open_path, writer.path.name, writer.records, digest=writer.digest,
+                archive_id=writer.archive_id.hex,
+            )  # fmt: skip
         except BaseException:
             # Sealed but not handed on: released below, so a later roll or any recovery can.
             self.unfinished.append(writer.open_path)

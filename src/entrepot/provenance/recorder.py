@@ -56,6 +56,7 @@ from entrepot.provenance.schema import (
     events_table,
     journals_table,
 )
+from entrepot.provenance.seals import unrecorded
 from entrepot.provenance.writer import BatchWriter
 
 __all__ = ["BATCH", "Recorder", "recover_journals"]
@@ -302,6 +303,7 @@ def _import(engine: Engine, token: str, entries: list[Entry]) -> int:
         fresh += [
             _follow_up(e) for e in entries if e.then is not None and _happened(conn, e, entries)
         ]
+        fresh = unrecorded(conn, fresh)  # an archive's hand-off may be journaled twice
         insert_rows(conn, fresh)
         _set_seq(conn, token, _RECOVERED)
     return len(fresh)
