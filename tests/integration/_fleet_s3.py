@@ -26,15 +26,18 @@ def put_objects(folder: Any, names: Sequence[str]) -> None:
         list(pool.map(put, names))
 
 
-def entrepot(folder: Any, instance: str, *args: str | os.PathLike[str]) -> subprocess.Popen[bytes]:
-    """``entrepot ARGS -o access_key=… --password-env S3_SECRET`` as instance ``instance``."""
+def entrepot(
+    folder: Any, instance: str, *args: str | os.PathLike[str], module: Sequence[str] = ("entrepot",)
+) -> subprocess.Popen[bytes]:
+    """``entrepot ARGS -o access_key=… --password-env S3_SECRET`` as instance ``instance``
+    (``module``: the command run as ``python -m MODULE…`` instead)."""
     env = {
         **os.environ,
-        "PYTHONPATH": SRC,
+        "PYTHONPATH": os.pathsep.join((SRC, str(Path(SRC).parent))),
         "ENTREPOT_INSTANCE": instance,
         "S3_SECRET": folder.secret_key,
     }
-    command = [sys.executable, "-m", "entrepot", *map(str, args)]
+    command = [sys.executable, "-m", *module, *map(str, args)]
     command += ["-o", f"access_key={folder.access_key}", "--password-env", "S3_SECRET"]
     return subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
@@ -42,13 +45,15 @@ def entrepot(folder: Any, instance: str, *args: str | os.PathLike[str]) -> subpr
 
 
 def fetcher(
-    folder: Any, instance: str, spool: Path, ledger: str, *more: str
+    folder: Any, instance: str, spool: Path, ledger: str, *more: str, die_at: str | None = None
 ) -> subprocess.Popen[bytes]:
-    """A central fetch under claims into ``spool``, recorded in ``ledger``."""
+    """A central fetch under claims into ``spool``, recorded in ``ledger``; ``die_at``:
+    killed by SIGKILL at that point (``tests/integration/_die_at.py``)."""
     state = spool.parent / f"state-{instance}"
+    module = ("entrepot",) if die_at is None else ("tests.integration._die_at", die_at)
     return entrepot(
         folder, instance, "fetch", folder.url, spool, "--claims", "--ledger", ledger,
-        "--state", state, "--max-tries", "1", *more,
+        "--state", state, "--max-tries", "1", *more, module=module,
     )  # fmt: skip
 
 

@@ -40,7 +40,7 @@ def test_a_ledger_of_the_version_before_gets_the_table_and_the_indexes(tmp_path:
         conn.execute(sa.text("DROP TABLE entrepot_backlog_depth"))
         conn.execute(sa.text("UPDATE entrepot_schema SET version = 3 WHERE component = 'ledger'"))
     with Ledger.open(tmp_path) as ledger:
-        assert schema_version(ledger.engine, "ledger") == MIGRATIONS[-1].version == 4
+        assert schema_version(ledger.engine, "ledger") == MIGRATIONS[-1].version >= 4
         inspector = sa.inspect(ledger.engine)
         jobs = {index["name"] for index in inspector.get_indexes("entrepot_jobs")}
         runs = {index["name"] for index in inspector.get_indexes("entrepot_job_runs")}

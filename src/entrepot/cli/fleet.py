@@ -5,14 +5,15 @@ The instances' heartbeats are read from the ledger — the configuration's
 judged by :func:`~entrepot.service.fleetview.fleet_view` with the
 configuration's ``[service.fleet]`` settings (``silent_after`` heartbeats,
 ``stuck_after`` seconds; their defaults without a configuration).  The exit
-code is for monitoring: 1 when an instance is silent or a route is stuck,
-else 0.
+code is for monitoring: 1 when an instance is silent, a route is stuck or a
+fetched object is in doubt (:mod:`entrepot.ship.landing`), else 0.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from entrepot.cli.console import emit_json, out, table
 from entrepot.cli.exitcodes import ExitCode
@@ -20,6 +21,9 @@ from entrepot.cli.ledgers import open_ledger
 from entrepot.service.fleetconfig import FleetConfig
 from entrepot.service.fleetview import fleet_view
 from entrepot.units import format_duration
+
+if TYPE_CHECKING:
+    from entrepot.jobs import Ledger
 
 
 def fleet_status(
@@ -41,6 +45,7 @@ def fleet_status(
             silent_after=fleet.silent_after,
             stuck_after=fleet.stuck_after,
         )
+        view["in_doubt"] = in_doubt(ledger)
     if as_json:
         emit_json(view)
     else:
@@ -61,4 +66,22 @@ def fleet_status(
         stuck = [(s["instance"], s["route"], s["reason"]) for s in view["stuck"]]
         if stuck:
             out.print(table("Stuck routes", ("Instance", "Route", "Why"), stuck))
-    return ExitCode.FAILED if view["silent"] or view["stuck"] else ExitCode.OK
+        doubt = [(d["holder"], d["host"], d["name"], d["spool"]) for d in view["in_doubt"]]
+        if doubt:
+            heads = ("Instance", "Host", "Object", "Landing into")
+            out.print(table("Fetched objects in doubt", heads, doubt))
+    attention = view["silent"] or view["stuck"] or view["in_doubt"]
+    return ExitCode.FAILED if attention else ExitCode.OK
+
+
+def in_doubt(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every fetched object whose claim is in doubt across the fleet (docs/fleet-s3.md)."""
+    from entrepot.ship.claimed import KIND, landing_of
+
+    found = []
+    for claim in ledger.claims_in_doubt(KIND):
+        landing = landing_of(claim)
+        found.append({"holder": claim.holder, "host": landing.get("host"),
+                      "name": (claim.detail or {}).get("name"), "spool": landing.get("spool"),
+                      "key": claim.key})  # fmt: skip
+    return found

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_STATE_DIR",
+    "LedgerChoice",
     "LedgerOption",
     "StateOption",
     "journal_in",
@@ -67,16 +68,28 @@ def state_dir(state: Path | None) -> Path:
     return (state or DEFAULT_STATE_DIR).expanduser()
 
 
-def open_ledger(state: Path | None = None, ledger_url: str | None = None) -> Ledger:
-    """The ledger named on the command line (URL first, then the state folder)."""
+class LedgerChoice(NamedTuple):
+    """The ledger a command records in, and as which instance (None: by
+    ``$ENTREPOT_INSTANCE`` or the host name, :mod:`entrepot.instances`)."""
+
+    state: Path | None
+    url: str | None
+    instance: str | None = None
+
+
+def open_ledger(
+    state: Path | None = None, ledger_url: str | None = None, instance: str | None = None
+) -> Ledger:
+    """The ledger named on the command line (URL first, then the state folder), written
+    as ``instance``."""
     from entrepot.jobs.ledger import Ledger
 
     if ledger_url:
-        ledger = Ledger(ledger_url)
+        ledger = Ledger(ledger_url, instance=instance)
         if state is not None:
             ledger.state_dir = state_dir(state)  # its provenance journals stay local
         return ledger
-    return Ledger.open(state_dir(state))
+    return Ledger.open(state_dir(state), instance=instance)
 
 
 def journal_in(state: Path | None) -> Journal | None:

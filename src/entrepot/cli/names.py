@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from entrepot.cli.ledgers import LedgerChoice
 from entrepot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -154,32 +155,32 @@ def spool_path(
     return find(config, "spools", name).path, name
 
 
-def configured_ledger(
-    config: Config, state: Path | None, ledger: str | None
-) -> tuple[Path | None, str | None]:
-    """The ledger of a run made from ``config``: the service's, unless the command line names one.
+def configured_ledger(config: Config, state: Path | None, ledger: str | None) -> LedgerChoice:
+    """The ledger of a run made from ``config``: the service's, unless the command line names one;
+    written as the service's instance (:mod:`entrepot.instances`).
 
     So ``entrepot ship to-partner`` and the service record the route's job
-    in one ledger, where ``status`` and ``backlog`` find it.
+    in one ledger, as one instance, where ``status`` and ``backlog`` find it.
     """
     if state is not None or ledger:
-        return state, ledger
-    return config.service.state, config.service.ledger
+        return LedgerChoice(state, ledger, config.service.instance)
+    return LedgerChoice(config.service.state, config.service.ledger, config.service.instance)
 
 
-def ledger_for(
-    given: Path | None, state: Path | None, ledger: str | None
-) -> tuple[Path | None, str | None]:
-    """The ledger of ``jobs``/``backlog``: ``--state``/``--ledger``, else the configuration's.
+def ledger_for(given: Path | None, state: Path | None, ledger: str | None) -> LedgerChoice:
+    """The ledger of ``jobs``/``backlog``: ``--state``/``--ledger``, else the configuration's;
+    the instance, the configuration's.
 
     The configuration counts when named (``--config`` or ``$ENTREPOT_CONFIG``);
     without one, the default state folder, as always.
     """
-    if state is not None or ledger or (given is None and not os.environ.get("ENTREPOT_CONFIG")):
-        return state, ledger
+    if given is None and not os.environ.get("ENTREPOT_CONFIG"):
+        return LedgerChoice(state, ledger)
     file = config_file(given)
     if not file.is_file():
+        if state is not None or ledger:
+            return LedgerChoice(state, ledger)
         raise ConfigError(
             f"no configuration file at {file} (named by --config or $ENTREPOT_CONFIG)"
         )
-    return configured_ledger(_read(file), None, None)
+    return configured_ledger(_read(file), state, ledger)

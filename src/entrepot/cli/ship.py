@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from entrepot.cli import console
+from entrepot.cli import console, fetchclaims
 from entrepot.cli.console import emit_json, human_size, is_quiet, print_error, say, shown, table
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
-from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
+from entrepot.cli.ledgers import LedgerChoice, LedgerOption, StateOption, open_ledger, state_dir
 from entrepot.cli.names import ConfigOption
 from entrepot.cli.shipjobs import Wanted, configured_job, job_between, run_ledger, target_overrides
 from entrepot.errors import EntrepotError, RemoteLocked
@@ -88,21 +88,19 @@ def _sweep(value: str) -> float | None:
         raise typer.BadParameter(str(exc), param_hint="--sweep-partials-after") from None
 
 
-def _run(job: RouteJob, state: Path | None, ledger_url: str | None, no_ledger: bool) -> RunResult:
+def _run(job: RouteJob, where: LedgerChoice, no_ledger: bool) -> RunResult:
     from entrepot.jobs.runner import Runner  # not needed when nothing waits
 
     if no_ledger:
         return Runner(None).run(job)
-    with open_ledger(state, ledger_url) as ledger:
+    with open_ledger(*where) as ledger:
         return Runner(ledger).run(job)
 
 
-def _nothing_to_settle(
-    job: ShipJob, state: Path | None, ledger_url: str | None, no_ledger: bool
-) -> bool:
+def _nothing_to_settle(job: ShipJob, where: LedgerChoice, no_ledger: bool) -> bool:
     """True when this run would find no file to ship and no job of its route waiting in
     the ledger: then there is nothing to do and nothing to record."""
-    if ledger_url and not no_ledger:
+    if where.url and not no_ledger:
         return False  # a ledger in another database: the full ledger decides
     try:
         job.route.recover()  # as the run would: claims of dead shippers come back first
@@ -112,7 +110,7 @@ def _nothing_to_settle(
         return False
     if no_ledger:
         return True
-    folder = state_dir(state)
+    folder = state_dir(where.state)
     with sqlite_reader(folder) as rows:
         if rows is None:  # no ledger yet (no job can wait), or one to upgrade first
             return not ledger_file(folder).exists()
@@ -136,6 +134,7 @@ def _result_json(job: RouteJob, result: RunResult | None) -> dict[str, Any]:
         "attempts": result.attempts if result else 0,
         "error": str(result.error) if result and result.error else None,
         "exit_code": int(_code(result, report.skipped)) if result else int(ExitCode.OK),
+        **fetchclaims.in_doubt(job),
     }
 
 
@@ -167,6 +166,7 @@ def _finish(job: RouteJob, result: RunResult, verb: str, as_json: bool) -> int:
             f"{verb}: {len(report.done)} files, {human_size(report.bytes)}; "
             f"{len(report.failed)} failed; job {shown(result.job_id)} {result.outcome}"
         )
+    fetchclaims.warn_in_doubt(job, as_json)
     if result.ok:
         return code
     cause = result.error.__cause__ if result.error else None
@@ -282,23 +282,16 @@ def ship(
         job, spool_name = configured_job(ShipJob, spool, wanted), None
     else:
         job, spool_name = job_between(ShipJob, spool, url, wanted)
-    state, ledger = run_ledger(job, spool_name, wanted, state, ledger)
-    return _ship(job, state, ledger, no_ledger, dry_run, as_json)
+    where = run_ledger(job, spool_name, wanted, state, ledger)
+    return _ship(job, where, no_ledger, dry_run, as_json)
 
 
-def _ship(
-    job: ShipJob,
-    state: Path | None,
-    ledger: str | None,
-    no_ledger: bool,
-    dry_run: bool,
-    as_json: bool,
-) -> int:
+def _ship(job: ShipJob, where: LedgerChoice, no_ledger: bool, dry_run: bool, as_json: bool) -> int:
     if dry_run:
-        where = job.route.display_url.rstrip("/")
-        plan = [(entry.name, entry.size, f"{where}/{remote}") for entry, remote in job.route.plan()]
+        to = job.route.display_url.rstrip("/")
+        plan = [(entry.name, entry.size, f"{to}/{remote}") for entry, remote in job.route.plan()]
         return _show_plan(plan, f"would ship from {shown(job.spool_path)}", as_json)
-    if _nothing_to_settle(job, state, ledger, no_ledger):
+    if _nothing_to_settle(job, where, no_ledger):
         if as_json:
             emit_json(_result_json(job, None))
         else:
@@ -311,9 +304,9 @@ def _ship(
         with Progress(console=console.err, transient=True) as bar:
             task = bar.add_task("shipping", total=waiting)
             job.progress = lambda name, size: bar.advance(task)
-            result = _run(job, state, ledger, no_ledger)
+            result = _run(job, where, no_ledger)
     else:
-        result = _run(job, state, ledger, no_ledger)
+        result = _run(job, where, no_ledger)
     return _finish(job, result, "Shipped", as_json)
 
 
@@ -346,6 +339,8 @@ def fetch(
             "--claim-lease", parser=parse_duration, help="Claims of a silent fetcher: 300s."
         ),
     ] = None,
+    finish: fetchclaims.FinishOption = None,
+    release: fetchclaims.ReleaseOption = None,
     create: Annotated[
         bool, typer.Option("--create", help="Create the spool if it does not exist.")
     ] = False,
@@ -382,12 +377,14 @@ def fetch(
     local = Spool(job.spool_path)
     if not (create and dry_run):
         (local.prepare() if create else local).check()
-    state, ledger = run_ledger(job, spool_name, wanted, state, ledger)
+    where = run_ledger(job, spool_name, wanted, state, ledger)
+    if finish is not None or release is not None:
+        return fetchclaims.settle_by_hand(job, where, finish, release)
     if dry_run:
         into = f"{job.spool_path}/new"
         plan = [(info.name, info.size, f"{into}/{info.name}") for info in job.route.plan()]
         return _show_plan(plan, f"would fetch from {shown(job.route.display_url)}", as_json)
-    return _finish(job, _run(job, state, ledger, no_ledger), "Fetched", as_json)
+    return _finish(job, _run(job, where, no_ledger), "Fetched", as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import typer
 
 from entrepot.cli import names
+from entrepot.cli.ledgers import LedgerChoice
 from entrepot.errors import ConfigError, UnknownName
 from entrepot.ship import ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob
@@ -119,8 +120,10 @@ def configured_job(cls: type[J], name: str, wanted: Wanted) -> J:
 
 def run_ledger(
     job: RouteJob, spool_name: str | None, wanted: Wanted, state: Path | None, ledger: str | None
-) -> tuple[Path | None, str | None]:
-    """Where the run is recorded: a run made from configured names, in the configuration's."""
+) -> LedgerChoice:
+    """Where the run is recorded, and as which instance: a run made from configured names,
+    in the configuration's ledger, as its instance; one between a folder and a URL never
+    reads the configuration (``$ENTREPOT_INSTANCE`` or the host name names it)."""
     if not (spool_name or job.origin):
-        return state, ledger
+        return LedgerChoice(state, ledger)
     return names.configured_ledger(names.load(wanted.config, job.name), state, ledger)

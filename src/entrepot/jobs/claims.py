@@ -15,6 +15,12 @@ to fetch, a file of a shared upload folder — is claimed here by a *kind* and a
   can be claimed by another instance.
 * :meth:`ClaimLog.finish_key` marks the work done: the key is never claimed
   again.  :meth:`ClaimLog.release_key` lets go of it without doing it.
+* :meth:`ClaimLog.land_key` says the holder is about to make its work
+  visible (a fetched file is renamed into a spool next).  A claim *landing*
+  is never taken over when its lease runs out: whether the work became
+  visible is known only where it was done, so such a claim, once lapsed, is
+  *in doubt* (:meth:`ClaimLog.claims_in_doubt`) until its holder, or an
+  operator, finishes or releases it.
 
 Each claim carries a random token: an instance whose lease ran out (and was
 taken over) cannot finish or release the new holder's claim.
@@ -22,8 +28,9 @@ taken over) cannot finish or release the new holder's claim.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -35,7 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from entrepot.jobs.clock import Clock
 from entrepot.jobs.schema import UTCDateTime, metadata
 
-__all__ = ["Claim", "ClaimLog", "claims_table"]
+__all__ = ["Claim", "ClaimLog", "add_landing", "claims_table"]
 
 claims_table = sa.Table(
     "entrepot_claims",
@@ -48,6 +55,7 @@ claims_table = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Column("done_at", UTCDateTime),
     sa.Column("detail", sa.JSON),
+    sa.Column("landing_at", UTCDateTime),
     sa.Index("ix_entrepot_claims_holder", "holder"),
 )
 
@@ -64,10 +72,16 @@ class Claim:
     expires_at: datetime
     done_at: datetime | None = None
     detail: dict[str, Any] | None = None
+    landing_at: datetime | None = None
+    """When its holder said the work was about to become visible (:meth:`ClaimLog.land_key`)."""
 
     @property
     def done(self) -> bool:
         return self.done_at is not None
+
+    def in_doubt(self, now: datetime) -> bool:
+        """Landing, not done, and its lease ran out: only its holder knows how it ended."""
+        return self.landing_at is not None and self.done_at is None and self.expires_at < now
 
 
 def _claim(row: sa.Row[Any]) -> Claim:
@@ -82,7 +96,16 @@ def _claim(row: sa.Row[Any]) -> Claim:
         expires_at=m["expires_at"],
         done_at=m["done_at"],
         detail=dict(detail) if detail is not None else None,
+        landing_at=m["landing_at"],
     )
+
+
+def add_landing(conn: Connection) -> None:
+    """Migration 5: the claims' ``landing_at`` (where version 3 made the table without it)."""
+    present = {column["name"] for column in sa.inspect(conn).get_columns(claims_table.name)}
+    if "landing_at" not in present:
+        kind = claims_table.c.landing_at.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {claims_table.name} ADD COLUMN landing_at {kind}"))
 
 
 def _insert_once(dialect: str) -> Any:
@@ -119,8 +142,8 @@ class ClaimLog:
 
         Returns the claim, held for ``lease`` seconds (renewed by
         :meth:`renew_keys`), or ``None`` when another claim on the key is
-        still held — by any instance, this one included — or the key's work
-        is done.
+        still held — by any instance, this one included —, is landing (even
+        lapsed: in doubt), or the key's work is done.
         """
         if lease <= 0:
             raise ValueError("a claim's lease must be longer than zero")
@@ -135,6 +158,7 @@ class ClaimLog:
             "expires_at": now + timedelta(seconds=lease),
             "done_at": None,
             "detail": dict(detail) if detail is not None else None,
+            "landing_at": None,
         }
         with self._tx() as conn:
             # RETURNING says whether the row went in (a driver may not count it).
@@ -146,7 +170,8 @@ class ClaimLog:
                     conn.execute(
                         claims_table.update()
                         .where(c.kind == kind, c.key == key)
-                        .where(c.done_at.is_(None), c.expires_at < now)
+                        .where(c.done_at.is_(None), c.landing_at.is_(None))
+                        .where(c.expires_at < now)
                         .values(**{k: v for k, v in values.items() if k not in ("kind", "key")})
                     ).rowcount
                     == 1
@@ -173,25 +198,74 @@ class ClaimLog:
         """Let go of ``claim`` without its work done; False when it was lost meanwhile."""
         return self._by_token(claim, claims_table.delete())
 
+    def land_key(self, claim: Claim, detail: Mapping[str, Any]) -> Claim | None:
+        """Say that ``claim``'s work becomes visible next (``detail`` tells where).
+
+        From now on the claim is never taken over: lapsed, it is in doubt.
+        Returns the claim as it now is, or None when it was lost meanwhile —
+        then the work must not be made visible.
+        """
+        now = self.clock.now()
+        statement = claims_table.update().where(claims_table.c.expires_at >= now)
+        if not self._by_token(claim, statement.values(landing_at=now, detail=dict(detail))):
+            return None
+        return dataclasses.replace(claim, landing_at=now, detail=dict(detail))
+
+    def renew_key(self, claim: Claim, lease: float) -> bool:
+        """Extend ``claim`` by ``lease`` seconds from now; False when it was lost."""
+        until = self.clock.now() + timedelta(seconds=lease)
+        return self._by_token(claim, claims_table.update().values(expires_at=until))
+
+    def claims_in_doubt(self, kind: str, prefix: str = "") -> list[Claim]:
+        """The claims of ``kind`` (keys starting with ``prefix``) that are in doubt:
+        landing, not done, their lease run out — oldest first."""
+        c = claims_table.c
+        query = (
+            claims_table.select()
+            .where(c.kind == kind, c.landing_at.is_not(None), c.done_at.is_(None))
+            .where(c.expires_at < self.clock.now())
+            .order_by(c.landing_at)
+        )
+        if prefix:
+            query = query.where(c.key.startswith(prefix, autoescape=True))
+        with self._engine.connect() as conn:
+            return [_claim(row) for row in conn.execute(query)]
+
+    def live_tokens(self, tokens: Collection[str]) -> set[str]:
+        """Those of ``tokens`` that belong to a claim not done (held, or in doubt)."""
+        if not tokens:
+            return set()
+        c = claims_table.c
+        query = sa.select(c.token).where(c.token.in_(list(tokens)), c.done_at.is_(None))
+        with self._engine.connect() as conn:
+            return {row.token for row in conn.execute(query)}
+
     def _by_token(self, claim: Claim, statement: Any) -> bool:
         c = claims_table.c
         where = (c.kind == claim.kind, c.key == claim.key, c.token == claim.token)
         with self._tx() as conn:
             return bool(conn.execute(statement.where(*where, c.done_at.is_(None))).rowcount == 1)
 
-    def renew_keys(self, lease: float, instance: str | None = None) -> int:
-        """Extend every claim ``instance`` still holds by ``lease`` seconds from now."""
+    def renew_keys(
+        self, lease: float, instance: str | None = None, *, since: datetime | None = None
+    ) -> int:
+        """Extend every claim ``instance`` still holds by ``lease`` seconds from now
+        (only those claimed at ``since`` or later, when given)."""
         with self._tx() as conn:
-            return renew_claims(conn, instance or self.instance, self.clock.now(), lease)
+            return renew_claims(conn, instance or self.instance, self.clock.now(), lease, since)
 
 
-def renew_claims(conn: Connection, holder: str, now: datetime, lease: float) -> int:
-    """Extend ``holder``'s claims that are not done, in ``conn``'s transaction."""
+def renew_claims(
+    conn: Connection, holder: str, now: datetime, lease: float, since: datetime | None = None
+) -> int:
+    """Extend ``holder``'s claims that are not done, in ``conn``'s transaction.
+
+    A running service passes ``since``, its start: the claims its name holds
+    from an earlier life (a process killed before it let them go) are not
+    its own to keep alive — they lapse, and are taken over or settled.
+    """
     c = claims_table.c
-    return int(
-        conn.execute(
-            claims_table.update()
-            .where(c.holder == holder, c.done_at.is_(None))
-            .values(expires_at=now + timedelta(seconds=lease))
-        ).rowcount
-    )
+    statement = claims_table.update().where(c.holder == holder, c.done_at.is_(None))
+    if since is not None:
+        statement = statement.where(c.claimed_at >= since)
+    return int(conn.execute(statement.values(expires_at=now + timedelta(seconds=lease))).rowcount)

@@ -105,6 +105,8 @@ def add_fleet(conn: Connection) -> None:
 class FleetLog(RunLog):
     """Heartbeats and claims of due jobs; part of :class:`~entrepot.jobs.Ledger`."""
 
+    opened_at: datetime
+
     def beat(
         self,
         *,
@@ -140,7 +142,8 @@ class FleetLog(RunLog):
                 .where(job.lease_until.is_not(None))
                 .values(lease_until=now + timedelta(seconds=lease))
             )
-            renew_claims(conn, self.instance, now, lease)
+            # Claims of an earlier life of this instance are not renewed: they lapse.
+            renew_claims(conn, self.instance, now, lease, since=self.opened_at)
 
     def stopped(self) -> None:
         """Say that this instance stopped cleanly (it is then not reported silent)."""

@@ -33,7 +33,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import Migration, ensure_schema, make_engine, masked_url, write_transaction
 from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
-from entrepot.jobs.claims import ClaimLog
+from entrepot.instances import instance_for
+from entrepot.jobs.claims import ClaimLog, add_landing
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.depth import depth_table, hour_of
 from entrepot.jobs.fleet import FleetLog, add_fleet, in_reach
@@ -105,6 +106,7 @@ MIGRATIONS = (
     Migration(
         4, "the backlog's depth hour by hour; routes' newest jobs and failures", _add_dashboard
     ),
+    Migration(5, "claims landing: in doubt once lapsed, never taken over", add_landing),
 )
 
 
@@ -120,8 +122,8 @@ class Ledger(FleetLog, ClaimLog):
     :meth:`Ledger.open` opens the default SQLite file of a state folder.  Use it
     as a context manager, or call :meth:`close`.  ``instance`` names the
     instance of a fleet writing through it (default ``$ENTREPOT_INSTANCE``,
-    else the host name) and ``lease`` the seconds its runs are claimed for
-    unless its heartbeat renews them (``None``: no lease, see
+    else the host name: :mod:`entrepot.instances`) and ``lease`` the seconds
+    its runs are claimed for unless its heartbeat renews them (``None``: no lease, see
     :mod:`entrepot.jobs.fleet`).
     """
 
@@ -134,7 +136,10 @@ class Ledger(FleetLog, ClaimLog):
         lease: float | None = None,
     ) -> None:
         self.clock = clock
-        self.instance = instance or os.environ.get("ENTREPOT_INSTANCE") or socket.gethostname()
+        #: When this process opened the ledger: its heartbeat renews only the claims
+        #: made since (those of an earlier life of its instance lapse).
+        self.opened_at = clock.now()
+        self.instance = instance_for(instance)
         self.lease = lease
         #: The state folder that goes with this ledger (where journals are kept), if any.
         self.state_dir: Path | None = None
@@ -150,10 +155,16 @@ class Ledger(FleetLog, ClaimLog):
             raise ConfigError(f"cannot open the ledger {self.url}: {exc.orig}") from exc
 
     @classmethod
-    def open(cls, state_dir: str | os.PathLike[str], *, clock: Clock = SYSTEM_CLOCK) -> Ledger:
+    def open(
+        cls,
+        state_dir: str | os.PathLike[str],
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        instance: str | None = None,
+    ) -> Ledger:
         """The SQLite ledger of ``state_dir`` (created, private to its owner, if missing)."""
         Path(state_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
-        ledger = cls(ledger_url(state_dir), clock=clock)
+        ledger = cls(ledger_url(state_dir), clock=clock, instance=instance)
         ledger.state_dir = Path(state_dir)
         return ledger
 

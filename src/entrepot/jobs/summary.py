@@ -50,7 +50,7 @@ __all__ = [
 #: File name of the default SQLite ledger inside the state folder.
 LEDGER_FILE = "ledger.sqlite3"
 #: The ledger's schema version this release reads (its last migration).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # The queries are formatted with the names below and ``:name`` placeholders
 # only (hence the S608 exemptions): every value is a bound parameter.

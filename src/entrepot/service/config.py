@@ -36,8 +36,9 @@ from pydantic import (
 
 from entrepot.archive.naming import DEFAULT_TEMPLATE, Template
 from entrepot.errors import ConfigError
+from entrepot.instances import default_instance as env_or_host
 from entrepot.redact import url_has_secret
-from entrepot.service.fleetconfig import FleetConfig, InstanceName, default_instance
+from entrepot.service.fleetconfig import FleetConfig, InstanceName
 from entrepot.service.fleetroutes import FetchClaiming, ShipNaming
 from entrepot.units import parse_duration, parse_size
 
@@ -320,7 +321,8 @@ class ServiceConfig(_Section):
     scan_every: Duration = 30.0
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
     backlog: BacklogConfig = Field(default_factory=BacklogConfig)
-    instance: InstanceName = Field(default_factory=default_instance)
+    # Not written: $ENTREPOT_INSTANCE, else the host's name (entrepot.instances).
+    instance: InstanceName = Field(default_factory=env_or_host)
     fleet: FleetConfig = Field(default_factory=FleetConfig)
 
     @field_validator("grace", "scan_every")

@@ -11,17 +11,16 @@ stuck (see ``docs/fleet.md``).
 from __future__ import annotations
 
 import re
-import socket
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
 
+from entrepot.instances import host_instance
 from entrepot.units import parse_duration
 
 __all__ = ["FleetConfig", "InstanceName", "default_instance", "instance_name"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
-_UNUSABLE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
 def instance_name(value: str) -> str:
@@ -42,9 +41,8 @@ def instance_name(value: str) -> str:
 
 
 def default_instance() -> str:
-    """The host's name, made a usable instance name."""
-    name = _UNUSABLE.sub("-", socket.gethostname()).lstrip("-_.")[:64]
-    return name or "entrepot"
+    """The host's name, made a usable instance name (see :mod:`entrepot.instances`)."""
+    return host_instance()
 
 
 #: A validated instance name.

@@ -8,7 +8,8 @@ back the jobs of instances whose lease ran out
 (:meth:`~entrepot.jobs.Ledger.recover_expired`): any live instance does it,
 and ``on_recovered`` wakes the lanes that run them.
 
-The thread never blocks the daemon's main loop, and a beat that fails (the
+The thread (a :class:`~entrepot.jobs.ticker.Ticker`, as a one-shot command's
+lease keeper) never blocks the daemon's main loop, and a beat that fails (the
 database is down) is logged and tried again at the next one: the leases of
 this instance then run out, and another instance may take its work — the
 guarantee is that no work is held by a silent instance for longer than
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from entrepot.jobs import Ledger, RunResult
+from entrepot.jobs.ticker import Ticker
 from entrepot.logs import log_event
 from entrepot.service.config import Config
 
@@ -73,9 +75,14 @@ class Heartbeat:
         self.beats = 0
         self._last: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._failing = False
-        self._thread = threading.Thread(target=self._loop, name="entrepot-heartbeat", daemon=True)
+        self._ticker = Ticker(
+            self.beat,
+            lambda: self.config().service.fleet.heartbeat,
+            name="entrepot-heartbeat",
+            logger=logger,
+            failed="service.heartbeat_failed",
+            back="service.heartbeat_back",
+        )
 
     def after_run(self, kind: str, name: str, result: RunResult) -> None:
         """Remember how a route's or fetch's run ended, for the next beat."""
@@ -129,34 +136,14 @@ class Heartbeat:
         return recovered
 
     def start(self) -> Heartbeat:
-        self._beat_logged()
-        self._thread.start()
+        self._ticker.start()
         return self
 
     def stop(self, *, clean: bool) -> None:
         """Stop beating; a ``clean`` stop says so in the ledger (the instance is not silent)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=10)
+        self._ticker.stop()
         if clean:
             try:
                 self.ledger.stopped()
             except Exception as exc:  # noqa: BLE001 - a stop goes on without the ledger
                 log_event(logger, "service.heartbeat_failed", logging.WARNING, error=exc)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.config().service.fleet.heartbeat):
-            self._beat_logged()
-
-    def _beat_logged(self) -> None:
-        try:
-            self.beat()
-        except Exception as exc:  # noqa: BLE001 - the next beat tries again
-            if not self._failing:
-                log_event(logger, "service.heartbeat_failed", logging.ERROR,
-                          error=f"{type(exc).__name__}: {exc}")  # fmt: skip
-            self._failing = True
-            return
-        if self._failing:
-            log_event(logger, "service.heartbeat_back")
-        self._failing = False

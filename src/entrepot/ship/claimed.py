@@ -15,16 +15,22 @@ process or on two hosts, never download the same version of a file:
 3. mark the claim done — the local copy is durable;
 4. only then delete the remote file (or move it to ``remote_after``).
 
-A fetcher that dies holding a claim stops renewing it; once its lease has
-run out (``claim_lease``, 300 s by default; the service's heartbeat renews
-the claims of a live one) another fetcher takes it over and fetches the
-file.  A file still there whose claim is done — the fetcher died between 3
-and 4, or an edge wrote the same bytes again after it was fetched — is
-deleted without being fetched again.  What remains is a crash between 2
-and 3: a fetcher taking over on the same spool finds the file there under
-its name (the same size: kept, not duplicated); one on another host
-fetches it again, and the two copies carry the same key and ETag in their
-``received`` events.
+Step 2 is itself in two: once the download is complete and durable (in
+``tmp/landing/<claim token>``, the folder synced), the claim is marked
+*landing* in the ledger (the local name, size and time, the spool, the
+instance), then the file is renamed into ``new/``.  A claim whose renewal
+or landing finds it taken over is abandoned: nothing is published.
+
+A fetcher that dies holding a claim stops renewing it (a one-shot command
+renews its own claims in a thread, :class:`~entrepot.jobs.keeper.ClaimKeeper`;
+a service's heartbeat those of its instance); once its lease has run out
+(``claim_lease``, 300 s by default) another fetcher takes it over and
+fetches the file — unless it was landing: whether the rename happened is
+known only on the spool's host, so the claim is *in doubt* and is never
+taken over (:mod:`entrepot.ship.landing` settles it).  A file still there
+whose claim is done — the fetcher died between 3 and 4, or an edge wrote
+the same bytes again after it was fetched — is deleted without being
+fetched again.
 
 Files in sub-folders are fetched too (an edge's
 ``{instance}/{route}/{yyyy}/{mm}/{dd}/{name}``), each under a local name
@@ -35,10 +41,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from entrepot.errors import InvalidName, RemoteNotFound
+from entrepot.errors import InvalidName, RemoteNotFound, TransientTargetError
 from entrepot.logs import log_event
 from entrepot.names import check_name
 from entrepot.targets import RemoteInfo, Target, parse_url
@@ -47,14 +56,36 @@ if TYPE_CHECKING:
     from entrepot.jobs.claims import Claim
     from entrepot.jobs.ledger import Ledger
     from entrepot.ship.route import Route
+    from entrepot.spool import Spool
 
-__all__ = ["KIND", "FetchClaims", "local_name", "source_identity", "walk"]
+__all__ = [
+    "KIND",
+    "LANDING",
+    "ClaimTaken",
+    "FetchClaims",
+    "landing_of",
+    "local_name",
+    "source_identity",
+    "walk",
+]
 
 logger = logging.getLogger("entrepot.ship")
 
 #: The kind of the claims (:meth:`entrepot.jobs.Ledger.claim_key`).
 KIND = "fetch-object"
 _MAX_KEY = 1024
+#: The folder below the spool's ``tmp/`` where claimed downloads wait to land
+#: (out of reach of the sweep of ``tmp/``: a file there is evidence, see
+#: :mod:`entrepot.ship.landing`).
+LANDING = "landing"
+
+
+class ClaimTaken(TransientTargetError):
+    """The claim on a file being fetched was taken over: its download is abandoned.
+
+    A target error, so that it ends a transfer in progress (its connection
+    closed) from the download's own writing.
+    """
 
 
 def local_name(remote: str) -> str:
@@ -124,6 +155,32 @@ class FetchClaims:
         claim = self.ledger.key_claim(KIND, self.key(info))
         return claim is not None and claim.done
 
+    def scratch(self, spool: Spool, claim: Claim) -> Path:
+        """Where ``claim``'s file is downloaded: ``tmp/landing/<token>``."""
+        folder = spool.area("tmp") / LANDING
+        folder.mkdir(mode=0o700, exist_ok=True)
+        return folder / claim.token
+
+    def land(self, claim: Claim, local: str, scratch: Path, spool: Spool) -> Claim | None:
+        """Mark ``claim`` landing: its complete file at ``scratch`` is renamed to
+        ``new/local`` next.  None when the claim was lost: publish nothing."""
+        st = os.stat(scratch)
+        landing = {
+            "local": local,
+            "scratch": claim.token,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "spool": str(spool.root.resolve()),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "by": self.instance,
+        }
+        return self.ledger.land_key(claim, {**(claim.detail or {}), "landing": landing})
+
+    def in_doubt(self) -> list[Claim]:
+        """The claims of this source that are in doubt (landing, lapsed), oldest first."""
+        return self.ledger.claims_in_doubt(KIND, f"{self.source}:")
+
     def stored(self, claim: Claim, local: str) -> None:
         """The local copy of ``claim``'s file is durable: the claim is done."""
         detail = {**(claim.detail or {}), "stored_as": local, "by": self.instance}
@@ -135,3 +192,9 @@ class FetchClaims:
     def release(self, claim: Claim) -> None:
         """Let another fetcher have the file (this one failed to fetch it)."""
         self.ledger.release_key(claim)
+
+
+def landing_of(claim: Claim) -> dict[str, Any]:
+    """What ``claim``'s holder recorded when it marked it landing (empty if it did not)."""
+    landing = (claim.detail or {}).get("landing")
+    return dict(landing) if isinstance(landing, dict) else {}

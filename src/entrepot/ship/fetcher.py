@@ -33,6 +33,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from entrepot.errors import (
@@ -43,9 +44,11 @@ from entrepot.errors import (
     RemoteNotFound,
     TargetError,
 )
+from entrepot.jobs.keeper import ClaimKeeper
 from entrepot.logs import log_event
 from entrepot.names import check_name
-from entrepot.ship.claimed import FetchClaims, local_name, walk
+from entrepot.ship.claimed import ClaimTaken, FetchClaims, local_name, walk
+from entrepot.ship.landing import settle, sweep_landing
 from entrepot.ship.route import Report, Route, is_data_name
 from entrepot.targets import RemoteInfo, Target
 
@@ -63,6 +66,10 @@ class Fetcher(Route):
     direction = "fetch"
     #: The ledger's claims, when the ``claims`` option is on (set by the job).
     claims: FetchClaims | None = None
+    #: Renews the claims of a run under claims while it fetches.
+    keeper: ClaimKeeper | None = None
+    #: The claims of this source left in doubt, as the last run found them.
+    in_doubt: tuple[Claim, ...] = ()
 
     def local_name(self, remote: str) -> str:
         """The spool name of the remote file ``remote``; InvalidName if it can have none."""
@@ -119,23 +126,33 @@ class Fetcher(Route):
         name = info.name
         local = self.local_name(name)
         self.observer.transferring(name)
-        scratch = self.spool.scratch_path()
+        claims = self.claims if claim is not None else None
+        if claims is None or claim is None:
+            scratch = self.spool.scratch_path()
+        else:
+            scratch = claims.scratch(self.spool, claim)
         # One digest per try of the transfer: the last one saw the bytes that landed.
         digests: list[Any] = []
         try:
-            self._download(target, name, scratch, self._hasher(digests))
+            self._download(target, name, scratch, self._hasher(digests, claim))
             size = scratch.stat().st_size
+            if claims is not None and claim is not None:
+                claim = self._land(claims, claim, local, scratch)
             try:
                 self.spool.adopt(scratch, local)
             except NameExists:
                 # An earlier run published it but died before the remote delete.
                 if not self._same_file(scratch, self.spool.path("new", local), size):
                     raise
+            except BaseException:
+                if claims is not None and claim is not None and not scratch.exists():
+                    self._stored(claims, claim, local)  # renamed after all: it is durable
+                raise
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(scratch)
-        if claim is not None and self.claims is not None:
-            self.claims.stored(claim, local)
+        if claims is not None and claim is not None:
+            self._stored(claims, claim, local)
         self.observer.transferred(name, size)
         source = f"{self.display_url.rstrip('/')}/{name}"
         checksum = f"sha256:{digests[-1].hexdigest()}" if digests else None
@@ -146,6 +163,23 @@ class Fetcher(Route):
             self.trail.received(local, size, source, checksum)
         self._remove_remote(target, name)
         return size
+
+    def _land(self, claims: FetchClaims, claim: Claim, local: str, scratch: Path) -> Claim:
+        """Mark ``claim`` landing before its file is renamed into ``new/``; ClaimTaken
+        (nothing published) when it was taken over meanwhile."""
+        if self.keeper is not None and self.keeper.lost(claim):
+            raise ClaimTaken(f"the claim on {claim.key!r} was taken over")
+        landing = claims.land(claim, local, scratch, self.spool)
+        if landing is None:
+            raise ClaimTaken(f"the claim on {claim.key!r} was taken over")
+        return landing
+
+    def _stored(self, claims: FetchClaims, claim: Claim, local: str) -> None:
+        """The claim is done: no longer renewed (a renewal of a done claim would find it
+        gone and call it lost)."""
+        if self.keeper is not None:
+            self.keeper.drop(claim)
+        claims.stored(claim, local)
 
     def _same_file(self, fetched: os.PathLike[str], there: os.PathLike[str], size: int) -> bool:
         """Whether the file already in ``new/`` is the one just fetched: the same size —
@@ -180,14 +214,21 @@ class Fetcher(Route):
             target.delete(info.name, missing_ok=True)
             log_event(logger, "fetch.duplicate_removed", logging.INFO, name=info.name)
 
-    def _hasher(self, digests: list[Any]) -> Callable[[], Any] | None:
-        """A maker of SHA-256 digests that keeps them in ``digests``, if provenance is on."""
-        if not self.trail.on:
+    def _hasher(self, digests: list[Any], claim: Claim | None = None) -> Callable[[], Any] | None:
+        """A maker of SHA-256 digests that keeps them in ``digests``, if provenance is on;
+        under a claim kept alive by :attr:`keeper`, one that also ends the download
+        (ClaimTaken) as soon as the claim is found taken over."""
+        keeper = self.keeper if claim is not None else None
+        if not self.trail.on and keeper is None:
             return None
 
         def fresh() -> Any:
-            digests.append(hashlib.sha256())
-            return digests[-1]
+            digest = hashlib.sha256() if self.trail.on else None
+            if digest is not None:
+                digests.append(digest)
+            if keeper is None or claim is None:
+                return digest
+            return _Watched(digest, lambda: keeper.lost(claim), claim.key)
 
         return fresh
 
@@ -199,8 +240,11 @@ class Fetcher(Route):
         digest: Callable[[], Any] | None = None,
     ) -> None:
         try:
-            # The data is synced here; the folder that counts is new/, synced on adoption.
-            target.download(name, scratch, sync_folder=False, digest=digest)
+            # The data is synced here; the folder that counts is new/, synced on adoption
+            # — and under claims tmp/landing/ too: the file there is the evidence that it
+            # did not land yet (see entrepot.ship.landing).
+            sync = self.options.claims
+            target.download(name, scratch, sync_folder=sync, digest=digest)
         except (TargetError, OSError) as exc:
             space = _space_error(exc)
             if space is None:
@@ -220,14 +264,25 @@ class Fetcher(Route):
         one is raised at the end, after the other files were fetched.  Once
         :meth:`stop` is called no new file is started.
         """
-        refused: list[BaseException] = []
         self.spool.check()
-        if self.options.claims:
-            if self.claims is None:
-                raise ConfigError("a fetch under claims needs a ledger to claim files in")
-            # Fetchers of one folder start at different places: fewer claims collide.
-            turn = secrets.randbelow(len(files)) if files else 0
-            files = files[turn:] + files[:turn]
+        if not self.options.claims:
+            self._fetch_each(target, files, report)
+            return
+        if self.claims is None:
+            raise ConfigError("a fetch under claims needs a ledger to claim files in")
+        # Claims an earlier run left in doubt first: those that landed are done now.
+        self.in_doubt = tuple(settle(self.claims, self.spool))
+        sweep_landing(self.claims, self.spool)
+        # Fetchers of one folder start at different places: fewer claims collide.
+        turn = secrets.randbelow(len(files)) if files else 0
+        with ClaimKeeper(self.claims.ledger, self.claims.lease) as self.keeper:
+            try:
+                self._fetch_each(target, files[turn:] + files[:turn], report)
+            finally:
+                self.keeper = None
+
+    def _fetch_each(self, target: Target, files: list[RemoteInfo], report: Report) -> None:
+        refused: list[BaseException] = []
         for info in files:
             if self.stopped:
                 break
@@ -237,11 +292,18 @@ class Fetcher(Route):
                 if claim is None:
                     self._settle_fetched(target, info)
                     continue
+                if self.keeper is not None:
+                    self.keeper.hold(claim)
             try:
                 size = self.fetch_one(target, info, claim)
             except BaseException as exc:
                 if claim is not None and self.claims is not None:
+                    if self.keeper is not None:
+                        self.keeper.drop(claim)
                     self.claims.release(claim)  # none once done: the local copy is kept
+                if isinstance(exc, ClaimTaken):
+                    log_event(logger, "fetch.claim_taken", logging.WARNING, name=info.name)
+                    continue  # another fetcher has it now: nothing was published here
                 if isinstance(exc, RemoteNotFound) and claim is not None:
                     continue  # fetched and removed by another fetcher meanwhile
                 if not isinstance(exc, (PermanentTargetError, InvalidName, NameExists)):
@@ -250,6 +312,8 @@ class Fetcher(Route):
                 report.add_failed(info.name, exc)
                 refused.append(exc)
                 continue
+            if claim is not None and self.keeper is not None:
+                self.keeper.drop(claim)
             report.add_done(info.name, size)
         if refused:
             raise refused[0]
@@ -273,6 +337,25 @@ class Fetcher(Route):
         finally:
             self.disconnect()
         return report
+
+
+class _Watched:
+    """A digest (or none) fed a download's bytes, that ends the download once
+    ``lost()`` says its claim was taken over."""
+
+    def __init__(self, digest: Any, lost: Callable[[], bool], key: str) -> None:
+        self.digest = digest
+        self.lost = lost
+        self.key = key
+
+    def update(self, data: bytes) -> None:
+        if self.lost():
+            raise ClaimTaken(f"the claim on {self.key!r} was taken over: download abandoned")
+        if self.digest is not None:
+            self.digest.update(data)
+
+    def hexdigest(self) -> str:
+        return str(self.digest.hexdigest()) if self.digest is not None else ""
 
 
 def _space_error(exc: BaseException) -> OSError | None:

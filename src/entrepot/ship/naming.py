@@ -30,12 +30,12 @@ entrepot.errors.InvalidName: remote name '..' refers to a folder
 
 from __future__ import annotations
 
-import os
 import socket
 import string
 import time
 
 from entrepot.errors import ConfigError
+from entrepot.instances import default_instance
 from entrepot.targets.info import split_name
 
 __all__ = ["FLEET_TEMPLATE", "check_template", "default_instance", "remote_name"]
@@ -43,12 +43,6 @@ __all__ = ["FLEET_TEMPLATE", "check_template", "default_instance", "remote_name"
 FLEET_TEMPLATE = "{instance}/{route}/{yyyy}/{mm}/{dd}/{name}"
 _FIELDS = ("dd", "host", "instance", "mm", "name", "route", "yyyy")
 _HOST = socket.gethostname().split(".")[0]
-
-
-def default_instance() -> str:
-    """The instance name when none is configured: ``$ENTREPOT_INSTANCE`` (as the ledger
-    reads it), else this host's name."""
-    return os.environ.get("ENTREPOT_INSTANCE") or socket.gethostname()
 
 
 def check_template(template: str) -> str:
