@@ -42,7 +42,6 @@ import pytest
 import sqlalchemy as sa
 
 from entrepot.service.works import has_files
-from entrepot.ship import claimed
 from entrepot.ship.claimed import KIND as OBJECT_CLAIMS
 from entrepot.spool import Spool
 from tests.integration._fleet_e2e import Deployment, rows, scalar
@@ -51,13 +50,6 @@ from tests.servers.postgres import PostgresServer
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("postgres")]
 
-# A central instance killed between renaming a fetched file into new/ and marking its
-# claim done left the object to be fetched again (a second copy in the shared spool,
-# often caught by the kills here). Claims "landing" (entrepot.ship.landing, branch
-# fleetgaps) close that window; until they are on main, this test cannot pass reliably.
-needs_landing_claims = pytest.mark.skipif(
-    not hasattr(claimed, "LANDING"), reason="needs fetch claims marked landing (fleetgaps)"
-)
 
 EDGES = ("edge-1", "edge-2", "edge-3")
 CENTRALS = ("central-1", "central-2")
@@ -193,7 +185,6 @@ def local_names(folder: Path, *areas: str) -> list[str]:
     return sorted(name.rsplit("~", 1)[1] for listed in found for name in listed)
 
 
-@needs_landing_claims
 def test_edges_ship_3000_files_that_two_central_instances_fetch_and_import_through_two_kills(
     fleet: Deployment,
 ) -> None:
