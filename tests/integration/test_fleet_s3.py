@@ -160,6 +160,9 @@ def test_provenance_follows_a_file_from_edge_to_central(
     assert sent[0].details["key"] == got[0].details["key"]
     assert sent[0].details["key"].endswith(f"/edge-1/orders/{DAY}/f0000.csv")
     assert got[0].details["etag"]
+    # Where it came from: the object's URL, its name in the path, never after the query.
+    base, query = s3_server.url.split("?")
+    assert got[0].details["source"] == f"{base}/edge-1/orders/{DAY}/f0000.csv?{query}"
     code, out, _ = cli("trace", "*f0000.csv", "--state", tmp_path / "state")
     assert code == 0
     assert "instance edge-1" in out and "instance central-1" in out

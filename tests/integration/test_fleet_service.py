@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -261,12 +262,20 @@ def test_a_shared_route_runs_on_one_instance_at_a_time_and_ships_each_file_once(
     wait_until(lambda: len(list((fleet.root / "delivered").iterdir())) == len(names),
                timeout=120, what="every file delivered")  # fmt: skip
     engine = sa.create_engine(fleet.url)
-    try:
+    query = sa.text(
+        "SELECT name, count(*) FROM entrepot_provenance WHERE kind = 'delivered' GROUP BY name"
+    )
+
+    def delivered_events() -> list[Any]:
         with engine.connect() as conn:
-            delivered = conn.execute(
-                sa.text("SELECT name, count(*) FROM entrepot_provenance WHERE kind = 'delivered' "
-                        "GROUP BY name")
-            ).all()  # fmt: skip
+            return list(conn.execute(query).all())
+
+    try:
+        # A run's events reach the ledger when it ends, just after its last file landed.
+        wait_until(lambda: len(delivered_events()) == len(names),
+                   timeout=60, what="every delivery recorded")  # fmt: skip
+        delivered = delivered_events()
+        with engine.connect() as conn:
             runs = conn.execute(
                 sa.text("SELECT instance, started_at, ended_at FROM entrepot_job_runs "
                         "WHERE items > 0 ORDER BY started_at")

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from entrepot.jobs import Ledger, Runner
-from entrepot.provenance import Kind, find, undelivered
-from entrepot.provenance.reader import by_file, deliveries, verdict
+from entrepot.provenance import Kind, Outcome, Recorder, find, undelivered
+from entrepot.provenance.reader import by_file, deliveries, file_histories, verdict
 from entrepot.ship import ShipJob
 from entrepot.spool import Spool
 from tests.integration import test_jobs_ledger_backends as backends
@@ -131,3 +131,17 @@ def test_old_journal_bookkeeping_goes_with_the_events(url: str, tmp_path: Path) 
         assert prune_events(ledger.engine, later) == 2
         assert prune_events(ledger.engine, later) == 0
         assert journals() == 0
+
+
+def test_a_shippers_look_up_of_known_files_on_either_database(url: str, tmp_path: Path) -> None:
+    # Written as SQL with the driver's own placeholders: the same answer on both.
+    with Ledger(url) as ledger:
+        with Recorder(ledger.engine) as recorder:
+            recorder.record(Kind.FAILED, "/out", "a.csv", outcome=Outcome.FAILED)
+            recorder.record(Kind.RECEIVED, "/out", "a.csv", checksum="sha256:01")
+            recorder.record(Kind.FAILED, "/out", "a.csv", outcome=Outcome.FAILED)
+            recorder.record(Kind.RECEIVED, "/out", "b.csv", checksum="sha256:02")
+            recorder.record(Kind.RECEIVED, "/other", "c.csv", checksum="sha256:03")
+        found = file_histories(ledger.engine, "/out", ["a.csv", "b.csv", "c.csv"])
+        assert file_histories(ledger.engine, "/out", []) == {}
+    assert found == {"a.csv": ("sha256:01", 1), "b.csv": ("sha256:02", 0)}

@@ -273,10 +273,10 @@ def test_file_histories_read_the_names_index_not_every_event_of_the_spool(
     # Every event of a spool shares its place: looked up by place, a run's
     # lookup would read the spool's whole history.
     ensure_tables(engine)
-    query = histories_query("/out", ["a.csv", "b.csv"])
-    sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    sql, parameters = histories_query("/out", ["a.csv", "b.csv"])
     with engine.connect() as conn:
-        plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        explained = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters)
+        plan = " ".join(str(row[-1]) for row in explained)
     assert "ix_entrepot_provenance_file" in plan, plan
     assert "ix_entrepot_provenance_place" not in plan, plan
 

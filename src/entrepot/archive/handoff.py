@@ -201,7 +201,7 @@ class HandOff:
             row = event_row(
                 kind, place, name, size=note.size, checksum=note.checksum, details=details
             )
-            journal.append(row)
+            journal.append((row,))
 
         try:
             place = place_of(sealed.parent)

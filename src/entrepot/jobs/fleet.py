@@ -169,13 +169,16 @@ class FleetLog(RunLog):
         *,
         skip_identities: Collection[str] = (),
         skip_ids: Collection[str] = (),
+        skip_shared_kinds: Collection[str] = (),
         trigger: str = "due",
     ) -> tuple[JobRecord, int] | None:
         """Claim the longest-waiting due job this instance may run; ``(job, run id)``
         (the job as it was when claimed).
 
-        Jobs of ``skip_identities`` (a route's own job, run by its lane) and
-        ``skip_ids`` are left alone; ``None`` when nothing is due.
+        Jobs of ``skip_identities`` (a route's own job, run by its lane),
+        ``skip_ids`` and shared jobs of ``skip_shared_kinds`` (work of the
+        fleet that this instance is not configured for) are left alone;
+        ``None`` when nothing is due.
         """
         job = jobs_table.c
         query = (
@@ -192,6 +195,9 @@ class FleetLog(RunLog):
             )
         if skip_ids:
             query = query.where(job.id.not_in(skip_ids))
+        if skip_shared_kinds:
+            foreign = job.kind.in_(list(skip_shared_kinds))
+            query = query.where(sa.or_(job.scope.is_not(None), sa.not_(foreign)))
         with self._tx() as conn:
             row = conn.execute(query).first()
             if row is None:

@@ -144,17 +144,12 @@ class Runner:
                     if run_id is not None:  # else taken by another runner meanwhile
                         return self._execute(job, waiting.id, run_id, failures=waiting.failures)
             job_id = job_id or self.new_id()
-            # Recorded as pending (due now) first: a crash before the run starts
-            # leaves a job that the next run_due() picks up, never a lost one.
-            self.ledger.add_job(
-                job_id,
-                job.kind,
-                params,
-                name=job.name,
-                state=JobState.PENDING,
-                identity=identity,
-                shared=shared,
-            )
+            # Recorded as pending first: a crash before the run starts leaves a job that
+            # run_due() picks up, never a lost one — once a lease has passed, so that no
+            # backlog lane (of this instance or another) takes it before its run starts.
+            due = self.clock.now() + timedelta(seconds=self.ledger.lease or DEFAULT_LEASE)
+            self.ledger.add_job(job_id, job.kind, params, name=job.name, state=JobState.PENDING,
+                                next_due=due, identity=identity, shared=shared)  # fmt: skip
             run_id = self.ledger.start_run(job_id, trigger="new", claim_from=[JobState.PENDING])
             if run_id is None:
                 raise JobError(f"job {job_id} was taken by another runner before it started")
@@ -251,14 +246,16 @@ class Runner:
         return results
 
     def run_next(
-        self, *, skip_identities: Collection[str] = (), skip_ids: Collection[str] = ()
+        self,
+        *,
+        skip_identities: Collection[str] = (),
+        skip_ids: Collection[str] = (),
+        skip_shared_kinds: Collection[str] = (),
     ) -> RunResult | None:
-        """Claim the longest-waiting due job and run it; ``None`` when none is due.
-
-        Two runners sharing a ledger (two instances of a fleet) never get
-        the same job (:meth:`~entrepot.jobs.Ledger.claim_due`).
-        """
-        claimed = self._need_ledger().claim_due(skip_identities=skip_identities, skip_ids=skip_ids)
+        """Claim and run the longest-waiting due job (``Ledger.claim_due``); ``None``: none."""
+        claimed = self._need_ledger().claim_due(
+            skip_identities=skip_identities, skip_ids=skip_ids, skip_shared_kinds=skip_shared_kinds
+        )
         if claimed is None:
             return None
         record, run_id = claimed

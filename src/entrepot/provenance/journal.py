@@ -1,8 +1,8 @@
 """Journals: events appended to a file first, added to the database later.
 
 A journal is a file in the state folder's ``provenance/`` folder, one line
-per event (a JSON array: see :meth:`Journal.append`), each with its
-sequence number.  Its writer holds
+per step written (a JSON array: see :meth:`Journal.append`) — one or several
+events of one file, with the line's sequence number.  Its writer holds
 an exclusive ``flock`` on it while it lives: a journal whose lock can be
 taken belongs to a process that ended (normally or not), and
 :func:`entrepot.provenance.recorder.recover_journals` adds its events to the
@@ -20,7 +20,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,6 +30,8 @@ from entrepot.redact import mask_secrets
 __all__ = [
     "COLUMNS",
     "JOURNAL_DIR",
+    "KIND_TEXT",
+    "OUTCOME_TEXT",
     "Entry",
     "Journal",
     "Row",
@@ -46,6 +48,22 @@ HOST = socket.gethostname()
 _quoted = json.encoder.encode_basestring
 
 
+def _line_encoder() -> Callable[[Any], str]:
+    """The standard library's C encoder, made once (``json.dumps`` makes one per call,
+    which costs more than encoding a line): ASCII only, compact, no circular check."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+    chunks = make(
+        None, json.JSONEncoder().default, json.encoder.encode_basestring_ascii, None,
+        ":", ",", False, False, True,
+    )  # fmt: skip
+    return lambda value: "".join(chunks(value, 0))
+
+
+_encoded = _line_encoder()
+
+
 #: The columns of an event row, in the order of :func:`event_row`'s tuples.
 COLUMNS = (
     "at", "kind", "place", "name", "size", "checksum", "job_id", "host", "outcome",
@@ -55,6 +73,12 @@ COLUMNS = (
 Row = tuple[Any, ...]
 
 
+#: The texts stored for kinds and outcomes: an enum member's ``value`` costs a
+#: descriptor call, several times per file shipped.
+KIND_TEXT: dict[Kind | str, str] = {kind: kind.value for kind in Kind}
+OUTCOME_TEXT: dict[Outcome | str, str] = {outcome: outcome.value for outcome in Outcome}
+
+
 @functools.lru_cache(maxsize=256)
 def _masked(text: str) -> str:
     # Targets repeat with every event of a run: masked once each.
@@ -62,7 +86,7 @@ def _masked(text: str) -> str:
 
 
 def event_row(
-    kind: Kind,
+    kind: Kind | str,
     place: str,
     name: str,
     *,
@@ -78,11 +102,13 @@ def event_row(
     """One event as a row of the events table (see :data:`COLUMNS`), every secret masked.
 
     ``details`` given as text is taken as it is: a caller's constant, without secrets.
+    ``kind`` may be given as its text already (:data:`KIND_TEXT`).
     """
     text = details if isinstance(details, str) else details_text(details)
     return (
-        time.time() if at is None else at, kind.value, place, name, size, checksum, job_id,
-        HOST, outcome.value, _masked(target) if target else None, attempt, text,
+        time.time() if at is None else at, KIND_TEXT.get(kind, kind), place, name, size,
+        checksum, job_id, HOST, OUTCOME_TEXT[outcome], _masked(target) if target else None,
+        attempt, text,
     )  # fmt: skip
 
 
@@ -122,18 +148,24 @@ class Journal:
         self._fd: int | None = os.open(self.path, flags, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
-    def append(self, row: Row, then: Then | None = None) -> int:
-        """Add one event with a single ``write`` (whole, or torn at the end); return its number.
+    def append(self, rows: Sequence[Row], then: Then | None = None) -> int:
+        """Add the events ``rows`` (of one file) with a single ``write`` (whole, or torn at
+        the end); return the line's number.
 
-        A line is the JSON array ``[seq, *row, then]`` — ``then`` is null, or
-        the next step the event announces as an array of :class:`Then`'s
-        fields — written by the standard library's default encoder (ASCII
-        only: a name that is not valid UTF-8 survives as its escapes), the
-        cheapest it has.
+        A line is the JSON array ``[seq, [row, …], then]`` — ``then`` is null,
+        or the next step the last event announces as an array of
+        :class:`Then`'s fields — written by the standard library's C encoder
+        (ASCII only: a name that is not valid UTF-8 survives as its escapes).
+        One line per file, not one per event: a file's claim and its delivery
+        are written together once it is delivered.  (Lines written by earlier
+        releases held one event each, ``[seq, *row, then]``: :func:`read_journal`
+        reads both.)
         """
         assert self._fd is not None, "journal closed"
+        if not rows or not isinstance(rows[0], tuple | list):
+            raise TypeError("a journal line holds a sequence of event rows")
         self.seq += 1
-        line = json.dumps([self.seq, *row, then]) + "\n"
+        line = _encoded([self.seq, rows, then]) + "\n"
         os.write(self._fd, line.encode())
         return self.seq
 
@@ -156,7 +188,7 @@ class Journal:
             kind, place_of(folder), name or os.path.basename(file),
             size=os.stat(file).st_size, checksum=checksum, details=details,
         )  # fmt: skip
-        self.append(row)
+        self.append((row,))
 
     def empty(self) -> None:
         """Forget every event written so far (they are in the database now)."""
@@ -175,16 +207,28 @@ class Journal:
 
 
 def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
-    """The entries of a journal's lines; a line torn by a crash is skipped."""
+    """The entries of a journal's lines, one per event; a line torn by a crash is skipped.
+
+    Both forms of a line are read: ``[seq, [row, …], then]``, whose ``then``
+    goes with its last event, and the older ``[seq, *row, then]``.
+    """
     width = len(COLUMNS) + 2
     for line in lines:
         try:
             entry = json.loads(line)
         except ValueError:
             continue  # never acknowledged: the process died while writing it
-        if isinstance(entry, list) and len(entry) == width and isinstance(entry[0], int):
-            then = Then(*entry[-1]) if entry[-1] else None
-            yield Entry(entry[0], tuple(entry[1:-1]), then)
+        if not isinstance(entry, list) or not entry or not isinstance(entry[0], int):
+            continue
+        if len(entry) == 3 and isinstance(entry[1], list):
+            rows = [tuple(r) for r in entry[1] if isinstance(r, list) and len(r) == len(COLUMNS)]
+        elif len(entry) == width:
+            rows = [tuple(entry[1:-1])]
+        else:
+            continue
+        then = Then(*entry[-1]) if entry[-1] else None
+        for number, row in enumerate(rows, 1):
+            yield Entry(entry[0], row, then if number == len(rows) else None)
 
 
 class Then(NamedTuple):

@@ -111,7 +111,7 @@ class Recorder:
 
     def record(
         self,
-        kind: Kind,
+        kind: Kind | str,
         place: str,
         name: str,
         *,
@@ -142,20 +142,25 @@ class Recorder:
             kind, place, name, size=size, checksum=checksum, job_id=self.job_id,
             outcome=outcome, target=target, attempt=attempt or self.attempt, details=details,
         )  # fmt: skip
+        self.add((row,), then, journaled=journaled)
+
+    def add(self, rows: Sequence[Row], then: Then | None = None, *, journaled: bool = True) -> None:
+        """Add the events ``rows`` of one file (:func:`~.journal.event_row`), in one journal
+        line; ``then`` and ``journaled`` as for :meth:`record` (``then`` follows the last)."""
         with self._lock:
             if then is not None:
                 self._intents += 1
             if self._journal is not None and journaled:
-                self._journal.append(row, then)
-            self._rows.append(row)
+                self._journal.append(rows, then)
+            self._rows += rows
             if len(self._rows) < self.batch:
                 return
-            rows, self._rows = self._rows, []
+            batch, self._rows = self._rows, []
             seq = self._journal.seq if self._journal is not None else 0
             self._queued += 1
             if self._writer is None:
                 self._writer = BatchWriter(self._write_batch)
-        self._writer.put(rows, seq)
+        self._writer.put(batch, seq)
 
     def settle(self) -> None:
         """A step announced with ``then`` was recorded, or did not happen."""

@@ -31,6 +31,7 @@ from entrepot.service.building import fetch_job, ship_job
 from entrepot.service.config import Config
 from entrepot.service.interrupting import StopAware
 from entrepot.service.telemetry import RunSummary, Telemetry
+from entrepot.ship import FetchJob, ShipJob
 from entrepot.ship.jobs import RouteJob
 
 logger = logging.getLogger("entrepot.service")
@@ -42,9 +43,12 @@ __all__ = [
     "DepthWork",
     "FetchWork",
     "RouteWork",
+    "foreign_kinds",
     "has_files",
 ]
 
+#: The kind of the data center's import jobs (not imported: a service without one never loads it).
+IMPORT_KIND = "import"
 #: Triggers that do not record a run of a route when nothing waits.
 _QUIET = frozenset({"arrival", "scan", "every", "cron", "start"})
 
@@ -195,6 +199,15 @@ class FetchWork(_JobWork):
             self.execute(config, self.build(config), trigger)
 
 
+def foreign_kinds(config: Config) -> set[str]:
+    """Kinds of the fleet's shared jobs that the backlog lane of ``config`` leaves alone."""
+    kinds = {ShipJob.kind, FetchJob.kind}  # a lane's work, run under its claim
+    center = config.datacenter
+    if center is None or not center.shared:
+        kinds.add(IMPORT_KIND)
+    return kinds
+
+
 class BacklogWork:
     """Re-runs the due jobs that no route or fetch of the configuration owns.
 
@@ -202,6 +215,12 @@ class BacklogWork:
     imports; a route's own waiting job is re-run by the route's lane.  Each
     job is claimed in turn (:meth:`~entrepot.jobs.Runner.run_next`): the
     instances of a fleet share the due jobs, and never run one twice.
+
+    Of the fleet's shared jobs it takes only those this instance is
+    configured for (:func:`foreign_kinds`): a shared route's or fetch's
+    waiting job is left to the lanes of the instances that have that route,
+    which run it under the claim on its work, and a shared data center's
+    imports to the instances that share it — an edge never runs them.
     """
 
     def __init__(self, ctx: Context, owned: Callable[[], Mapping[str, str]]) -> None:
@@ -217,7 +236,8 @@ class BacklogWork:
         seen: set[str] = set()
         while not ctx.stopping.is_set():
             started = time.monotonic()
-            result = ctx.runner.run_next(skip_identities=owned, skip_ids=seen)
+            result = ctx.runner.run_next(skip_identities=owned, skip_ids=seen,
+                                         skip_shared_kinds=foreign_kinds(ctx.config))  # fmt: skip
             if result is None:
                 return
             seen.add(result.job_id)

@@ -154,7 +154,7 @@ class Fetcher(Route):
         if claims is not None and claim is not None:
             self._stored(claims, claim, local)
         self.observer.transferred(name, size)
-        source = f"{self.display_url.rstrip('/')}/{name}"
+        source = _child(self.display_url, name)
         checksum = f"sha256:{digests[-1].hexdigest()}" if digests else None
         if self.options.claims:
             key = target.remote_path(name)
@@ -368,3 +368,9 @@ def _space_error(exc: BaseException) -> OSError | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _child(url: str, name: str) -> str:
+    """``url`` with ``name`` added to its path, before its query string if it has one."""
+    base, mark, query = url.partition("?")
+    return f"{base.rstrip('/')}/{name}{mark}{query}"

@@ -148,7 +148,7 @@ class Shipper(Route):
                 target.upload_bytes(b"", remote + self.options.marker_suffix)
         except BaseException as exc:
             self.observer.failed(name, exc)
-            self.trail.failed(name, remote, exc)
+            self.trail.failed(name, remote, exc, local)
             # Recovered by someone else meanwhile (ClaimLost): it is back in new/ anyway.
             with contextlib.suppress(ClaimLost):
                 claim.release()

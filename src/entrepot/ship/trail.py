@@ -6,7 +6,11 @@ records, for each file: ``claimed`` (size and checksum), then ``delivered``
 (remote name, size and checksum where the protocol gives one, the try of
 the run) or ``skipped`` (identical on the target) or ``failed`` (reason and
 code), then ``moved`` to ``cur/`` or ``deleted``; fetching records
-``received``.
+``received``.  The claim is noted in memory (its time, size, checksum and
+try) and recorded with the transfer's outcome, both events in one journal
+line, written before the file leaves ``claimed/``: one line per file.  A
+transfer cut short by a crash leaves no trace of its claim — the file goes
+back to ``new/`` and its next claim is recorded.
 
 The content checksum (SHA-256) of a file is read from the ``received``
 event of the file in this spool when Entrepôt received it (a spool's
@@ -24,32 +28,48 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Iterable, Iterator
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from entrepot.jobs.lifecycle import Step, error_code
 from entrepot.provenance.events import FileHistory, Kind, Outcome
-from entrepot.provenance.journal import Then
+from entrepot.provenance.journal import Row, Then, event_row
 from entrepot.spool import Claim
 from entrepot.targets import RemoteInfo
-from entrepot.targets.transfer import copy_stream
 
 if TYPE_CHECKING:
     from entrepot.provenance import Recorder
 
-__all__ = ["Trail", "sha256_of"]
+__all__ = ["Claimed", "Trail", "sha256_of"]
 
 #: Names per query when the known checksums are looked up.
 _CHUNK = 500
+#: Bytes read at a time when a file is hashed.
+_READ = 1024 * 1024
+# The kinds' texts: an enum member's value costs a descriptor call, several per file.
+_CLAIMED, _FAILED = Kind.CLAIMED.value, Kind.FAILED.value
+_DELIVERED, _SKIPPED = Kind.DELIVERED.value, Kind.SKIPPED.value
+_MOVED, _DELETED = Kind.MOVED.value, Kind.DELETED.value
 
 
 def sha256_of(src: IO[bytes]) -> str:
-    """``"sha256:<hex>"`` of ``src`` from its start; ``src`` is left at its start."""
+    """``"sha256:<hex>"`` of ``src`` from its start, read by position (``src`` does not move)."""
     digest = hashlib.sha256()
-    src.seek(0)
-    copy_stream(src.read, digest.update)
-    src.seek(0)
+    fd, offset = src.fileno(), 0
+    while chunk := os.pread(fd, _READ, offset):
+        digest.update(chunk)
+        offset += len(chunk)
     return "sha256:" + digest.hexdigest()
+
+
+class Claimed(NamedTuple):
+    """A claim as noted when it was made, recorded with the transfer's outcome."""
+
+    size: int
+    checksum: str | None
+    at: float
+    attempt: int
 
 
 class Trail:
@@ -86,37 +106,42 @@ class Trail:
         with self._lock:
             return self._known.get(name) or FileHistory(None, 0)
 
-    def claimed(self, name: str, src: IO[bytes]) -> tuple[int, str] | None:
-        """Record the claim of ``name`` read through ``src``; return its size and checksum."""
+    def claimed(self, name: str, src: IO[bytes]) -> Claimed | None:
+        """Note the claim of ``name`` read through ``src``: its time, size, checksum and try.
+
+        Recorded by :meth:`delivered` or :meth:`failed`, with the outcome.
+        """
         if self.recorder is None:
             return None
         size = os.fstat(src.fileno()).st_size
-        checksum = self._history(name).checksum or sha256_of(src)
-        self.recorder.record(
-            Kind.CLAIMED, self.place, name, size=size, checksum=checksum, attempt=self._try(name)
-        )
-        return size, checksum
+        known = self._history(name)
+        checksum = known.checksum or sha256_of(src)
+        return Claimed(size, checksum, time.time(), known.failures + 1)
 
-    def _try(self, name: str) -> int:
-        return self._history(name).failures + 1
+    def _claim_row(self, name: str, claimed: Claimed) -> Row:
+        assert self.recorder is not None
+        return event_row(
+            _CLAIMED, self.place, name, size=claimed.size, checksum=claimed.checksum,
+            job_id=self.recorder.job_id, attempt=claimed.attempt, at=claimed.at,
+        )  # fmt: skip
 
     def delivered(
         self,
         claim: Claim,
         remote: str,
         info: RemoteInfo,
-        local: tuple[int, str] | None,
+        local: Claimed | None,
         area: str | None,
         *,
         key: str | None = None,
     ) -> None:
-        """Record the delivery of ``claim``'s file, announcing its move into ``area``
-        (None: its deletion), which :meth:`local_step` records once done.  ``key``: the
-        remote copy's full address (``s3://bucket/key``)."""
-        if self.recorder is None:
+        """Record the claim and the delivery of ``claim``'s file, announcing its move into
+        ``area`` (None: its deletion), which :meth:`local_step` records once done.  ``key``:
+        the remote copy's full address (``s3://bucket/key``)."""
+        recorder = self.recorder
+        if recorder is None:
             return
         name = claim.name
-        size, checksum = local or (info.size, None)
         details = {
             "remote_name": info.name or remote,
             "remote_size": info.size,
@@ -126,17 +151,32 @@ class Trail:
         # Plain strings: path objects would cost more than the rest of the event.
         held, root = claim.file, self.place
         if area is None:
-            then = Then(Kind.DELETED.value, "{}", [], [held, f"{root}/new/{name}"])
+            then = Then(_DELETED, "{}", [], [held, f"{root}/new/{name}"])
         else:
-            then = Then(Kind.MOVED.value, _moved(area), [f"{root}/{area}/{name}"], [held])
-        self.recorder.record(
-            Kind.SKIPPED if info.kept else Kind.DELIVERED, self.place, name, size=size,
-            checksum=checksum, outcome=Outcome.SKIPPED if info.kept else Outcome.OK,
-            target=self.target, attempt=self._try(name), details=details, then=then,
+            then = Then(_MOVED, _moved(area), [f"{root}/{area}/{name}"], [held])
+        if local is None:  # not claimed through this trail: what the target says
+            local = Claimed(info.size, None, 0.0, self._try(name))
+            rows = []
+        else:
+            rows = [self._claim_row(name, local)]
+        row = event_row(
+            _SKIPPED if info.kept else _DELIVERED, self.place, name, size=local.size,
+            checksum=local.checksum, job_id=recorder.job_id, target=self.target,
+            outcome=Outcome.SKIPPED if info.kept else Outcome.OK, attempt=local.attempt,
+            details=details,
         )  # fmt: skip
+        rows.append(row)
+        recorder.add(rows, then)
 
-    def failed(self, name: str, remote: str, error: BaseException) -> None:
-        if self.recorder is None:
+    def _try(self, name: str) -> int:
+        return self._history(name).failures + 1
+
+    def failed(
+        self, name: str, remote: str, error: BaseException, local: Claimed | None = None
+    ) -> None:
+        """Record the failed delivery of ``name`` (and its claim, ``local``, if it was made)."""
+        recorder = self.recorder
+        if recorder is None:
             return
         interrupted = not isinstance(error, Exception)
         details = {
@@ -145,14 +185,16 @@ class Trail:
             "error": type(error).__name__,
             "code": error_code(Step.SEND, error),
         }
-        attempt = self._try(name)
+        attempt = self._try(name) if local is None else local.attempt
         with self._lock:
             known = self._known.get(name) or FileHistory(None, 0)
             self._known[name] = FileHistory(known.checksum, known.failures + 1)
-        self.recorder.record(
-            Kind.FAILED, self.place, name, outcome=Outcome.FAILED,
+        row = event_row(
+            _FAILED, self.place, name, job_id=recorder.job_id, outcome=Outcome.FAILED,
             target=self.target, attempt=attempt, details=details,
         )  # fmt: skip
+        rows = [row] if local is None else [self._claim_row(name, local), row]
+        recorder.add(rows)
 
     @contextlib.contextmanager
     def local_step(self, name: str, area: str | None) -> Iterator[None]:
@@ -166,9 +208,9 @@ class Trail:
             yield
             # Not journaled: the delivery's line announced it (and recovery checks it happened).
             if area is None:
-                recorder.record(Kind.DELETED, self.place, name, journaled=False)
+                recorder.record(_DELETED, self.place, name, journaled=False)
             else:
-                recorder.record(Kind.MOVED, self.place, name, details=_moved(area), journaled=False)
+                recorder.record(_MOVED, self.place, name, details=_moved(area), journaled=False)
         finally:
             recorder.settle()
 

@@ -128,7 +128,10 @@ class FileTarget(Target):
                         name=prefix + entry.name,
                     )
                     continue
-                st = entry.stat(follow_symlinks=False)
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # removed since the folder was read (a consumer took it)
                 is_dir = stat.S_ISDIR(st.st_mode)
                 size = 0 if is_dir else st.st_size
                 found.append(RemoteInfo(prefix + entry.name, size, st.st_mtime, None, is_dir))

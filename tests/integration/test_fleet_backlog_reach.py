@@ -1,0 +1,126 @@
+"""A service's backlog lane takes only the due jobs it should.
+
+Found by the fleet's end-to-end test:
+
+* an edge instance (no data center, no central route) re-ran a shared
+  route's job and shared imports that a killed central instance had left —
+  on a real deployment it has neither the central spool nor the data
+  center, and its backlog lane ran the route without the claim on its
+  work, beside the central instance's lane;
+* a job a lane had just recorded, before its run started, was taken by
+  another instance's backlog lane, and the lane's pass failed ("taken by
+  another runner before it started").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entrepot.jobs import Job, JobContext, Ledger, Runner, register_job_kind
+from entrepot.jobs.kinds import unregister_job_kind
+from entrepot.jobs.records import JobRecord
+from entrepot.service.loading import load_config
+from entrepot.service.telemetry import Telemetry
+from entrepot.service.works import BacklogWork, Context, foreign_kinds
+
+EDGE = """\
+[service]
+state = "state"
+instance = "edge-1"
+"""
+
+CENTRAL = (
+    EDGE.replace("edge-1", "central-2")
+    + """
+[datacenter]
+root = "dc"
+shared = true
+"""
+)
+
+
+class Probe(Job):
+    """A job of the tests' own kind: any instance may run it."""
+
+    kind = "reach-probe"
+
+    def params(self) -> dict[str, str]:
+        return {}
+
+    def produce(self, ctx: JobContext) -> int:
+        return 1
+
+    def send(self, ctx: JobContext) -> None:
+        """Nothing to send: that it ran is the point."""
+
+
+@pytest.fixture
+def probe_kind() -> Iterator[None]:
+    register_job_kind(Probe.kind, lambda params: Probe())
+    yield
+    unregister_job_kind(Probe.kind)
+
+
+def test_claim_due_leaves_shared_jobs_of_skipped_kinds_but_takes_its_own(
+    either_database: str,
+) -> None:
+    now = datetime.now(UTC)
+    with Ledger(either_database, instance="central-1") as central:
+        central.add_job("shared-import", "import", {}, next_due=now, shared=True)
+        central.add_job("shared-route", "ship", {}, next_due=now, shared=True)
+    with Ledger(either_database, instance="edge-1") as edge:
+        edge.add_job("own-ship", "ship", {}, next_due=now)
+        edge.add_job("shared-other", Probe.kind, {}, next_due=now, shared=True)
+        taken = []
+        while claimed := edge.claim_due(skip_shared_kinds={"import", "ship"}):
+            taken.append(claimed[0].id)
+        assert sorted(taken) == ["own-ship", "shared-other"]
+
+
+def test_a_new_job_is_not_taken_by_another_backlog_lane_before_its_run_starts(
+    either_database: str, monkeypatch: pytest.MonkeyPatch, probe_kind: None
+) -> None:
+    with Ledger(either_database, instance="central-1") as ledger, \
+            Ledger(either_database, instance="central-2") as other:  # fmt: skip
+        recorded = ledger.add_job
+        taken = []
+
+        def recorded_then_looked_for(*args: Any, **kwargs: Any) -> JobRecord:
+            record = recorded(*args, **kwargs)
+            taken.append(other.claim_due())  # the other instance's lane, in between
+            return record
+
+        monkeypatch.setattr(ledger, "add_job", recorded_then_looked_for)
+        result = Runner(ledger).run(Probe(), shared=True)
+        assert taken == [None]
+        assert result.ok and ledger.get(result.job_id).instance == "central-1"
+
+
+def test_an_edges_backlog_lane_runs_no_shared_route_or_import_of_the_centrals(
+    tmp_path: Path, probe_kind: None
+) -> None:
+    (tmp_path / "edge.toml").write_text(EDGE)
+    (tmp_path / "central.toml").write_text(CENTRAL)
+    edge, central = load_config(tmp_path / "edge.toml"), load_config(tmp_path / "central.toml")
+    assert foreign_kinds(edge) == {"ship", "fetch", "import"}
+    assert foreign_kinds(central) == {"ship", "fetch"}
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    now = datetime.now(UTC)
+    with Ledger(url, instance="central-1") as ledger:
+        # What a killed central instance leaves: its shared route's and imports' jobs.
+        ledger.add_job("central-route", "ship", {}, next_due=now, identity="r" * 64, shared=True)
+        ledger.add_job("central-import", "import", {}, next_due=now, shared=True)
+        ledger.add_job("anyones", Probe.kind, {}, next_due=now, shared=True)
+    with Ledger(url, instance="edge-1") as ledger:
+        runner = Runner(ledger)
+        ctx = Context(edge, ledger, runner, Telemetry(), threading.Event(), lambda *a: None)
+        BacklogWork(ctx, dict).run("due")
+        runs = {job_id: len(ledger.runs(job_id)) for job_id in ("central-route",
+                "central-import", "anyones")}  # fmt: skip
+    assert runs == {"central-route": 0, "central-import": 0, "anyones": 1}

@@ -1,0 +1,134 @@
+"""The provenance journal's lines: one per shipped file, read back in both forms, across a kill.
+
+A shipped file's claim and delivery are written as one journal line, before
+its move to ``cur/``; a kill between that line and the move loses nothing
+and adds nothing twice.  Journals left by a release that wrote one line per
+event (``[seq, *row, then]``) are still recovered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from entrepot.db import make_engine
+from entrepot.provenance import Kind, Recorder, find, recover_journals
+from entrepot.provenance.events import place_of
+from entrepot.provenance.journal import JOURNAL_DIR, SUFFIX, Journal
+from entrepot.ship import ShipOptions, Shipper
+from entrepot.spool import Spool
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
+    yield engine
+    engine.dispose()
+
+
+def test_a_shipped_file_costs_one_journal_line(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool = Spool(tmp_path / "out").prepare()
+    for number in range(12):
+        spool.publish_bytes(b"x" * number, f"f{number:02d}.csv")
+    (tmp_path / "drop").mkdir()
+    lines: list[int] = []
+    append = Journal.append
+
+    def counted(journal: Journal, rows: Any, then: Any = None) -> int:
+        lines.append(len(rows))
+        return append(journal, rows, then)
+
+    monkeypatch.setattr(Journal, "append", counted)
+    shipper = Shipper(spool.root, (tmp_path / "drop").as_uri(), options=ShipOptions(parallel=3))
+    with Recorder(engine, state_dir=tmp_path / "state") as recorder:
+        shipper.record_into(recorder)
+        assert len(shipper.run().done) == 12
+    # Claimed and delivered in one line each (the move is announced by it): 12, not 24.
+    assert lines == [2] * 12
+    for number in range(12):
+        kinds = [e.kind for e in find(engine, f"f{number:02d}.csv")]
+        assert kinds == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
+
+
+CHILD = r"""
+import os, sys
+from entrepot.db import make_engine
+from entrepot.provenance import Recorder
+from entrepot.ship import Shipper
+from entrepot.ship import shipper as shipping
+
+spool, drop, state, database, when = sys.argv[1:]
+after_delivery = shipping.Shipper._after_delivery
+
+def killed(self, *args):
+    # The delivery's line is written; the move to cur/ is next (or just done).
+    if when == "after":
+        after_delivery(self, *args)
+    os.kill(os.getpid(), 9)
+
+shipping.Shipper._after_delivery = killed
+shipper = Shipper(spool, drop)
+shipper.record_into(Recorder(make_engine(database, purpose="ledger"), state_dir=state))
+shipper.run()
+"""
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_kill_between_the_files_line_and_its_move_loses_and_doubles_nothing(
+    engine: sa.Engine, tmp_path: Path, when: str
+) -> None:
+    spool = Spool(tmp_path / "out").prepare()
+    spool.publish_bytes(b"abc", "a.csv")
+    (tmp_path / "drop").mkdir()
+    argv = [spool.root, (tmp_path / "drop").as_uri(), tmp_path / "state", engine.url, when]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.run([sys.executable, "-c", CHILD, *map(str, argv)], env=env)
+    assert child.returncode == -9
+    assert (tmp_path / "drop" / "a.csv").read_bytes() == b"abc"
+    assert spool.names("cur") == (["a.csv"] if when == "after" else [])
+
+    assert recover_journals(engine, tmp_path / "state" / JOURNAL_DIR) >= 2
+    journey = find(engine, "a.csv")
+    moved = [Kind.MOVED] if when == "after" else []
+    assert [e.kind for e in journey] == [Kind.CLAIMED, Kind.DELIVERED, *moved]
+    assert journey[0].checksum == journey[1].checksum and journey[0].checksum is not None
+    assert journey[0].at <= journey[1].at
+    assert recover_journals(engine, tmp_path / "state" / JOURNAL_DIR) == 0  # nothing twice
+
+
+def test_a_journal_of_one_line_per_event_is_still_recovered(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # As an earlier release left it when killed: [seq, *row, then], one event a line.
+    root = tmp_path / "out"
+    for area in ("claimed", "cur"):
+        (root / area).mkdir(parents=True)
+    (root / "cur" / "a.csv").write_bytes(b"abc")  # moved: in cur/, gone from claimed/
+    place, checksum = place_of(root), "sha256:" + "ab" * 32
+    common = [place, "a.csv", 3, checksum, "job-1", "host-1", "ok"]
+    then = ["moved", '{"to":"cur"}', [f"{place}/cur/a.csv"], [f"{place}/claimed/t-a.csv"]]
+    lines = [
+        [1, 1700000000.5, "received", *common, None, None, '{"source":"put"}', None],
+        [2, 1700000001.5, "claimed", *common, None, 1, "{}", None],
+        [3, 1700000002.5, "delivered", *common, "ftp://h/in", 1, "{}", then],
+    ]
+    folder = tmp_path / "state" / JOURNAL_DIR
+    folder.mkdir(parents=True)
+    text = "".join(json.dumps(line) + "\n" for line in lines) + '[4, 1700000003.5, "fail'
+    (folder / f"0123456789abcdef{SUFFIX}").write_text(text)  # the last line torn by the kill
+
+    assert recover_journals(engine, folder) == 4
+    journey = find(engine, "a.csv")
+    assert [e.kind for e in journey] == [Kind.RECEIVED, Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
+    assert journey[2].target == "ftp://h/in" and journey[3].details == {"to": "cur"}
+    assert {e.checksum for e in journey[:3]} == {checksum}
+    assert list(folder.iterdir()) == []
