@@ -63,18 +63,10 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _SECRET_KEYS = frozenset({"password", "secret_key", "passphrase", "session_token", "token"})
 
 
-def _duration(value: Any) -> float:
-    return parse_duration(value)
-
-
-def _size(value: Any) -> int:
-    return parse_size(value)
-
-
 #: Seconds, written as ``"90s"``, ``"5m"``, ``"1h30m"`` or a number.
-Duration = Annotated[float, BeforeValidator(_duration)]
+Duration = Annotated[float, BeforeValidator(parse_duration)]
 #: Bytes, written as ``"10MB"``, ``"64KiB"`` or a number.
-Size = Annotated[int, BeforeValidator(_size)]
+Size = Annotated[int, BeforeValidator(parse_size)]
 
 
 def _resolve(value: Path, info: ValidationInfo) -> Path:
