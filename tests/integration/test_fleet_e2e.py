@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -266,8 +267,24 @@ def test_edges_ship_3000_files_that_two_central_instances_fetch_and_import_throu
     assert (code, view["silent"]) == (1, ["central-1"])
     # One file's journey: edge-2 received it, shipped it under its key, a central
     # instance fetched it, shipped it to the watched folder, and it was imported.
-    trace = fleet.trace("*o-e2-0042.csv")
+    # A file central-2 imported: events the killed instance had only journaled
+    # wait in its own state folder for its return.
+    name = next(
+        original for original in sorted(i.source_name.rsplit("~", 1)[1] for i in imports
+                                        if i.source_name.startswith("orders.edge-2~"))
+        if finisher(fleet, job_of(imports, original)) == "central-2"
+    )  # fmt: skip
+    trace = ""
+    deadline = time.monotonic() + 60
+    while "imported into orders" not in trace and time.monotonic() < deadline:
+        trace = fleet.trace(f"*{name}")  # the import's events follow its bookkeeping
     sent, got = re.findall(r" key (s3://\S+)", trace)  # the edge's, then the central's
-    assert sent == got and sent.endswith("/o-e2-0042.csv") and "/orders/edge-2/" in sent
+    assert sent == got and sent.endswith(f"/{name}") and "/orders/edge-2/" in sent
     assert "instance edge-2" in trace and re.search(r"received .* instance central-[12] ", trace)
     assert "uploads/orders.edge-2~" in trace and "imported into orders" in trace
+
+
+def job_of(imports: list[Any], original: str) -> str:
+    """The job that imported the edge's file ``original``."""
+    (job_id,) = [i.job_id for i in imports if i.source_name.endswith(f"~{original}")]
+    return str(job_id)
