@@ -21,15 +21,15 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from entrepot.provenance.journal import Row
+from entrepot.provenance.journal import COLUMNS, Row
 from entrepot.provenance.schema import events_table
 
 __all__ = ["unrecorded"]
 
 #: The kinds an archive's hand-off journals.
 KINDS = frozenset({"sealed", "handed_off", "received"})
-# Positions in a row (see entrepot.provenance.journal.COLUMNS).
-_KIND, _PLACE, _NAME, _DETAILS = 1, 2, 3, 11
+# Positions in a row.
+_KIND, _PLACE, _NAME, _DETAILS = (COLUMNS.index(c) for c in ("kind", "place", "name", "details"))
 
 
 def archive_of(kind: str, details: str) -> str | None:

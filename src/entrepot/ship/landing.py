@@ -31,6 +31,7 @@ import contextlib
 import logging
 import os
 import socket
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from entrepot.errors import UnknownName
@@ -48,7 +49,12 @@ __all__ = ["settle", "settle_by_hand", "sweep_landing"]
 logger = logging.getLogger("entrepot.ship")
 
 
-def _landed(claims: FetchClaims, claim: Claim, spool: Spool) -> bool | None:
+def _scratch(spool: Spool, claim: Claim) -> Path:
+    """Where ``claim``'s holder downloaded its file: ``tmp/landing/<token>``."""
+    return spool.area("tmp") / LANDING / str(landing_of(claim).get("scratch", claim.token))
+
+
+def _landed(claim: Claim, spool: Spool) -> bool | None:
     """Whether ``claim``'s file landed in ``spool``: True, False, or None (cannot tell here)."""
     landing = landing_of(claim)
     try:
@@ -60,9 +66,8 @@ def _landed(claims: FetchClaims, claim: Claim, spool: Spool) -> bool | None:
             return True
     if not _answers_for(landing, spool):
         return None
-    scratch = spool.area("tmp") / LANDING / str(landing.get("scratch", claim.token))
     try:
-        links = os.stat(scratch).st_nlink
+        links = os.stat(_scratch(spool, claim)).st_nlink
     except FileNotFoundError:
         return True  # renamed into new/, and taken on from there since
     # A second link: a publish by link and unlink stopped half-way; new/ has it.
@@ -85,7 +90,7 @@ def settle(claims: FetchClaims, spool: Spool) -> list[Claim]:
     answer for; the claims still in doubt."""
     left = []
     for claim in claims.in_doubt():
-        landed = _landed(claims, claim, spool)
+        landed = _landed(claim, spool)
         landing = landing_of(claim)
         if landed is None:
             left.append(claim)
@@ -97,7 +102,7 @@ def settle(claims: FetchClaims, spool: Spool) -> list[Claim]:
         else:
             claims.ledger.release_key(claim)
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(spool.area("tmp") / LANDING / str(landing.get("scratch", claim.token)))
+                os.unlink(_scratch(spool, claim))
         log_event(logger, "fetch.claim_settled", logging.WARNING, name=landing.get("local"),
                   holder=claim.holder, landed=landed)  # fmt: skip
     if left:
