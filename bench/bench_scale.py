@@ -10,7 +10,7 @@ test suite's PostgreSQL 15 (started here):
   loads) bulk-loaded, then the table's heap and each index measured
   (``pg_relation_size``) after ``VACUUM ANALYZE``;
 * **event write rate** — ``--inserts`` more events written as the recorder
-  writes them (``insert_rows``: one ``executemany`` per batch of 500, one
+  writes them (``insert_rows``: many rows to a statement, batches of 500, one
   transaction per batch) into the filled table, by one connection: events
   per second and PostgreSQL's own time per event;
 * **bytes per job** — ``--jobs`` jobs claimed, run and finished through the
@@ -34,7 +34,7 @@ from bench_provenance import COLUMNS, event_rows
 from bench_provenance import fill as fill_events
 from entrepot.jobs import Ledger, Runner, register_job_kind
 from entrepot.jobs.schema import jobs_table, runs_table
-from entrepot.provenance.recorder import insert_rows
+from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.schema import events_table
 from harness import options
 

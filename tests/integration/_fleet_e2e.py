@@ -200,7 +200,7 @@ class Deployment:
         """``entrepot trace PATTERN`` on the fleet's ledger: its output."""
         done = subprocess.run(
             [sys.executable, "-m", "entrepot", "trace", pattern, "--ledger", self.ledger_url],
-            capture_output=True, text=True, env={**os.environ, **self.env}, timeout=60,
+            capture_output=True, text=True, env={**os.environ, **self.env}, timeout=180,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         return done.stdout

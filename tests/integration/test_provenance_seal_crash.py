@@ -119,14 +119,17 @@ def _check_trace(engine: Engine, folder: Path, spool: Spool, compression: str) -
     journeys = by_file(find(engine, name))
     here, there = os.path.realpath(folder), os.path.realpath(spool.root)
     assert set(journeys) == {(here, name), (there, name)}
-    sealed, handed = journeys[here, name]
+    archived, sealed, handed = journeys[here, name]
     (received,) = journeys[there, name]
-    assert (sealed.kind, handed.kind, received.kind) == (
+    assert (archived.kind, sealed.kind, handed.kind, received.kind) == (
+        Kind.ARCHIVED,
         Kind.SEALED,
         Kind.HANDED_OFF,
         Kind.RECEIVED,
     )
-    assert sealed.at <= handed.at <= received.at
+    # Journaled when the archive got its first record, before any step of the seal.
+    assert archived.details == {"archive": archive_id}
+    assert archived.at <= sealed.at <= handed.at <= received.at
     checksum = "sha256:" + hashlib.sha256(data).hexdigest()
     for event in (sealed, handed, received):
         assert (event.checksum, event.size) == (checksum, len(data)), event

@@ -313,16 +313,17 @@ def test_an_events_journey_from_archive_to_ftp_under_the_lock_protocol(
     checksum = _sha256(on_server.read_bytes())
 
     archive = journeys[os.path.realpath(tmp_path / "archives"), name]
-    assert [event.kind for event in archive] == [Kind.SEALED, Kind.HANDED_OFF]
+    assert [event.kind for event in archive] == [Kind.ARCHIVED, Kind.SEALED, Kind.HANDED_OFF]
     assert header is not None
+    assert archive[0].details == {"archive": header.archive_id.hex}
     details = {"compression": "zstd", "records": 50, "archive": header.archive_id.hex}
-    assert archive[0].details == details
+    assert archive[1].details == details
     shipped = journeys[os.path.realpath(spool.root), name]
     assert [event.kind for event in shipped] == [
         Kind.RECEIVED, Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED,
     ]  # fmt: skip
     # One checksum all the way, equal to the bytes on the server: computed once, as sealed.
-    assert {archive[0].checksum, shipped[0].checksum, shipped[1].checksum} == {checksum}
+    assert {archive[1].checksum, shipped[0].checksum, shipped[1].checksum} == {checksum}
     assert shipped[2].details["remote_size"] == on_server.stat().st_size
     assert shipped[3].details == {"to": "cur"}
     assert spool.names("cur") == [name]

@@ -41,16 +41,18 @@ def test_an_archives_journey_from_seal_to_the_partner(tmp_path: Path) -> None:
         assert Runner(ledger).run(ShipJob(spool.root, drop.as_uri())).ok
         journeys = by_file(find(ledger.engine, name))
     archive = journeys[os.path.realpath(tmp_path / "archives"), name]
-    assert [e.kind for e in archive] == [Kind.SEALED, Kind.HANDED_OFF]
+    assert [e.kind for e in archive] == [Kind.ARCHIVED, Kind.SEALED, Kind.HANDED_OFF]
     archive_id = _archive_id(drop / name)
-    assert archive[0].details == {"compression": "zstd", "records": 3, "archive": archive_id}
-    assert archive[1].details == {"as": name, "spool": str(spool.root), "archive": archive_id}
+    assert archive[0].details == {"archive": archive_id}
+    assert archive[0].size is None and archive[0].checksum is None
+    assert archive[1].details == {"compression": "zstd", "records": 3, "archive": archive_id}
+    assert archive[2].details == {"as": name, "spool": str(spool.root), "archive": archive_id}
     shipped = journeys[os.path.realpath(spool.root), name]
     kinds = [e.kind for e in shipped]
     assert kinds == [Kind.RECEIVED, Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
     checksum = "sha256:" + hashlib.sha256(data).hexdigest()
     # Computed once, as the archive was compressed; the shipper read it from the receipt.
-    assert {archive[0].checksum, shipped[0].checksum, shipped[2].checksum} == {checksum}
+    assert {archive[1].checksum, shipped[0].checksum, shipped[2].checksum} == {checksum}
     assert (drop / name).read_bytes() == data
     assert verdict(shipped).startswith(f"delivered to {drop.as_uri()} at ")
 
@@ -63,8 +65,9 @@ def test_an_archive_without_a_spool_is_sealed_only(tmp_path: Path) -> None:
     with Ledger.open(tmp_path / "s") as ledger:
         from entrepot.provenance import recover_journals
 
-        assert recover_journals(ledger.engine, tmp_path / "s" / "provenance") == 1
-        (event,) = find(ledger.engine, final.name)
+        assert recover_journals(ledger.engine, tmp_path / "s" / "provenance") == 2
+        opened, event = find(ledger.engine, final.name)
+    assert opened.kind is Kind.ARCHIVED and opened.details == {"archive": _archive_id(final)}
     assert event.kind is Kind.SEALED and event.size == final.stat().st_size
     # Hashed as the writer wrote it: never read back.
     assert event.checksum == "sha256:" + hashlib.sha256(final.read_bytes()).hexdigest()
@@ -75,7 +78,9 @@ def test_an_uncompressed_archive_is_shipped_without_a_second_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[object] = []
-    monkeypatch.setattr(trail, "sha256_of", lambda src: reads.append(src) or "sha256:wrong")
+    monkeypatch.setattr(
+        trail, "sha256_of", lambda src, size=None: reads.append(src) or "sha256:wrong"
+    )
     spool = Spool(tmp_path / "outbox").prepare()
     state = tmp_path / "state"
     writer = RollingWriter(tmp_path / "a", "plain-{seq}.arc", spool=spool, provenance=state)
@@ -90,4 +95,46 @@ def test_an_uncompressed_archive_is_shipped_without_a_second_read(
         assert Runner(ledger).run(ShipJob(spool.root, drop.as_uri())).ok
         events = find(ledger.engine, name)
     assert reads == []  # the claim took the checksum from the receipt
-    assert {e.checksum for e in events if e.kind is not Kind.MOVED} == {checksum}
+    assert {e.checksum for e in events if e.kind not in (Kind.MOVED, Kind.ARCHIVED)} == {checksum}
+
+
+def test_each_archive_is_archived_once_when_its_first_record_is_written(tmp_path: Path) -> None:
+    state = tmp_path / "s"
+    writer = RollingWriter(tmp_path / "a", "part-{seq}.arc", provenance=state)
+    for number in range(3):
+        writer.write({"kind": "reading"}, b"x")
+        if number < 2:
+            writer.roll()
+    writer.close()
+    names = [path.name for path in writer.finished]
+    assert len(names) == 3
+    with Ledger.open(state) as ledger:
+        from entrepot.provenance import recover_journals
+
+        recover_journals(ledger.engine, state / "provenance")
+        journeys = by_file(find(ledger.engine, "part-*"))
+    place = os.path.realpath(tmp_path / "a")
+    for path in writer.finished:
+        kinds = [e.kind for e in journeys[place, path.name]]
+        assert kinds == [Kind.ARCHIVED, Kind.SEALED]
+        assert journeys[place, path.name][0].details == {"archive": _archive_id(path)}
+
+
+def test_an_archive_that_cannot_be_journaled_takes_no_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from entrepot.archive.handoff import HandOff
+
+    def full(*_: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    writer = RollingWriter(tmp_path / "a", "part-{seq}.arc", provenance=tmp_path / "s")
+    monkeypatch.setattr(HandOff, "opened", full)
+    with pytest.raises(OSError, match="No space"):
+        writer.write({"kind": "reading"}, b"x")
+    assert list((tmp_path / "a").iterdir()) == []  # no half-opened archive left behind
+    monkeypatch.undo()
+    writer.write({"kind": "reading"}, b"y")
+    writer.close()
+    (final,) = writer.finished
+    assert final.exists()

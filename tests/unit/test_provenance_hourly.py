@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from entrepot.db import make_engine, schema_version, write_transaction
 from entrepot.provenance import Recorder
 from entrepot.provenance.events import Kind, Outcome
+from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import event_row
-from entrepot.provenance.recorder import insert_rows
 from entrepot.provenance.retention import prune_events
 from entrepot.provenance.schema import MIGRATIONS, ensure_tables, hourly_table
 

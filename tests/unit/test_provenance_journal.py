@@ -41,13 +41,13 @@ def test_a_shipped_file_costs_one_journal_line(
         spool.publish_bytes(b"x" * number, f"f{number:02d}.csv")
     (tmp_path / "drop").mkdir()
     lines: list[int] = []
-    append = Journal.append
+    write = Journal.write
 
-    def counted(journal: Journal, rows: Any, then: Any = None) -> int:
+    def counted(journal: Journal, seq: int, rows: Any, then: Any = None) -> None:
         lines.append(len(rows))
-        return append(journal, rows, then)
+        write(journal, seq, rows, then)
 
-    monkeypatch.setattr(Journal, "append", counted)
+    monkeypatch.setattr(Journal, "write", counted)
     shipper = Shipper(spool.root, (tmp_path / "drop").as_uri(), options=ShipOptions(parallel=3))
     with Recorder(engine, state_dir=tmp_path / "state") as recorder:
         shipper.record_into(recorder)

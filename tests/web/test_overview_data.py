@@ -15,8 +15,8 @@ from entrepot.jobs import FakeClock, JobState, Ledger
 from entrepot.jobs.depth import hour_of, record_depth
 from entrepot.jobs.states import Outcome
 from entrepot.provenance.events import Kind
+from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import event_row
-from entrepot.provenance.recorder import insert_rows
 from entrepot.provenance.schema import ensure_tables
 from entrepot.service.config import Config
 from entrepot.service.loading import load_config

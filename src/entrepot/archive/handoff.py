@@ -13,7 +13,8 @@ recovered after a crash, so a recovered archive is handed on like any other:
 
 With a state folder (``provenance``), each archive's provenance is written
 to a journal there (no database needed in the producer's process; the next
-command that opens the ledger records it): ``sealed`` (records, size, the
+command that opens the ledger records it): ``archived`` when an archive
+gets its first record, ``sealed`` (records, size, the
 SHA-256 computed as the archive was written, or compressed), and when it
 goes to a spool ``handed_off`` and the spool's ``received`` — each with the
 archive's id (``archive``).  The local copy of an archive handed to a spool
@@ -91,6 +92,24 @@ class HandOff:
             (directory / each).exists()
             for each in (name, name + OPEN_SUFFIX, final, final + OPEN_SUFFIX)
         )
+
+    def opened(self, path: Path, archive_id: str) -> None:
+        """Journal the first step of the archive that ``path`` will be sealed as:
+        ``archived``, its first record about to be written (with the archive's id)."""
+        if self.provenance is None:
+            return
+        from entrepot.provenance.events import Kind, place_of
+        from entrepot.provenance.journal import Journal, event_row
+
+        journal = Journal(self.provenance)
+        try:
+            name = path.name + self.suffix
+            details = {"archive": archive_id}
+            journal.append(
+                (event_row(Kind.ARCHIVED, place_of(path.parent), name, details=details),)
+            )
+        finally:
+            journal.close(remove=False)
 
     def finish(
         self,

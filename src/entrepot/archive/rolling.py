@@ -232,6 +232,13 @@ class RollingWriter:
             except FileExistsError:
                 continue
             break
+        try:
+            self.handoff.opened(writer.path, writer.archive_id.hex)
+        except BaseException:
+            # No record in it yet: the write that opened it fails, and leaves nothing.
+            writer.abort()
+            writer.open_path.unlink(missing_ok=True)
+            raise
         self._current = writer
         call_hooks(self.on_open, writer.open_path, "open")
         return writer

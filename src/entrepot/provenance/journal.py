@@ -161,13 +161,23 @@ class Journal:
         releases held one event each, ``[seq, *row, then]``: :func:`read_journal`
         reads both.)
         """
+        seq = self.number()
+        self.write(seq, rows, then)
+        return seq
+
+    def number(self) -> int:
+        """Take the next line's number, to :meth:`write` the line with (under the lock of a
+        caller whose threads share the journal: numbers are taken in order, lines may
+        then be written in any order)."""
+        self.seq += 1
+        return self.seq
+
+    def write(self, seq: int, rows: Sequence[Row], then: Then | None = None) -> None:
+        """Write the line numbered ``seq`` (:meth:`number`), as :meth:`append` does."""
         assert self._fd is not None, "journal closed"
         if not rows or not isinstance(rows[0], tuple | list):
             raise TypeError("a journal line holds a sequence of event rows")
-        self.seq += 1
-        line = _encoded([self.seq, rows, then]) + "\n"
-        os.write(self._fd, line.encode())
-        return self.seq
+        os.write(self._fd, (_encoded([seq, rows, then]) + "\n").encode())
 
     def arrived(
         self,

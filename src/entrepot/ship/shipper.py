@@ -136,8 +136,9 @@ class Shipper(Route):
             # Read through the descriptor that was checked: a name swapped for a
             # link after the claim is never followed.
             with claim.open() as src:
-                remote = self.remote_name(name, os.fstat(src.fileno()).st_mtime)
-                local = self.trail.claimed(name, src)
+                st = os.fstat(src.fileno())
+                remote = self.remote_name(name, st.st_mtime)
+                local = self.trail.claimed(name, src, st.st_size)
                 info = target.upload(
                     descriptor_path(src),
                     remote,

@@ -53,11 +53,16 @@ _DELIVERED, _SKIPPED = Kind.DELIVERED.value, Kind.SKIPPED.value
 _MOVED, _DELETED = Kind.MOVED.value, Kind.DELETED.value
 
 
-def sha256_of(src: IO[bytes]) -> str:
-    """``"sha256:<hex>"`` of ``src`` from its start, read by position (``src`` does not move)."""
+def sha256_of(src: IO[bytes], size: int | None = None) -> str:
+    """``"sha256:<hex>"`` of ``src`` from its start, read by position (``src`` does not move):
+    its first ``size`` bytes when given (one read for a small file, not two)."""
     digest = hashlib.sha256()
     fd, offset = src.fileno(), 0
-    while chunk := os.pread(fd, _READ, offset):
+    while size is None or offset < size:
+        want = _READ if size is None else min(_READ, size - offset)
+        chunk = os.pread(fd, want, offset)
+        if not chunk:
+            break
         digest.update(chunk)
         offset += len(chunk)
     return "sha256:" + digest.hexdigest()
@@ -106,16 +111,18 @@ class Trail:
         with self._lock:
             return self._known.get(name) or FileHistory(None, 0)
 
-    def claimed(self, name: str, src: IO[bytes]) -> Claimed | None:
-        """Note the claim of ``name`` read through ``src``: its time, size, checksum and try.
+    def claimed(self, name: str, src: IO[bytes], size: int | None = None) -> Claimed | None:
+        """Note the claim of ``name`` read through ``src`` (``size`` bytes, if the caller
+        knows): its time, size, checksum and try.
 
         Recorded by :meth:`delivered` or :meth:`failed`, with the outcome.
         """
         if self.recorder is None:
             return None
-        size = os.fstat(src.fileno()).st_size
+        if size is None:
+            size = os.fstat(src.fileno()).st_size
         known = self._history(name)
-        checksum = known.checksum or sha256_of(src)
+        checksum = known.checksum or sha256_of(src, size)
         return Claimed(size, checksum, time.time(), known.failures + 1)
 
     def _claim_row(self, name: str, claimed: Claimed) -> Row:
@@ -204,15 +211,17 @@ class Trail:
         if recorder is None:
             yield
             return
+        done: Row | None = None
         try:
             yield
             # Not journaled: the delivery's line announced it (and recovery checks it happened).
-            if area is None:
-                recorder.record(_DELETED, self.place, name, journaled=False)
-            else:
-                recorder.record(_MOVED, self.place, name, details=_moved(area), journaled=False)
+            kind, details = (_DELETED, None) if area is None else (_MOVED, _moved(area))
+            done = event_row(
+                kind, self.place, name, job_id=recorder.job_id, attempt=recorder.attempt,
+                details=details,
+            )  # fmt: skip
         finally:
-            recorder.settle()
+            recorder.settle(done)
 
     def received(
         self, name: str, size: int, source: str, checksum: str | None = None, **fleet: str | None

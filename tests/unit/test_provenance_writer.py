@@ -1,0 +1,89 @@
+"""The recorder's writing thread and its journal lines, written outside its lock."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from entrepot.db import make_engine
+from entrepot.provenance import Kind, Recorder, find, recover_journals
+from entrepot.provenance.journal import JOURNAL_DIR, Journal
+from entrepot.provenance.writer import BatchWriter
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
+    yield engine
+    engine.dispose()
+
+
+def test_batches_are_written_in_the_order_handed_over_and_handing_over_never_waits() -> None:
+    written: list[int] = []
+    go = threading.Event()
+
+    def write(rows: list[tuple[int]], seq: int) -> None:
+        go.wait(10)
+        written.append(seq)
+
+    writer = BatchWriter(write, waiting=1)
+    for seq in range(1, 6):
+        writer.put([(seq,)], seq)  # five batches for a writer allowed one behind: no wait
+    waited = threading.Thread(target=writer.wait)
+    waited.start()
+    waited.join(0.2)
+    assert waited.is_alive()  # wait() holds a caller until the writer catches up
+    go.set()
+    waited.join(10)
+    writer.drain()
+    assert written == [1, 2, 3, 4, 5]
+    writer.stop()
+
+
+def test_a_line_written_after_its_batch_was_committed_is_never_added_twice(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorder = Recorder(engine, state_dir=tmp_path, batch=2)
+    write = Journal.write
+
+    def late(journal: Journal, seq: int, rows: object, then: object = None) -> None:
+        if recorder._writer is not None:
+            recorder._writer.drain()  # the batch holding this line's event is committed first
+        write(journal, seq, rows, then)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Journal, "write", late)
+    recorder.record(Kind.RECEIVED, "/out", "a.csv")
+    recorder.record(Kind.RECEIVED, "/out", "b.csv")  # fills the batch, then writes its line
+    journal = recorder._journal
+    assert journal is not None
+    assert journal.path.read_bytes().count(b"\n") == 1  # b's line, after the journal was emptied
+    # The process dies here: its journal keeps b's line, the database has both events.
+    assert journal._fd is not None
+    os.close(journal._fd)
+    journal._fd = None
+    assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 0
+    assert [e.name for e in find(engine, "*.csv")] == ["a.csv", "b.csv"]
+
+
+def test_threads_recording_at_once_lose_and_double_nothing(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    recorder = Recorder(engine, state_dir=tmp_path, batch=64)
+
+    def record(thread: int) -> None:
+        for number in range(300):
+            recorder.record(Kind.RECEIVED, "/out", f"t{thread}-{number:03d}.csv")
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    recorder.close()
+    names = sorted(e.name for e in find(engine, "t*.csv"))
+    assert names == sorted(f"t{t}-{n:03d}.csv" for t in range(6) for n in range(300))
+    assert list((tmp_path / JOURNAL_DIR).iterdir()) == []
