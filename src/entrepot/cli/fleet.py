@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from entrepot.cli.console import emit_json, out, table
 from entrepot.cli.exitcodes import ExitCode
@@ -21,9 +20,6 @@ from entrepot.cli.ledgers import open_ledger
 from entrepot.service.fleetconfig import FleetConfig
 from entrepot.service.fleetview import fleet_view
 from entrepot.units import format_duration
-
-if TYPE_CHECKING:
-    from entrepot.jobs import Ledger
 
 
 def fleet_status(
@@ -38,6 +34,8 @@ def fleet_status(
         fleet = config.service.fleet
         ledger_url = ledger_url or config.service.ledger
         state = state or config.service.state
+    from entrepot.ship.claimed import objects_in_doubt
+
     with open_ledger(state, ledger_url) as ledger:
         view = fleet_view(
             ledger.instances(),
@@ -45,7 +43,7 @@ def fleet_status(
             silent_after=fleet.silent_after,
             stuck_after=fleet.stuck_after,
         )
-        view["in_doubt"] = in_doubt(ledger)
+        view["in_doubt"] = objects_in_doubt(ledger)
     if as_json:
         emit_json(view)
     else:
@@ -72,16 +70,3 @@ def fleet_status(
             out.print(table("Fetched objects in doubt", heads, doubt))
     attention = view["silent"] or view["stuck"] or view["in_doubt"]
     return ExitCode.FAILED if attention else ExitCode.OK
-
-
-def in_doubt(ledger: Ledger) -> list[dict[str, Any]]:
-    """Every fetched object whose claim is in doubt across the fleet (docs/fleet-s3.md)."""
-    from entrepot.ship.claimed import KIND, landing_of
-
-    found = []
-    for claim in ledger.claims_in_doubt(KIND):
-        landing = landing_of(claim)
-        found.append({"holder": claim.holder, "host": landing.get("host"),
-                      "name": (claim.detail or {}).get("name"), "spool": landing.get("spool"),
-                      "key": claim.key})  # fmt: skip
-    return found

@@ -23,7 +23,8 @@ __all__ = ["fleet_data", "routes"]
 
 
 def fleet_data(host: DashboardHost) -> dict[str, Any]:
-    """Every instance with its state, the silent ones and the stuck routes."""
+    """Every instance with its state, the silent ones, the stuck routes and the fetched
+    objects in doubt (as ``entrepot status --fleet`` lists them)."""
     fleet = host.config.service.fleet
     view = fleet_view(
         host.ledger.instances(),
@@ -31,7 +32,9 @@ def fleet_data(host: DashboardHost) -> dict[str, Any]:
         silent_after=fleet.silent_after,
         stuck_after=fleet.stuck_after,
     )
-    return {**view, "this": host.config.service.instance}
+    from entrepot.ship.claimed import objects_in_doubt
+
+    return {**view, "in_doubt": objects_in_doubt(host.ledger), "this": host.config.service.instance}
 
 
 def routes(host: DashboardHost) -> list[BaseRoute]:
