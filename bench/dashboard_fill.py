@@ -119,7 +119,7 @@ def event_rows(count: int, place: str, now: float) -> Iterator[tuple[Any, ...]]:
             target = "ftp://partner@ftp.example.org/in" if kind == "delivered" else None
             details = '{"to":"cur"}' if kind == "moved" else "{}"
             yield (at + offset * 0.01, kind, place, name, 4096, f"sha256:{number:064x}",
-                   "job-1", "bench", "ok", target, 1, details)  # fmt: skip
+                   "job-1", "bench", "ok", target, 1, details, None, None)  # fmt: skip
 
 
 def fill(url: str, *, jobs: int, events: int, identities: Sequence[str], place: str) -> float:

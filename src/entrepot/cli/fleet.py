@@ -18,7 +18,7 @@ from entrepot.cli.console import emit_json, out, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import open_ledger
 from entrepot.service.fleetconfig import FleetConfig
-from entrepot.service.fleetview import fleet_view
+from entrepot.service.fleetview import fleet_view, objects_in_doubt
 from entrepot.units import format_duration
 
 
@@ -34,8 +34,6 @@ def fleet_status(
         fleet = config.service.fleet
         ledger_url = ledger_url or config.service.ledger
         state = state or config.service.state
-    from entrepot.ship.claimed import objects_in_doubt
-
     with open_ledger(state, ledger_url) as ledger:
         view = fleet_view(
             ledger.instances(),

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from entrepot.provenance.events import DELIVERED, Event, Kind
-from entrepot.provenance.reader import delivered_since, event_of, literal_prefix, narrowed
+from entrepot.provenance.reader import delivered_since, events_of, literal_prefix, narrowed
 from entrepot.provenance.schema import ensure_tables, events_table
 
 __all__ = ["Total", "Undelivered", "latest", "matching_names", "recent_undelivered", "totals"]
@@ -172,7 +172,10 @@ def latest(
         for query in queries:
             rows += [row._mapping for row in conn.execute(query.limit(limit))]
     rows.sort(key=lambda row: (row["at"], row["id"]), reverse=True)
-    return [event_of(row) for row in rows[:limit]]
+    events = [e for row in rows[:limit] for e in reversed(events_of(row))]
+    if kinds:  # a delivery's row also holds its claim and its move (see .steps)
+        events = [e for e in events if e.kind in kinds]
+    return sorted(events, key=lambda e: e.at, reverse=True)[:limit]
 
 
 @dataclass(frozen=True)
@@ -278,5 +281,5 @@ def recent_undelivered(
     if len(found) > limit:
         found = found[:limit]
         before = found[-1]["at"]
-    events = [event_of(row) for row in found]
+    events = [e for row in found for e in events_of(row)]
     return Undelivered(events, datetime.fromtimestamp(before, UTC) if before is not None else None)

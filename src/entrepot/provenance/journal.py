@@ -67,8 +67,12 @@ _encoded = _line_encoder()
 #: The columns of an event row, in the order of :func:`event_row`'s tuples.
 COLUMNS = (
     "at", "kind", "place", "name", "size", "checksum", "job_id", "host", "outcome",
-    "target", "attempt", "details",
+    "target", "attempt", "details", "claimed_at", "then_step",
 )  # fmt: skip
+#: The columns that rows written by earlier releases (journal lines) lack: a
+#: delivery's claim and the step taken after it, kept in the delivery's row
+#: (see :mod:`.steps`).
+_LATER = 2
 #: A row: a tuple of the :data:`COLUMNS` values.
 Row = tuple[Any, ...]
 
@@ -98,17 +102,19 @@ def event_row(
     attempt: int | None = None,
     details: Mapping[str, Any] | str | None = None,
     at: float | None = None,
+    claimed_at: float | None = None,
 ) -> Row:
     """One event as a row of the events table (see :data:`COLUMNS`), every secret masked.
 
     ``details`` given as text is taken as it is: a caller's constant, without secrets.
-    ``kind`` may be given as its text already (:data:`KIND_TEXT`).
+    ``kind`` may be given as its text already (:data:`KIND_TEXT`).  ``claimed_at``:
+    a delivery's claim, kept in its row (:mod:`.steps`).
     """
     text = details if isinstance(details, str) else details_text(details)
     return (
         time.time() if at is None else at, KIND_TEXT.get(kind, kind), place, name, size,
         checksum, job_id, HOST, OUTCOME_TEXT[outcome], _masked(target) if target else None,
-        attempt, text,
+        attempt, text, claimed_at, None,
     )  # fmt: skip
 
 
@@ -220,9 +226,10 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
     """The entries of a journal's lines, one per event; a line torn by a crash is skipped.
 
     Both forms of a line are read: ``[seq, [row, …], then]``, whose ``then``
-    goes with its last event, and the older ``[seq, *row, then]``.
+    goes with its last event, and the older ``[seq, *row, then]``; rows of
+    earlier releases, without the last columns, get them empty.
     """
-    width = len(COLUMNS) + 2
+    full, old = len(COLUMNS), len(COLUMNS) - _LATER
     for line in lines:
         try:
             entry = json.loads(line)
@@ -231,9 +238,13 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
         if not isinstance(entry, list) or not entry or not isinstance(entry[0], int):
             continue
         if len(entry) == 3 and isinstance(entry[1], list):
-            rows = [tuple(r) for r in entry[1] if isinstance(r, list) and len(r) == len(COLUMNS)]
-        elif len(entry) == width:
-            rows = [tuple(entry[1:-1])]
+            rows = [
+                (*r, *(None,) * (full - len(r)))
+                for r in entry[1]
+                if isinstance(r, list) and len(r) in (old, full)
+            ]
+        elif len(entry) == old + 2:
+            rows = [(*entry[1:-1], *(None,) * _LATER)]
         else:
             continue
         then = Then(*entry[-1]) if entry[-1] else None

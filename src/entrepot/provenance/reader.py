@@ -21,6 +21,7 @@ from sqlalchemy.sql import Select
 
 from entrepot.provenance.events import DELIVERED, Event, FileHistory, Kind, Outcome
 from entrepot.provenance.schema import ensure_tables, events_table
+from entrepot.provenance.steps import unfolded
 
 __all__ = [
     "by_file",
@@ -58,14 +59,25 @@ def find(
     glob = pattern is not None and any(c in pattern for c in _WILDCARDS)
     query = narrowed(query, pattern, place=place, target=target, since=since, until=until)
     if kinds:
-        query = query.where(t.c.kind.in_([str(kind) for kind in kinds]))
+        # A claim and the move after a delivery are kept in the delivery's row.
+        stored = {*kinds, *(DELIVERED if set(kinds) & set(_FOLDED) else ())}
+        query = query.where(t.c.kind.in_([str(kind) for kind in stored]))
     # With a name, sorted on ``at + 0``: the same order, but one the place's index
     # cannot give, which would tempt the planner into reading every event of the place.
     when = t.c.at + 0 if pattern is not None else t.c.at
     query = query.order_by(when, t.c.id).limit(limit)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    events = [event_of(row._mapping) for row in rows]
+    events = [e for row in rows for e in events_of(row._mapping)]
+    if len(events) > len(rows):  # rows that stand for several events, at their own times
+        events = [
+            e for e in events
+            if (not kinds or e.kind in kinds)
+            and (target is None or (e.target is not None and target in e.target))
+            and (since is None or e.at >= since) and (until is None or e.at < until)
+        ]  # fmt: skip
+        events.sort(key=lambda e: e.at)  # stable: the rows' order among equal times
+        events = events[:limit]
     if glob:
         assert pattern is not None
         events = [e for e in events if fnmatch.fnmatchcase(e.name, pattern)]
@@ -254,6 +266,16 @@ def _delivered(event: Event) -> str:
 def clock(at: datetime) -> str:
     """A time as shown in traces: ``2026-12-05 02:14:03 UTC``."""
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+#: Kinds kept in a delivery's row (:mod:`.steps`).
+_FOLDED = (Kind.CLAIMED, Kind.MOVED, Kind.DELETED)
+
+
+def events_of(row: Any) -> list[Event]:
+    """The events stored in ``row``: one, or a delivery with its claim and the move
+    after it (:mod:`.steps`)."""
+    return unfolded(event_of(row), row)
 
 
 def event_of(row: Any) -> Event:

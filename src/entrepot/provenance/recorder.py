@@ -23,39 +23,23 @@ commit and the emptying adds nothing twice.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
 from entrepot.provenance.events import Kind, Outcome
 from entrepot.provenance.inserts import insert_rows
-from entrepot.provenance.journal import (
-    JOURNAL_DIR,
-    SUFFIX,
-    Entry,
-    Journal,
-    Row,
-    Then,
-    event_row,
-    read_journal,
-)
-from entrepot.provenance.schema import (
-    ensure_tables,
-    events_table,
-    journals_table,
-)
-from entrepot.provenance.seals import unrecorded
+from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row, Then, event_row
+from entrepot.provenance.recovery import RECOVERED, recover_journals, set_seq
+from entrepot.provenance.schema import ensure_tables
+from entrepot.provenance.steps import folded
 from entrepot.provenance.writer import BatchWriter
 
 __all__ = ["BATCH", "Recorder", "recover_journals"]
@@ -69,10 +53,6 @@ logger = logging.getLogger(__name__)
 #: from 0.87 to 0.91 (medians of 10 runs) when batches grew from 1,000 events
 #: to 5,000 (about 1,700 files).  Held in memory meanwhile: a few megabytes.
 BATCH = 5000
-#: The sequence number of a journal whose events were all recovered.
-_RECOVERED = -1
-#: Seconds an empty journal is left alone: its writer may not have locked it yet.
-_YOUNG = 60.0
 
 
 class Recorder:
@@ -107,6 +87,10 @@ class Recorder:
         #: Events a failed write gave back, in order, before those of ``_rows``; while
         #: there are any, the writer adds its batches here (see :meth:`_write_batch`).
         self._unwritten: list[Row] = []
+        #: Rows waiting for the step their line announced (:meth:`add` ``held``), by
+        #: ticket, with their line's number.
+        self._held: dict[int, tuple[int, list[Row]]] = {}
+        self._tickets = 0
         if state_dir is not None:
             recover_journals(engine, Path(state_dir) / JOURNAL_DIR)
             self._journal = Journal(state_dir)
@@ -146,27 +130,55 @@ class Recorder:
         )  # fmt: skip
         self.add((row,), then, journaled=journaled)
 
-    def add(self, rows: Sequence[Row], then: Then | None = None, *, journaled: bool = True) -> None:
+    def add(
+        self,
+        rows: Sequence[Row],
+        then: Then | None = None,
+        *,
+        journaled: bool = True,
+        held: bool = False,
+    ) -> int:
         """Add the events ``rows`` of one file (:func:`~.journal.event_row`), in one journal
         line; ``then`` and ``journaled`` as for :meth:`record` (``then`` follows the last).
+        Return the ticket that :meth:`settle` takes.
+
+        ``held``: the rows wait for :meth:`settle` (with ``then``), which
+        keeps the step's event in the last row (:func:`~.steps.folded`).
+        Until then the batches record the journal as covered only up to the
+        line before theirs.
 
         The line is numbered under the recorder's lock and written after it
         (threads do not queue behind each other's ``write``): a batch may
         be committed, and the journal emptied, before the line of one of
-        its events is written.  That line, left behind, numbers an event
-        the database has, and is never added again (see :func:`_import`).
+        its events is written.  That line, left behind, numbers events the
+        database has, which recovery never adds again (:mod:`.recovery`).
         """
         journal = self._journal if journaled else None
         with self._lock:
-            if then is not None:
-                self._intents += 1
+            if then is not None or held:
+                self._intents += 1  # settled by settle()
             seq = journal.number() if journal is not None else 0
-            self._rows += rows
-            handed = self._hand_over()
+            self._tickets += 1
+            ticket = self._tickets
+            if held:
+                self._held[ticket] = (seq, list(rows))
+                handed = None
+            else:
+                self._rows += rows
+                handed = self._hand_over()
         if journal is not None:
             journal.write(seq, rows, then)
         if handed is not None:
             handed.wait()
+        return ticket
+
+    def _covered(self) -> int:
+        """The last journal line whose events are all in memory or written (lock held)."""
+        if self._journal is None:
+            return 0
+        if self._held:
+            return min(seq for seq, _ in self._held.values()) - 1
+        return self._journal.seq
 
     def _hand_over(self) -> BatchWriter | None:
         """Give a full batch to the writing thread (lock held): the writer, else None."""
@@ -176,17 +188,26 @@ class Recorder:
         self._queued += 1
         if self._writer is None:
             self._writer = BatchWriter(self._write_batch)
-        self._writer.put(batch, self._journal.seq if self._journal is not None else 0)
+        self._writer.put(batch, self._covered())
         return self._writer
 
-    def settle(self, row: Row | None = None) -> None:
+    def settle(self, row: Row | None = None, *, ticket: int | None = None) -> None:
         """A step announced with ``then`` was taken — ``row``, its event, is recorded
-        without a journal line: the announcement stands for it — or did not happen (None)."""
+        without a journal line: the announcement stands for it — or did not happen (None).
+
+        ``ticket``: the rows :meth:`add` held for this step are recorded now,
+        the last keeping ``row`` (:func:`~.steps.folded`).
+        """
         with self._lock:
             self._intents -= 1
-            if row is None:
+            rows = self._held.pop(ticket)[1] if ticket is not None else []
+            if rows and row is not None:
+                rows[-1] = folded(rows[-1], row)
+            elif row is not None:
+                rows.append(row)
+            if not rows:
                 return
-            self._rows.append(row)
+            self._rows += rows
             handed = self._hand_over()
         if handed is not None:
             handed.wait()
@@ -208,7 +229,7 @@ class Recorder:
                 rows, self._unwritten, self._rows = self._unwritten + self._rows, [], []
                 if not rows:
                     return
-                seq = _RECOVERED if last else self._journal.seq if self._journal else 0
+                seq = RECOVERED if last and not self._held else self._covered()
                 try:
                     self._commit(rows, seq)
                 except BaseException:
@@ -222,7 +243,7 @@ class Recorder:
         with write_transaction(self.engine) as conn:
             insert_rows(conn, rows)
             if self._journal is not None:
-                _set_seq(conn, self._journal.token, seq)
+                set_seq(conn, self._journal.token, seq)
 
     def _write_batch(self, rows: list[Row], seq: int) -> None:
         """Write a full batch (in the writer's thread).
@@ -254,7 +275,7 @@ class Recorder:
     def _committed(self, seq: int) -> None:
         """Empty the journal if the events up to ``seq`` are all it holds (lock held)."""
         journal = self._journal
-        if journal is not None and not self._intents and seq in (journal.seq, _RECOVERED):
+        if journal is not None and not self._intents and seq in (journal.seq, RECOVERED):
             journal.empty()
 
     def close(self) -> None:
@@ -269,117 +290,10 @@ class Recorder:
                 self._writer.stop()
             journal, self._journal = self._journal, None
             if journal is not None:
-                journal.close(remove=not self._rows)
+                journal.close(remove=not self._rows and not self._held)
 
     def __enter__(self) -> Recorder:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def recover_journals(engine: Engine, folder: str | os.PathLike[str]) -> int:
-    """Add the events of journals in ``folder`` whose recorder died; return how many.
-
-    A journal whose lock is held belongs to a live recorder and is left alone.
-    """
-    added = 0
-    path = Path(folder)
-    journals = sorted(path.glob(f"*{SUFFIX}")) if path.is_dir() else []
-    if journals:
-        ensure_tables(engine)
-    for journal in journals:
-        try:
-            fd = os.open(journal, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # its recorder is alive
-            with os.fdopen(os.dup(fd), "rb") as lines:
-                entries = list(read_journal(lines))
-            if not entries and time.time() - os.fstat(fd).st_mtime < _YOUNG:
-                continue  # maybe just created, its writer about to lock it
-            added += _import(engine, journal.stem, entries)
-            journal.unlink(missing_ok=True)
-            _forget(engine, journal.stem)
-        finally:
-            os.close(fd)
-    if added:
-        log_event(logger, "provenance.recovered", events=added, folder=str(path))
-    return added
-
-
-def _import(engine: Engine, token: str, entries: list[Entry]) -> int:
-    """Add what the database lacks of a dead journal's ``entries``; return how many.
-
-    Events numbered after the journal's last commit go in, and so do the
-    intents that were neither recorded nor contradicted by the file system.
-    The journal is then marked :data:`_RECOVERED`: read again (a crash
-    before its file was deleted), it adds nothing.
-    """
-    if not entries:
-        return 0
-    with write_transaction(engine) as conn:
-        done = conn.execute(
-            sa.select(journals_table.c.seq).where(journals_table.c.journal == token)
-        ).scalar()
-        if done == _RECOVERED:
-            return 0
-        fresh = [e.row for e in entries if e.seq > (done or 0)]
-        fresh += [
-            _follow_up(e) for e in entries if e.then is not None and _happened(conn, e, entries)
-        ]
-        fresh = unrecorded(conn, fresh)  # an archive's hand-off may be journaled twice
-        insert_rows(conn, fresh)
-        _set_seq(conn, token, _RECOVERED)
-    return len(fresh)
-
-
-def _happened(conn: Connection, entry: Entry, entries: list[Entry]) -> bool:
-    """Whether the step ``entry`` announced was taken but not recorded before its process died.
-
-    The step's own event is not journaled (the announcement stands for it):
-    it is looked for in the database, where a batch may have taken it.
-    """
-    then = entry.then
-    assert then is not None
-    key = (then.kind, *entry.key[1:])
-    if any(e.key == key and e.seq > entry.seq for e in entries):
-        return False  # recorded
-    t = events_table
-    recorded = conn.execute(
-        sa.select(t.c.id).where(
-            t.c.name == key[2], t.c.place == key[1], t.c.kind == then.kind,
-            t.c.at >= entry.row[0],
-        ).limit(1)
-    ).first()  # fmt: skip
-    if recorded is not None:
-        return False
-    present = all(os.path.lexists(path) for path in then.present)
-    return present and not any(os.path.lexists(path) for path in then.absent)
-
-
-def _follow_up(entry: Entry) -> Row:
-    """The row of the step ``entry`` announced: same file, job, try and time."""
-    then = entry.then
-    assert then is not None
-    at, _, place, name, _, _, job_id, host, _, _, attempt, _ = entry.row
-    return (at, then.kind, place, name, None, None, job_id, host, "ok", None, attempt, then.details)
-
-
-def _set_seq(conn: Connection, token: str, seq: int) -> None:
-    values = {"seq": seq, "at": time.time()}
-    updated = conn.execute(
-        journals_table.update().where(journals_table.c.journal == token).values(**values)
-    ).rowcount
-    if not updated:
-        conn.execute(journals_table.insert().values(journal=token, **values))
-
-
-def _forget(engine: Engine, token: str) -> None:
-    # Only bookkeeping: a row left behind by a failure here costs nothing.
-    with contextlib.suppress(sa.exc.SQLAlchemyError), write_transaction(engine) as conn:
-        conn.execute(journals_table.delete().where(journals_table.c.journal == token))

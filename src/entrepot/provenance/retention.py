@@ -19,7 +19,8 @@ __all__ = ["prune_events"]
 
 
 def prune_events(engine: Engine, before: datetime, *, batch: int = 1000) -> int:
-    """Delete one batch of at most ``batch`` events older than ``before``; return how many.
+    """Delete one batch of at most ``batch`` rows of events older than ``before``; return
+    how many events went (a shipped file's row holds three: see :mod:`.steps`).
 
     Call it until it returns 0.  The oldest go first, found at the front of
     the index on time.
@@ -28,15 +29,18 @@ def prune_events(engine: Engine, before: datetime, *, batch: int = 1000) -> int:
     t = events_table
     cutoff = before.timestamp()
     with write_transaction(engine) as conn:
-        ids = list(
-            conn.execute(
-                sa.select(t.c.id).where(t.c.at < cutoff).order_by(t.c.at).limit(batch)
-            ).scalars()
-        )
+        found = conn.execute(
+            sa.select(t.c.id, t.c.claimed_at, t.c.then_step)
+            .where(t.c.at < cutoff)
+            .order_by(t.c.at)
+            .limit(batch)
+        ).all()
+        ids = [row.id for row in found]
         if not ids:
             # The events are gone: so are the bookkeeping rows of journals as old,
             # and the hours they were counted in (the hour of the cut-off stays).
             conn.execute(journals_table.delete().where(journals_table.c.at < cutoff))
             conn.execute(hourly_table.delete().where(hourly_table.c.hour < int(cutoff // 3600)))
             return 0
-        return int(conn.execute(t.delete().where(t.c.id.in_(ids))).rowcount)
+        conn.execute(t.delete().where(t.c.id.in_(ids)))
+        return sum(1 + (row.claimed_at is not None) + bool(row.then_step) for row in found)

@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import Migration, ensure_schema
+from entrepot.provenance.steps import counted
 
 __all__ = [
     "KIND_INDEX",
@@ -71,6 +72,9 @@ events_table = sa.Table(
     sa.Column("target", sa.String(1024)),
     sa.Column("attempt", sa.Integer),
     sa.Column("details", sa.Text, nullable=False),
+    # A delivery's claim and the local step after it, kept in its row (see .steps).
+    sa.Column("claimed_at", sa.Float),
+    sa.Column("then_step", sa.Text),
     sa.Index("ix_entrepot_provenance_file", "name", "place", "kind", "at"),
     sa.Index("ix_entrepot_provenance_place", "place", "at"),
     sa.Index("ix_entrepot_provenance_at", "at"),
@@ -132,6 +136,14 @@ def _add_hours(conn: Connection) -> None:
     )
 
 
+def _add_steps(conn: Connection) -> None:
+    # Earlier versions create the table as it is now: add the columns only where missing.
+    present = {column["name"] for column in sa.inspect(conn).get_columns(events_table.name)}
+    for name, kind in (("claimed_at", "FLOAT"), ("then_step", "TEXT")):
+        if name not in present:
+            conn.exec_driver_sql(f"ALTER TABLE {events_table.name} ADD COLUMN {name} {kind}")
+
+
 #: The provenance schema, version by version (see :func:`entrepot.db.ensure_schema`).
 # Versions are numbered in the order they land on main; a branch whose migration
 # meets another of the same number renumbers its own to follow (never edit a landed one).
@@ -140,6 +152,7 @@ MIGRATIONS = (
     Migration(2, "events indexed by file: name, place, kind, time", _file_index),
     Migration(3, "events by place, kind and time (counts per hour)", _add_kind_index),
     Migration(4, "events counted per hour and kind", _add_hours),
+    Migration(5, "a delivery's claim and its next step kept in its row", _add_steps),
 )
 
 # Both databases take the same upsert (SQLite since 3.24).
@@ -152,12 +165,14 @@ _ADD = (
 
 
 def add_to_hours(conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
-    """Count event ``rows`` (``at, kind, place, name, size, …``) into their hours."""
+    """Count event ``rows`` (``at, kind, place, name, size, …``: :data:`~.journal.COLUMNS`)
+    into their hours, each event a row stands for (:func:`~.steps.counted`)."""
     tally: dict[tuple[int, str], list[int]] = {}
     for row in rows:
-        counts = tally.setdefault((int(row[0] // 3600), row[1]), [0, 0])
-        counts[0] += 1
-        counts[1] += row[4] or 0
+        for at, kind, size in counted(row):  # a delivery's row may stand for three events
+            counts = tally.setdefault((int(at // 3600), kind), [0, 0])
+            counts[0] += 1
+            counts[1] += size
     if tally:
         conn.execute(
             sa.text(_ADD),

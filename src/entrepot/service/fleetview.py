@@ -28,11 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from entrepot.jobs.fleet import InstanceRecord
 
-__all__ = ["fleet_view"]
+if TYPE_CHECKING:
+    from entrepot.jobs import Ledger
+
+__all__ = ["fleet_view", "objects_in_doubt"]
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -95,3 +98,17 @@ def fleet_view(
         "silent": [i["name"] for i in listed if i["state"] == "silent"],
         "stuck": stuck,
     }
+
+
+def objects_in_doubt(ledger: Ledger) -> list[dict[str, Any]]:
+    """Every fetched object whose claim is in doubt across the fleet, oldest first: the
+    instance that held it, where it was landing (host, spool), its name and key."""
+    from entrepot.ship.claimed import KIND, landing_of
+
+    found = []
+    for claim in ledger.claims_in_doubt(KIND):
+        landing = landing_of(claim)
+        found.append({"holder": claim.holder, "host": landing.get("host"),
+                      "name": (claim.detail or {}).get("name"), "spool": landing.get("spool"),
+                      "key": claim.key})  # fmt: skip
+    return found

@@ -65,7 +65,6 @@ __all__ = [
     "FetchClaims",
     "landing_of",
     "local_name",
-    "objects_in_doubt",
     "source_identity",
     "walk",
 ]
@@ -199,15 +198,3 @@ def landing_of(claim: Claim) -> dict[str, Any]:
     """What ``claim``'s holder recorded when it marked it landing (empty if it did not)."""
     landing = (claim.detail or {}).get("landing")
     return dict(landing) if isinstance(landing, dict) else {}
-
-
-def objects_in_doubt(ledger: Ledger) -> list[dict[str, Any]]:
-    """Every fetched object whose claim is in doubt across the fleet, oldest first: the
-    instance that held it, where it was landing (host, spool), its name and key."""
-    found = []
-    for claim in ledger.claims_in_doubt(KIND):
-        landing = landing_of(claim)
-        found.append({"holder": claim.holder, "host": landing.get("host"),
-                      "name": (claim.detail or {}).get("name"), "spool": landing.get("spool"),
-                      "key": claim.key})  # fmt: skip
-    return found

@@ -156,8 +156,10 @@ class Shipper(Route):
             raise
         self.observer.transferred(name, info.size)
         area = None if self.options.after == "delete" else self.options.after
-        self.trail.delivered(claim, remote, info, local, area, key=target.remote_path(info.name))
-        with self.trail.local_step(name, area):
+        ticket = self.trail.delivered(
+            claim, remote, info, local, area, key=target.remote_path(info.name)
+        )
+        with self.trail.local_step(name, area, ticket):
             self._after_delivery(claim, name, area, moves)
         return info.size
 

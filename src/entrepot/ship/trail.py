@@ -7,10 +7,12 @@ records, for each file: ``claimed`` (size and checksum), then ``delivered``
 the run) or ``skipped`` (identical on the target) or ``failed`` (reason and
 code), then ``moved`` to ``cur/`` or ``deleted``; fetching records
 ``received``.  The claim is noted in memory (its time, size, checksum and
-try) and recorded with the transfer's outcome, both events in one journal
-line, written before the file leaves ``claimed/``: one line per file.  A
-transfer cut short by a crash leaves no trace of its claim — the file goes
-back to ``new/`` and its next claim is recorded.
+try) and recorded with the transfer's outcome, in one journal line written
+before the file leaves ``claimed/``: one line per file.  A delivery's row
+keeps its claim, and the move once it is made: one row per shipped file,
+read back as three events (:mod:`entrepot.provenance.steps`).  A transfer
+cut short by a crash leaves no trace of its claim — the file goes back to
+``new/`` and its next claim is recorded.
 
 The content checksum (SHA-256) of a file is read from the ``received``
 event of the file in this spool when Entrepôt received it (a spool's
@@ -141,13 +143,13 @@ class Trail:
         area: str | None,
         *,
         key: str | None = None,
-    ) -> None:
+    ) -> int | None:
         """Record the claim and the delivery of ``claim``'s file, announcing its move into
-        ``area`` (None: its deletion), which :meth:`local_step` records once done.  ``key``:
-        the remote copy's full address (``s3://bucket/key``)."""
+        ``area`` (None: its deletion), which :meth:`local_step` records once done, given
+        the ticket returned here.  ``key``: the remote copy's address (``s3://bucket/key``)."""
         recorder = self.recorder
         if recorder is None:
-            return
+            return None
         name = claim.name
         details = {
             "remote_name": info.name or remote,
@@ -161,19 +163,17 @@ class Trail:
             then = Then(_DELETED, "{}", [], [held, f"{root}/new/{name}"])
         else:
             then = Then(_MOVED, _moved(area), [f"{root}/{area}/{name}"], [held])
+        claimed_at = None if local is None else local.at
         if local is None:  # not claimed through this trail: what the target says
             local = Claimed(info.size, None, 0.0, self._try(name))
-            rows = []
-        else:
-            rows = [self._claim_row(name, local)]
+        # One row for the claim, the delivery and the move (see provenance.steps).
         row = event_row(
             _SKIPPED if info.kept else _DELIVERED, self.place, name, size=local.size,
             checksum=local.checksum, job_id=recorder.job_id, target=self.target,
             outcome=Outcome.SKIPPED if info.kept else Outcome.OK, attempt=local.attempt,
-            details=details,
+            details=details, claimed_at=claimed_at,
         )  # fmt: skip
-        rows.append(row)
-        recorder.add(rows, then)
+        return recorder.add((row,), then, held=True)
 
     def _try(self, name: str) -> int:
         return self._history(name).failures + 1
@@ -204,9 +204,10 @@ class Trail:
         recorder.add(rows)
 
     @contextlib.contextmanager
-    def local_step(self, name: str, area: str | None) -> Iterator[None]:
+    def local_step(self, name: str, area: str | None, ticket: int | None) -> Iterator[None]:
         """Around the move of a delivered file into ``area`` (None: its deletion), which
-        :meth:`delivered` announced: recorded once done, settled either way."""
+        :meth:`delivered` announced (``ticket``): recorded once done in the delivery's
+        row, or the delivery alone if it failed."""
         recorder = self.recorder
         if recorder is None:
             yield
@@ -221,7 +222,7 @@ class Trail:
                 details=details,
             )  # fmt: skip
         finally:
-            recorder.settle(done)
+            recorder.settle(done, ticket=ticket)
 
     def received(
         self, name: str, size: int, source: str, checksum: str | None = None, **fleet: str | None

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from entrepot.service.fleetview import fleet_view
+from entrepot.service.fleetview import fleet_view, objects_in_doubt
 from entrepot.web.host import DashboardHost
 from entrepot.web.render import api, render
 
@@ -32,8 +32,6 @@ def fleet_data(host: DashboardHost) -> dict[str, Any]:
         silent_after=fleet.silent_after,
         stuck_after=fleet.stuck_after,
     )
-    from entrepot.ship.claimed import objects_in_doubt
-
     return {**view, "in_doubt": objects_in_doubt(host.ledger), "this": host.config.service.instance}
 
 

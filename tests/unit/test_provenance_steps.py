@@ -1,0 +1,132 @@
+"""A shipped file's claim, delivery and move kept in one row, read back as three events."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from entrepot.db import make_engine, schema_version, write_transaction
+from entrepot.provenance import Kind, Recorder, find, recover_journals
+from entrepot.provenance.journal import JOURNAL_DIR, Then, event_row
+from entrepot.provenance.schema import MIGRATIONS, ensure_tables, hourly_table
+
+PLACE = "/srv/out"
+HOUR = 480_000
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
+    yield engine
+    engine.dispose()
+
+
+def _delivery(name: str, at: float, size: int = 40) -> tuple[object, ...]:
+    return event_row(
+        Kind.DELIVERED, PLACE, name, size=size, checksum="sha256:ab", job_id="job-1",
+        target="ftp://partner/in", attempt=1, details={"remote_name": name}, at=at,
+        claimed_at=at - 2,
+    )  # fmt: skip
+
+
+def _moved(name: str, at: float) -> tuple[object, ...]:
+    return event_row(
+        Kind.MOVED, PLACE, name, job_id="job-1", attempt=3, details='{"to":"cur"}', at=at
+    )
+
+
+def _then(tmp_path: Path, name: str) -> Then:
+    cur, claimed = tmp_path / "cur" / name, tmp_path / "claimed" / name
+    return Then("moved", '{"to":"cur"}', [str(cur)], [str(claimed)])
+
+
+def test_one_row_reads_as_the_claim_the_delivery_and_the_move(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    at = HOUR * 3600 + 100.0
+    with Recorder(engine, state_dir=tmp_path / "state") as recorder:
+        ticket = recorder.add([_delivery("a.csv", at)], _then(tmp_path, "a.csv"), held=True)
+        recorder.settle(_moved("a.csv", at + 1), ticket=ticket)
+    claimed, delivered, moved = find(engine, "a.csv")
+    assert [claimed.kind, delivered.kind, moved.kind] == [
+        Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED,
+    ]  # fmt: skip
+    assert claimed.at == datetime.fromtimestamp(at - 2, UTC) < delivered.at < moved.at
+    assert (claimed.size, claimed.checksum, claimed.attempt) == (40, "sha256:ab", 1)
+    assert (claimed.target, claimed.details) == (None, {})
+    assert delivered.target == "ftp://partner/in" and delivered.details == {"remote_name": "a.csv"}
+    assert (moved.size, moved.checksum, moved.target, moved.attempt) == (None, None, None, 3)
+    assert moved.details == {"to": "cur"}
+    # Filters see each event on its own: its kind, its target, its time.
+    assert [e.kind for e in find(engine, "a.csv", kinds=[Kind.CLAIMED])] == [Kind.CLAIMED]
+    assert [e.kind for e in find(engine, "a.csv", target="partner")] == [Kind.DELIVERED]
+    since = datetime.fromtimestamp(at - 1, UTC)
+    assert [e.kind for e in find(engine, "a.csv", since=since)] == [Kind.DELIVERED, Kind.MOVED]
+    # Counted per hour like three rows: claim and delivery with their bytes, the move without.
+    with engine.connect() as conn:
+        hours = {r.kind: (r.files, r.bytes) for r in conn.execute(sa.select(hourly_table))}
+        stored = conn.exec_driver_sql("SELECT count(*) FROM entrepot_provenance").scalar()
+    assert hours == {"claimed": (1, 40), "delivered": (1, 40), "moved": (1, 0)}
+    assert stored == 1
+
+
+def test_a_failed_move_leaves_the_delivery_with_its_claim_only(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    with Recorder(engine, state_dir=tmp_path / "state") as recorder:
+        ticket = recorder.add([_delivery("a.csv", 500.0)], _then(tmp_path, "a.csv"), held=True)
+        recorder.settle(None, ticket=ticket)
+    assert [e.kind for e in find(engine, "a.csv")] == [Kind.CLAIMED, Kind.DELIVERED]
+
+
+def test_a_delivery_settled_before_an_earlier_one_is_recovered_once(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    # b's row is committed while a's line still waits for its move: the batch covers the
+    # journal only up to the line before a's.  Then the process dies.
+    for area in ("claimed", "cur"):
+        (tmp_path / area).mkdir()
+    (tmp_path / "claimed" / "a.csv").write_bytes(b"a")
+    recorder = Recorder(engine, state_dir=tmp_path / "state", batch=1)
+    held_a = recorder.add([_delivery("a.csv", 700.0)], _then(tmp_path, "a.csv"), held=True)
+    held_b = recorder.add([_delivery("b.csv", 701.0)], _then(tmp_path, "b.csv"), held=True)
+    recorder.settle(_moved("b.csv", 702.0), ticket=held_b)
+    recorder.flush()
+    assert [e.kind for e in find(engine, "b.csv")] == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
+    assert held_a != held_b and find(engine, "a.csv") == []
+    journal = recorder._journal
+    assert journal is not None and journal._fd is not None
+    os.close(journal._fd)  # dead: its lock released, its journal left
+    journal._fd = None
+    assert recover_journals(engine, tmp_path / "state" / JOURNAL_DIR) == 1  # a's delivery
+    assert [e.kind for e in find(engine, "a.csv")] == [Kind.CLAIMED, Kind.DELIVERED]
+    assert [e.kind for e in find(engine, "b.csv")] == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
+
+
+def test_a_version_4_ledger_gets_the_columns_and_keeps_its_rows(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}", purpose="ledger")
+    ensure_tables(engine)
+    with write_transaction(engine) as conn:
+        for column in ("claimed_at", "then_step"):
+            conn.exec_driver_sql(f"ALTER TABLE entrepot_provenance DROP COLUMN {column}")
+        conn.exec_driver_sql(
+            "INSERT INTO entrepot_provenance (at, kind, place, name, outcome, details) "
+            "VALUES (1.0, 'received', '/srv/out', 'old.csv', 'ok', '{}')"
+        )
+        conn.execute(
+            sa.text("UPDATE entrepot_schema SET version = 4 WHERE component = 'provenance'")
+        )
+    engine.dispose()
+    engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}", purpose="ledger")
+    ensure_tables(engine)
+    assert schema_version(engine, "provenance") == MIGRATIONS[-1].version == 5
+    assert [e.kind for e in find(engine, "old.csv")] == [Kind.RECEIVED]
+    with Recorder(engine) as recorder:
+        ticket = recorder.add([_delivery("new.csv", 9.0)], held=True)
+        recorder.settle(None, ticket=ticket)
+    assert [e.kind for e in find(engine, "new.csv")] == [Kind.CLAIMED, Kind.DELIVERED]
+    engine.dispose()
