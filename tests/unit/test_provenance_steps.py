@@ -130,3 +130,21 @@ def test_a_version_4_ledger_gets_the_columns_and_keeps_its_rows(tmp_path: Path) 
         recorder.settle(None, ticket=ticket)
     assert [e.kind for e in find(engine, "new.csv")] == [Kind.CLAIMED, Kind.DELIVERED]
     engine.dispose()
+
+
+def test_a_row_held_without_a_journal_line_never_marks_the_journal_recovered(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    from entrepot.provenance.schema import journals_table
+
+    recorder = Recorder(engine, state_dir=tmp_path / "state", batch=1)
+    ticket = recorder.add([_delivery("a.csv", 10.0)], held=True, journaled=False)
+    recorder.record(Kind.RECEIVED, PLACE, "b.csv")  # a full batch, committed with a held
+    recorder.flush()
+    with engine.connect() as conn:
+        (covered,) = conn.execute(sa.select(journals_table.c.seq)).scalars()
+    assert covered == 1  # b's line: not -1, which would say "all recovered"
+    recorder.settle(None, ticket=ticket)
+    recorder.close()
+    names = sorted(e.name for e in find(engine, "*.csv") if e.kind is not Kind.CLAIMED)
+    assert names == ["a.csv", "b.csv"]

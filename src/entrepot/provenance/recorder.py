@@ -16,9 +16,13 @@ one JSON line, to the recorder's *journal* in the state folder — a plain
 journal is emptied after each batch is committed.  A recorder holds an
 exclusive ``flock`` on its journal while it lives; :func:`recover_journals`
 (run whenever a recorder opens) adds the events of journals whose owner
-died and deletes them.  Each journal's last committed sequence number is
-stored with its events, so a journal read again after a crash between the
-commit and the emptying adds nothing twice.
+died and deletes them (:mod:`.recovery`).  Each journal's last covered
+line number is stored with its events, so a journal read again after a
+crash between the commit and the emptying adds nothing twice.
+
+A delivery's row is held until the move after it is settled, then written
+keeping it (:mod:`.steps`): one row per shipped file.  While rows are held,
+a batch covers the journal only up to the line before the oldest of them.
 """
 
 from __future__ import annotations
@@ -176,9 +180,8 @@ class Recorder:
         """The last journal line whose events are all in memory or written (lock held)."""
         if self._journal is None:
             return 0
-        if self._held:
-            return min(seq for seq, _ in self._held.values()) - 1
-        return self._journal.seq
+        waiting = [seq for seq, _ in self._held.values() if seq]  # 0: held without a line
+        return min(waiting) - 1 if waiting else self._journal.seq
 
     def _hand_over(self) -> BatchWriter | None:
         """Give a full batch to the writing thread (lock held): the writer, else None."""
