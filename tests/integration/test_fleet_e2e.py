@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -141,7 +142,15 @@ def kill_mid_run(fleet: Deployment, victim: str) -> tuple[set[str], set[str]]:
     def busy() -> bool:
         return bool(open_claims(fleet, victim) or running_jobs(fleet, victim))
 
-    wait_until(busy, timeout=120, what=f"{victim} at work")
+    service = fleet.services[victim]
+    deadline = time.monotonic() + 120
+    while True:
+        wait_until(busy, timeout=max(deadline - time.monotonic(), 1), what=f"{victim} at work")
+        # Frozen, it cannot finish what it holds between the look and the kill.
+        service.send(signal.SIGSTOP)
+        if busy() or time.monotonic() > deadline:
+            break
+        service.send(signal.SIGCONT)
     fleet.kill(victim)
     # Dead, it changes nothing more: what it holds now is what it held when killed.
     return open_claims(fleet, victim), running_jobs(fleet, victim)
