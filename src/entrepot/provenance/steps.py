@@ -50,10 +50,10 @@ def folded(delivery: Row, step: Row) -> Row:
 def counted(row: Sequence[Any]) -> Iterator[tuple[float, str, int]]:
     """Each event ``row`` stands for, as (time, kind, bytes) for the hourly counts."""
     size = row[4] or 0
-    if len(row) > _CLAIMED_AT and row[_CLAIMED_AT] is not None:
+    if row[_CLAIMED_AT] is not None:
         yield row[_CLAIMED_AT], Kind.CLAIMED.value, size
     yield row[0], row[1], size
-    if len(row) > _THEN and row[_THEN]:
+    if row[_THEN]:
         kind, at, _, _ = json.loads(row[_THEN])
         yield at, kind, 0
 
@@ -66,8 +66,9 @@ def unfolded(event: Event, row: Mapping[str, Any]) -> list[Event]:
     events = []
     if claimed_at is not None:
         at = datetime.fromtimestamp(claimed_at, UTC)
-        claim = replace(event, kind=Kind.CLAIMED, at=at, outcome=Outcome.OK, target=None)
-        events.append(replace(claim, details={}))
+        events.append(
+            replace(event, kind=Kind.CLAIMED, at=at, outcome=Outcome.OK, target=None, details={})
+        )
     events.append(event)
     if then:
         kind, at, details, attempt = json.loads(then)
