@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,8 +12,10 @@ import sqlalchemy as sa
 
 from entrepot.db import make_engine, schema_version, write_transaction
 from entrepot.provenance import Kind, Recorder, find, recover_journals
-from entrepot.provenance.journal import JOURNAL_DIR, Then, event_row
+from entrepot.provenance.journal import JOURNAL_DIR, Then, details_text, event_row
 from entrepot.provenance.schema import MIGRATIONS, ensure_tables, hourly_table
+from entrepot.provenance.steps import folded, step_of, step_text, tally
+from entrepot.ship import trail
 
 PLACE = "/srv/out"
 HOUR = 480_000
@@ -148,3 +151,41 @@ def test_a_row_held_without_a_journal_line_never_marks_the_journal_recovered(
     recorder.close()
     names = sorted(e.name for e in find(engine, "*.csv") if e.kind is not Kind.CLAIMED)
     assert names == ["a.csv", "b.csv"]
+
+
+def test_a_step_text_reads_back_without_and_with_the_json_decoder() -> None:
+    text = step_text("moved", HOUR * 3600 + 0.25, '{"to":"cur"}', 2)
+    assert json.loads(text) == ["moved", HOUR * 3600 + 0.25, '{"to":"cur"}', 2]
+    assert step_of(text) == ("moved", HOUR * 3600 + 0.25)
+    # Written by another hand (spaces, an escaped kind): the decoder reads it.
+    assert step_of('[ "moved", 7.5, "{}", null]') == ("moved", 7.5)
+    assert step_of('["mo\\u0076ed",7.5,"{}",null]') == ("moved", 7.5)
+
+
+def test_the_hours_count_each_step_a_row_stands_for() -> None:
+    at = HOUR * 3600 + 3599.5
+    delivery = folded(_delivery("a.csv", at), _moved("a.csv", at + 1))
+    counts = tally([delivery, _moved("b.csv", at)])
+    # The claim (two seconds earlier) and the delivery in one hour, the move in the next.
+    assert counts == {
+        (HOUR, "claimed"): [1, 40], (HOUR, "delivered"): [1, 40], (HOUR, "moved"): [1, 0],
+        (HOUR + 1, "moved"): [1, 0],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "checksum", "instance", "key"),
+    [
+        ("a.csv", None, None, None),
+        ('été "x"\\.csv', "md5:0a", "node-1", "s3://b/in/a.csv"),
+        ("ftp://user:s3cret@host/a.csv", None, None, "https://h/k?X-Amz-Signature=abc"),
+    ],
+)
+def test_a_delivery_s_details_are_those_of_the_general_encoder(
+    name: str, checksum: str | None, instance: str | None, key: str | None
+) -> None:
+    general = {"remote_name": name, "remote_size": 12, "remote_checksum": checksum}
+    general |= {k: v for k, v in {"instance": instance, "key": key}.items() if v}
+    written = trail._delivery_details(name, 12, checksum, instance, key)
+    assert written == details_text(general)
+    assert "s3cret" not in written and "Signature=abc" not in written

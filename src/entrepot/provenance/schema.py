@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import Migration, ensure_schema
-from entrepot.provenance.steps import counted
+from entrepot.provenance.steps import tally
 
 __all__ = [
     "KIND_INDEX",
@@ -166,19 +166,14 @@ _ADD = (
 
 def add_to_hours(conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
     """Count event ``rows`` (``at, kind, place, name, size, …``: :data:`~.journal.COLUMNS`)
-    into their hours, each event a row stands for (:func:`~.steps.counted`)."""
-    tally: dict[tuple[int, str], list[int]] = {}
-    for row in rows:
-        for at, kind, size in counted(row):  # a delivery's row may stand for three events
-            counts = tally.setdefault((int(at // 3600), kind), [0, 0])
-            counts[0] += 1
-            counts[1] += size
-    if tally:
+    into their hours, each event a row stands for (:func:`~.steps.tally`)."""
+    counts = tally(rows)  # a delivery's row may stand for three events
+    if counts:
         conn.execute(
             sa.text(_ADD),
             [
                 {"hour": hour, "kind": kind, "files": files, "bytes": size}
-                for (hour, kind), (files, size) in sorted(tally.items())
+                for (hour, kind), (files, size) in sorted(counts.items())
             ],
         )
 

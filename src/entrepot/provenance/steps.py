@@ -15,14 +15,14 @@ shipment.  So the delivery's row keeps the other two:
 Read back (:func:`unfolded`), such a row is the three events it stands for,
 each with its own time: every reader of events — a trace, a receipt, the
 dashboard — sees one event per step as before, and the hourly counts count
-each (:func:`counted`).  Rows written before (three per file) and rows a
+each (:func:`tally`).  Rows written before (three per file) and rows a
 crash recovery writes from a journal read the same way.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -30,32 +30,66 @@ from typing import Any
 from entrepot.provenance.events import Event, Kind, Outcome
 from entrepot.provenance.journal import COLUMNS, Row
 
-__all__ = ["counted", "folded", "unfolded"]
+__all__ = ["folded", "step_of", "step_text", "tally", "unfolded"]
 
 _CLAIMED_AT = COLUMNS.index("claimed_at")
 _DETAILS, _ATTEMPT = COLUMNS.index("details"), COLUMNS.index("attempt")
 _THEN = COLUMNS.index("then_step")
 _quoted = json.encoder.encode_basestring_ascii
+_CLAIMED = Kind.CLAIMED.value
 
 
-def folded(delivery: Row, step: Row) -> Row:
-    """``delivery``'s row keeping ``step`` (the event of the step taken after it)."""
-    at, kind, details, attempt = step[0], step[1], step[_DETAILS], step[_ATTEMPT]
+def step_text(kind: str, at: float, details: str, attempt: int | None) -> str:
+    """The ``then_step`` text of a step of ``kind`` taken at ``at`` (``details``: JSON text)."""
     # Written by hand, once per shipped file: the encoder's own call costs more.
     number = "null" if attempt is None else int(attempt)
-    text = f"[{_quoted(kind)},{float(at)!r},{_quoted(details)},{number}]"
-    return (*delivery[:_THEN], text)
+    return f"[{_quoted(kind)},{float(at)!r},{_quoted(details)},{number}]"
 
 
-def counted(row: Sequence[Any]) -> Iterator[tuple[float, str, int]]:
-    """Each event ``row`` stands for, as (time, kind, bytes) for the hourly counts."""
-    size = row[4] or 0
-    if row[_CLAIMED_AT] is not None:
-        yield row[_CLAIMED_AT], Kind.CLAIMED.value, size
-    yield row[0], row[1], size
-    if row[_THEN]:
-        kind, at, _, _ = json.loads(row[_THEN])
-        yield at, kind, 0
+def folded(delivery: Row, step: Row | str) -> Row:
+    """``delivery``'s row keeping ``step``: the event of the step taken after it, or its
+    :func:`step_text` already."""
+    if not isinstance(step, str):
+        step = step_text(step[1], step[0], step[_DETAILS], step[_ATTEMPT])
+    return (*delivery[:_THEN], step)
+
+
+def step_of(text: str) -> tuple[str, float]:
+    """The kind and time of a ``then_step`` text, read without the JSON decoder where
+    :func:`step_text` wrote it (once per shipped file, when the hours are counted)."""
+    end = text.find('",', 2)
+    comma = text.find(",", end + 2)
+    if text.startswith('["') and end > 0 and comma > 0 and "\\" not in text[2:end]:
+        try:
+            return text[2:end], float(text[end + 2 : comma])
+        except ValueError:
+            pass
+    kind, at, _, _ = json.loads(text)
+    return kind, at
+
+
+def tally(rows: Iterable[Sequence[Any]]) -> dict[tuple[int, str], list[int]]:
+    """The events that ``rows`` stand for, counted by hour (since the epoch) and kind:
+    ``[files, bytes]`` each; a move after a delivery counts no bytes."""
+    counts: dict[tuple[int, str], list[int]] = {}
+
+    def add(at: float, kind: str, size: int) -> None:
+        found = counts.get((int(at // 3600), kind))
+        if found is None:
+            counts[int(at // 3600), kind] = [1, size]
+        else:
+            found[0] += 1
+            found[1] += size
+
+    for row in rows:
+        size = row[4] or 0
+        if row[_CLAIMED_AT] is not None:
+            add(row[_CLAIMED_AT], _CLAIMED, size)
+        add(row[0], row[1], size)
+        if row[_THEN]:
+            kind, at = step_of(row[_THEN])
+            add(at, kind, 0)
+    return counts
 
 
 def unfolded(event: Event, row: Mapping[str, Any]) -> list[Event]:

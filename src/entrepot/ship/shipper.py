@@ -159,8 +159,12 @@ class Shipper(Route):
         ticket = self.trail.delivered(
             claim, remote, info, local, area, key=target.remote_path(info.name)
         )
-        with self.trail.local_step(name, area, ticket):
+        try:
             self._after_delivery(claim, name, area, moves)
+        except BaseException:
+            self.trail.settled(area, ticket, taken=False)
+            raise
+        self.trail.settled(area, ticket)
         return info.size
 
     def _after_delivery(

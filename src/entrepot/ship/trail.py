@@ -24,19 +24,20 @@ read once more for it, at their claim.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from entrepot.jobs.lifecycle import Step, error_code
 from entrepot.provenance.events import FileHistory, Kind, Outcome
 from entrepot.provenance.journal import Row, Then, event_row
+from entrepot.provenance.steps import step_text
+from entrepot.redact import mask_secrets
 from entrepot.spool import Claim
 from entrepot.targets import RemoteInfo
 
@@ -53,6 +54,8 @@ _READ = 1024 * 1024
 _CLAIMED, _FAILED = Kind.CLAIMED.value, Kind.FAILED.value
 _DELIVERED, _SKIPPED = Kind.DELIVERED.value, Kind.SKIPPED.value
 _MOVED, _DELETED = Kind.MOVED.value, Kind.DELETED.value
+_NOTHING_KNOWN = FileHistory(None, 0)
+_quoted = json.encoder.encode_basestring
 
 
 def sha256_of(src: IO[bytes], size: int | None = None) -> str:
@@ -110,8 +113,8 @@ class Trail:
                 self._known.update(found)
 
     def _history(self, name: str) -> FileHistory:
-        with self._lock:
-            return self._known.get(name) or FileHistory(None, 0)
+        # Read without the lock: a dict's get is atomic, and entries are replaced whole.
+        return self._known.get(name) or _NOTHING_KNOWN
 
     def claimed(self, name: str, src: IO[bytes], size: int | None = None) -> Claimed | None:
         """Note the claim of ``name`` read through ``src`` (``size`` bytes, if the caller
@@ -145,18 +148,14 @@ class Trail:
         key: str | None = None,
     ) -> int | None:
         """Record the claim and the delivery of ``claim``'s file, announcing its move into
-        ``area`` (None: its deletion), which :meth:`local_step` records once done, given
+        ``area`` (None: its deletion), which :meth:`settled` records once done, given
         the ticket returned here.  ``key``: the remote copy's address (``s3://bucket/key``)."""
         recorder = self.recorder
         if recorder is None:
             return None
         name = claim.name
-        details = {
-            "remote_name": info.name or remote,
-            "remote_size": info.size,
-            "remote_checksum": info.checksum,
-            **self._fleet(key=key),
-        }
+        remote_name = info.name or remote
+        details = _delivery_details(remote_name, info.size, info.checksum, self.instance, key)
         # Plain strings: path objects would cost more than the rest of the event.
         held, root = claim.file, self.place
         if area is None:
@@ -203,26 +202,19 @@ class Trail:
         rows = [row] if local is None else [self._claim_row(name, local), row]
         recorder.add(rows)
 
-    @contextlib.contextmanager
-    def local_step(self, name: str, area: str | None, ticket: int | None) -> Iterator[None]:
-        """Around the move of a delivered file into ``area`` (None: its deletion), which
-        :meth:`delivered` announced (``ticket``): recorded once done in the delivery's
-        row, or the delivery alone if it failed."""
+    def settled(self, area: str | None, ticket: int | None, *, taken: bool = True) -> None:
+        """After the move of a delivered file into ``area`` (None: its deletion), which
+        :meth:`delivered` announced (``ticket``): recorded in the delivery's row if it
+        was ``taken``, else the delivery alone."""
         recorder = self.recorder
         if recorder is None:
-            yield
             return
-        done: Row | None = None
-        try:
-            yield
-            # Not journaled: the delivery's line announced it (and recovery checks it happened).
-            kind, details = (_DELETED, None) if area is None else (_MOVED, _moved(area))
-            done = event_row(
-                kind, self.place, name, job_id=recorder.job_id, attempt=recorder.attempt,
-                details=details,
-            )  # fmt: skip
-        finally:
-            recorder.settle(done, ticket=ticket)
+        if not taken:
+            recorder.settle(None, ticket=ticket)
+            return
+        # Not journaled: the delivery's line announced it (and recovery checks it happened).
+        kind, details = (_DELETED, "{}") if area is None else (_MOVED, _moved(area))
+        recorder.settle(step_text(kind, time.time(), details, recorder.attempt), ticket=ticket)
 
     def received(
         self, name: str, size: int, source: str, checksum: str | None = None, **fleet: str | None
@@ -242,6 +234,28 @@ class Trail:
     def flush(self) -> None:
         if self.recorder is not None:
             self.recorder.flush()
+
+
+def _delivery_details(
+    name: str, size: int | None, checksum: str | None, instance: str | None, key: str | None
+) -> str:
+    """The details of a delivery as :func:`~entrepot.provenance.journal.details_text` writes
+    them (keys sorted, texts masked), written directly: once per file shipped."""
+    fleet = ""
+    if instance:
+        fleet += f'"instance":{_text(instance)},'
+    if key:
+        fleet += f'"key":{_text(key)},'
+    remote_checksum = "null" if checksum is None else _text(checksum)
+    remote_size = "null" if size is None else int(size)
+    return (
+        f'{{{fleet}"remote_checksum":{remote_checksum},"remote_name":{_text(name)},'
+        f'"remote_size":{remote_size}}}'
+    )
+
+
+def _text(value: str) -> str:
+    return _quoted(mask_secrets(value))
 
 
 @functools.cache
