@@ -158,12 +158,33 @@ def _tune_sqlite(engine: Engine, purpose: Purpose) -> None:
 
 
 @contextlib.contextmanager
-def write_transaction(engine: Engine) -> Iterator[Connection]:
-    """A transaction that may write; on SQLite it holds the write lock from the start."""
+def write_transaction(engine: Engine, *, durable: bool | None = None) -> Iterator[Connection]:
+    """A transaction that may write; on SQLite it holds the write lock from the start.
+
+    ``durable``: whether its commit waits for the disk — None: as the
+    engine's purpose says (see the module); True: it does, and makes every
+    earlier commit durable with it (SQLite ``synchronous=FULL``; PostgreSQL
+    as its server is set up); False: it does not (SQLite ``NORMAL``,
+    PostgreSQL ``synchronous_commit`` off), and a crash of the machine may
+    lose it until a later durable commit.
+    """
     with engine.connect() as conn:
         conn.execution_options(entrepot_write=True)
-        with conn.begin():
-            yield conn
+        sqlite = durable is not None and conn.dialect.name == "sqlite"
+        # Straight to the driver: a PRAGMA through SQLAlchemy would open a
+        # transaction, inside which the setting cannot change.
+        raw: Any = conn.connection.dbapi_connection
+        if sqlite:
+            before = raw.execute("PRAGMA synchronous").fetchone()[0]
+            raw.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        try:
+            with conn.begin():
+                if durable is False and conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO off")
+                yield conn
+        finally:
+            if sqlite:
+                raw.execute(f"PRAGMA synchronous = {int(before)}")
 
 
 # -- schema versions -------------------------------------------------------------

@@ -9,7 +9,14 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from entrepot.db import Migration, database_url, ensure_schema, make_engine, schema_version
+from entrepot.db import (
+    Migration,
+    database_url,
+    ensure_schema,
+    make_engine,
+    schema_version,
+    write_transaction,
+)
 
 pytestmark = pytest.mark.server
 
@@ -60,5 +67,24 @@ def test_plain_postgresql_urls_use_psycopg(postgres_url: str) -> None:
         assert database_url(plain).drivername == "postgresql+psycopg"
         with engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_a_write_transaction_that_need_not_wait_for_the_disk(postgres_url: str) -> None:
+    engine = make_engine(postgres_url, purpose="ledger")
+    try:
+        with engine.connect() as conn:  # as the server is set up (the tests' own: off)
+            server = conn.exec_driver_sql("SHOW synchronous_commit").scalar_one()
+            conn.exec_driver_sql("SET synchronous_commit TO on")  # this session, as a server's
+            conn.commit()
+        for durable, setting in ((None, "on"), (False, "off"), (True, "on")):
+            with write_transaction(engine, durable=durable) as conn:
+                shown = conn.exec_driver_sql("SHOW synchronous_commit").scalar_one()
+            assert shown == setting
+        with engine.connect() as conn:  # for that transaction only
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar_one() == "on"
+            conn.exec_driver_sql(f"SET synchronous_commit TO {server}")
+            conn.commit()
     finally:
         engine.dispose()

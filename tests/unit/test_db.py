@@ -80,6 +80,28 @@ def test_sqlite_is_tuned_by_purpose(tmp_path: Path) -> None:
         data.dispose()
 
 
+def test_a_write_transaction_waits_for_the_disk_as_asked(tmp_path: Path) -> None:
+    ledger = make_engine(f"sqlite:///{tmp_path / 'l.db'}", purpose="ledger")
+    data = make_engine(f"sqlite:///{tmp_path / 'd.db'}", purpose="data")
+
+    def during(engine: sa.Engine, durable: bool | None) -> int:
+        with write_transaction(engine, durable=durable) as conn:
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+
+    try:
+        # 2: FULL (the commit syncs the log), 1: NORMAL; each engine's own setting after.
+        assert [during(ledger, d) for d in (None, False, True)] == [2, 1, 2]
+        assert [during(data, d) for d in (None, False, True)] == [1, 1, 2]
+        assert _pragma(ledger, "synchronous") == 2 and _pragma(data, "synchronous") == 1
+        with ledger.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar_one() == 3
+    finally:
+        ledger.dispose()
+        data.dispose()
+
+
 def test_write_transactions_take_the_lock_at_once(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}", purpose="ledger")
     other = make_engine(f"sqlite:///{tmp_path / 'l.db'}", purpose="ledger")

@@ -3,7 +3,9 @@
 A shipped file's claim and delivery are written as one journal line, before
 its move to ``cur/``; a kill between that line and the move loses nothing
 and adds nothing twice.  Journals left by a release that wrote one line per
-event (``[seq, *row, then]``) are still recovered.
+event (``[seq, *row, then]``) are still recovered.  Lines are copied through
+a memory map: a writer killed with nothing unmapped leaves them all, and the
+zeros after them are ignored.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import sqlalchemy as sa
 from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder, find, recover_journals
 from entrepot.provenance.events import place_of
-from entrepot.provenance.journal import JOURNAL_DIR, SUFFIX, Journal
+from entrepot.provenance.journal import JOURNAL_DIR, SUFFIX, Journal, event_row, read_journal
 from entrepot.ship import ShipOptions, Shipper
 from entrepot.spool import Spool
 
@@ -139,3 +141,49 @@ def test_a_journal_of_one_line_per_event_is_still_recovered(
     assert journey[2].target == "ftp://h/in" and journey[3].details == {"to": "cur"}
     assert {e.checksum for e in journey[:3]} == {checksum}
     assert list(folder.iterdir()) == []
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from entrepot.provenance.journal import Journal, event_row
+journal = Journal(sys.argv[1])
+for number in range(1, 1001):
+    row = event_row("received", "/srv/out", f"f{number:04}.csv", size=number, details="{}")
+    journal.append((row,))
+os.kill(os.getpid(), signal.SIGKILL)  # nothing unmapped, synced or closed
+"""
+
+
+def test_a_killed_writer_s_mapped_lines_are_all_recovered(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    child = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(tmp_path)], env=env)
+    assert child.returncode == -9
+    (left,) = (tmp_path / JOURNAL_DIR).glob(f"*{SUFFIX}")
+    data = left.read_bytes()
+    # Grown from 64 KiB as the lines came (about 120 bytes each), zeros after the last.
+    assert len(data) >= 128 * 1024 and data.count(b"\n") == 1000
+    assert data.rstrip(b"\0").endswith(b"\n") and data.endswith(b"\0")
+    assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 1000
+    assert [e.size for e in find(engine, "f*.csv")] == list(range(1, 1001))
+
+
+def test_a_journal_read_back_ignores_the_zeros_and_a_line_cut_by_them(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    for number in (1, 2):
+        journal.append((event_row("received", "/srv/out", f"{number}.csv", details="{}"),))
+    with journal.path.open("rb") as lines:
+        assert [e.row[3] for e in read_journal(lines)] == ["1.csv", "2.csv"]
+    # A kill in the middle of a copy: the line stops where the zeros begin.
+    cut = journal.path.read_bytes().replace(b'"2.csv"', b'"2.c\0\0\0')
+    assert [e.row[3] for e in read_journal(cut.splitlines(keepends=True))] == ["1.csv"]
+    # Closed while its events wait to be recovered: its lines only, no zeros after them.
+    journal.close(remove=False)
+    assert journal.path.read_bytes().endswith(b"\n") and b"\0" not in journal.path.read_bytes()
+    journal = Journal(tmp_path)
+    journal.empty()  # emptied before anything was written, then written again
+    journal.append((event_row("received", "/srv/out", "3.csv", details="{}"),))
+    journal.empty()
+    assert journal.path.stat().st_size == 0
+    journal.close(remove=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from entrepot.provenance.journal import JOURNAL_DIR, Then, details_text, event_r
 from entrepot.provenance.schema import MIGRATIONS, ensure_tables, hourly_table
 from entrepot.provenance.steps import folded, step_of, step_text, tally
 from entrepot.ship import trail
+from tests.unit.journals import die
 
 PLACE = "/srv/out"
 HOUR = 480_000
@@ -102,9 +102,7 @@ def test_a_delivery_settled_before_an_earlier_one_is_recovered_once(
     assert [e.kind for e in find(engine, "b.csv")] == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
     assert held_a != held_b and find(engine, "a.csv") == []
     journal = recorder._journal
-    assert journal is not None and journal._fd is not None
-    os.close(journal._fd)  # dead: its lock released, its journal left
-    journal._fd = None
+    die(journal)  # its lock released, its journal left
     assert recover_journals(engine, tmp_path / "state" / JOURNAL_DIR) == 1  # a's delivery
     assert [e.kind for e in find(engine, "a.csv")] == [Kind.CLAIMED, Kind.DELIVERED]
     assert [e.kind for e in find(engine, "b.csv")] == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -11,8 +10,9 @@ import sqlalchemy as sa
 
 from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder, find, recover_journals
-from entrepot.provenance.journal import JOURNAL_DIR, Journal
+from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row
 from entrepot.provenance.writer import BatchWriter
+from tests.unit.journals import die
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ def test_a_line_written_after_its_batch_was_committed_is_never_added_twice(
 
     def late(journal: Journal, seq: int, rows: object, then: object = None) -> None:
         if recorder._writer is not None:
-            recorder._writer.drain()  # the batch holding this line's event is committed first
+            recorder.flush()  # the batch holding this line's event is committed first
         write(journal, seq, rows, then)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Journal, "write", late)
@@ -62,9 +62,7 @@ def test_a_line_written_after_its_batch_was_committed_is_never_added_twice(
     assert journal is not None
     assert journal.path.read_bytes().count(b"\n") == 1  # b's line, after the journal was emptied
     # The process dies here: its journal keeps b's line, the database has both events.
-    assert journal._fd is not None
-    os.close(journal._fd)
-    journal._fd = None
+    die(journal)  # its lock released, its journal left
     assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 0
     assert [e.name for e in find(engine, "*.csv")] == ["a.csv", "b.csv"]
 
@@ -87,3 +85,40 @@ def test_threads_recording_at_once_lose_and_double_nothing(
     names = sorted(e.name for e in find(engine, "t*.csv"))
     assert names == sorted(f"t{t}-{n:03d}.csv" for t in range(6) for n in range(300))
     assert list((tmp_path / JOURNAL_DIR).iterdir()) == []
+
+
+def test_a_batch_does_not_wait_for_the_disk_and_the_flush_makes_it_durable(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commits: list[tuple[int, bool]] = []
+    commit = Recorder._commit
+
+    def noted(
+        recorder: Recorder, rows: list[tuple[object, ...]], seq: int, *, durable: bool
+    ) -> None:
+        commit(recorder, rows, seq, durable=durable)
+        commits.append((len(rows), durable))
+
+    monkeypatch.setattr(Recorder, "_commit", noted)
+    recorder = Recorder(engine, state_dir=tmp_path, batch=2)
+    for name in ("a.csv", "b.csv"):
+        recorder.record(Kind.RECEIVED, "/out", name)  # the second fills a batch
+    assert recorder._writer is not None
+    recorder._writer.drain()
+    journal = recorder._journal
+    assert journal is not None
+    assert commits == [(2, False)] and len(find(engine, "*.csv")) == 2
+    # Committed without waiting for the disk: the journal keeps the lines meanwhile.
+    assert journal.path.read_bytes().count(b"\n") == 2
+    recorder.flush()  # nothing left in memory: a commit of nothing, that waits for the disk
+    assert commits == [(2, False), (0, True)]
+    assert journal.path.stat().st_size == 0
+    recorder.flush()  # nothing since: no commit at all
+    assert commits == [(2, False), (0, True)]
+    # Killed after a batch that did not wait for the disk: its lines add nothing twice.
+    recorder.record(Kind.RECEIVED, "/out", "c.csv")
+    recorder.record(Kind.RECEIVED, "/out", "d.csv")
+    recorder._writer.drain()
+    die(journal)
+    assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 0
+    assert [e.name for e in find(engine, "*.csv")] == ["a.csv", "b.csv", "c.csv", "d.csv"]

@@ -143,20 +143,8 @@ class Database:
         was committed; a power cut before it loses the last chunks together
         with their bookkeeping rows, which the next run simply redoes.
         """
-        with self.engine.connect() as conn:
-            conn.execution_options(entrepot_write=True)
-            durable = durable and self.is_sqlite
-            # Straight to the driver: a PRAGMA through SQLAlchemy would open
-            # a transaction, inside which the setting cannot change.
-            raw: Any = conn.connection.dbapi_connection
-            if durable:
-                raw.execute("PRAGMA synchronous=FULL")
-            try:
-                with conn.begin():
-                    yield conn
-            finally:
-                if durable:
-                    raw.execute("PRAGMA synchronous=NORMAL")
+        with write_transaction(self.engine, durable=True if durable else None) as conn:
+            yield conn
 
     def checkpoint_soon(self) -> threading.Thread | None:
         """SQLite: copy the write-ahead log into the database file now, in a thread.

@@ -2,7 +2,12 @@
 
 A journal is a file in the state folder's ``provenance/`` folder, one line
 per step written (a JSON array: see :meth:`Journal.append`) — one or several
-events of one file, with the line's sequence number.  Its writer holds
+events of one file, with the line's sequence number.  Lines are copied into
+the file through a shared memory map, not written with a system call each:
+the kernel keeps the mapped pages when the process dies, as it keeps what
+``write`` gave it.  The file's blocks are reserved before they are mapped
+(a full disk fails there, with an error), so it ends in zero bytes after
+its last line, which readers ignore.  Its writer holds
 an exclusive ``flock`` on it while it lives: a journal whose lock can be
 taken belongs to a process that ended (normally or not), and
 :func:`entrepot.provenance.recorder.recover_journals` adds its events to the
@@ -16,9 +21,11 @@ from __future__ import annotations
 import fcntl
 import functools
 import json
+import mmap
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -43,6 +50,8 @@ __all__ = [
 #: The journals' folder inside the state folder, and their names' ending.
 JOURNAL_DIR = "provenance"
 SUFFIX = ".journal"
+#: Bytes of a journal's first mapping; each growth doubles it, by at most :data:`_STEP`.
+_FIRST, _STEP = 64 * 1024, 16 * 1024 * 1024
 HOST = socket.gethostname()
 #: JSON's quoting of a text, without the encoder around it.
 _quoted = json.encoder.encode_basestring
@@ -150,13 +159,17 @@ class Journal:
         self.token = secrets.token_hex(8)
         self.path = folder / f"{self.token}{SUFFIX}"
         self.seq = 0
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         self._fd: int | None = os.open(self.path, flags, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._lock = threading.Lock()
+        self._map: mmap.mmap | None = None
+        #: Bytes of lines in the file (the rest, up to the mapping's end, is zeros).
+        self._end = 0
 
     def append(self, rows: Sequence[Row], then: Then | None = None) -> int:
-        """Add the events ``rows`` (of one file) with a single ``write`` (whole, or torn at
-        the end); return the line's number.
+        """Add the events ``rows`` (of one file) in one line, copied into the file at once
+        (whole, or torn at the end by a crash); return the line's number.
 
         A line is the JSON array ``[seq, [row, …], then]`` — ``then`` is null,
         or the next step the last event announces as an array of
@@ -180,10 +193,35 @@ class Journal:
 
     def write(self, seq: int, rows: Sequence[Row], then: Then | None = None) -> None:
         """Write the line numbered ``seq`` (:meth:`number`), as :meth:`append` does."""
-        assert self._fd is not None, "journal closed"
         if not rows or not isinstance(rows[0], tuple | list):
             raise TypeError("a journal line holds a sequence of event rows")
-        os.write(self._fd, (_encoded([seq, rows, then]) + "\n").encode())
+        line = (_encoded([seq, rows, then]) + "\n").encode()
+        with self._lock:
+            assert self._fd is not None, "journal closed"
+            start = self._end
+            end = start + len(line)
+            if self._map is None or end > len(self._map):
+                self._grow(end)
+            assert self._map is not None
+            self._map[start:end] = line
+            self._end = end
+
+    def _grow(self, end: int) -> None:
+        """Map the file anew, at least ``end`` bytes long, its blocks reserved (lock held)."""
+        assert self._fd is not None
+        size = len(self._map) if self._map is not None else 0
+        size = max(_FIRST, size + min(size, _STEP))
+        while size < end:
+            size += min(size, _STEP)
+        # Reserved first: a full disk fails here, not later as a fault in a mapped page.
+        os.posix_fallocate(self._fd, 0, size)
+        self._unmap()
+        self._map = mmap.mmap(self._fd, size)
+
+    def _unmap(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
 
     def arrived(
         self,
@@ -208,22 +246,30 @@ class Journal:
 
     def empty(self) -> None:
         """Forget every event written so far (they are in the database now)."""
-        assert self._fd is not None, "journal closed"
-        os.ftruncate(self._fd, 0)
+        with self._lock:
+            assert self._fd is not None, "journal closed"
+            self._unmap()  # a mapped page past the file's end may not be touched
+            os.ftruncate(self._fd, 0)
+            self._end = 0
 
     def close(self, *, remove: bool) -> None:
         """Release the journal; ``remove`` deletes it (else it waits to be recovered,
         unless nothing was written to it)."""
-        if self._fd is None:
-            return
-        if remove or not self.seq:
-            self.path.unlink(missing_ok=True)
-        os.close(self._fd)
-        self._fd = None
+        with self._lock:
+            if self._fd is None:
+                return
+            self._unmap()
+            if remove or not self.seq:
+                self.path.unlink(missing_ok=True)
+            else:
+                os.ftruncate(self._fd, self._end)  # its lines, without the zeros after them
+            os.close(self._fd)
+            self._fd = None
 
 
 def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
-    """The entries of a journal's lines, one per event; a line torn by a crash is skipped.
+    """The entries of a journal's lines, one per event; a line torn by a crash is skipped,
+    and so are the zero bytes after the last line.
 
     Both forms of a line are read: ``[seq, [row, …], then]``, whose ``then``
     goes with its last event, and the older ``[seq, *row, then]``; rows of
@@ -231,6 +277,8 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
     """
     full, old = len(COLUMNS), len(COLUMNS) - _LATER
     for line in lines:
+        if b"\0" in line:  # the zeros after the last line, or a line cut short by them
+            line = line[: line.index(b"\0")]
         try:
             entry = json.loads(line)
         except ValueError:
