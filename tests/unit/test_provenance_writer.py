@@ -93,9 +93,7 @@ def test_a_batch_does_not_wait_for_the_disk_and_the_flush_makes_it_durable(
     commits: list[tuple[int, bool]] = []
     commit = Recorder._commit
 
-    def noted(
-        recorder: Recorder, rows: list[tuple[object, ...]], seq: int, *, durable: bool
-    ) -> None:
+    def noted(recorder: Recorder, rows: list[Row], seq: int, *, durable: bool) -> None:
         commit(recorder, rows, seq, durable=durable)
         commits.append((len(rows), durable))
 
