@@ -52,14 +52,17 @@ __all__ = ["BATCH", "Recorder", "recover_journals"]
 
 logger = logging.getLogger(__name__)
 
-#: Rows per transaction, written by the recorder's thread while the transfers
-#: go on (the rows of a run's last batch are written as it ends, while
-#: nothing else happens).  Each commit is synced to disk and writes again
-#: every index page its rows touch: too small a batch costs more commits.
-#: Shipping 2,000 files of 4 KiB to a local folder (one row per file), with
-#: against without provenance (medians of 12 runs): 0.89 with 5,000 rows, 0.90
-#: with 1,200, 0.91 with 700, 0.92 with 500 and 300.
-BATCH = 500
+#: Rows per transaction.  A full batch is written by the recorder's thread
+#: while the transfers go on; the rest, as the run ends, while nothing else
+#: happens.  The writing thread competes with the transfers for the
+#: processor and the interpreter: shipping 2,000 files of 4 KiB (one row per
+#: file) with against without provenance, batches of 500 rows — four written
+#: during the run — gave 0.90–0.91 to S3 and 0.83–0.89 to a local folder
+#: (12 rounds each, the S3 server on the same two cores), batches of 1,000
+#: 0.90 and 0.88, batches of 5,000 — everything written at the end — 0.95–0.98
+#: to S3 and 0.87–0.90 to a local folder.  Held in memory meanwhile: a few
+#: megabytes.
+BATCH = 5000
 
 
 class Recorder:
