@@ -266,9 +266,8 @@ class Recorder:
         crash of the machine may lose the batch, never its events, which the
         journal still has.  The next :meth:`flush` (at the end of each run)
         commits durably — which makes the earlier commits durable too — and
-        only then empties the journal.  Shipping 2,000 small files to a
-        local folder, four commits in a run waiting for the disk cost about
-        2 % of its time.
+        only then empties the journal.  So a run's batches sync the ledger's
+        log once, at its end, not while the transfers sync their own files.
 
         A batch that fails, and every batch after it, goes back to
         ``_unwritten`` without being tried — a later batch committed first
