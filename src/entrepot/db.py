@@ -171,10 +171,10 @@ def write_transaction(engine: Engine, *, durable: bool | None = None) -> Iterato
     with engine.connect() as conn:
         conn.execution_options(entrepot_write=True)
         sqlite = durable is not None and conn.dialect.name == "sqlite"
-        # Straight to the driver: a PRAGMA through SQLAlchemy would open a
-        # transaction, inside which the setting cannot change.
-        raw: Any = conn.connection.dbapi_connection
         if sqlite:
+            # Straight to the driver: a PRAGMA through SQLAlchemy would open a
+            # transaction, inside which the setting cannot change.
+            raw: Any = conn.connection.dbapi_connection
             before = raw.execute("PRAGMA synchronous").fetchone()[0]
             raw.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
         try:

@@ -74,9 +74,10 @@ def tally(rows: Iterable[Sequence[Any]]) -> dict[tuple[int, str], list[int]]:
     counts: dict[tuple[int, str], list[int]] = {}
 
     def add(at: float, kind: str, size: int) -> None:
-        found = counts.get((int(at // 3600), kind))
+        key = (int(at // 3600), kind)
+        found = counts.get(key)
         if found is None:
-            counts[int(at // 3600), kind] = [1, size]
+            counts[key] = [1, size]
         else:
             found[0] += 1
             found[1] += size
