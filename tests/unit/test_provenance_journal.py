@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -35,28 +34,33 @@ def engine(tmp_path: Path) -> sa.Engine:
     engine.dispose()
 
 
-def test_a_shipped_file_costs_one_journal_line(
+def test_a_shipped_file_costs_one_short_journal_line(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spool = Spool(tmp_path / "out").prepare()
     for number in range(12):
         spool.publish_bytes(b"x" * number, f"f{number:02d}.csv")
     (tmp_path / "drop").mkdir()
-    lines: list[int] = []
-    write = Journal.write
+    lines: list[bytes] = []
+    copy = Journal._copy
 
-    def counted(journal: Journal, seq: int, rows: Any, then: Any = None) -> None:
-        lines.append(len(rows))
-        write(journal, seq, rows, then)
+    def counted(journal: Journal, line: bytes) -> None:
+        lines.append(line)
+        copy(journal, line)
 
-    monkeypatch.setattr(Journal, "write", counted)
+    monkeypatch.setattr(Journal, "_copy", counted)
     shipper = Shipper(spool.root, (tmp_path / "drop").as_uri(), options=ShipOptions(parallel=3))
     with Recorder(engine, state_dir=tmp_path / "state") as recorder:
         shipper.record_into(recorder)
         assert len(shipper.run().done) == 12
-    # One line and one row per file: the delivery keeps its claim (and, in the database,
-    # the move its line announced), read back as three events.
-    assert lines == [1] * 12
+    # The run's constants once (the template), then one line per file with its own values:
+    # the delivery keeps its claim (and, in the database, the move its line announced),
+    # read back as three events.
+    template, *deliveries = [json.loads(line) for line in lines]
+    assert template[:3] == [0, "template", 1]
+    assert place_of(spool.root) in template[3]
+    assert sorted(line[2] for line in deliveries) == [f"f{n:02d}.csv" for n in range(12)]
+    assert all(line[1] == 1 and place_of(spool.root) not in line for line in deliveries)
     for number in range(12):
         kinds = [e.kind for e in find(engine, f"f{number:02d}.csv")]
         assert kinds == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]

@@ -29,10 +29,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from entrepot.provenance.events import Kind, Outcome, place_of
 from entrepot.redact import mask_secrets
+
+if TYPE_CHECKING:
+    from entrepot.provenance.deliveries import Delivery, Template
 
 __all__ = [
     "COLUMNS",
@@ -166,6 +169,10 @@ class Journal:
         self._map: mmap.mmap | None = None
         #: Bytes of lines in the file (the rest, up to the mapping's end, is zeros).
         self._end = 0
+        #: Delivery templates by number (:mod:`.deliveries`), and those written since the
+        #: journal was last emptied.
+        self._templates: dict[Template, int] = {}
+        self._written: set[int] = set()
 
     def append(self, rows: Sequence[Row], then: Then | None = None) -> int:
         """Add the events ``rows`` (of one file) in one line, copied into the file at once
@@ -197,14 +204,34 @@ class Journal:
             raise TypeError("a journal line holds a sequence of event rows")
         line = (_encoded([seq, rows, then]) + "\n").encode()
         with self._lock:
-            assert self._fd is not None, "journal closed"
-            start = self._end
-            end = start + len(line)
-            if self._map is None or end > len(self._map):
-                self._grow(end)
-            assert self._map is not None
-            self._map[start:end] = line
-            self._end = end
+            self._copy(line)
+
+    def write_delivery(self, seq: int, template: Template, delivery: Delivery) -> None:
+        """Write the line numbered ``seq`` of one delivery (:mod:`.deliveries`), after its
+        ``template``'s line unless the journal has that already."""
+        number = self._templates.get(template)
+        if number is None:
+            with self._lock:
+                number = self._templates.setdefault(template, len(self._templates) + 1)
+        line = (_encoded([seq, number, *delivery]) + "\n").encode()
+        with self._lock:
+            if number not in self._written:
+                from entrepot.provenance.deliveries import TEMPLATE
+
+                self._copy((_encoded([0, TEMPLATE, number, template]) + "\n").encode())
+                self._written.add(number)
+            self._copy(line)
+
+    def _copy(self, line: bytes) -> None:
+        """Copy ``line`` after the last one (lock held)."""
+        assert self._fd is not None, "journal closed"
+        start = self._end
+        end = start + len(line)
+        if self._map is None or end > len(self._map):
+            self._grow(end)
+        assert self._map is not None
+        self._map[start:end] = line
+        self._end = end
 
     def _grow(self, end: int) -> None:
         """Map the file anew, at least ``end`` bytes long, its blocks reserved (lock held)."""
@@ -251,6 +278,7 @@ class Journal:
             self._unmap()  # a mapped page past the file's end may not be touched
             os.ftruncate(self._fd, 0)
             self._end = 0
+            self._written.clear()
 
     def close(self, *, remove: bool) -> None:
         """Release the journal; ``remove`` deletes it (else it waits to be recovered,
@@ -271,11 +299,15 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
     """The entries of a journal's lines, one per event; a line torn by a crash is skipped,
     and so are the zero bytes after the last line.
 
-    Both forms of a line are read: ``[seq, [row, …], then]``, whose ``then``
-    goes with its last event, and the older ``[seq, *row, then]``; rows of
-    earlier releases, without the last columns, get them empty.
+    Every form of a line is read: ``[seq, [row, …], then]``, whose ``then``
+    goes with its last event; a delivery's ``[seq, template, …]`` after its
+    template's line (:mod:`.deliveries`); and the older ``[seq, *row, then]``,
+    whose rows, from earlier releases, lack the last columns (left empty).
     """
+    from entrepot.provenance.deliveries import TEMPLATE, Delivery, entry_of
+
     full, old = len(COLUMNS), len(COLUMNS) - _LATER
+    templates: dict[int, list[Any]] = {}
     for line in lines:
         if b"\0" in line:  # the zeros after the last line, or a line cut short by them
             line = line[: line.index(b"\0")]
@@ -284,6 +316,14 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
         except ValueError:
             continue  # never acknowledged: the process died while writing it
         if not isinstance(entry, list) or not entry or not isinstance(entry[0], int):
+            continue
+        if len(entry) == 4 and entry[1] == TEMPLATE and isinstance(entry[3], list):
+            templates[entry[2]] = entry[3]
+            continue
+        if len(entry) == len(Delivery._fields) + 2 and isinstance(entry[1], int):
+            made = entry_of(templates.get(entry[1], []), entry[2:])
+            if made is not None:
+                yield Entry(entry[0], *made)
             continue
         if len(entry) == 3 and isinstance(entry[1], list):
             rows = [

@@ -25,6 +25,9 @@ crash between the commit and the emptying adds nothing twice.
 A delivery's row is held until the move after it is settled, then written
 keeping it (:mod:`.steps`): one row per shipped file.  While rows are held,
 a batch covers the journal only up to the line before the oldest of them.
+A shipper gives a delivery as a template and its file's own values
+(:meth:`Recorder.deliver`, :mod:`.deliveries`): the rows are made when
+their batch is written, not in the threads that transfer the files.
 """
 
 from __future__ import annotations
@@ -40,13 +43,14 @@ from sqlalchemy.engine import Engine
 
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
+from entrepot.provenance.deliveries import Delivery, Settled, Template, rows_of
 from entrepot.provenance.events import Kind, Outcome
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row, Then, event_row
 from entrepot.provenance.recovery import RECOVERED, recover_journals, set_seq
 from entrepot.provenance.schema import ensure_tables
 from entrepot.provenance.steps import folded
-from entrepot.provenance.writer import BatchWriter
+from entrepot.provenance.writer import Batch, BatchWriter
 
 __all__ = ["BATCH", "Recorder", "recover_journals"]
 
@@ -89,6 +93,8 @@ class Recorder:
         self.batch = batch
         self._lock = threading.Lock()
         self._rows: list[Row] = []
+        #: Deliveries whose step was settled, made into rows when they are written.
+        self._deliveries: list[Settled] = []
         self._journal: Journal | None = None
         self._intents = 0
         self._writer: BatchWriter | None = None
@@ -97,9 +103,9 @@ class Recorder:
         #: Events a failed write gave back, in order, before those of ``_rows``; while
         #: there are any, the writer adds its batches here (see :meth:`_write_batch`).
         self._unwritten: list[Row] = []
-        #: Rows waiting for the step their line announced (:meth:`add` ``held``), by
-        #: ticket, with their line's number.
-        self._held: dict[int, tuple[int, list[Row]]] = {}
+        #: Rows (:meth:`add` ``held``) and deliveries (:meth:`deliver`) waiting for the
+        #: step their line announced, by ticket, with their line's number.
+        self._held: dict[int, tuple[int, list[Row] | tuple[Template, Delivery]]] = {}
         self._tickets = 0
         #: A batch was committed without waiting for the disk since the last flush.
         self._relaxed = False
@@ -184,6 +190,21 @@ class Recorder:
             handed.wait()
         return ticket
 
+    def deliver(self, template: Template, delivery: Delivery) -> int:
+        """Add a delivery, held until :meth:`settle` with the ticket returned says whether
+        the step its template announces was taken: as :meth:`add` with ``held`` and
+        ``then``, written as one short journal line (:mod:`.deliveries`)."""
+        journal = self._journal
+        with self._lock:
+            self._intents += 1
+            seq = journal.number() if journal is not None else 0
+            self._tickets += 1
+            ticket = self._tickets
+            self._held[ticket] = (seq, (template, delivery))
+        if journal is not None:
+            journal.write_delivery(seq, template, delivery)
+        return ticket
+
     def _covered(self) -> int:
         """The last journal line whose events are all in memory or written (lock held)."""
         if self._journal is None:
@@ -193,36 +214,46 @@ class Recorder:
 
     def _hand_over(self) -> BatchWriter | None:
         """Give a full batch to the writing thread (lock held): the writer, else None."""
-        if len(self._rows) < self.batch:
+        if len(self._rows) + len(self._deliveries) < self.batch:
             return None
-        batch, self._rows = self._rows, []
+        batch = (self._rows, self._deliveries)
+        self._rows, self._deliveries = [], []
         self._queued += 1
         if self._writer is None:
             self._writer = BatchWriter(self._write_batch)
         self._writer.put(batch, self._covered())
         return self._writer
 
-    def settle(self, row: Row | str | None = None, *, ticket: int | None = None) -> None:
+    def settle(self, row: Row | str | float | None = None, *, ticket: int | None = None) -> None:
         """A step announced with ``then`` was taken — ``row``, its event, is recorded
         without a journal line: the announcement stands for it — or did not happen (None).
 
         ``ticket``: the rows :meth:`add` held for this step are recorded now,
         the last keeping ``row`` (:func:`~.steps.folded`), which may then be
-        given as its :func:`~.steps.step_text` already.
+        given as its :func:`~.steps.step_text` already.  For a delivery
+        (:meth:`deliver`) ``row`` is the time the step was taken.
         """
         with self._lock:
             self._intents -= 1
-            rows = self._held.pop(ticket)[1] if ticket is not None else []
-            if rows and row is not None:
-                rows[-1] = folded(rows[-1], row)
-            elif isinstance(row, tuple):
-                rows.append(row)
-            if not rows:
-                return
-            self._rows += rows
-            handed = self._hand_over()
+            held = self._held.pop(ticket)[1] if ticket is not None else []
+            if isinstance(held, tuple):
+                self._deliveries.append((*held, row if isinstance(row, float) else None))
+                handed = self._hand_over()
+            else:
+                handed = self._settle_rows(held, row)
         if handed is not None:
             handed.wait()
+
+    def _settle_rows(self, rows: list[Row], step: Row | str | float | None) -> BatchWriter | None:
+        """Record held ``rows`` and the ``step`` (lock held): the writer to wait for, if any."""
+        if rows and isinstance(step, tuple | str):
+            rows[-1] = folded(rows[-1], step)
+        elif isinstance(step, tuple):
+            rows.append(step)
+        if not rows:
+            return None
+        self._rows += rows
+        return self._hand_over()
 
     def flush(self, *, last: bool = False) -> None:
         """Write every buffered event (after the batches given to the writing thread), in
@@ -238,7 +269,8 @@ class Recorder:
             with self._lock:
                 if self._queued:
                     continue  # a batch handed over meanwhile: written first
-                rows, self._unwritten, self._rows = self._unwritten + self._rows, [], []
+                rows = self._unwritten + self._rows + rows_of(self._deliveries)
+                self._unwritten, self._rows, self._deliveries = [], [], []
                 if not rows and not self._relaxed:
                     return  # (else a commit of nothing makes the batches' commits durable)
                 seq = RECOVERED if last and not self._held else self._covered()
@@ -259,8 +291,8 @@ class Recorder:
             if self._journal is not None:
                 set_seq(conn, self._journal.token, seq)
 
-    def _write_batch(self, rows: list[Row], seq: int) -> None:
-        """Write a full batch (in the writer's thread).
+    def _write_batch(self, batch: Batch, seq: int) -> None:
+        """Write a full batch (in the writer's thread): its rows and settled deliveries.
 
         Its commit does not wait for the disk, and the journal is kept: a
         crash of the machine may lose the batch, never its events, which the
@@ -274,6 +306,7 @@ class Recorder:
         would mark the journal's earlier events as recorded — for the next
         :meth:`flush` to write.
         """
+        rows = batch[0] + rows_of(batch[1])
         try:
             with self._lock:
                 behind = bool(self._unwritten)
@@ -311,7 +344,8 @@ class Recorder:
                 self._writer.stop()
             journal, self._journal = self._journal, None
             if journal is not None:
-                journal.close(remove=not self._rows and not self._held)
+                unwritten = self._rows or self._deliveries or self._unwritten or self._held
+                journal.close(remove=not unwritten)
 
     def __enter__(self) -> Recorder:
         return self

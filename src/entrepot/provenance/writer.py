@@ -19,30 +19,33 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+from entrepot.provenance.deliveries import Settled
 from entrepot.provenance.journal import Row
 
-__all__ = ["BatchWriter"]
+__all__ = ["Batch", "BatchWriter"]
 
-_Batch = tuple[list[Row], int]
+#: A batch of events: rows, and deliveries to make rows of (:mod:`.deliveries`).
+Batch = tuple[list[Row], list[Settled]]
+_Queued = tuple[Batch, int]
 
 
 class BatchWriter:
-    """Calls ``write(rows, seq)`` for each batch :meth:`put`, in order, in a thread."""
+    """Calls ``write(batch, seq)`` for each batch :meth:`put`, in order, in a thread."""
 
-    def __init__(self, write: Callable[[list[Row], int], None], *, waiting: int = 2) -> None:
+    def __init__(self, write: Callable[[Batch, int], None], *, waiting: int = 2) -> None:
         self._write = write
         self.waiting = waiting
-        self._batches: deque[_Batch | None] = deque()
+        self._batches: deque[_Queued | None] = deque()
         #: Batches handed over and not yet written (or given back).
         self._unwritten = 0
         self._changed = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="entrepot-provenance", daemon=True)
         self._thread.start()
 
-    def put(self, rows: list[Row], seq: int) -> None:
+    def put(self, batch: Batch, seq: int) -> None:
         """Hand over a batch, written after those handed over before it; never waits."""
         with self._changed:
-            self._batches.append((rows, seq))
+            self._batches.append((batch, seq))
             self._unwritten += 1
             self._changed.notify_all()
 

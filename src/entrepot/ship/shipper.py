@@ -162,9 +162,9 @@ class Shipper(Route):
         try:
             self._after_delivery(claim, name, area, moves)
         except BaseException:
-            self.trail.settled(area, ticket, taken=False)
+            self.trail.settled(ticket, taken=False)
             raise
-        self.trail.settled(area, ticket)
+        self.trail.settled(ticket)
         return info.size
 
     def _after_delivery(

@@ -10,7 +10,10 @@ code), then ``moved`` to ``cur/`` or ``deleted``; fetching records
 try) and recorded with the transfer's outcome, in one journal line written
 before the file leaves ``claimed/``: one line per file.  A delivery's row
 keeps its claim, and the move once it is made: one row per shipped file,
-read back as three events (:mod:`entrepot.provenance.steps`).  A transfer
+read back as three events (:mod:`entrepot.provenance.steps`).  What the
+deliveries of a run share is given once, as a template
+(:mod:`entrepot.provenance.deliveries`): per file, the shipper's thread
+only notes the file's own values.  A transfer
 cut short by a crash leaves no trace of its claim — the file goes back to
 ``new/`` and its next claim is recorded.
 
@@ -34,9 +37,9 @@ from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from entrepot.jobs.lifecycle import Step, error_code
+from entrepot.provenance.deliveries import Delivery, Template
 from entrepot.provenance.events import FileHistory, Kind, Outcome
-from entrepot.provenance.journal import Row, Then, event_row
-from entrepot.provenance.steps import step_text
+from entrepot.provenance.journal import HOST, OUTCOME_TEXT, Row, event_row
 from entrepot.redact import mask_secrets
 from entrepot.spool import Claim
 from entrepot.targets import RemoteInfo
@@ -50,6 +53,8 @@ __all__ = ["Claimed", "Trail", "sha256_of"]
 _CHUNK = 500
 #: Bytes read at a time when a file is hashed.
 _READ = 1024 * 1024
+#: Delivery templates a trail keeps (a few per run).
+_TEMPLATES = 64
 # The kinds' texts: an enum member's value costs a descriptor call, several per file.
 _CLAIMED, _FAILED = Kind.CLAIMED.value, Kind.FAILED.value
 _DELIVERED, _SKIPPED = Kind.DELIVERED.value, Kind.SKIPPED.value
@@ -93,6 +98,8 @@ class Trail:
         self.instance: str | None = None
         self._known: dict[str, FileHistory] = {}
         self._lock = threading.Lock()
+        #: Delivery templates by what makes them (see :meth:`_template`).
+        self._templates: dict[tuple[object, ...], Template] = {}
 
     @property
     def on(self) -> bool:
@@ -154,25 +161,36 @@ class Trail:
         if recorder is None:
             return None
         name = claim.name
-        remote_name = info.name or remote
-        details = _delivery_details(remote_name, info.size, info.checksum, self.instance, key)
-        # Plain strings: path objects would cost more than the rest of the event.
-        held, root = claim.file, self.place
-        if area is None:
-            then = Then(_DELETED, "{}", [], [held, f"{root}/new/{name}"])
-        else:
-            then = Then(_MOVED, _moved(area), [f"{root}/{area}/{name}"], [held])
+        details = _delivery_details(
+            info.name or remote, info.size, info.checksum, self.instance, key
+        )
         claimed_at = None if local is None else local.at
         if local is None:  # not claimed through this trail: what the target says
             local = Claimed(info.size, None, 0.0, self._try(name))
-        # One row for the claim, the delivery and the move (see provenance.steps).
-        row = event_row(
-            _SKIPPED if info.kept else _DELIVERED, self.place, name, size=local.size,
-            checksum=local.checksum, job_id=recorder.job_id, target=self.target,
-            outcome=Outcome.SKIPPED if info.kept else Outcome.OK, attempt=local.attempt,
-            details=details, claimed_at=claimed_at,
+        delivery = Delivery(
+            name, local.size, local.checksum, claimed_at, time.time(), local.attempt, details,
+            claim.file,
         )  # fmt: skip
-        return recorder.add((row,), then, held=True)
+        template = self._template(recorder, info.kept, area)
+        return recorder.deliver(template, delivery)
+
+    def _template(self, recorder: Recorder, kept: bool, area: str | None) -> Template:
+        """What this route's deliveries share in ``recorder``'s run (made once)."""
+        key = (recorder.job_id, recorder.attempt, kept, area)
+        found = self._templates.get(key)
+        if found is None:
+            if len(self._templates) >= _TEMPLATES:  # a service's route, run after run
+                self._templates.clear()
+            kind, outcome = (_SKIPPED, Outcome.SKIPPED) if kept else (_DELIVERED, Outcome.OK)
+            then_kind, then_details = (_DELETED, "{}") if area is None else (_MOVED, _moved(area))
+            found = Template(
+                kind, OUTCOME_TEXT[outcome], self.place,
+                mask_secrets(self.target) if self.target else None, recorder.job_id, HOST,
+                then_kind, then_details, area, recorder.attempt,
+            )  # fmt: skip
+            with self._lock:
+                found = self._templates.setdefault(key, found)
+        return found
 
     def _try(self, name: str) -> int:
         return self._history(name).failures + 1
@@ -202,19 +220,14 @@ class Trail:
         rows = [row] if local is None else [self._claim_row(name, local), row]
         recorder.add(rows)
 
-    def settled(self, area: str | None, ticket: int | None, *, taken: bool = True) -> None:
-        """After the move of a delivered file into ``area`` (None: its deletion), which
-        :meth:`delivered` announced (``ticket``): recorded in the delivery's row if it
-        was ``taken``, else the delivery alone."""
+    def settled(self, ticket: int | None, *, taken: bool = True) -> None:
+        """After the move (or deletion) of a delivered file, which :meth:`delivered`
+        announced (``ticket``): recorded in the delivery's row if it was ``taken``, else
+        the delivery alone."""
         recorder = self.recorder
-        if recorder is None:
-            return
-        if not taken:
-            recorder.settle(None, ticket=ticket)
-            return
-        # Not journaled: the delivery's line announced it (and recovery checks it happened).
-        kind, details = (_DELETED, "{}") if area is None else (_MOVED, _moved(area))
-        recorder.settle(step_text(kind, time.time(), details, recorder.attempt), ticket=ticket)
+        if recorder is not None:
+            # Not journaled: the delivery's line announced it (recovery checks it happened).
+            recorder.settle(time.time() if taken else None, ticket=ticket)
 
     def received(
         self, name: str, size: int, source: str, checksum: str | None = None, **fleet: str | None

@@ -1,0 +1,161 @@
+"""Deliveries kept short: a template once, each file's values per line (provenance.deliveries)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from entrepot.db import make_engine
+from entrepot.provenance import Kind, Recorder, find, recover_journals
+from entrepot.provenance.deliveries import Delivery, Template, rows_of, then_of
+from entrepot.provenance.events import place_of
+from entrepot.provenance.journal import (
+    HOST,
+    JOURNAL_DIR,
+    Journal,
+    Then,
+    event_row,
+    read_journal,
+)
+from entrepot.provenance.steps import folded, step_text
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
+    yield engine
+    engine.dispose()
+
+
+def _template(place: str, area: str | None = "cur", attempt: int | None = 2) -> Template:
+    then = ("moved", json.dumps({"to": area})) if area else ("deleted", "{}")
+    return Template(
+        "delivered", "ok", place, "ftp://partner/in", "job-7", HOST, *then, area, attempt
+    )
+
+
+def _delivery(name: str, place: str, at: float = 1700000000.25) -> Delivery:
+    details = json.dumps({"remote_checksum": None, "remote_name": name, "remote_size": 3})
+    return Delivery(
+        name, 3, "sha256:" + "ab" * 32, at - 1, at, 1, details, f"{place}/claimed/t-{name}"
+    )
+
+
+def test_a_delivery_s_row_is_the_one_the_general_path_writes() -> None:
+    template, delivery = _template("/srv/out"), _delivery("a.csv", "/srv/out")
+    general = event_row(
+        "delivered", "/srv/out", "a.csv", size=3, checksum=delivery.checksum, job_id="job-7",
+        target="ftp://partner/in", attempt=1, details=delivery.details,
+        at=delivery.at, claimed_at=delivery.claimed_at,
+    )  # fmt: skip
+    moved = folded(general, step_text("moved", 1700000002.5, '{"to": "cur"}', 2))
+    taken, untaken = rows_of([(template, delivery, 1700000002.5), (template, delivery, None)])
+    assert taken == moved
+    assert untaken == general
+
+
+def test_a_step_with_no_try_of_the_run_is_written_as_step_text_writes_it() -> None:
+    template = _template("/srv/out", area=None, attempt=None)
+    [row] = rows_of([(template, _delivery("a.csv", "/srv/out"), 5.0)])
+    assert row[-1] == step_text("deleted", 5.0, "{}", None)
+
+
+def test_the_announced_step_names_the_paths_recovery_checks() -> None:
+    delivery = _delivery("a.csv", "/srv/out")
+    assert then_of(_template("/srv/out"), delivery) == Then(
+        "moved", '{"to": "cur"}', ["/srv/out/cur/a.csv"], ["/srv/out/claimed/t-a.csv"]
+    )
+    assert then_of(_template("/srv/out", area=None), delivery) == Then(
+        "deleted", "{}", [], ["/srv/out/claimed/t-a.csv", "/srv/out/new/a.csv"]
+    )
+
+
+def _lines(journal: Journal) -> list[bytes]:
+    return journal.path.read_bytes().rstrip(b"\0").splitlines(keepends=True)
+
+
+def test_a_template_is_written_once_and_again_after_the_journal_is_emptied(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path)
+    moved, deleted = _template("/srv/out"), _template("/srv/out", area=None)
+    for name in ("a.csv", "b.csv"):
+        journal.write_delivery(journal.number(), moved, _delivery(name, "/srv/out"))
+    journal.write_delivery(journal.number(), deleted, _delivery("c.csv", "/srv/out"))
+    heads = [json.loads(line)[:3] for line in _lines(journal)]
+    assert heads == [[0, "template", 1], [1, 1, "a.csv"], [2, 1, "b.csv"],
+                     [0, "template", 2], [3, 2, "c.csv"]]  # fmt: skip
+    entries = list(read_journal(_lines(journal)))
+    assert [(e.seq, e.row[3], e.then.kind if e.then else None) for e in entries] == [
+        (1, "a.csv", "moved"), (2, "b.csv", "moved"), (3, "c.csv", "deleted"),
+    ]  # fmt: skip
+    assert entries[0].row == rows_of([(moved, _delivery("a.csv", "/srv/out"), None)])[0]
+
+    journal.empty()
+    journal.write_delivery(journal.number(), moved, _delivery("d.csv", "/srv/out"))
+    assert [json.loads(line)[:3] for line in _lines(journal)] == [
+        [0, "template", 1],
+        [4, 1, "d.csv"],
+    ]
+    journal.close(remove=True)
+
+
+def test_a_delivery_without_its_template_or_of_another_shape_is_skipped() -> None:
+    template = json.dumps([0, "template", 1, list(_template("/srv/out"))]).encode()
+    fields = list(_delivery("a.csv", "/srv/out"))
+    lines = [
+        json.dumps([1, 2, *fields]).encode(),  # template 2 was never written
+        template,
+        json.dumps([2, 1, *fields[:-1], "x", "y"]).encode(),  # not a delivery's shape
+        json.dumps([0, "template", 3, ["too", "short"]]).encode(),
+        json.dumps([3, 3, *fields]).encode(),
+        json.dumps([4, 1, *fields]).encode(),
+    ]
+    assert [entry.seq for entry in read_journal(lines)] == [4]
+
+
+def test_a_killed_deletion_is_recovered_from_its_short_line(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    root = tmp_path / "out"
+    for area in ("new", "claimed"):
+        (root / area).mkdir(parents=True)
+    place = place_of(root)
+    journal = Journal(tmp_path / "state")
+    template = _template(place, area=None)
+    journal.write_delivery(journal.number(), template, _delivery("gone.csv", place))
+    # The second file's deletion was not made: it is still where it was claimed.
+    (root / "claimed" / "t-kept.csv").write_bytes(b"abc")
+    journal.write_delivery(
+        journal.number(), template, _delivery("kept.csv", place, at=1700000009.0)
+    )
+    journal.close(remove=False)  # as a killed process leaves it (unlocked)
+
+    assert recover_journals(engine, tmp_path / "state" / JOURNAL_DIR) == 3
+    assert [e.kind for e in find(engine, "gone.csv")] == [
+        Kind.CLAIMED, Kind.DELIVERED, Kind.DELETED,
+    ]  # fmt: skip
+    kept = find(engine, "kept.csv")
+    assert [e.kind for e in kept] == [Kind.CLAIMED, Kind.DELIVERED]
+    assert kept[1].target == "ftp://partner/in" and kept[1].details["remote_name"] == "kept.csv"
+    assert recover_journals(engine, tmp_path / "state" / JOURNAL_DIR) == 0
+
+
+def test_a_recorder_whose_last_flush_failed_keeps_its_journal(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    recorder = Recorder(engine, state_dir=tmp_path)
+    ticket = recorder.deliver(_template("/srv/out"), _delivery("a.csv", "/srv/out"))
+    recorder.settle(1700000003.0, ticket=ticket)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE entrepot_provenance RENAME TO hidden")
+    with pytest.raises(sa.exc.OperationalError):
+        recorder.close()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE hidden RENAME TO entrepot_provenance")
+    # The next recorder to open finds the journal and adds its delivery.
+    assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 1
+    assert [e.kind for e in find(engine, "a.csv")] == [Kind.CLAIMED, Kind.DELIVERED]
