@@ -275,3 +275,28 @@ def test_every_name_of_the_jobs_package_resolves() -> None:
     assert sorted(jobs._HOME) == sorted(jobs.__all__)
     for name in jobs.__all__:
         assert getattr(jobs, name) is not None, name
+
+
+COLLECTOR = """
+import gc, json, sys
+from entrepot import cli
+default = gc.get_threshold()
+code = cli._main(sys.argv[2:], program=sys.argv[1] == "program")
+print(json.dumps([code, default, gc.get_threshold(), gc.get_freeze_count() > 0]))
+"""
+
+
+@pytest.mark.parametrize("program", [True, False])
+def test_the_command_s_process_collects_its_youngest_objects_less_often(program: bool) -> None:
+    # The command's own process: what it imported is frozen, the youngest collected
+    # every 10,000 allocations.  A caller of main() keeps its collector as it was.
+    argv = ["program" if program else "caller", "status", "--help"]
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTOR, *argv], capture_output=True, text=True, check=True
+    )
+    code, default, after, frozen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0 and default[0] == 700
+    if program:
+        assert after == [10_000, *default[1:]] and frozen
+    else:
+        assert after == default and not frozen

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder, find, recover_journals
-from entrepot.provenance.deliveries import Delivery, Template, rows_of, then_of
+from entrepot.provenance.deliveries import Delivery, Template, now, rows_of, then_of
 from entrepot.provenance.events import place_of
 from entrepot.provenance.journal import (
     HOST,
@@ -20,7 +20,7 @@ from entrepot.provenance.journal import (
     event_row,
     read_journal,
 )
-from entrepot.provenance.steps import folded, step_text
+from entrepot.provenance.steps import folded, step_of, step_text, tally
 
 
 @pytest.fixture
@@ -37,30 +37,43 @@ def _template(place: str, area: str | None = "cur", attempt: int | None = 2) -> 
     )
 
 
-def _delivery(name: str, place: str, at: float = 1700000000.25) -> Delivery:
+def _delivery(name: str, place: str, at: int = 1700000000_250000) -> Delivery:
     details = json.dumps({"remote_checksum": None, "remote_name": name, "remote_size": 3})
-    return Delivery(
-        name, 3, "sha256:" + "ab" * 32, at - 1, at, 1, details, f"{place}/claimed/t-{name}"
-    )
+    checksum, held = "sha256:" + "ab" * 32, f"{place}/claimed/t-{name}"
+    return Delivery(name, 3, checksum, at - 1_000_000, at, 1, details, held)
 
 
-def test_a_delivery_s_row_is_the_one_the_general_path_writes() -> None:
+def test_a_delivery_s_row_and_counts_are_those_the_general_path_writes() -> None:
     template, delivery = _template("/srv/out"), _delivery("a.csv", "/srv/out")
     general = event_row(
         "delivered", "/srv/out", "a.csv", size=3, checksum=delivery.checksum, job_id="job-7",
         target="ftp://partner/in", attempt=1, details=delivery.details,
-        at=delivery.at, claimed_at=delivery.claimed_at,
+        at=1700000000.25, claimed_at=1699999999.25,
     )  # fmt: skip
-    moved = folded(general, step_text("moved", 1700000002.5, '{"to": "cur"}', 2))
-    taken, untaken = rows_of([(template, delivery, 1700000002.5), (template, delivery, None)])
-    assert taken == moved
+    moved = folded(general, step_text("moved", 1700003600.5, '{"to": "cur"}', 2))
+    counts: dict[tuple[int, str], list[int]] = {}
+    taken, untaken = rows_of(
+        [(template, delivery, 1700003600_500000), (template, delivery, None)], counts
+    )
+    # The same row; the step's time written from whole microseconds, read back the same.
+    assert taken[:-1] == moved[:-1] and json.loads(taken[-1]) == json.loads(moved[-1])
     assert untaken == general
+    assert counts == tally([moved, general])
+    assert counts[1700003600 // 3600, "moved"] == [1, 0]  # the next hour's
+    assert json.loads(taken[-1])[1] == 1700003600.5 and step_of(taken[-1])[1] == 1700003600.5
+
+
+def test_times_in_microseconds_read_back_as_the_seconds_rows_keep() -> None:
+    for micro in (1700000000_000001, 1799999999_999999, 1234567890_123456, now()):
+        [row] = rows_of([(_template("/p"), _delivery("a", "/p", at=micro), micro)], {})
+        assert row[0] == micro / 1e6 == step_of(row[-1])[1] == json.loads(row[-1])[1]
 
 
 def test_a_step_with_no_try_of_the_run_is_written_as_step_text_writes_it() -> None:
     template = _template("/srv/out", area=None, attempt=None)
-    [row] = rows_of([(template, _delivery("a.csv", "/srv/out"), 5.0)])
-    assert row[-1] == step_text("deleted", 5.0, "{}", None)
+    [row] = rows_of([(template, _delivery("a.csv", "/srv/out"), 5_000000)], {})
+    assert json.loads(row[-1]) == json.loads(step_text("deleted", 5.0, "{}", None))
+    assert row[-1] == '["deleted",5.000000,"{}",null]'
 
 
 def test_the_announced_step_names_the_paths_recovery_checks() -> None:
@@ -92,7 +105,7 @@ def test_a_template_is_written_once_and_again_after_the_journal_is_emptied(
     assert [(e.seq, e.row[3], e.then.kind if e.then else None) for e in entries] == [
         (1, "a.csv", "moved"), (2, "b.csv", "moved"), (3, "c.csv", "deleted"),
     ]  # fmt: skip
-    assert entries[0].row == rows_of([(moved, _delivery("a.csv", "/srv/out"), None)])[0]
+    assert entries[0].row == rows_of([(moved, _delivery("a.csv", "/srv/out"), None)], {})[0]
 
     journal.empty()
     journal.write_delivery(journal.number(), moved, _delivery("d.csv", "/srv/out"))
@@ -130,7 +143,7 @@ def test_a_killed_deletion_is_recovered_from_its_short_line(
     # The second file's deletion was not made: it is still where it was claimed.
     (root / "claimed" / "t-kept.csv").write_bytes(b"abc")
     journal.write_delivery(
-        journal.number(), template, _delivery("kept.csv", place, at=1700000009.0)
+        journal.number(), template, _delivery("kept.csv", place, at=1700000009_000000)
     )
     journal.close(remove=False)  # as a killed process leaves it (unlocked)
 
@@ -149,7 +162,7 @@ def test_a_recorder_whose_last_flush_failed_keeps_its_journal(
 ) -> None:
     recorder = Recorder(engine, state_dir=tmp_path)
     ticket = recorder.deliver(_template("/srv/out"), _delivery("a.csv", "/srv/out"))
-    recorder.settle(1700000003.0, ticket=ticket)
+    recorder.settle(1700000003_000000, ticket=ticket)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE entrepot_provenance RENAME TO hidden")
     with pytest.raises(sa.exc.OperationalError):

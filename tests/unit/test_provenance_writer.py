@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -93,8 +94,8 @@ def test_a_batch_does_not_wait_for_the_disk_and_the_flush_makes_it_durable(
     commits: list[tuple[int, bool]] = []
     commit = Recorder._commit
 
-    def noted(recorder: Recorder, rows: list[Row], seq: int, *, durable: bool) -> None:
-        commit(recorder, rows, seq, durable=durable)
+    def noted(recorder: Recorder, rows: list[Row], counts: Any, seq: int, *, durable: bool) -> None:
+        commit(recorder, rows, counts, seq, durable=durable)
         commits.append((len(rows), durable))
 
     monkeypatch.setattr(Recorder, "_commit", noted)

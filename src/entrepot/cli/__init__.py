@@ -29,6 +29,10 @@ __all__ = ["ExitCode", "main", "run"]
 _ROOT_FLAG = re.compile(r"--version|--verbose|--quiet|-[vq]+")
 # Set by the shell while it asks for completions: typer answers those.
 _COMPLETION_VARIABLE = "_ENTREPOT_COMPLETE"
+#: Allocations between two collections of the youngest objects, in a command's process.
+#: Shipping 2,000 files of 4 KiB to a local folder, the collector took 40–50 ms with
+#: the default 700 (one full collection among them: 20–27 ms), 13–16 ms with this.
+_YOUNGEST = 10_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,8 +91,12 @@ def _collector_paused(*, freeze: bool) -> Iterator[None]:
 
     Building it (importing typer and the command's modules) makes a great
     many objects and no garbage worth collecting: collecting would only walk
-    them again and again.  With ``freeze`` they are then kept out of later
-    collections, which walk only what the command itself makes.
+    them again and again.  With ``freeze`` (this process is the command)
+    they are then kept out of later collections, which walk only what the
+    command itself makes, and the youngest objects are collected every
+    :data:`_YOUNGEST` allocations instead of every 700: the modules a
+    command imports as it runs (the database layer, above all) are tens of
+    thousands of long-lived objects, walked again by every older collection.
     """
     enabled = gc.isenabled()
     gc.disable()
@@ -98,6 +106,7 @@ def _collector_paused(*, freeze: bool) -> Iterator[None]:
         if enabled:
             if freeze:
                 gc.freeze()
+                gc.set_threshold(_YOUNGEST, *gc.get_threshold()[1:])
             gc.enable()
 
 

@@ -7,7 +7,10 @@ it.  So those are a :class:`Template`, and each file is a
 :class:`Delivery` of its own values: name, size, checksum, times, try,
 details and the path it was claimed under.  A shipper thread does no more
 per file than build that tuple and write its journal line; the rows are
-made from both in one loop when a batch is written (:func:`rows_of`).
+made from both in one loop when a batch is written (:func:`rows_of`), which
+also counts their events into their hours.  A delivery's times are whole
+microseconds since the epoch (:func:`now`): cheap to write as text, and
+read back as exactly the seconds its row keeps (``us / 1e6``).
 Measured in whole ``entrepot ship`` commands, building a full row and
 writing all of it to the journal for each file cost about as much again as
 the rest of provenance together.
@@ -24,16 +27,21 @@ recovery after a crash treats them like any other line.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from entrepot.provenance.events import Kind
 from entrepot.provenance.journal import Row, Then
 
-__all__ = ["TEMPLATE", "Delivery", "Settled", "Template", "entry_of", "rows_of", "then_of"]
+__all__ = [
+    "TEMPLATE", "Delivery", "Settled", "Template", "entry_of", "now", "rows_of", "then_of",
+]  # fmt: skip
 
 #: The second field of a template's journal line.
 TEMPLATE = "template"
 _quoted = json.encoder.encode_basestring_ascii
+_CLAIMED = Kind.CLAIMED.value
 
 
 class Template(NamedTuple):
@@ -59,16 +67,26 @@ class Delivery(NamedTuple):
     name: str
     size: int | None
     checksum: str | None
-    claimed_at: float | None
-    at: float
+    #: When the file was claimed and delivered, in microseconds (:func:`now`).
+    claimed_at: int | None
+    at: int
     attempt: int | None
     details: str
     #: Where the file was while it was claimed (gone once the step is taken).
     held: str
 
 
-#: A delivery whose announced step was settled: taken at a time, or not taken (None).
-Settled = tuple[Template, Delivery, float | None]
+#: A delivery whose announced step was settled: taken at a time (microseconds), or not
+#: taken (None).
+Settled = tuple[Template, Delivery, int | None]
+#: Events counted by hour and kind: ``[files, bytes]`` (:func:`~.steps.tally`).
+Counts = dict[tuple[int, str], list[int]]
+_HOUR = 3600 * 1_000_000
+
+
+def now() -> int:
+    """The time, in whole microseconds since the epoch."""
+    return time.time_ns() // 1000
 
 
 def then_of(template: Template, delivery: Delivery) -> Then:
@@ -86,23 +104,28 @@ def then_of(template: Template, delivery: Delivery) -> Then:
     )
 
 
-def _row(template: Template, delivery: Delivery, step: str | None) -> Row:
-    return (
-        delivery.at, template.kind, template.place, delivery.name, delivery.size,
-        delivery.checksum, template.job_id, template.host, template.outcome, template.target,
-        delivery.attempt, delivery.details, delivery.claimed_at, step,
-    )  # fmt: skip
+def rows_of(settled: Iterable[Settled], counts: Counts) -> list[Row]:
+    """The event rows of settled deliveries, each keeping its step if it was taken, and
+    their events counted into ``counts`` (as :func:`~.steps.tally` counts them).
 
-
-def rows_of(settled: Iterable[Settled]) -> list[Row]:
-    """The event rows of settled deliveries, each keeping its step if it was taken.
-
-    One loop for a whole batch; the step's text is that of
-    :func:`~.steps.step_text`, its constant parts made once per template.
+    One loop for a whole batch, written out flat (it runs once per file
+    shipped): the step's text is that of :func:`~.steps.step_text`, its
+    constant parts made once per template; the three events of a delivery
+    mostly fall in one hour, counted together.
     """
     rows: list[Row] = []
     parts: dict[Template, tuple[str, str]] = {}
+    # Per hour, kind and size: how many (the bytes are worked out once, at the end).
+    seen: dict[tuple[int, str, int], int] = {}
     for template, delivery, taken in settled:
+        name, size, checksum, claimed, at, attempt, details, _ = delivery
+        kind, known = template.kind, size or 0
+        hour = at // _HOUR
+        key = (hour, kind, known)
+        seen[key] = seen.get(key, 0) + 1
+        if claimed is not None:
+            key = (claimed // _HOUR, _CLAIMED, known)
+            seen[key] = seen.get(key, 0) + 1
         step = None
         if taken is not None:
             around = parts.get(template)
@@ -112,8 +135,20 @@ def rows_of(settled: Iterable[Settled]) -> list[Row]:
                     f"[{_quoted(template.then_kind)},",
                     f",{_quoted(template.then_details)},{number}]",
                 )
-            step = f"{around[0]}{float(taken)!r}{around[1]}"
-        rows.append(_row(template, delivery, step))
+            # The seconds as decimal text (not ``repr`` of a float, which costs more):
+            # read back, exactly the float ``taken / 1e6``.
+            step = f"{around[0]}{taken // 1_000_000}.{taken % 1_000_000:06d}{around[1]}"
+            key = (taken // _HOUR, template.then_kind, 0)
+            seen[key] = seen.get(key, 0) + 1
+        rows.append((
+            at / 1e6, kind, template.place, name, size, checksum, template.job_id,
+            template.host, template.outcome, template.target, attempt, details,
+            None if claimed is None else claimed / 1e6, step,
+        ))  # fmt: skip
+    for (hour, kind, size), files in seen.items():
+        found = counts.setdefault((hour, kind), [0, 0])
+        found[0] += files
+        found[1] += files * size
     return rows
 
 
@@ -123,4 +158,4 @@ def entry_of(template: Sequence[Any], fields: Sequence[Any]) -> tuple[Row, Then]
     if len(template) != len(Template._fields) or len(fields) != len(Delivery._fields):
         return None
     made, delivery = Template(*template), Delivery(*fields)
-    return _row(made, delivery, None), then_of(made, delivery)
+    return rows_of([(made, delivery, None)], {})[0], then_of(made, delivery)

@@ -25,15 +25,18 @@ __all__ = ["insert_rows"]
 _PER_INSERT = 80
 
 
-def insert_rows(conn: Connection, rows: Sequence[Row]) -> None:
+def insert_rows(
+    conn: Connection, rows: Sequence[Row], counts: dict[tuple[int, str], list[int]] | None = None
+) -> None:
     """Insert event rows (:func:`~.journal.event_row`), :data:`_PER_INSERT` to a
-    statement, and count them into their hours, in the caller's transaction."""
+    statement, and count them into their hours (``counts``: counted already), in the
+    caller's transaction."""
     if not rows:
         return
     for start in range(0, len(rows), _PER_INSERT):
         chunk = rows[start : start + _PER_INSERT]
         conn.exec_driver_sql(_insert_sql(conn.dialect.paramstyle, len(chunk)), _flat(chunk))
-    add_to_hours(conn, rows)
+    add_to_hours(conn, rows, counts)
 
 
 @functools.cache

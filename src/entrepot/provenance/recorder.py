@@ -43,13 +43,13 @@ from sqlalchemy.engine import Engine
 
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
-from entrepot.provenance.deliveries import Delivery, Settled, Template, rows_of
+from entrepot.provenance.deliveries import Counts, Delivery, Settled, Template, rows_of
 from entrepot.provenance.events import Kind, Outcome
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row, Then, event_row
 from entrepot.provenance.recovery import RECOVERED, recover_journals, set_seq
 from entrepot.provenance.schema import ensure_tables
-from entrepot.provenance.steps import folded
+from entrepot.provenance.steps import folded, tally
 from entrepot.provenance.writer import Batch, BatchWriter
 
 __all__ = ["BATCH", "Recorder", "recover_journals"]
@@ -224,27 +224,28 @@ class Recorder:
         self._writer.put(batch, self._covered())
         return self._writer
 
-    def settle(self, row: Row | str | float | None = None, *, ticket: int | None = None) -> None:
+    def settle(self, row: Row | str | int | None = None, *, ticket: int | None = None) -> None:
         """A step announced with ``then`` was taken — ``row``, its event, is recorded
         without a journal line: the announcement stands for it — or did not happen (None).
 
         ``ticket``: the rows :meth:`add` held for this step are recorded now,
         the last keeping ``row`` (:func:`~.steps.folded`), which may then be
         given as its :func:`~.steps.step_text` already.  For a delivery
-        (:meth:`deliver`) ``row`` is the time the step was taken.
+        (:meth:`deliver`) ``row`` is the time the step was taken, in microseconds
+        (:func:`~.deliveries.now`).
         """
         with self._lock:
             self._intents -= 1
             held = self._held.pop(ticket)[1] if ticket is not None else []
             if isinstance(held, tuple):
-                self._deliveries.append((*held, row if isinstance(row, float) else None))
+                self._deliveries.append((*held, row if isinstance(row, int) else None))
                 handed = self._hand_over()
             else:
                 handed = self._settle_rows(held, row)
         if handed is not None:
             handed.wait()
 
-    def _settle_rows(self, rows: list[Row], step: Row | str | float | None) -> BatchWriter | None:
+    def _settle_rows(self, rows: list[Row], step: Row | str | int | None) -> BatchWriter | None:
         """Record held ``rows`` and the ``step`` (lock held): the writer to wait for, if any."""
         if rows and isinstance(step, tuple | str):
             rows[-1] = folded(rows[-1], step)
@@ -269,13 +270,13 @@ class Recorder:
             with self._lock:
                 if self._queued:
                     continue  # a batch handed over meanwhile: written first
-                rows = self._unwritten + self._rows + rows_of(self._deliveries)
+                rows, counts = _made(self._unwritten + self._rows, self._deliveries)
                 self._unwritten, self._rows, self._deliveries = [], [], []
                 if not rows and not self._relaxed:
                     return  # (else a commit of nothing makes the batches' commits durable)
                 seq = RECOVERED if last and not self._held else self._covered()
                 try:
-                    self._commit(rows, seq, durable=True)
+                    self._commit(rows, counts, seq, durable=True)
                 except BaseException:
                     self._unwritten = rows  # for the next flush; the journal has them too
                     raise
@@ -283,11 +284,12 @@ class Recorder:
                 self._committed(seq)
                 return
 
-    def _commit(self, rows: list[Row], seq: int, *, durable: bool) -> None:
-        """Insert ``rows`` and note the journal's ``seq`` as recorded, in one transaction
-        that waits for the disk if ``durable`` (see :meth:`_write_batch`)."""
+    def _commit(self, rows: list[Row], counts: Counts, seq: int, *, durable: bool) -> None:
+        """Insert ``rows`` (their events ``counts``) and note the journal's ``seq`` as
+        recorded, in one transaction that waits for the disk if ``durable`` (see
+        :meth:`_write_batch`)."""
         with write_transaction(self.engine, durable=durable) as conn:
-            insert_rows(conn, rows)
+            insert_rows(conn, rows, counts)
             if self._journal is not None:
                 set_seq(conn, self._journal.token, seq)
 
@@ -306,13 +308,13 @@ class Recorder:
         would mark the journal's earlier events as recorded — for the next
         :meth:`flush` to write.
         """
-        rows = batch[0] + rows_of(batch[1])
+        rows, counts = _made(*batch)
         try:
             with self._lock:
                 behind = bool(self._unwritten)
             if not behind:
                 try:
-                    self._commit(rows, seq, durable=False)
+                    self._commit(rows, counts, seq, durable=False)
                 # Whatever the failure, the rows go back and the flush raises it again.
                 except Exception as exc:  # noqa: BLE001
                     log_event(logger, "provenance.write_failed", logging.WARNING, error=exc)
@@ -352,3 +354,9 @@ class Recorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _made(rows: list[Row], settled: list[Settled]) -> tuple[list[Row], Counts]:
+    """``rows`` and the rows of ``settled`` deliveries, and all their events counted."""
+    counts = tally(rows)
+    return rows + rows_of(settled, counts), counts

@@ -164,10 +164,16 @@ _ADD = (
 )
 
 
-def add_to_hours(conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+def add_to_hours(
+    conn: Connection,
+    rows: Sequence[Sequence[Any]],
+    counts: dict[tuple[int, str], list[int]] | None = None,
+) -> None:
     """Count event ``rows`` (``at, kind, place, name, size, …``: :data:`~.journal.COLUMNS`)
-    into their hours, each event a row stands for (:func:`~.steps.tally`)."""
-    counts = tally(rows)  # a delivery's row may stand for three events
+    into their hours, each event a row stands for (:func:`~.steps.tally`) — or add
+    ``counts``, when the caller counted them already."""
+    if counts is None:
+        counts = tally(rows)  # a delivery's row may stand for three events
     if counts:
         conn.execute(
             sa.text(_ADD),

@@ -32,12 +32,11 @@ import hashlib
 import json
 import os
 import threading
-import time
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from entrepot.jobs.lifecycle import Step, error_code
-from entrepot.provenance.deliveries import Delivery, Template
+from entrepot.provenance.deliveries import Delivery, Template, now
 from entrepot.provenance.events import FileHistory, Kind, Outcome
 from entrepot.provenance.journal import HOST, OUTCOME_TEXT, Row, event_row
 from entrepot.redact import mask_secrets
@@ -83,7 +82,8 @@ class Claimed(NamedTuple):
 
     size: int
     checksum: str | None
-    at: float
+    #: In microseconds since the epoch (:func:`~entrepot.provenance.deliveries.now`).
+    at: int
     attempt: int
 
 
@@ -135,13 +135,13 @@ class Trail:
             size = os.fstat(src.fileno()).st_size
         known = self._history(name)
         checksum = known.checksum or sha256_of(src, size)
-        return Claimed(size, checksum, time.time(), known.failures + 1)
+        return Claimed(size, checksum, now(), known.failures + 1)
 
     def _claim_row(self, name: str, claimed: Claimed) -> Row:
         assert self.recorder is not None
         return event_row(
             _CLAIMED, self.place, name, size=claimed.size, checksum=claimed.checksum,
-            job_id=self.recorder.job_id, attempt=claimed.attempt, at=claimed.at,
+            job_id=self.recorder.job_id, attempt=claimed.attempt, at=claimed.at / 1e6,
         )  # fmt: skip
 
     def delivered(
@@ -166,9 +166,9 @@ class Trail:
         )
         claimed_at = None if local is None else local.at
         if local is None:  # not claimed through this trail: what the target says
-            local = Claimed(info.size, None, 0.0, self._try(name))
+            local = Claimed(info.size, None, 0, self._try(name))
         delivery = Delivery(
-            name, local.size, local.checksum, claimed_at, time.time(), local.attempt, details,
+            name, local.size, local.checksum, claimed_at, now(), local.attempt, details,
             claim.file,
         )  # fmt: skip
         template = self._template(recorder, info.kept, area)
@@ -227,7 +227,7 @@ class Trail:
         recorder = self.recorder
         if recorder is not None:
             # Not journaled: the delivery's line announced it (recovery checks it happened).
-            recorder.settle(time.time() if taken else None, ticket=ticket)
+            recorder.settle(now() if taken else None, ticket=ticket)
 
     def received(
         self, name: str, size: int, source: str, checksum: str | None = None, **fleet: str | None
