@@ -2,8 +2,8 @@
 
 The journal's lines are copied through a memory map; a page of a mapped
 file that the disk cannot hold would kill the process with SIGBUS when it
-is first written.  So the journal reserves the blocks of each new stretch
-before mapping it: on a full disk that reservation fails with ENOSPC, and
+is first written.  So the journal writes each new stretch with zeros
+before mapping it: on a full disk that write fails with ENOSPC, and
 the line is refused with an error (the file is not claimed, the transfer
 does not happen).  The disk is a real 2 MiB tmpfs, as for the archives.
 """
@@ -48,9 +48,9 @@ def _names(path: Path) -> list[str]:
 def test_a_full_disk_refuses_a_line_with_enospc_and_keeps_the_others(disk: Disk) -> None:
     journal = Journal(disk.path / "state")
     first = event_row("received", "/srv/out", "a.csv", size=1, details="{}")
-    journal.append((first,))  # its first 64 KiB reserved
+    journal.append((first,))  # its first 64 KiB written
     disk.fill()
-    # Lines go on into the reserved stretch; the one that needs more is refused.
+    # Lines go on into the written stretch; the one that needs more is refused.
     written = 1
     with pytest.raises(OSError) as refused:
         while written < 100_000:

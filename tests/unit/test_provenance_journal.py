@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -190,4 +191,23 @@ def test_a_journal_read_back_ignores_the_zeros_and_a_line_cut_by_them(tmp_path: 
     journal.append((event_row("received", "/srv/out", "3.csv", details="{}"),))
     journal.empty()
     assert journal.path.stat().st_size == 0
+    journal.close(remove=True)
+
+
+def test_the_journal_s_stretches_are_written_not_left_unwritten(tmp_path: Path) -> None:
+    # An ext4 block reserved but never written ("unwritten") ties the journal's dirty
+    # pages to every fsync the process makes of other files: the journal writes zeros.
+    filefrag = shutil.which("filefrag") or "/usr/sbin/filefrag"
+    kind = subprocess.run(["stat", "-f", "-c", "%T", str(tmp_path)], capture_output=True, text=True)
+    if not os.path.exists(filefrag) or kind.stdout.strip() != "ext2/ext3":
+        pytest.skip("needs filefrag and an ext4 temporary folder")
+    journal = Journal(tmp_path)
+    journal.append((event_row("received", "/srv/out", "a.csv", details="{}"),))
+    with journal.path.open("rb") as synced:
+        os.fsync(synced.fileno())
+    extents = subprocess.run(
+        [filefrag, "-v", str(journal.path)], capture_output=True, text=True, check=True
+    ).stdout
+    assert journal.path.stat().st_size == 64 * 1024
+    assert "eof" in extents and "unwritten" not in extents, extents
     journal.close(remove=True)

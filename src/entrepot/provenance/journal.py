@@ -5,9 +5,13 @@ per step written (a JSON array: see :meth:`Journal.append`) — one or several
 events of one file, with the line's sequence number.  Lines are copied into
 the file through a shared memory map, not written with a system call each:
 the kernel keeps the mapped pages when the process dies, as it keeps what
-``write`` gave it.  The file's blocks are reserved before they are mapped
-(a full disk fails there, with an error), so it ends in zero bytes after
-its last line, which readers ignore.  Its writer holds
+``write`` gave it.  Each stretch of the file is written with zeros before
+it is mapped (a full disk fails there, with an error, not later as a fault
+in a mapped page), so it ends in zero bytes after its last line, which
+readers ignore.  Zeros, not ``posix_fallocate``, whose blocks ext4 keeps
+*unwritten* until each page is written back: shipping 2,000 small files to
+a local folder, each synced, took about 5 % longer with reserved blocks
+than with zeros written (as long as with the journal on a tmpfs).  Its writer holds
 an exclusive ``flock`` on it while it lives: a journal whose lock can be
 taken belongs to a process that ended (normally or not), and
 :func:`entrepot.provenance.recorder.recover_journals` adds its events to the
@@ -55,6 +59,8 @@ JOURNAL_DIR = "provenance"
 SUFFIX = ".journal"
 #: Bytes of a journal's first mapping; each growth doubles it, by at most :data:`_STEP`.
 _FIRST, _STEP = 64 * 1024, 16 * 1024 * 1024
+#: The zeros a stretch is written with, at most this many bytes to a call.
+_ZEROS = bytes(1024 * 1024)
 HOST = socket.gethostname()
 #: JSON's quoting of a text, without the encoder around it.
 _quoted = json.encoder.encode_basestring
@@ -234,14 +240,17 @@ class Journal:
         self._end = end
 
     def _grow(self, end: int) -> None:
-        """Map the file anew, at least ``end`` bytes long, its blocks reserved (lock held)."""
+        """Map the file anew, at least ``end`` bytes long, the new stretch written with
+        zeros first (lock held): a full disk fails here, with ``ENOSPC``."""
         assert self._fd is not None
-        size = len(self._map) if self._map is not None else 0
-        size = max(_FIRST, size + min(size, _STEP))
+        mapped = len(self._map) if self._map is not None else 0
+        size = max(_FIRST, mapped + min(mapped, _STEP))
         while size < end:
             size += min(size, _STEP)
-        # Reserved first: a full disk fails here, not later as a fault in a mapped page.
-        os.posix_fallocate(self._fd, 0, size)
+        at = mapped
+        while at < size:
+            # A full disk writes short, then fails: the mapping is left as it was.
+            at += os.pwrite(self._fd, memoryview(_ZEROS)[: size - at], at)
         self._unmap()
         self._map = mmap.mmap(self._fd, size)
 
