@@ -308,8 +308,8 @@ class Recorder:
         would mark the journal's earlier events as recorded — for the next
         :meth:`flush` to write.
         """
-        rows, counts = _made(*batch)
         try:
+            rows, counts = _made(*batch)
             with self._lock:
                 behind = bool(self._unwritten)
             if not behind:
