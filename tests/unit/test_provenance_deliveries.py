@@ -125,9 +125,10 @@ def test_a_delivery_without_its_template_or_of_another_shape_is_skipped() -> Non
         json.dumps([2, 1, *fields[:-1], "x", "y"]).encode(),  # not a delivery's shape
         json.dumps([0, "template", 3, ["too", "short"]]).encode(),
         json.dumps([3, 3, *fields]).encode(),
-        json.dumps([4, 1, *fields]).encode(),
+        json.dumps([4, 1, fields[0], 3, None, None, "noon", *fields[5:]]).encode(),  # a time?
+        json.dumps([5, 1, *fields]).encode(),
     ]
-    assert [entry.seq for entry in read_journal(lines)] == [4]
+    assert [entry.seq for entry in read_journal(lines)] == [5]
 
 
 def test_a_killed_deletion_is_recovered_from_its_short_line(

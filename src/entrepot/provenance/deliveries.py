@@ -158,4 +158,10 @@ def entry_of(template: Sequence[Any], fields: Sequence[Any]) -> tuple[Row, Then]
     if len(template) != len(Template._fields) or len(fields) != len(Delivery._fields):
         return None
     made, delivery = Template(*template), Delivery(*fields)
+    texts = (made.kind, made.place, made.then_kind, delivery.name, delivery.details, delivery.held)
+    times = (delivery.at, delivery.claimed_at or 0)
+    if not all(isinstance(text, str) for text in texts) or not all(
+        isinstance(value, int) and not isinstance(value, bool) for value in times
+    ):
+        return None  # not as this release writes them: a damaged line
     return rows_of([(made, delivery, None)], {})[0], then_of(made, delivery)
