@@ -26,13 +26,13 @@ recovery after a crash treats them like any other line.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from entrepot.provenance.events import Kind
 from entrepot.provenance.journal import Row, Then
+from entrepot.provenance.steps import step_parts
 
 __all__ = [
     "TEMPLATE", "Delivery", "Settled", "Template", "entry_of", "now", "rows_of", "then_of",
@@ -40,7 +40,6 @@ __all__ = [
 
 #: The second field of a template's journal line.
 TEMPLATE = "template"
-_quoted = json.encoder.encode_basestring_ascii
 _CLAIMED = Kind.CLAIMED.value
 
 
@@ -130,10 +129,8 @@ def rows_of(settled: Iterable[Settled], counts: Counts) -> list[Row]:
         if taken is not None:
             around = parts.get(template)
             if around is None:
-                number = "null" if template.attempt is None else int(template.attempt)
-                around = parts[template] = (
-                    f"[{_quoted(template.then_kind)},",
-                    f",{_quoted(template.then_details)},{number}]",
+                around = parts[template] = step_parts(
+                    template.then_kind, template.then_details, template.attempt
                 )
             # The seconds as decimal text (not ``repr`` of a float, which costs more):
             # read back, exactly the float ``taken / 1e6``.

@@ -60,7 +60,7 @@ SUFFIX = ".journal"
 #: Bytes of a journal's first mapping; each growth doubles it, by at most :data:`_STEP`.
 _FIRST, _STEP = 64 * 1024, 16 * 1024 * 1024
 #: The zeros a stretch is written with, at most this many bytes to a call.
-_ZEROS = bytes(1024 * 1024)
+_ZEROS = bytes(_FIRST)
 HOST = socket.gethostname()
 #: JSON's quoting of a text, without the encoder around it.
 _quoted = json.encoder.encode_basestring

@@ -30,7 +30,7 @@ from typing import Any
 from entrepot.provenance.events import Event, Kind, Outcome
 from entrepot.provenance.journal import COLUMNS, Row
 
-__all__ = ["folded", "step_of", "step_text", "tally", "unfolded"]
+__all__ = ["folded", "step_of", "step_parts", "step_text", "tally", "unfolded"]
 
 _CLAIMED_AT = COLUMNS.index("claimed_at")
 _DETAILS, _ATTEMPT = COLUMNS.index("details"), COLUMNS.index("attempt")
@@ -41,9 +41,15 @@ _CLAIMED = Kind.CLAIMED.value
 
 def step_text(kind: str, at: float, details: str, attempt: int | None) -> str:
     """The ``then_step`` text of a step of ``kind`` taken at ``at`` (``details``: JSON text)."""
-    # Written by hand, once per shipped file: the encoder's own call costs more.
+    head, tail = step_parts(kind, details, attempt)
+    return f"{head}{float(at)!r}{tail}"
+
+
+def step_parts(kind: str, details: str, attempt: int | None) -> tuple[str, str]:
+    """What comes before and after the time in a :func:`step_text`: written by hand, once
+    per shipped file (the encoder's own call costs more), or once per run's template."""
     number = "null" if attempt is None else int(attempt)
-    return f"[{_quoted(kind)},{float(at)!r},{_quoted(details)},{number}]"
+    return f"[{_quoted(kind)},", f",{_quoted(details)},{number}]"
 
 
 def folded(delivery: Row, step: Row | str) -> Row:
