@@ -138,13 +138,17 @@ class Shipper(Route):
             with claim.open() as src:
                 st = os.fstat(src.fileno())
                 remote = self.remote_name(name, st.st_mtime)
-                local = self.trail.claimed(name, src, st.st_size)
-                info = target.upload(
-                    descriptor_path(src),
-                    remote,
-                    conflict=self.options.conflict,
-                    verify=self.options.verify,
-                )
+                local = self.trail.claimed(name, st.st_size)
+                try:
+                    info = target.upload(
+                        descriptor_path(src),
+                        remote,
+                        conflict=self.options.conflict,
+                        verify=self.options.verify,
+                        tap=None if local is None else local.tap,
+                    )
+                finally:
+                    local = self.trail.summed(local, src)
             if self.options.protocol == "marker":
                 target.upload_bytes(b"", remote + self.options.marker_suffix)
         except BaseException as exc:

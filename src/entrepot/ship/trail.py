@@ -20,9 +20,11 @@ cut short by a crash leaves no trace of its claim — the file goes back to
 The content checksum (SHA-256) of a file is read from the ``received``
 event of the file in this spool when Entrepôt received it (a spool's
 publish, ``entrepot spool put``, a fetch as it downloaded, an archive as it
-was written or compressed computed it as the bytes went by); only files
-that another program put into ``new/``, or hard links (no byte passed), are
-read once more for it, at their claim.
+was written or compressed computed it as the bytes went by); for files
+that another program put into ``new/``, or hard links (no byte passed), it
+is taken from the reads of their upload (:class:`~entrepot.targets.tap.Tap`),
+and read once more only where the kernel moved the bytes itself (plain FTP)
+or the upload did not read them all in order.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from entrepot.provenance.journal import HOST, OUTCOME_TEXT, Row, event_row
 from entrepot.redact import mask_secrets
 from entrepot.spool import Claim
 from entrepot.targets import RemoteInfo
+from entrepot.targets.tap import Tap
 
 if TYPE_CHECKING:
     from entrepot.provenance import Recorder
@@ -85,6 +88,8 @@ class Claimed(NamedTuple):
     #: In microseconds since the epoch (:func:`~entrepot.provenance.deliveries.now`).
     at: int
     attempt: int
+    #: Hashes the file as its upload reads it, when its checksum is not known yet.
+    tap: Tap | None = None
 
 
 class Trail:
@@ -123,19 +128,31 @@ class Trail:
         # Read without the lock: a dict's get is atomic, and entries are replaced whole.
         return self._known.get(name) or _NOTHING_KNOWN
 
-    def claimed(self, name: str, src: IO[bytes], size: int | None = None) -> Claimed | None:
-        """Note the claim of ``name`` read through ``src`` (``size`` bytes, if the caller
-        knows): its time, size, checksum and try.
+    def claimed(self, name: str, size: int) -> Claimed | None:
+        """Note the claim of ``name`` (``size`` bytes): its time, size, try and checksum —
+        known from its receipt, else taken by the claim's :attr:`~Claimed.tap` from
+        the upload's reads (then completed by :meth:`summed`).
 
         Recorded by :meth:`delivered` or :meth:`failed`, with the outcome.
         """
         if self.recorder is None:
             return None
-        if size is None:
-            size = os.fstat(src.fileno()).st_size
         known = self._history(name)
-        checksum = known.checksum or sha256_of(src, size)
-        return Claimed(size, checksum, now(), known.failures + 1)
+        tap = None if known.checksum else Tap(size)
+        return Claimed(size, known.checksum, now(), known.failures + 1, tap)
+
+    def summed(self, claimed: Claimed | None, src: IO[bytes]) -> Claimed | None:
+        """``claimed`` with its checksum: the tap's, or else ``src`` read for it (its
+        first ``size`` bytes); None if even that fails (the upload's error is told)."""
+        if claimed is None or claimed.tap is None:
+            return claimed
+        checksum = claimed.tap.checksum()
+        if checksum is None:
+            try:
+                checksum = sha256_of(src, claimed.size)
+            except (OSError, ValueError):
+                checksum = None
+        return claimed._replace(checksum=checksum, tap=None)
 
     def _claim_row(self, name: str, claimed: Claimed) -> Row:
         assert self.recorder is not None

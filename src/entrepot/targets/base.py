@@ -39,6 +39,7 @@ from entrepot.logs import log_event
 from entrepot.targets.connection import Connection
 from entrepot.targets.info import PARTIAL_SUFFIX, RemoteInfo, is_partial, listable, split_name
 from entrepot.targets.publish import Conflict, Verify, publish
+from entrepot.targets.tap import Tap
 from entrepot.targets.transfer import Hasher, Progress
 
 logger = logging.getLogger(__name__)
@@ -110,12 +111,17 @@ class Target(Connection, ABC):
         conflict: Conflict = "replace",
         verify: Verify = True,
         progress: Progress | None = None,
+        tap: Tap | None = None,
     ) -> RemoteInfo:
-        """Publish the local file under ``name``; return what was written (or kept)."""
+        """Publish the local file under ``name``; return what was written (or kept).
+
+        ``tap``: hashes the file as the upload reads it (:mod:`.tap`).
+        """
         path = "/".join(split_name(name))
         with open(local, "rb") as src:
             size = os.fstat(src.fileno()).st_size
-            return publish(self, src, size, path, conflict, verify, progress)
+            stream = src if tap is None else tap.wrap(src)
+            return publish(self, stream, size, path, conflict, verify, progress)
 
     def upload_bytes(
         self, data: bytes, name: str, *, conflict: Conflict = "replace", verify: Verify = True

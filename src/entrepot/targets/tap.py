@@ -1,0 +1,129 @@
+"""A file's SHA-256 taken from the reads of its upload: the bytes are read once, not twice.
+
+Provenance records each shipped file's checksum.  Read again just for it,
+a small file costs a second system call and a second pass under the
+interpreter's lock per file — as much as the rest of its record.  A
+:class:`Tap` is handed to :meth:`~entrepot.targets.base.Target.upload`,
+which reads the file through :meth:`Tap.wrap`: every byte the backend
+reads in order from the start is hashed as it passes.
+
+The digest stands only if it covers the whole file read in order.  A
+backend that goes back to the start (to compute its own checksum, to
+verify, or to try again) starts the digest again, keeping the last one
+that read the whole file; any other jump, or bytes moved by the
+kernel without passing through Python (``sendfile`` over a plain FTP
+socket), leaves it incomplete, and :meth:`Tap.checksum` says so (None): the
+caller reads the file itself then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import IO, Any, cast
+
+__all__ = ["Tap"]
+
+# hashlib lets other threads run while it hashes more than 2 KiB; for a small
+# block the handover costs more than the hash, so it is fed in pieces below that.
+_UNLOCKED = 2047
+_SMALL = 64 * 1024
+
+
+class Tap:
+    """The SHA-256 of ``size`` bytes, fed by the reads of the stream :meth:`wrap` returns."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._digest = hashlib.sha256()
+        self._start = 0
+        self._at = 0
+        #: False once the reads left the order (until they start again).
+        self._whole = True
+        #: The digest of an earlier pass that read the whole file.
+        self._complete: Any = None
+
+    def wrap(self, src: IO[bytes]) -> IO[bytes]:
+        """``src`` as read from its current position, every read hashed."""
+        self._start = self._at = src.tell()
+        return cast(IO[bytes], _Tapped(src, self))
+
+    def checksum(self) -> str | None:
+        """``"sha256:<hex>"`` if exactly the ``size`` bytes were read, in order; else None."""
+        digest = self._digest if self._read_whole() else self._complete
+        return None if digest is None else "sha256:" + digest.hexdigest()
+
+    def _read_whole(self) -> bool:
+        return self._whole and self._at - self._start == self.size
+
+    def _fed(self, data: bytes | memoryview) -> None:
+        if not data:
+            return
+        if len(data) <= _SMALL:
+            view = memoryview(data)
+            for offset in range(0, len(view), _UNLOCKED):
+                self._digest.update(view[offset : offset + _UNLOCKED])
+        else:
+            self._digest.update(data)
+        self._at += len(data)
+
+    def _moved(self, position: int) -> None:
+        if position == self._start:
+            if self._read_whole():  # a pass that read it all (a verification reads it again)
+                self._complete = self._digest
+            self._digest, self._at, self._whole = hashlib.sha256(), position, True
+        elif position != self._at:
+            self._whole = False
+
+
+class _Tapped(io.BufferedIOBase):
+    """A readable stream over another, telling its :class:`Tap` what is read and where."""
+
+    def __init__(self, src: IO[bytes], tap: Tap) -> None:
+        super().__init__()
+        self._src = src
+        self._tap = tap
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = self._src.read(-1 if size is None else size)
+        self._tap._fed(data)
+        return data
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        readinto = getattr(self._src, "readinto", None)
+        if readinto is None:  # a stream without it: read, then copy
+            data = self.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+        count = int(readinto(buffer) or 0)
+        self._tap._fed(memoryview(buffer)[:count])
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        position = self._src.seek(offset, whence)
+        self._tap._moved(position)
+        return position
+
+    def tell(self) -> int:
+        return self._src.tell()
+
+    def fileno(self) -> int:
+        # Whoever reads through the descriptor reads past the tap: the count shows it.
+        return self._src.fileno()
+
+    @property
+    def name(self) -> Any:
+        return getattr(self._src, "name", None)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._src.seekable()
+
+    def close(self) -> None:
+        # The stream it reads belongs to the caller, who closes it.
+        super().close()

@@ -1,0 +1,81 @@
+"""A shipped file's checksum comes from the reads of its upload, on every real server.
+
+Files that another program put into ``new/`` have no receipt: their
+checksum is taken as the upload reads them (:mod:`entrepot.targets.tap`) —
+read once, not twice — except over plain FTP, where the kernel sends the
+file (``sendfile``) and the trail reads it for the checksum.  Either way the
+trace's checksum is that of the bytes on the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from entrepot.jobs import Ledger, Runner
+from entrepot.provenance import Kind, find
+from entrepot.provenance.reader import by_file
+from entrepot.ship import ShipJob, trail
+from entrepot.spool import Spool
+
+pytestmark = pytest.mark.server
+
+#: Server fixture, and the files the trail reads again for their checksum (of 3).
+SERVERS = [("ftp_server", 3), ("ftps_server", 0), ("sftp_server", 0), ("s3_server", 0)]
+
+
+def _ship(url: str, options: dict[str, Any], tmp_path: Path, monkeypatch: Any) -> Any:
+    spool = Spool(tmp_path / "outbox").prepare()
+    contents = {f"part-{n}.bin": os.urandom(n * 70_000 + 17) for n in range(3)}
+    for name, data in contents.items():  # put there by another program: no receipt
+        (spool.root / "new" / name).write_bytes(data)
+    read_again: list[object] = []
+    real = trail.sha256_of
+
+    def counted(src: Any, size: int | None = None) -> str:
+        read_again.append(src)
+        return real(src, size)
+
+    monkeypatch.setattr(trail, "sha256_of", counted)
+    with Ledger.open(tmp_path / "state") as ledger:
+        result = Runner(ledger).run(ShipJob(spool.root, url, target_options=options))
+        assert result.ok, result.error
+        journeys = by_file(find(ledger.engine, "part-*"))
+    return contents, journeys, len(read_again)
+
+
+@pytest.mark.parametrize(("fixture", "reads"), SERVERS)
+def test_the_checksum_is_the_servers_bytes_read_once_where_python_reads_them(
+    fixture: str, reads: int, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: Any
+) -> None:
+    server = request.getfixturevalue(fixture)
+    contents, journeys, read_again = _ship(server.url, server.options, tmp_path, monkeypatch)
+    assert read_again == reads
+    assert len(journeys) == len(contents)
+    with server.open() as target:
+        for (_, name), journey in journeys.items():
+            (claimed,) = (e for e in journey if e.kind is Kind.CLAIMED)
+            (delivered,) = (e for e in journey if e.kind is Kind.DELIVERED)
+            copy = tmp_path / f"copy-{name}"
+            target.download(name, copy)
+            expected = "sha256:" + hashlib.sha256(copy.read_bytes()).hexdigest()
+            assert copy.read_bytes() == contents[name]
+            assert claimed.checksum == delivered.checksum == expected
+
+
+def test_a_local_folder_s_copies_are_hashed_as_they_are_written(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    contents, journeys, read_again = _ship(drop.as_uri(), {}, tmp_path, monkeypatch)
+    assert read_again == 0
+    for (_, name), journey in journeys.items():
+        (delivered,) = (e for e in journey if e.kind is Kind.DELIVERED)
+        on_disk = (drop / name).read_bytes()
+        assert on_disk == contents[name]
+        assert delivered.checksum == "sha256:" + hashlib.sha256(on_disk).hexdigest()

@@ -1,0 +1,136 @@
+"""The checksum an upload's own reads give (:mod:`entrepot.targets.tap`)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import threading
+from pathlib import Path
+
+from entrepot.targets import open_target
+from entrepot.targets.tap import Tap
+from entrepot.targets.transfer import copy_stream, send_stream
+
+DATA = os.urandom(3 * 65536 + 123)  # past the size hashed in small pieces
+SUM = "sha256:" + hashlib.sha256(DATA).hexdigest()
+
+
+def _file(tmp_path: Path, data: bytes = DATA) -> Path:
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    return path
+
+
+def test_reads_in_order_give_the_checksum_of_the_whole_file(tmp_path: Path) -> None:
+    for block in (1, 1000, 2047, 2048, 4096, 65536, 1 << 20):
+        tap = Tap(len(DATA))
+        with open(_file(tmp_path), "rb") as src:
+            copied = copy_stream(tap.wrap(src).read, lambda _: None, blocksize=block)
+        assert copied == len(DATA)
+        assert tap.checksum() == SUM, block
+
+
+def test_readinto_and_read_to_the_end_are_hashed_too(tmp_path: Path) -> None:
+    tap = Tap(len(DATA))
+    with open(_file(tmp_path), "rb") as src:
+        stream = tap.wrap(src)
+        buffer = bytearray(5000)
+        assert stream.readinto(buffer) == 5000
+        assert stream.read() == DATA[5000:]
+    assert tap.checksum() == SUM
+
+
+def test_a_file_read_again_from_its_start_is_hashed_once(tmp_path: Path) -> None:
+    tap = Tap(len(DATA))
+    with open(_file(tmp_path), "rb") as src:
+        stream = tap.wrap(src)
+        stream.read(70000)  # a backend's own checksum, or a first try cut short
+        stream.seek(0)
+        assert stream.read() == DATA
+    assert tap.checksum() == SUM
+
+
+def test_a_partial_read_gives_no_checksum(tmp_path: Path) -> None:
+    tap = Tap(len(DATA))
+    with open(_file(tmp_path), "rb") as src:
+        tap.wrap(src).read(len(DATA) - 1)
+    assert tap.checksum() is None
+
+
+def test_a_read_that_skipped_bytes_gives_no_checksum_until_read_again_from_the_start(
+    tmp_path: Path,
+) -> None:
+    tap = Tap(len(DATA))
+    with open(_file(tmp_path), "rb") as src:
+        stream = tap.wrap(src)
+        stream.read(100)
+        stream.seek(200)
+        stream.read()
+        assert tap.checksum() is None
+        stream.seek(0, io.SEEK_SET)
+        stream.read()
+    assert tap.checksum() == SUM
+
+
+def test_a_file_longer_than_told_gives_no_checksum(tmp_path: Path) -> None:
+    tap = Tap(len(DATA) - 10)  # grew after its size was taken
+    with open(_file(tmp_path), "rb") as src:
+        tap.wrap(src).read()
+    assert tap.checksum() is None
+
+
+def test_bytes_the_kernel_sends_past_python_give_no_checksum(tmp_path: Path) -> None:
+    """``sendfile`` (plain FTP): nothing passes through the tap, and it says so."""
+    left, right = socket.socketpair()
+    received = bytearray()
+
+    def drain() -> None:
+        while chunk := right.recv(65536):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    tap = Tap(len(DATA))
+    try:
+        with open(_file(tmp_path), "rb") as src:
+            sent = send_stream(left, tap.wrap(src), size=len(DATA), blocksize=65536,
+                               progress=lambda _: None)  # fmt: skip
+    finally:
+        left.close()
+        reader.join()
+        right.close()
+    assert sent == len(DATA) and bytes(received) == DATA
+    assert tap.checksum() is None
+
+
+def test_an_upload_to_a_folder_hashes_what_it_writes(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    tap = Tap(len(DATA))
+    with open_target(drop.as_uri()) as target:
+        info = target.upload(_file(tmp_path), "out.bin", tap=tap)
+    assert info.size == len(DATA) and (drop / "out.bin").read_bytes() == DATA
+    assert tap.checksum() == SUM
+
+
+def test_an_empty_file_has_the_checksum_of_nothing(tmp_path: Path) -> None:
+    tap = Tap(0)
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    with open_target(drop.as_uri()) as target:
+        target.upload(_file(tmp_path, b""), "empty.bin", tap=tap)
+    assert tap.checksum() == "sha256:" + hashlib.sha256(b"").hexdigest()
+
+
+def test_a_whole_pass_counts_even_if_a_later_one_stops_short(tmp_path: Path) -> None:
+    """An upload, then its verification: back to the start, read again (or not at all)."""
+    tap = Tap(len(DATA))
+    with open(_file(tmp_path), "rb") as src:
+        stream = tap.wrap(src)
+        stream.read()
+        stream.seek(0)
+        stream.read(10)
+        stream.seek(0)
+    assert tap.checksum() == SUM
