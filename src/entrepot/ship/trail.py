@@ -152,7 +152,7 @@ class Trail:
                 checksum = sha256_of(src, claimed.size)
             except (OSError, ValueError):
                 checksum = None
-        return claimed._replace(checksum=checksum, tap=None)
+        return Claimed(claimed.size, checksum, claimed.at, claimed.attempt)
 
     def _claim_row(self, name: str, claimed: Claimed) -> Row:
         assert self.recorder is not None

@@ -76,11 +76,18 @@ class Tap:
             self._whole = False
 
 
-class _Tapped(io.BufferedIOBase):
-    """A readable stream over another, telling its :class:`Tap` what is read and where."""
+class _Tapped:
+    """A readable stream over another, telling its :class:`Tap` what is read and where.
+
+    Made once per file shipped, so a plain object (an :class:`io.IOBase` costs
+    ten times as much to make): what it does not define is the stream's own —
+    a read through one of those passes the tap by, and :meth:`Tap.checksum`
+    says so.
+    """
+
+    __slots__ = ("_src", "_tap")
 
     def __init__(self, src: IO[bytes], tap: Tap) -> None:
-        super().__init__()
         self._src = src
         self._tap = tap
 
@@ -89,8 +96,7 @@ class _Tapped(io.BufferedIOBase):
         self._tap._fed(data)
         return data
 
-    def read1(self, size: int = -1) -> bytes:
-        return self.read(size)
+    read1 = read
 
     def readinto(self, buffer: Any) -> int:
         readinto = getattr(self._src, "readinto", None)
@@ -107,23 +113,16 @@ class _Tapped(io.BufferedIOBase):
         self._tap._moved(position)
         return position
 
-    def tell(self) -> int:
-        return self._src.tell()
-
-    def fileno(self) -> int:
-        # Whoever reads through the descriptor reads past the tap: the count shows it.
-        return self._src.fileno()
-
-    @property
-    def name(self) -> Any:
-        return getattr(self._src, "name", None)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return self._src.seekable()
+    def __getattr__(self, name: str) -> Any:
+        # tell, fileno, name, seekable…: the stream's.  Whoever reads through its
+        # descriptor (sendfile) reads past the tap: the count shows it.
+        return getattr(self._src, name)
 
     def close(self) -> None:
-        # The stream it reads belongs to the caller, who closes it.
-        super().close()
+        """Nothing: the stream it reads belongs to the caller, who closes it."""
+
+    def __enter__(self) -> _Tapped:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
