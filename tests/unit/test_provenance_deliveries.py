@@ -20,7 +20,8 @@ from entrepot.provenance.journal import (
     event_row,
     read_journal,
 )
-from entrepot.provenance.steps import folded, step_of, step_text, tally
+from entrepot.provenance.steps import step_of, step_text, tally
+from tests.unit.journals import folded
 
 
 @pytest.fixture

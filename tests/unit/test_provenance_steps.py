@@ -11,11 +11,12 @@ import sqlalchemy as sa
 
 from entrepot.db import make_engine, schema_version, write_transaction
 from entrepot.provenance import Kind, Recorder, find, recover_journals
-from entrepot.provenance.journal import JOURNAL_DIR, Then, details_text, event_row
+from entrepot.provenance.deliveries import Delivery, Template
+from entrepot.provenance.journal import HOST, JOURNAL_DIR, details_text, event_row
 from entrepot.provenance.schema import MIGRATIONS, ensure_tables, hourly_table
-from entrepot.provenance.steps import folded, step_of, step_text, tally
+from entrepot.provenance.steps import step_of, step_text, tally
 from entrepot.ship import trail
-from tests.unit.journals import die
+from tests.unit.journals import die, folded
 
 PLACE = "/srv/out"
 HOUR = 480_000
@@ -42,9 +43,20 @@ def _moved(name: str, at: float) -> tuple[object, ...]:
     )
 
 
-def _then(tmp_path: Path, name: str) -> Then:
-    cur, claimed = tmp_path / "cur" / name, tmp_path / "claimed" / name
-    return Then("moved", '{"to":"cur"}', [str(cur)], [str(claimed)])
+def _template(place: str = PLACE, attempt: int = 3) -> Template:
+    return Template(
+        "delivered", "ok", place, "ftp://partner/in", "job-1", HOST, "moved", '{"to":"cur"}',
+        "cur", attempt,
+    )  # fmt: skip
+
+
+def _shipped(name: str, at: float, place: str = PLACE, size: int = 40) -> Delivery:
+    """A file's delivery at ``at`` (seconds), claimed two seconds before."""
+    micros = round(at * 1_000_000)
+    return Delivery(
+        name, size, "sha256:ab", micros - 2_000_000, micros, 1,
+        details_text({"remote_name": name}), f"{place}/claimed/{name}",
+    )  # fmt: skip
 
 
 def test_one_row_reads_as_the_claim_the_delivery_and_the_move(
@@ -52,8 +64,8 @@ def test_one_row_reads_as_the_claim_the_delivery_and_the_move(
 ) -> None:
     at = HOUR * 3600 + 100.0
     with Recorder(engine, state_dir=tmp_path / "state") as recorder:
-        ticket = recorder.add([_delivery("a.csv", at)], _then(tmp_path, "a.csv"), held=True)
-        recorder.settle(_moved("a.csv", at + 1), ticket=ticket)
+        ticket = recorder.deliver(_template(), _shipped("a.csv", at))
+        recorder.settle(round((at + 1) * 1_000_000), ticket=ticket)
     claimed, delivered, moved = find(engine, "a.csv")
     assert [claimed.kind, delivered.kind, moved.kind] == [
         Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED,
@@ -81,7 +93,7 @@ def test_a_failed_move_leaves_the_delivery_with_its_claim_only(
     engine: sa.Engine, tmp_path: Path
 ) -> None:
     with Recorder(engine, state_dir=tmp_path / "state") as recorder:
-        ticket = recorder.add([_delivery("a.csv", 500.0)], _then(tmp_path, "a.csv"), held=True)
+        ticket = recorder.deliver(_template(), _shipped("a.csv", 500.0))
         recorder.settle(None, ticket=ticket)
     assert [e.kind for e in find(engine, "a.csv")] == [Kind.CLAIMED, Kind.DELIVERED]
 
@@ -95,9 +107,10 @@ def test_a_delivery_settled_before_an_earlier_one_is_recovered_once(
         (tmp_path / area).mkdir()
     (tmp_path / "claimed" / "a.csv").write_bytes(b"a")
     recorder = Recorder(engine, state_dir=tmp_path / "state", batch=1)
-    held_a = recorder.add([_delivery("a.csv", 700.0)], _then(tmp_path, "a.csv"), held=True)
-    held_b = recorder.add([_delivery("b.csv", 701.0)], _then(tmp_path, "b.csv"), held=True)
-    recorder.settle(_moved("b.csv", 702.0), ticket=held_b)
+    template = _template(str(tmp_path))
+    held_a = recorder.deliver(template, _shipped("a.csv", 700.0, str(tmp_path)))
+    held_b = recorder.deliver(template, _shipped("b.csv", 701.0, str(tmp_path)))
+    recorder.settle(702_000_000, ticket=held_b)
     recorder.flush()
     assert [e.kind for e in find(engine, "b.csv")] == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
     assert held_a != held_b and find(engine, "a.csv") == []
@@ -127,28 +140,10 @@ def test_a_version_4_ledger_gets_the_columns_and_keeps_its_rows(tmp_path: Path) 
     assert schema_version(engine, "provenance") == MIGRATIONS[-1].version == 5
     assert [e.kind for e in find(engine, "old.csv")] == [Kind.RECEIVED]
     with Recorder(engine) as recorder:
-        ticket = recorder.add([_delivery("new.csv", 9.0)], held=True)
+        ticket = recorder.deliver(_template(), _shipped("new.csv", 9.0))
         recorder.settle(None, ticket=ticket)
     assert [e.kind for e in find(engine, "new.csv")] == [Kind.CLAIMED, Kind.DELIVERED]
     engine.dispose()
-
-
-def test_a_row_held_without_a_journal_line_never_marks_the_journal_recovered(
-    engine: sa.Engine, tmp_path: Path
-) -> None:
-    from entrepot.provenance.schema import journals_table
-
-    recorder = Recorder(engine, state_dir=tmp_path / "state", batch=1)
-    ticket = recorder.add([_delivery("a.csv", 10.0)], held=True, journaled=False)
-    recorder.record(Kind.RECEIVED, PLACE, "b.csv")  # a full batch, committed with a held
-    recorder.flush()
-    with engine.connect() as conn:
-        (covered,) = conn.execute(sa.select(journals_table.c.seq)).scalars()
-    assert covered == 1  # b's line: not -1, which would say "all recovered"
-    recorder.settle(None, ticket=ticket)
-    recorder.close()
-    names = sorted(e.name for e in find(engine, "*.csv") if e.kind is not Kind.CLAIMED)
-    assert names == ["a.csv", "b.csv"]
 
 
 def test_a_step_text_reads_back_without_and_with_the_json_decoder() -> None:

@@ -49,7 +49,7 @@ from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row, Then, event_row
 from entrepot.provenance.recovery import RECOVERED, recover_journals, set_seq
 from entrepot.provenance.schema import ensure_tables
-from entrepot.provenance.steps import folded, tally
+from entrepot.provenance.steps import tally
 from entrepot.provenance.writer import Batch, BatchWriter
 
 __all__ = ["BATCH", "Recorder", "recover_journals"]
@@ -103,9 +103,9 @@ class Recorder:
         #: Events a failed write gave back, in order, before those of ``_rows``; while
         #: there are any, the writer adds its batches here (see :meth:`_write_batch`).
         self._unwritten: list[Row] = []
-        #: Rows (:meth:`add` ``held``) and deliveries (:meth:`deliver`) waiting for the
-        #: step their line announced, by ticket, with their line's number.
-        self._held: dict[int, tuple[int, list[Row] | tuple[Template, Delivery]]] = {}
+        #: Deliveries (:meth:`deliver`) waiting for the step their line announced, by
+        #: ticket, with their line's number.
+        self._held: dict[int, tuple[int, tuple[Template, Delivery]]] = {}
         self._tickets = 0
         #: A batch was committed without waiting for the disk since the last flush.
         self._relaxed = False
@@ -148,22 +148,9 @@ class Recorder:
         )  # fmt: skip
         self.add((row,), then, journaled=journaled)
 
-    def add(
-        self,
-        rows: Sequence[Row],
-        then: Then | None = None,
-        *,
-        journaled: bool = True,
-        held: bool = False,
-    ) -> int:
+    def add(self, rows: Sequence[Row], then: Then | None = None, *, journaled: bool = True) -> None:
         """Add the events ``rows`` of one file (:func:`~.journal.event_row`), in one journal
         line; ``then`` and ``journaled`` as for :meth:`record` (``then`` follows the last).
-        Return the ticket that :meth:`settle` takes.
-
-        ``held``: the rows wait for :meth:`settle` (with ``then``), which
-        keeps the step's event in the last row (:func:`~.steps.folded`).
-        Until then the batches record the journal as covered only up to the
-        line before theirs.
 
         The line is numbered under the recorder's lock and written after it
         (threads do not queue behind each other's ``write``): a batch may
@@ -173,27 +160,21 @@ class Recorder:
         """
         journal = self._journal if journaled else None
         with self._lock:
-            if then is not None or held:
+            if then is not None:
                 self._intents += 1  # settled by settle()
             seq = journal.number() if journal is not None else 0
-            self._tickets += 1
-            ticket = self._tickets
-            if held:
-                self._held[ticket] = (seq, list(rows))
-                handed = None
-            else:
-                self._rows += rows
-                handed = self._hand_over()
+            self._rows += rows
+            handed = self._hand_over()
         if journal is not None:
             journal.write(seq, rows, then)
         if handed is not None:
             handed.wait()
-        return ticket
 
     def deliver(self, template: Template, delivery: Delivery) -> int:
         """Add a delivery, held until :meth:`settle` with the ticket returned says whether
-        the step its template announces was taken: as :meth:`add` with ``held`` and
-        ``then``, written as one short journal line (:mod:`.deliveries`)."""
+        the step its template announces was taken; written as one short journal line
+        (:mod:`.deliveries`), which announces the step.  Until then the batches record
+        the journal as covered only up to the line before its own."""
         journal = self._journal
         with self._lock:
             self._intents += 1
@@ -209,7 +190,7 @@ class Recorder:
         """The last journal line whose events are all in memory or written (lock held)."""
         if self._journal is None:
             return 0
-        waiting = [seq for seq, _ in self._held.values() if seq]  # 0: held without a line
+        waiting = [seq for seq, _ in self._held.values()]
         return min(waiting) - 1 if waiting else self._journal.seq
 
     def _hand_over(self) -> BatchWriter | None:
@@ -224,37 +205,26 @@ class Recorder:
         self._writer.put(batch, self._covered())
         return self._writer
 
-    def settle(self, row: Row | str | int | None = None, *, ticket: int | None = None) -> None:
-        """A step announced with ``then`` was taken — ``row``, its event, is recorded
-        without a journal line: the announcement stands for it — or did not happen (None).
+    def settle(self, step: Row | int | None = None, *, ticket: int | None = None) -> None:
+        """A step announced was taken — ``step``, its event — or did not happen (None).
 
-        ``ticket``: the rows :meth:`add` held for this step are recorded now,
-        the last keeping ``row`` (:func:`~.steps.folded`), which may then be
-        given as its :func:`~.steps.step_text` already.  For a delivery
-        (:meth:`deliver`) ``row`` is the time the step was taken, in microseconds
-        (:func:`~.deliveries.now`).
+        ``ticket``: the delivery :meth:`deliver` held for this step, recorded
+        now, its row keeping the step (:mod:`.steps`) taken at ``step``, a
+        time in microseconds (:func:`~.deliveries.now`).  Without a ticket,
+        the step announced by :meth:`record` or :meth:`add` with ``then``:
+        its event ``step`` (if given) is recorded without a journal line —
+        the announcement stands for it.
         """
         with self._lock:
             self._intents -= 1
-            held = self._held.pop(ticket)[1] if ticket is not None else []
-            if isinstance(held, tuple):
-                self._deliveries.append((*held, row if isinstance(row, int) else None))
-                handed = self._hand_over()
-            else:
-                handed = self._settle_rows(held, row)
+            if ticket is not None:
+                held = self._held.pop(ticket)[1]
+                self._deliveries.append((*held, step if isinstance(step, int) else None))
+            elif isinstance(step, tuple):
+                self._rows.append(step)
+            handed = self._hand_over()
         if handed is not None:
             handed.wait()
-
-    def _settle_rows(self, rows: list[Row], step: Row | str | int | None) -> BatchWriter | None:
-        """Record held ``rows`` and the ``step`` (lock held): the writer to wait for, if any."""
-        if rows and isinstance(step, tuple | str):
-            rows[-1] = folded(rows[-1], step)
-        elif isinstance(step, tuple):
-            rows.append(step)
-        if not rows:
-            return None
-        self._rows += rows
-        return self._hand_over()
 
     def flush(self, *, last: bool = False) -> None:
         """Write every buffered event (after the batches given to the writing thread), in

@@ -28,12 +28,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from entrepot.provenance.events import Event, Kind, Outcome
-from entrepot.provenance.journal import COLUMNS, Row
+from entrepot.provenance.journal import COLUMNS
 
-__all__ = ["folded", "step_of", "step_parts", "step_text", "tally", "unfolded"]
+__all__ = ["step_of", "step_parts", "step_text", "tally", "unfolded"]
 
 _CLAIMED_AT = COLUMNS.index("claimed_at")
-_DETAILS, _ATTEMPT = COLUMNS.index("details"), COLUMNS.index("attempt")
 _THEN = COLUMNS.index("then_step")
 _quoted = json.encoder.encode_basestring_ascii
 _CLAIMED = Kind.CLAIMED.value
@@ -50,14 +49,6 @@ def step_parts(kind: str, details: str, attempt: int | None) -> tuple[str, str]:
     per shipped file (the encoder's own call costs more), or once per run's template."""
     number = "null" if attempt is None else int(attempt)
     return f"[{_quoted(kind)},", f",{_quoted(details)},{number}]"
-
-
-def folded(delivery: Row, step: Row | str) -> Row:
-    """``delivery``'s row keeping ``step``: the event of the step taken after it, or its
-    :func:`step_text` already."""
-    if not isinstance(step, str):
-        step = step_text(step[1], step[0], step[_DETAILS], step[_ATTEMPT])
-    return (*delivery[:_THEN], step)
 
 
 def step_of(text: str) -> tuple[str, float]:
