@@ -281,6 +281,43 @@ def test_file_histories_read_the_names_index_not_every_event_of_the_spool(
     assert "ix_entrepot_provenance_place" not in plan, plan
 
 
+def test_a_spool_without_receipts_or_failures_spares_the_run_its_look_ups(
+    engine: sa.Engine,
+) -> None:
+    from entrepot.ship.trail import Trail
+
+    statements: list[tuple[str, object]] = []
+
+    def seen(
+        _conn: object, _cursor: object, statement: str, parameters: object, *_: object
+    ) -> None:
+        if statement.startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    names = [f"f{n}.csv" for n in range(1200)]  # three chunks, were they looked up
+    with Recorder(engine) as recorder:
+        recorder.record(Kind.DELIVERED, "/out", "f1.csv", target="ftp://h/in")
+        recorder.record(Kind.RECEIVED, "/elsewhere", "f2.csv", checksum="sha256:02")
+        recorder.flush()
+        trail = Trail("/out", "ftp://h/in", recorder)
+        statements.clear()
+        trail.learn(names)
+        assert len(statements) == 1 and trail._known == {}  # one look, by place and kind
+        ((look, parameters),) = statements
+        recorder.record(Kind.FAILED, "/out", "f3.csv", outcome=Outcome.FAILED)
+        recorder.record(Kind.RECEIVED, "/out", "f4.csv", checksum="sha256:04")
+        recorder.flush()
+        statements.clear()
+        trail.learn(names)
+    assert len(statements) == 1 + 3
+    assert trail._known == {"f3.csv": (None, 1), "f4.csv": ("sha256:04", 0)}
+    with engine.connect() as conn:
+        explained = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + look, parameters)
+        plan = " ".join(str(row[-1]) for row in explained)
+    assert "USING COVERING INDEX ix_entrepot_provenance_kind" in plan, plan
+
+
 def test_a_version_1_ledger_gets_the_index_on_files(engine: sa.Engine) -> None:
     from entrepot.db import ensure_schema
     from entrepot.provenance.schema import MIGRATIONS

@@ -24,6 +24,7 @@ from entrepot.provenance.schema import ensure_tables, events_table
 from entrepot.provenance.steps import unfolded
 
 __all__ = [
+    "any_history",
     "by_file",
     "deliveries",
     "file_histories",
@@ -186,6 +187,18 @@ def file_histories(engine: Engine, place: str, names: Sequence[str]) -> dict[str
             known = found.get(name, FileHistory(None, 0))
             found[name] = FileHistory(known.checksum, known.failures + 1)
     return found
+
+
+def any_history(engine: Engine, place: str) -> bool:
+    """Whether any file of ``place`` was ever received or failed to be delivered, in one
+    look through the index by place and kind: if not, :func:`file_histories` has
+    nothing to find (a spool filled by another program, no delivery failed yet) and
+    a run spares its look-ups, one per few hundred names."""
+    t = events_table
+    kinds = (Kind.RECEIVED.value, Kind.FAILED.value)
+    query = sa.select(sa.literal(1)).where(t.c.place == place, t.c.kind.in_(kinds)).limit(1)
+    with engine.connect() as conn:
+        return conn.execute(query).first() is not None
 
 
 def histories_query(

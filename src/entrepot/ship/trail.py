@@ -112,11 +112,14 @@ class Trail:
 
     def learn(self, names: Iterable[str]) -> None:
         """Look up, in one query per few hundred names, each file's checksum at receipt
-        and its failed deliveries so far (so that a retry is numbered as one)."""
+        and its failed deliveries so far (so that a retry is numbered as one) — unless
+        no file of this spool was ever received or failed."""
         if self.recorder is None:
             return
-        from entrepot.provenance.reader import file_histories
+        from entrepot.provenance.reader import any_history, file_histories
 
+        if not any_history(self.recorder.engine, self.place):
+            return
         wanted = list(names)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
