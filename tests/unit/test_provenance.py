@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from entrepot.db import make_engine
 from entrepot.provenance import Kind, Outcome, Recorder, find, recover_journals, undelivered
-from entrepot.provenance.journal import JOURNAL_DIR, Journal
+from entrepot.provenance.journal import JOURNAL_DIR, Journal, event_row
 from entrepot.provenance.reader import by_file, file_histories, histories_query, verdict
 from entrepot.provenance.schema import ensure_tables, events_table
 
@@ -277,8 +277,61 @@ def test_file_histories_read_the_names_index_not_every_event_of_the_spool(
     with engine.connect() as conn:
         explained = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters)
         plan = " ".join(str(row[-1]) for row in explained)
-    assert "ix_entrepot_provenance_file" in plan, plan
+    # The rows of the names and the receipt before them: both through the index on names.
+    assert plan.count("ix_entrepot_provenance_names") == 2, plan
     assert "ix_entrepot_provenance_place" not in plan, plan
+    assert "TEMP B-TREE" not in plan, plan  # the newest receipt read first, not sorted
+
+
+@pytest.mark.parametrize(
+    ("name", "place"), [("a.csv", "/out"), ("rep*", "/out"), (None, "/out"), ("*", "/out")]
+)
+def test_a_name_and_a_place_read_the_names_index_a_place_alone_the_places(
+    engine: sa.Engine, name: str | None, place: str
+) -> None:
+    from entrepot.provenance.reader import narrowed
+
+    ensure_tables(engine)
+    t = events_table
+    query = narrowed(sa.select(t), name, place=place).order_by(t.c.at, t.c.id)  # as find()
+    compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        plan = " ".join(
+            str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+        )
+    expected = "names" if name not in (None, "*") else "place"
+    assert f"USING INDEX ix_entrepot_provenance_{expected} " in plan, plan
+
+
+def test_files_not_delivered_are_looked_up_by_name_not_by_every_event_of_their_place(
+    engine: sa.Engine,
+) -> None:
+    from entrepot.provenance.reader import delivered_since
+
+    ensure_tables(engine)
+    r = events_table.alias("r")
+    query = sa.select(r.c.id).where(r.c.kind == "received", ~delivered_since(r))
+    compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+    with engine.connect() as conn:
+        plan = " ".join(
+            str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}")
+        )
+    assert "SEARCH d USING INDEX ix_entrepot_provenance_names (name=? AND kind=? AND at>?)" in plan
+
+
+def test_the_last_receipt_is_the_newest_of_its_place_among_those_of_every_place(
+    engine: sa.Engine,
+) -> None:
+    received = [(10.0, "/out", "sha256:old"), (20.0, "/out", "sha256:new"),
+                (30.0, "/other", "sha256:elsewhere"), (40.0, "/other", "sha256:later")]  # fmt: skip
+    failed = [(15.0, "/out"), (25.0, "/out"), (45.0, "/other")]
+    with Recorder(engine) as recorder:
+        recorder.add([event_row(Kind.RECEIVED, place, "a.csv", checksum=checksum, at=at)
+                      for at, place, checksum in received])  # fmt: skip
+        recorder.add([event_row(Kind.FAILED, place, "a.csv", outcome=Outcome.FAILED, at=at)
+                      for at, place in failed])  # fmt: skip
+    assert file_histories(engine, "/out", ["a.csv"]) == {"a.csv": ("sha256:new", 1)}
+    assert file_histories(engine, "/other", ["a.csv"]) == {"a.csv": ("sha256:later", 1)}
 
 
 def test_a_spool_without_receipts_or_failures_spares_the_run_its_look_ups(
@@ -324,14 +377,38 @@ def test_a_version_1_ledger_gets_the_index_on_files(engine: sa.Engine) -> None:
 
     ensure_schema(engine, "provenance", MIGRATIONS[:1])
     with engine.begin() as conn:  # the indexes version 1 made
-        conn.exec_driver_sql("DROP INDEX ix_entrepot_provenance_file")
+        conn.exec_driver_sql("DROP INDEX ix_entrepot_provenance_names")
         conn.exec_driver_sql(
             "CREATE INDEX ix_entrepot_provenance_name ON entrepot_provenance (name, at)"
         )
     ensure_schema(engine, "provenance", MIGRATIONS)
     names = {index["name"] for index in sa.inspect(engine).get_indexes("entrepot_provenance")}
-    assert "ix_entrepot_provenance_file" in names
-    assert "ix_entrepot_provenance_name" not in names
+    assert "ix_entrepot_provenance_names" in names
+    assert not names & {"ix_entrepot_provenance_name", "ix_entrepot_provenance_file"}
+
+
+def test_a_version_5_ledger_s_index_on_files_loses_the_place(engine: sa.Engine) -> None:
+    from entrepot.db import ensure_schema, schema_version
+    from entrepot.provenance.schema import MIGRATIONS
+
+    ensure_schema(engine, "provenance", MIGRATIONS[:5])
+    with engine.begin() as conn:  # the index versions 2 to 5 had
+        conn.exec_driver_sql("DROP INDEX ix_entrepot_provenance_names")
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_entrepot_provenance_file ON entrepot_provenance "
+            "(name, place, kind, at)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO entrepot_provenance (at, kind, place, name, outcome, details, checksum)"
+            " VALUES (1.0, 'received', '/out', 'old.csv', 'ok', '{}', 'sha256:01')"
+        )
+    ensure_schema(engine, "provenance", MIGRATIONS)
+    assert schema_version(engine, "provenance") == 6
+    indexes = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes(
+        "entrepot_provenance")}  # fmt: skip
+    assert indexes["ix_entrepot_provenance_names"] == ["name", "kind", "at"]
+    assert "ix_entrepot_provenance_file" not in indexes
+    assert file_histories(engine, "/out", ["old.csv"]) == {"old.csv": ("sha256:01", 0)}
 
 
 def test_full_batches_are_written_while_the_run_goes_on(engine: sa.Engine, tmp_path: Path) -> None:

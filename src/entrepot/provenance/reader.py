@@ -97,15 +97,16 @@ def narrowed(
     """``query`` of the events table kept to the filters of :func:`find`; a glob
     ``pattern`` is narrowed to the names that start with its literal prefix only."""
     t = events_table
-    if pattern is not None:
-        prefix = literal_prefix(pattern)
-        if prefix == pattern:
-            query = query.where(t.c.name == pattern)
-        elif prefix:
-            # Everything that starts with the prefix sorts between it and prefix + U+10FFFF.
-            query = query.where(t.c.name >= prefix, t.c.name < prefix + "\U0010ffff")
+    prefix = "" if pattern is None else literal_prefix(pattern)
+    if prefix and prefix == pattern:
+        query = query.where(t.c.name == pattern)
+    elif prefix:
+        # Everything that starts with the prefix sorts between it and prefix + U+10FFFF.
+        query = query.where(t.c.name >= prefix, t.c.name < prefix + "\U0010ffff")
     if place is not None:
-        query = query.where(t.c.place == place)
+        # With a name, through the index on names (a few rows each), not every event of
+        # the place: the place is then compared as an expression, which no index holds.
+        query = query.where((t.c.place.concat("") if prefix else t.c.place) == place)
     if target is not None:
         query = query.where(t.c.target.contains(target, autoescape=True))
     if since is not None:
@@ -154,7 +155,9 @@ def delivered_since(received: Any) -> Any:
     d = events_table.alias("d")
     return sa.exists().where(
         d.c.name == received.c.name,
-        d.c.place == received.c.place,
+        # An expression, which no index holds: by name, kind and time (a few rows), not
+        # by place and time (every event of the spool since the receipt).
+        d.c.place.concat("") == received.c.place,
         d.c.kind.in_([str(kind) for kind in DELIVERED]),
         d.c.at >= received.c.at,
     )
@@ -206,8 +209,10 @@ def histories_query(
 ) -> tuple[str, tuple[str, ...]]:
     """The query of :func:`file_histories` and its parameters (``mark``: the driver's
     placeholder): each name's last receipt in ``place`` and the failures since, read
-    through the index on files (name, place, kind, time) — never the rest of a name's
-    history, which grows with every day a file of that name is shipped.
+    through the index on names (name, kind, time) — never the rest of a name's
+    history, which grows with every day a file of that name is shipped.  The last
+    receipt is the newest of the name's receipts whose place is ``place``: read
+    from the newest back, the first one in most cases.
 
     Written as SQL: a run asks it once per few hundred names, and the SQL
     expression layer would render its list of names parameter by parameter.
@@ -216,14 +221,17 @@ def histories_query(
     table = events_table.name
     listed = ", ".join(mark for _ in names)
     # Not ordered here: an ORDER BY on time tempts the planner into the
-    # place's index (in time order, but every event the spool ever had).
+    # place's index (in time order, but every event the spool ever had).  The
+    # place is compared as an expression for the same reason: on the place
+    # and kinds, the index by place and kind holds every receipt of the spool.
     sql = (
         f"SELECT t.name, t.kind, t.checksum, t.at, t.id FROM {table} t "  # noqa: S608 - names only
-        f"WHERE t.name IN ({listed}) AND t.place = {mark} AND t.kind IN ({mark}, {mark}) "
-        f"AND t.at >= coalesce((SELECT max(r.at) FROM {table} r WHERE r.name = t.name "
-        f"AND r.place = t.place AND r.kind = {mark}), 0.0)"
+        f"WHERE t.name IN ({listed}) AND t.kind IN ({mark}, {mark}) "
+        f"AND (t.place || '') = {mark} "
+        f"AND t.at >= coalesce((SELECT r.at FROM {table} r WHERE r.name = t.name "
+        f"AND r.kind = {mark} AND r.place = t.place ORDER BY r.at DESC LIMIT 1), 0.0)"
     )
-    return sql, (*names, place, received, failed, received)
+    return sql, (*names, received, failed, place, received)
 
 
 def by_file(events: Iterable[Event]) -> dict[tuple[str, str], list[Event]]:

@@ -6,7 +6,7 @@ hand-off killed after journaling them but before settling its note is
 finished again by recovery, which journals them again
 (:mod:`entrepot.archive.sealnote`): when journals are added to the
 database, :func:`unrecorded` keeps only the events of archives not recorded
-yet — looked up through the index on (name, place, kind), a few rows each.
+yet — looked up through the index on (name, kind, time), a few rows each.
 On PostgreSQL the look-up holds a transaction lock on the archive's id, so
 two processes adding its journals at once add its events once; each
 hand-off journals one archive, so a transaction holds one such lock.
