@@ -118,9 +118,9 @@ def crafted(size: int) -> bytes:
 
 
 def scan_seconds(path: Path) -> float:
-    """CPU seconds to read ``path`` (best of two), which must hold no record and one damage."""
+    """CPU seconds to read ``path`` (best of three), which must hold no record and one damage."""
     best = float("inf")
-    for _ in range(2):
+    for _ in range(3):
         started = time.process_time()
         with ArchiveReader(path) as reader:
             assert list(reader) == []
@@ -138,7 +138,8 @@ def test_resynchronising_after_damage_takes_linear_time(tmp_path: Path, caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="entrepot.archive"):
         ratio = scan_seconds(large) / scan_seconds(small)
-    assert ratio <= 5, f"4 MB took {ratio:.1f} times as long as 1 MB"
+    # Linear: about 4; quadratic: 16.  The margin is for a loaded machine's caches.
+    assert ratio <= 7, f"4 MB took {ratio:.1f} times as long as 1 MB"
     assert len(caplog.records) <= 4  # one damage line per read, not one per header
 
 

@@ -152,7 +152,10 @@ def kill_mid_run(fleet: Deployment, victim: str) -> tuple[set[str], set[str]]:
             break
         service.send(signal.SIGCONT)
     fleet.kill(victim)
-    # Dead, it changes nothing more: what it holds now is what it held when killed.
+    # Dead, it changes nothing more: what it holds now is what it held when killed —
+    # once PostgreSQL has carried out a commit sent just before the freeze (it reads
+    # it from the connection after the process is gone; a few milliseconds).
+    time.sleep(1)
     return open_claims(fleet, victim), running_jobs(fleet, victim)
 
 
