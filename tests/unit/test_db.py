@@ -75,6 +75,8 @@ def test_sqlite_is_tuned_by_purpose(tmp_path: Path) -> None:
         assert _pragma(data, "synchronous") == 1  # NORMAL
         assert _pragma(data, "wal_autocheckpoint") == 16384
         assert _pragma(ledger, "busy_timeout") == 30000
+        # A run's provenance commit changes more pages than SQLite's default cache holds.
+        assert _pragma(ledger, "cache_size") == _pragma(data, "cache_size") == -16384
     finally:
         ledger.dispose()
         data.dispose()
