@@ -140,7 +140,7 @@ def test_resynchronising_after_damage_takes_linear_time(tmp_path: Path, caplog):
         ratio = scan_seconds(large) / scan_seconds(small)
     # Linear: about 4; quadratic: 16.  The margin is for a loaded machine's caches.
     assert ratio <= 7, f"4 MB took {ratio:.1f} times as long as 1 MB"
-    assert len(caplog.records) <= 4  # one damage line per read, not one per header
+    assert len(caplog.records) <= 6  # one damage line per read (three each), not one per header
 
 
 def zstd_bomb(path: Path, claims: int) -> None:

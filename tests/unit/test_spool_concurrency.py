@@ -128,7 +128,9 @@ def test_one_spool_shared_by_threads_syncs_only_live_folder_descriptors(
     spool.close()
     assert bad == []
     assert len(spool.names("cur")) == 900 and spool.names("claimed") == []
-    assert _open_descriptors() == before  # nothing leaked by two threads opening one folder
+    # Nothing leaked by two threads opening one folder.  (Fewer is another test's: a
+    # thread it left behind may close a descriptor of its own meanwhile.)
+    assert _open_descriptors() <= before
 
 
 def test_concurrent_first_syncs_leak_no_descriptor(tmp_path: Path) -> None:
