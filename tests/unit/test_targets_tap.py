@@ -9,6 +9,8 @@ import socket
 import threading
 from pathlib import Path
 
+import pytest
+
 from entrepot.targets import open_target
 from entrepot.targets.tap import Tap
 from entrepot.targets.transfer import copy_stream, send_stream
@@ -134,3 +136,37 @@ def test_a_whole_pass_counts_even_if_a_later_one_stops_short(tmp_path: Path) -> 
         stream.read(10)
         stream.seek(0)
     assert tap.checksum() == SUM
+
+
+def test_a_claim_s_checksum_is_the_tap_s_else_read_except_when_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    from entrepot.provenance import Recorder
+    from entrepot.ship import trail as trails
+
+    reads: list[object] = []
+    real = trails.sha256_of
+    monkeypatch.setattr(
+        trails, "sha256_of", lambda src, size=None: reads.append(src) or real(src, size)
+    )
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}")
+    path = _file(tmp_path)
+    with Recorder(engine) as recorder, open(path, "rb") as src:
+        trail = trails.Trail("/srv/out", "file:///drop", recorder)
+        whole = trail.claimed("data.bin", len(DATA))
+        assert whole is not None and whole.tap is not None and whole.checksum is None
+        with open(path, "rb") as upload:
+            whole.tap.wrap(upload).read()
+        assert trail.summed(whole, src) == (len(DATA), SUM, whole.at, whole.attempt, None)
+        assert reads == []  # taken from the upload's reads
+        cut = trail.claimed("data.bin", len(DATA))
+        assert cut is not None and cut.tap is not None
+        with open(path, "rb") as upload:
+            cut.tap.wrap(upload).read(1000)  # a transfer cut short
+        summed = trail.summed(cut, src, read=False)  # stopped: not read
+        assert summed is not None and summed.checksum is None and reads == []
+        summed = trail.summed(cut, src)  # failed: read for it
+        assert summed is not None and summed.checksum == SUM and len(reads) == 1
+    engine.dispose()

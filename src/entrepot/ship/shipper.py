@@ -147,8 +147,11 @@ class Shipper(Route):
                         verify=self.options.verify,
                         tap=None if local is None else local.tap,
                     )
-                finally:
-                    local = self.trail.summed(local, src)
+                except BaseException as exc:
+                    # Stopped (SIGTERM): not held up by a big file read for its checksum.
+                    local = self.trail.summed(local, src, read=isinstance(exc, Exception))
+                    raise
+                local = self.trail.summed(local, src)
             if self.options.protocol == "marker":
                 target.upload_bytes(b"", remote + self.options.marker_suffix)
         except BaseException as exc:

@@ -144,13 +144,16 @@ class Trail:
         tap = None if known.checksum else Tap(size)
         return Claimed(size, known.checksum, now(), known.failures + 1, tap)
 
-    def summed(self, claimed: Claimed | None, src: IO[bytes]) -> Claimed | None:
+    def summed(
+        self, claimed: Claimed | None, src: IO[bytes], *, read: bool = True
+    ) -> Claimed | None:
         """``claimed`` with its checksum: the tap's, or else ``src`` read for it (its
-        first ``size`` bytes); None if even that fails (the upload's error is told)."""
+        first ``size`` bytes) if ``read``; None if even that fails (the upload's error
+        is told)."""
         if claimed is None or claimed.tap is None:
             return claimed
         checksum = claimed.tap.checksum()
-        if checksum is None:
+        if checksum is None and read:
             try:
                 checksum = sha256_of(src, claimed.size)
             except (OSError, ValueError):
