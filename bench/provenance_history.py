@@ -1,6 +1,7 @@
 """Provenance: what one run's commit writes as the ledger's history of the same names grows.
 
     .venv/bin/python bench/provenance_history.py [--files 2000] [--rounds 40] [--every 5]
+        [--place /srv/bench/spool]
 
 A new SQLite ledger (tuned as the ledger is: write-ahead log, ``synchronous
 = FULL``) gets, round after round, one batch of ``--files`` shipped files'
@@ -36,12 +37,13 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--every", type=int, default=5)
+    parser.add_argument("--place", default="/srv/bench/spool", help="the spool's path in the rows")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         database = Path(folder) / "ledger.sqlite3"
         engine = make_engine(f"sqlite:///{database}", purpose="ledger")
         Recorder(engine).close()  # the tables
-        place, details = "/srv/bench/spool", json.dumps({"to": "cur"})
+        place, details = args.place, json.dumps({"to": "cur"})
         template = Template(
             "delivered", "ok", place, "file:///srv/drop", "job-1", "host-1", "moved", details,
             "cur", 1,
