@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from entrepot.provenance.events import Kind
 from entrepot.provenance.journal import Row, Then
-from entrepot.provenance.steps import step_parts
+from entrepot.provenance.steps import Counts, step_parts
 
 __all__ = [
     "TEMPLATE", "Delivery", "Settled", "Template", "entry_of", "now", "rows_of", "then_of",
@@ -78,8 +78,6 @@ class Delivery(NamedTuple):
 #: A delivery whose announced step was settled: taken at a time (microseconds), or not
 #: taken (None).
 Settled = tuple[Template, Delivery, int | None]
-#: Events counted by hour and kind: ``[files, bytes]`` (:func:`~.steps.tally`).
-Counts = dict[tuple[int, str], list[int]]
 _HOUR = 3600 * 1_000_000
 
 

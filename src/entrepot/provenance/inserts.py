@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from entrepot.provenance.journal import COLUMNS, Row
 from entrepot.provenance.schema import add_to_hours, events_table
+from entrepot.provenance.steps import Counts
 
 __all__ = ["insert_rows"]
 
@@ -25,9 +26,7 @@ __all__ = ["insert_rows"]
 _PER_INSERT = 80
 
 
-def insert_rows(
-    conn: Connection, rows: Sequence[Row], counts: dict[tuple[int, str], list[int]] | None = None
-) -> None:
+def insert_rows(conn: Connection, rows: Sequence[Row], counts: Counts | None = None) -> None:
     """Insert event rows (:func:`~.journal.event_row`), :data:`_PER_INSERT` to a
     statement, and count them into their hours (``counts``: counted already), in the
     caller's transaction."""

@@ -43,13 +43,13 @@ from sqlalchemy.engine import Engine
 
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
-from entrepot.provenance.deliveries import Counts, Delivery, Settled, Template, rows_of
+from entrepot.provenance.deliveries import Delivery, Settled, Template, rows_of
 from entrepot.provenance.events import Kind, Outcome
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row, Then, event_row
 from entrepot.provenance.recovery import RECOVERED, recover_journals, set_seq
 from entrepot.provenance.schema import ensure_tables
-from entrepot.provenance.steps import tally
+from entrepot.provenance.steps import Counts, tally
 from entrepot.provenance.writer import Batch, BatchWriter
 
 __all__ = ["BATCH", "Recorder", "recover_journals"]

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import Migration, ensure_schema
-from entrepot.provenance.steps import tally
+from entrepot.provenance.steps import Counts, tally
 
 __all__ = [
     "KIND_INDEX",
@@ -181,7 +181,7 @@ _ADD = (
 def add_to_hours(
     conn: Connection,
     rows: Sequence[Sequence[Any]],
-    counts: dict[tuple[int, str], list[int]] | None = None,
+    counts: Counts | None = None,
 ) -> None:
     """Count event ``rows`` (``at, kind, place, name, size, …``: :data:`~.journal.COLUMNS`)
     into their hours, each event a row stands for (:func:`~.steps.tally`) — or add

@@ -30,7 +30,7 @@ from typing import Any
 from entrepot.provenance.events import Event, Kind, Outcome
 from entrepot.provenance.journal import COLUMNS
 
-__all__ = ["step_of", "step_parts", "step_text", "tally", "unfolded"]
+__all__ = ["Counts", "step_of", "step_parts", "step_text", "tally", "unfolded"]
 
 _CLAIMED_AT = COLUMNS.index("claimed_at")
 _THEN = COLUMNS.index("then_step")
@@ -65,10 +65,14 @@ def step_of(text: str) -> tuple[str, float]:
     return kind, at
 
 
-def tally(rows: Iterable[Sequence[Any]]) -> dict[tuple[int, str], list[int]]:
+#: Events counted by hour (since the epoch) and kind: ``[files, bytes]`` each.
+Counts = dict[tuple[int, str], list[int]]
+
+
+def tally(rows: Iterable[Sequence[Any]]) -> Counts:
     """The events that ``rows`` stand for, counted by hour (since the epoch) and kind:
     ``[files, bytes]`` each; a move after a delivery counts no bytes."""
-    counts: dict[tuple[int, str], list[int]] = {}
+    counts: Counts = {}
 
     def add(at: float, kind: str, size: int) -> None:
         key = (int(at // 3600), kind)
