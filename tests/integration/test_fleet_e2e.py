@@ -115,7 +115,9 @@ def running_jobs(fleet: Deployment, instance: str) -> set[str]:
 
 
 def settled(fleet: Deployment) -> bool:
-    """Every object fetched, every order file's import done and out of the way."""
+    """Every object fetched and removed from the bucket, every order file's import done
+    and out of the way.  (A claim is done before its object is deleted: the last
+    object's claim can be done while its deletion is still on the wire.)"""
     central = fleet.root / "central"
     waiting = [central / "orders-in" / "new", central / "uploads"]
     if fetched(fleet) < len(EDGES) * FILES or any(map(has_files, waiting)):
@@ -124,7 +126,9 @@ def settled(fleet: Deployment) -> bool:
         finished = scalar(fleet.data, "SELECT count(*) FROM dc_imports WHERE stage = 'done'")
     except sa.exc.ProgrammingError:  # no import yet
         return False
-    return bool(finished == len(names("o")) and not rows(fleet.ledger, RUNNING_IMPORTS))
+    if finished != len(names("o")) or rows(fleet.ledger, RUNNING_IMPORTS):
+        return False
+    return fleet.bucket.keys() == []
 
 
 def fetched(fleet: Deployment, holder: str | None = None) -> int:
