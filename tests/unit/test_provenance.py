@@ -403,12 +403,45 @@ def test_a_version_5_ledger_s_index_on_files_loses_the_place(engine: sa.Engine) 
             " VALUES (1.0, 'received', '/out', 'old.csv', 'ok', '{}', 'sha256:01')"
         )
     ensure_schema(engine, "provenance", MIGRATIONS)
-    assert schema_version(engine, "provenance") == 6
+    assert schema_version(engine, "provenance") == 7
     indexes = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes(
         "entrepot_provenance")}  # fmt: skip
     assert indexes["ix_entrepot_provenance_names"] == ["name", "kind", "at"]
     assert "ix_entrepot_provenance_file" not in indexes
     assert file_histories(engine, "/out", ["old.csv"]) == {"old.csv": ("sha256:01", 0)}
+
+
+def test_a_version_6_ledger_gets_fresh_events_and_keeps_its_own_in_the_index_on_names(
+    engine: sa.Engine,
+) -> None:
+    from entrepot.db import ensure_schema, schema_version
+    from entrepot.provenance.schema import MIGRATIONS
+
+    ensure_schema(engine, "provenance", MIGRATIONS[:6])
+    with engine.begin() as conn:  # the table and index of version 6: no column "fresh"
+        conn.exec_driver_sql("DROP INDEX ix_entrepot_provenance_names")
+        conn.exec_driver_sql("DROP INDEX ix_entrepot_provenance_fresh")
+        conn.exec_driver_sql("ALTER TABLE entrepot_provenance DROP COLUMN fresh")
+        conn.exec_driver_sql(
+            "CREATE INDEX ix_entrepot_provenance_names ON entrepot_provenance (name, kind, at)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO entrepot_provenance (at, kind, place, name, outcome, details, checksum)"
+            " VALUES (1.0, 'received', '/out', 'old.csv', 'ok', '{}', 'sha256:01')"
+        )
+    ensure_schema(engine, "provenance", MIGRATIONS)
+    assert schema_version(engine, "provenance") == 7
+    with engine.connect() as conn:
+        listed = "SELECT name, sql FROM sqlite_master WHERE name LIKE 'ix_entrepot_provenance_%'"
+        made = {row[0]: row[1] for row in conn.exec_driver_sql(listed)}
+        old = conn.exec_driver_sql("SELECT fresh FROM entrepot_provenance").scalar_one()
+    assert made["ix_entrepot_provenance_names"].endswith("WHERE fresh IS NULL")
+    assert made["ix_entrepot_provenance_fresh"].endswith("WHERE fresh = 1")
+    assert old is None  # the events already recorded are in the index on names
+    with Recorder(engine) as recorder:
+        recorder.record(Kind.RECEIVED, "/out", "new.csv", checksum="sha256:02")
+    assert file_histories(engine, "/out", ["old.csv", "new.csv"]) == {
+        "old.csv": ("sha256:01", 0), "new.csv": ("sha256:02", 0)}  # fmt: skip
 
 
 def test_full_batches_are_written_while_the_run_goes_on(engine: sa.Engine, tmp_path: Path) -> None:

@@ -34,6 +34,19 @@ def test_reads_in_order_give_the_checksum_of_the_whole_file(tmp_path: Path) -> N
         assert tap.checksum() == SUM, block
 
 
+class _Untold(io.BytesIO):
+    """A stream that may not be asked where it is (a system call on a file)."""
+
+    def tell(self) -> int:
+        raise AssertionError("asked for its position")
+
+
+def test_a_position_given_spares_asking_the_stream_for_it() -> None:
+    tap = Tap(len(DATA))
+    assert copy_stream(tap.wrap(_Untold(DATA), 0).read, lambda _: None) == len(DATA)
+    assert tap.checksum() == SUM
+
+
 def test_readinto_and_read_to_the_end_are_hashed_too(tmp_path: Path) -> None:
     tap = Tap(len(DATA))
     with open(_file(tmp_path), "rb") as src:

@@ -56,7 +56,9 @@ def matching_names(
     The filters are those of :func:`.reader.find`; ``offset`` and ``limit``
     choose the page.  A pattern that starts with a wildcard cannot use the
     index on names: with ``recent``, only the latest ``recent`` events are
-    searched for it (a bounded read of the table's newest rows).
+    searched for it (a bounded read of the table's newest rows).  A pattern
+    with a prefix reads each index on names in order (:mod:`.folding`), up to
+    the page asked, and the two lists are merged.
     """
     ensure_tables(engine)
     t = events_table
@@ -65,17 +67,23 @@ def matching_names(
     if bounded:
         # ``name || ''`` is the name, but no index of it: the newest rows are read by id.
         name = (t.c.name + sa.literal_column("''")).label("name")
-    query = sa.select(name).distinct()
-    query = narrowed(query, pattern, place=place, target=target, since=since, until=until)
-    if literal_prefix(pattern) != pattern:
-        query = query.where(_glob(name, pattern, engine.dialect.name))
-    if bounded:
-        assert recent is not None
-        newest = sa.select(sa.func.max(t.c.id)).scalar_subquery()
-        query = query.where(t.c.id > newest - recent)
-    query = query.order_by(name).offset(offset).limit(limit)
-    with engine.connect() as conn:
-        return [row[0] for row in conn.execute(query)]
+    arms: tuple[bool | None, ...] = (False, True) if literal_prefix(pattern) else (None,)
+    found: set[str] = set()
+    for fresh in arms:
+        query = sa.select(name).distinct()
+        query = narrowed(
+            query, pattern, place=place, target=target, since=since, until=until, fresh=fresh
+        )
+        if literal_prefix(pattern) != pattern:
+            query = query.where(_glob(name, pattern, engine.dialect.name))
+        if bounded:
+            assert recent is not None
+            newest = sa.select(sa.func.max(t.c.id)).scalar_subquery()
+            query = query.where(t.c.id > newest - recent)
+        query = query.order_by(name).limit(offset + limit)
+        with engine.connect() as conn:
+            found.update(row[0] for row in conn.execute(query))
+    return sorted(found)[offset : offset + limit]
 
 
 def _glob(column: Any, pattern: str, dialect: str) -> Any:

@@ -1,5 +1,8 @@
 """Writing events into the events table: many rows to a statement.
 
+Every event arrives fresh (:mod:`.folding`): in the small index of fresh
+events, not in the large index on names.
+
 One statement of many rows, not ``executemany``: the driver binds a
 statement's values in C and steps it once, instead of handing the
 interpreter's lock over and back for each row.  While transfers ran in
@@ -41,9 +44,9 @@ def insert_rows(conn: Connection, rows: Sequence[Row], counts: Counts | None = N
 @functools.cache
 def _insert_sql(paramstyle: str, count: int) -> str:
     mark = "?" if paramstyle == "qmark" else "%s"
-    row = f"({', '.join(mark for _ in COLUMNS)})"
+    row = f"({', '.join(mark for _ in COLUMNS)}, 1)"
     return (
-        f"INSERT INTO {events_table.name} ({', '.join(COLUMNS)}) "  # noqa: S608 - names only
+        f"INSERT INTO {events_table.name} ({', '.join(COLUMNS)}, fresh) "  # noqa: S608
         f"VALUES {', '.join([row] * count)}"
     )
 

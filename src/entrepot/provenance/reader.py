@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
 from entrepot.provenance.events import DELIVERED, Event, FileHistory, Kind, Outcome
+from entrepot.provenance.folding import FOLDED_SQL, FRESH_SQL, named
 from entrepot.provenance.schema import ensure_tables, events_table
 from entrepot.provenance.steps import unfolded
 
@@ -93,16 +94,20 @@ def narrowed(
     target: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    fresh: bool | None = None,
 ) -> Select[Any]:
     """``query`` of the events table kept to the filters of :func:`find`; a glob
-    ``pattern`` is narrowed to the names that start with its literal prefix only."""
+    ``pattern`` is narrowed to the names that start with its literal prefix only,
+    through both indexes on names — or, with ``fresh``, only the fresh events' (True)
+    or the folded ones' (False) (:mod:`.folding`)."""
     t = events_table
     prefix = "" if pattern is None else literal_prefix(pattern)
     if prefix and prefix == pattern:
-        query = query.where(t.c.name == pattern)
+        query = query.where(named(t, t.c.name == pattern, fresh=fresh))
     elif prefix:
         # Everything that starts with the prefix sorts between it and prefix + U+10FFFF.
-        query = query.where(t.c.name >= prefix, t.c.name < prefix + "\U0010ffff")
+        last = prefix + "\U0010ffff"
+        query = query.where(named(t, t.c.name >= prefix, t.c.name < last, fresh=fresh))
     if place is not None:
         # With a name, through the index on names (a few rows each), not every event of
         # the place: the place is then compared as an expression, which no index holds.
@@ -153,13 +158,12 @@ def delivered_since(received: Any) -> Any:
     """The SQL test that the file of ``received`` (an alias of the events table) was
     delivered, or found identical on a target, at or after that event."""
     d = events_table.alias("d")
+    kinds = [str(kind) for kind in DELIVERED]
     return sa.exists().where(
-        d.c.name == received.c.name,
+        named(d, d.c.name == received.c.name, d.c.kind.in_(kinds), d.c.at >= received.c.at),
         # An expression, which no index holds: by name, kind and time (a few rows), not
         # by place and time (every event of the spool since the receipt).
         d.c.place.concat("") == received.c.place,
-        d.c.kind.in_([str(kind) for kind in DELIVERED]),
-        d.c.at >= received.c.at,
     )
 
 
@@ -220,18 +224,25 @@ def histories_query(
     received, failed = Kind.RECEIVED.value, Kind.FAILED.value
     table = events_table.name
     listed = ", ".join(mark for _ in names)
+    wanted = f"t.name IN ({listed}) AND t.kind IN ({mark}, {mark})"
     # Not ordered here: an ORDER BY on time tempts the planner into the
     # place's index (in time order, but every event the spool ever had).  The
     # place is compared as an expression for the same reason: on the place
     # and kinds, the index by place and kind holds every receipt of the spool.
+    # Each test on names in two arms, one per index on names (.folding); the
+    # last receipt is the later of the newest in each.
+    last = [
+        f"coalesce((SELECT r.at FROM {table} r WHERE r.name = t.name "  # noqa: S608
+        f"AND r.kind = {mark} AND r.{arm} AND r.place = t.place ORDER BY r.at DESC LIMIT 1), 0.0)"
+        for arm in (FOLDED_SQL, FRESH_SQL)
+    ]
     sql = (
         f"SELECT t.name, t.kind, t.checksum, t.at, t.id FROM {table} t "  # noqa: S608 - names only
-        f"WHERE t.name IN ({listed}) AND t.kind IN ({mark}, {mark}) "
-        f"AND (t.place || '') = {mark} "
-        f"AND t.at >= coalesce((SELECT r.at FROM {table} r WHERE r.name = t.name "
-        f"AND r.kind = {mark} AND r.place = t.place ORDER BY r.at DESC LIMIT 1), 0.0)"
+        f"WHERE (({wanted} AND t.{FOLDED_SQL}) OR ({wanted} AND t.{FRESH_SQL})) "
+        f"AND (t.place || '') = {mark} AND t.at >= {last[0]} AND t.at >= {last[1]}"
     )
-    return sql, (*names, received, failed, place, received)
+    arm = (*names, received, failed)
+    return sql, (*arm, *arm, place, received, received)
 
 
 def by_file(events: Iterable[Event]) -> dict[tuple[str, str], list[Event]]:

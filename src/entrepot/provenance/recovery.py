@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
+from entrepot.provenance.folding import named
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import SUFFIX, Entry, Row, read_journal
 from entrepot.provenance.schema import ensure_tables, events_table, journals_table
@@ -152,8 +153,8 @@ def _happened(conn: Connection, entry: Entry, entries: list[Entry]) -> bool:
     t = events_table
     recorded = conn.execute(
         sa.select(t.c.id).where(
-            t.c.name == key[2], t.c.place == key[1], t.c.kind == then.kind,
-            t.c.at >= entry.row[0],
+            named(t, t.c.name == key[2], t.c.kind == then.kind, t.c.at >= entry.row[0]),
+            t.c.place.concat("") == key[1],
         ).limit(1)
     ).first()  # fmt: skip
     if recorded is not None:

@@ -4,7 +4,8 @@
 indexes answer the questions asked of it without a scan at ten million
 rows: a file's journey and a shipper's look-up of the files it takes (by
 name, kind, then time — each file's receipts and failures without the rest
-of its history; the place is read from the rows found, a few per name), a
+of its history; the place is read from the rows found, a few per name: two
+indexes, the folded events' and the fresh ones', see :mod:`.folding`), a
 route's deliveries (by place, then time),
 retention (by time), and what one place did of one kind over a time —
 files and bytes delivered per hour, the latest failures, the files
@@ -41,6 +42,7 @@ from entrepot.db import Migration, ensure_schema
 from entrepot.provenance.steps import Counts, tally
 
 __all__ = [
+    "FRESH_INDEX",
     "KIND_INDEX",
     "MIGRATIONS",
     "NAMES_INDEX",
@@ -55,8 +57,13 @@ __all__ = [
 metadata = sa.MetaData()
 #: By place, kind and time, covering size and target: counts per hour without the table.
 KIND_INDEX = "ix_entrepot_provenance_kind"
-#: By name, kind and time: a file's journey, a shipper's look-up of the files it takes.
+#: By name, kind and time: a file's journey, a shipper's look-up of the files it takes —
+#: of the events folded into it; the fresh ones are in :data:`FRESH_INDEX` (:mod:`.folding`).
 NAMES_INDEX = "ix_entrepot_provenance_names"
+FRESH_INDEX = "ix_entrepot_provenance_fresh"
+_BY_NAME = (NAMES_INDEX, FRESH_INDEX)
+_FOLDED = sa.text("fresh IS NULL")
+_FRESH = sa.text("fresh = 1")
 _ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 events_table = sa.Table(
@@ -79,7 +86,10 @@ events_table = sa.Table(
     # A delivery's claim and the local step after it, kept in its row (see .steps).
     sa.Column("claimed_at", sa.Float),
     sa.Column("then_step", sa.Text),
-    sa.Index(NAMES_INDEX, "name", "kind", "at"),
+    # 1 while the event is in the index of fresh events, NULL once folded (.folding).
+    sa.Column("fresh", sa.SmallInteger),
+    sa.Index(NAMES_INDEX, "name", "kind", "at", sqlite_where=_FOLDED, postgresql_where=_FOLDED),
+    sa.Index(FRESH_INDEX, "name", "kind", "at", sqlite_where=_FRESH, postgresql_where=_FRESH),
     sa.Index("ix_entrepot_provenance_place", "place", "at"),
     sa.Index("ix_entrepot_provenance_at", "at"),
     sa.Index(KIND_INDEX, "place", "kind", "at", "size", "target"),
@@ -115,7 +125,9 @@ def _file_index(conn: Connection) -> None:
     # every event each name ever had, a cost growing with the ledger.
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_entrepot_provenance_name")
     for index in events_table.indexes:
-        index.create(conn, checkfirst=True)
+        # The indexes on names need the column of version 7, which makes them.
+        if index.name not in _BY_NAME:
+            index.create(conn, checkfirst=True)
 
 
 def _add_kind_index(conn: Connection) -> None:
@@ -152,9 +164,23 @@ def _narrow_names_index(conn: Connection) -> None:
     # Version 2's index on (name, place, kind, at) held each event's place, the
     # longest of its keys.  A run's rows land in it at as many places as the run
     # ships names — one page each once it is large — and every commit wrote those
-    # pages: without the place, half as many.
+    # pages: without the place, half as many.  (Made by version 7, which keeps
+    # them out of it until they are many: its index needs a column of that version.)
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_entrepot_provenance_file")
-    next(i for i in events_table.indexes if i.name == NAMES_INDEX).create(conn, checkfirst=True)
+
+
+def _fresh_events(conn: Connection) -> None:
+    # Up to version 6 every insert went into the index on names at the place of its
+    # name: a run that ships the names an earlier run shipped wrote one page of it
+    # per file.  Now events arrive in a small index of their own and are folded into
+    # the large one in bulk (.folding).  The events already there are folded.
+    present = {column["name"] for column in sa.inspect(conn).get_columns(events_table.name)}
+    if "fresh" not in present:
+        conn.exec_driver_sql(f"ALTER TABLE {events_table.name} ADD COLUMN fresh SMALLINT")
+    conn.exec_driver_sql(f"DROP INDEX IF EXISTS {NAMES_INDEX}")
+    for index in events_table.indexes:
+        if index.name in _BY_NAME:
+            index.create(conn, checkfirst=True)
 
 
 #: The provenance schema, version by version (see :func:`entrepot.db.ensure_schema`).
@@ -167,6 +193,7 @@ MIGRATIONS = (
     Migration(4, "events counted per hour and kind", _add_hours),
     Migration(5, "a delivery's claim and its next step kept in its row", _add_steps),
     Migration(6, "events indexed by name, kind and time (the place left out)", _narrow_names_index),
+    Migration(7, "fresh events indexed apart, folded into the index on names", _fresh_events),
 )
 
 # Both databases take the same upsert (SQLite since 3.24).

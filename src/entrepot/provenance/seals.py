@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from entrepot.provenance.folding import named
 from entrepot.provenance.journal import COLUMNS, Row
 from entrepot.provenance.schema import events_table
 
@@ -60,7 +61,9 @@ def unrecorded(conn: Connection, rows: Sequence[Row]) -> list[Row]:
             key = zlib.crc32(f"entrepot_archive:{archive}".encode()) & 0x7FFFFFFF
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         recorded = conn.execute(
-            sa.select(t.c.details).where(t.c.name == name, t.c.place == place, t.c.kind == kind)
+            sa.select(t.c.details).where(
+                named(t, t.c.name == name, t.c.kind == kind), t.c.place.concat("") == place
+            )
         ).scalars()
         if all(archive_of(kind, details) != archive for details in recorded):
             kept.append(row)

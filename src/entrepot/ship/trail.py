@@ -51,8 +51,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Claimed", "Trail", "sha256_of"]
 
-#: Names per query when the known checksums are looked up.
-_CHUNK = 500
+#: Names per query when the known checksums are looked up (each twice in it: under
+#: SQLite's oldest limit of 999 values).
+_CHUNK = 400
 #: Bytes read at a time when a file is hashed.
 _READ = 1024 * 1024
 #: Delivery templates a trail keeps (a few per run).

@@ -120,7 +120,7 @@ class Target(Connection, ABC):
         path = "/".join(split_name(name))
         with open(local, "rb") as src:
             size = os.fstat(src.fileno()).st_size
-            stream = src if tap is None else tap.wrap(src)
+            stream = src if tap is None else tap.wrap(src, 0)  # just opened
             return publish(self, stream, size, path, conflict, verify, progress)
 
     def upload_bytes(

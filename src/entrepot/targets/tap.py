@@ -43,9 +43,10 @@ class Tap:
         #: The digest of an earlier pass that read the whole file.
         self._complete: Any = None
 
-    def wrap(self, src: IO[bytes]) -> IO[bytes]:
-        """``src`` as read from its current position, every read hashed."""
-        self._start = self._at = src.tell()
+    def wrap(self, src: IO[bytes], position: int | None = None) -> IO[bytes]:
+        """``src`` as read from its current position, every read hashed; ``position``:
+        that position, when the caller knows it (asking the stream is a system call)."""
+        self._start = self._at = src.tell() if position is None else position
         return cast(IO[bytes], _Tapped(src, self))
 
     def checksum(self) -> str | None:

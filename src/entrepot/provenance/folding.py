@@ -1,0 +1,78 @@
+"""Fresh events: indexed apart by name, then folded into the index on names in bulk.
+
+A file's events are found by name through an index on (name, kind, time).
+One index for every event would take each new event at the place of its
+name: a run that ships 2,000 names shipped before writes 2,000 pages of it
+(one per file, 8 MB with SQLite's pages of 4 KiB) into the database's log,
+and then into the database, on every run — the index is as wide as the
+history of names, the run's events land all over it.
+
+So an event arrives *fresh* (its ``fresh`` column 1): it goes into a small
+index of its own, :data:`~.schema.FRESH_INDEX` (partial: only fresh events),
+which holds the last few runs' events and stays a few hundred pages.  Once
+:data:`FOLD_AT` events are fresh, the run that commits last folds them into
+the index on names, :data:`~.schema.NAMES_INDEX` (partial: only folded
+events) — one statement, in the same transaction as its own events: each
+page of the large index is written once for all the runs since the last
+fold, not once per run.
+
+Every look-up by name asks both indexes: :func:`named` writes a test on
+names as two arms, one per index (``fresh IS NULL`` / ``fresh = 1``, written
+as literals so that the planner can prove each arm's index applies), which
+SQLite and PostgreSQL answer with one search in each.  A row's events are
+the same whether fresh or folded; folding changes no event.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from entrepot.provenance.schema import events_table
+
+__all__ = ["FOLDED_SQL", "FOLD_AT", "FRESH_SQL", "fold", "fold_if_due", "fresh_count", "named"]
+
+#: Fresh events at which a durable commit folds them into the index on names: a
+#: few runs of a few thousand files.  Their index then holds 20,000 entries, some
+#: 200 pages, which is what a run's events land on.
+FOLD_AT = 20_000
+#: The two arms' tests, as SQL text (the events table's own columns).
+FOLDED_SQL = "fresh IS NULL"
+FRESH_SQL = "fresh = 1"
+
+
+def named(table: Any, *terms: Any, fresh: bool | None = None) -> Any:
+    """``terms`` (on a name, and a kind and a time) as a test the planner answers from
+    the indexes on names of ``table`` (the events table or an alias): one arm per
+    index — or only the arm of the fresh events (``fresh`` True) or of the folded
+    ones (False)."""
+    fresh_arm = sa.and_(*terms, table.c.fresh == sa.literal_column("1"))
+    folded_arm = sa.and_(*terms, table.c.fresh.is_(None))
+    if fresh is None:
+        return sa.or_(folded_arm, fresh_arm)
+    return fresh_arm if fresh else folded_arm
+
+
+def fresh_count(conn: Connection) -> int:
+    """How many events are fresh (read from their index alone)."""
+    t = events_table
+    found = conn.execute(
+        sa.select(sa.func.count()).select_from(t).where(t.c.fresh == sa.literal_column("1"))
+    ).scalar()
+    return int(found or 0)
+
+
+def fold(conn: Connection) -> int:
+    """Fold every fresh event into the index on names, in the caller's transaction;
+    how many."""
+    t = events_table
+    done = conn.execute(sa.update(t).where(t.c.fresh == sa.literal_column("1")).values(fresh=None))
+    return int(done.rowcount or 0)
+
+
+def fold_if_due(conn: Connection, at: int | None = None) -> int:
+    """:func:`fold` once ``at`` (:data:`FOLD_AT`) events or more are fresh; how many
+    were folded."""
+    return fold(conn) if fresh_count(conn) >= (FOLD_AT if at is None else at) else 0

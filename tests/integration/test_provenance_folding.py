@@ -1,0 +1,142 @@
+"""Fresh and folded events (``entrepot.provenance.folding``) on SQLite and PostgreSQL.
+
+Events arrive fresh, in an index of their own, and are folded into the
+index on names in bulk: every read by name finds them either way, and
+finds the same thing before and after a fold.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from entrepot.jobs import Ledger
+from entrepot.provenance import Kind, Outcome, Recorder, find, undelivered
+from entrepot.provenance.browse import matching_names
+from entrepot.provenance.folding import fold, fold_if_due, fresh_count
+from entrepot.provenance.journal import event_row
+from entrepot.provenance.reader import file_histories
+from entrepot.provenance.retention import prune_events
+from entrepot.provenance.schema import events_table
+from tests.integration import test_jobs_ledger_backends as backends
+
+url = backends.url
+NOW = datetime.now(UTC).timestamp()
+
+
+def _record(engine: sa.Engine, rows: list[Any]) -> None:
+    with Recorder(engine) as recorder:
+        recorder.add(rows)
+
+
+def _answers(engine: sa.Engine) -> dict[str, Any]:
+    """What the reads by name say of the events recorded so far."""
+    names = [f"a{n}.csv" for n in range(1, 8)]
+    return {
+        "journeys": [(e.name, e.kind) for e in find(engine, "a*.csv")],
+        "one": [e.kind for e in find(engine, "a3.csv", place="/out")],
+        "histories": file_histories(engine, "/out", names),
+        "undelivered": [e.name for e in undelivered(engine, place="/out")],
+        "pages": [matching_names(engine, "a*", offset=o, limit=3) for o in (0, 3, 6)],
+    }
+
+
+def _received(name: str, at: float, checksum: str) -> Any:
+    return event_row(Kind.RECEIVED, "/out", name, checksum=checksum, at=at)
+
+
+def _delivered(name: str, at: float) -> Any:
+    return event_row(Kind.DELIVERED, "/out", name, target="ftp://partner/in", at=at)
+
+
+def _failed(name: str, at: float) -> Any:
+    return event_row(Kind.FAILED, "/out", name, outcome=Outcome.FAILED, at=at)
+
+
+def test_reads_by_name_find_fresh_and_folded_events_alike(url: str, tmp_path: Path) -> None:
+    with Ledger(url) as ledger:
+        engine = ledger.engine
+        first = [_received(f"a{n}.csv", NOW + n, f"sha256:0{n}") for n in range(1, 6)]
+        first += [_delivered("a1.csv", NOW + 10), _delivered("a2.csv", NOW + 11)]
+        first += [_failed("a3.csv", NOW + 12)]
+        _record(engine, first)
+        assert fresh_count_of(engine) == len(first)
+        before = _answers(engine)
+        with engine.begin() as conn:
+            assert fold(conn) == len(first)
+        assert fresh_count_of(engine) == 0
+        assert _answers(engine) == before
+
+        # More of the same names, fresh, beside their folded history.
+        more = [_received("a6.csv", NOW + 20, "sha256:06"), _delivered("a4.csv", NOW + 21)]
+        more += [_failed("a3.csv", NOW + 22), _received("a1.csv", NOW + 23, "sha256:11")]
+        _record(engine, more)
+        mixed = _answers(engine)
+        assert mixed["one"] == [Kind.RECEIVED, Kind.FAILED, Kind.FAILED]
+        assert mixed["histories"] == {
+            "a1.csv": ("sha256:11", 0),  # received again: the newest receipt counts
+            "a2.csv": ("sha256:02", 0), "a3.csv": ("sha256:03", 2),
+            "a4.csv": ("sha256:04", 0), "a5.csv": ("sha256:05", 0), "a6.csv": ("sha256:06", 0),
+        }  # fmt: skip
+        assert mixed["undelivered"] == ["a3.csv", "a5.csv", "a6.csv", "a1.csv"]
+        first_page, second_page = ["a1.csv", "a2.csv", "a3.csv"], ["a4.csv", "a5.csv", "a6.csv"]
+        assert mixed["pages"] == [first_page, second_page, []]
+        assert len(mixed["journeys"]) == 12
+        with engine.begin() as conn:
+            assert fold_if_due(conn, at=5) == 0  # four fresh: not yet
+            assert fold_if_due(conn, at=4) == 4
+        assert _answers(engine) == mixed
+
+        # Retention prunes fresh and folded events alike.
+        _record(engine, [_received("a7.csv", NOW + 30, "sha256:07")])
+        assert prune_events(engine, datetime.fromtimestamp(NOW + 25, UTC)) == 12
+        assert [e.name for e in find(engine, "a*.csv")] == ["a7.csv"]
+
+
+def fresh_count_of(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return fresh_count(conn)
+
+
+def test_a_run_folds_the_fresh_events_once_they_are_many(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("entrepot.provenance.folding.FOLD_AT", 10)
+    with Ledger(url) as ledger:
+        engine = ledger.engine
+        for run in range(3):  # four events a run: folded by the third, with its own
+            _record(engine, [_received(f"r{run}-{n}.csv", NOW + n, "sha256:00") for n in range(4)])
+            assert fresh_count_of(engine) == (0 if run == 2 else 4 * (run + 1))
+        assert len(find(engine, "r*.csv")) == 12
+
+
+def test_postgresql_reads_a_name_from_both_indexes(url: str) -> None:
+    if not url.startswith("postgresql"):
+        pytest.skip("SQLite's plans are checked in tests/unit/test_provenance_folding.py")
+    with Ledger(url) as ledger:
+        _record(ledger.engine, [_received("p.csv", NOW, "sha256:00")])
+        t = events_table
+        from entrepot.provenance.reader import narrowed
+
+        query = narrowed(sa.select(t.c.id), "p.csv")
+        compiled = query.compile(ledger.engine, compile_kwargs={"literal_binds": True})
+        with ledger.engine.connect() as conn:
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a table of one row
+            plan = " ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}"))
+    assert "ix_entrepot_provenance_names" in plan and "ix_entrepot_provenance_fresh" in plan, plan
+
+
+def test_old_events_keep_their_day(url: str) -> None:
+    # A fold changes no event: times, kinds and texts read back the same.
+    with Ledger(url) as ledger:
+        engine = ledger.engine
+        old = NOW - timedelta(days=3).total_seconds()
+        _record(engine, [_received("old.csv", old, "sha256:0a")])
+        before = find(engine, "old.csv")
+        with engine.begin() as conn:
+            fold(conn)
+        assert find(engine, "old.csv") == before
