@@ -114,6 +114,19 @@ def test_a_run_folds_the_fresh_events_once_they_are_many(
         assert len(find(engine, "r*.csv")) == 12
 
 
+def test_one_fold_at_a_time_on_postgresql(url: str) -> None:
+    if not url.startswith("postgresql"):
+        pytest.skip("SQLite's writers take turns")
+    with Ledger(url) as ledger:
+        engine = ledger.engine
+        _record(engine, [_received(f"f{n}.csv", NOW + n, "sha256:00") for n in range(3)])
+        with engine.begin() as first, engine.begin() as second:
+            assert fold_if_due(first, at=3) == 3  # holds the fold's lock until it commits
+            assert fold_if_due(second, at=1) == 0  # another fold under way: left to it
+        with engine.begin() as conn:
+            assert fold_if_due(conn, at=1) == 0 and fresh_count(conn) == 0
+
+
 def test_postgresql_reads_a_name_from_both_indexes(url: str) -> None:
     if not url.startswith("postgresql"):
         pytest.skip("SQLite's plans are checked in tests/unit/test_provenance_folding.py")

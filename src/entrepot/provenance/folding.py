@@ -38,6 +38,8 @@ __all__ = ["FOLDED_SQL", "FOLD_AT", "FRESH_SQL", "fold", "fold_if_due", "fresh_c
 #: few runs of a few thousand files.  Their index then holds 20,000 entries, some
 #: 200 pages, which is what a run's events land on.
 FOLD_AT = 20_000
+#: PostgreSQL's advisory lock of a fold (a constant of this module's own).
+_LOCK = 0x656E_7472_666F_6C64  # "entrfold"
 #: The two arms' tests, as SQL text (the events table's own columns).
 FOLDED_SQL = "fresh IS NULL"
 FRESH_SQL = "fresh = 1"
@@ -74,5 +76,17 @@ def fold(conn: Connection) -> int:
 
 def fold_if_due(conn: Connection, at: int | None = None) -> int:
     """:func:`fold` once ``at`` (:data:`FOLD_AT`) events or more are fresh; how many
-    were folded."""
-    return fold(conn) if fresh_count(conn) >= (FOLD_AT if at is None else at) else 0
+    were folded.
+
+    On PostgreSQL, where two recorders commit at once, one folds and the
+    other leaves it to it (two folds would lock the same rows, maybe in two
+    orders): a lock of the transaction, taken if free.  SQLite's writers
+    take turns.
+    """
+    if fresh_count(conn) < (FOLD_AT if at is None else at):
+        return 0
+    if conn.dialect.name == "postgresql":
+        free = conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _LOCK})
+        if not free.scalar():
+            return 0
+    return fold(conn)

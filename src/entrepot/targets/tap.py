@@ -114,6 +114,11 @@ class _Tapped:
         self._tap._moved(position)
         return position
 
+    def tell(self) -> int:
+        # Asked by every upload: here, not through __getattr__, which Python calls only
+        # after the attribute was looked for everywhere else and not found.
+        return self._src.tell()
+
     def __getattr__(self, name: str) -> Any:
         # tell, fileno, name, seekable…: the stream's.  Whoever reads through its
         # descriptor (sendfile) reads past the tap: the count shows it.
