@@ -53,7 +53,7 @@ from sqlalchemy.engine import Engine
 from entrepot.db import make_engine
 from entrepot.provenance import by_file, find
 from entrepot.provenance.folding import FOLD_AT
-from entrepot.provenance.schema import ensure_tables, events_table
+from entrepot.provenance.schema import BY_NAME_INDEXES, ensure_tables, events_table
 from harness import ENTREPOT, check, folder_digests, options, random_files, scratch
 
 # isort: split
@@ -107,6 +107,8 @@ def fill(url: str, events: int) -> float:
     with engine.begin() as conn:
         for index in INDEXES:
             index.drop(conn)
+        for name in BY_NAME_INDEXES:
+            conn.exec_driver_sql(f"DROP INDEX {name}")
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
@@ -135,6 +137,8 @@ def fill(url: str, events: int) -> float:
         )
         for index in INDEXES:
             index.create(conn)
+        for statement in BY_NAME_INDEXES.values():
+            conn.exec_driver_sql(statement)
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql(f"ANALYZE {events_table.name}")
         else:

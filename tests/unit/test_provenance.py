@@ -377,7 +377,6 @@ def test_a_version_1_ledger_gets_the_index_on_files(engine: sa.Engine) -> None:
 
     ensure_schema(engine, "provenance", MIGRATIONS[:1])
     with engine.begin() as conn:  # the indexes version 1 made
-        conn.exec_driver_sql("DROP INDEX ix_entrepot_provenance_names")
         conn.exec_driver_sql(
             "CREATE INDEX ix_entrepot_provenance_name ON entrepot_provenance (name, at)"
         )
@@ -393,7 +392,6 @@ def test_a_version_5_ledger_s_index_on_files_loses_the_place(engine: sa.Engine) 
 
     ensure_schema(engine, "provenance", MIGRATIONS[:5])
     with engine.begin() as conn:  # the index versions 2 to 5 had
-        conn.exec_driver_sql("DROP INDEX ix_entrepot_provenance_names")
         conn.exec_driver_sql(
             "CREATE INDEX ix_entrepot_provenance_file ON entrepot_provenance "
             "(name, place, kind, at)"
@@ -419,8 +417,6 @@ def test_a_version_6_ledger_gets_fresh_events_and_keeps_its_own_in_the_index_on_
 
     ensure_schema(engine, "provenance", MIGRATIONS[:6])
     with engine.begin() as conn:  # the table and index of version 6: no column "fresh"
-        conn.exec_driver_sql("DROP INDEX ix_entrepot_provenance_names")
-        conn.exec_driver_sql("DROP INDEX ix_entrepot_provenance_fresh")
         conn.exec_driver_sql("ALTER TABLE entrepot_provenance DROP COLUMN fresh")
         conn.exec_driver_sql(
             "CREATE INDEX ix_entrepot_provenance_names ON entrepot_provenance (name, kind, at)"
