@@ -121,7 +121,8 @@ class Target(Connection, ABC):
         with open(local, "rb") as src:
             size = os.fstat(src.fileno()).st_size
             stream = src if tap is None else tap.wrap(src, 0)  # just opened
-            return publish(self, stream, size, path, conflict, verify, progress)
+            # A check reads the local file past the tap: what it hashes is what was sent.
+            return publish(self, stream, size, path, conflict, verify, progress, src)
 
     def upload_bytes(
         self, data: bytes, name: str, *, conflict: Conflict = "replace", verify: Verify = True

@@ -99,7 +99,7 @@ def _holds(upload: Upload, path: str, found: RemoteInfo) -> bool:
     target = upload.target
     remote = hashlib.sha256()
     target._call(path, target._get, path, remote.update, target._progress(None))
-    return remote.hexdigest() == digest_of(upload.src, upload.start, "sha256")
+    return remote.hexdigest() == digest_of(upload.checked, upload.start, "sha256")
 
 
 def _settle(upload: Upload, path: str, existing: RemoteInfo, what: str) -> RemoteInfo:

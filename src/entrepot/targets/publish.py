@@ -55,11 +55,17 @@ def publish(
     conflict: Conflict,
     verify: Verify,
     progress: Progress | None,
+    checked: IO[bytes] | None = None,
 ) -> RemoteInfo:
-    """Write ``size`` bytes of ``src`` (from its position) under ``path``; see the module."""
+    """Write ``size`` bytes of ``src`` (from its position) under ``path``; see the module.
+
+    ``checked``: the same file as ``src``, read by the checks of the local data
+    (a checksum to compare, the content to verify) — ``src`` read through a tap
+    (:mod:`.tap`), which is to hash only what is sent.
+    """
     if conflict not in CONFLICT_POLICIES:
         raise ConfigError(f"conflict policy must be one of {', '.join(CONFLICT_POLICIES)}")
-    upload = Upload(target, src, src.tell(), size)
+    upload = Upload(target, src, src.tell(), size, checked)
     if conflict == "exclusive":
         from entrepot.targets.exclusive import publish_exclusive
 
@@ -125,9 +131,19 @@ class Upload:
     """The local data of one upload (``size`` bytes of ``src`` from ``start``) and its
     temporary names so far."""
 
-    def __init__(self, target: Target, src: IO[bytes], start: int, size: int) -> None:
+    def __init__(
+        self,
+        target: Target,
+        src: IO[bytes],
+        start: int,
+        size: int,
+        checked: IO[bytes] | None = None,
+    ) -> None:
         self.target = target
         self.src = src
+        #: What the checks read: the same file, past any tap on ``src`` (each check
+        #: ends back at ``start``, and every put seeks there first).
+        self.checked = src if checked is None else checked
         self.start = start
         self.size = size
         self.partials: list[str] = []
@@ -177,7 +193,7 @@ class Upload:
         if verify == "content":
             remote = hashlib.sha256()
             target._call(dest, target._get, dest, remote.update, target._progress(None))
-            if remote.hexdigest() != digest_of(self.src, self.start, "sha256"):
+            if remote.hexdigest() != digest_of(self.checked, self.start, "sha256"):
                 raise target._error(VerificationFailed, "remote content differs", dest)
         return info
 
@@ -189,7 +205,7 @@ class Upload:
         """False only when ``info`` has a checksum we can compute and it differs."""
         if not info.checksum:
             return True
-        return md5_like(self.src, self.start, info.checksum) in {None, info.checksum}
+        return md5_like(self.checked, self.start, info.checksum) in {None, info.checksum}
 
 
 def _rename_into_place(target: Target, dest: str, path: str, size: int) -> None:
