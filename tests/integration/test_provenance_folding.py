@@ -114,6 +114,22 @@ def test_a_run_folds_the_fresh_events_once_they_are_many(
         assert len(find(engine, "r*.csv")) == 12
 
 
+def test_a_fold_that_fails_holds_up_no_event(
+    url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fails(conn: Any) -> int:
+        raise sa.exc.OperationalError("UPDATE entrepot_provenance", {}, OSError("disk full"))
+
+    monkeypatch.setattr("entrepot.provenance.folding.FOLD_AT", 2)
+    monkeypatch.setattr("entrepot.provenance.folding.fold", fails)
+    with Ledger(url) as ledger:
+        engine = ledger.engine
+        _record(engine, [_received(f"k{n}.csv", NOW + n, "sha256:00") for n in range(3)])
+        assert [e.name for e in find(engine, "k*.csv")] == ["k0.csv", "k1.csv", "k2.csv"]
+        assert fresh_count_of(engine) == 3  # left fresh, for the next run to fold
+    assert "provenance.fold_failed" in caplog.text
+
+
 def test_one_fold_at_a_time_on_postgresql(url: str) -> None:
     if not url.startswith("postgresql"):
         pytest.skip("SQLite's writers take turns")

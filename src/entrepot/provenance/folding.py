@@ -12,9 +12,10 @@ index of its own, :data:`~.schema.FRESH_INDEX` (partial: only fresh events),
 which holds the last few runs' events and stays a few hundred pages.  Once
 :data:`FOLD_AT` events are fresh, the run that commits last folds them into
 the index on names, :data:`~.schema.NAMES_INDEX` (partial: only folded
-events) — one statement, in the same transaction as its own events: each
-page of the large index is written once for all the runs since the last
-fold, not once per run.
+events) — one statement, in a transaction of its own right after its own
+events' (a fold that fails is told and left to the next run; the events
+stay fresh, found all the same): each page of the large index is written
+once for all the runs since the last fold, not once per run.
 
 Every look-up by name asks both indexes: :func:`named` writes a test on
 names as two arms, one per index (``fresh IS NULL`` / ``fresh = 1``, written
@@ -25,14 +26,29 @@ the same whether fresh or folded; folding changes no event.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
+from entrepot.db import write_transaction
+from entrepot.logs import log_event
 from entrepot.provenance.schema import events_table
 
-__all__ = ["FOLDED_SQL", "FOLD_AT", "FRESH_SQL", "fold", "fold_if_due", "fresh_count", "named"]
+__all__ = [
+    "FOLDED_SQL",
+    "FOLD_AT",
+    "FRESH_SQL",
+    "fold",
+    "fold_apart",
+    "fold_due",
+    "fold_if_due",
+    "fresh_count",
+    "named",
+]
+
+logger = logging.getLogger(__name__)
 
 #: Fresh events at which a durable commit folds them into the index on names: a
 #: few runs of a few thousand files.  Their index then holds 20,000 entries, some
@@ -74,6 +90,23 @@ def fold(conn: Connection) -> int:
     return int(done.rowcount or 0)
 
 
+def fold_due(conn: Connection, at: int | None = None) -> bool:
+    """Whether ``at`` (:data:`FOLD_AT`) events or more are fresh."""
+    return fresh_count(conn) >= (FOLD_AT if at is None else at)
+
+
+def fold_apart(engine: Engine) -> int:
+    """:func:`fold_if_due` in a transaction of its own; how many were folded.  A fold
+    that fails is told (``provenance.fold_failed``) and left to the next: the events
+    stay fresh, and every read finds them."""
+    try:
+        with write_transaction(engine) as conn:
+            return fold_if_due(conn)
+    except sa.exc.SQLAlchemyError as exc:
+        log_event(logger, "provenance.fold_failed", logging.WARNING, error=exc)
+        return 0
+
+
 def fold_if_due(conn: Connection, at: int | None = None) -> int:
     """:func:`fold` once ``at`` (:data:`FOLD_AT`) events or more are fresh; how many
     were folded.
@@ -83,7 +116,7 @@ def fold_if_due(conn: Connection, at: int | None = None) -> int:
     orders): a lock of the transaction, taken if free.  SQLite's writers
     take turns.
     """
-    if fresh_count(conn) < (FOLD_AT if at is None else at):
+    if not fold_due(conn, at):
         return 0
     if conn.dialect.name == "postgresql":
         free = conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _LOCK})

@@ -45,7 +45,7 @@ from entrepot.db import write_transaction
 from entrepot.logs import log_event
 from entrepot.provenance.deliveries import Delivery, Settled, Template, rows_of
 from entrepot.provenance.events import Kind, Outcome
-from entrepot.provenance.folding import fold_if_due
+from entrepot.provenance.folding import fold_apart, fold_due
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row, Then, event_row
 from entrepot.provenance.recovery import RECOVERED, recover_journals, set_seq
@@ -263,8 +263,11 @@ class Recorder:
             insert_rows(conn, rows, counts)
             if self._journal is not None:
                 set_seq(conn, self._journal.token, seq)
-            if durable:  # the end of a run: the fresh events folded once they are many
-                fold_if_due(conn)
+            # At the end of a run: the fresh events folded once they are many — in a
+            # transaction of its own, so that nothing a fold meets holds up the events.
+            due = durable and fold_due(conn)
+        if due:
+            fold_apart(self.engine)
 
     def _write_batch(self, batch: Batch, seq: int) -> None:
         """Write a full batch (in the writer's thread): its rows and settled deliveries.
