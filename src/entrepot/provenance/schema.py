@@ -166,8 +166,8 @@ def _narrow_names_index(conn: Connection) -> None:
     # Version 2's index on (name, place, kind, at) held each event's place, the
     # longest of its keys.  A run's rows land in it at as many places as the run
     # ships names — one page each once it is large — and every commit wrote those
-    # pages: without the place, half as many.  (Made by version 7, which keeps
-    # them out of it until they are many: its index needs a column of that version.)
+    # pages: without the place, half as many.  The index without the place is
+    # made by version 7 (partial, on a column of that version).
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_entrepot_provenance_file")
 
 
