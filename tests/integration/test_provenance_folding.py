@@ -8,7 +8,6 @@ finds the same thing before and after a fold.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -57,7 +56,7 @@ def _failed(name: str, at: float) -> Any:
     return event_row(Kind.FAILED, "/out", name, outcome=Outcome.FAILED, at=at)
 
 
-def test_reads_by_name_find_fresh_and_folded_events_alike(url: str, tmp_path: Path) -> None:
+def test_reads_by_name_find_fresh_and_folded_events_alike(url: str) -> None:
     with Ledger(url) as ledger:
         engine = ledger.engine
         first = [_received(f"a{n}.csv", NOW + n, f"sha256:0{n}") for n in range(1, 6)]

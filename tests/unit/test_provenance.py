@@ -386,21 +386,30 @@ def test_a_version_1_ledger_gets_the_index_on_files(engine: sa.Engine) -> None:
     assert not names & {"ix_entrepot_provenance_name", "ix_entrepot_provenance_file"}
 
 
-def test_a_version_5_ledger_s_index_on_files_loses_the_place(engine: sa.Engine) -> None:
-    from entrepot.db import ensure_schema, schema_version
+def _older_ledger(engine: sa.Engine, version: int, *changes: str) -> None:
+    """The provenance tables as of ``version`` (``changes`` making them so), holding
+    one receipt of ``old.csv`` in ``/out``; then brought up to date."""
+    from entrepot.db import ensure_schema
     from entrepot.provenance.schema import MIGRATIONS
 
-    ensure_schema(engine, "provenance", MIGRATIONS[:5])
-    with engine.begin() as conn:  # the index versions 2 to 5 had
-        conn.exec_driver_sql(
-            "CREATE INDEX ix_entrepot_provenance_file ON entrepot_provenance "
-            "(name, place, kind, at)"
-        )
+    ensure_schema(engine, "provenance", MIGRATIONS[:version])
+    with engine.begin() as conn:
+        for change in changes:
+            conn.exec_driver_sql(change)
         conn.exec_driver_sql(
             "INSERT INTO entrepot_provenance (at, kind, place, name, outcome, details, checksum)"
             " VALUES (1.0, 'received', '/out', 'old.csv', 'ok', '{}', 'sha256:01')"
         )
     ensure_schema(engine, "provenance", MIGRATIONS)
+
+
+def test_a_version_5_ledger_s_index_on_files_loses_the_place(engine: sa.Engine) -> None:
+    from entrepot.db import schema_version
+
+    _older_ledger(  # the index versions 2 to 5 had
+        engine, 5,
+        "CREATE INDEX ix_entrepot_provenance_file ON entrepot_provenance (name, place, kind, at)",
+    )  # fmt: skip
     assert schema_version(engine, "provenance") == 7
     indexes = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes(
         "entrepot_provenance")}  # fmt: skip
@@ -412,20 +421,13 @@ def test_a_version_5_ledger_s_index_on_files_loses_the_place(engine: sa.Engine) 
 def test_a_version_6_ledger_gets_fresh_events_and_keeps_its_own_in_the_index_on_names(
     engine: sa.Engine,
 ) -> None:
-    from entrepot.db import ensure_schema, schema_version
-    from entrepot.provenance.schema import MIGRATIONS
+    from entrepot.db import schema_version
 
-    ensure_schema(engine, "provenance", MIGRATIONS[:6])
-    with engine.begin() as conn:  # the table and index of version 6: no column "fresh"
-        conn.exec_driver_sql("ALTER TABLE entrepot_provenance DROP COLUMN fresh")
-        conn.exec_driver_sql(
-            "CREATE INDEX ix_entrepot_provenance_names ON entrepot_provenance (name, kind, at)"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO entrepot_provenance (at, kind, place, name, outcome, details, checksum)"
-            " VALUES (1.0, 'received', '/out', 'old.csv', 'ok', '{}', 'sha256:01')"
-        )
-    ensure_schema(engine, "provenance", MIGRATIONS)
+    _older_ledger(  # the table and index of version 6: no column "fresh"
+        engine, 6,
+        "ALTER TABLE entrepot_provenance DROP COLUMN fresh",
+        "CREATE INDEX ix_entrepot_provenance_names ON entrepot_provenance (name, kind, at)",
+    )  # fmt: skip
     assert schema_version(engine, "provenance") == 7
     with engine.connect() as conn:
         listed = "SELECT name, sql FROM sqlite_master WHERE name LIKE 'ix_entrepot_provenance_%'"

@@ -8,9 +8,10 @@ which reads the file through :meth:`Tap.wrap`: every byte the backend
 reads in order from the start is hashed as it passes.
 
 The digest stands only if it covers the whole file read in order.  A
-backend that goes back to the start (to compute its own checksum, to
-verify, or to try again) starts the digest again, keeping the last one
-that read the whole file; any other jump, or bytes moved by the
+backend that goes back to the start (to compute its own checksum before
+sending, or to try again) starts the digest again, keeping the last one
+that read the whole file — the checks of an upload (a checksum compared,
+the content verified) read the file past the tap; any other jump, or bytes moved by the
 kernel without passing through Python (``sendfile`` over a plain FTP
 socket), leaves it incomplete, and :meth:`Tap.checksum` says so (None): the
 caller reads the file itself then.
@@ -70,7 +71,7 @@ class Tap:
 
     def _moved(self, position: int) -> None:
         if position == self._start:
-            if self._read_whole():  # a pass that read it all (a verification reads it again)
+            if self._read_whole():  # a pass that read it all (a retry reads it again)
                 self._complete = self._digest
             self._digest, self._at, self._whole = hashlib.sha256(), position, True
         elif position != self._at:
@@ -120,7 +121,7 @@ class _Tapped:
         return self._src.tell()
 
     def __getattr__(self, name: str) -> Any:
-        # tell, fileno, name, seekable…: the stream's.  Whoever reads through its
+        # fileno, name, seekable…: the stream's.  Whoever reads through its
         # descriptor (sendfile) reads past the tap: the count shows it.
         return getattr(self._src, name)
 
