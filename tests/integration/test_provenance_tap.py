@@ -2,7 +2,8 @@
 
 Files that another program put into ``new/`` have no receipt: their
 checksum is taken as the upload reads them (:mod:`entrepot.targets.tap`) —
-read once, not twice — except over plain FTP, where the kernel sends the
+read once, not twice (S3 signs each request with the hash the tap took
+of its body) — except over plain FTP, where the kernel sends the
 file (``sendfile``) and the trail reads it for the checksum.  Either way the
 trace's checksum is that of the bytes on the server.
 """
@@ -21,6 +22,7 @@ from entrepot.provenance import Kind, find
 from entrepot.provenance.reader import by_file
 from entrepot.ship import ShipJob, trail
 from entrepot.spool import Spool
+from entrepot.targets.s3_signing import SigV4
 from entrepot.targets.tap import Tap
 
 pytestmark = pytest.mark.server
@@ -52,12 +54,22 @@ def _ship(url: str, options: dict[str, Any], tmp_path: Path, monkeypatch: Any) -
         fed(tap, data)
 
     monkeypatch.setattr(Tap, "_fed", counted_fed)
+    # What S3's requests are signed with: the SHA-256 of a body given by the tap.
+    signed: list[str | None] = []
+    sign = SigV4.sign
+
+    def noted(signer: SigV4, method: str, *args: Any, **kwargs: Any) -> dict[str, str]:
+        if method == "PUT" and len(args) > 3 and args[3]:
+            signed.append(kwargs.get("payload_hash"))
+        return sign(signer, method, *args, **kwargs)
+
+    monkeypatch.setattr(SigV4, "sign", noted)
     with Ledger.open(tmp_path / "state") as ledger:
         result = Runner(ledger).run(ShipJob(spool.root, url, target_options=options))
         assert result.ok, result.error
         journeys = by_file(find(ledger.engine, "part-*"))
     passes = hashed[0] / sum(map(len, contents.values()))
-    return contents, journeys, len(read_again), passes
+    return contents, journeys, len(read_again), passes, signed
 
 
 @pytest.mark.parametrize(("fixture", "reads", "passes"), SERVERS)
@@ -71,8 +83,12 @@ def test_the_checksum_is_the_servers_bytes_read_once_where_python_reads_them(
 ) -> None:
     server = request.getfixturevalue(fixture)
     shipped = _ship(server.url, server.options, tmp_path, monkeypatch)
-    contents, journeys, read_again, hashed = shipped
+    contents, journeys, read_again, hashed, signed = shipped
     assert (read_again, hashed) == (reads, passes)
+    if fixture == "s3_server":  # each body hashed once: the tap's hash signs its request
+        assert sorted(map(str, signed)) == sorted(
+            hashlib.sha256(data).hexdigest() for data in contents.values()
+        )
     assert len(journeys) == len(contents)
     with server.open() as target:
         for (_, name), journey in journeys.items():
@@ -90,7 +106,7 @@ def test_a_local_folder_s_copies_are_hashed_as_they_are_written(
 ) -> None:
     drop = tmp_path / "drop"
     drop.mkdir()
-    contents, journeys, read_again, hashed = _ship(drop.as_uri(), {}, tmp_path, monkeypatch)
+    contents, journeys, read_again, hashed, _ = _ship(drop.as_uri(), {}, tmp_path, monkeypatch)
     assert (read_again, hashed) == (0, 1)
     for (_, name), journey in journeys.items():
         (delivered,) = (e for e in journey if e.kind is Kind.DELIVERED)

@@ -91,3 +91,14 @@ def test_header_values_are_canonicalised_like_botocore(monkeypatch: pytest.Monke
     )
     assert ours["Authorization"] == expected["Authorization"]
     assert "user-agent" not in ours["Authorization"]
+
+
+def test_a_payload_hash_given_is_signed_as_if_computed() -> None:
+    signer = SigV4("AKIDEXAMPLE", "secret", None, "eu-west-3")
+    body = b"payload" * 1000
+    computed = signer.sign("PUT", "h:1", "/b/k", {}, body, now=MOMENT.timestamp())
+    given = signer.sign(
+        "PUT", "h:1", "/b/k", {}, b"", now=MOMENT.timestamp(),
+        payload_hash=hashlib.sha256(body).hexdigest(),
+    )  # fmt: skip
+    assert given == computed

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from entrepot.targets import open_target
-from entrepot.targets.tap import Tap
+from entrepot.targets.tap import Tap, read_hashed
 from entrepot.targets.transfer import copy_stream, send_stream
 
 DATA = os.urandom(3 * 65536 + 123)  # past the size hashed in small pieces
@@ -65,6 +65,22 @@ def test_a_file_read_again_from_its_start_is_hashed_once(tmp_path: Path) -> None
         stream.seek(0)
         assert stream.read() == DATA
     assert tap.checksum() == SUM
+
+
+def test_a_read_of_a_whole_pass_comes_with_the_tap_s_hash_of_it(tmp_path: Path) -> None:
+    """What S3 signs a request with: the tap's hash of the body, not a second pass."""
+    tap = Tap(len(DATA))
+    with open(_file(tmp_path), "rb") as src:
+        stream = tap.wrap(src, 0)
+        stream.seek(0)  # an upload seeks to its start first: nothing is hashed again
+        body, sha256 = read_hashed(stream, len(DATA))
+        assert body == DATA and sha256 == hashlib.sha256(DATA).hexdigest()
+        stream.seek(0)  # a retry: a new pass
+        assert read_hashed(stream, 1000) == (DATA[:1000], hashlib.sha256(DATA[:1000]).hexdigest())
+        # Not from the start of a pass: the tap's hash covers more than the body.
+        assert read_hashed(stream, 1000) == (DATA[1000:2000], None)
+        assert read_hashed(src, 10) == (DATA[2000:2010], None)  # no tap
+    assert read_hashed(io.BytesIO(b"plain"), 5) == (b"plain", None)
 
 
 def test_a_partial_read_gives_no_checksum(tmp_path: Path) -> None:

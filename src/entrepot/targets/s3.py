@@ -63,6 +63,7 @@ from entrepot.targets.s3_conditional import conditional_writes, exclusive_client
 from entrepot.targets.s3_direct import DirectS3, DirectSettings
 from entrepot.targets.s3_errors import classify, code_of
 from entrepot.targets.s3_listing import Listed, boto3_pages, direct_pages, etag_checksum, etag_info
+from entrepot.targets.tap import read_hashed
 from entrepot.targets.transfer import Progress, copy_stream
 
 if TYPE_CHECKING:
@@ -287,9 +288,10 @@ class S3Target(Target):
     ) -> RemoteInfo | None:
         key = self._key(path)
         if size < self.multipart_threshold:
-            body = src.read(size)
+            # Through a tap, the body's SHA-256 is taken as it is read: it signs the request.
+            body, sha256 = read_hashed(src, size)
             if self._direct is not None:
-                etag = self._direct.put(key, body, progress, if_absent=if_absent)
+                etag = self._direct.put(key, body, progress, if_absent=if_absent, sha256=sha256)
             else:
                 digest = hashlib.md5(body, usedforsecurity=False)
                 response = self.client.put_object(

@@ -94,12 +94,20 @@ class DirectS3:
         self._signer: SigV4 | None = None
 
     def put(
-        self, key: str, body: bytes, progress: Progress, *, if_absent: bool = False
+        self,
+        key: str,
+        body: bytes,
+        progress: Progress,
+        *,
+        if_absent: bool = False,
+        sha256: str | None = None,
     ) -> str | None:
         """Store ``body`` under ``key``; return the ETag the store answered.
 
         ``if_absent``: only if no object has that name (``If-None-Match: *``);
-        the store answers 412 ``PreconditionFailed`` when one has.
+        the store answers 412 ``PreconditionFailed`` when one has.  ``sha256``:
+        the body's SHA-256 in hexadecimal, when the caller hashed it already
+        (the request is signed with it; else it is computed).
         """
         digest = hashlib.md5(body, usedforsecurity=False).digest()
         headers = {
@@ -108,7 +116,7 @@ class DirectS3:
         }
         if if_absent:
             headers["If-None-Match"] = "*"
-        response = self._request("PUT", key, {}, headers, body, progress)
+        response = self._request("PUT", key, {}, headers, body, progress, sha256)
         return response.headers.get("etag")
 
     def delete(self, key: str) -> None:
@@ -155,14 +163,17 @@ class DirectS3:
         headers: dict[str, str],
         body: bytes,
         progress: Progress,
+        sha256: str | None = None,
     ) -> Response:
-        """Send a signed request for ``key`` (None: the bucket); raise on an error reply."""
+        """Send a signed request for ``key`` (None: the bucket); raise on an error reply.
+
+        ``sha256``: the body's, when known (see :meth:`put`)."""
         path = self.address.path(key)
         if method in {"PUT", "POST"}:
             headers = {**headers, "Content-Length": str(len(body))}
         query = query_string(params)
         signed = self._signer_now().sign(
-            method, self.address.netloc, path, headers, body, query=query
+            method, self.address.netloc, path, headers, body, query=query, payload_hash=sha256
         )
         target = f"{path}?{query}" if query else path
         for attempt in (1, 2):

@@ -59,11 +59,14 @@ class SigV4:
         *,
         query: str = "",
         now: float | None = None,
+        payload_hash: str | None = None,
     ) -> dict[str, str]:
         """The headers to send: ``headers`` with the date, payload hash and signature added.
 
         ``path`` is sent as given (already percent-encoded, as S3 signs it);
         ``query`` is made by :func:`query_string`, and sent as it is signed.
+        ``payload_hash``: the hexadecimal SHA-256 of ``body``, when the caller has
+        it already (else computed here).
         """
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
         day = stamp[:8]
@@ -71,7 +74,7 @@ class SigV4:
         signed = {name.lower(): " ".join(str(value).split()) for name, value in headers.items()}
         signed["host"] = host
         signed["x-amz-date"] = stamp
-        signed["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+        signed["x-amz-content-sha256"] = payload_hash or hashlib.sha256(body).hexdigest()
         if self.token:
             signed["x-amz-security-token"] = self.token
         names = sorted(name for name in signed if name not in _UNSIGNED)

@@ -7,6 +7,10 @@ interpreter's lock per file — as much as the rest of its record.  A
 which reads the file through :meth:`Tap.wrap`: every byte the backend
 reads in order from the start is hashed as it passes.
 
+A backend that needs the hash of what it sends reads it with
+:func:`read_hashed` and is given the tap's: S3 signs each request with its
+body's SHA-256, which is the file's, so the file is hashed once, not twice.
+
 The digest stands only if it covers the whole file read in order.  A
 backend that goes back to the start (to compute its own checksum before
 sending, or to try again) starts the digest again, keeping the last one
@@ -23,7 +27,7 @@ import hashlib
 import io
 from typing import IO, Any, cast
 
-__all__ = ["Tap"]
+__all__ = ["Tap", "read_hashed"]
 
 # hashlib lets other threads run while it hashes more than 2 KiB; for a small
 # block the handover costs more than the hash, so it is fed in pieces below that.
@@ -71,11 +75,27 @@ class Tap:
 
     def _moved(self, position: int) -> None:
         if position == self._start:
+            if self._at == position and self._whole:
+                return  # nothing read yet (an upload seeks to its start before it reads)
             if self._read_whole():  # a pass that read it all (a retry reads it again)
                 self._complete = self._digest
             self._digest, self._at, self._whole = hashlib.sha256(), position, True
         elif position != self._at:
             self._whole = False
+
+
+def read_hashed(src: IO[bytes], size: int) -> tuple[bytes, str | None]:
+    """Read ``size`` bytes of ``src``; with their SHA-256 in hexadecimal when a tap took
+    it as they passed (``src`` from :meth:`Tap.wrap`, read from the start of a pass),
+    else None — for a backend that needs the hash of what it sends (S3's signature),
+    so that a file is hashed once."""
+    tapped: object = src  # (typed as a stream: a tapped one is one, not a subclass)
+    if not isinstance(tapped, _Tapped):
+        return src.read(size), None
+    tap = tapped._tap
+    fresh = tap._whole and tap._at == tap._start
+    data = tapped.read(size)
+    return data, tap._digest.hexdigest() if fresh else None
 
 
 class _Tapped:
