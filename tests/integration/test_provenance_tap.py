@@ -59,7 +59,7 @@ def _ship(url: str, options: dict[str, Any], tmp_path: Path, monkeypatch: Any) -
     sign = SigV4.sign
 
     def noted(signer: SigV4, method: str, *args: Any, **kwargs: Any) -> dict[str, str]:
-        if method == "PUT" and len(args) > 3 and args[3]:
+        if method == "PUT" and len(args) > 3 and args[3]:  # (host, path, headers, body)
             signed.append(kwargs.get("payload_hash"))
         return sign(signer, method, *args, **kwargs)
 

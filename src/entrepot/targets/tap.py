@@ -89,7 +89,7 @@ def read_hashed(src: IO[bytes], size: int) -> tuple[bytes, str | None]:
     it as they passed (``src`` from :meth:`Tap.wrap`, read from the start of a pass),
     else None — for a backend that needs the hash of what it sends (S3's signature),
     so that a file is hashed once."""
-    tapped: object = src  # (typed as a stream: a tapped one is one, not a subclass)
+    tapped: object = src  # a _Tapped stands in for a stream without subclassing one
     if not isinstance(tapped, _Tapped):
         return src.read(size), None
     tap = tapped._tap
