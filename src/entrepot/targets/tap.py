@@ -62,6 +62,10 @@ class Tap:
     def _read_whole(self) -> bool:
         return self._whole and self._at - self._start == self.size
 
+    def _unread(self) -> bool:
+        """Nothing read yet in this pass: the digest is of nothing."""
+        return self._whole and self._at == self._start
+
     def _fed(self, data: bytes | memoryview) -> None:
         if not data:
             return
@@ -75,8 +79,8 @@ class Tap:
 
     def _moved(self, position: int) -> None:
         if position == self._start:
-            if self._at == position and self._whole:
-                return  # nothing read yet (an upload seeks to its start before it reads)
+            if self._unread():
+                return  # an upload seeks to its start before it reads
             if self._read_whole():  # a pass that read it all (a retry reads it again)
                 self._complete = self._digest
             self._digest, self._at, self._whole = hashlib.sha256(), position, True
@@ -93,9 +97,9 @@ def read_hashed(src: IO[bytes], size: int) -> tuple[bytes, str | None]:
     if not isinstance(tapped, _Tapped):
         return src.read(size), None
     tap = tapped._tap
-    fresh = tap._whole and tap._at == tap._start
+    whole = tap._unread()  # then the digest will be of exactly what this reads
     data = tapped.read(size)
-    return data, tap._digest.hexdigest() if fresh else None
+    return data, tap._digest.hexdigest() if whole else None
 
 
 class _Tapped:
