@@ -163,3 +163,21 @@ def test_the_default_location(tmp_path: Path) -> None:
     assert default_config_path({"ENTREPOT_CONFIG": "/etc/e.toml"}) == Path("/etc/e.toml")
     xdg = default_config_path({"XDG_CONFIG_HOME": str(tmp_path)})
     assert xdg == tmp_path / "entrepot" / "entrepot.toml"
+
+
+def test_the_data_centers_upload_limit(tmp_path: Path) -> None:
+    from entrepot.datacenter import UploadPolicy
+    from entrepot.service.dcuploads import DEFAULT_MAX_UPLOAD
+
+    section = '\n[datacenter]\nroot = "dc"\n'
+    center = load_config(write(tmp_path, GOOD + section)).datacenter
+    assert center is not None
+    assert center.max_upload == DEFAULT_MAX_UPLOAD == UploadPolicy().max_bytes
+    text = GOOD + section + 'max_upload = "2 GiB"\n'
+    center = load_config(write(tmp_path, text)).datacenter
+    assert center is not None and center.upload_policy().max_bytes == 2 * 1024**3
+    for wrong, expected in (("0", "greater than 0"), ('"lots"', "not a size")):
+        text = GOOD + section + f"max_upload = {wrong}\n"
+        problems = _problems(tmp_path, text)
+        assert any(expected in p and f"entrepot.toml:{_line(text, 'max_upload')}:" in p
+                   for p in problems), problems  # fmt: skip

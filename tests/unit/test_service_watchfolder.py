@@ -122,3 +122,32 @@ def test_a_crash_after_storing_imports_once(tmp_path: Path) -> None:
 def test_table_names() -> None:
     assert table_for("students.csv") == "students"
     assert table_for("exam results.2026.csv.gz") == "exam_results"
+
+
+def test_a_dropped_file_over_the_configured_limit_moves_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    DataCenter(tmp_path / "dc", create=True)
+    (tmp_path / "dc" / "schema.toml").write_text(SCHEMA)
+    (tmp_path / "uploads").mkdir()
+    text = "student_id,name\nS1,Ann\n"
+    center = DataCenterConfig(
+        root=tmp_path / "dc", watch=tmp_path / "uploads", settle=0.0, max_upload=len(text) - 1
+    )
+    with Ledger.open(tmp_path / "state") as ledger:
+        telemetry = RecordingTelemetry()
+        folder = WatchFolder(center, Runner(ledger), telemetry, threading.Event())
+        drop = tmp_path / "uploads" / "students.csv"
+        drop.write_text(text)
+        folder.take(drop)
+        assert not drop.exists()
+        assert (tmp_path / "uploads" / "rejected" / "students.csv").read_text() == text
+        assert [(run.outcome, run.failed_files) for run in telemetry.runs] == [("failed", 1)]
+        assert f"larger than the limit of {len(text) - 1} bytes" in caplog.text
+        assert ledger.jobs(kind="import") == []
+        # At the limit, it is taken.
+        center = center.model_copy(update={"max_upload": len(text)})
+        folder = WatchFolder(center, Runner(ledger), telemetry, threading.Event())
+        drop.write_text(text)
+        folder.take(drop)
+        assert not drop.exists() and _rows(tmp_path / "dc") == [("S1", "Ann")]

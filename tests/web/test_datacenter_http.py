@@ -6,6 +6,7 @@ import re
 import socket
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +17,7 @@ from entrepot.provenance.events import Kind
 from entrepot.provenance.reader import find
 from entrepot.service.building import import_job
 from entrepot.web.host import DaemonHost
-from tests.web.conftest import Dashboard
+from tests.web.conftest import Dashboard, running_dashboard
 
 #: Two good rows, two bad (a bad key, a country not in the choices).
 CUSTOMERS = "customer_id,name,country\nC001,Ann,fr\nX9,Bad,de\nC002,Bo,xx\nC003,Cy,nl\n"
@@ -226,21 +227,13 @@ def test_a_refused_upload_says_why_and_keeps_nothing(dashboard: Dashboard) -> No
     assert list((root / ".state" / "web-uploads").iterdir()) == []
 
 
-def test_an_upload_over_the_limit_is_refused_as_it_streams(
-    dashboard: Dashboard, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from entrepot.datacenter import UploadPolicy
-    from entrepot.web.host import DaemonHost
+def test_an_upload_over_the_limit_is_refused_as_it_streams(tmp_path: Path) -> None:
+    # The limit is the configuration's: [datacenter] max_upload.
+    with running_dashboard(tmp_path, extra='max_upload = "64 KiB"') as dashboard:
+        _refused_over_the_limit(dashboard)
 
-    made = DaemonHost.datacenter
 
-    def small(self: DaemonHost) -> Any:
-        center = made(self)
-        if center is not None:
-            center.upload_policy = UploadPolicy(max_bytes=64 * 1024)
-        return center
-
-    monkeypatch.setattr(DaemonHost, "datacenter", small)
+def _refused_over_the_limit(dashboard: Dashboard) -> None:
     operator = dashboard.client("operator")
 
     def body() -> Any:  # sent chunked, no length announced; small enough for the socket's buffer

@@ -8,7 +8,7 @@ Every section is a table of named entries::
     [archives.events]                # folder, roll limits, compression, hand-off spool
     [routes.to-partner]              # spool → target, how, and when
     [fetches.from-partner]           # target → spool
-    [datacenter]                     # root, database, schemas, a watched upload folder
+    [datacenter]                     # root, database, schemas, watched folder, upload limits
 
 Relative paths are resolved against the folder of the config file, so the
 paths jobs store are absolute.  A secret is never written in the file: a
@@ -38,6 +38,7 @@ from entrepot.archive.naming import DEFAULT_TEMPLATE, Template
 from entrepot.errors import ConfigError
 from entrepot.instances import default_instance as env_or_host
 from entrepot.redact import url_has_secret
+from entrepot.service.dcuploads import UploadLimits
 from entrepot.service.fleetconfig import FleetConfig, InstanceName
 from entrepot.service.fleetroutes import FetchClaiming, ShipNaming
 from entrepot.units import parse_duration, parse_size
@@ -246,8 +247,9 @@ class FetchConfig(_Schedule, FetchClaiming):
         return self
 
 
-class DataCenterConfig(_Section):
-    """The data center: its folder, its database, and an upload folder watched for CSV files."""
+class DataCenterConfig(_Section, UploadLimits):
+    """The data center: its folder, its database, an upload folder watched for CSV files, and
+    what an upload may be (:mod:`.dcuploads`)."""
 
     root: Path
     database: str | None = None

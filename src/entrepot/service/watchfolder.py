@@ -172,7 +172,8 @@ class WatchFolder:
                     path.unlink(missing_ok=True)
                     return
             else:
-                stored = store_upload(tree, path, path.name).name
+                policy = self.center.upload_policy()
+                stored = store_upload(tree, path, path.name, policy=policy).name
         except UploadRejected as exc:
             self._reject(path, exc)
             return

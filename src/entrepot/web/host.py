@@ -166,7 +166,10 @@ class DaemonHost:
         if center.database is not None:
             password = read_password(env=center.password_env, file=center.password_file)
             url = with_password(center.database, password)
-        return DataCenter(center.root, database=url, schema=center.schemas)
+        return DataCenter(
+            center.root, database=url, schema=center.schemas,
+            upload_policy=center.upload_policy(),
+        )  # fmt: skip
 
     def provenance(self) -> Engine:
         return self.ledger.engine
