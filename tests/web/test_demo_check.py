@@ -42,3 +42,27 @@ def test_an_api_that_does_not_answer_is_reported(dashboard: Dashboard) -> None:
     fed = Fed(exports=(), archives=(), upload="x.csv")
     [problem] = wait_for_outcome(wrong_token, fed, timeout=0)
     assert "GET /api/overview answered 401" in problem
+
+
+def test_deliveries_are_counted_on_every_page_of_runs(dashboard: Dashboard) -> None:
+    from entrepot.jobs.testing import ScriptedJob
+
+    api = DashboardApi(dashboard.url, dashboard.tokens["viewer"])
+    fed = Fed(exports=("a.csv", "b.csv"), archives=(), upload="customers.csv",
+              rows_ok=2, rows_failed=1)  # fmt: skip
+    config = dashboard.daemon.config
+    outbox = Spool(config.spools["outbox"].path)
+    outbox.publish_bytes(b"a\n", "a.csv")
+    outbox.publish_bytes(b"b\n", "b.csv")
+    assert config.datacenter is not None
+    (config.datacenter.root / "customers.csv").write_text(CUSTOMERS)
+    ledger = dashboard.daemon.ledger
+    assert ledger is not None
+    Runner(ledger).run(import_job(config.datacenter, "customers.csv", "customers"))
+    assert wait_for_outcome(api, fed, timeout=60) == []
+    # Sixty runs later, the route's deliveries are on the second page of runs.
+    for _ in range(60):
+        Runner(ledger).run(ScriptedJob(items=1))
+    listing = api.get("/api/overview")["recent_runs"]
+    assert listing["has_next"] and all(run["kind"] == "scripted" for run in listing["items"])
+    assert outcome_problems(api, fed) == []

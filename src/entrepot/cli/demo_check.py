@@ -24,6 +24,8 @@ __all__ = ["DashboardApi", "outcome_problems", "wait_for_outcome"]
 
 #: Seconds the check waits for the service to finish the demo's work.
 OUTCOME_TIMEOUT = 90.0
+#: Pages of runs read at most (of 50 runs each).
+_MAX_PAGES = 20
 
 
 class DashboardApi:
@@ -57,7 +59,7 @@ def outcome_problems(api: DashboardApi, fed: Fed) -> list[str]:
     """What differs from the expected outcome of ``fed``, one sentence each (empty: none)."""
     overview = api.get("/api/overview")
     problems = _backlog_problems(overview) + _spool_problems(overview)
-    runs = overview["recent_runs"]["items"]
+    runs = _every_run(api, overview)
     delivered = sum(
         run["items"] for run in runs if run["kind"] == "ship" and run["outcome"] == "succeeded"
     )
@@ -81,6 +83,19 @@ def outcome_problems(api: DashboardApi, fed: Fed) -> list[str]:
             f"({progress['state']}); {fed.rows_ok} and {fed.rows_failed} were expected"
         )
     return problems
+
+
+def _every_run(api: DashboardApi, overview: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every run the demo's ledger holds: the overview's recent runs, page after page (a
+    busy demo makes more runs than one page shows), each once though runs begin meanwhile."""
+    listing = overview["recent_runs"]
+    runs = {run["id"]: run for run in listing["items"]}
+    page = 1
+    while listing["has_next"] and page < _MAX_PAGES:
+        page += 1
+        listing = api.get(f"/api/overview?page={page}")["recent_runs"]
+        runs.update((run["id"], run) for run in listing["items"])
+    return list(runs.values())
 
 
 def _backlog_problems(overview: dict[str, Any]) -> list[str]:

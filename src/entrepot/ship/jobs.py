@@ -154,18 +154,22 @@ class ShipJob(RouteJob):
     def __init__(self, *args: Any, progress: ProgressHook | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.progress = progress
+        #: Files the report held as delivered when this run began (a job may run again).
+        self._done_before = 0
 
     def prepare(self, ctx: JobContext) -> None:
         super().prepare(ctx)
         self.route.recover()
 
     def produce(self, ctx: JobContext) -> int:
+        self._done_before = len(self.report.done)
         return len(self.route.pending())
 
     def send(self, ctx: JobContext) -> None:
         route = self.route
         if route.trail.recorder is not None:
             route.trail.recorder.attempt = ctx.attempt
+        # Listed again: files that arrived since produce() go with this run.
         names = [entry.name for entry in route.pending()]
         try:
             route.shielded(lambda: route.session(names, self.report, self.progress))
@@ -174,6 +178,8 @@ class ShipJob(RouteJob):
             raise
         finally:
             ctx.add_bytes(self.report.bytes - ctx.bytes)
+            # The run's items count those too (never fewer than the files it delivered).
+            ctx.items = max(ctx.items, len(self.report.done) - self._done_before)
 
 
 class FetchJob(RouteJob):
