@@ -12,14 +12,8 @@ from tests.web.conftest import Dashboard
 CUSTOMERS = "customer_id,name,country\nC001,Ada,fr\nC002,,de\nC003,Bo,nl\n"
 
 
-def test_each_difference_is_named_until_the_outcome_is_as_expected(dashboard: Dashboard) -> None:
-    api = DashboardApi(dashboard.url, dashboard.tokens["viewer"])
-    fed = Fed(exports=("a.csv", "b.csv"), archives=(), upload="customers.csv",
-              rows_ok=2, rows_failed=1)  # fmt: skip
-    problems = outcome_problems(api, fed)
-    assert "0 of the 2 files fed were delivered" in problems
-    assert "no import of customers.csv has run" in problems
-
+def _feed_and_wait(dashboard: Dashboard, api: DashboardApi, fed: Fed) -> None:
+    """Publish ``a.csv`` and ``b.csv``, import ``customers.csv``; wait for the outcome."""
     config = dashboard.daemon.config
     outbox = Spool(config.spools["outbox"].path)
     outbox.publish_bytes(b"a\n", "a.csv")
@@ -30,6 +24,17 @@ def test_each_difference_is_named_until_the_outcome_is_as_expected(dashboard: Da
     assert ledger is not None
     Runner(ledger).run(import_job(config.datacenter, "customers.csv", "customers"))
     assert wait_for_outcome(api, fed, timeout=60) == []
+
+
+def test_each_difference_is_named_until_the_outcome_is_as_expected(dashboard: Dashboard) -> None:
+    api = DashboardApi(dashboard.url, dashboard.tokens["viewer"])
+    fed = Fed(exports=("a.csv", "b.csv"), archives=(), upload="customers.csv",
+              rows_ok=2, rows_failed=1)  # fmt: skip
+    problems = outcome_problems(api, fed)
+    assert "0 of the 2 files fed were delivered" in problems
+    assert "no import of customers.csv has run" in problems
+
+    _feed_and_wait(dashboard, api, fed)
 
     # The same import with other counts expected: the difference is said in one sentence.
     wrong = Fed(exports=fed.exports, archives=(), upload="customers.csv", rows_ok=3, rows_failed=0)
@@ -50,17 +55,10 @@ def test_deliveries_are_counted_on_every_page_of_runs(dashboard: Dashboard) -> N
     api = DashboardApi(dashboard.url, dashboard.tokens["viewer"])
     fed = Fed(exports=("a.csv", "b.csv"), archives=(), upload="customers.csv",
               rows_ok=2, rows_failed=1)  # fmt: skip
-    config = dashboard.daemon.config
-    outbox = Spool(config.spools["outbox"].path)
-    outbox.publish_bytes(b"a\n", "a.csv")
-    outbox.publish_bytes(b"b\n", "b.csv")
-    assert config.datacenter is not None
-    (config.datacenter.root / "customers.csv").write_text(CUSTOMERS)
+    _feed_and_wait(dashboard, api, fed)
+    # Sixty runs later, the route's deliveries are on the second page of runs.
     ledger = dashboard.daemon.ledger
     assert ledger is not None
-    Runner(ledger).run(import_job(config.datacenter, "customers.csv", "customers"))
-    assert wait_for_outcome(api, fed, timeout=60) == []
-    # Sixty runs later, the route's deliveries are on the second page of runs.
     for _ in range(60):
         Runner(ledger).run(ScriptedJob(items=1))
     listing = api.get("/api/overview")["recent_runs"]
