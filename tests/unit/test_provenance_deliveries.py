@@ -17,6 +17,7 @@ from entrepot.provenance.journal import (
     JOURNAL_DIR,
     Journal,
     Then,
+    delivery_line,
     event_row,
     read_journal,
 )
@@ -62,6 +63,22 @@ def test_a_delivery_s_row_and_counts_are_those_the_general_path_writes() -> None
     assert counts == tally([moved, general])
     assert counts[1700003600 // 3600, "moved"] == [1, 0]  # the next hour's
     assert json.loads(taken[-1])[1] == 1700003600.5 and step_of(taken[-1])[1] == 1700003600.5
+
+
+@pytest.mark.parametrize(
+    "delivery",
+    [
+        _delivery("plain.csv", "/spool"),
+        _delivery('é\x1b[31m"quoted"\n.csv', "/spool/ü"),  # escapes, not UTF-8 text
+        Delivery("gone.csv", None, None, None, 1700000000_000001, None, "{}", "/s/claimed/x"),
+    ],
+)
+def test_a_delivery_s_line_is_what_the_line_encoder_writes(delivery: Delivery) -> None:
+    from entrepot.provenance.journal import _encoded
+
+    line = delivery_line(41, 3, delivery)
+    assert line == (_encoded([41, 3, *delivery]) + "\n").encode("ascii")
+    assert json.loads(line) == [41, 3, *delivery]
 
 
 def test_times_in_microseconds_read_back_as_the_seconds_rows_keep() -> None:

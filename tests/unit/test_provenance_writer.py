@@ -121,3 +121,37 @@ def test_a_batch_does_not_wait_for_the_disk_and_the_flush_makes_it_durable(
     die(journal)
     assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 0
     assert [e.name for e in find(engine, "*.csv")] == ["a.csv", "b.csv", "c.csv", "d.csv"]
+
+
+def test_threads_delivering_and_settling_at_once_record_each_file_once_with_its_step(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """As a shipment's threads do: each step settled without the recorder's lock, matched
+    with its delivery when a batch is written — here many times during the run."""
+    from tests.unit.test_provenance_deliveries import _delivery, _template
+
+    recorder = Recorder(engine, state_dir=tmp_path, batch=16)
+    template = _template("/spool")
+
+    def ship(thread: int) -> None:
+        for number in range(200):
+            ticket = recorder.deliver(template, _delivery(f"t{thread}-{number:03d}", "/spool"))
+            recorder.settle(1700000000_500000 + number, ticket=ticket)
+
+    threads = [threading.Thread(target=ship, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert recorder._writer is not None  # full batches went to the writer meanwhile
+    recorder._writer.drain()
+    assert len(find(engine, "t*")) > 16  # and were written before the end
+    recorder.close()
+    events = find(engine, "t*")
+    by_file: dict[str, list[Kind]] = {}
+    for event in events:
+        by_file.setdefault(event.name, []).append(event.kind)
+    expected = {f"t{t}-{n:03d}" for t in range(4) for n in range(200)}
+    assert set(by_file) == expected
+    assert all(k == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED] for k in by_file.values())
+    assert list((tmp_path / JOURNAL_DIR).iterdir()) == []

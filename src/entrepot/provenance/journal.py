@@ -62,8 +62,10 @@ _FIRST, _STEP = 64 * 1024, 16 * 1024 * 1024
 #: The zeros a stretch is written with, at most this many bytes to a call.
 _ZEROS = bytes(_FIRST)
 HOST = socket.gethostname()
-#: JSON's quoting of a text, without the encoder around it.
+#: JSON's quoting of a text, without the encoder around it (and as the line encoder
+#: quotes it: ASCII only).
 _quoted = json.encoder.encode_basestring
+_ascii = json.encoder.encode_basestring_ascii
 
 
 def _line_encoder() -> Callable[[Any], str]:
@@ -159,6 +161,19 @@ def details_text(details: Mapping[str, Any] | None) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def delivery_line(seq: int, template: int, delivery: Delivery) -> bytes:
+    """The journal line of one delivery: ``[seq, template, *delivery]`` as the line encoder
+    writes it, written directly (once per file shipped: the encoder costs more)."""
+    name, size, checksum, claimed_at, at, attempt, details, held = delivery
+    # Whole numbers (never bools) or None, and texts: each as the encoder writes it.
+    return (
+        f"[{seq},{template},{_ascii(name)},{'null' if size is None else size},"
+        f"{'null' if checksum is None else _ascii(checksum)},"
+        f"{'null' if claimed_at is None else claimed_at},{at},"
+        f"{'null' if attempt is None else attempt},{_ascii(details)},{_ascii(held)}]\n"
+    ).encode()
+
+
 class Journal:
     """An open journal of this process: append events, empty it, remove it."""
 
@@ -219,7 +234,7 @@ class Journal:
         if number is None:
             with self._lock:
                 number = self._templates.setdefault(template, len(self._templates) + 1)
-        line = (_encoded([seq, number, *delivery]) + "\n").encode()
+        line = delivery_line(seq, number, delivery)
         with self._lock:
             if number not in self._written:
                 from entrepot.provenance.deliveries import TEMPLATE

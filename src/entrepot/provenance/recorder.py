@@ -35,6 +35,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,10 @@ class Recorder:
         #: ticket, with their line's number.
         self._held: dict[int, tuple[int, tuple[Template, Delivery]]] = {}
         self._tickets = 0
+        #: The steps settled after deliveries, ``(ticket, time or None)``, appended without
+        #: the lock (one call per shipped file) and matched with their deliveries under
+        #: it (:meth:`_match`) when a batch is written.
+        self._moves: deque[tuple[int, int | None]] = deque()
         #: A batch was committed without waiting for the disk since the last flush.
         self._relaxed = False
         if state_dir is not None:
@@ -177,14 +182,21 @@ class Recorder:
         (:mod:`.deliveries`), which announces the step.  Until then the batches record
         the journal as covered only up to the line before its own."""
         journal = self._journal
+        handed = None
         with self._lock:
             self._intents += 1
             seq = journal.number() if journal is not None else 0
             self._tickets += 1
             ticket = self._tickets
-            self._held[ticket] = (seq, (template, delivery))
+            held = self._held
+            held[ticket] = (seq, (template, delivery))
+            if len(held) >= self.batch:  # settled ones among them: a batch may be full
+                self._match()
+                handed = self._hand_over()
         if journal is not None:
             journal.write_delivery(seq, template, delivery)
+        if handed is not None:
+            handed.wait()
         return ticket
 
     def _covered(self) -> int:
@@ -216,16 +228,25 @@ class Recorder:
         its event ``step`` (if given) is recorded without a journal line —
         the announcement stands for it.
         """
+        if ticket is not None:
+            # One call, no lock: a deque's append is safe from any thread.
+            self._moves.append((ticket, step if isinstance(step, int) else None))
+            return
         with self._lock:
             self._intents -= 1
-            if ticket is not None:
-                held = self._held.pop(ticket)[1]
-                self._deliveries.append((*held, step if isinstance(step, int) else None))
-            elif isinstance(step, tuple):
+            if isinstance(step, tuple):
                 self._rows.append(step)
             handed = self._hand_over()
         if handed is not None:
             handed.wait()
+
+    def _match(self) -> None:
+        """Record the deliveries whose step was settled, in the order they were (lock held)."""
+        moves, held, deliveries = self._moves, self._held, self._deliveries
+        while moves:
+            ticket, taken = moves.popleft()
+            self._intents -= 1
+            deliveries.append((*held.pop(ticket)[1], taken))
 
     def flush(self, *, last: bool = False) -> None:
         """Write every buffered event (after the batches given to the writing thread), in
@@ -241,6 +262,7 @@ class Recorder:
             with self._lock:
                 if self._queued:
                     continue  # a batch handed over meanwhile: written first
+                self._match()
                 rows, counts = _made(self._unwritten + self._rows, self._deliveries)
                 self._unwritten, self._rows, self._deliveries = [], [], []
                 if not rows and not self._relaxed:

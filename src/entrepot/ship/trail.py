@@ -63,6 +63,8 @@ _CLAIMED, _FAILED = Kind.CLAIMED.value, Kind.FAILED.value
 _DELIVERED, _SKIPPED = Kind.DELIVERED.value, Kind.SKIPPED.value
 _MOVED, _DELETED = Kind.MOVED.value, Kind.DELETED.value
 _NOTHING_KNOWN = FileHistory(None, 0)
+# A named tuple made from its values as a tuple: without the Python call its class makes.
+_made = tuple.__new__
 _quoted = json.encoder.encode_basestring
 
 
@@ -141,9 +143,9 @@ class Trail:
         """
         if self.recorder is None:
             return None
-        known = self._history(name)
-        tap = None if known.checksum else Tap(size)
-        return Claimed(size, known.checksum, now(), known.failures + 1, tap)
+        checksum, failures = self._known.get(name) or _NOTHING_KNOWN
+        tap = None if checksum else Tap(size)
+        return _made(Claimed, (size, checksum, now(), failures + 1, tap))
 
     def summed(
         self, claimed: Claimed | None, src: IO[bytes], *, read: bool = True
@@ -151,15 +153,18 @@ class Trail:
         """``claimed`` with its checksum: the tap's, or else ``src`` read for it (its
         first ``size`` bytes) if ``read``; None if even that fails (the upload's error
         is told)."""
-        if claimed is None or claimed.tap is None:
+        if claimed is None:
+            return None
+        size, _, at, attempt, tap = claimed
+        if tap is None:
             return claimed
-        checksum = claimed.tap.checksum()
+        checksum = tap.checksum()
         if checksum is None and read:
             try:
-                checksum = sha256_of(src, claimed.size)
+                checksum = sha256_of(src, size)
             except (OSError, ValueError):
                 checksum = None
-        return Claimed(claimed.size, checksum, claimed.at, claimed.attempt)
+        return _made(Claimed, (size, checksum, at, attempt, None))
 
     def _claim_row(self, name: str, claimed: Claimed) -> Row:
         assert self.recorder is not None
@@ -191,11 +196,13 @@ class Trail:
         claimed_at = None if local is None else local.at
         if local is None:  # not claimed through this trail: what the target says
             local = Claimed(info.size, None, 0, self._try(name))
-        delivery = Delivery(
+        delivery = _made(Delivery, (
             name, local.size, local.checksum, claimed_at, now(), local.attempt, details,
             claim.file,
-        )  # fmt: skip
-        template = self._template(recorder, info.kept, area)
+        ))  # fmt: skip
+        template = self._templates.get((recorder.job_id, recorder.attempt, info.kept, area))
+        if template is None:
+            template = self._template(recorder, info.kept, area)
         return recorder.deliver(template, delivery)
 
     def _template(self, recorder: Recorder, kept: bool, area: str | None) -> Template:
