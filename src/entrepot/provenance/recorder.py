@@ -222,8 +222,9 @@ class Recorder:
         """A step announced was taken — ``step``, its event — or did not happen (None).
 
         ``ticket``: the delivery :meth:`deliver` held for this step, recorded
-        now, its row keeping the step (:mod:`.steps`) taken at ``step``, a
-        time in microseconds (:func:`~.deliveries.now`).  Without a ticket,
+        with the next batch written, its row keeping the step (:mod:`.steps`)
+        taken at ``step``, a time in microseconds (:func:`~.deliveries.now`);
+        noted without the recorder's lock, once per shipped file.  Without a ticket,
         the step announced by :meth:`record` or :meth:`add` with ``then``:
         its event ``step`` (if given) is recorded without a journal line —
         the announcement stands for it.
