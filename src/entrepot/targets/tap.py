@@ -38,7 +38,7 @@ _SMALL = 64 * 1024
 class Tap:
     """The SHA-256 of ``size`` bytes, fed by the reads of the stream :meth:`wrap` returns."""
 
-    __slots__ = ("size", "_digest", "_start", "_at", "_whole", "_complete")
+    __slots__ = ("_at", "_complete", "_digest", "_start", "_whole", "size")
 
     def __init__(self, size: int) -> None:
         self.size = size
