@@ -39,7 +39,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -212,7 +212,12 @@ def print_table(lines: list[dict[str, Any]]) -> None:
                 "{:.1f}–{:.1f}".format(*line["load"]),
             )
         )
-    widths = [max(len(str(cells[n])) for cells in table) for n in range(len(header))]
+    print_columns(table)
+
+
+def print_columns(table: Sequence[Sequence[str]]) -> None:
+    """``table``'s lines in aligned columns, a rule under its first (the header)."""
+    widths = [max(len(str(cells[n])) for cells in table) for n in range(len(table[0]))]
     for number, cells in enumerate(table):
         print("  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=True)))
         if number == 0:

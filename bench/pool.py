@@ -26,6 +26,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from harness import print_columns
+
 #: The bootstrap's seed: the same reports always print the same interval.
 SEED = 20261206
 
@@ -39,7 +41,7 @@ def pooled(reports: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
             found = rows.setdefault(key, {"ratios": [], "runs": 0, "goal": None})
             found["ratios"] += row["ratios"]
             found["runs"] += 1
-            found["goal"] = row.get("goal")
+            found["goal"], found["goal_text"] = row.get("goal"), row.get("goal_text")
     return rows
 
 
@@ -75,13 +77,10 @@ def main() -> None:
         cells = (
             work, reference, str(row["runs"]), str(len(ratios)),
             f"{statistics.median(ratios):.3f}", f"{low:.3f}–{high:.3f}",
-            "" if goal is None else f"≥ {goal}", verdict(low, high, goal),
+            row["goal_text"] or "", verdict(low, high, goal),
         )  # fmt: skip
         table.append(cells)
-    widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
-    for line in table:
-        padded = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-        print("  ".join(padded).rstrip())
+    print_columns(table)
 
 
 if __name__ == "__main__":
