@@ -41,16 +41,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(_main(None, program=True))
+    """Console-script entry point: the command, then the end of the process
+    (:func:`~entrepot.cli.leaving.leave`: without the interpreter's teardown)."""
+    from entrepot.cli.leaving import leave
+
+    leave(_main(None, program=True))
 
 
 def _main(argv: Sequence[str] | None, *, program: bool) -> int:
     """``program``: this process is the command (not a caller of :func:`main`)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if _asks_version(args):
-        sys.stdout.write(f"entrepot {__version__}\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(f"entrepot {__version__}\n")
+            sys.stdout.flush()
+        except OSError as exc:
+            from entrepot.cli.leaving import output_failed
+
+            return output_failed(exc, int(ExitCode.OK))
         return int(ExitCode.OK)
     with _collector_paused(freeze=program):
         command = _command_line(args)

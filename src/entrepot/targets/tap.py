@@ -54,7 +54,8 @@ class Tap:
         """``src`` as read from its current position, every read hashed; ``position``:
         that position, when the caller knows it (asking the stream is a system call)."""
         self._start = self._at = src.tell() if position is None else position
-        return cast(IO[bytes], _Tapped(src, self))
+        # The type as text: ``IO[bytes]`` written out is made again at every call.
+        return cast("IO[bytes]", _Tapped(src, self))
 
     def checksum(self) -> str | None:
         """``"sha256:<hex>"`` if exactly the ``size`` bytes were read, in order; else None."""
