@@ -3,8 +3,9 @@
 Files that another program put into ``new/`` have no receipt: their
 checksum is taken as the upload reads them (:mod:`entrepot.targets.tap`) —
 read once, not twice (S3 signs each request with the hash the tap took
-of its body) — except over plain FTP, where the kernel sends the
-file (``sendfile``) and the trail reads it for the checksum.  Either way the
+of its body; a small file is read whole at once and sent from memory) —
+except a larger file over plain FTP, where the kernel sends it
+(``sendfile``) and the trail reads it for the checksum.  Either way the
 trace's checksum is that of the bytes on the server.
 """
 
@@ -23,19 +24,26 @@ from entrepot.provenance.reader import by_file
 from entrepot.ship import ShipJob, trail
 from entrepot.spool import Spool
 from entrepot.targets.s3_signing import SigV4
-from entrepot.targets.tap import Tap
+from entrepot.targets.tap import WHOLE, Tap
 
 pytestmark = pytest.mark.server
 
-#: Server fixture, the files the trail reads again for their checksum (of 3), and how
-#: many times the taps hash each file: once where Python sends it — the checks of a
-#: backend (S3's MD5 against its ETag) read past the tap — never where the kernel does.
-SERVERS = [("ftp_server", 3, 0), ("ftps_server", 0, 1), ("sftp_server", 0, 1), ("s3_server", 0, 1)]
+#: Server fixture, the files the trail reads again for their checksum (of 3: one small,
+#: read whole by its tap, two larger), and whether the taps hash the larger ones: once
+#: where Python sends them — the checks of a backend (S3's MD5 against its ETag) read
+#: past the tap — never where the kernel does.  Every file is hashed once or not at all.
+SERVERS = [
+    ("ftp_server", 2, False),
+    ("ftps_server", 0, True),
+    ("sftp_server", 0, True),
+    ("s3_server", 0, True),
+]
 
 
 def _ship(url: str, options: dict[str, Any], tmp_path: Path, monkeypatch: Any) -> Any:
     spool = Spool(tmp_path / "outbox").prepare()
     contents = {f"part-{n}.bin": os.urandom(n * 70_000 + 17) for n in range(3)}
+    assert [len(data) <= WHOLE for data in contents.values()] == [True, False, False]
     for name, data in contents.items():  # put there by another program: no receipt
         (spool.root / "new" / name).write_bytes(data)
     read_again: list[object] = []
@@ -68,15 +76,19 @@ def _ship(url: str, options: dict[str, Any], tmp_path: Path, monkeypatch: Any) -
         result = Runner(ledger).run(ShipJob(spool.root, url, target_options=options))
         assert result.ok, result.error
         journeys = by_file(find(ledger.engine, "part-*"))
-    passes = hashed[0] / sum(map(len, contents.values()))
-    return contents, journeys, len(read_again), passes, signed
+    return contents, journeys, len(read_again), hashed[0], signed
 
 
-@pytest.mark.parametrize(("fixture", "reads", "passes"), SERVERS)
+def _sizes(contents: dict[str, bytes], *, larger: bool) -> int:
+    """The bytes of the small file, and of the larger ones if ``larger``."""
+    return sum(len(data) for data in contents.values() if larger or len(data) <= WHOLE)
+
+
+@pytest.mark.parametrize(("fixture", "reads", "larger"), SERVERS)
 def test_the_checksum_is_the_servers_bytes_read_once_where_python_reads_them(
     fixture: str,
     reads: int,
-    passes: int,
+    larger: bool,
     request: pytest.FixtureRequest,
     tmp_path: Path,
     monkeypatch: Any,
@@ -84,7 +96,7 @@ def test_the_checksum_is_the_servers_bytes_read_once_where_python_reads_them(
     server = request.getfixturevalue(fixture)
     shipped = _ship(server.url, server.options, tmp_path, monkeypatch)
     contents, journeys, read_again, hashed, signed = shipped
-    assert (read_again, hashed) == (reads, passes)
+    assert (read_again, hashed) == (reads, _sizes(contents, larger=larger))
     if fixture == "s3_server":  # each body hashed once: the tap's hash signs its request
         assert sorted(map(str, signed)) == sorted(
             hashlib.sha256(data).hexdigest() for data in contents.values()
@@ -107,7 +119,7 @@ def test_a_local_folder_s_copies_are_hashed_as_they_are_written(
     drop = tmp_path / "drop"
     drop.mkdir()
     contents, journeys, read_again, hashed, _ = _ship(drop.as_uri(), {}, tmp_path, monkeypatch)
-    assert (read_again, hashed) == (0, 1)
+    assert (read_again, hashed) == (0, _sizes(contents, larger=True))
     for (_, name), journey in journeys.items():
         (delivered,) = (e for e in journey if e.kind is Kind.DELIVERED)
         on_disk = (drop / name).read_bytes()

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from entrepot.targets import open_target
-from entrepot.targets.tap import Tap, read_hashed
+from entrepot.targets.tap import WHOLE, Tap, read_hashed
 from entrepot.targets.transfer import copy_stream, send_stream
 
-DATA = os.urandom(3 * 65536 + 123)  # past the size hashed in small pieces
+DATA = os.urandom(3 * WHOLE + 123)  # read through the tap, past the size hashed in pieces
 SUM = "sha256:" + hashlib.sha256(DATA).hexdigest()
 
 
@@ -199,3 +199,71 @@ def test_a_claim_s_checksum_is_the_tap_s_else_read_except_when_stopped(
         summed = trail.summed(cut, src)  # failed: read for it
         assert summed is not None and summed.checksum == SUM and len(reads) == 1
     engine.dispose()
+
+
+SMALL = os.urandom(4096)  # at most WHOLE: read whole by the tap
+SMALL_SUM = "sha256:" + hashlib.sha256(SMALL).hexdigest()
+
+
+def test_a_small_file_is_read_whole_once_and_sent_from_memory(tmp_path: Path) -> None:
+    tap = Tap(len(SMALL))
+    with open(_file(tmp_path, SMALL), "rb") as src:
+        stream = tap.wrap(src, 0)
+        assert src.tell() == len(SMALL)  # read whole at once
+    # The file is closed: every read of the upload comes from the bytes held.
+    assert tap.checksum() == SMALL_SUM
+    assert stream.read(1000) == SMALL[:1000]
+    stream.seek(0)  # a retry sends the same bytes; the checksum stands
+    assert stream.read() == SMALL
+    assert tap.checksum() == SMALL_SUM
+    with pytest.raises(io.UnsupportedOperation):
+        stream.fileno()  # so sendfile never reads past the tap
+
+
+def test_a_small_file_s_whole_body_comes_with_the_tap_s_hash(tmp_path: Path) -> None:
+    tap = Tap(len(SMALL))
+    with open(_file(tmp_path, SMALL), "rb") as src:
+        stream = tap.wrap(src, 0)
+    assert read_hashed(stream, len(SMALL)) == (SMALL, hashlib.sha256(SMALL).hexdigest())
+    stream.seek(0)
+    assert read_hashed(stream, 100) == (SMALL[:100], None)  # not the bytes hashed
+    assert read_hashed(stream, 100) == (SMALL[100:200], None)
+
+
+def test_a_small_file_longer_than_told_sends_and_hashes_what_was_told(tmp_path: Path) -> None:
+    tap = Tap(len(SMALL) - 10)  # grew after its size was taken
+    with open(_file(tmp_path, SMALL), "rb") as src:
+        stream = tap.wrap(src, 0)
+    assert stream.read() == SMALL[:-10]
+    assert tap.checksum() == "sha256:" + hashlib.sha256(SMALL[:-10]).hexdigest()
+
+
+def test_a_small_file_shorter_than_told_gives_no_checksum(tmp_path: Path) -> None:
+    tap = Tap(len(SMALL) + 10)  # shrank after its size was taken
+    with open(_file(tmp_path, SMALL), "rb") as src:
+        assert tap.wrap(src, 0).read() == SMALL
+    assert tap.checksum() is None
+
+
+def test_a_small_file_sent_down_a_socket_is_hashed(tmp_path: Path) -> None:
+    """Plain FTP: the bytes held go out through Python, past no tap."""
+    left, right = socket.socketpair()
+    tap = Tap(len(SMALL))
+    with open(_file(tmp_path, SMALL), "rb") as src:
+        sent = send_stream(left, tap.wrap(src, 0), size=len(SMALL), blocksize=65536,
+                           progress=lambda _: None)  # fmt: skip
+    left.close()
+    received = right.recv(2 * len(SMALL), socket.MSG_WAITALL)
+    right.close()
+    assert sent == len(SMALL) and received == SMALL
+    assert tap.checksum() == SMALL_SUM
+
+
+def test_an_upload_of_a_small_file_to_a_folder_hashes_what_it_writes(tmp_path: Path) -> None:
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    tap = Tap(len(SMALL))
+    with open_target(drop.as_uri()) as target:
+        info = target.upload(_file(tmp_path, SMALL), "out.bin", tap=tap, verify="content")
+    assert info.size == len(SMALL) and (drop / "out.bin").read_bytes() == SMALL
+    assert tap.checksum() == SMALL_SUM

@@ -3,8 +3,8 @@
 Once a command has returned, the interpreter would tear down every module
 and object it loaded, one by one — memory the system takes back at once
 when the process ends.  For a command that opened the ledger (SQLAlchemy,
-typer, rich: a few hundred thousand objects) that is some 60 ms of the
-whole command, a fifth of an ``entrepot trace``.  :func:`leave` ends the
+typer, rich: a few hundred thousand objects) that is some 40–60 ms of the
+whole command, up to a fifth of an ``entrepot trace``.  :func:`leave` ends the
 process without it, after doing what the end of a process owes others:
 
 * threads that are not daemons are waited for, as the interpreter would:

@@ -23,8 +23,8 @@ publish, ``entrepot spool put``, a fetch as it downloaded, an archive as it
 was written or compressed computed it as the bytes went by); for files
 that another program put into ``new/``, or hard links (no byte passed), it
 is taken from the reads of their upload (:class:`~entrepot.targets.tap.Tap`),
-and read once more only where the kernel moved the bytes itself (plain FTP)
-or the upload did not read them all in order.
+and read once more only where the kernel moved the bytes itself (a file of
+more than 64 KiB over plain FTP) or the upload did not read them all in order.
 """
 
 from __future__ import annotations

@@ -19,6 +19,13 @@ the content verified) read the file past the tap; any other jump, or bytes moved
 kernel without passing through Python (``sendfile`` over a plain FTP
 socket), leaves it incomplete, and :meth:`Tap.checksum` says so (None): the
 caller reads the file itself then.
+
+A small file (:data:`WHOLE` bytes or fewer, most of what is shipped) is
+not read through a wrapper: :meth:`Tap.wrap` reads it whole at once,
+hashes it, and gives the upload a stream over those bytes in memory.  The
+upload's reads, retries and seeks then cost no Python of the tap's, every
+pass sends the bytes that were hashed, and nothing goes past the tap
+(``sendfile`` needs a file: FTP sends them itself).
 """
 
 from __future__ import annotations
@@ -27,12 +34,14 @@ import hashlib
 import io
 from typing import IO, Any, cast
 
-__all__ = ["Tap", "read_hashed"]
+__all__ = ["WHOLE", "Tap", "read_hashed"]
 
 # hashlib lets other threads run while it hashes more than 2 KiB; for a small
 # block the handover costs more than the hash, so it is fed in pieces below that.
 _UNLOCKED = 2047
 _SMALL = 64 * 1024
+#: A file of at most this many bytes is read whole by :meth:`Tap.wrap` (module docstring).
+WHOLE = 64 * 1024
 
 
 class Tap:
@@ -52,8 +61,18 @@ class Tap:
 
     def wrap(self, src: IO[bytes], position: int | None = None) -> IO[bytes]:
         """``src`` as read from its current position, every read hashed; ``position``:
-        that position, when the caller knows it (asking the stream is a system call)."""
+        that position, when the caller knows it (asking the stream is a system call).
+
+        A file of at most :data:`WHOLE` bytes is read whole now and hashed: the stream
+        returned holds its bytes (the module docstring).
+        """
         self._start = self._at = src.tell() if position is None else position
+        if self.size <= WHOLE:
+            data = src.read(self.size)  # a regular file gives them in one read
+            self._fed(data)
+            held = _Held(data)
+            held.tap = self
+            return held
         # The type as text: ``IO[bytes]`` written out is made again at every call.
         return cast("IO[bytes]", _Tapped(src, self))
 
@@ -96,6 +115,13 @@ def read_hashed(src: IO[bytes], size: int) -> tuple[bytes, str | None]:
     it as they passed (``src`` from :meth:`Tap.wrap`, read from the start of a pass),
     else None — for a backend that needs the hash of what it sends (S3's signature),
     so that a file is hashed once."""
+    if isinstance(src, _Held):
+        whole = src.tell() == 0
+        data = src.read(size)
+        # The digest is of the bytes held: of this body if it is all of them.
+        tap = src.tap
+        held = whole and len(data) == tap._at - tap._start
+        return data, tap._digest.hexdigest() if held else None
     tapped: object = src  # a _Tapped stands in for a stream without subclassing one
     if not isinstance(tapped, _Tapped):
         return src.read(size), None
@@ -103,6 +129,13 @@ def read_hashed(src: IO[bytes], size: int) -> tuple[bytes, str | None]:
     whole = tap._unread()  # then the digest will be of exactly what this reads
     data = tapped.read(size)
     return data, tap._digest.hexdigest() if whole else None
+
+
+class _Held(io.BytesIO):
+    """The bytes of a small file, read whole by its :class:`Tap` (which hashed them)."""
+
+    __slots__ = ("tap",)
+    tap: Tap
 
 
 class _Tapped:
