@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from entrepot.interrupts import Terminated
 from entrepot.spool import Spool
+from entrepot.spool.areas import open_entry
 
 KILLS = 50
 
@@ -91,3 +93,23 @@ def test_sigkill_never_exposes_a_partial_file(tmp_path: Path) -> None:
     assert spool.names("tmp") == []
     assert spool.names("claimed") == []
     assert all(intact(entry.path) for entry in spool.list("new"))
+
+
+def test_a_signal_while_a_spool_file_is_opened_is_not_turned_into_another_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM (raised as an exception) while the file object is made: ``io.open``
+    closes the descriptor it was given before the exception goes on.  The exception
+    must reach the caller as it is — a second close would fail with "bad file
+    descriptor" (the command's exit 1 instead of 143), or close another thread's file."""
+    source = tmp_path / "export.csv"
+    source.write_bytes(b"a,b\n")
+    real = os.fdopen
+
+    def interrupted(fd: int, *args: object, **kwargs: object) -> object:
+        real(fd, "rb").close()  # what io.open does with its file on the way out
+        raise Terminated("SIGTERM")
+
+    monkeypatch.setattr(os, "fdopen", interrupted)
+    with pytest.raises(Terminated):
+        open_entry(source)

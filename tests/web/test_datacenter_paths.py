@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from entrepot.interrupts import Terminated
 from entrepot.web.dc_paths import Missing, Refused, attachment, open_download
 
 HOSTILE_NAMES = [
@@ -54,6 +55,23 @@ def test_a_file_of_an_area_is_opened(root: Path) -> None:
     handle.close()
     handle, _ = open_download(root, "logs", "datacenter.log")
     handle.close()
+
+
+def test_a_signal_while_a_file_is_opened_is_not_turned_into_another_error(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As for a spool's files (tests/unit/test_spool_crash.py): io.open closed the
+    # descriptor on its way out; a second close would replace SIGTERM by "bad file
+    # descriptor".
+    real = os.fdopen
+
+    def interrupted(fd: int, *args: object, **kwargs: object) -> object:
+        real(fd, "rb").close()
+        raise Terminated("SIGTERM")
+
+    monkeypatch.setattr(os, "fdopen", interrupted)
+    with pytest.raises(Terminated):
+        open_download(root, "pending", "ok.csv")
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)

@@ -317,10 +317,13 @@ def open_entry(path: str | os.PathLike[str], *, what: str = "spool file") -> Bin
             raise UnsafeEntry(f"{what} {os.fspath(path)!r} is not a regular file: refused")
         # Back to blocking reads: O_NONBLOCK was only there to open a FIFO safely.
         os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+    # The file object owns the descriptor from here on, and closes it if it fails (a
+    # signal while it is made): closed here as well, the second close would fail, or
+    # close a file another thread opened meanwhile under the same number.
+    return os.fdopen(fd, "rb")
 
 
 def descriptor_path(file: BinaryIO) -> str:

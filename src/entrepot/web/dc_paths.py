@@ -104,10 +104,11 @@ def open_download(root: Path, area: str, name: str) -> tuple[BinaryIO, int]:
             # A hard link may be a file from elsewhere (planted in the folder).
             raise Refused(f"{name!r} has other names outside the data center's control")
         os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb"), info.st_size
     except BaseException:
         os.close(fd)
         raise
+    # Owned by the file object from here on (see entrepot.spool.areas.open_entry).
+    return os.fdopen(fd, "rb"), info.st_size
 
 
 def stream(handle: BinaryIO) -> Iterator[bytes]:
