@@ -12,10 +12,12 @@ process without it, after doing what the end of a process owes others:
 * the exit handlers run (:mod:`atexit`: logging flushes and closes its
   handlers, temporary folders are removed…);
 * standard output and error are flushed.  A failure there (a full disk
-  behind a redirection) is told on standard error and ends the process
-  with its exit code, never 0; a reader that went away (``| head``) ends
-  it quietly, with the command's code (1 if that was 0: not everything was
-  written).
+  behind a redirection) after a command that succeeded is told on standard
+  error and ends the process with its exit code, never 0; after a command
+  that failed (and told why: its output failing too, as often) it keeps
+  the command's code, told once.  A reader that went away (``| head``)
+  ends it quietly, with the command's code (1 if that was 0: not
+  everything was written).
 
 What the teardown would do besides — close files and database connections
 still open — has nothing left to do: every command closes what it opens
@@ -74,7 +76,8 @@ def _flushed(code: int) -> int:
         try:
             stream.flush()
         except OSError as exc:
-            code = output_failed(exc, code)
+            if not code:  # a failed command told its own error, the output's included
+                code = output_failed(exc, code)
         except ValueError:
             pass  # closed by the command: nothing buffered
     return code
