@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -95,10 +96,13 @@ class Side:
     prepare: Callable[[], Command]
     goal: float | None = None  # minimal ratio against Entrepôt (references only)
     goal_text: str = ""
+    #: The processor time (user + system, seconds) of each run, in order.
+    cpu: list[float] = field(default_factory=list)
 
     def run_once(self) -> float:
         command = self.prepare()
         os.sync()  # the untimed work's writes on the disk before the clock starts
+        before = _children_cpu()
         started = time.perf_counter()
         proc = subprocess.run(
             command.argv,
@@ -109,6 +113,7 @@ class Side:
             text=True,
         )
         elapsed = time.perf_counter() - started
+        self.cpu.append(_children_cpu() - before)
         if proc.returncode != 0:
             raise VerificationFailed(
                 f"{self.label}: exit {proc.returncode}\n$ {shown_argv(command.argv)}\n"
@@ -122,6 +127,12 @@ class Side:
         return elapsed
 
 
+def _children_cpu() -> float:
+    """User and system seconds of the children waited for so far (the measured command)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 @dataclass
 class Row:
     """Entrepôt against its references on one piece of work."""
@@ -130,6 +141,8 @@ class Row:
     ours: Side
     references: list[Side]
     times: dict[str, list[float]] = field(default_factory=dict)
+    #: Processor seconds (user + system) of each timed run, by side.
+    cpu: dict[str, list[float]] = field(default_factory=dict)
     load: tuple[float, float] = (0.0, 0.0)
 
 
@@ -142,6 +155,7 @@ def measure(row: Row, rounds: int, warmup: int) -> Row:
     """Run the rounds of ``row`` (see the module docstring); fill its times."""
     sides = [row.ours, *row.references]
     row.times = {side.label: [] for side in sides}
+    row.cpu = {side.label: [] for side in sides}
     load_before = os.getloadavg()[0]
     for number in range(warmup + rounds):
         order = sides if number % 2 == 0 else sides[::-1]
@@ -149,6 +163,7 @@ def measure(row: Row, rounds: int, warmup: int) -> Row:
             elapsed = side.run_once()
             if number >= warmup:
                 row.times[side.label].append(elapsed)
+                row.cpu[side.label].append(side.cpu[-1])
         done = f"round {number + 1 - warmup}" if number >= warmup else "warm-up"
         print(f"  {row.work}: {done} done", file=sys.stderr, flush=True)
     row.load = (load_before, os.getloadavg()[0])
@@ -183,6 +198,8 @@ def summary(row: Row) -> list[dict[str, Any]]:
                 "load": list(row.load),
                 "entrepot_times": ours,
                 "reference_times": row.times[reference.label],
+                "entrepot_cpu": row.cpu.get(row.ours.label, []),
+                "reference_cpu": row.cpu.get(reference.label, []),
                 "ratios": per_round,
             }
         )

@@ -8,7 +8,11 @@ that has it; printed: the rounds, the median of the pooled ratios, a 95 %
 interval of that median (bootstrap: the rounds resampled with replacement,
 with a fixed seed, so the same reports print the same figures), and the
 goal — *met* when the whole interval is at or above it, *missed* when it is
-wholly below, else *undecided*: the rounds cannot tell.
+wholly below, else *undecided*: the rounds cannot tell.  Where the reports
+hold each run's processor time (user + system), the median of the per-round
+processor ratios too (reference ÷ Entrepôt, as the time's): the work each
+side made the processors do, which the load of the machine moves less than
+the time.
 
 Why: on this shared two-core machine a row's rounds span ±15 %, and the
 median of one run of 10 rounds moves by several points from one run to the
@@ -38,8 +42,11 @@ def pooled(reports: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
     for report in reports:
         for row in report["rows"]:
             key = (row["work"], row["reference"])
-            found = rows.setdefault(key, {"ratios": [], "runs": 0, "goal": None})
+            found = rows.setdefault(key, {"ratios": [], "cpu": [], "runs": 0, "goal": None})
             found["ratios"] += row["ratios"]
+            if row.get("entrepot_cpu") and row.get("reference_cpu"):
+                pairs = zip(row["reference_cpu"], row["entrepot_cpu"], strict=True)
+                found["cpu"] += [theirs / mine for theirs, mine in pairs if mine > 0]
             found["runs"] += 1
             found["goal"], found["goal_text"] = row.get("goal"), row.get("goal_text")
     return rows
@@ -69,7 +76,8 @@ def main() -> None:
     args = parser.parse_args()
     reports = [json.loads(path.read_text()) for path in args.reports]
     print(f"{len(reports)} reports: {', '.join(str(path) for path in args.reports)}")
-    table = [("work", "reference", "runs", "rounds", "median", "95 % interval", "goal", "")]
+    header = ("work", "reference", "runs", "rounds", "median", "95 % interval", "cpu", "goal", "")
+    table = [header]
     for (work, reference), row in pooled(reports).items():
         ratios = row["ratios"]
         low, high = interval(ratios, args.resamples)
@@ -77,6 +85,7 @@ def main() -> None:
         cells = (
             work, reference, str(row["runs"]), str(len(ratios)),
             f"{statistics.median(ratios):.3f}", f"{low:.3f}–{high:.3f}",
+            f"{statistics.median(row['cpu']):.3f}" if row["cpu"] else "—",
             row["goal_text"] or "", verdict(low, high, goal),
         )  # fmt: skip
         table.append(cells)

@@ -7,6 +7,7 @@ finds the same thing before and after a fold.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from entrepot.jobs import Ledger
-from entrepot.provenance import Kind, Outcome, Recorder, find, undelivered
+from entrepot.provenance import Kind, Outcome, Recorder, find, folding, undelivered
 from entrepot.provenance.browse import matching_names
 from entrepot.provenance.folding import fold, fold_if_due, fresh_count
 from entrepot.provenance.journal import event_row
@@ -101,16 +102,49 @@ def fresh_count_of(engine: sa.Engine) -> int:
         return fresh_count(conn)
 
 
-def test_a_run_folds_the_fresh_events_once_they_are_many(
+def test_a_recorder_folds_the_fresh_events_of_earlier_runs_once_they_are_many(
     url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("entrepot.provenance.folding.FOLD_AT", 10)
     with Ledger(url) as ledger:
         engine = ledger.engine
-        for run in range(3):  # four events a run: folded by the third, with its own
+        # Four events a run.  The fourth run opens with twelve fresh: it folds them,
+        # and its own stay fresh.
+        for run, fresh in enumerate((4, 8, 12, 4)):
             _record(engine, [_received(f"r{run}-{n}.csv", NOW + n, "sha256:00") for n in range(4)])
-            assert fresh_count_of(engine) == (0 if run == 2 else 4 * (run + 1))
-        assert len(find(engine, "r*.csv")) == 12
+            assert fresh_count_of(engine) == fresh
+        assert len(find(engine, "r*.csv")) == 16
+
+
+def test_the_fold_goes_on_while_the_run_records(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fold starts as the recorder opens, in a thread, and the run's commit waits for
+    it: a run does not fold at its end."""
+    monkeypatch.setattr("entrepot.provenance.folding.FOLD_AT", 3)
+    started, release = threading.Event(), threading.Event()
+    real_fold = folding.fold
+
+    def slow_fold(conn: Any) -> int:
+        started.set()
+        assert release.wait(10)
+        return real_fold(conn)
+
+    monkeypatch.setattr("entrepot.provenance.folding.fold", slow_fold)
+    with Ledger(url) as ledger:
+        engine = ledger.engine
+        _record(engine, [_received(f"e{n}.csv", NOW + n, "sha256:00") for n in range(3)])
+        assert not started.is_set()  # three fresh when it committed: the next run folds
+        recorder = Recorder(engine)
+        assert started.wait(10)  # under way while the run records
+        recorder.add([_received("e9.csv", NOW + 9, "sha256:00")])
+        closing = threading.Thread(target=recorder.close)
+        closing.start()
+        closing.join(0.3)
+        assert closing.is_alive()  # its commit waits for the fold…
+        release.set()
+        closing.join(10)
+        assert not closing.is_alive()
+        assert fresh_count_of(engine) == 1  # …which folded the three, not its own event
+        assert [e.name for e in find(engine, "e*.csv")] == [f"e{n}.csv" for n in (0, 1, 2, 9)]
 
 
 def test_a_fold_that_fails_holds_up_no_event(
@@ -124,8 +158,9 @@ def test_a_fold_that_fails_holds_up_no_event(
     with Ledger(url) as ledger:
         engine = ledger.engine
         _record(engine, [_received(f"k{n}.csv", NOW + n, "sha256:00") for n in range(3)])
-        assert [e.name for e in find(engine, "k*.csv")] == ["k0.csv", "k1.csv", "k2.csv"]
-        assert fresh_count_of(engine) == 3  # left fresh, for the next run to fold
+        _record(engine, [_received("k3.csv", NOW + 3, "sha256:00")])  # opens with three fresh
+        assert [e.name for e in find(engine, "k*.csv")] == ["k0.csv", "k1.csv", "k2.csv", "k3.csv"]
+        assert fresh_count_of(engine) == 4  # left fresh, for the next run to fold
     assert "provenance.fold_failed" in caplog.text
 
 

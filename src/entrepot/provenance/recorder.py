@@ -46,7 +46,7 @@ from entrepot.db import write_transaction
 from entrepot.logs import log_event
 from entrepot.provenance.deliveries import Delivery, Settled, Template, rows_of
 from entrepot.provenance.events import Kind, Outcome
-from entrepot.provenance.folding import fold_apart, fold_due
+from entrepot.provenance.folding import fold_behind
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row, Then, event_row
 from entrepot.provenance.recovery import RECOVERED, recover_journals, set_seq
@@ -118,6 +118,9 @@ class Recorder:
         if state_dir is not None:
             recover_journals(engine, Path(state_dir) / JOURNAL_DIR)
             self._journal = Journal(state_dir)
+        #: The fold of the events made fresh by earlier runs, if they are many, while this
+        #: run goes on (:func:`~.folding.fold_behind`); joined before the first flush.
+        self._folding: threading.Thread | None = fold_behind(engine)
 
     def record(
         self,
@@ -257,6 +260,7 @@ class Recorder:
         the same transaction: it is about to be deleted, and if it were
         read again nothing in it would be added.
         """
+        self._folded()
         while True:
             if self._writer is not None:
                 self._writer.drain()
@@ -286,11 +290,12 @@ class Recorder:
             insert_rows(conn, rows, counts)
             if self._journal is not None:
                 set_seq(conn, self._journal.token, seq)
-            # At the end of a run: the fresh events folded once they are many — in a
-            # transaction of its own, so that nothing a fold meets holds up the events.
-            due = durable and fold_due(conn)
-        if due:
-            fold_apart(self.engine)
+
+    def _folded(self) -> None:
+        """Wait for the fold started when the recorder opened, if it still runs."""
+        folding, self._folding = self._folding, None
+        if folding is not None:
+            folding.join()
 
     def _write_batch(self, batch: Batch, seq: int) -> None:
         """Write a full batch (in the writer's thread): its rows and settled deliveries.
