@@ -96,10 +96,10 @@ class Side:
     prepare: Callable[[], Command]
     goal: float | None = None  # minimal ratio against Entrepôt (references only)
     goal_text: str = ""
-    #: The processor time (user + system, seconds) of each run, in order.
-    cpu: list[float] = field(default_factory=list)
 
-    def run_once(self) -> float:
+    def run_once(self) -> tuple[float, float]:
+        """Run the command once: its time, and its processor time (user + system), in
+        seconds."""
         command = self.prepare()
         os.sync()  # the untimed work's writes on the disk before the clock starts
         before = _children_cpu()
@@ -113,7 +113,7 @@ class Side:
             text=True,
         )
         elapsed = time.perf_counter() - started
-        self.cpu.append(_children_cpu() - before)
+        cpu = _children_cpu() - before
         if proc.returncode != 0:
             raise VerificationFailed(
                 f"{self.label}: exit {proc.returncode}\n$ {shown_argv(command.argv)}\n"
@@ -124,7 +124,7 @@ class Side:
         except VerificationFailed as exc:
             raise VerificationFailed(f"{self.label}: {exc}") from None
         command.cleanup()
-        return elapsed
+        return elapsed, cpu
 
 
 def _children_cpu() -> float:
@@ -160,10 +160,10 @@ def measure(row: Row, rounds: int, warmup: int) -> Row:
     for number in range(warmup + rounds):
         order = sides if number % 2 == 0 else sides[::-1]
         for side in order:
-            elapsed = side.run_once()
+            elapsed, cpu = side.run_once()
             if number >= warmup:
                 row.times[side.label].append(elapsed)
-                row.cpu[side.label].append(side.cpu[-1])
+                row.cpu[side.label].append(cpu)
         done = f"round {number + 1 - warmup}" if number >= warmup else "warm-up"
         print(f"  {row.work}: {done} done", file=sys.stderr, flush=True)
     row.load = (load_before, os.getloadavg()[0])

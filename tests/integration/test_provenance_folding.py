@@ -147,6 +147,21 @@ def test_the_fold_goes_on_while_the_run_records(url: str, monkeypatch: pytest.Mo
         assert [e.name for e in find(engine, "e*.csv")] == [f"e{n}.csv" for n in (0, 1, 2, 9)]
 
 
+def test_a_ledger_in_memory_folds_in_the_recorder_s_own_thread(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another thread would open another, empty database in memory: the fold is done
+    where the recorder opens, and no failure is told."""
+    monkeypatch.setattr("entrepot.provenance.folding.FOLD_AT", 3)
+    with Ledger("sqlite:///:memory:") as ledger:
+        engine = ledger.engine
+        _record(engine, [_received(f"m{n}.csv", NOW + n, "sha256:00") for n in range(3)])
+        _record(engine, [_received("m3.csv", NOW + 3, "sha256:00")])  # opens with three fresh
+        assert fresh_count_of(engine) == 1
+        assert len(find(engine, "m*.csv")) == 4
+    assert "provenance.fold_failed" not in caplog.text
+
+
 def test_a_fold_that_fails_holds_up_no_event(
     url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

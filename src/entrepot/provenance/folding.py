@@ -119,9 +119,16 @@ def fold_apart(engine: Engine) -> int:
         return 0
 
 
-def fold_behind(engine: Engine) -> threading.Thread:
+def fold_behind(engine: Engine) -> threading.Thread | None:
     """:func:`fold_apart` if due, in a thread of its own, started now: join it before the
-    caller's next commit (so the two do not take turns at the database's lock)."""
+    caller's next commit (so the two do not take turns at the database's lock).
+
+    An engine whose connections each belong to one thread (SQLite in memory: another
+    thread would open another, empty database) folds in the caller's thread, now.
+    """
+    if isinstance(engine.pool, sa.pool.SingletonThreadPool):
+        _fold_if_many(engine)
+        return None
     thread = threading.Thread(target=_fold_if_many, args=(engine,), name="entrepot-fold")
     thread.daemon = True  # a process that ends meanwhile leaves the fold to the next run
     thread.start()
