@@ -194,6 +194,45 @@ class Runs:
         return f"run{self.count:04}-{side}"
 
 
+def ship_command(
+    remote: Remote,
+    sources: list[Path],
+    base: Path,
+    runs: Runs,
+    extra: tuple[str, ...] = (),
+    launcher: tuple[str, ...] = (ENTREPOT,),
+    verify: Callable[[str], None] | None = None,
+) -> Command:
+    """``entrepot ship`` of ``sources`` (put into a fresh spool, untimed) to a fresh folder
+    of ``remote``, checked afterwards; ``launcher``: what runs ``entrepot``'s arguments;
+    ``verify``: called with the command's output after the checks."""
+    expected = digests(sources)
+    spool, state = base / "spool", base / "state"
+    names = [path.name for path in sources]
+    folder = runs.folder("entrepot")
+    remote.prepare(folder)
+    for argv in (
+        ["spool", "init", str(spool)],
+        ["spool", "put", "--link", "--no-durable", str(spool), *names],
+    ):
+        subprocess.run([ENTREPOT, *argv], check=True, capture_output=True, cwd=sources[0].parent)
+
+    def verified(stdout: str) -> None:
+        check_same(remote.landed(folder), expected)
+        check(files_in(spool / "new") == [], f"new/ still holds {files_in(spool / 'new')[:3]}")
+        check(files_in(spool / "cur") == sorted(names), "cur/ does not hold every shipped file")
+        if verify is not None:
+            verify(stdout)
+
+    def cleanup() -> None:
+        remote.remove(folder)
+        shutil.rmtree(spool)
+
+    argv = [*launcher, "ship", str(spool), remote.url(folder), "--parallel", "4"]
+    argv += ["--state", str(state), "--password-env", PASSWORD_VARIABLE, *remote.cli_options]
+    return Command([*argv, *extra], verify=verified, cleanup=cleanup, env=remote.env)
+
+
 def ship_row(
     remote: Remote,
     rclone: Rclone,
@@ -204,35 +243,12 @@ def ship_row(
     against: str = "rclone",
 ) -> Row:
     expected = digests(sources)
-    spool, state = base / "spool", base / "state"
-    names = [path.name for path in sources]
 
     def verify_remote(folder: str) -> Callable[[str], None]:
         return lambda stdout: check_same(remote.landed(folder), expected)
 
     def entrepot(more: tuple[str, ...] = ()) -> Command:
-        folder = runs.folder("entrepot")
-        remote.prepare(folder)
-        for argv in (
-            ["spool", "init", str(spool)],
-            ["spool", "put", "--link", "--no-durable", str(spool), *names],
-        ):
-            subprocess.run(
-                [ENTREPOT, *argv], check=True, capture_output=True, cwd=sources[0].parent
-            )
-
-        def verify(stdout: str) -> None:
-            verify_remote(folder)(stdout)
-            check(files_in(spool / "new") == [], f"new/ still holds {files_in(spool / 'new')[:3]}")
-            check(files_in(spool / "cur") == names, "cur/ does not hold every shipped file")
-
-        def cleanup() -> None:
-            remote.remove(folder)
-            shutil.rmtree(spool)
-
-        argv = [ENTREPOT, "ship", str(spool), remote.url(folder), "--parallel", "4"]
-        argv += ["--state", str(state), "--password-env", PASSWORD_VARIABLE, *remote.cli_options]
-        return Command([*argv, *extra, *more], verify=verify, cleanup=cleanup, env=remote.env)
+        return ship_command(remote, sources, base, runs, (*extra, *more))
 
     def reference() -> Command:
         folder = runs.folder("rclone")
@@ -317,21 +333,8 @@ def main() -> None:
     large = random_file(base / "large" / "large.bin", args.large_mib)
     work = args.work.split(",")
     with ExitStack() as stack:
-        info = stack.enter_context(ServerProcess(base / "servers")).info
-        s3 = s3_servers.S3Server(base / "s3", s3_servers.find_weed() or "weed")
-        s3.start()
-        stack.callback(s3.stop)
-        sftp_options = ["-o", f"known_hosts={info['sftp']['known_hosts']}"]
-        remotes = {
-            "ftp": disk_remote("ftp", info["ftp"], []),
-            "sftp": disk_remote("sftp", info["sftp"], sftp_options),
-            "s3": s3_remote(s3),
-            "file": folder_remote(base / "drops"),
-        }
+        info, s3, remotes = start_remotes(stack, base)
         rclone = rclone_for(info, s3.endpoint_url)
-        subprocess.run(
-            [ENTREPOT, "status", "--state", str(base / "state")], check=True, capture_output=True
-        )
         runs = Runs()
         rows = []
         for protocol in args.protocols.split(","):
@@ -344,6 +347,28 @@ def main() -> None:
         workload = {"files": args.files, "size": args.size, "large_mib": args.large_mib}
         workload["rclone"] = rclone_version(rclone)
         run_rows("cmd_ship", args, rows, workload)
+
+
+def start_remotes(
+    stack: ExitStack, base: Path
+) -> tuple[dict[str, Any], s3_servers.S3Server, dict[str, Remote]]:
+    """Start the servers (stopped by ``stack``) and make the ledger in ``base / "state"``:
+    the server process's information, the S3 server, and a :class:`Remote` by protocol."""
+    info = stack.enter_context(ServerProcess(base / "servers")).info
+    s3 = s3_servers.S3Server(base / "s3", s3_servers.find_weed() or "weed")
+    s3.start()
+    stack.callback(s3.stop)
+    sftp_options = ["-o", f"known_hosts={info['sftp']['known_hosts']}"]
+    remotes = {
+        "ftp": disk_remote("ftp", info["ftp"], []),
+        "sftp": disk_remote("sftp", info["sftp"], sftp_options),
+        "s3": s3_remote(s3),
+        "file": folder_remote(base / "drops"),
+    }
+    subprocess.run(
+        [ENTREPOT, "status", "--state", str(base / "state")], check=True, capture_output=True
+    )
+    return info, s3, remotes
 
 
 def rclone_version(rclone: Rclone) -> str:
