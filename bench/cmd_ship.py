@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/cmd_ship.py [--files 2000] [--size 4096] [--large-mib 256]
         [--protocols ftp,sftp,s3] [--work ship,put] [--rounds 5] [--json FILE]
-        [--against rclone|no-provenance]
+        [--against rclone|no-provenance] [--parallel 4]
 
 Rows, each to FTP, SFTP and S3:
 
@@ -202,6 +202,7 @@ def ship_command(
     extra: tuple[str, ...] = (),
     launcher: tuple[str, ...] = (ENTREPOT,),
     verify: Callable[[str], None] | None = None,
+    parallel: int = 4,
 ) -> Command:
     """``entrepot ship`` of ``sources`` (put into a fresh spool, untimed) to a fresh folder
     of ``remote``, checked afterwards; ``launcher``: what runs ``entrepot``'s arguments;
@@ -228,7 +229,7 @@ def ship_command(
         remote.remove(folder)
         shutil.rmtree(spool)
 
-    argv = [*launcher, "ship", str(spool), remote.url(folder), "--parallel", "4"]
+    argv = [*launcher, "ship", str(spool), remote.url(folder), "--parallel", str(parallel)]
     argv += ["--state", str(state), "--password-env", PASSWORD_VARIABLE, *remote.cli_options]
     return Command([*argv, *extra], verify=verified, cleanup=cleanup, env=remote.env)
 
@@ -241,6 +242,7 @@ def ship_row(
     runs: Runs,
     extra: tuple[str, ...] = (),
     against: str = "rclone",
+    parallel: int = 4,
 ) -> Row:
     expected = digests(sources)
 
@@ -248,7 +250,7 @@ def ship_row(
         return lambda stdout: check_same(remote.landed(folder), expected)
 
     def entrepot(more: tuple[str, ...] = ()) -> Command:
-        return ship_command(remote, sources, base, runs, (*extra, *more))
+        return ship_command(remote, sources, base, runs, (*extra, *more), parallel=parallel)
 
     def reference() -> Command:
         folder = runs.folder("rclone")
@@ -266,11 +268,11 @@ def ship_row(
             goal=PROVENANCE_GOAL,
             goal_text=f"≥ {PROVENANCE_GOAL}",
         )
-        return Row(work, Side("entrepot ship --parallel 4", entrepot), [off])
+        return Row(work, Side(f"entrepot ship --parallel {parallel}", entrepot), [off])
     goal = SHIP_GOALS[remote.protocol]
     return Row(
         work,
-        Side("entrepot ship --parallel 4", entrepot),
+        Side(f"entrepot ship --parallel {parallel}", entrepot),
         [Side("rclone copy --transfers 4", reference, goal=goal, goal_text=f"≥ {goal}")],
     )
 
@@ -316,6 +318,9 @@ def main() -> None:
     )
     parser.add_argument("--work", default="ship,put", help="ship, put or both (default)")
     parser.add_argument(
+        "--parallel", type=int, default=4, help="entrepot ship's transfers at once (default 4)"
+    )
+    parser.add_argument(
         "--ship-arg",
         action="append",
         default=[],
@@ -340,11 +345,15 @@ def main() -> None:
         for protocol in args.protocols.split(","):
             if "ship" in work:
                 extra = tuple(args.ship_arg)
-                row = ship_row(remotes[protocol], rclone, sources, base, runs, extra, args.against)
+                row = ship_row(
+                    remotes[protocol], rclone, sources, base, runs, extra, args.against,
+                    args.parallel,
+                )  # fmt: skip
                 rows.append(row)
             if "put" in work:
                 rows.append(put_row(remotes[protocol], rclone, large, runs))
         workload = {"files": args.files, "size": args.size, "large_mib": args.large_mib}
+        workload["parallel"] = args.parallel
         workload["rclone"] = rclone_version(rclone)
         run_rows("cmd_ship", args, rows, workload)
 

@@ -3,9 +3,9 @@
 Files that another program put into ``new/`` have no receipt: their
 checksum is taken as the upload reads them (:mod:`entrepot.targets.tap`) —
 read once, not twice (S3 signs each request with the hash the tap took
-of its body; a small file is read whole at once and sent from memory) —
-except a larger file over plain FTP, where the kernel sends it
-(``sendfile``) and the trail reads it for the checksum.  Either way the
+of its body; a small file is read whole at once and sent from memory).  A
+larger file over plain FTP, which the kernel sends (``sendfile``), is read
+for its checksum beside the transfer, not after it.  Either way the
 trace's checksum is that of the bytes on the server.
 """
 
@@ -23,15 +23,17 @@ from entrepot.provenance import Kind, find
 from entrepot.provenance.reader import by_file
 from entrepot.ship import ShipJob, trail
 from entrepot.spool import Spool
+from entrepot.targets.behind import Behind
 from entrepot.targets.s3_signing import SigV4
 from entrepot.targets.tap import WHOLE, Tap
 
 pytestmark = pytest.mark.server
 
-#: Server fixture, the files the trail reads again for their checksum (of 3: one small,
-#: read whole by its tap, two larger), and whether the taps hash the larger ones: once
-#: where Python sends them — the checks of a backend (S3's MD5 against its ETag) read
-#: past the tap — never where the kernel does.  Every file is hashed once or not at all.
+#: Server fixture, the files read for their checksum beside the kernel's transfer (of 3:
+#: one small, read whole by its tap, two larger), and whether the taps hash the larger
+#: ones as they are read: once where Python sends them — the checks of a backend (S3's
+#: MD5 against its ETag) read past the tap — never where the kernel does.  Every file is
+#: hashed once; none is read again after its upload.
 SERVERS = [
     ("ftp_server", 2, False),
     ("ftps_server", 0, True),
@@ -62,6 +64,14 @@ def _ship(url: str, options: dict[str, Any], tmp_path: Path, monkeypatch: Any) -
         fed(tap, data)
 
     monkeypatch.setattr(Tap, "_fed", counted_fed)
+    beside: list[int] = []
+    add_span = Behind.add_span
+
+    def counted_span(behind: Behind, fd: int, start: int, size: int) -> None:
+        beside.append(size)
+        add_span(behind, fd, start, size)
+
+    monkeypatch.setattr(Behind, "add_span", counted_span)
     # What S3's requests are signed with: the SHA-256 of a body given by the tap.
     signed: list[str | None] = []
     sign = SigV4.sign
@@ -76,7 +86,7 @@ def _ship(url: str, options: dict[str, Any], tmp_path: Path, monkeypatch: Any) -
         result = Runner(ledger).run(ShipJob(spool.root, url, target_options=options))
         assert result.ok, result.error
         journeys = by_file(find(ledger.engine, "part-*"))
-    return contents, journeys, len(read_again), hashed[0], signed
+    return contents, journeys, (len(read_again), len(beside)), hashed[0], signed
 
 
 def _sizes(contents: dict[str, bytes], *, larger: bool) -> int:
@@ -95,8 +105,9 @@ def test_the_checksum_is_the_servers_bytes_read_once_where_python_reads_them(
 ) -> None:
     server = request.getfixturevalue(fixture)
     shipped = _ship(server.url, server.options, tmp_path, monkeypatch)
-    contents, journeys, read_again, hashed, signed = shipped
-    assert (read_again, hashed) == (reads, _sizes(contents, larger=larger))
+    contents, journeys, (read_again, read_beside), hashed, signed = shipped
+    assert (read_again, read_beside) == (0, reads)
+    assert hashed == _sizes(contents, larger=larger)
     if fixture == "s3_server":  # each body hashed once: the tap's hash signs its request
         assert sorted(map(str, signed)) == sorted(
             hashlib.sha256(data).hexdigest() for data in contents.values()
@@ -118,8 +129,8 @@ def test_a_local_folder_s_copies_are_hashed_as_they_are_written(
 ) -> None:
     drop = tmp_path / "drop"
     drop.mkdir()
-    contents, journeys, read_again, hashed, _ = _ship(drop.as_uri(), {}, tmp_path, monkeypatch)
-    assert (read_again, hashed) == (0, _sizes(contents, larger=True))
+    contents, journeys, reads, hashed, _ = _ship(drop.as_uri(), {}, tmp_path, monkeypatch)
+    assert (reads, hashed) == ((0, 0), _sizes(contents, larger=True))
     for (_, name), journey in journeys.items():
         (delivered,) = (e for e in journey if e.kind is Kind.DELIVERED)
         on_disk = (drop / name).read_bytes()

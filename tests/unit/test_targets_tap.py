@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from entrepot.targets import open_target
+from entrepot.targets import tap as tap_module
 from entrepot.targets.tap import WHOLE, Tap, read_hashed
 from entrepot.targets.transfer import copy_stream, send_stream
 
@@ -112,8 +113,8 @@ def test_a_file_longer_than_told_gives_no_checksum(tmp_path: Path) -> None:
     assert tap.checksum() is None
 
 
-def test_bytes_the_kernel_sends_past_python_give_no_checksum(tmp_path: Path) -> None:
-    """``sendfile`` (plain FTP): nothing passes through the tap, and it says so."""
+def _send_file(path: Path, tap: Tap) -> int:
+    """``sendfile`` (plain FTP) of ``path`` read through ``tap`` down a socket pair."""
     left, right = socket.socketpair()
     received = bytearray()
 
@@ -123,9 +124,8 @@ def test_bytes_the_kernel_sends_past_python_give_no_checksum(tmp_path: Path) -> 
 
     reader = threading.Thread(target=drain)
     reader.start()
-    tap = Tap(len(DATA))
     try:
-        with open(_file(tmp_path), "rb") as src:
+        with open(path, "rb") as src:
             sent = send_stream(left, tap.wrap(src), size=len(DATA), blocksize=65536,
                                progress=lambda _: None)  # fmt: skip
     finally:
@@ -133,6 +133,33 @@ def test_bytes_the_kernel_sends_past_python_give_no_checksum(tmp_path: Path) -> 
         reader.join()
         right.close()
     assert sent == len(DATA) and bytes(received) == DATA
+    return sent
+
+
+def test_bytes_the_kernel_sends_are_hashed_by_reading_them_beside(tmp_path: Path) -> None:
+    """``sendfile``: nothing passes through the tap; the file is read beside the transfer."""
+    tap = Tap(len(DATA))
+    _send_file(_file(tmp_path), tap)
+    assert tap.checksum() == SUM
+
+
+def test_bytes_the_kernel_sends_with_every_hasher_taken_give_no_checksum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tap_module, "hasher_for", lambda digest: None)
+    tap = Tap(len(DATA))
+    _send_file(_file(tmp_path), tap)
+    assert tap.checksum() is None  # the caller reads the file for it
+
+
+def test_a_file_shorter_than_what_was_read_beside_gives_no_checksum(tmp_path: Path) -> None:
+    path = _file(tmp_path)
+    tap = Tap(len(DATA))
+    with open(path, "rb") as src:
+        stream = tap.wrap(src)
+        sent = stream.kernel_sends(0, len(DATA) + 100)  # told more than the file holds
+        assert sent is not None
+        sent(len(DATA))
     assert tap.checksum() is None
 
 

@@ -11,14 +11,21 @@ A backend that needs the hash of what it sends reads it with
 :func:`read_hashed` and is given the tap's: S3 signs each request with its
 body's SHA-256, which is the file's, so the file is hashed once, not twice.
 
+A larger file's chunks of :data:`BEHIND` bytes or more are hashed by a
+pool thread while the upload reads on (:mod:`.behind`): the hash runs
+beside the transfer instead of after each read.  A backend that needs the
+digest at once (S3's signature) has its chunks hashed as they are read.
+
 The digest stands only if it covers the whole file read in order.  A
 backend that goes back to the start (to compute its own checksum before
 sending, or to try again) starts the digest again, keeping the last one
 that read the whole file — the checks of an upload (a checksum compared,
-the content verified) read the file past the tap; any other jump, or bytes moved by the
-kernel without passing through Python (``sendfile`` over a plain FTP
-socket), leaves it incomplete, and :meth:`Tap.checksum` says so (None): the
-caller reads the file itself then.
+the content verified) read the file past the tap; any other jump leaves
+it incomplete, and :meth:`Tap.checksum` says so (None): the caller reads
+the file itself then.  Bytes the kernel sends without passing through
+Python (``sendfile`` over a plain FTP socket) are hashed by reading the
+file beside the transfer (:meth:`_Tapped.kernel_sends`), or, when no
+hasher is free, they too leave the digest incomplete.
 
 A small file (:data:`WHOLE` bytes or fewer, most of what is shipped) is
 not read through a wrapper: :meth:`Tap.wrap` reads it whole at once,
@@ -32,9 +39,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from typing import IO, Any, cast
 
-__all__ = ["WHOLE", "Tap", "read_hashed"]
+from entrepot.targets.behind import Behind, hasher_for
+
+__all__ = ["BEHIND", "WHOLE", "Tap", "read_hashed"]
 
 # hashlib lets other threads run while it hashes more than 2 KiB; for a small
 # block the handover costs more than the hash, so it is fed in pieces below that.
@@ -42,16 +52,28 @@ _UNLOCKED = 2047
 _SMALL = 64 * 1024
 #: A file of at most this many bytes is read whole by :meth:`Tap.wrap` (module docstring).
 WHOLE = 64 * 1024
+#: A chunk read of at least this many bytes is hashed behind the reads (:mod:`.behind`).
+BEHIND = 128 * 1024
 
 
 class Tap:
     """The SHA-256 of ``size`` bytes, fed by the reads of the stream :meth:`wrap` returns."""
 
-    __slots__ = ("_at", "_complete", "_digest", "_start", "_whole", "size")
+    __slots__ = (
+        "_at", "_behind", "_complete", "_digest", "_kernel", "_now", "_start", "_whole", "size",
+    )  # fmt: skip
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._digest = hashlib.sha256()
+        #: This pass's chunks hashed by a pool thread, once one was large enough.
+        self._behind: Behind | None = None
+        #: This pass hashes every chunk as it is read (the reader needs the digest at
+        #: once, or other passes are hashed behind already).
+        self._now = False
+        #: The stretch the kernel sends while it is read beside (``sendfile`` moves the
+        #: stream within it as it goes).
+        self._kernel: tuple[int, int] | None = None
         self._start = 0
         self._at = 0
         #: False once the reads left the order (until they start again).
@@ -78,8 +100,17 @@ class Tap:
 
     def checksum(self) -> str | None:
         """``"sha256:<hex>"`` if exactly the ``size`` bytes were read, in order; else None."""
+        self._settle()
         digest = self._digest if self._read_whole() else self._complete
         return None if digest is None else "sha256:" + digest.hexdigest()
+
+    def _settle(self) -> None:
+        """Wait for the chunks hashed behind the reads; a hash that failed spoils the pass."""
+        behind = self._behind
+        if behind is not None:
+            behind.settle()
+            if behind.failed:
+                self._whole = False
 
     def _read_whole(self) -> bool:
         return self._whole and self._at - self._start == self.size
@@ -91,6 +122,16 @@ class Tap:
     def _fed(self, data: bytes | memoryview) -> None:
         if not data:
             return
+        behind = self._behind
+        if behind is None and len(data) >= BEHIND and not self._now and type(data) is bytes:
+            behind = self._behind = hasher_for(self._digest)
+            self._now = behind is None  # (asked once a pass)
+        if behind is not None:
+            if type(data) is bytes:
+                behind.add(data)
+                self._at += len(data)
+                return
+            self._settle()  # a chunk that may change (a caller's buffer): in order, now
         if len(data) <= _SMALL:
             view = memoryview(data)
             for offset in range(0, len(view), _UNLOCKED):
@@ -99,13 +140,42 @@ class Tap:
             self._digest.update(data)
         self._at += len(data)
 
+    def _beside(self, fd: int, start: int, size: int) -> Callable[[int], None] | None:
+        """The kernel is about to send ``size`` bytes of ``fd`` from ``start``: hash them
+        by reading them beside it (:meth:`.behind.Behind.add_span`) if this pass is read
+        in order up to there and a hasher is free; return what to call with the bytes
+        sent (else None: they pass unhashed, and the checksum says so)."""
+        if self._now or not self._whole or self._at != start:
+            return None
+        behind = self._behind
+        if behind is None:
+            behind = self._behind = hasher_for(self._digest)
+            if behind is None:
+                self._now = True
+                return None
+        behind.add_span(fd, start, size)
+        self._kernel = (start, start + size)
+
+        def sent(count: int) -> None:
+            self._kernel = None
+            if count != size:
+                self._whole = False  # what was read beside is not what was sent
+            self._at += count
+
+        return sent
+
     def _moved(self, position: int) -> None:
+        kernel = self._kernel
+        if kernel is not None and kernel[0] <= position <= kernel[1]:
+            return  # sendfile moving the stream past what it sent
         if position == self._start:
             if self._unread():
                 return  # an upload seeks to its start before it reads
+            self._settle()
             if self._read_whole():  # a pass that read it all (a retry reads it again)
                 self._complete = self._digest
             self._digest, self._at, self._whole = hashlib.sha256(), position, True
+            self._behind, self._now = None, False
         elif position != self._at:
             self._whole = False
 
@@ -126,6 +196,8 @@ def read_hashed(src: IO[bytes], size: int) -> tuple[bytes, str | None]:
     if not isinstance(tapped, _Tapped):
         return src.read(size), None
     tap = tapped._tap
+    tap._now = True  # the digest is wanted as soon as the body is read
+    tap._settle()
     whole = tap._unread()  # then the digest will be of exactly what this reads
     data = tapped.read(size)
     return data, tap._digest.hexdigest() if whole else None
@@ -169,6 +241,11 @@ class _Tapped:
         count = int(readinto(buffer) or 0)
         self._tap._fed(memoryview(buffer)[:count])
         return count
+
+    def kernel_sends(self, start: int, size: int) -> Callable[[int], None] | None:
+        """Called before ``sendfile`` sends ``size`` bytes of the file from ``start``, past
+        every read: see :meth:`Tap._beside`."""
+        return self._tap._beside(self._src.fileno(), start, size)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         position = self._src.seek(offset, whence)
