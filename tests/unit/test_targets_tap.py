@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -150,6 +151,21 @@ def test_bytes_the_kernel_sends_with_every_hasher_taken_give_no_checksum(
     tap = Tap(len(DATA))
     _send_file(_file(tmp_path), tap)
     assert tap.checksum() is None  # the caller reads the file for it
+
+
+def test_a_sendfile_that_falls_back_on_reads_hashes_each_byte_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the kernel refuses ``sendfile``, Python's socket reads the file and sends
+    it: through the tap's stream, which must not hash again what is read beside."""
+
+    def refused(*args: object) -> int:
+        raise OSError(errno.EINVAL, "sendfile refused")
+
+    monkeypatch.setattr(os, "sendfile", refused)
+    tap = Tap(len(DATA))
+    _send_file(_file(tmp_path), tap)
+    assert tap.checksum() == SUM
 
 
 def test_a_file_shorter_than_what_was_read_beside_gives_no_checksum(tmp_path: Path) -> None:

@@ -120,7 +120,9 @@ class Tap:
         return self._whole and self._at == self._start
 
     def _fed(self, data: bytes | memoryview) -> None:
-        if not data:
+        if not data or self._kernel is not None:
+            # (bytes the kernel was to send, read beside: a sendfile that fell back on
+            # reading the file through this stream)
             return
         behind = self._behind
         if behind is None and len(data) >= BEHIND and not self._now and type(data) is bytes:
