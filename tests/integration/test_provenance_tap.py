@@ -42,10 +42,17 @@ SERVERS = [
 ]
 
 
-def _ship(url: str, options: dict[str, Any], tmp_path: Path, monkeypatch: Any) -> Any:
+def _ship(
+    url: str,
+    options: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: Any,
+    contents: dict[str, bytes] | None = None,
+) -> Any:
     spool = Spool(tmp_path / "outbox").prepare()
-    contents = {f"part-{n}.bin": os.urandom(n * 70_000 + 17) for n in range(3)}
-    assert [len(data) <= WHOLE for data in contents.values()] == [True, False, False]
+    if contents is None:
+        contents = {f"part-{n}.bin": os.urandom(n * 70_000 + 17) for n in range(3)}
+        assert [len(data) <= WHOLE for data in contents.values()] == [True, False, False]
     for name, data in contents.items():  # put there by another program: no receipt
         (spool.root / "new" / name).write_bytes(data)
     read_again: list[object] = []
@@ -136,3 +143,22 @@ def test_a_local_folder_s_copies_are_hashed_as_they_are_written(
         on_disk = (drop / name).read_bytes()
         assert on_disk == contents[name]
         assert delivered.checksum == "sha256:" + hashlib.sha256(on_disk).hexdigest()
+
+
+def test_a_multipart_upload_to_s3_is_hashed_beside_it(
+    s3_server: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The S3 client reads a large file by its name, past the tap, in parts of its own:
+    the file is read for its checksum beside the upload, not after it."""
+    contents = {"part-big.bin": os.urandom(6 * 1024 * 1024 + 11)}
+    options = {**s3_server.options, "multipart_threshold": 1024 * 1024}
+    shipped = _ship(s3_server.url, options, tmp_path, monkeypatch, contents)
+    _, journeys, (read_again, read_beside), hashed, _ = shipped
+    assert (read_again, read_beside, hashed) == (0, 1, 0)
+    (((_, name), journey),) = journeys.items()
+    (delivered,) = (e for e in journey if e.kind is Kind.DELIVERED)
+    copy = tmp_path / "copy.bin"
+    with s3_server.open() as target:
+        target.download(name, copy)
+    assert copy.read_bytes() == contents[name]
+    assert delivered.checksum == "sha256:" + hashlib.sha256(contents[name]).hexdigest()

@@ -14,7 +14,7 @@ import pytest
 
 from entrepot.targets import open_target
 from entrepot.targets import tap as tap_module
-from entrepot.targets.tap import WHOLE, Tap, read_hashed
+from entrepot.targets.tap import WHOLE, Tap, read_hashed, sent_past
 from entrepot.targets.transfer import copy_stream, send_stream
 
 DATA = os.urandom(3 * WHOLE + 123)  # read through the tap, past the size hashed in pieces
@@ -144,6 +144,12 @@ def test_bytes_the_kernel_sends_are_hashed_by_reading_them_beside(tmp_path: Path
     assert tap.checksum() == SUM
 
 
+def test_a_stream_without_a_tap_is_told_nothing(tmp_path: Path) -> None:
+    with open(_file(tmp_path), "rb") as src:
+        sent_past(src, 0, len(DATA))(len(DATA))  # no tap: nothing read beside
+        assert src.tell() == 0
+
+
 def test_bytes_the_kernel_sends_with_every_hasher_taken_give_no_checksum(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -173,9 +179,7 @@ def test_a_file_shorter_than_what_was_read_beside_gives_no_checksum(tmp_path: Pa
     tap = Tap(len(DATA))
     with open(path, "rb") as src:
         stream = tap.wrap(src)
-        sent = stream.kernel_sends(0, len(DATA) + 100)  # told more than the file holds
-        assert sent is not None
-        sent(len(DATA))
+        sent_past(stream, 0, len(DATA) + 100)(len(DATA))  # told more than the file holds
     assert tap.checksum() is None
 
 

@@ -2,8 +2,8 @@
 
 A tap (:mod:`.tap`) hashes what an upload reads.  Done in the reading
 thread, the hash of a large file comes on top of its transfer: SHA-256
-runs at some 1.7 GB/s, slower than the kernel copies a file to a local
-folder, so a large file to a local folder took 10–15 % longer with its
+runs at some 1.8 GB/s, slower than the kernel copies a file to a local
+folder, so large files to a local folder took 15–30 % longer with their
 checksum than without.  :class:`Behind` hands each chunk to a small pool
 of threads instead, one pass's chunks hashed in order by one pool thread
 at a time, while the reading thread reads, sends and writes on; the hash
@@ -17,14 +17,17 @@ gains nothing when transfers in parallel keep every processor busy: a
 process hashes at most :data:`PASSES` passes behind their reads at once
 (half its processors), the others as they read (:func:`hasher_for`).
 Measured on 2 processors (3 files of 64 MiB to a local folder, one at a
-time, 8 rounds): 0.50 s behind the reads, 0.55 s as they are read, 0.42 s
-without a checksum; with four transfers at once (24 files of 8 MiB), the
-same time either way and 10 % more processor time behind.
+time, medians of 8 rounds): 0.48–0.50 s hashed behind the reads, 0.53–0.55 s
+as they are read, 0.41–0.42 s without a checksum.  With four transfers at
+once (24 files of 8 MiB) the time is the same either way; hashing every
+file behind its reads cost 10 % more processor time for it, hence the
+limit.
 
-Bytes that the kernel sends itself (``sendfile`` over plain FTP) pass
-through no Python to be hashed: :meth:`Behind.add_span` hashes them by
-reading the file beside the transfer, through a descriptor of its own,
-instead of once more after it.
+Bytes that an upload sends without reading them through the tap —
+``sendfile`` over plain FTP, an S3 client that reads a multipart upload's
+file by its name — pass through no Python to be hashed:
+:meth:`Behind.add_span` hashes them by reading the file beside the
+transfer, through a descriptor of its own, instead of once more after it.
 
 At most :data:`WAITING` chunks of a pass wait for their hash: a reader
 that is ahead waits for the hash to catch up (what it holds in memory

@@ -63,7 +63,7 @@ from entrepot.targets.s3_conditional import conditional_writes, exclusive_client
 from entrepot.targets.s3_direct import DirectS3, DirectSettings
 from entrepot.targets.s3_errors import classify, code_of
 from entrepot.targets.s3_listing import Listed, boto3_pages, direct_pages, etag_checksum, etag_info
-from entrepot.targets.tap import read_hashed
+from entrepot.targets.tap import read_hashed, sent_past
 from entrepot.targets.transfer import Progress, copy_stream
 
 if TYPE_CHECKING:
@@ -310,10 +310,16 @@ class S3Target(Target):
         client = self._exclusive_client if if_absent else self.transfer_client
         name = getattr(src, "name", None)
         if isinstance(name, str) and src.tell() == 0 and os.path.getsize(name) == size:
-            # From a named file, parts are read in parallel (faster than a stream).
-            client.upload_file(
-                name, self.bucket, key, Config=self.transfer_config, Callback=progress
-            )
+            # From a named file, parts are read in parallel (faster than a stream) — past
+            # any tap, which hashes the file by reading it beside them.
+            told, sent = sent_past(src, 0, size), 0
+            try:
+                client.upload_file(
+                    name, self.bucket, key, Config=self.transfer_config, Callback=progress
+                )
+                sent = size
+            finally:
+                told(sent)
         else:
             client.upload_fileobj(
                 src, self.bucket, key, Config=self.transfer_config, Callback=progress

@@ -23,9 +23,10 @@ that read the whole file — the checks of an upload (a checksum compared,
 the content verified) read the file past the tap; any other jump leaves
 it incomplete, and :meth:`Tap.checksum` says so (None): the caller reads
 the file itself then.  Bytes the kernel sends without passing through
-Python (``sendfile`` over a plain FTP socket) are hashed by reading the
-file beside the transfer (:meth:`_Tapped.kernel_sends`), or, when no
-hasher is free, they too leave the digest incomplete.
+Python — ``sendfile`` over a plain FTP socket, an S3 client that reads
+the file by its name for a multipart upload — are hashed by reading the
+file beside the transfer (:func:`sent_past`), or, when no hasher is free,
+they too leave the digest incomplete.
 
 A small file (:data:`WHOLE` bytes or fewer, most of what is shipped) is
 not read through a wrapper: :meth:`Tap.wrap` reads it whole at once,
@@ -44,7 +45,7 @@ from typing import IO, Any, cast
 
 from entrepot.targets.behind import Behind, hasher_for
 
-__all__ = ["BEHIND", "WHOLE", "Tap", "read_hashed"]
+__all__ = ["BEHIND", "WHOLE", "Tap", "read_hashed", "sent_past"]
 
 # hashlib lets other threads run while it hashes more than 2 KiB; for a small
 # block the handover costs more than the hash, so it is fed in pieces below that.
@@ -182,6 +183,21 @@ class Tap:
             self._whole = False
 
 
+def sent_past(src: IO[bytes], start: int, size: int) -> Callable[[int], None]:
+    """Tell a tap's stream (from :meth:`Tap.wrap`) that ``size`` bytes of its file from
+    ``start`` are about to be sent without being read through it: it hashes them by
+    reading the file beside the transfer (:meth:`Tap._beside`).  Call what is returned
+    with the bytes sent (0 if the transfer failed).  Any other stream: nothing to do."""
+    tapped: object = src
+    if not isinstance(tapped, _Tapped):
+        return _unhashed
+    return tapped._tap._beside(tapped._src.fileno(), start, size) or _unhashed
+
+
+def _unhashed(count: int) -> None:
+    """Bytes sent past a stream with no tap, or that its tap could not read beside."""
+
+
 def read_hashed(src: IO[bytes], size: int) -> tuple[bytes, str | None]:
     """Read ``size`` bytes of ``src``; with their SHA-256 in hexadecimal when a tap took
     it as they passed (``src`` from :meth:`Tap.wrap`, read from the start of a pass),
@@ -243,11 +259,6 @@ class _Tapped:
         count = int(readinto(buffer) or 0)
         self._tap._fed(memoryview(buffer)[:count])
         return count
-
-    def kernel_sends(self, start: int, size: int) -> Callable[[int], None] | None:
-        """Called before ``sendfile`` sends ``size`` bytes of the file from ``start``, past
-        every read: see :meth:`Tap._beside`."""
-        return self._tap._beside(self._src.fileno(), start, size)
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         position = self._src.seek(offset, whence)

@@ -18,6 +18,8 @@ import stat
 from collections.abc import Callable
 from typing import IO, Protocol
 
+from entrepot.targets.tap import sent_past
+
 __all__ = [
     "BLOCK", "Hasher", "Progress", "copy_stream", "digest_of", "md5_like", "send_stream",
 ]  # fmt: skip
@@ -74,9 +76,7 @@ def send_stream(
             src.read, sock.sendall, size=size, blocksize=blocksize, progress=progress
         )
     start = src.tell()
-    # A tap's stream hashes the bytes that pass it by: these it reads beside (.tap).
-    told = getattr(src, "kernel_sends", None)
-    sent_past = told(start, size) if told is not None else None
+    told = sent_past(src, start, size)  # a tap hashes them, reading beside
     sent = 0
     try:
         while sent < size:
@@ -87,8 +87,7 @@ def send_stream(
             sent += moved
             progress(moved)
     finally:
-        if sent_past is not None:
-            sent_past(sent)
+        told(sent)
     return sent
 
 
