@@ -203,11 +203,13 @@ def ship_command(
     launcher: tuple[str, ...] = (ENTREPOT,),
     verify: Callable[[str], None] | None = None,
     parallel: int = 4,
+    expected: dict[str, tuple[int, str]] | None = None,
 ) -> Command:
     """``entrepot ship`` of ``sources`` (put into a fresh spool, untimed) to a fresh folder
-    of ``remote``, checked afterwards; ``launcher``: what runs ``entrepot``'s arguments;
-    ``verify``: called with the command's output after the checks."""
-    expected = digests(sources)
+    of ``remote``, checked afterwards against ``expected`` (their digests, taken here if
+    not given); ``launcher``: what runs ``entrepot``'s arguments; ``verify``: called with
+    the command's output after the checks."""
+    wanted = digests(sources) if expected is None else expected
     spool, state = base / "spool", base / "state"
     names = [path.name for path in sources]
     folder = runs.folder("entrepot")
@@ -219,7 +221,7 @@ def ship_command(
         subprocess.run([ENTREPOT, *argv], check=True, capture_output=True, cwd=sources[0].parent)
 
     def verified(stdout: str) -> None:
-        check_same(remote.landed(folder), expected)
+        check_same(remote.landed(folder), wanted)
         check(files_in(spool / "new") == [], f"new/ still holds {files_in(spool / 'new')[:3]}")
         check(files_in(spool / "cur") == sorted(names), "cur/ does not hold every shipped file")
         if verify is not None:
@@ -250,7 +252,8 @@ def ship_row(
         return lambda stdout: check_same(remote.landed(folder), expected)
 
     def entrepot(more: tuple[str, ...] = ()) -> Command:
-        return ship_command(remote, sources, base, runs, (*extra, *more), parallel=parallel)
+        more = (*extra, *more)
+        return ship_command(remote, sources, base, runs, more, parallel=parallel, expected=expected)
 
     def reference() -> Command:
         folder = runs.folder("rclone")
