@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,10 @@ def test_a_reader_ahead_of_the_hash_waits_holding_few_chunks() -> None:
 
     reader = threading.Thread(target=read_on)
     reader.start()
-    reader.join(0.5)
+    deadline = time.monotonic() + 10
+    while len(added) < WAITING and time.monotonic() < deadline:
+        time.sleep(0.01)
+    reader.join(0.3)
     # The hash is held: the reader gave what may wait and no more.
     assert reader.is_alive() and len(added) == WAITING
     gate.set()
