@@ -179,3 +179,15 @@ def test_passes_beyond_the_limit_are_hashed_as_they_are_read(tmp_path: Path) -> 
     with open(path, "rb") as src:
         again.wrap(src).read(BEHIND)
         assert again._behind is not None
+
+
+def test_a_pass_gives_its_place_back_when_its_checksum_is_taken(tmp_path: Path) -> None:
+    path = _large(tmp_path)
+    taps = []
+    for _ in range(behind_module.PASSES + 2):  # one after the other, each still referenced
+        tap = Tap(len(LARGE))
+        with open(path, "rb") as src:
+            tap.wrap(src).read()
+        assert tap._behind is not None  # every pass hashed behind: the last gave its place
+        assert tap.checksum() == LARGE_SUM
+        taps.append(tap)

@@ -76,12 +76,12 @@ def _after_fork() -> None:
 def hasher_for(digest: Any) -> Behind | None:
     """A :class:`Behind` for a new pass hashed into ``digest`` — None if :data:`PASSES`
     passes are hashed behind already (this one is hashed as it is read).  Its place is
-    given back once it is no longer referenced."""
+    given back by :meth:`Behind.release`, or once it is no longer referenced."""
     passes = _passes
     if not passes.acquire(blocking=False):
         return None
     behind = Behind(digest)
-    weakref.finalize(behind, passes.release)
+    behind._place = weakref.finalize(behind, passes.release)
     return behind
 
 
@@ -102,7 +102,7 @@ def _close(chunk: bytes | Span) -> None:
 class Behind:
     """The chunks of one pass of a file, hashed into ``digest`` in the order given."""
 
-    __slots__ = ("__weakref__", "_chunks", "_done", "_failed", "_running", "digest")
+    __slots__ = ("__weakref__", "_chunks", "_done", "_failed", "_place", "_running", "digest")
 
     def __init__(self, digest: Any) -> None:
         self.digest = digest
@@ -112,6 +112,8 @@ class Behind:
         self._running = False
         #: A hash failed: the digest is not of the bytes given.
         self._failed = False
+        #: Gives back this pass's place among the :data:`PASSES` (:func:`hasher_for`).
+        self._place: weakref.finalize[Any, Any] | None = None
 
     @property
     def failed(self) -> bool:
@@ -191,3 +193,9 @@ class Behind:
         with self._done:
             while self._running:
                 self._done.wait()
+
+    def release(self) -> None:
+        """The pass is over: give back its place at once, not when it is collected (the
+        pool thread that hashed it may still hold it for a moment)."""
+        if self._place is not None:
+            self._place()

@@ -100,8 +100,11 @@ class Tap:
         return cast("IO[bytes]", _Tapped(src, self))
 
     def checksum(self) -> str | None:
-        """``"sha256:<hex>"`` if exactly the ``size`` bytes were read, in order; else None."""
+        """``"sha256:<hex>"`` if exactly the ``size`` bytes were read, in order; else None
+        (asked once the upload is over: a pass hashed behind its reads ends here)."""
         self._settle()
+        if self._behind is not None:
+            self._behind.release()
         digest = self._digest if self._read_whole() else self._complete
         return None if digest is None else "sha256:" + digest.hexdigest()
 
@@ -177,6 +180,8 @@ class Tap:
             self._settle()
             if self._read_whole():  # a pass that read it all (a retry reads it again)
                 self._complete = self._digest
+            if self._behind is not None:
+                self._behind.release()
             self._digest, self._at, self._whole = hashlib.sha256(), position, True
             self._behind, self._now = None, False
         elif position != self._at:
