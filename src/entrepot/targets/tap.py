@@ -125,7 +125,7 @@ class Tap:
 
     def _fed(self, data: bytes | memoryview) -> None:
         if not data or self._kernel is not None:
-            # (bytes the kernel was to send, read beside: a sendfile that fell back on
+            # (bytes sent past the tap and read beside it: a sendfile that fell back on
             # reading the file through this stream)
             return
         behind = self._behind
@@ -147,10 +147,11 @@ class Tap:
         self._at += len(data)
 
     def _beside(self, fd: int, start: int, size: int) -> Callable[[int], None] | None:
-        """The kernel is about to send ``size`` bytes of ``fd`` from ``start``: hash them
-        by reading them beside it (:meth:`.behind.Behind.add_span`) if this pass is read
-        in order up to there and a hasher is free; return what to call with the bytes
-        sent (else None: they pass unhashed, and the checksum says so)."""
+        """The upload is about to send ``size`` bytes of ``fd`` from ``start`` without
+        reading them through this tap (``sendfile``, a client that reads the file by its
+        name): hash them by reading them beside it (:meth:`.behind.Behind.add_span`) if
+        this pass is read in order up to there and a hasher is free; return what to call
+        with the bytes sent (else None: they pass unhashed, and the checksum says so)."""
         if self._now or not self._whole or self._at != start:
             return None
         behind = self._behind
@@ -173,7 +174,7 @@ class Tap:
     def _moved(self, position: int) -> None:
         kernel = self._kernel
         if kernel is not None and kernel[0] <= position <= kernel[1]:
-            return  # sendfile moving the stream past what it sent
+            return  # sendfile moving the stream past what it sent (read beside)
         if position == self._start:
             if self._unread():
                 return  # an upload seeks to its start before it reads
