@@ -51,8 +51,6 @@ __all__ = ["PASSES", "WAITING", "Behind", "hasher_for"]
 WAITING = 4
 #: Passes hashed behind their reads at once, in a process: half its processors.
 PASSES = max(1, (os.cpu_count() or 1) // 2)
-#: Threads that hash (each pass's chunks go to one at a time).
-_THREADS = PASSES
 _passes = threading.BoundedSemaphore(PASSES)
 
 _pool: ThreadPoolExecutor | None = None
@@ -63,7 +61,7 @@ def _hashers() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="entrepot-hash")
+            _pool = ThreadPoolExecutor(PASSES, thread_name_prefix="entrepot-hash")
         return _pool
 
 

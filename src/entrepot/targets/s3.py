@@ -39,7 +39,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any, ClassVar
@@ -63,7 +62,8 @@ from entrepot.targets.s3_conditional import conditional_writes, exclusive_client
 from entrepot.targets.s3_direct import DirectS3, DirectSettings
 from entrepot.targets.s3_errors import classify, code_of
 from entrepot.targets.s3_listing import Listed, boto3_pages, direct_pages, etag_checksum, etag_info
-from entrepot.targets.tap import read_hashed, sent_past
+from entrepot.targets.s3_multipart import upload_parts
+from entrepot.targets.tap import read_hashed
 from entrepot.targets.transfer import Progress, copy_stream
 
 if TYPE_CHECKING:
@@ -308,22 +308,7 @@ class S3Target(Target):
         if if_absent and self._exclusive_client is None:
             self._exclusive_client = exclusive_client(self)
         client = self._exclusive_client if if_absent else self.transfer_client
-        name = getattr(src, "name", None)
-        if isinstance(name, str) and src.tell() == 0 and os.path.getsize(name) == size:
-            # From a named file, parts are read in parallel (faster than a stream) — past
-            # any tap, which hashes the file by reading it beside them.
-            told, sent = sent_past(src, 0, size), 0
-            try:
-                client.upload_file(
-                    name, self.bucket, key, Config=self.transfer_config, Callback=progress
-                )
-                sent = size
-            finally:
-                told(sent)
-        else:
-            client.upload_fileobj(
-                src, self.bucket, key, Config=self.transfer_config, Callback=progress
-            )
+        upload_parts(client, self.bucket, key, src, size, self.transfer_config, progress)
         return None
 
     def _get(self, path: str, write: Callable[[bytes], object], progress: Progress) -> None:

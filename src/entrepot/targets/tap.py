@@ -102,9 +102,10 @@ class Tap:
     def checksum(self) -> str | None:
         """``"sha256:<hex>"`` if exactly the ``size`` bytes were read, in order; else None
         (asked once the upload is over: a pass hashed behind its reads ends here)."""
-        self._settle()
-        if self._behind is not None:
-            self._behind.release()
+        behind = self._behind
+        if behind is not None:
+            self._settle()
+            behind.release()
         digest = self._digest if self._read_whole() else self._complete
         return None if digest is None else "sha256:" + digest.hexdigest()
 
