@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/cmd_ship.py [--files 2000] [--size 4096] [--large-mib 256]
         [--protocols ftp,sftp,s3] [--work ship,put] [--rounds 5] [--json FILE]
-        [--against rclone|no-provenance] [--parallel 4]
+        [--against rclone|no-provenance] [--parallel 4] [--put link|copy]
 
 Rows, each to FTP, SFTP and S3:
 
 * ship 2,000 files of 4 KiB: ``entrepot ship S URL --parallel 4`` from a
   spool whose ``new/`` holds the files (filled untimed by ``entrepot spool
-  put --link``), against ``rclone copy SRC REMOTE:FOLDER --transfers 4``
+  put --link``: no receipt, so shipping hashes each file; ``--put copy``
+  copies them with receipts that carry their checksums), against ``rclone
+  copy SRC REMOTE:FOLDER --transfers 4``
   (goal: FTP ≥ 1.5, SFTP and S3 ≥ 1.0); with ``--against no-provenance``
   against the same command with ``--no-provenance`` instead, alternating
   (goal ≥ 0.95: provenance costs at most 5 %);
@@ -204,19 +206,30 @@ def ship_command(
     verify: Callable[[str], None] | None = None,
     parallel: int = 4,
     expected: dict[str, tuple[int, str]] | None = None,
+    put: str = "link",
 ) -> Command:
     """``entrepot ship`` of ``sources`` (put into a fresh spool, untimed) to a fresh folder
     of ``remote``, checked afterwards against ``expected`` (their digests, taken here if
     not given); ``launcher``: what runs ``entrepot``'s arguments; ``verify``: called with
-    the command's output after the checks."""
+    the command's output after the checks.
+
+    ``put``: ``link`` hard-links the sources into ``new/`` with no receipt (as files
+    another program put there: shipping hashes them); ``copy`` copies them with
+    their receipts (size and checksum) in the ledger's journal, unless ``extra``
+    turns provenance off — shipping then folds the receipts and reuses the checksums."""
     wanted = digests(sources) if expected is None else expected
     spool, state = base / "spool", base / "state"
     names = [path.name for path in sources]
     folder = runs.folder("entrepot")
     remote.prepare(folder)
+    if put == "link":
+        putting = ["--link"]
+    else:
+        receipts = "--no-provenance" not in extra
+        putting = ["--state", str(state)] if receipts else ["--no-provenance"]
     for argv in (
         ["spool", "init", str(spool)],
-        ["spool", "put", "--link", "--no-durable", str(spool), *names],
+        ["spool", "put", *putting, "--no-durable", str(spool), *names],
     ):
         subprocess.run([ENTREPOT, *argv], check=True, capture_output=True, cwd=sources[0].parent)
 
@@ -245,6 +258,7 @@ def ship_row(
     extra: tuple[str, ...] = (),
     against: str = "rclone",
     parallel: int = 4,
+    put: str = "link",
 ) -> Row:
     expected = digests(sources)
 
@@ -253,7 +267,9 @@ def ship_row(
 
     def entrepot(more: tuple[str, ...] = ()) -> Command:
         more = (*extra, *more)
-        return ship_command(remote, sources, base, runs, more, parallel=parallel, expected=expected)
+        return ship_command(
+            remote, sources, base, runs, more, parallel=parallel, expected=expected, put=put
+        )
 
     def reference() -> Command:
         folder = runs.folder("rclone")
@@ -263,6 +279,8 @@ def ship_row(
         return Command(argv, verify_remote(folder), lambda: remote.remove(folder), rclone.env)
 
     work = f"ship {len(sources):,} × {sources[0].stat().st_size:,} B → {remote.protocol}"
+    if put != "link":
+        work += f" (spool put by {put})"
     if against == "no-provenance":
         # Provenance's cost: the same command without it, side by side (≤ 5 %: ratio ≥ 0.95).
         off = Side(
@@ -335,6 +353,13 @@ def main() -> None:
         default="rclone",
         help="the reference of ship rows: rclone (default), or entrepot ship --no-provenance",
     )
+    parser.add_argument(
+        "--put",
+        choices=("link", "copy"),
+        default="link",
+        help="how ship's spool is filled: hard links with no receipt, so shipping hashes "
+        "each file (default), or copies whose receipts carry their checksums",
+    )
     args = parser.parse_args()
     base = scratch("cmd-ship")
     sources = random_files(base / "sources", args.files, args.size)
@@ -350,13 +375,14 @@ def main() -> None:
                 extra = tuple(args.ship_arg)
                 row = ship_row(
                     remotes[protocol], rclone, sources, base, runs, extra, args.against,
-                    args.parallel,
+                    args.parallel, args.put,
                 )  # fmt: skip
                 rows.append(row)
             if "put" in work:
                 rows.append(put_row(remotes[protocol], rclone, large, runs))
         workload = {"files": args.files, "size": args.size, "large_mib": args.large_mib}
         workload["parallel"] = args.parallel
+        workload["put"] = args.put
         workload["rclone"] = rclone_version(rclone)
         run_rows("cmd_ship", args, rows, workload)
 

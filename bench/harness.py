@@ -18,7 +18,15 @@ clean-up after it.  :func:`measure` runs the rounds:
 * before the clock starts, the file systems are synced (``os.sync``): what the
   preparation and the previous run's clean-up wrote (thousands of links made,
   folders deleted) reaches the disk untimed, instead of being charged to the
-  first timed command that syncs a file — the sides alike.
+  first timed command that syncs a file — the sides alike;
+* then, with ``--settle SECONDS``, a pause: in a virtual machine whose
+  memory freed by the guest goes back to the host after a moment (free
+  page reporting), a command that writes hundreds of MiB takes up to half as
+  long again on memory handed back as on memory freed just before (the
+  previous run's clean-up): the host faults each page in again.
+  How long the untimed work took would decide which it gets, and with the
+  sides taking turns, the same side could get it every round.  A pause of
+  a few seconds gives every run the memory in the same state.
 
 The figure of a row is the **median of the per-round ratios**, ratio =
 reference time ÷ Entrepôt time (above 1, Entrepôt is faster), with their
@@ -64,6 +72,10 @@ for _path in (ROOT, HERE):
         sys.path.insert(0, str(_path))
 
 
+#: The pause before each timed run (``--settle``), set by :func:`run_rows`.
+SETTLE = [0.0]
+
+
 class VerificationFailed(RuntimeError):
     """A run failed or left a wrong result: the benchmark stops."""
 
@@ -102,6 +114,8 @@ class Side:
         seconds."""
         command = self.prepare()
         os.sync()  # the untimed work's writes on the disk before the clock starts
+        if SETTLE[0]:
+            time.sleep(SETTLE[0])
         before = _children_cpu()
         started = time.perf_counter()
         proc = subprocess.run(
@@ -246,6 +260,13 @@ def options(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="pause before each timed run, after the sync (default none; see the module)",
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
     return parser
 
@@ -256,6 +277,9 @@ def run_rows(
     """Measure every row, print the table, write ``--json``."""
     started = datetime.datetime.now(datetime.UTC)
     lines: list[dict[str, Any]] = []
+    SETTLE[0] = getattr(args, "settle", 0.0)
+    if SETTLE[0]:
+        workload = {**workload, "settle": SETTLE[0]}
     print(
         f"{script}: {args.rounds} rounds (+{args.warmup} warm-up), "
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; workload {workload}"

@@ -46,7 +46,7 @@ WRAPPER_ONLY = ("claim", "checksum", "delivery", "move")
 
 
 def probed_side(
-    label: str, remote: Any, sources: list[Path], base: Path, runs: Runs, on: bool
+    label: str, remote: Any, sources: list[Path], base: Path, runs: Runs, on: bool, put: str
 ) -> tuple[Side, list[dict[str, Any]]]:
     """A side that ships under the probe; the probe's reports, one per run, are appended
     to the list returned."""
@@ -60,7 +60,7 @@ def probed_side(
         report.unlink(missing_ok=True)
         extra = () if on else ("--no-provenance",)
         launcher = (PYTHON, PROBE, str(report))
-        return ship_command(remote, sources, base, runs, extra, launcher, collect)
+        return ship_command(remote, sources, base, runs, extra, launcher, collect, put=put)
 
     return Side(label, prepare), reports
 
@@ -119,6 +119,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000, help="files to ship (default 2000)")
     parser.add_argument("--size", type=int, default=4096, help="bytes per file (default 4096)")
     parser.add_argument("--protocols", default="file,sftp,s3", help="file, ftp, sftp, s3")
+    parser.add_argument(
+        "--put", choices=("link", "copy"), default="link", help="as bench/cmd_ship.py's"
+    )
     args = parser.parse_args()
     base = scratch("provenance-steps")
     sources = random_files(base / "sources", args.files, args.size)
@@ -127,8 +130,9 @@ def main() -> None:
         _, _, remotes = start_remotes(stack, base)
         runs = Runs()
         for protocol in args.protocols.split(","):
-            on, on_reports = probed_side("on", remotes[protocol], sources, base, runs, True)
-            off, off_reports = probed_side("off", remotes[protocol], sources, base, runs, False)
+            remote = remotes[protocol]
+            on, on_reports = probed_side("on", remote, sources, base, runs, True, args.put)
+            off, off_reports = probed_side("off", remote, sources, base, runs, False, args.put)
             for number in range(args.warmup + args.rounds):
                 for side in (on, off) if number % 2 == 0 else (off, on):
                     side.run_once()
@@ -139,7 +143,7 @@ def main() -> None:
             found[protocol]["rounds"] = len(on_reports)
     print_breakdowns(found)
     if args.json:
-        workload = {"files": args.files, "size": args.size, "parallel": 4}
+        workload = {"files": args.files, "size": args.size, "parallel": 4, "put": args.put}
         args.json.write_text(json.dumps({"workload": workload, "protocols": found}, indent=2))
 
 
