@@ -49,7 +49,7 @@ from entrepot.provenance.events import Kind, Outcome
 from entrepot.provenance.folding import fold_behind
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row, Then, event_row
-from entrepot.provenance.recovery import RECOVERED, recover_journals, set_seq
+from entrepot.provenance.recovery import RECOVERED, Receipts, recover_journals, set_seq
 from entrepot.provenance.schema import ensure_tables
 from entrepot.provenance.steps import Counts, tally
 from entrepot.provenance.writer import Batch, BatchWriter
@@ -115,8 +115,11 @@ class Recorder:
         self._moves: deque[tuple[int, int | None]] = deque()
         #: A batch was committed without waiting for the disk since the last flush.
         self._relaxed = False
+        #: The receipts that this recorder added from journals as it opened (files put
+        #: into spools since the ledger was last opened), for a shipment's look-up.
+        self.receipts = Receipts()
         if state_dir is not None:
-            recover_journals(engine, Path(state_dir) / JOURNAL_DIR)
+            recover_journals(engine, Path(state_dir) / JOURNAL_DIR, self.receipts)
             self._journal = Journal(state_dir)
         #: The fold of the events made fresh by earlier runs, if they are many, while this
         #: run goes on (:func:`~.folding.fold_behind`); joined before the first flush.

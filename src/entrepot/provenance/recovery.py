@@ -14,6 +14,12 @@ the next recorder or trace to open the ledger adds, from the journal:
 
 The journal is then marked :data:`RECOVERED` in the same transaction: read
 again (a crash before its file was deleted), it adds nothing.
+
+The receipts added this way (``received`` events: files that ``entrepot
+spool put`` or a spool's publish wrote into a journal, with their
+checksums) can be collected as they go in (:class:`Receipts`): the
+shipment that opened the ledger then knows each file's checksum without
+asking the database for what it has just written there.
 """
 
 from __future__ import annotations
@@ -32,13 +38,14 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
+from entrepot.provenance.events import Kind
 from entrepot.provenance.folding import named
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import SUFFIX, Entry, Row, read_journal
 from entrepot.provenance.schema import ensure_tables, events_table, journals_table
 from entrepot.provenance.seals import unrecorded
 
-__all__ = ["RECOVERED", "recover_journals", "set_seq"]
+__all__ = ["RECOVERED", "Receipts", "recover_journals", "set_seq"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +55,37 @@ RECOVERED = -1
 _YOUNG = 60.0
 #: Names per query when a journal's events are looked for in the database.
 _NAMES = 400
+#: Receipts collected at most (:class:`Receipts`); past that, the look-ups ask the database.
+KEPT_RECEIPTS = 200_000
+
+_RECEIVED = Kind.RECEIVED.value
 
 
-def recover_journals(engine: Engine, folder: str | os.PathLike[str]) -> int:
+class Receipts(dict[tuple[str, str], tuple[float, "str | None"]]):
+    """The receipts recovered from journals, the newest per file: ``(place, name)`` →
+    ``(time, checksum or None)``.  Files past the first :data:`KEPT_RECEIPTS` are not
+    kept: a file missing here is looked up in the database."""
+
+    def note(self, rows: Sequence[Row]) -> None:
+        """Keep the receipts among ``rows`` (rows just added to the database)."""
+        for row in rows:
+            if row[1] != _RECEIVED:
+                continue
+            key = (row[2], row[3])
+            known = self.get(key)
+            if known is None and len(self) >= KEPT_RECEIPTS:
+                continue
+            if known is None or known[0] <= row[0]:
+                self[key] = (row[0], row[5])
+
+
+def recover_journals(
+    engine: Engine, folder: str | os.PathLike[str], receipts: Receipts | None = None
+) -> int:
     """Add the events of journals in ``folder`` whose recorder died; return how many.
 
     A journal whose lock is held belongs to a live recorder and is left alone.
+    ``receipts``: where to keep the receipts added.
     """
     added = 0
     path = Path(folder)
@@ -74,7 +106,7 @@ def recover_journals(engine: Engine, folder: str | os.PathLike[str]) -> int:
                 entries = list(read_journal(lines))
             if not entries and time.time() - os.fstat(fd).st_mtime < _YOUNG:
                 continue  # maybe just created, its writer about to lock it
-            added += _import(engine, journal.stem, entries)
+            added += _import(engine, journal.stem, entries, receipts)
             journal.unlink(missing_ok=True)
             _forget(engine, journal.stem)
         finally:
@@ -84,7 +116,9 @@ def recover_journals(engine: Engine, folder: str | os.PathLike[str]) -> int:
     return added
 
 
-def _import(engine: Engine, token: str, entries: list[Entry]) -> int:
+def _import(
+    engine: Engine, token: str, entries: list[Entry], receipts: Receipts | None = None
+) -> int:
     """Add what the database lacks of a dead journal's ``entries``; return how many.
 
     Events numbered after the journal's last commit go in, and so do the
@@ -111,6 +145,8 @@ def _import(engine: Engine, token: str, entries: list[Entry]) -> int:
         fresh = unrecorded(conn, fresh)  # an archive's hand-off may be journaled twice
         insert_rows(conn, fresh)
         set_seq(conn, token, RECOVERED)
+    if receipts is not None:  # committed
+        receipts.note(fresh)
     return len(fresh)
 
 

@@ -20,11 +20,15 @@ cut short by a crash leaves no trace of its claim — the file goes back to
 The content checksum (SHA-256) of a file is read from the ``received``
 event of the file in this spool when Entrepôt received it (a spool's
 publish, ``entrepot spool put``, a fetch as it downloaded, an archive as it
-was written or compressed computed it as the bytes went by); for files
+was written or compressed computed it as the bytes went by) — for a file
+put since the ledger was last opened, from the receipts the recorder added
+from the journals as it opened, without asking the database; for files
 that another program put into ``new/``, or hard links (no byte passed), it
 is taken from the reads of their upload (:class:`~entrepot.targets.tap.Tap`),
-and read once more only where the kernel moved the bytes itself (a file of
-more than 64 KiB over plain FTP) or the upload did not read them all in order.
+read beside the transfer where the bytes leave without passing through
+Python (plain FTP's ``sendfile``, S3's multipart upload by the file's name),
+and read once more only where the upload did not read them all in order
+(or no hasher was free to read beside it).
 """
 
 from __future__ import annotations
@@ -116,14 +120,30 @@ class Trail:
     def learn(self, names: Iterable[str]) -> None:
         """Look up, in one query per few hundred names, each file's checksum at receipt
         and its failed deliveries so far (so that a retry is numbered as one) — unless
-        no file of this spool was ever received or failed."""
+        no file of this spool was ever received or failed.
+
+        A file whose receipt the recorder added as it opened (put into the spool
+        since the ledger was last opened) is not looked up: that receipt is its
+        last, and no delivery of it failed since.  It is taken from the recorder
+        once: a later look-up of the file (a retry) asks the database, which by
+        then has the failures of this run.
+        """
         if self.recorder is None:
             return
         from entrepot.provenance.reader import any_history, file_histories
 
-        if not any_history(self.recorder.engine, self.place):
+        receipts, place = self.recorder.receipts, self.place
+        received, wanted = {}, []
+        for name in names:
+            receipt = receipts.pop((place, name), None)  # atomic: sessions share it
+            if receipt is None:
+                wanted.append(name)
+            else:
+                received[name] = FileHistory(receipt[1], 0)
+        with self._lock:
+            self._known.update(received)
+        if not wanted or not any_history(self.recorder.engine, place):
             return
-        wanted = list(names)
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
             found = file_histories(self.recorder.engine, self.place, chunk)
