@@ -216,7 +216,7 @@ def ship_command(
     ``put``: ``link`` hard-links the sources into ``new/`` with no receipt (as files
     another program put there: shipping hashes them); ``copy`` copies them with
     their receipts (size and checksum) in the ledger's journal, unless ``extra``
-    turns provenance off — shipping then folds the receipts and reuses the checksums."""
+    turns provenance off — the shipment records the receipts and reuses their checksums."""
     wanted = digests(sources) if expected is None else expected
     spool, state = base / "spool", base / "state"
     names = [path.name for path in sources]
