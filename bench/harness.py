@@ -72,10 +72,6 @@ for _path in (ROOT, HERE):
         sys.path.insert(0, str(_path))
 
 
-#: The pause before each timed run (``--settle``), set by :func:`run_rows`.
-SETTLE = [0.0]
-
-
 class VerificationFailed(RuntimeError):
     """A run failed or left a wrong result: the benchmark stops."""
 
@@ -109,13 +105,13 @@ class Side:
     goal: float | None = None  # minimal ratio against Entrepôt (references only)
     goal_text: str = ""
 
-    def run_once(self) -> tuple[float, float]:
-        """Run the command once: its time, and its processor time (user + system), in
-        seconds."""
+    def run_once(self, settle: float = 0.0) -> tuple[float, float]:
+        """Run the command once, ``settle`` seconds after the sync (``--settle``): its time,
+        and its processor time (user + system), in seconds."""
         command = self.prepare()
         os.sync()  # the untimed work's writes on the disk before the clock starts
-        if SETTLE[0]:
-            time.sleep(SETTLE[0])
+        if settle:
+            time.sleep(settle)
         before = _children_cpu()
         started = time.perf_counter()
         proc = subprocess.run(
@@ -165,7 +161,7 @@ def shown_argv(argv: list[str]) -> str:
     return text if len(text) < 400 else text[:300] + f" … ({len(argv)} arguments)"
 
 
-def measure(row: Row, rounds: int, warmup: int) -> Row:
+def measure(row: Row, rounds: int, warmup: int, settle: float = 0.0) -> Row:
     """Run the rounds of ``row`` (see the module docstring); fill its times."""
     sides = [row.ours, *row.references]
     row.times = {side.label: [] for side in sides}
@@ -174,7 +170,7 @@ def measure(row: Row, rounds: int, warmup: int) -> Row:
     for number in range(warmup + rounds):
         order = sides if number % 2 == 0 else sides[::-1]
         for side in order:
-            elapsed, cpu = side.run_once()
+            elapsed, cpu = side.run_once(settle)
             if number >= warmup:
                 row.times[side.label].append(elapsed)
                 row.cpu[side.label].append(cpu)
@@ -277,15 +273,15 @@ def run_rows(
     """Measure every row, print the table, write ``--json``."""
     started = datetime.datetime.now(datetime.UTC)
     lines: list[dict[str, Any]] = []
-    SETTLE[0] = getattr(args, "settle", 0.0)
-    if SETTLE[0]:
-        workload = {**workload, "settle": SETTLE[0]}
+    settle = getattr(args, "settle", 0.0)
+    if settle:
+        workload = {**workload, "settle": settle}
     print(
         f"{script}: {args.rounds} rounds (+{args.warmup} warm-up), "
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; workload {workload}"
     )
     for row in rows:
-        lines += summary(measure(row, args.rounds, args.warmup))
+        lines += summary(measure(row, args.rounds, args.warmup, settle))
     print("ratio = reference time ÷ Entrepôt time (median of the per-round ratios)")
     print_table(lines)
     if args.json:

@@ -135,7 +135,7 @@ def main() -> None:
             off, off_reports = probed_side("off", remote, sources, base, runs, False, args.put)
             for number in range(args.warmup + args.rounds):
                 for side in (on, off) if number % 2 == 0 else (off, on):
-                    side.run_once()
+                    side.run_once(args.settle)
                 if number < args.warmup:  # the warm-up's reports are not counted
                     on_reports.clear()
                     off_reports.clear()
