@@ -2,14 +2,15 @@
 
     .venv/bin/python bench/cmd_ship.py [--files 2000] [--size 4096] [--large-mib 256]
         [--protocols ftp,sftp,s3] [--work ship,put] [--rounds 5] [--json FILE]
-        [--against rclone|no-provenance] [--parallel 4] [--put link|copy]
+        [--against rclone|no-provenance] [--parallel 4] [--put link|copy|each]
 
 Rows, each to FTP, SFTP and S3:
 
 * ship 2,000 files of 4 KiB: ``entrepot ship S URL --parallel 4`` from a
   spool whose ``new/`` holds the files (filled untimed by ``entrepot spool
   put --link``: no receipt, so shipping hashes each file; ``--put copy``
-  copies them with receipts that carry their checksums), against ``rclone
+  copies them with receipts that carry their checksums; ``--put each``
+  copies them one at a time, a journal of receipts each), against ``rclone
   copy SRC REMOTE:FOLDER --transfers 4``
   (goal: FTP ≥ 1.5, SFTP and S3 ≥ 1.0); with ``--against no-provenance``
   against the same command with ``--no-provenance`` instead, alternating
@@ -49,6 +50,8 @@ from bench_targets import Rclone, rclone_binary
 from bench_targets_common import ServerProcess
 from harness import (
     ENTREPOT,
+    HERE,
+    PYTHON,
     Command,
     Row,
     Side,
@@ -69,6 +72,9 @@ from harness import (
 from tests.servers import s3 as s3_servers
 
 PASSWORD_VARIABLE = "BENCH_TARGET_PASSWORD"
+PUT_EACH = HERE / "put_each.py"
+#: How a ship row's spool was filled, in its label (``--put``).
+PUT_LABELS = {"link": "", "copy": " (spool put by copy)", "each": " (put one by one)"}
 BUCKET = "bench"
 SHIP_GOALS = {"ftp": 1.5, "sftp": 1.0, "s3": 1.0, "file": 1.0}
 PUT_GOAL = 0.9
@@ -216,22 +222,24 @@ def ship_command(
     ``put``: ``link`` hard-links the sources into ``new/`` with no receipt (as files
     another program put there: shipping hashes them); ``copy`` copies them with
     their receipts (size and checksum) in the ledger's journal, unless ``extra``
-    turns provenance off — the shipment records the receipts and reuses their checksums."""
+    turns provenance off — the shipment records the receipts and reuses their
+    checksums; ``each`` copies them one at a time, each receipt in a journal of its
+    own (``put_each.py``), as a program that puts files one by one leaves them."""
     wanted = digests(sources) if expected is None else expected
     spool, state = base / "spool", base / "state"
     names = [path.name for path in sources]
     folder = runs.folder("entrepot")
     remote.prepare(folder)
+    receipts = "--no-provenance" not in extra
     if put == "link":
-        putting = ["--link"]
+        putting = [ENTREPOT, "spool", "put", "--link", "--no-durable", str(spool), *names]
+    elif put == "copy":
+        more = ["--state", str(state)] if receipts else ["--no-provenance"]
+        putting = [ENTREPOT, "spool", "put", *more, "--no-durable", str(spool), *names]
     else:
-        receipts = "--no-provenance" not in extra
-        putting = ["--state", str(state)] if receipts else ["--no-provenance"]
-    for argv in (
-        ["spool", "init", str(spool)],
-        ["spool", "put", *putting, "--no-durable", str(spool), *names],
-    ):
-        subprocess.run([ENTREPOT, *argv], check=True, capture_output=True, cwd=sources[0].parent)
+        putting = [PYTHON, str(PUT_EACH), str(spool), str(state) if receipts else "-", *names]
+    for argv in ([ENTREPOT, "spool", "init", str(spool)], putting):
+        subprocess.run(argv, check=True, capture_output=True, cwd=sources[0].parent)
 
     def verified(stdout: str) -> None:
         check_same(remote.landed(folder), wanted)
@@ -279,8 +287,7 @@ def ship_row(
         return Command(argv, verify_remote(folder), lambda: remote.remove(folder), rclone.env)
 
     work = f"ship {len(sources):,} × {sources[0].stat().st_size:,} B → {remote.protocol}"
-    if put != "link":
-        work += f" (spool put by {put})"
+    work += PUT_LABELS[put]
     if against == "no-provenance":
         # Provenance's cost: the same command without it, side by side (≤ 5 %: ratio ≥ 0.95).
         off = Side(
@@ -355,10 +362,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--put",
-        choices=("link", "copy"),
+        choices=("link", "copy", "each"),
         default="link",
         help="how ship's spool is filled: hard links with no receipt, so shipping hashes "
-        "each file (default), or copies whose receipts carry their checksums",
+        "each file (default); copies whose receipts carry their checksums; or the same, "
+        "one file at a time, each receipt in a journal of its own",
     )
     args = parser.parse_args()
     base = scratch("cmd-ship")

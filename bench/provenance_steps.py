@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4096, help="bytes per file (default 4096)")
     parser.add_argument("--protocols", default="file,sftp,s3", help="file, ftp, sftp, s3")
     parser.add_argument(
-        "--put", choices=("link", "copy"), default="link", help="as bench/cmd_ship.py's"
+        "--put", choices=("link", "copy", "each"), default="link", help="as bench/cmd_ship.py's"
     )
     args = parser.parse_args()
     base = scratch("provenance-steps")

@@ -146,3 +146,32 @@ def test_a_shippers_look_up_of_known_files_on_either_database(url: str, tmp_path
         found = file_histories(ledger.engine, "/out", ["a.csv", "b.csv", "c.csv"])
         assert file_histories(ledger.engine, "/out", []) == {}
     assert found == {"a.csv": ("sha256:01", 1), "b.csv": ("sha256:02", 0)}
+
+
+def test_journals_of_files_put_one_by_one_are_recorded_together_on_either_database(
+    url: str, tmp_path: Path, cli: Any
+) -> None:
+    from entrepot.provenance import recover_journals
+    from entrepot.provenance.journal import JOURNAL_DIR, Journal, event_row
+
+    spool, state = Spool(tmp_path / "outbox").prepare(), tmp_path / "state"
+    for name in ("a.csv", "b.csv", "c.csv"):
+        source = tmp_path / name
+        source.write_bytes(name.encode())
+        assert cli("spool", "put", spool.root, source, "--state", state)[0] == 0
+    # Two hand-offs of one archive and one of another, each journaled by a process of its
+    # own: one transaction adds them, holding each archive's lock (PostgreSQL) once.
+    for archive in ("arc-1", "arc-1", "arc-2"):
+        journal = Journal(state)
+        details = {"archive": archive}
+        journal.append([event_row(Kind.SEALED, "/archives", f"{archive}.tar", details=details)])
+        journal.close(remove=False)
+    with Ledger(url) as ledger:
+        assert recover_journals(ledger.engine, state / JOURNAL_DIR) == 5
+        received = find(ledger.engine, "*.csv")
+        assert sorted(e.name for e in received) == ["a.csv", "b.csv", "c.csv"]
+        assert all(e.kind is Kind.RECEIVED and e.checksum for e in received)
+        sealed = find(ledger.engine, "arc-*.tar")
+        assert sorted(e.name for e in sealed) == ["arc-1.tar", "arc-2.tar"]
+        assert list((state / JOURNAL_DIR).iterdir()) == []
+        assert recover_journals(ledger.engine, state / JOURNAL_DIR) == 0

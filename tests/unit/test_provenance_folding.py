@@ -68,7 +68,7 @@ def _happened_read(engine: sa.Engine) -> Callable[[], Any]:
 
     def read() -> Any:
         with engine.connect() as conn:
-            return _happened(conn, entry, [entry])
+            return _happened(conn, entry, {})
 
     return read
 

@@ -59,6 +59,13 @@ _NAMES = 400
 KEPT_RECEIPTS = 200_000
 
 _RECEIVED = Kind.RECEIVED.value
+#: Journals recovered in one transaction at most, and lines (:func:`recover_journals`).
+_GROUP = 256
+_GROUP_ENTRIES = 50_000
+#: What the journals of a transaction know is recorded: the events present (by
+#: :func:`_identity`, with the step each row keeps) and, of those added, the latest
+#: time of each place, name and kind.
+_Known = tuple[dict[tuple[Any, ...], str], dict[tuple[str, str, str], float]]
 
 
 class Receipts(dict[tuple[str, str], tuple[float, "str | None"]]):
@@ -85,69 +92,147 @@ def recover_journals(
     """Add the events of journals in ``folder`` whose recorder died; return how many.
 
     A journal whose lock is held belongs to a live recorder and is left alone.
-    ``receipts``: where to keep the receipts added.
+    The dead ones are added together, up to :data:`_GROUP` journals (or
+    :data:`_GROUP_ENTRIES` lines) in one transaction: a program that puts
+    files one at a time leaves a journal per file, and a transaction of
+    their own took 1.5 ms a journal (3 s for 2,000).  ``receipts``: where to
+    keep the receipts added.
     """
-    added = 0
     path = Path(folder)
-    journals = sorted(path.glob(f"*{SUFFIX}")) if path.is_dir() else []
-    if journals:
-        ensure_tables(engine)
-    for journal in journals:
-        try:
-            fd = os.open(journal, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # its recorder is alive
-            with os.fdopen(os.dup(fd), "rb") as lines:
-                entries = list(read_journal(lines))
-            if not entries and time.time() - os.fstat(fd).st_mtime < _YOUNG:
-                continue  # maybe just created, its writer about to lock it
-            added += _import(engine, journal.stem, entries, receipts)
-            journal.unlink(missing_ok=True)
-            _forget(engine, journal.stem)
-        finally:
-            os.close(fd)
+    try:  # sorted by name as text: 2,000 paths compared as paths take 15 ms
+        journals = [path / name for name in sorted(os.listdir(path)) if name.endswith(SUFFIX)]
+    except (FileNotFoundError, NotADirectoryError):
+        journals = []
+    if not journals:
+        return 0
+    ensure_tables(engine)
+    added = 0
+    with contextlib.ExitStack() as held:
+        group: dict[Path, list[Entry]] = {}
+        lines = 0
+        for journal in journals:
+            entries = _read_dead(journal, held)
+            if entries is None:
+                continue
+            group[journal] = entries
+            lines += len(entries)
+            if len(group) >= _GROUP or lines >= _GROUP_ENTRIES:
+                added += _recover(engine, group, receipts)
+                held.close()  # the group's locks: their journals are gone
+                group, lines = {}, 0
+        added += _recover(engine, group, receipts)
     if added:
         log_event(logger, "provenance.recovered", events=added, folder=str(path))
     return added
 
 
-def _import(
-    engine: Engine, token: str, entries: list[Entry], receipts: Receipts | None = None
-) -> int:
-    """Add what the database lacks of a dead journal's ``entries``; return how many.
+def _read_dead(journal: Path, held: contextlib.ExitStack) -> list[Entry] | None:
+    """The entries of ``journal`` if its recorder died, its lock then kept until ``held``
+    closes; None if it is gone, alive, or empty and maybe just created."""
+    try:
+        fd = os.open(journal, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        entries = _dead_entries(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    if entries is None:
+        os.close(fd)
+    else:
+        held.callback(os.close, fd)
+    return entries
 
-    Events numbered after the journal's last commit go in, and so do the
-    intents that were neither recorded nor contradicted by the file system.
-    The journal is then marked :data:`RECOVERED`: read again (a crash
-    before its file was deleted), it adds nothing.
-    """
-    if not entries:
+
+def _dead_entries(fd: int) -> list[Entry] | None:
+    """The entries of the journal open as ``fd``, locked, if its recorder died."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return None  # its recorder is alive
+    with os.fdopen(os.dup(fd), "rb") as lines:
+        entries = list(read_journal(lines))
+    if not entries and time.time() - os.fstat(fd).st_mtime < _YOUNG:
+        return None  # maybe just created, its writer about to lock it
+    return entries
+
+
+def _recover(engine: Engine, group: dict[Path, list[Entry]], receipts: Receipts | None) -> int:
+    """Add the events of the dead journals ``group`` (each locked), delete them, and forget
+    them; return how many were added."""
+    if not group:
         return 0
+    added = _import(engine, {path.stem: entries for path, entries in group.items()}, receipts)
+    for path in group:
+        path.unlink(missing_ok=True)
+    _forget(engine, [path.stem for path in group])
+    return added
+
+
+def _import(
+    engine: Engine, journals: dict[str, list[Entry]], receipts: Receipts | None = None
+) -> int:
+    """Add what the database lacks of dead journals' entries (by token); return how many.
+
+    Of each journal, the events numbered after its last commit go in, and
+    so do the intents that were neither recorded nor contradicted by the
+    file system.  The journals are then marked :data:`RECOVERED`, in the
+    same transaction: read again (a crash before their files were deleted),
+    they add nothing.  The journals are taken in order, each one's events
+    counted as recorded for those after it, as if each had its own
+    transaction.
+    """
+    tokens = [token for token, entries in journals.items() if entries]
+    if not tokens:
+        return 0
+    added: list[Row] = []
     with write_transaction(engine) as conn:
-        done = conn.execute(
-            sa.select(journals_table.c.seq).where(journals_table.c.journal == token)
-        ).scalar()
-        if done == RECOVERED:
-            return 0
-        after = [e for e in entries if e.seq > (done or 0)]
-        present = _present(conn, [e.row for e in entries if e.seq > (done or 0) or e.then])
-        fresh = [e.row for e in after if _identity(e.row) not in present]
-        for entry in entries:
-            if entry.then is None or present.get(_identity(entry.row)):
-                continue  # nothing announced, or kept in its row: recorded (see .steps)
-            if _happened(conn, entry, entries):
-                fresh.append(_follow_up(entry))
-        fresh = unrecorded(conn, fresh)  # an archive's hand-off may be journaled twice
-        insert_rows(conn, fresh)
-        set_seq(conn, token, RECOVERED)
+        t = journals_table
+        query = sa.select(t.c.journal, t.c.seq).where(t.c.journal.in_(tokens))
+        done: dict[str, int] = dict(conn.execute(query).all())
+        wanted: list[Row] = []
+        for token in tokens:
+            last = done.get(token) or 0
+            if last != RECOVERED:
+                wanted += [e.row for e in journals[token] if e.seq > last or e.then]
+        known: _Known = (_present(conn, wanted), {})
+        for token in tokens:
+            last = done.get(token) or 0
+            if last != RECOVERED:
+                added += _missing(conn, journals[token], last, known)
+        added = unrecorded(conn, added)  # an archive's hand-off may be journaled twice
+        insert_rows(conn, added)
+        _mark_recovered(conn, tokens, done)
     if receipts is not None:  # committed
-        receipts.note(fresh)
-    return len(fresh)
+        receipts.note(added)
+    return len(added)
+
+
+def _missing(conn: Connection, entries: list[Entry], last: int, known: _Known) -> list[Row]:
+    """The rows one journal's ``entries`` add: those numbered after ``last`` and not
+    known, and the steps announced, taken and not recorded.  ``known`` is given
+    them, for the journals after this one."""
+    present, steps = known
+    fresh = []
+    # The last line of each step (lines are numbered in order, not always written in
+    # order): a step announced is recorded if a later line has it.
+    latest: dict[tuple[Any, ...], int] = {}
+    for entry in entries:
+        if entry.seq > last and _identity(entry.row) not in present:
+            fresh.append(entry.row)
+        if entry.seq > latest.get(entry.key, -1):
+            latest[entry.key] = entry.seq
+    for entry in entries:
+        if entry.then is None or present.get(_identity(entry.row)):
+            continue  # nothing announced, or kept in its row: recorded (see .steps)
+        if _happened(conn, entry, latest, steps):
+            fresh.append(_follow_up(entry))
+    for row in fresh:
+        present[_identity(row)] = row[13] or ""
+        step = (row[2], row[3], row[1])
+        steps[step] = max(steps.get(step, row[0]), row[0])
+    return fresh
 
 
 def _identity(row: Row) -> tuple[Any, ...]:
@@ -161,36 +246,52 @@ def _present(conn: Connection, rows: Sequence[Row]) -> dict[tuple[Any, ...], str
     t = events_table
     found: dict[tuple[Any, ...], str] = {}
     names: dict[str, set[str]] = {}
+    since: dict[str, float] = {}
     for row in rows:
-        names.setdefault(row[2], set()).add(row[3])
-    since = min((row[0] for row in rows), default=0.0)
+        place = row[2]
+        names.setdefault(place, set()).add(row[3])
+        since[place] = min(since.get(place, row[0]), row[0])
     for place, wanted in names.items():
         listed = sorted(wanted)
         for start in range(0, len(listed), _NAMES):
             query = sa.select(t.c.name, t.c.kind, t.c.at, t.c.then_step).where(
-                t.c.place == place, t.c.name.in_(listed[start : start + _NAMES]), t.c.at >= since
+                t.c.place == place,
+                t.c.name.in_(listed[start : start + _NAMES]),
+                t.c.at >= since[place],
             )
             for name, kind, at, then in conn.execute(query):
                 found[place, name, kind, at] = then or ""
     return found
 
 
-def _happened(conn: Connection, entry: Entry, entries: list[Entry]) -> bool:
+def _happened(
+    conn: Connection,
+    entry: Entry,
+    latest: dict[tuple[Any, ...], int],
+    added: dict[tuple[str, str, str], float] | None = None,
+) -> bool:
     """Whether the step ``entry`` announced was taken but not recorded before its process died.
 
     The step's own event is not journaled (the announcement stands for it):
-    it is looked for in the database, where a batch may have taken it.
+    it is looked for in its journal (``latest``: the number of the last
+    line of each step, by :attr:`~.journal.Entry.key`), among the events
+    ``added`` by the journals recovered before it in the same transaction
+    (the latest time of each place, name and kind), and in the database,
+    where a batch may have taken it.
     """
     then = entry.then
     assert then is not None
     key = (then.kind, *entry.key[1:])
-    if any(e.key == key and e.seq > entry.seq for e in entries):
+    if latest.get(key, -1) > entry.seq:
         return False  # recorded
+    place, name, at = key[1], key[2], entry.row[0]
+    if added and added.get((place, name, then.kind), at - 1) >= at:
+        return False  # recorded by a journal recovered with this one
     t = events_table
     recorded = conn.execute(
         sa.select(t.c.id).where(
-            named(t, t.c.name == key[2], t.c.kind == then.kind, t.c.at >= entry.row[0]),
-            t.c.place.concat("") == key[1],
+            named(t, t.c.name == name, t.c.kind == then.kind, t.c.at >= at),
+            t.c.place.concat("") == place,
         ).limit(1)
     ).first()  # fmt: skip
     if recorded is not None:
@@ -219,7 +320,21 @@ def set_seq(conn: Connection, token: str, seq: int) -> None:
         conn.execute(journals_table.insert().values(journal=token, **values))
 
 
-def _forget(engine: Engine, token: str) -> None:
-    # Only bookkeeping: a row left behind by a failure here costs nothing.
+def _mark_recovered(conn: Connection, tokens: list[str], known: dict[str, int]) -> None:
+    """Mark the journals ``tokens`` :data:`RECOVERED` (``known``: those with a row)."""
+    t, at = journals_table, time.time()
+    rows = [token for token in tokens if token in known]
+    if rows:
+        conn.execute(t.update().where(t.c.journal.in_(rows)).values(seq=RECOVERED, at=at))
+    new = [{"journal": token, "seq": RECOVERED, "at": at} for token in tokens if token not in known]
+    if new:
+        conn.execute(t.insert(), new)
+
+
+def _forget(engine: Engine, tokens: list[str]) -> None:
+    # Only bookkeeping: rows left behind by a failure here cost nothing (retention
+    # prunes them).
+    t = journals_table
     with contextlib.suppress(sa.exc.SQLAlchemyError), write_transaction(engine) as conn:
-        conn.execute(journals_table.delete().where(journals_table.c.journal == token))
+        for start in range(0, len(tokens), _NAMES):
+            conn.execute(t.delete().where(t.c.journal.in_(tokens[start : start + _NAMES])))

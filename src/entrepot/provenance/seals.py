@@ -8,8 +8,9 @@ finished again by recovery, which journals them again
 database, :func:`unrecorded` keeps only the events of archives not recorded
 yet — looked up through the index on (name, kind, time), a few rows each.
 On PostgreSQL the look-up holds a transaction lock on the archive's id, so
-two processes adding its journals at once add its events once; each
-hand-off journals one archive, so a transaction holds one such lock.
+two processes adding its journals at once add its events once; a
+transaction that adds several journals (:mod:`.recovery`) may hold several
+such locks, always taken in the same order.
 """
 
 from __future__ import annotations
@@ -43,23 +44,25 @@ def archive_of(kind: str, details: str) -> str | None:
 
 def unrecorded(conn: Connection, rows: Sequence[Row]) -> list[Row]:
     """``rows`` without the archive events already in the database (or earlier in ``rows``)."""
+    archives = [archive_of(row[_KIND], row[_DETAILS]) for row in rows]
+    if conn.dialect.name == "postgresql":
+        # Two processes adding two journals of one archive at once: the second waits
+        # for the first to commit, then sees its events (SQLite's writers take turns).
+        # Taken in one order: a transaction adding several journals may take several.
+        keys = {zlib.crc32(f"entrepot_archive:{a}".encode()) & 0x7FFFFFFF for a in archives if a}
+        for key in sorted(keys):
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     kept: list[Row] = []
     seen: set[tuple[str, str, str, str]] = set()
     t = events_table
-    for row in rows:
-        kind, place, name = row[_KIND], row[_PLACE], row[_NAME]
-        archive = archive_of(kind, row[_DETAILS])
+    for row, archive in zip(rows, archives, strict=True):
         if archive is None:
             kept.append(row)
             continue
+        kind, place, name = row[_KIND], row[_PLACE], row[_NAME]
         if (kind, place, name, archive) in seen:
             continue
         seen.add((kind, place, name, archive))
-        if conn.dialect.name == "postgresql":
-            # Two processes adding two journals of one archive at once: the second waits
-            # for the first to commit, then sees its events (SQLite's writers take turns).
-            key = zlib.crc32(f"entrepot_archive:{archive}".encode()) & 0x7FFFFFFF
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         recorded = conn.execute(
             sa.select(t.c.details).where(
                 named(t, t.c.name == name, t.c.kind == kind), t.c.place.concat("") == place

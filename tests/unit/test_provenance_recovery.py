@@ -1,0 +1,125 @@
+"""Recovering many dead journals at once: a transaction for a group, each event once."""
+
+from __future__ import annotations
+
+import pathlib
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from entrepot.db import make_engine
+from entrepot.provenance import Kind, Recorder, find, recovery
+from entrepot.provenance.journal import JOURNAL_DIR, Entry, Journal, Then, event_row
+from entrepot.provenance.schema import ensure_tables, journals_table
+from entrepot.spool import Spool
+from tests.unit.test_provenance import _commits
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> sa.Engine:
+    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
+    ensure_tables(engine)
+    yield engine
+    engine.dispose()
+
+
+def _put_one_by_one(root: Path, state: Path, names: list[str]) -> None:
+    """Each file published by a spool of its own: a journal per file, as many
+    ``entrepot spool put`` commands leave them."""
+    Spool(root).prepare()
+    for name in names:
+        with Spool(root, provenance=state) as spool:
+            spool.publish_bytes(name.encode(), name)
+
+
+def _journals(state: Path) -> list[Path]:
+    return sorted((state / JOURNAL_DIR).glob("*.journal"))
+
+
+def _bookkept(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(journals_table)).scalar_one()
+
+
+def test_journals_of_files_put_one_by_one_are_recorded_in_one_transaction(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    state, names = tmp_path / "state", [f"f{n}.csv" for n in range(6)]
+    _put_one_by_one(tmp_path / "out", state, names)
+    assert len(_journals(state)) == 6
+    commits = _commits(engine)
+    kept = recovery.Receipts()
+    assert recovery.recover_journals(engine, state / JOURNAL_DIR, kept) == 6
+    assert len(commits) == 2  # the events and the journals marked recovered; then forgotten
+    events = find(engine, "f*.csv")
+    assert sorted(e.name for e in events) == names
+    assert all(e.kind is Kind.RECEIVED and e.checksum for e in events)
+    assert sorted(name for _, name in kept) == names
+    assert _journals(state) == [] and _bookkept(engine) == 0
+
+
+def test_journals_are_recorded_in_groups_and_a_live_one_is_left_alone(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recovery, "_GROUP", 2)
+    state = tmp_path / "state"
+    with Recorder(engine, state_dir=state) as live:
+        live.record(Kind.RECEIVED, "/live", "alive.csv")
+        names = [f"f{n}.csv" for n in range(5)]
+        _put_one_by_one(tmp_path / "out", state, names)
+        commits = _commits(engine)
+        assert recovery.recover_journals(engine, state / JOURNAL_DIR) == 5
+        assert len(commits) == 6  # three groups: 2, 2 and 1 journals
+        assert sorted(e.name for e in find(engine, "f*.csv")) == names
+        assert find(engine, "alive.csv") == [] and len(_journals(state)) == 1
+    assert len(find(engine, "alive.csv")) == 1
+
+
+def test_a_group_read_again_after_a_crash_before_its_journals_went_adds_nothing(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, names = tmp_path / "state", ["a.csv", "b.csv", "c.csv"]
+    _put_one_by_one(tmp_path / "out", state, names)
+
+    def killed(self: Path, missing_ok: bool = False) -> None:
+        raise KeyboardInterrupt  # the process ends between the commit and the deletion
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pathlib.Path, "unlink", killed)
+        with pytest.raises(KeyboardInterrupt):
+            recovery.recover_journals(engine, state / JOURNAL_DIR)
+    assert len(_journals(state)) == 3 and len(find(engine, "*.csv")) == 3
+    assert recovery.recover_journals(engine, state / JOURNAL_DIR) == 0
+    assert sorted(e.name for e in find(engine, "*.csv")) == names
+    assert _journals(state) == [] and _bookkept(engine) == 0
+
+
+def test_an_event_in_two_journals_of_a_group_is_added_once(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    row = event_row(Kind.RECEIVED, "/out", "twice.csv", size=3, checksum="sha256:0a", at=5.0)
+    other = event_row(Kind.RECEIVED, "/out", "once.csv", size=3, at=6.0)
+    for rows in ([row], [other, row]):
+        journal = Journal(tmp_path)
+        journal.append(rows)
+        journal.close(remove=False)
+    assert recovery.recover_journals(engine, tmp_path / JOURNAL_DIR) == 2
+    assert [e.name for e in find(engine, "*.csv")] == ["twice.csv", "once.csv"]
+
+
+def test_a_step_added_by_an_earlier_journal_of_the_group_counts_as_recorded(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    cur = tmp_path / "out" / "cur" / "a.csv"
+    cur.parent.mkdir(parents=True)
+    cur.write_bytes(b"a")
+    then = Then("moved", '{"to":"cur"}', [str(cur)], [])
+    entry = Entry(1, event_row(Kind.DELIVERED, str(tmp_path / "out"), "a.csv", at=10.0), then)
+    place = str(tmp_path / "out")
+    with engine.connect() as conn:
+        assert recovery._happened(conn, entry, {})  # in cur/, recorded nowhere: it happened
+        assert recovery._happened(conn, entry, {}, {(place, "a.csv", "moved"): 9.0})
+        assert not recovery._happened(conn, entry, {}, {(place, "a.csv", "moved"): 10.0})
+        later = {("moved", place, "a.csv"): 2}  # a later line of the journal has the step
+        assert not recovery._happened(conn, entry, later)
