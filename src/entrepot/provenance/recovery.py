@@ -146,14 +146,25 @@ def _read_dead(journal: Path, held: contextlib.ExitStack) -> list[Entry] | None:
 
 
 def _dead_entries(fd: int) -> list[Entry] | None:
-    """The entries of the journal open as ``fd``, locked, if its recorder died."""
+    """The entries of the journal open as ``fd``, locked, if its recorder died.
+
+    Read whole, in one call: a journal of one receipt, as a put of one file
+    leaves, costs half as many system calls as through a file object.
+    """
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return None  # its recorder is alive
-    with os.fdopen(os.dup(fd), "rb") as lines:
-        entries = list(read_journal(lines))
-    if not entries and time.time() - os.fstat(fd).st_mtime < _YOUNG:
+    info = os.fstat(fd)  # its writer is dead: the file no longer changes
+    chunks, size = [], 0
+    while size < info.st_size:
+        chunk = os.pread(fd, info.st_size - size, size)  # one call, short only past 2 GiB
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    entries = list(read_journal(b"".join(chunks).split(b"\n")))
+    if not entries and time.time() - info.st_mtime < _YOUNG:
         return None  # maybe just created, its writer about to lock it
     return entries
 
