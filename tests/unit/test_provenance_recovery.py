@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import pathlib
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -70,7 +73,7 @@ def test_journals_are_recorded_in_groups_and_a_live_one_is_left_alone(
         _put_one_by_one(tmp_path / "out", state, names)
         commits = _commits(engine)
         assert recovery.recover_journals(engine, state / JOURNAL_DIR) == 5
-        assert len(commits) == 6  # three groups: 2, 2 and 1 journals
+        assert len(commits) == 4  # three groups (2, 2 and 1 journals), then one to forget them
         assert sorted(e.name for e in find(engine, "f*.csv")) == names
         assert find(engine, "alive.csv") == [] and len(_journals(state)) == 1
     assert len(find(engine, "alive.csv")) == 1
@@ -123,3 +126,39 @@ def test_a_step_added_by_an_earlier_journal_of_the_group_counts_as_recorded(
         assert not recovery._happened(conn, entry, {}, {(place, "a.csv", "moved"): 10.0})
         later = {("moved", place, "a.csv"): 2}  # a later line of the journal has the step
         assert not recovery._happened(conn, entry, later)
+
+
+def test_a_recorder_deletes_the_journals_it_recovered_while_it_works(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    _put_one_by_one(tmp_path / "out", state, ["a.csv", "b.csv", "c.csv"])
+    threads: list[threading.Thread] = []
+    assert recovery.recover_journals(engine, state / JOURNAL_DIR, behind=threads) == 3
+    assert len(find(engine, "*.csv")) == 3  # committed before the deletion began
+    (thread,) = threads
+    thread.join()
+    assert _journals(state) == [] and _bookkept(engine) == 0
+    _put_one_by_one(tmp_path / "out", state, ["d.csv", "e.csv"])
+    with Recorder(engine, state_dir=state):
+        assert len(find(engine, "*.csv")) == 5
+    assert _journals(state) == [] and _bookkept(engine) == 0
+
+
+def test_a_journal_that_cannot_be_deleted_is_told_and_adds_nothing_later(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    state = tmp_path / "state"
+    _put_one_by_one(tmp_path / "out", state, ["a.csv", "b.csv"])
+
+    def refused(self: Path, missing_ok: bool = False) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    with monkeypatch.context() as patched, caplog.at_level(logging.WARNING):
+        patched.setattr(pathlib.Path, "unlink", refused)
+        assert recovery.recover_journals(engine, state / JOURNAL_DIR) == 2
+    assert caplog.text.count("provenance.journal_kept") == 2
+    assert len(_journals(state)) == 2 and _bookkept(engine) == 2  # marked as recorded
+    assert recovery.recover_journals(engine, state / JOURNAL_DIR) == 0
+    assert len(find(engine, "*.csv")) == 2
+    assert _journals(state) == [] and _bookkept(engine) == 0

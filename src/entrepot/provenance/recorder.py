@@ -118,8 +118,12 @@ class Recorder:
         #: The receipts that this recorder added from journals as it opened (files put
         #: into spools since the ledger was last opened), for a shipment's look-up.
         self.receipts = Receipts()
+        #: Deleting the journals recovered as it opened, while the run goes on; joined
+        #: as it closes.
+        self._discarding: list[threading.Thread] = []
         if state_dir is not None:
-            recover_journals(engine, Path(state_dir) / JOURNAL_DIR, self.receipts)
+            folder = Path(state_dir) / JOURNAL_DIR
+            recover_journals(engine, folder, self.receipts, behind=self._discarding)
             self._journal = Journal(state_dir)
         #: The fold of the events made fresh by earlier runs, if they are many, while this
         #: run goes on (:func:`~.folding.fold_behind`); joined before the first flush.
@@ -349,6 +353,8 @@ class Recorder:
         try:
             self.flush(last=True)
         finally:
+            for thread in self._discarding:
+                thread.join()
             if self._writer is not None:
                 self._writer.stop()
             journal, self._journal = self._journal, None
