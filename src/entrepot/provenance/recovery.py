@@ -216,7 +216,8 @@ def _discard(engine: Engine, recorded: list[Path]) -> None:
             )
             continue
         gone.append(path.stem)
-    _forget(engine, gone)
+    if gone:
+        _forget(engine, gone)
 
 
 def _import(
