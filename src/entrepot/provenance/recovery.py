@@ -25,7 +25,6 @@ asking the database for what it has just written there.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import threading
@@ -39,10 +38,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
+from entrepot.provenance.deadjournals import Dead, journals_in, read_dead, unlock
 from entrepot.provenance.events import Kind
 from entrepot.provenance.folding import named
 from entrepot.provenance.inserts import insert_rows
-from entrepot.provenance.journal import SUFFIX, Entry, Row, read_journal
+from entrepot.provenance.journal import Entry, Row
 from entrepot.provenance.schema import ensure_tables, events_table, journals_table
 from entrepot.provenance.seals import unrecorded
 
@@ -52,8 +52,6 @@ logger = logging.getLogger(__name__)
 
 #: The sequence number of a journal whose events were all recovered.
 RECOVERED = -1
-#: Seconds an empty journal is left alone: its writer may not have locked it yet.
-_YOUNG = 60.0
 #: Names per query when a journal's events are looked for in the database.
 _NAMES = 400
 #: Receipts collected at most (:class:`Receipts`); past that, the look-ups ask the database.
@@ -67,8 +65,6 @@ _GROUP_ENTRIES = 50_000
 #: :func:`_identity`, with the step each row keeps) and, of those added, the latest
 #: time of each place, name and kind.
 _Known = tuple[dict[tuple[Any, ...], str], dict[tuple[str, str, str], float]]
-#: A dead journal read and locked: its path, its descriptor, its entries.
-_Dead = tuple[Path, int, list[Entry]]
 
 
 class Receipts(dict[tuple[str, str], tuple[float, "str | None"]]):
@@ -112,28 +108,26 @@ def recover_journals(
     15–100 µs: a shipment deletes the journals of 2,000 puts while its
     transfers go on.
     """
-    journals = _journals_in(Path(folder))
+    journals = journals_in(Path(folder))
     if not journals:
         return 0
     ensure_tables(engine)
-    added, recorded, group, lines = 0, [], [], 0
+    added, lines = 0, 0
+    recorded: list[Path] = []
+    group: list[Dead] = []
     try:
         for journal in journals:
-            dead = _read_dead(journal)
-            if dead is not None:
-                group.append(dead)
-                lines += len(dead[2])
-            if group and (
-                len(group) >= _GROUP or lines >= _GROUP_ENTRIES or journal is journals[-1]
-            ):
-                added += _import(
-                    engine, {path.stem: entries for path, _, entries in group}, receipts
-                )
-                recorded += [path for path, _, _ in group]
-                _unlock(group)
-                group, lines = [], 0
+            dead = read_dead(journal)
+            if dead is None:
+                continue
+            group.append(dead)
+            lines += len(dead[2])
+            if len(group) >= _GROUP or lines >= _GROUP_ENTRIES:
+                added += _add_group(engine, group, recorded, receipts)
+                lines = 0
+        added += _add_group(engine, group, recorded, receipts)
     finally:
-        _unlock(group)  # not added (an error is on its way): left for the next reader
+        unlock(group)  # not added (an error is on its way): left for the next reader
         if recorded and behind is not None:
             thread = threading.Thread(
                 target=_discard, args=(engine, recorded), name="entrepot-journals", daemon=True
@@ -147,60 +141,17 @@ def recover_journals(
     return added
 
 
-def _journals_in(folder: Path) -> list[Path]:
-    try:  # sorted by name as text: 2,000 paths compared as paths take 15 ms
-        names = sorted(os.listdir(folder))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return [folder / name for name in names if name.endswith(SUFFIX)]
-
-
-def _read_dead(journal: Path) -> _Dead | None:
-    """``journal``, its descriptor (locked) and its entries, if its recorder died; None if
-    it is gone, alive, or empty and maybe just created."""
-    try:
-        fd = os.open(journal, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None
-    try:
-        entries = _dead_entries(fd)
-    except BaseException:
-        os.close(fd)
-        raise
-    if entries is None:
-        os.close(fd)
-        return None
-    return journal, fd, entries
-
-
-def _dead_entries(fd: int) -> list[Entry] | None:
-    """The entries of the journal open as ``fd``, locked, if its recorder died.
-
-    Read whole, in one call: a journal of one receipt, as a put of one file
-    leaves, costs half as many system calls as through a file object.
-    """
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return None  # its recorder is alive
-    info = os.fstat(fd)  # its writer is dead: the file no longer changes
-    chunks, size = [], 0
-    while size < info.st_size:
-        chunk = os.pread(fd, info.st_size - size, size)  # one call, short only past 2 GiB
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    entries = list(read_journal(b"".join(chunks).split(b"\n")))
-    if not entries and time.time() - info.st_mtime < _YOUNG:
-        return None  # maybe just created, its writer about to lock it
-    return entries
-
-
-def _unlock(group: list[_Dead]) -> None:
-    for _, fd, _ in group:
-        os.close(fd)
-    group.clear()
+def _add_group(
+    engine: Engine, group: list[Dead], recorded: list[Path], receipts: Receipts | None
+) -> int:
+    """Add the events of the dead journals ``group`` in one transaction, append them to
+    ``recorded`` and release them (``group`` is emptied); return how many were added."""
+    if not group:
+        return 0
+    added = _import(engine, {path.stem: entries for path, _, entries in group}, receipts)
+    recorded += [path for path, _, _ in group]
+    unlock(group)
+    return added
 
 
 def _discard(engine: Engine, recorded: list[Path]) -> None:
@@ -241,16 +192,18 @@ def _import(
         t = journals_table
         query = sa.select(t.c.journal, t.c.seq).where(t.c.journal.in_(tokens))
         done: dict[str, int] = dict(conn.execute(query).all())
-        wanted: list[Row] = []
-        for token in tokens:
-            last = done.get(token) or 0
-            if last != RECOVERED:
-                wanted += [e.row for e in journals[token] if e.seq > last or e.then]
+        # Each journal not recovered yet, with the number of its last line committed.
+        pending = {token: done.get(token) or 0 for token in tokens}
+        pending = {token: last for token, last in pending.items() if last != RECOVERED}
+        wanted = [
+            entry.row
+            for token, last in pending.items()
+            for entry in journals[token]
+            if entry.seq > last or entry.then
+        ]
         known: _Known = (_present(conn, wanted), {})
-        for token in tokens:
-            last = done.get(token) or 0
-            if last != RECOVERED:
-                added += _missing(conn, journals[token], last, known)
+        for token, last in pending.items():
+            added += _missing(conn, journals[token], last, known)
         added = unrecorded(conn, added)  # an archive's hand-off may be journaled twice
         insert_rows(conn, added)
         _mark_recovered(conn, tokens, done)
