@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from entrepot.provenance.journal import JOURNAL_DIR, Journal, event_row, read_journal
+from entrepot.provenance.journal import JOURNAL_DIR, Journal, event_row
+from entrepot.provenance.journal_lines import read_journal
 from tests.hostile.test_archive_full_disk import Disk, disk
 
 __all__ = ["disk"]  # the fixture, used by name

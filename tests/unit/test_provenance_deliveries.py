@@ -19,8 +19,8 @@ from entrepot.provenance.journal import (
     Then,
     delivery_line,
     event_row,
-    read_journal,
 )
+from entrepot.provenance.journal_lines import read_journal
 from entrepot.provenance.steps import step_of, step_text, tally
 from tests.unit.journals import folded
 

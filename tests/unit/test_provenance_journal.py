@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder, find, recover_journals
 from entrepot.provenance.events import place_of
-from entrepot.provenance.journal import JOURNAL_DIR, SUFFIX, Journal, event_row, read_journal
+from entrepot.provenance.journal import JOURNAL_DIR, SUFFIX, Journal, event_row
+from entrepot.provenance.journal_lines import read_journal
 from entrepot.ship import ShipOptions, Shipper
 from entrepot.spool import Spool
 
@@ -192,6 +193,37 @@ def test_a_journal_read_back_ignores_the_zeros_and_a_line_cut_by_them(tmp_path: 
     journal.empty()
     assert journal.path.stat().st_size == 0
     journal.close(remove=True)
+
+
+def test_a_journal_s_whole_lines_are_decoded_in_one_call_and_damaged_ones_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(tmp_path)
+    for number in (1, 2, 3):
+        journal.append((event_row("received", "/srv/out", f"{number}.csv", details="{}"),))
+    lines = journal.path.read_bytes().split(b"\n")
+    journal.close(remove=True)
+    calls: list[bytes] = []
+    real = json.loads
+
+    def counted(text: bytes) -> object:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(json, "loads", counted)
+    assert [e.row[3] for e in read_journal(lines)] == ["1.csv", "2.csv", "3.csv"]
+    assert len(calls) == 1
+    # Two values on one line, or an empty list: decoded as one array, the values do not
+    # match the lines, and each line is read on its own.  Only lines of one value count.
+    two = lines[0] + b"," + lines[1]
+    damaged = [lines[0], two, b"[]", lines[2]]
+    calls.clear()
+    assert [e.row[3] for e in read_journal(damaged)] == ["1.csv", "3.csv"]
+    assert len(calls) == 1 + len(damaged)
+    # A line torn by a crash: read line by line from the start.
+    calls.clear()
+    assert [e.row[3] for e in read_journal([*lines[:2], lines[2][:40]])] == ["1.csv", "2.csv"]
+    assert len(calls) == 3
 
 
 def test_the_journal_s_stretches_are_written_not_left_unwritten(tmp_path: Path) -> None:

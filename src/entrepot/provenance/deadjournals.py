@@ -15,7 +15,8 @@ import os
 import time
 from pathlib import Path
 
-from entrepot.provenance.journal import SUFFIX, Entry, read_journal
+from entrepot.provenance.journal import SUFFIX, Entry
+from entrepot.provenance.journal_lines import read_journal
 
 __all__ = ["Dead", "journals_in", "read_dead", "unlock"]
 

@@ -19,7 +19,7 @@ In a journal (:mod:`.journal`) a template is a line of its own,
 ``[0, "template", id, [fields…]]``, written before the first delivery that
 names it (and again after the journal is emptied), and a delivery is the
 line ``[seq, id, name, size, checksum, claimed_at, at, attempt, details,
-held]``.  :func:`~.journal.read_journal` reads them back as the same event
+held]``.  :func:`~.journal_lines.read_journal` reads them back as the same event
 row, with the step the delivery announced (:func:`then_of`), so that
 recovery after a crash treats them like any other line.
 """

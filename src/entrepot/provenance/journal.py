@@ -31,7 +31,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -51,7 +51,6 @@ __all__ = [
     "Row",
     "Then",
     "event_row",
-    "read_journal",
 ]
 
 #: The journals' folder inside the state folder, and their names' ending.
@@ -92,7 +91,7 @@ COLUMNS = (
 #: The columns that rows written by earlier releases (journal lines) lack: a
 #: delivery's claim and the step taken after it, kept in the delivery's row
 #: (see :mod:`.steps`).
-_LATER = 2
+LATER = 2
 #: A row: a tuple of the :data:`COLUMNS` values.
 Row = tuple[Any, ...]
 
@@ -205,7 +204,7 @@ class Journal:
         (ASCII only: a name that is not valid UTF-8 survives as its escapes).
         One line per file, not one per event: a file's claim and its delivery
         are written together once it is delivered.  (Lines written by earlier
-        releases held one event each, ``[seq, *row, then]``: :func:`read_journal`
+        releases held one event each, ``[seq, *row, then]``: :func:`~.journal_lines.read_journal`
         reads both.)
         """
         seq = self.number()
@@ -317,51 +316,6 @@ class Journal:
                 os.ftruncate(self._fd, self._end)  # its lines, without the zeros after them
             os.close(self._fd)
             self._fd = None
-
-
-def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
-    """The entries of a journal's lines, one per event; a line torn by a crash is skipped,
-    and so are the zero bytes after the last line.
-
-    Every form of a line is read: ``[seq, [row, …], then]``, whose ``then``
-    goes with its last event; a delivery's ``[seq, template, …]`` after its
-    template's line (:mod:`.deliveries`); and the older ``[seq, *row, then]``,
-    whose rows, from earlier releases, lack the last columns (left empty).
-    """
-    from entrepot.provenance.deliveries import TEMPLATE, Delivery, entry_of
-
-    full, old = len(COLUMNS), len(COLUMNS) - _LATER
-    templates: dict[int, list[Any]] = {}
-    for line in lines:
-        if b"\0" in line:  # the zeros after the last line, or a line cut short by them
-            line = line[: line.index(b"\0")]
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue  # never acknowledged: the process died while writing it
-        if not isinstance(entry, list) or not entry or not isinstance(entry[0], int):
-            continue
-        if len(entry) == 4 and entry[1] == TEMPLATE and isinstance(entry[3], list):
-            templates[entry[2]] = entry[3]
-            continue
-        if len(entry) == len(Delivery._fields) + 2 and isinstance(entry[1], int):
-            made = entry_of(templates.get(entry[1], []), entry[2:])
-            if made is not None:
-                yield Entry(entry[0], *made)
-            continue
-        if len(entry) == 3 and isinstance(entry[1], list):
-            rows = [
-                (*r, *(None,) * (full - len(r)))
-                for r in entry[1]
-                if isinstance(r, list) and len(r) in (old, full)
-            ]
-        elif len(entry) == old + 2:
-            rows = [(*entry[1:-1], *(None,) * _LATER)]
-        else:
-            continue
-        then = Then(*entry[-1]) if entry[-1] else None
-        for number, row in enumerate(rows, 1):
-            yield Entry(entry[0], row, then if number == len(rows) else None)
 
 
 class Then(NamedTuple):

@@ -120,9 +120,12 @@ class RouteJob(Job):
             return
         from entrepot.provenance.recorder import Recorder
 
-        self.route.record_into(
-            Recorder(ledger.engine, state_dir=ledger.state_dir, job_id=ctx.job_id)
+        # The journals left since the ledger was last opened are added while the run
+        # connects and starts its transfers: its files' receipts are waited for alone.
+        recorder = Recorder(
+            ledger.engine, state_dir=ledger.state_dir, job_id=ctx.job_id, beside=True
         )
+        self.route.record_into(recorder)
 
     def _close_recorder(self) -> None:
         recorder = self.route.trail.recorder
