@@ -73,6 +73,8 @@ def test_a_shipments_receipts_are_read_before_their_journal_is_added(
     _put(tmp_path / "out", state, names)
     held = _Held(monkeypatch)
     with Recorder(engine, state_dir=state, beside=True) as recorder:
+        assert not held.entered.wait(_GRACE)  # started by the run, as it connects
+        recorder.open_beside()
         assert held.entered.wait(5)  # the journal's transaction has begun, and waits
         receipts = recorder.receipts  # not waiting for it
         place = place_of(tmp_path / "out")
@@ -100,6 +102,7 @@ def test_receipts_of_several_groups_are_known_once_all_are_added(
     _put(tmp_path / "out", state, names, each=True)
     held = _Held(monkeypatch)
     with Recorder(engine, state_dir=state, beside=True) as recorder:
+        recorder.open_beside()
         assert held.entered.wait(5)
         reading, receipts = _finishes(lambda: dict(recorder.receipts))
         reading.join(_GRACE)
@@ -125,6 +128,7 @@ def test_a_retry_is_numbered_after_the_failures_in_the_journals_being_added(
     journal.close(remove=False)
     held = _Held(monkeypatch)
     with Recorder(engine, state_dir=tmp_path, beside=True) as recorder:
+        recorder.open_beside()
         assert held.entered.wait(5)
         trail = Trail(place, "file:///drop", recorder)
         learning, _ = _finishes(lambda: trail.learn(["x.csv"]))

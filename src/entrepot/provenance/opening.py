@@ -40,7 +40,8 @@ logger = logging.getLogger(__name__)
 
 class Opening:
     """Recovery of the dead journals in ``folder`` (None: none to look for), then the
-    fold if due; ``beside``: in a thread started now, else done before this returns.
+    fold if due; ``beside``: in a thread of its own, started by :meth:`start` (or by
+    the first wait for it), else done before this returns.
 
     ``receipts`` collects the receipts recovered; ``behind``: where the recovery
     appends the thread that deletes the journals it added (see
@@ -72,7 +73,16 @@ class Opening:
         self._thread = threading.Thread(
             target=self._open, args=(engine, folder, behind), name="entrepot-opening", daemon=True
         )
-        self._thread.start()
+        self._started = threading.Lock()
+
+    def start(self) -> None:
+        """Start the work beside the run now, unless it was started already."""
+        thread = self._thread
+        if thread is None or self._recovered.is_set():
+            return
+        with self._started:
+            if thread.ident is None:
+                thread.start()
 
     def _open(
         self, engine: Engine, folder: str | os.PathLike[str] | None, behind: list[threading.Thread]
@@ -91,15 +101,18 @@ class Opening:
 
     def receipts_known(self) -> Receipts:
         """The receipts, once every receipt the recovery notes is in them."""
+        self.start()
         self._known.wait()
         return self.receipts
 
     def recovered(self) -> None:
         """Wait until the dead journals are added (or their recovery failed)."""
+        self.start()
         self._recovered.wait()
 
     def done(self) -> None:
         """Wait for the recovery and the fold."""
+        self.start()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join()

@@ -145,6 +145,11 @@ class Recorder:
         they are all read."""
         return self._opening.receipts_known()
 
+    def open_beside(self) -> None:
+        """Start the recovery of a recorder made ``beside`` now — as the run starts to
+        wait for its connection (else the first wait for it starts it)."""
+        self._opening.start()
+
     def recovered(self) -> None:
         """Wait until the journals found dead as this recorder opened are added (before
         the database is asked about the files they name)."""

@@ -121,7 +121,7 @@ class RouteJob(Job):
         from entrepot.provenance.recorder import Recorder
 
         # The journals left since the ledger was last opened are added while the run
-        # connects and starts its transfers: its files' receipts are waited for alone.
+        # connects (started by send()): its files' receipts are waited for alone.
         recorder = Recorder(
             ledger.engine, state_dir=ledger.state_dir, job_id=ctx.job_id, beside=True
         )
@@ -170,10 +170,13 @@ class ShipJob(RouteJob):
 
     def send(self, ctx: JobContext) -> None:
         route = self.route
-        if route.trail.recorder is not None:
-            route.trail.recorder.attempt = ctx.attempt
+        recorder = route.trail.recorder
+        if recorder is not None:
+            recorder.attempt = ctx.attempt
         # Listed again: files that arrived since produce() go with this run.
         names = [entry.name for entry in route.pending()]
+        if recorder is not None:
+            recorder.open_beside()  # while the connection is made
         try:
             route.shielded(lambda: route.session(names, self.report, self.progress))
         except BaseException:

@@ -1,0 +1,80 @@
+"""``entrepot`` with the moments its shipment's phases begin and end noted (a probe).
+
+    python bench/ship_phases_probe.py REPORT.json ENTREPOT-ARGUMENTS...
+
+Runs the ``entrepot`` command given, in this process, and writes to
+``REPORT.json`` the milliseconds since this process started at which each
+phase began (``name>``) and ended (``name<``), the first time each did.
+Used by ``ship_phases.py``; it wraps the functions named in
+:data:`PHASES` and changes nothing else.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+STARTED = time.perf_counter_ns()
+#: Label → (module, class or None, function); a phase that a release lacks is left out.
+PHASES = {
+    "prepare": ("entrepot.ship.jobs", "ShipJob", "prepare"),
+    "recorder": ("entrepot.provenance.recorder", "Recorder", "__init__"),
+    # Where the recorder calls it: beside the run (.opening), or in its opening (before).
+    "recover": ("entrepot.provenance.opening", None, "recover_journals"),
+    "recover_now": ("entrepot.provenance.recorder", None, "recover_journals"),
+    "produce": ("entrepot.ship.jobs", "ShipJob", "produce"),
+    "connect": ("entrepot.ship.route", "Route", "connect"),
+    "session": ("entrepot.ship.shipper", "Shipper", "open_session"),
+    "learn": ("entrepot.ship.trail", "Trail", "learn"),
+    "deliver": ("entrepot.ship.shipper", "Shipper", "deliver"),
+    "flush": ("entrepot.ship.trail", "Trail", "flush"),
+    "ledger_close": ("entrepot.jobs.ledger", "Ledger", "close"),
+}
+marks: dict[str, float] = {}
+
+
+def mark(label: str) -> None:
+    marks.setdefault(label, (time.perf_counter_ns() - STARTED) / 1e6)
+
+
+def wrapped(label: str, call: Callable[..., Any]) -> Callable[..., Any]:
+    def phase(*args: Any, **kwargs: Any) -> Any:
+        mark(f"{label}>")
+        try:
+            return call(*args, **kwargs)
+        finally:
+            mark(f"{label}<")
+
+    return phase
+
+
+def main() -> None:
+    report, argv = sys.argv[1], sys.argv[2:]
+    for label, (module, owner, name) in PHASES.items():
+        try:
+            found = importlib.import_module(module)
+        except ImportError:
+            continue
+        holder = getattr(found, owner) if owner else found
+        if hasattr(holder, name):
+            setattr(holder, name, wrapped(label, getattr(holder, name)))
+
+    def write() -> None:
+        mark("exit")
+        with open(report, "w") as out:
+            json.dump(marks, out)
+
+    atexit.register(write)
+    sys.argv = ["entrepot", *argv]
+    from entrepot.cli import run
+
+    run()
+
+
+if __name__ == "__main__":
+    main()
