@@ -20,20 +20,22 @@ from collections.abc import Callable
 from typing import Any
 
 STARTED = time.perf_counter_ns()
-#: Label → (module, class or None, function); a phase that a release lacks is left out.
+#: Label → ``module:attribute`` (a function, or a class's method: ``Class.method``); a
+#: phase that a release lacks is left out.  ``recover`` is where a recorder made beside
+#: its run recovers the journals (:mod:`entrepot.provenance.opening`), ``recover_now``
+#: where an older one did, in its opening.
 PHASES = {
-    "prepare": ("entrepot.ship.jobs", "ShipJob", "prepare"),
-    "recorder": ("entrepot.provenance.recorder", "Recorder", "__init__"),
-    # Where the recorder calls it: beside the run (.opening), or in its opening (before).
-    "recover": ("entrepot.provenance.opening", None, "recover_journals"),
-    "recover_now": ("entrepot.provenance.recorder", None, "recover_journals"),
-    "produce": ("entrepot.ship.jobs", "ShipJob", "produce"),
-    "connect": ("entrepot.ship.route", "Route", "connect"),
-    "session": ("entrepot.ship.shipper", "Shipper", "open_session"),
-    "learn": ("entrepot.ship.trail", "Trail", "learn"),
-    "deliver": ("entrepot.ship.shipper", "Shipper", "deliver"),
-    "flush": ("entrepot.ship.trail", "Trail", "flush"),
-    "ledger_close": ("entrepot.jobs.ledger", "Ledger", "close"),
+    "prepare": "entrepot.ship.jobs:ShipJob.prepare",
+    "recorder": "entrepot.provenance.recorder:Recorder.__init__",
+    "recover": "entrepot.provenance.opening:recover_journals",
+    "recover_now": "entrepot.provenance.recorder:recover_journals",
+    "produce": "entrepot.ship.jobs:ShipJob.produce",
+    "connect": "entrepot.ship.route:Route.connect",
+    "session": "entrepot.ship.shipper:Shipper.open_session",
+    "learn": "entrepot.ship.trail:Trail.learn",
+    "deliver": "entrepot.ship.shipper:Shipper.deliver",
+    "flush": "entrepot.ship.trail:Trail.flush",
+    "ledger_close": "entrepot.jobs.ledger:Ledger.close",
 }
 marks: dict[str, float] = {}
 
@@ -55,12 +57,15 @@ def wrapped(label: str, call: Callable[..., Any]) -> Callable[..., Any]:
 
 def main() -> None:
     report, argv = sys.argv[1], sys.argv[2:]
-    for label, (module, owner, name) in PHASES.items():
+    for label, spec in PHASES.items():
+        module, _, path = spec.partition(":")
         try:
-            found = importlib.import_module(module)
+            holder: Any = importlib.import_module(module)
         except ImportError:
             continue
-        holder = getattr(found, owner) if owner else found
+        *owners, name = path.split(".")
+        for owner in owners:
+            holder = getattr(holder, owner)
         if hasattr(holder, name):
             setattr(holder, name, wrapped(label, getattr(holder, name)))
 
