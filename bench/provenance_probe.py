@@ -34,7 +34,7 @@ STEPS: dict[str, tuple[str, str | None, str]] = {
     "delivery": ("entrepot.ship.trail", "Trail", "delivered"),
     "move": ("entrepot.ship.trail", "Trail", "settled"),
     "end commit": ("entrepot.provenance.recorder", "Recorder", "flush"),
-    "fold": ("entrepot.provenance.opening", None, "fold_if_many"),
+    "fold": ("entrepot.provenance.folding", None, "_fold_if_many"),
 }
 
 _totals: dict[str, list[int]] = {}

@@ -21,14 +21,12 @@ from typing import Any
 
 STARTED = time.perf_counter_ns()
 #: Label → ``module:attribute`` (a function, or a class's method: ``Class.method``); a
-#: phase that a release lacks is left out.  ``recover`` is where a recorder made beside
-#: its run recovers the journals (:mod:`entrepot.provenance.opening`), ``recover_now``
-#: where an older one did, in its opening.
+#: phase that a release lacks is left out.  ``recover``: the recorder's recovery of the
+#: journals left since the ledger was last opened (the put's receipts).
 PHASES = {
     "prepare": "entrepot.ship.jobs:ShipJob.prepare",
     "recorder": "entrepot.provenance.recorder:Recorder.__init__",
-    "recover": "entrepot.provenance.opening:recover_journals",
-    "recover_now": "entrepot.provenance.recorder:recover_journals",
+    "recover": "entrepot.provenance.recorder:recover_journals",
     "produce": "entrepot.ship.jobs:ShipJob.produce",
     "connect": "entrepot.ship.route:Route.connect",
     "session": "entrepot.ship.shipper:Shipper.open_session",

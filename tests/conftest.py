@@ -29,15 +29,3 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
         return code, captured.out, captured.err
 
     return run
-
-
-@pytest.fixture
-def ledger_engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A ledger's SQLite database in ``tmp_path``, with the provenance tables."""
-    from entrepot.db import make_engine
-    from entrepot.provenance.schema import ensure_tables
-
-    made = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
-    ensure_tables(made)
-    yield made
-    made.dispose()

@@ -172,7 +172,7 @@ def test_receipts_kept_are_the_newest_per_file_and_bounded(
     assert len(kept) == 2
     looked_up = _histories_looked_up(engine)
     with Recorder(engine) as recorder:
-        recorder.receipts.update(kept)
+        recorder.receipts = kept
         trail = Trail(place_of(tmp_path / "out"), "file:///drop", recorder)
         trail.learn(["x.bin", "y.bin", "z.bin"])
     assert trail._known == {name: (_sha(name.encode()), 0) for name in ("x.bin", "y.bin", "z.bin")}

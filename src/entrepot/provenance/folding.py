@@ -53,7 +53,6 @@ __all__ = [
     "fold_behind",
     "fold_due",
     "fold_if_due",
-    "fold_if_many",
     "fresh_count",
     "named",
 ]
@@ -128,16 +127,15 @@ def fold_behind(engine: Engine) -> threading.Thread | None:
     thread would open another, empty database) folds in the caller's thread, now.
     """
     if isinstance(engine.pool, sa.pool.SingletonThreadPool):
-        fold_if_many(engine)
+        _fold_if_many(engine)
         return None
-    thread = threading.Thread(target=fold_if_many, args=(engine,), name="entrepot-fold")
+    thread = threading.Thread(target=_fold_if_many, args=(engine,), name="entrepot-fold")
     thread.daemon = True  # a process that ends meanwhile leaves the fold to the next run
     thread.start()
     return thread
 
 
-def fold_if_many(engine: Engine) -> None:
-    """:func:`fold_apart` if due (counted in a read first); a failure is told."""
+def _fold_if_many(engine: Engine) -> None:
     # Counted in a read first: a write transaction would hold up other writers for nothing.
     try:
         with engine.connect() as conn:

@@ -46,9 +46,9 @@ from entrepot.db import write_transaction
 from entrepot.logs import log_event
 from entrepot.provenance.deliveries import Delivery, Settled, Template, rows_of
 from entrepot.provenance.events import Kind, Outcome
+from entrepot.provenance.folding import fold_behind
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row, Then, event_row
-from entrepot.provenance.opening import Opening
 from entrepot.provenance.recovery import RECOVERED, Receipts, recover_journals, set_seq
 from entrepot.provenance.schema import ensure_tables
 from entrepot.provenance.steps import Counts, tally
@@ -77,10 +77,7 @@ class Recorder:
     Thread-safe: parallel transfers record through one recorder.  Use it as
     a context manager, or call :meth:`close`; :attr:`attempt` is the try of
     the run the next events belong to.  Without ``state_dir`` there is no
-    journal: events not yet flushed die with the process.  ``beside``: the dead
-    journals of ``state_dir`` are recovered in a thread while the run goes on
-    (:mod:`.opening`) — whoever reads :attr:`receipts` waits for them to be read,
-    whoever asks the database about files first calls :meth:`recovered`.
+    journal: events not yet flushed die with the process.
     """
 
     def __init__(
@@ -90,7 +87,6 @@ class Recorder:
         state_dir: str | os.PathLike[str] | None = None,
         job_id: str | None = None,
         batch: int = BATCH,
-        beside: bool = False,
     ) -> None:
         ensure_tables(engine)
         self.engine = engine
@@ -119,41 +115,19 @@ class Recorder:
         self._moves: deque[tuple[int, int | None]] = deque()
         #: A batch was committed without waiting for the disk since the last flush.
         self._relaxed = False
+        #: The receipts that this recorder added from journals as it opened (files put
+        #: into spools since the ledger was last opened), for a shipment's look-up.
+        self.receipts = Receipts()
         #: Deleting the journals recovered as it opened, while the run goes on; joined
         #: as it closes.
         self._discarding: list[threading.Thread] = []
-        folder = None
         if state_dir is not None:
-            # Made (and locked) first: the recovery, maybe beside, leaves it alone.
-            self._journal = Journal(state_dir)
             folder = Path(state_dir) / JOURNAL_DIR
-        #: The recovery of dead journals, then the fold of the events made fresh by
-        #: earlier runs if they are many — beside the run if ``beside``, else the
-        #: recovery now and the fold beside it (:mod:`.opening`); the first commit
-        #: waits for both.
-        try:
-            self._opening = Opening(engine, folder, Receipts(), self._discarding, beside=beside)
-        except BaseException:
-            if self._journal is not None:
-                self._journal.close(remove=True)  # nothing in it yet
-            raise
-
-    @property
-    def receipts(self) -> Receipts:
-        """The receipts that this recorder added from journals as it opened (files put
-        into spools since the ledger was last opened), for a shipment's look-up; once
-        they are all read."""
-        return self._opening.receipts_known()
-
-    def open_beside(self) -> None:
-        """Start the recovery of a recorder made ``beside`` now — as the run starts to
-        wait for its connection (else the first wait for it starts it)."""
-        self._opening.start()
-
-    def recovered(self) -> None:
-        """Wait until the journals found dead as this recorder opened are added (before
-        the database is asked about the files they name)."""
-        self._opening.recovered()
+            recover_journals(engine, folder, self.receipts, behind=self._discarding)
+            self._journal = Journal(state_dir)
+        #: The fold of the events made fresh by earlier runs, if they are many, while this
+        #: run goes on (:func:`~.folding.fold_behind`); joined before the first flush.
+        self._folding: threading.Thread | None = fold_behind(engine)
 
     def record(
         self,
@@ -325,8 +299,10 @@ class Recorder:
                 set_seq(conn, self._journal.token, seq)
 
     def _folded(self) -> None:
-        """Wait for the recovery and the fold started when the recorder opened."""
-        self._opening.done()
+        """Wait for the fold started when the recorder opened, if it still runs."""
+        folding, self._folding = self._folding, None
+        if folding is not None:
+            folding.join()
 
     def _write_batch(self, batch: Batch, seq: int) -> None:
         """Write a full batch (in the writer's thread): its rows and settled deliveries.
@@ -344,7 +320,6 @@ class Recorder:
         :meth:`flush` to write.
         """
         try:
-            self._opening.recovered()
             rows, counts = _made(*batch)
             with self._lock:
                 behind = bool(self._unwritten)
@@ -378,7 +353,6 @@ class Recorder:
         try:
             self.flush(last=True)
         finally:
-            self._opening.done()  # (joined already, unless the flush failed first)
             for thread in self._discarding:
                 thread.join()
             if self._writer is not None:

@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,6 @@ def recover_journals(
     receipts: Receipts | None = None,
     *,
     behind: list[threading.Thread] | None = None,
-    known: threading.Event | None = None,
 ) -> int:
     """Add the events of journals in ``folder`` whose recorder died; return how many.
 
@@ -108,39 +107,27 @@ def recover_journals(
     adds nothing when read again.  Deleting a file costs the file system
     15–100 µs: a shipment deletes the journals of 2,000 puts while its
     transfers go on.
-
-    ``known``: set once ``receipts`` holds every receipt this call will note —
-    as soon as the dead journals are read, if they fit in one group (their
-    receipts are then noted as read, before their transaction), else once the
-    last group is committed; set also when this fails.
     """
     journals = journals_in(Path(folder))
     if not journals:
-        if known is not None:
-            known.set()
         return 0
-    added = 0
+    ensure_tables(engine)
+    added, lines = 0, 0
     recorded: list[Path] = []
     group: list[Dead] = []
     try:
-        ensure_tables(engine)
-        waiting = iter(journals)
-        first = True
-        while _read_group(waiting, group):
-            last = len(group) < _GROUP and sum(len(dead[2]) for dead in group) < _GROUP_ENTRIES
-            noting = receipts
-            if first and last and known is not None and receipts is not None:
-                _note_read(engine, group, receipts)
-                known.set()
-                noting = None
-            added += _add_group(engine, group, recorded, noting)
-            first = False
-            if last:
-                break
+        for journal in journals:
+            dead = read_dead(journal)
+            if dead is None:
+                continue
+            group.append(dead)
+            lines += len(dead[2])
+            if len(group) >= _GROUP or lines >= _GROUP_ENTRIES:
+                added += _add_group(engine, group, recorded, receipts)
+                lines = 0
+        added += _add_group(engine, group, recorded, receipts)
     finally:
         unlock(group)  # not added (an error is on its way): left for the next reader
-        if known is not None:
-            known.set()
         if recorded and behind is not None:
             thread = threading.Thread(
                 target=_discard, args=(engine, recorded), name="entrepot-journals", daemon=True
@@ -152,35 +139,6 @@ def recover_journals(
     if added:
         log_event(logger, "provenance.recovered", events=added, folder=str(folder))
     return added
-
-
-def _read_group(journals: Iterator[Path], group: list[Dead]) -> bool:
-    """Read dead journals of ``journals`` into ``group``, up to a group's worth
-    (:data:`_GROUP` journals, :data:`_GROUP_ENTRIES` lines); whether it holds any."""
-    lines = 0
-    for journal in journals:
-        dead = read_dead(journal)
-        if dead is None:
-            continue
-        group.append(dead)
-        lines += len(dead[2])
-        if len(group) >= _GROUP or lines >= _GROUP_ENTRIES:
-            break
-    return bool(group)
-
-
-def _note_read(engine: Engine, group: list[Dead], receipts: Receipts) -> None:
-    """Note the receipts of the dead journals ``group`` that their recorders did not
-    commit (the lines after the last committed), before they are added."""
-    t = journals_table
-    tokens = [path.stem for path, _, _ in group]
-    with engine.connect() as conn:
-        query = sa.select(t.c.journal, t.c.seq).where(t.c.journal.in_(tokens))
-        done: dict[str, int] = dict(conn.execute(query).all())
-    for path, _, entries in group:
-        last = done.get(path.stem) or 0
-        if last != RECOVERED:
-            receipts.note([entry.row for entry in entries if entry.seq > last])
 
 
 def _add_group(

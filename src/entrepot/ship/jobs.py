@@ -120,12 +120,9 @@ class RouteJob(Job):
             return
         from entrepot.provenance.recorder import Recorder
 
-        # The journals left since the ledger was last opened are added while the run
-        # connects (started by send()): its files' receipts are waited for alone.
-        recorder = Recorder(
-            ledger.engine, state_dir=ledger.state_dir, job_id=ctx.job_id, beside=True
+        self.route.record_into(
+            Recorder(ledger.engine, state_dir=ledger.state_dir, job_id=ctx.job_id)
         )
-        self.route.record_into(recorder)
 
     def _close_recorder(self) -> None:
         recorder = self.route.trail.recorder
@@ -170,13 +167,10 @@ class ShipJob(RouteJob):
 
     def send(self, ctx: JobContext) -> None:
         route = self.route
-        recorder = route.trail.recorder
-        if recorder is not None:
-            recorder.attempt = ctx.attempt
+        if route.trail.recorder is not None:
+            route.trail.recorder.attempt = ctx.attempt
         # Listed again: files that arrived since produce() go with this run.
         names = [entry.name for entry in route.pending()]
-        if recorder is not None:
-            recorder.open_beside()  # while the connection is made
         try:
             route.shielded(lambda: route.session(names, self.report, self.progress))
         except BaseException:

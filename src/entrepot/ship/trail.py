@@ -142,10 +142,7 @@ class Trail:
                 received[name] = FileHistory(receipt[1], 0)
         with self._lock:
             self._known.update(received)
-        if not wanted:
-            return
-        self.recorder.recovered()  # their failures may be in the journals being added
-        if not any_history(self.recorder.engine, place):
+        if not wanted or not any_history(self.recorder.engine, place):
             return
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
