@@ -213,8 +213,9 @@ def test_a_journal_s_whole_lines_are_decoded_in_one_call_and_damaged_ones_apart(
     monkeypatch.setattr(json, "loads", counted)
     assert [e.row[3] for e in read_journal(lines)] == ["1.csv", "2.csv", "3.csv"]
     assert len(calls) == 1
-    # Two values on one line, or an empty list: decoded as one array, the values do not
-    # match the lines, and each line is read on its own.  Only lines of one value count.
+    # Two values on one line: decoded as one array, the values outnumber the lines, and
+    # each line is read on its own.  Only lines of one value count (an empty list is no
+    # entry).
     two = lines[0] + b"," + lines[1]
     damaged = [lines[0], two, b"[]", lines[2]]
     calls.clear()

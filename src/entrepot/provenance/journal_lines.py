@@ -58,9 +58,9 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
 def _decoded(lines: Iterable[bytes]) -> Iterator[Any]:
     """The JSON value of each line; a line that is not one (torn by a crash) is skipped.
 
-    Decoded as one array when every line is whole — one call for the lot,
-    instead of one each, which took a third of a 2,000-line journal's
-    recovery — else line by line.
+    Decoded as one array when every line is whole — one call for the lot
+    instead of one each: a journal of 2,000 receipts is recovered in 31.5 ms
+    instead of 34 (``bench/provenance_recovery.py``) — else line by line.
     """
     kept = []
     for line in lines:
