@@ -13,9 +13,7 @@ once: what they measure is the wrapper).
 
 from __future__ import annotations
 
-import atexit
 import gc
-import importlib
 import json
 import resource
 import sys
@@ -24,8 +22,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from probing import Named, run_entrepot, wrap_each
+
 #: Step → (module, class or None, attribute), in the order of a file's life.
-STEPS: dict[str, tuple[str, str | None, str]] = {
+STEPS: dict[str, Named] = {
     "open": ("entrepot.provenance.recorder", "Recorder", "__init__"),
     "look-up": ("entrepot.ship.trail", "Trail", "learn"),
     "claim": ("entrepot.ship.trail", "Trail", "claimed"),
@@ -76,10 +76,7 @@ def _collected(phase: str, info: dict[str, int]) -> None:
 
 def install() -> None:
     gc.callbacks.append(_collected)
-    for step, (module_name, class_name, attribute) in STEPS.items():
-        module = importlib.import_module(module_name)
-        owner = getattr(module, class_name) if class_name else module
-        setattr(owner, attribute, _timed(step, getattr(owner, attribute)))
+    wrap_each(STEPS, _timed)
 
 
 def write(path: str) -> None:
@@ -97,11 +94,7 @@ def write(path: str) -> None:
 def main() -> None:
     report = sys.argv[1]
     install()
-    atexit.register(write, report)
-    sys.argv = ["entrepot", *sys.argv[2:]]
-    from entrepot.cli import run
-
-    run()
+    run_entrepot(sys.argv[2:], lambda: write(report))
 
 
 if __name__ == "__main__":

@@ -53,19 +53,21 @@ def main() -> None:
             remote = remotes[protocol]
             marks: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in sides}
             times: dict[str, list[float]] = {label: [] for label, _, _ in sides}
-            made = [side(remote, sources, base, runs, args.put, *spec, marks) for spec in sides]
+            made = [
+                phase_side(remote, sources, base, runs, args.put, *spec, marks) for spec in sides
+            ]
             for number in range(args.rounds + 1):
                 turn = number % len(made)
-                for side_ in made[turn:] + made[:turn]:
-                    elapsed, _ = side_.run_once(args.settle)
+                for one in made[turn:] + made[:turn]:
+                    elapsed, _ = one.run_once(args.settle)
                     if number:  # the first round warms up
-                        times[side_.label].append(elapsed)
+                        times[one.label].append(elapsed)
                     else:
-                        marks[side_.label].clear()
+                        marks[one.label].clear()
             report(protocol, [label for label, _, _ in sides], marks, times)
 
 
-def side(
+def phase_side(
     remote: Any,
     sources: list[Path],
     base: Path,
@@ -100,8 +102,11 @@ def report(
     print(f"\n{protocol}: median ms since the process started")
     off = times[labels[0]]
     for label in labels:
-        ratio = statistics.median(o / t for o, t in zip(off, times[label], strict=True))
-        print(f"  {label:8} {statistics.median(times[label]):.3f} s   off ÷ {label} {ratio:.3f}")
+        line = f"  {label:8} {statistics.median(times[label]):.3f} s"
+        if label != labels[0]:
+            ratio = statistics.median(o / t for o, t in zip(off, times[label], strict=True))
+            line += f"   off ÷ {label} {ratio:.3f}"
+        print(line)
     moments = sorted(
         {key for label in labels for run in marks[label] for key in run},
         key=lambda key: _median(marks[labels[-1]], key) or _median(marks[labels[0]], key) or 0,

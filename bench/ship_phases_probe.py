@@ -11,29 +11,29 @@ Used by ``ship_phases.py``; it wraps the functions named in
 
 from __future__ import annotations
 
-import atexit
-import importlib
 import json
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from probing import Named, run_entrepot, wrap_each
+
 STARTED = time.perf_counter_ns()
-#: Label → ``module:attribute`` (a function, or a class's method: ``Class.method``); a
-#: phase that a release lacks is left out.  ``recover``: the recorder's recovery of the
-#: journals left since the ledger was last opened (the put's receipts).
-PHASES = {
-    "prepare": "entrepot.ship.jobs:ShipJob.prepare",
-    "recorder": "entrepot.provenance.recorder:Recorder.__init__",
-    "recover": "entrepot.provenance.recorder:recover_journals",
-    "produce": "entrepot.ship.jobs:ShipJob.produce",
-    "connect": "entrepot.ship.route:Route.connect",
-    "session": "entrepot.ship.shipper:Shipper.open_session",
-    "learn": "entrepot.ship.trail:Trail.learn",
-    "deliver": "entrepot.ship.shipper:Shipper.deliver",
-    "flush": "entrepot.ship.trail:Trail.flush",
-    "ledger_close": "entrepot.jobs.ledger:Ledger.close",
+#: Label → the function whose calls begin and end the phase; a phase that a release
+#: lacks is left out.  ``recover``: the recorder's recovery of the journals left since
+#: the ledger was last opened (the put's receipts).
+PHASES: dict[str, Named] = {
+    "prepare": ("entrepot.ship.jobs", "ShipJob", "prepare"),
+    "recorder": ("entrepot.provenance.recorder", "Recorder", "__init__"),
+    "recover": ("entrepot.provenance.recorder", None, "recover_journals"),
+    "produce": ("entrepot.ship.jobs", "ShipJob", "produce"),
+    "connect": ("entrepot.ship.route", "Route", "connect"),
+    "session": ("entrepot.ship.shipper", "Shipper", "open_session"),
+    "learn": ("entrepot.ship.trail", "Trail", "learn"),
+    "deliver": ("entrepot.ship.shipper", "Shipper", "deliver"),
+    "flush": ("entrepot.ship.trail", "Trail", "flush"),
+    "ledger_close": ("entrepot.jobs.ledger", "Ledger", "close"),
 }
 marks: dict[str, float] = {}
 
@@ -54,29 +54,15 @@ def wrapped(label: str, call: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def main() -> None:
-    report, argv = sys.argv[1], sys.argv[2:]
-    for label, spec in PHASES.items():
-        module, _, path = spec.partition(":")
-        try:
-            holder: Any = importlib.import_module(module)
-        except ImportError:
-            continue
-        *owners, name = path.split(".")
-        for owner in owners:
-            holder = getattr(holder, owner)
-        if hasattr(holder, name):
-            setattr(holder, name, wrapped(label, getattr(holder, name)))
+    report, arguments = sys.argv[1], sys.argv[2:]
+    wrap_each(PHASES, wrapped, missing_ok=True)
 
     def write() -> None:
         mark("exit")
         with open(report, "w") as out:
             json.dump(marks, out)
 
-    atexit.register(write)
-    sys.argv = ["entrepot", *argv]
-    from entrepot.cli import run
-
-    run()
+    run_entrepot(arguments, write)
 
 
 if __name__ == "__main__":
