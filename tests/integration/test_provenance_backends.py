@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,41 @@ def test_shipped_files_are_traced_on_either_database(url: str, tmp_path: Path, c
     code, out, _ = cli("receipt", spool.root, "--ledger", url, "--format", "json")
     assert code == 0 and [row["name"] for row in json.loads(out)] == ["a.csv", "b.csv"]
     assert cli("trace", "c.csv", "--ledger", url)[0] == 4
+
+
+def test_a_receipt_put_then_shipped_is_kept_in_its_delivery_s_row_on_either_database(
+    url: str, tmp_path: Path, cli: Any
+) -> None:
+    state, drop = tmp_path / "state", tmp_path / "drop"
+    drop.mkdir()
+    spool = Spool(tmp_path / "outbox", provenance=state).prepare()
+    spool.publish_bytes(b"a.csv" * 10, "a.csv")
+    spool.close()
+
+    def stored() -> list[tuple[Any, ...]]:
+        with Ledger(url) as ledger, ledger.engine.connect() as conn:
+            found = conn.exec_driver_sql(
+                "SELECT name, kind, received_step IS NOT NULL FROM entrepot_provenance"
+            ).all()
+        return sorted((name, kind, bool(kept)) for name, kind, kept in found)
+
+    with Ledger(url) as ledger:
+        ledger.state_dir = state
+        assert Runner(ledger).run(ShipJob(spool.root, drop.as_uri())).ok
+    assert stored() == [("a.csv", "delivered", True)]  # one row, the receipt in it
+    assert list((state / "provenance").glob("*.journal")) == []
+    code, out, _ = cli("trace", "a.csv", "--ledger", url, "--state", state, "--json")
+    assert code == 0
+    events = json.loads(out)[0]["events"]
+    assert [e["kind"] for e in events] == ["received", "claimed", "delivered", "moved"]
+    digest = "sha256:" + hashlib.sha256(b"a.csv" * 10).hexdigest()
+    assert events[0]["checksum"] == events[2]["checksum"] == digest
+    # A file put and not shipped: its receipt alone, added by the next reader.
+    with Spool(spool.root, provenance=state) as again:
+        again.publish_bytes(b"b", "b.csv")
+    code, out, _ = cli("trace", "--undelivered", "--ledger", url, "--state", state, "--json")
+    assert code == 0 and [e["name"] for e in json.loads(out)] == ["b.csv"]
+    assert stored() == [("a.csv", "delivered", True), ("b.csv", "received", False)]
 
 
 def test_undelivered_files_on_either_database(url: str, tmp_path: Path, cli: Any) -> None:

@@ -26,4 +26,4 @@ def folded(delivery: Row, step: Row | str) -> Row:
     :func:`~entrepot.provenance.steps.step_text` already (what the recorder writes)."""
     if not isinstance(step, str):
         step = step_text(step[1], step[0], step[_DETAILS], step[_ATTEMPT])
-    return (*delivery[:_THEN], step)
+    return (*delivery[:_THEN], step, *delivery[_THEN + 1 :])

@@ -410,7 +410,7 @@ def test_a_version_5_ledger_s_index_on_files_loses_the_place(engine: sa.Engine) 
         engine, 5,
         "CREATE INDEX ix_entrepot_provenance_file ON entrepot_provenance (name, place, kind, at)",
     )  # fmt: skip
-    assert schema_version(engine, "provenance") == 7
+    assert schema_version(engine, "provenance") == 8
     indexes = {i["name"]: i["column_names"] for i in sa.inspect(engine).get_indexes(
         "entrepot_provenance")}  # fmt: skip
     assert indexes["ix_entrepot_provenance_names"] == ["name", "kind", "at"]
@@ -428,7 +428,7 @@ def test_a_version_6_ledger_gets_fresh_events_and_keeps_its_own_in_the_index_on_
         "ALTER TABLE entrepot_provenance DROP COLUMN fresh",
         "CREATE INDEX ix_entrepot_provenance_names ON entrepot_provenance (name, kind, at)",
     )  # fmt: skip
-    assert schema_version(engine, "provenance") == 7
+    assert schema_version(engine, "provenance") == 8
     with engine.connect() as conn:
         listed = "SELECT name, sql FROM sqlite_master WHERE name LIKE 'ix_entrepot_provenance_%'"
         made = {row[0]: row[1] for row in conn.exec_driver_sql(listed)}

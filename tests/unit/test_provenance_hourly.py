@@ -59,7 +59,7 @@ def test_an_upgraded_record_counts_the_events_it_already_had(tmp_path: Path) -> 
     engine.dispose()
     engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}", purpose="ledger")
     ensure_tables(engine)
-    assert schema_version(engine, "provenance") == MIGRATIONS[-1].version == 7
+    assert schema_version(engine, "provenance") == MIGRATIONS[-1].version == 8
     assert _hours(engine) == {
         (HOUR, "delivered"): (3, 15),
         (HOUR + 1, "delivered"): (1, 7),

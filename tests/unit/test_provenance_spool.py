@@ -99,11 +99,22 @@ def test_files_published_from_python_are_traced_from_their_receipts_with_no_look
         looked_up = _histories_looked_up(ledger.engine)
         assert Runner(ledger).run(ShipJob(str(tmp_path / "out"), partner.as_uri())).ok
         journeys = {name: find(ledger.engine, name) for name in ("orders.csv", "dropped.csv")}
+        with ledger.engine.connect() as conn:
+            stored = conn.exec_driver_sql(
+                "SELECT name, kind, received_step IS NOT NULL FROM entrepot_provenance"
+            ).all()
     finally:
         ledger.close()
-    # Only the file with no receipt was looked for in the database.
-    assert len(looked_up) == 1 and "dropped.csv" in looked_up[0]
-    assert "orders.csv" not in looked_up[0] and "refunds.csv" not in looked_up[0]
+    # No file was looked for in the database: the receipts came from the journal, and
+    # the ledger held nothing of this spool (the shipment kept them for its commit).
+    assert looked_up == []
+    # One row per file: a receipt put and shipped is kept in its delivery's row.
+    assert sorted(tuple(row) for row in stored) == [
+        ("dropped.csv", "delivered", 0),
+        ("orders.csv", "delivered", 1),
+        ("refunds.csv", "delivered", 1),
+    ]
+    assert not list((state / "provenance").glob("*.journal"))
     orders = journeys["orders.csv"]
     assert [e.kind.value for e in orders] == ["received", "claimed", "delivered", "moved"]
     assert {e.checksum for e in orders[:3]} == {_sha(b"id\n1\n")}

@@ -137,7 +137,7 @@ def test_a_version_4_ledger_gets_the_columns_and_keeps_its_rows(tmp_path: Path) 
     engine.dispose()
     engine = make_engine(f"sqlite:///{tmp_path / 'l.db'}", purpose="ledger")
     ensure_tables(engine)
-    assert schema_version(engine, "provenance") == MIGRATIONS[-1].version == 7
+    assert schema_version(engine, "provenance") == MIGRATIONS[-1].version == 8
     assert [e.kind for e in find(engine, "old.csv")] == [Kind.RECEIVED]
     with Recorder(engine) as recorder:
         ticket = recorder.deliver(_template(), _shipped("new.csv", 9.0))

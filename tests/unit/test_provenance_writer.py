@@ -94,8 +94,16 @@ def test_a_batch_does_not_wait_for_the_disk_and_the_flush_makes_it_durable(
     commits: list[tuple[int, bool]] = []
     commit = Recorder._commit
 
-    def noted(recorder: Recorder, rows: list[Row], counts: Any, seq: int, *, durable: bool) -> None:
-        commit(recorder, rows, counts, seq, durable=durable)
+    def noted(
+        recorder: Recorder,
+        rows: list[Row],
+        counts: Any,
+        seq: int,
+        *,
+        durable: bool,
+        kept: bool = False,
+    ) -> None:
+        commit(recorder, rows, counts, seq, durable=durable, kept=kept)
         commits.append((len(rows), durable))
 
     monkeypatch.setattr(Recorder, "_commit", noted)

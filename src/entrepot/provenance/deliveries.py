@@ -28,19 +28,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from entrepot.provenance.events import Kind
 from entrepot.provenance.journal import Row, Then
-from entrepot.provenance.steps import Counts, step_parts
+from entrepot.provenance.steps import Counts, receipt_text, step_parts, tally
+
+if TYPE_CHECKING:
+    from entrepot.provenance.held import HeldReceipts
 
 __all__ = [
-    "TEMPLATE", "Delivery", "Settled", "Template", "entry_of", "now", "rows_of", "then_of",
+    "TEMPLATE", "Delivery", "Settled", "Template", "entry_of", "made_rows", "now", "rows_of",
+    "then_of",
 ]  # fmt: skip
 
 #: The second field of a template's journal line.
 TEMPLATE = "template"
-_CLAIMED = Kind.CLAIMED.value
+_CLAIMED, _RECEIVED = Kind.CLAIMED.value, Kind.RECEIVED.value
 
 
 class Template(NamedTuple):
@@ -101,13 +105,16 @@ def then_of(template: Template, delivery: Delivery) -> Then:
     )
 
 
-def rows_of(settled: Iterable[Settled], counts: Counts) -> list[Row]:
-    """The event rows of settled deliveries, each keeping its step if it was taken, and
-    their events counted into ``counts`` (as :func:`~.steps.tally` counts them).
+def rows_of(
+    settled: Iterable[Settled], counts: Counts, held: HeldReceipts | None = None
+) -> list[Row]:
+    """The event rows of settled deliveries, each keeping its step if it was taken — and
+    its file's receipt, if ``held`` has it (:mod:`.held`) — and their events counted
+    into ``counts`` (as :func:`~.steps.tally` counts them).
 
     One loop for a whole batch, written out flat (it runs once per file
     shipped): the step's text is that of :func:`~.steps.step_text`, its
-    constant parts made once per template; the three events of a delivery
+    constant parts made once per template; the events of a delivery
     mostly fall in one hour, counted together.
     """
     rows: list[Row] = []
@@ -135,16 +142,41 @@ def rows_of(settled: Iterable[Settled], counts: Counts) -> list[Row]:
             step = f"{around[0]}{taken // 1_000_000}.{taken % 1_000_000:06d}{around[1]}"
             key = (taken // _HOUR, template.then_kind, 0)
             seen[key] = seen.get(key, 0) + 1
+        receipt = None
+        if held is not None:
+            kept = held.take(template.place, name, size, checksum)
+            if kept is not None:
+                receipt = receipt_text(kept[0], kept[11], kept[6], kept[7])
+                key = (int(kept[0] // 3600), _RECEIVED, known)
+                seen[key] = seen.get(key, 0) + 1
         rows.append((
             at / 1e6, kind, template.place, name, size, checksum, template.job_id,
             template.host, template.outcome, template.target, attempt, details,
-            None if claimed is None else claimed / 1e6, step,
+            None if claimed is None else claimed / 1e6, step, receipt,
         ))  # fmt: skip
     for (hour, kind, size), files in seen.items():
         found = counts.setdefault((hour, kind), [0, 0])
         found[0] += files
         found[1] += files * size
     return rows
+
+
+def made_rows(
+    rows: list[Row], settled: list[Settled], kept: HeldReceipts | None = None
+) -> tuple[list[Row], Counts]:
+    """A batch's rows: ``rows``, those of ``settled`` deliveries (each with its file's
+    receipt, if ``kept`` has it) and the receipts ``kept`` has left; and all their events
+    counted."""
+    counts = tally(rows)
+    made = rows + rows_of(settled, counts, kept)
+    if kept is not None:
+        rest = kept.rest()
+        for key, (files, size) in tally(rest).items():
+            found = counts.setdefault(key, [0, 0])
+            found[0] += files
+            found[1] += size
+        made += rest
+    return made, counts
 
 
 def entry_of(template: Sequence[Any], fields: Sequence[Any]) -> tuple[Row, Then] | None:

@@ -46,6 +46,7 @@ __all__ = [
     "JOURNAL_DIR",
     "KIND_TEXT",
     "OUTCOME_TEXT",
+    "WIDTHS",
     "Entry",
     "Journal",
     "Row",
@@ -86,12 +87,15 @@ _encoded = _line_encoder()
 #: The columns of an event row, in the order of :func:`event_row`'s tuples.
 COLUMNS = (
     "at", "kind", "place", "name", "size", "checksum", "job_id", "host", "outcome",
-    "target", "attempt", "details", "claimed_at", "then_step",
+    "target", "attempt", "details", "claimed_at", "then_step", "received_step",
 )  # fmt: skip
 #: The columns that rows written by earlier releases (journal lines) lack: a
-#: delivery's claim and the step taken after it, kept in the delivery's row
-#: (see :mod:`.steps`).
-LATER = 2
+#: delivery's claim, the step taken after it and the file's receipt, kept in
+#: the delivery's row (see :mod:`.steps`) — the first two since one release,
+#: the receipt since the next.
+LATER = 3
+#: How many values the rows of each release's journal lines hold.
+WIDTHS = frozenset({len(COLUMNS) - LATER, len(COLUMNS) - 1, len(COLUMNS)})
 #: A row: a tuple of the :data:`COLUMNS` values.
 Row = tuple[Any, ...]
 
@@ -133,7 +137,7 @@ def event_row(
     return (
         time.time() if at is None else at, KIND_TEXT.get(kind, kind), place, name, size,
         checksum, job_id, HOST, OUTCOME_TEXT[outcome], _masked(target) if target else None,
-        attempt, text, claimed_at, None,
+        attempt, text, claimed_at, None, None,
     )  # fmt: skip
 
 

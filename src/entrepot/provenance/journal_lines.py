@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from entrepot.provenance.journal import COLUMNS, LATER, Entry, Then
+from entrepot.provenance.journal import COLUMNS, LATER, WIDTHS, Entry, Then
 
 __all__ = ["read_journal"]
 
@@ -44,7 +44,7 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
             rows = [
                 (*r, *(None,) * (full - len(r)))
                 for r in entry[1]
-                if isinstance(r, list) and len(r) in (old, full)
+                if isinstance(r, list) and len(r) in WIDTHS
             ]
         elif len(entry) == old + 2:
             rows = [(*entry[1:-1], *(None,) * LATER)]

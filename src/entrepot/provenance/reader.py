@@ -61,7 +61,7 @@ def find(
     glob = pattern is not None and any(c in pattern for c in _WILDCARDS)
     query = narrowed(query, pattern, place=place, target=target, since=since, until=until)
     if kinds:
-        # A claim and the move after a delivery are kept in the delivery's row.
+        # A receipt, a claim and the move after a delivery are kept in the delivery's row.
         stored = {*kinds, *(DELIVERED if set(kinds) & set(_FOLDED) else ())}
         query = query.where(t.c.kind.in_([str(kind) for kind in stored]))
     # With a name, sorted on ``at + 0``: the same order, but one the place's index
@@ -301,12 +301,12 @@ def clock(at: datetime) -> str:
 
 
 #: Kinds kept in a delivery's row (:mod:`.steps`).
-_FOLDED = (Kind.CLAIMED, Kind.MOVED, Kind.DELETED)
+_FOLDED = (Kind.RECEIVED, Kind.CLAIMED, Kind.MOVED, Kind.DELETED)
 
 
 def events_of(row: Any) -> list[Event]:
-    """The events stored in ``row``: one, or a delivery with its claim and the move
-    after it (:mod:`.steps`)."""
+    """The events stored in ``row``: one, or a delivery with its receipt, its claim and
+    the move after it (:mod:`.steps`)."""
     return unfolded(event_of(row), row)
 
 

@@ -27,7 +27,10 @@ keeping it (:mod:`.steps`): one row per shipped file.  While rows are held,
 a batch covers the journal only up to the line before the oldest of them.
 A shipper gives a delivery as a template and its file's own values
 (:meth:`Recorder.deliver`, :mod:`.deliveries`): the rows are made when
-their batch is written, not in the threads that transfer the files.
+their batch is written, not in the threads that transfer the files.  A
+shipment's recorder (``hold_receipts``) keeps the receipts that puts left
+in journals for its first flush, which writes each in its delivery's row
+(:mod:`.held`).
 """
 
 from __future__ import annotations
@@ -44,14 +47,15 @@ from sqlalchemy.engine import Engine
 
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
-from entrepot.provenance.deliveries import Delivery, Settled, Template, rows_of
+from entrepot.provenance.deliveries import Delivery, Settled, Template, made_rows
 from entrepot.provenance.events import Kind, Outcome
 from entrepot.provenance.folding import fold_behind
+from entrepot.provenance.held import HeldReceipts
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row, Then, event_row
 from entrepot.provenance.recovery import RECOVERED, Receipts, recover_journals, set_seq
 from entrepot.provenance.schema import ensure_tables
-from entrepot.provenance.steps import Counts, tally
+from entrepot.provenance.steps import Counts
 from entrepot.provenance.writer import Batch, BatchWriter
 
 __all__ = ["BATCH", "Recorder", "recover_journals"]
@@ -87,6 +91,7 @@ class Recorder:
         state_dir: str | os.PathLike[str] | None = None,
         job_id: str | None = None,
         batch: int = BATCH,
+        hold_receipts: bool = False,
     ) -> None:
         ensure_tables(engine)
         self.engine = engine
@@ -121,10 +126,19 @@ class Recorder:
         #: Deleting the journals recovered as it opened, while the run goes on; joined
         #: as it closes.
         self._discarding: list[threading.Thread] = []
+        #: The journals of receipts kept for the first flush (:mod:`.held`).
+        self._kept = HeldReceipts() if hold_receipts else None
         if state_dir is not None:
             folder = Path(state_dir) / JOURNAL_DIR
-            recover_journals(engine, folder, self.receipts, behind=self._discarding)
-            self._journal = Journal(state_dir)
+            try:
+                recover_journals(
+                    engine, folder, self.receipts, behind=self._discarding, held=self._kept
+                )
+                self._journal = Journal(state_dir)
+            except BaseException:
+                if self._kept is not None:
+                    self._kept.release()
+                raise
         #: The fold of the events made fresh by earlier runs, if they are many, while this
         #: run goes on (:func:`~.folding.fold_behind`); joined before the first flush.
         self._folding: threading.Thread | None = fold_behind(engine)
@@ -275,28 +289,35 @@ class Recorder:
                 if self._queued:
                     continue  # a batch handed over meanwhile: written first
                 self._match()
-                rows, counts = _made(self._unwritten + self._rows, self._deliveries)
+                kept = self._kept if self._kept else None
+                rows, counts = made_rows(self._unwritten + self._rows, self._deliveries, kept)
                 self._unwritten, self._rows, self._deliveries = [], [], []
-                if not rows and not self._relaxed:
+                if not rows and not self._relaxed and not kept:
                     return  # (else a commit of nothing makes the batches' commits durable)
                 seq = RECOVERED if last and not self._held else self._covered()
                 try:
-                    self._commit(rows, counts, seq, durable=True)
+                    self._commit(rows, counts, seq, durable=True, kept=kept is not None)
                 except BaseException:
                     self._unwritten = rows  # for the next flush; the journal has them too
                     raise
+                if kept is not None:
+                    kept.recorded(self.engine, self._discarding)
                 self._relaxed = False
                 self._committed(seq)
                 return
 
-    def _commit(self, rows: list[Row], counts: Counts, seq: int, *, durable: bool) -> None:
+    def _commit(
+        self, rows: list[Row], counts: Counts, seq: int, *, durable: bool, kept: bool = False
+    ) -> None:
         """Insert ``rows`` (their events ``counts``) and note the journal's ``seq`` as
-        recorded, in one transaction that waits for the disk if ``durable`` (see
-        :meth:`_write_batch`)."""
+        recorded — and, if ``kept``, those of receipts kept — in one transaction that
+        waits for the disk if ``durable`` (see :meth:`_write_batch`)."""
         with write_transaction(self.engine, durable=durable) as conn:
             insert_rows(conn, rows, counts)
             if self._journal is not None:
                 set_seq(conn, self._journal.token, seq)
+            if kept and self._kept is not None:
+                self._kept.mark(conn)
 
     def _folded(self) -> None:
         """Wait for the fold started when the recorder opened, if it still runs."""
@@ -320,7 +341,7 @@ class Recorder:
         :meth:`flush` to write.
         """
         try:
-            rows, counts = _made(*batch)
+            rows, counts = made_rows(*batch)
             with self._lock:
                 behind = bool(self._unwritten)
             if not behind:
@@ -353,6 +374,8 @@ class Recorder:
         try:
             self.flush(last=True)
         finally:
+            if self._kept is not None:
+                self._kept.release()  # not committed: left for the next recorder
             for thread in self._discarding:
                 thread.join()
             if self._writer is not None:
@@ -367,9 +390,3 @@ class Recorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _made(rows: list[Row], settled: list[Settled]) -> tuple[list[Row], Counts]:
-    """``rows`` and the rows of ``settled`` deliveries, and all their events counted."""
-    counts = tally(rows)
-    return rows + rows_of(settled, counts), counts

@@ -41,12 +41,13 @@ from entrepot.logs import log_event
 from entrepot.provenance.deadjournals import Dead, journals_in, read_dead, unlock
 from entrepot.provenance.events import Kind
 from entrepot.provenance.folding import named
+from entrepot.provenance.held import HeldReceipts, holdable
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import Entry, Row
 from entrepot.provenance.schema import ensure_tables, events_table, journals_table
 from entrepot.provenance.seals import unrecorded
 
-__all__ = ["RECOVERED", "Receipts", "recover_journals", "set_seq"]
+__all__ = ["RECOVERED", "Receipts", "discard", "mark_recovered", "recover_journals", "set_seq"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def recover_journals(
     receipts: Receipts | None = None,
     *,
     behind: list[threading.Thread] | None = None,
+    held: HeldReceipts | None = None,
 ) -> int:
     """Add the events of journals in ``folder`` whose recorder died; return how many.
 
@@ -101,12 +103,16 @@ def recover_journals(
     their own took 1.5 ms a journal (3 s for 2,000).  ``receipts``: where to
     keep the receipts added.
 
-    Once added, the journals are deleted, then forgotten (:func:`_discard`).
+    Once added, the journals are deleted, then forgotten (:func:`discard`).
     ``behind``: by a thread appended to it, instead of before this returns
     — their events are committed, and a journal left by a crash meanwhile
     adds nothing when read again.  Deleting a file costs the file system
     15–100 µs: a shipment deletes the journals of 2,000 puts while its
     transfers go on.
+
+    ``held``: where a shipment keeps the journals of receipts alone, to add
+    them with its own commit instead (:mod:`.held`; their receipts are in
+    ``receipts`` all the same).
     """
     journals = journals_in(Path(folder))
     if not journals:
@@ -115,27 +121,35 @@ def recover_journals(
     added, lines = 0, 0
     recorded: list[Path] = []
     group: list[Dead] = []
+    keeping: list[Dead] = []
     try:
         for journal in journals:
             dead = read_dead(journal)
             if dead is None:
+                continue
+            if held is not None and held.room(keeping, dead[2]) and holdable(dead[2]):
+                keeping.append(dead)
                 continue
             group.append(dead)
             lines += len(dead[2])
             if len(group) >= _GROUP or lines >= _GROUP_ENTRIES:
                 added += _add_group(engine, group, recorded, receipts)
                 lines = 0
+        if keeping:
+            assert held is not None
+            _keep(engine, keeping, held, group, receipts)
         added += _add_group(engine, group, recorded, receipts)
     finally:
+        unlock(keeping)
         unlock(group)  # not added (an error is on its way): left for the next reader
         if recorded and behind is not None:
             thread = threading.Thread(
-                target=_discard, args=(engine, recorded), name="entrepot-journals", daemon=True
+                target=discard, args=(engine, recorded), name="entrepot-journals", daemon=True
             )
             thread.start()
             behind.append(thread)
         elif recorded:
-            _discard(engine, recorded)
+            discard(engine, recorded)
     if added:
         log_event(logger, "provenance.recovered", events=added, folder=str(folder))
     return added
@@ -154,7 +168,30 @@ def _add_group(
     return added
 
 
-def _discard(engine: Engine, recorded: list[Path]) -> None:
+def _keep(
+    engine: Engine,
+    keeping: list[Dead],
+    held: HeldReceipts,
+    group: list[Dead],
+    receipts: Receipts | None,
+) -> None:
+    """Move the journals of ``keeping`` into ``held`` — those that no recorder committed
+    from; the others into ``group``, added as any other (``keeping`` is emptied)."""
+    t = journals_table
+    tokens = [path.stem for path, _, _ in keeping]
+    with engine.connect() as conn:
+        known = set(conn.execute(sa.select(t.c.journal).where(t.c.journal.in_(tokens))).scalars())
+    for dead in keeping:
+        if dead[0].stem in known:
+            group.append(dead)
+            continue
+        rows = held.keep(dead)
+        if receipts is not None:
+            receipts.note(rows)
+    keeping.clear()
+
+
+def discard(engine: Engine, recorded: list[Path]) -> None:
     """Delete the journals ``recorded`` (marked as such in the database), then forget them;
     a journal that cannot be deleted is told, and kept with its mark."""
     gone = []
@@ -310,7 +347,7 @@ def _follow_up(entry: Entry) -> Row:
     at, _, place, name, _, _, job_id, host, _, _, attempt = entry.row[:11]
     return (
         at, then.kind, place, name, None, None, job_id, host, "ok", None, attempt,
-        then.details, None, None,
+        then.details, None, None, None,
     )  # fmt: skip
 
 
@@ -321,6 +358,11 @@ def set_seq(conn: Connection, token: str, seq: int) -> None:
     ).rowcount
     if not updated:
         conn.execute(journals_table.insert().values(journal=token, **values))
+
+
+def mark_recovered(conn: Connection, tokens: list[str]) -> None:
+    """Mark the journals ``tokens``, which have no row yet, :data:`RECOVERED`."""
+    _mark_recovered(conn, tokens, {})
 
 
 def _mark_recovered(conn: Connection, tokens: list[str], known: dict[str, int]) -> None:

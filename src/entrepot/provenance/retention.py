@@ -20,7 +20,7 @@ __all__ = ["prune_events"]
 
 def prune_events(engine: Engine, before: datetime, *, batch: int = 1000) -> int:
     """Delete one batch of at most ``batch`` rows of events older than ``before``; return
-    how many events went (a shipped file's row holds three: see :mod:`.steps`).
+    how many events went (a shipped file's row holds up to four: see :mod:`.steps`).
 
     Call it until it returns 0.  The oldest go first, found at the front of
     the index on time.
@@ -30,7 +30,7 @@ def prune_events(engine: Engine, before: datetime, *, batch: int = 1000) -> int:
     cutoff = before.timestamp()
     with write_transaction(engine) as conn:
         found = conn.execute(
-            sa.select(t.c.id, t.c.claimed_at, t.c.then_step)
+            sa.select(t.c.id, t.c.claimed_at, t.c.then_step, t.c.received_step)
             .where(t.c.at < cutoff)
             .order_by(t.c.at)
             .limit(batch)
@@ -43,4 +43,7 @@ def prune_events(engine: Engine, before: datetime, *, batch: int = 1000) -> int:
             conn.execute(hourly_table.delete().where(hourly_table.c.hour < int(cutoff // 3600)))
             return 0
         conn.execute(t.delete().where(t.c.id.in_(ids)))
-        return sum(1 + (row.claimed_at is not None) + bool(row.then_step) for row in found)
+        return sum(
+            1 + (row.claimed_at is not None) + bool(row.then_step) + bool(row.received_step)
+            for row in found
+        )

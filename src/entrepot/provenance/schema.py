@@ -86,6 +86,8 @@ events_table = sa.Table(
     sa.Column("then_step", sa.Text),
     # 1 while the event is in the index of fresh events, NULL once folded (.folding).
     sa.Column("fresh", sa.SmallInteger),
+    # A shipped file's receipt, kept in its delivery's row (see .steps).
+    sa.Column("received_step", sa.Text),
     sa.Index("ix_entrepot_provenance_place", "place", "at"),
     sa.Index("ix_entrepot_provenance_at", "at"),
     sa.Index(KIND_INDEX, "place", "kind", "at", "size", "target"),
@@ -184,6 +186,13 @@ def _fresh_events(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
+def _add_receipts(conn: Connection) -> None:
+    # Earlier versions create the table as it is now: add the column only where missing.
+    present = {column["name"] for column in sa.inspect(conn).get_columns(events_table.name)}
+    if "received_step" not in present:
+        conn.exec_driver_sql(f"ALTER TABLE {events_table.name} ADD COLUMN received_step TEXT")
+
+
 #: The provenance schema, version by version (see :func:`entrepot.db.ensure_schema`).
 # Versions are numbered in the order they land on main; a branch whose migration
 # meets another of the same number renumbers its own to follow (never edit a landed one).
@@ -195,6 +204,7 @@ MIGRATIONS = (
     Migration(5, "a delivery's claim and its next step kept in its row", _add_steps),
     Migration(6, "events indexed by name, kind and time (the place left out)", _narrow_names_index),
     Migration(7, "fresh events indexed apart, folded into the index on names", _fresh_events),
+    Migration(8, "a shipped file's receipt kept in its delivery's row", _add_receipts),
 )
 
 # Both databases take the same upsert (SQLite since 3.24).
@@ -215,7 +225,7 @@ def add_to_hours(
     into their hours, each event a row stands for (:func:`~.steps.tally`) — or add
     ``counts``, when the caller counted them already."""
     if counts is None:
-        counts = tally(rows)  # a delivery's row may stand for three events
+        counts = tally(rows)  # a delivery's row may stand for up to four events
     if counts:
         conn.execute(
             sa.text(_ADD),

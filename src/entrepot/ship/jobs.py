@@ -120,8 +120,12 @@ class RouteJob(Job):
             return
         from entrepot.provenance.recorder import Recorder
 
+        # A shipment keeps the receipts that puts journaled for its commit (.provenance.held).
+        hold = self.kind == "ship"
         self.route.record_into(
-            Recorder(ledger.engine, state_dir=ledger.state_dir, job_id=ctx.job_id)
+            Recorder(
+                ledger.engine, state_dir=ledger.state_dir, job_id=ctx.job_id, hold_receipts=hold
+            )
         )
 
     def _close_recorder(self) -> None:

@@ -9,9 +9,10 @@ code), then ``moved`` to ``cur/`` or ``deleted``; fetching records
 ``received``.  The claim is noted in memory (its time, size, checksum and
 try) and recorded with the transfer's outcome, in one journal line written
 before the file leaves ``claimed/``: one line per file.  A delivery's row
-keeps its claim, and the move once it is made: one row per shipped file,
-read back as three events (:mod:`entrepot.provenance.steps`).  What the
-deliveries of a run share is given once, as a template
+keeps its claim, the move once it is made, and the file's receipt when the
+recorder kept it (:mod:`entrepot.provenance.held`): one row per shipped
+file, read back as three or four events (:mod:`entrepot.provenance.steps`).
+What the deliveries of a run share is given once, as a template
 (:mod:`entrepot.provenance.deliveries`): per file, the shipper's thread
 only notes the file's own values.  A transfer
 cut short by a crash leaves no trace of its claim — the file goes back to
