@@ -78,6 +78,9 @@ def phase_side(
     source: str | None,
     marks: dict[str, list[dict[str, float]]],
 ) -> Side:
+    if source is not None:  # an older release: a ledger of its own schema, its own spool
+        base = base / f"side-{label}"
+        base.mkdir(exist_ok=True)
     noted = base / f"phases-{label}.json"
 
     def collect(stdout: str) -> None:

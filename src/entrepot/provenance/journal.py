@@ -96,6 +96,7 @@ COLUMNS = (
 LATER = 3
 #: How many values the rows of each release's journal lines hold.
 WIDTHS = frozenset({len(COLUMNS) - LATER, len(COLUMNS) - 1, len(COLUMNS)})
+_FULL = len(COLUMNS)
 #: A row: a tuple of the :data:`COLUMNS` values.
 Row = tuple[Any, ...]
 
@@ -226,6 +227,9 @@ class Journal:
         """Write the line numbered ``seq`` (:meth:`number`), as :meth:`append` does."""
         if not rows or not isinstance(rows[0], tuple | list):
             raise TypeError("a journal line holds a sequence of event rows")
+        # Without an empty last column (a receipt is kept in a row only by a commit, never
+        # in a journal): the lines the release before writes, which it reads back.
+        rows = [row[:-1] if len(row) == _FULL and row[-1] is None else row for row in rows]
         line = (_encoded([seq, rows, then]) + "\n").encode()
         with self._lock:
             self._copy(line)
