@@ -57,7 +57,8 @@ def _ship(recorder: Recorder, place: str, names: list[str], *, settle: bool = Tr
 def _rows(engine: sa.Engine) -> list[tuple[str, str, bool]]:
     with engine.connect() as conn:
         found = conn.exec_driver_sql(
-            "SELECT name, kind, received_step IS NOT NULL FROM entrepot_provenance ORDER BY name"
+            "SELECT name, kind, received_step IS NOT NULL FROM entrepot_provenance"
+            " ORDER BY name, kind"
         ).all()
     return [(name, kind, bool(kept)) for name, kind, kept in found]
 
@@ -304,3 +305,64 @@ def test_a_recorder_that_fails_to_open_releases_the_journals_it_kept(
     monkeypatch.undo()
     assert recover_journals(engine, state / JOURNAL_DIR) == 1  # released: added by the next
     assert os.listdir(state / JOURNAL_DIR) == []
+
+
+def test_a_long_run_commits_the_receipts_it_kept_as_rows_of_their_own(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setattr("entrepot.provenance.held.KEEP_FOR", 0.05)
+    state = tmp_path / "state"
+    place = _put(tmp_path / "out", state, {"a.csv": b"aa", "b.csv": b"bb"})
+    with Recorder(engine, state_dir=state, hold_receipts=True) as recorder:
+        waited = time.monotonic() + 10
+        while _journals(state) != [recorder._journal.path] and time.monotonic() < waited:
+            time.sleep(0.01)
+        # Seen by a trace while the run goes on: committed, their journal gone.
+        assert _rows(engine) == [("a.csv", "received", False), ("b.csv", "received", False)]
+        assert [e.kind for e in find(engine, "a.csv")] == [Kind.RECEIVED]
+        _ship(recorder, place, ["a.csv"])  # the checksum still taken from the receipt
+    assert _rows(engine) == [
+        ("a.csv", "delivered", False), ("a.csv", "received", False), ("b.csv", "received", False),
+    ]  # fmt: skip
+    journey = find(engine, "a.csv")
+    assert [e.kind for e in journey] == [Kind.RECEIVED, Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
+    assert journey[0].checksum == journey[2].checksum
+    assert _journals(state) == []
+
+
+def test_a_recorder_closed_in_time_commits_nothing_after(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setattr("entrepot.provenance.held.KEEP_FOR", 0.2)
+    state = tmp_path / "state"
+    place = _put(tmp_path / "out", state, {"a.csv": b"aa"})
+    with Recorder(engine, state_dir=state, hold_receipts=True) as recorder:
+        _ship(recorder, place, ["a.csv"])
+    time.sleep(0.4)
+    assert _rows(engine) == [("a.csv", "delivered", True)]
+
+
+def test_receipts_whose_early_commit_failed_stay_kept_for_the_flush(
+    engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    failed = threading.Event()
+
+    def failing(*args: object, **kwargs: object) -> None:
+        failed.set()
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr("entrepot.provenance.held.KEEP_FOR", 0.01)
+    monkeypatch.setattr("entrepot.provenance.held.insert_rows", failing)
+    state = tmp_path / "state"
+    place = _put(tmp_path / "out", state, {"a.csv": b"aa"})
+    with Recorder(engine, state_dir=state, hold_receipts=True) as recorder:
+        assert failed.wait(10)
+        _ship(recorder, place, ["a.csv"])
+    assert _rows(engine) == [("a.csv", "delivered", True)]  # kept, then written by the flush
+    assert _journals(state) == []

@@ -21,23 +21,37 @@ receipt is written only in the commit that marks its journal recovered, so
 once either way.  At most :data:`KEPT` journals are kept (each holds a
 descriptor open), of :data:`KEPT_ROWS` receipts in all (held in memory for
 the whole run); the others are added as the recorder opens, as before.
+
+While they are kept, ``entrepot trace`` does not see those receipts (their
+journals are locked, as a live recorder's are).  So they are kept for
+:data:`KEEP_FOR` seconds at most: a run that lasts longer commits them
+then, as rows of their own (:meth:`HeldReceipts.expire`), and writes its
+later deliveries without them.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection, Engine
 
+from entrepot.db import write_transaction
+from entrepot.logs import log_event
 from entrepot.provenance.deadjournals import Dead, unlock
 from entrepot.provenance.events import Kind
+from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import COLUMNS, Entry, Row
 
-__all__ = ["KEPT", "KEPT_ROWS", "HeldReceipts", "holdable"]
+__all__ = ["KEEP_FOR", "KEPT", "KEPT_ROWS", "HeldReceipts", "holdable"]
+
+logger = logging.getLogger(__name__)
 
 #: Journals kept at most by one recorder (one open descriptor each), and receipts.
 KEPT, KEPT_ROWS = 256, 200_000
+#: Seconds the receipts are kept at most, unseen by a trace meanwhile.
+KEEP_FOR = 30.0
 _RECEIVED = Kind.RECEIVED.value
 _DETAILS = COLUMNS.index("details")
 
@@ -61,6 +75,7 @@ class HeldReceipts:
         self._older: list[Row] = []
         self._journals: list[Dead] = []
         self._rows = 0
+        self._timer: threading.Timer | None = None
 
     def __len__(self) -> int:
         return len(self._journals)
@@ -122,6 +137,39 @@ class HeldReceipts:
         )
         thread.start()
         behind.append(thread)
+
+    def expire(self, lock: threading.Lock, engine: Engine, behind: list[threading.Thread]) -> None:
+        """Commit the receipts still kept :data:`KEEP_FOR` seconds from now, as rows of
+        their own, holding ``lock`` (the recorder's: its flush takes them otherwise) —
+        in a timer's thread, until :meth:`stop`."""
+        if self._journals:
+            self._timer = threading.Timer(KEEP_FOR, self._expired, (lock, engine, behind))
+            self._timer.name, self._timer.daemon = "entrepot-receipts", True
+            self._timer.start()
+
+    def _expired(
+        self, lock: threading.Lock, engine: Engine, behind: list[threading.Thread]
+    ) -> None:
+        with lock:
+            if not self._journals:
+                return  # the flush took them
+            rows = [*self._older, *self._newest.values()]
+            try:
+                with write_transaction(engine) as conn:
+                    insert_rows(conn, rows)
+                    self.mark(conn)
+            # Whatever the failure, they stay kept: the flush writes them, or raises it.
+            except Exception as exc:  # noqa: BLE001
+                log_event(logger, "provenance.write_failed", logging.WARNING, error=exc)
+                return
+            self._older, self._newest = [], {}
+            self.recorded(engine, behind)
+            log_event(logger, "provenance.receipts_committed", receipts=len(rows))
+
+    def stop(self) -> None:
+        """No commit after :data:`KEEP_FOR` (the recorder closes)."""
+        if self._timer is not None:
+            self._timer.cancel()
 
     def release(self) -> None:
         """Release the journals still kept (their receipts not committed): the next recorder

@@ -139,6 +139,8 @@ class Recorder:
                 if self._kept is not None:
                     self._kept.release()
                 raise
+            if self._kept is not None:
+                self._kept.expire(self._lock, engine, self._discarding)
         #: The fold of the events made fresh by earlier runs, if they are many, while this
         #: run goes on (:func:`~.folding.fold_behind`); joined before the first flush.
         self._folding: threading.Thread | None = fold_behind(engine)
@@ -371,6 +373,8 @@ class Recorder:
 
         When the flush fails the journal stays, for the next recorder to recover.
         """
+        if self._kept is not None:
+            self._kept.stop()
         try:
             self.flush(last=True)
         finally:
