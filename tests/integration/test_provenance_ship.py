@@ -136,14 +136,19 @@ print("finished", flush=True)
 
 
 @pytest.mark.slow
-def test_killed_shippers_lose_no_event_and_duplicate_none(ftp_server: Any, tmp_path: Path) -> None:
-    spool = Spool(tmp_path / "outbox").prepare()
+@pytest.mark.parametrize("receipts", [False, True], ids=["no receipt", "receipts"])
+def test_killed_shippers_lose_no_event_and_duplicate_none(
+    ftp_server: Any, tmp_path: Path, receipts: bool
+) -> None:
     state = tmp_path / "state"
+    # With receipts: journaled by the batch, kept by each shipment for its commit.
+    spool = Spool(tmp_path / "outbox", provenance=state if receipts else None).prepare()
     expected = {}
     with spool.batch() as batch:
         for number in range(300):
             data = os.urandom(random.randrange(100, 3000))
             expected[batch.add_bytes(data, f"part-{number:04d}.bin")] = data
+    spool.close()  # its journal of receipts released: the shipments' to take
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path),
            "SHIP_PASSWORD": ftp_server.password}  # fmt: skip
     rng = random.Random(1414)
@@ -188,6 +193,8 @@ def test_killed_shippers_lose_no_event_and_duplicate_none(ftp_server: Any, tmp_p
     for (_, name), journey in journeys.items():
         kinds = Counter(e.kind for e in journey)
         assert kinds[Kind.MOVED] == 1, (name, journey)  # moved to cur/ once: recorded once
+        if receipts:  # received once, whichever shipment's commit or recovery wrote it
+            assert kinds[Kind.RECEIVED] == 1 and journey[0].kind is Kind.RECEIVED, journey
         assert 1 <= kinds[Kind.DELIVERED] <= kinds[Kind.CLAIMED], (name, journey)
         assert journey[-1].kind is Kind.MOVED
         assert journey[-2].kind is Kind.DELIVERED
