@@ -29,7 +29,6 @@ import resource
 import shutil
 import statistics
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
@@ -64,6 +63,14 @@ def trail_for(side: str, engine: Any, base: Path, names: list[str]) -> Trail | N
     return trail
 
 
+def after_copy(trail: Trail, local: Any, claim: Any, info: RemoteInfo) -> None:
+    """A file's steps once it is copied: its checksum, its delivery (with its journal
+    line), its move settled."""
+    local = trail.summed(local, None)
+    ticket = trail.delivered(claim, info.name, info, local, "cur", key=f"/drop/{info.name}")
+    trail.settled(ticket)
+
+
 def one_round(side: str, engine: Any, base: Path, names: list[str]) -> tuple[float, ...]:
     """The copies' time, user and system seconds of one side's round."""
     drop = base / "drop"
@@ -84,9 +91,7 @@ def one_round(side: str, engine: Any, base: Path, names: list[str]) -> tuple[flo
         claim = SimpleNamespace(name=name, file=f"{base}/spool/claimed/t-{name}")
         info = RemoteInfo(name, 4096)
         if trail is not None:
-            local = trail.summed(local, None)  # type: ignore[arg-type]
-            ticket = trail.delivered(claim, name, info, local, "cur", key=f"/drop/{name}")  # type: ignore[arg-type]
-            trail.settled(ticket)
+            after_copy(trail, local, claim, info)
 
     before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     with ThreadPoolExecutor(4) as pool:
@@ -103,17 +108,9 @@ def alone(engine: Any, base: Path, names: list[str]) -> float:
     assert trail is not None and trail.recorder is not None
     claims = [SimpleNamespace(name=n, file=f"{base}/spool/claimed/t-{n}") for n in names]
     infos = [RemoteInfo(n, 4096) for n in names]
-    step: Callable[[int], None]
-
-    def step(number: int) -> None:
-        name = names[number]
-        local = trail.summed(trail.claimed(name, 4096), None)  # type: ignore[arg-type]
-        ticket = trail.delivered(claims[number], name, infos[number], local, "cur", key=name)  # type: ignore[arg-type]
-        trail.settled(ticket)
-
     started = time.perf_counter()
-    for number in range(len(names)):
-        step(number)
+    for name, claim, info in zip(names, claims, infos, strict=True):
+        after_copy(trail, trail.claimed(name, 4096), claim, info)
     elapsed = time.perf_counter() - started
     trail.recorder.close()
     return elapsed / len(names) * 1e6
