@@ -56,7 +56,7 @@ def main() -> None:
             settled = [
                 (template, Delivery(
                     f"f{i:05}.csv", 4096, "sha256:" + "ab" * 32, at + i, at + i + 500, 1,
-                    '{"remote_checksum":null,"remote_size":4096}', f"{place}/claimed/t-f{i:05}.csv",
+                    f"f{i:05}.csv", 4096, None, None, f"{place}/claimed/t-f{i:05}.csv",
                 ), at + i + 900)
                 for i in range(args.files)
             ]  # fmt: skip

@@ -19,6 +19,7 @@ from entrepot.provenance.journal import (
     Journal,
     Then,
     delivery_line,
+    details_text,
     event_row,
 )
 from entrepot.provenance.journal_lines import read_journal
@@ -43,9 +44,13 @@ def _template(place: str, area: str | None = "cur", attempt: int | None = 2) -> 
 
 
 def _delivery(name: str, place: str, at: int = 1700000000_250000) -> Delivery:
-    details = json.dumps({"remote_checksum": None, "remote_name": name, "remote_size": 3})
     checksum, held = "sha256:" + "ab" * 32, f"{place}/claimed/t-{name}"
-    return Delivery(name, 3, checksum, at - 1_000_000, at, 1, details, held)
+    return Delivery(name, 3, checksum, at - 1_000_000, at, 1, name, 3, None, None, held)
+
+
+#: The details text the rows of :func:`_delivery` keep.
+def _details(name: str) -> str:
+    return details_text({"remote_checksum": None, "remote_name": name, "remote_size": 3})
 
 
 def _without_step(row: tuple[object, ...]) -> tuple[object, ...]:
@@ -56,7 +61,7 @@ def test_a_delivery_s_row_and_counts_are_those_the_general_path_writes() -> None
     template, delivery = _template("/srv/out"), _delivery("a.csv", "/srv/out")
     general = event_row(
         "delivered", "/srv/out", "a.csv", size=3, checksum=delivery.checksum, job_id="job-7",
-        target="ftp://partner/in", attempt=1, details=delivery.details,
+        target="ftp://partner/in", attempt=1, details=_details("a.csv"),
         at=1700000000.25, claimed_at=1699999999.25,
     )  # fmt: skip
     moved = folded(general, step_text("moved", 1700003600.5, '{"to": "cur"}', 2))
@@ -78,7 +83,32 @@ def test_a_delivery_s_row_and_counts_are_those_the_general_path_writes() -> None
     [
         _delivery("plain.csv", "/spool"),
         _delivery('é\x1b[31m"quoted"\n.csv', "/spool/ü"),  # escapes, not UTF-8 text
-        Delivery("gone.csv", None, None, None, 1700000000_000001, None, "{}", "/s/claimed/x"),
+        Delivery(
+            "gone.csv",
+            None,
+            None,
+            None,
+            1700000000_000001,
+            None,
+            None,
+            None,
+            None,
+            None,
+            "/s/claimed/x",
+        ),
+        Delivery(
+            "a.csv",
+            3,
+            "md5:0a",
+            None,
+            1,
+            2,
+            'ftp://u:***@h/"a".csv',
+            4,
+            "etag:1",
+            "s3://b/k?X=1",
+            "/s/claimed/y",
+        ),
     ],
 )
 def test_a_delivery_s_line_is_what_the_line_encoder_writes(delivery: Delivery) -> None:
@@ -148,7 +178,10 @@ def test_a_delivery_without_its_template_or_of_another_shape_is_skipped() -> Non
     lines = [
         json.dumps([1, 2, *fields]).encode(),  # template 2 was never written
         template,
-        json.dumps([2, 1, *fields[:-1], "x", "y"]).encode(),  # not a delivery's shape
+        json.dumps([2, 1, *fields, "x", "y"]).encode(),  # not a delivery's shape
+        # As wide as an old event's line, but with no step at its end: damaged too.
+        json.dumps([2, 1, *fields[:-1], "x", "y"]).encode(),
+        json.dumps([2, 1, *fields[:-1], "x", ["moved", "{}", "cur/a", None]]).encode(),
         json.dumps([0, "template", 3, ["too", "short"]]).encode(),
         json.dumps([3, 3, *fields]).encode(),
         json.dumps([4, 1, fields[0], 3, None, None, "noon", *fields[5:]]).encode(),  # a time?
@@ -199,3 +232,40 @@ def test_a_recorder_whose_last_flush_failed_keeps_its_journal(
     # The next recorder to open finds the journal and adds its delivery.
     assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 1
     assert [e.kind for e in find(engine, "a.csv")] == [Kind.CLAIMED, Kind.DELIVERED]
+
+
+def test_the_lines_of_the_release_before_are_recovered_with_their_details_text(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """A shipper of the release before, killed: its template without the instance, its
+    delivery with the details as text — read back as it meant them."""
+    root = tmp_path / "out"
+    for area in ("new", "claimed", "cur"):
+        (root / area).mkdir(parents=True)
+    place = place_of(root)
+    (root / "cur" / "a.csv").write_bytes(b"abc")  # moved before the kill
+    old_template = list(_template(place))[:-1]
+    details = '{"instance":"node-2","remote_checksum":null,"remote_name":"in/a.csv"}'
+    fields = ["a.csv", 3, "sha256:ab", 1700000000_000000, 1700000001_000000, 1, details]
+    folder = tmp_path / "state" / JOURNAL_DIR
+    folder.mkdir(parents=True)
+    (folder / "0123456789abcdef.journal").write_bytes(
+        json.dumps([0, "template", 1, old_template]).encode()
+        + b"\n"
+        + json.dumps([1, 1, *fields, f"{place}/claimed/t-a.csv"]).encode()
+        + b"\n"
+    )
+    assert recover_journals(engine, folder) == 2  # the delivery (with its claim), the move
+    claimed, delivered, moved = find(engine, "a.csv")
+    assert [claimed.kind, delivered.kind, moved.kind] == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]
+    assert delivered.details == json.loads(details)
+    assert (delivered.size, delivered.checksum, delivered.attempt) == (3, "sha256:ab", 1)
+    assert moved.details == {"to": "cur"}
+
+
+def test_a_template_names_its_instance_in_each_delivery_s_details() -> None:
+    template = _template("/srv/out")._replace(instance="node-1")
+    [row] = rows_of([(template, _delivery("a.csv", "/srv/out"), None)], {})
+    assert json.loads(row[COLUMNS.index("details")]) == {
+        "instance": "node-1", "remote_checksum": None, "remote_name": "a.csv", "remote_size": 3,
+    }  # fmt: skip

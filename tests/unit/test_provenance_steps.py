@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from entrepot.provenance.journal import HOST, JOURNAL_DIR, details_text, event_r
 from entrepot.provenance.schema import MIGRATIONS, ensure_tables, hourly_table
 from entrepot.provenance.steps import step_of, step_text, tally
 from entrepot.ship import trail
+from entrepot.targets import RemoteInfo
 from tests.unit.journals import die, folded
 
 PLACE = "/srv/out"
@@ -54,8 +56,8 @@ def _shipped(name: str, at: float, place: str = PLACE, size: int = 40) -> Delive
     """A file's delivery at ``at`` (seconds), claimed two seconds before."""
     micros = round(at * 1_000_000)
     return Delivery(
-        name, size, "sha256:ab", micros - 2_000_000, micros, 1,
-        details_text({"remote_name": name}), f"{place}/claimed/{name}",
+        name, size, "sha256:ab", micros - 2_000_000, micros, 1, name, None, None, None,
+        f"{place}/claimed/{name}",
     )  # fmt: skip
 
 
@@ -73,7 +75,12 @@ def test_one_row_reads_as_the_claim_the_delivery_and_the_move(
     assert claimed.at == datetime.fromtimestamp(at - 2, UTC) < delivered.at < moved.at
     assert (claimed.size, claimed.checksum, claimed.attempt) == (40, "sha256:ab", 1)
     assert (claimed.target, claimed.details) == (None, {})
-    assert delivered.target == "ftp://partner/in" and delivered.details == {"remote_name": "a.csv"}
+    assert delivered.target == "ftp://partner/in"
+    assert delivered.details == {
+        "remote_name": "a.csv",
+        "remote_size": None,
+        "remote_checksum": None,
+    }
     assert (moved.size, moved.checksum, moved.target, moved.attempt) == (None, None, None, 3)
     assert moved.details == {"to": "cur"}
     # Filters see each event on its own: its kind, its target, its time.
@@ -175,10 +182,33 @@ def test_the_hours_count_each_step_a_row_stands_for() -> None:
     ],
 )
 def test_a_delivery_s_details_are_those_of_the_general_encoder(
-    name: str, checksum: str | None, instance: str | None, key: str | None
+    engine: sa.Engine,
+    tmp_path: Path,
+    name: str,
+    checksum: str | None,
+    instance: str | None,
+    key: str | None,
 ) -> None:
+    """A shipper's delivery, its remote's values noted by the trail and written out with
+    the batch, reads back as the general encoder writes it — masked, in the row and in
+    the journal line that announced it."""
     general = {"remote_name": name, "remote_size": 12, "remote_checksum": checksum}
     general |= {k: v for k, v in {"instance": instance, "key": key}.items() if v}
-    written = trail._delivery_details(name, 12, checksum, instance, key)
+    state = tmp_path / "state"
+    with Recorder(engine, state_dir=state) as recorder:
+        shipping = trail.Trail(PLACE, "ftp://partner/in", recorder)
+        shipping.instance = instance
+        claim = SimpleNamespace(name="a.csv", file=f"{PLACE}/claimed/t-a.csv")
+        local = shipping.claimed("a.csv", 12)
+        info = RemoteInfo(name, 12, checksum=checksum)
+        ticket = shipping.delivered(claim, "a.csv", info, local, "cur", key=key)  # type: ignore[arg-type]
+        [journal] = (state / JOURNAL_DIR).glob("*.journal")
+        line = journal.read_bytes().rstrip(b"\0")
+        shipping.settled(ticket)
+    with engine.connect() as conn:
+        [written] = conn.exec_driver_sql(
+            "SELECT details FROM entrepot_provenance WHERE name = 'a.csv'"
+        ).one()
     assert written == details_text(general)
-    assert "s3cret" not in written and "Signature=abc" not in written
+    for text in (written, line.decode("ascii")):
+        assert "s3cret" not in text and "Signature=abc" not in text

@@ -8,7 +8,10 @@ it.  So those are a :class:`Template`, and each file is a
 details and the path it was claimed under.  A shipper thread does no more
 per file than build that tuple and write its journal line; the rows are
 made from both in one loop when a batch is written (:func:`rows_of`), which
-also counts their events into their hours.  A delivery's times are whole
+also counts their events into their hours and writes each delivery's
+details text from the remote's values (:func:`remote_details`): in that
+loop, not in the shipper's thread, where the same few microseconds cost
+several times more beside the transfers.  A delivery's times are whole
 microseconds since the epoch (:func:`now`): cheap to write as text, and
 read back as exactly the seconds its row keeps (``us / 1e6``).
 Measured in whole ``entrepot ship`` commands, building a full row and
@@ -18,14 +21,19 @@ the rest of provenance together.
 In a journal (:mod:`.journal`) a template is a line of its own,
 ``[0, "template", id, [fields…]]``, written before the first delivery that
 names it (and again after the journal is emptied), and a delivery is the
-line ``[seq, id, name, size, checksum, claimed_at, at, attempt, details,
-held]``.  :func:`~.journal_lines.read_journal` reads them back as the same event
-row, with the step the delivery announced (:func:`then_of`), so that
-recovery after a crash treats them like any other line.
+line ``[seq, id, name, size, checksum, claimed_at, at, attempt,
+remote_name, remote_size, remote_checksum, key, held]``.
+:func:`~.journal_lines.read_journal` reads them back as the same event row,
+with the step the delivery announced (:func:`then_of`), so that recovery
+after a crash treats them like any other line — also the lines of the
+release before, whose templates lack the instance and whose deliveries
+carry their details as text (``[seq, id, name, size, checksum, claimed_at,
+at, attempt, details, held]``).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -38,8 +46,8 @@ if TYPE_CHECKING:
     from entrepot.provenance.held import HeldReceipts
 
 __all__ = [
-    "TEMPLATE", "Delivery", "Settled", "Template", "entry_of", "made_rows", "now", "rows_of",
-    "then_of",
+    "LINE_WIDTHS", "TEMPLATE", "Delivery", "Settled", "Template", "entry_of", "made_rows", "now",
+    "remote_details", "rows_of", "then_of",
 ]  # fmt: skip
 
 #: The second field of a template's journal line.
@@ -62,6 +70,8 @@ class Template(NamedTuple):
     area: str | None
     #: The run's try, which the step's event carries.
     attempt: int | None
+    #: The instance named in the details (a fleet's), if any.
+    instance: str | None = None
 
 
 class Delivery(NamedTuple):
@@ -74,9 +84,21 @@ class Delivery(NamedTuple):
     claimed_at: int | None
     at: int
     attempt: int | None
-    details: str
+    #: What the target said of the copy it keeps (texts masked): its name, size and
+    #: checksum, and its address (``s3://bucket/key``).
+    remote_name: str | None
+    remote_size: int | None
+    remote_checksum: str | None
+    key: str | None
     #: Where the file was while it was claimed (gone once the step is taken).
     held: str
+
+
+#: The fields of a delivery's journal line, and of a template's, in the release before.
+_OLD_DELIVERY, _OLD_TEMPLATE = 8, len(Template._fields) - 1
+#: How many fields a delivery's journal line holds after its number and template's.
+LINE_WIDTHS = frozenset({_OLD_DELIVERY, len(Delivery._fields)})
+_quoted = json.encoder.encode_basestring
 
 
 #: A delivery whose announced step was settled: taken at a time (microseconds), or not
@@ -122,7 +144,10 @@ def rows_of(
     # Per hour, kind and size: how many (the bytes are worked out once, at the end).
     seen: dict[tuple[int, str, int], int] = {}
     for template, delivery, taken in settled:
-        name, size, checksum, claimed, at, attempt, details, _ = delivery
+        name, size, checksum, claimed, at, attempt, remote, remote_size, remote_sum, where, _ = (
+            delivery
+        )
+        details = remote_details(remote, remote_size, remote_sum, template.instance, where)
         kind, known = template.kind, size or 0
         hour = at // _HOUR
         key = (hour, kind, known)
@@ -161,6 +186,30 @@ def rows_of(
     return rows
 
 
+def remote_details(
+    name: str | None,
+    size: int | None,
+    checksum: str | None,
+    instance: str | None,
+    key: str | None,
+) -> str:
+    """The details of a delivery as :func:`~entrepot.provenance.journal.details_text`
+    writes them (keys sorted), its texts masked already: written directly, once per
+    file shipped."""
+    fleet = ""
+    if instance:
+        fleet += f'"instance":{_quoted(instance)},'
+    if key:
+        fleet += f'"key":{_quoted(key)},'
+    remote_checksum = "null" if checksum is None else _quoted(checksum)
+    remote_size = "null" if size is None else int(size)
+    remote_name = "null" if name is None else _quoted(name)
+    return (
+        f'{{{fleet}"remote_checksum":{remote_checksum},"remote_name":{remote_name},'
+        f'"remote_size":{remote_size}}}'
+    )
+
+
 def made_rows(
     rows: list[Row], settled: list[Settled], kept: HeldReceipts | None = None
 ) -> tuple[list[Row], Counts]:
@@ -181,14 +230,26 @@ def made_rows(
 
 def entry_of(template: Sequence[Any], fields: Sequence[Any]) -> tuple[Row, Then] | None:
     """A delivery's row and announced step from a journal's template and delivery fields
-    (as JSON read them back); None if they do not have the shape written."""
+    (as JSON read them back, in this release's shape or the one before); None if they
+    do not have the shape written."""
+    if len(template) == _OLD_TEMPLATE:
+        template = [*template, None]
+    details = None
+    if len(fields) == _OLD_DELIVERY:  # its details as text, in place of the remote's values
+        details = fields[6]
+        fields = [*fields[:6], None, None, None, None, fields[7]]
     if len(template) != len(Template._fields) or len(fields) != len(Delivery._fields):
         return None
     made, delivery = Template(*template), Delivery(*fields)
-    texts = (made.kind, made.place, made.then_kind, delivery.name, delivery.details, delivery.held)
+    texts = (made.kind, made.place, made.then_kind, delivery.name, delivery.held)
     times = (delivery.at, delivery.claimed_at or 0)
-    if not all(isinstance(text, str) for text in texts) or not all(
-        isinstance(value, int) and not isinstance(value, bool) for value in times
+    if (
+        not all(isinstance(text, str) for text in texts)
+        or not all(isinstance(value, int) and not isinstance(value, bool) for value in times)
+        or not isinstance(details if details is not None else "", str)
     ):
-        return None  # not as this release writes them: a damaged line
-    return rows_of([(made, delivery, None)], {})[0], then_of(made, delivery)
+        return None  # not as a release writes them: a damaged line
+    row = rows_of([(made, delivery, None)], {})[0]
+    if details is not None:
+        row = (*row[:11], details, *row[12:])
+    return row, then_of(made, delivery)

@@ -168,13 +168,19 @@ def details_text(details: Mapping[str, Any] | None) -> str:
 def delivery_line(seq: int, template: int, delivery: Delivery) -> bytes:
     """The journal line of one delivery: ``[seq, template, *delivery]`` as the line encoder
     writes it, written directly (once per file shipped: the encoder costs more)."""
-    name, size, checksum, claimed_at, at, attempt, details, held = delivery
-    # Whole numbers (never bools) or None, and texts: each as the encoder writes it.
+    name, size, checksum, claimed_at, at, attempt, remote, remote_size, remote_sum, key, held = (
+        delivery
+    )
+    # Whole numbers (never bools) or None, and texts or None: each as the encoder writes it.
     return (
         f"[{seq},{template},{_ascii(name)},{'null' if size is None else size},"
         f"{'null' if checksum is None else _ascii(checksum)},"
         f"{'null' if claimed_at is None else claimed_at},{at},"
-        f"{'null' if attempt is None else attempt},{_ascii(details)},{_ascii(held)}]\n"
+        f"{'null' if attempt is None else attempt},"
+        f"{'null' if remote is None else _ascii(remote)},"
+        f"{'null' if remote_size is None else remote_size},"
+        f"{'null' if remote_sum is None else _ascii(remote_sum)},"
+        f"{'null' if key is None else _ascii(key)},{_ascii(held)}]\n"
     ).encode()
 
 

@@ -22,10 +22,11 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
 
     Every form of a line is read: ``[seq, [row, …], then]``, whose ``then``
     goes with its last event; a delivery's ``[seq, template, …]`` after its
-    template's line (:mod:`.deliveries`); and the older ``[seq, *row, then]``,
+    template's line (:mod:`.deliveries`), in this release's shape or the one
+    before; and the older ``[seq, *row, then]``,
     whose rows, from earlier releases, lack the last columns (left empty).
     """
-    from entrepot.provenance.deliveries import TEMPLATE, Delivery, entry_of
+    from entrepot.provenance.deliveries import LINE_WIDTHS, TEMPLATE, entry_of
 
     full, old = len(COLUMNS), len(COLUMNS) - LATER
     templates: dict[int, list[Any]] = {}
@@ -35,7 +36,7 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
         if len(entry) == 4 and entry[1] == TEMPLATE and isinstance(entry[3], list):
             templates[entry[2]] = entry[3]
             continue
-        if len(entry) == len(Delivery._fields) + 2 and isinstance(entry[1], int):
+        if len(entry) - 2 in LINE_WIDTHS and isinstance(entry[1], int):
             made = entry_of(templates.get(entry[1], []), entry[2:])
             if made is not None:
                 yield Entry(entry[0], *made)
@@ -50,9 +51,28 @@ def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
             rows = [(*entry[1:-1], *(None,) * LATER)]
         else:
             continue
-        then = Then(*entry[-1]) if entry[-1] else None
+        try:
+            then = _then(entry[-1])
+        except ValueError:
+            continue  # not a step as any release announces one: a damaged line
         for number, row in enumerate(rows, 1):
             yield Entry(entry[0], row, then if number == len(rows) else None)
+
+
+def _then(value: Any) -> Then | None:
+    """The step a line announces, None if none; ValueError if ``value`` is not one."""
+    if not value:
+        return None
+    if not isinstance(value, list) or len(value) != len(Then._fields):
+        raise ValueError("not a step")
+    kind, details, present, absent = value
+    texts = (kind, details)
+    if not all(isinstance(text, str) for text in texts) or not all(
+        isinstance(paths, list) and all(isinstance(path, str) for path in paths)
+        for paths in (present, absent)
+    ):
+        raise ValueError("not a step")
+    return Then(kind, details, present, absent)
 
 
 def _decoded(lines: Iterable[bytes]) -> Iterator[Any]:

@@ -70,7 +70,6 @@ _MOVED, _DELETED = Kind.MOVED.value, Kind.DELETED.value
 _NOTHING_KNOWN = FileHistory(None, 0)
 # A named tuple made from its values as a tuple: without the Python call its class makes.
 _made = tuple.__new__
-_quoted = json.encoder.encode_basestring
 
 
 def sha256_of(src: IO[bytes], size: int | None = None) -> str:
@@ -107,12 +106,22 @@ class Trail:
         self.place = place
         self.target = target
         self.recorder = recorder
-        #: The instance named in ``delivered`` and ``received`` events (None: not named).
-        self.instance: str | None = None
+        self._instance: str | None = None
         self._known: dict[str, FileHistory] = {}
         self._lock = threading.Lock()
         #: Delivery templates by what makes them (see :meth:`_template`).
         self._templates: dict[tuple[object, ...], Template] = {}
+
+    @property
+    def instance(self) -> str | None:
+        """The instance named in ``delivered`` and ``received`` events (None: not named)."""
+        return self._instance
+
+    @instance.setter
+    def instance(self, instance: str | None) -> None:
+        with self._lock:
+            self._instance = instance
+            self._templates = {}  # they name the instance
 
     @property
     def on(self) -> bool:
@@ -211,15 +220,17 @@ class Trail:
         if recorder is None:
             return None
         name = claim.name
-        details = _delivery_details(
-            info.name or remote, info.size, info.checksum, self.instance, key
-        )
         claimed_at = None if local is None else local.at
         if local is None:  # not claimed through this trail: what the target says
             local = Claimed(info.size, None, 0, self._try(name))
+        # The remote's values as they are (texts masked): their details text is written
+        # with the batch (:func:`~entrepot.provenance.deliveries.remote_details`).
+        checksum = info.checksum
         delivery = _made(Delivery, (
-            name, local.size, local.checksum, claimed_at, now(), local.attempt, details,
-            claim.file,
+            name, local.size, local.checksum, claimed_at, now(), local.attempt,
+            mask_secrets(info.name or remote), info.size,
+            None if checksum is None else mask_secrets(checksum),
+            None if key is None else mask_secrets(key), claim.file,
         ))  # fmt: skip
         template = self._templates.get((recorder.job_id, recorder.attempt, info.kept, area))
         if template is None:
@@ -239,6 +250,7 @@ class Trail:
                 kind, OUTCOME_TEXT[outcome], self.place,
                 mask_secrets(self.target) if self.target else None, recorder.job_id, HOST,
                 then_kind, then_details, area, recorder.attempt,
+                mask_secrets(self.instance) if self.instance else None,
             )  # fmt: skip
             with self._lock:
                 found = self._templates.setdefault(key, found)
@@ -299,28 +311,6 @@ class Trail:
     def flush(self) -> None:
         if self.recorder is not None:
             self.recorder.flush()
-
-
-def _delivery_details(
-    name: str, size: int | None, checksum: str | None, instance: str | None, key: str | None
-) -> str:
-    """The details of a delivery as :func:`~entrepot.provenance.journal.details_text` writes
-    them (keys sorted, texts masked), written directly: once per file shipped."""
-    fleet = ""
-    if instance:
-        fleet += f'"instance":{_text(instance)},'
-    if key:
-        fleet += f'"key":{_text(key)},'
-    remote_checksum = "null" if checksum is None else _text(checksum)
-    remote_size = "null" if size is None else int(size)
-    return (
-        f'{{{fleet}"remote_checksum":{remote_checksum},"remote_name":{_text(name)},'
-        f'"remote_size":{remote_size}}}'
-    )
-
-
-def _text(value: str) -> str:
-    return _quoted(mask_secrets(value))
 
 
 @functools.cache
