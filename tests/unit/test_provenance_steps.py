@@ -212,3 +212,19 @@ def test_a_delivery_s_details_are_those_of_the_general_encoder(
     assert written == details_text(general)
     for text in (written, line.decode("ascii")):
         assert "s3cret" not in text and "Signature=abc" not in text
+
+
+def test_a_trail_s_instance_named_later_is_in_the_deliveries_after(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    """Templates are kept per trail; naming the instance afterwards makes new ones."""
+    with Recorder(engine, state_dir=tmp_path / "state") as recorder:
+        shipping = trail.Trail(PLACE, "ftp://partner/in", recorder)
+        for name, instance in (("a.csv", None), ("b.csv", "node-9")):
+            shipping.instance = instance
+            claim = SimpleNamespace(name=name, file=f"{PLACE}/claimed/t-{name}")
+            local = shipping.claimed(name, 3)
+            ticket = shipping.delivered(claim, name, RemoteInfo(name, 3), local, "cur")  # type: ignore[arg-type]
+            shipping.settled(ticket)
+    assert "instance" not in find(engine, "a.csv")[1].details
+    assert find(engine, "b.csv")[1].details["instance"] == "node-9"

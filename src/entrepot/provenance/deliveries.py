@@ -3,10 +3,11 @@
 Shipping a file records one row (its claim, delivery and move:
 :mod:`.steps`), and most of that row is the same for every file of a run:
 the place, target, job, host, kind and outcome, the step announced after
-it.  So those are a :class:`Template`, and each file is a
-:class:`Delivery` of its own values: name, size, checksum, times, try,
-details and the path it was claimed under.  A shipper thread does no more
-per file than build that tuple and write its journal line; the rows are
+it, the fleet's instance.  So those are a :class:`Template`, and each file
+is a :class:`Delivery` of its own values: name, size, checksum, times,
+try, what the target said of its copy and the path it was claimed under.
+A shipper thread does no more per file than build that tuple and write its
+journal line; the rows are
 made from both in one loop when a batch is written (:func:`rows_of`), which
 also counts their events into their hours and writes each delivery's
 details text from the remote's values (:func:`remote_details`): in that
@@ -246,7 +247,7 @@ def entry_of(template: Sequence[Any], fields: Sequence[Any]) -> tuple[Row, Then]
     if (
         not all(isinstance(text, str) for text in texts)
         or not all(isinstance(value, int) and not isinstance(value, bool) for value in times)
-        or not isinstance(details if details is not None else "", str)
+        or (details is not None and not isinstance(details, str))
     ):
         return None  # not as a release writes them: a damaged line
     row = rows_of([(made, delivery, None)], {})[0]
