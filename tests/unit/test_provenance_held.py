@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -310,8 +312,6 @@ def test_a_recorder_that_fails_to_open_releases_the_journals_it_kept(
 def test_a_long_run_commits_the_receipts_it_kept_as_rows_of_their_own(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
     monkeypatch.setattr("entrepot.provenance.held.KEEP_FOR", 0.05)
     state = tmp_path / "state"
     place = _put(tmp_path / "out", state, {"a.csv": b"aa", "b.csv": b"bb"})
@@ -335,8 +335,6 @@ def test_a_long_run_commits_the_receipts_it_kept_as_rows_of_their_own(
 def test_a_recorder_closed_in_time_commits_nothing_after(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
     monkeypatch.setattr("entrepot.provenance.held.KEEP_FOR", 0.2)
     state = tmp_path / "state"
     place = _put(tmp_path / "out", state, {"a.csv": b"aa"})
@@ -349,8 +347,6 @@ def test_a_recorder_closed_in_time_commits_nothing_after(
 def test_receipts_whose_early_commit_failed_stay_kept_for_the_flush(
     engine: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-
     failed = threading.Event()
 
     def failing(*args: object, **kwargs: object) -> None:

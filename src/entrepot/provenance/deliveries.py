@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from entrepot.provenance.events import Kind
-from entrepot.provenance.journal import Row, Then
+from entrepot.provenance.journal import COLUMNS, Row, Then
 from entrepot.provenance.steps import Counts, receipt_text, step_parts, tally
 
 if TYPE_CHECKING:
@@ -54,6 +54,7 @@ __all__ = [
 #: The second field of a template's journal line.
 TEMPLATE = "template"
 _CLAIMED, _RECEIVED = Kind.CLAIMED.value, Kind.RECEIVED.value
+_DETAILS = COLUMNS.index("details")
 
 
 class Template(NamedTuple):
@@ -252,5 +253,5 @@ def entry_of(template: Sequence[Any], fields: Sequence[Any]) -> tuple[Row, Then]
         return None  # not as a release writes them: a damaged line
     row = rows_of([(made, delivery, None)], {})[0]
     if details is not None:
-        row = (*row[:11], details, *row[12:])
+        row = (*row[:_DETAILS], details, *row[_DETAILS + 1 :])
     return row, then_of(made, delivery)
