@@ -211,3 +211,27 @@ def test_journals_of_files_put_one_by_one_are_recorded_together_on_either_databa
         assert sorted(e.name for e in sealed) == ["arc-1.tar", "arc-2.tar"]
         assert list((state / JOURNAL_DIR).iterdir()) == []
         assert recover_journals(ledger.engine, state / JOURNAL_DIR) == 0
+
+
+def test_a_killed_shipment_s_moves_are_recovered_on_either_database(
+    url: str, tmp_path: Path
+) -> None:
+    from entrepot.provenance import recover_journals
+    from entrepot.provenance.inserts import insert_rows
+    from entrepot.provenance.journal import JOURNAL_DIR, event_row
+    from entrepot.provenance.schema import ensure_tables
+    from tests.unit.test_provenance_recovery import _killed_shipment
+
+    root, state = tmp_path / "out", tmp_path / "state"
+    names = _killed_shipment(root, state, 6)
+    for name in names[:4]:  # moved before the kill; the first two recorded too
+        (root / "claimed" / f"t-{name}").rename(root / "cur" / name)
+    with Ledger(url) as ledger:
+        ensure_tables(ledger.engine)
+        with ledger.engine.begin() as conn:
+            insert_rows(
+                conn, [event_row(Kind.MOVED, str(root), names[n], at=1000.0 + n) for n in (0, 1)]
+            )
+        assert recover_journals(ledger.engine, state / JOURNAL_DIR) == 6 + 2
+        kinds = {name: sorted(e.kind.value for e in find(ledger.engine, name)) for name in names}
+    assert [kinds[name] for name in names] == [["delivered", "moved"]] * 4 + [["delivered"]] * 2

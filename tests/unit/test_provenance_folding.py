@@ -21,10 +21,10 @@ import sqlalchemy as sa
 
 from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder, find, undelivered
+from entrepot.provenance.announced import taken
 from entrepot.provenance.browse import matching_names
 from entrepot.provenance.journal import Entry, Then, event_row
 from entrepot.provenance.reader import file_histories
-from entrepot.provenance.recovery import _happened
 from entrepot.provenance.seals import unrecorded
 
 FRESH, NAMES = "ix_entrepot_provenance_fresh", "ix_entrepot_provenance_names"
@@ -62,13 +62,13 @@ def _plans(engine: sa.Engine, read: Callable[[], Any]) -> list[str]:
     return plans
 
 
-def _happened_read(engine: sa.Engine) -> Callable[[], Any]:
+def _taken_read(engine: sa.Engine) -> Callable[[], Any]:
     row = event_row(Kind.DELIVERED, "/out", "a.csv", at=1.0)
     entry = Entry(1, row, Then("moved", "{}", ["/nowhere/cur/a.csv"], []))
 
     def read() -> Any:
         with engine.connect() as conn:
-            return _happened(conn, entry, {})
+            return taken(conn, [entry], {})
 
     return read
 
@@ -89,7 +89,7 @@ READS: dict[str, Callable[[sa.Engine], Callable[[], Any]]] = {
     "trace a glob": lambda e: lambda: find(e, "a*.csv"),
     "the look-up of known files": lambda e: lambda: file_histories(e, "/out", ["a.csv", "b.csv"]),
     "files not delivered": lambda e: lambda: undelivered(e, place="/out"),
-    "the step after a kill": _happened_read,
+    "the step after a kill": _taken_read,
     "an archive's hand-off": _seals_read,
 }
 

@@ -13,6 +13,8 @@ import sqlalchemy as sa
 
 from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder, find, recovery
+from entrepot.provenance.announced import taken
+from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import JOURNAL_DIR, Entry, Journal, Then, event_row
 from entrepot.provenance.schema import ensure_tables, journals_table
 from entrepot.spool import Spool
@@ -121,11 +123,11 @@ def test_a_step_added_by_an_earlier_journal_of_the_group_counts_as_recorded(
     entry = Entry(1, event_row(Kind.DELIVERED, str(tmp_path / "out"), "a.csv", at=10.0), then)
     place = str(tmp_path / "out")
     with engine.connect() as conn:
-        assert recovery._happened(conn, entry, {})  # in cur/, recorded nowhere: it happened
-        assert recovery._happened(conn, entry, {}, {(place, "a.csv", "moved"): 9.0})
-        assert not recovery._happened(conn, entry, {}, {(place, "a.csv", "moved"): 10.0})
+        assert taken(conn, [entry], {}) == [entry]  # in cur/, recorded nowhere: it happened
+        assert taken(conn, [entry], {}, {(place, "a.csv", "moved"): 9.0}) == [entry]
+        assert taken(conn, [entry], {}, {(place, "a.csv", "moved"): 10.0}) == []
         later = {("moved", place, "a.csv"): 2}  # a later line of the journal has the step
-        assert not recovery._happened(conn, entry, later)
+        assert taken(conn, [entry], later) == []
 
 
 def test_a_recorder_deletes_the_journals_it_recovered_while_it_works(
@@ -162,3 +164,58 @@ def test_a_journal_that_cannot_be_deleted_is_told_and_adds_nothing_later(
     assert recovery.recover_journals(engine, state / JOURNAL_DIR) == 0
     assert len(find(engine, "*.csv")) == 2
     assert _journals(state) == [] and _bookkept(engine) == 0
+
+
+def _killed_shipment(root: Path, state: Path, count: int) -> list[str]:
+    """A journal of ``count`` deliveries from ``root``, each announcing its move into
+    ``cur/``, none committed — as a shipment killed before its commit leaves it."""
+    names = [f"f{number:04d}.csv" for number in range(count)]
+    for area in ("claimed", "cur"):
+        (root / area).mkdir(parents=True, exist_ok=True)
+    journal = Journal(state)
+    for number, name in enumerate(names):
+        claimed, cur = root / "claimed" / f"t-{name}", root / "cur" / name
+        claimed.write_bytes(b"x")
+        then = Then("moved", '{"to":"cur"}', [str(cur)], [str(claimed)])
+        row = event_row(Kind.DELIVERED, str(root), name, size=1, at=1000.0 + number)
+        journal.append([row], then)
+    journal.close(remove=False)
+    return names
+
+
+def test_a_killed_shipment_s_moves_are_looked_up_a_few_hundred_files_at_a_time(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    root, state = tmp_path / "out", tmp_path / "state"
+    names = _killed_shipment(root, state, 900)
+    # A third moved and recorded (a separate event, as a release before wrote it); a
+    # third moved, the process killed before it was recorded; a third never moved.
+    with engine.begin() as conn:
+        moves = [
+            event_row(Kind.MOVED, str(root), name, at=1000.0 + number)
+            for number, name in enumerate(names[:300])
+        ]
+        insert_rows(conn, moves)
+    for name in names[:600]:
+        (root / "claimed" / f"t-{name}").rename(root / "cur" / name)
+    looked: list[tuple[str, Any]] = []
+
+    def seen(_conn: object, _cursor: object, sql: str, parameters: Any, *_: object) -> None:
+        if sql.startswith("SELECT") and "max(" in sql:
+            looked.append((sql, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    assert recovery.recover_journals(engine, state / JOURNAL_DIR) == 900 + 300
+    assert len(looked) == 3  # 900 files, 400 to a query: not one query per move
+    # (The moves recorded before have the same times as their deliveries, and come first.)
+    kinds = {name: sorted(e.kind.value for e in find(engine, name)) for name in names}
+    assert all(kinds[name] == ["delivered", "moved"] for name in names[:600]), "once each"
+    assert all(kinds[name] == ["delivered"] for name in names[600:])
+    # The look-up reads the indexes on names (one per arm), not the whole spool's events.
+    sql, parameters = looked[0]
+    with engine.connect() as conn:
+        plan = " ".join(
+            str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, parameters)
+        )
+    assert "ix_entrepot_provenance_names" in plan and "ix_entrepot_provenance_fresh" in plan
+    assert "SCAN entrepot_provenance " not in plan + " ", plan

@@ -10,7 +10,8 @@ the next recorder or trace to open the ledger adds, from the journal:
   batch was committed, and a delivery's row is added once its move is
   settled, which can be after later lines: see :mod:`.steps`);
 * the steps announced by a line (the move after a delivery) that were
-  taken but not recorded — the file system tells (:class:`~.journal.Then`).
+  taken but not recorded — the file system tells (:class:`~.journal.Then`;
+  :mod:`.announced`).
 
 The journal is then marked :data:`RECOVERED` in the same transaction: read
 again (a crash before its file was deleted), it adds nothing.
@@ -38,9 +39,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
+from entrepot.provenance.announced import follow_up, taken
 from entrepot.provenance.deadjournals import Dead, journals_in, read_dead, unlock
 from entrepot.provenance.events import Kind
-from entrepot.provenance.folding import named
 from entrepot.provenance.held import HeldReceipts, holdable
 from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import Entry, Row
@@ -263,11 +264,13 @@ def _missing(conn: Connection, entries: list[Entry], last: int, known: _Known) -
             fresh.append(entry.row)
         if entry.seq > latest.get(entry.key, -1):
             latest[entry.key] = entry.seq
-    for entry in entries:
-        if entry.then is None or present.get(_identity(entry.row)):
-            continue  # nothing announced, or kept in its row: recorded (see .steps)
-        if _happened(conn, entry, latest, steps):
-            fresh.append(_follow_up(entry))
+    # Nothing announced, or the step kept in its row: recorded (see .steps).
+    announced = [
+        entry
+        for entry in entries
+        if entry.then is not None and not present.get(_identity(entry.row))
+    ]
+    fresh += [follow_up(entry) for entry in taken(conn, announced, latest, steps)]
     for row in fresh:
         present[_identity(row)] = row[13] or ""
         step = (row[2], row[3], row[1])
@@ -302,53 +305,6 @@ def _present(conn: Connection, rows: Sequence[Row]) -> dict[tuple[Any, ...], str
             for name, kind, at, then in conn.execute(query):
                 found[place, name, kind, at] = then or ""
     return found
-
-
-def _happened(
-    conn: Connection,
-    entry: Entry,
-    latest: dict[tuple[Any, ...], int],
-    added: dict[tuple[str, str, str], float] | None = None,
-) -> bool:
-    """Whether the step ``entry`` announced was taken but not recorded before its process died.
-
-    The step's own event is not journaled (the announcement stands for it):
-    it is looked for in its journal (``latest``: the number of the last
-    line of each step, by :attr:`~.journal.Entry.key`), among the events
-    ``added`` by the journals recovered before it in the same transaction
-    (the latest time of each place, name and kind), and in the database,
-    where a batch may have taken it.
-    """
-    then = entry.then
-    assert then is not None
-    key = (then.kind, *entry.key[1:])
-    if latest.get(key, -1) > entry.seq:
-        return False  # recorded
-    place, name, at = key[1], key[2], entry.row[0]
-    if added and added.get((place, name, then.kind), at - 1) >= at:
-        return False  # recorded by a journal recovered with this one
-    t = events_table
-    recorded = conn.execute(
-        sa.select(t.c.id).where(
-            named(t, t.c.name == name, t.c.kind == then.kind, t.c.at >= at),
-            t.c.place.concat("") == place,
-        ).limit(1)
-    ).first()  # fmt: skip
-    if recorded is not None:
-        return False
-    present = all(os.path.lexists(path) for path in then.present)
-    return present and not any(os.path.lexists(path) for path in then.absent)
-
-
-def _follow_up(entry: Entry) -> Row:
-    """The row of the step ``entry`` announced: same file, job, try and time."""
-    then = entry.then
-    assert then is not None
-    at, _, place, name, _, _, job_id, host, _, _, attempt = entry.row[:11]
-    return (
-        at, then.kind, place, name, None, None, job_id, host, "ok", None, attempt,
-        then.details, None, None, None,
-    )  # fmt: skip
 
 
 def set_seq(conn: Connection, token: str, seq: int) -> None:
