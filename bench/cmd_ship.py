@@ -213,18 +213,20 @@ def ship_command(
     parallel: int = 4,
     expected: dict[str, tuple[int, str]] | None = None,
     put: str = "link",
+    pythonpath: str | None = None,
 ) -> Command:
     """``entrepot ship`` of ``sources`` (put into a fresh spool, untimed) to a fresh folder
     of ``remote``, checked afterwards against ``expected`` (their digests, taken here if
     not given); ``launcher``: what runs ``entrepot``'s arguments; ``verify``: called with
-    the command's output after the checks.
+    the command's output after the checks; ``pythonpath``: an older release's source
+    folder, which both the put and the shipment then run.
 
     ``put``: ``link`` hard-links the sources into ``new/`` with no receipt (as files
     another program put there: shipping hashes them); ``copy`` copies them with
     their receipts (size and checksum) in the ledger's journal, unless ``extra``
     turns provenance off — the shipment records the receipts and reuses their
-    checksums; ``each`` copies them one at a time, each receipt in a journal of its
-    own (``put_each.py``), as a program that puts files one by one leaves them."""
+    checksums; ``each`` copies them one at a time, each by a spool of its own
+    (``put_each.py``), as a program that puts files one by one does."""
     wanted = digests(sources) if expected is None else expected
     spool, state = base / "spool", base / "state"
     names = [path.name for path in sources]
@@ -238,8 +240,11 @@ def ship_command(
         putting = [ENTREPOT, "spool", "put", *more, "--no-durable", str(spool), *names]
     else:
         putting = [PYTHON, str(PUT_EACH), str(spool), str(state) if receipts else "-", *names]
+    env = dict(remote.env or os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     for argv in ([ENTREPOT, "spool", "init", str(spool)], putting):
-        subprocess.run(argv, check=True, capture_output=True, cwd=sources[0].parent)
+        subprocess.run(argv, check=True, capture_output=True, cwd=sources[0].parent, env=env)
 
     def verified(stdout: str) -> None:
         check_same(remote.landed(folder), wanted)
@@ -254,7 +259,7 @@ def ship_command(
 
     argv = [*launcher, "ship", str(spool), remote.url(folder), "--parallel", str(parallel)]
     argv += ["--state", str(state), "--password-env", PASSWORD_VARIABLE, *remote.cli_options]
-    return Command([*argv, *extra], verify=verified, cleanup=cleanup, env=remote.env)
+    return Command([*argv, *extra], verify=verified, cleanup=cleanup, env=env)
 
 
 def ship_row(
@@ -366,7 +371,7 @@ def main() -> None:
         default="link",
         help="how ship's spool is filled: hard links with no receipt, so shipping hashes "
         "each file (default); copies whose receipts carry their checksums; or the same, "
-        "one file at a time, each receipt in a journal of its own",
+        "one file at a time, each by a spool of its own",
     )
     args = parser.parse_args()
     base = scratch("cmd-ship")

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 from contextlib import ExitStack
 from pathlib import Path
@@ -88,10 +87,9 @@ def phase_side(
 
     def prepare() -> Any:
         launcher = (PYTHON, str(PROBE), str(noted))
-        command = ship_command(remote, sources, base, runs, extra, launcher, collect, put=put)
-        if source is not None:
-            command.env = {**(command.env or os.environ), "PYTHONPATH": source}
-        return command
+        return ship_command(
+            remote, sources, base, runs, extra, launcher, collect, put=put, pythonpath=source
+        )
 
     return Side(label, prepare)
 

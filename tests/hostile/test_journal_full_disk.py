@@ -1,4 +1,5 @@
-"""The provenance journal on a full disk: a clear error, and no line lost.
+"""The provenance journal, and the receipts file puts share, on a full disk: a clear
+error, and no line lost.
 
 The journal's lines are copied through a memory map; a page of a mapped
 file that the disk cannot hold would kill the process with SIGBUS when it
@@ -20,6 +21,7 @@ import pytest
 
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, event_row
 from entrepot.provenance.journal_lines import read_journal
+from entrepot.provenance.shared import SHARED, SharedJournal
 from tests.hostile.test_archive_full_disk import Disk, disk
 
 __all__ = ["disk"]  # the fixture, used by name
@@ -83,3 +85,23 @@ def test_a_writer_that_met_a_full_disk_then_was_killed_leaves_every_line(disk: D
     assert written > 1000
     (left,) = (state / JOURNAL_DIR).iterdir()
     assert _names(left) == [f"f{n:06}.csv" for n in range(1, written + 1)]
+
+
+def test_the_shared_receipts_file_on_a_full_disk_refuses_a_line_and_keeps_the_others(
+    disk: Disk,
+) -> None:
+    writer = SharedJournal(disk.path / "state")
+    writer.append([event_row("received", "/srv/out", "a.csv", size=1, details="{}")])
+    disk.fill()
+    written = ["a.csv"]
+    with pytest.raises(OSError) as refused:
+        while len(written) < 100_000:  # into the last page's room, then refused
+            name = f"{len(written)}.csv"
+            writer.append([event_row("received", "/srv/out", name, details="{}")])
+            written.append(name)
+    assert refused.value.errno == errno.ENOSPC
+    disk.free()
+    # The refused line may be in part on the disk: the next one is read all the same.
+    writer.append([event_row("received", "/srv/out", "b.csv", details="{}")])
+    writer.close()
+    assert _names(disk.path / "state" / JOURNAL_DIR / SHARED) == [*written, "b.csv"]

@@ -30,12 +30,15 @@ def engine(tmp_path: Path) -> sa.Engine:
 
 
 def _put_one_by_one(root: Path, state: Path, names: list[str]) -> None:
-    """Each file published by a spool of its own: a journal per file, as many
-    ``entrepot spool put`` commands leave them."""
+    """Each file published by a spool of its own, with a journal of its own: as the
+    ``entrepot spool put`` commands of the releases before the shared receipts file
+    left them (and as one-file commands with a journal of their own still do)."""
     Spool(root).prepare()
     for name in names:
-        with Spool(root, provenance=state) as spool:
+        journal = Journal(state)
+        with Spool(root, provenance=journal) as spool:
             spool.publish_bytes(name.encode(), name)
+        journal.close(remove=False)
 
 
 def _journals(state: Path) -> list[Path]:

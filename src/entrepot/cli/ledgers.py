@@ -28,6 +28,7 @@ from entrepot.jobs.summary import Rows, sqlite_reader
 if TYPE_CHECKING:
     from entrepot.jobs.ledger import Ledger
     from entrepot.provenance.journal import Journal
+    from entrepot.provenance.shared import SharedJournal
 
 __all__ = [
     "DEFAULT_STATE_DIR",
@@ -37,6 +38,7 @@ __all__ = [
     "journal_in",
     "ledger_rows",
     "open_ledger",
+    "receipts_in",
     "state_dir",
 ]
 
@@ -98,10 +100,22 @@ def journal_in(state: Path | None) -> Journal | None:
     (a plain ``spool put`` on a machine that never ran a job leaves nothing behind)."""
     from entrepot.provenance.journal import Journal
 
+    folder = _journals_state(state)
+    return None if folder is None else Journal(folder)
+
+
+def receipts_in(state: Path | None) -> SharedJournal | None:
+    """The state folder's shared receipts file (:mod:`entrepot.provenance.shared`), for
+    ``spool put``; None as for :func:`journal_in`."""
+    from entrepot.provenance.shared import SharedJournal
+
+    folder = _journals_state(state)
+    return None if folder is None else SharedJournal(folder)
+
+
+def _journals_state(state: Path | None) -> Path | None:
     folder = state_dir(state)
-    if state is None and not folder.is_dir():
-        return None
-    return Journal(folder)
+    return None if state is None and not folder.is_dir() else folder
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import typer
 from entrepot.cli import console, names
 from entrepot.cli.console import emit_json, human_age, human_size, progress, say, shown, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.ledgers import StateOption, journal_in
+from entrepot.cli.ledgers import StateOption, receipts_in
 from entrepot.cli.names import ConfigOption
 from entrepot.spool import Spool
 from entrepot.spool.entries import Entry
@@ -73,12 +73,12 @@ def put(
     Files are published one by one: Ctrl-C or SIGTERM stops between two
     files, and every file already printed is in new/.  Each file's receipt
     (size, SHA-256 computed as it is copied) is written to the state
-    folder's provenance journal (when the state folder exists or is named),
+    folder's shared receipts file (when the state folder exists or is named),
     which the next command that opens the ledger records (``entrepot trace``).
     """
     if name is not None and len(files) != 1:
         raise typer.BadParameter("--name needs exactly one file", param_hint="--name")
-    journal = None if no_provenance else journal_in(state)
+    journal = None if no_provenance else receipts_in(state)
     folder = names.spool_path(path, config, creating=create)[0]
     spool = Spool(folder, durable=durable, provenance=journal)
     try:
@@ -89,7 +89,7 @@ def put(
             say(spool.publish_file(file, name, link=link))
     finally:
         if journal is not None:
-            journal.close(remove=False)
+            journal.close()
 
 
 def _entry_json(entry: Entry, now: float) -> dict[str, Any]:

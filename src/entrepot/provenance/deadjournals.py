@@ -10,15 +10,20 @@ entries.
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import logging
 import os
 import time
 from pathlib import Path
 
+from entrepot.logs import log_event
 from entrepot.provenance.journal import SUFFIX, Entry
 from entrepot.provenance.journal_lines import read_journal
 
 __all__ = ["Dead", "journals_in", "read_dead", "unlock"]
+
+logger = logging.getLogger(__name__)
 
 #: Seconds an empty journal is left alone: its writer may not have locked it yet.
 _YOUNG = 60.0
@@ -40,6 +45,12 @@ def read_dead(journal: Path) -> Dead | None:
     try:
         fd = os.open(journal, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        # A symbolic link where a journal should be: never followed, never read.
+        log_event(logger, "provenance.journal_refused", logging.WARNING, journal=str(journal))
         return None
     try:
         entries = _dead_entries(fd)

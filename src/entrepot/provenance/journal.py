@@ -47,11 +47,13 @@ __all__ = [
     "KIND_TEXT",
     "OUTCOME_TEXT",
     "WIDTHS",
+    "Arrivals",
     "Entry",
     "Journal",
     "Row",
     "Then",
     "event_row",
+    "line_of",
 ]
 
 #: The journals' folder inside the state folder, and their names' ending.
@@ -165,6 +167,17 @@ def details_text(details: Mapping[str, Any] | None) -> str:
     return "{" + ",".join(parts) + "}"
 
 
+def line_of(seq: int, rows: Sequence[Row], then: Then | None = None) -> bytes:
+    """The journal line numbered ``seq`` of the events ``rows`` (of one file), ending in a
+    newline: ``[seq, [row, …], then]`` as the line encoder writes it (:meth:`Journal.append`)."""
+    if not rows or not isinstance(rows[0], tuple | list):
+        raise TypeError("a journal line holds a sequence of event rows")
+    # Without an empty last column (a receipt is kept in a row only by a commit, never
+    # in a journal): the lines the release before writes, which it reads back.
+    rows = [row[:-1] if len(row) == _FULL and row[-1] is None else row for row in rows]
+    return (_encoded([seq, rows, then]) + "\n").encode()
+
+
 def delivery_line(seq: int, template: int, delivery: Delivery) -> bytes:
     """The journal line of one delivery: ``[seq, template, *delivery]`` as the line encoder
     writes it, written directly (once per file shipped: the encoder costs more)."""
@@ -184,7 +197,35 @@ def delivery_line(seq: int, template: int, delivery: Delivery) -> bytes:
     ).encode()
 
 
-class Journal:
+class Arrivals:
+    """What a journal's writers share: a file's arrival, written as one line."""
+
+    def append(self, rows: Sequence[Row]) -> int:
+        raise NotImplementedError
+
+    def arrived(
+        self,
+        kind: Kind,
+        folder: str | os.PathLike[str],
+        file: str | os.PathLike[str],
+        digest: Any,
+        details: Mapping[str, Any],
+        *,
+        name: str | None = None,
+    ) -> None:
+        """Note that ``file`` arrived (``received`` in a spool, ``uploaded`` in a data
+        center, an archive ``sealed``…) in ``folder``, under ``name`` (default: its own);
+        ``digest`` is the :mod:`hashlib` object that saw its bytes as they were copied
+        (None: not known)."""
+        checksum = None if digest is None else f"{digest.name}:{digest.hexdigest()}"
+        row = event_row(
+            kind, place_of(folder), name or os.path.basename(file),
+            size=os.stat(file).st_size, checksum=checksum, details=details,
+        )  # fmt: skip
+        self.append((row,))
+
+
+class Journal(Arrivals):
     """An open journal of this process: append events, empty it, remove it."""
 
     def __init__(self, state_dir: str | os.PathLike[str]) -> None:
@@ -231,12 +272,7 @@ class Journal:
 
     def write(self, seq: int, rows: Sequence[Row], then: Then | None = None) -> None:
         """Write the line numbered ``seq`` (:meth:`number`), as :meth:`append` does."""
-        if not rows or not isinstance(rows[0], tuple | list):
-            raise TypeError("a journal line holds a sequence of event rows")
-        # Without an empty last column (a receipt is kept in a row only by a commit, never
-        # in a journal): the lines the release before writes, which it reads back.
-        rows = [row[:-1] if len(row) == _FULL and row[-1] is None else row for row in rows]
-        line = (_encoded([seq, rows, then]) + "\n").encode()
+        line = line_of(seq, rows, then)
         with self._lock:
             self._copy(line)
 
@@ -286,27 +322,6 @@ class Journal:
         if self._map is not None:
             self._map.close()
             self._map = None
-
-    def arrived(
-        self,
-        kind: Kind,
-        folder: str | os.PathLike[str],
-        file: str | os.PathLike[str],
-        digest: Any,
-        details: Mapping[str, Any],
-        *,
-        name: str | None = None,
-    ) -> None:
-        """Note that ``file`` arrived (``received`` in a spool, ``uploaded`` in a data
-        center, an archive ``sealed``…) in ``folder``, under ``name`` (default: its own);
-        ``digest`` is the :mod:`hashlib` object that saw its bytes as they were copied
-        (None: not known)."""
-        checksum = None if digest is None else f"{digest.name}:{digest.hexdigest()}"
-        row = event_row(
-            kind, place_of(folder), name or os.path.basename(file),
-            size=os.stat(file).st_size, checksum=checksum, details=details,
-        )  # fmt: skip
-        self.append((row,))
 
     def empty(self) -> None:
         """Forget every event written so far (they are in the database now)."""

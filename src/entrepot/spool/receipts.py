@@ -1,13 +1,15 @@
 """What a spool tells provenance: one ``received`` event for each file it publishes.
 
-A :class:`~entrepot.spool.Spool` given a provenance journal (``provenance=``
-a state folder, or an open :class:`~entrepot.provenance.journal.Journal`)
-appends a ``received`` event — size, SHA-256 of the bytes as they were
-written or copied (none for a hard link: no byte passes), and where the
-file came from — to that journal as each file is published, singly or in a
-batch.  Writing a journal needs no database: the next command that opens
-the ledger (``entrepot ship``, ``trace``…) records what it holds, as for
-``entrepot spool put``.
+A :class:`~entrepot.spool.Spool` given ``provenance=`` appends a
+``received`` event — size, SHA-256 of the bytes as they were written or
+copied (none for a hard link: no byte passes), and where the file came from
+— as each file is published, singly or in a batch: given a state folder, to
+the receipts file that every spool and ``entrepot spool put`` of that state
+folder shares (:mod:`entrepot.provenance.shared`); given an open journal
+(:class:`~entrepot.provenance.journal.Journal`, or a
+:class:`~entrepot.provenance.shared.SharedJournal`), to that.  Neither needs a
+database: the next command that opens the ledger (``entrepot ship``,
+``trace``…) records what they hold.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from entrepot.provenance.journal import Journal
+    from entrepot.provenance.shared import SharedJournal
 
 __all__ = ["Receipts"]
 
@@ -26,12 +29,13 @@ __all__ = ["Receipts"]
 class Receipts:
     """A spool's journal of received files; thread-safe like the spool."""
 
-    def __init__(self, where: str | os.PathLike[str] | Journal) -> None:
+    def __init__(self, where: str | os.PathLike[str] | Journal | SharedJournal) -> None:
         from entrepot.provenance.journal import Journal
+        from entrepot.provenance.shared import SharedJournal
 
         #: Opened here (from a state folder), so closed with the spool.
-        self.owned = not isinstance(where, Journal)
-        self.journal = Journal(where) if not isinstance(where, Journal) else where
+        self.owned = None if isinstance(where, Journal | SharedJournal) else SharedJournal(where)
+        self.journal: Journal | SharedJournal = self.owned or where  # type: ignore[assignment]
         self._lock = threading.Lock()
 
     @staticmethod
@@ -47,6 +51,7 @@ class Receipts:
             self.journal.arrived(Kind.RECEIVED, root, file, digest, {"source": source})
 
     def close(self) -> None:
-        """Release a journal this object opened (it waits there to be recorded)."""
-        if self.owned:
-            self.journal.close(remove=False)
+        """Release the shared receipts file if this object opened it (its lines wait there
+        to be recorded)."""
+        if self.owned is not None:
+            self.owned.close()

@@ -1,0 +1,188 @@
+"""The receipts file shared by every put: one file for many processes, taken whole.
+
+A program that puts files one at a time (an ``entrepot spool put`` per
+file, a :class:`~entrepot.spool.Spool` opened per request with
+``provenance=STATE``) left a journal per put, and the next command to open
+the ledger read, recorded and deleted them one by one: about 60 µs a
+journal, and a state folder holding a file per put until then.  A spool's
+receipts now go to one file, :data:`SHARED` in the journals' folder, that
+every writer appends to; the next recorder takes it whole and reads it as
+the journal of one put of many files.
+
+* **Writing** (:class:`SharedJournal`): the file is opened for appending
+  (never through a symbolic link), and each line is written in one call
+  under an exclusive ``flock`` taken for that write alone — after checking
+  that the path still names the file the writer holds open; if not, the
+  file was taken, and the writer opens the new one.  Each line starts with
+  a newline of its own: the tail of a line torn by a writer's death (the
+  only line it can tear) then stands alone, and the reader skips it.
+* **Taking** (:func:`take`): the file is renamed to a journal's name, then
+  its lock is taken once: a write begun before the rename ends first, and
+  none goes into it afterwards (its writer finds the path changed).  From
+  there it is a dead journal like any other (:mod:`.recovery`): recorded,
+  marked recovered, deleted — or kept for a shipment's commit when it holds
+  receipts alone (:mod:`.held`), as it does.
+
+A writer that finds the file past :data:`LIMIT` bytes as it opens it takes
+it out of the way itself, so that no journal grows without bound while no
+command opens the ledger.  Only receipts are written here: lines with no
+step announced (:class:`~.journal.Then`) and no delivery templates, whose
+numbers (each writer's own) need not be unique across writers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import secrets
+import stat
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from entrepot.logs import log_event
+from entrepot.provenance.journal import JOURNAL_DIR, SUFFIX, Arrivals, Row, line_of
+
+__all__ = ["LIMIT", "SHARED", "SharedJournal", "take"]
+
+logger = logging.getLogger(__name__)
+
+#: The shared receipts file's name in the journals' folder (not a journal's: the
+#: releases before this one leave it alone).
+SHARED = "receipts.shared"
+#: Bytes past which a writer opening the file takes it out of the way (about 60,000
+#: receipts: read whole by the recorder that takes it).
+LIMIT = 16 * 1024 * 1024
+#: Times a write looks for the current file before giving up (each one found taken).
+_TRIES = 100
+#: Seconds :func:`take` waits for a write begun before its rename.
+_WAIT = 2.0
+
+
+class SharedJournal(Arrivals):
+    """A writer of receipts to the state folder's shared file (:meth:`arrived`, or
+    :meth:`append`); thread-safe."""
+
+    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+        self.folder = Path(state_dir) / JOURNAL_DIR
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.path = self.folder / SHARED
+        self.seq = 0
+        self._fd: int | None = None
+        #: The open file's device and inode, to compare with what the path names.
+        self._id: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def append(self, rows: Sequence[Row]) -> int:
+        """Append the events ``rows`` (of one file) as one line; return its number."""
+        with self._lock:
+            self.seq += 1
+            self._write(b"\n" + line_of(self.seq, rows))
+            return self.seq
+
+    def _write(self, line: bytes) -> None:
+        for _ in range(_TRIES):
+            fd = self._open()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if self._current():
+                    _write_all(fd, line)
+                    return
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._release()  # taken since it was opened: write to the new one
+        raise OSError(f"{self.path}: taken away {_TRIES} times in a row while being written")
+
+    def _open(self) -> int:
+        """The shared file, open for appending (opened, or taken away if past :data:`LIMIT`
+        and opened anew, if need be)."""
+        while self._fd is None:
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            fd = os.open(self.path, flags, 0o600)
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                os.close(fd)
+                raise OSError(f"{self.path}: not a regular file")
+            self._fd, self._id = fd, (info.st_dev, info.st_ino)
+            if info.st_size > LIMIT and self._current():
+                _rename_away(self.path)
+                self._release()
+        return self._fd
+
+    def _current(self) -> bool:
+        """Whether the path still names the file open here."""
+        try:
+            info = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return (info.st_dev, info.st_ino) == self._id
+
+    def _release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = self._id = None
+
+    def close(self) -> None:
+        """Release the file (every line is in it already)."""
+        with self._lock:
+            self._release()
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` whole (lock held: a short write's rest follows it directly)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _rename_away(path: Path) -> Path | None:
+    """Rename ``path`` to a fresh journal's name beside it; None if it is gone."""
+    target = path.with_name(f"{secrets.token_hex(8)}{SUFFIX}")
+    try:
+        os.rename(path, target)
+    except FileNotFoundError:
+        return None
+    return target
+
+
+def take(folder: str | os.PathLike[str]) -> Path | None:
+    """Take the shared receipts file in the journals' ``folder``, renamed to a journal's name
+    (which is returned), once no write into it is under way; None if there is none.
+
+    A write still under way after :data:`_WAIT` seconds (its writer stopped)
+    keeps the journal locked: the recorder that scans the folder finds it
+    alive, and a later one takes it.
+    """
+    path = Path(folder) / SHARED
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        log_event(logger, "provenance.shared_refused", logging.WARNING, path=str(path))
+        return None
+    target = _rename_away(path)
+    if target is None:
+        return None  # another recorder took it
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:  # recorded and deleted already by a recorder that scanned meanwhile
+        return target
+    try:
+        deadline = time.monotonic() + _WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    return target
+                time.sleep(0.001)
+        if os.fstat(fd).st_size == 0:  # created, taken before its first line: nothing in it
+            target.unlink(missing_ok=True)
+            return None
+    finally:
+        os.close(fd)
+    return target
