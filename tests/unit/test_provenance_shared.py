@@ -275,3 +275,14 @@ def test_a_file_taken_before_its_first_line_is_removed_not_left_as_a_journal(
     writer.append([_receipt("a.csv")])
     writer.close()
     assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 1
+
+
+def test_a_fifo_in_its_place_fails_at_once_and_is_not_taken(tmp_path: Path) -> None:
+    folder = tmp_path / JOURNAL_DIR
+    folder.mkdir()
+    os.mkfifo(folder / SHARED)  # no reader: opening it to write would wait forever
+    started = time.monotonic()
+    with pytest.raises(OSError):
+        SharedJournal(tmp_path).append([_receipt("a.csv")])
+    assert time.monotonic() - started < 5
+    assert take(folder) is None and _files(tmp_path) == [SHARED]

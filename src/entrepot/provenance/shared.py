@@ -99,8 +99,9 @@ class SharedJournal(Arrivals):
         """The shared file, open for appending (opened, or taken away if past :data:`LIMIT`
         and opened anew, if need be)."""
         while self._fd is None:
-            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-            fd = os.open(self.path, flags, 0o600)
+            # Never through a link; a FIFO put in its place fails at once, not waits.
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+            fd = os.open(self.path, flags | os.O_CLOEXEC, 0o600)
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 os.close(fd)
@@ -167,7 +168,7 @@ def take(folder: str | os.PathLike[str]) -> Path | None:
     if target is None:
         return None  # another recorder took it
     try:
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:  # recorded and deleted already by a recorder that scanned meanwhile
         return target
     try:

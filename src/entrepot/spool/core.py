@@ -103,8 +103,8 @@ class Spool:
         return f"Spool({str(self.root)!r}, durable={self.durable})"
 
     def close(self) -> None:
-        """Release the folder descriptors this object keeps (it stays usable) and its
-        provenance journal, if it opened one (then it records no more receipts)."""
+        """Release the folder descriptors this object keeps (it stays usable) and the
+        shared receipts file, if it opened it (then it records no more receipts)."""
         self.areas.close()
         receipts, self.receipts = self.receipts, None
         if receipts is not None:

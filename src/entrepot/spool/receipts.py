@@ -33,9 +33,13 @@ class Receipts:
         from entrepot.provenance.journal import Journal
         from entrepot.provenance.shared import SharedJournal
 
+        self.journal: Journal | SharedJournal
         #: Opened here (from a state folder), so closed with the spool.
-        self.owned = None if isinstance(where, Journal | SharedJournal) else SharedJournal(where)
-        self.journal: Journal | SharedJournal = self.owned or where  # type: ignore[assignment]
+        self.owned: SharedJournal | None = None
+        if isinstance(where, Journal | SharedJournal):
+            self.journal = where
+        else:
+            self.journal = self.owned = SharedJournal(where)
         self._lock = threading.Lock()
 
     @staticmethod
