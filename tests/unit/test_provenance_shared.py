@@ -286,3 +286,36 @@ def test_a_fifo_in_its_place_fails_at_once_and_is_not_taken(tmp_path: Path) -> N
         SharedJournal(tmp_path).append([_receipt("a.csv")])
     assert time.monotonic() - started < 5
     assert take(folder) is None and _files(tmp_path) == [SHARED]
+
+
+def test_a_writer_stopped_holding_the_lock_sends_the_others_to_journals_of_their_own(
+    engine: sa.Engine,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(shared, "PATIENCE", 0.2)
+    monkeypatch.setattr(shared, "_WAIT", 0.05)
+    first = SharedJournal(tmp_path)
+    first.append([_receipt("a.csv")])
+    fd = os.open(tmp_path / JOURNAL_DIR / SHARED, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a writer stopped (Ctrl-Z) in the middle of its line
+    try:
+        caplog.set_level(logging.WARNING)
+        waiting = SharedJournal(tmp_path)
+        started = time.monotonic()
+        waiting.append([_receipt("b.csv")])
+        assert 0.2 <= time.monotonic() - started < 5  # not waited for long
+        assert "provenance.shared_busy" in caplog.text
+        waiting.append([_receipt("c.csv")])  # no second wait: straight to its own journal
+        assert time.monotonic() - started < 0.4 + 0.2
+        waiting.close()
+        assert len([name for name in _files(tmp_path) if name.endswith(".journal")]) == 1
+        recover_journals(engine, tmp_path / JOURNAL_DIR)  # the shared file: left, locked
+        assert _names(engine) == Counter({"b.csv": 1, "c.csv": 1})
+    finally:
+        os.close(fd)  # the stopped writer goes on, and ends
+    first.close()
+    assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 1
+    assert _names(engine) == Counter({"a.csv": 1, "b.csv": 1, "c.csv": 1})
+    assert _files(tmp_path) == []

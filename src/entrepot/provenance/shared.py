@@ -23,6 +23,11 @@ the journal of one put of many files.
   marked recovered, deleted — or kept for a shipment's commit when it holds
   receipts alone (:mod:`.held`), as it does.
 
+A writer waits at most :data:`PATIENCE` seconds for the lock: one held
+longer belongs to a writer stopped in the middle of its line (Ctrl-Z, a
+debugger), and the waiting writer's lines go to a journal of its own
+instead (``provenance.shared_busy``), recorded as any dead journal.
+
 A writer that finds the file past :data:`LIMIT` bytes as it opens it takes
 it out of the way itself, so that no journal grows without bound while no
 command opens the ledger.  Only receipts are written here: lines with no
@@ -43,9 +48,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from entrepot.logs import log_event
-from entrepot.provenance.journal import JOURNAL_DIR, SUFFIX, Arrivals, Row, line_of
+from entrepot.provenance.journal import JOURNAL_DIR, SUFFIX, Arrivals, Journal, Row, line_of
 
-__all__ = ["LIMIT", "SHARED", "SharedJournal", "take"]
+__all__ = ["LIMIT", "PATIENCE", "SHARED", "SharedJournal", "take"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +64,8 @@ LIMIT = 16 * 1024 * 1024
 _TRIES = 100
 #: Seconds :func:`take` waits for a write begun before its rename.
 _WAIT = 2.0
+#: Seconds a writer waits for the file's lock before it writes to a journal of its own.
+PATIENCE = 5.0
 
 
 class SharedJournal(Arrivals):
@@ -74,22 +81,35 @@ class SharedJournal(Arrivals):
         #: The open file's device and inode, to compare with what the path names.
         self._id: tuple[int, int] | None = None
         self._lock = threading.Lock()
+        #: Where the lines go once the file's lock was held too long by another writer.
+        self._own: Journal | None = None
 
     def append(self, rows: Sequence[Row]) -> int:
         """Append the events ``rows`` (of one file) as one line; return its number."""
         with self._lock:
+            if self._own is not None:
+                return self._own.append(rows)
             self.seq += 1
-            self._write(b"\n" + line_of(self.seq, rows))
+            if not self._write(b"\n" + line_of(self.seq, rows)):
+                # A writer stopped while it held the lock (Ctrl-Z, a debugger): not waited
+                # for longer; this writer's lines go to a journal of its own, as each put's
+                # did before the shared file.
+                log_event(logger, "provenance.shared_busy", logging.WARNING, path=str(self.path))
+                self._release()
+                self._own = Journal(self.folder.parent)
+                return self._own.append(rows)
             return self.seq
 
-    def _write(self, line: bytes) -> None:
+    def _write(self, line: bytes) -> bool:
+        """Write ``line`` to the current file; False if its lock stayed taken."""
         for _ in range(_TRIES):
             fd = self._open()
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if not _locked(fd):
+                return False
             try:
                 if self._current():
                     _write_all(fd, line)
-                    return
+                    return True
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
             self._release()  # taken since it was opened: write to the new one
@@ -126,9 +146,27 @@ class SharedJournal(Arrivals):
             self._fd = self._id = None
 
     def close(self) -> None:
-        """Release the file (every line is in it already)."""
+        """Release the file (every line is in it already), and the journal of this writer's
+        own if it wrote to one (left to be recorded)."""
         with self._lock:
             self._release()
+            if self._own is not None:
+                self._own.close(remove=False)
+                self._own = None
+
+
+def _locked(fd: int) -> bool:
+    """Take the lock of ``fd``, waiting at most :data:`PATIENCE` seconds; whether it was."""
+    deadline, pause = time.monotonic() + PATIENCE, 0.0005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def _write_all(fd: int, data: bytes) -> None:
