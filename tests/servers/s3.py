@@ -65,11 +65,22 @@ _LISTENERS = (
 )
 
 
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands to outgoing connections."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def _pick_ports(count: int) -> list[int]:
-    """Ports below 55000 whose +10000 gRPC companions are free too."""
+    """Free ports whose +10000 gRPC companions are free too, all below the kernel's
+    ephemeral range: a restart reuses them, and a client's outgoing connection must
+    never have taken one meanwhile (weed then exits: the port is not available)."""
+    high = max(_ephemeral_low(), 24000) - 10000
     chosen: list[int] = []
     while len(chosen) < count:
-        port = free_port(20000, 45000)
+        port = free_port(high - 12000, high)
         if port in chosen or port + 10000 in chosen or port_open(port + 10000):
             continue
         chosen.append(port)
