@@ -319,3 +319,25 @@ def test_a_writer_stopped_holding_the_lock_sends_the_others_to_journals_of_their
     assert recover_journals(engine, tmp_path / JOURNAL_DIR) == 1
     assert _names(engine) == Counter({"a.csv": 1, "b.csv": 1, "c.csv": 1})
     assert _files(tmp_path) == []
+
+
+def test_uploads_share_a_file_of_their_own_and_a_shipment_keeps_only_the_receipts(
+    cli: Any, engine: sa.Engine, tmp_path: Path
+) -> None:
+    state, root = tmp_path / "state", tmp_path / "dc"
+    assert cli("dc", "init", "--root", root)[0] == 0
+    for number in range(3):
+        source = tmp_path / f"u{number}.csv"
+        source.write_bytes(b"id\n%d\n" % number)
+        argv = ("dc", "upload", source, "--user", "ops", "--root", root, "--state", state)
+        assert cli(*argv)[0] == 0
+    with Spool(tmp_path / "out", provenance=state).prepare() as spool:
+        spool.publish_bytes(b"x", "put.csv")
+    assert _files(state) == [shared.ARRIVALS, SHARED]  # not a journal per command
+    with Recorder(engine, state_dir=state, hold_receipts=True) as recorder:
+        assert recorder._kept is not None and len(recorder._kept) == 1  # the receipts alone
+        uploads = find(engine, "u*_ops.csv")
+        assert [e.kind for e in uploads] == [Kind.UPLOADED] * 3  # added as it opened
+        assert all(e.checksum and e.details["user"] == "ops" for e in uploads)
+    assert [e.kind for e in find(engine, "put.csv")] == [Kind.RECEIVED]
+    assert _files(state) == []

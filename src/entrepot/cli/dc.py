@@ -129,7 +129,7 @@ def upload(
     """Store a CSV file in the data center, ready to be imported.
 
     The upload (size, SHA-256 computed as the file is copied) is written to
-    the state folder's provenance journal, recorded in the ledger by the
+    the state folder's shared file of arrivals, recorded in the ledger by the
     next command that opens it (``entrepot trace``).
     """
     policy = UploadPolicy(max_bytes=max_bytes, encoding=encoding)
@@ -144,7 +144,7 @@ def upload(
             journal.arrived(Kind.UPLOADED, center.root, stored, digest, details)
     finally:
         if journal is not None:
-            journal.close(remove=False)
+            journal.close()
     if as_json:
         emit_json({"file": str(file), "stored": stored.name, "size": stored.stat().st_size})
         return
@@ -221,7 +221,7 @@ def retire(
     """Move the matching rows to a CSV backup in graduated/, then remove them.
 
     The retirement (table, rows, filters) is written to the state folder's
-    provenance journal as a ``retired`` event on the backup file.
+    shared file of arrivals as a ``retired`` event on the backup file.
     """
     journal = None if no_provenance or dry_run else journal_in(state)
     try:
@@ -231,7 +231,7 @@ def retire(
             )
     finally:
         if journal is not None:
-            journal.close(remove=False)
+            journal.close()
     if as_json:
         emit_json(
             {

@@ -27,7 +27,6 @@ from entrepot.jobs.summary import Rows, sqlite_reader
 
 if TYPE_CHECKING:
     from entrepot.jobs.ledger import Ledger
-    from entrepot.provenance.journal import Journal
     from entrepot.provenance.shared import SharedJournal
 
 __all__ = [
@@ -94,28 +93,29 @@ def open_ledger(
     return Ledger.open(state_dir(state), instance=instance)
 
 
-def journal_in(state: Path | None) -> Journal | None:
-    """A provenance journal in the state folder, for a command that does not open the
-    ledger; None when no state folder was named and the default one does not exist
-    (a plain ``spool put`` on a machine that never ran a job leaves nothing behind)."""
-    from entrepot.provenance.journal import Journal
+def journal_in(state: Path | None) -> SharedJournal | None:
+    """The state folder's shared file of arrivals (:mod:`entrepot.provenance.shared`), for
+    a command that does not open the ledger (``dc upload``, ``dc retire``); None when no
+    state folder was named and the default one does not exist (a plain command on a
+    machine that never ran a job leaves nothing behind)."""
+    from entrepot.provenance.shared import ARRIVALS
 
-    folder = _journals_state(state)
-    return None if folder is None else Journal(folder)
+    return _shared_in(state, ARRIVALS)
 
 
 def receipts_in(state: Path | None) -> SharedJournal | None:
-    """The state folder's shared receipts file (:mod:`entrepot.provenance.shared`), for
-    ``spool put``; None as for :func:`journal_in`."""
+    """The state folder's shared receipts file, for ``spool put``; None as for
+    :func:`journal_in`."""
+    from entrepot.provenance.shared import SHARED
+
+    return _shared_in(state, SHARED)
+
+
+def _shared_in(state: Path | None, name: str) -> SharedJournal | None:
     from entrepot.provenance.shared import SharedJournal
 
-    folder = _journals_state(state)
-    return None if folder is None else SharedJournal(folder)
-
-
-def _journals_state(state: Path | None) -> Path | None:
     folder = state_dir(state)
-    return None if state is None and not folder.is_dir() else folder
+    return None if state is None and not folder.is_dir() else SharedJournal(folder, name)
 
 
 @contextmanager

@@ -34,6 +34,7 @@ from entrepot.spool.writing import Digest
 
 if TYPE_CHECKING:
     from entrepot.provenance.journal import Journal
+    from entrepot.provenance.shared import SharedJournal
 
 Area = Literal["pending", "finished", "unfinished", "deleted", "graduated", "logs"]
 AREAS: tuple[Area, ...] = ("pending", "finished", "unfinished", "deleted", "graduated", "logs")
@@ -232,13 +233,14 @@ class DataCenter:
         *,
         where: Sequence[str],
         dry_run: bool = False,
-        provenance: str | os.PathLike[str] | Journal | None = None,
+        provenance: str | os.PathLike[str] | Journal | SharedJournal | None = None,
     ) -> tuple[Path | None, int]:
         """Move matching rows to a ``graduated/`` backup and remove them.
 
         ``dry_run`` counts the rows that would go and changes nothing.
-        ``provenance`` (a state folder, or an open journal) records a
-        ``retired`` event on the backup (table, rows, filters).
+        ``provenance`` (a state folder, whose shared file of arrivals is written,
+        or an open journal) records a ``retired`` event on the backup (table, rows,
+        filters).
         """
         backup, count = retire_rows(
             self.database, self.schema.table(table), self.tree.graduated, where, dry_run=dry_run

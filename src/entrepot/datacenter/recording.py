@@ -25,6 +25,7 @@ from entrepot.provenance.events import Kind, Outcome, place_of
 if TYPE_CHECKING:
     from entrepot.jobs import JobContext
     from entrepot.provenance.journal import Journal
+    from entrepot.provenance.shared import SharedJournal
 
 __all__ = ["Step", "record_steps", "retired"]
 
@@ -69,20 +70,23 @@ def record_steps(ctx: JobContext, root: Path, file: str, steps: Sequence[Step]) 
 
 
 def retired(
-    provenance: str | os.PathLike[str] | Journal,
+    provenance: str | os.PathLike[str] | Journal | SharedJournal,
     backup: Path,
     table: str,
     rows: int,
     where: Sequence[str],
 ) -> None:
-    """Journal (in a state folder's journal, or the one given) that ``rows`` rows of
-    ``table``, selected by ``where``, went into ``backup``."""
+    """Journal (in a state folder's shared file of arrivals, or the journal given) that
+    ``rows`` rows of ``table``, selected by ``where``, went into ``backup``."""
     from entrepot.provenance.journal import Journal
+    from entrepot.provenance.shared import ARRIVALS, SharedJournal
 
-    journal = provenance if isinstance(provenance, Journal) else Journal(provenance)
+    details = {"table": table, "rows": rows, "where": list(where)}
+    if isinstance(provenance, Journal | SharedJournal):
+        provenance.arrived(Kind.RETIRED, backup.parent, backup, None, details)
+        return
+    journal = SharedJournal(provenance, ARRIVALS)
     try:
-        details = {"table": table, "rows": rows, "where": list(where)}
         journal.arrived(Kind.RETIRED, backup.parent, backup, None, details)
     finally:
-        if journal is not provenance:
-            journal.close(remove=False)
+        journal.close()

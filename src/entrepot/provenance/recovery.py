@@ -47,7 +47,7 @@ from entrepot.provenance.inserts import insert_rows
 from entrepot.provenance.journal import Entry, Row
 from entrepot.provenance.schema import ensure_tables, events_table, journals_table
 from entrepot.provenance.seals import unrecorded
-from entrepot.provenance.shared import take
+from entrepot.provenance.shared import take_all
 
 __all__ = ["RECOVERED", "Receipts", "discard", "mark_recovered", "recover_journals", "set_seq"]
 
@@ -116,7 +116,7 @@ def recover_journals(
     them with its own commit instead (:mod:`.held`; their receipts are in
     ``receipts`` all the same).
     """
-    take(folder)  # the receipts that puts appended to the shared file: a journal now
+    take_all(folder)  # what commands appended to the shared files: journals now
     journals = journals_in(Path(folder))
     if not journals:
         return 0

@@ -7,7 +7,9 @@ the ledger read, recorded and deleted them one by one: about 60 µs a
 journal, and a state folder holding a file per put until then.  A spool's
 receipts now go to one file, :data:`SHARED` in the journals' folder, that
 every writer appends to; the next recorder takes it whole and reads it as
-the journal of one put of many files.
+the journal of one put of many files.  The other commands that record an
+arrival without the ledger (``entrepot dc upload``, ``dc retire``) share
+another, :data:`ARRIVALS`, the same way.
 
 * **Writing** (:class:`SharedJournal`): the file is opened for appending
   (never through a symbolic link), and each line is written in one call
@@ -50,13 +52,28 @@ from pathlib import Path
 from entrepot.logs import log_event
 from entrepot.provenance.journal import JOURNAL_DIR, SUFFIX, Arrivals, Journal, Row, line_of
 
-__all__ = ["LIMIT", "PATIENCE", "SHARED", "SharedJournal", "take"]
+__all__ = [
+    "ARRIVALS",
+    "LIMIT",
+    "PATIENCE",
+    "SHARED",
+    "SHARED_FILES",
+    "SharedJournal",
+    "take",
+    "take_all",
+]
 
 logger = logging.getLogger(__name__)
 
 #: The shared receipts file's name in the journals' folder (not a journal's: the
 #: releases before this one leave it alone).
 SHARED = "receipts.shared"
+#: The shared file of the other arrivals that commands without the ledger write
+#: (``dc upload``, ``dc retire``): apart, so that the receipts' file holds receipts
+#: alone, which a shipment keeps for its commit.
+ARRIVALS = "arrivals.shared"
+#: Every shared file, taken by :func:`take_all`.
+SHARED_FILES = (SHARED, ARRIVALS)
 #: Bytes past which a writer opening the file takes it out of the way (about 60,000
 #: receipts: read whole by the recorder that takes it).
 LIMIT = 16 * 1024 * 1024
@@ -72,10 +89,10 @@ class SharedJournal(Arrivals):
     """A writer of receipts to the state folder's shared file (:meth:`arrived`, or
     :meth:`append`); thread-safe."""
 
-    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, state_dir: str | os.PathLike[str], name: str = SHARED) -> None:
         self.folder = Path(state_dir) / JOURNAL_DIR
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.path = self.folder / SHARED
+        self.path = self.folder / name
         self.seq = 0
         self._fd: int | None = None
         #: The open file's device and inode, to compare with what the path names.
@@ -186,15 +203,20 @@ def _rename_away(path: Path) -> Path | None:
     return target
 
 
-def take(folder: str | os.PathLike[str]) -> Path | None:
-    """Take the shared receipts file in the journals' ``folder``, renamed to a journal's name
+def take_all(folder: str | os.PathLike[str]) -> list[Path]:
+    """Take every shared file in the journals' ``folder`` (:func:`take`)."""
+    return [path for name in SHARED_FILES if (path := take(folder, name)) is not None]
+
+
+def take(folder: str | os.PathLike[str], name: str = SHARED) -> Path | None:
+    """Take the shared file ``name`` in the journals' ``folder``, renamed to a journal's name
     (which is returned), once no write into it is under way; None if there is none.
 
     A write still under way after :data:`_WAIT` seconds (its writer stopped)
     keeps the journal locked: the recorder that scans the folder finds it
     alive, and a later one takes it.
     """
-    path = Path(folder) / SHARED
+    path = Path(folder) / name
     try:
         info = os.lstat(path)
     except FileNotFoundError:
