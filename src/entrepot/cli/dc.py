@@ -21,7 +21,7 @@ import typer
 
 from entrepot.cli.console import emit_json, err, out, shown, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.ledgers import StateOption, journal_in
+from entrepot.cli.ledgers import StateOption, arrivals_in
 from entrepot.datacenter import DataCenter, UploadPolicy
 from entrepot.datacenter.center import Area
 from entrepot.datacenter.db_secrets import read_password, refuse_password, with_password
@@ -135,7 +135,7 @@ def upload(
     policy = UploadPolicy(max_bytes=max_bytes, encoding=encoding)
     center = DataCenter(root, upload_policy=policy)
     uploader = user or getpass.getuser()
-    journal = None if no_provenance else journal_in(state)
+    journal = None if no_provenance else arrivals_in(state)
     digest = None if journal is None else hashlib.sha256()
     try:
         stored = center.upload(file, name or file.name, user=uploader, digest=digest)
@@ -223,7 +223,7 @@ def retire(
     The retirement (table, rows, filters) is written to the state folder's
     shared file of arrivals as a ``retired`` event on the backup file.
     """
-    journal = None if no_provenance or dry_run else journal_in(state)
+    journal = None if no_provenance or dry_run else arrivals_in(state)
     try:
         with _center(root, db, db_password_env, db_password_file, schema) as center:
             backup, count = center.retire(

@@ -34,7 +34,7 @@ __all__ = [
     "LedgerChoice",
     "LedgerOption",
     "StateOption",
-    "journal_in",
+    "arrivals_in",
     "ledger_rows",
     "open_ledger",
     "receipts_in",
@@ -93,7 +93,7 @@ def open_ledger(
     return Ledger.open(state_dir(state), instance=instance)
 
 
-def journal_in(state: Path | None) -> SharedJournal | None:
+def arrivals_in(state: Path | None) -> SharedJournal | None:
     """The state folder's shared file of arrivals (:mod:`entrepot.provenance.shared`), for
     a command that does not open the ledger (``dc upload``, ``dc retire``); None when no
     state folder was named and the default one does not exist (a plain command on a
@@ -105,7 +105,7 @@ def journal_in(state: Path | None) -> SharedJournal | None:
 
 def receipts_in(state: Path | None) -> SharedJournal | None:
     """The state folder's shared receipts file, for ``spool put``; None as for
-    :func:`journal_in`."""
+    :func:`arrivals_in`."""
     from entrepot.provenance.shared import SHARED
 
     return _shared_in(state, SHARED)
