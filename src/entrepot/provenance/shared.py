@@ -121,7 +121,7 @@ class SharedJournal(Arrivals):
         """Write ``line`` to the current file; False if its lock stayed taken."""
         for _ in range(_TRIES):
             fd = self._open()
-            if not _locked(fd):
+            if not _locked(fd, PATIENCE):
                 return False
             try:
                 if self._current():
@@ -172,9 +172,9 @@ class SharedJournal(Arrivals):
                 self._own = None
 
 
-def _locked(fd: int) -> bool:
-    """Take the lock of ``fd``, waiting at most :data:`PATIENCE` seconds; whether it was."""
-    deadline, pause = time.monotonic() + PATIENCE, 0.0005
+def _locked(fd: int, seconds: float) -> bool:
+    """Take the lock of ``fd``, waiting at most ``seconds``; whether it was."""
+    deadline, pause = time.monotonic() + seconds, 0.0005
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -232,15 +232,8 @@ def take(folder: str | os.PathLike[str], name: str = SHARED) -> Path | None:
     except OSError:  # recorded and deleted already by a recorder that scanned meanwhile
         return target
     try:
-        deadline = time.monotonic() + _WAIT
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    return target
-                time.sleep(0.001)
+        if not _locked(fd, _WAIT):
+            return target
         if os.fstat(fd).st_size == 0:  # created, taken before its first line: nothing in it
             target.unlink(missing_ok=True)
             return None
