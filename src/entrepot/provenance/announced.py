@@ -19,7 +19,7 @@ killed before its commit is recovered in a few queries.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,10 +29,10 @@ from entrepot.provenance.folding import named
 from entrepot.provenance.journal import Entry, Row
 from entrepot.provenance.schema import events_table
 
-__all__ = ["follow_up", "taken"]
+__all__ = ["NAMES", "follow_up", "name_groups", "taken"]
 
 #: Files per query (under SQLite's oldest limit of 999 values, with the kinds).
-_NAMES = 400
+NAMES = 400
 
 #: A step as the database is asked about it: its place, file and kind.
 _Step = tuple[str, str, str]
@@ -83,32 +83,38 @@ def _latest_recorded(
 ) -> dict[_Step, float]:
     """The time of the latest event in the database of each step of ``unsure``, among
     those at or after the earliest announcement of its place (absent: none)."""
-    names: dict[str, set[str]] = {}
     kinds: dict[str, set[str]] = {}
-    since: dict[str, float] = {}
-    for _, (place, name, kind), at in unsure:
-        names.setdefault(place, set()).add(name)
+    for _, (place, _, kind), _ in unsure:
         kinds.setdefault(place, set()).add(kind)
-        since[place] = min(since.get(place, at), at)
     t = events_table
     found: dict[_Step, float] = {}
+    for place, listed, since in name_groups((step[0], step[1], at) for _, step, at in unsure):
+        terms = (t.c.name.in_(listed), t.c.kind.in_(sorted(kinds[place])), t.c.at >= since)
+        query = (
+            sa.select(t.c.name, t.c.kind, sa.func.max(t.c.at))
+            # On the names' indexes: the place, compared as text, is not an index's.
+            .where(named(t, *terms), t.c.place.concat("") == place)
+            .group_by(t.c.name, t.c.kind)
+        )
+        for name, kind, at in conn.execute(query):
+            found[place, name, kind] = at
+    return found
+
+
+def name_groups(
+    files: Iterable[tuple[str, str, float]],
+) -> Iterator[tuple[str, list[str], float]]:
+    """``files`` (place, name, time) as the database is asked about them: each place's
+    names, sorted, at most :data:`NAMES` at a time, with the place's earliest time."""
+    names: dict[str, set[str]] = {}
+    since: dict[str, float] = {}
+    for place, name, at in files:
+        names.setdefault(place, set()).add(name)
+        since[place] = min(since.get(place, at), at)
     for place, wanted in names.items():
         listed = sorted(wanted)
-        for start in range(0, len(listed), _NAMES):
-            terms = (
-                t.c.name.in_(listed[start : start + _NAMES]),
-                t.c.kind.in_(sorted(kinds[place])),
-                t.c.at >= since[place],
-            )
-            query = (
-                sa.select(t.c.name, t.c.kind, sa.func.max(t.c.at))
-                # On the names' indexes: the place, compared as text, is not an index's.
-                .where(named(t, *terms), t.c.place.concat("") == place)
-                .group_by(t.c.name, t.c.kind)
-            )
-            for name, kind, at in conn.execute(query):
-                found[place, name, kind] = at
-    return found
+        for start in range(0, len(listed), NAMES):
+            yield place, listed[start : start + NAMES], since[place]
 
 
 def follow_up(entry: Entry) -> Row:

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import write_transaction
 from entrepot.logs import log_event
-from entrepot.provenance.announced import follow_up, taken
+from entrepot.provenance.announced import NAMES, follow_up, name_groups, taken
 from entrepot.provenance.deadjournals import Dead, journals_in, read_dead, unlock
 from entrepot.provenance.events import Kind
 from entrepot.provenance.held import HeldReceipts, holdable
@@ -55,8 +55,6 @@ logger = logging.getLogger(__name__)
 
 #: The sequence number of a journal whose events were all recovered.
 RECOVERED = -1
-#: Names per query when a journal's events are looked for in the database.
-_NAMES = 400
 #: Receipts collected at most (:class:`Receipts`); past that, the look-ups ask the database.
 KEPT_RECEIPTS = 200_000
 
@@ -290,22 +288,12 @@ def _present(conn: Connection, rows: Sequence[Row]) -> dict[tuple[Any, ...], str
     row keeps (``then_step``, or ``""``)."""
     t = events_table
     found: dict[tuple[Any, ...], str] = {}
-    names: dict[str, set[str]] = {}
-    since: dict[str, float] = {}
-    for row in rows:
-        place = row[2]
-        names.setdefault(place, set()).add(row[3])
-        since[place] = min(since.get(place, row[0]), row[0])
-    for place, wanted in names.items():
-        listed = sorted(wanted)
-        for start in range(0, len(listed), _NAMES):
-            query = sa.select(t.c.name, t.c.kind, t.c.at, t.c.then_step).where(
-                t.c.place == place,
-                t.c.name.in_(listed[start : start + _NAMES]),
-                t.c.at >= since[place],
-            )
-            for name, kind, at, then in conn.execute(query):
-                found[place, name, kind, at] = then or ""
+    for place, listed, since in name_groups((row[2], row[3], row[0]) for row in rows):
+        query = sa.select(t.c.name, t.c.kind, t.c.at, t.c.then_step).where(
+            t.c.place == place, t.c.name.in_(listed), t.c.at >= since
+        )
+        for name, kind, at, then in conn.execute(query):
+            found[place, name, kind, at] = then or ""
     return found
 
 
@@ -339,5 +327,5 @@ def _forget(engine: Engine, tokens: list[str]) -> None:
     # prunes them).
     t = journals_table
     with contextlib.suppress(sa.exc.SQLAlchemyError), write_transaction(engine) as conn:
-        for start in range(0, len(tokens), _NAMES):
-            conn.execute(t.delete().where(t.c.journal.in_(tokens[start : start + _NAMES])))
+        for start in range(0, len(tokens), NAMES):
+            conn.execute(t.delete().where(t.c.journal.in_(tokens[start : start + NAMES])))
