@@ -23,6 +23,9 @@ STARTED = time.perf_counter_ns()
 #: Label → the function whose calls begin and end the phase; a phase that a release
 #: lacks is left out.  ``recover``: the recorder's recovery of the journals left since
 #: the ledger was last opened (the put's receipts).
+#: Like every phase, those inside the run's commit are noted the first time they run:
+#: the run's commit itself for a run of at most :data:`~entrepot.provenance.recorder.BATCH`
+#: files (a longer run writes a batch before it).
 PHASES: dict[str, Named] = {
     "prepare": ("entrepot.ship.jobs", "ShipJob", "prepare"),
     "recorder": ("entrepot.provenance.recorder", "Recorder", "__init__"),
@@ -33,6 +36,12 @@ PHASES: dict[str, Named] = {
     "learn": ("entrepot.ship.trail", "Trail", "learn"),
     "deliver": ("entrepot.ship.shipper", "Shipper", "deliver"),
     "flush": ("entrepot.ship.trail", "Trail", "flush"),
+    # Inside the run's commit: its rows made, inserted, committed; the journal emptied.
+    "made_rows": ("entrepot.provenance.recorder", None, "made_rows"),
+    "commit": ("entrepot.provenance.recorder", "Recorder", "_commit"),
+    "insert": ("entrepot.provenance.recorder", None, "insert_rows"),
+    "empty": ("entrepot.provenance.journal", "Journal", "empty"),
+    "recorder_close": ("entrepot.provenance.recorder", "Recorder", "close"),
     "ledger_close": ("entrepot.jobs.ledger", "Ledger", "close"),
 }
 marks: dict[str, float] = {}

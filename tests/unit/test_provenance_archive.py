@@ -138,3 +138,62 @@ def test_an_archive_that_cannot_be_journaled_takes_no_record(
     writer.close()
     (final,) = writer.finished
     assert final.exists()
+
+
+def test_archives_append_to_the_shared_file_of_arrivals_not_a_journal_each(
+    tmp_path: Path,
+) -> None:
+    from entrepot.provenance import recover_journals
+    from entrepot.provenance.journal import JOURNAL_DIR
+    from entrepot.provenance.shared import ARRIVALS
+
+    spool = Spool(tmp_path / "outbox").prepare()
+    state = tmp_path / "s"
+    writer = RollingWriter(tmp_path / "a", "part-{seq}.arc", spool=spool, provenance=state)
+    for number in range(40):
+        writer.write({"kind": "reading"}, {"value": number})
+        writer.roll()
+    writer.close()
+    folder = state / JOURNAL_DIR
+    assert sorted(path.name for path in folder.iterdir()) == [ARRIVALS]
+    lines = (folder / ARRIVALS).read_bytes().split(b"\n")
+    # Each archive: a line as it opened, and one for its seal, hand-off and receipt together.
+    assert len([line for line in lines if line]) == 2 * 40
+    with Ledger.open(state) as ledger:
+        recover_journals(ledger.engine, folder)
+        assert list(folder.iterdir()) == []  # taken, recorded and deleted
+        journeys = by_file(find(ledger.engine, "part-*"))
+    here, there = os.path.realpath(tmp_path / "a"), os.path.realpath(spool.root)
+    assert len(spool.names("new")) == 40
+    for name in spool.names("new"):
+        archive_id = _archive_id(spool.path("new", name))
+        kinds = [(e.kind, e.details["archive"]) for e in journeys[here, name]]
+        assert kinds == [(k, archive_id) for k in (Kind.ARCHIVED, Kind.SEALED, Kind.HANDED_OFF)]
+        (received,) = journeys[there, name]
+        assert received.kind is Kind.RECEIVED and received.details["archive"] == archive_id
+
+
+def test_a_link_in_place_of_the_shared_file_is_not_followed_and_the_archive_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from entrepot.provenance.journal import JOURNAL_DIR
+    from entrepot.provenance.shared import ARRIVALS
+
+    spool = Spool(tmp_path / "outbox").prepare()
+    state = tmp_path / "s"
+    writer = RollingWriter(tmp_path / "a", "part-{seq}.arc", spool=spool, provenance=state)
+    writer.write({"kind": "reading"}, b"x")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"")
+    link = state / JOURNAL_DIR / ARRIVALS
+    link.unlink()
+    link.symlink_to(elsewhere)
+    writer.roll()  # the seal cannot be journaled: told, and the archive is handed on
+    assert elsewhere.read_bytes() == b""
+    assert len(spool.names("new")) == 1 and list((tmp_path / "a").iterdir()) == []
+    assert "archive.provenance_failed" in caplog.text
+    # A new archive cannot be journaled either: its first write fails, leaving nothing.
+    with pytest.raises(OSError):
+        writer.write({"kind": "reading"}, b"y")
+    writer.close()
+    assert list((tmp_path / "a").iterdir()) == [] and elsewhere.read_bytes() == b""

@@ -11,14 +11,15 @@ recovered after a crash, so a recovered archive is handed on like any other:
 3. every ``on_close`` hook is called with where the archive ended up.  A hook
    that raises is logged; the others still run and the archive stays.
 
-With a state folder (``provenance``), each archive's provenance is written
-to a journal there (no database needed in the producer's process; the next
-command that opens the ledger records it): ``archived`` when an archive
-gets its first record, ``sealed`` (records, size, the
-SHA-256 computed as the archive was written, or compressed), and when it
-goes to a spool ``handed_off`` and the spool's ``received`` — each with the
-archive's id (``archive``).  The local copy of an archive handed to a spool
-is removed only after they were journaled.
+With a state folder (``provenance``), each archive's provenance is appended
+to the folder's shared file of arrivals (:mod:`entrepot.provenance.shared`:
+no database needed in the producer's process, no journal file per archive;
+the next command that opens the ledger records it): ``archived`` when an
+archive gets its first record, then in one line ``sealed`` (records, size,
+the SHA-256 computed as the archive was written, or compressed), and when
+it goes to a spool ``handed_off`` and the spool's ``received`` — each with
+the archive's id (``archive``).  The local copy of an archive handed to a
+spool is removed only after they were journaled.
 
 Every step is a new name created exclusively or an atomic rename, so a crash
 at any point leaves either ``.open`` files (which recovery finishes) or
@@ -35,7 +36,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from entrepot import durable
 from entrepot.archive import compress
@@ -44,6 +45,9 @@ from entrepot.archive.reader import OPEN_SUFFIX
 from entrepot.archive.sealnote import HeldNote, SealNote, note_path
 from entrepot.errors import ArchiveError, NameExists
 from entrepot.logs import log_event
+
+if TYPE_CHECKING:
+    from entrepot.provenance.journal import Row
 
 logger = logging.getLogger(__name__)
 
@@ -99,17 +103,22 @@ class HandOff:
         if self.provenance is None:
             return
         from entrepot.provenance.events import Kind, place_of
-        from entrepot.provenance.journal import Journal, event_row
+        from entrepot.provenance.journal import event_row
 
-        journal = Journal(self.provenance)
+        name = path.name + self.suffix
+        details = {"archive": archive_id}
+        self._journal([event_row(Kind.ARCHIVED, place_of(path.parent), name, details=details)])
+
+    def _journal(self, rows: list[Row]) -> None:
+        """Append ``rows`` as one line to the state folder's shared file of arrivals."""
+        from entrepot.provenance.shared import ARRIVALS, SharedJournal
+
+        assert self.provenance is not None
+        journal = SharedJournal(self.provenance, ARRIVALS)
         try:
-            name = path.name + self.suffix
-            details = {"archive": archive_id}
-            journal.append(
-                (event_row(Kind.ARCHIVED, place_of(path.parent), name, details=details),)
-            )
+            journal.append(rows)
         finally:
-            journal.close(remove=False)
+            journal.close()
 
     def finish(
         self,
@@ -211,28 +220,21 @@ class HandOff:
     def _record(self, sealed: Path, final: Path, note: SealNote) -> None:
         """Journal the archive's seal and, if it went to a spool, its hand-off."""
         from entrepot.provenance.events import Kind, place_of
-        from entrepot.provenance.journal import Journal, event_row
+        from entrepot.provenance.journal import event_row
 
-        assert self.provenance is not None
-        journal = Journal(self.provenance)
-
-        def event(kind: Kind, place: str, name: str, details: dict[str, Any]) -> None:
-            row = event_row(
+        def event(kind: Kind, place: str, name: str, details: dict[str, Any]) -> Row:
+            return event_row(
                 kind, place, name, size=note.size, checksum=note.checksum, details=details
             )
-            journal.append((row,))
 
-        try:
-            place = place_of(sealed.parent)
-            event(Kind.SEALED, place, sealed.name, note.details())
-            if final == sealed:
-                return
+        place = place_of(sealed.parent)
+        rows = [event(Kind.SEALED, place, sealed.name, note.details())]
+        if final != sealed:
             handed = {"spool": str(self.spool.root), "as": final.name, "archive": note.archive}
-            event(Kind.HANDED_OFF, place, sealed.name, handed)
+            rows.append(event(Kind.HANDED_OFF, place, sealed.name, handed))
             received = {"source": str(sealed), "archive": note.archive}
-            event(Kind.RECEIVED, place_of(self.spool.root), final.name, received)
-        finally:
-            journal.close(remove=False)
+            rows.append(event(Kind.RECEIVED, place_of(self.spool.root), final.name, received))
+        self._journal(rows)  # one line: the seal's events are journaled together or not at all
 
     def _note(self, seal: _Seal | None, open_path: Path, target: Path, source: Path) -> None:
         """Write the note of ``seal`` (``source`` about to become ``target``)."""
