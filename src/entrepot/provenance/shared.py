@@ -7,9 +7,9 @@ the ledger read, recorded and deleted them one by one: about 60 µs a
 journal, and a state folder holding a file per put until then.  A spool's
 receipts now go to one file, :data:`SHARED` in the journals' folder, that
 every writer appends to; the next recorder takes it whole and reads it as
-the journal of one put of many files.  The other commands that record an
-arrival without the ledger (``entrepot dc upload``, ``dc retire``) share
-another, :data:`ARRIVALS`, the same way.
+the journal of one put of many files.  The other writers that record an
+arrival without the ledger (``entrepot dc upload``, ``dc retire``, an
+archive writer's seals) share another, :data:`ARRIVALS`, the same way.
 
 * **Writing** (:class:`SharedJournal`): the file is opened for appending
   (never through a symbolic link), and each line is written in one call
@@ -68,9 +68,9 @@ logger = logging.getLogger(__name__)
 #: The shared receipts file's name in the journals' folder (not a journal's: the
 #: releases before this one leave it alone).
 SHARED = "receipts.shared"
-#: The shared file of the other arrivals that commands without the ledger write
-#: (``dc upload``, ``dc retire``): apart, so that the receipts' file holds receipts
-#: alone, which a shipment keeps for its commit.
+#: The shared file of the other arrivals that writers without the ledger record
+#: (``dc upload``, ``dc retire``, archives): apart, so that the receipts' file holds
+#: receipts alone, which a shipment keeps for its commit.
 ARRIVALS = "arrivals.shared"
 #: Every shared file, taken by :func:`take_all`.
 SHARED_FILES = (SHARED, ARRIVALS)
