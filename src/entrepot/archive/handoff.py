@@ -114,11 +114,8 @@ class HandOff:
         from entrepot.provenance.shared import ARRIVALS, SharedJournal
 
         assert self.provenance is not None
-        journal = SharedJournal(self.provenance, ARRIVALS)
-        try:
+        with SharedJournal(self.provenance, ARRIVALS) as journal:
             journal.append(rows)
-        finally:
-            journal.close()
 
     def finish(
         self,

@@ -33,8 +33,7 @@ from entrepot.errors import SchemaError
 from entrepot.spool.writing import Digest
 
 if TYPE_CHECKING:
-    from entrepot.provenance.journal import Journal
-    from entrepot.provenance.shared import SharedJournal
+    from entrepot.provenance.journal import Arrivals
 
 Area = Literal["pending", "finished", "unfinished", "deleted", "graduated", "logs"]
 AREAS: tuple[Area, ...] = ("pending", "finished", "unfinished", "deleted", "graduated", "logs")
@@ -233,7 +232,7 @@ class DataCenter:
         *,
         where: Sequence[str],
         dry_run: bool = False,
-        provenance: str | os.PathLike[str] | Journal | SharedJournal | None = None,
+        provenance: str | os.PathLike[str] | Arrivals | None = None,
     ) -> tuple[Path | None, int]:
         """Move matching rows to a ``graduated/`` backup and remove them.
 

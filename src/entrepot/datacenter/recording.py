@@ -24,8 +24,7 @@ from entrepot.provenance.events import Kind, Outcome, place_of
 
 if TYPE_CHECKING:
     from entrepot.jobs import JobContext
-    from entrepot.provenance.journal import Journal
-    from entrepot.provenance.shared import SharedJournal
+    from entrepot.provenance.journal import Arrivals
 
 __all__ = ["Step", "record_steps", "retired"]
 
@@ -70,7 +69,7 @@ def record_steps(ctx: JobContext, root: Path, file: str, steps: Sequence[Step]) 
 
 
 def retired(
-    provenance: str | os.PathLike[str] | Journal | SharedJournal,
+    provenance: str | os.PathLike[str] | Arrivals,
     backup: Path,
     table: str,
     rows: int,
@@ -78,15 +77,12 @@ def retired(
 ) -> None:
     """Journal (in a state folder's shared file of arrivals, or the journal given) that
     ``rows`` rows of ``table``, selected by ``where``, went into ``backup``."""
-    from entrepot.provenance.journal import Journal
+    from entrepot.provenance.journal import Arrivals
     from entrepot.provenance.shared import ARRIVALS, SharedJournal
 
     details = {"table": table, "rows": rows, "where": list(where)}
-    if isinstance(provenance, Journal | SharedJournal):
+    if isinstance(provenance, Arrivals):
         provenance.arrived(Kind.RETIRED, backup.parent, backup, None, details)
         return
-    journal = SharedJournal(provenance, ARRIVALS)
-    try:
+    with SharedJournal(provenance, ARRIVALS) as journal:
         journal.arrived(Kind.RETIRED, backup.parent, backup, None, details)
-    finally:
-        journal.close()

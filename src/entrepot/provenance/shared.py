@@ -162,6 +162,12 @@ class SharedJournal(Arrivals):
             os.close(self._fd)
             self._fd = self._id = None
 
+    def __enter__(self) -> SharedJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Release the file (every line is in it already), and the journal of this writer's
         own if it wrote to one (left to be recorded)."""

@@ -49,8 +49,7 @@ from entrepot.spool.writing import publish_bytes as write_bytes
 from entrepot.spool.writing import publish_file as write_file
 
 if TYPE_CHECKING:
-    from entrepot.provenance.journal import Journal
-    from entrepot.provenance.shared import SharedJournal
+    from entrepot.provenance.journal import Arrivals
 
 __all__ = ["AREAS", "CLAIM_LEASE", "STALE_TMP_AGE", "Spool"]
 
@@ -80,7 +79,7 @@ class Spool:
         lease: float = CLAIM_LEASE,
         stale_tmp_age: float = STALE_TMP_AGE,
         clock: Callable[[], float] = time.time,
-        provenance: str | os.PathLike[str] | Journal | SharedJournal | None = None,
+        provenance: str | os.PathLike[str] | Arrivals | None = None,
     ) -> None:
         self.root = Path(root)
         self.areas = Areas(self.root, durable=durable)

@@ -20,7 +20,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from entrepot.provenance.journal import Journal
+    from entrepot.provenance.journal import Arrivals
     from entrepot.provenance.shared import SharedJournal
 
 __all__ = ["Receipts"]
@@ -29,14 +29,14 @@ __all__ = ["Receipts"]
 class Receipts:
     """A spool's journal of received files; thread-safe like the spool."""
 
-    def __init__(self, where: str | os.PathLike[str] | Journal | SharedJournal) -> None:
-        from entrepot.provenance.journal import Journal
+    def __init__(self, where: str | os.PathLike[str] | Arrivals) -> None:
+        from entrepot.provenance.journal import Arrivals
         from entrepot.provenance.shared import SharedJournal
 
-        self.journal: Journal | SharedJournal
+        self.journal: Arrivals
         #: Opened here (from a state folder), so closed with the spool.
         self.owned: SharedJournal | None = None
-        if isinstance(where, Journal | SharedJournal):
+        if isinstance(where, Arrivals):
             self.journal = where
         else:
             self.journal = self.owned = SharedJournal(where)
