@@ -46,7 +46,7 @@ import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -57,10 +57,13 @@ from entrepot.logs import log_event
 from entrepot.redact import mask_secrets
 
 __all__ = [
+    "LIST_VALUES",
+    "MAX_VALUES",
     "Migration",
     "Purpose",
     "database_url",
     "ensure_schema",
+    "groups",
     "make_engine",
     "masked_url",
     "schema_version",
@@ -68,6 +71,21 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: Values one statement may bind on every database this release speaks: SQLite builds
+#: before 3.32 (Ubuntu 20.04's, RHEL 8's) refuse more than 999, PostgreSQL 65,535.
+MAX_VALUES = 999
+#: Values of one list in a statement (``IN (…)``), leaving room for its other values.
+LIST_VALUES = 900
+
+_T = TypeVar("_T")
+
+
+def groups(values: Sequence[_T], size: int = LIST_VALUES) -> Iterator[Sequence[_T]]:
+    """``values`` in order, ``size`` at a time: lists short enough to bind in one statement."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
 
 Purpose = Literal["ledger", "data"]
 

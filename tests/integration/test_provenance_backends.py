@@ -235,3 +235,31 @@ def test_a_killed_shipment_s_moves_are_recovered_on_either_database(
         assert recover_journals(ledger.engine, state / JOURNAL_DIR) == 6 + 2
         kinds = {name: sorted(e.kind.value for e in find(ledger.engine, name)) for name in names}
     assert [kinds[name] for name in names] == [["delivered", "moved"]] * 4 + [["delivered"]] * 2
+
+
+def test_a_batch_of_old_events_longer_than_a_statement_binds_is_pruned(url: str) -> None:
+    # The default batch (1,000) is more than SQLite's oldest builds bind values in one
+    # statement (999; the tests' connections are held to it): each batch still goes whole,
+    # and the events went in through statements within it too.
+    from entrepot.db import write_transaction
+    from entrepot.provenance.inserts import insert_rows
+    from entrepot.provenance.journal import event_row
+    from entrepot.provenance.retention import prune_events
+    from entrepot.provenance.schema import ensure_tables
+
+    old = (datetime.now(UTC) - timedelta(days=40)).timestamp()
+    rows = [
+        event_row(Kind.RECEIVED, "/spool", f"f{number:04d}.csv", size=number, at=old + number)
+        for number in range(1200)
+    ]
+    with Ledger(url) as ledger:
+        ensure_tables(ledger.engine)
+        with write_transaction(ledger.engine) as conn:
+            insert_rows(conn, rows)
+        assert len(find(ledger.engine, "f*.csv")) == 1200
+        cutoff = datetime.now(UTC) - timedelta(days=30)
+        assert prune_events(ledger.engine, cutoff) == 1000
+        assert [e.name for e in find(ledger.engine, "f*.csv")][:1] == ["f1000.csv"]
+        assert prune_events(ledger.engine, cutoff) == 200
+        assert prune_events(ledger.engine, cutoff) == 0
+        assert find(ledger.engine, "f*.csv") == []

@@ -183,3 +183,33 @@ def test_ledger_prune_deletes_at_most_one_batch_per_call(ledger: Ledger, clock: 
     assert ledger.prune(cutoff, batch=2) == (1, 1)
     assert ledger.prune(cutoff, batch=2) == (0, 0)
     assert ledger.jobs() == []
+
+
+def test_a_batch_longer_than_a_statement_binds_is_pruned(ledger: Ledger, clock: FakeClock) -> None:
+    # The default batch (1,000) is more than SQLite's oldest builds bind values in one
+    # statement (999; the tests' connections are held to it): each batch still goes whole.
+    from entrepot.jobs.schema import jobs_table, runs_table
+
+    then = clock.now() - timedelta(days=40)
+    jobs = [
+        {
+            "id": f"old-{number:04d}", "kind": "scripted", "name": "scripted", "params": {},
+            "state": str(JobState.SUCCEEDED), "created_at": then, "updated_at": then,
+        }
+        for number in range(1200)
+    ]  # fmt: skip
+    runs = [
+        {
+            "job_id": job["id"], "number": 1, "trigger": "schedule", "host": "h", "pid": 1,
+            "started_at": then, "ended_at": then, "outcome": "succeeded", "history": [],
+        }
+        for job in jobs
+    ]  # fmt: skip
+    with ledger.engine.begin() as conn:
+        conn.execute(jobs_table.insert(), jobs)
+        conn.execute(runs_table.insert(), runs)
+    cutoff = clock.now() - timedelta(days=30)
+    assert ledger.prune(cutoff) == (1000, 1000)
+    assert ledger.prune(cutoff) == (200, 200)
+    assert ledger.prune(cutoff) == (0, 0)
+    assert ledger.jobs() == []

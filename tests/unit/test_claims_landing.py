@@ -85,3 +85,18 @@ def test_a_ledger_of_version_4_gets_the_claims_landing_column(tmp_path: Path) ->
         columns = {c["name"] for c in sa.inspect(ledger.engine).get_columns("entrepot_claims")}
         assert "landing_at" in columns
         assert ledger.claim_key("object", "k", lease=60) is not None
+
+
+def test_live_tokens_are_found_among_more_than_one_statement_can_bind(tmp_path: Path) -> None:
+    # A landing folder may hold more downloads than SQLite's oldest builds bind values in
+    # one statement (999; the tests' connections are held to it).
+    _, alpha, beta = _ledgers(tmp_path)
+    with alpha, beta:
+        claims = [alpha.claim_key("object", f"k{number}", lease=60) for number in range(3)]
+        live = {claim.token for claim in claims if claim is not None}
+        assert len(live) == 3
+        done = alpha.claim_key("object", "finished", lease=60)
+        assert done is not None and alpha.finish_key(done)
+        # Sorted among them, the live tokens fall after a whole first list of strangers.
+        strangers = {f"0-{number:04d}" for number in range(1000)} | {f"~{n}" for n in range(600)}
+        assert alpha.live_tokens(strangers | live | {done.token}) == live

@@ -498,3 +498,30 @@ def test_empty_boolean_cells_leave_the_other_rows_values_alone(
         assert stored == {"a": None, "b": True, "c": False, "d": True}
     finally:
         center.close()
+
+
+def test_a_chunk_looks_up_more_keys_than_one_statement_binds(center: DataCenter) -> None:
+    # 1,200 rows in one chunk: their keys (two columns each) and their references are
+    # more values than SQLite's oldest builds bind in one statement (999; the tests'
+    # connections are held to it). Every mode still finds every row.
+    count = 1200
+    courses = "".join(f"C{n:04d},Course {n}\n" for n in range(count))
+    put(center, "c.csv", "code,title\n" + courses)
+    assert center.import_file("c.csv", "courses").all_ok
+    students = "".join(f"S{n:04d},Student {n},C{n:04d}\n" for n in range(count))
+    put(center, "s.csv", "student_id,name,course\n" + students)
+    assert center.import_file("s.csv", "students").successful == count
+    marks = "".join(f"S{n:04d},C{n:04d},{n % 20}\n" for n in range(count))
+    put(center, "m.csv", "student_id,course,mark\n" + marks)
+    assert center.import_file("m.csv", "marks").successful == count
+    again = center.import_file(put(center, "m2.csv", "student_id,course,mark\n" + marks), "marks")
+    assert (again.successful, again.failed) == (0, count)  # each key is there already
+    better = "".join(f"S{n:04d},C{n:04d},20\n" for n in range(count))
+    put(center, "mu.csv", "student_id,course,mark\n" + better)
+    assert center.import_file("mu.csv", "marks", "update").successful == count
+    assert {row["mark"] for row in rows_of(center, "marks")} == {20}
+    keys = "".join(f"S{n:04d},C{n:04d}\n" for n in range(count))
+    put(center, "mr.csv", "student_id,course\n" + keys)
+    assert center.import_file("mr.csv", "marks", "remove").successful == count
+    assert rows_of(center, "marks") == []
+    assert len(read_csv(center.root / "deleted" / "marks.csv")) == count + 1

@@ -142,3 +142,31 @@ def test_a_job_whose_parameters_hold_a_secret_is_not_run(runner: Runner, ledger:
     with pytest.raises(ConfigError, match="'url' carries a password"):
         runner.run(job)
     assert job.calls == [] and ledger.jobs() == []
+
+
+def test_more_waiting_jobs_than_one_statement_binds_are_all_superseded(
+    runner: Runner, ledger: Ledger
+) -> None:
+    # However many jobs of the route wait, the run that ends supersedes every one: more
+    # than SQLite's oldest builds bind values in one statement (999; the tests'
+    # connections are held to it).
+    from entrepot.jobs.schema import jobs_table
+
+    now = ledger.clock.now()
+    waiting = [
+        {
+            "id": f"waiting-{number:04d}", "kind": "scripted", "name": "scripted", "params": {},
+            "identity": "route-a", "scope": ledger.instance, "state": str(JobState.BACKLOG),
+            "created_at": now, "updated_at": now, "next_due": now,
+        }
+        for number in range(1000)
+    ]  # fmt: skip
+    with ledger.engine.begin() as conn:
+        conn.execute(jobs_table.insert(), waiting)
+    done = runner.run(ScriptedJob(identity="route-a"), job_id="z-last")
+    assert done.ok
+    superseded = ledger.jobs(states=[JobState.SUPERSEDED])
+    assert len(superseded) == 1000
+    assert {job.reason for job in superseded} == {
+        "superseded by job z-last, a later run of the same work"
+    }

@@ -9,7 +9,7 @@ the column types' own bind processors) and use ``COPY`` on PostgreSQL.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from operator import methodcaller
 from typing import Any
@@ -32,17 +32,21 @@ from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import ColumnElement
 
 from entrepot.datacenter.database import DecimalText
+from entrepot.db import LIST_VALUES, groups
 
 #: A row's key: the values of its key columns, in the table's key order.
 Key = tuple[Any, ...]
 
-#: Keys per look-up statement.
+#: Keys per look-up statement (fewer on SQLite: see :func:`_lookup_size`).
 LOOKUP_BATCH = 2000
 
 
-def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _lookup_size(conn: Connection, width: int) -> int:
+    """Keys of ``width`` values each per look-up: :data:`LOOKUP_BATCH`, fewer on SQLite,
+    whose oldest builds bind at most :data:`~entrepot.db.MAX_VALUES` values a statement."""
+    if conn.dialect.name == "sqlite":
+        return max(1, LIST_VALUES // width)
+    return LOOKUP_BATCH
 
 
 def _key_match(table: Table, key_names: Sequence[str], keys: Sequence[Key]) -> ColumnElement[bool]:
@@ -74,7 +78,7 @@ def existing_keys(
                 if value in wanted:
                     found.add((value,))
             return found
-    for batch in _batches(keys, LOOKUP_BATCH):
+    for batch in groups(keys, _lookup_size(conn, len(key_names))):
         query = select(*columns).where(_key_match(table, key_names, batch))
         found.update(tuple(row) for row in conn.execute(query))
     return found
@@ -111,7 +115,7 @@ def existing_values(conn: Connection, table: Table, column: str, values: Iterabl
     """Which of ``values`` occur in ``table.column`` (for references)."""
     wanted = list(set(values))
     found: set[Any] = set()
-    for batch in _batches(wanted, LOOKUP_BATCH):
+    for batch in groups(wanted, _lookup_size(conn, 1)):
         query = select(table.c[column]).where(table.c[column].in_(batch)).distinct()
         found.update(conn.execute(query).scalars())
     return found
@@ -121,7 +125,7 @@ def fetch_rows(
     conn: Connection, table: Table, key_names: Sequence[str], keys: Sequence[Key]
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    for batch in _batches(keys, LOOKUP_BATCH):
+    for batch in groups(keys, _lookup_size(conn, len(key_names))):
         query = select(table).where(_key_match(table, key_names, batch))
         rows.extend(dict(row._mapping) for row in conn.execute(query))
     return rows
@@ -279,5 +283,5 @@ def update_rows(
 def delete_rows(
     conn: Connection, table: Table, key_names: Sequence[str], keys: Sequence[Key]
 ) -> None:
-    for batch in _batches(keys, LOOKUP_BATCH):
+    for batch in groups(keys, _lookup_size(conn, len(key_names))):
         conn.execute(delete(table).where(_key_match(table, key_names, batch)))

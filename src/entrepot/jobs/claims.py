@@ -39,6 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from entrepot.db import groups
 from entrepot.jobs.clock import Clock
 from entrepot.jobs.schema import UTCDateTime, metadata
 
@@ -236,9 +237,12 @@ class ClaimLog:
         if not tokens:
             return set()
         c = claims_table.c
-        query = sa.select(c.token).where(c.token.in_(list(tokens)), c.done_at.is_(None))
+        live: set[str] = set()
         with self._engine.connect() as conn:
-            return {row.token for row in conn.execute(query)}
+            for group in groups(sorted(tokens)):
+                query = sa.select(c.token).where(c.token.in_(group), c.done_at.is_(None))
+                live.update(conn.execute(query).scalars())
+        return live
 
     def _by_token(self, claim: Claim, statement: Any) -> bool:
         c = claims_table.c

@@ -31,7 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from entrepot.db import ensure_schema, make_engine, masked_url, write_transaction
+from entrepot.db import ensure_schema, groups, make_engine, masked_url, write_transaction
 from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
 from entrepot.instances import instance_for
 from entrepot.jobs.claims import ClaimLog
@@ -364,4 +364,7 @@ def _delete_batch(
     if not ids:
         return 0
     # The conditions again: a row must still match when it goes.
-    return int(conn.execute(table.delete().where(table.c.id.in_(ids), *where)).rowcount)
+    return sum(
+        int(conn.execute(table.delete().where(table.c.id.in_(group), *where)).rowcount)
+        for group in groups(ids)
+    )

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from entrepot.db import groups
 from entrepot.errors import UnknownJob
 from entrepot.jobs.clock import Clock
 from entrepot.jobs.lifecycle import Outcome
@@ -312,16 +313,17 @@ def _supersede_others(conn: Connection, job_id: str, now: datetime) -> list[str]
     )
     ids = list(conn.execute(others).scalars())
     if ids:
-        conn.execute(
-            jobs_table.update()
-            .where(jobs_table.c.id.in_(ids))
-            .where(jobs_table.c.state.in_([str(s) for s in SUPERSEDED_FROM]))
-            .values(
-                state=str(JobState.SUPERSEDED),
-                updated_at=now,
-                reason=f"superseded by job {job_id}, a later run of the same work",
+        for group in groups(ids):
+            conn.execute(
+                jobs_table.update()
+                .where(jobs_table.c.id.in_(group))
+                .where(jobs_table.c.state.in_([str(s) for s in SUPERSEDED_FROM]))
+                .values(
+                    state=str(JobState.SUPERSEDED),
+                    updated_at=now,
+                    reason=f"superseded by job {job_id}, a later run of the same work",
+                )
             )
-        )
         for other in ids:
             log_event(logger, "jobs.superseded", job_id=other, by=job_id)
     return ids

@@ -19,14 +19,16 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from entrepot.db import MAX_VALUES
 from entrepot.provenance.journal import COLUMNS, Row
 from entrepot.provenance.schema import add_to_hours, events_table
 from entrepot.provenance.steps import Counts
 
 __all__ = ["insert_rows"]
 
-#: Rows per INSERT statement: 960 values, under every SQLite build's limit of 999.
-_PER_INSERT = 80
+#: Rows per INSERT statement: as many as one statement may bind values of
+#: (:data:`~entrepot.db.MAX_VALUES`; 66 rows, 990 values).
+_PER_INSERT = MAX_VALUES // len(COLUMNS)
 
 
 def insert_rows(conn: Connection, rows: Sequence[Row], counts: Counts | None = None) -> None:

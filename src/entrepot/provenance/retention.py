@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from entrepot.db import write_transaction
+from entrepot.db import groups, write_transaction
 from entrepot.provenance.schema import ensure_tables, events_table, hourly_table, journals_table
 
 __all__ = ["prune_events"]
@@ -42,7 +42,8 @@ def prune_events(engine: Engine, before: datetime, *, batch: int = 1000) -> int:
             conn.execute(journals_table.delete().where(journals_table.c.at < cutoff))
             conn.execute(hourly_table.delete().where(hourly_table.c.hour < int(cutoff // 3600)))
             return 0
-        conn.execute(t.delete().where(t.c.id.in_(ids)))
+        for group in groups(ids):
+            conn.execute(t.delete().where(t.c.id.in_(group)))
         return sum(
             1 + (row.claimed_at is not None) + bool(row.then_step) + bool(row.received_step)
             for row in found

@@ -40,6 +40,7 @@ from entrepot.datacenter.imports.arrow_reader import ArrowChunk
 from entrepot.datacenter.imports.cells import CellList, Cells
 from entrepot.datacenter.table_schema import ColumnSpec
 from entrepot.datacenter.values import BOOLEAN_WORDS
+from entrepot.db import MAX_VALUES
 
 # Up to 18 digits always fits a 64-bit integer, so CAST never saturates.
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
@@ -58,8 +59,8 @@ _TRUE_WORDS = sorted(
 )
 _BOOLEAN_CASES = " ".join(f"WHEN '{word}' THEN 1" for word in _TRUE_WORDS)
 
-#: Rows per INSERT statement, within SQLite's oldest limit of 999 parameters.
-MAX_PARAMETERS = 999
+#: Rows per INSERT statement at most; fewer when their values would be more than one
+#: statement binds (:data:`~entrepot.db.MAX_VALUES`).
 ROWS_PER_STATEMENT = 100
 
 
@@ -266,7 +267,7 @@ def _sqlite_insert(
     one = f"({', '.join(forms)})"
     width = len(flat) // count
     # Many rows per statement: the driver's per-row work shrinks accordingly.
-    per = max(1, min(ROWS_PER_STATEMENT, MAX_PARAMETERS // max(1, width)))
+    per = max(1, min(ROWS_PER_STATEMENT, MAX_VALUES // max(1, width)))
     whole = count - count % per
     step = per * width
     # Quoted identifiers and fixed expressions only; every cell is bound.
