@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.hostile._peak import MEASURED, peak_bytes
 
 SCHEMA = """
 [tables.students]
@@ -16,15 +17,6 @@ key = ["student_id"]
 student_id = { type = "text" }
 name = { type = "text" }
 status = { type = "choice", choices = ["active", "graduated"], default = "active" }
-"""
-
-#: Runs the command and reports the process's peak memory on its last line.
-MEASURED = """
-import resource, sys
-from entrepot.cli import main
-code = main(sys.argv[1:])
-sys.stderr.write(f"\\npeak_rss_kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
-sys.exit(code)
 """
 
 
@@ -41,9 +33,7 @@ class Ran:
     @property
     def peak_rss(self) -> int:
         """Peak resident memory of the command, in bytes (with ``measured=True``)."""
-        found = re.findall(r"peak_rss_kib=(\d+)", self.err)
-        assert found, self.err[-2000:]
-        return int(found[-1]) * 1024
+        return peak_bytes(self.err)
 
 
 def make_root(tmp_path: Path, schema: str = SCHEMA) -> Path:

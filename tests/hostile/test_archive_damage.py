@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ import zstandard
 
 from entrepot.archive import ArchiveReader, ArchiveSet, RollingWriter
 from entrepot.archive import format as fmt
+from tests.hostile._peak import MEASURED, peak_bytes
 
 ENTREPOT = str(Path(sys.executable).with_name("entrepot"))
 
@@ -162,13 +162,12 @@ def test_records_claiming_a_gigabyte_are_refused_without_using_it(tmp_path: Path
     zstd_bomb(bomb, claims=2)
     assert bomb.stat().st_size < 100_000
     with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
-        process = subprocess.Popen([ENTREPOT, "archive", "cat", bomb], stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        command = [sys.executable, "-c", MEASURED, "archive", "cat", bomb]
+        process = subprocess.run(command, stdout=out, stderr=err, check=False)
     error = (tmp_path / "err").read_text()
     assert process.returncode == 7, error
     assert "over the limit" in error and "max_record" in error
-    peak_mib = usage.ru_maxrss / 1024  # kilobytes on Linux
+    peak_mib = peak_bytes(error) / (1 << 20)
     assert peak_mib < 512, f"reading the bomb peaked at {peak_mib:.0f} MiB"
 
 

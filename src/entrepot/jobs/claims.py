@@ -162,9 +162,12 @@ class ClaimLog:
             "landing_at": None,
         }
         with self._tx() as conn:
-            # RETURNING says whether the row went in (a driver may not count it).
             insert = _insert_once(conn.dialect.name).values(**values)
-            taken = conn.execute(insert.returning(claims_table.c.token)).first() is not None
+            if conn.dialect.insert_returning:
+                # RETURNING says whether the row went in (a driver may not count it).
+                taken = conn.execute(insert.returning(claims_table.c.token)).first() is not None
+            else:  # SQLite before 3.35 (Debian 11's, Ubuntu 20.04's): it counts it
+                taken = conn.execute(insert).rowcount == 1
             if not taken:
                 c = claims_table.c
                 taken = (
