@@ -1,7 +1,7 @@
 """Where a shipment's time goes, with provenance and without: its phases' moments.
 
     .venv/bin/python bench/ship_phases.py [--protocols file,sftp,s3] [--rounds 8]
-        [--put copy] [--before SRC] [--settle 3]
+        [--put copy] [--before SRC] [--settle 3] [--busy US]... [--no-line]
 
 Ships 2,000 files of 4 KiB as ``bench/cmd_ship.py --against no-provenance``
 does (the same spool filling, targets and checks), each run through
@@ -13,8 +13,11 @@ sides take turns — ``off`` (``--no-provenance``), ``on``, and with
 ``--before`` the same command run from an older release's source folder
 (on ``PYTHONPATH``) — and each moment is printed as its median over the
 rounds, in milliseconds since the process started, beside the median time
-of each side and its ratio to ``off``.  A breakdown, not a figure of
-merit: the probe's own wrapping costs a few microseconds a call.
+of each side and its ratio to ``off``, and the transfers' time (the phase
+``deliver``) with its difference from ``off`` in the same round (median).
+Sides that change the command to measure a part (``--busy``,
+``--no-line``: see ``ship_phases_probe.py``) come after.  A breakdown, not a
+figure of merit: the probe's own wrapping costs a few microseconds a call.
 """
 
 from __future__ import annotations
@@ -39,19 +42,34 @@ def main() -> None:
     parser.add_argument("--put", default="copy", choices=("link", "copy", "each"))
     parser.add_argument("--before", help="an older release's src folder, run as a third side")
     parser.add_argument("--settle", type=float, default=3.0)
+    parser.add_argument(
+        "--busy", type=float, action="append", default=[], metavar="US",
+        help="a side without provenance whose claims spin US µs more a file (repeatable)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-line", action="store_true",
+        help="a side with provenance but no delivery's journal line (to measure it)",
+    )  # fmt: skip
     args = parser.parse_args()
     base = scratch("ship-phases")
     sources = random_files(base / "sources", 2000, 4096)
-    sides = [("off", ("--no-provenance",), None), ("on", (), None)]
+    sides: list[tuple[str, tuple[str, ...], str | None, str | None]] = [
+        ("off", ("--no-provenance",), None, None),
+        ("on", (), None, None),
+    ]
     if args.before:
-        sides.append(("before", (), args.before))
+        sides.append(("before", (), args.before, None))
+    for spin in args.busy:
+        sides.append((f"busy {spin:g}", ("--no-provenance",), None, f"busy:{spin:g}"))
+    if args.no_line:
+        sides.append(("no line", (), None, "no-line"))
     with ExitStack() as stack:
         _, _, remotes = start_remotes(stack, base)
         runs = Runs()
         for protocol in args.protocols.split(","):
             remote = remotes[protocol]
-            marks: dict[str, list[dict[str, float]]] = {label: [] for label, _, _ in sides}
-            times: dict[str, list[float]] = {label: [] for label, _, _ in sides}
+            marks: dict[str, list[dict[str, float]]] = {label: [] for label, *_ in sides}
+            times: dict[str, list[float]] = {label: [] for label, *_ in sides}
             made = [
                 phase_side(remote, sources, base, runs, args.put, *spec, marks) for spec in sides
             ]
@@ -63,7 +81,7 @@ def main() -> None:
                         times[one.label].append(elapsed)
                     else:
                         marks[one.label].clear()
-            report(protocol, [label for label, _, _ in sides], marks, times)
+            report(protocol, [label for label, *_ in sides], marks, times)
 
 
 def phase_side(
@@ -75,18 +93,20 @@ def phase_side(
     label: str,
     extra: tuple[str, ...],
     source: str | None,
+    variant: str | None,
     marks: dict[str, list[dict[str, float]]],
 ) -> Side:
     if source is not None:  # an older release: a ledger of its own schema, its own spool
         base = base / f"side-{label}"
         base.mkdir(exist_ok=True)
-    noted = base / f"phases-{label}.json"
+    noted = base / f"phases-{label.replace(' ', '-')}.json"
+    changed = () if variant is None else (f"--variant={variant}",)
 
     def collect(stdout: str) -> None:
         marks[label].append(json.loads(noted.read_text()))
 
     def prepare() -> Any:
-        launcher = (PYTHON, str(PROBE), str(noted))
+        launcher = (PYTHON, str(PROBE), *changed, str(noted))
         return ship_command(
             remote, sources, base, runs, extra, launcher, collect, put=put, pythonpath=source
         )
@@ -108,6 +128,17 @@ def report(
             ratio = statistics.median(o / t for o, t in zip(off, times[label], strict=True))
             line += f"   off ÷ {label} {ratio:.3f}"
         print(line)
+    transfers = {label: _spans(marks[label], "deliver") for label in labels}
+    for label in labels:
+        spans = transfers[label]
+        if not spans:
+            continue
+        line = f"  {label:8} transfers {statistics.median(spans):7.1f} ms"
+        if label != labels[0] and len(spans) == len(transfers[labels[0]]):
+            paired = [t - o for o, t in zip(transfers[labels[0]], spans, strict=True)]
+            line += f"   − off, same round: {statistics.median(paired):+6.1f} ms"
+            line += f" ({min(paired):+.0f} to {max(paired):+.0f})"
+        print(line)
     moments = sorted(
         {key for label in labels for run in marks[label] for key in run},
         key=lambda key: _median(marks[labels[-1]], key) or _median(marks[labels[0]], key) or 0,
@@ -117,6 +148,11 @@ def report(
         cells = [_median(marks[label], key) for label in labels]
         text = "".join(" " * 10 if cell is None else f"{cell:10.1f}" for cell in cells)
         print(f"  {key:16}{text}")
+
+
+def _spans(runs: list[dict[str, float]], phase: str) -> list[float]:
+    """How long ``phase`` took in each run that noted it (ms)."""
+    return [run[f"{phase}<"] - run[f"{phase}>"] for run in runs if f"{phase}<" in run]
 
 
 def _median(runs: list[dict[str, float]], key: str) -> float | None:

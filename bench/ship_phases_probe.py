@@ -6,7 +6,15 @@ Runs the ``entrepot`` command given, in this process, and writes to
 ``REPORT.json`` the milliseconds since this process started at which each
 phase began (``name>``) and ended (``name<``), the first time each did.
 Used by ``ship_phases.py``; it wraps the functions named in
-:data:`PHASES` and changes nothing else.
+:data:`PHASES` and changes nothing else — unless a variant is named
+(``--variant=NAME`` before the report), a change made only to measure what
+a part costs:
+
+* ``busy:N`` — each file's claim also spins ``N`` microseconds of the
+  interpreter, holding its lock (on a shipment without provenance: as much
+  processor time a file as provenance's steps, without their writes);
+* ``no-line`` — a delivery's journal line is not written (its recovery after
+  a crash with it: never to be shipped so).
 """
 
 from __future__ import annotations
@@ -62,8 +70,33 @@ def wrapped(label: str, call: Callable[..., Any]) -> Callable[..., Any]:
     return phase
 
 
+def apply(variant: str) -> None:
+    """Make the change ``variant`` names (see the module docstring)."""
+    if variant.startswith("busy:"):
+        from entrepot.ship.trail import Trail
+
+        spin, claimed, clock = float(variant[5:]) / 1e6, Trail.claimed, time.perf_counter
+
+        def busy(self: Any, name: str, size: int) -> Any:
+            end = clock() + spin
+            while clock() < end:
+                pass
+            return claimed(self, name, size)
+
+        Trail.claimed = busy  # type: ignore[method-assign]
+    elif variant == "no-line":
+        from entrepot.provenance.journal import Journal
+
+        Journal.write_delivery = lambda *_: None  # type: ignore[method-assign]
+    else:
+        raise SystemExit(f"unknown variant {variant!r}")
+
+
 def main() -> None:
-    report, arguments = sys.argv[1], sys.argv[2:]
+    arguments = sys.argv[1:]
+    if arguments[0].startswith("--variant="):
+        apply(arguments.pop(0).split("=", 1)[1])
+    report, arguments = arguments[0], arguments[1:]
     wrap_each(PHASES, wrapped, missing_ok=True)
 
     def write() -> None:
