@@ -13,6 +13,8 @@ that decides how:
   every write transaction the write lock at once.
 * :func:`ensure_schema` brings a component's tables to the version this
   release knows, through ordered migrations recorded in ``entrepot_schema``.
+* :data:`MAX_VALUES` is how many values one statement may bind everywhere
+  (the oldest SQLite builds' 999); :func:`groups` cuts a list to fit.
 
 SQLite settings, by purpose:
 
