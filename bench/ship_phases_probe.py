@@ -13,8 +13,8 @@ a part costs:
 * ``busy:N`` — each file's claim also spins ``N`` microseconds of the
   interpreter, holding its lock (on a shipment without provenance: as much
   processor time a file as provenance's steps, without their writes);
-* ``no-line`` — a delivery's journal line is not written (its recovery after
-  a crash with it: never to be shipped so).
+* ``no-line`` — a delivery's journal line is not written (a crash would then
+  lose the delivery's events: a measurement, never a way to ship).
 """
 
 from __future__ import annotations
