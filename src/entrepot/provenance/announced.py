@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from entrepot.db import groups
 from entrepot.provenance.folding import named
 from entrepot.provenance.journal import Entry, Row
 from entrepot.provenance.schema import events_table
@@ -103,7 +104,7 @@ def _latest_recorded(
 
 def name_groups(
     files: Iterable[tuple[str, str, float]],
-) -> Iterator[tuple[str, list[str], float]]:
+) -> Iterator[tuple[str, Sequence[str], float]]:
     """``files`` (place, name, time) as the database is asked about them: each place's
     names, sorted, at most :data:`NAMES` at a time, with the place's earliest time."""
     names: dict[str, set[str]] = {}
@@ -112,9 +113,8 @@ def name_groups(
         names.setdefault(place, set()).add(name)
         since[place] = min(since.get(place, at), at)
     for place, wanted in names.items():
-        listed = sorted(wanted)
-        for start in range(0, len(listed), NAMES):
-            yield place, listed[start : start + NAMES], since[place]
+        for listed in groups(sorted(wanted), NAMES):
+            yield place, listed, since[place]
 
 
 def follow_up(entry: Entry) -> Row:

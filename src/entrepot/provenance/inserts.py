@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from entrepot.db import MAX_VALUES
+from entrepot.db import MAX_VALUES, groups
 from entrepot.provenance.journal import COLUMNS, Row
 from entrepot.provenance.schema import add_to_hours, events_table
 from entrepot.provenance.steps import Counts
@@ -37,8 +37,7 @@ def insert_rows(conn: Connection, rows: Sequence[Row], counts: Counts | None = N
     caller's transaction."""
     if not rows:
         return
-    for start in range(0, len(rows), _PER_INSERT):
-        chunk = rows[start : start + _PER_INSERT]
+    for chunk in groups(rows, _PER_INSERT):
         conn.exec_driver_sql(_insert_sql(conn.dialect.paramstyle, len(chunk)), _flat(chunk))
     add_to_hours(conn, rows, counts)
 

@@ -37,7 +37,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from entrepot.db import write_transaction
+from entrepot.db import groups, write_transaction
 from entrepot.logs import log_event
 from entrepot.provenance.announced import NAMES, follow_up, name_groups, taken
 from entrepot.provenance.deadjournals import Dead, journals_in, read_dead, unlock
@@ -327,5 +327,5 @@ def _forget(engine: Engine, tokens: list[str]) -> None:
     # prunes them).
     t = journals_table
     with contextlib.suppress(sa.exc.SQLAlchemyError), write_transaction(engine) as conn:
-        for start in range(0, len(tokens), NAMES):
-            conn.execute(t.delete().where(t.c.journal.in_(tokens[start : start + NAMES])))
+        for listed in groups(tokens, NAMES):
+            conn.execute(t.delete().where(t.c.journal.in_(listed)))
