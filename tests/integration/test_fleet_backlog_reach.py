@@ -9,7 +9,10 @@ Found by the fleet's end-to-end test:
   work, beside the central instance's lane;
 * a job a lane had just recorded, before its run started, was taken by
   another instance's backlog lane, and the lane's pass failed ("taken by
-  another runner before it started").
+  another runner before it started");
+* a pass named every job it had run in each query for the next, so a pass
+  over more than some 990 due jobs failed on SQLite builds before 3.32
+  ("too many SQL variables").
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from entrepot.jobs import Job, JobContext, Ledger, Runner, register_job_kind
+from entrepot.errors import ConnectionFailed
+from entrepot.jobs import Job, JobContext, JobState, Ledger, RetryPolicy, Runner, register_job_kind
 from entrepot.jobs.kinds import unregister_job_kind
 from entrepot.jobs.records import JobRecord
 from entrepot.service.loading import load_config
@@ -60,11 +64,22 @@ class Probe(Job):
         """Nothing to send: that it ran is the point."""
 
 
+class Refused(Probe):
+    """A probe whose every send fails."""
+
+    kind = "reach-refused"
+
+    def send(self, ctx: JobContext) -> None:
+        raise ConnectionFailed("refused")
+
+
 @pytest.fixture
 def probe_kind() -> Iterator[None]:
     register_job_kind(Probe.kind, lambda params: Probe())
+    register_job_kind(Refused.kind, lambda params: Refused())
     yield
     unregister_job_kind(Probe.kind)
+    unregister_job_kind(Refused.kind)
 
 
 def test_claim_due_leaves_shared_jobs_of_skipped_kinds_but_takes_its_own(
@@ -124,3 +139,27 @@ def test_an_edges_backlog_lane_runs_no_shared_route_or_import_of_the_centrals(
         runs = {job_id: len(ledger.runs(job_id)) for job_id in ("central-route",
                 "central-import", "anyones")}  # fmt: skip
     assert runs == {"central-route": 0, "central-import": 0, "anyones": 1}
+
+
+def test_a_backlog_pass_runs_each_due_job_once_however_many(
+    tmp_path: Path, probe_kind: None
+) -> None:
+    (tmp_path / "edge.toml").write_text(EDGE)
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    now = datetime.now(UTC)
+    with Ledger(url, instance="edge-1") as ledger:
+        for number in range(1_000):
+            ledger.add_job(f"probe-{number:04}", Probe.kind, {}, next_due=now)
+        ledger.add_job("refused", Refused.kind, {}, next_due=now)
+        # No wait between runs: the refused job is due again as soon as its run ends.
+        runner = Runner(ledger, policy=RetryPolicy(attempts=1),
+                        reruns=RetryPolicy(attempts=9, delay=0, jitter=0))  # fmt: skip
+        ctx = Context(load_config(tmp_path / "edge.toml"), ledger, runner, Telemetry(),
+                      threading.Event(), lambda *a: None)  # fmt: skip
+        BacklogWork(ctx, dict).run("due")
+        assert len(ledger.jobs(states=[JobState.SUCCEEDED])) == 1_000
+        refused = ledger.get("refused")
+        assert refused.state == JobState.BACKLOG and refused.runs == 1
+        assert refused.next_due is not None and refused.next_due <= datetime.now(UTC)
+        BacklogWork(ctx, dict).run("due")  # the next pass takes it again, once
+        assert ledger.get("refused").runs == 2

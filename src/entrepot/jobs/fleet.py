@@ -168,17 +168,20 @@ class FleetLog(RunLog):
         self,
         *,
         skip_identities: Collection[str] = (),
-        skip_ids: Collection[str] = (),
         skip_shared_kinds: Collection[str] = (),
+        not_run_since: datetime | None = None,
         trigger: str = "due",
     ) -> tuple[JobRecord, int] | None:
         """Claim the longest-waiting due job this instance may run; ``(job, run id)``
         (the job as it was when claimed).
 
-        Jobs of ``skip_identities`` (a route's own job, run by its lane),
-        ``skip_ids`` and shared jobs of ``skip_shared_kinds`` (work of the
-        fleet that this instance is not configured for) are left alone;
-        ``None`` when nothing is due.
+        Jobs of ``skip_identities`` (a route's own job, run by its lane), shared
+        jobs of ``skip_shared_kinds`` (work of the fleet that this instance is
+        not configured for) and jobs with a run started at ``not_run_since`` or
+        later (a pass over the due jobs, begun then, ran them already) are left
+        alone; ``None`` when nothing is due.  A pass names its start, not the
+        jobs it ran: a list of them would grow with the pass, in every query,
+        past the values one statement may bind.
         """
         job = jobs_table.c
         query = (
@@ -193,8 +196,10 @@ class FleetLog(RunLog):
             query = query.where(
                 sa.or_(job.identity.is_(None), job.identity.not_in(skip_identities))
             )
-        if skip_ids:
-            query = query.where(job.id.not_in(skip_ids))
+        if not_run_since is not None:
+            run = runs_table.c
+            ran = sa.select(run.id).where(run.job_id == job.id, run.started_at >= not_run_since)
+            query = query.where(~ran.exists())
         if skip_shared_kinds:
             foreign = job.kind.in_(list(skip_shared_kinds))
             query = query.where(sa.or_(job.scope.is_not(None), sa.not_(foreign)))

@@ -236,12 +236,12 @@ class Runner:
     def run_due(self, *, limit: int | None = None) -> list[RunResult]:
         """Run every waiting job whose time has come, oldest due first, each claimed in turn."""
         results: list[RunResult] = []
-        seen: set[str] = set()
+        # Each job once: none whose run began since (the runs' times are the ledger's).
+        began = self._need_ledger().clock.now()
         while limit is None or len(results) < limit:
-            result = self.run_next(skip_ids=seen)
+            result = self.run_next(not_run_since=began)
             if result is None:
                 break
-            seen.add(result.job_id)
             results.append(result)
         return results
 
@@ -249,12 +249,14 @@ class Runner:
         self,
         *,
         skip_identities: Collection[str] = (),
-        skip_ids: Collection[str] = (),
         skip_shared_kinds: Collection[str] = (),
+        not_run_since: datetime | None = None,
     ) -> RunResult | None:
         """Claim and run the longest-waiting due job (``Ledger.claim_due``); ``None``: none."""
         claimed = self._need_ledger().claim_due(
-            skip_identities=skip_identities, skip_ids=skip_ids, skip_shared_kinds=skip_shared_kinds
+            skip_identities=skip_identities,
+            skip_shared_kinds=skip_shared_kinds,
+            not_run_since=not_run_since,
         )
         if claimed is None:
             return None

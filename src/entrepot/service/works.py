@@ -233,14 +233,13 @@ class BacklogWork:
     def run(self, trigger: str) -> None:
         ctx = self.ctx
         owned = set(self.owned())
-        seen: set[str] = set()
+        began = ctx.ledger.clock.now()  # each job once a pass: none whose run began since
         while not ctx.stopping.is_set():
             started = time.monotonic()
-            result = ctx.runner.run_next(skip_identities=owned, skip_ids=seen,
+            result = ctx.runner.run_next(skip_identities=owned, not_run_since=began,
                                          skip_shared_kinds=foreign_kinds(ctx.config))  # fmt: skip
             if result is None:
                 return
-            seen.add(result.job_id)
             record = ctx.ledger.get(result.job_id)
             ctx.telemetry.run_finished(
                 RunSummary(
