@@ -9,17 +9,22 @@ Found by the fleet's end-to-end test:
   work, beside the central instance's lane;
 * a job a lane had just recorded, before its run started, was taken by
   another instance's backlog lane, and the lane's pass failed ("taken by
-  another runner before it started");
+  another runner before it started").
+
+Found with SQLite held to 999 values a statement, as its builds before 3.32
+are ("too many SQL variables"):
+
 * a pass named every job it had run in each query for the next, so a pass
-  over more than some 990 due jobs failed on SQLite builds before 3.32
-  ("too many SQL variables").
+  over more than some 990 due jobs failed;
+* the lane's query named the identity of every route and fetch of the
+  configuration, so a service of a thousand routes could re-run nothing.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +168,23 @@ def test_a_backlog_pass_runs_each_due_job_once_however_many(
         assert refused.next_due is not None and refused.next_due <= datetime.now(UTC)
         BacklogWork(ctx, dict).run("due")  # the next pass takes it again, once
         assert ledger.get("refused").runs == 2
+
+
+def test_a_lane_that_leaves_more_routes_than_a_statement_may_name_still_claims(
+    either_database: str,
+) -> None:
+    # A service of a thousand routes: their identities are too many to name in the
+    # claim's query on SQLite builds before 3.32; the jobs of 250 of them are due first.
+    owned = [f"{number:064x}" for number in range(1_000)]
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    with Ledger(either_database, instance="edge-1") as ledger:
+        for number, identity in enumerate(owned[:250]):
+            due = first + timedelta(seconds=number)
+            ledger.add_job(f"route-{number:03}", "ship", {}, next_due=due, identity=identity)
+        ledger.add_job("one-shot", "ship", {}, next_due=first + timedelta(hours=1))
+        ledger.add_job("other", "ship", {}, next_due=first + timedelta(hours=2), identity="f" * 64)
+        taken = []
+        while claimed := ledger.claim_due(skip_identities=owned):
+            taken.append(claimed[0].id)
+        assert taken == ["one-shot", "other"]
+        assert ledger.claim_due(skip_identities=owned[:10]) is not None  # route-010 on
