@@ -33,9 +33,10 @@ import time
 from collections import Counter
 
 from bench_targets_common import ServerProcess
-from cmd_import import Importer, generate
-from cmd_ship import PASSWORD_VARIABLE, disk_remote
+from cmd_import import Importer
 from harness import PYTHON, WORK, random_file, random_files, scratch
+from import_orders import generate
+from ship_remotes import PASSWORD_VARIABLE, disk_remote
 
 OWN_CODE = "src/entrepot/"
 IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cmd_import import SCHEMA, Expected, generate, verify_table
 from harness import check
+from import_orders import SCHEMA, Expected, generate, verify_table
 
 # isort: split
 from tests.servers import postgres

@@ -34,9 +34,10 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from cmd_ship import Runs, ship_command, start_remotes
+from cmd_ship import Runs, ship_command
 from harness import HERE, PYTHON, Side, options, random_files, scratch
 from provenance_probe import STEPS
+from ship_remotes import start_remotes
 
 PROBE = str(HERE / "provenance_probe.py")
 #: Steps called once per file shipped.

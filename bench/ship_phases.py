@@ -29,8 +29,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from cmd_ship import Runs, ship_command, start_remotes
+from cmd_ship import Runs, ship_command
 from harness import HERE, PYTHON, Side, random_files, scratch
+from ship_remotes import start_remotes
 
 PROBE = HERE / "ship_phases_probe.py"
 

@@ -1,8 +1,9 @@
 """The data center import tests again, against a real PostgreSQL 15.
 
-Every test of ``tests/unit/test_dc_import.py`` runs here with ``db_url``
-pointing at a fresh database on the session's server (bulk inserts then go
-through COPY), plus a few checks that only make sense on PostgreSQL.
+Every test of ``tests/unit/test_dc_import.py`` and ``test_dc_import_input.py``
+runs here with ``db_url`` pointing at a fresh database on the session's server
+(bulk inserts then go through COPY), plus a few checks that only make sense on
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import pytest
 from sqlalchemy import text
 
 from entrepot.datacenter import DataCenter, parse_schema
+from tests.unit.dc_imports import SCHEMA, put, rows_of
 from tests.unit.test_dc_import import *  # noqa: F403 - the shared import tests
-from tests.unit.test_dc_import import SCHEMA, put, rows_of
+from tests.unit.test_dc_import_input import *  # noqa: F403 - and those of bad input
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("postgres")]
 

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from entrepot.datacenter import DataCenter, parse_schema
 from entrepot.datacenter.database import _sql_type
 from entrepot.datacenter.imports import arrow_reader, fast_path
-from tests.unit.test_dc_arrow_reader import import_files
+from tests.unit.test_dc_arrow_imports import import_files
 from tests.unit.test_dc_fast_path import CELLS, COLUMNS, SCHEMA, column_spec
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("postgres")]

@@ -19,7 +19,7 @@ from entrepot.jobs import Ledger, Runner
 from entrepot.provenance import Kind, find, recover_journals
 from entrepot.provenance.journal import JOURNAL_DIR
 from tests.integration import test_jobs_ledger_backends as backends
-from tests.unit.test_dc_import import SCHEMA, put
+from tests.unit.dc_imports import SCHEMA, put
 
 url = backends.url
 

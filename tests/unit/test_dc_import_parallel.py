@@ -1,7 +1,8 @@
 """The import tests again, with the chunks checked in a second process.
 
-Every test of ``tests/unit/test_dc_import.py`` runs here with the check
-worker of :mod:`entrepot.datacenter.imports.check_ahead` forced on, whatever the file
+Every test of ``tests/unit/test_dc_import.py`` and ``test_dc_import_input.py``
+runs here with the check worker of
+:mod:`entrepot.datacenter.imports.check_ahead` forced on, whatever the file
 size, so both ways of checking must give the same results.
 """
 
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from entrepot.datacenter.imports import check_ahead
+from tests.unit.dc_imports import SCHEMA, put, rows_of
 from tests.unit.test_dc_import import *  # noqa: F403 - the shared import tests
-from tests.unit.test_dc_import import SCHEMA, put, rows_of
+from tests.unit.test_dc_import_input import *  # noqa: F403 - and those of bad input
 
 
 @pytest.fixture(autouse=True)

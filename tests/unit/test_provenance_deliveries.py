@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder, find, recover_journals
 from entrepot.provenance.deliveries import Delivery, Template, now, rows_of, then_of
 from entrepot.provenance.events import place_of
@@ -27,13 +26,6 @@ from entrepot.provenance.steps import step_of, step_text, tally
 from tests.unit.journals import folded
 
 THEN = COLUMNS.index("then_step")
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
-    yield engine
-    engine.dispose()
 
 
 def _template(place: str, area: str | None = "cur", attempt: int | None = 2) -> Template:

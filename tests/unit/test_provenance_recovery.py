@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder, find, recovery
 from entrepot.provenance.announced import taken
 from entrepot.provenance.inserts import insert_rows
@@ -22,11 +21,9 @@ from tests.unit.test_provenance import _commits
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
+def engine(engine: sa.Engine) -> sa.Engine:
     ensure_tables(engine)
-    yield engine
-    engine.dispose()
+    return engine
 
 
 def _put_one_by_one(root: Path, state: Path, names: list[str]) -> None:

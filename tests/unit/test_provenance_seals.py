@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
-from entrepot.db import make_engine, write_transaction
+from entrepot.db import write_transaction
 from entrepot.provenance import Kind
 from entrepot.provenance.announced import NAMES
 from entrepot.provenance.inserts import insert_rows
@@ -18,11 +15,9 @@ from entrepot.provenance.seals import unrecorded
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    made = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
-    ensure_tables(made)
-    yield made
-    made.dispose()
+def engine(engine: sa.Engine) -> sa.Engine:
+    ensure_tables(engine)
+    return engine
 
 
 def _seal(place: str, name: str, archive: str, kind: Kind = Kind.SEALED) -> Row:

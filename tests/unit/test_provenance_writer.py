@@ -9,18 +9,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from entrepot.db import make_engine
 from entrepot.provenance import Kind, Recorder, find, recover_journals
 from entrepot.provenance.journal import JOURNAL_DIR, Journal, Row
 from entrepot.provenance.writer import BatchWriter
 from tests.unit.journals import die
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> sa.Engine:
-    engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", purpose="ledger")
-    yield engine
-    engine.dispose()
 
 
 def test_batches_are_written_in_the_order_handed_over_and_handing_over_never_waits() -> None:
