@@ -12,7 +12,11 @@ import ctypes
 import errno
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO, TypeVar
+
+T = TypeVar("T")
 
 _AT_FDCWD = -100
 _FS_ENCODING = sys.getfilesystemencoding()
@@ -110,3 +114,24 @@ def publish(tmp: Path, final: Path, *, durable: bool = True, replace: bool = Fal
         rename_noreplace(tmp, final)
     if durable:
         fsync_dir(final.parent)
+
+
+def replace_text(path: str | os.PathLike[str], write: Callable[[IO[str]], T]) -> T:
+    """Write the text file ``path`` through ``write`` (given the open file; its result is
+    returned) under a temporary name beside it, synced, then renamed over ``path``: a
+    reader, or a crash or a full disk half-way, finds the old file whole or the new one,
+    never part of it.  A symbolic link at ``path`` is replaced, never written through."""
+    final = Path(path)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as out:
+            result = write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(final.parent)
+    return result

@@ -80,3 +80,77 @@ def test_a_receipt_of_what_a_spool_delivered(tmp_path: Path, form: str) -> None:
         assert row["sha256"] == hashlib.sha256(data).hexdigest()
         assert str(row["remote_size"]) == str(len(data)) and row["target"] == drop.as_uri()
     assert entrepot(tmp_path, "receipt", "out", "--since", "yesterday", expect=3) == ""
+
+
+ROUTES = """\
+[service]
+state = "{root}/state"
+
+[spools.outbox]
+path = "{root}/outbox"
+
+[targets.partner-a]
+url = "{root_uri}/drop-a"
+
+[targets.partner-ab]
+url = "{root_uri}/drop-ab"
+
+[routes.to-a]
+spool = "outbox"
+target = "partner-a"
+every = "1h"
+
+[routes.to-ab]
+spool = "outbox"
+target = "partner-ab"
+every = "1h"
+"""
+
+
+def test_a_routes_receipt_lists_its_own_deliveries_from_the_configurations_ledger(
+    tmp_path: Path,
+) -> None:
+    # One spool, two routes: each partner's manifest must not list the other's files
+    # (and drop-a's URL is the start of drop-ab's).
+    config = tmp_path / "entrepot.toml"
+    config.write_text(ROUTES.format(root=tmp_path, root_uri=tmp_path.as_uri()))
+    for drop in ("drop-a", "drop-ab"):
+        (tmp_path / drop).mkdir()
+    source = tmp_path / "for-a.csv"
+    source.write_text("a\n")
+    entrepot(tmp_path, "spool", "put", "--create", "outbox", source, "--config", config)
+    entrepot(tmp_path, "ship", "to-a", "--config", config)
+    source = tmp_path / "for-ab.csv"
+    source.write_text("ab\n")
+    entrepot(tmp_path, "spool", "put", "outbox", source, "--config", config)
+    entrepot(tmp_path, "ship", "to-ab", "--config", config)
+    # The service's ledger, named by the configuration (not the default state folder).
+    names = {}
+    for argument in ("to-a", "to-ab", "outbox"):
+        text = entrepot(tmp_path, "receipt", argument, "--config", config, "--format", "json")
+        names[argument] = [row["name"] for row in json.loads(text)]
+    assert names == {"to-a": ["for-a.csv"], "to-ab": ["for-ab.csv"],
+                     "outbox": ["for-a.csv", "for-ab.csv"]}  # fmt: skip
+    traced = json.loads(entrepot(tmp_path, "trace", "*", "--route", "to-a", "--config", config,
+                                 "--json"))  # fmt: skip
+    assert sorted(journey["name"] for journey in traced) == ["for-a.csv", "for-ab.csv"]
+
+    output = tmp_path / "receipt-a.csv"
+    said = entrepot(tmp_path, "receipt", "to-a", "--config", config, "-o", output)
+    assert said == f"1 delivery written to {output}\n"
+    assert output.read_text().splitlines()[1].startswith("for-a.csv,2,")
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_receipt_of_nothing_that_exists_fails(tmp_path: Path) -> None:
+    config = tmp_path / "entrepot.toml"
+    config.write_text(ROUTES.format(root=tmp_path, root_uri=tmp_path.as_uri()))
+    proc = subprocess.run(
+        [sys.executable, "-m", "entrepot", "receipt", "to-b", "--config", str(config)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 4 and proc.stdout == ""
+    assert "no route or spool named 'to-b'" in proc.stderr and "did you mean 'to-ab'" in proc.stderr
+    # A folder that is not there and never delivered anything: a typo, not an empty receipt.
+    missing = entrepot(tmp_path, "receipt", "./outbx", "--since", "1d", expect=4)
+    assert missing == ""

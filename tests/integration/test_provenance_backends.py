@@ -30,7 +30,7 @@ def test_shipped_files_are_traced_on_either_database(url: str, tmp_path: Path, c
         ledger.state_dir = state
         assert Runner(ledger).run(ShipJob(spool.root, drop.as_uri())).ok
         journeys = by_file(find(ledger.engine, "*.csv"))
-        assert len(deliveries(ledger.engine, str(spool.root.resolve()))) == 2
+        assert len(list(deliveries(ledger.engine, str(spool.root.resolve())))) == 2
     assert sorted(name for _, name in journeys) == ["a.csv", "b.csv"]
     for journey in journeys.values():
         assert [e.kind for e in journey] == [Kind.CLAIMED, Kind.DELIVERED, Kind.MOVED]

@@ -151,3 +151,32 @@ def test_fleet_details_are_shown_as_the_command_prints_them(dashboard: Dashboard
     page = dashboard.client("viewer").get("/trace", params={"name": "fleet.csv"}).text
     assert "instance <code>edge-1</code>" in page
     assert "key <code>in/&lt;k&gt;.csv</code>" in page and "etag <code>e7</code>" in page
+
+
+def test_a_routes_receipt_leaves_out_what_another_route_of_its_spool_delivered(
+    tmp_path: Path,
+) -> None:
+    from entrepot.db import make_engine, write_transaction
+    from entrepot.provenance import Kind
+    from entrepot.provenance.events import place_of
+    from entrepot.provenance.inserts import insert_rows
+    from entrepot.provenance.journal import event_row
+
+    # A second route of the outbox, to a target whose URL starts with the first's.
+    other = f"{(tmp_path / 'partner').as_uri()}-two"
+    extra = f'[targets.two]\nurl = "{other}"\n[routes.outbox-to-two]\nspool = "outbox"\n'
+    extra += 'target = "two"\ncron = "0 0 1 1 *"\n'
+    with running_dashboard(tmp_path, extra=extra) as dashboard:
+        _ship(dashboard, "to-partner.csv")
+        engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'ledger.sqlite3'}", purpose="ledger")
+        place = place_of(tmp_path / "outbox")
+        row = event_row(Kind.DELIVERED, place, "to-two.csv", size=3, target=other)
+        with write_transaction(engine) as conn:
+            insert_rows(conn, [row])
+        engine.dispose()
+        viewer = dashboard.client("viewer")
+        listed = {}
+        for route in (ROUTE, "outbox-to-two"):
+            reply = viewer.get("/api/trace/receipt", params={"route": route, "format": "json"})
+            listed[route] = [row["name"] for row in reply.json()]
+    assert listed == {ROUTE: ["to-partner.csv"], "outbox-to-two": ["to-two.csv"]}

@@ -77,7 +77,7 @@ COMMANDS = (
     CommandEntry(
         "receipt",
         "trace",
-        "Write a delivery receipt: each file a spool delivered, where, when, with checksums.",
+        "Write a delivery receipt: each file a route delivered, where, when, with checksums.",
     ),
     CommandEntry("jobs", "jobs", "Jobs and their runs, from the ledger."),
     CommandEntry("backlog", "jobs", "Jobs waiting to be re-run: list, retry, drop."),

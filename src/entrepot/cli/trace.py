@@ -3,9 +3,10 @@
 ``trace NAME`` prints the journey of every file whose name matches NAME (a
 shell glob), one line per event, and a one-line verdict per file; no event
 at all is exit 4.  ``trace --undelivered --since 1d`` lists the files
-received and not delivered anywhere since.  ``receipt SPOOL`` writes what a
-spool delivered, with checksums, as CSV or JSON — the manifest an operator
-sends a partner who says a file never arrived.
+received and not delivered anywhere since.  ``receipt ROUTE`` writes what a
+route delivered (its spool's deliveries to its target; a spool's name or
+folder: every delivery from it), with checksums, as CSV or JSON — the
+manifest an operator sends a partner who says a file never arrived.
 
 Times given to ``--since``/``--until`` are either a duration back from now
 (``90m``, ``1d``) or a date or time (``2026-12-05``, ``2026-12-05T02:00:00``,
@@ -26,8 +27,11 @@ import typer
 from entrepot.cli.console import emit_json, human_size, print_error, say
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
+from entrepot.cli.names import ConfigOption, ledger_for
+from entrepot.cli.scopes import scope_of
+from entrepot.durable import replace_text
 from entrepot.errors import ConfigError
-from entrepot.provenance.events import Event, Kind, place_of
+from entrepot.provenance.events import Event, Kind
 from entrepot.units import parse_moment
 
 if TYPE_CHECKING:
@@ -67,7 +71,10 @@ def trace(
         str | None, typer.Argument(help="File name, or a glob such as 'report-*.csv'.")
     ] = None,
     route: Annotated[
-        Path | None, typer.Option("--route", help="Only files of this spool (its folder).")
+        str | None,
+        typer.Option(
+            "--route", help="Only files of this route's spool, or of a spool (name or folder)."
+        ),
     ] = None,
     target: Annotated[
         str | None, typer.Option("--target", help="Only events whose target URL contains this.")
@@ -78,19 +85,22 @@ def trace(
         bool, typer.Option("--undelivered", help="List files received but not delivered.")
     ] = False,
     state: StateOption = None,
+    config: ConfigOption = None,
     ledger: LedgerOption = None,
     as_json: JsonOption = False,
 ) -> int:
     """Show where files went: every step of their journey, and a verdict."""
-    from entrepot.provenance.reader import by_file, find, verdict
+    from entrepot.provenance.reader import LIMIT, by_file, find, verdict
     from entrepot.provenance.reader import undelivered as waiting
 
     if name is None and not undelivered:
         raise typer.BadParameter("give a file NAME or --undelivered", param_hint="NAME")
     now = datetime.now(UTC)
     start, end = parse_when(since, now), parse_when(until, now)
-    place = place_of(route) if route is not None else None
-    with open_ledger(state, ledger) as opened:
+    scope = scope_of(route, config) if route is not None else None
+    place = scope.place if scope is not None else None
+    choice = scope.ledger(config, state, ledger) if scope else ledger_for(config, state, ledger)
+    with open_ledger(*choice) as opened:
         engine = _engine_of(opened, state)
         if undelivered:
             events = waiting(engine, since=start, until=end, place=place)
@@ -99,7 +109,11 @@ def trace(
 
                 events = [e for e in events if fnmatchcase(e.name, name)]
             return _show_waiting(events, as_json)
-        events = find(engine, name, place=place, target=target, since=start, until=end)
+        events = find(engine, name, place=place, target=target, since=start, until=end,
+                      limit=LIMIT)  # fmt: skip
+    if len(events) >= LIMIT:
+        print_error(f"only the first {LIMIT:,} events are shown: narrow the search with "
+                    "--since, --until or --route", label="note")  # fmt: skip
     journeys = by_file(events)
     if as_json:
         emit_json(
@@ -166,35 +180,56 @@ def _show_waiting(events: list[Event], as_json: bool) -> int:
 
 
 def receipt(
-    route: Annotated[Path, typer.Argument(help="The spool whose deliveries are listed.")],
+    route: Annotated[
+        str,
+        typer.Argument(
+            help="A route of the configuration (its spool's deliveries to its target), "
+            "or a spool: its name or folder (every delivery from it)."
+        ),
+    ],
     since: When = None,
     until: When = None,
     output_format: Annotated[str, typer.Option("--format", help="csv (default) or json.")] = "csv",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (default stdout).")
     ] = None,
+    config: ConfigOption = None,
     state: StateOption = None,
     ledger: LedgerOption = None,
 ) -> int:
-    """Write a delivery receipt: each file a spool delivered, where, when, with checksums."""
+    """Write a delivery receipt: each file a route delivered, where, when, with checksums."""
     from entrepot.provenance.reader import deliveries
-    from entrepot.provenance.receipts import receipt_format, receipt_text
+    from entrepot.provenance.receipts import receipt_format, write_receipt
 
     chosen = receipt_format(output_format)
     now = datetime.now(UTC)
-    with open_ledger(state, ledger) as opened:
-        events = deliveries(
-            _engine_of(opened, state),
-            place_of(route),
-            since=parse_when(since, now),
-            until=parse_when(until, now),
-        )
-    text = receipt_text(events, chosen)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
+    start, end = parse_when(since, now), parse_when(until, now)
+    scope = scope_of(route, config)
+    with open_ledger(*scope.ledger(config, state, ledger)) as opened:
+        engine = _engine_of(opened, state)
+        # A folder that is not there, and never delivered anything: a mistake.
+        if scope.folder is not None and not scope.folder.is_dir() and _none(engine, scope.place):
+            print_error(f"no spool at {route} and no delivery from it in the ledger",
+                        label="not found")  # fmt: skip
+            return ExitCode.NOT_FOUND
+        listed = deliveries(engine, scope.place, target=scope.target, since=start, until=end)
+        if output is None:
+            write_receipt(listed, chosen, sys.stdout)
+            return ExitCode.OK
+        count = replace_text(output, lambda out: write_receipt(listed, chosen, out))
+    say(f"{count:,} {'delivery' if count == 1 else 'deliveries'} written to {output}")
     return ExitCode.OK
+
+
+def _none(engine: Engine, place: str) -> bool:
+    """Whether ``place`` never delivered anything (one row read)."""
+    from entrepot.provenance.reader import deliveries
+
+    found = deliveries(engine, place, page=1)
+    try:
+        return next(found, None) is None
+    finally:
+        found.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +37,8 @@ __all__ = [
 _WILDCARDS = "*?["
 #: What a lookup returns at most unless asked otherwise.
 LIMIT = 100_000
+#: Rows a receipt reads at a time (:func:`deliveries`).
+PAGE = 5_000
 
 
 def find(
@@ -171,11 +173,35 @@ def deliveries(
     engine: Engine,
     place: str,
     *,
+    target: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> list[Event]:
-    """What left ``place`` for a target (delivered, or found there identical), oldest first."""
-    return find(engine, place=place, since=since, until=until, kinds=DELIVERED)
+    page: int = PAGE,
+) -> Generator[Event, None, None]:
+    """What left ``place`` for a target (delivered, or found there identical), oldest first:
+    every one, however many — read ``page`` rows at a time, in one read transaction.
+
+    ``target``: only the deliveries to exactly this (masked) URL — a route's, not
+    those of another route of the same spool.
+    """
+    ensure_tables(engine)
+    t = events_table
+    query = narrowed(sa.select(t), None, place=place, since=since, until=until)
+    query = query.where(t.c.kind.in_([str(kind) for kind in DELIVERED]))
+    if target is not None:
+        query = query.where(t.c.target == target)
+    paged = query
+    with engine.connect() as conn:
+        while True:
+            rows = conn.execute(paged.order_by(t.c.at, t.c.id).limit(page)).all()
+            for row in rows:
+                # A delivery's row also holds its receipt, claim and move: its own event.
+                yield from (e for e in events_of(row._mapping) if e.kind in DELIVERED)
+            if len(rows) < page:
+                return
+            # After the last row read, by time then id: none read twice, none skipped.
+            at, last = rows[-1].at, rows[-1].id
+            paged = query.where(sa.or_(t.c.at > at, sa.and_(t.c.at == at, t.c.id > last)))
 
 
 def file_histories(engine: Engine, place: str, names: Sequence[str]) -> dict[str, FileHistory]:

@@ -4,7 +4,7 @@ The manifest an operator sends a partner who says a file never arrived:
 one line per delivery (or copy found identical on the target) with the
 file's name, size and SHA-256, the time, the target, the remote name, size
 and checksum, the job and the try.  ``entrepot receipt`` and the dashboard
-write the same text from :func:`receipt_text`.
+write the same text (:func:`write_receipt`, :func:`receipt_text`).
 """
 
 from __future__ import annotations
@@ -12,14 +12,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
 from collections.abc import Iterable
 from datetime import UTC
-from typing import Any, Literal, cast
+from typing import IO, Any, Literal, cast
 
 from entrepot.errors import ConfigError
 from entrepot.provenance.events import Event, Kind
 
-__all__ = ["RECEIPT_COLUMNS", "ReceiptFormat", "receipt_format", "receipt_row", "receipt_text"]
+__all__ = [
+    "RECEIPT_COLUMNS", "ReceiptFormat", "receipt_format", "receipt_row", "receipt_text",
+    "write_receipt",
+]  # fmt: skip
 
 ReceiptFormat = Literal["csv", "json"]
 
@@ -67,11 +71,28 @@ def receipt_row(event: Event) -> dict[str, Any]:
 
 def receipt_text(events: Iterable[Event], output_format: ReceiptFormat = "csv") -> str:
     """The receipt of ``events`` (deliveries, oldest first) as CSV with a header, or JSON."""
-    rows = [receipt_row(event) for event in events]
-    if output_format == "json":
-        return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, RECEIPT_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    write_receipt(events, output_format, buffer)
     return buffer.getvalue()
+
+
+def write_receipt(events: Iterable[Event], output_format: ReceiptFormat, out: IO[str]) -> int:
+    """Write the receipt of ``events`` to ``out`` a line at a time (a route's deliveries of
+    months are never held at once); return how many deliveries it lists.
+
+    The JSON is the text ``json.dumps`` gives the whole list, indented by two.
+    """
+    count = 0
+    if output_format == "json":
+        for event in events:
+            row = json.dumps(receipt_row(event), ensure_ascii=False, indent=2)
+            out.write(("[\n" if not count else ",\n") + textwrap.indent(row, "  "))
+            count += 1
+        out.write("\n]\n" if count else "[]\n")
+        return count
+    writer = csv.DictWriter(out, RECEIPT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for event in events:
+        writer.writerow(receipt_row(event))
+        count += 1
+    return count

@@ -25,14 +25,16 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from entrepot.errors import UnknownName
+from entrepot.redact import mask_secrets
 from entrepot.service.building import fetch_job, origin_of, ship_job
 from entrepot.service.config import Config, TargetConfig
 from entrepot.service.loading import load_config
 from entrepot.ship import FetchJob, ShipJob
 from entrepot.ship.jobs import RouteJob
-from entrepot.targets.url import SECRET_OPTIONS, folder_below
+from entrepot.targets.url import SECRET_OPTIONS, folder_below, mask_url
 
 __all__ = [
+    "delivered_to",
     "fetch_from_params",
     "find",
     "merged_options",
@@ -67,6 +69,12 @@ def find(config: Config, section: str, name: str) -> Any:
     if name not in entries:
         raise unknown(config, (section,), name)
     return entries[name]
+
+
+def delivered_to(config: Config, route: str) -> str:
+    """The target URL that route ``route``'s deliveries record: masked, as a route's
+    provenance writes it (:class:`~entrepot.ship.trail.Trail`)."""
+    return mask_secrets(mask_url(find(config, "targets", find(config, "routes", route).target).url))
 
 
 def merged_options(target: TargetConfig, overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from entrepot.provenance.reader import by_file, deliveries, find, literal_prefix
 from entrepot.provenance.receipts import ReceiptFormat, receipt_text
 from entrepot.provenance.recorder import recover_journals
 from entrepot.service.config import Config
+from entrepot.service.named import delivered_to
 from entrepot.targets import mask_url
 from entrepot.units import parse_moment
 
@@ -236,7 +237,8 @@ def receipt(
     engine: Engine, config: Config, form: TraceForm, output_format: ReceiptFormat,
     now: datetime | None = None,
 ) -> str:  # fmt: skip
-    """What ``entrepot receipt`` writes for ``form.route``'s spool over the form's times.
+    """What ``entrepot receipt`` writes for ``form.route`` over the form's times: its spool's
+    deliveries to its target (not those of another route of the same spool).
 
     :class:`FormError` when the route is missing or unknown, or a time is none.
     """
@@ -244,6 +246,8 @@ def receipt(
         raise FormError("a receipt is for one route: choose it")
     filters = resolve(config, form, now or datetime.now(UTC))
     assert filters.place is not None
+    target = delivered_to(config, form.route)
     file_journals(engine, config)
-    events = deliveries(engine, filters.place, since=filters.since, until=filters.until)
+    events = deliveries(engine, filters.place, target=target, since=filters.since,
+                        until=filters.until)  # fmt: skip
     return receipt_text(events, output_format)

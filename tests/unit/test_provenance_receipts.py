@@ -1,0 +1,108 @@
+"""Receipts: every delivery of a place, to one target or all, written as CSV or JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from entrepot.db import write_transaction
+from entrepot.durable import replace_text
+from entrepot.jobs import Ledger
+from entrepot.provenance import Kind
+from entrepot.provenance.inserts import insert_rows
+from entrepot.provenance.journal import event_row
+from entrepot.provenance.reader import deliveries
+from entrepot.provenance.receipts import receipt_row, receipt_text, write_receipt
+from entrepot.provenance.schema import ensure_tables
+
+A, AB = "file:///srv/drop-a", "file:///srv/drop-ab"
+
+
+def delivered(engine: sa.Engine, *names: str, target: str = A, at: float = 1_000.0) -> None:
+    rows = [event_row(Kind.DELIVERED, "/out", name, size=1, target=target, at=at) for name in names]
+    with write_transaction(engine) as conn:
+        insert_rows(conn, rows)
+
+
+def test_every_delivery_is_read_once_in_order_page_after_page(engine: sa.Engine) -> None:
+    ensure_tables(engine)
+    # Pages of 3 rows, and seven deliveries of the same instant across them.
+    delivered(engine, *(f"same-{n}" for n in range(7)), at=1_000.0)
+    delivered(engine, "later", at=1_001.0)
+    delivered(engine, "earlier", at=999.0)
+    delivered(engine, "elsewhere", target=AB, at=1_000.5)
+    names = [event.name for event in deliveries(engine, "/out", page=3)]
+    assert names == ["earlier", *(f"same-{n}" for n in range(7)), "elsewhere", "later"]
+    assert [e.name for e in deliveries(engine, "/out", page=1)] == names
+
+
+def test_a_routes_target_is_matched_exactly_not_as_the_start_of_another(
+    engine: sa.Engine,
+) -> None:
+    ensure_tables(engine)
+    delivered(engine, "a.csv", target=A)
+    delivered(engine, "ab.csv", target=AB)
+    assert [e.name for e in deliveries(engine, "/out", target=A)] == ["a.csv"]
+    assert [e.name for e in deliveries(engine, "/out", target=AB)] == ["ab.csv"]
+    assert list(deliveries(engine, "/elsewhere")) == []
+
+
+def test_a_receipt_is_written_a_line_at_a_time_as_the_whole_list_would_be(
+    engine: sa.Engine,
+) -> None:
+    ensure_tables(engine)
+    delivered(engine, 'quote "q", comma.csv', "ünïcode.csv", "plain.csv")
+    events = list(deliveries(engine, "/out"))
+    rows = [receipt_row(event) for event in events]
+    for count in (0, 1, 3):
+        out = io.StringIO()
+        assert write_receipt(events[:count], "json", out) == count
+        assert out.getvalue() == json.dumps(rows[:count], ensure_ascii=False, indent=2) + "\n"
+    text = receipt_text(events, "csv").splitlines()
+    assert len(text) == 4 and text[1].startswith('"quote ""q"", comma.csv",1,')
+
+
+def test_a_replaced_file_is_the_old_one_or_the_new_one_never_a_part(tmp_path: Path) -> None:
+    path = tmp_path / "receipt.csv"
+    path.write_text("old\n")
+
+    def half_then_fail(out: io.TextIOBase) -> None:
+        out.write("new, half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        replace_text(path, half_then_fail)
+    assert path.read_text() == "old\n" and os.listdir(tmp_path) == ["receipt.csv"]
+    assert replace_text(path, lambda out: out.write("new\n")) == 4
+    assert path.read_text() == "new\n"
+    # A link put where the file was is replaced, never written through.
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep\n")
+    path.unlink()
+    path.symlink_to(elsewhere)
+    replace_text(path, lambda out: out.write("receipt\n"))
+    assert not path.is_symlink() and path.read_text() == "receipt\n"
+    assert elsewhere.read_text() == "keep\n"
+
+
+def test_a_trace_cut_at_its_limit_says_so(
+    tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from entrepot.provenance import Recorder, reader
+
+    state = tmp_path / "state"
+    with Ledger.open(state) as ledger, Recorder(ledger.engine) as recorder:
+        for name in ("a.csv", "b.csv", "c.csv"):
+            recorder.record(Kind.RECEIVED, "/out", name)
+    code, _, err = cli("trace", "*.csv", "--state", state)
+    assert code == 0 and "only the first" not in err
+    monkeypatch.setattr(reader, "LIMIT", 2)
+    code, out, err = cli("trace", "*.csv", "--state", state)
+    assert code == 0 and "c.csv" not in out
+    assert "only the first 2 events are shown" in err
