@@ -106,3 +106,13 @@ def test_a_trace_cut_at_its_limit_says_so(
     code, out, err = cli("trace", "*.csv", "--state", state)
     assert code == 0 and "c.csv" not in out
     assert "only the first 2 events are shown" in err
+
+
+def test_a_window_that_ends_before_it_starts_is_a_mistake(tmp_path: Path, cli: Any) -> None:
+    state = tmp_path / "state"
+    for command in (("trace", "*.csv"), ("receipt", tmp_path)):
+        code, out, err = cli(*command, "--since", "1h", "--until", "2h", "--state", state)
+        assert code == 3 and out == ""
+        assert "--since 1h is not before --until 2h" in err
+    code, _, _ = cli("receipt", tmp_path, "--since", "2h", "--until", "1h", "--state", state)
+    assert code == 0

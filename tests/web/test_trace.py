@@ -52,6 +52,8 @@ def test_a_delivered_file_shows_its_journey_and_verdict(dashboard: Dashboard) ->
     # The filters of ``entrepot trace``: target, since, until.
     assert viewer.get("/api/trace", params={"name": "*", "target": "partner"}).json()["files"]
     assert viewer.get("/api/trace", params={"name": "*", "since": "-1d"}).status_code == 400
+    inverted = viewer.get("/api/trace", params={"name": "*", "since": "1h", "until": "2h"})
+    assert inverted.status_code == 400 and "is not before" in inverted.json()["error"]
     later = viewer.get("/api/trace", params={"name": "*.csv", "since": "2999-01-01"}).json()
     assert later["files"] == [] and later["error"] is None
     unknown = viewer.get("/api/trace", params={"name": "*", "route": "nowhere"})

@@ -54,6 +54,16 @@ def parse_when(text: str | None, now: datetime) -> datetime | None:
         raise ConfigError(str(exc)) from None
 
 
+def window(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """``--since`` and ``--until`` as aware times; a window that ends before it starts is
+    a mistake (:class:`~entrepot.errors.ConfigError`), not an empty answer."""
+    now = datetime.now(UTC)
+    start, end = parse_when(since, now), parse_when(until, now)
+    if start is not None and end is not None and start >= end:
+        raise ConfigError(f"--since {since} is not before --until {until}: nothing is between")
+    return start, end
+
+
 def _engine_of(ledger: Any, state: Path | None) -> Engine:
     """The ledger's engine, after the events waiting in journals were recorded."""
     from entrepot.provenance.journal import JOURNAL_DIR
@@ -95,8 +105,7 @@ def trace(
 
     if name is None and not undelivered:
         raise typer.BadParameter("give a file NAME or --undelivered", param_hint="NAME")
-    now = datetime.now(UTC)
-    start, end = parse_when(since, now), parse_when(until, now)
+    start, end = window(since, until)
     scope = scope_of(route, config) if route is not None else None
     place = scope.place if scope is not None else None
     choice = scope.ledger(config, state, ledger) if scope else ledger_for(config, state, ledger)
@@ -202,8 +211,7 @@ def receipt(
     from entrepot.provenance.receipts import receipt_format, write_receipt
 
     chosen = receipt_format(output_format)
-    now = datetime.now(UTC)
-    start, end = parse_when(since, now), parse_when(until, now)
+    start, end = window(since, until)
     scope = scope_of(route, config)
     with open_ledger(*scope.ledger(config, state, ledger)) as opened:
         engine = _engine_of(opened, state)

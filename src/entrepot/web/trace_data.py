@@ -101,7 +101,10 @@ def resolve(config: Config, form: TraceForm, now: datetime) -> Filters:
         if section is None:
             raise FormError(f"no target named {form.target!r} in the configuration")
         target = mask_url(section.url)
-    return Filters(place, target, _moment(form.since, now), _moment(form.until, now))
+    since, until = _moment(form.since, now), _moment(form.until, now)
+    if since is not None and until is not None and since >= until:
+        raise FormError(f"since {form.since} is not before until {form.until}: nothing is between")
+    return Filters(place, target, since, until)
 
 
 def _moment(text: str, now: datetime) -> datetime | None:
