@@ -110,9 +110,22 @@ def test_a_trace_cut_at_its_limit_says_so(
 
 def test_a_window_that_ends_before_it_starts_is_a_mistake(tmp_path: Path, cli: Any) -> None:
     state = tmp_path / "state"
+    state.mkdir()
     for command in (("trace", "*.csv"), ("receipt", tmp_path)):
         code, out, err = cli(*command, "--since", "1h", "--until", "2h", "--state", state)
         assert code == 3 and out == ""
         assert "--since 1h is not before --until 2h" in err
     code, _, _ = cli("receipt", tmp_path, "--since", "2h", "--until", "1h", "--state", state)
     assert code == 0
+
+
+def test_a_state_folder_that_does_not_exist_is_a_mistake_not_an_empty_ledger(
+    tmp_path: Path, cli: Any
+) -> None:
+    typo = tmp_path / "stat"
+    for command in (("jobs", "ls"), ("jobs", "show", "x"), ("backlog", "ls"), ("trace", "*"),
+                    ("receipt", tmp_path)):  # fmt: skip
+        code, out, err = cli(*command, "--state", typo)
+        assert code == 4 and out == "", command
+        assert f"no state folder at {typo}" in err, command
+    assert not typo.exists()  # nothing made there

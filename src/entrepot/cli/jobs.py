@@ -29,7 +29,13 @@ from entrepot.cli.jobviews import (
     run_json,
     show_table,
 )
-from entrepot.cli.ledgers import DEFAULT_STATE_DIR, LedgerOption, StateOption, open_ledger
+from entrepot.cli.ledgers import (
+    DEFAULT_STATE_DIR,
+    LedgerOption,
+    StateOption,
+    open_ledger,
+    recorded_in,
+)
 from entrepot.cli.names import ConfigOption, ledger_for
 from entrepot.errors import ConfigError, UnknownName
 from entrepot.jobs import (
@@ -87,6 +93,7 @@ def jobs_ls(
     config: ConfigOption = None,
 ) -> int:
     """List jobs, newest first."""
+    state = recorded_in(state)
     states = _parse_states(status)
     with open_ledger(*ledger_for(config, state, ledger)) as book:
         jobs = [masked(job) for job in book.jobs(states=states, kind=kind, limit=limit)]
@@ -108,6 +115,7 @@ def jobsshow_table(
     config: ConfigOption = None,
 ) -> int:
     """Show one job with all its runs and the tries of its last run."""
+    state = recorded_in(state)
     with open_ledger(*ledger_for(config, state, ledger)) as book:
         job = masked(book.find(job_id))
         runs = [masked_run(run) for run in book.runs(job.id)]
@@ -129,6 +137,7 @@ def backlog_ls(
     config: ConfigOption = None,
 ) -> int:
     """List the jobs waiting to be re-run (soonest due first), then the dead ones."""
+    state = recorded_in(state)
     with open_ledger(*ledger_for(config, state, ledger)) as book:
         backlog = Backlog(book)
         backlog.recover()

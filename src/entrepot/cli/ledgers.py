@@ -38,6 +38,7 @@ __all__ = [
     "ledger_rows",
     "open_ledger",
     "receipts_in",
+    "recorded_in",
     "state_dir",
 ]
 
@@ -67,6 +68,18 @@ LedgerOption = Annotated[
 def state_dir(state: Path | None) -> Path:
     """The state folder named by ``--state`` (or the environment), else the default."""
     return (state or DEFAULT_STATE_DIR).expanduser()
+
+
+def recorded_in(state: Path | None) -> Path | None:
+    """``state`` for a command that only reads the ledger: a state folder named on the
+    command line (or by ``$ENTREPOT_STATE_DIR``) that does not exist is a mistake, told
+    as one (exit 4) — not an empty ledger made there and read as "nothing happened"."""
+    if state is not None and not state_dir(state).exists():
+        raise FileNotFoundError(
+            f"no state folder at {state_dir(state)}: nothing was ever recorded there "
+            "(check --state and $ENTREPOT_STATE_DIR)"
+        )
+    return state
 
 
 class LedgerChoice(NamedTuple):

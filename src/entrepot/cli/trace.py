@@ -26,7 +26,7 @@ import typer
 
 from entrepot.cli.console import emit_json, human_size, print_error, say
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, state_dir
+from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, recorded_in, state_dir
 from entrepot.cli.names import ConfigOption, ledger_for
 from entrepot.cli.scopes import scope_of
 from entrepot.durable import replace_text
@@ -106,6 +106,7 @@ def trace(
     if name is None and not undelivered:
         raise typer.BadParameter("give a file NAME or --undelivered", param_hint="NAME")
     start, end = window(since, until)
+    state = recorded_in(state)
     scope = scope_of(route, config) if route is not None else None
     place = scope.place if scope is not None else None
     choice = scope.ledger(config, state, ledger) if scope else ledger_for(config, state, ledger)
@@ -212,6 +213,7 @@ def receipt(
 
     chosen = receipt_format(output_format)
     start, end = window(since, until)
+    state = recorded_in(state)
     scope = scope_of(route, config)
     with open_ledger(*scope.ledger(config, state, ledger)) as opened:
         engine = _engine_of(opened, state)
