@@ -8,15 +8,15 @@ these few functions, so the rules live in one place.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
+import io
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TypeVar
-
-T = TypeVar("T")
+from typing import IO
 
 _AT_FDCWD = -100
 _FS_ENCODING = sys.getfilesystemencoding()
@@ -116,22 +116,33 @@ def publish(tmp: Path, final: Path, *, durable: bool = True, replace: bool = Fal
         fsync_dir(final.parent)
 
 
-def replace_text(path: str | os.PathLike[str], write: Callable[[IO[str]], T]) -> T:
-    """Write the text file ``path`` through ``write`` (given the open file; its result is
-    returned) under a temporary name beside it, synced, then renamed over ``path``: a
-    reader, or a crash or a full disk half-way, finds the old file whole or the new one,
-    never part of it.  A symbolic link at ``path`` is replaced, never written through."""
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Write the file ``path`` under a temporary name beside it, synced, then renamed over
+    ``path``: a reader, or a crash or a full disk half-way, finds the old file whole or
+    the new one, never part of it.  A temporary file a crash left is replaced, and a
+    symbolic link at either name is replaced, never written through."""
     final = Path(path)
-    tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    tmp = final.with_name(f".{final.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
-        with open(fd, "w", encoding="utf-8", newline="") as out:
-            result = write(out)
-            out.flush()
-            os.fsync(out.fileno())
+        with open(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, final)
-    except BaseException:
+    finally:
         tmp.unlink(missing_ok=True)
-        raise
     fsync_dir(final.parent)
-    return result
+
+
+@contextlib.contextmanager
+def replacing_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[IO[str]]:
+    """:func:`replacing`, written as text (newlines as given)."""
+    with replacing(path) as raw:
+        text = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        try:
+            yield text
+        finally:
+            text.detach()  # flushed: the bytes go back to the file, synced by replacing()

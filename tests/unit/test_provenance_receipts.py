@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from entrepot.db import write_transaction
-from entrepot.durable import replace_text
+from entrepot.durable import replacing_text
 from entrepot.jobs import Ledger
 from entrepot.provenance import Kind
 from entrepot.provenance.inserts import insert_rows
@@ -71,22 +71,20 @@ def test_a_receipt_is_written_a_line_at_a_time_as_the_whole_list_would_be(
 def test_a_replaced_file_is_the_old_one_or_the_new_one_never_a_part(tmp_path: Path) -> None:
     path = tmp_path / "receipt.csv"
     path.write_text("old\n")
-
-    def half_then_fail(out: io.TextIOBase) -> None:
+    with pytest.raises(OSError, match="No space"), replacing_text(path) as out:
         out.write("new, half")
         raise OSError(28, "No space left on device")
-
-    with pytest.raises(OSError, match="No space"):
-        replace_text(path, half_then_fail)
     assert path.read_text() == "old\n" and os.listdir(tmp_path) == ["receipt.csv"]
-    assert replace_text(path, lambda out: out.write("new\n")) == 4
+    with replacing_text(path) as out:
+        assert out.write("new\n") == 4
     assert path.read_text() == "new\n"
     # A link put where the file was is replaced, never written through.
     elsewhere = tmp_path / "elsewhere.txt"
     elsewhere.write_text("keep\n")
     path.unlink()
     path.symlink_to(elsewhere)
-    replace_text(path, lambda out: out.write("receipt\n"))
+    with replacing_text(path) as out:
+        out.write("receipt\n")
     assert not path.is_symlink() and path.read_text() == "receipt\n"
     assert elsewhere.read_text() == "keep\n"
 

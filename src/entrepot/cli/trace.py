@@ -29,7 +29,7 @@ from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, recorded_in, state_dir
 from entrepot.cli.names import ConfigOption, ledger_for
 from entrepot.cli.scopes import scope_of
-from entrepot.durable import replace_text
+from entrepot.durable import replacing_text
 from entrepot.errors import ConfigError
 from entrepot.provenance.events import Event, Kind
 from entrepot.units import parse_moment
@@ -226,7 +226,8 @@ def receipt(
         if output is None:
             write_receipt(listed, chosen, sys.stdout)
             return ExitCode.OK
-        count = replace_text(output, lambda out: write_receipt(listed, chosen, out))
+        with replacing_text(output) as out:
+            count = write_receipt(listed, chosen, out)
     say(f"{count:,} {'delivery' if count == 1 else 'deliveries'} written to {output}")
     return ExitCode.OK
 

@@ -14,11 +14,10 @@ import gzip
 import hashlib
 import io
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from entrepot.durable import fsync_dir
+from entrepot.durable import fsync_dir, replacing, replacing_text
 
 #: A column headed like this is carried along but never imported.
 IGNORE_COLUMN = "--IGNORE--"
@@ -55,31 +54,13 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-@contextlib.contextmanager
-def atomic_writer(final: Path) -> Iterator[IO[str]]:
+def atomic_writer(final: Path) -> contextlib.AbstractContextManager[IO[str]]:
     """Write a text file under a temporary name; it appears complete or not at all."""
-    with atomic_writer_binary(final) as raw:
-        text = io.TextIOWrapper(raw, encoding=OUTPUT_ENCODING, newline="")
-        try:
-            yield text
-        finally:
-            # Hand the bytes written (flushed by detach) back to the binary file.
-            text.detach()
+    return replacing_text(final, OUTPUT_ENCODING)
 
 
-@contextlib.contextmanager
-def atomic_writer_binary(final: Path) -> Iterator[IO[bytes]]:
-    """Write a file under a temporary name, synced; it appears complete or not at all."""
-    tmp = final.with_name(f".{final.name}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    fsync_dir(final.parent)
+#: Write a file under a temporary name, synced; it appears complete or not at all.
+atomic_writer_binary = replacing
 
 
 def peek(path: Path) -> tuple[list[str], bool]:
