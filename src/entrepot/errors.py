@@ -35,6 +35,7 @@ Catch :class:`EntrepotError` to catch them all.  The tree::
     │   ├── UnknownJob                no such job id in the ledger
     │   └── WorkClaimed               another instance of the fleet runs that work now
     └── DataCenterError               CSV storage and imports
+        ├── DataCenterNotFound        no data center folder there (FileNotFoundError)
         ├── UploadRejected            an upload refused (name, size, encoding, duplicate)
         ├── SchemaError               a table schema file is wrong
         ├── ImportFailed              an import could not run at all (bad header, …)
@@ -260,6 +261,10 @@ class WorkClaimed(JobError):
 
 class DataCenterError(EntrepotError):
     """The data center operation failed."""
+
+
+class DataCenterNotFound(DataCenterError, FileNotFoundError):
+    """There is no data center folder at that path."""
 
 
 class UploadRejected(DataCenterError):

@@ -18,6 +18,15 @@ merely offer such an option.
 Traceback (most recent call last):
 ...
 ValueError: not a size: '10iB' (examples: 4096, 512B, 64KiB, 10MB, 1.5GiB)
+
+A duration longer than a century, or a size beyond what a file can hold, is
+a slip of the keyboard, refused here rather than failing later in a clock,
+a timer or a read that cannot hold it:
+
+>>> parse_duration("99999999999d")
+Traceback (most recent call last):
+...
+ValueError: not a duration: '99999999999d' (longer than 100 years)
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -35,6 +45,11 @@ __all__ = ["format_duration", "format_size", "parse_duration", "parse_moment", "
 
 _SIZE_EXAMPLES = "examples: 4096, 512B, 64KiB, 10MB, 1.5GiB"
 _DURATION_EXAMPLES = "examples: 90, 90s, 5m, 1h30m, 2d, 250ms"
+
+#: The longest duration taken: 100 years (clocks, timers and timeouts all hold it).
+MAX_DURATION = 100 * 365.25 * 86400.0
+#: The largest size taken: what a file offset and a read's length can hold.
+MAX_SIZE = sys.maxsize
 
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)", re.IGNORECASE)
@@ -52,10 +67,17 @@ def parse_size(value: str | int) -> int:
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"a size cannot be negative: {value}")
-        return value
-    text = str(value)
+        size = value
+    else:
+        size = _size_of(str(value))
+    if size > MAX_SIZE:
+        raise ValueError(f"not a size: {value!r} (larger than {MAX_SIZE:,} bytes)")
+    return size
+
+
+def _size_of(text: str) -> int:
     if not _SIZE_SHAPE.fullmatch(text):
-        raise ValueError(f"not a size: {value!r} ({_SIZE_EXAMPLES})")
+        raise ValueError(f"not a size: {text!r} ({_SIZE_EXAMPLES})")
     if _PLAIN_BYTES.fullmatch(text):
         return int(text.strip().removesuffix("B").removesuffix("b"))
     from pydantic import ValidationError
@@ -63,7 +85,7 @@ def parse_size(value: str | int) -> int:
     try:
         return int(_byte_sizes().validate_python(text))
     except ValidationError:
-        raise ValueError(f"not a size: {value!r} ({_SIZE_EXAMPLES})") from None
+        raise ValueError(f"not a size: {text!r} ({_SIZE_EXAMPLES})") from None
 
 
 @functools.cache
@@ -73,6 +95,10 @@ def _byte_sizes() -> TypeAdapter[ByteSize]:
     from pydantic import ByteSize, TypeAdapter
 
     return TypeAdapter(ByteSize)
+
+
+class _TooLong(ValueError):
+    """A duration beyond :data:`MAX_DURATION`: a duration still, not something else."""
 
 
 def parse_duration(value: str | float) -> float:
@@ -96,6 +122,8 @@ def parse_duration(value: str | float) -> float:
                 raise ValueError(f"not a duration: {value!r} ({_DURATION_EXAMPLES})")
     if not math.isfinite(seconds) or seconds < 0:
         raise ValueError(f"not a duration: {value!r} ({_DURATION_EXAMPLES})")
+    if seconds > MAX_DURATION:
+        raise _TooLong(f"not a duration: {value!r} (longer than 100 years)")
     return seconds
 
 
@@ -104,6 +132,8 @@ def parse_moment(text: str, now: datetime) -> datetime:
     date or time (``2026-12-05``, ``2026-12-05T02:00``), UTC unless it carries an offset."""
     try:
         return now - timedelta(seconds=parse_duration(text))
+    except _TooLong:
+        raise
     except ValueError:
         pass
     try:

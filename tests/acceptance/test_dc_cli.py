@@ -184,3 +184,42 @@ def test_an_import_option_outside_its_choices_is_a_usage_error(dc) -> None:  # t
     # Choices given are taken: no schema yet (3), not an option refused.
     said = dc("import", "x.csv", "-t", "students", "--mode", "update", "--empty", "clear", expect=3)
     assert "no table schema" in said
+
+
+def test_an_import_mistake_is_told_before_any_job_is_recorded(  # type: ignore[no-untyped-def]
+    dc, tmp_path: Path
+) -> None:
+    root: Path = dc.root
+    dc("init")
+    (root / "x.csv").write_text("student_id,name\nS1,Ann\n")
+    # Each is the command line's mistake: told with its code, and no job waits for it.
+    said = dc("import", "x.csv", "-t", "students", "--root", tmp_path / "nowhere", expect=4)
+    assert "the data center root" in said and "does not exist" in said
+    assert "backlog" not in said
+    assert "no table schema" in dc("import", "x.csv", "-t", "students", expect=3)
+    (root / "schema.toml").write_text(SCHEMA)
+    said = dc("import", "x.csv", "-t", "teachers", expect=3)
+    assert "no table 'teachers' in the schema (tables: students)" in said
+    missing = tmp_path / "missing.toml"
+    said = dc("import", "x.csv", "-t", "students", "--schema", missing, expect=3)
+    assert "no table schema" in said
+    unset = ("--db", "postgresql://ops@127.0.0.1:9/dc", "--db-password-env", "ENTREPOT_TEST_UNSET")
+    said = dc("import", "x.csv", "-t", "students", *unset, expect=3)
+    assert "ENTREPOT_TEST_UNSET that should hold the database password is unset" in said
+    said = dc("import", "x.csv", "-t", "students", "--max-field", "99999999999999999999", expect=2)
+    assert "larger than 9,223,372,036,854,775,807 bytes" in said
+    assert not (tmp_path / "state").exists(), "a mistake opened the ledger"
+
+    # The same import, right: one job, recorded and done; a missing file still waits.
+    dc("import", "x.csv", "-t", "students")
+    dc("import", "ghost.csv", "-t", "students", expect=4)
+    env = {**os.environ, "ENTREPOT_STATE_DIR": str(tmp_path / "state")}
+    listed = subprocess.run(
+        [sys.executable, "-m", "entrepot", "jobs", "ls", "--json"],
+        capture_output=True, text=True, env=env, check=True, timeout=120,
+    )  # fmt: skip
+    jobs = json.loads(listed.stdout)
+    assert sorted((job["params"]["file"], job["state"]) for job in jobs) == [
+        ("ghost.csv", "backlog"),
+        ("x.csv", "succeeded"),
+    ]

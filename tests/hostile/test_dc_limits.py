@@ -146,6 +146,18 @@ def test_a_limit_that_is_not_a_size_is_a_usage_error(tmp_path: Path) -> None:
     assert ran.code == 2 and "not a size" in ran.err
 
 
+@pytest.mark.parametrize("name", ["chunk_size", "commit_rows", "max_field", "max_record"])
+def test_a_limit_beyond_what_a_read_can_hold_is_refused_before_the_import(name: str) -> None:
+    import sys
+
+    from entrepot.datacenter import ImportOptions
+    from entrepot.errors import ConfigError
+
+    assert getattr(ImportOptions(**{name: sys.maxsize}), name) == sys.maxsize
+    with pytest.raises(ConfigError, match=f"{name} must be at most 9,223,372,036,854,775,807"):
+        ImportOptions(**{name: sys.maxsize + 1})
+
+
 @pytest.mark.parametrize("reader", ["arrow", "csv"])
 def test_both_readers_hold_cells_to_the_same_limit(tmp_path: Path, reader: str) -> None:
     from entrepot.datacenter import DataCenter, parse_schema

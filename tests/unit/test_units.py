@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pytest
 
-from entrepot.units import format_duration, parse_duration, parse_size
+from entrepot.units import (
+    MAX_DURATION,
+    MAX_SIZE,
+    format_duration,
+    parse_duration,
+    parse_moment,
+    parse_size,
+)
 
 
 @pytest.mark.parametrize(
@@ -79,3 +89,39 @@ def test_as_option_parsers_bad_values_are_usage_errors() -> None:
     result = CliRunner().invoke(app, ["--size", "10iB"])
     assert result.exit_code == 2 and "not a size" in result.output
     assert main(["archive", "write", ".", "--max-size", "10iB"]) == 2
+
+
+def test_a_century_is_the_longest_duration_and_the_clocks_hold_it() -> None:
+    import threading
+
+    assert parse_duration("36524d") == 36524 * 86400.0
+    assert parse_duration(MAX_DURATION) == MAX_DURATION
+    # What the commands do with a duration holds the longest one without overflow.
+    now = datetime.now(UTC)
+    assert parse_moment("36524d", now) == now - timedelta(days=36524)
+    assert now + timedelta(seconds=MAX_DURATION) > now
+    assert not threading.Event().wait(0) and MAX_DURATION < threading.TIMEOUT_MAX
+
+
+@pytest.mark.parametrize("text", ["99999999999d", "36526d", "5300000w", 1e12])
+def test_a_duration_beyond_a_century_is_refused_as_one(text: str | float) -> None:
+    with pytest.raises(ValueError, match="longer than 100 years"):
+        parse_duration(text)
+    if isinstance(text, str):  # a duration still, not "neither a duration nor a date"
+        with pytest.raises(ValueError, match="longer than 100 years"):
+            parse_moment(text, datetime.now(UTC))
+
+
+@pytest.mark.parametrize("text", [str(MAX_SIZE + 1), "99999999999999999999", MAX_SIZE + 1, "8 EiB"])
+def test_a_size_beyond_what_a_read_can_hold_is_refused(text: str | int) -> None:
+    with pytest.raises(ValueError, match="larger than 9,223,372,036,854,775,807 bytes"):
+        parse_size(text)
+    assert parse_size(MAX_SIZE) == MAX_SIZE
+
+
+def test_a_huge_duration_on_the_command_line_is_a_mistake_not_a_traceback(tmp_path: Path) -> None:
+    from entrepot.cli import main
+
+    state = str(tmp_path)
+    assert main(["trace", "x", "--since", "99999999999d", "--state", state]) == 3
+    assert main(["ship", str(tmp_path), "--retry-delay", "99999999999d"]) == 2

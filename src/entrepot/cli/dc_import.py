@@ -1,10 +1,14 @@
 """``entrepot dc import``: one import as a job of the ledger, with a progress bar.
 
 The command exits 0 when every row was imported and 7 (data) when some rows
-wait in the pending file.  When the import fails it exits with the
-failure's code — 4 for a missing file, 7 for a bad header, 3 for a bad
-schema or option, 5 for what may pass (the database unreachable, another
-process importing the same file) — and the job waits in the backlog.
+wait in the pending file.  A mistake of the command line is told before any
+job is recorded (:meth:`~entrepot.datacenter.ImportJob.check`): 4 for a data
+center root that does not exist, 3 for a schema that is missing, wrong or
+without the table, or a database password whose variable or file is not
+there.  When the import itself fails it exits with the failure's code — 4
+for a missing file, 7 for a bad header, 5 for what may pass (the database
+unreachable, another process importing the same file) — and the job waits
+in the backlog.
 """
 
 from __future__ import annotations
@@ -164,6 +168,7 @@ def import_(
             on_progress=progress,
             provenance=not no_provenance,
         )
+        job.check()  # a mistake is told now, with its code, and no job waits for it
         if no_ledger:
             run = Runner(None).run(job)
         else:

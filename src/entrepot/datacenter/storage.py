@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from entrepot.durable import fsync_dir
-from entrepot.errors import DataCenterError
+from entrepot.errors import DataCenterError, DataCenterNotFound
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class StorageTree:
         if create_root:
             self.root.mkdir(parents=True, exist_ok=True)
         elif not self.root.is_dir():
-            raise DataCenterError(f"the data center root {str(self.root)!r} does not exist")
+            raise DataCenterNotFound(f"the data center root {str(self.root)!r} does not exist")
         for name in SUBFOLDERS:
             (self.root / name).mkdir(exist_ok=True)
         return self

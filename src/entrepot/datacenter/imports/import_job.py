@@ -160,15 +160,29 @@ class ImportJob(Job):
         except sa_exc.TimeoutError as exc:
             raise DatabaseUnavailable("no database connection free in time") from exc
 
+    def check(self) -> None:
+        """Find the operator's mistakes before the job is recorded, so that none waits in
+        the backlog: no data center at the root
+        (:class:`~entrepot.errors.DataCenterNotFound`), a schema missing, wrong or
+        without the table (:class:`~entrepot.errors.SchemaError`), a database password
+        whose variable or file is not there (:class:`~entrepot.errors.ConfigError`).
+
+        Reads no database and no row: what they say is the run's to find.  The data
+        center opened here is the one the run uses."""
+        self._data_center().schema.table(self.table)
+
+    def _data_center(self) -> DataCenter:
+        if self._center is None:
+            url = None
+            if self.database is not None:
+                password = read_password(env=self.password_env, file=self.password_file)
+                url = with_password(self.database, password)
+            self._center = DataCenter(self.root, database=url, schema=self.schema)
+        return self._center
+
     def _open(self, job_id: str) -> Importer:
         if self._importer is None:
-            if self._center is None:
-                url = None
-                if self.database is not None:
-                    password = read_password(env=self.password_env, file=self.password_file)
-                    url = with_password(self.database, password)
-                self._center = DataCenter(self.root, database=url, schema=self.schema)
-            self._importer = self._center.importer(
+            self._importer = self._data_center().importer(
                 self.file,
                 self.table,
                 options=self.options,

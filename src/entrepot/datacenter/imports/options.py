@@ -8,6 +8,7 @@ into the ledger as JSON parameters when the import runs as a job.
 from __future__ import annotations
 
 import codecs
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
@@ -94,6 +95,8 @@ class ImportOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}")
+            if value > sys.maxsize:  # beyond what a read, a buffer or a C long can hold
+                raise ConfigError(f"{name} must be at most {sys.maxsize:,}, not {value:,}")
         try:
             codecs.lookup(self.encoding)
         except LookupError:
