@@ -12,6 +12,10 @@ names — passes through here first.  Two threats:
   sequence that rewrites the screen, or a newline that forges a log line.
   :func:`printable` turns every control character (and the bidirectional
   overrides that reorder text) into a visible escape.
+* **Spreadsheet formulas.**  A name written into a CSV file that someone
+  opens in a spreadsheet may run there as a formula (``=HYPERLINK(…)``).
+  :func:`defuse_formula` puts an apostrophe in front of such a text, as a
+  spreadsheet shows text typed that way (:func:`runs_as_formula` says which).
 
 >>> mask_secrets("ftp://bob:SEC@RET@host/in failed")
 'ftp://bob:***@host/in failed'
@@ -21,6 +25,8 @@ names — passes through here first.  Two threats:
 'postgresql://u@h/db?sslmode=off&password=***'
 >>> printable("in\\x1b[2Jvoice\\n.csv")
 'in\\\\x1b[2Jvoice\\\\n.csv'
+>>> defuse_formula("=HYPERLINK(A1)"), defuse_formula("-5"), defuse_formula("a=b")
+("'=HYPERLINK(A1)", '-5', 'a=b')
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ from __future__ import annotations
 import functools
 import re
 
-__all__ = ["MASK", "SECRET_MARKS", "mask_secrets", "printable", "url_has_secret"]
+__all__ = [
+    "FORMULA_MARK", "FORMULA_TRIGGERS", "MASK", "SECRET_MARKS", "defuse_formula",
+    "mask_secrets", "printable", "runs_as_formula", "url_has_secret",
+]  # fmt: skip
 
 #: What a secret is replaced with.
 MASK = "***"
@@ -125,3 +134,33 @@ def _escape(match: re.Match[str]) -> str:
 def printable(text: str) -> str:
     """``text`` with control characters as visible escapes (``\\x1b``, ``\\n``)."""
     return _CONTROL.sub(_escape, text)
+
+
+#: What a spreadsheet runs as a formula when a text begins with it (after blanks): the
+#: four signs and their full-width forms.
+FORMULA_TRIGGERS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+#: Put in front of a text a spreadsheet would run: it shows the text as typed.
+FORMULA_MARK = "'"
+# A text beginning with one of these is taken as a formula's start whatever follows.
+_FORMULA_ALWAYS = ("\t", "\r", "\n", "\0")
+_BLANKS = re.compile(r"[\s\0]*")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def runs_as_formula(text: str) -> bool:
+    """Whether a spreadsheet could run ``text`` as a formula: it starts with a tab, a line
+    break or NUL, or its first character after any blanks is one of
+    :data:`FORMULA_TRIGGERS` — plain numbers such as ``-5`` or ``+1.5`` aside."""
+    if not text:
+        return False
+    if text.startswith(_FORMULA_ALWAYS):
+        return True
+    start = _BLANKS.match(text).end()  # type: ignore[union-attr]  # it matches "" at least
+    return text[start : start + 1] in FORMULA_TRIGGERS and not _NUMBER.fullmatch(text)
+
+
+def defuse_formula(value: str) -> str:
+    """``value`` as a CSV file meant for people writes it: :data:`FORMULA_MARK` in front
+    of a text that :func:`runs_as_formula` (or of one already marked so, which a
+    reader would otherwise take for the mark)."""
+    return FORMULA_MARK + value if runs_as_formula(value.lstrip(FORMULA_MARK)) else value

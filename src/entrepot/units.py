@@ -23,10 +23,11 @@ A duration longer than a century, or a size beyond what a file can hold, is
 a slip of the keyboard, refused here rather than failing later in a clock,
 a timer or a read that cannot hold it:
 
->>> parse_duration("99999999999d")
-Traceback (most recent call last):
-...
-ValueError: not a duration: '99999999999d' (longer than 100 years)
+>>> try:
+...     parse_duration("99999999999d")
+... except ValueError as exc:
+...     print(exc)
+not a duration: '99999999999d' (longer than 100 years)
 """
 
 from __future__ import annotations

@@ -82,6 +82,35 @@ def test_a_receipt_of_what_a_spool_delivered(tmp_path: Path, form: str) -> None:
     assert entrepot(tmp_path, "receipt", "out", "--since", "yesterday", expect=3) == ""
 
 
+def test_a_csv_receipt_never_hands_a_spreadsheet_a_formula_named_by_a_file(
+    tmp_path: Path,
+) -> None:
+    import csv
+
+    drop = tmp_path / "drop"
+    drop.mkdir()
+    names = ['=HYPERLINK("http:evil")', "@SUM(A1)", "+cmd", "-2+3", "-5", "a=b.csv"]
+    for name in names:
+        (tmp_path / name).write_text(name)
+    entrepot(tmp_path, "spool", "put", "--create", "out", "--", *names)
+    entrepot(tmp_path, "ship", "out", drop.as_uri())
+    assert sorted(path.name for path in drop.iterdir()) == sorted(names)
+
+    rows = list(csv.DictReader(entrepot(tmp_path, "receipt", "out").splitlines()))
+    # The formulas get the apostrophe a spreadsheet shows as text; "-5" is a number.
+    shown = {"-5": "-5", "a=b.csv": "a=b.csv"}
+    assert sorted((row["name"], row["remote_name"]) for row in rows) == sorted(
+        (shown.get(name, "'" + name),) * 2 for name in names
+    )
+    for row in rows:
+        data = (drop / shown.get(row["name"], row["name"][1:])).read_bytes()
+        assert row["sha256"] == hashlib.sha256(data).hexdigest()
+    exact = json.loads(entrepot(tmp_path, "receipt", "out", "--format", "json"))
+    assert sorted((row["name"], row["remote_name"]) for row in exact) == sorted(
+        (name, name) for name in names
+    )
+
+
 ROUTES = """\
 [service]
 state = "{root}/state"

@@ -5,6 +5,7 @@ its first character after any blanks (spaces of every kind, NUL) is ``=``,
 ``+``, ``-``, ``@`` or one of their full-width forms ``＝ ＋ － ＠``.
 Plain numbers such as ``-5`` or ``+1.5`` are not risky.
 
+The rule is :mod:`entrepot.redact`'s, which delivery receipts follow too.
 Every CSV file the data center writes — exports, the pending and finished
 rows of imports, the ``deleted/`` and ``graduated/`` backups — writes a
 risky text with an apostrophe in front, as a spreadsheet shows text typed
@@ -24,29 +25,16 @@ import re
 from collections.abc import Iterable, Sequence
 
 from entrepot.datacenter.imports.cells import CellList, Cells
+from entrepot.redact import FORMULA_MARK, FORMULA_TRIGGERS, defuse_formula, runs_as_formula
 
-TRIGGERS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
-_ALWAYS = ("\t", "\r", "\n", "\0")
-_BLANKS = re.compile(r"[\s\0]*")
-_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 #: Cells that may be risky (or escaped): a first look, done at C speed.
 _CANDIDATE = re.compile(r"[\s\0'=+\-@\uff1d\uff0b\uff0d\uff20]")
-MARK = "'"
-
-
-def is_risky(text: str) -> bool:
-    """Whether a spreadsheet could run ``text`` as a formula (see the module)."""
-    if not text:
-        return False
-    if text.startswith(_ALWAYS):
-        return True
-    start = _BLANKS.match(text).end()  # type: ignore[union-attr]  # it matches "" at least
-    return text[start : start + 1] in TRIGGERS and not _NUMBER.fullmatch(text)
-
-
-def escape(value: str) -> str:
-    """``value`` as the data center writes it: an apostrophe before a risky text."""
-    return MARK + value if is_risky(value.lstrip(MARK)) else value
+MARK = FORMULA_MARK
+TRIGGERS = FORMULA_TRIGGERS
+#: Whether a spreadsheet could run a text as a formula (see the module).
+is_risky = runs_as_formula
+#: A value as the data center writes it: an apostrophe before a risky text.
+escape = defuse_formula
 
 
 def unescape(cell: str) -> str:

@@ -5,6 +5,21 @@ one line per delivery (or copy found identical on the target) with the
 file's name, size and SHA-256, the time, the target, the remote name, size
 and checksum, the job and the try.  ``entrepot receipt`` and the dashboard
 write the same text (:func:`write_receipt`, :func:`receipt_text`).
+
+The names come from whoever named the files.  The CSV form is opened in
+spreadsheets: a text that one would run as a formula is written with an
+apostrophe in front (:func:`~entrepot.redact.defuse_formula`, the rule of
+the data center's files), which the spreadsheet shows as the text itself.
+The JSON form keeps every text as it is.
+
+>>> from datetime import UTC, datetime
+>>> at = datetime(2026, 12, 5, 2, 14, 3, tzinfo=UTC)
+>>> sent = Event(Kind.DELIVERED, "/srv/out", '=HYPERLINK("http://x")', at, size=3,
+...              target="ftp://partner/in", details={"remote_name": "-x"})
+>>> print(receipt_text([sent]).splitlines()[1])
+"'=HYPERLINK(""http://x"")",3,,2026-12-05T02:14:03+00:00,delivered,ftp://partner/in,'-x,,,,
+>>> json.loads(receipt_text([sent], "json"))[0]["name"]
+'=HYPERLINK("http://x")'
 """
 
 from __future__ import annotations
@@ -19,6 +34,7 @@ from typing import IO, Any, Literal, cast
 
 from entrepot.errors import ConfigError
 from entrepot.provenance.events import Event, Kind
+from entrepot.redact import defuse_formula
 
 __all__ = [
     "RECEIPT_COLUMNS", "ReceiptFormat", "receipt_format", "receipt_row", "receipt_text",
@@ -41,6 +57,9 @@ RECEIPT_COLUMNS = (
     "job_id",
     "attempt",
 )
+
+#: The columns whose texts others chose (names, a target's URL, a remote's checksum).
+_NAMED_BY_OTHERS = ("name", "target", "remote_name", "remote_checksum")
 
 
 def receipt_format(text: str) -> ReceiptFormat:
@@ -93,6 +112,11 @@ def write_receipt(events: Iterable[Event], output_format: ReceiptFormat, out: IO
     writer = csv.DictWriter(out, RECEIPT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for event in events:
-        writer.writerow(receipt_row(event))
+        line = receipt_row(event)
+        for column in _NAMED_BY_OTHERS:
+            value = line[column]
+            if value:
+                line[column] = defuse_formula(value)
+        writer.writerow(line)
         count += 1
     return count
