@@ -61,7 +61,18 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from harness import ENTREPOT, WORK, Command, Row, Side, check, options, run_rows, scratch
+from harness import (
+    ENTREPOT,
+    WORK,
+    Command,
+    Row,
+    Side,
+    check,
+    new_ledger,
+    options,
+    run_rows,
+    scratch,
+)
 from import_orders import (
     POSTGRES_DDL,
     SCHEMA,
@@ -110,9 +121,7 @@ class Importer:
     def __init__(self, base: Path, source: Path) -> None:
         self.base, self.source = base, source
         self.state = base / "state"
-        subprocess.run(
-            [ENTREPOT, "status", "--state", str(self.state)], check=True, capture_output=True
-        )
+        new_ledger(self.state)
 
     def command(
         self, db_url: str, env: dict[str, str] | None = None, extra: tuple[str, ...] = ()

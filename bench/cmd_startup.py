@@ -37,6 +37,7 @@ from harness import (
     Side,
     check,
     files_in,
+    new_ledger,
     options,
     run_rows,
     scratch,
@@ -72,8 +73,8 @@ def rows(base: Path) -> list[Row]:
     one = base / "one-file.bin"
     one.write_bytes(os.urandom(4096))
     # Untimed preparation shared by all rounds: the spool and the ledger exist.
-    for argv in (["spool", "init", str(spool)], ["status", "--state", str(state)]):
-        subprocess.run([ENTREPOT, *argv], check=True, capture_output=True)
+    subprocess.run([ENTREPOT, "spool", "init", str(spool)], check=True, capture_output=True)
+    new_ledger(state)
     rclone = str(rclone_binary())
 
     def version(stdout: str) -> None:

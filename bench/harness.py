@@ -308,6 +308,13 @@ def scratch(name: str) -> Path:
     return folder
 
 
+def new_ledger(state: Path) -> None:
+    """An empty ledger in the state folder ``state``, as the first command that records
+    makes it (untimed preparation: the commands read from it are timed without it)."""
+    code = "import sys; from entrepot.jobs import Ledger; Ledger.open(sys.argv[1]).close()"
+    subprocess.run([PYTHON, "-c", code, str(state)], check=True, capture_output=True)
+
+
 def random_files(folder: Path, count: int, size: int) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"f{number:05}.bin" for number in range(count)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -21,7 +20,7 @@ from typing import Any
 
 from bench_targets import Rclone, rclone_binary
 from bench_targets_common import ServerProcess
-from harness import ENTREPOT, folder_digests
+from harness import folder_digests, new_ledger
 
 # isort: split
 # (harness has put the project root on sys.path: the test servers are found)
@@ -156,7 +155,5 @@ def start_remotes(
         "s3": s3_remote(s3),
         "file": folder_remote(base / "drops"),
     }
-    subprocess.run(
-        [ENTREPOT, "status", "--state", str(base / "state")], check=True, capture_output=True
-    )
+    new_ledger(base / "state")
     return info, s3, remotes

@@ -122,7 +122,7 @@ def test_a_state_folder_that_does_not_exist_is_a_mistake_not_an_empty_ledger(
 ) -> None:
     typo = tmp_path / "stat"
     for command in (("jobs", "ls"), ("jobs", "show", "x"), ("backlog", "ls"), ("trace", "*"),
-                    ("receipt", tmp_path)):  # fmt: skip
+                    ("receipt", tmp_path), ("status",), ("status", "--json")):  # fmt: skip
         code, out, err = cli(*command, "--state", typo)
         assert code == 4 and out == "", command
         assert f"no state folder at {typo}" in err, command

@@ -28,7 +28,7 @@ import typer
 
 from entrepot.cli.console import emit_json, human_size, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.ledgers import LedgerOption, StateOption, ledger_rows
+from entrepot.cli.ledgers import LedgerOption, StateOption, ledger_rows, recorded_in
 from entrepot.jobs.records import JobRecord
 from entrepot.jobs.states import JobState
 from entrepot.jobs.summary import Rows, jobs_in, state_counts
@@ -180,8 +180,8 @@ def status(
 ) -> int:
     """Show spools (waiting, in flight, done), routes, the service, and jobs (backlog, dead).
 
-    Exits 1 when a job waits in the backlog or is dead, 4 when a spool named
-    on the command line does not exist, else 0.  With ``--fleet``: exits 1
+    Exits 1 when a job waits in the backlog or is dead, 4 when a spool or a
+    state folder named on the command line does not exist, else 0.  With ``--fleet``: exits 1
     when an instance is silent or a route is stuck.
     """
     config_file = _config_file(config)
@@ -194,7 +194,7 @@ def status(
 
         return service_status(config_file, spools or [], as_json, state, ledger)
     figures = spool_figures([Path(spool) for spool in spools or []])
-    with ledger_rows(state, ledger) as rows:
+    with ledger_rows(recorded_in(state), ledger) as rows:
         summary = JobsSummary.read(rows)
     if as_json:
         emit_json(_as_json(figures, summary))
