@@ -72,7 +72,7 @@ def write(
         typer.Option("--max-size", parser=parse_size, help="Roll at this size (10MB, 64MiB)."),
     ] = None,
     max_records: Annotated[
-        int | None, typer.Option("--max-records", help="Roll after this many records.")
+        int | None, typer.Option("--max-records", min=1, help="Roll after this many records.")
     ] = None,
     max_age: Annotated[
         float | None,

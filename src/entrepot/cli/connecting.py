@@ -35,6 +35,7 @@ from entrepot.cli.names import ConfigOption
 from entrepot.errors import ConfigError
 from entrepot.targets import option_pairs, parse_url
 from entrepot.targets.url import SECRET_OPTIONS
+from entrepot.units import parse_duration
 
 __all__ = ["PASSWORD_VARIABLE", "Connecting", "connecting", "given_options", "target_options"]
 
@@ -58,7 +59,11 @@ PasswordFile = Annotated[
 ]
 Timeout = Annotated[
     float | None,
-    typer.Option("--timeout", help="Seconds a network call may go without progress (30)."),
+    typer.Option(
+        "--timeout",
+        parser=parse_duration,
+        help="How long a network call may go without progress: 30 (seconds), 2m.",
+    ),
 ]
 
 

@@ -256,7 +256,7 @@ def retire(
 def log(
     root: RootOption,
     grep: Annotated[str | None, typer.Option(help="Only lines matching this regex.")] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the last N lines.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the last N lines.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show the import log (logs/datacenter.log)."""

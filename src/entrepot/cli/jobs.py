@@ -10,6 +10,7 @@ importable from here.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -85,7 +86,10 @@ def jobs_ls(
     ] = None,
     kind: Annotated[str | None, typer.Option("--kind", help="Only jobs of this kind.")] = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="At most this many, newest first.")
+        int,
+        typer.Option(
+            "--limit", "-n", min=1, max=sys.maxsize, help="At most this many, newest first."
+        ),
     ] = 50,
     as_json: JsonOption = False,
     state: StateOption = None,

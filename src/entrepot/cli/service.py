@@ -35,6 +35,7 @@ from entrepot.service.loading import (
     default_config_path,
     load_config,
 )
+from entrepot.units import parse_duration
 
 if TYPE_CHECKING:
     from entrepot.service.daemon import Daemon
@@ -159,7 +160,10 @@ def make_daemon(
 def reload(
     config: ConfigOption = None,
     wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait for the service's answer.")
+        float,
+        typer.Option(
+            "--wait", parser=parse_duration, help="How long to wait for the service's answer (10s)."
+        ),
     ] = 10.0,
 ) -> int:
     """Ask the running service to re-read its configuration (SIGHUP)."""

@@ -48,6 +48,8 @@ COMMON_OPTIONS: dict[str, type] = {
 }
 #: Seconds a network call may go without progress, unless ``timeout=`` says otherwise.
 DEFAULT_TIMEOUT = 30.0
+#: The longest a network call may go without progress: a day.
+MAX_TIMEOUT = 86400.0
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -76,8 +78,11 @@ def resolve_options(
         raise ConfigError(f"{url.scheme} target: unknown option(s) {shown}")
     values = {key: coerce(key, value, known[key]) for key, value in merged.items()}
     timeout = values.pop("timeout", None) or DEFAULT_TIMEOUT
-    if timeout <= 0:
-        raise ConfigError(f"option 'timeout' must be positive, got {timeout:g}")
+    if not 0 < timeout <= MAX_TIMEOUT:  # NaN too: no clock or socket can wait for it
+        raise ConfigError(
+            f"option 'timeout' must be positive and at most a day ({MAX_TIMEOUT:g} s), "
+            f"got {timeout:g}"
+        )
     password = resolve_secret(
         "password",
         values.pop("password", None),
