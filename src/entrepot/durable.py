@@ -116,6 +116,15 @@ def publish(tmp: Path, final: Path, *, durable: bool = True, replace: bool = Fal
         fsync_dir(final.parent)
 
 
+def create_fresh(path: str | os.PathLike[str]) -> int:
+    """A new, empty file at ``path``, open for writing (its descriptor): whatever was
+    there — a file a crash left, a symbolic link someone planted — is removed first,
+    never written through."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+
+
 @contextlib.contextmanager
 def replacing(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     """Write the file ``path`` under a temporary name beside it, synced, then renamed over
@@ -124,8 +133,7 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     symbolic link at either name is replaced, never written through."""
     final = Path(path)
     tmp = final.with_name(f".{final.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    fd = create_fresh(tmp)
     try:
         with open(fd, "wb") as handle:
             yield handle

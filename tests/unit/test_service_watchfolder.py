@@ -151,3 +151,32 @@ def test_a_dropped_file_over_the_configured_limit_moves_aside(
         drop.write_text(text)
         folder.take(drop)
         assert not drop.exists() and _rows(tmp_path / "dc") == [("S1", "Ann")]
+
+
+def test_a_file_swapped_for_a_link_after_it_settled_is_refused_never_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    DataCenter(tmp_path / "dc", create=True)
+    (tmp_path / "dc" / "schema.toml").write_text(SCHEMA)
+    (tmp_path / "uploads").mkdir()
+    secret = tmp_path / "elsewhere.csv"  # any file the service may read, named by a link
+    secret.write_text("student_id,name\nS9,Secret Sam\n")
+    center = DataCenterConfig(root=tmp_path / "dc", watch=tmp_path / "uploads", settle=0.0)
+    drop = tmp_path / "uploads" / "students.csv"
+    drop.write_text("student_id,name\nS1,Ann\n")
+    _old(drop)
+    with Ledger.open(tmp_path / "state") as ledger:
+        folder = WatchFolder(center, Runner(ledger), RecordingTelemetry(), threading.Event())
+        assert folder.settled() == [drop]
+        # Between the look and the take, whoever drops files puts a link in its place.
+        drop.unlink()
+        drop.symlink_to(secret)
+        folder.take(drop)
+        assert "is a symbolic link: refused" in caplog.text
+        rejected = tmp_path / "uploads" / "rejected" / "students.csv"
+        assert rejected.is_symlink() and not os.path.lexists(drop)
+        assert ledger.jobs(kind="import") == []
+        assert sorted(p.name for p in (tmp_path / "dc").iterdir() if p.suffix == ".csv") == []
+        # A link seen as one is never taken at all.
+        (tmp_path / "uploads" / "more.csv").symlink_to(secret)
+        assert folder.settled() == []

@@ -15,9 +15,10 @@ import hashlib
 import io
 import os
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO, cast
 
-from entrepot.durable import fsync_dir, replacing, replacing_text
+from entrepot.durable import create_fresh, fsync_dir, replacing, replacing_text
+from entrepot.spool.areas import descriptor_path, open_entry
 
 #: A column headed like this is carried along but never imported.
 IGNORE_COLUMN = "--IGNORE--"
@@ -41,17 +42,36 @@ def field_limit(max_field: int) -> None:
     csv.field_size_limit(max_field)
 
 
+def open_file(path: Path, *, buffering: int = -1) -> BinaryIO:
+    """A file of the data center, for reading its bytes as they are on disk — never
+    through a symbolic link: a link (to a file anywhere) is refused with
+    :class:`~entrepot.errors.UnsafeEntry`, also one swapped in for the file between
+    two reads.  ``buffering``: as :func:`open`'s."""
+    return open_entry(path, what="data center file", buffering=buffering)
+
+
+def open_bytes(path: Path, *, buffering: int = -1) -> IO[bytes]:
+    """:func:`open_file`, decompressed for a ``.gz`` file."""
+    checked = open_file(path, buffering=buffering)
+    if not path.name.lower().endswith(".gz"):
+        return checked
+    with checked:
+        # The file checked, by its descriptor: whatever its name has become since.
+        return cast(IO[bytes], gzip.open(descriptor_path(checked), "rb"))
+
+
 def open_text(path: Path, encoding: str = "utf-8-sig") -> IO[str]:
-    """Open a CSV file for reading, decompressing ``.gz`` files."""
-    if path.name.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, newline="")
-    return open(path, encoding=encoding, newline="")
+    """Open a CSV file for reading (:func:`open_bytes`), decompressing ``.gz`` files."""
+    return io.TextIOWrapper(open_bytes(path), encoding=encoding, newline="")
 
 
 def file_digest(path: Path) -> str:
     """SHA-256 of a file's bytes, in hex."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    digest = hashlib.sha256()
+    with open_file(path) as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def atomic_writer(final: Path) -> contextlib.AbstractContextManager[IO[str]]:
@@ -66,7 +86,7 @@ atomic_writer_binary = replacing
 def peek(path: Path) -> tuple[list[str], bool]:
     """The header of a CSV file and whether at least one data row follows."""
     field_limit(OWN_FILES_FIELD_LIMIT)
-    with open(path, encoding="utf-8-sig", newline="", errors="surrogateescape") as handle:
+    with _own_text(path) as handle:
         reader = csv.reader(handle)
         header = next(reader, [])
         return header, next(reader, None) is not None
@@ -86,14 +106,15 @@ def build_merged(dest: Path, src: Path) -> Path:
     if src_rows:
         columns += [name for name in src_header if name not in columns]
     tmp = dest.with_name(f".{dest.name}.merging")
-    with open(tmp, "w", encoding=OUTPUT_ENCODING, newline="", errors="surrogateescape") as out:
+    fresh = create_fresh(tmp)
+    with open(fresh, "w", encoding=OUTPUT_ENCODING, newline="", errors="surrogateescape") as out:
         writer = csv.writer(out)
         writer.writerow(columns)
         for path, header, has_rows in ((dest, dest_header, dest_rows), (src, src_header, src_rows)):
             if not has_rows:
                 continue
             positions = [header.index(name) if name in header else -1 for name in columns]
-            with open(path, encoding="utf-8-sig", newline="", errors="surrogateescape") as handle:
+            with _own_text(path) as handle:
                 reader = csv.reader(handle)
                 next(reader)
                 if header == columns:
@@ -104,6 +125,13 @@ def build_merged(dest: Path, src: Path) -> Path:
         out.flush()
         os.fsync(out.fileno())
     return tmp
+
+
+def _own_text(path: Path) -> IO[str]:
+    """A CSV file the data center wrote, as text (:func:`open_file`: never a link)."""
+    return io.TextIOWrapper(
+        open_file(path), encoding="utf-8-sig", newline="", errors="surrogateescape"
+    )
 
 
 def publish_merged(tmp: Path, dest: Path) -> None:

@@ -21,12 +21,14 @@ import errno
 import logging
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from entrepot.durable import fsync_dir
-from entrepot.errors import DataCenterError, DataCenterNotFound
+from entrepot.datacenter.csvfiles import open_file
+from entrepot.durable import create_fresh, fsync_dir
+from entrepot.errors import DataCenterError, DataCenterNotFound, UnsafeEntry
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -142,7 +144,7 @@ def _copy_tree(src: Path, dst: Path, *, overwrite: bool) -> list[str]:
                 continue
             try:
                 copy_durably(source_file, dest_file)
-            except OSError as exc:
+            except (OSError, UnsafeEntry) as exc:
                 log_event(
                     logger, "datacenter.copy_failed", logging.WARNING, path=source_file, error=exc
                 )
@@ -152,11 +154,20 @@ def _copy_tree(src: Path, dst: Path, *, overwrite: bool) -> list[str]:
 
 
 def copy_durably(src: Path, dst: Path) -> None:
-    """Copy ``src`` over ``dst`` through a temporary name, keeping times and mode."""
+    """Copy ``src`` over ``dst`` through a temporary name, keeping times and mode.
+
+    ``src`` is read as the file it is, never through a symbolic link
+    (:class:`~entrepot.errors.UnsafeEntry`): a link planted in the data center is
+    not turned into a copy of what it names.  A link at the temporary name is
+    replaced, never written through."""
     tmp = dst.with_name(f".{dst.name}.copying")
-    shutil.copy2(src, tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
+    with open_file(src) as source, open(create_fresh(tmp), "wb") as out:
+        shutil.copyfileobj(source, out)
+        info = os.fstat(source.fileno())
+        os.fchmod(out.fileno(), stat.S_IMODE(info.st_mode))
+        os.utime(out.fileno(), ns=(info.st_atime_ns, info.st_mtime_ns))
+        out.flush()
+        os.fsync(out.fileno())
     os.replace(tmp, dst)
 
 

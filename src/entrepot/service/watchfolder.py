@@ -35,11 +35,13 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
+from entrepot.datacenter.csvfiles import open_file
 from entrepot.datacenter.storage import StorageTree
 from entrepot.datacenter.uploads import normalise_name, store_upload
 from entrepot.durable import rename_noreplace
-from entrepot.errors import UploadRejected
+from entrepot.errors import UnsafeEntry, UploadRejected
 from entrepot.jobs import JobState, Ledger, Runner
 from entrepot.jobs.ledger import OPEN
 from entrepot.jobs.runner import DEFAULT_LEASE
@@ -72,11 +74,10 @@ def table_for(name: str) -> str:
     return _BLANKS.sub("_", name.split(".", 1)[0].strip())
 
 
-def _digest(path: Path) -> str:
+def _digest(handle: BinaryIO) -> str:
     sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            sha.update(block)
+    while block := handle.read(1 << 20):
+        sha.update(block)
     return sha.hexdigest()
 
 
@@ -163,30 +164,44 @@ class WatchFolder:
         """An import finishes its chunk in hand; the next file waits for the next start."""
 
     def take(self, path: Path, trigger: str = "watch") -> None:
-        """Store ``path`` in the data center, import it, then remove it from the folder."""
+        """Store ``path`` in the data center, import it, then remove it from the folder.
+
+        The file is read through one descriptor, opened without following a link: a
+        link swapped in for it since it was seen is refused (moved to ``rejected/``),
+        never read — whoever drops files there cannot make the service import a file
+        of their choosing from elsewhere on the machine."""
         tree = StorageTree(self.center.root).ensure(create_root=True)
         try:
-            stored = normalise_name(path.name)
-            if self._already_stored(tree, path, stored):
-                if not self._needs_import(tree, stored):
-                    path.unlink(missing_ok=True)
-                    return
-            else:
-                policy = self.center.upload_policy()
-                stored = store_upload(tree, path, path.name, policy=policy).name
-        except UploadRejected as exc:
+            with open_file(path) as dropped:
+                stored = normalise_name(path.name)
+                if self._already_stored(tree, dropped, stored):
+                    if not self._needs_import(tree, stored):
+                        path.unlink(missing_ok=True)
+                        return
+                else:
+                    policy = self.center.upload_policy()
+                    stored = store_upload(tree, dropped, path.name, policy=policy).name
+        except (UploadRejected, UnsafeEntry) as exc:
             self._reject(path, exc)
             return
         self._import(stored, table_for(path.name), trigger)
         path.unlink(missing_ok=True)
 
-    def _already_stored(self, tree: StorageTree, path: Path, stored: str) -> bool:
-        """True when an identical copy of ``path`` is in the root or was imported already."""
+    def _already_stored(self, tree: StorageTree, dropped: BinaryIO, stored: str) -> bool:
+        """True when an identical copy of ``dropped`` (read from its start, then left at
+        its start) is in the root or was imported already."""
+        size = os.fstat(dropped.fileno()).st_size
+        mine = None
         for folder in (tree.root, tree.finished, tree.unfinished):
             copy = folder / stored
-            same_size = copy.is_file() and copy.stat().st_size == path.stat().st_size
-            if same_size and _digest(copy) == _digest(path):
-                return True
+            if not (copy.is_file() and copy.stat().st_size == size):
+                continue
+            if mine is None:
+                mine = _digest(dropped)
+                dropped.seek(0)
+            with open_file(copy) as kept:
+                if _digest(kept) == mine:
+                    return True
         return False
 
     def _needs_import(self, tree: StorageTree, stored: str) -> bool:
@@ -221,7 +236,7 @@ class WatchFolder:
                   rows_ok=rows.successful if rows else 0,
                   rows_failed=rows.failed if rows else 0)  # fmt: skip
 
-    def _reject(self, path: Path, error: UploadRejected) -> None:
+    def _reject(self, path: Path, error: UploadRejected | UnsafeEntry) -> None:
         folder = self.folder / REJECTED
         folder.mkdir(exist_ok=True)
         for number in range(1000):

@@ -304,8 +304,11 @@ def make_folder(path: Path) -> None:
         raise SpoolLayoutError(f"spool area {path} is not a folder")
 
 
-def open_entry(path: str | os.PathLike[str], *, what: str = "spool file") -> BinaryIO:
-    """Open ``path`` for reading without following a link; refuse anything but a regular file."""
+def open_entry(
+    path: str | os.PathLike[str], *, what: str = "spool file", buffering: int = -1
+) -> BinaryIO:
+    """Open ``path`` for reading without following a link; refuse anything but a regular
+    file (:class:`~entrepot.errors.UnsafeEntry`).  ``buffering``: as :func:`open`'s."""
     try:
         fd = os.open(path, _OPEN_ENTRY)
     except OSError as exc:
@@ -323,7 +326,7 @@ def open_entry(path: str | os.PathLike[str], *, what: str = "spool file") -> Bin
     # The file object owns the descriptor from here on, and closes it if it fails (a
     # signal while it is made): closed here as well, the second close would fail, or
     # close a file another thread opened meanwhile under the same number.
-    return os.fdopen(fd, "rb")
+    return os.fdopen(fd, "rb", buffering=buffering)
 
 
 def descriptor_path(file: BinaryIO) -> str:

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import exc as sa_exc
 
 from entrepot.datacenter.center import DataCenter
+from entrepot.datacenter.csvfiles import open_file
 from entrepot.datacenter.db_secrets import read_password, refuse_password, with_password
 from entrepot.datacenter.imports.finishing import ImportResult
 from entrepot.datacenter.imports.importer import Importer, ProgressCallback
@@ -43,6 +44,7 @@ from entrepot.datacenter.recording import Step, record_steps
 from entrepot.db import masked_url
 from entrepot.errors import DatabaseUnavailable, ImportBusy, JobFailed
 from entrepot.jobs import Job, JobContext
+from entrepot.names import check_name
 from entrepot.provenance.events import Kind, Outcome
 from entrepot.redact import mask_secrets
 
@@ -165,11 +167,18 @@ class ImportJob(Job):
         the backlog: no data center at the root
         (:class:`~entrepot.errors.DataCenterNotFound`), a schema missing, wrong or
         without the table (:class:`~entrepot.errors.SchemaError`), a database password
-        whose variable or file is not there (:class:`~entrepot.errors.ConfigError`).
+        whose variable or file is not there (:class:`~entrepot.errors.ConfigError`), a
+        name that is not one plain file name (:class:`~entrepot.errors.InvalidName`) or a
+        symbolic link where the file should be (:class:`~entrepot.errors.UnsafeEntry`).
 
-        Reads no database and no row: what they say is the run's to find.  The data
-        center opened here is the one the run uses."""
-        self._data_center().schema.table(self.table)
+        Reads no database and no row: what they say is the run's to find (a file that
+        is not there may be an import to resume).  The data center opened here is the
+        one the run uses."""
+        center = self._data_center()
+        center.schema.table(self.table)
+        source = center.root / check_name(self.file, what="import file name")
+        if os.path.lexists(source):
+            open_file(source).close()
 
     def _data_center(self) -> DataCenter:
         if self._center is None:

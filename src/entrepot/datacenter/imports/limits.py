@@ -18,11 +18,11 @@ which then decides, cell by cell.
 
 from __future__ import annotations
 
-import gzip
 import io
 from pathlib import Path
 from typing import IO, Any
 
+from entrepot.datacenter.csvfiles import open_bytes
 from entrepot.datacenter.imports.arrow_reader import Unreadable
 from entrepot.datacenter.imports.options import ImportOptions
 from entrepot.errors import ImportFailed
@@ -158,7 +158,7 @@ def open_guarded(path: Path, name: str, options: ImportOptions, **arrow: Any) ->
     """
     compressed = is_compressed(path)
     # Unbuffered: the guard and the layers above it buffer already.
-    raw: Any = gzip.open(path, "rb") if compressed else open(path, "rb", buffering=0)  # noqa: SIM115
+    raw: Any = open_bytes(path, buffering=0)
     return GuardedStream(raw, name, options, compressed=compressed, **arrow)
 
 

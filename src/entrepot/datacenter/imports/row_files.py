@@ -26,6 +26,7 @@ from entrepot.datacenter.csvfiles import (
     atomic_writer,
     atomic_writer_binary,
     field_limit,
+    open_file,
     open_text,
 )
 from entrepot.datacenter.formulas import row_forms
@@ -125,7 +126,7 @@ def copy_as_is(source: Path, encoding: str, finished_path: Path) -> bool:
         return False
     if source.name.lower().endswith(".gz"):
         return False
-    with open(source, "rb") as src:
+    with open_file(source) as src:
         first = src.readline()
         if ERRORS_COLUMN.encode() in first:
             return False

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from entrepot.datacenter.csvfiles import open_file
 from entrepot.datacenter.imports import arrow_reader
 from entrepot.datacenter.imports.csv_rows import RowReader
 from entrepot.datacenter.imports.limits import (
@@ -81,9 +82,10 @@ class SourceFile:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
             raise self._undecodable(exc) from exc
-        if compressed:
-            with open(self.path, "rb") as raw:
-                return hashlib.file_digest(raw, "sha256").hexdigest()
+        if compressed:  # the bytes as stored, not as decompressed
+            with open_file(self.path) as raw:
+                while block := raw.read(READ_SIZE):
+                    digest.update(block)
         return digest.hexdigest()
 
     def chunks(
