@@ -23,6 +23,7 @@ import pytest
 
 from entrepot import __version__
 from entrepot.cli.commands import COMMANDS, load_module_commands
+from entrepot.jobs import Ledger
 from entrepot.spool import Spool
 
 #: Never imported by a short command (nor by importing ``entrepot.cli``).
@@ -134,8 +135,6 @@ def test_put_draws_its_bar_only_on_a_terminal(tmp_path: Path) -> None:
 
 
 def test_status_reads_the_ledger_without_sqlalchemy(tmp_path: Path) -> None:
-    from entrepot.jobs import Ledger
-
     state = tmp_path / "state"
     Ledger.open(state).close()  # an empty ledger, as any command that records makes it
     done, modules = fresh(tmp_path, "status", "--state", state, COLUMNS="200")
@@ -153,7 +152,7 @@ def test_ship_with_nothing_waiting_connects_to_nothing_and_records_nothing(
 ) -> None:
     spool = Spool(tmp_path / "outbox").prepare()
     state = tmp_path / "state"
-    fresh(tmp_path, "status", "--state", state)
+    Ledger.open(state).close()
     # A closed port: connecting would fail the run.
     url = "sftp://partner@127.0.0.1:1/drop"
     done, modules = fresh(

@@ -11,9 +11,11 @@ final name is dropped instead of being published twice.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +30,10 @@ from entrepot.errors import ArchiveError
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
+
+# An abandoned archive is opened to be cut and sealed: never through a link, never
+# blocking on a FIFO left under its name.
+_OPEN_ABANDONED = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def recover_directory(
@@ -120,12 +126,23 @@ def _strip_compression(name: str) -> str:
 
 
 def recover_file(path: Path, handoff: HandOff) -> Path | None:
-    """Recover one ``.open`` file unless its writer still holds it; return its final path."""
+    """Recover one ``.open`` file unless its writer still holds it; return its final path.
+
+    Only a regular file is recovered: a symbolic link named like an open archive
+    (to an archive elsewhere, which recovery would cut, seal and hand on) or a FIFO
+    is refused (:class:`~entrepot.errors.ArchiveError`) and left as it is."""
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        fd = os.open(path, _OPEN_ABANDONED)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ArchiveError(f"{path.name} is a symbolic link; left as it is") from None
+        raise
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArchiveError(f"{path.name} is not a regular file; left as it is")
+        os.set_blocking(fd, True)  # O_NONBLOCK was only there to open a FIFO safely
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
