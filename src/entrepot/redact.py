@@ -1,7 +1,7 @@
 """Text that is safe to show: secrets masked, control characters made visible.
 
 Everything Entrepôt prints or logs — URLs, error messages, remote and local
-names — passes through here first.  Two threats:
+names — passes through here first.  Three threats:
 
 * **Secrets.**  A password can reach a message inside a URL that did not
   parse (an unencoded ``/`` or ``@`` in it, one slash after the scheme), so

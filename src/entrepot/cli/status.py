@@ -181,8 +181,8 @@ def status(
     """Show spools (waiting, in flight, done), routes, the service, and jobs (backlog, dead).
 
     Exits 1 when a job waits in the backlog or is dead, 4 when a spool or a
-    state folder named on the command line does not exist, else 0.  With ``--fleet``: exits 1
-    when an instance is silent or a route is stuck.
+    state folder named on the command line does not exist, else 0.  With
+    ``--fleet``: exits 1 when an instance is silent or a route is stuck.
     """
     config_file = _config_file(config)
     if fleet:

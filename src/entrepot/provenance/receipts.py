@@ -115,7 +115,7 @@ def write_receipt(events: Iterable[Event], output_format: ReceiptFormat, out: IO
         line = receipt_row(event)
         for column in _NAMED_BY_OTHERS:
             value = line[column]
-            if value:
+            if isinstance(value, str):
                 line[column] = defuse_formula(value)
         writer.writerow(line)
         count += 1
