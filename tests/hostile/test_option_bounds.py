@@ -27,6 +27,9 @@ UNREACHABLE = "ftp://ops@127.0.0.1:9/in"
         (["ls", UNREACHABLE + "?timeout=1e30"], 3, "got 1e+30"),
         (["reload", "--wait", "nan"], 2, "not a duration: 'nan'"),
         (["trace", "x", "--since", "99999999999d", "--state", "{tmp}"], 3, "longer than 100"),
+        (["put", "{tmp}/f", "file://{tmp}", "-j", "0"], 2, "greater than or equal to 1"),
+        (["put", "{tmp}/f", "file://{tmp}", "-j", "65"], 2, "less than or equal to 64"),
+        (["ship", "{tmp}", "file://{tmp}", "-j", "0"], 2, "greater than or equal to 1"),
     ],
 )
 def test_a_number_nothing_can_hold_is_refused_with_its_code(
@@ -61,3 +64,25 @@ def test_the_same_options_take_what_they_can_hold(
     monkeypatch.setattr("sys.stdin", io.StringIO('{"a": 1}\n{"a": 2}\n'))
     assert main(["archive", "write", str(tmp_path / "a"), "--max-records", "1"]) == 0
     assert len(list((tmp_path / "a").iterdir())) == 2
+
+
+def test_what_is_not_a_file_where_one_is_named_is_told_as_such(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "plain").write_text("x")
+    drop = (tmp_path / "drop").as_uri()
+    for argv, code, said in (
+        (["put", str(tmp_path / "pipe"), drop], 2, "pipe' is not a regular file"),
+        (["put", str(tmp_path), drop], 2, "is a folder: only files are uploaded"),
+        (["archive", "write", str(tmp_path / "plain")], 3, "a file is in the way"),
+        (["get", (tmp_path / "plain").as_uri(), str(tmp_path / "no" / "x")], 4,
+         f"no folder to download into: '{tmp_path / 'no'}'"),
+    ):  # fmt: skip
+        assert main(argv) == code, argv
+        out, err = capsys.readouterr()
+        assert said in " ".join((out + err).split()), out + err
+        assert ".partial" not in err and "Traceback" not in err
+    assert (tmp_path / "plain").read_text() == "x"

@@ -32,7 +32,7 @@ from entrepot.archive.naming import DEFAULT_TEMPLATE, Template, candidates
 from entrepot.archive.policies import NeverPolicy, RollPolicy
 from entrepot.archive.recovery import recover_directory, recover_file
 from entrepot.archive.writer import ArchiveWriter, Sync, check_sync
-from entrepot.errors import ArchiveClosed, ArchiveError
+from entrepot.errors import ArchiveClosed, ArchiveError, ConfigError
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,12 @@ class RollingWriter:
         provenance: str | os.PathLike[str] | None = None,
     ) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise ConfigError(
+                f"cannot make the archive folder {self.directory}: a file is in the way"
+            ) from exc
         self.template = Template(template, host=host)
         self.policy: RollPolicy = policy if policy is not None else NeverPolicy()
         self.sync: Sync = check_sync(sync)

@@ -35,6 +35,7 @@ from entrepot.jobs.summary import has_open_job, ledger_file, sqlite_reader
 from entrepot.ship import FetchJob, ShipJob
 from entrepot.ship.jobs import RouteJob
 from entrepot.spool import Spool
+from entrepot.targets.parallel import MAX_PARALLEL
 from entrepot.units import parse_duration
 
 if TYPE_CHECKING:
@@ -222,7 +223,8 @@ def ship(
         str | None, typer.Option("--order", help="oldest (default), newest or name.")
     ] = None,
     parallel: Annotated[
-        int | None, typer.Option("--parallel", "-j", help="Transfers at once (1).", min=1)
+        int | None,
+        typer.Option("--parallel", "-j", help="Transfers at once (1).", min=1, max=MAX_PARALLEL),
     ] = None,
     conflict: Annotated[
         str | None,

@@ -38,6 +38,7 @@ from entrepot.targets import (
     open_target,
     upload_many,
 )
+from entrepot.targets.parallel import MAX_PARALLEL
 
 UrlArg = Annotated[
     str,
@@ -79,7 +80,10 @@ def put(
     verify: Annotated[
         bool, typer.Option("--verify/--no-verify", help="Check size (and checksum) after upload.")
     ] = True,
-    parallel: Annotated[int, typer.Option("--parallel", "-j", help="Connections in parallel.")] = 4,
+    parallel: Annotated[
+        int,
+        typer.Option("--parallel", "-j", help="Connections in parallel.", min=1, max=MAX_PARALLEL),
+    ] = 4,
     as_json: AsJson = False,
     *,
     how: Connecting,
@@ -91,7 +95,10 @@ def put(
         raise typer.BadParameter("--name needs exactly one file", param_hint="--name")
     for file in files:
         if not file.is_file():
-            raise FileNotFoundError(2, "no such file", str(file))
+            if not file.exists():
+                raise FileNotFoundError(2, "no such file", str(file))
+            what = "a folder" if file.is_dir() else "not a regular file"
+            raise typer.BadParameter(f"{str(file)!r} is {what}: only files are uploaded")
     url, options = how.resolve(url)
     specs = [(f, name or f.name) for f in files]
     policy: Conflict = conflict  # type: ignore[assignment]
@@ -175,6 +182,8 @@ def get(
     url, options = how.resolve(url)
     target_url, name = split_file_url(url)
     destination = local / name if local.is_dir() else local
+    if not destination.parent.is_dir():  # said before connecting, and of the folder named
+        raise FileNotFoundError(2, "no folder to download into", str(destination.parent))
     with open_target(target_url, **options) as remote:
         info = remote.download(name, destination)
     if as_json:

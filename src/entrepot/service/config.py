@@ -41,6 +41,7 @@ from entrepot.redact import url_has_secret
 from entrepot.service.dcuploads import UploadLimits
 from entrepot.service.fleetconfig import FleetConfig, InstanceName
 from entrepot.service.fleetroutes import FetchClaiming, ShipNaming
+from entrepot.targets.parallel import MAX_PARALLEL
 from entrepot.units import parse_duration, parse_size
 
 __all__ = [
@@ -217,7 +218,7 @@ class RouteConfig(_Schedule, ShipNaming):
     target: str
     on_arrival: bool = False
     protocol: Literal["atomic", "lock", "marker"] = "atomic"
-    parallel: int = Field(default=1, ge=1, le=64)
+    parallel: int = Field(default=1, ge=1, le=MAX_PARALLEL)
     conflict: Literal["replace", "skip", "fail", "rename", "exclusive"] = "replace"
     after: Literal["cur", "delete", "archive"] = "cur"
     order: Literal["oldest", "newest", "name"] = "oldest"

@@ -40,7 +40,11 @@ from entrepot.targets.publish import Conflict, Verify
 from entrepot.targets.registry import open_target
 from entrepot.targets.transfer import Progress
 
-__all__ = ["ConnectionPool", "FileSpec", "Transfer", "upload_many"]
+__all__ = ["MAX_PARALLEL", "ConnectionPool", "FileSpec", "Transfer", "upload_many"]
+
+#: The most connections one transfer of many files opens (a command's ``--parallel``,
+#: a route's ``parallel``): beyond it, servers refuse or throttle, and nothing is gained.
+MAX_PARALLEL = 64
 
 logger = logging.getLogger(__name__)
 _Item = TypeVar("_Item")
