@@ -133,6 +133,10 @@ def test_a_typo_never_makes_a_spool(tmp_path: Path) -> None:
     assert not typo.exists()
     created = entrepot("spool", "put", typo, source, "--create")
     assert created.returncode == 0 and Spool(typo).names() == ["f.csv"]
+    # A file where the spool should be: a mistake of the path (3), the file left whole.
+    made = entrepot("spool", "init", source)
+    assert made.returncode == 3 and "a file is in the way" in made.stderr
+    assert source.read_text() == "x"
 
 
 def test_quiet_prints_only_errors_and_json_is_asked_for(spool: Spool, tmp_path: Path) -> None:

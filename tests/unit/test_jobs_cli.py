@@ -63,6 +63,16 @@ def test_unknown_or_ambiguous_ids_are_not_found(cli, state: Path) -> None:  # ty
     assert cli("jobs", "show", "nope", "--state", state)[0] == 4
     code, _, err = cli("jobs", "show", "2026", "--state", state)
     assert code == 4 and "more than one" in err
+    # An empty id names no job — not the only one a ledger holds, which it would match.
+    alone = state.parent / "alone"
+    with Ledger.open(alone) as ledger:
+        ledger.add_job("20260104-only", "scripted", {"items": 1}, state=JobState.DEAD)
+    for command in (["jobs", "show", ""], ["backlog", "retry", " "],
+                    ["backlog", "drop", "", "--reason", "x"]):  # fmt: skip
+        code, _, err = cli(*command, "--state", alone)
+        assert code == 2 and "a job id cannot be empty" in err, command
+    with Ledger.open(alone) as ledger:
+        assert ledger.get("20260104-only").state is JobState.DEAD
 
 
 def test_backlog_ls_shows_waiting_then_dead(cli, state: Path) -> None:  # type: ignore[no-untyped-def]

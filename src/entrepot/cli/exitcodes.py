@@ -46,6 +46,7 @@ _MAPPING: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (errors.UnknownName, ExitCode.NOT_FOUND),
     (errors.EntryNotFound, ExitCode.NOT_FOUND),
     (errors.SpoolNotFound, ExitCode.NOT_FOUND),
+    (errors.SpoolLayoutError, ExitCode.CONFIG),
     (errors.UnsafeEntry, ExitCode.REFUSED),
     (errors.UnknownJob, ExitCode.NOT_FOUND),
     (errors.RemoteNotFound, ExitCode.NOT_FOUND),

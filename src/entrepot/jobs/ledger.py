@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from entrepot.db import ensure_schema, groups, make_engine, masked_url, write_transaction
-from entrepot.errors import ConfigError, DatabaseUnavailable, JobError, UnknownJob
+from entrepot.errors import ConfigError, DatabaseUnavailable, InvalidName, JobError, UnknownJob
 from entrepot.instances import instance_for
 from entrepot.jobs.claims import ClaimLog
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
@@ -216,7 +216,11 @@ class Ledger(FleetLog, ClaimLog):
             return [job_record(row) for row in conn.execute(query)]
 
     def find(self, prefix: str) -> JobRecord:
-        """The one job whose id is or starts with ``prefix`` (handy on a command line)."""
+        """The one job whose id is or starts with ``prefix`` (handy on a command line); an
+        empty prefix names no job (:class:`~entrepot.errors.InvalidName`), not the only
+        job of a ledger that holds one."""
+        if not prefix.strip():
+            raise InvalidName("a job id cannot be empty")
         try:
             return self.get(prefix)
         except UnknownJob:
