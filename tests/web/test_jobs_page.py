@@ -91,6 +91,7 @@ def test_the_api_answers_what_became_of_the_job(dashboard: Dashboard) -> None:
     again = operator.post(f"/api/jobs/{job_id}/drop", data={"reason": "twice"})
     assert again.status_code == 409 and "dropped" in again.json()["error"]
     assert operator.post("/api/jobs/nope/retry").status_code == 404
+    assert operator.post("/api/jobs/%20/retry").status_code == 404  # a blank id names none
     assert operator.get("/api/jobs/nope").status_code == 404
     assert operator.get("/jobs/nope").status_code == 404
 

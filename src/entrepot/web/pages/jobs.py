@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from entrepot.errors import JobError, UnknownJob
+from entrepot.errors import InvalidName, JobError, UnknownJob
 from entrepot.web.auth import require_operator, safe_next
 from entrepot.web.host import DashboardHost
 from entrepot.web.jobs_data import job_detail, open_jobs, reader
@@ -74,7 +74,7 @@ def routes(host: DashboardHost) -> list[BaseRoute]:
             fields = {key: str(value) for key, value in form.items()}
             try:
                 said = await run_in_threadpool(act, job_id, fields)
-            except UnknownJob as exc:
+            except (UnknownJob, InvalidName) as exc:  # a blank id names no job either
                 raise HTTPException(404, str(exc)) from None
             except JobError as exc:
                 raise HTTPException(409, str(exc)) from None
