@@ -170,6 +170,7 @@ HOSTILE_PUT_REPLIES = {
     + b"f" * 16
     + b"\r\n",
     "superscript length": "HTTP/1.1 200 OK\r\nContent-Length: ²\r\n\r\n".encode("latin-1"),
+    "superscript status": "HTTP/1.1 ²²² OK\r\nContent-Length: 0\r\n\r\n".encode("latin-1"),
     "gzip then chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
     "length and chunked": b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",

@@ -77,6 +77,8 @@ def test_the_last_records_are_shown_escaped_and_bounded(dashboard: Dashboard) ->
         first = data["records"][0]
         assert first["payload_encoding"] == "base64" and first["payload"] == "AAE8c2NyaXB0Pg=="
         assert first["metadata"] == {"who": "<b>bold</b>\x1b[31m"}
+        for odd in ("\u00b2", "9" * 5000, "0"):  # not a count: the default one
+            assert viewer.get(f"/api{base}", params={"n": odd}).json()["count"] == 20, odd
         tail = viewer.get(f"/api{base}", params={"n": "3"}).json()["records"]
         assert [r["payload"]["number"] for r in tail] == [37, 38, 39]
         page = viewer.get(base, params={"n": "42"}).text

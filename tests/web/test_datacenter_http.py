@@ -352,6 +352,8 @@ def test_long_listings_have_pages(dashboard: Dashboard) -> None:
     second = viewer.get("/api/datacenter", params={"area": "finished", "page": "2"}).json()
     assert [f["name"] for f in second["files"]] == ["f50.csv", "f51.csv", "f52.csv"]
     assert second["paging"]["previous"] == 1
+    odd = viewer.get("/api/datacenter", params={"area": "finished", "page": "\u00b2"})
+    assert odd.status_code == 200 and odd.json()["paging"]["page"] == 1
 
 
 def test_the_mode_chosen_is_the_mode_imported(dashboard: Dashboard) -> None:

@@ -64,3 +64,12 @@ def test_bearer_calls_need_no_csrf_token(dashboard: Dashboard) -> None:
     reply = dashboard.client("operator").post("/api/config/reload")
     assert reply.status_code == 200
     assert reply.json()["ok"] is True
+
+
+def test_numbers_from_a_client_are_read_only_when_they_are_plain_ascii_digits() -> None:
+    from entrepot.web.render import ascii_number
+
+    assert [ascii_number(text) for text in ("7", "007", "9" * 18)] == [7, 7, 10**18 - 1]
+    # Each of these made int() raise — a 500 — or is no count at all.
+    for text in (None, "", "\u00b2", "\u0661\u0662", "9" * 19, "9" * 5000, "-1", "+1", " 1", "1e3"):
+        assert ascii_number(text) is None, text

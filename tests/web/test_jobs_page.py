@@ -164,6 +164,12 @@ def test_a_page_number_beyond_the_end_is_an_empty_page(dashboard: Dashboard, pat
     assert reply.status_code == 200
     if path.startswith("/api"):
         assert reply.json()["open_jobs"]["items"] == []
+    # Digits int() refuses (a superscript, five thousand of them) are the first page.
+    for odd in ("\u00b2", "9" * 5000, "-1", "1e3", " 2"):
+        reply = dashboard.client("viewer").get(path, params={"page": odd})
+        assert reply.status_code == 200, odd
+        if path.startswith("/api"):
+            assert reply.json()["open_jobs"]["page"] == 1, odd
 
 
 def test_no_token_no_jobs(dashboard: Dashboard) -> None:

@@ -207,7 +207,7 @@ def _status(line: bytes) -> tuple[str, int]:
     if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or len(line) > _MAX_LINE:
         raise BadResponse(f"not an HTTP status line: {line[:80]!r}")
     code = parts[1]
-    if len(code) != 3 or not code.isdigit():
+    if len(code) != 3 or not (code.isascii() and code.isdigit()):
         raise BadResponse(f"not an HTTP status: {code[:20]!r}")
     return parts[0], int(code)
 

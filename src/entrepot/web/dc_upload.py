@@ -33,6 +33,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from entrepot.datacenter import DataCenter, human_size
 from entrepot.errors import UploadRejected
+from entrepot.web.render import ascii_number
 
 #: Bytes a request may hold besides the file (boundaries, headers, fields).
 ENVELOPE = 64 * 1024
@@ -170,7 +171,7 @@ async def receive(
     it (and removes it: see :func:`store`).
     """
     boundary = boundary_of(content_type)
-    declared = int(content_length) if content_length and content_length.isdigit() else None
+    declared = ascii_number(content_length)
     if declared is not None and declared > limit + ENVELOPE:
         raise TooLarge(f"the upload is larger than the limit of {human_size(limit)}")
     parts = _Parts(limit)

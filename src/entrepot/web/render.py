@@ -24,7 +24,7 @@ from entrepot.redact import printable
 from entrepot.units import format_size
 from entrepot.web.auth import OPERATOR, Session
 
-__all__ = ["NAV", "Paging", "api", "flash", "paging", "render", "see_other"]
+__all__ = ["NAV", "Paging", "api", "ascii_number", "flash", "paging", "render", "see_other"]
 
 #: The menu: label and path, in order.
 NAV = (
@@ -141,6 +141,15 @@ class Paging:
 
 def paging(request: Request, size: int = PAGE_SIZE) -> Paging:
     """The ``?page=`` of the request (1 when missing or not a positive number below 10⁶)."""
-    raw = request.query_params.get("page", "1")
-    page = int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
-    return Paging(page, size)
+    page = ascii_number(request.query_params.get("page"))
+    return Paging(page if page is not None and 0 < page < 1_000_000 else 1, size)
+
+
+def ascii_number(text: str | None) -> int | None:
+    """``text`` as a whole number when it is one in ASCII digits, of at most 18 of them;
+    else None.  A client's text: ``str.isdigit`` also passes ``²``, which :func:`int`
+    refuses, and :func:`int` refuses more than 4,300 digits — each a 500, not an answer.
+    """
+    if text is None or not (0 < len(text) <= 18 and text.isascii() and text.isdigit()):
+        return None
+    return int(text)

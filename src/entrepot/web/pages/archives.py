@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from entrepot.web.archive_records import MAX_RECORDS, last_records
 from entrepot.web.archives_data import archive_files, find_file, section_summary
 from entrepot.web.host import DashboardHost
-from entrepot.web.render import api, paging, render
+from entrepot.web.render import api, ascii_number, paging, render
 
 __all__ = ["routes"]
 
@@ -60,8 +60,8 @@ def routes(host: DashboardHost) -> list[BaseRoute]:
         path = find_file(host.config, name, area, file_name)
         if path is None:
             raise HTTPException(404, "no such archive file")
-        raw = request.query_params.get("n", "")
-        count = min(int(raw), MAX_RECORDS) if raw.isdigit() and int(raw) > 0 else DEFAULT_RECORDS
+        asked = ascii_number(request.query_params.get("n"))
+        count = min(asked, MAX_RECORDS) if asked else DEFAULT_RECORDS
         shown, damage = last_records(path, count)
         if _wants_json(request):
             return api({

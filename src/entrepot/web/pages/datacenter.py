@@ -37,7 +37,7 @@ from entrepot.errors import SchemaError
 from entrepot.web import dc_imports, dc_listing, dc_log, dc_paths
 from entrepot.web.dc_actions import actions, opened
 from entrepot.web.host import DashboardHost
-from entrepot.web.render import api, render
+from entrepot.web.render import api, paging, render
 
 __all__ = ["files_view", "log_view", "progress_view", "routes", "tables_view"]
 
@@ -51,11 +51,6 @@ AREA_TITLES = {
     "graduated": "Backups of retired rows",
     "exports": "Exports",
 }
-
-
-def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 1_000_000 else 1
 
 
 def _table_names(center: DataCenter) -> list[str]:
@@ -149,7 +144,7 @@ def routes(host: DashboardHost) -> list[BaseRoute]:
     def index(request: Request) -> Response:
         params = request.query_params
         view = files_view(
-            host, params.get("area", "pending"), _page_number(request), params.get("sort", "name")
+            host, params.get("area", "pending"), paging(request).page, params.get("sort", "name")
         )
         if request.url.path.startswith("/api/"):
             return api(_files_json(view))
@@ -169,7 +164,7 @@ def routes(host: DashboardHost) -> list[BaseRoute]:
 
     def log(request: Request) -> Response:
         query = request.query_params.get("q", "")
-        lines = log_view(host, query, _page_number(request))
+        lines = log_view(host, query, paging(request).page)
         if request.url.path.startswith("/api/"):
             found = [line.as_json() for line in lines.items]
             return api({"query": query, "lines": found, "paging": lines.as_json()})
