@@ -13,6 +13,7 @@ import ctypes
 import errno
 import io
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -154,3 +155,21 @@ def replacing_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> Ite
             yield text
         finally:
             text.detach()  # flushed: the bytes go back to the file, synced by replacing()
+
+
+@contextlib.contextmanager
+def output_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[IO[str]]:
+    """Where a command writes the file it was asked for: replaced whole
+    (:func:`replacing_text`) — unless ``path`` already is something else than a regular
+    file (``/dev/stdout``, a pipe, a terminal, ``/dev/null``, or a link to one), which
+    is written into as it is: replacing it would put a file where it was."""
+    try:
+        streaming = not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        streaming = False
+    if not streaming:
+        with replacing_text(path, encoding) as out:
+            yield out
+        return
+    with open(path, "w", encoding=encoding, newline="") as out:
+        yield out

@@ -127,3 +127,33 @@ def test_a_state_folder_that_does_not_exist_is_a_mistake_not_an_empty_ledger(
         assert code == 4 and out == "", command
         assert f"no state folder at {typo}" in err, command
     assert not typo.exists()  # nothing made there
+
+
+def test_an_output_that_is_not_a_file_is_written_into_not_replaced(
+    tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stat
+    import threading
+
+    from entrepot.durable import output_text
+
+    null = tmp_path / "null"  # as /dev/stdout is a link to what the shell gave
+    null.symlink_to(os.devnull)
+    with output_text(null) as out:
+        out.write("x\n")
+    assert null.is_symlink() and os.readlink(null) == os.devnull
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    read: list[str] = []
+    reader = threading.Thread(target=lambda: read.append(pipe.read_text()))
+    reader.start()
+    with output_text(pipe) as out:
+        out.write("through the pipe\n")
+    reader.join(10)
+    assert read == ["through the pipe\n"] and stat.S_ISFIFO(os.lstat(pipe).st_mode)
+    # "-o -" is standard output, not a file named "-".
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli("receipt", tmp_path, "-o", "-", "--state", state)
+    assert code == 0 and out.startswith("name,size,sha256,") and not (tmp_path / "-").exists()

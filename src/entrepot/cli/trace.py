@@ -29,7 +29,7 @@ from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, recorded_in, state_dir
 from entrepot.cli.names import ConfigOption, ledger_for
 from entrepot.cli.scopes import scope_of
-from entrepot.durable import replacing_text
+from entrepot.durable import output_text
 from entrepot.errors import ConfigError
 from entrepot.provenance.events import Event, Kind
 from entrepot.units import parse_moment
@@ -201,7 +201,8 @@ def receipt(
     until: When = None,
     output_format: Annotated[str, typer.Option("--format", help="csv (default) or json.")] = "csv",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file (default stdout).")
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (default, or -: stdout)."),
     ] = None,
     config: ConfigOption = None,
     state: StateOption = None,
@@ -223,10 +224,10 @@ def receipt(
                         label="not found")  # fmt: skip
             return ExitCode.NOT_FOUND
         listed = deliveries(engine, scope.place, target=scope.target, since=start, until=end)
-        if output is None:
+        if output is None or str(output) == "-":
             write_receipt(listed, chosen, sys.stdout)
             return ExitCode.OK
-        with replacing_text(output) as out:
+        with output_text(output) as out:
             count = write_receipt(listed, chosen, out)
     say(f"{count:,} {'delivery' if count == 1 else 'deliveries'} written to {output}")
     return ExitCode.OK
