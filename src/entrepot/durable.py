@@ -157,17 +157,26 @@ def replacing_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> Ite
             text.detach()  # flushed: the bytes go back to the file, synced by replacing()
 
 
+def is_stream(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is to be written into as it is, never replaced by a file: it
+    already is something else than a regular file, links followed (a pipe, a terminal,
+    ``/dev/null``), or it is a name of ``/dev`` or ``/proc`` — ``/dev/stdout`` is a link
+    to the shell's redirection even when that is a regular file."""
+    if os.path.abspath(path).startswith(("/dev/", "/proc/")):
+        return True
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        return False
+
+
 @contextlib.contextmanager
 def output_text(path: str | os.PathLike[str], encoding: str = "utf-8") -> Iterator[IO[str]]:
     """Where a command writes the file it was asked for: replaced whole
     (:func:`replacing_text`) — unless ``path`` already is something else than a regular
     file (``/dev/stdout``, a pipe, a terminal, ``/dev/null``, or a link to one), which
     is written into as it is: replacing it would put a file where it was."""
-    try:
-        streaming = not stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        streaming = False
-    if not streaming:
+    if not is_stream(path):
         with replacing_text(path, encoding) as out:
             yield out
         return

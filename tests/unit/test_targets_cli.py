@@ -118,3 +118,31 @@ def test_split_file_url() -> None:
     assert split_file_url("/tmp/x/y.csv") == ("/tmp/x", "y.csv")
     with pytest.raises(ConfigError):
         split_file_url("sftp://h/")
+
+
+def test_get_into_a_pipe_or_a_link_to_a_device_writes_into_it(tmp_path: Path, remote: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from entrepot.durable import is_stream
+
+    (remote / "a.csv").write_text("x,y\n")
+    # "-" is standard output: here a pipe, which gets the bytes; the line goes to stderr.
+    got = subprocess.run(
+        [sys.executable, "-m", "entrepot", "get", f"{remote.as_uri()}/a.csv", "-"],
+        capture_output=True, cwd=tmp_path, check=True, timeout=60,
+    )  # fmt: skip
+    assert got.stdout == b"x,y\n" and got.stderr.startswith(b"/dev/stdout\t4")
+    assert not (tmp_path / "-").exists()
+    null = tmp_path / "null"
+    null.symlink_to(os.devnull)
+    got = subprocess.run(
+        [sys.executable, "-m", "entrepot", "get", f"{remote.as_uri()}/a.csv", str(null)],
+        capture_output=True, cwd=tmp_path, check=True, timeout=60,
+    )  # fmt: skip
+    assert null.is_symlink() and os.readlink(null) == os.devnull
+    # What is never replaced by a file: a name of /dev or /proc (/dev/stdout is a link to
+    # the shell's redirection, a regular file at times), anything but a regular file.
+    assert is_stream("/dev/stdout") and is_stream("/proc/self/fd/1") and is_stream(null)
+    assert not is_stream(remote / "a.csv") and not is_stream(tmp_path / "nothing")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import secrets
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,11 +30,13 @@ from entrepot.cli.console import (
     transfer_bar,
 )
 from entrepot.cli.exitcodes import ExitCode, exit_code_for
+from entrepot.durable import is_stream
 from entrepot.errors import ConfigError, EntrepotError, VerificationFailed
 from entrepot.redact import printable
 from entrepot.targets import (
     CONFLICT_POLICIES,
     Conflict,
+    RemoteInfo,
     Target,
     Transfer,
     open_target,
@@ -173,7 +177,9 @@ def get(
     url: Annotated[
         str, typer.Argument(help="URL of one remote file, or TARGET/path/name of a configured one.")
     ],
-    local: Annotated[Path, typer.Argument(help="Local file, or a folder to put it in.")],
+    local: Annotated[
+        Path, typer.Argument(help="Local file, or a folder to put it in (-: standard output).")
+    ],
     as_json: AsJson = False,
     *,
     how: Connecting,
@@ -181,15 +187,33 @@ def get(
     """Download one file, written locally under a temporary name and renamed."""
     url, options = how.resolve(url)
     target_url, name = split_file_url(url)
+    if str(local) == "-":
+        local = Path("/dev/stdout")
     destination = local / name if local.is_dir() else local
     if not destination.parent.is_dir():  # said before connecting, and of the folder named
         raise FileNotFoundError(2, "no folder to download into", str(destination.parent))
+    streaming = is_stream(destination)
     with open_target(target_url, **options) as remote:
-        info = remote.download(name, destination)
+        if streaming:
+            info = _download_into_stream(remote, name, destination)
+        else:
+            info = remote.download(name, destination)
     if as_json:
         emit_json({"local": str(destination), "remote": dataclasses.asdict(info)})
     else:
-        _line(destination, info.size)
+        # Into /dev/stdout or a pipe: the line goes beside the bytes, not among them.
+        _line(destination, info.size, err=streaming)
+
+
+def _download_into_stream(remote: Target, name: str, stream: Path) -> RemoteInfo:
+    """``name`` downloaded (and checked) whole under a scratch name, then written into
+    ``stream`` (``/dev/stdout``, a pipe): never part of a file, nor a file in its place."""
+    with tempfile.TemporaryDirectory(prefix="entrepot-get-") as scratch:
+        whole = Path(scratch) / "download"
+        info = remote.download(name, whole, durable_write=False)
+        with open(whole, "rb") as source, open(stream, "wb") as out:
+            shutil.copyfileobj(source, out)
+    return info
 
 
 def check(
@@ -239,10 +263,11 @@ def check(
     return int(ExitCode.OK) if failure is None else int(exit_code_for(failure))
 
 
-def _line(name: object, size: int) -> None:
-    """``NAME<TAB>SIZE`` on stdout (a tab, for scripts: rich would expand it)."""
+def _line(name: object, size: int, *, err: bool = False) -> None:
+    """``NAME<TAB>SIZE`` on stdout (or stderr: ``err``), a tab for scripts: rich would
+    expand it."""
     if not out.quiet:
-        typer.echo(f"{printable(str(name))}\t{size}")
+        typer.echo(f"{printable(str(name))}\t{size}", err=err)
 
 
 def _same(target: Target, name: str, payload: bytes) -> None:

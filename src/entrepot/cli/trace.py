@@ -24,14 +24,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from entrepot.cli.console import emit_json, human_size, print_error, say
+from entrepot.cli.console import emit_json, human_size, is_quiet, print_error, say
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, recorded_in, state_dir
 from entrepot.cli.names import ConfigOption, ledger_for
 from entrepot.cli.scopes import scope_of
-from entrepot.durable import output_text
+from entrepot.durable import is_stream, output_text
 from entrepot.errors import ConfigError
 from entrepot.provenance.events import Event, Kind
+from entrepot.redact import printable
 from entrepot.units import parse_moment
 
 if TYPE_CHECKING:
@@ -229,7 +230,11 @@ def receipt(
             return ExitCode.OK
         with output_text(output) as out:
             count = write_receipt(listed, chosen, out)
-    say(f"{count:,} {'delivery' if count == 1 else 'deliveries'} written to {output}")
+    told = f"{count:,} {'delivery' if count == 1 else 'deliveries'} written to {output}"
+    if not is_stream(output):
+        say(told)
+    elif not is_quiet():  # into /dev/stdout or a pipe: beside the receipt, not among it
+        typer.echo(printable(told), err=True)
     return ExitCode.OK
 
 
