@@ -135,6 +135,11 @@ def test_get_into_a_pipe_or_a_link_to_a_device_writes_into_it(tmp_path: Path, re
     )  # fmt: skip
     assert got.stdout == b"x,y\n" and got.stderr.startswith(b"/dev/stdout\t4")
     assert not (tmp_path / "-").exists()
+    both = subprocess.run(
+        [sys.executable, "-m", "entrepot", "get", f"{remote.as_uri()}/a.csv", "-", "--json"],
+        capture_output=True, cwd=tmp_path, check=False, timeout=60,
+    )  # fmt: skip
+    assert both.returncode == 2 and b"cannot both go to standard output" in both.stderr
     null = tmp_path / "null"
     null.symlink_to(os.devnull)
     got = subprocess.run(

@@ -188,6 +188,8 @@ def get(
     url, options = how.resolve(url)
     target_url, name = split_file_url(url)
     if str(local) == "-":
+        if as_json:
+            raise typer.BadParameter("the file and --json cannot both go to standard output")
         local = Path("/dev/stdout")
     destination = local / name if local.is_dir() else local
     if not destination.parent.is_dir():  # said before connecting, and of the folder named
