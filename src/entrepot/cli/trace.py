@@ -228,10 +228,11 @@ def receipt(
         if output is None or str(output) == "-":
             write_receipt(listed, chosen, sys.stdout)
             return ExitCode.OK
+        streaming = is_stream(output)
         with output_text(output) as out:
             count = write_receipt(listed, chosen, out)
     told = f"{count:,} {'delivery' if count == 1 else 'deliveries'} written to {output}"
-    if not is_stream(output):
+    if not streaming:
         say(told)
     elif not is_quiet():  # into /dev/stdout or a pipe: beside the receipt, not among it
         typer.echo(printable(told), err=True)
