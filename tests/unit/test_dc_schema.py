@@ -38,6 +38,7 @@ def test_good_schema(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("[tables.t\n", "not valid TOML"),
+        ("t = " + "[" * 5000 + "]" * 5000, "not valid TOML: nested too deeply"),
         ('[tables.t]\nkey = ["x"]\ncolumns = { y = {} }\n', "key column 'x' is not a column"),
         ("[tables.t]\nkey = []\ncolumns = { y = {} }\n", "at least one key column"),
         (

@@ -137,6 +137,11 @@ def test_a_route_needs_a_trigger_and_names_are_plain(tmp_path: Path) -> None:
 
 def test_broken_toml_and_missing_files(tmp_path: Path) -> None:
     assert "not valid TOML" in _problems(tmp_path, "[service\n")[0]
+    # Nested past the parser's own limit: told as a problem of the file, not a traceback.
+    deep = "a = " + "[" * 100_000 + "]" * 100_000
+    assert _problems(tmp_path, deep) == [
+        f"{tmp_path / 'entrepot.toml'}: not valid TOML: nested too deeply"
+    ]
     config, problems = check_config(tmp_path / "nope.toml")
     assert config is None and "entrepot init" in str(problems[0])
     with pytest.raises(ConfigProblems) as caught:

@@ -246,6 +246,8 @@ def parse_schema(text: str, *, source: str = "schema") -> Schema:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SchemaError(f"{source}: not valid TOML: {exc}") from exc
+    except RecursionError:  # the parser's own limit: arrays or tables nested hundreds deep
+        raise SchemaError(f"{source}: not valid TOML: nested too deeply") from None
     try:
         return Schema.from_toml(data)
     except ValueError as exc:

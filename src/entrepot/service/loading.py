@@ -89,6 +89,8 @@ def check_config(path: str | os.PathLike[str]) -> tuple[Config | None, list[Prob
     except tomllib.TOMLDecodeError as exc:
         line = _int(re.search(r"line (\d+)", str(exc)))
         return None, [Problem("", f"not valid TOML: {exc}", line=line, file=file)]
+    except RecursionError:  # the parser's own limit: arrays or tables nested hundreds deep
+        return None, [Problem("", "not valid TOML: nested too deeply", file=file)]
     lines = _line_index(text)
     problems = [
         Problem(where, message, lines.get(path), hint, file)
