@@ -119,3 +119,15 @@ def test_ls_and_verify_print_json_when_asked(tmp_path: Path):
     written = entrepot("archive", "write", tmp_path / "w", "--json", stdin='{"a": 1}\n')
     result = json.loads(written.stdout)
     assert result["events"] == 1 and len(result["archives"]) == 1
+
+
+def test_a_line_nested_past_what_the_parser_holds_stops_the_write_not_the_program(
+    tmp_path: Path,
+):
+    deep = "[" * 100_000 + "]" * 100_000
+    done = entrepot("archive", "write", tmp_path / "a", stdin=f'{{"n": 1}}\n{deep}\n{{"n": 3}}\n')
+    assert done.returncode == 7, done.stderr
+    assert "line 2: nested too deeply; stopped (earlier events are kept)" in done.stderr
+    assert "Traceback" not in done.stderr
+    kept = entrepot("archive", "cat", tmp_path / "a").stdout.splitlines()
+    assert [json.loads(line)["payload"] for line in kept] == [{"n": 1}]

@@ -175,11 +175,12 @@ class _Store:
                 continue
             try:
                 metadata, payload = _event(json.loads(line), self.common, self.envelope)
-            except (ValueError, TypeError) as exc:
-                err.print(f"line {number}: {shown(exc)}; stopped (earlier events are kept)")
+                self.writer.write(metadata, payload)
+            except (ValueError, TypeError, RecursionError) as exc:
+                # RecursionError: arrays or objects nested past what the parser can hold.
+                why = "nested too deeply" if isinstance(exc, RecursionError) else shown(exc)
+                err.print(f"line {number}: {why}; stopped (earlier events are kept)")
                 self.code = ExitCode.DATA
-                continue
-            self.writer.write(metadata, payload)
 
 
 def _plugin_policy(spec: str) -> Any:
