@@ -106,3 +106,25 @@ def test_demo_serves_its_dashboard_until_stopped(
             proc.wait()
     # A clean stop: service.json removed, the lock free for `entrepot serve`.
     assert not (folder / "state" / "service.json").exists()
+
+
+def test_a_folder_that_is_not_a_demos_is_never_emptied_nor_written_into(tmp_path: Path) -> None:
+    from entrepot.cli.demo_config import is_demo_folder, write_demo
+
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "entrepot.toml").write_text("# my own service\n")
+    (mine / "keep.csv").write_text("precious\n")
+    for fresh in ("--fresh", "--keep"):  # --dir . or --dir ~ by a slip
+        done = entrepot("demo", "--dir", mine, fresh, "--once", timeout=60)
+        assert done.returncode == 3, done.stderr
+        assert "is not a demo's folder" in done.stderr and "left as it is" in done.stderr
+    assert sorted(p.name for p in mine.iterdir()) == ["entrepot.toml", "keep.csv"]
+    assert (mine / "entrepot.toml").read_text() == "# my own service\n"
+    # An earlier demo's folder, or an empty one, is the demo's to empty.
+    write_demo(tmp_path / "earlier", port=0, per_archive=1)
+    (tmp_path / "empty").mkdir()
+    assert is_demo_folder(tmp_path / "earlier") and is_demo_folder(tmp_path / "empty")
+    assert not is_demo_folder(mine)
+    port = entrepot("demo", "--dir", tmp_path / "other", "--port", "70000", timeout=60)
+    assert port.returncode == 2 and not (tmp_path / "other").exists()

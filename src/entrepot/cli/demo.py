@@ -14,6 +14,7 @@ Nothing outside the demo folder is touched and no server is needed.
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import threading
@@ -25,9 +26,10 @@ from typing import Annotated
 import typer
 
 from entrepot.cli.console import err, out, shown
-from entrepot.cli.demo_config import DemoSetup, write_demo
+from entrepot.cli.demo_config import DemoSetup, is_demo_folder, write_demo
 from entrepot.cli.demo_service import DemoService
 from entrepot.cli.exitcodes import ExitCode
+from entrepot.errors import ConfigError
 from entrepot.interrupts import Terminated
 
 
@@ -38,7 +40,8 @@ def demo(
     files: Annotated[int, typer.Option("--files", help="CSV exports to produce.", min=1)] = 25,
     events: Annotated[int, typer.Option("--events", help="Events to archive.", min=0)] = 500,
     port: Annotated[
-        int, typer.Option("--port", help="The dashboard's port (0: any free one).", min=0)
+        int,
+        typer.Option("--port", help="The dashboard's port (0: any free one).", min=0, max=65535),
     ] = 0,
     once: Annotated[
         bool,
@@ -47,8 +50,15 @@ def demo(
     fresh: Annotated[bool, typer.Option("--fresh/--keep", help="Start from scratch.")] = True,
 ) -> int:
     """Run the service on a starter configuration with its dashboard, and feed it."""
-    if fresh and folder.exists():
-        shutil.rmtree(folder)
+    if os.path.lexists(folder):
+        if not folder.is_dir() or folder.is_symlink() or not is_demo_folder(folder):
+            # --dir . or --dir ~ by a slip: never emptied, nor written into.
+            raise ConfigError(
+                f"{folder} is not a demo's folder (no configuration written by "
+                "`entrepot demo` in it): left as it is — name another --dir"
+            )
+        if fresh:
+            shutil.rmtree(folder)
     setup = write_demo(folder, port=port, per_archive=max(1, -(-events // 3)))
     out.print(f"[bold]1.[/] wrote the configuration {shown(setup.config)}")
     serving = DemoService(setup.config)

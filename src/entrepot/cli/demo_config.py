@@ -18,9 +18,11 @@ from pathlib import Path
 
 __all__ = [
     "DEMO_CUSTOMERS",
+    "DEMO_MARK",
     "DEMO_SCHEMA",
     "DemoSetup",
     "demo_config",
+    "is_demo_folder",
     "write_demo",
     "write_private",
 ]
@@ -48,8 +50,12 @@ DEMO_CUSTOMERS = (
 #: What the import of :data:`DEMO_CUSTOMERS` must report: rows imported, rows pending.
 DEMO_ROWS_OK, DEMO_ROWS_FAILED = 3, 2
 
-_CONFIG = """\
-# Entrepôt — the demo's configuration (written by `entrepot demo`).
+#: The first line of the demo's configuration: what marks a folder as a demo's own.
+DEMO_MARK = "# Entrepôt — the demo's configuration (written by `entrepot demo`)."
+
+_CONFIG = (
+    DEMO_MARK
+    + """
 # Run it again by itself with:  entrepot serve --config {config}
 
 [service]
@@ -87,6 +93,7 @@ schemas = "datacenter/schema.toml"
 watch = "uploads"
 settle = "1s"
 """
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,19 @@ def demo_config(folder: Path, *, port: int, per_archive: int) -> str:
         partner=(folder / "partner-drop").as_uri(),
         per_archive=per_archive,
     )
+
+
+def is_demo_folder(folder: Path) -> bool:
+    """Whether ``folder`` is empty or an earlier demo's (its configuration starts with
+    :data:`DEMO_MARK`): the only folders ``--fresh`` may empty."""
+    if not any(folder.iterdir()):
+        return True
+    config = folder / "entrepot.toml"
+    try:
+        with config.open(encoding="utf-8") as handle:
+            return not config.is_symlink() and handle.readline().rstrip("\n") == DEMO_MARK
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def write_private(path: Path, text: str) -> None:
