@@ -160,3 +160,21 @@ def test_an_endpoint_address_in_use_fails_the_start_cleanly(tmp_path: Path) -> N
         service.close()
         notify.close()
         taken.close()
+
+
+def test_a_configurations_problems_are_told_a_line_each_escaped(tmp_path: Path) -> None:
+    config = tmp_path / "entrepot.toml"
+    assert _entrepot("init", config).returncode == 0
+    text = config.read_text().replace("runs = 8 ", "runs = 0 ")
+    text = text.replace("parallel = 2 ", "parallel = 99 ")
+    config.write_text(text + '\n[spools."in\\nbox\\u001b[2J"]\npath = 5\n')
+    done = _entrepot("serve", "--config", config)
+    assert done.returncode == 3
+    lines = done.stderr.splitlines()
+    assert lines[0] == "error: 3 problem(s) in the configuration:", done.stderr
+    assert len(lines) == 4 and all(line.startswith(f"  {config}:") for line in lines[1:])
+    assert any("service.backlog.runs" in line for line in lines)
+    assert any("parallel: Input should be less than or equal to 64" in line for line in lines)
+    # A name's line break and escape stay text on their line: no forged line, no control.
+    assert any("in\\nbox\\x1b[2J" in line for line in lines) and "\x1b" not in done.stderr
+    assert "\\n  " not in done.stderr  # lines, not one line with \n in it

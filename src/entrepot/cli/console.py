@@ -84,7 +84,17 @@ def say(text: object) -> None:
 
 
 def print_error(message: object, *, label: str = "error") -> None:
-    """``error: <message>`` on stderr, secrets masked and the text escaped."""
+    """``error: <message>`` on stderr, secrets masked and the text escaped.
+
+    An error that lists its problems (a configuration's: ``problems``) gets a line for
+    each — every line escaped on its own, so no text in them starts a line of its own.
+    """
+    problems = getattr(message, "problems", None)
+    if isinstance(problems, list) and problems:
+        lines = [shown(str(message).partition("\n")[0])]  # its heading, then a line each
+        lines += [f"  {shown(mask_secrets(str(problem)))}" for problem in problems]
+        _console("err").print(f"[bold red]{label}:[/] " + "\n".join(lines), soft_wrap=True)
+        return
     text = shown(mask_secrets(str(message)))
     _console("err").print(f"[bold red]{label}:[/] {text}", soft_wrap=True)
 
