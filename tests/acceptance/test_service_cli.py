@@ -165,6 +165,9 @@ def test_an_endpoint_address_in_use_fails_the_start_cleanly(tmp_path: Path) -> N
 def test_a_configurations_problems_are_told_a_line_each_escaped(tmp_path: Path) -> None:
     config = tmp_path / "entrepot.toml"
     assert _entrepot("init", config).returncode == 0
+    # A file where the configuration's folder should be is told as that, not as "exists".
+    inside = _entrepot("init", config / "again.toml")
+    assert inside.returncode == 3 and f"cannot make the folder {config}: a file" in inside.stderr
     text = config.read_text().replace("runs = 8 ", "runs = 0 ")
     text = text.replace("parallel = 2 ", "parallel = 99 ")
     config.write_text(text + '\n[spools."in\\nbox\\u001b[2J"]\npath = 5\n')

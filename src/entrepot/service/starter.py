@@ -87,7 +87,10 @@ def write_starter(path: Path) -> list[Path]:
     if path.exists():
         raise ConfigError(f"{path} exists: not overwritten (remove it, or name another file)")
     base = path.parent
-    base.mkdir(parents=True, exist_ok=True)
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise ConfigError(f"cannot make the folder {base}: a file is in the way") from exc
     delivered = base / "delivered"
     text = STARTER.format(delivered=delivered.as_uri())
     with open(path, "x", encoding="utf-8") as handle:
