@@ -100,7 +100,7 @@ def test_a_century_is_the_longest_duration_and_the_clocks_hold_it() -> None:
     now = datetime.now(UTC)
     assert parse_moment("36524d", now) == now - timedelta(days=36524)
     assert now + timedelta(seconds=MAX_DURATION) > now
-    assert not threading.Event().wait(0) and MAX_DURATION < threading.TIMEOUT_MAX
+    assert MAX_DURATION < threading.TIMEOUT_MAX
 
 
 @pytest.mark.parametrize("text", ["99999999999d", "36526d", "5300000w", 1e12])

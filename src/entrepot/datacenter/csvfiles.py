@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import os
+import shutil
 from pathlib import Path
 from typing import IO, BinaryIO, cast
 
@@ -63,6 +64,22 @@ def open_bytes(path: Path, *, buffering: int = -1) -> IO[bytes]:
 def open_text(path: Path, encoding: str = "utf-8-sig") -> IO[str]:
     """Open a CSV file for reading (:func:`open_bytes`), decompressing ``.gz`` files."""
     return io.TextIOWrapper(open_bytes(path), encoding=encoding, newline="")
+
+
+def copy_from(src: IO[bytes], start: int, out: IO[bytes]) -> None:
+    """Copy ``src`` from byte ``start`` on into ``out``: in the kernel where it can."""
+    offset = start
+    try:
+        while copied := os.copy_file_range(src.fileno(), out.fileno(), 1 << 24, offset_src=offset):
+            offset += copied
+        return
+    except (AttributeError, OSError):
+        # No such call here, or not between these file systems: copy through
+        # memory from where the kernel stopped.
+        pass
+    src.seek(offset)
+    out.seek(offset - start)
+    shutil.copyfileobj(src, out, 1 << 20)
 
 
 def file_digest(path: Path) -> str:

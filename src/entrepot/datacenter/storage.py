@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from entrepot.datacenter.csvfiles import open_file
+from entrepot.datacenter.csvfiles import copy_from, open_file
 from entrepot.durable import create_fresh, fsync_dir
 from entrepot.errors import DataCenterError, DataCenterNotFound, UnsafeEntry
 from entrepot.logs import log_event
@@ -162,7 +162,7 @@ def copy_durably(src: Path, dst: Path) -> None:
     replaced, never written through."""
     tmp = dst.with_name(f".{dst.name}.copying")
     with open_file(src) as source, open(create_fresh(tmp), "wb") as out:
-        shutil.copyfileobj(source, out)
+        copy_from(source, 0, out)
         info = os.fstat(source.fileno())
         os.fchmod(out.fileno(), stat.S_IMODE(info.st_mode))
         os.utime(out.fileno(), ns=(info.st_atime_ns, info.st_mtime_ns))

@@ -14,8 +14,6 @@ import codecs
 import contextlib
 import csv
 import itertools
-import os
-import shutil
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import IO, Any
@@ -25,6 +23,7 @@ from entrepot.datacenter.csvfiles import (
     OWN_FILES_FIELD_LIMIT,
     atomic_writer,
     atomic_writer_binary,
+    copy_from,
     field_limit,
     open_file,
     open_text,
@@ -132,24 +131,8 @@ def copy_as_is(source: Path, encoding: str, finished_path: Path) -> bool:
             return False
         start = 3 if first.startswith(codecs.BOM_UTF8) else 0
         with atomic_writer_binary(finished_path) as out:
-            _copy_from(src, start, out)
+            copy_from(src, start, out)
     return True
-
-
-def _copy_from(src: IO[bytes], start: int, out: IO[bytes]) -> None:
-    """Copy ``src`` from byte ``start`` on into ``out``: in the kernel where it can."""
-    offset = start
-    try:
-        while copied := os.copy_file_range(src.fileno(), out.fileno(), 1 << 24, offset_src=offset):
-            offset += copied
-        return
-    except (AttributeError, OSError):
-        # No such call here, or not between these file systems: copy through
-        # memory from where the kernel stopped.
-        pass
-    src.seek(offset)
-    out.seek(offset - start)
-    shutil.copyfileobj(src, out, 1 << 20)
 
 
 def _without(row: list[str], drop: int | None) -> list[str]:
