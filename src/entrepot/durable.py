@@ -126,6 +126,39 @@ def create_fresh(path: str | os.PathLike[str]) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
 
 
+class NotRegularFile(OSError):
+    """What :func:`open_regular` found is not a regular file: :attr:`what` it is."""
+
+    @property
+    def what(self) -> str:
+        """``is a symbolic link`` or ``is not a regular file``, to follow a name."""
+        return "is a symbolic link" if self.errno == errno.ELOOP else "is not a regular file"
+
+
+def open_regular(
+    path: str | os.PathLike[str], flags: int = os.O_RDONLY, *, follow: bool = True
+) -> int:
+    """A descriptor of the regular file at ``path``, opened with ``flags``: never blocked
+    by a FIFO left under its name (opened without waiting, then checked), and never
+    through a symbolic link unless ``follow``.  :class:`NotRegularFile` for anything
+    else (a link not followed, a FIFO, a device, a folder)."""
+    flags |= os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow:
+            raise NotRegularFile(errno.ELOOP, "a symbolic link", os.fspath(path)) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file", os.fspath(path))
+        os.set_blocking(fd, True)  # O_NONBLOCK was only there to open a FIFO safely
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 @contextlib.contextmanager
 def replacing(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     """Write the file ``path`` under a temporary name beside it, synced, then renamed over

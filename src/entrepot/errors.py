@@ -17,6 +17,7 @@ Catch :class:`EntrepotError` to catch them all.  The tree::
     ├── ArchiveError                  event archives
     │   ├── UnknownFormat             not an archive, or a format version we do not know
     │   ├── CorruptRecord             a record failed its checksum or framing
+    │   ├── RecordTooLarge            an event over the archive's max_record: never written
     │   ├── ArchiveClosed             writing to a sealed archive
     │   └── NoMoreFiles               (entrepot.archive) every archive of a set has been read
     ├── TargetError                   a delivery target (carries url, host, port, path)
@@ -135,6 +136,10 @@ class CorruptRecord(ArchiveError):
     def __init__(self, message: str | None = None, *, offset: int | None = None) -> None:
         super().__init__(message)
         self.offset = offset
+
+
+class RecordTooLarge(ArchiveError):
+    """An event larger than the archive's ``max_record``: refused, never written."""
 
 
 class ArchiveClosed(ArchiveError):

@@ -19,12 +19,13 @@ import subprocess
 import sys
 import time
 import uuid
+import zlib
 from pathlib import Path
 
 import pytest
 import zstandard
 
-from entrepot.archive import ArchiveReader, ArchiveSet, RollingWriter
+from entrepot.archive import ArchiveReader, ArchiveSet, RollingWriter, verify
 from entrepot.archive import format as fmt
 from tests.hostile._peak import MEASURED, peak_bytes
 
@@ -56,13 +57,53 @@ def test_a_truncated_compressed_archive_is_damage(tmp_path: Path, compression: s
 
     cat = entrepot("archive", "cat", path)
     assert cat.returncode == 7, cat.stderr
-    assert len(printed(cat.stdout)) < 20_000
+    got = printed(cat.stdout)
+    assert got == list(range(len(got)))  # the records before the cut, in order
+    if cut == "half":
+        assert len(got) < 20_000
     assert "truncated" in cat.stderr or "damaged" in cat.stderr
 
     verify = entrepot("archive", "verify", path)
     assert verify.returncode == 7
     assert "empty file" not in verify.stdout
     assert "truncated" in verify.stdout or "damaged" in verify.stdout
+
+
+@pytest.mark.parametrize("keep", [0.25, 0.5, 0.9, -1])
+def test_a_cut_gzip_archive_gives_back_every_record_decoded_before_the_cut(
+    tmp_path: Path, keep: float
+) -> None:
+    """gzip's own reader drops what it decoded in a read that meets the cut (up to a
+    MiB of records): every record whose bytes can be decoded comes back."""
+    path = sealed_archive(tmp_path / "a", 60_000, "gzip")
+    data = path.read_bytes()
+    cut = data[: int(len(data) * keep)] if keep > 0 else data[:-1]
+    path.write_bytes(cut)
+    decoded = zlib.decompressobj(wbits=31).decompress(cut)  # all the cut bytes can give
+    plain = tmp_path / "decoded.events"
+    plain.write_bytes(decoded)
+    with ArchiveReader(plain) as reader:
+        decodable = len(list(reader))  # the records whole in it (a torn tail ends it)
+    assert decodable > 0
+
+    with ArchiveReader(path) as reader:
+        records = list(reader)
+        assert [d.reason for d in reader.damage] == [
+            "compressed data is damaged: EOFError: the gzip data ends inside a member"
+        ]
+    assert [int(r.metadata["n"]) for r in records] == list(range(decodable))
+
+
+def test_gzip_garbage_after_the_data_is_damage_after_every_record(tmp_path: Path) -> None:
+    path = sealed_archive(tmp_path / "a", 1_000, "gzip")
+    path.write_bytes(path.read_bytes() + b"\0\0\0" + b"not gzip")  # zero padding is allowed
+    with ArchiveReader(path) as reader:
+        assert len(list(reader)) == 1_000
+        [damage] = reader.damage
+    assert damage.reason.startswith("compressed data is damaged: BadGzipFile")
+    padded = sealed_archive(tmp_path / "b", 10, "gzip")
+    padded.write_bytes(padded.read_bytes() + b"\0" * 512)
+    assert verify(padded).ok
 
 
 def test_a_zstd_archive_cut_before_its_first_block_ends_is_truncated_not_empty(tmp_path: Path):

@@ -3,9 +3,10 @@
 zstd is the default (fast, with a frame checksum); gzip is there for tools
 that only know it.  Readers never trust a file name: :func:`detect` looks at
 the first bytes.  A compressed archive exists only once it is sealed, so a
-compressed stream that stops short is damage: gzip's reader says so itself,
-and :func:`zstd_incomplete` walks the zstd frames to find out (the zstd
-stream reader ends quietly at a cut).
+compressed stream that stops short is damage: the gzip reader says so itself
+(after what it decoded before the cut: :class:`GzipMembers`), and
+:func:`zstd_incomplete` walks the zstd frames to find out (the zstd stream
+reader ends quietly at a cut).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import gzip
 import os
 import shutil
+import zlib
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -43,6 +45,14 @@ def check_compression(value: str | None) -> Compression | None:
         raise ConfigError(f"unknown compression {value!r} (use zstd, gzip or none)") from None
 
 
+def plain_name(name: str) -> str:
+    """``name`` without the suffix a compression added to it (``x.events.zst`` → ``x.events``)."""
+    for suffix in SUFFIXES.values():
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def detect(prefix: bytes) -> Compression | None:
     """The compression of a file whose first bytes are ``prefix``, or None if plain."""
     if prefix.startswith(ZSTD_MAGIC):
@@ -58,8 +68,65 @@ def open_decompressed(raw: IO[bytes], kind: Compression | None) -> IO[bytes]:
         reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
         return reader
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        return GzipMembers(raw)  # type: ignore[return-value]
     return raw
+
+
+#: Compressed bytes read at a time by :class:`GzipMembers`.
+_GZIP_INPUT = 1 << 16
+
+
+class GzipMembers:
+    """The uncompressed content of a gzip file of one or more members, read as a stream.
+
+    Unlike :class:`gzip.GzipFile`, whose ``read`` drops what it decoded in a
+    call that then meets the damage or the cut, every byte decoded before the
+    damage is returned; the next read raises (:class:`EOFError` for a file
+    that stops inside a member, :class:`gzip.BadGzipFile` for damaged data).  Zero
+    bytes after a member are padding, as gzip itself allows.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._inflate: Any = None  # the member being decoded (None: between members)
+        self._input = b""
+        self._failure: Exception | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        if self._failure is not None:
+            raise self._failure
+        out: list[bytes] = []
+        got = 0
+        while size < 0 or got < size:
+            if not self._input:
+                self._input = self._raw.read(_GZIP_INPUT)
+                if not self._input:
+                    if self._inflate is not None:
+                        self._failure = EOFError("the gzip data ends inside a member")
+                    break
+            if self._inflate is None:
+                self._input = self._input.lstrip(b"\0")
+                if not self._input:
+                    continue
+                self._inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            inflate = self._inflate
+            try:
+                chunk = inflate.decompress(self._input, 0 if size < 0 else size - got)
+            except zlib.error as exc:
+                self._failure = gzip.BadGzipFile(f"damaged gzip data ({exc})")
+                break
+            out.append(chunk)
+            got += len(chunk)
+            if inflate.eof:
+                self._input, self._inflate = inflate.unused_data, None
+            else:
+                self._input = inflate.unconsumed_tail
+        if not out and self._failure is not None:
+            raise self._failure
+        return b"".join(out)
+
+    def close(self) -> None:
+        """Nothing to release: the file is its opener's."""
 
 
 def read_prefix(raw: IO[bytes], size: int) -> bytes:

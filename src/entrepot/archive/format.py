@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from crc32c import crc32c
 
-from entrepot.errors import ArchiveError, CorruptRecord, UnknownFormat
+from entrepot.errors import ArchiveError, CorruptRecord, RecordTooLarge, UnknownFormat
 
 #: First bytes of every version-2 archive.  The high first byte and the
 #: line ending catch files mangled by text-mode transfers.
@@ -71,7 +71,9 @@ PAYLOAD_JSON = 2
 RECORD_SEAL = 0x7F
 PAYLOAD_TYPES = {PAYLOAD_BYTES: "bytes", PAYLOAD_TEXT: "text", PAYLOAD_JSON: "json"}
 
-_json_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# NaN and Infinity are no JSON (RFC 8259): a payload holding one is refused, never stored
+# as text that strict readers cannot read back.
+_json_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _json_decode = json.JSONDecoder().decode
 
 
@@ -221,12 +223,16 @@ def encode_payload(payload: Any) -> tuple[int, bytes]:
 
 
 def decode_payload(kind: int, data: bytes) -> Any:
-    """Inverse of :func:`encode_payload`."""
+    """Inverse of :func:`encode_payload`; ValueError for what does not decode (JSON nested
+    too deeply among it)."""
     if kind == PAYLOAD_TEXT:
         return data.decode("utf-8")
     if kind == PAYLOAD_BYTES:
         return data
-    return _json_decode(data.decode("utf-8"))
+    try:
+        return _json_decode(data.decode("utf-8"))
+    except RecursionError:  # arrays or objects nested past what the parser can hold
+        raise ValueError("JSON nested too deeply to decode") from None
 
 
 def encode_record(metadata: dict[str, str], payload: Any, max_record: int = MAX_RECORD) -> bytes:
@@ -246,8 +252,8 @@ def encode_record(metadata: dict[str, str], payload: Any, max_record: int = MAX_
     return record + _pack_u32(crc32c(record, RESIDUE))
 
 
-def _too_large(size: int, limit: int) -> ArchiveError:
-    return ArchiveError(
+def _too_large(size: int, limit: int) -> RecordTooLarge:
+    return RecordTooLarge(
         f"the record holds {size} bytes of metadata and payload, over the limit of "
         f"{limit} (max_record)"
     )

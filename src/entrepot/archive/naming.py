@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from entrepot.archive.reader import OPEN_SUFFIX
 from entrepot.errors import ConfigError
 from entrepot.names import check_name
 
@@ -65,7 +66,10 @@ class Template:
             value: object = {"host": self.host, "seq": seq, "uuid": uuid.uuid4().hex}[key]
             return format(value, spec)
 
-        return check_name(_FIELD.sub(field, text), what="archive name")
+        name = check_name(_FIELD.sub(field, text), what="archive name")
+        if name.endswith(OPEN_SUFFIX):  # the mark of an archive still being written
+            raise ConfigError(f"archive name {name!r} ends in {OPEN_SUFFIX!r}, as open archives do")
+        return name
 
     def glob(self) -> str:
         """A glob pattern matching every name this template can render (and the variants)."""

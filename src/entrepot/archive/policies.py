@@ -10,11 +10,13 @@ built-in and plugged-in policies by name.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from entrepot.errors import ConfigError
 from entrepot.plugins import PluginRegistry
+from entrepot.units import parse_duration, parse_size
 
 ENTRY_POINT_GROUP = "entrepot.roll_policies"
 
@@ -47,11 +49,47 @@ class _Combinable:
         return AnyOf(self, other)  # type: ignore[arg-type]
 
 
+def _checked(policy: object, field: str, read: Any) -> None:
+    """Set ``policy``'s ``field`` to its value as ``read`` reads it (a count, a size or a
+    duration: given as a number or as text such as ``10MB``, ``30s``); ValueError when it
+    is none (a negative size or duration, a count below 1)."""
+    try:
+        checked = read(getattr(policy, field))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{field}: {exc}") from None
+    object.__setattr__(policy, field, checked)  # frozen: set once, here
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value > sys.maxsize:
+        raise TypeError(f"not a whole number: {value!r}")
+    if value < 1:
+        raise ValueError(f"must be at least 1, not {value}")
+    return value
+
+
+def _size(value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, str | int):
+        raise TypeError(f"not a size: {value!r}")
+    return parse_size(value)
+
+
+def _seconds(value: Any) -> float:
+    if not isinstance(value, str | int | float):
+        raise TypeError(f"not a duration: {value!r}")
+    return parse_duration(value)
+
+
 @dataclass(frozen=True)
 class SizePolicy(_Combinable):
-    """Roll once the file holds at least ``max_bytes``."""
+    """Roll once the file holds at least ``max_bytes`` (a number or a size: ``64MiB``)."""
 
     max_bytes: int
+
+    def __post_init__(self) -> None:
+        _checked(self, "max_bytes", _size)
 
     def should_roll(self, state: ArchiveState, now: float) -> bool:
         return state.size >= self.max_bytes
@@ -63,15 +101,21 @@ class CountPolicy(_Combinable):
 
     max_records: int
 
+    def __post_init__(self) -> None:
+        _checked(self, "max_records", _count)
+
     def should_roll(self, state: ArchiveState, now: float) -> bool:
         return state.records >= self.max_records
 
 
 @dataclass(frozen=True)
 class AgePolicy(_Combinable):
-    """Roll once the file has been open for ``seconds``."""
+    """Roll once the file has been open for ``seconds`` (a number or a duration: ``1h``)."""
 
     seconds: float
+
+    def __post_init__(self) -> None:
+        _checked(self, "seconds", _seconds)
 
     def should_roll(self, state: ArchiveState, now: float) -> bool:
         return now - state.opened_at >= self.seconds
@@ -79,9 +123,13 @@ class AgePolicy(_Combinable):
 
 @dataclass(frozen=True)
 class IdlePolicy(_Combinable):
-    """Roll once nothing has been written for ``seconds`` (checked by ``tick()`` and writes)."""
+    """Roll once nothing has been written for ``seconds`` (checked by ``tick()`` and writes;
+    a number or a duration: ``30s``)."""
 
     seconds: float
+
+    def __post_init__(self) -> None:
+        _checked(self, "seconds", _seconds)
 
     @property
     def idle_after(self) -> float:  # type: ignore[override]
@@ -107,15 +155,27 @@ class AnyOf(_Combinable):
         for policy in policies:
             flat.extend(policy.policies if isinstance(policy, AnyOf) else (policy,))
         self.policies: tuple[RollPolicy, ...] = tuple(flat)
-        self.idle_after = min(
-            (float(getattr(policy, "idle_after", math.inf)) for policy in flat), default=math.inf
-        )
+        self.idle_after = min(map(idle_after, flat), default=math.inf)
 
     def should_roll(self, state: ArchiveState, now: float) -> bool:
         return any(policy.should_roll(state, now) for policy in self.policies)
 
     def __repr__(self) -> str:
         return f"AnyOf({', '.join(map(repr, self.policies))})"
+
+
+def idle_after(policy: RollPolicy) -> float:
+    """The seconds of idleness after which ``policy`` may roll (inf: never for idleness);
+    ConfigError when a plugged-in policy gives something else than a number."""
+    value = getattr(policy, "idle_after", math.inf)
+    try:
+        if isinstance(value, bool):
+            raise TypeError(value)
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"roll policy {type(policy).__name__}: idle_after must be seconds, not {value!r}"
+        ) from None
 
 
 def _policy_class(value: Any) -> Any:
@@ -144,7 +204,7 @@ def load_policy(name: str, **options: Any) -> RollPolicy:
     cls = POLICIES.load(name)
     try:
         policy = cls(**options)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # an option it does not have, a value out of range
         raise ConfigError(f"roll policy {name!r}: {exc}") from exc
     if not isinstance(policy, RollPolicy):
         raise ConfigError(f"roll policy {name!r} has no should_roll(state, now) method")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from entrepot import durable
 from entrepot.archive import compress, format, shoebox_v1
 from entrepot.archive.format import MAX_RECORD, ArchiveHeader, Record
 from entrepot.archive.scan import ScanState, scan_v2
@@ -53,7 +54,8 @@ class ArchiveReader(ScanState):
     whose metadata and payload exceed ``max_record`` bytes is damage: the
     reader never holds a larger one in memory.  What the scan finds besides
     records (:class:`ScanState`: ``sealed_count``, ``torn_at``, ``good_end``)
-    is kept on the reader itself.
+    is kept on the reader itself.  A path is opened by :func:`open_file` (``follow``:
+    through a symbolic link).
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class ArchiveReader(ScanState):
         *,
         strict: bool = False,
         max_record: int = MAX_RECORD,
+        follow: bool = True,
     ) -> None:
         super().__init__(max_record)
         self.strict = strict
@@ -73,7 +76,7 @@ class ArchiveReader(ScanState):
         self._logged = 0
         if isinstance(source, str | os.PathLike):
             self.path: Path | None = Path(source)
-            self._raw: IO[bytes] = open(source, "rb")  # noqa: SIM115 - closed in close()
+            self._raw: IO[bytes] = open_file(source, follow=follow)
         else:
             self.path = None
             self._raw = source
@@ -234,6 +237,17 @@ class ArchiveReader(ScanState):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_file(path: str | os.PathLike[str], *, follow: bool = True) -> IO[bytes]:
+    """The archive file at ``path``, open for reading: a regular file (a FIFO or a device
+    under an archive's name is refused, never waited on), through a symbolic link only
+    if ``follow``.  :class:`~entrepot.errors.ArchiveError` for what is refused."""
+    try:
+        fd = durable.open_regular(path, follow=follow)
+    except durable.NotRegularFile as exc:
+        raise ArchiveError(f"{Path(path).name} {exc.what}: not read") from None
+    return os.fdopen(fd, "rb")
 
 
 def _peek(raw: IO[bytes], size: int) -> bytes:

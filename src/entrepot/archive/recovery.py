@@ -51,14 +51,13 @@ def recover_directory(
     recovered = resume_handoffs(folder, handoff, match=match)
     # Compressed leftovers first: their plain source is recovered afresh below.
     for path in sorted(folder.glob("*" + OPEN_SUFFIX), key=_compressed_first):
-        name = _strip_compression(path.name[: -len(OPEN_SUFFIX)])
+        name = compress.plain_name(path.name[: -len(OPEN_SUFFIX)])
         if match is not None and not match(name):
             continue
         try:
             result = recover_file(path, handoff)
         except (ArchiveError, OSError) as exc:
-            log_event(logger, "archive.recovery_failed", logging.ERROR, path=path,
-                      error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            _failed(path, exc)
             continue
         if result is not None:
             recovered.append(result)
@@ -74,7 +73,11 @@ def resume_handoffs(
     for path in notes_in(folder):
         if match is not None and not match(path.name[1 : -len(NOTE_SUFFIX)]):
             continue
-        taken = HeldNote.take(path)
+        try:
+            taken = HeldNote.take(path)
+        except (ArchiveError, OSError) as exc:  # a link, a FIFO, a note no hand-off wrote
+            _failed(path, exc)
+            continue
         if taken is None:
             continue  # its hand-off is alive, or just settled
         held, note = taken
@@ -85,15 +88,20 @@ def resume_handoffs(
                 continue
             resumed.append(handoff.resume(sealed, note, held))
         except (ArchiveError, OSError) as exc:
-            log_event(logger, "archive.recovery_failed", logging.ERROR, path=path,
-                      error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            _failed(path, exc)
         finally:
             held.release()
     return resumed
 
 
+def _failed(path: Path, exc: BaseException) -> None:
+    log_event(logger, "archive.recovery_failed", logging.ERROR, path=path,
+              error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+
+
 def _sealed_from(folder: Path, note: SealNote) -> Path | None:
-    """The final file of ``note`` if its seal happened and the file is still here."""
+    """The final file of ``note`` if its seal happened and the file is still here (its
+    names are bare names in ``folder``: :meth:`SealNote.parse`; never a symbolic link)."""
     final = folder / note.final
     if _archive_of(final) != note.archive:
         return None
@@ -105,7 +113,7 @@ def _sealed_from(folder: Path, note: SealNote) -> Path | None:
 
 def _archive_of(path: Path) -> str | None:
     try:
-        header = peek_header(path)
+        header = peek_header(path, follow=False)
     except (ArchiveError, OSError):
         return None
     return header.archive_id.hex if header is not None else None
@@ -116,13 +124,6 @@ _COMPRESSED_OPEN = tuple(suffix + OPEN_SUFFIX for suffix in compress.SUFFIXES.va
 
 def _compressed_first(path: Path) -> tuple[bool, str]:
     return (not path.name.endswith(_COMPRESSED_OPEN), path.name)
-
-
-def _strip_compression(name: str) -> str:
-    for suffix in compress.SUFFIXES.values():
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def recover_file(path: Path, handoff: HandOff) -> Path | None:

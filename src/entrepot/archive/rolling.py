@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from entrepot.archive.compress import Compression, check_compression
-from entrepot.archive.format import MAX_RECORD
+from entrepot.archive.compress import Compression, check_compression, plain_name
+from entrepot.archive.format import MAX_RECORD, encode_record
 from entrepot.archive.handoff import HandOff, Hook, call_hooks
 from entrepot.archive.naming import DEFAULT_TEMPLATE, Template, candidates
-from entrepot.archive.policies import NeverPolicy, RollPolicy
+from entrepot.archive.policies import NeverPolicy, RollPolicy, idle_after
 from entrepot.archive.recovery import recover_directory, recover_file
 from entrepot.archive.writer import ArchiveWriter, Sync, check_sync
 from entrepot.errors import ArchiveClosed, ArchiveError, ConfigError
@@ -69,6 +69,12 @@ class RollingWriter:
         max_record: int = MAX_RECORD,
         provenance: str | os.PathLike[str] | None = None,
     ) -> None:
+        # What is given is checked before anything is made.
+        self.template = Template(template, host=host)
+        self.policy: RollPolicy = policy if policy is not None else NeverPolicy()
+        self._idle_after = idle_after(self.policy)
+        self.sync: Sync = check_sync(sync)
+        compression = check_compression(compression)
         self.directory = Path(directory)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -76,12 +82,9 @@ class RollingWriter:
             raise ConfigError(
                 f"cannot make the archive folder {self.directory}: a file is in the way"
             ) from exc
-        self.template = Template(template, host=host)
-        self.policy: RollPolicy = policy if policy is not None else NeverPolicy()
-        self.sync: Sync = check_sync(sync)
         self.on_open = list(on_open)
         self.handoff = HandOff(
-            compression=check_compression(compression),
+            compression=compression,
             spool=spool,
             on_close=on_close,
             provenance=provenance,
@@ -96,14 +99,18 @@ class RollingWriter:
         self.unfinished: list[Path] = []
         self._done_records = 0
         self._retry_at = 0.0
-        self._idle_after = float(getattr(self.policy, "idle_after", math.inf))
         self._current: ArchiveWriter | None = None
         self._lock = threading.Lock()
         if recover:
             self.finished.extend(
                 recover_directory(self.directory, self.handoff, match=self.template.matches)
             )
-        self._seq = sum(1 for _ in self.directory.glob(self.template.glob()))
+        # Sealed archives compressed too (x.events.zst): {seq} goes on from all of them.
+        self._seq = sum(
+            1
+            for name in os.listdir(self.directory)
+            if not name.startswith(".") and self.template.matches(plain_name(name))
+        )
 
     # -- writing -----------------------------------------------------------------
 
@@ -117,13 +124,19 @@ class RollingWriter:
             if current is None:
                 if self.closed:
                     raise ArchiveClosed("the rolling writer is closed")
-                current = self._open()
+                current = self._open_for(metadata, payload)
             elif self._idle_after < math.inf and self._idle_due(current):
                 self._roll_when_due()
-                current = self._current or self._open()
+                current = self._current or self._open_for(metadata, payload)
             current.write(metadata, payload)
             if self.policy.should_roll(current, current.last_write_at):
                 self._roll_when_due()
+
+    def _open_for(self, metadata: dict[str, str], payload: Any) -> ArchiveWriter:
+        """A new archive for this event, opened only if the event can be written: one
+        refused (its size, its types) leaves no empty archive behind (lock held)."""
+        encode_record(metadata, payload, self.max_record)
+        return self._open()
 
     @property
     def records(self) -> int:

@@ -32,10 +32,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from entrepot import durable
+from entrepot.archive.reader import OPEN_SUFFIX
+from entrepot.errors import ArchiveError, InvalidName
+from entrepot.names import check_name
 
 __all__ = ["NOTE_SUFFIX", "HeldNote", "SealNote", "note_path", "notes_in"]
 
 NOTE_SUFFIX = ".handoff"
+#: The most of a note read: a hand-off writes a few hundred bytes.
+_MOST = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,34 @@ class SealNote:
     size: int
     checksum: str | None
     compression: str | None
+
+    @classmethod
+    def parse(cls, text: bytes) -> SealNote | None:
+        """The note written as ``text``; None when it is torn (not JSON, fields missing).
+        :class:`~entrepot.errors.ArchiveError` when it is whole but not one a hand-off
+        writes: a name that is not a bare name in the archive's folder (``../x``), a field
+        of the wrong type — a crafted note is never followed out of its folder."""
+        try:
+            fields = json.loads(text)
+            note = cls(**fields)
+        except (ValueError, TypeError, RecursionError):
+            return None
+        texts = (note.archive, note.source, note.final)
+        numbers = (note.records, note.size)
+        if not (
+            all(isinstance(each, str) for each in texts)
+            and all(isinstance(each, int | None) and not isinstance(each, bool) for each in numbers)
+            and isinstance(note.checksum, str | None)
+            and isinstance(note.compression, str | None)
+            and note.source.endswith(OPEN_SUFFIX)
+        ):
+            raise ArchiveError("a hand-off note that no hand-off wrote: left as it is")
+        for name in (note.source, note.final):
+            try:
+                check_name(name, what="archive name")
+            except InvalidName as exc:
+                raise ArchiveError(f"a hand-off note names {exc}: left as it is") from None
+        return note
 
     def details(self) -> dict[str, object]:
         """The ``sealed`` event's details."""
@@ -101,9 +134,11 @@ class HeldNote:
         The note read is None when it is torn: the kill came before the rename.
         """
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = durable.open_regular(path, follow=False)
         except FileNotFoundError:
             return None
+        except durable.NotRegularFile as exc:
+            raise ArchiveError(f"{path.name} {exc.what}: left as it is") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             # Locked only once its writer had settled and removed it: nothing to do.
@@ -112,12 +147,13 @@ class HeldNote:
         except (BlockingIOError, FileNotFoundError):
             os.close(fd)
             return None
-        with open(fd, "rb", closefd=False) as raw:
-            text = raw.read()
         try:
-            note: SealNote | None = SealNote(**json.loads(text))
-        except (ValueError, TypeError):
-            note = None
+            with open(fd, "rb", closefd=False) as raw:
+                text = raw.read(_MOST)
+            note = SealNote.parse(text)
+        except BaseException:
+            os.close(fd)
+            raise
         return cls(path, fd), note
 
     def remove(self) -> None:

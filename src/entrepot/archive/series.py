@@ -20,7 +20,7 @@ from typing import Any
 
 from entrepot.archive import compress, format
 from entrepot.archive.format import MAX_RECORD, ArchiveHeader, Record
-from entrepot.archive.reader import OPEN_SUFFIX, PROBE_SIZE, ArchiveReader, Damage
+from entrepot.archive.reader import OPEN_SUFFIX, PROBE_SIZE, ArchiveReader, Damage, open_file
 from entrepot.errors import ArchiveError
 from entrepot.logs import log_event
 
@@ -33,22 +33,35 @@ class NoMoreFiles(ArchiveError):
 
 def expand(patterns: Iterable[str | os.PathLike[str]], *, include_open: bool = False) -> list[Path]:
     """Files matching the glob ``patterns`` (or named directly), without duplicates."""
-    found: dict[str, Path] = {}
+    return list(expand_named(patterns, include_open=include_open))
+
+
+def expand_named(
+    patterns: Iterable[str | os.PathLike[str]], *, include_open: bool = False
+) -> dict[Path, bool]:
+    """Each file matching the glob ``patterns`` (or named by one, without glob characters),
+    and whether it was named: a symbolic link a glob found in a folder is never followed
+    out of it (:class:`~entrepot.archive.ArchiveReader`'s ``follow``); one named is."""
+    found: dict[str, tuple[Path, bool]] = {}
     for pattern in patterns:
         text = os.fspath(pattern)
-        matches = sorted(glob.glob(text)) if glob.has_magic(text) else [text]
-        for match in matches:
+        named = not glob.has_magic(text)
+        for match in [text] if named else sorted(glob.glob(text)):
             if os.path.isdir(match):
                 continue
             if not include_open and match.endswith(OPEN_SUFFIX):
                 continue
-            found.setdefault(os.path.abspath(match), Path(match))
-    return list(found.values())
+            key = os.path.abspath(match)
+            found[key] = (
+                (found[key][0], found[key][1] or named) if key in found else (Path(match), named)
+            )
+    return dict(found.values())
 
 
-def peek_header(path: Path) -> ArchiveHeader | None:
-    """The format-2 header of ``path`` (None for format 1), reading only its start."""
-    with open(path, "rb") as raw:
+def peek_header(path: Path, *, follow: bool = True) -> ArchiveHeader | None:
+    """The format-2 header of ``path`` (None for format 1), reading only its start
+    (:func:`~entrepot.archive.reader.open_file`: ``follow``, a symbolic link)."""
+    with open_file(path, follow=follow) as raw:
         prefix = compress.read_prefix(raw, PROBE_SIZE)
     if format.probe_version(prefix) is None:
         return None
@@ -88,7 +101,9 @@ class ArchiveSet:
     ) -> None:
         if isinstance(patterns, str | os.PathLike):
             patterns = [patterns]
-        self.paths = sorted(expand(patterns, include_open=include_open), key=creation_key)
+        found = expand_named(patterns, include_open=include_open)
+        self.paths = sorted(found, key=creation_key)
+        self._named = found
         self.strict = strict
         self.max_record = max_record
         #: Every damaged span met so far, with the file it is in.
@@ -114,7 +129,9 @@ class ArchiveSet:
         while self._index < len(self.paths):
             path = self.paths[self._index]
             try:
-                self._current = ArchiveReader(path, strict=self.strict, max_record=self.max_record)
+                self._current = ArchiveReader(
+                    path, strict=self.strict, max_record=self.max_record, follow=self._named[path]
+                )
             except (ArchiveError, OSError) as exc:
                 if self.strict:
                     raise

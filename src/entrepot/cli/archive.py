@@ -7,6 +7,7 @@ The reading commands (``cat``, ``ls``, ``verify``, ``stats``) live in
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sys
 from importlib import import_module
@@ -25,8 +26,10 @@ from entrepot.archive import (
 from entrepot.cli import names
 from entrepot.cli.console import emit_json, err, out, shown
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.lines import Line, LineInput, signals_held
+from entrepot.cli.lines import Line, LineInput, LineTooLong, signals_held
 from entrepot.cli.names import ConfigOption
+from entrepot.errors import RecordTooLarge
+from entrepot.spool import Spool
 from entrepot.units import parse_duration, parse_size
 
 archive_app = typer.Typer(
@@ -120,13 +123,14 @@ def write(
         max_bytes=max_size, max_records=max_records, max_age=max_age, max_idle=max_idle, extra=extra
     )
     common = key_values(meta, "--meta")
-    hand_off = None if spool is None else names.spool_path(spool, config)[0]
+    # A spool that is not there is a mistake (a typo, a URL): never made here.
+    hand_off = None if spool is None else Spool(names.spool_path(spool, config)[0]).check().root
     writer = RollingWriter(
         directory, template, policy=roll, compression=compress, spool=hand_off, sync=sync,
         max_record=max_record,
     )  # fmt: skip
     store = _Store(writer, common, envelope)
-    lines = LineInput(sys.stdin)
+    lines = LineInput(sys.stdin, limit=line_limit(max_record))
     try:
         try:
             while store.code == ExitCode.OK:
@@ -140,11 +144,14 @@ def write(
                         break
                     store.add(batch)
         except KeyboardInterrupt:
-            with signals_held():
+            with signals_held(), contextlib.suppress(LineTooLong):
                 store.add(lines.rest_of_line())
             if lines.pending:
                 err.print(f"line {lines.number + 1} was cut short by the stop and is not stored")
             raise
+        except LineTooLong as exc:
+            err.print(f"{exc}: longer than any record can be; stopped (earlier events are kept)")
+            store.code = ExitCode.DATA
     finally:
         writer.close()
     if as_json:
@@ -158,6 +165,12 @@ def write(
 
 #: How often a quiet input is interrupted to let idle/age rolls and interval syncs happen.
 TICK_SECONDS = 0.5
+
+
+def line_limit(max_record: int) -> int:
+    """The longest input line that may hold a record of ``max_record`` bytes: JSON writes
+    a byte of text as six at most (``\\u0001``), and an envelope adds its metadata."""
+    return 6 * max_record + (1 << 20)
 
 
 class _Store:
@@ -174,9 +187,10 @@ class _Store:
             if self.code != ExitCode.OK or not line.strip():
                 continue
             try:
-                metadata, payload = _event(json.loads(line), self.common, self.envelope)
+                value = json.loads(line, parse_constant=_no_constant)
+                metadata, payload = _event(value, self.common, self.envelope)
                 self.writer.write(metadata, payload)
-            except (ValueError, TypeError, RecursionError) as exc:
+            except (ValueError, TypeError, RecursionError, RecordTooLarge) as exc:
                 # RecursionError: arrays or objects nested past what the parser can hold.
                 why = "nested too deeply" if isinstance(exc, RecursionError) else shown(exc)
                 err.print(f"line {number}: {why}; stopped (earlier events are kept)")
@@ -194,6 +208,10 @@ def _plugin_policy(spec: str) -> Any:
     return load_policy(name, **values)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (RFC 8259)")
+
+
 def _event(value: Any, common: dict[str, str], envelope: bool) -> tuple[dict[str, str], Any]:
     if not envelope:
         return dict(common), value
@@ -203,8 +221,11 @@ def _event(value: Any, common: dict[str, str], envelope: bool) -> tuple[dict[str
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise TypeError("metadata values must be strings")
     payload = value["payload"]
-    if value.get("payload_encoding") == "base64":
+    encoding = value.get("payload_encoding")
+    if encoding == "base64":
         payload = base64.b64decode(payload, validate=True)
+    elif encoding is not None:
+        raise ValueError(f"unknown payload_encoding {encoding!r} (base64, or none)")
     return metadata, payload
 
 

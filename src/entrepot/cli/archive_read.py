@@ -20,14 +20,12 @@ from typing import Annotated, Any
 import typer
 
 from entrepot.archive import MAX_RECORD, ArchiveReader, Report
-from entrepot.archive.series import creation_key, expand
+from entrepot.archive.reader import OPEN_SUFFIX
+from entrepot.archive.series import creation_key, expand_named
 from entrepot.cli.archive import AsJson, Files, IncludeOpen, MaxRecord, archive_app, key_values
-from entrepot.cli.console import emit_json, err, human_size, out, shown, table
+from entrepot.cli.console import TERMINAL_SAFE, emit_json, err, human_size, out, shown, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.errors import ArchiveError, ConfigError
-
-# JSON leaves DEL and the C1 controls as they are; a terminal may act on them.
-_TERMINAL_SAFE = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 
 
 @archive_app.command("cat")
@@ -72,7 +70,7 @@ def cat(
                 line["file"] = str(path)
                 line["offset"] = record.offset
             text = json.dumps(line, ensure_ascii=False)
-            write_line((text if text.isascii() else text.translate(_TERMINAL_SAFE)) + "\n")
+            write_line((text if text.isascii() else text.translate(TERMINAL_SAFE)) + "\n")
         for item in reader.damage:
             err.print(
                 f"{shown(path)}: skipped damage at offset {item.offset}: {shown(item.reason)}",
@@ -86,7 +84,12 @@ def cat(
 @archive_app.command("ls")
 def ls(
     files: Files,
-    include_open: IncludeOpen = True,
+    include_open: Annotated[
+        bool,
+        typer.Option(
+            "--include-open/--no-include-open", help="Also list files still being written (.open)."
+        ),
+    ] = True,
     as_json: AsJson = False,
     max_record: MaxRecord = MAX_RECORD,
 ) -> int:
@@ -221,9 +224,10 @@ def _readers(
 
     With ``strict`` a file that cannot be opened raises instead.
     """
-    for path in _archives(files, include_open, quiet=quiet):
+    found = _archives(files, include_open, quiet=quiet)
+    for path in sorted(found, key=creation_key):
         try:
-            reader = ArchiveReader(path, strict=strict, max_record=max_record)
+            reader = ArchiveReader(path, strict=strict, max_record=max_record, follow=found[path])
         except (ArchiveError, OSError) as exc:
             if strict:
                 raise
@@ -233,24 +237,33 @@ def _readers(
             yield path, reader
 
 
-def _archives(files: list[str], include_open: bool, *, quiet: bool = False) -> list[Path]:
-    """Expand folders and globs; a named file that is missing is an error.
+def _archives(files: list[str], include_open: bool, *, quiet: bool = False) -> dict[Path, bool]:
+    """Expand folders and globs: each file, and whether it was named (a symbolic link is
+    followed only then: never out of a folder).  A named file that is missing, or a glob
+    that matches no file, is an error.
 
     A folder or file that exists is taken literally, even when its name has
     glob characters (``[``) in it.
     """
-    patterns: list[str] = []
+    found: dict[Path, bool] = {}
     for item in files:
         path = Path(item)
         if path.is_dir():
-            patterns.append(os.path.join(glob.escape(item), "*"))
-        elif path.exists():
-            patterns.append(glob.escape(item))
-        elif glob.has_magic(item):
-            patterns.append(item)
-        else:
+            found.update(
+                expand_named([os.path.join(glob.escape(item), "*")], include_open=include_open)
+            )
+        elif os.path.lexists(item):
+            if include_open or not item.endswith(OPEN_SUFFIX):
+                found[path] = True
+        elif not glob.has_magic(item):
             raise ConfigError(f"no such archive: {item}")
-    paths = sorted(expand(patterns, include_open=include_open), key=creation_key)
-    if not paths and not quiet:
+        elif not (matched := expand_named([item], include_open=include_open)):
+            raise ConfigError(f"no archive matches {item}")
+        else:
+            found.update(matched)
+    if not found and not quiet:
         err.print("no archives found")
-    return paths
+    unique: dict[str, Path] = {}
+    for path in found:  # one file named twice (a.events, ./a.events, a folder's): read once
+        unique.setdefault(os.path.abspath(path), path)
+    return {path: found[path] for path in unique.values()}

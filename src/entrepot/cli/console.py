@@ -124,11 +124,17 @@ def stderr_is_terminal() -> bool:
     return _console("err").is_terminal
 
 
+#: JSON leaves DEL and the C1 controls as they are, and a terminal may act on them: their
+#: escapes, which every JSON reader reads back as the same characters.
+TERMINAL_SAFE = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
 def emit_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout (even with ``-q``: it was asked for)."""
     import json
 
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str, indent=2) + "\n")
+    text = json.dumps(data, ensure_ascii=False, default=str, indent=2)
+    sys.stdout.write((text if text.isascii() else text.translate(TERMINAL_SAFE)) + "\n")
     sys.stdout.flush()
 
 

@@ -37,19 +37,52 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-class LineInput:
-    """Numbered lines of a text stream, read in the batches they arrive."""
+class LineTooLong(ValueError):
+    """A line went on past the longest a :class:`LineInput` holds."""
 
-    def __init__(self, stream: IO[Any]) -> None:
+    def __init__(self, number: int, limit: int) -> None:
+        super().__init__(f"line {number} runs past {limit:,} bytes without ending")
+        self.number = number
+
+
+class LineInput:
+    """Numbered lines of a text stream, read in the batches they arrive.
+
+    A line is kept in pieces until its end arrives (each read joined once, not
+    the line so far copied again at every read), and no longer than ``limit``
+    bytes: an input without newlines never fills the memory
+    (:class:`LineTooLong`)."""
+
+    def __init__(self, stream: IO[Any], *, limit: int | None = None) -> None:
         self.stream = stream
         try:
             self.fd: int | None = stream.fileno()
         except (AttributeError, OSError, ValueError):
             self.fd = None  # not a real file (an in-process test): read it whole
-        #: The start of a line whose end has not been read yet.
-        self.pending = b""
+        self.limit = limit
+        #: The start of a line whose end has not been read yet, in the pieces read.
+        self._pieces: list[bytes] = []
+        self._held = 0
+        #: A line too long, found after lines that were returned: raised by the next take.
+        self._failure: LineTooLong | None = None
         self.number = 0
         self.eof = False
+
+    @property
+    def pending(self) -> bytes:
+        """The start of a line whose end has not been read yet."""
+        if len(self._pieces) > 1:
+            self._pieces = [b"".join(self._pieces)]
+        return self._pieces[0] if self._pieces else b""
+
+    def _hold(self, piece: bytes) -> None:
+        """Keep ``piece`` as the start of the next line (LineTooLong past the limit)."""
+        self._held += len(piece)
+        if self.limit is not None and self._held > self.limit:
+            self._pieces, self._held = [], 0
+            raise LineTooLong(self.number + 1, self.limit)
+        if piece:
+            self._pieces.append(piece)
 
     def wait(self, timeout: float) -> bool:
         """True when input (or its end) is ready; False after ``timeout`` quiet seconds."""
@@ -60,6 +93,8 @@ class LineInput:
 
     def take(self) -> list[Line] | None:
         """The complete lines available now (bytes; a line at the very end too); None after."""
+        if self._failure is not None:
+            raise self._failure
         if self.eof:
             return None
         if self.fd is None:
@@ -68,10 +103,32 @@ class LineInput:
         chunk = os.read(self.fd, CHUNK)
         if not chunk:
             self.eof = True
-            last, self.pending = self.pending, b""
+            last, self._pieces, self._held = self.pending, [], 0
             return self._numbered([last]) if last else None
-        *complete, self.pending = (self.pending + chunk).split(b"\n")
-        return self._numbered(complete)
+        if chunk.find(b"\n") < 0:
+            self._hold(chunk)  # no line ends in it: none is lost if this raises
+            return []
+        *complete, rest = chunk.split(b"\n")
+        if self._pieces:
+            complete[0] = b"".join([*self._pieces, complete[0]])
+            self._pieces, self._held = [], 0
+        lines = self._within_limit(complete)
+        if self._failure is None:
+            try:
+                self._hold(rest)
+            except LineTooLong:
+                self._failure = LineTooLong(self.number + len(lines) + 1, self.limit or 0)
+        return self._numbered(lines)
+
+    def _within_limit(self, lines: list[bytes]) -> list[bytes]:
+        """``lines`` up to the first longer than the limit, which fails the next take."""
+        if self.limit is None:
+            return lines
+        for index, line in enumerate(lines):
+            if len(line) > self.limit:
+                self._failure = LineTooLong(self.number + index + 1, self.limit)
+                return lines[:index]
+        return lines
 
     def rest_of_line(self, timeout: float = 1.0) -> list[Line]:
         """After a stop: the line the last read cut in two, if its end comes within ``timeout``.
@@ -87,9 +144,9 @@ class LineInput:
                 break
             byte = os.read(self.fd, 1)
             if byte in (b"\n", b""):
-                line, self.pending = self.pending, b""
+                line, self._pieces, self._held = self.pending, [], 0
                 return self._numbered([line])
-            self.pending += byte
+            self._hold(byte)
         return []
 
     def _numbered(self, lines: list[Any]) -> list[Line]:

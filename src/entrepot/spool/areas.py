@@ -23,7 +23,6 @@ through.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import stat
@@ -32,6 +31,7 @@ import time
 from pathlib import Path
 from typing import BinaryIO
 
+from entrepot import durable
 from entrepot.durable import rename_noreplace
 from entrepot.errors import ClaimLost, NameExists, SpoolLayoutError, UnsafeEntry
 from entrepot.logs import log_event
@@ -44,9 +44,6 @@ logger = logging.getLogger("entrepot.spool")
 AREAS = ("tmp", "new", "cur")
 #: Where claimed files wait while their claim is held.
 CLAIM_AREA = "claimed"
-
-# Reading an entry never follows a link, and never blocks on a FIFO someone left there.
-_OPEN_ENTRY = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class Areas:
@@ -310,19 +307,9 @@ def open_entry(
     """Open ``path`` for reading without following a link; refuse anything but a regular
     file (:class:`~entrepot.errors.UnsafeEntry`).  ``buffering``: as :func:`open`'s."""
     try:
-        fd = os.open(path, _OPEN_ENTRY)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UnsafeEntry(f"{what} {os.fspath(path)!r} is a symbolic link: refused") from None
-        raise
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UnsafeEntry(f"{what} {os.fspath(path)!r} is not a regular file: refused")
-        # Back to blocking reads: O_NONBLOCK was only there to open a FIFO safely.
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
+        fd = durable.open_regular(path, follow=False)
+    except durable.NotRegularFile as exc:
+        raise UnsafeEntry(f"{what} {os.fspath(path)!r} {exc.what}: refused") from None
     # The file object owns the descriptor from here on, and closes it if it fails (a
     # signal while it is made): closed here as well, the second close would fail, or
     # close a file another thread opened meanwhile under the same number.
