@@ -18,8 +18,11 @@ from entrepot.cli import console, names
 from entrepot.cli.console import emit_json, human_age, human_size, progress, say, shown, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import StateOption, receipts_in
+from entrepot.cli.lines import signals_held
 from entrepot.cli.names import ConfigOption
-from entrepot.spool import Spool
+from entrepot.errors import ClaimLost, EntryNotFound
+from entrepot.redact import printable
+from entrepot.spool import AREAS, CLAIM_AREA, Claim, Spool
 from entrepot.spool.entries import Entry
 from entrepot.units import parse_duration
 
@@ -71,7 +74,8 @@ def put(
     """Publish files into new/, each visible only once complete.
 
     Files are published one by one: Ctrl-C or SIGTERM stops between two
-    files, and every file already printed is in new/.  Each file's receipt
+    files (the file in hand is finished first), and every file published is
+    printed, and every file printed is in new/.  Each file's receipt
     (size, SHA-256 computed as it is copied) is written to the state
     folder's shared receipts file (when the state folder exists or is named),
     which the next command that opens the ledger records (``entrepot trace``).
@@ -86,7 +90,10 @@ def put(
             spool.prepare()
         spool.check()
         for file in progress(files, "publishing"):
-            say(spool.publish_file(file, name, link=link))
+            # A stop waits until the name is printed: a file published but never
+            # printed would be put again by a re-run, and refused as already there.
+            with signals_held():
+                say(spool.publish_file(file, name, link=link))
     finally:
         if journal is not None:
             journal.close()
@@ -103,9 +110,16 @@ def ls(
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """List the files of an area, oldest first."""
+    """List the files of an area, oldest first (an area the spool has not is a mistake)."""
     now = time.time()
-    entries = existing(path, config).list(area)
+    spool = existing(path, config)
+    if area not in {*AREAS, CLAIM_AREA} and not spool.area(area).is_dir():
+        present = sorted(p.name for p in spool.root.iterdir() if p.is_dir() and p.name[0] != ".")
+        shown_areas = printable(", ".join(present))
+        raise typer.BadParameter(
+            f"the spool has no area {area!r} (it has {shown_areas})", param_hint="--area"
+        )
+    entries = spool.list(area)
     if as_json:
         emit_json([_entry_json(entry, now) for entry in entries])
         return
@@ -140,7 +154,7 @@ def done(
     config: ConfigOption = None,
 ) -> None:
     """Mark a claimed file done: move it to cur/ (or another area)."""
-    final = existing(path, config).claim_by_id(claim_id).done(area)
+    final = held(existing(path, config), claim_id).done(area)
     console.out.print(shown(final))
 
 
@@ -151,7 +165,18 @@ def release(
     config: ConfigOption = None,
 ) -> None:
     """Give a claimed file back to new/."""
-    existing(path, config).claim_by_id(claim_id).release()
+    held(existing(path, config), claim_id).release()
+
+
+def held(spool: Spool, claim_id: str) -> Claim:
+    """The claim ``claim_id`` of ``spool``; EntryNotFound (exit 4) when it is not held."""
+    try:
+        return spool.claim_by_id(claim_id)
+    except ClaimLost as exc:
+        raise EntryNotFound(
+            f"{exc}: its file is not in {CLAIM_AREA}/ (done, released, "
+            "or given back after its lease)"
+        ) from None
 
 
 @spool_app.command("recover")

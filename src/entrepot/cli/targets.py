@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -187,17 +188,19 @@ def get(
     """Download one file, written locally under a temporary name and renamed."""
     url, options = how.resolve(url)
     target_url, name = split_file_url(url)
-    if str(local) == "-":
+    to_stdout = str(local) == "-"
+    if to_stdout:
         if as_json:
             raise typer.BadParameter("the file and --json cannot both go to standard output")
-        local = Path("/dev/stdout")
-    destination = local / name if local.is_dir() else local
-    if not destination.parent.is_dir():  # said before connecting, and of the folder named
-        raise FileNotFoundError(2, "no folder to download into", str(destination.parent))
-    streaming = is_stream(destination)
+        destination = Path("/dev/stdout")  # as it is shown
+    else:
+        destination = local / name if local.is_dir() else local
+        if not destination.parent.is_dir():  # said before connecting, and of the folder named
+            raise FileNotFoundError(2, "no folder to download into", str(destination.parent))
+    streaming = to_stdout or is_stream(destination)
     with open_target(target_url, **options) as remote:
         if streaming:
-            info = _download_into_stream(remote, name, destination)
+            info = _download_into_stream(remote, name, None if to_stdout else destination)
         else:
             info = remote.download(name, destination)
     if as_json:
@@ -207,14 +210,25 @@ def get(
         _line(destination, info.size, err=streaming)
 
 
-def _download_into_stream(remote: Target, name: str, stream: Path) -> RemoteInfo:
+def _download_into_stream(remote: Target, name: str, stream: Path | None) -> RemoteInfo:
     """``name`` downloaded (and checked) whole under a scratch name, then written into
-    ``stream`` (``/dev/stdout``, a pipe): never part of a file, nor a file in its place."""
+    ``stream`` (a name of ``/dev``, a pipe; None: standard output): never part of a file,
+    nor a file in its place."""
     with tempfile.TemporaryDirectory(prefix="entrepot-get-") as scratch:
         whole = Path(scratch) / "download"
         info = remote.download(name, whole, durable_write=False)
-        with open(whole, "rb") as source, open(stream, "wb") as out:
-            shutil.copyfileobj(source, out)
+        with open(whole, "rb") as source:
+            if stream is None:
+                # The descriptor the process was given, where it stands: opening
+                # /dev/stdout by name would start over at offset 0, and truncate what a
+                # shell redirected to a file (">>" too) and wrote before us.
+                sys.stdout.flush()
+                shutil.copyfileobj(source, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+            else:
+                # Appended: a name of /dev may stand for a redirected file too.
+                with open(stream, "ab") as out:
+                    shutil.copyfileobj(source, out)
     return info
 
 
@@ -240,8 +254,10 @@ def check(
     ]
     report: list[dict[str, Any]] = []
     failure: EntrepotError | OSError | None = None
+    written = False  # whether the probe may be there to delete
     try:
         for label, step in steps:
+            written = written or label == "write"
             started = time.perf_counter()
             try:
                 step()
@@ -256,7 +272,10 @@ def check(
             if not as_json:
                 out.print(f"  [green]✓[/] {label} ({elapsed:.0f} ms)")
     finally:
-        if failure is not None and not isinstance(failure, ConfigError):
+        # Only once the write was tried: before it there is nothing to delete, and
+        # deleting would connect (and log in) again after a failed login, which brings
+        # a server that locks an account after N failures there twice as fast.
+        if written and failure is not None and not isinstance(failure, ConfigError):
             with contextlib.suppress(EntrepotError, OSError):
                 target.delete(probe, missing_ok=True)
         target.close()

@@ -26,6 +26,14 @@ entrepot.errors.ConfigError: remote_name template '{when}/{name}': unknown field
 Traceback (most recent call last):
 ...
 entrepot.errors.InvalidName: remote name '..' refers to a folder
+
+What the template itself writes is checked at once: a remote name is
+relative to the target's folder, which the target's URL names.
+
+>>> check_template("/archive/{name}")
+Traceback (most recent call last):
+...
+entrepot.errors.ConfigError: remote_name template '/archive/{name}': a remote name is relative ...
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import socket
 import string
 import time
 
-from entrepot.errors import ConfigError
+from entrepot.errors import ConfigError, InvalidName
 from entrepot.instances import default_instance
 from entrepot.targets.info import split_name
 
@@ -61,6 +69,19 @@ def check_template(template: str) -> str:
         raise ConfigError(f"{where}: fields take no format or conversion")
     if "name" not in fields:
         raise ConfigError(f"{where}: it must hold {{name}}, or every file would get one name")
+    # Its own text checked with every field filled in by a name that passes.
+    sample = template.format_map(dict.fromkeys(_FIELDS, "x"))
+    if sample.startswith("/"):
+        raise ConfigError(
+            f"{where}: a remote name is relative to the target's folder: "
+            "drop the leading '/' (the folder belongs in the target URL)"
+        )
+    if "//" in sample or sample.endswith("/"):
+        raise ConfigError(f"{where}: it holds an empty folder name ('//' or a '/' at the end)")
+    try:
+        split_name(sample)
+    except InvalidName as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return template
 
 

@@ -166,9 +166,11 @@ def copy_into(
 def link_into(source: str | os.PathLike[str], tmp_path: str) -> None:
     """Hard-link ``source`` as ``tmp_path``; a link or special file is refused."""
     os.link(source, tmp_path, follow_symlinks=False)
-    if not stat.S_ISREG(os.lstat(tmp_path).st_mode):
+    mode = os.lstat(tmp_path).st_mode
+    if not stat.S_ISREG(mode):
         os.unlink(tmp_path)
-        raise UnsafeEntry(f"source file {os.fspath(source)!r} is not a regular file: refused")
+        what = "is a symbolic link" if stat.S_ISLNK(mode) else "is not a regular file"
+        raise UnsafeEntry(f"source file {os.fspath(source)!r} {what}: refused")
 
 
 class Batch:

@@ -77,7 +77,9 @@ class Connection:
         if isinstance(exc, TimeoutError):
             return self._error(TargetTimeout, f"timed out after {self.timeout:g} s", path)
         if isinstance(exc, ConnectionError | EOFError):
-            return self._error(ConnectionFailed, f"connection failed: {exc}", path)
+            # An EOFError says nothing: the peer hung up where a reply was due.
+            reason = str(exc) or "the server closed the connection"
+            return self._error(ConnectionFailed, f"connection failed: {reason}", path)
         if isinstance(exc, FileNotFoundError):
             return self._error(RemoteNotFound, None, path)
         if isinstance(exc, OSError):

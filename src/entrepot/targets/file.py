@@ -12,6 +12,11 @@ operation acts on the last folder's descriptor (``openat``, ``renameat``,
 ``unlinkat``).  A link swapped in for a sub-folder at any moment cannot lead
 a write out of the folder, and a link in the folder is neither listed nor
 fetched (a link *to* the target folder itself is fine: that is its name).
+
+Only regular files and folders are listed, and only regular files are read:
+a FIFO, a socket or a device in the folder is left out of listings, and
+reading one is refused without waiting on it (a FIFO opened for reading
+blocks until a writer comes, which may be never).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
+from entrepot import durable
 from entrepot.errors import PermissionDenied, RemoteNotFound, TargetError, TransientTargetError
 from entrepot.logs import log_event
 from entrepot.targets.base import Target
@@ -114,25 +120,27 @@ class FileTarget(Target):
         is_dir = stat.S_ISDIR(st.st_mode)
         return RemoteInfo(path, 0 if is_dir else st.st_size, st.st_mtime, None, is_dir)
 
+    def _skipped(self, event: str, name: str, **details: str) -> None:
+        """Log an entry of a listing that is left out of it."""
+        log_event(logger, event, logging.WARNING, url=self.url, name=name, **details)
+
     def _list(self, folder: str) -> Iterable[RemoteInfo]:
         prefix = f"{folder}/" if folder else ""
         found = []
         with self._folder(folder, whole=True) as (fd, _), os.scandir(fd) as entries:
             for entry in entries:
                 if entry.is_symlink():
-                    log_event(
-                        logger,
-                        "targets.symlink_skipped",
-                        logging.WARNING,
-                        url=self.url,
-                        name=prefix + entry.name,
-                    )
+                    self._skipped("targets.symlink_skipped", prefix + entry.name)
                     continue
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # removed since the folder was read (a consumer took it)
                 is_dir = stat.S_ISDIR(st.st_mode)
+                if not is_dir and not stat.S_ISREG(st.st_mode):
+                    reason = "neither a regular file nor a folder"
+                    self._skipped("targets.entry_skipped", prefix + entry.name, reason=reason)
+                    continue
                 size = 0 if is_dir else st.st_size
                 found.append(RemoteInfo(prefix + entry.name, size, st.st_mtime, None, is_dir))
         return found
@@ -156,6 +164,9 @@ class FileTarget(Target):
             pass
 
     def _translate(self, exc: Exception, path: str) -> TargetError:
+        if isinstance(exc, durable.NotRegularFile) and exc.errno != errno.ELOOP:
+            message = "not a regular file (a FIFO, a socket or a device), which is not read"
+            return self._error(PermissionDenied, message, path)
         if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
             message = "a symbolic link under the target folder, which is not followed"
             return self._error(PermissionDenied, message, path)
@@ -192,9 +203,14 @@ def _step(fd: int, name: str, *, create: bool = False) -> int:
 
 
 def _open_file(name: str, folder: int) -> int:
-    """Open the regular file ``name`` of ``folder`` for reading; a link is refused."""
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise IsADirectoryError(errno.EISDIR, "not a regular file", name)
-    return fd
+    """Open the regular file ``name`` of ``folder`` for reading, without waiting on a FIFO
+    (:class:`~entrepot.durable.NotRegularFile` for anything but a regular file); a link
+    is refused (``ELOOP``)."""
+    # /proc/self/fd/N is the folder already walked to, not a path walked again: only
+    # ``name`` is looked up, and never through a link.
+    try:
+        return durable.open_regular(f"/proc/self/fd/{folder}/{name}", follow=False)
+    except durable.NotRegularFile:
+        if stat.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
+            raise IsADirectoryError(errno.EISDIR, "a folder, not a file", name) from None
+        raise

@@ -25,8 +25,11 @@ folder and lists it there.  They use ``MLSD`` when ``FEAT`` names ``MLSD``
 or ``MLST``; otherwise ``LIST -a`` (``NLST`` hides dot-files, and with them
 the temporary names a sweep must find) with ``MDTM`` for each file's time,
 as vsftpd's listing has none that can be used.  An entry that cannot be
-read is left out, never guessed to be a folder.  Replies are read by their
-code and command (:mod:`entrepot.targets.ftp_replies`).
+read is left out, never guessed to be a folder, and so is one whose size is
+not a count of bytes (``size=abc``, ``-7``: logged as
+``targets.entry_skipped``).  Replies are read by their code and command
+(:mod:`entrepot.targets.ftp_replies`); one that is not UTF-8 text is a
+broken connection, not a crash.
 """
 
 from __future__ import annotations
@@ -52,13 +55,16 @@ from entrepot.targets.base import Target
 from entrepot.targets.deadline import hang_up
 from entrepot.targets.ftp_replies import (
     FTPReply,
+    UnusableSize,
     answering,
     error_class,
+    features,
     mdtm_time,
     mlsd_facts,
+    mlsd_info,
     parse_list_line,
 )
-from entrepot.targets.info import RemoteInfo
+from entrepot.targets.info import RemoteInfo, listed_size
 from entrepot.targets.transfer import Progress, copy_stream, send_stream
 from entrepot.targets.url import TargetURL
 
@@ -116,7 +122,7 @@ class FTPTarget(Target):
                 ftp.login(self.target_url.user or "anonymous", self.password or "")
             self._after_login(ftp)
             ftp.voidcmd("TYPE I")
-            self._features = _features(ftp)
+            self._features = features(ftp)
             if self.target_url.path:
                 with answering("CWD"):
                     ftp.cwd(self.target_url.path)
@@ -164,8 +170,12 @@ class FTPTarget(Target):
                 with contextlib.suppress(ssl.SSLError, OSError):
                     conn.unwrap()
             conn.close()
-        with answering(verb):
-            self.ftp.voidresp()
+        try:
+            with answering(verb):
+                self.ftp.voidresp()
+        except EOFError as exc:
+            closed = f"the server closed the connection during the transfer ({verb})"
+            raise ConnectionAbortedError(closed) from exc
 
     def _lines(self, verb: str, command: str) -> list[str]:
         chunks: list[bytes] = []
@@ -193,11 +203,19 @@ class FTPTarget(Target):
                     reply = self.ftp.sendcmd(f"MLST {path}")
                 for line in reply.splitlines()[1:]:
                     if line.startswith(" "):
-                        return _info(path, mlsd_facts(line.strip().partition(" ")[0]))
+                        facts = mlsd_facts(line.strip().partition(" ")[0])
+                        info = mlsd_info(path, facts)
+                        if info is None:
+                            raise UnusableSize(path, facts.get("size"))
+                        return info
                 return None
             with answering("SIZE"):
-                size = self.ftp.size(path)
-            return RemoteInfo(path, int(size or 0), None)
+                reply = self.ftp.sendcmd(f"SIZE {path}")
+            text = reply[3:].strip() if reply.startswith("213") else "0"
+            size = listed_size(text)
+            if size is None:
+                raise UnusableSize(path, text)
+            return RemoteInfo(path, size, None)
         except FTPReply as exc:
             if not issubclass(error_class(exc.verb, exc.code), RemoteNotFound):
                 raise
@@ -241,7 +259,11 @@ class FTPTarget(Target):
                     facts, _, name = line.partition(" ")
                     parsed = mlsd_facts(facts)
                     if parsed.get("type") in {"file", "dir"}:
-                        found.append(_info(prefix + name, parsed))
+                        info = mlsd_info(prefix + name, parsed)
+                        if info is None:
+                            self._skipped(prefix + name, parsed.get("size"))
+                        else:
+                            found.append(info)
                 return found
         found = []
         for line in self._lines("LIST", "LIST -a"):
@@ -258,10 +280,20 @@ class FTPTarget(Target):
                 found.append(RemoteInfo(prefix + entry.name, entry.size, self._mtime(entry.name)))
             else:
                 # A link or something else: a file only if the server says so.
-                info = self._stat(entry.name)
+                try:
+                    info = self._stat(entry.name)
+                except UnusableSize as exc:
+                    self._skipped(prefix + entry.name, exc.size)
+                    continue
                 if info is not None:
                     found.append(replace(info, name=prefix + entry.name))
         return found
+
+    def _skipped(self, name: str, size: str | None) -> None:
+        reason = f"size {size!r} is not a count of bytes"
+        log_event(
+            logger, "targets.entry_skipped", logging.WARNING, url=self.url, name=name, reason=reason
+        )
 
     def _mtime(self, name: str) -> float | None:
         if "mdtm" not in self._features:
@@ -320,6 +352,9 @@ class FTPTarget(Target):
             return self._error(error_class("", reply.code), f"server replied {reply.text}", path)
         if isinstance(exc, ftplib.error_reply | ftplib.error_proto):
             return self._error(ConnectionFailed, f"unexpected reply: {exc}", path)
+        if isinstance(exc, UnicodeDecodeError):
+            message = "the server's reply is not UTF-8 text: is it an FTP server?"
+            return self._error(ConnectionFailed, message, path)
         if isinstance(exc, ssl.SSLCertVerificationError):
             message = f"TLS certificate not trusted: {getattr(exc, 'verify_message', exc)}"
             return self._error(AuthenticationFailed, message, path)
@@ -350,21 +385,6 @@ class FTPSTarget(FTPTarget):
     def _after_login(self, ftp: ftplib.FTP) -> None:
         assert isinstance(ftp, ftplib.FTP_TLS)
         ftp.prot_p()
-
-
-def _features(ftp: ftplib.FTP) -> set[str]:
-    try:
-        reply = ftp.sendcmd("FEAT")
-    except ftplib.Error:
-        return set()
-    return {line.strip().split(" ")[0].lower() for line in reply.splitlines()[1:-1]}
-
-
-def _info(path: str, facts: dict[str, str]) -> RemoteInfo:
-    is_dir = facts.get("type", "").lower() in {"dir", "cdir", "pdir"}
-    mtime = mdtm_time(facts["modify"]) if facts.get("modify") else None
-    size = 0 if is_dir else int(facts.get("size", "0") or 0)
-    return RemoteInfo(path, size, mtime, None, is_dir)
 
 
 def _quietly_close(ftp: ftplib.FTP) -> None:

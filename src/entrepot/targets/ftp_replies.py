@@ -8,8 +8,11 @@ means it is missing; to a command that creates something (``STOR``, ``MKD``,
 ``RNTO``) it is a refusal.  (``DELE`` and ``RNFR`` answer ``550`` for both;
 the FTP target tells them apart by asking whether the file is there.)
 
-Also here: parsing ``MLSD`` facts, Unix-style ``LIST`` lines (servers
-without ``MLSD``, such as vsftpd) and ``MDTM`` times.
+Also here: the features a server names (``FEAT``), parsing ``MLSD`` facts,
+Unix-style ``LIST`` lines (servers without ``MLSD``, such as vsftpd) and
+``MDTM`` times.  A size that is not a count of bytes is never guessed at: an
+``MLSD`` entry or ``LIST`` line holding one reads as None (the listing leaves
+it out), and a ``SIZE`` or ``MLST`` answer holding one is :class:`UnusableSize`.
 """
 
 from __future__ import annotations
@@ -30,8 +33,12 @@ from entrepot.errors import (
     TargetError,
     TransientTargetError,
 )
+from entrepot.targets.info import RemoteInfo, listed_size
 
-__all__ = ["FTPReply", "ListedLine", "error_class", "mdtm_time", "mlsd_facts", "parse_list_line"]
+__all__ = [
+    "FTPReply", "ListedLine", "UnusableSize", "error_class", "features", "mdtm_time",
+    "mlsd_facts", "mlsd_info", "parse_list_line",
+]  # fmt: skip
 
 #: Commands whose 550 means "no such file or folder".
 _READING = frozenset(
@@ -51,6 +58,14 @@ class FTPReply(Exception):
         self.verb = verb
         self.code = reply[:3]
         self.text = reply.strip()
+
+
+class UnusableSize(ftplib.error_proto):
+    """The server gave a size that is not a count of bytes."""
+
+    def __init__(self, path: str, size: str | None) -> None:
+        super().__init__(f"the size {size!r} of {path!r} is not a count of bytes")
+        self.size = size
 
 
 @contextlib.contextmanager
@@ -81,6 +96,15 @@ def error_class(verb: str, code: str) -> type[TargetError]:
     return PermanentTargetError
 
 
+def features(ftp: ftplib.FTP) -> set[str]:
+    """The features the server names in its ``FEAT`` reply (lower-cased); none if refused."""
+    try:
+        reply = ftp.sendcmd("FEAT")
+    except ftplib.Error:
+        return set()
+    return {line.strip().split(" ")[0].lower() for line in reply.splitlines()[1:-1]}
+
+
 def mlsd_facts(text: str) -> dict[str, str]:
     """``type=file;size=3;modify=20240601120000;`` → a dict (keys lower-cased)."""
     facts = {}
@@ -89,6 +113,16 @@ def mlsd_facts(text: str) -> dict[str, str]:
         if sep:
             facts[key.strip().lower()] = value.strip()
     return facts
+
+
+def mlsd_info(path: str, facts: dict[str, str]) -> RemoteInfo | None:
+    """What ``MLSD``/``MLST`` facts say of ``path``; None when its size is unusable."""
+    is_dir = facts.get("type", "").lower() in {"dir", "cdir", "pdir"}
+    mtime = mdtm_time(facts["modify"]) if facts.get("modify") else None
+    size = 0 if is_dir else listed_size(facts.get("size") or "0")
+    if size is None:
+        return None
+    return RemoteInfo(path, size, mtime, None, is_dir)
 
 
 _STAMP_FIELDS = ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14))
@@ -118,17 +152,19 @@ class ListedLine:
 
 
 _UNIX_LINE = re.compile(
-    r"(?P<kind>[-bcdlps])[-rwxsStTl+.@]{9,10}\s+\d+\s+\S+\s+(?:\S+\s+)?(?P<size>\d+)\s+"
+    r"(?P<kind>[-bcdlps])[-rwxsStTl+.@]{9,10}\s+\d+\s+\S+\s+(?:\S+\s+)?(?P<size>[0-9]+)\s+"
     r"[A-Za-z]{3}\s+\d{1,2}\s+(?:\d{1,2}:\d{2}|\d{4})\s(?P<name>.+)"
 )
 
 
 def parse_list_line(line: str) -> ListedLine | None:
-    """Read one ``LIST`` line in the Unix ``ls -l`` format; None if it is not one."""
+    """Read one ``LIST`` line in the Unix ``ls -l`` format; None if it is not one (or its
+    size is past what :func:`int` reads)."""
     match = _UNIX_LINE.fullmatch(line)
-    if match is None:
+    size = None if match is None else listed_size(match["size"])
+    if match is None or size is None:
         return None
     name = match["name"]
     if match["kind"] == "l":
         name = name.split(" -> ", 1)[0]
-    return ListedLine(match["kind"], int(match["size"]), name)
+    return ListedLine(match["kind"], size, name)

@@ -11,7 +11,9 @@ name could not be used again on the same target (``..``, a ``/``, NUL, an
 empty name) is dropped from the listing, and logged.  Names that are only
 awkward — an escape sequence, a newline, rich markup — are kept (they are
 escaped wherever they are shown); whether such a file may be *fetched* into
-a local folder is for :func:`remote_name_problem` to say.
+a local folder is for :func:`remote_name_problem` to say.  A size a server
+wrote is read by :func:`listed_size`: an entry whose size is not a count of
+bytes is left out of its listing, and logged, as a made-up name is.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ __all__ = [
     "RemoteInfo",
     "is_partial",
     "listable",
+    "listed_size",
     "partial_name",
     "remote_name_problem",
     "split_name",
@@ -78,6 +81,19 @@ def remote_name_problem(name: str) -> str | None:
 def listable(base: str) -> bool:
     """True when a listed entry's base name can be named again on the same target."""
     return bool(base) and base not in {".", ".."} and not any(c in base for c in "/\\\x00")
+
+
+def listed_size(text: object) -> int | None:
+    """The size a server wrote (``"1024"``), or None when it is not a count of bytes:
+    not ASCII digits (``"abc"``, ``"-7"``, ``"²"``), or more than :func:`int` reads."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return text if text >= 0 else None
+    if not isinstance(text, str) or not (text.isascii() and text.isdigit()):
+        return None
+    try:
+        return int(text)
+    except ValueError:  # past sys.get_int_max_str_digits()
+        return None
 
 
 def is_partial(name: str) -> bool:

@@ -77,7 +77,9 @@ def resolve_options(
         shown = ", ".join(mask_secrets(name) for name in unknown)
         raise ConfigError(f"{url.scheme} target: unknown option(s) {shown}")
     values = {key: coerce(key, value, known[key]) for key, value in merged.items()}
-    timeout = values.pop("timeout", None) or DEFAULT_TIMEOUT
+    timeout = values.pop("timeout", None)
+    if timeout is None:
+        timeout = DEFAULT_TIMEOUT  # 0 is not "unset": it is refused below, as -1 is
     if not 0 < timeout <= MAX_TIMEOUT:  # NaN too: no clock or socket can wait for it
         raise ConfigError(
             f"option 'timeout' must be positive and at most a day ({MAX_TIMEOUT:g} s), "

@@ -61,7 +61,14 @@ from entrepot.targets.s3_client import (
 from entrepot.targets.s3_conditional import conditional_writes, exclusive_client
 from entrepot.targets.s3_direct import DirectS3, DirectSettings
 from entrepot.targets.s3_errors import classify, code_of
-from entrepot.targets.s3_listing import Listed, boto3_pages, direct_pages, etag_checksum, etag_info
+from entrepot.targets.s3_listing import (
+    Listed,
+    boto3_pages,
+    direct_pages,
+    etag_checksum,
+    etag_info,
+    sized,
+)
 from entrepot.targets.s3_multipart import upload_parts
 from entrepot.targets.tap import read_hashed
 from entrepot.targets.transfer import Progress, copy_stream
@@ -337,10 +344,10 @@ class S3Target(Target):
         strip = len(self._key("")) + 1 if self.prefix else 0
         found: list[RemoteInfo] = []
         for objects, prefixes in self._pages(prefix):
-            for item in objects:
+            for item, size in sized(objects, self.url):
                 name = item.key[strip:]
                 if name and not name.endswith("/"):
-                    found.append(etag_info(name, item.size, item.mtime, item.etag))
+                    found.append(etag_info(name, size, item.mtime, item.etag))
             for common in prefixes:
                 found.append(RemoteInfo(common[strip:].rstrip("/"), 0, None, None, True))
         if folder and not found:

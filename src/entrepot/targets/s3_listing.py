@@ -5,18 +5,22 @@ characters XML cannot carry, so the store percent-encodes keys and
 prefixes, and they are decoded here.  Anything but a well-formed
 ``ListBucketResult`` is refused — a page is never half read — and so is a
 document that declares a DTD (entity expansion has no place in a listing).
+An object whose size is not a count of bytes is read with no size (None),
+for the target to leave out of its listing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 from xml.etree import ElementTree
 
-from entrepot.targets.info import RemoteInfo
+from entrepot.logs import log_event
+from entrepot.targets.info import RemoteInfo, listed_size
 
 if TYPE_CHECKING:
     from entrepot.targets.s3_direct import DirectS3
@@ -31,15 +35,19 @@ __all__ = [
     "etag_checksum",
     "etag_info",
     "parse_page",
+    "sized",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Listed:
-    """One object of a listing: its key, size, modification time and ETag."""
+    """One object of a listing: its key, size (None: not a count of bytes), modification
+    time and ETag."""
 
     key: str
-    size: int
+    size: int | None
     mtime: float
     etag: str | None
 
@@ -86,7 +94,7 @@ def parse_page(body: bytes) -> ListPage:
         page.objects.append(
             Listed(
                 name(text(item, "Key")),
-                int(text(item, "Size") or "0"),
+                listed_size(text(item, "Size") or "0"),
                 modified.timestamp(),
                 text(item, "ETag"),
             )
@@ -118,11 +126,27 @@ def boto3_pages(client: Any, bucket: str, prefix: str) -> Pages:
     for page in pages.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
         objects = [
             Listed(
-                item["Key"], int(item["Size"]), item["LastModified"].timestamp(), item.get("ETag")
+                item["Key"],
+                listed_size(item["Size"]),
+                item["LastModified"].timestamp(),
+                item.get("ETag"),
             )
             for item in page.get("Contents", [])
         ]
         yield objects, [common["Prefix"] for common in page.get("CommonPrefixes", [])]
+
+
+def sized(objects: Iterable[Listed], url: str) -> Iterator[tuple[Listed, int]]:
+    """The objects that have a size, with it; the others are logged, as
+    ``targets.entry_skipped`` (``url``: the target's, to show)."""
+    for item in objects:
+        if item.size is None:
+            why = "its size is not a count of bytes"
+            log_event(
+                logger, "targets.entry_skipped", logging.WARNING, url=url, name=item.key, reason=why
+            )
+        else:
+            yield item, item.size
 
 
 def etag_info(name: str, size: int, mtime: float | None, etag: str | None) -> RemoteInfo:
