@@ -40,9 +40,17 @@ def check_name(name: object, *, what: str = "name") -> str:
     # Printable strings hold none of the refused categories: skip the slow scan.
     for char in "" if name.isprintable() else name:
         if unicodedata.category(char) in _REFUSED_CATEGORIES:
-            raise InvalidName(f"{what} {name!r} contains the control character U+{ord(char):04X}")
+            raise InvalidName(f"{what} {name!r} contains {_described(char)}")
     if name != name.strip() or name.endswith("."):
         raise InvalidName(f"{what} {name!r} starts or ends with blank space or ends with a dot")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise InvalidName(f"{what} is longer than {MAX_NAME_BYTES} bytes")
     return name
+
+
+def _described(char: str) -> str:
+    """What a refused character is, for a message."""
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # as Python decodes a file name's byte that is not UTF-8
+        return f"the byte 0x{code - 0xDC00:02X}, which is not UTF-8"
+    return f"the control character U+{code:04X}"

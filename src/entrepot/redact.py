@@ -36,7 +36,7 @@ import re
 
 __all__ = [
     "FORMULA_MARK", "FORMULA_TRIGGERS", "MASK", "SECRET_MARKS", "defuse_formula",
-    "mask_secrets", "printable", "runs_as_formula", "url_has_secret",
+    "mask_secrets", "mask_url_text", "printable", "runs_as_formula", "url_has_secret",
 ]  # fmt: skip
 
 #: What a secret is replaced with.
@@ -63,7 +63,12 @@ _QUOTED = (
 )
 _REFERENCE_SUFFIXES = ("_env", "_file", "-env", "-file")
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+# Control characters, the line and paragraph separators, the bidirectional overrides and
+# isolates, the byte order mark — and lone surrogates: a byte of a name that was not UTF-8
+# (U+DC80–U+DCFF, as Python decodes file names), which no terminal or JSON reader takes.
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -117,9 +122,36 @@ def mask_secrets(text: str) -> str:
     return text
 
 
+# A URL's scheme and the slashes after it (``ftp://``, ``sftp:/``, ``postgresql+psycopg:``).
+_URL_HEAD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:/*")
+
+
+def mask_url_text(text: str) -> str:
+    """``text``, one URL as it was given (a setting, an argument — not a sentence), with
+    the password of its userinfo masked however it is written: a space, a quote, an
+    ``@`` or a ``/`` in it does not end it.  The userinfo runs from the scheme to the
+    last ``@``; its password from its first ``:``.  Secret parameters are masked as
+    :func:`mask_secrets` masks them.
+
+    >>> mask_url_text("ftp://u:SEC RET@host:99999/x")
+    'ftp://u:***@host:99999/x'
+    >>> mask_url_text("ftp://bob@corp.com:secret@host/in")
+    'ftp://bob@corp.com:***@host/in'
+    """
+    head = _URL_HEAD.match(text)
+    if head is not None and "@" in text:
+        start = head.end()
+        userinfo, _, rest = text[start:].rpartition("@")
+        user, colon, password = userinfo.partition(":")
+        if colon and password:
+            text = f"{text[:start]}{user}:{MASK}@{rest}"
+    return mask_secrets(text)
+
+
 def url_has_secret(text: str) -> bool:
-    """True when ``text`` carries a password (in its userinfo or a secret parameter)."""
-    return mask_secrets(text) != text
+    """True when ``text``, one URL as given, carries a password (in its userinfo, however
+    it is written, or a secret parameter): :func:`mask_url_text` would mask something."""
+    return mask_url_text(text) != text
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -128,6 +160,8 @@ def _escape(match: re.Match[str]) -> str:
     if named is not None:
         return named
     code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # the byte a file name held that was not UTF-8
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 

@@ -124,9 +124,10 @@ def stderr_is_terminal() -> bool:
     return _console("err").is_terminal
 
 
-#: JSON leaves DEL and the C1 controls as they are, and a terminal may act on them: their
-#: escapes, which every JSON reader reads back as the same characters.
-TERMINAL_SAFE = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+#: JSON leaves DEL and the C1 controls as they are, and a terminal may act on them; and
+#: lone surrogates (a byte of a file name that was not UTF-8) cannot be written as UTF-8:
+#: their escapes, which every JSON reader reads back as the same characters.
+TERMINAL_SAFE = {code: f"\\u{code:04x}" for code in (*range(0x7F, 0xA0), *range(0xD800, 0xE000))}
 
 
 def emit_json(data: Any) -> None:

@@ -8,8 +8,9 @@ string carries options (the same names as the keyword options of
 A password may appear in a URL, but it never appears in what is shown back:
 :attr:`TargetURL.display` replaces it (and any secret option) with ``***``,
 and every error about a URL shows it through
-:func:`entrepot.redact.mask_secrets`, which masks passwords even in URLs
-that do not parse.  Prefer ``password_env=NAME`` or ``password_file=PATH``.
+:func:`entrepot.redact.mask_url_text`, which masks passwords even in URLs
+that do not parse (a space, a quote, an ``@`` in the password).  Prefer
+``password_env=NAME`` or ``password_file=PATH``.
 
 The parser refuses what it cannot read without guessing, rather than guess
 wrong with a password in hand: a ``/``, ``?`` or ``#`` in a password must
@@ -32,7 +33,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode
 
 from entrepot.errors import ConfigError, InvalidName
 from entrepot.names import check_name
-from entrepot.redact import MASK, mask_secrets
+from entrepot.redact import MASK, mask_url_text
 
 __all__ = ["SECRET_OPTIONS", "TargetURL", "folder_below", "mask_url", "parse_url"]
 
@@ -102,13 +103,13 @@ def parse_url(url: str | os.PathLike[str]) -> TargetURL:
     if "://" not in text:
         if _LOOKS_LIKE_URL.match(text) or _has_userinfo(text.split("/", 1)[0]):
             raise ConfigError(
-                f"{mask_secrets(text)!r} looks like a URL without its '//' "
+                f"{mask_url_text(text)!r} looks like a URL without its '//' "
                 "(write scheme://…); a local folder whose name holds ':' can be written ./name"
             )
         return TargetURL(scheme="file", path=str(Path(text).absolute()))
     scheme, _, rest = text.partition("://")
     if not _SCHEME.fullmatch(scheme):
-        raise ConfigError(f"invalid scheme in target URL {mask_secrets(text)}")
+        raise ConfigError(f"invalid scheme in target URL {mask_url_text(text)}")
     scheme = scheme.lower()
     if scheme == "file":
         return _parse_file(rest)
@@ -129,7 +130,8 @@ def _parse_file(rest: str) -> TargetURL:
     # Checked once decoded: "%2e%2e" is ".." to the file system.
     if ".." in raw.split("/") or "\x00" in raw:
         raise ConfigError(
-            f"file URL file://{mask_secrets(rest)}: the path may not hold '..' or a NUL character"
+            f"file URL {mask_url_text('file://' + rest)}: "
+            "the path may not hold '..' or a NUL character"
         )
     query = tuple(parse_qsl(query_text, keep_blank_values=True))
     return TargetURL(scheme="file", path=str(Path(raw).absolute()), query=query)
@@ -142,7 +144,7 @@ def _parse_network(scheme: str, rest: str, text: str) -> TargetURL:
     if "@" not in authority and "@" in remainder:
         # Either a password holding "/" or "?", or a path holding "@": refuse to guess.
         raise ConfigError(
-            f"target URL {mask_secrets(text)} is ambiguous: percent-encode a '/', '?' or '#' "
+            f"target URL {mask_url_text(text)} is ambiguous: percent-encode a '/', '?' or '#' "
             "in a password (%2F, %3F, %23) and an '@' in a path or option (%40)"
         )
     path_text, _, query_text = remainder.partition("?")
@@ -157,13 +159,13 @@ def _parse_network(scheme: str, rest: str, text: str) -> TargetURL:
     if scheme == "s3":
         if at:
             raise ConfigError(
-                f"target URL {mask_secrets(text)}: S3 keys do not go in the URL; use the "
+                f"target URL {mask_url_text(text)}: S3 keys do not go in the URL; use the "
                 "access_key option, and secret_key by reference (password_env or password_file)"
             )
         if not host:
-            raise ConfigError(f"target URL {mask_secrets(text)} names no bucket")
+            raise ConfigError(f"target URL {mask_url_text(text)} names no bucket")
     elif scheme != "memory" and not host:
-        raise ConfigError(f"target URL {mask_secrets(text)} names no host")
+        raise ConfigError(f"target URL {mask_url_text(text)} names no host")
     return TargetURL(
         scheme=scheme,
         host=host,
@@ -179,7 +181,7 @@ def _host_and_port(hostport: str, text: str) -> tuple[str, int | None]:
     if hostport.startswith("["):
         inside, bracket, after = hostport[1:].partition("]")
         if not bracket or (after and not after.startswith(":")):
-            raise ConfigError(f"invalid IPv6 address in target URL {mask_secrets(text)}")
+            raise ConfigError(f"invalid IPv6 address in target URL {mask_url_text(text)}")
         host, port_text = inside, after[1:] if after else None
     else:
         host, colon, port_text_found = hostport.partition(":")
@@ -188,7 +190,7 @@ def _host_and_port(hostport: str, text: str) -> tuple[str, int | None]:
     if port_text is None:
         return host, None
     if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"invalid port in target URL {mask_secrets(text)} (1–65535)")
+        raise ConfigError(f"invalid port in target URL {mask_url_text(text)} (1–65535)")
     return host, int(port_text)
 
 
@@ -198,10 +200,10 @@ def _remote_path(scheme: str, path: str, text: str) -> str:
     parts = stripped.split("/") if stripped else []
     if any(part in {".", ".."} for part in parts) or (scheme == "s3" and "//" in path):
         raise ConfigError(
-            f"target URL {mask_secrets(text)}: the path may not hold '.', '..' or empty parts"
+            f"target URL {mask_url_text(text)}: the path may not hold '.', '..' or empty parts"
         )
     if "\x00" in path:
-        raise ConfigError(f"target URL {mask_secrets(text)}: the path holds a NUL character")
+        raise ConfigError(f"target URL {mask_url_text(text)}: the path holds a NUL character")
     return stripped
 
 
@@ -237,4 +239,4 @@ def mask_url(url: str) -> str:
     try:
         return parse_url(url).display
     except ConfigError:
-        return mask_secrets(url)
+        return mask_url_text(url)
