@@ -237,7 +237,7 @@ url = "file://{root}/delivered"
 [routes.to-out]
 spool = "shared"
 target = "out"
-every = "0.3s"
+every = "1s"
 shared = true
 """
 

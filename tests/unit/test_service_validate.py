@@ -143,7 +143,7 @@ def test_a_scheme_whose_library_is_missing_names_the_extra_to_install(
 
 def test_a_missing_file_says_how_to_make_one(cli: Any, tmp_path: Path) -> None:
     code, _, err = cli("validate", tmp_path / "nope.toml")
-    assert code == 3 and "entrepot init" in err
+    assert code == 4 and "entrepot init" in err
 
 
 def test_init_writes_a_starter_that_validates_and_refuses_to_overwrite(

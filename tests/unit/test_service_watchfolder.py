@@ -26,7 +26,7 @@ from tests.unit.test_dc_job import SCHEMA
 CONFIG = """\
 [service]
 state = "state"
-scan_every = "0.2s"
+scan_every = "1s"
 
 [datacenter]
 root = "dc"

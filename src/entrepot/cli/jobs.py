@@ -35,6 +35,7 @@ from entrepot.cli.ledgers import (
     LedgerOption,
     StateOption,
     open_ledger,
+    recorded,
     recorded_in,
 )
 from entrepot.cli.names import ConfigOption, ledger_for
@@ -99,7 +100,7 @@ def jobs_ls(
     """List jobs, newest first."""
     state = recorded_in(state)
     states = _parse_states(status)
-    with open_ledger(*ledger_for(config, state, ledger)) as book:
+    with open_ledger(*recorded(ledger_for(config, state, ledger))) as book:
         jobs = [masked(job) for job in book.jobs(states=states, kind=kind, limit=limit)]
     if as_json:
         emit_json([job_json(job) for job in jobs])
@@ -120,7 +121,7 @@ def jobsshow_table(
 ) -> int:
     """Show one job with all its runs and the tries of its last run."""
     state = recorded_in(state)
-    with open_ledger(*ledger_for(config, state, ledger)) as book:
+    with open_ledger(*recorded(ledger_for(config, state, ledger))) as book:
         job = masked(book.find(job_id))
         runs = [masked_run(run) for run in book.runs(job.id)]
     if as_json:
@@ -142,7 +143,7 @@ def backlog_ls(
 ) -> int:
     """List the jobs waiting to be re-run (soonest due first), then the dead ones."""
     state = recorded_in(state)
-    with open_ledger(*ledger_for(config, state, ledger)) as book:
+    with open_ledger(*recorded(ledger_for(config, state, ledger))) as book:
         backlog = Backlog(book)
         backlog.recover()
         jobs = [masked(job) for job in backlog.list()]

@@ -38,6 +38,7 @@ __all__ = [
     "ledger_rows",
     "open_ledger",
     "receipts_in",
+    "recorded",
     "recorded_in",
     "state_dir",
 ]
@@ -89,6 +90,18 @@ class LedgerChoice(NamedTuple):
     state: Path | None
     url: str | None
     instance: str | None = None
+
+
+def recorded(choice: LedgerChoice) -> LedgerChoice:
+    """``choice`` for a command that only reads the ledger, when a configuration made it: a
+    state folder that its ``[service] state`` names and that does not exist (with no ledger
+    URL) is told as a mistake (exit 4), as :func:`recorded_in` tells one named by ``--state``."""
+    if not choice.url and choice.state is not None and not state_dir(choice.state).exists():
+        raise FileNotFoundError(
+            f"no state folder at {state_dir(choice.state)}: nothing was ever recorded there "
+            "(has the service run? check [service] state in the configuration)"
+        )
+    return choice
 
 
 def open_ledger(

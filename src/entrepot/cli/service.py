@@ -8,7 +8,9 @@ cleanly (a second Ctrl-C stops waiting for runs in progress: exit 130).
 SIGHUP re-reads the configuration.  A configuration with problems, or a
 state folder another service holds, exits 3 before anything runs.
 ``validate`` exits 3 when anything is wrong (``--connect``: or a target
-cannot be reached), 0 otherwise; ``init`` refuses to replace a file (exit 3).
+cannot be reached), 4 when there is no file, 0 otherwise; ``init`` refuses
+to replace a file (exit 3).  ``reload`` asks the service that runs the file
+to re-read it: a file that is not the one the service runs is refused (exit 3).
 """
 
 from __future__ import annotations
@@ -177,7 +179,19 @@ def reload(
     state = read_state(loaded.service.state)
     if state is None:
         err.print(f"no service runs on the state folder {shown(loaded.service.state)}")
+        err.print("(a service's state folder cannot change by a reload: one that runs with "
+                  "another state folder must be restarted to use this one)",
+                  soft_wrap=True)  # fmt: skip
         return int(ExitCode.NOT_FOUND)
+    running = state.get("config")
+    if running and not _same_file(Path(running), path):
+        err.print(
+            f"the service on the state folder {shown(loaded.service.state)} runs "
+            f"{shown(running)}, not {shown(path)}: a reload re-reads the service's own file "
+            "(edit that one, or restart the service with this one)",
+            soft_wrap=True,
+        )
+        return int(ExitCode.CONFIG)
     before = state.get("last_reload")
     os.kill(int(state["pid"]), signal.SIGHUP)
     deadline = time.monotonic() + wait
@@ -195,6 +209,13 @@ def reload(
             return int(ExitCode.CONFIG)
     err.print(f"asked PID {state['pid']} to reload; no answer within {wait:g} s (see its log)")
     return int(ExitCode.TEMPORARY)
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return os.path.realpath(one) == os.path.realpath(other)
 
 
 # -- entrepot validate ---------------------------------------------------------------------
@@ -256,6 +277,8 @@ def validate(
                 f"{shown(file)}: ok — {len(loaded.targets)} targets, {len(loaded.spools)} spools, "
                 f"{len(loaded.routes)} routes, {len(loaded.fetches)} fetches"
             )
+    if loaded is None and not file.exists():
+        return int(ExitCode.NOT_FOUND)
     return int(ExitCode.OK if ok else ExitCode.CONFIG)
 
 

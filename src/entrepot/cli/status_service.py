@@ -15,9 +15,9 @@ from typing import Any
 
 from rich.table import Table
 
-from entrepot.cli.console import emit_json, human_size, out, table
+from entrepot.cli.console import emit_json, human_size, out, shown, table
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.ledgers import ledger_rows
+from entrepot.cli.ledgers import LedgerChoice, ledger_rows, recorded, recorded_in
 from entrepot.cli.names import is_name
 from entrepot.cli.status import JobsSummary, _as_json, jobs_tables
 from entrepot.service import status as service
@@ -34,8 +34,10 @@ def service_status(
     """Report on the service configured in ``file``; the exit code of ``entrepot status``."""
     config = load_config(file)
     now = datetime.now(UTC)
-    state = state or config.service.state
+    # Only read: a state folder that is not there is told (exit 4), never made.
+    state = recorded_in(state) or config.service.state
     ledger_url = ledger_url or config.service.ledger
+    recorded(LedgerChoice(state, ledger_url))
     running = service.running_service(state, now)
     spools = service.spool_figures(_selected(config, names), now)
     with ledger_rows(state, ledger_url) as rows:
@@ -92,7 +94,7 @@ def _without_schedule(running: Mapping[str, Any]) -> dict[str, Any]:
 
 def _service_line(running: Mapping[str, Any] | None, config: Config) -> str:
     if running is None:
-        return f"Service: not running (state folder {config.service.state})"
+        return f"Service: not running (state folder {shown(config.service.state)})"
     uptime = running.get("uptime_seconds")
     parts = [
         f"Service: running, PID {running['pid']}",

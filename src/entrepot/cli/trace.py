@@ -26,7 +26,14 @@ import typer
 
 from entrepot.cli.console import emit_json, human_size, is_quiet, print_error, say
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.ledgers import LedgerOption, StateOption, open_ledger, recorded_in, state_dir
+from entrepot.cli.ledgers import (
+    LedgerOption,
+    StateOption,
+    open_ledger,
+    recorded,
+    recorded_in,
+    state_dir,
+)
 from entrepot.cli.names import ConfigOption, ledger_for
 from entrepot.cli.scopes import scope_of
 from entrepot.durable import is_stream, output_text
@@ -106,12 +113,15 @@ def trace(
 
     if name is None and not undelivered:
         raise typer.BadParameter("give a file NAME or --undelivered", param_hint="NAME")
+    if name == "":
+        raise typer.BadParameter("an empty NAME matches no file: give a name or a glob ('*')",
+                                 param_hint="NAME")  # fmt: skip
     start, end = window(since, until)
     state = recorded_in(state)
     scope = scope_of(route, config) if route is not None else None
     place = scope.place if scope is not None else None
     choice = scope.ledger(config, state, ledger) if scope else ledger_for(config, state, ledger)
-    with open_ledger(*choice) as opened:
+    with open_ledger(*recorded(choice)) as opened:
         engine = _engine_of(opened, state)
         if undelivered:
             events = waiting(engine, since=start, until=end, place=place)
@@ -215,9 +225,11 @@ def receipt(
 
     chosen = receipt_format(output_format)
     start, end = window(since, until)
+    if output is not None and str(output) != "-":
+        _check_output(output)
     state = recorded_in(state)
     scope = scope_of(route, config)
-    with open_ledger(*scope.ledger(config, state, ledger)) as opened:
+    with open_ledger(*recorded(scope.ledger(config, state, ledger))) as opened:
         engine = _engine_of(opened, state)
         # A folder that is not there, and never delivered anything: a mistake.
         if scope.folder is not None and not scope.folder.is_dir() and _none(engine, scope.place):
@@ -237,6 +249,14 @@ def receipt(
     elif not is_quiet():  # into /dev/stdout or a pipe: beside the receipt, not among it
         typer.echo(printable(told), err=True)
     return ExitCode.OK
+
+
+def _check_output(path: Path) -> None:
+    """Refuse, before anything is read, a receipt file that cannot be written where asked."""
+    if path.is_dir():
+        raise ConfigError(f"--output {path} is a folder: name the file to write")
+    if not is_stream(path) and not path.absolute().parent.is_dir():
+        raise FileNotFoundError(f"--output {path}: no folder {path.absolute().parent}")
 
 
 def _none(engine: Engine, place: str) -> bool:

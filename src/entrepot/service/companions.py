@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from entrepot.errors import ConfigError
 from entrepot.jobs import Ledger
 from entrepot.logs import log_event
 from entrepot.service.config import Config
@@ -84,6 +85,24 @@ class Companions:
                       hint="pip install 'entrepot[service]'")  # fmt: skip
             return
         self._endpoint = http.start_http(config, telemetry, dashboard=self.dashboard)
+
+    def tokens_changed(self, config: Config) -> list[str]:
+        """The token files of ``config`` holding another token than the endpoint asks for."""
+        tokens = getattr(self._endpoint, "tokens", None)
+        if tokens is None:
+            return []
+        from entrepot.service.preflight import read_token
+
+        changed = []
+        for key, held in (("token_file", tokens.operator), ("viewer_token_file", tokens.viewer)):
+            path = getattr(config.service, key)
+            try:
+                now = read_token(path) if path else None
+            except ConfigError:
+                now = None  # unreadable now: not the token in use either way
+            if now != held:
+                changed.append(key)
+        return changed
 
     def stop(self) -> None:
         endpoint, self._endpoint = self._endpoint, None

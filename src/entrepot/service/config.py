@@ -20,7 +20,6 @@ hint naming ``password_env``/``password_file``.  Loading (with file, line and
 from __future__ import annotations
 
 import re
-from datetime import UTC
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -29,6 +28,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -41,8 +43,9 @@ from entrepot.redact import url_has_secret
 from entrepot.service.dcuploads import UploadLimits
 from entrepot.service.fleetconfig import FleetConfig, InstanceName
 from entrepot.service.fleetroutes import FetchClaiming, ShipNaming
+from entrepot.service.timing import Duration, RetryConfig, Schedule, interval
 from entrepot.targets.parallel import MAX_PARALLEL
-from entrepot.units import parse_duration, parse_size
+from entrepot.units import parse_size
 
 __all__ = [
     "ArchiveConfig",
@@ -65,8 +68,6 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 _SECRET_KEYS = frozenset({"password", "secret_key", "passphrase", "session_token", "token"})
 
 
-#: Seconds, written as ``"90s"``, ``"5m"``, ``"1h30m"`` or a number.
-Duration = Annotated[float, BeforeValidator(parse_duration)]
 #: Bytes, written as ``"10MB"``, ``"64KiB"`` or a number.
 Size = Annotated[int, BeforeValidator(parse_size)]
 
@@ -151,12 +152,12 @@ class ArchiveConfig(_Section):
     folder: Path
     template: str = DEFAULT_TEMPLATE
     max_size: Size | None = None
-    max_records: int | None = Field(default=None, ge=1)
+    max_records: StrictInt | None = Field(default=None, ge=1)
     max_age: Duration | None = None
     max_idle: Duration | None = None
     compress: Literal["zstd", "gzip", "none"] = "zstd"
     spool: str | None = None
-    sync: Literal["record", "roll"] | int = "roll"
+    sync: Literal["record", "roll"] | StrictInt = "roll"
 
     @field_validator("folder")
     @classmethod
@@ -173,57 +174,19 @@ class ArchiveConfig(_Section):
         return value
 
 
-class RetryConfig(_Section):
-    """How often a run tries again before its job waits in the backlog."""
-
-    max_tries: int = Field(default=3, ge=1, le=100)
-    delay: Duration = 2.0
-
-
-class _Schedule(_Section):
-    """When a route or fetch runs: any of the triggers, or several."""
-
-    every: Duration | None = None
-    cron: str | None = None
-    retry: RetryConfig = Field(default_factory=RetryConfig)
-
-    @field_validator("every")
-    @classmethod
-    def _positive(cls, value: float | None) -> float | None:
-        if value is not None and value <= 0:
-            raise ValueError("'every' must be longer than zero")
-        return value
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        if value is not None:
-            from datetime import datetime
-
-            from cronsim import CronSim, CronSimError
-
-            try:
-                CronSim(value, datetime.now(UTC))
-            except CronSimError as exc:
-                raise ValueError(
-                    f"not a cron expression ({exc}): five fields, e.g. '0 2 * * *'"
-                ) from None
-        return value
-
-
-class RouteConfig(_Schedule, ShipNaming):
+class RouteConfig(Schedule, ShipNaming):
     """Ship a spool's ``new/`` files to a target."""
 
     spool: str
     target: str
-    on_arrival: bool = False
+    on_arrival: StrictBool = False
     protocol: Literal["atomic", "lock", "marker"] = "atomic"
-    parallel: int = Field(default=1, ge=1, le=MAX_PARALLEL)
+    parallel: StrictInt = Field(default=1, ge=1, le=MAX_PARALLEL)
     conflict: Literal["replace", "skip", "fail", "rename", "exclusive"] = "replace"
     after: Literal["cur", "delete", "archive"] = "cur"
     order: Literal["oldest", "newest", "name"] = "oldest"
-    provenance: bool = True
-    shared: bool = False  # one piece of work for the whole fleet (docs/fleet.md)
+    provenance: StrictBool = True
+    shared: StrictBool = False  # one piece of work for the whole fleet (docs/fleet.md)
 
     @model_validator(mode="after")
     def _has_a_trigger(self) -> RouteConfig:
@@ -232,14 +195,14 @@ class RouteConfig(_Schedule, ShipNaming):
         return self
 
 
-class FetchConfig(_Schedule, FetchClaiming):
+class FetchConfig(Schedule, FetchClaiming):
     """Bring a remote folder's files into a spool's ``new/``."""
 
     target: str
     spool: str
     protocol: Literal["atomic", "lock", "marker"] = "atomic"
     remote_after: str | None = None
-    shared: bool = False
+    shared: StrictBool = False
 
     @model_validator(mode="after")
     def _has_a_trigger(self) -> FetchConfig:
@@ -261,7 +224,7 @@ class DataCenterConfig(_Section, UploadLimits):
     mode: Literal["create", "update", "remove"] = "create"
     #: A file dropped into ``watch`` is taken once unchanged for this long.
     settle: Duration = 2.0
-    shared: bool = False  # root and database shared by a fleet (docs/fleet.md)
+    shared: StrictBool = False  # root and database shared by a fleet (docs/fleet.md)
 
     @field_validator("root", "schemas", "watch", "password_file")
     @classmethod
@@ -292,7 +255,7 @@ class BacklogConfig(_Section):
     delay: Duration = 60.0
     max_delay: Duration = 3600.0
     #: Failed runs in a row after which a job is parked as dead for an operator.
-    runs: int = Field(default=8, ge=1, le=1000)
+    runs: StrictInt = Field(default=8, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _ordered(self) -> BacklogConfig:
@@ -308,7 +271,7 @@ class ServiceConfig(_Section):
     #: The operator's token and the viewer's (read only); the dashboard needs the first.
     token_file: Path | None = None
     viewer_token_file: Path | None = None
-    dashboard: bool = True
+    dashboard: StrictBool = True
     state: Path = Path("state")
     ledger: str | None = None
     log_format: Literal["text", "json"] = "text"
@@ -320,12 +283,17 @@ class ServiceConfig(_Section):
     instance: InstanceName = Field(default_factory=env_or_host)
     fleet: FleetConfig = Field(default_factory=FleetConfig)
 
-    @field_validator("grace", "scan_every")
+    @field_validator("grace")
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be longer than zero")
         return value
+
+    @field_validator("scan_every")
+    @classmethod
+    def _long_enough(cls, value: float) -> float:
+        return interval(value, "scan_every")
 
     @field_validator("state", "token_file", "viewer_token_file")
     @classmethod
@@ -358,8 +326,19 @@ class Config(_Section):
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
     fetches: dict[str, FetchConfig] = Field(default_factory=dict)
     datacenter: DataCenterConfig | None = None
-    #: The file it was read from (``None`` when built in code).
-    source: Path | None = Field(default=None, exclude=True)
+    #: The file it was read from: not a key of the file (``None`` when built in code).
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this configuration was read from (``None`` when built in code)."""
+        return self._source
+
+    def read_from(self, file: Path) -> Config:
+        """This configuration, as read from ``file``."""
+        copy = self.model_copy()
+        copy._source = file
+        return copy
 
     @field_validator("targets", "spools", "archives", "routes", "fetches")
     @classmethod

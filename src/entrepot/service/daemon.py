@@ -18,8 +18,10 @@ Then ``service.json``, READY for systemd, and the companions (HTTP endpoint).
 **Reload** (:meth:`Daemon.request_reload`: SIGHUP, ``entrepot reload``).
 The file is read and checked again, with the environment and every route
 and fetch; a configuration with any problem is refused (``service.reload_refused``
-with each problem) and the running one stays.  A good one replaces it
-between runs: a run in progress ends with the settings it started with.
+with each problem) and the running one stays, as it does when the new one
+changes what is set up once at the start (:data:`FIXED_SETTINGS`, the
+tokens).  A good one replaces it between runs: a run in progress ends with
+the settings it started with.
 
 **Stop** (:meth:`Daemon.request_stop`: SIGTERM, SIGINT).  No new run
 starts; runs in progress are asked to stop (the transfers in hand finish,
@@ -49,7 +51,7 @@ from entrepot.service.hints import FolderHints
 from entrepot.service.holds import Holds
 from entrepot.service.instance import InstanceLock, StateFile
 from entrepot.service.interrupting import StoppableClock
-from entrepot.service.loading import ConfigProblems, Problem
+from entrepot.service.loading import ConfigProblems, Problem, line_of
 from entrepot.service.notify import SystemdNotifier
 from entrepot.service.plan import Plan
 from entrepot.service.recovery import ensure_spools, recover_all
@@ -66,6 +68,9 @@ __all__ = ["Daemon"]
 
 #: Re-reads the configuration file: the new configuration, or ConfigProblems.
 Rereader = Callable[[], Config]
+
+#: ``[service]`` settings read once at the start: a reload that changes one is refused.
+FIXED_SETTINGS = ("state", "ledger", "listen", "token_file", "viewer_token_file", "dashboard")
 
 
 class Daemon:
@@ -287,17 +292,9 @@ class Daemon:
         self.notifier.reloading()
         try:
             config = self.reread()
-            if config.service.state != self.config.service.state or (
-                config.service.ledger != self.config.service.ledger
-            ):
-                where = (
-                    "service.state"
-                    if config.service.ledger == self.config.service.ledger
-                    else "service.ledger"
-                )
-                raise ConfigProblems(
-                    [Problem(where, "cannot change while the service runs", hint="restart it")]
-                )
+            fixed = self._fixed_settings_changed(config)
+            if fixed:
+                raise ConfigProblems(fixed)
             plan = Plan.of(config)
             # New spools are made before anything changes: one that cannot be
             # made (a typo, no permission) refuses the configuration.
@@ -311,6 +308,19 @@ class Daemon:
         self._apply(config, plan)
         self.notifier.ready(f"configuration {self.generation}")
         return True
+
+    def _fixed_settings_changed(self, config: Config) -> list[Problem]:
+        """What ``config`` changes that only a restart applies: where the service keeps its
+        state, its ledger, and its HTTP endpoint (the address, the token files and the tokens
+        in them, read once at the start)."""
+        now, then = config.service, self.config.service
+        changed = [key for key in FIXED_SETTINGS if getattr(now, key) != getattr(then, key)]
+        changed = changed or self.companions.tokens_changed(config)
+        return [
+            Problem(f"service.{key}", "cannot change while the service runs",
+                    line_of(config, "service", key), "restart the service", config.source)
+            for key in changed
+        ]  # fmt: skip
 
     def _refused(self, problems: list[str]) -> None:
         self.last_reload = {"at": self.clock.now().isoformat(), "ok": False, "problems": problems}

@@ -13,7 +13,14 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictInt,
+    model_validator,
+)
 
 from entrepot.instances import host_instance
 from entrepot.units import parse_duration
@@ -60,7 +67,7 @@ class FleetConfig(BaseModel):
     #: How long a job or key this instance claimed stays its own without a heartbeat.
     lease: _Seconds = 60.0
     #: Heartbeats missed before the fleet view calls an instance silent.
-    silent_after: int = 3
+    silent_after: StrictInt = 3
     #: A route with files waiting and no success for this long is shown stuck.
     stuck_after: _Seconds = 3600.0
 

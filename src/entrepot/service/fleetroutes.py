@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, field_validator
+from pydantic import BaseModel, BeforeValidator, StrictBool, field_validator
 
 from entrepot.errors import ConfigError
 from entrepot.ship.naming import check_template
@@ -27,7 +27,7 @@ class ShipNaming(BaseModel):
     """A route's remote names: a template, or the fleet's."""
 
     remote_name: str | None = None
-    fleet: bool = False
+    fleet: StrictBool = False
 
     @field_validator("remote_name")
     @classmethod
@@ -41,7 +41,7 @@ class ShipNaming(BaseModel):
 class FetchClaiming(BaseModel):
     """A fetch shared by several fetchers, each file claimed once."""
 
-    claims: bool = False
+    claims: StrictBool = False
     claim_lease: _Seconds = 300.0
 
     @field_validator("claim_lease")

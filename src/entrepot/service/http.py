@@ -35,15 +35,13 @@ from __future__ import annotations
 
 import errno
 import hmac
-import ipaddress
 import logging
 import os
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -57,7 +55,7 @@ from entrepot.errors import ConfigError
 from entrepot.logs import log_event
 from entrepot.service.config import Config
 from entrepot.service.metrics import PrometheusTelemetry
-from entrepot.targets.options import check_private_file
+from entrepot.service.preflight import check_reach, read_token, split_address
 
 __all__ = [
     "GUARDED_PATHS",
@@ -78,18 +76,6 @@ OPEN_PATHS = frozenset({"/healthz"})
 GUARDED_PATHS = frozenset({"/readyz", "/metrics"})
 #: Seconds :func:`start_http` waits for the server to take requests.
 STARTUP_TIMEOUT = 10.0
-
-
-def read_token(path: Path) -> str:
-    """The token in ``path``, which must be a regular file private to its owner."""
-    check_private_file(path, what="token file")
-    try:
-        token = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"token file {str(path)!r} cannot be read: {exc}") from exc
-    if not token:
-        raise ConfigError(f"token file {str(path)!r} is empty: write a long random token in it")
-    return token
 
 
 @dataclass(frozen=True)
@@ -212,6 +198,8 @@ class HttpEndpoint:
     server: uvicorn.Server
     thread: threading.Thread
     sock: socket.socket
+    #: The tokens it asks for, read from their files at the start.
+    tokens: Tokens = field(default_factory=Tokens)
 
     @property
     def url(self) -> str:
@@ -227,23 +215,6 @@ class HttpEndpoint:
             self.thread.join(timeout)
         self.sock.close()
         log_event(logger, "http.stopped", address=self.url)
-
-
-def split_address(listen: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:9180`` for IPv6) as a host and a port number."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
-        raise ConfigError(f"listen address {listen!r} is not HOST:PORT, e.g. '127.0.0.1:9180'")
-    return host.removeprefix("[").removesuffix("]"), int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def start_http(
@@ -270,11 +241,7 @@ def start_http(
         )
     host, port = split_address(address)
     tokens = Tokens.of(config)
-    if not tokens.required and not is_loopback(host):
-        raise ConfigError(
-            f"service.listen {address!r} can be reached from other hosts: "
-            "set service.token_file, or listen on 127.0.0.1"
-        )
+    check_reach(address, tokens.required)
     sock = _bind(host, port, address)
     server = uvicorn.Server(
         uvicorn.Config(
@@ -298,8 +265,9 @@ def start_http(
             sock.close()
             raise ConfigError(f"the HTTP endpoint on {address} did not start")
         time.sleep(0.01)
-    endpoint = HttpEndpoint(host, sock.getsockname()[1], server, thread, sock)
-    log_event(logger, "http.listening", address=endpoint.url, token=tokens.required)
+    endpoint = HttpEndpoint(host, sock.getsockname()[1], server, thread, sock, tokens)
+    log_event(logger, "http.listening", address=endpoint.url,
+              access="token" if tokens.required else "open")  # fmt: skip
     return endpoint
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from entrepot.durable import write_file
 from entrepot.errors import ConfigError
+from entrepot.service.preflight import check_folder
 
 __all__ = ["LOCK_NAME", "STATE_NAME", "AlreadyRunning", "InstanceLock", "StateFile", "read_state"]
 
@@ -53,7 +54,13 @@ class InstanceLock:
         self._fd: int | None = None
 
     def acquire(self) -> InstanceLock:
-        self.state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_folder(self.state, "state folder")
+        try:
+            self.state.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot make the state folder {self.state}: {exc.strerror or exc}"
+            ) from exc
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

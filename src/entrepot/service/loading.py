@@ -26,6 +26,7 @@ from pydantic import BaseModel, ValidationError
 from entrepot.errors import ConfigError
 from entrepot.redact import mask_secrets
 from entrepot.service.config import UNKNOWN_REFERENCES, Config
+from entrepot.service.crosschecks import folder_clashes
 from entrepot.service.paths import CONFIG_NAME, default_config_path  # computed without pydantic
 
 __all__ = [
@@ -92,9 +93,10 @@ def check_config(path: str | os.PathLike[str]) -> tuple[Config | None, list[Prob
     except RecursionError:  # the parser's own limit: arrays or tables nested hundreds deep
         return None, [Problem("", "not valid TOML: nested too deeply", file=file)]
     lines = _line_index(text)
+    data, misshapen = _tables_only(data)
     problems = [
-        Problem(where, message, lines.get(path), hint, file)
-        for path, where, message, hint in _reference_problems(data)
+        Problem(".".join(path), message, _line_of(path, lines), hint, file)
+        for path, message, hint in [*misshapen, *_reference_problems(data)]
     ]
     try:
         config = Config.model_validate(data, context={"base": file.parent})
@@ -103,9 +105,13 @@ def check_config(path: str | os.PathLike[str]) -> tuple[Config | None, list[Prob
         # Unknown references were reported one by one, with their lines, above.
         problems += [p for p in found if not p.message.startswith(UNKNOWN_REFERENCES)]
         return None, problems
+    problems += [
+        Problem(".".join(path), message, _line_of(path, lines), hint, file)
+        for path, message, hint in folder_clashes(config)
+    ]
     if problems:
         return None, problems
-    return config.model_copy(update={"source": file}), []
+    return config.read_from(file), []
 
 
 def environment_problems(config: Config, env: Mapping[str, str] | None = None) -> list[Problem]:
@@ -114,6 +120,7 @@ def environment_problems(config: Config, env: Mapping[str, str] | None = None) -
     Each problem carries the line of the key it is about when ``config``
     was read from a file.
     """
+    from entrepot.service.preflight import endpoint_problems, folder_problems
     from entrepot.targets.options import check_private_file
     from entrepot.targets.registry import BACKENDS
 
@@ -146,6 +153,9 @@ def environment_problems(config: Config, env: Mapping[str, str] | None = None) -
             BACKENDS.load(target.scheme)
         except ConfigError as exc:
             problem(("targets", name, "url"), str(exc))
+    # What serve would refuse at its start, found by the checks serve runs.
+    for where, message in [*folder_problems(config), *endpoint_problems(config)]:
+        problem(where, message)
     return problems
 
 
@@ -165,8 +175,10 @@ def line_of(config: Config, *path: str) -> int | None:
 
 # -- locating problems -------------------------------------------------------------
 
-_HEADER = re.compile(r"^\s*\[\[?\s*(?P<keys>[^\]]+?)\s*\]\]?\s*(?:#.*)?$")
-_ASSIGN = re.compile(r"^\s*(?P<keys>[A-Za-z0-9_\-.\"' ]+?)\s*=")
+# Each piece matches what the next cannot, so a line is read in one pass, however
+# long: no part of it is tried again in other ways.
+_HEADER = re.compile(r"[ \t]*\[\[?(?P<keys>[^\]]*)\]\]?[ \t]*(?:#.*)?")
+_ASSIGN = re.compile(r"[ \t]*(?P<keys>[A-Za-z0-9_\-.\"'][A-Za-z0-9_\-.\"' \t]*)=")
 
 
 def _split_keys(text: str) -> tuple[str, ...]:
@@ -179,8 +191,8 @@ def _line_index(text: str) -> dict[tuple[str, ...], int]:
     index: dict[tuple[str, ...], int] = {}
     table: tuple[str, ...] = ()
     for number, line in enumerate(text.splitlines(), start=1):
-        header = _HEADER.match(line)
-        if header:
+        header = _HEADER.fullmatch(line)
+        if header and header["keys"].strip():
             table = _split_keys(header["keys"])
             index.setdefault(table, number)
             continue
@@ -239,6 +251,10 @@ def _model_of(annotation: Any) -> Any:
     return None
 
 
+#: Problems that get a "did you mean": each one compares a name with every known one.
+SUGGESTIONS = 20
+
+
 def _did_you_mean(word: str, choices: list[str]) -> str | None:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
@@ -246,31 +262,61 @@ def _did_you_mean(word: str, choices: list[str]) -> str | None:
     return f"known keys: {', '.join(sorted(choices))}" if choices else None
 
 
-def _reference_problems(data: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str, str, str]]:
-    """A route, fetch or archive naming a spool or target that is not in the file."""
-    found: list[tuple[tuple[str, ...], str, str, str]] = []
+#: The sections that are tables of named entries, and the entries' model.
+_NAMED = ("targets", "spools", "archives", "routes", "fetches")
+_TABLES = ("service", "datacenter")
+
+#: Where in the file (``("routes", "r", "spool")``), what is wrong, a hint.
+Found = tuple[tuple[str, ...], str, str | None]
+
+
+def _tables_only(data: dict[str, Any]) -> tuple[dict[str, Any], list[Found]]:
+    """``data`` without the sections and entries that are not tables, and a problem for each.
+
+    ``routes = "abc"``, ``[[routes]]`` or ``[routes] r = 3`` can be no route:
+    told once, in words, and left out so nothing else trips on them.
+    """
+    kept = dict(data)
+    found: list[Found] = []
+    for section in (*_TABLES, *_NAMED):
+        if section in kept and not isinstance(kept[section], dict):
+            shape = (
+                ", written [{}]" if section in _TABLES else " of entries, each written [{}.NAME]"
+            )
+            found.append(((section,), f"must be a table{shape.format(section)}", None))
+            del kept[section]
+    for section in _NAMED:
+        entries = kept.get(section)
+        if entries is None:
+            continue
+        bad = [name for name, entry in entries.items() if not isinstance(entry, dict)]
+        for name in bad:
+            found.append(((section, name), f"must be a table, written [{section}.{name}]", None))
+        kept[section] = {n: e for n, e in entries.items() if n not in bad}
+    return kept, found
+
+
+def _reference_problems(data: Mapping[str, Any]) -> list[Found]:
+    """A route, fetch or archive naming a spool or target that is not in the file.
+
+    ``data``'s named sections are tables of tables (:func:`_tables_only`).
+    """
+    found: list[Found] = []
     for section, fields in (
         ("routes", ("spool", "target")),
         ("fetches", ("spool", "target")),
         ("archives", ("spool",)),
     ):
-        for name, entry in (data.get(section) or {}).items():
-            if not isinstance(entry, dict):
-                continue
+        for name, entry in data.get(section, {}).items():
             for field in fields:
                 ref = entry.get(field)
                 table = f"{field}s" if field == "spool" else "targets"
-                known = data.get(table) or {}
+                known = data.get(table, {})
                 if isinstance(ref, str) and ref not in known:
-                    hint = _did_you_mean(ref, list(known)) or f"add a [{table}.{ref}] table"
-                    found.append(
-                        (
-                            (section, name, field),
-                            f"{section}.{name}.{field}",
-                            f"no {field} named {ref!r}",
-                            hint,
-                        )
-                    )
+                    hint = f"add a [{table}.{ref}] table"
+                    if len(found) < SUGGESTIONS:
+                        hint = _did_you_mean(ref, list(known)) or hint
+                    found.append(((section, name, field), f"no {field} named {ref!r}", hint))
     return found
 
 

@@ -20,6 +20,7 @@ from entrepot.errors import ConfigError, SpoolError
 from entrepot.jobs import Ledger
 from entrepot.logs import log_event
 from entrepot.service.config import Config
+from entrepot.service.preflight import check_folder
 from entrepot.spool import Spool
 
 logger = logging.getLogger("entrepot.service")
@@ -32,6 +33,7 @@ def ensure_spools(config: Config) -> None:
     for name, section in config.spools.items():
         spool = Spool(section.path)
         if not spool.exists():
+            check_folder(section.path, f"spool {name!r}")
             try:
                 spool.prepare()
             except OSError as exc:
