@@ -63,3 +63,23 @@ def test_hostile_remote_names_are_skipped_and_reported(
     result = json.loads(again.stdout)
     assert sorted(result["skipped"]) == sorted(hostile) and result["files"] == []
     assert all(job["state"] != "backlog" for job in ledger_jobs(state))
+
+
+def test_names_no_spool_entry_may_have_are_skipped_when_shipping(tmp_path: Path) -> None:
+    """Another program put them into new/: a control character, a name so long that its
+    claim's name would pass the file system's limit.  They used to fail the whole run on
+    every retry, the good files behind them never shipped."""
+    spool, dest, state = tmp_path / "outbox", tmp_path / "dest", tmp_path / "state"
+    entrepot("spool", "init", spool)
+    dest.mkdir()
+    hostile = ["a\x01bad.csv", "c" * 250 + ".csv"]
+    for name in [*hostile, "good.csv", "zz.csv"]:
+        (spool / "new" / name).write_bytes(b"x")
+    done = entrepot("ship", spool, dest.as_uri(), "--state", state, "--json")
+    assert done.returncode == ExitCode.DATA, done.stderr
+    result = json.loads(done.stdout)
+    assert sorted(result["skipped"]) == sorted(hostile)
+    assert "longer than the file system allows" in result["skipped"][hostile[1]]
+    assert sorted(p.name for p in dest.iterdir()) == ["good.csv", "zz.csv"]
+    assert sorted(p.name for p in (spool / "new").iterdir()) == sorted(hostile)
+    assert [job["state"] for job in ledger_jobs(state)] == ["succeeded"]  # none to retry

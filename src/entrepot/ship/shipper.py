@@ -19,15 +19,19 @@ transfers in hand finish and their files go to ``cur/`` or back to ``new/``.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable
 
-from entrepot.errors import ClaimLost, PermanentTargetError, UnsafeEntry
+from entrepot.errors import ClaimLost, InvalidName, PermanentTargetError, UnsafeEntry
+from entrepot.logs import log_event
 from entrepot.ship.naming import remote_name
 from entrepot.ship.route import Report, Route
 from entrepot.spool import Claim, Entry
 from entrepot.spool.areas import SyncGroup, descriptor_path
 from entrepot.targets import ConnectionPool, Target
+
+logger = logging.getLogger("entrepot.ship")
 
 #: Called after each delivered file with its name and size.
 ProgressHook = Callable[[str, int], None]
@@ -86,7 +90,8 @@ class Shipper(Route):
         A transient failure stops the batch (the remaining files stay in
         ``new/``) and is raised; refusals of single files (:data:`REFUSALS`)
         are recorded in ``report`` and the others go on.  The first refusal is
-        raised at the end.
+        raised at the end.  A file whose name no spool entry may have (put into
+        ``new/`` by another program) is skipped and reported, as a fetch skips one.
         """
         refused: list[BaseException] = []
         moves = SyncGroup(self.spool.areas)
@@ -97,6 +102,12 @@ class Shipper(Route):
             except REFUSALS as exc:
                 report.add_failed(name, exc)
                 refused.append(exc)
+                return
+            except InvalidName as exc:
+                # A name another program gave a file in new/, which no spool entry may
+                # have: no retry could ship it.  Told, and passed over (exit 7).
+                report.add_skipped(name, str(exc))
+                log_event(logger, "ship.name_skipped", logging.WARNING, name=name, reason=exc)
                 return
             if size is not None:
                 report.add_done(name, size)

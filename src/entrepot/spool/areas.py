@@ -23,6 +23,7 @@ through.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import stat
@@ -33,7 +34,7 @@ from typing import BinaryIO
 
 from entrepot import durable
 from entrepot.durable import rename_noreplace
-from entrepot.errors import ClaimLost, NameExists, SpoolLayoutError, UnsafeEntry
+from entrepot.errors import ClaimLost, InvalidName, NameExists, SpoolLayoutError, UnsafeEntry
 from entrepot.logs import log_event
 from entrepot.names import check_name
 from entrepot.spool.naming import free_name, unique_name
@@ -133,7 +134,8 @@ class Areas:
         """Move ``new/name`` into ``claimed/`` as ``token-name``; None if someone was first.
 
         Only regular files are taken: anything else (a link swapped in after a
-        listing, a FIFO) is put back and :class:`UnsafeEntry` is raised.
+        listing, a FIFO) is put back and :class:`UnsafeEntry` is raised; a name too
+        long to take a token (another program's file) is :class:`InvalidName`.
         """
         held = f"{self.ensure(CLAIM_AREA)}/{token}-{name}"
         source = f"{self.folder('new')}/{name}"
@@ -142,6 +144,13 @@ class Areas:
             os.rename(source, held)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            raise InvalidName(
+                f"{name!r} in new/ cannot be claimed: with its claim's token ({len(token) + 1} "
+                "bytes) its name is longer than the file system allows"
+            ) from None
         try:
             mode = os.lstat(held).st_mode
         except FileNotFoundError:
