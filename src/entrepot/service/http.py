@@ -29,6 +29,12 @@ Every other path belongs to the web dashboard (:mod:`entrepot.web`), when
 the caller hands one in (``dashboard=``, a factory of the ASGI app given the
 :class:`Tokens`) and an operator token is set: it checks tokens itself (it
 also accepts its login form's session cookie).
+
+Every answer, the dashboard's and the endpoint's own, carries the security
+headers (:mod:`entrepot.service.httpguard`).  The client's address and
+scheme are the connection's: no ``X-Forwarded-For`` or ``X-Forwarded-Proto``
+is trusted, from anywhere.  Connections are bounded in time and number
+(:mod:`entrepot.service.httpconn`).
 """
 
 from __future__ import annotations
@@ -54,12 +60,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from entrepot.errors import ConfigError
 from entrepot.logs import log_event
 from entrepot.service.config import Config
+from entrepot.service.httpconn import ConnectionLimits, bounded_protocol
+from entrepot.service.httpguard import ClientGone, SecurityHeaders
 from entrepot.service.metrics import PrometheusTelemetry
 from entrepot.service.preflight import check_reach, read_token, split_address
 
 __all__ = [
     "GUARDED_PATHS",
     "OPEN_PATHS",
+    "ConnectionLimits",
     "DashboardFactory",
     "HttpEndpoint",
     "Tokens",
@@ -185,7 +194,10 @@ def build_app(
             routes.append(Mount("/", app=dashboard(tokens)))
             mounted = True
     app = Starlette(routes=routes)
+    # Added innermost first: a refusal of the guard gets the headers too.
     app.add_middleware(_TokenGuard, tokens=tokens, dashboard=mounted)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(ClientGone)
     return app
 
 
@@ -224,8 +236,12 @@ def start_http(
     listen: str | None = None,
     startup_timeout: float = STARTUP_TIMEOUT,
     dashboard: DashboardFactory | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> HttpEndpoint | None:
     """Serve the endpoint on ``service.listen`` (or ``listen``); ``None`` when neither is set.
+
+    ``limits`` bound how long a client may take to send a request and how
+    many may be connected at once.
 
     Raises :class:`~entrepot.errors.ConfigError` (exit 3) for an address that
     cannot be bound (a port taken, an address not of this host), a token file
@@ -240,6 +256,7 @@ def start_http(
             f"the endpoint serves a PrometheusTelemetry, not {type(telemetry).__name__}"
         )
     host, port = split_address(address)
+    limits = limits or ConnectionLimits()
     tokens = Tokens.of(config)
     check_reach(address, tokens.required)
     sock = _bind(host, port, address)
@@ -252,6 +269,11 @@ def start_http(
             loop="asyncio",
             server_header=False,
             timeout_graceful_shutdown=5,
+            # No proxy is configured: a client naming another address or scheme is not believed.
+            proxy_headers=False,
+            http=bounded_protocol(limits),
+            limit_concurrency=limits.connections,
+            timeout_keep_alive=limits.keep_alive,
         )
     )
     thread = threading.Thread(

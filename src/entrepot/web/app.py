@@ -6,9 +6,10 @@
 The service's HTTP endpoint mounts it beside ``/healthz``, ``/readyz`` and
 ``/metrics`` (:func:`dashboard_for` is what ``entrepot serve`` hands it).
 
-Requests pass, outermost first: the security headers, the authentication
-gate (role from a Bearer token or the session cookie), the CSRF check of
-form posts, then the page.
+Requests pass, outermost first: the authentication gate (role from a
+Bearer token or the session cookie), the CSRF check of form posts, then the
+page.  The security headers are the endpoint's, around every answer
+(:class:`~entrepot.service.httpguard.SecurityHeaders`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -39,7 +41,7 @@ from entrepot.web.auth import (
     log_login,
     safe_next,
 )
-from entrepot.web.guard import CsrfCheck, SecurityHeaders
+from entrepot.web.guard import CsrfCheck
 from entrepot.web.host import DaemonHost, DashboardHost
 from entrepot.web.render import api, render
 
@@ -49,6 +51,10 @@ if TYPE_CHECKING:
 __all__ = ["PAGES", "build_dashboard", "dashboard_for"]
 
 logger = logging.getLogger("entrepot.web")
+# python-multipart logs a warning for each malformed form before raising the error whose
+# answer (400) says the same; with no handler of the application's on it, Python would
+# print that line bare on stderr, outside the service's log.
+logging.getLogger("python_multipart").addHandler(logging.NullHandler())
 
 #: The page modules under ``entrepot.web.pages``, in menu order.
 PAGES = ("overview", "jobs", "routes", "trace", "datacenter", "archives", "fleet", "config")
@@ -75,7 +81,6 @@ def build_dashboard(
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(SecurityHeaders),
             Middleware(AuthGate, tokens=tokens, sessions=sessions),
             Middleware(CsrfCheck),
         ],
@@ -98,17 +103,22 @@ def _login_form(request: Request) -> Response:
 def _login(tokens: Tokens, sessions: Sessions, limiter: LoginLimiter) -> Callable[[Request], Any]:
     async def login(request: Request) -> Response:
         address = client_address(request)
-        wait = limiter.wait(address)
-        form = await request.form(max_files=0, max_fields=4, max_part_size=4096)
-        target = safe_next(str(form.get("next") or "/"))
+        # A place is taken before the form is read: guesses sent at once all count.
+        wait = limiter.reserve(address)
         if wait > 0:
+            form = await _login_fields(request)
             log_event(logger, "web.login_throttled", logging.WARNING, client=address)
             error = f"Too many failed logins: try again in {int(wait) + 1} s."
-            return render(request, "login.html", status=429, next=target, error=error)
-        role = tokens.role_of(str(form.get("token") or "").strip())
+            return render(request, "login.html", status=429, next=_next(form), error=error)
+        role = None
+        try:
+            form = await _login_fields(request)
+            role = tokens.role_of(str(form.get("token") or "").strip())
+        finally:
+            limiter.release(address, failed=role is None)
+        target = _next(form)
         log_login(request, role is not None, role)
         if role is None:
-            limiter.failed(address)
             return render(request, "login.html", status=401, next=target,
                           error="This token is not valid.")  # fmt: skip
         old = request.cookies.get(COOKIE)
@@ -121,6 +131,14 @@ def _login(tokens: Tokens, sessions: Sessions, limiter: LoginLimiter) -> Callabl
         return response
 
     return login
+
+
+async def _login_fields(request: Request) -> FormData:
+    return await request.form(max_files=0, max_fields=4, max_part_size=4096)
+
+
+def _next(form: FormData) -> str:
+    return safe_next(str(form.get("next") or "/"))
 
 
 def _logout(sessions: Sessions) -> Callable[[Request], Response]:

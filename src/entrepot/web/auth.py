@@ -14,7 +14,9 @@ viewer).  A request proves its role in one of two ways:
 
 Failed logins are limited per client address (:class:`LoginLimiter`): past
 :data:`LOGIN_FAILURES` in :data:`LOGIN_WINDOW` seconds, the form answers 429
-until the window has passed.
+until the window has passed; logins still being judged count as failures,
+so sending guesses at the same time gains nothing.  The address is the
+connection's (the endpoint believes no ``X-Forwarded-For``).
 
 :class:`AuthGate` is the ASGI middleware: it puts ``role`` and ``session``
 into ``request.state`` and turns away requests without a valid token or
@@ -119,7 +121,14 @@ class Sessions:
 
 
 class LoginLimiter:
-    """At most :data:`LOGIN_FAILURES` failed logins per address per :data:`LOGIN_WINDOW`."""
+    """At most :data:`LOGIN_FAILURES` failed logins per address per :data:`LOGIN_WINDOW`.
+
+    A login takes a place before its form is read (:meth:`reserve`) and gives
+    it back only when its token was right (:meth:`release`); a wrong token, or
+    a form that never came whole, keeps it as a failure.  Logins in progress
+    hold their places, so guesses sent all at once are judged no more often
+    than guesses sent one after the other.
+    """
 
     def __init__(
         self, failures: int = LOGIN_FAILURES, window: float = LOGIN_WINDOW, clock: Any = None
@@ -128,19 +137,37 @@ class LoginLimiter:
         self.window = window
         self._clock = clock or time.monotonic
         self._failed: dict[str, deque[float]] = {}
+        self._trying: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def wait(self, address: str) -> float:
-        """Seconds ``address`` must wait before trying again (0: it may try now)."""
+    def reserve(self, address: str) -> float:
+        """Take a place for a login from ``address``; else the seconds it must wait.
+
+        0 means the place was taken: :meth:`release` it, whatever happens next.
+        """
         with self._lock:
             recent = self._recent(address)
-            if len(recent) < self.failures:
+            trying = self._trying.get(address, 0)
+            if len(recent) + trying < self.failures:
+                self._trying[address] = trying + 1
                 return 0.0
-            return max(0.0, recent[0] + self.window - self._clock())
+            if len(recent) < self.failures:
+                # Only the logins in progress fill the places: if they all fail, a whole window.
+                return self.window
+            oldest_that_counts = recent[len(recent) - self.failures]
+            return max(0.0, oldest_that_counts + self.window - self._clock())
 
-    def failed(self, address: str) -> None:
+    def release(self, address: str, *, failed: bool) -> None:
+        """End the login that :meth:`reserve` let in; a ``failed`` one counts for the window."""
         with self._lock:
-            self._recent(address).append(self._clock())
+            trying = self._trying.pop(address, 0) - 1
+            if trying > 0:
+                self._trying[address] = trying
+            recent = self._recent(address)
+            if failed:
+                recent.append(self._clock())
+            elif not recent and trying <= 0:
+                del self._failed[address]  # nothing left to remember of this address
 
     def _recent(self, address: str) -> deque[float]:
         recent = self._failed.setdefault(address, deque())
@@ -205,11 +232,20 @@ def _refused(request: Request, message: str) -> Response:
     """Pages send a browser to the login form; the API and actions get 401."""
     wants_page = request.method in ("GET", "HEAD") and not request.url.path.startswith("/api/")
     if wants_page and "authorization" not in request.headers:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target, safe='')}", 303)
+        return RedirectResponse(f"/login?next={quote(_as_sent(request), safe='')}", 303)
     if request.url.path.startswith("/api/"):
         return JSONResponse({"error": message}, 401, headers={"WWW-Authenticate": "Bearer"})
     return PlainTextResponse(message + "\n", 401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _as_sent(request: Request) -> str:
+    """The path and query as the client sent them, still quoted: asked for again, the same page.
+
+    The decoded path would not do: a name holding ``%41`` would come back as ``A``.
+    """
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else quote(request.url.path)
+    return path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def log_login(request: Request, ok: bool, role: str | None = None) -> None:

@@ -1,12 +1,13 @@
 """What every response carries and what every form post must prove.
 
-:class:`SecurityHeaders` adds to every answer a Content-Security-Policy that
-allows this site's own files only (no inline script or style, no frames,
-forms posting only here), ``X-Content-Type-Options: nosniff``, frame denial,
-no referrer sent to other sites (``same-origin``: with ``no-referrer`` a
-browser sends ``Origin: null`` on its form posts, which the origin check
-below must refuse), and ``Cache-Control: no-store`` on everything but
-static files.
+:class:`SecurityHeaders` (from :mod:`entrepot.service.httpguard`, where the
+HTTP endpoint puts it around every answer, the dashboard's included) adds a
+Content-Security-Policy that allows this site's own files only (no inline
+script or style, no frames, forms posting only here),
+``X-Content-Type-Options: nosniff``, frame denial, no referrer sent to other
+sites (``same-origin``: with ``no-referrer`` a browser sends
+``Origin: null`` on its form posts, which the origin check below must
+refuse), and ``Cache-Control: no-store`` on everything but static files.
 
 :class:`CsrfCheck` refuses (403) any state-changing request made with a
 session cookie unless it carries the session's CSRF token: in the
@@ -26,52 +27,17 @@ from starlette.datastructures import Headers
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from entrepot.service.httpguard import CSP, SecurityHeaders
 from entrepot.web.auth import Session
 
 __all__ = ["CSP", "CsrfCheck", "SecurityHeaders"]
 
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-)
-_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-    (b"cross-origin-opener-policy", b"same-origin"),
-]
 #: The most of a urlencoded form body read to find its token.
 FORM_LIMIT = 1024 * 1024
 #: The most of a multipart body read to find its first field.
 FIRST_PART_LIMIT = 64 * 1024
 _CSRF_PART = re.compile(rb'content-disposition:\s*form-data\s*;\s*name="csrf"\s*(?:\r|$)', re.I)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class SecurityHeaders:
-    """ASGI middleware adding the security headers to every response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        static = scope["path"].startswith("/static/")
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {key.lower() for key, _ in headers}
-                headers += [(k, v) for k, v in _HEADERS if k not in present]
-                if not static and b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 class CsrfCheck:
