@@ -100,7 +100,7 @@ def test_an_import_interrupted_under_the_previous_release_finishes_after_the_upg
         found = set(sa.inspect(conn).get_table_names())
     assert {"dc_imports", "dc_committed_chunks"} <= found
     assert not found & {"dc_import_jobs", "dc_import_chunks"}
-    assert schema_version(engine, SCHEMA_COMPONENT) == 1
+    assert schema_version(engine, SCHEMA_COMPONENT) == 2
     assert center.log.search(f"job={OLD_ID}$") and result.job_id == OLD_ID
     center.close()
 
@@ -111,7 +111,7 @@ def test_a_new_database_gets_the_current_tables_once(tmp_path: Path, db_url: str
     try:
         first.ensure_bookkeeping()
         second.ensure_bookkeeping()
-        assert schema_version(first.engine, SCHEMA_COMPONENT) == 1
+        assert schema_version(first.engine, SCHEMA_COMPONENT) == 2
         columns: Any = {c["name"] for c in sa.inspect(first.engine).get_columns("dc_imports")}
         assert {"earlier_ids", "empty_cells"} <= columns
     finally:

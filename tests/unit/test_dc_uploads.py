@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from entrepot.datacenter import DataCenter, UploadPolicy, normalise_name
-from entrepot.errors import UploadRejected
+from entrepot.errors import ConfigError, UploadRejected
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_latin1_is_refused_unless_named(tmp_path: Path) -> None:
 
 
 def test_unknown_encoding_is_a_clear_error() -> None:
-    with pytest.raises(UploadRejected, match="unknown encoding"):
+    with pytest.raises(ConfigError, match="unknown encoding"):
         UploadPolicy(encoding="klingon")
 
 

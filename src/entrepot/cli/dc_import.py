@@ -14,6 +14,7 @@ in the backlog.
 from __future__ import annotations
 
 import getpass
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -47,7 +48,7 @@ from entrepot.datacenter.imports.options import (
     Mode,
     Reader,
 )
-from entrepot.errors import is_transient
+from entrepot.errors import ConfigError, is_transient
 from entrepot.jobs import Runner, RunResult
 from entrepot.units import parse_size
 
@@ -142,7 +143,7 @@ def import_(
         max_record=max_record,
         max_expanded=max_expanded,
     )
-    name = Path(file).name
+    name = _name_in_root(file, root)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -182,6 +183,17 @@ def import_(
     else:
         out.print(table("import", ["Item", "Value"], _summary(result, run)))
     return int(ExitCode.OK if result.all_ok else ExitCode.DATA)
+
+
+def _name_in_root(file: str, root: Path) -> str:
+    """``file`` as the name of a file in ``root``: a path must lead there, never elsewhere."""
+    path = Path(file)
+    if path.name == file or os.path.realpath(path.parent) == os.path.realpath(root):
+        return path.name
+    raise ConfigError(
+        f"{file!r} is not in the data center root {str(root)!r}: give the name of a file"
+        " in the root, or upload it there first (entrepot dc upload)"
+    )
 
 
 def _failed(run: RunResult, as_json: bool) -> int:

@@ -10,7 +10,10 @@
     database, and their recorded problems which rows the pending file holds;
 ``dc_backup_files``
     how many bytes of each ``deleted/`` and ``graduated/`` backup belong to
-    committed transactions (see :mod:`.backups`).
+    committed transactions (see :mod:`.backups`);
+``dc_decimal_forms``
+    the decimal columns of SQLite tables whose stored texts were brought to
+    their one form (:func:`~entrepot.datacenter.values.decimal_text`), once.
 
 Their schema is versioned (component ``datacenter`` of
 :func:`entrepot.db.ensure_schema`): :data:`MIGRATIONS` brings a database of
@@ -43,6 +46,7 @@ SCHEMA_COMPONENT = "datacenter"
 IMPORTS = "dc_imports"
 COMMITTED_CHUNKS = "dc_committed_chunks"
 BACKUP_FILES = "dc_backup_files"
+DECIMAL_FORMS = "dc_decimal_forms"
 
 
 def bookkeeping_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
@@ -98,6 +102,17 @@ def bookkeeping_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
     return imports, chunks, backups
 
 
+def decimal_forms_table(metadata: MetaData) -> Table:
+    """The decimal columns (on SQLite) whose stored texts all have their one form."""
+    return Table(
+        DECIMAL_FORMS,
+        metadata,
+        Column("table_name", Text, nullable=False),
+        Column("column_name", Text, nullable=False),
+        PrimaryKeyConstraint("table_name", "column_name"),
+    )
+
+
 def _first_version(conn: Connection) -> None:
     """Create the tables, or rename and widen those of the release before versions.
 
@@ -122,5 +137,13 @@ def _first_version(conn: Connection) -> None:
     bookkeeping_tables(MetaData())[0].metadata.create_all(conn, checkfirst=True)
 
 
+def _decimal_forms(conn: Connection) -> None:
+    """Version 2: earlier releases stored ``1.0`` and ``1`` as two texts (see the table)."""
+    decimal_forms_table(MetaData()).create(conn, checkfirst=True)
+
+
 #: The schema of the bookkeeping tables, version by version.
-MIGRATIONS = (Migration(1, "imports, committed chunks, backup files", _first_version),)
+MIGRATIONS = (
+    Migration(1, "imports, committed chunks, backup files", _first_version),
+    Migration(2, "decimal columns in their one form", _decimal_forms),
+)

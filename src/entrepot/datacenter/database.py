@@ -36,13 +36,23 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
+    insert,
+    select,
 )
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from entrepot.datacenter.bookkeeping import MIGRATIONS, SCHEMA_COMPONENT, bookkeeping_tables
+from entrepot.datacenter import sqlite_decimals
+from entrepot.datacenter.bookkeeping import (
+    MIGRATIONS,
+    SCHEMA_COMPONENT,
+    bookkeeping_tables,
+    decimal_forms_table,
+)
 from entrepot.datacenter.table_schema import ColumnSpec, TableSpec
+from entrepot.datacenter.values import decimal_text
 from entrepot.db import database_url, ensure_schema, make_engine, masked_url, write_transaction
 from entrepot.logs import log_event
 
@@ -53,13 +63,16 @@ DEFAULT_SQLITE_NAME = "datacenter.sqlite"
 
 
 class DecimalText(TypeDecorator[Decimal]):
-    """Exact decimals on SQLite, which would otherwise round them through floats."""
+    """Exact decimals on SQLite, which would otherwise round them through floats.
+
+    Stored as text in one form (see :mod:`.sqlite_decimals`).
+    """
 
     impl = String
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
-        return None if value is None else str(value)
+        return None if value is None else decimal_text(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(str(value))
@@ -90,7 +103,11 @@ class Database:
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self.metadata = MetaData()
         self.imports, self.chunks, self.backups = bookkeeping_tables(self.metadata)
+        self.decimal_forms = decimal_forms_table(self.metadata)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", sqlite_decimals.register)
         self._tables: dict[str, Table] = {}
+        self._in_form: set[str] = set()
         self._bookkeeping_ready = False
         self._checkpoint: threading.Thread | None = None
         log_event(logger, "datacenter.database_opened", logging.DEBUG, url=self.masked_url)
@@ -130,7 +147,27 @@ class Database:
         if create:
             self.ensure_bookkeeping()
             _create(self.engine, table)
+            self._bring_decimals_to_form(spec, table)
         return table
+
+    def _bring_decimals_to_form(self, spec: TableSpec, table: Table) -> None:
+        """SQLite: rewrite decimals an earlier release stored as given, once per column."""
+        columns = [name for name, column in spec.columns.items() if column.type == "decimal"]
+        if not self.is_sqlite or not columns or spec.name in self._in_form:
+            return
+        forms = self.decimal_forms
+        query = select(forms.c.column_name).where(forms.c.table_name == spec.name)
+        with self.engine.connect() as conn:
+            done = set(conn.execute(query).scalars())
+        if not done.issuperset(columns):
+            with self.begin() as conn:
+                # Under the write lock: another process may have done it meanwhile.
+                done = set(conn.execute(query).scalars())
+                for name in columns:
+                    if name not in done:
+                        sqlite_decimals.bring_to_form(conn, table, name)
+                        conn.execute(insert(forms).values(table_name=spec.name, column_name=name))
+        self._in_form.add(spec.name)
 
     @contextlib.contextmanager
     def begin(self, *, durable: bool = False) -> Iterator[Connection]:

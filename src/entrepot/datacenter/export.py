@@ -45,7 +45,7 @@ def export_rows(
 ) -> int:
     """Write the rows matching ``where`` to ``destination``; return how many."""
     table = db.table(spec)
-    row_filter = parse_filters(table, spec, where)
+    row_filter = parse_filters(table, spec, where, sqlite=db.is_sqlite)
     query = (
         select(table).where(row_filter.condition).order_by(*(table.c[name] for name in spec.key))
     )

@@ -4,7 +4,9 @@ A filter is ``column OP value`` with OP one of ``= != < <= > >=``, or
 ``column~regex``.  Several filters all have to match.  The value is
 converted with the column's type (so ``born<2000-01-01`` compares dates)
 and always sent as a bound parameter: a filter is never pasted into SQL.
-Regular expressions are applied in Python, after the other conditions.
+Decimals compare by number on SQLite too, where they are stored as text
+(see :mod:`.sqlite_decimals`).  Regular expressions are applied in Python,
+after the other conditions.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import Table, and_, true
 from sqlalchemy.sql.elements import ColumnElement
 
+from entrepot.datacenter import sqlite_decimals
 from entrepot.datacenter.table_schema import TableSpec
 from entrepot.datacenter.values import ColumnConverter
 from entrepot.errors import ConfigError
@@ -38,8 +41,13 @@ class RowFilter:
         )
 
 
-def parse_filters(table: Table, spec: TableSpec, clauses: Sequence[str]) -> RowFilter:
-    """Turn ``["status=graduated", "born<2000-01-01"]`` into a :class:`RowFilter`."""
+def parse_filters(
+    table: Table, spec: TableSpec, clauses: Sequence[str], *, sqlite: bool = False
+) -> RowFilter:
+    """Turn ``["status=graduated", "born<2000-01-01"]`` into a :class:`RowFilter`.
+
+    ``sqlite``: the table is in SQLite, whose decimals are texts.
+    """
     conditions: list[ColumnElement[bool]] = []
     patterns: list[tuple[str, re.Pattern[str]]] = []
     for clause in clauses:
@@ -67,7 +75,11 @@ def parse_filters(table: Table, spec: TableSpec, clauses: Sequence[str]) -> RowF
             if errors:
                 raise ConfigError(f"filter {clause!r}: {errors[0]}")
             value = values[0]
-        conditions.append(_compare(operator, clause)(column, value))
+        compare = _compare(operator, clause)
+        if sqlite and value is not None and spec.columns[name].type == "decimal":
+            conditions.append(compare(sqlite_decimals.compared(column, value), 0))
+        else:
+            conditions.append(compare(column, value))
     condition = and_(*conditions) if conditions else true()
     return RowFilter(condition=condition, patterns=tuple(patterns))
 

@@ -37,7 +37,7 @@ def retire_rows(
             "retire needs at least one filter; it never empties a whole table by default"
         )
     table = db.table(spec)
-    row_filter = parse_filters(table, spec, where)
+    row_filter = parse_filters(table, spec, where, sqlite=db.is_sqlite)
     # A dry run reads in a transaction of its own that takes no write lock.
     with db.engine.connect() if dry_run else db.begin() as conn:
         rows = [

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from entrepot.datacenter.csvfiles import copy_from, open_file
-from entrepot.durable import create_fresh, fsync_dir
+from entrepot.durable import create_fresh, fsync_dir, rename_noreplace
 from entrepot.errors import DataCenterError, DataCenterNotFound, UnsafeEntry
 from entrepot.logs import log_event
 
@@ -101,8 +101,10 @@ def move_storage(
     interrupted move never loses the only copy.
     """
     target = Path(new_root).absolute()
+    if not target.exists():
+        raise DataCenterNotFound(f"the new storage path {str(target)!r} does not exist")
     if not target.is_dir():
-        raise DataCenterError(f"the new storage path {str(target)!r} does not exist")
+        raise DataCenterError(f"the new storage path {str(target)!r} is not a folder")
     new = StorageTree(target)
     old_resolved, new_resolved = old.root.resolve(), target.resolve()
     if old_resolved != new_resolved and (
@@ -153,13 +155,14 @@ def _copy_tree(src: Path, dst: Path, *, overwrite: bool) -> list[str]:
     return not_copied
 
 
-def copy_durably(src: Path, dst: Path) -> None:
+def copy_durably(src: Path, dst: Path, *, replace: bool = True) -> None:
     """Copy ``src`` over ``dst`` through a temporary name, keeping times and mode.
 
     ``src`` is read as the file it is, never through a symbolic link
     (:class:`~entrepot.errors.UnsafeEntry`): a link planted in the data center is
     not turned into a copy of what it names.  A link at the temporary name is
-    replaced, never written through."""
+    replaced, never written through.  ``replace=False``: a ``dst`` that exists
+    is kept (:class:`FileExistsError`)."""
     tmp = dst.with_name(f".{dst.name}.copying")
     with open_file(src) as source, open(create_fresh(tmp), "wb") as out:
         copy_from(source, 0, out)
@@ -168,16 +171,29 @@ def copy_durably(src: Path, dst: Path) -> None:
         os.utime(out.fileno(), ns=(info.st_atime_ns, info.st_mtime_ns))
         out.flush()
         os.fsync(out.fileno())
-    os.replace(tmp, dst)
-
-
-def move_file(src: Path, dst: Path) -> None:
-    """Move ``src`` to ``dst`` (replacing it), across file systems when needed."""
+    if replace:
+        os.replace(tmp, dst)
+        return
     try:
-        os.replace(src, dst)
+        rename_noreplace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def move_file(src: Path, dst: Path, *, replace: bool = True) -> None:
+    """Move ``src`` to ``dst``, across file systems when needed.
+
+    ``replace=False``: a ``dst`` that exists is kept, and the move refused
+    (:class:`FileExistsError`) — for result files, which hold rows.
+    """
+    try:
+        if replace:
+            os.replace(src, dst)
+        else:
+            rename_noreplace(src, dst)
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        copy_durably(src, dst)
+        copy_durably(src, dst, replace=replace)
         os.unlink(src)
     fsync_dir(dst.parent)

@@ -32,6 +32,7 @@ from sqlalchemy.sql import sqltypes
 from sqlalchemy.sql.elements import ColumnElement
 
 from entrepot.datacenter.database import DecimalText
+from entrepot.datacenter.values import decimal_text
 from entrepot.db import LIST_VALUES, groups
 
 #: A row's key: the values of its key columns, in the table's key order.
@@ -163,7 +164,7 @@ def bulk_insert(
 # per-value Python formatting (same output for the values the importer makes).
 def _sqlite_text(impl: Any) -> Callable[[Any], Any] | None:
     if isinstance(impl, DecimalText):
-        return str
+        return decimal_text
     if isinstance(impl, sqltypes.DateTime):
         return methodcaller("isoformat", " ", "microseconds")
     if isinstance(impl, sqltypes.Date):

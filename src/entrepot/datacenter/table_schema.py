@@ -43,6 +43,8 @@ COLUMN_TYPES: tuple[str, ...] = get_args(ColumnType)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 #: Column names the importer keeps for itself.
 RESERVED = frozenset({"del_date"})
+#: Table names of the data center's own tables (and SQLite's) begin so, in any case.
+RESERVED_TABLE_PREFIXES = ("dc_", "entrepot_", "sqlite_")
 
 
 class _Invalid(ValueError):
@@ -92,6 +94,19 @@ class ColumnSpec:
             raise _Invalid("", "a regex column needs a 'pattern'")
         if self.type != "regex" and self.pattern is not None:
             raise _Invalid("", "'pattern' only applies to type 'regex'")
+        self._check_default()
+
+    def _check_default(self) -> None:
+        """The default must be a value of the column, as a cell holding it would be."""
+        text = self.default_text
+        if text is None:
+            return
+        # Imported here: the converters are built on this module's ColumnSpec.
+        from entrepot.datacenter.values import ColumnConverter
+
+        _, errors = ColumnConverter("default", self).convert([text], required=False)
+        if errors:
+            raise _Invalid("default", errors[0])
 
     @classmethod
     def from_toml(cls, data: object) -> ColumnSpec:
@@ -137,13 +152,26 @@ class TableSpec:
     def __post_init__(self) -> None:
         if not _IDENTIFIER.fullmatch(self.name):
             raise _Invalid("name", f"table name {self.name!r} must be a plain identifier")
+        if self.name.lower().startswith(RESERVED_TABLE_PREFIXES):
+            raise _Invalid(
+                "",
+                f"table name {self.name!r} is reserved: names beginning with"
+                f" {', '.join(RESERVED_TABLE_PREFIXES)} are the data center's and the database's",
+            )
         if not self.columns:
             raise _Invalid("", "a table needs at least one column")
+        seen: dict[str, str] = {}
         for column in self.columns:
             if not _IDENTIFIER.fullmatch(column):
                 raise _Invalid("", f"column name {column!r} must be a plain identifier")
             if column in RESERVED:
                 raise _Invalid("", f"column name {column!r} is reserved for backups")
+            # SQLite takes names without regard to case: one column for both.
+            twin = seen.setdefault(column.lower(), column)
+            if twin != column:
+                raise _Invalid(
+                    "", f"column names {twin!r} and {column!r} must differ in more than case"
+                )
         if not self.key:
             raise _Invalid("", "a table needs at least one key column")
         for column in self.key:
@@ -180,6 +208,13 @@ class Schema:
     tables: dict[str, TableSpec] = field(hash=False)
 
     def __post_init__(self) -> None:
+        seen: dict[str, str] = {}
+        for name in self.tables:
+            twin = seen.setdefault(name.lower(), name)
+            if twin != name:
+                raise _Invalid(
+                    "", f"table names {twin!r} and {name!r} must differ in more than case"
+                )
         for table in self.tables.values():
             for column_name, column in table.columns.items():
                 if column.references is None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from entrepot.datacenter.encodings import check_encoding, decode_problem
 from entrepot.datacenter.storage import StorageTree
 from entrepot.durable import fsync_dir, rename_noreplace
 from entrepot.errors import InvalidName, UploadRejected
@@ -48,10 +49,7 @@ class UploadPolicy:
     encoding: str = "utf-8-sig"
 
     def __post_init__(self) -> None:
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError as exc:
-            raise UploadRejected(f"unknown encoding {self.encoding!r}") from exc
+        check_encoding(self.encoding)
 
 
 def split_name(name: str) -> tuple[str, str]:
@@ -107,17 +105,21 @@ def check_decodable(
                 )
             try:
                 decoder.decode(block)
-            except UnicodeDecodeError as exc:
+            except UnicodeError as exc:
+                where = (
+                    f"byte {offset + exc.start}: {exc.reason}"
+                    if isinstance(exc, UnicodeDecodeError)
+                    else decode_problem(exc)
+                )
                 raise UploadRejected(
-                    f"{name!r} is not valid {encoding} text "
-                    f"(byte {offset + exc.start}: {exc.reason}); "
+                    f"{name!r} is not valid {encoding} text ({where}); "
                     "upload it again with its encoding named"
                 ) from exc
             offset += len(block)
         decoder.decode(b"", final=True)
     except (OSError, EOFError, zlib.error) as exc:
         raise UploadRejected(f"{name!r} is not a readable gzip file: {exc}") from exc
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:
         raise UploadRejected(f"{name!r} ends in the middle of a character") from exc
 
 
@@ -148,6 +150,7 @@ def store_upload(
     final = tree.root / final_name
     if final.exists():
         raise UploadRejected(f"{final_name!r} is already waiting in the data center")
+    _check_no_twin(tree, final_name)
     tmp = tree.root / f".upload-{uuid.uuid4().hex}.tmp"
     try:
         size = _copy_bounded(
@@ -172,6 +175,19 @@ def store_upload(
     return final
 
 
+def _check_no_twin(tree: StorageTree, name: str) -> None:
+    """Refuse ``x.csv.gz`` beside ``x.csv`` (and the reverse): they share their result files."""
+    stem, ext = split_name(name)
+    twin = stem + (".csv" if ext == ".csv.gz" else ".csv.gz")
+    for folder in (tree.root, tree.unfinished, tree.finished):
+        if (folder / twin).exists():
+            where = "" if folder == tree.root else f" (in {folder.name}/)"
+            raise UploadRejected(
+                f"{name!r} would share its pending and finished rows with {twin!r}{where}:"
+                " rename the file to upload it"
+            )
+
+
 def _copy_bounded(
     source: str | os.PathLike[str] | BinaryIO,
     tmp: Path,
@@ -181,6 +197,8 @@ def _copy_bounded(
     digest: Digest | None = None,
 ) -> int:
     if isinstance(source, str | os.PathLike):
+        if os.path.isdir(source):
+            raise UploadRejected(f"{os.fspath(source)!r} is a folder, not a CSV file")
         with open(source, "rb") as handle:
             return _copy_bounded(handle, tmp, name=name, max_bytes=max_bytes, digest=digest)
     size = 0

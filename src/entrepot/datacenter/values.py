@@ -23,6 +23,8 @@ TEXT_TYPES = frozenset({"text", "choice", "regex"})
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+# Python's fromisoformat also takes week dates (2020-W01-1) and 20200101.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TRUE = ("true", "yes", "y", "t", "1", "on")
 _FALSE = ("false", "no", "n", "f", "0", "off")
 _BOOLEANS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
@@ -53,11 +55,29 @@ def _integer(text: str) -> int:
     return value
 
 
+def decimal_text(value: Decimal) -> str:
+    """The one text of a decimal's value: ``1``, ``1.0``, ``+1.00`` and ``1E0`` are all ``1``.
+
+    Positional (no exponent), no trailing zeros after the point, no sign
+    on zero: what SQLite stores, so that a key has one form however a file
+    writes it.
+    """
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def canonical_decimal(value: Decimal) -> Decimal:
+    """``value`` in the form of :func:`decimal_text` (``Decimal('1.50')`` → ``Decimal('1.5')``)."""
+    return Decimal(decimal_text(value))
+
+
 def _decimal(text: str) -> Decimal:
     if not _DECIMAL.fullmatch(text):
         raise ValueError(f"not a decimal number: {shown(text)}")
     try:
-        return Decimal(text)
+        return canonical_decimal(Decimal(text))
     except InvalidOperation:  # pragma: no cover - the pattern already excludes these
         raise ValueError(f"not a decimal number: {shown(text)}") from None
 
@@ -71,6 +91,8 @@ def _boolean(text: str) -> bool:
 
 def _date(text: str) -> date:
     try:
+        if not _DATE.fullmatch(text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"not a date (YYYY-MM-DD): {shown(text)}") from None
@@ -83,7 +105,12 @@ def _datetime(text: str) -> datetime:
         raise ValueError(f"not a date and time (YYYY-MM-DD HH:MM:SS): {shown(text)}") from None
     # Stored without a zone: aware times are converted to UTC first.
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError(
+                f"date and time out of range (0001-01-01 to 9999-12-31 in UTC): {shown(text)}"
+            ) from None
     return value
 
 
@@ -199,10 +226,12 @@ class ColumnConverter:
             if kind == "decimal":
                 if not all(map(_DECIMAL.fullmatch, cells)):
                     return None
-                return list(map(Decimal, cells))
+                return list(map(canonical_decimal, map(Decimal, cells)))
             if kind == "boolean":
                 return list(map(_BOOLEANS.__getitem__, cells))
             if kind == "date":
+                if not all(map(_DATE.fullmatch, cells)):
+                    return None
                 return list(map(date.fromisoformat, cells))
             if kind == "choice":
                 if not set(cells) <= frozenset(self.spec.choices or ()):

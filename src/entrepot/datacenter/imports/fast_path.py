@@ -46,10 +46,9 @@ from entrepot.db import MAX_VALUES
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 # Integers SQLite's INTEGER affinity takes from the text as they are.
 _PLAIN_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
-# Decimals that str(Decimal(text)) gives back unchanged: no sign but '-', no
-# leading zeros, no bare point, and no exponent form (which Python uses for
-# zero-led values with more than six places).
-_DECIMAL = re.compile(r"-?(?:[1-9][0-9]*(?:\.[0-9]+)?|0(?:\.[0-9]{1,6})?)")
+# Decimals already in their one stored form (values.decimal_text): no sign
+# but '-', none on zero, no leading zeros, no bare point, no trailing zeros.
+_DECIMAL = re.compile(r"0|-?(?:[1-9][0-9]*(?:\.[0-9]*[1-9])?|0\.[0-9]*[1-9])")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?")
 

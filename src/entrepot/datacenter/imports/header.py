@@ -33,6 +33,25 @@ class HeaderPlan:
         return [name for _, name in self.used]
 
 
+#: Names a message lists at most, and the characters shown of each.
+LISTED_NAMES = 10
+LISTED_CHARACTERS = 64
+
+
+def listed(names: Sequence[str]) -> str:
+    """The first :data:`LISTED_NAMES` of ``names``, each shortened, and how many more.
+
+    A header is the file's to write: one of 200,000 titles, or of one title
+    a megabyte long, must not become a message of megabytes.
+    """
+    shown = [
+        name if len(name) <= LISTED_CHARACTERS else name[:LISTED_CHARACTERS] + "…"
+        for name in names[:LISTED_NAMES]
+    ]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" … and {more:,} more" if more else "")
+
+
 def plan_header(header: Sequence[str], table: TableSpec, mode: Mode, *, source: str) -> HeaderPlan:
     """Check ``header`` against ``table`` for ``mode``; raise ImportFailed if it cannot run."""
     used: list[tuple[int, str]] = []
@@ -61,12 +80,12 @@ def plan_header(header: Sequence[str], table: TableSpec, mode: Mode, *, source: 
         raise ImportFailed(f"{source}: the header line is empty")
     if unknown:
         raise ImportFailed(
-            f"{source}: unknown columns in the header: {', '.join(unknown)} "
+            f"{source}: unknown columns in the header: {listed(unknown)} "
             f"(table {table.name} has {', '.join(table.columns)}; "
             f"head a column {IGNORE_COLUMN} to skip it)"
         )
     if repeated:
-        raise ImportFailed(f"{source}: columns given twice in the header: {', '.join(repeated)}")
+        raise ImportFailed(f"{source}: columns given twice in the header: {listed(repeated)}")
     missing_keys = [name for name in table.key if name not in seen]
     if missing_keys:
         raise ImportFailed(

@@ -53,8 +53,13 @@ from entrepot.datacenter.imports.finishing import (
 from entrepot.datacenter.imports.header import HeaderPlan, plan_header
 from entrepot.datacenter.imports.lock import ImportLock
 from entrepot.datacenter.imports.options import ImportOptions
-from entrepot.datacenter.imports.placement import Placement, original_of_pending, placement_of
-from entrepot.datacenter.imports.record import ImportRecord, find_import
+from entrepot.datacenter.imports.placement import (
+    Placement,
+    check_free,
+    original_of_pending,
+    placement_of,
+)
+from entrepot.datacenter.imports.record import ImportRecord, find_import, why_not_resumable
 from entrepot.datacenter.imports.row_checks import RowChecker
 from entrepot.datacenter.imports.source import SourceFile
 from entrepot.datacenter.logfile import DataCenterLog
@@ -189,12 +194,15 @@ class Importer:
         # An unfinished import goes on; a finished one whose file is gone (run
         # again after it was killed before it could report), or one that this
         # very job finished, has nothing left to do: the same end state.
-        if found is not None and (
-            found["stage"] != "done"
-            or not self.source.is_file()
-            or self._ledger_id in (found["job_id"], *found["earlier_ids"].split())
+        if (
+            found is not None
+            and (
+                found["stage"] != "done"
+                or not self.source.is_file()
+                or self._ledger_id in (found["job_id"], *found["earlier_ids"].split())
+            )
+            and self._resume(found)
         ):
-            self._resume(found)
             return
         if not self.source.is_file():
             raise FileNotFoundError(f"no file {self.source_name!r} in the data center")
@@ -202,6 +210,8 @@ class Importer:
         # Read outside the transaction: SQLite's write lock waits for no file.
         digest = self._file.digest()
         original = original_of_pending(self.tree, self.source_name)
+        if original is None:
+            check_free(self.tree, self.source_name, self.mode)
         self.from_pending = original is not None
         self.original_name = original or self.source_name
         self.job_id = self._ledger_id or new_job_id()
@@ -219,14 +229,22 @@ class Importer:
             )
         self._event("import_started", table=self.spec.name, mode=self.mode)
 
-    def _resume(self, found: Any) -> None:
-        began = (found["table_name"], found["mode"], found["empty_cells"])
-        if began != (self.spec.name, self.mode, self.options.empty):
-            raise ImportFailed(
-                f"an interrupted import of {self.source_name!r} into {found['table_name']} "
-                f"(mode {found['mode']}, empty cells {found['empty_cells']}) must finish "
-                "first: run it again with those options"
-            )
+    def _resume(self, found: Any) -> bool:
+        """Go on with the unfinished import ``found``; ``False``: it was forgotten instead.
+
+        An import that cannot go on as it began — its file changed or gone,
+        other options — is forgotten when none of its chunks was committed
+        (whatever stopped it), and the file is imported afresh.
+        """
+        now = (self.spec.name, self.mode, self.options.empty)
+        began = self.options.replace(chunk_size=found["chunk_size"], encoding=found["encoding"])
+        problem = why_not_resumable(found, now, SourceFile(self.source, self.source_name, began))
+        if problem is not None:
+            record = ImportRecord(self.db, found["job_id"])
+            if not (found["stage"] == "importing" and record.forget_if_empty()):
+                raise ImportFailed(problem)
+            self._event("import_forgotten", reason=problem)
+            return False
         self.job_id = found["job_id"]
         self._earlier = tuple(found["earlier_ids"].split())
         self.stage = found["stage"]
@@ -239,18 +257,12 @@ class Importer:
         self._elapsed_before = found["duration"] or 0.0
         self.resumed = True
         if self.stage == "importing":
-            if not self.source.is_file():
-                raise ImportFailed(f"the interrupted import's file {self.source_name!r} is gone")
-            if self._file.digest() != found["digest"]:
-                raise ImportFailed(
-                    f"{self.source_name!r} changed since its import was interrupted; "
-                    "restore the file to finish that import first"
-                )
             self._check_header()
         if self.stage != "done" and self._ledger_id not in (None, self.job_id):
             self._take_over(found["earlier_ids"])
         self._adopt_work()
         self._event("import_resumed", earlier=" ".join(self._earlier) or "-", stage=self.stage)
+        return True
 
     def _take_over(self, earlier: str) -> None:
         """Continue the import under the id of the job running it now."""
@@ -359,12 +371,12 @@ class Importer:
 
         An import that failed on its file before any chunk was committed is
         forgotten, so the file may be fixed and imported afresh; once rows
-        are in, the file must stay as it was until the import is finished.
+        are in, the file must stay as it was until the import is finished
+        (one stopped otherwise is resumed, or forgotten: see :meth:`_resume`).
         """
         try:
             failed_early = isinstance(error, ImportFailed) and self.stage == "importing"
-            if failed_early and self.job_id and not self._record.committed_chunks():
-                self._record.forget()
+            if failed_early and self.job_id and self._record.forget_if_empty():
                 self._event("import_forgotten", reason=error)
         finally:
             if self._file_lock is not None:

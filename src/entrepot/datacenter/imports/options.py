@@ -7,12 +7,12 @@ into the ledger as JSON parameters when the import runs as a job.
 
 from __future__ import annotations
 
-import codecs
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
+from entrepot.datacenter.encodings import check_encoding
 from entrepot.errors import ConfigError
 
 Mode = Literal["create", "update", "remove"]
@@ -97,10 +97,7 @@ class ImportOptions:
                 raise ConfigError(f"{name} must be a whole number of at least 1, not {value!r}")
             if value > sys.maxsize:  # beyond what a read, a buffer or a C long can hold
                 raise ConfigError(f"{name} must be at most {sys.maxsize:,}, not {value:,}")
-        try:
-            codecs.lookup(self.encoding)
-        except LookupError:
-            raise ConfigError(f"unknown encoding {self.encoding!r}") from None
+        check_encoding(self.encoding)
 
     def replace(self, **changes: Any) -> ImportOptions:
         """A copy with ``changes``; an unknown name is a :class:`ConfigError`."""

@@ -26,12 +26,36 @@ from pathlib import Path
 
 from entrepot.datacenter.csvfiles import build_merged, publish_merged
 from entrepot.datacenter.storage import StorageTree, move_file
+from entrepot.errors import ImportFailed
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
 
 PENDING_SUFFIX = ".pending.csv"
 FINISHED_SUFFIX = ".finished.csv"
+
+
+def check_free(tree: StorageTree, name: str, mode: str) -> None:
+    """Refuse to begin importing ``name`` afresh where its result files are taken.
+
+    ``x.csv`` and ``x.csv.gz`` share their result files, and a file of a
+    name imported before shares them with that import: while the rows an
+    earlier import left pending wait, or its source waits in
+    ``unfinished/``, a new import would take that place and lose them.
+    """
+    stem = stem_of(name)
+    pending = tree.root / f"{stem}.{mode}{PENDING_SUFFIX}"
+    if pending.exists():
+        raise ImportFailed(
+            f"{name}: {pending.name} holds the rows an earlier import of {stem} left pending,"
+            f" and would be replaced: import or remove it first, or rename {name}"
+        )
+    for other in (f"{stem}.csv", f"{stem}.csv.gz"):
+        if (tree.unfinished / other).exists():
+            raise ImportFailed(
+                f"{name}: unfinished/{other} waits for its pending rows, and shares its result"
+                f" files with {name}: finish that import first, or rename {name}"
+            )
 
 
 def stem_of(name: str) -> str:
@@ -121,9 +145,20 @@ def store_finished_rows(placement: Placement, finished_file: Path, merged: Path 
 
 
 def store_pending_rows(placement: Placement, pending_file: Path | None) -> None:
-    """Put the new pending file in the root (replacing the one just processed)."""
-    if pending_file is not None and pending_file.exists():
-        move_file(pending_file, placement.pending_dest)
+    """Put the new pending file in the root (replacing the one just processed).
+
+    Any other file of that name is kept: :class:`ImportFailed`, the import
+    waits until it is moved away (:func:`check_free` tells it before rows go in).
+    """
+    if pending_file is None or not pending_file.exists():
+        return
+    try:
+        move_file(pending_file, placement.pending_dest, replace=placement.from_pending)
+    except FileExistsError:
+        raise ImportFailed(
+            f"{placement.pending_dest.name} is in the data center already and holds other rows:"
+            " move it away, then run the import again to write its pending rows"
+        ) from None
 
 
 def store_source(tree: StorageTree, placement: Placement, successful: bool) -> None:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import RowMapping, delete, insert, select, update
 from sqlalchemy.engine import Connection
@@ -19,6 +19,10 @@ from sqlalchemy.engine import Connection
 from entrepot.datacenter.database import Database
 from entrepot.datacenter.imports.options import ImportOptions
 from entrepot.datacenter.imports.row_checks import CheckedChunk
+from entrepot.errors import ImportFailed
+
+if TYPE_CHECKING:
+    from entrepot.datacenter.imports.source import SourceFile
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,13 @@ class ImportRecord:
         imports = self.db.imports
         with self.db.begin() as conn:
             conn.execute(delete(imports).where(imports.c.job_id == self.import_id))
+
+    def forget_if_empty(self) -> bool:
+        """:meth:`forget` the import unless a chunk of it was committed; whether it was."""
+        if self.committed_chunks():
+            return False
+        self.forget()
+        return True
 
     def take_over(self, conn: Connection, new_id: str, earlier: str) -> ImportRecord:
         """Give the import (its row and its chunks) the id ``new_id``, in ``conn``'s transaction.
@@ -180,3 +191,31 @@ def find_import(conn: Connection, db: Database, source_key: str) -> RowMapping |
         .order_by(imports.c.started.desc())
     ).first()
     return done._mapping if done is not None else None
+
+
+def why_not_resumable(found: Any, now: tuple[str, str, str], source: SourceFile) -> str | None:
+    """Why the unfinished import ``found`` cannot go on, if it cannot.
+
+    ``now`` is the table, mode and rule for empty cells of the import asked
+    for; ``source`` the file, read as the import began (its encoding).
+    """
+    if (found["table_name"], found["mode"], found["empty_cells"]) != now:
+        return (
+            f"an interrupted import of {source.name!r} into {found['table_name']} "
+            f"(mode {found['mode']}, empty cells {found['empty_cells']}) must finish "
+            "first: run it again with those options"
+        )
+    if found["stage"] != "importing":
+        return None
+    if not source.path.is_file():
+        return f"the interrupted import's file {source.name!r} is gone"
+    try:
+        digest = source.digest()
+    except ImportFailed as exc:
+        return str(exc)
+    if digest != found["digest"]:
+        return (
+            f"{source.name!r} changed since its import was interrupted; "
+            "restore the file to finish that import first"
+        )
+    return None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from entrepot.datacenter.csvfiles import open_file
+from entrepot.datacenter.encodings import decode_problem
 from entrepot.datacenter.imports import arrow_reader
 from entrepot.datacenter.imports.csv_rows import RowReader
 from entrepot.datacenter.imports.limits import (
@@ -80,7 +81,7 @@ class SourceFile:
                     if not compressed:
                         digest.update(block)
             decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             raise self._undecodable(exc) from exc
         if compressed:  # the bytes as stored, not as decompressed
             with open_file(self.path) as raw:
@@ -156,7 +157,7 @@ class SourceFile:
                 while rows := self._read(reader, size):
                     yield number, rows, reader.unclosed
                     number += 1
-            except UnicodeDecodeError as exc:
+            except UnicodeError as exc:
                 raise self._undecodable(exc) from exc
 
     def fraction(self) -> float | None:
@@ -181,11 +182,12 @@ class SourceFile:
     def _read(self, reader: RowReader, count: int) -> list[list[str]]:
         try:
             return reader.read(count)
-        except UnicodeDecodeError as exc:
+        except UnicodeError as exc:
             raise self._undecodable(exc) from exc
 
-    def _undecodable(self, exc: UnicodeDecodeError) -> ImportFailed:
+    def _undecodable(self, exc: UnicodeError) -> ImportFailed:
+        reason = exc.reason if isinstance(exc, UnicodeDecodeError) else decode_problem(exc)
         return ImportFailed(
-            f"{self.name}: not valid {self.options.encoding} text ({exc.reason}); "
+            f"{self.name}: not valid {self.options.encoding} text ({reason}); "
             "import it with its encoding named"
         )
