@@ -83,3 +83,7 @@ def test_names_no_spool_entry_may_have_are_skipped_when_shipping(tmp_path: Path)
     assert sorted(p.name for p in dest.iterdir()) == ["good.csv", "zz.csv"]
     assert sorted(p.name for p in (spool / "new").iterdir()) == sorted(hostile)
     assert [job["state"] for job in ledger_jobs(state)] == ["succeeded"]  # none to retry
+    (spool / "new" / "more.csv").write_bytes(b"x")
+    told = entrepot("ship", spool, dest.as_uri(), "--state", state)
+    assert told.returncode == ExitCode.DATA
+    assert "Shipped: 1 files, 1 B; 0 failed; 2 skipped; job" in told.stdout

@@ -140,13 +140,17 @@ def _logging_restored() -> Iterator[None]:
     """Undo the command's logging set-up afterwards, so in-process callers keep theirs."""
     from entrepot.cli.console import is_quiet, set_quiet
 
-    library = logging.getLogger("entrepot")
-    level, handlers, quiet = library.level, list(library.handlers), is_quiet()
+    # The loggers configure_logging sets up: ours, and paramiko's.
+    loggers = [logging.getLogger(name) for name in ("entrepot", "paramiko")]
+    saved = [(each.level, list(each.handlers), each.propagate) for each in loggers]
+    quiet = is_quiet()
     try:
         yield
     finally:
-        library.setLevel(level)
-        library.handlers[:] = handlers
+        for logger, (level, handlers, propagate) in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
         set_quiet(quiet)
 
 

@@ -56,13 +56,26 @@ def _root(
 
 
 def configure_logging(level: int) -> None:
-    """Send log lines (each starting with its event name) to stderr."""
-    root = logging.getLogger("entrepot")
-    for handler in list(root.handlers):
-        if getattr(handler, "_entrepot_cli", False):
-            root.removeHandler(handler)
+    """Send log lines (each starting with its event name) to stderr.
+
+    paramiko logs on its own (its transport thread's failures, with a
+    traceback, and the server's banner): what it reports, the target reports
+    as an error of its own, so its lines are shown only at ``-vv`` — escaped
+    like ours, never through Python's last-resort handler.
+    """
     handler = logging.StreamHandler()
     handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler._entrepot_cli = True  # type: ignore[attr-defined]
-    root.addHandler(handler)
-    root.setLevel(level)
+    for name, wanted in (("entrepot", level), ("paramiko", _quieter(level))):
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            if getattr(old, "_entrepot_cli", False):
+                logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.setLevel(wanted)
+    logging.getLogger("paramiko").propagate = False
+
+
+def _quieter(level: int) -> int:
+    """The level of a library's own logger: its debugging lines at ``-vv``, else nothing."""
+    return level if level <= logging.DEBUG else logging.CRITICAL + 1

@@ -163,9 +163,10 @@ def _finish(job: RouteJob, result: RunResult, verb: str, as_json: bool) -> int:
         if rows:
             title = f"{verb} → {shown(job.route.display_url)}"
             console.out.print(table(title, ("File", "Result"), rows))
+        skipped = f"{len(report.skipped)} skipped; " if report.skipped else ""
         console.out.print(
             f"{verb}: {len(report.done)} files, {human_size(report.bytes)}; "
-            f"{len(report.failed)} failed; job {shown(result.job_id)} {result.outcome}"
+            f"{len(report.failed)} failed; {skipped}job {shown(result.job_id)} {result.outcome}"
         )
     fetchclaims.warn_in_doubt(job, as_json)
     if result.ok:

@@ -11,10 +11,11 @@ Under the marker protocol only files whose ``<name>.done`` marker is there
 are fetched, and the marker is removed after its file.
 
 A remote name that can never become a spool entry (a control character, a
-leading dot, a slash) is skipped and reported in :attr:`Report.skipped`: a
-retry could not fetch it either, so it does not fail the run or send the
-job to the backlog; the command exits 7 (invalid data) once the other files
-are in.
+leading dot, a slash), or a listed size no local file can have, is skipped
+and reported in :attr:`Report.skipped`: a retry could not fetch it either,
+so it does not fail the run or send the job to the backlog; the command
+exits 7 (invalid data) once the other files are in.  A file that failed is
+in :attr:`Report.failed`, whether the failure stopped the run or not.
 
 A full local disk is the local side's failure: it is reported as such
 (an ``OSError`` naming the spool), never as a fault of the remote path.
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
     from entrepot.jobs.claims import Claim
 
 _SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+#: The largest file a local file system can hold (a signed 64-bit offset).
+MAX_FILE_SIZE = 2**63 - 1
 
 logger = logging.getLogger("entrepot.ship")
 
@@ -95,14 +98,21 @@ class Fetcher(Route):
             try:
                 self.local_name(info.name)
             except InvalidName as exc:
-                if report is not None:
-                    report.add_skipped(info.name, str(exc))
-                    log_event(logger, "fetch.name_skipped", logging.WARNING, name=info.name,
-                              reason=str(exc))  # fmt: skip
+                self._skip(report, "fetch.name_skipped", info.name, str(exc))
+                continue
+            if info.size > MAX_FILE_SIZE:
+                why = f"its listed size ({info.size} bytes) is more than a local file can hold"
+                self._skip(report, "fetch.size_skipped", info.name, why)
                 continue
             files.append(info)
         files.sort(key=lambda info: (info.mtime or 0.0, info.name))
         return files, present
+
+    def _skip(self, report: Report | None, event: str, name: str, reason: str) -> None:
+        """A listed file that can never be fetched as it is: reported, never tried."""
+        if report is not None:
+            report.add_skipped(name, reason)
+            log_event(logger, event, logging.WARNING, name=name, reason=reason)
 
     def _ready(self, info: RemoteInfo, present: set[str]) -> bool:
         """Under the marker protocol a file is complete only once its marker is there."""
@@ -261,7 +271,8 @@ class Fetcher(Route):
         """Fetch ``files`` one after another; refusals of single files are recorded.
 
         A transient failure stops the run and is raised; the first permanent
-        one is raised at the end, after the other files were fetched.  Once
+        one is raised at the end, after the other files were fetched.  Either
+        way the file is in ``report.failed``.  Once
         :meth:`stop` is called no new file is started.
         """
         self.spool.check()
@@ -306,10 +317,11 @@ class Fetcher(Route):
                     continue  # another fetcher has it now: nothing was published here
                 if isinstance(exc, RemoteNotFound) and claim is not None:
                     continue  # fetched and removed by another fetcher meanwhile
+                if isinstance(exc, Exception):  # not an interruption: this file failed
+                    self.observer.failed(info.name, exc)
+                    report.add_failed(info.name, exc)
                 if not isinstance(exc, (PermanentTargetError, InvalidName, NameExists)):
                     raise
-                self.observer.failed(info.name, exc)
-                report.add_failed(info.name, exc)
                 refused.append(exc)
                 continue
             if claim is not None and self.keeper is not None:

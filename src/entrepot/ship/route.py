@@ -53,6 +53,8 @@ class Report:
         with self._lock:
             self.done.append(name)
             self.bytes += size
+            # Failed in an earlier try of the run, done in this one.
+            self.failed.pop(name, None)
 
     def add_failed(self, name: str, error: BaseException) -> None:
         with self._lock:

@@ -109,6 +109,9 @@ class Shipper(Route):
                 report.add_skipped(name, str(exc))
                 log_event(logger, "ship.name_skipped", logging.WARNING, name=name, reason=exc)
                 return
+            except Exception as exc:
+                report.add_failed(name, exc)  # it stops the run, and it is this file's failure
+                raise
             if size is not None:
                 report.add_done(name, size)
                 if progress is not None:

@@ -215,6 +215,13 @@ class Connection:
         if watch is not None:
             watch.progressed(n)
 
+    def _answered(self) -> None:
+        """A reply of the call in progress is complete (a page of a listing of many):
+        the deadline starts again, bounding each reply rather than the whole call."""
+        watch = self._watch
+        if watch is not None:
+            watch.renew()
+
     def _progress(self, progress: Progress | None) -> Progress:
         """A progress callback for a primitive that also keeps its deadline alive."""
 

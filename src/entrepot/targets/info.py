@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 PARTIAL_SUFFIX = ".partial"
+#: The largest size a server can state (SFTP's and FTP servers' sizes are 64 bits).
+MAX_LISTED_SIZE = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -85,15 +87,17 @@ def listable(base: str) -> bool:
 
 def listed_size(text: object) -> int | None:
     """The size a server wrote (``"1024"``), or None when it is not a count of bytes:
-    not ASCII digits (``"abc"``, ``"-7"``, ``"²"``), or more than :func:`int` reads."""
+    not ASCII digits (``"abc"``, ``"-7"``, ``"²"``), or over :data:`MAX_LISTED_SIZE`.
+
+    A size up to that bound may still be more than the local side can hold: that
+    is for whoever fetches the file to say (it is that file's problem, not the
+    listing's)."""
     if isinstance(text, int) and not isinstance(text, bool):
-        return text if text >= 0 else None
-    if not isinstance(text, str) or not (text.isascii() and text.isdigit()):
+        return text if 0 <= text <= MAX_LISTED_SIZE else None
+    if not isinstance(text, str) or not (text.isascii() and text.isdigit()) or len(text) > 20:
         return None
-    try:
-        return int(text)
-    except ValueError:  # past sys.get_int_max_str_digits()
-        return None
+    size = int(text)
+    return size if size <= MAX_LISTED_SIZE else None
 
 
 def is_partial(name: str) -> bool:

@@ -65,9 +65,9 @@ from entrepot.targets.s3_listing import (
     Listed,
     boto3_pages,
     direct_pages,
+    entries,
     etag_checksum,
     etag_info,
-    sized,
 )
 from entrepot.targets.s3_multipart import upload_parts
 from entrepot.targets.tap import read_hashed
@@ -342,14 +342,7 @@ class S3Target(Target):
         base = self._key(folder)
         prefix = f"{base}/" if base else ""
         strip = len(self._key("")) + 1 if self.prefix else 0
-        found: list[RemoteInfo] = []
-        for objects, prefixes in self._pages(prefix):
-            for item, size in sized(objects, self.url):
-                name = item.key[strip:]
-                if name and not name.endswith("/"):
-                    found.append(etag_info(name, size, item.mtime, item.etag))
-            for common in prefixes:
-                found.append(RemoteInfo(common[strip:].rstrip("/"), 0, None, None, True))
+        found = list(entries(self._pages(prefix), prefix, strip, self.url))
         if folder and not found:
             # S3 has no folders: an empty prefix is a folder that does not exist.
             raise self._error(errors.RemoteNotFound, "no such folder", folder)
@@ -358,8 +351,13 @@ class S3Target(Target):
     def _pages(self, prefix: str) -> Iterator[tuple[list[Listed], list[str]]]:
         """The objects and common prefixes under ``prefix``, one page at a time."""
         if self._direct is not None:
-            return direct_pages(self._direct, prefix, self._page_size)
-        return boto3_pages(self.client, self.bucket, prefix)
+            pages = direct_pages(self._direct, prefix, self._page_size)
+        else:
+            pages = boto3_pages(self.client, self.bucket, prefix)
+        for page in pages:
+            # Each page is a reply: the deadline bounds the next one, not the listing.
+            self._answered()
+            yield page
 
     def _rename(self, src: str, dst: str) -> None:
         if self._stat(src) is None:

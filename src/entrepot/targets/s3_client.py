@@ -4,7 +4,8 @@ boto3 is imported only when a session is first asked for: a shipping run
 whose requests all go the direct way (:mod:`entrepot.targets.s3_direct`)
 never loads it.  Building a boto3 session reads the service model from
 disk (slow), so one session is kept per set of credentials.
-:func:`new_client` gives a client with the target's timeouts and retries.
+:func:`new_client` gives a client with the target's timeouts and retries; with an
+``endpoint_url``, a redirect is that request's failure (:func:`refuse_redirect`).
 
 :class:`Hangups` is how a call stalled inside boto3 is cut off when its
 deadline passes (:mod:`entrepot.targets.deadline`): it records every
@@ -41,6 +42,7 @@ __all__ = [
     "boto3_needed",
     "fast_put_refusal",
     "new_client",
+    "refuse_redirect",
     "session_credentials",
     "session_for",
 ]
@@ -111,9 +113,25 @@ def new_client(
     )
     # Sessions are not thread-safe: clients are made one at a time.
     with _sessions_lock:
-        return session.client(
+        client = session.client(
             "s3", endpoint_url=endpoint_url, region_name=region, config=config, verify=verify
         )
+    if endpoint_url:
+        # Before botocore's region redirector, which asks the endpoint again and
+        # again when it answers a redirect without naming a region.
+        client.meta.events.register_first("needs-retry.s3", refuse_redirect)
+    return client
+
+
+def refuse_redirect(response: Any = None, **kwargs: Any) -> None:
+    """Raise the store's redirect as its error reply: a redirect is never followed."""
+    if response is None:
+        return
+    http, parsed = response
+    status = http.status_code
+    if 300 <= status < 400:
+        error = parsed.get("Error", {}) if isinstance(parsed, dict) else {}
+        raise S3ErrorReply(status, str(error.get("Code") or status), error.get("Message") or "")
 
 
 def boto3_needed(

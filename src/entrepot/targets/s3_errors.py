@@ -71,6 +71,14 @@ def classify(exc: BaseException, *, bucket: str, timeout: float) -> Found | None
         return errors.TargetTimeout, f"timed out after {timeout:g} s"
     if isinstance(root, botocore.exceptions.EndpointConnectionError):
         return errors.ConnectionFailed, "could not connect to the endpoint"
+    cut_short = botocore.exceptions.IncompleteReadError | botocore.exceptions.ResponseStreamingError
+    if isinstance(root, cut_short):
+        message = f"the store closed the connection during the transfer ({root})"
+        return errors.ConnectionFailed, message
+    if isinstance(root, botocore.exceptions.PaginationError):
+        # The one a listing can meet: a continuation token the store gave before.
+        detail = root.kwargs.get("message") or root
+        return errors.ConnectionFailed, f"the store's listing would never end ({detail})"
     closed = botocore.exceptions.ConnectionClosedError | botocore.exceptions.HTTPClientError
     if isinstance(root, closed):
         return errors.ConnectionFailed, f"connection failed: {type(root).__name__}"
@@ -104,6 +112,10 @@ def _reply_error(status: int, code: str, message: str, bucket: str) -> Found:
         return errors.RemoteNotFound, None
     if code in {"AccessDenied", "403", "AllAccessDisabled"}:
         return errors.PermissionDenied, f"the store denied access ({text})"
+    if 300 <= status < 400:
+        # Never followed: a redirect would take the request, signed, somewhere else.
+        message = f"the endpoint answers with a redirect ({text}), which is not followed"
+        return errors.PermanentTargetError, f"{message}: is endpoint_url the store's address?"
     if code in _TRANSIENT_CODES or status >= 500:
         return errors.TransientTargetError, f"the store is busy or failing ({text})"
     return errors.PermanentTargetError, f"the store refused the request ({text})"

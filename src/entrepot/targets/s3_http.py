@@ -11,7 +11,9 @@ plain ASCII digits, a transfer coding other than ``chunked`` alone, or a
 length beside a coding is an error and the connection is closed — it is
 never guessed at.  A response without a length is read to the end of the
 connection, which is then closed.  No body larger than :data:`MAX_BODY`
-is read, however it is delimited.
+is read, however it is delimited.  Bytes waiting on a kept connection
+when the next request is due went on past the last response's length:
+the connection is closed rather than have them read as the next reply.
 
 The socket has the target's timeout on every operation; :meth:`hang_up`
 shuts it down from another thread (a call's deadline,
@@ -22,10 +24,12 @@ deadline.
 
 from __future__ import annotations
 
+import io
+import select
 import socket
 import ssl
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from entrepot.targets.deadline import hang_up
 from entrepot.targets.transfer import BLOCK, Progress
@@ -73,7 +77,8 @@ class KeptConnection:
         self.timeout = timeout
         self.context = context
         self._sock: socket.socket | None = None
-        self._reader: BinaryIO | None = None
+        self._raw: _Raw | None = None
+        self._reader: io.BufferedReader | None = None
         #: Set by :meth:`hang_up`: no request is sent, and no connection opened, after it.
         self.hung_up = False
 
@@ -81,10 +86,14 @@ class KeptConnection:
     def is_open(self) -> bool:
         return self._sock is not None
 
-    def _open(self) -> tuple[socket.socket, BinaryIO]:
+    def _open(self) -> tuple[socket.socket, io.BufferedReader]:
         if self.hung_up:
             # A new connection would be out of reach of the deadline that hung up.
             raise ConnectionAbortedError("the call ran out of time")
+        if self._left_over():
+            # Bytes before a request: the last response went on past its length,
+            # and they would be read as this request's response.
+            self.close()
         if self._sock is None or self._reader is None:
             sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
             try:
@@ -95,8 +104,23 @@ class KeptConnection:
             except BaseException:
                 sock.close()
                 raise
-            self._sock, self._reader = sock, sock.makefile("rb")
+            raw = self._raw = _Raw(sock)
+            self._sock, self._reader = sock, io.BufferedReader(raw)
         return self._sock, self._reader
+
+    def _left_over(self) -> bool:
+        """Whether bytes wait on the kept connection, read ahead by its buffered reader
+        or arrived since the last response."""
+        raw, reader = self._raw, self._reader
+        if raw is None or reader is None:
+            return False
+        raw.peeking = True
+        try:
+            return bool(reader.peek(1))
+        except OSError:
+            return True  # broken: not to be used again either
+        finally:
+            raw.peeking = False
 
     def request(
         self,
@@ -140,7 +164,7 @@ class KeptConnection:
 
     def close(self) -> None:
         sock, reader = self._sock, self._reader
-        self._sock = self._reader = None
+        self._sock = self._reader = self._raw = None
         if reader is not None:
             reader.close()
         if sock is not None:
@@ -153,6 +177,33 @@ class KeptConnection:
         """
         self.hung_up = True
         hang_up(self._sock)
+
+
+class _Raw(socket.SocketIO):
+    """A socket's reader that, while :attr:`peeking`, answers "nothing yet" (None)
+    rather than wait for bytes that are not there."""
+
+    peeking = False
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock, "rb")
+        self.sock = sock
+
+    def readinto(self, buffer: Any) -> int | None:
+        if self.peeking and not _waiting(self.sock):
+            return None
+        return super().readinto(buffer)
+
+
+def _waiting(sock: socket.socket) -> bool:
+    """Whether ``sock`` has bytes to read now (or its end)."""
+    if isinstance(sock, ssl.SSLSocket):
+        # Only what TLS has decrypted: a record on the wire may be no data at all
+        # (a session ticket), and reading it would wait for more.
+        return sock.pending() > 0
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _read_response(reader: BinaryIO, method: str) -> Response:

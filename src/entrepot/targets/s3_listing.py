@@ -3,8 +3,9 @@
 The request asks for ``encoding-type=url``, as boto3 does: a key may hold
 characters XML cannot carry, so the store percent-encodes keys and
 prefixes, and they are decoded here.  Anything but a well-formed
-``ListBucketResult`` is refused — a page is never half read — and so is a
-document that declares a DTD (entity expansion has no place in a listing).
+``ListBucketResult`` in UTF-8 is refused — a page is never half read — and
+so is a document that declares a DTD, however it is encoded (entity
+expansion has no place in a listing).
 An object whose size is not a count of bytes is read with no size (None),
 for the target to leave out of its listing.
 """
@@ -32,6 +33,7 @@ __all__ = [
     "Listed",
     "boto3_pages",
     "direct_pages",
+    "entries",
     "etag_checksum",
     "etag_info",
     "parse_page",
@@ -63,14 +65,7 @@ class ListPage:
 
 def parse_page(body: bytes) -> ListPage:
     """Read one ``ListBucketResult``; ValueError when it is not one."""
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body:
-        # A listing never declares a DTD: one would only be there to blow up the parser.
-        raise ValueError("the listing declares a DTD")
-    try:
-        # Safe once DTDs are refused: ElementTree never fetches external entities.
-        root = ElementTree.fromstring(body)  # noqa: S314
-    except ElementTree.ParseError as exc:
-        raise ValueError(f"the listing is not XML: {exc}") from None
+    root = _document(body)
     namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     if root.tag != f"{namespace}ListBucketResult":
         raise ValueError(f"the listing is a {root.tag!r}, not a ListBucketResult")
@@ -109,15 +104,54 @@ def parse_page(body: bytes) -> ListPage:
     return page
 
 
+class _NoDTD(ElementTree.TreeBuilder):
+    """A tree builder that stops the parser at a document type declaration."""
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        # A listing never declares a DTD: one would only be there to blow up the parser.
+        raise ValueError("the listing declares a DTD")
+
+
+def _document(body: bytes) -> ElementTree.Element:
+    """The root of ``body``, read as UTF-8 whatever it declares; ValueError for anything
+    else, or a document with a DTD (so with entities), however it is encoded."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the listing is not UTF-8 text") from None
+    if b"\x00" in body:  # UTF-16 or UTF-32 whose characters are all ASCII
+        raise ValueError("the listing is not UTF-8 text")
+    # Read as UTF-8 whatever the document declares; the DTD is refused by the parser
+    # itself, as it meets one (ElementTree never fetches external entities).
+    parser = ElementTree.XMLParser(target=_NoDTD(), encoding="UTF-8")  # noqa: S314
+    try:
+        parser.feed(body)
+        root: ElementTree.Element = parser.close()
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"the listing is not XML: {exc}") from None
+    return root
+
+
 def direct_pages(direct: DirectS3, prefix: str, page_size: int) -> Pages:
-    """The objects and common prefixes under ``prefix`` (``/`` delimited), page by page."""
+    """The objects and common prefixes under ``prefix`` (``/`` delimited), page by page.
+
+    A store that gives a continuation token it gave before would list forever:
+    ConnectionError (boto3's paginator makes the same check).
+    """
     token: str | None = None
+    given: set[str] = set()
     while True:
         page = direct.list_page(prefix, delimiter="/", token=token, max_keys=page_size)
-        yield page.objects, page.prefixes
-        if page.next_token is None:
-            return
         token = page.next_token
+        if token in given:
+            raise ConnectionError(
+                f"the store repeats the continuation token {token!r:.60}: "
+                "its listing would never end"
+            )
+        yield page.objects, page.prefixes
+        if token is None:
+            return
+        given.add(token)
 
 
 def boto3_pages(client: Any, bucket: str, prefix: str) -> Pages:
@@ -134,6 +168,29 @@ def boto3_pages(client: Any, bucket: str, prefix: str) -> Pages:
             for item in page.get("Contents", [])
         ]
         yield objects, [common["Prefix"] for common in page.get("CommonPrefixes", [])]
+
+
+def entries(pages: Pages, prefix: str, strip: int, url: str) -> Iterator[RemoteInfo]:
+    """The objects and folders of ``pages``, named by their keys from character ``strip``
+    on; keys the store gave outside ``prefix`` (what was asked for) are left out, and
+    logged as ``targets.entry_skipped``."""
+    for objects, prefixes in pages:
+        for item, size in sized(objects, url):
+            name = item.key[strip:]
+            if not item.key.startswith(prefix):
+                _outside(item.key, url)
+            elif name and not name.endswith("/"):
+                yield etag_info(name, size, item.mtime, item.etag)
+        for common in prefixes:
+            if common.startswith(prefix):
+                yield RemoteInfo(common[strip:].rstrip("/"), 0, None, None, True)
+            else:
+                _outside(common, url)
+
+
+def _outside(key: str, url: str) -> None:
+    why = "the key is outside the prefix listed"
+    log_event(logger, "targets.entry_skipped", logging.WARNING, url=url, name=key, reason=why)
 
 
 def sized(objects: Iterable[Listed], url: str) -> Iterator[tuple[Listed, int]]:

@@ -16,6 +16,12 @@ to 256 KiB — lower it to 32768 for a server that refuses large writes).
 Neither a password nor a key is a configuration error, raised when the
 target is opened: the agent and default keys are never tried.
 
+Symbolic links in the folder are not listed (``targets.symlink_skipped``;
+a listing carries each entry's own attributes), and a name is looked at
+(``lstat``) before it is opened: a link is never followed to read, since
+SFTP has no way to open a file without following one.  A file name that
+is not UTF-8 fails the listing as a connection failure.
+
 Uploads are pipelined (writes are sent without waiting for each reply and
 checked on close), encrypted with AES-GCM where the server offers it, and
 published with the ``posix-rename@openssh.com``
@@ -31,6 +37,7 @@ files/s) and a 128 MiB file about 40 % faster (93 against 66 MiB/s).
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib.util
 import logging
 import socket
@@ -59,6 +66,10 @@ logger = logging.getLogger(__name__)
 _DEFAULT_BLOCK = 256 * 1024
 _DEFAULT_REQUEST = 128 * 1024
 _CLOSED_WORDS = ("closed", "eof", "reset", "broken pipe", "not open", "dropped")
+
+
+class SymlinkRefused(OSError):
+    """A remote name is a symbolic link, which is never followed."""
 
 
 class SFTPTarget(Target):
@@ -196,24 +207,42 @@ class SFTPTarget(Target):
         return info
 
     def _get(self, path: str, write: Callable[[bytes], object], progress: Progress) -> None:
+        # SFTP cannot open without following a link: the name is looked at first.
+        if self._stat(path) is None:
+            raise FileNotFoundError(errno.ENOENT, "no such file", path)
         with self.sftp.open(self._full(path), "rb") as src:
             src.prefetch()
             copy_stream(src.read, write, blocksize=self.blocksize, progress=progress)
 
     def _stat(self, path: str) -> RemoteInfo | None:
         try:
-            attrs = self.sftp.stat(self._full(path))
+            attrs = self.sftp.lstat(self._full(path))
         except FileNotFoundError:
             return None
+        if stat_module.S_ISLNK(attrs.st_mode or 0):
+            raise SymlinkRefused(errno.ELOOP, "a symbolic link, which is not followed", path)
         return _info(path, attrs)
 
     def _list(self, folder: str) -> Iterable[RemoteInfo]:
         prefix = f"{folder}/" if folder else ""
-        return [
-            _info(prefix + attrs.filename, attrs)
-            for attrs in self.sftp.listdir_attr(self._full(folder))
-            if attrs.filename not in {".", ".."}
-        ]
+        found = []
+        # A folder's entries come with lstat's attributes: a link is seen as one.
+        for attrs in self.sftp.listdir_attr(self._full(folder)):
+            if attrs.filename in {".", ".."}:
+                continue
+            name, mode = prefix + attrs.filename, attrs.st_mode or 0
+            if stat_module.S_ISLNK(mode):
+                self._skipped("targets.symlink_skipped", name)
+            elif mode and not (stat_module.S_ISREG(mode) or stat_module.S_ISDIR(mode)):
+                reason = "neither a regular file nor a folder"
+                self._skipped("targets.entry_skipped", name, reason=reason)
+            else:
+                found.append(_info(name, attrs))
+        return found
+
+    def _skipped(self, event: str, name: str, **details: str) -> None:
+        """Log an entry of a listing that is left out of it."""
+        log_event(logger, event, logging.WARNING, url=self.url, name=name, **details)
 
     def _rename(self, src: str, dst: str) -> None:
         old, new = self._full(src), self._full(dst)
@@ -269,8 +298,14 @@ class SFTPTarget(Target):
             if "timeout" in text.lower():
                 return self._error(errors.TargetTimeout, f"timed out: {text}", path)
             return self._error(errors.ConnectionFailed, f"SSH error: {text}", path)
+        if isinstance(exc, SymlinkRefused):
+            return self._error(errors.PermissionDenied, exc.strerror, path)
         if isinstance(exc, PermissionError):
             return self._error(errors.PermissionDenied, str(exc.strerror or exc), path)
+        if isinstance(exc, UnicodeDecodeError):
+            # paramiko decodes names strictly: a name that is not UTF-8 fails the reply.
+            message = "the server's reply is not UTF-8 text (a file name?)"
+            return self._error(errors.ConnectionFailed, message, path)
         if isinstance(exc, OSError) and exc.errno is None and type(exc) in {OSError, IOError}:
             # paramiko's SFTP status errors carry only a text.
             text = str(exc)
