@@ -26,6 +26,7 @@ from entrepot.archive import (
 from entrepot.cli import names
 from entrepot.cli.console import emit_json, err, out, shown
 from entrepot.cli.exitcodes import ExitCode
+from entrepot.cli.ledgers import StateOption, state_dir
 from entrepot.cli.lines import Line, LineInput, LineTooLong, signals_held
 from entrepot.cli.names import ConfigOption
 from entrepot.errors import RecordTooLarge
@@ -112,11 +113,18 @@ def write(
     max_record: MaxRecord = MAX_RECORD,
     as_json: AsJson = False,
     config: ConfigOption = None,
+    state: StateOption = None,
+    no_provenance: Annotated[
+        bool, typer.Option("--no-provenance", help="Do not record the archives' steps.")
+    ] = False,
 ) -> int:
     """Append JSON lines from standard input as events (each line's value is the payload).
 
     SIGTERM and Ctrl-C stop the reading: every line already read is written,
     the archive is sealed and handed on, and the command exits 143 or 130.
+    Each archive's steps (archived, sealed, handed off and received into the
+    spool) are recorded in the state folder (when it exists or is named),
+    where ``entrepot trace`` finds them.
     """
     extra = tuple(_plugin_policy(spec) for spec in policy or [])
     roll = combine(
@@ -125,9 +133,13 @@ def write(
     common = key_values(meta, "--meta")
     # A spool that is not there is a mistake (a typo, a URL): never made here.
     hand_off = None if spool is None else Spool(names.spool_path(spool, config)[0]).check().root
+    # The state folder records the archives' steps, as it records a put's receipts: when
+    # it is named, or exists (a machine that never ran a job is left as it is).
+    folder = state_dir(state)
+    provenance = None if no_provenance or (state is None and not folder.is_dir()) else folder
     writer = RollingWriter(
         directory, template, policy=roll, compression=compress, spool=hand_off, sync=sync,
-        max_record=max_record,
+        max_record=max_record, provenance=provenance,
     )  # fmt: skip
     store = _Store(writer, common, envelope)
     lines = LineInput(sys.stdin, limit=line_limit(max_record))
