@@ -4,10 +4,12 @@
 files of a filestore's ``new/`` to an FTP drop folder under a ``write`` lock
 file and moves each one to ``cur/`` once it is delivered, writing the same
 log lines as the old system, in the same order.  ``import_`` fetches the
-other way, under a ``read`` lock.  Neither raises: like the original, every
-outcome is told in the log.  Unlike it, the lock file is removed even when an
-upload fails, a file is published under a temporary name first, and the
-password never appears in a log line.
+other way, under a ``read`` lock.  Both create the filestore's areas when
+missing, as the old system did.  Neither raises: like the original, every
+outcome is told in the log, settings that cannot work (a port that is not a
+number) included.  Unlike it, the lock file is removed even when an upload
+fails, a file is published under a temporary name first, and the password
+never appears in a log line.
 """
 
 from __future__ import annotations
@@ -16,16 +18,20 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import quote
 
 from entrepot.errors import (
     AuthenticationFailed,
+    ConfigError,
     ConnectionFailed,
     RemoteLocked,
+    SpoolError,
     TargetError,
     TargetTimeout,
 )
 from entrepot.ship import Fetcher, Observer, ShipOptions, Shipper
 from entrepot.ship.route import Report, Route
+from entrepot.spool import Spool
 
 logger = logging.getLogger("entrepot.compat.cds")
 
@@ -111,9 +117,38 @@ def _old_style_log(path: str | None) -> Iterator[None]:
             handler.close()
 
 
-def _url(hostname: str, port: int, user: str, ftp_dir: str) -> str:
-    folder = "/" + ftp_dir.strip("/") if ftp_dir.strip("/") else "/"
-    return f"ftp://{user}@{hostname}:{int(port)}{folder}"
+def _server(hostname: str, port: int | str, user: str) -> str:
+    """``user@host:port`` for a target URL, each part encoded (an IPv6 address in brackets).
+
+    :class:`~entrepot.errors.ConfigError` for a port that is not a number
+    from 1 to 65535, or no host name.
+    """
+    try:
+        number = int(port)
+    except (TypeError, ValueError):
+        raise ConfigError(f"invalid port {port!r}: a number from 1 to 65535") from None
+    if not 0 < number < 65536:
+        raise ConfigError(f"invalid port {port!r}: a number from 1 to 65535")
+    host = str(hostname)
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not host:
+        raise ConfigError("no host name given")
+    netloc = f"[{quote(host, safe=':')}]" if ":" in host else quote(host, safe="")
+    return f"{quote(str(user), safe='')}@{netloc}:{number}"
+
+
+def _folder(ftp_dir: str) -> str:
+    """The remote folder as a URL path: a ``?``, ``#`` or ``%`` is part of a name."""
+    stripped = str(ftp_dir).strip("/")
+    return "/" + quote(stripped, safe="/") if stripped else "/"
+
+
+def _settings_failed(hostname: str, port: object, user: str, reason: str) -> None:
+    """Log settings that cannot work like the failed session they would have been."""
+    logger.info("Connecting to CDS FTP server (host %s, port %s, user %s)", hostname, port, user)
+    logger.info(reason)
+    logger.exception("Exiting with exception:")
 
 
 def _session(route: Route, hostname: str, port: int, user: str) -> None:
@@ -172,15 +207,35 @@ def _close_quietly(route: Route) -> None:
 def _route(
     route_class: type[Route], observer: CdsLog, store_dir: str | os.PathLike[str],
     hostname: str, port: int, user: str, password: str, ftp_dir: str,
-) -> Route:  # fmt: skip
+) -> Route | None:  # fmt: skip
+    """The route of one run, or None when it cannot be made (the reason is logged).
+
+    The filestore's areas are created when missing, as the old system's
+    ``prepare()`` did.
+    """
+    try:
+        spool = Spool(store_dir).prepare()
+    except (SpoolError, OSError):
+        logger.info("Could not access filestore %s", store_dir)
+        logger.exception("Exiting with exception:")
+        return None
     logger.info("Accessed filestore %s", store_dir)
-    return route_class(
-        store_dir,
-        _url(hostname, port, user, ftp_dir),
-        options=ShipOptions(protocol="lock"),
-        target_options={"password": password},
-        observer=observer,
-    )
+    try:
+        server = _server(hostname, port, user)
+    except ConfigError:
+        _settings_failed(hostname, port, user, "Could not connect to CDS FTP server.")
+        return None
+    try:
+        return route_class(
+            spool,
+            f"ftp://{server}{_folder(ftp_dir)}",
+            options=ShipOptions(protocol="lock"),
+            target_options={"password": password},
+            observer=observer,
+        )
+    except ConfigError:
+        _settings_failed(hostname, port, user, "Error accessing FTP server.")
+        return None
 
 
 def export(
@@ -195,6 +250,8 @@ def export(
     """Upload the filestore's new files to the FTP folder, then move them to ``cur``."""
     with _old_style_log(logfile):
         shipper = _route(Shipper, CdsLog(), store_dir, hostname, port, user, password, ftp_dir)
+        if shipper is None:
+            return
         assert isinstance(shipper, Shipper)
         if not shipper.pending():
             logger.info("No new files to export.")
@@ -215,4 +272,5 @@ def import_(
     """Download the FTP folder's files into the filestore's ``new``, removing them remotely."""
     with _old_style_log(logfile):
         fetcher = _route(Fetcher, FetchLog(), store_dir, hostname, port, user, password, ftp_dir)
-        _session(fetcher, hostname, port, user)
+        if fetcher is not None:
+            _session(fetcher, hostname, port, user)

@@ -15,7 +15,9 @@ What changed, on purpose:
 * ``cleanup(error)`` is called even when a step raises something other than
   :class:`ExportError`; that error is then raised again, as before.
 * :class:`Backlog` stores each job's data as JSON, never pickle, writes it
-  atomically, and refuses job ids that could leave its folder.
+  atomically, refuses job ids that could leave its folder (``'../x' in
+  backlog`` is simply False), and neither lists nor reads an entry that is
+  a symbolic link.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ import logging
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from entrepot.durable import fsync_dir, publish, write_file
+from entrepot.durable import fsync_dir, open_regular, publish, write_file
 from entrepot.errors import InvalidName, JobError, JobFailed
 from entrepot.jobs.clock import SYSTEM_CLOCK, Clock
 from entrepot.jobs.lifecycle import Job, JobContext, Step
@@ -272,17 +275,19 @@ class Backlog(MutableMapping[str, Any]):
         self._store(job_id, parms)
 
     def __getitem__(self, job_id: str) -> Any:
+        """The entry's data; KeyError when there is none that can be read (as before,
+        where any OSError was a KeyError): missing, a folder, or a link, never followed."""
         self._check_job_id(job_id)
         try:
             return self._load(job_id)
-        except FileNotFoundError:
+        except OSError:
             raise KeyError(job_id) from None
 
     def __delitem__(self, job_id: str) -> None:
         self._check_job_id(job_id)
         try:
             self._fpath(job_id).unlink()
-        except FileNotFoundError:
+        except OSError:
             raise KeyError(job_id) from None
         fsync_dir(self._location)
 
@@ -295,10 +300,16 @@ class Backlog(MutableMapping[str, Any]):
         return len(self._job_ids())
 
     def __contains__(self, job_id: object) -> bool:
-        if not isinstance(job_id, str):
+        """Whether ``job_id`` has an entry; False for an id the backlog would refuse."""
+        self._check_usable()
+        try:
+            self._check_job_id(job_id)
+        except ValueError:
             return False
-        self._check_job_id(job_id)
-        return self._fpath(job_id).is_file()
+        try:
+            return stat.S_ISREG(os.lstat(self._fpath(str(job_id))).st_mode)
+        except OSError:
+            return False
 
     def iteritems(self) -> Iterator[tuple[str, Any]]:
         """(job id, data) pairs in job id order (the old Python 2 name)."""
@@ -330,7 +341,8 @@ class Backlog(MutableMapping[str, Any]):
         """Write one entry as JSON, atomically (write aside, fsync, rename)."""
         data = json.dumps(parms, allow_nan=False, sort_keys=True).encode("utf-8")
         final = self._fpath(job_id)
-        tmp = self._location / f".{job_id}.{secrets.token_hex(6)}.tmp"
+        # Not named after the id: the longest id leaves no room beside it in a name.
+        tmp = self._location / f".{secrets.token_hex(8)}.tmp"
         try:
             write_file(tmp, data)
             publish(tmp, final, replace=True)
@@ -338,7 +350,9 @@ class Backlog(MutableMapping[str, Any]):
             tmp.unlink(missing_ok=True)
 
     def _load(self, job_id: str) -> Any:
-        return json.loads(self._fpath(job_id).read_bytes())
+        """Read one entry; a link is refused (an OSError), never followed out of the folder."""
+        with os.fdopen(open_regular(self._fpath(job_id), follow=False), "rb") as handle:
+            return json.loads(handle.read())
 
     # -- internals ----------------------------------------------------------------
 
@@ -347,7 +361,7 @@ class Backlog(MutableMapping[str, Any]):
 
     def _job_ids(self) -> list[str]:
         ext = self.FILE_EXTENSION
-        names = (e.name for e in os.scandir(self._location) if e.is_file())
+        names = (e.name for e in os.scandir(self._location) if e.is_file(follow_symlinks=False))
         return sorted(n[: -len(ext)] for n in names if n.endswith(ext) and not n.startswith("."))
 
     def _check_usable(self) -> None:

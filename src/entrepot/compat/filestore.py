@@ -2,17 +2,26 @@
 
 The old API keeps working: ``prepare()`` makes ``tmp/``, ``new/`` and
 ``cur/``; ``create()`` opens a file in ``tmp/``; ``move``, ``copy`` and
-``remove`` work between areas; ``list()`` returns full paths.  Unlike the
-original, names are checked (no ``..`` or ``/`` can leave the store) and a
-move or copy never silently overwrites an existing file.
+``remove`` work between areas, given a name or a full path as ``list()``
+returns it; ``list()`` returns full paths.  Unlike the original, names are
+checked (no ``..`` or ``/`` can leave the store, and a full path must lie in
+the area named with it), a move or copy never silently overwrites an
+existing file, and no symbolic link is followed out of the store: ``create()``
+replaces a link found under its name rather than write through it, and an
+area that is a link is refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 from typing import IO, Any
 
+from entrepot.errors import InvalidName, SpoolLayoutError, UnsafeEntry
 from entrepot.spool import Spool
+
+_AREA_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 class FileStore:
@@ -28,21 +37,82 @@ class FileStore:
         self._spool.prepare()
 
     def create(self, name: str, mode: str = "w") -> IO[Any]:
-        """Open a new file ``name`` in the ``tmp`` area for writing."""
-        return open(self._spool.path("tmp", name), mode)
+        """Open a new file ``name`` in the ``tmp`` area for writing.
+
+        Opened in the area's folder, itself opened without following a link,
+        and never through a link: with ``"w"`` whatever had the name is
+        replaced by a new file; another mode refuses a link (UnsafeEntry).
+        """
+        path = os.fspath(self._spool.path("tmp", name))
+        folder = self._area_descriptor("tmp")
+
+        def opener(_: str, flags: int) -> int:
+            if flags & os.O_TRUNC:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(name, dir_fd=folder)
+                flags |= os.O_EXCL
+            try:
+                return os.open(name, flags | os.O_NOFOLLOW, 0o666, dir_fd=folder)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise UnsafeEntry(f"{path!r} is a symbolic link: refused") from None
+                raise
+
+        try:
+            return open(path, mode, opener=opener)
+        finally:
+            os.close(folder)
 
     def move(self, name: str, src: str, dst: str) -> None:
         """Move file ``name`` from area ``src`` to area ``dst`` atomically."""
-        self._spool.move(name, src, dst)
+        entry = self._entry_name(name, src)
+        self._check_areas(src, dst)
+        self._spool.move(entry, src, dst)
 
     def copy(self, name: str, src: str, dst: str) -> None:
         """Copy file ``name`` from area ``src`` to area ``dst``."""
-        self._spool.copy(name, src, dst)
+        entry = self._entry_name(name, src)
+        self._check_areas(src, dst)
+        self._spool.copy(entry, src, dst)
 
     def remove(self, name: str, area: str) -> None:
         """Delete file ``name`` from ``area``."""
-        self._spool.remove(name, area)
+        entry = self._entry_name(name, area)
+        self._check_areas(area)
+        self._spool.remove(entry, area)
 
     def list(self, area: str) -> list[str]:
         """The full paths of the files in ``area``, sorted by name."""
         return sorted(os.fspath(entry.path) for entry in self._spool.list(area))
+
+    def _entry_name(self, name: str, area: str) -> str:
+        """``name``, or the file name of a full path into ``area`` (as :meth:`list` gives it).
+
+        The original took the last part of any path; a path into another
+        folder is refused here (InvalidName) rather than read as a name of
+        ``area``.
+        """
+        folder, base = os.path.split(name)
+        if not folder:
+            return name
+        if os.path.abspath(folder) != os.path.abspath(self._spool.area(area)):
+            raise InvalidName(f"{name!r} is not a file of area {area}/ of {self.path}")
+        return base
+
+    def _check_areas(self, *areas: str) -> None:
+        """Refuse an area that is a symbolic link: nothing is moved out of the store."""
+        for area in areas:
+            if os.path.islink(self._spool.area(area)):
+                raise SpoolLayoutError(f"area {area}/ of {self.path} is a symbolic link: refused")
+
+    def _area_descriptor(self, area: str) -> int:
+        """The folder of ``area``, opened without following a link."""
+        folder = self._spool.area(area)
+        try:
+            return os.open(folder, _AREA_FLAGS)
+        except OSError:
+            if os.path.islink(folder):
+                raise SpoolLayoutError(
+                    f"area {area}/ of {self.path} is a symbolic link: refused"
+                ) from None
+            raise

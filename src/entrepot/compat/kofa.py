@@ -10,12 +10,18 @@ copies the files and leaves the old folder in place.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from entrepot.datacenter.imports.placement import distribute
+from entrepot.datacenter.imports.placement import (
+    distribute,
+    place,
+    store_pending_rows,
+    store_source,
+)
 from entrepot.datacenter.listing import (
     FileInfo,
     SortKey,
@@ -24,6 +30,9 @@ from entrepot.datacenter.listing import (
     sort_files,
 )
 from entrepot.datacenter.storage import StorageTree, move_storage
+from entrepot.logs import log_event
+
+logger = logging.getLogger(__name__)
 
 #: Kofa showed the most recent finished files only.
 MAX_FINISHED_FILES = 20
@@ -125,22 +134,49 @@ class DataCenter:
     ) -> None:
         """Put a processed source and its result files into their final places.
 
-        When the result files were written outside the storage (a temporary
-        folder of the processor), that folder is removed afterwards.
+        A file given that is not there is logged as a warning and skipped, as
+        in Kofa.  When the result files were written in a folder of their own
+        outside the storage (a processor's temporary folder), that folder is
+        removed afterwards; see :func:`_processor_folder` for the folders that
+        never are.
         """
         self._tree.ensure()
+        source = Path(source_path)
         finished = Path(finished_file)
-        distribute(
-            self._tree,
-            successful,
-            Path(source_path),
-            finished,
-            Path(pending_file) if pending_file is not None else None,
-            mode,
-        )
-        temp_dir = finished.parent.absolute()
-        if not temp_dir.is_relative_to(self._tree.root) and temp_dir.is_dir():
-            shutil.rmtree(temp_dir)
+        pending = Path(pending_file) if pending_file is not None else None
+        for given in (source, finished, pending):
+            if given is not None and not given.is_file():
+                log_event(logger, "kofa.no_such_file", logging.WARNING, path=given)
+        if finished.is_file():
+            distribute(self._tree, successful, source, finished, pending, mode)
+        else:
+            placement = place(self._tree, source, mode)
+            store_pending_rows(placement, pending)
+            store_source(self._tree, placement, successful)
+        folder = _processor_folder(finished_file, self._tree.root)
+        if folder is not None:
+            shutil.rmtree(folder)
+
+
+def _processor_folder(finished_file: str | os.PathLike[str], storage: Path) -> Path | None:
+    """The temporary folder ``finished_file`` was written in, if it may be removed.
+
+    Kofa removed the folder of ``finished_file`` whenever it lay outside the
+    storage.  Only a folder named in ``finished_file`` itself is removed here
+    (a bare file name names none: Kofa removed nothing then either), and
+    never one that is a link, the current folder, the storage, the system's
+    temporary folder or the home folder, nor one that holds any of them.
+    """
+    named = os.path.dirname(os.fspath(finished_file))
+    if not named or os.path.islink(named) or not os.path.isdir(named):
+        return None
+    folder = Path(os.path.realpath(named))
+    if folder.is_relative_to(os.path.realpath(storage)):
+        return None
+    kept = (os.getcwd(), storage, tempfile.gettempdir(), os.path.expanduser("~"))
+    if any(Path(os.path.realpath(path)).is_relative_to(folder) for path in kept):
+        return None
+    return folder
 
 
 __all__ = ["DataCenter", "DataCenterFile"]

@@ -23,6 +23,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -31,7 +32,14 @@ from typing import Any
 
 from entrepot import durable
 from entrepot.archive import ArchiveSet, NoMoreFiles, RollingWriter
+from entrepot.archive.naming import Template
 from entrepot.archive.policies import ArchiveState
+from entrepot.compat.shoebox_checkers import (
+    NeverRollChecker,
+    RollChecker,
+    SizeRollChecker,
+    TimeRollChecker,
+)
 from entrepot.errors import ConfigError
 from entrepot.logs import log_event
 from entrepot.names import check_name
@@ -56,58 +64,7 @@ __all__ = [
     "roll_manager",
 ]
 
-MEGABYTE = 1024 * 1024
-
-
 # -- roll checkers ---------------------------------------------------------------
-
-
-class RollChecker:
-    """Decides when the archive being written rolls over.
-
-    ``start(archive)`` is called for each new archive, ``check(archive)``
-    after each write.  ``archive`` has ``size`` (bytes), ``records`` and
-    ``opened_at`` (``time.monotonic()``).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.options = kwargs
-
-    def start(self, archive: Any) -> None:
-        """A new archive was opened."""
-
-    def check(self, archive: Any) -> bool:
-        return False
-
-    # The entrepot roll-policy protocol, so a checker can be used directly.
-    def should_roll(self, state: ArchiveState, now: float) -> bool:
-        return bool(self.check(state))
-
-
-class NeverRollChecker(RollChecker):
-    """Never roll over."""
-
-
-class SizeRollChecker(RollChecker):
-    """Roll once the archive reaches ``roll_size_mb`` megabytes (MiB)."""
-
-    def __init__(self, roll_size_mb: float = 1000, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.roll_size_mb = float(roll_size_mb)
-
-    def check(self, archive: Any) -> bool:
-        return bool(archive.size >= self.roll_size_mb * MEGABYTE)
-
-
-class TimeRollChecker(RollChecker):
-    """Roll once the archive has been open for ``roll_minutes`` minutes."""
-
-    def __init__(self, roll_minutes: float = 60, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.roll_minutes = float(roll_minutes)
-
-    def check(self, archive: Any) -> bool:
-        return bool(time.monotonic() - archive.opened_at >= self.roll_minutes * 60)
 
 
 class _CheckerPolicy:
@@ -304,12 +261,36 @@ class _RollManager:
         )
 
 
+_UNSAFE_OR_FIELD = re.compile(r"(\{(?:host|seq|uuid)(?::[^{}]*)?\})|[ /:]")
+
+
+class _ShoeboxTemplate(Template):
+    """A name template as shoebox rendered it: in the name strftime makes, a space,
+    ``/`` or ``:`` becomes ``_`` (``test_%c.events`` → ``test_Mon_Dec__7_17_59_52_2026.events``)."""
+
+    def render(self, seq: int, when: float | None = None) -> str:
+        stamp = time.gmtime(when if when is not None else time.time())
+        # Fields ({seq:03d}) are kept as they are: only the rest is shoebox's name.
+        text = _UNSAFE_OR_FIELD.sub(
+            lambda match: match.group(1) or "_", time.strftime(self.template, stamp)
+        )
+        # The time is in the text now: its '%' are characters, no more strftime codes.
+        return Template(text.replace("%", "%%"), host=self.host).render(seq, when)
+
+
+def _escaped(template: str) -> str:
+    """``template`` with its strftime codes made literal: it renders to a name whatever
+    the time, and its glob (the names the writer recovers and counts) is the same."""
+    return template.replace("%", "%%")
+
+
 class WritingRollManager(_RollManager):
     """Write events to archives named by ``filename_template`` in ``directory``.
 
     The template takes strftime fields (times in UTC) and also ``{host}``,
-    ``{seq}`` and ``{uuid}``; two files rolled in the same second get
-    distinct names (``name-1.ext``).
+    ``{seq}`` and ``{uuid}``; as in shoebox, a space, ``/`` or ``:`` in the
+    name becomes ``_`` (so ``%c`` and ``%D`` make usable names).  Two files
+    rolled in the same second get distinct names (``name-1.ext``).
     """
 
     def __init__(
@@ -322,13 +303,15 @@ class WritingRollManager(_RollManager):
         super().__init__(filename_template, directory, archive_callback)
         self.roll_checker = roll_checker
         opened, closed = self._hooks()
+        template = _ShoeboxTemplate(filename_template)
         self._writer = RollingWriter(
             directory,
-            filename_template,
+            _escaped(filename_template),
             policy=_CheckerPolicy(roll_checker),
             on_open=[opened] if opened else [],
             on_close=[closed] if closed else [],
         )
+        self._writer.template = template
 
     def write(self, metadata: dict[str, str], payload: Any) -> None:
         """Append one event: a str → str dict and a payload (str, bytes or JSON value)."""
