@@ -325,7 +325,7 @@ def test_jobs_and_backlog_read_the_ledger_of_the_configuration_named(
     assert cli("ship", "to-partner")[0] == ExitCode.OK
     code, out, _ = cli("jobs", "ls", "--json", "--config", site / "entrepot.toml")
     assert code == 0 and [job["name"] for job in json.loads(out)] == ["ship to-partner"]
-    (tmp_path / "other").mkdir()
+    Ledger.open(tmp_path / "other").close()
     code, out, _ = cli("jobs", "ls", "--json", "--state", tmp_path / "other")
     assert code == 0 and json.loads(out) == []  # --state still wins
     code, _, err = cli("jobs", "ls", "--config", site / "missing.toml")

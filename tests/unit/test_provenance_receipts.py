@@ -108,7 +108,7 @@ def test_a_trace_cut_at_its_limit_says_so(
 
 def test_a_window_that_ends_before_it_starts_is_a_mistake(tmp_path: Path, cli: Any) -> None:
     state = tmp_path / "state"
-    state.mkdir()
+    Ledger.open(state).close()
     for command in (("trace", "*.csv"), ("receipt", tmp_path)):
         code, out, err = cli(*command, "--since", "1h", "--until", "2h", "--state", state)
         assert code == 3 and out == ""
@@ -153,7 +153,7 @@ def test_an_output_that_is_not_a_file_is_written_into_not_replaced(
     assert read == ["through the pipe\n"] and stat.S_ISFIFO(os.lstat(pipe).st_mode)
     # "-o -" is standard output, not a file named "-".
     state = tmp_path / "state"
-    state.mkdir()
+    Ledger.open(state).close()
     monkeypatch.chdir(tmp_path)
     code, out, _ = cli("receipt", tmp_path, "-o", "-", "--state", state)
     assert code == 0 and out.startswith("name,size,sha256,") and not (tmp_path / "-").exists()

@@ -14,7 +14,13 @@ from typing import Any
 
 import pytest
 
+from entrepot.jobs import Ledger
 from tests.one_route import one_route
+
+
+def _ledger_in(folder: Path) -> None:
+    """``folder`` made a state folder: one holding a ledger."""
+    Ledger.open(folder).close()
 
 
 def _config(tmp_path: Path, state: str = "state") -> Path:
@@ -38,9 +44,9 @@ def test_a_missing_state_folder_of_the_configuration_is_not_made(
     assert not (tmp_path / "nostate").exists()
 
 
-def test_a_state_folder_that_exists_is_read(cli: Any, tmp_path: Path) -> None:
+def test_a_state_folder_holding_a_ledger_is_read(cli: Any, tmp_path: Path) -> None:
     config = _config(tmp_path)
-    (tmp_path / "state").mkdir()
+    _ledger_in(tmp_path / "state")
     code, out, err = cli("jobs", "ls", "--config", config)
     assert code == 0 and "0 jobs" in out, err
 
@@ -49,7 +55,7 @@ def test_status_shows_the_state_folder_escaped(cli: Any, tmp_path: Path) -> None
     for state in ("st[/red]x", "st[red]ate[/red]x", "st\\u001b[31mate"):
         config = _config(tmp_path, state)
         folder = tmp_path / state.replace("\\u001b", "\x1b")
-        folder.mkdir(parents=True)
+        _ledger_in(folder)
         code, out, err = cli("status", "--config", config)
         assert code == 0, err
         first = out.splitlines()[0]
@@ -59,14 +65,14 @@ def test_status_shows_the_state_folder_escaped(cli: Any, tmp_path: Path) -> None
 
 def test_trace_refuses_an_empty_pattern(cli: Any, tmp_path: Path) -> None:
     config = _config(tmp_path)
-    (tmp_path / "state").mkdir()
+    _ledger_in(tmp_path / "state")
     code, _, err = cli("trace", "", "--config", config)
     assert code == 2 and "empty NAME" in err
 
 
 def test_a_receipt_is_not_written_onto_a_folder(cli: Any, tmp_path: Path) -> None:
     config = _config(tmp_path)
-    (tmp_path / "state").mkdir()
+    _ledger_in(tmp_path / "state")
     (tmp_path / "rdir").mkdir()
     code, _, err = cli("receipt", "r", "--config", config, "-o", tmp_path / "rdir")
     assert code == 3 and "is a folder" in err and "Errno" not in err

@@ -48,6 +48,7 @@ from entrepot.jobs import (
     Runner,
     RunResult,
 )
+from entrepot.redact import mask_secrets
 
 __all__ = ["DEFAULT_STATE_DIR", "LedgerOption", "StateOption", "open_ledger", "register"]
 
@@ -101,6 +102,7 @@ def jobs_ls(
     state = recorded_in(state)
     states = _parse_states(status)
     with open_ledger(*recorded(ledger_for(config, state, ledger))) as book:
+        Backlog(book).recover()  # a run whose process died is shown interrupted, not running
         jobs = [masked(job) for job in book.jobs(states=states, kind=kind, limit=limit)]
     if as_json:
         emit_json([job_json(job) for job in jobs])
@@ -122,6 +124,7 @@ def jobsshow_table(
     """Show one job with all its runs and the tries of its last run."""
     state = recorded_in(state)
     with open_ledger(*recorded(ledger_for(config, state, ledger))) as book:
+        Backlog(book).recover()
         job = masked(book.find(job_id))
         runs = [masked_run(run) for run in book.runs(job.id)]
     if as_json:
@@ -236,5 +239,5 @@ def backlog_drop(
         raise typer.BadParameter("the reason cannot be empty", param_hint="--reason")
     with open_ledger(*ledger_for(config, state, ledger)) as book:
         job = Backlog(book).drop(job_id, reason)
-    out.print(f"dropped {shown(job.id)}: {shown(job.reason)}")
+    out.print(f"dropped {shown(job.id)}: {shown(mask_secrets(job.reason or ''))}")
     return ExitCode.OK

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from entrepot.cli import console
@@ -45,7 +45,8 @@ def show_table(result: Table) -> None:
 
 
 def when(moment: datetime | None) -> str:
-    return "" if moment is None else moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    """A job's time as ``trace`` shows times (and job ids read): in UTC, and saying so."""
+    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def masked(job: JobRecord) -> JobRecord:
@@ -141,7 +142,7 @@ def print_detail(job: JobRecord, runs: list[RunRecord]) -> None:
         ("failed runs in a row", str(job.failures)),
         ("next due", when(job.next_due)),
         ("last outcome", str(job.last_outcome or "")),
-        ("last error", f"[{job.last_code}] {job.last_error}" if job.last_error else ""),
+        ("last error", _error_of(job)),
         ("reason", job.reason or ""),
         ("items", str(job.items)),
         ("bytes", human_size(job.bytes)),
@@ -205,3 +206,10 @@ def result_json(result: RunResult) -> dict[str, Any]:
         "code": result.code,
         "error": result.error.message if result.error else None,
     }
+
+
+def _error_of(job: JobRecord) -> str:
+    """The job's last error, after its code when it has one (an interrupted run has none)."""
+    if not job.last_error:
+        return ""
+    return job.last_error if job.last_code is None else f"[{job.last_code}] {job.last_error}"

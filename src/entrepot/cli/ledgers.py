@@ -74,13 +74,44 @@ def state_dir(state: Path | None) -> Path:
 def recorded_in(state: Path | None) -> Path | None:
     """``state`` for a command that only reads the ledger: a state folder named on the
     command line (or by ``$ENTREPOT_STATE_DIR``) that does not exist is a mistake, told
-    as one (exit 4) — not an empty ledger made there and read as "nothing happened"."""
-    if state is not None and not state_dir(state).exists():
-        raise FileNotFoundError(
-            f"no state folder at {state_dir(state)}: nothing was ever recorded there "
-            "(check --state and $ENTREPOT_STATE_DIR)"
-        )
+    as one (exit 4) — not an empty ledger made there and read as "nothing happened" —
+    and so is a folder that holds no ledger, or a ledger of 0 bytes; a file in the
+    folder's place exits 3."""
+    if state is not None:
+        _state_folder(state_dir(state), "check --state and $ENTREPOT_STATE_DIR")
     return state
+
+
+def _state_folder(folder: Path, hint: str) -> None:
+    """Refuse ``folder`` unless it is a state folder a command recorded in: one holding
+    the ledger, or the provenance journals of puts that no command filed yet.  A
+    folder that is not one (a mistyped path, ``/etc``) or a ledger cut to nothing
+    is a mistake, never made into an empty ledger read as "nothing happened"."""
+    from entrepot.errors import ConfigError
+    from entrepot.jobs.summary import LEDGER_FILE
+
+    if not folder.exists():
+        raise FileNotFoundError(
+            f"no state folder at {folder}: nothing was ever recorded there ({hint})"
+        )
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is not a folder: the state is a folder holding the ledger")
+    ledger = folder / LEDGER_FILE
+    if ledger.is_file() and ledger.stat().st_size == 0:
+        raise FileNotFoundError(
+            f"the ledger {ledger} is empty (0 bytes): it holds nothing to read "
+            "(restore it from a backup, or remove it to start a new ledger)"
+        )
+    if not ledger.exists() and not (folder / _JOURNALS).is_dir():
+        raise FileNotFoundError(
+            f"{folder} is not a state folder: it holds no ledger ({LEDGER_FILE}) "
+            f"and no provenance journals ({hint})"
+        )
+
+
+#: The state folder's folder of provenance journals (:mod:`entrepot.provenance.journal`),
+#: named here so that a command that only reads need not import the journals.
+_JOURNALS = "provenance"
 
 
 class LedgerChoice(NamedTuple):
@@ -96,11 +127,9 @@ def recorded(choice: LedgerChoice) -> LedgerChoice:
     """``choice`` for a command that only reads the ledger, when a configuration made it: a
     state folder that its ``[service] state`` names and that does not exist (with no ledger
     URL) is told as a mistake (exit 4), as :func:`recorded_in` tells one named by ``--state``."""
-    if not choice.url and choice.state is not None and not state_dir(choice.state).exists():
-        raise FileNotFoundError(
-            f"no state folder at {state_dir(choice.state)}: nothing was ever recorded there "
-            "(has the service run? check [service] state in the configuration)"
-        )
+    if not choice.url and choice.state is not None:
+        hint = "has the service run? check [service] state in the configuration"
+        _state_folder(state_dir(choice.state), hint)
     return choice
 
 

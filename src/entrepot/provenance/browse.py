@@ -72,8 +72,9 @@ def matching_names(
     for fresh in arms:
         query = sa.select(name).distinct()
         query = narrowed(
-            query, pattern, place=place, target=target, since=since, until=until, fresh=fresh
-        )
+            query, pattern, place=place, target=target, since=since, until=until, fresh=fresh,
+            steps=engine.dialect.name,
+        )  # fmt: skip
         if literal_prefix(pattern) != pattern:
             query = query.where(_glob(name, pattern, engine.dialect.name))
         if bounded:

@@ -23,6 +23,7 @@ from entrepot.provenance.events import DELIVERED, Event, FileHistory, Kind, Outc
 from entrepot.provenance.folding import FOLDED_SQL, FRESH_SQL, named
 from entrepot.provenance.schema import ensure_tables, events_table
 from entrepot.provenance.steps import unfolded
+from entrepot.provenance.windows import spanning
 
 __all__ = [
     "any_history",
@@ -61,7 +62,10 @@ def find(
     t = events_table
     query = sa.select(t)
     glob = pattern is not None and any(c in pattern for c in _WILDCARDS)
-    query = narrowed(query, pattern, place=place, target=target, since=since, until=until)
+    query = narrowed(
+        query, pattern, place=place, target=target, since=since, until=until,
+        steps=engine.dialect.name,
+    )  # fmt: skip
     if kinds:
         # A receipt, a claim and the move after a delivery are kept in the delivery's row.
         stored = {*kinds, *(DELIVERED if set(kinds) & set(_FOLDED) else ())}
@@ -73,7 +77,7 @@ def find(
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     events = [e for row in rows for e in events_of(row._mapping)]
-    if len(events) > len(rows):  # rows that stand for several events, at their own times
+    if len(events) > len(rows) or since or until:  # rows of several events, each at its time
         events = [
             e for e in events
             if (not kinds or e.kind in kinds)
@@ -97,11 +101,17 @@ def narrowed(
     since: datetime | None = None,
     until: datetime | None = None,
     fresh: bool | None = None,
+    steps: str | None = None,
 ) -> Select[Any]:
     """``query`` of the events table kept to the filters of :func:`find`; a glob
     ``pattern`` is narrowed to the names that start with its literal prefix only,
     through both indexes on names — or, with ``fresh``, only the fresh events' (True)
-    or the folded ones' (False) (:mod:`.folding`)."""
+    or the folded ones' (False) (:mod:`.folding`).
+
+    ``since``/``until`` bound the rows' times, or, given ``steps`` (the database's
+    dialect), the times of every step a row keeps (:mod:`.steps`): a delivery after
+    ``until`` whose receipt or claim came before it, a delivery before ``since``
+    moved after it — whose events the caller then keeps by their own times."""
     t = events_table
     prefix = "" if pattern is None else literal_prefix(pattern)
     if prefix and prefix == pattern:
@@ -116,6 +126,8 @@ def narrowed(
         query = query.where((t.c.place.concat("") if prefix else t.c.place) == place)
     if target is not None:
         query = query.where(t.c.target.contains(target, autoescape=True))
+    if steps is not None:
+        return query.where(*spanning(t, steps, bool(prefix), since, until))
     if since is not None:
         query = query.where(t.c.at >= since.timestamp())
     if until is not None:
@@ -280,9 +292,12 @@ def by_file(events: Iterable[Event]) -> dict[tuple[str, str], list[Event]]:
 
 
 def verdict(journey: Sequence[Event]) -> str:
-    """One line saying where the file of ``journey`` (its events, in order) stands."""
+    """One line saying where the file of ``journey`` (its events, in order) stands: its
+    latest copy — the steps from its last ``received`` on, a name put again being a new
+    file whatever became of the copy before."""
     if not journey:
         return "no trace"
+    journey = latest_copy(journey)
     delivered = [e for e in journey if e.kind in DELIVERED]
     imported = [e for e in journey if e.kind is Kind.IMPORTED]
     last = journey[-1]
@@ -301,6 +316,14 @@ def verdict(journey: Sequence[Event]) -> str:
     if last.kind in (Kind.DELETED, Kind.PRUNED, Kind.REMOVED):
         return f"{last.kind} at {clock(last.at)}, never delivered"
     return f"not delivered: {last.kind} at {clock(last.at)}"
+
+
+def latest_copy(journey: Sequence[Event]) -> Sequence[Event]:
+    """The events of ``journey`` from its last ``received`` on (all of them without one)."""
+    for index in range(len(journey) - 1, -1, -1):
+        if journey[index].kind is Kind.RECEIVED:
+            return journey[index:]
+    return journey
 
 
 def _last_per_target(events: list[Event]) -> list[Event]:
