@@ -223,3 +223,12 @@ def test_an_import_mistake_is_told_before_any_job_is_recorded(  # type: ignore[n
         ("ghost.csv", "backlog"),
         ("x.csv", "succeeded"),
     ]
+
+
+def test_moving_the_storage_where_it_cannot_go_is_a_setting_told(dc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dc("init")
+    (tmp_path / "a-file").write_text("in the way")
+    assert "is not a folder" in dc("move-storage", tmp_path / "a-file", expect=3)
+    (dc.root / "inner").mkdir()
+    assert "inside the other" in dc("move-storage", dc.root / "inner", expect=3)
+    assert "does not exist" in dc("move-storage", tmp_path / "nowhere", expect=4)

@@ -87,6 +87,14 @@ def test_no_events_ends_well_without_sending() -> None:
     assert job.cleanups == [()]
 
 
+@pytest.mark.parametrize("events", [-1, 0.5, True])
+def test_a_count_that_is_not_null_is_sent(events: Any) -> None:
+    """ "send_data … called if export_events() returns a not null event count"."""
+    job = RecordingJob(events=events)
+    assert job.run() == ERR_NONE
+    assert job.calls == ["prepare", "export", "send"]
+
+
 def test_prepare_failure_returns_its_code_plus_subcode() -> None:
     error = ExportError("no disk", 3)
     job = RecordingJob(fail_prepare=error)

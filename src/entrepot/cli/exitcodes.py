@@ -60,6 +60,9 @@ _MAPPING: tuple[tuple[type[BaseException], ExitCode], ...] = (
     (errors.SchemaError, ExitCode.CONFIG),
     (FileNotFoundError, ExitCode.NOT_FOUND),
     (PermissionError, ExitCode.REFUSED),
+    # What is left of the data center's own errors is a mistake in what it was asked
+    # (a storage path that is a file, or inside the current one): a setting.
+    (errors.DataCenterError, ExitCode.CONFIG),
 )
 
 

@@ -92,12 +92,14 @@ class _Steps(Job):
 
     def produce(self, ctx: JobContext) -> int:
         log_event(ctx.logger, "cstbox.exporting", job_id=ctx.job_id)
-        count = int(self._export.export_events() or 0)
-        if count:
-            log_event(ctx.logger, "cstbox.exported", job_id=ctx.job_id, events=count)
-        else:
+        exported = self._export.export_events()
+        if not exported:  # None or zero: nothing to send
             log_event(ctx.logger, "cstbox.no_events", logging.WARNING, job_id=ctx.job_id)
-        return count
+            return 0
+        log_event(ctx.logger, "cstbox.exported", job_id=ctx.job_id, events=exported)
+        # Any count that is not null is sent, as the seed says (-1 or 0.5 too): to the
+        # lifecycle, which sends only when something was produced, it is at least one.
+        return max(int(exported), 1) if isinstance(exported, int | float) else 1
 
     def send(self, ctx: JobContext) -> None:
         log_event(ctx.logger, "cstbox.sending", job_id=ctx.job_id, attempt=ctx.attempt)
