@@ -10,6 +10,7 @@ import io
 import logging
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,9 @@ class LogTrap:
         return lines
 
 
-@pytest.fixture
-def logs() -> Iterator[LogTrap]:
+@contextmanager
+def trapping() -> Iterator[LogTrap]:
+    """What reaches the root logger at INFO and above, while inside."""
     trap = LogTrap()
     root = logging.getLogger()
     old_level = root.level
@@ -60,11 +62,22 @@ def logs() -> Iterator[LogTrap]:
         root.setLevel(old_level)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> FileStore:
-    filestore = FileStore(tmp_path / "store")
+def fresh_store(folder: Path) -> FileStore:
+    """A prepared file store in ``folder``."""
+    filestore = FileStore(folder)
     filestore.prepare()
     return filestore
+
+
+@pytest.fixture
+def logs() -> Iterator[LogTrap]:
+    with trapping() as trap:
+        yield trap
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FileStore:
+    return fresh_store(tmp_path / "store")
 
 
 def put(store: FileStore, name: str, text: str) -> None:

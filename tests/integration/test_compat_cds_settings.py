@@ -6,7 +6,6 @@ in the log like a failed session.
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import threading
@@ -18,7 +17,14 @@ import pytest
 
 from entrepot.compat import cds
 from entrepot.compat.filestore import FileStore
-from tests.integration.test_compat_cds import LogTrap, connecting, export, put
+from tests.integration.test_compat_cds import (
+    LogTrap,
+    connecting,
+    export,
+    fresh_store,
+    put,
+    trapping,
+)
 from tests.servers.ftp import PASSWORD, USER, FTPFolder, FTPServer
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("ftp")]
@@ -26,23 +32,13 @@ pytestmark = [pytest.mark.server, pytest.mark.xdist_group("ftp")]
 
 @pytest.fixture
 def logs() -> Iterator[LogTrap]:
-    trap = LogTrap()
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(trap.handler)
-    root.setLevel(logging.INFO)
-    try:
+    with trapping() as trap:
         yield trap
-    finally:
-        root.removeHandler(trap.handler)
-        root.setLevel(old_level)
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> FileStore:
-    filestore = FileStore(tmp_path / "store")
-    filestore.prepare()
-    return filestore
+    return fresh_store(tmp_path / "store")
 
 
 def test_a_question_mark_in_the_folder_is_part_of_its_name(

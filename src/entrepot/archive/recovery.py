@@ -11,15 +11,14 @@ final name is dropped instead of being published twice.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import logging
 import os
-import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from entrepot import durable
 from entrepot.archive import compress, format
 from entrepot.archive.handoff import HandOff
 from entrepot.archive.naming import candidates
@@ -30,10 +29,6 @@ from entrepot.errors import ArchiveError
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
-
-# An abandoned archive is opened to be cut and sealed: never through a link, never
-# blocking on a FIFO left under its name.
-_OPEN_ABANDONED = os.O_RDWR | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def recover_directory(
@@ -133,17 +128,12 @@ def recover_file(path: Path, handoff: HandOff) -> Path | None:
     (to an archive elsewhere, which recovery would cut, seal and hand on) or a FIFO
     is refused (:class:`~entrepot.errors.ArchiveError`) and left as it is."""
     try:
-        fd = os.open(path, _OPEN_ABANDONED)
+        fd = durable.open_regular(path, os.O_RDWR, follow=False)
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ArchiveError(f"{path.name} is a symbolic link; left as it is") from None
-        raise
+    except durable.NotRegularFile as exc:
+        raise ArchiveError(f"{path.name} {exc.what}; left as it is") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ArchiveError(f"{path.name} is not a regular file; left as it is")
-        os.set_blocking(fd, True)  # O_NONBLOCK was only there to open a FIFO safely
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -31,11 +31,6 @@ class NoMoreFiles(ArchiveError):
     """There are no more records in any of the archive files."""
 
 
-def expand(patterns: Iterable[str | os.PathLike[str]], *, include_open: bool = False) -> list[Path]:
-    """Files matching the glob ``patterns`` (or named directly), without duplicates."""
-    return list(expand_named(patterns, include_open=include_open))
-
-
 def expand_named(
     patterns: Iterable[str | os.PathLike[str]], *, include_open: bool = False
 ) -> dict[Path, bool]:

@@ -26,7 +26,7 @@ from entrepot.archive import (
 from entrepot.cli import names
 from entrepot.cli.console import emit_json, err, out, shown
 from entrepot.cli.exitcodes import ExitCode
-from entrepot.cli.ledgers import StateOption, state_dir
+from entrepot.cli.ledgers import StateOption, recording_folder
 from entrepot.cli.lines import Line, LineInput, LineTooLong, signals_held
 from entrepot.cli.names import ConfigOption
 from entrepot.errors import RecordTooLarge
@@ -133,10 +133,8 @@ def write(
     common = key_values(meta, "--meta")
     # A spool that is not there is a mistake (a typo, a URL): never made here.
     hand_off = None if spool is None else Spool(names.spool_path(spool, config)[0]).check().root
-    # The state folder records the archives' steps, as it records a put's receipts: when
-    # it is named, or exists (a machine that never ran a job is left as it is).
-    folder = state_dir(state)
-    provenance = None if no_provenance or (state is None and not folder.is_dir()) else folder
+    # The state folder records the archives' steps, as it records a put's receipts.
+    provenance = None if no_provenance else recording_folder(state)
     writer = RollingWriter(
         directory, template, policy=roll, compression=compress, spool=hand_off, sync=sync,
         max_record=max_record, provenance=provenance,

@@ -40,6 +40,7 @@ __all__ = [
     "receipts_in",
     "recorded",
     "recorded_in",
+    "recording_folder",
     "state_dir",
 ]
 
@@ -166,11 +167,19 @@ def receipts_in(state: Path | None) -> SharedJournal | None:
     return _shared_in(state, SHARED)
 
 
+def recording_folder(state: Path | None) -> Path | None:
+    """The state folder a command that does not open the ledger records into: the one
+    named, or the default one if it exists; None otherwise (a plain command on a machine
+    that never ran a job leaves nothing behind)."""
+    folder = state_dir(state)
+    return None if state is None and not folder.is_dir() else folder
+
+
 def _shared_in(state: Path | None, name: str) -> SharedJournal | None:
     from entrepot.provenance.shared import SharedJournal
 
-    folder = state_dir(state)
-    return None if state is None and not folder.is_dir() else SharedJournal(folder, name)
+    folder = recording_folder(state)
+    return None if folder is None else SharedJournal(folder, name)
 
 
 @contextmanager
