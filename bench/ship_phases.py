@@ -1,7 +1,7 @@
 """Where a shipment's time goes, with provenance and without: its phases' moments.
 
     .venv/bin/python bench/ship_phases.py [--protocols file,sftp,s3] [--rounds 8]
-        [--put copy] [--before SRC] [--settle 3] [--busy US]... [--no-line]
+        [--put copy] [--parallel 4] [--before SRC] [--settle 3] [--busy US]... [--no-line]
 
 Ships 2,000 files of 4 KiB as ``bench/cmd_ship.py --against no-provenance``
 does (the same spool filling, targets and checks), each run through
@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--put", default="copy", choices=("link", "copy", "each"))
     parser.add_argument("--before", help="an older release's src folder, run as a third side")
     parser.add_argument("--settle", type=float, default=3.0)
+    parser.add_argument("--parallel", type=int, default=4, help="transfers at once (default 4)")
     parser.add_argument(
         "--busy", type=float, action="append", default=[], metavar="US",
         help="a side without provenance whose claims spin US µs more a file (repeatable)",
@@ -72,7 +73,8 @@ def main() -> None:
             marks: dict[str, list[dict[str, float]]] = {label: [] for label, *_ in sides}
             times: dict[str, list[float]] = {label: [] for label, *_ in sides}
             made = [
-                phase_side(remote, sources, base, runs, args.put, *spec, marks) for spec in sides
+                phase_side(remote, sources, base, runs, args.put, args.parallel, *spec, marks)
+                for spec in sides
             ]
             for number in range(args.rounds + 1):
                 turn = number % len(made)
@@ -91,6 +93,7 @@ def phase_side(
     base: Path,
     runs: Runs,
     put: str,
+    parallel: int,
     label: str,
     extra: tuple[str, ...],
     source: str | None,
@@ -109,7 +112,16 @@ def phase_side(
     def prepare() -> Any:
         launcher = (PYTHON, str(PROBE), *changed, str(noted))
         return ship_command(
-            remote, sources, base, runs, extra, launcher, collect, put=put, pythonpath=source
+            remote,
+            sources,
+            base,
+            runs,
+            extra,
+            launcher,
+            collect,
+            put=put,
+            pythonpath=source,
+            parallel=parallel,
         )
 
     return Side(label, prepare)

@@ -44,8 +44,13 @@ def check_name(name: object, *, what: str = "name") -> str:
     if name != name.strip() or name.endswith("."):
         raise InvalidName(f"{what} {name!r} starts or ends with blank space or ends with a dot")
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        raise InvalidName(f"{what} is longer than {MAX_NAME_BYTES} bytes")
+        raise InvalidName(f"{what} {shortened(name)} is longer than {MAX_NAME_BYTES} bytes")
     return name
+
+
+def shortened(name: str, keep: int = 40) -> str:
+    """``name`` quoted for a message, its start only when it is long."""
+    return repr(name) if len(name) <= keep else f"{name[:keep]!r}…"
 
 
 def _described(char: str) -> str:

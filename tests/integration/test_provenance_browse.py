@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from entrepot.db import ensure_schema, make_engine, schema_version
 from entrepot.provenance import Kind
 from entrepot.provenance.browse import latest, matching_names, recent_undelivered, totals
+from entrepot.provenance.reader import find
 from entrepot.provenance.schema import KIND_INDEX, MIGRATIONS, ensure_tables, events_table
 from tests.integration import test_jobs_ledger_backends as backends
 
@@ -47,15 +48,21 @@ NAMES = [
 ]  # fmt: skip
 PATTERNS = [
     "*.csv", "orders-*", "orders-?.csv", "[ab]*", "[!ab]*", "[^]x.csv", "*[.]in*", "b[[]1].csv",
-    "*!*", "e[*].csv", "*", "ORDERS-*", "[]]*", "semi;*", "x", "a.csv",
+    "*!*", "e[*].csv", "*", "ORDERS-*", "[]]*", "semi;*", "x", "a.csv", "b[1].csv", "e*.csv",
 ]  # fmt: skip
 
 
-def test_globs_match_as_fnmatch_does(engine: sa.Engine) -> None:
+def test_globs_match_as_fnmatch_does_and_find_the_name_they_spell(engine: sa.Engine) -> None:
     _add(engine, *((n, Kind.RECEIVED, OUT, name, 1, None) for n, name in enumerate(NAMES)))
     for pattern in PATTERNS:
-        expected = sorted(name for name in NAMES if fnmatch.fnmatchcase(name, pattern))
+        expected = sorted(
+            name for name in NAMES if name == pattern or fnmatch.fnmatchcase(name, pattern)
+        )
         assert matching_names(engine, pattern) == expected, pattern
+        assert sorted({e.name for e in find(engine, pattern)}) == expected, pattern
+    # A name holding "[" is found as it is, which fnmatch alone would never match.
+    assert matching_names(engine, "b[1].csv") == ["b[1].csv"]
+    assert [e.name for e in find(engine, "b[1].csv")] == ["b[1].csv"]
 
 
 def test_names_are_paged_in_order_and_filtered(engine: sa.Engine) -> None:

@@ -70,7 +70,9 @@ def test_names_are_globs_and_filters_narrow_them(engine: sa.Engine) -> None:
     assert names == {"report-1.csv", "report-2.csv", "report-3.csv"}
     assert {e.name for e in find(engine, "report-*", place="/b")} == {"report-3.csv"}
     assert {e.name for e in find(engine, "*", target="partner")} == {"report-3.csv"}
-    assert find(engine, "r[1].csv") == []  # a glob: the class [1] matches "1" only
+    # A glob (the class [1] matches "1" only), which also finds the name it spells.
+    assert [e.name for e in find(engine, "r[1].csv")] == ["r[1].csv"]
+    assert find(engine, "r[2].csv") == []
     assert [e.name for e in find(engine, "r[[]1].csv")] == ["r[1].csv"]
     later = datetime.fromtimestamp(now + 3600, UTC)
     assert find(engine, "*", since=later) == []

@@ -35,7 +35,7 @@ from entrepot.cli.ledgers import (
     state_dir,
 )
 from entrepot.cli.names import ConfigOption, ledger_for
-from entrepot.cli.scopes import scope_of
+from entrepot.cli.scopes import Scope, scope_of
 from entrepot.durable import is_stream, output_text
 from entrepot.errors import ConfigError
 from entrepot.provenance.events import Event, Kind
@@ -86,7 +86,10 @@ def _engine_of(ledger: Any, state: Path | None) -> Engine:
 
 def trace(
     name: Annotated[
-        str | None, typer.Argument(help="File name, or a glob such as 'report-*.csv'.")
+        str | None,
+        typer.Argument(
+            help="File name, or a glob such as 'report-*.csv' (which finds the name it spells too)."
+        ),
     ] = None,
     route: Annotated[
         str | None,
@@ -108,7 +111,7 @@ def trace(
     as_json: JsonOption = False,
 ) -> int:
     """Show where files went: every step of their journey, and a verdict."""
-    from entrepot.provenance.reader import LIMIT, by_file, find, verdict
+    from entrepot.provenance.reader import LIMIT, by_file, find, matches, verdict
     from entrepot.provenance.reader import undelivered as waiting
 
     if name is None and not undelivered:
@@ -126,9 +129,7 @@ def trace(
         if undelivered:
             events = waiting(engine, since=start, until=end, place=place)
             if name is not None:
-                from fnmatch import fnmatchcase
-
-                events = [e for e in events if fnmatchcase(e.name, name)]
+                events = [e for e in events if matches(e.name, name)]
             return _show_waiting(events, as_json)
         events = find(engine, name, place=place, target=target, since=start, until=end,
                       limit=LIMIT)  # fmt: skip
@@ -151,9 +152,20 @@ def trace(
             say("  " + event_line(event))
         say(f"  → {verdict(journey)}")
     if not journeys:
-        print_error(f"no trace of {name!r} in the ledger", label="not found")
+        print_error(f"no trace of {name!r} in the ledger{_where(scope)}", label="not found")
         return ExitCode.NOT_FOUND
     return ExitCode.OK
+
+
+def _where(scope: Scope | None) -> str:
+    """Where a search found nothing, for its message: the place ``--route`` kept, and
+    whether that was a folder that is not there (a route's name mistyped, or no
+    configuration to name it)."""
+    if scope is None:
+        return ""
+    if scope.folder is not None and not scope.folder.is_dir():
+        return f" of {scope.place}: no such folder, and no configured route or spool of that name"
+    return f" among the files of {scope.place}"
 
 
 def event_line(event: Event) -> str:

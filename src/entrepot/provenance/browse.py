@@ -75,8 +75,8 @@ def matching_names(
             query, pattern, place=place, target=target, since=since, until=until, fresh=fresh,
             steps=engine.dialect.name,
         )  # fmt: skip
-        if literal_prefix(pattern) != pattern:
-            query = query.where(_glob(name, pattern, engine.dialect.name))
+        if literal_prefix(pattern) != pattern:  # a glob, which also matches the name it spells
+            query = query.where(sa.or_(name == pattern, _glob(name, pattern, engine.dialect.name)))
         if bounded:
             assert recent is not None
             newest = sa.select(sa.func.max(t.c.id)).scalar_subquery()

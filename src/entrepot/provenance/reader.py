@@ -5,6 +5,8 @@ Every function takes an engine on the ledger's database and returns typed
 Names are matched as shell globs (``report-*.csv``): the part before the first
 wildcard narrows the search through the index on names, the rest is matched
 here, so a lookup of one name among millions of events reads only its rows.
+A pattern also matches the name it spells (:func:`matches`): ``report[1].csv``
+finds the file of that name as well as ``report1.csv``.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ __all__ = [
     "deliveries",
     "file_histories",
     "find",
+    "matches",
     "undelivered",
     "verdict",
 ]
@@ -88,8 +91,14 @@ def find(
         events = events[:limit]
     if glob:
         assert pattern is not None
-        events = [e for e in events if fnmatch.fnmatchcase(e.name, pattern)]
+        events = [e for e in events if matches(e.name, pattern)]
     return events
+
+
+def matches(name: str, pattern: str) -> bool:
+    """Whether ``name`` matches the glob ``pattern``, or is the name it spells (a name may
+    hold ``[``, ``*`` or ``?`` of its own)."""
+    return name == pattern or fnmatch.fnmatchcase(name, pattern)
 
 
 def narrowed(

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 from entrepot.errors import InvalidName, RemoteNotFound, TransientTargetError
 from entrepot.logs import log_event
-from entrepot.names import check_name
+from entrepot.spool import spool_name
 from entrepot.targets import RemoteInfo, Target, parse_url
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def local_name(remote: str) -> str:
     """
     if "~" in remote:
         raise InvalidName(f"remote file name {remote!r} contains '~' (it stands for '/' here)")
-    return check_name(remote.replace("/", "~"), what="local name")
+    return spool_name(remote.replace("/", "~"), what="local name")
 
 
 def walk(target: Target, folder: str = "") -> list[RemoteInfo]:

@@ -51,6 +51,7 @@ from entrepot.names import check_name
 from entrepot.ship.claimed import ClaimTaken, FetchClaims, local_name, walk
 from entrepot.ship.landing import settle, sweep_landing
 from entrepot.ship.route import Report, Route, is_data_name
+from entrepot.spool import spool_name
 from entrepot.targets import RemoteInfo, Target
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ class Fetcher(Route):
     def local_name(self, remote: str) -> str:
         """The spool name of the remote file ``remote``; InvalidName if it can have none."""
         if not self.options.claims:
-            return check_name(remote, what="remote file name")
+            return spool_name(remote, what="remote file name")
         for part in remote.split("/"):
             check_name(part, what="remote file name")
         return local_name(remote)

@@ -3,7 +3,7 @@
 See :mod:`entrepot.spool.core` for how it works and ``docs/spool.md`` for a tour.
 """
 
-from entrepot.spool.areas import AREAS, CLAIM_AREA, Areas
+from entrepot.spool.areas import AREAS, CLAIM_AREA, MAX_SPOOL_NAME_BYTES, Areas, spool_name
 from entrepot.spool.claims import Claim
 from entrepot.spool.core import CLAIM_LEASE, STALE_TMP_AGE, Spool
 from entrepot.spool.entries import AreaStats, Entry, RecoveryReport
@@ -14,6 +14,7 @@ __all__ = [
     "AREAS",
     "CLAIM_AREA",
     "CLAIM_LEASE",
+    "MAX_SPOOL_NAME_BYTES",
     "STALE_TMP_AGE",
     "AreaStats",
     "Areas",
@@ -23,5 +24,6 @@ __all__ = [
     "RecoveryReport",
     "Spool",
     "SpoolWriter",
+    "spool_name",
     "unique_name",
 ]

@@ -36,7 +36,7 @@ from entrepot import durable
 from entrepot.durable import rename_noreplace
 from entrepot.errors import ClaimLost, InvalidName, NameExists, SpoolLayoutError, UnsafeEntry
 from entrepot.logs import log_event
-from entrepot.names import check_name
+from entrepot.names import MAX_NAME_BYTES, check_name, shortened
 from entrepot.spool.naming import free_name, unique_name
 
 logger = logging.getLogger("entrepot.spool")
@@ -45,6 +45,23 @@ logger = logging.getLogger("entrepot.spool")
 AREAS = ("tmp", "new", "cur")
 #: Where claimed files wait while their claim is held.
 CLAIM_AREA = "claimed"
+#: Hex digits of a claim's token: a claim renames ``new/NAME`` to ``claimed/TOKEN-NAME``.
+TOKEN_LENGTH = 16
+#: The longest name a spool keeps, in UTF-8 bytes: one that can still be claimed.
+MAX_SPOOL_NAME_BYTES = MAX_NAME_BYTES - TOKEN_LENGTH - 1
+
+
+def spool_name(name: object, *, what: str = "name") -> str:
+    """``name`` checked (:func:`~entrepot.names.check_name`) as the name of a new file of a
+    spool: short enough to take its claim's token (:data:`MAX_SPOOL_NAME_BYTES`), so that
+    a file put into a spool can always be shipped.  :class:`InvalidName` otherwise."""
+    checked = check_name(name, what=what)
+    if len(checked.encode("utf-8")) > MAX_SPOOL_NAME_BYTES:
+        raise InvalidName(
+            f"{what} {shortened(checked)} is longer than {MAX_SPOOL_NAME_BYTES} bytes, the most "
+            f"a spool keeps (a claim adds a {TOKEN_LENGTH + 1}-byte token to it)"
+        )
+    return checked
 
 
 class Areas:

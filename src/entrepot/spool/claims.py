@@ -15,13 +15,12 @@ from typing import BinaryIO, Self
 
 from entrepot.errors import ClaimLost
 from entrepot.processes import host_tag, process_gone
-from entrepot.spool.areas import CLAIM_AREA, Areas, SyncGroup, open_entry
+from entrepot.spool.areas import CLAIM_AREA, TOKEN_LENGTH, Areas, SyncGroup, open_entry
 
 __all__ = ["CLAIM_AREA", "CLAIM_ID", "Claim", "holder_gone", "new_token", "parse_claim_id"]
 
-_TOKEN_LENGTH = 16
 #: A claim id: the token, a dash, the file name.
-CLAIM_ID = re.compile(rf"^([0-9a-f]{{{_TOKEN_LENGTH}}})-(.+)$")
+CLAIM_ID = re.compile(rf"^([0-9a-f]{{{TOKEN_LENGTH}}})-(.+)$")
 _HOST = host_tag()
 _COUNTER = itertools.count(int.from_bytes(os.urandom(2), "big"))
 

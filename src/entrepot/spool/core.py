@@ -38,7 +38,7 @@ from entrepot.errors import (
     UnsafeEntry,
 )
 from entrepot.names import check_name
-from entrepot.spool.areas import AREAS, CLAIM_AREA, Areas
+from entrepot.spool.areas import AREAS, CLAIM_AREA, Areas, spool_name
 from entrepot.spool.claims import Claim, new_token, parse_claim_id
 from entrepot.spool.entries import AreaStats, Entry, RecoveryReport
 from entrepot.spool.receipts import Receipts
@@ -195,7 +195,7 @@ class Spool:
 
     def adopt(self, tmp_path: str | os.PathLike[str], name: str, *, area: str = "new") -> str:
         """Publish a complete, durable file already in ``tmp/`` (see :meth:`scratch_path`)."""
-        return self.areas.publish(tmp_path, check_name(name), area)
+        return self.areas.publish(tmp_path, spool_name(name), area)
 
     def scratch_path(self) -> Path:
         """A fresh path in ``tmp/`` to write a file at, then :meth:`adopt` it.

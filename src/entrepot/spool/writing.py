@@ -23,8 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 from entrepot.durable import fsync_dir, syncfs, write_file
 from entrepot.errors import NameExists, UnsafeEntry
 from entrepot.logs import log_event
-from entrepot.names import check_name
-from entrepot.spool.areas import Areas, open_entry
+from entrepot.spool.areas import Areas, open_entry, spool_name
 from entrepot.spool.naming import unique_name
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ def writing(
 ) -> Iterator[SpoolWriter]:
     """A :class:`SpoolWriter` published into ``area`` when the block succeeds; ``digest``
     sees what is written."""
-    final = check_name(name) if name is not None else unique_name()
+    final = spool_name(name) if name is not None else unique_name()
     areas.folder(area)  # check the area's name before writing anything
     tmp_path = areas.scratch()
     file = os.fdopen(os.open(tmp_path, _CREATE, 0o644), "wb")
@@ -101,7 +100,7 @@ def writing(
 
 def publish_bytes(areas: Areas, data: bytes, name: str | None, area: str) -> str:
     """Publish ``data`` as a new file in ``area``; return its name."""
-    final = check_name(name) if name is not None else unique_name()
+    final = spool_name(name) if name is not None else unique_name()
     areas.folder(area)
     tmp_path = areas.scratch()
     try:
@@ -126,7 +125,7 @@ def publish_file(
 
     ``digest`` (a :mod:`hashlib` object) is fed the bytes as they are copied
     (a link copies nothing: it is left as it was)."""
-    final = check_name(name if name is not None else os.path.basename(os.fspath(source)))
+    final = spool_name(name if name is not None else os.path.basename(os.fspath(source)))
     areas.folder(area)
     tmp_path = areas.scratch()
     try:
@@ -189,7 +188,7 @@ class Batch:
 
     def add_bytes(self, data: bytes, name: str | None = None) -> str:
         """Add a file holding ``data``; return its final name."""
-        final = check_name(name) if name is not None else unique_name()
+        final = spool_name(name) if name is not None else unique_name()
         tmp_path = self.areas.scratch()
         write_file(tmp_path, data, durable=False)
         self._pending.append((tmp_path, final))
@@ -201,7 +200,7 @@ class Batch:
 
     def add_file(self, source: str | os.PathLike[str], name: str | None = None) -> str:
         """Add a copy of the regular file ``source``; return its final name."""
-        final = check_name(name if name is not None else os.path.basename(os.fspath(source)))
+        final = spool_name(name if name is not None else os.path.basename(os.fspath(source)))
         tmp_path = self.areas.scratch()
         digest = self.receipts.digest() if self.receipts is not None else None
         try:
