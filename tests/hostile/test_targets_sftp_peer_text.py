@@ -1,56 +1,25 @@
 """What an SFTP peer says reaches the terminal only through our own words, escaped.
 
-* A file name that is not UTF-8 is a connection failure that says so (exit 5),
-  as a reply that is not UTF-8 is over FTP — never ``UnicodeDecodeError``
-  (exit 1).
 * paramiko's own log lines (a traceback from its transport thread when the
   deadline hangs up a silent peer, the banner a peer sent) never reach
   standard error through Python's last-resort handler: the command prints
   its one error line, ``-q`` shows nothing else, and no escape sequence a
   peer sent is printed raw.
+
+(A file name that is not UTF-8: ``test_targets_names_not_utf8.py``.)
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from entrepot.errors import ConnectionFailed
 from tests.hostile._shipping import entrepot
 
 pytestmark = pytest.mark.server
-
-BAD_NAME = b"bad\xff\xfe.csv"
-
-
-@pytest.fixture(params=["sftp_server", "sshd_server"])
-def server(request: pytest.FixtureRequest) -> Any:
-    server = request.getfixturevalue(request.param)
-    (server.root / "ok.csv").write_bytes(b"ok\n")
-    with open(os.path.join(bytes(server.root), BAD_NAME), "wb") as bad:
-        bad.write(b"x\n")
-    return server
-
-
-@pytest.mark.timeout(60)
-def test_a_name_that_is_not_utf8_is_a_connection_failure(server: Any) -> None:
-    with server.open() as target, pytest.raises(ConnectionFailed, match="not UTF-8") as caught:
-        target.list()
-    assert caught.value.transient
-
-
-@pytest.mark.timeout(60)
-def test_ls_of_a_folder_with_a_name_that_is_not_utf8_exits_5(server: Any) -> None:
-    known_hosts = f"known_hosts={server.known_hosts}"
-    env = {"SFTP_PW": server.password}
-    done = entrepot("ls", server.url, "--password-env", "SFTP_PW", "-o", known_hosts, env=env)
-    assert done.returncode == 5, done.stderr
-    assert "not UTF-8" in done.stderr
-    assert "UnicodeDecodeError" not in done.stderr
 
 
 # -- paramiko's own lines ------------------------------------------------------------------

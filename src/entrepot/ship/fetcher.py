@@ -115,6 +115,14 @@ class Fetcher(Route):
             report.add_skipped(name, reason)
             log_event(logger, event, logging.WARNING, name=name, reason=reason)
 
+    def _vanished(self, target: Target, info: RemoteInfo, report: Report) -> bool:
+        """Whether a listed file the server says is not there is gone indeed: skipped."""
+        if target.stat(info.name) is not None:
+            return False  # there, and refused: a failure
+        why = "listed, then not found: taken since, or a name the server cannot spell"
+        self._skip(report, "fetch.vanished", info.name, why)
+        return True
+
     def _ready(self, info: RemoteInfo, present: set[str]) -> bool:
         """Under the marker protocol a file is complete only once its marker is there."""
         if self.options.protocol != "marker":
@@ -318,6 +326,8 @@ class Fetcher(Route):
                     continue  # another fetcher has it now: nothing was published here
                 if isinstance(exc, RemoteNotFound) and claim is not None:
                     continue  # fetched and removed by another fetcher meanwhile
+                if isinstance(exc, RemoteNotFound) and self._vanished(target, info, report):
+                    continue
                 if isinstance(exc, Exception):  # not an interruption: this file failed
                     self.observer.failed(info.name, exc)
                     report.add_failed(info.name, exc)

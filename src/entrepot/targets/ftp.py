@@ -63,6 +63,8 @@ from entrepot.targets.ftp_replies import (
     mlsd_facts,
     mlsd_info,
     parse_list_line,
+    sendable_name,
+    unusable_size,
 )
 from entrepot.targets.info import RemoteInfo, listed_size
 from entrepot.targets.transfer import Progress, copy_stream, send_stream
@@ -183,7 +185,8 @@ class FTPTarget(Target):
             copy_stream(
                 conn.recv, chunks.append, blocksize=self.blocksize, progress=self._progressed
             )
-        return b"".join(chunks).decode("utf-8", "replace").splitlines()
+        # Bytes that are not UTF-8 stay, escaped: such a name is listed, never fetched.
+        return b"".join(chunks).decode("utf-8", "surrogateescape").splitlines()
 
     # -- primitives ------------------------------------------------------------------
 
@@ -261,7 +264,7 @@ class FTPTarget(Target):
                     if parsed.get("type") in {"file", "dir"}:
                         info = mlsd_info(prefix + name, parsed)
                         if info is None:
-                            self._skipped(prefix + name, parsed.get("size"))
+                            self._skipped(prefix + name, unusable_size(parsed.get("size")))
                         else:
                             found.append(info)
                 return found
@@ -274,23 +277,26 @@ class FTPTarget(Target):
                         logger, "targets.ftp_line_skipped", logging.INFO, url=self.url, line=line
                     )
                 continue
+            sendable = sendable_name(entry.name)
             if entry.kind == "d":
                 found.append(RemoteInfo(prefix + entry.name, 0, None, None, True))
             elif entry.kind == "-":
-                found.append(RemoteInfo(prefix + entry.name, entry.size, self._mtime(entry.name)))
+                mtime = self._mtime(entry.name) if sendable else None
+                found.append(RemoteInfo(prefix + entry.name, entry.size, mtime))
+            elif not sendable:  # what it is cannot be asked: a name a command cannot carry
+                self._skipped(prefix + entry.name, "a link or special file whose name is not UTF-8")
             else:
                 # A link or something else: a file only if the server says so.
                 try:
                     info = self._stat(entry.name)
                 except UnusableSize as exc:
-                    self._skipped(prefix + entry.name, exc.size)
+                    self._skipped(prefix + entry.name, unusable_size(exc.size))
                     continue
                 if info is not None:
                     found.append(replace(info, name=prefix + entry.name))
         return found
 
-    def _skipped(self, name: str, size: str | None) -> None:
-        reason = f"size {size!r} is not a count of bytes"
+    def _skipped(self, name: str, reason: str) -> None:
         log_event(
             logger, "targets.entry_skipped", logging.WARNING, url=self.url, name=name, reason=reason
         )

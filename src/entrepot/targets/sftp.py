@@ -227,9 +227,9 @@ class SFTPTarget(Target):
         prefix = f"{folder}/" if folder else ""
         found = []
         # A folder's entries come with lstat's attributes: a link is seen as one.
-        for attrs in self.sftp.listdir_attr(self._full(folder)):
-            if attrs.filename in {".", ".."}:
-                continue
+        from entrepot.targets.sftp_listing import entries
+
+        for attrs in entries(self.sftp, self._full(folder)):
             name, mode = prefix + attrs.filename, attrs.st_mode or 0
             if stat_module.S_ISLNK(mode):
                 self._skipped("targets.symlink_skipped", name)
