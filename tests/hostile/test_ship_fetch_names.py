@@ -87,3 +87,26 @@ def test_names_no_spool_entry_may_have_are_skipped_when_shipping(tmp_path: Path)
     told = entrepot("ship", spool, dest.as_uri(), "--state", state)
     assert told.returncode == ExitCode.DATA
     assert "Shipped: 1 files, 1 B; 0 failed; 2 skipped; job" in told.stdout
+
+
+def test_a_name_that_is_not_utf8_is_skipped_in_a_spool_with_history(tmp_path: Path) -> None:
+    """Its look-up in the ledger (the files' earlier failures and receipts, asked once the
+    spool has a history: here a file fetched into it) failed the whole run with
+    "surrogates not allowed", every run: the files beside it never shipped.  It is
+    skipped and reported like other names."""
+    spool, dest, state = tmp_path / "outbox", tmp_path / "dest", tmp_path / "state"
+    source = tmp_path / "source"
+    entrepot("spool", "init", spool)
+    dest.mkdir()
+    source.mkdir()
+    (source / "first.csv").write_bytes(b"1")
+    assert entrepot("fetch", source.as_uri(), spool, "--state", state).returncode == ExitCode.OK
+    assert entrepot("ship", spool, dest.as_uri(), "--state", state).returncode == ExitCode.OK
+    with open(bytes(spool / "new") + b"/bad\xff.csv", "wb") as bad:
+        bad.write(b"x")
+    (spool / "new" / "good.csv").write_bytes(b"2")
+    done = entrepot("ship", spool, dest.as_uri(), "--state", state, "--json")
+    assert done.returncode == ExitCode.DATA, done.stderr
+    assert list(json.loads(done.stdout)["skipped"]) == ["bad\udcff.csv"]
+    assert sorted(p.name for p in dest.iterdir()) == ["first.csv", "good.csv"]
+    assert [job["state"] for job in ledger_jobs(state)][-2:] == ["succeeded", "succeeded"]

@@ -147,10 +147,10 @@ class Trail:
         received, wanted = {}, []
         for name in names:
             receipt = receipts.pop((place, name), None)  # atomic: sessions share it
-            if receipt is None:
-                wanted.append(name)
-            else:
+            if receipt is not None:
                 received[name] = FileHistory(receipt[1], 0)
+            elif _storable(name):  # else a name never shipped (skipped): no history
+                wanted.append(name)
         with self._lock:
             self._known.update(received)
         if not wanted or not any_history(self.recorder.engine, place):
@@ -318,6 +318,16 @@ class Trail:
     def flush(self) -> None:
         if self.recorder is not None:
             self.recorder.flush()
+
+
+def _storable(name: str) -> bool:
+    """Whether ``name`` can be looked up in the ledger: not a name whose bytes are not
+    UTF-8 (escaped as surrogates), which no spool entry may have and the shipper skips."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @functools.cache
