@@ -8,9 +8,14 @@ that decides how:
   the psycopg 3 driver; a password holding an unencoded ``@`` is read up to
   the last ``@``; a relative SQLite path becomes absolute, so a stored job
   finds its database from any folder).
+* :func:`sqlite_url` is the one way a file's path becomes a SQLite URL: the
+  path as it is, whatever it holds (a ``%``, ``?`` or ``#`` is part of the
+  name, never read as an escape, a query or a fragment).
 * :func:`masked_url` is the only form a URL is ever shown in.
 * :func:`make_engine` tunes SQLite for the engine's purpose (below) and gives
-  every write transaction the write lock at once.
+  every write transaction the write lock at once; a PostgreSQL connection
+  gives up after :data:`PG_CONNECT_ARGS`' bounds instead of hanging on a
+  server that accepts connections but never answers.
 * :func:`ensure_schema` brings a component's tables to the version this
   release knows, through ordered migrations recorded in ``entrepot_schema``.
 * :data:`MAX_VALUES` is how many values one statement may bind everywhere
@@ -42,6 +47,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import time
 import zlib
@@ -69,6 +75,7 @@ __all__ = [
     "make_engine",
     "masked_url",
     "schema_version",
+    "sqlite_url",
     "write_transaction",
 ]
 
@@ -103,6 +110,19 @@ DATA_WAL_CHECKPOINT_PAGES = 16384
 #: 1,100 writes and 1,100 reads more per such commit, the same bytes.
 CACHE_KIB = 16384
 
+#: libpq's connection settings, unless the URL sets them: a server that accepts the
+#: connection but never answers is given up after 10 s (rather than never), and one that
+#: vanishes mid-session (a dead host, a dropped route) is noticed by TCP keepalives
+#: within about a minute, as is data it never acknowledges (``tcp_user_timeout``, ms).
+PG_CONNECT_ARGS: dict[str, int] = {
+    "connect_timeout": 10,
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60000,
+}
+
 _SYNCHRONOUS = {"ledger": "FULL", "data": "NORMAL"}
 _POSTGRES_DRIVERS = {"postgresql", "postgres"}
 # scheme://user:pass@word@host/db — userinfo up to the LAST "@".
@@ -132,6 +152,11 @@ def database_url(url: str | URL) -> URL:
     return parsed
 
 
+def sqlite_url(path: str | os.PathLike[str]) -> URL:
+    """The URL of the SQLite file at ``path``, its name taken as it is (never unescaped)."""
+    return URL.create("sqlite", database=os.fspath(path))
+
+
 def masked_url(url: str | URL) -> str:
     """``url`` as it may be shown: passwords masked, in the userinfo or the query."""
     try:
@@ -150,6 +175,11 @@ def make_engine(url: str | URL, *, purpose: Purpose) -> Engine:
         options["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         options["pool_pre_ping"] = True
+        if parsed.get_backend_name() == "postgresql":
+            given = set(parsed.query)
+            options["connect_args"] = {
+                key: value for key, value in PG_CONNECT_ARGS.items() if key not in given
+            }
     try:
         engine = sa.create_engine(parsed, **options)
     except (sa.exc.NoSuchModuleError, ImportError) as exc:
@@ -269,6 +299,10 @@ def ensure_schema(engine: Engine, component: str, migrations: Sequence[Migration
         raise ValueError(f"migrations of {component} must have increasing versions from 1")
     latest = versions[-1] if versions else 0
     try:
+        if _is_current(engine, component, latest):
+            # Nothing to create or upgrade: no write lock is taken, so a command that
+            # only reads is never held up by a writer (WAL readers are not blocked).
+            return latest
         _create_version_table(engine)
         with write_transaction(engine) as conn:
             if conn.dialect.name == "postgresql":
@@ -305,9 +339,20 @@ def ensure_schema(engine: Engine, component: str, migrations: Sequence[Migration
                     conn.execute(schema_table.insert().values(component=component, **values))
     except sa.exc.OperationalError as exc:
         raise DatabaseUnavailable(
-            f"cannot reach the database {masked_url(engine.url)}: {_reason(exc)}"
+            f"cannot reach the database {masked_url(engine.url)}: {_reason(exc)}{_busy_hint(exc)}"
         ) from exc
     return latest
+
+
+def _is_current(engine: Engine, component: str, latest: int) -> bool:
+    """Whether ``component`` is already at ``latest``: read only, no lock taken."""
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table(schema_table.name):
+            return False
+        found = conn.execute(
+            sa.select(schema_table.c.version).where(schema_table.c.component == component)
+        ).scalar()
+    return found is not None and int(found) == latest
 
 
 def _create_version_table(engine: Engine) -> None:
@@ -317,12 +362,20 @@ def _create_version_table(engine: Engine) -> None:
             with write_transaction(engine) as conn:
                 _schema_metadata.create_all(conn, checkfirst=True)
             return
-        except sa.exc.DBAPIError as exc:
-            # "already exists" (or a duplicate catalog key on PostgreSQL) when
-            # another process won the race; anything else shows again below.
-            if attempt == 4 or isinstance(exc, sa.exc.InterfaceError):
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+            # "already exists" (or a duplicate catalog key on PostgreSQL) when another
+            # process won the race.  Anything else ("database is locked" after the
+            # busy timeout, a server gone) is no race: retrying would only wait again.
+            if attempt == 4:
                 raise
             time.sleep(0.05 * (attempt + 1))
+
+
+def _busy_hint(exc: sa.exc.DBAPIError) -> str:
+    """What to do when another process held a SQLite database's write lock too long."""
+    if "locked" not in str(exc.orig) and "busy" not in str(exc.orig):
+        return ""
+    return " (another process held its write lock for 30 s): try again later"
 
 
 def _reason(exc: sa.exc.DBAPIError) -> str:

@@ -36,7 +36,8 @@ import re
 
 __all__ = [
     "FORMULA_MARK", "FORMULA_TRIGGERS", "MASK", "SECRET_MARKS", "defuse_formula",
-    "mask_secrets", "mask_url_text", "printable", "runs_as_formula", "url_has_secret",
+    "mask_secrets", "mask_url_text", "printable", "runs_as_formula", "storable_text",
+    "url_has_secret",
 ]  # fmt: skip
 
 #: What a secret is replaced with.
@@ -168,6 +169,21 @@ def _escape(match: re.Match[str]) -> str:
 def printable(text: str) -> str:
     """``text`` with control characters as visible escapes (``\\x1b``, ``\\n``)."""
     return _CONTROL.sub(_escape, text)
+
+
+def storable_text(text: str) -> str:
+    """``text`` as a database can store it: UTF-8, its lone surrogates (the bytes of a
+    file name that are not UTF-8, as Python reads them) written as ``\\xNN``, as
+    :func:`printable` shows them; any other text unchanged."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that no file name's byte makes
+            raw = text.encode("utf-8", "surrogatepass")
+        return raw.decode("utf-8", "backslashreplace")
+    return text
 
 
 #: What a spreadsheet runs as a formula when a text begins with it (after blanks): the

@@ -2,9 +2,10 @@
 
 With a configuration it reports each configured spool, each route (found in
 the ledger by the identity its jobs carry) and the running service from
-``<state>/service.json`` — whose PID must be alive; without one it keeps the
-output it always had.  Exit codes: 1 while a job waits in the backlog or is
-dead, 4 for a named spool that does not exist, else 0.
+``<state>/service.json`` — whose PID must be alive, and the state folder's
+lock held; without one it keeps the output it always had.  Exit codes: 1
+while a job waits in the backlog or is dead, 4 for a named spool that does
+not exist, else 0.
 """
 
 from __future__ import annotations
@@ -99,12 +100,25 @@ def site(tmp_path: Path) -> Path:
     return tmp_path
 
 
+#: A process that holds the state folder's lock, as a running service does.
+HOLD_LOCK = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from entrepot.service.instance import InstanceLock\n"
+    "lock = InstanceLock(Path(sys.argv[1])).acquire()\n"
+    "print('held', flush=True)\n"
+    "time.sleep(120)\n"
+)
+
+
 @pytest.fixture
-def live_pid() -> Iterator[int]:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
-    yield child.pid
-    child.kill()
-    child.wait()
+def live_pid(site: Path) -> Iterator[int]:
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(site / "state")], stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        yield child.pid
+        child.kill()
 
 
 def write_service_json(site: Path, pid: int, started: datetime) -> None:

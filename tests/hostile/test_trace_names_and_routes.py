@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from entrepot.cli.exitcodes import ExitCode
@@ -55,3 +56,26 @@ def test_a_route_that_is_no_folder_is_named_in_the_not_found_message(tmp_path: P
     assert "no such folder" not in other.stderr
     found = entrepot("trace", "a.csv", "--route", spool, "--state", state)
     assert found.returncode == ExitCode.OK, found.stderr
+
+
+def test_a_spool_whose_folder_is_not_utf8_is_traced_with_its_bytes_shown(tmp_path: Path) -> None:
+    """Its receipts' place held bytes that are not UTF-8: every command that opened the
+    ledger afterwards failed ("surrogates not allowed") as it added them.  The events are
+    kept, the folder written as ``\\xNN``, and the shipment is traced."""
+    folder = os.path.join(os.fsencode(tmp_path), b"bad\xff")
+    os.mkdir(folder)
+    spool, state, dest = os.fsdecode(folder) + "/outbox", tmp_path / "state", tmp_path / "dest"
+    dest.mkdir()
+    entrepot("spool", "init", spool)
+    (tmp_path / "a.csv").write_bytes(b"a")
+    put = entrepot("spool", "put", spool, tmp_path / "a.csv", "--state", state)
+    assert put.returncode == ExitCode.OK, put.stderr
+    traced = entrepot("trace", "a.csv", "--state", state, "--json")
+    assert traced.returncode == ExitCode.OK, traced.stderr
+    assert json.loads(traced.stdout)[0]["place"].endswith("/bad\\xff/outbox")
+    shipped = entrepot("ship", spool, dest.as_uri(), "--state", state)
+    assert shipped.returncode == ExitCode.OK, shipped.stderr
+    assert (dest / "a.csv").read_bytes() == b"a"
+    again = entrepot("trace", "a.csv", "--state", state)
+    assert again.returncode == ExitCode.OK, again.stderr
+    assert "delivered to" in again.stdout

@@ -26,7 +26,7 @@ from typing import Annotated
 import typer
 
 from entrepot.cli.console import err, out, shown
-from entrepot.cli.demo_config import DemoSetup, is_demo_folder, write_demo
+from entrepot.cli.demo_config import DEMO_STATE, DemoSetup, is_demo_folder, write_demo
 from entrepot.cli.demo_service import DemoService
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.errors import ConfigError
@@ -57,6 +57,7 @@ def demo(
                 f"{folder} is not a demo's folder (no configuration written by "
                 "`entrepot demo` in it): left as it is — name another --dir"
             )
+        _not_running(folder)
         if fresh:
             shutil.rmtree(folder)
     setup = write_demo(folder, port=port, per_archive=max(1, -(-events // 3)))
@@ -64,6 +65,17 @@ def demo(
     serving = DemoService(setup.config)
     with _ctrl_c_raises():
         return _run(serving, setup, files=files, events=events, once=once)
+
+
+def _not_running(folder: Path) -> None:
+    """Refuse a demo folder whose service still runs (an earlier ``entrepot demo``, or
+    ``entrepot serve`` on its configuration), before anything there is removed or
+    written: its ledger, spool and tokens are in use (AlreadyRunning, exit 3)."""
+    from entrepot.service.instance import AlreadyRunning, holder, is_locked
+
+    state = folder.absolute() / DEMO_STATE
+    if is_locked(state):
+        raise AlreadyRunning(state, holder(state))
 
 
 @contextmanager

@@ -20,6 +20,7 @@ __all__ = [
     "DEMO_CUSTOMERS",
     "DEMO_MARK",
     "DEMO_SCHEMA",
+    "DEMO_STATE",
     "DemoSetup",
     "demo_config",
     "is_demo_folder",
@@ -50,6 +51,9 @@ DEMO_CUSTOMERS = (
 #: What the import of :data:`DEMO_CUSTOMERS` must report: rows imported, rows pending.
 DEMO_ROWS_OK, DEMO_ROWS_FAILED = 3, 2
 
+#: The demo's state folder, inside its folder (the ledger, service.json, the service's lock).
+DEMO_STATE = "state"
+
 #: The first line of the demo's configuration: what marks a folder as a demo's own.
 DEMO_MARK = "# Entrepôt — the demo's configuration (written by `entrepot demo`)."
 
@@ -59,7 +63,7 @@ _CONFIG = (
 # Run it again by itself with:  entrepot serve --config {config}
 
 [service]
-state = "state"                     # the ledger (SQLite) and service.json
+state = "{state}"                     # the ledger (SQLite) and service.json
 listen = "127.0.0.1:{port}"         # the dashboard, /healthz, /readyz, /metrics
 token_file = "operator.token"       # may do everything (retry, drop, upload, import, reload)
 viewer_token_file = "viewer.token"  # may look
@@ -122,6 +126,7 @@ def demo_config(folder: Path, *, port: int, per_archive: int) -> str:
     """The configuration text for a demo kept in ``folder`` (absolute)."""
     return _CONFIG.format(
         config=folder / "entrepot.toml",
+        state=DEMO_STATE,
         port=port,
         partner=(folder / "partner-drop").as_uri(),
         per_archive=per_archive,

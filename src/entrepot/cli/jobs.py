@@ -39,11 +39,12 @@ from entrepot.cli.ledgers import (
     recorded_in,
 )
 from entrepot.cli.names import ConfigOption, ledger_for
-from entrepot.errors import ConfigError, UnknownName
+from entrepot.errors import ConfigError, JobError, UnknownJob, UnknownName
 from entrepot.jobs import (
     DEFAULT_RERUNS,
     Backlog,
     JobState,
+    Ledger,
     Outcome,
     Runner,
     RunResult,
@@ -137,8 +138,25 @@ def jobsshow_table(
 # -- entrepot backlog ------------------------------------------------------------
 
 
+#: Jobs ``backlog ls`` shows as a table unless ``--limit`` says (drawing a table of
+#: thousands takes seconds and shows nobody anything): the soonest due.
+BACKLOG_SHOWN = 50
+
+
 @backlog_app.command("ls")
 def backlog_ls(
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            "--limit",
+            "-n",
+            min=1,
+            max=sys.maxsize,
+            help=f"At most this many, soonest due first (table default {BACKLOG_SHOWN}, "
+            "JSON default all).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: JsonOption = False,
     state: StateOption = None,
     ledger: LedgerOption = None,
@@ -149,14 +167,17 @@ def backlog_ls(
     with open_ledger(*recorded(ledger_for(config, state, ledger))) as book:
         backlog = Backlog(book)
         backlog.recover()
-        jobs = [masked(job) for job in backlog.list()]
+        waiting = backlog.list()
     if as_json:
-        emit_json([job_json(job) for job in jobs])
+        emit_json([job_json(masked(job)) for job in waiting[:limit]])
         return ExitCode.OK
+    shown_jobs = [masked(job) for job in waiting[: limit or BACKLOG_SHOWN]]
     columns = ("ID", "Kind", "Name", "State", "Failures", "Code", "Due", "Error")
-    show_table(
-        job_table(f"backlog — {len(jobs)} jobs", columns, [job_row(j, j.failures) for j in jobs])
-    )
+    rows = [job_row(job, job.failures) for job in shown_jobs]
+    show_table(job_table(f"backlog — {len(waiting)} jobs", columns, rows))
+    if len(waiting) > len(shown_jobs) and not out.quiet:
+        more = len(waiting) - len(shown_jobs)
+        err.print(f"… and {more} more (--limit {len(waiting)} to list them all, or --json)")
     return ExitCode.OK
 
 
@@ -191,7 +212,10 @@ def backlog_retry(
     with open_ledger(*ledger_for(config, state, ledger)) as book:
         backlog = Backlog(book, Runner(book, reruns=reruns))
         if job_id is not None:
-            results = [backlog.retry(job_id)]
+            try:
+                results = [backlog.retry(job_id)]
+            except JobError as exc:
+                return _refused(book, job_id, exc)
         elif force:
             results = backlog.retry_all()
         else:
@@ -238,6 +262,19 @@ def backlog_drop(
     if not reason.strip():
         raise typer.BadParameter("the reason cannot be empty", param_hint="--reason")
     with open_ledger(*ledger_for(config, state, ledger)) as book:
-        job = Backlog(book).drop(job_id, reason)
+        try:
+            job = Backlog(book).drop(job_id, reason)
+        except JobError as exc:
+            return _refused(book, job_id, exc)
     out.print(f"dropped {shown(job.id)}: {shown(mask_secrets(job.reason or ''))}")
     return ExitCode.OK
+
+
+def _refused(book: Ledger, job_id: str, exc: JobError) -> ExitCode:
+    """A job that ``serve`` (or another command) runs right now is refused for now:
+    exit 5, try again once its run has ended — not a failure (1).  Any other refusal
+    (an unknown job, one already finished) is raised as it is."""
+    if isinstance(exc, UnknownJob) or book.find(job_id).state != JobState.RUNNING:
+        raise exc
+    print_error(f"{exc.message}: it is being run now; try again once that run has ended")
+    return ExitCode.TEMPORARY

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from entrepot.jobs.summary import Rows, sqlite_reader
+from entrepot.jobs.summary import LEDGER_FILE, Rows, check_ledger_file, sqlite_reader
 
 if TYPE_CHECKING:
     from entrepot.jobs.ledger import Ledger
@@ -77,7 +77,7 @@ def recorded_in(state: Path | None) -> Path | None:
     command line (or by ``$ENTREPOT_STATE_DIR``) that does not exist is a mistake, told
     as one (exit 4) — not an empty ledger made there and read as "nothing happened" —
     and so is a folder that holds no ledger, or a ledger of 0 bytes; a file in the
-    folder's place exits 3."""
+    folder's place, a damaged ledger and a SQLite database that is not a ledger exit 3."""
     if state is not None:
         _state_folder(state_dir(state), "check --state and $ENTREPOT_STATE_DIR")
     return state
@@ -89,7 +89,6 @@ def _state_folder(folder: Path, hint: str) -> None:
     folder that is not one (a mistyped path, ``/etc``) or a ledger cut to nothing
     is a mistake, never made into an empty ledger read as "nothing happened"."""
     from entrepot.errors import ConfigError
-    from entrepot.jobs.summary import LEDGER_FILE
 
     if not folder.exists():
         raise FileNotFoundError(
@@ -108,6 +107,15 @@ def _state_folder(folder: Path, hint: str) -> None:
             f"{folder} is not a state folder: it holds no ledger ({LEDGER_FILE}) "
             f"and no provenance journals ({hint})"
         )
+    _ledger_kind(folder)
+
+
+def _ledger_kind(folder: Path) -> None:
+    """Refuse a ``ledger.sqlite3`` in ``folder`` that is damaged or another program's
+    database (exit 3): a command that only reads never gives it the ledger's tables."""
+    ledger = folder / LEDGER_FILE
+    if ledger.is_file() and ledger.stat().st_size > 0:
+        check_ledger_file(ledger)
 
 
 #: The state folder's folder of provenance journals (:mod:`entrepot.provenance.journal`),
@@ -131,6 +139,8 @@ def recorded(choice: LedgerChoice) -> LedgerChoice:
     if not choice.url and choice.state is not None:
         hint = "has the service run? check [service] state in the configuration"
         _state_folder(state_dir(choice.state), hint)
+    elif not choice.url:
+        _ledger_kind(state_dir(None))  # the default folder: read only if it is a ledger
     return choice
 
 

@@ -296,7 +296,8 @@ def init(
     try:
         made = write_starter(file)
     except FileExistsError as exc:
-        raise ConfigError(f"{file} exists: not overwritten") from exc
+        # Made by another process since write_starter looked: name what is there now.
+        raise ConfigError(f"{exc.filename or file} exists: not overwritten") from exc
     out.print(f"wrote {shown(made[0])}")
     for folder in made[1:]:
         out.print(f"made  {shown(folder)}")

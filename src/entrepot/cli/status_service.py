@@ -4,6 +4,11 @@ Called by :mod:`entrepot.cli.status` when a configuration file is found; the
 figures come from :mod:`entrepot.service.status`, the jobs by state and the
 jobs needing attention from the same code as without a configuration, and
 the exit code follows the same rule.
+
+``service.json`` is read as a report, not trusted: the service counts as
+running only while its state folder's lock is held (a PID alone may have
+been reused since a ``kill -9``), a schedule of another shape than the
+service writes is left out, and what it says is printed escaped.
 """
 
 from __future__ import annotations
@@ -20,8 +25,10 @@ from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import LedgerChoice, ledger_rows, recorded, recorded_in
 from entrepot.cli.names import is_name
 from entrepot.cli.status import JobsSummary, _as_json, jobs_tables
+from entrepot.jobs.summary import stored_time
 from entrepot.service import status as service
 from entrepot.service.config import Config, SpoolConfig
+from entrepot.service.instance import is_locked
 from entrepot.service.loading import load_config
 from entrepot.service.named import find
 from entrepot.spool import Spool
@@ -38,7 +45,7 @@ def service_status(
     state = recorded_in(state) or config.service.state
     ledger_url = ledger_url or config.service.ledger
     recorded(LedgerChoice(state, ledger_url))
-    running = service.running_service(state, now)
+    running = _running(state, now)
     spools = service.spool_figures(_selected(config, names), now)
     with ledger_rows(state, ledger_url) as rows:
         routes = service.route_figures(config, rows, running)
@@ -87,6 +94,28 @@ def _selected(config: Config, names: Sequence[str]) -> dict[str, SpoolConfig]:
     return chosen
 
 
+def _running(state: Path, now: datetime) -> dict[str, Any] | None:
+    """What the service running on ``state`` says of itself; None unless its PID is alive
+    and the state folder's lock is held.  Each route's and fetch's schedule is kept only
+    as a mapping of names to a ``next_due`` time, which is None when not a time."""
+    running = service.running_service(state, now)
+    if running is None or not is_locked(state):
+        return None
+    return {key: _schedule(value) if key in ("routes", "fetches") else value
+            for key, value in running.items()}  # fmt: skip
+
+
+def _schedule(section: Any) -> dict[str, dict[str, str | None]]:
+    if not isinstance(section, Mapping):
+        return {}
+    schedule: dict[str, dict[str, str | None]] = {}
+    for name, entry in section.items():
+        if isinstance(entry, Mapping):
+            due = stored_time(entry.get("next_due"))
+            schedule[str(name)] = {"next_due": due.isoformat() if due else None}
+    return schedule
+
+
 def _without_schedule(running: Mapping[str, Any]) -> dict[str, Any]:
     # Each route's next due time is shown with the route.
     return {key: value for key, value in running.items() if key not in ("routes", "fetches")}
@@ -99,8 +128,10 @@ def _service_line(running: Mapping[str, Any] | None, config: Config) -> str:
     parts = [
         f"Service: running, PID {running['pid']}",
         f"up {format_duration(uptime)}" if uptime is not None else None,
-        f"configuration generation {running['generation']}" if running.get("generation") else None,
-        f"listening on {running['listen']}" if running.get("listen") else None,
+        f"configuration generation {shown(running['generation'])}"
+        if running.get("generation")
+        else None,
+        f"listening on {shown(running['listen'])}" if running.get("listen") else None,
     ]
     return ", ".join(part for part in parts if part)
 

@@ -31,7 +31,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from entrepot.db import ensure_schema, groups, make_engine, masked_url, write_transaction
+from entrepot.db import (
+    ensure_schema,
+    groups,
+    make_engine,
+    masked_url,
+    sqlite_url,
+    write_transaction,
+)
 from entrepot.errors import ConfigError, DatabaseUnavailable, InvalidName, JobError, UnknownJob
 from entrepot.instances import instance_for
 from entrepot.jobs.claims import ClaimLog
@@ -52,12 +59,14 @@ from entrepot.jobs.schema import (
     runs_table,
 )
 from entrepot.jobs.summary import LEDGER_FILE, ledger_file, state_counts
+from entrepot.redact import storable_text
 
 __all__ = [
     "FINISHED",
     "LEDGER_FILE",
     "OPEN",
     "WAITING",
+    "AmbiguousJob",
     "JobRecord",
     "JobState",
     "Ledger",
@@ -71,9 +80,15 @@ logger = logging.getLogger(__name__)
 FINISHED = (JobState.SUCCEEDED, JobState.DROPPED, JobState.SUPERSEDED)
 
 
-def ledger_url(state_dir: str | os.PathLike[str]) -> str:
-    """The SQLAlchemy URL of the default ledger in ``state_dir``."""
-    return f"sqlite:///{ledger_file(state_dir)}"
+def ledger_url(state_dir: str | os.PathLike[str]) -> sa.URL:
+    """The SQLAlchemy URL of the default ledger in ``state_dir``: the file
+    :func:`~entrepot.jobs.summary.ledger_file` names, whatever its path holds."""
+    return sqlite_url(ledger_file(state_dir))
+
+
+class AmbiguousJob(UnknownJob, InvalidName):
+    """More than one job has an id starting so: a longer prefix names one (a usage
+    mistake, exit 2, rather than a job not found)."""
 
 
 class Ledger(FleetLog, ClaimLog):
@@ -179,7 +194,7 @@ class Ledger(FleetLog, ClaimLog):
         values = {
             "id": job_id,
             "kind": kind,
-            "name": name or kind,
+            "name": storable_text(name or kind),
             "params": check_params(params),
             "identity": identity,
             "scope": None if shared else self.instance,
@@ -229,9 +244,12 @@ class Ledger(FleetLog, ClaimLog):
         query = jobs_table.select().where(jobs_table.c.id.like(escaped + "%", escape="\\")).limit(2)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        if len(rows) != 1:
-            what = "no job" if not rows else "more than one job"
-            raise UnknownJob(f"{what} with an id starting {prefix!r} in the ledger")
+        if len(rows) > 1:
+            raise AmbiguousJob(
+                f"more than one job with an id starting {prefix!r} in the ledger: give more of it"
+            )
+        if not rows:
+            raise UnknownJob(f"no job with an id starting {prefix!r} in the ledger")
         return job_record(rows[0])
 
     def jobs(

@@ -29,6 +29,7 @@ from entrepot.jobs.params import check_params
 from entrepot.jobs.schema import JobState, RunRecord, jobs_table, run_record, runs_table
 from entrepot.logs import log_event
 from entrepot.processes import process_gone
+from entrepot.redact import storable_text
 
 logger = logging.getLogger("entrepot.jobs.ledger")
 
@@ -163,7 +164,7 @@ class RunLog:
                 sa.select(runs_table.c.job_id, runs_table.c.number).where(runs_table.c.id == run_id)
             ).one()
             # What the run's row and the job's row both say of how the run ended.
-            ending = {"step": step, "code": code, "error": error}
+            ending = {"step": step, "code": code, "error": error and storable_text(error)}
             conn.execute(
                 runs_table.update()
                 .where(runs_table.c.id == run_id)

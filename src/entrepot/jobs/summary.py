@@ -16,7 +16,9 @@ once, as plain SQL run by either reader:
 A ledger the SQLite reader cannot read as it is — missing, or at a schema
 version other than :data:`SCHEMA_VERSION` (an upgrade is due) — gives no
 reader: the caller opens the full :class:`~entrepot.jobs.ledger.Ledger`,
-which creates or upgrades it.
+which creates or upgrades it.  A file that is no ledger of Entrepôt's is
+refused, never made into one (:func:`check_ledger_file`): a damaged file, or
+a SQLite database holding other tables but none of the ledger's.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote
 
+from entrepot.errors import ConfigError, DatabaseUnavailable
 from entrepot.jobs.states import OPEN, JobState, Outcome
 
 if TYPE_CHECKING:
@@ -39,6 +42,7 @@ __all__ = [
     "LEDGER_FILE",
     "SCHEMA_VERSION",
     "Rows",
+    "check_ledger_file",
     "has_open_job",
     "jobs_in",
     "ledger_file",
@@ -51,6 +55,9 @@ __all__ = [
 LEDGER_FILE = "ledger.sqlite3"
 #: The ledger's schema version this release reads (its last migration).
 SCHEMA_VERSION = 5
+#: Tables that only Entrepôt makes: one of them marks a database as a ledger, also one
+#: written by a release that predates schema versions (it had the jobs table already).
+_OWN_TABLES = ("entrepot_schema", "entrepot_jobs")
 
 # The queries are formatted with the names below and ``:name`` placeholders
 # only (hence the S608 exemptions): every value is a bound parameter.
@@ -116,26 +123,71 @@ def ledger_file(state_dir: str | os.PathLike[str]) -> Path:
 @contextmanager
 def sqlite_reader(state_dir: str | os.PathLike[str]) -> Iterator[Rows | None]:
     """A read-only reader of ``state_dir``'s SQLite ledger; ``None`` when it cannot be read
-    as it is (no ledger yet, or one at another schema version)."""
+    as it is (no ledger yet, or one at another schema version).
+
+    A file that is not a ledger raises :class:`~entrepot.errors.ConfigError` (see
+    :func:`check_ledger_file`); one locked by a writer past the busy timeout,
+    :class:`~entrepot.errors.DatabaseUnavailable`.
+    """
     path = ledger_file(state_dir)
     if not path.is_file():
         yield None
         return
+    with _read_only(path) as rows:
+        tables = _ledger_tables(rows, path)
+        version: Sequence[Sequence[Any]] = []
+        if "entrepot_schema" in tables:  # else: made before schema versions, or empty
+            sql = "SELECT version FROM entrepot_schema WHERE component = :component"
+            version = rows(sql, {"component": "ledger"})
+        yield rows if [tuple(row) for row in version] == [(SCHEMA_VERSION,)] else None
+
+
+def check_ledger_file(path: Path) -> None:
+    """Refuse the SQLite file at ``path`` unless it is a ledger (or an empty database):
+    a damaged file or another program's database is told (exit 3), never given
+    Entrepôt's tables by a command that only meant to read."""
+    with _read_only(path) as rows:
+        _ledger_tables(rows, path)
+
+
+@contextmanager
+def _read_only(path: Path) -> Iterator[Rows]:
+    """Rows of the SQLite file ``path``, opened read-only; the errors of the file that
+    reach the end of the ``with`` (a damaged file, a lock) are told as Entrepôt's."""
     # Read-only: never creates the file, never writes (not even a checkpoint on close).
-    uri = f"file:{quote(str(path))}?mode=ro"
+    # The path's bytes, %-escaped: a "?" or "#" in a folder's name is part of it.
+    uri = f"file:{quote(os.fsencode(path))}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True, timeout=30.0)) as conn:
 
         def rows(sql: str, params: Mapping[str, Any], /) -> list[tuple[Any, ...]]:
             return conn.execute(sql, dict(params)).fetchall()
 
         try:
-            version = rows(
-                "SELECT version FROM entrepot_schema WHERE component = :component",
-                {"component": "ledger"},
-            )
-        except sqlite3.OperationalError:  # no schema table: not a ledger made by Entrepôt
-            version = []
-        yield rows if version == [(SCHEMA_VERSION,)] else None
+            yield rows
+        except sqlite3.DatabaseError as exc:
+            raise _ledger_error(path, exc) from exc
+
+
+def _ledger_error(path: Path, exc: sqlite3.DatabaseError) -> Exception:
+    reason = str(exc) or type(exc).__name__
+    if "locked" in reason or "busy" in reason:
+        return DatabaseUnavailable(
+            f"cannot read the ledger {path}: {reason} (another process held it for 30 s): "
+            "try again later"
+        )
+    return ConfigError(f"cannot open the ledger {path}: {reason}")
+
+
+def _ledger_tables(rows: Rows, path: Path) -> set[str]:
+    """The tables of a ledger (none: an empty database, a ledger whose making was cut
+    short); ConfigError for a database holding tables but none of a ledger's."""
+    names = {row[0] for row in rows("SELECT name FROM sqlite_master WHERE type = 'table'", {})}
+    if names and not names & set(_OWN_TABLES):
+        raise ConfigError(
+            f"{path} is not a ledger of Entrepôt's: a SQLite database without its tables "
+            "(left as it is; name the right state folder, or move that file away)"
+        )
+    return names
 
 
 def stored_time(value: Any) -> datetime | None:

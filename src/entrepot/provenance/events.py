@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from entrepot.redact import mask_secrets
+from entrepot.redact import mask_secrets, storable_text
 
 __all__ = ["DELIVERED", "Event", "FileHistory", "Kind", "Outcome", "place_of"]
 
@@ -70,8 +70,10 @@ class Outcome(StrEnum):
 
 
 def place_of(folder: str | os.PathLike[str]) -> str:
-    """How a spool or data center folder is named in events: its real, absolute path."""
-    return os.path.realpath(folder)
+    """How a spool or data center folder is named in events: its real, absolute path — a
+    byte of it that is not UTF-8 written as ``\\xNN`` (:func:`~entrepot.redact.storable_text`):
+    the name a database can store and every reader shows."""
+    return storable_text(os.path.realpath(folder))
 
 
 #: Kinds that mean "the partner has it".

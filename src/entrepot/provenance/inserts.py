@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import StatementError
 
 from entrepot.db import MAX_VALUES, groups
 from entrepot.provenance.journal import COLUMNS, Row
+from entrepot.provenance.journal_lines import storable
 from entrepot.provenance.schema import add_to_hours, events_table
 from entrepot.provenance.steps import Counts
 
@@ -38,7 +40,14 @@ def insert_rows(conn: Connection, rows: Sequence[Row], counts: Counts | None = N
     if not rows:
         return
     for chunk in groups(rows, _PER_INSERT):
-        conn.exec_driver_sql(_insert_sql(conn.dialect.paramstyle, len(chunk)), _flat(chunk))
+        sql = _insert_sql(conn.dialect.paramstyle, len(chunk))
+        try:
+            conn.exec_driver_sql(sql, _flat(chunk))
+        except (UnicodeEncodeError, StatementError) as exc:
+            if not isinstance(getattr(exc, "orig", exc), UnicodeEncodeError):
+                raise
+            # A text no database stores (a folder whose name is not UTF-8): as it is shown.
+            conn.exec_driver_sql(sql, _flat(storable(chunk)))
     add_to_hours(conn, rows, counts)
 
 

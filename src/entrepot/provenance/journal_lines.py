@@ -12,8 +12,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from entrepot.provenance.journal import COLUMNS, LATER, WIDTHS, Entry, Then
+from entrepot.redact import storable_text
 
-__all__ = ["read_journal"]
+__all__ = ["read_journal", "storable"]
+
+#: How the line encoder writes a lone surrogate (a byte of a file name that is not
+#: UTF-8, as Python reads it): a line holding one needs :func:`storable`.
+_SURROGATES = (b"\\ud", b"\\uD")
 
 
 def read_journal(lines: Iterable[bytes]) -> Iterator[Entry]:
@@ -94,10 +99,25 @@ def _decoded(lines: Iterable[bytes]) -> Iterator[Any]:
         except ValueError:
             values = None
         if isinstance(values, list) and len(values) == len(kept):
-            yield from values
+            yield from storable(values) if _has_surrogates(b"".join(kept)) else values
             return
     for line in kept:
         try:
-            yield json.loads(line)
+            value = json.loads(line)
         except ValueError:
             continue  # never acknowledged: the process died while writing it
+        yield storable(value) if _has_surrogates(line) else value
+
+
+def _has_surrogates(data: bytes) -> bool:
+    return any(mark in data for mark in _SURROGATES)
+
+
+def storable(value: Any) -> Any:
+    """``value`` (texts, lists and tuples of them, anything else) with every text made
+    :func:`storable_text`."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, list | tuple):
+        return type(value)(storable(item) for item in value)
+    return value

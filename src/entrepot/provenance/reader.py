@@ -200,7 +200,9 @@ def deliveries(
     page: int = PAGE,
 ) -> Generator[Event, None, None]:
     """What left ``place`` for a target (delivered, or found there identical), oldest first:
-    every one, however many — read ``page`` rows at a time, in one read transaction.
+    every one, however many — read ``page`` rows at a time, each page in a read of its
+    own: the connection goes back to the pool before the page's events are given, so a
+    slow consumer (a download to a slow client) holds no connection nor transaction.
 
     ``target``: only the deliveries to exactly this (masked) URL — a route's, not
     those of another route of the same spool.
@@ -212,17 +214,17 @@ def deliveries(
     if target is not None:
         query = query.where(t.c.target == target)
     paged = query
-    with engine.connect() as conn:
-        while True:
+    while True:
+        with engine.connect() as conn:
             rows = conn.execute(paged.order_by(t.c.at, t.c.id).limit(page)).all()
-            for row in rows:
-                # A delivery's row also holds its receipt, claim and move: its own event.
-                yield from (e for e in events_of(row._mapping) if e.kind in DELIVERED)
-            if len(rows) < page:
-                return
-            # After the last row read, by time then id: none read twice, none skipped.
-            at, last = rows[-1].at, rows[-1].id
-            paged = query.where(sa.or_(t.c.at > at, sa.and_(t.c.at == at, t.c.id > last)))
+        for row in rows:
+            # A delivery's row also holds its receipt, claim and move: its own event.
+            yield from (e for e in events_of(row._mapping) if e.kind in DELIVERED)
+        if len(rows) < page:
+            return
+        # After the last row read, by time then id: none read twice, none skipped.
+        at, last = rows[-1].at, rows[-1].id
+        paged = query.where(sa.or_(t.c.at > at, sa.and_(t.c.at == at, t.c.id > last)))
 
 
 def file_histories(engine: Engine, place: str, names: Sequence[str]) -> dict[str, FileHistory]:

@@ -4,7 +4,8 @@ The manifest an operator sends a partner who says a file never arrived:
 one line per delivery (or copy found identical on the target) with the
 file's name, size and SHA-256, the time, the target, the remote name, size
 and checksum, the job and the try.  ``entrepot receipt`` and the dashboard
-write the same text (:func:`write_receipt`, :func:`receipt_text`).
+write the same text (:func:`write_receipt`, :func:`receipt_pieces`), a
+delivery at a time as it is read.
 
 The names come from whoever named the files.  The CSV form is opened in
 spreadsheets: a text that one would run as a formula is written with an
@@ -28,7 +29,7 @@ import csv
 import io
 import json
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC
 from typing import IO, Any, Literal, cast
 
@@ -37,8 +38,8 @@ from entrepot.provenance.events import Event, Kind
 from entrepot.redact import defuse_formula
 
 __all__ = [
-    "RECEIPT_COLUMNS", "ReceiptFormat", "receipt_format", "receipt_row", "receipt_text",
-    "write_receipt",
+    "RECEIPT_COLUMNS", "ReceiptFormat", "receipt_format", "receipt_pieces", "receipt_row",
+    "receipt_text", "write_receipt",
 ]  # fmt: skip
 
 ReceiptFormat = Literal["csv", "json"]
@@ -90,27 +91,43 @@ def receipt_row(event: Event) -> dict[str, Any]:
 
 def receipt_text(events: Iterable[Event], output_format: ReceiptFormat = "csv") -> str:
     """The receipt of ``events`` (deliveries, oldest first) as CSV with a header, or JSON."""
-    buffer = io.StringIO()
-    write_receipt(events, output_format, buffer)
-    return buffer.getvalue()
+    return "".join(receipt_pieces(events, output_format))
 
 
 def write_receipt(events: Iterable[Event], output_format: ReceiptFormat, out: IO[str]) -> int:
     """Write the receipt of ``events`` to ``out`` a line at a time (a route's deliveries of
-    months are never held at once); return how many deliveries it lists.
+    months are never held at once); return how many deliveries it lists."""
+    count = 0
+
+    def counted() -> Iterator[Event]:
+        nonlocal count
+        for event in events:
+            count += 1
+            yield event
+
+    for piece in receipt_pieces(counted(), output_format):
+        out.write(piece)
+    return count
+
+
+def receipt_pieces(events: Iterable[Event], output_format: ReceiptFormat) -> Iterator[str]:
+    """The receipt of ``events`` as text, one piece per delivery (the header, the closing
+    bracket apart), each given as soon as its event is read: what a download streams.
 
     The JSON is the text ``json.dumps`` gives the whole list, indented by two.
     """
-    count = 0
     if output_format == "json":
+        first = True
         for event in events:
             row = json.dumps(receipt_row(event), ensure_ascii=False, indent=2)
-            out.write(("[\n" if not count else ",\n") + textwrap.indent(row, "  "))
-            count += 1
-        out.write("\n]\n" if count else "[]\n")
-        return count
-    writer = csv.DictWriter(out, RECEIPT_COLUMNS, lineterminator="\n")
+            yield ("[\n" if first else ",\n") + textwrap.indent(row, "  ")
+            first = False
+        yield "[]\n" if first else "\n]\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, RECEIPT_COLUMNS, lineterminator="\n")
     writer.writeheader()
+    yield _taken(buffer)
     for event in events:
         line = receipt_row(event)
         for column in _NAMED_BY_OTHERS:
@@ -118,5 +135,12 @@ def write_receipt(events: Iterable[Event], output_format: ReceiptFormat, out: IO
             if isinstance(value, str):
                 line[column] = defuse_formula(value)
         writer.writerow(line)
-        count += 1
-    return count
+        yield _taken(buffer)
+
+
+def _taken(buffer: io.StringIO) -> str:
+    """What ``buffer`` holds, which it then forgets."""
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text

@@ -8,10 +8,11 @@ there as a commented example to edit.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from entrepot.errors import ConfigError
-from entrepot.spool import Spool
+from entrepot.spool import AREAS, Spool
 
 __all__ = ["STARTER", "write_starter"]
 
@@ -81,20 +82,51 @@ retry = {{ max_tries = 3, delay = "2s" }}
 def write_starter(path: Path) -> list[Path]:
     """Write the starter configuration at ``path`` and make its folders; refuse to overwrite.
 
-    Returns what was created: the file, the spool and the delivery folder.
+    Everything in the way is looked for first, and named, so that a refusal
+    leaves nothing behind.  Returns what was created: the file, the spool and
+    the delivery folder.
     """
     path = path.expanduser().absolute()
-    if path.exists():
+    if os.path.lexists(path):
         raise ConfigError(f"{path} exists: not overwritten (remove it, or name another file)")
     base = path.parent
+    if not _utf8(str(path)):
+        # The target's file:// URL and the records name folders in UTF-8 text only.
+        raise ConfigError(
+            f"{path} is in a folder whose name is not UTF-8: the configuration could "
+            "not name its folders; choose a folder named in UTF-8"
+        )
+    delivered, outbox = base / "delivered", base / "outbox"
+    for folder in (base, delivered, outbox, *(outbox / area for area in AREAS)):
+        _no_file_in_the_way(folder)
     try:
         base.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as exc:
         raise ConfigError(f"cannot make the folder {base}: a file is in the way") from exc
-    delivered = base / "delivered"
     text = STARTER.format(delivered=delivered.as_uri())
     with open(path, "x", encoding="utf-8") as handle:
         handle.write(text)
     delivered.mkdir(exist_ok=True)
-    Spool(base / "outbox").prepare()
-    return [path, base / "outbox", delivered]
+    Spool(outbox).prepare()
+    return [path, outbox, delivered]
+
+
+def _no_file_in_the_way(folder: Path) -> None:
+    """Refuse when ``folder`` (or a folder above it, up to one that is there) is a file
+    or a link to nothing: ``mkdir`` would fail there after the configuration was written."""
+    for place in (folder, *folder.parents):
+        if place.is_dir():
+            return
+        if os.path.lexists(place):
+            kind = "a link to nothing" if place.is_symlink() and not place.exists() else "a file"
+            what = f"{kind} is in the way" if place == folder else f"{place} is {kind}"
+            raise ConfigError(f"cannot make the folder {folder}: {what} (nothing was written)")
+
+
+def _utf8(text: str) -> bool:
+    """False for a path holding bytes that are not UTF-8 (read as surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -226,7 +226,9 @@ class Route:
             target.remote_path(""),
             self.options.protocol,
         )
-        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+        # A path that is not UTF-8 holds surrogate escapes: its own bytes go in the digest
+        # (a UTF-8 path gives the same bytes, so no identity changes).
+        return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def is_data_name(name: str, options: ShipOptions) -> bool:

@@ -8,7 +8,8 @@ The service's HTTP endpoint mounts it beside ``/healthz``, ``/readyz`` and
 
 Requests pass, outermost first: the authentication gate (role from a
 Bearer token or the session cookie), the CSRF check of form posts, then the
-page.  The security headers are the endpoint's, around every answer
+page.  A database locked by another process is a 503 to try again
+(:mod:`entrepot.web.busy`), not a 500.  The security headers are the endpoint's, around every answer
 (:class:`~entrepot.service.httpguard.SecurityHeaders`).
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
@@ -41,6 +43,7 @@ from entrepot.web.auth import (
     log_login,
     safe_next,
 )
+from entrepot.web.busy import busy_answer
 from entrepot.web.guard import CsrfCheck
 from entrepot.web.host import DaemonHost, DashboardHost
 from entrepot.web.render import api, render
@@ -84,7 +87,7 @@ def build_dashboard(
             Middleware(AuthGate, tokens=tokens, sessions=sessions),
             Middleware(CsrfCheck),
         ],
-        exception_handlers={HTTPException: _http_error},
+        exception_handlers={HTTPException: _http_error, DBAPIError: busy_answer},
     )
     app.state.host = host
     return app
@@ -158,6 +161,9 @@ def _whoami(request: Request) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if request.url.path.startswith("/api/") or "authorization" in request.headers:
-        return api({"error": exc.detail}, exc.status_code)
-    return render(request, "error.html", status=exc.status_code, status_code=exc.status_code,
-                  message=exc.detail)  # fmt: skip
+        response: Response = api({"error": exc.detail}, exc.status_code)
+    else:
+        response = render(request, "error.html", status=exc.status_code,
+                          status_code=exc.status_code, message=exc.detail)  # fmt: skip
+    response.headers.update(exc.headers or {})
+    return response

@@ -16,6 +16,8 @@ show the same thing.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +27,7 @@ from entrepot.jobs.depth import Depth, depth_history, hour_of
 from entrepot.jobs.states import OPEN, JobState
 from entrepot.jobs.summary import Rows, state_counts
 from entrepot.provenance.events import Kind
-from entrepot.service.config import Config
+from entrepot.service.config import Config, SpoolConfig
 from entrepot.service.status import route_figures, spool_figures
 from entrepot.spool import CLAIM_AREA
 from entrepot.units import format_duration
@@ -46,16 +48,54 @@ __all__ = [
 
 #: The charts' windows: name → hours drawn.
 WINDOWS = {"24h": 24, "7d": 168}
+#: Seconds the spools' figures serve every overview asked for meanwhile: counting them
+#: looks at every file waiting (a backlog of 100,000 takes most of a second).
+SPOOL_FIGURES_FOR = 2.0
 _HOURLY = "entrepot_provenance_hourly"
+
+
+class _RecentFigures:
+    """The spools' figures of the last count, for :data:`SPOOL_FIGURES_FOR` seconds; the
+    requests that come while one counts wait for its count rather than start their own."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: tuple[object, float, datetime, dict[str, dict[str, Any]]] | None = None
+
+    def of(
+        self, spools: Mapping[str, SpoolConfig], now: datetime
+    ) -> tuple[datetime, dict[str, dict[str, Any]]]:
+        """The figures of ``spools`` and the time they were counted at."""
+        key = tuple((name, str(spool.path)) for name, spool in spools.items())
+        with self._lock:
+            kept = self._kept
+            if (
+                kept is not None
+                and kept[0] == key
+                and time.monotonic() - kept[1] < SPOOL_FIGURES_FOR
+            ):
+                return kept[2], kept[3]
+            figures = spool_figures(spools, now)
+            self._kept = (key, time.monotonic(), now, figures)
+            return now, figures
+
+
+_RECENT = _RecentFigures()
 
 
 def spools(config: Config, now: datetime) -> list[dict[str, Any]]:
     """Each spool: files waiting in ``new/``, in flight, the oldest one's age, and whether it
-    waited longer than the spool's ``stale_after`` (``stale``: shown in red)."""
+    waited longer than the spool's ``stale_after`` (``stale``: shown in red).
+
+    The files are counted at most every :data:`SPOOL_FIGURES_FOR` seconds; ages go on
+    with the clock in between."""
     shown = []
-    for name, figures in spool_figures(config.spools, now).items():
+    counted_at, found = _RECENT.of(config.spools, now)
+    since = max((now - counted_at).total_seconds(), 0.0)
+    for name, figures in found.items():
         waiting, claimed = figures["areas"]["new"], figures["areas"][CLAIM_AREA]
         age = waiting["oldest_age_seconds"]
+        age = round(age + since, 1) if age is not None else None
         limit = config.spools[name].stale_after
         shown.append(
             {

@@ -2,7 +2,15 @@
 
 Templates live in ``entrepot/web/templates`` and are rendered with
 autoescaping on, so every name, reason and URL shown is escaped; nothing
-from the outside is ever marked safe.  Every page gets, besides its own
+from the outside is ever marked safe.  A name, error or URL from outside is
+shown through the ``visible`` filter (:func:`~entrepot.redact.printable`,
+the masking of the logs: control characters and bidirectional overrides as
+``\\x1b``, ``\\u202e``), and linked only when it is a ``plain_name``
+(:func:`~entrepot.names.check_name` passes it): any other can never be
+asked for by a link, so it is shown without one.  A file name may hold a
+byte that is not UTF-8 (a lone surrogate, as Python reads it from the
+disk): pages show it as ``\\xe9`` and JSON as its ``\\udce9`` escape, as
+``entrepot dc ls`` does — never an error.  Every page gets, besides its own
 data: ``role``, ``can_operate``, ``csrf_token`` (for its forms), ``nav``
 (the menu, with the current entry), ``generation`` (of the configuration)
 and ``notices`` (what the last action said, shown once).
@@ -11,15 +19,20 @@ and ``notices`` (what the last action said, shown once).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from entrepot.errors import InvalidName
+from entrepot.names import check_name
 from entrepot.redact import printable
 from entrepot.units import format_size
 from entrepot.web.auth import OPERATOR, Session
@@ -49,11 +62,50 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # Whatever a template prints without ``visible`` still holds no lone surrogate,
+        # which the page's UTF-8 cannot encode: it shows the byte it stands for.
+        finalize=_encodable,
     )
     env.filters["size"] = format_size
     env.filters["when"] = _when
     env.filters["visible"] = printable
+    env.filters["urlencode"] = _urlencode
+    env.tests["plain_name"] = is_plain_name
     return env
+
+
+def is_plain_name(name: object) -> bool:
+    """Whether ``name`` is one a link may carry: a plain file name, checked as every name
+    the pages serve is checked (no control character, no byte that is not UTF-8)."""
+    try:
+        check_name(name)
+    except InvalidName:
+        return False
+    return True
+
+
+def _urlencode(value: Any) -> str:
+    """Jinja's ``urlencode``, but never an error: a byte of a name that was not UTF-8 is
+    written as that byte (``%E9``) rather than making the page fail."""
+    if isinstance(value, str) and _has_surrogate(value):
+        try:
+            return quote(value.encode("utf-8", "surrogateescape"), safe="/")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte
+            return quote(printable(value), safe="/")
+    return str(jinja2.filters.do_urlencode(value))
+
+
+def _encodable(value: Any) -> Any:
+    if isinstance(value, str) and not isinstance(value, Markup) and _has_surrogate(value):
+        return printable(value)
+    return value
+
+
+def _has_surrogate(text: str) -> bool:
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _when(value: datetime | str | None) -> str:
@@ -103,9 +155,18 @@ def see_other(path: str) -> RedirectResponse:
     )
 
 
-def api(data: Any, status: int = 200) -> JSONResponse:
-    """``data`` as JSON (dates as ISO 8601 text)."""
-    return JSONResponse(json.loads(json.dumps(data, default=_jsonable)), status)
+#: A lone surrogate (a byte of a file name that was not UTF-8) as its JSON escape: UTF-8
+#: cannot encode it, and every JSON reader reads the escape back as the same character.
+_SURROGATE_ESCAPES = {code: f"\\u{code:04x}" for code in range(0xD800, 0xE000)}
+
+
+def api(data: Any, status: int = 200) -> Response:
+    """``data`` as JSON (dates as ISO 8601 text; lone surrogates as their escapes)."""
+    text = json.dumps(data, default=_jsonable, ensure_ascii=False, allow_nan=False,
+                      separators=(",", ":"))  # fmt: skip
+    if not text.isascii():
+        text = text.translate(_SURROGATE_ESCAPES)
+    return Response(text, status, media_type="application/json")
 
 
 def _jsonable(value: Any) -> Any:

@@ -14,6 +14,7 @@ carries a folder or a URL; unknown ones are refused with a message.
 from __future__ import annotations
 
 import glob
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +25,7 @@ from entrepot.provenance.browse import matching_names, recent_undelivered
 from entrepot.provenance.events import Event, place_of
 from entrepot.provenance.journal import JOURNAL_DIR
 from entrepot.provenance.reader import by_file, deliveries, find, literal_prefix, verdict
-from entrepot.provenance.receipts import ReceiptFormat, receipt_text
+from entrepot.provenance.receipts import ReceiptFormat, receipt_pieces
 from entrepot.provenance.recorder import recover_journals
 from entrepot.service.config import Config
 from entrepot.service.named import delivered_to
@@ -239,11 +240,12 @@ def undelivered_page(
 def receipt(
     engine: Engine, config: Config, form: TraceForm, output_format: ReceiptFormat,
     now: datetime | None = None,
-) -> str:  # fmt: skip
+) -> Iterator[str]:  # fmt: skip
     """What ``entrepot receipt`` writes for ``form.route`` over the form's times: its spool's
-    deliveries to its target (not those of another route of the same spool).
+    deliveries to its target (not those of another route of the same spool), in pieces
+    read as they are asked for (:func:`~entrepot.provenance.receipts.receipt_pieces`).
 
-    :class:`FormError` when the route is missing or unknown, or a time is none.
+    :class:`FormError`, at once, when the route is missing or unknown, or a time is none.
     """
     if not form.route:
         raise FormError("a receipt is for one route: choose it")
@@ -253,4 +255,4 @@ def receipt(
     file_journals(engine, config)
     events = deliveries(engine, filters.place, target=target, since=filters.since,
                         until=filters.until)  # fmt: skip
-    return receipt_text(events, output_format)
+    return receipt_pieces(events, output_format)

@@ -5,8 +5,9 @@ filters of ``entrepot trace``: route, target, since, until) and shows each
 file's journey and verdict, a page of names at a time;
 ``/trace/undelivered`` lists the files received and not delivered (newest
 first, ``until`` carrying on to older ones); ``/trace/receipt`` downloads
-what ``entrepot receipt`` writes for a route, as CSV or JSON.  Each has its
-JSON twin under ``/api``.
+what ``entrepot receipt`` writes for a route, as CSV or JSON — streamed as
+it is read, :data:`RECEIPT_DOWNLOADS` at once at most (one more is a 503:
+try again).  Each has its JSON twin under ``/api``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -26,6 +28,7 @@ from entrepot.provenance.reader import clock
 from entrepot.provenance.receipts import receipt_format
 from entrepot.web.host import DashboardHost
 from entrepot.web.render import api, paging, render
+from entrepot.web.streaming import Slots, Streamed, blocks
 from entrepot.web.trace_data import (
     FormError,
     TraceForm,
@@ -34,7 +37,13 @@ from entrepot.web.trace_data import (
     undelivered_page,
 )
 
-__all__ = ["routes"]
+__all__ = ["RECEIPT_DOWNLOADS", "routes"]
+
+#: Receipts downloaded at once, at most: each reads the route's history while it lasts.
+RECEIPT_DOWNLOADS = 2
+#: Seconds a client refused for that is told to wait.
+RETRY_AFTER = 10
+BUSY = f"{RECEIPT_DOWNLOADS} receipts are being downloaded: try again when one has ended."
 
 
 def routes(host: DashboardHost) -> list[BaseRoute]:
@@ -64,21 +73,29 @@ def routes(host: DashboardHost) -> list[BaseRoute]:
                       found=found, form=form, older=older, clock=clock, exact=glob.escape,
                       **choices())  # fmt: skip
 
-    def download(request: Request) -> Response:
+    downloads = Slots(RECEIPT_DOWNLOADS)
+
+    async def download(request: Request) -> Response:
         form = TraceForm.of(request.query_params)
+        if not downloads.take():
+            raise HTTPException(503, BUSY, {"Retry-After": str(RETRY_AFTER)})
         try:
             chosen = receipt_format(request.query_params.get("format", "csv"))
-            text = receipt(host.provenance(), host.config, form, chosen)
+            pieces = await run_in_threadpool(receipt, host.provenance(), host.config, form, chosen)
         except (FormError, ConfigError) as exc:
+            downloads.give()
             raise HTTPException(400, str(exc)) from None
+        except BaseException:
+            downloads.give()
+            raise
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         # A header holds Latin-1 only, and no quote: the route's name is reduced to safe letters.
         route = re.sub(r"[^A-Za-z0-9._-]", "_", form.route)
         filename = f"receipt-{route}-{stamp}.{chosen}"
         media = "text/csv" if chosen == "csv" else "application/json"
-        return Response(text, media_type=f"{media}; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-        })  # fmt: skip
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        return Streamed(blocks(pieces), downloads.give, media_type=f"{media}; charset=utf-8",
+                        headers=headers)  # fmt: skip
 
     return [
         Route("/trace", search, methods=["GET"]),
