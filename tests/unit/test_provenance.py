@@ -187,6 +187,21 @@ def test_verdicts_of_files_that_did_not_arrive(engine: sa.Engine) -> None:
     assert verdict([]) == "no trace"
 
 
+def test_a_file_pruned_from_cur_is_never_called_undelivered(engine: sa.Engine) -> None:
+    """Retention keeps events for ``runs`` and files in cur/ for ``cur``: once a delivery's
+    events were pruned, the removal of its file from cur/ was all that was left, and the
+    verdict said "never delivered".  A file in cur/ was done with; one pruned elsewhere
+    (a data center's upload, a spool's new/) is still "never delivered"."""
+    with Recorder(engine) as recorder:
+        recorder.record(Kind.PRUNED, "/out", "a.csv", size=2, details={"from": "cur"})
+        recorder.record(Kind.PRUNED, "/out", "b.csv", size=2, details={"from": "new"})
+    journeys = by_file(find(engine, "*"))
+    said = verdict(journeys["/out", "a.csv"])
+    assert said.startswith("pruned from cur/ at ") and "delivered or done with" in said
+    assert "never delivered" not in said
+    assert verdict(journeys["/out", "b.csv"]).endswith(", never delivered")
+
+
 def test_times_are_utc_and_aware(engine: sa.Engine) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
     with Recorder(engine) as recorder:

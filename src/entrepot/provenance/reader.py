@@ -324,6 +324,13 @@ def verdict(journey: Sequence[Event]) -> str:
     if last.kind is Kind.FAILED:
         reason = last.details.get("reason", "unknown reason")
         return f"not delivered: failed at {clock(last.at)} ({reason})"
+    if last.kind is Kind.PRUNED and last.details.get("from") == "cur":
+        # Only a file done with (delivered, or marked done) is in cur/: its earlier
+        # events may be older than the history kept (retention), not its removal.
+        return (
+            f"pruned from cur/ at {clock(last.at)}, where files go once delivered or done "
+            "with (its earlier events are older than the history kept)"
+        )
     if last.kind in (Kind.DELETED, Kind.PRUNED, Kind.REMOVED):
         return f"{last.kind} at {clock(last.at)}, never delivered"
     return f"not delivered: {last.kind} at {clock(last.at)}"
