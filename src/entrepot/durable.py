@@ -164,11 +164,16 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
     """Write the file ``path`` under a temporary name beside it, synced, then renamed over
     ``path``: a reader, or a crash or a full disk half-way, finds the old file whole or
     the new one, never part of it.  A temporary file a crash left is replaced, and a
-    symbolic link at either name is replaced, never written through."""
+    symbolic link at either name is replaced, never written through.  The new file keeps
+    the permissions of the file it replaces (one kept private stays private)."""
     final = Path(path)
     tmp = final.with_name(f".{final.name}.tmp")
     fd = create_fresh(tmp)
     try:
+        with contextlib.suppress(FileNotFoundError):
+            before = os.lstat(final)
+            if stat.S_ISREG(before.st_mode):
+                os.fchmod(fd, stat.S_IMODE(before.st_mode))
         with open(fd, "wb") as handle:
             yield handle
             handle.flush()
