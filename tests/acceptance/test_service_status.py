@@ -255,7 +255,7 @@ def test_without_a_configuration_status_keeps_its_output_and_imports(site: Path)
     result = entrepot("status", "--json", "--state", "state", "spools/outbox", cwd=site)
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"spools", "jobs", "attention"}
+    assert set(report) == {"spools", "jobs", "attention", "orphaned"}
     assert report["spools"][str(Path("spools/outbox"))]["new"] == {"files": 1, "bytes": 5}
     # Nothing of the service (its configuration, the metrics, the web server) is loaded for it.
     probe = (

@@ -80,3 +80,23 @@ def test_a_drop_confirms_its_reason_with_the_password_masked(cli, state: Path) -
     code, out, _ = cli("backlog", "drop", "20260102-bad", "--reason", reason, "--state", state)
     assert code == 0
     assert "hunter2" not in out and "ftp://ops:***@new-host/in" in out
+
+
+def test_status_tells_a_job_marked_running_whose_process_is_gone(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """After a ``kill -9`` the ledger still said running and ``status`` exited 0 with a
+    running job, no service running it; it now lists the job and exits 1, as for the
+    backlog, without changing the ledger (``jobs ls`` puts it back)."""
+    folder = tmp_path / "state"
+    Ledger.open(folder).close()
+    subprocess.run([sys.executable, "-c", KILLED, str(folder)], check=False, timeout=60)
+    code, out, _ = cli("status", "--state", folder, "--json")
+    assert code == 1
+    shown = json.loads(out)
+    assert shown["orphaned"] == ["20260105-killed"] and shown["jobs"]["running"] == 1
+    code, out, _ = cli("status", "--state", folder)
+    assert code == 1 and "their process gone" in out and "20260105-killed" in out
+    with Ledger.open(folder) as ledger:  # status only read
+        assert ledger.get("20260105-killed").state == JobState.RUNNING
+    assert cli("jobs", "ls", "--state", folder)[0] == 0
+    code, out, _ = cli("status", "--state", folder, "--json")
+    assert json.loads(out)["orphaned"] == [] and json.loads(out)["jobs"]["backlog"] == 1

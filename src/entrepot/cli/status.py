@@ -31,7 +31,7 @@ from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import LedgerOption, StateOption, ledger_rows, recorded_in
 from entrepot.jobs.records import JobRecord
 from entrepot.jobs.states import JobState
-from entrepot.jobs.summary import Rows, jobs_in, state_counts
+from entrepot.jobs.summary import Rows, jobs_in, orphaned, state_counts
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -59,10 +59,12 @@ _SPOOL_AREAS = ("new", "claimed", "cur", "tmp")
 
 
 class JobsSummary(NamedTuple):
-    """Jobs by state, and the newest of those that need attention (secrets masked)."""
+    """Jobs by state, and the newest of those that need attention (secrets masked); the jobs
+    marked running whose process is gone (:func:`~entrepot.jobs.summary.orphaned`)."""
 
     counts: dict[JobState, int]
     attention: list[JobRecord]
+    orphaned: list[str]
 
     @classmethod
     def read(cls, rows: Rows) -> JobsSummary:
@@ -71,11 +73,13 @@ class JobsSummary(NamedTuple):
             from entrepot.cli.jobviews import masked
 
             attention = [masked(job) for job in attention]
-        return cls(state_counts(rows), attention)
+        counts = state_counts(rows)
+        stranded = orphaned(rows) if counts.get(JobState.RUNNING) else []
+        return cls(counts, attention, stranded)
 
     @property
     def needs_attention(self) -> bool:
-        return any(self.counts.get(state, 0) for state in ATTENTION)
+        return bool(self.orphaned) or any(self.counts.get(state, 0) for state in ATTENTION)
 
 
 def spool_figures(spools: Sequence[Path]) -> dict[str, dict[str, AreaStats | None]]:
@@ -132,7 +136,14 @@ def jobs_tables(summary: JobsSummary) -> Group:
             for job in summary.attention
         ],
     )
-    return Group(counts, attention)
+    if not summary.orphaned:
+        return Group(counts, attention)
+    stranded = table(
+        "Marked running, their process gone (`entrepot jobs ls` puts them back)",
+        ("ID",),
+        [(job_id,) for job_id in summary.orphaned],
+    )
+    return Group(counts, stranded, attention)
 
 
 def _as_json(
@@ -147,6 +158,7 @@ def _as_json(
             for path, areas in spools.items()
         },
         "jobs": {str(state): count for state, count in summary.counts.items()},
+        "orphaned": summary.orphaned,
         "attention": [
             {
                 "id": job.id,
@@ -180,7 +192,8 @@ def status(
 ) -> int:
     """Show spools (waiting, in flight, done), routes, the service, and jobs (backlog, dead).
 
-    Exits 1 when a job waits in the backlog or is dead, 4 when a spool or a
+    Exits 1 when a job waits in the backlog, is dead, or is marked running while its
+    process is gone (killed), 4 when a spool or a
     state folder named on the command line does not exist, else 0.  With
     ``--fleet``: exits 1 when an instance is silent or a route is stuck.
     """

@@ -46,6 +46,7 @@ __all__ = [
     "has_open_job",
     "jobs_in",
     "ledger_file",
+    "orphaned",
     "sqlite_reader",
     "state_counts",
     "stored_time",
@@ -62,6 +63,7 @@ _OWN_TABLES = ("entrepot_schema", "entrepot_jobs")
 # The queries are formatted with the names below and ``:name`` placeholders
 # only (hence the S608 exemptions): every value is a bound parameter.
 _JOBS = "entrepot_jobs"
+_RUNS = "entrepot_job_runs"
 _JOB_COLUMNS = (
     "id, kind, name, params, state, created_at, updated_at, runs, failures, next_due, "
     "last_outcome, last_step, last_code, last_error, reason, items, bytes, identity, "
@@ -91,6 +93,23 @@ def state_counts(rows: Rows, states: Sequence[JobState] | None = None) -> dict[J
         sql += f" WHERE state IN {within}"
     found = {JobState(state): int(count) for state, count in rows(sql + " GROUP BY state", params)}
     return {state: found.get(state, 0) for state in states or JobState}
+
+
+def orphaned(rows: Rows) -> list[str]:
+    """The jobs marked running whose run's process, on this host, is gone (a ``kill -9``, a
+    crash, a stop past its grace): the ledger says running, nothing runs them.  Read
+    only: ``entrepot jobs ls`` (any command that opens the ledger to write) puts them
+    back (:meth:`~entrepot.jobs.runlog.RunLog.recover_interrupted`)."""
+    import socket
+
+    from entrepot.processes import process_gone
+
+    sql = (
+        f"SELECT r.job_id, r.pid FROM {_JOBS} j JOIN {_RUNS} r ON r.job_id = j.id "  # noqa: S608
+        "WHERE j.state = :running AND r.outcome = :running AND r.host = :host"
+    )
+    found = rows(sql, {"running": str(JobState.RUNNING), "host": socket.gethostname()})
+    return [job_id for job_id, pid in found if pid != os.getpid() and process_gone(int(pid))]
 
 
 def jobs_in(rows: Rows, states: Sequence[JobState | str], *, limit: int) -> list[JobRecord]:
