@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 import pytest
@@ -93,3 +94,32 @@ def test_an_ftp_link_whose_name_is_not_utf8_is_skipped_not_asked_about(
     (vsftpd_server.root / "ok.csv").write_bytes(b"ok\n")
     with open_target(vsftpd_server.url, password=vsftpd_server.password, timeout=30) as target:
         assert [info.name for info in target.list()] == ["ok.csv"]
+
+
+@pytest.mark.timeout(120)
+def test_a_long_sftp_listing_is_bounded_page_by_page(sftp_server: Any, tmp_path: Any) -> None:
+    """A folder of many files, listed through a slow link: the whole listing takes longer
+    than ``--timeout``, each page of names far less.  It was cut off by one deadline for
+    the whole listing (so such a folder could never be fetched); the deadline now bounds
+    each page, as it does for S3."""
+    from tests.servers.throttle import Throttle
+
+    for number in range(2500):
+        (sftp_server.root / f"{number:05d}-{'x' * 80}.csv").write_bytes(b"")
+    proxy = Throttle(sftp_server.port, 60_000)
+    known = tmp_path / "known_hosts"
+    public = sftp_server.server.host_key.export_public_key().decode().strip()
+    known.write_text(f"[127.0.0.1]:{proxy.port} {public}\n")
+    url = f"sftp://{sftp_server.user}@127.0.0.1:{proxy.port}/{sftp_server.folder}"
+    try:
+        started = time.monotonic()
+        listed = entrepot(
+            "ls", url, "--password-env", "PW", "-o", f"known_hosts={known}", "--timeout", "2",
+            "--json", env={"PW": sftp_server.password},
+        )  # fmt: skip
+        took = time.monotonic() - started
+    finally:
+        proxy.close()
+    assert listed.returncode == 0, listed.stderr
+    assert len(json.loads(listed.stdout)) == 2500
+    assert took > 3  # longer than one deadline: the pages renewed it

@@ -229,7 +229,7 @@ class SFTPTarget(Target):
         # A folder's entries come with lstat's attributes: a link is seen as one.
         from entrepot.targets.sftp_listing import entries
 
-        for attrs in entries(self.sftp, self._full(folder)):
+        for attrs in entries(self.sftp, self._full(folder), self._answered):
             name, mode = prefix + attrs.filename, attrs.st_mode or 0
             if stat_module.S_ISLNK(mode):
                 self._skipped("targets.symlink_skipped", name)

@@ -8,7 +8,9 @@ bytes, a byte that is not UTF-8 kept escaped (``surrogateescape``): the
 name is listed, shown with its bytes as ``\\xNN``, and refused by the name
 checks of whatever would make it a local file (:func:`entrepot.names.check_name`)
 — skipped and reported, the rest fetched.  The folder's handle is closed
-however the listing ends.
+however the listing ends.  Each reply (a page of names) is told to
+``answered``: the call's deadline then bounds each page, not the whole
+listing of a folder of many files.
 
 It speaks paramiko's SFTP requests through ``SFTPClient._request``, as
 ``listdir_attr`` does (paramiko 3.x).
@@ -17,6 +19,7 @@ It speaks paramiko's SFTP requests through ``SFTPClient._request``, as
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import paramiko
@@ -25,7 +28,9 @@ from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READ
 __all__ = ["entries"]
 
 
-def entries(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttributes]:
+def entries(
+    sftp: paramiko.SFTPClient, path: str, answered: Callable[[], None] | None = None
+) -> list[paramiko.SFTPAttributes]:
     """The entries of the folder ``path`` but ``.`` and ``..``, with lstat's attributes
     (as :meth:`paramiko.SFTPClient.listdir_attr` returns them); see the module."""
     client: Any = sftp  # its request methods are not part of its typed interface
@@ -42,6 +47,8 @@ def entries(sftp: paramiko.SFTPClient, path: str) -> list[paramiko.SFTPAttribute
                 break
             if kind != CMD_NAME:
                 raise SFTPError("Expected name response")
+            if answered is not None:
+                answered()
             for _ in range(msg.get_int()):
                 name = msg.get_string().decode("utf-8", "surrogateescape")
                 long_name = msg.get_string().decode("utf-8", "replace")
