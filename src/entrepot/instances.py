@@ -13,6 +13,10 @@ to last:
 3. ``$ENTREPOT_INSTANCE`` — also what a configuration that names no instance
    takes;
 4. the host's name, made a usable instance name.
+
+A name is letters, digits, ``_``, ``-``, ``.``, 64 at most
+(:func:`check_instance`): the configured one and the variable's alike —
+the ledger's columns hold no more, and a log or a terminal shows it as it is.
 """
 
 from __future__ import annotations
@@ -21,9 +25,25 @@ import os
 import re
 import socket
 
-__all__ = ["default_instance", "host_instance", "instance_for"]
+__all__ = ["ENV", "check_instance", "default_instance", "host_instance", "instance_for"]
+
+#: The variable that names the instance of a process without a configured one.
+ENV = "ENTREPOT_INSTANCE"
 
 _UNUSABLE = re.compile(r"[^A-Za-z0-9_.\-]")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+
+
+def check_instance(value: str) -> str:
+    """``value`` if it can name an instance, else ValueError (naming the variable when
+    ``value`` is what it holds)."""
+    if _NAME.fullmatch(value):
+        return value
+    origin = f" (the value of ${ENV})" if value == os.environ.get(ENV) else ""
+    raise ValueError(
+        f"{value!r}{origin} is not a usable instance name: "
+        "letters, digits, '_', '-', '.' (64 at most)"
+    )
 
 
 def host_instance() -> str:
@@ -35,7 +55,7 @@ def host_instance() -> str:
 def default_instance() -> str:
     """The name when neither an explicit one nor a configuration gives it:
     ``$ENTREPOT_INSTANCE``, else the host's name."""
-    return os.environ.get("ENTREPOT_INSTANCE") or host_instance()
+    return os.environ.get(ENV) or host_instance()
 
 
 def instance_for(explicit: str | None = None, configured: str | None = None) -> str:

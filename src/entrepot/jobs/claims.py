@@ -23,12 +23,16 @@ to fetch, a file of a shared upload folder — is claimed here by a *kind* and a
   operator, finishes or releases it.
 
 Each claim carries a random token: an instance whose lease ran out (and was
-taken over) cannot finish or release the new holder's claim.
+taken over) cannot finish or release the new holder's claim.  The token
+starts with the mark of the process that claimed (:func:`process_mark`): a
+service's heartbeat renews its own process's claims only, never those a
+dead process under the same name left.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 from collections.abc import Collection, Mapping
 from contextlib import AbstractContextManager
@@ -43,7 +47,21 @@ from entrepot.db import groups
 from entrepot.jobs.clock import Clock
 from entrepot.jobs.schema import UTCDateTime, metadata
 
-__all__ = ["Claim", "ClaimLog", "add_landing", "claims_table"]
+__all__ = ["Claim", "ClaimLog", "add_landing", "claims_table", "process_mark"]
+
+#: Hex digits of a claim's token that name the process that claimed (the rest is random).
+MARK_DIGITS = 8
+_marks: dict[int, str] = {}
+
+
+def process_mark() -> str:
+    """This process's random mark, the first :data:`MARK_DIGITS` of its claims' tokens
+    (a new one in a forked child)."""
+    pid = os.getpid()
+    if pid not in _marks:
+        _marks[pid] = secrets.token_hex(MARK_DIGITS // 2)
+    return _marks[pid]
+
 
 claims_table = sa.Table(
     "entrepot_claims",
@@ -154,7 +172,7 @@ class ClaimLog:
             "kind": kind,
             "key": key,
             "holder": holder,
-            "token": secrets.token_hex(16),
+            "token": process_mark() + secrets.token_hex(16 - MARK_DIGITS // 2),
             "claimed_at": now,
             "expires_at": now + timedelta(seconds=lease),
             "done_at": None,
@@ -263,16 +281,26 @@ class ClaimLog:
 
 
 def renew_claims(
-    conn: Connection, holder: str, now: datetime, lease: float, since: datetime | None = None
+    conn: Connection,
+    holder: str,
+    now: datetime,
+    lease: float,
+    since: datetime | None = None,
+    *,
+    mark: str | None = None,
 ) -> int:
     """Extend ``holder``'s claims that are not done, in ``conn``'s transaction.
 
-    A running service passes ``since``, its start: the claims its name holds
-    from an earlier life (a process killed before it let them go) are not
-    its own to keep alive — they lapse, and are taken over or settled.
+    A running service passes ``since``, its start, and ``mark``, its process's
+    (:func:`process_mark`): the claims its name holds from an earlier life
+    (a process killed before it let them go), or that another process under
+    the same name took, are not its own to keep alive — they lapse, and are
+    taken over or settled.
     """
     c = claims_table.c
     statement = claims_table.update().where(c.holder == holder, c.done_at.is_(None))
     if since is not None:
         statement = statement.where(c.claimed_at >= since)
+    if mark is not None:
+        statement = statement.where(c.token.startswith(mark, autoescape=True))
     return int(conn.execute(statement.values(expires_at=now + timedelta(seconds=lease))).rowcount)

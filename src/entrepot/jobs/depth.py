@@ -15,12 +15,15 @@ database; hours without a sample (no service running) have no row.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
+from entrepot.errors import JobError
 from entrepot.jobs.schema import UTCDateTime, metadata
 from entrepot.jobs.states import JobState
 from entrepot.jobs.summary import Rows, state_counts
+from entrepot.redact import mask_secrets
 
 __all__ = ["DEPTH_EVERY", "Depth", "depth_history", "depth_table", "hour_of", "record_depth"]
 
@@ -47,31 +50,42 @@ def hour_of(moment: datetime | float) -> int:
 
 
 def record_depth(engine: sa.Engine, rows: Rows, now: datetime) -> Depth:
-    """Sample the backlog now: keep the hour's deepest figures; return the current ones."""
+    """Sample the backlog now: keep the hour's deepest figures; return the current ones.
+
+    Every instance of a fleet samples into the same rows: the hour's row is
+    written in one statement (an insert that, when the row is there, keeps
+    the larger figures), so two samples at once neither collide nor lose
+    one.  A database error is raised as :class:`~entrepot.errors.JobError`
+    with the driver's first line — never the statement.
+    """
     from entrepot.db import write_transaction
 
     counts = state_counts(rows)
     current = (counts[JobState.BACKLOG], counts[JobState.DEAD])
-    hour = hour_of(now)
-    t = depth_table
-    with write_transaction(engine) as conn:
-        # One writer (the service) and the write lock held: read, then write.
-        found = conn.execute(sa.select(t.c.backlog, t.c.dead).where(t.c.hour == hour)).first()
-        if found is None:
-            conn.execute(
-                t.insert().values(hour=hour, backlog=current[0], dead=current[1], sampled_at=now)
-            )
-        else:
-            conn.execute(
-                t.update()
-                .where(t.c.hour == hour)
-                .values(
-                    backlog=max(found[0], current[0]),
-                    dead=max(found[1], current[1]),
-                    sampled_at=now,
-                )
-            )
+    values = {"hour": hour_of(now), "backlog": current[0], "dead": current[1], "sampled_at": now}
+    try:
+        with write_transaction(engine) as conn:
+            conn.execute(_upsert(conn.dialect.name).values(**values))
+    except sa.exc.DBAPIError as exc:
+        lines = str(exc.orig).strip().splitlines()
+        reason = mask_secrets(lines[0] if lines else type(exc.orig).__name__)
+        raise JobError(f"the backlog's depth was not recorded: {reason}") from exc
     return current
+
+
+def _upsert(dialect: str) -> Any:
+    """An insert of the hour's row that, when it is there, keeps the larger figures."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    statement: Any = (postgresql if dialect == "postgresql" else sqlite).insert(depth_table)
+    t, new = depth_table.c, statement.excluded
+    larger = {
+        column: sa.case((new[column] > t[column], new[column]), else_=t[column])
+        for column in ("backlog", "dead")
+    }
+    return statement.on_conflict_do_update(
+        index_elements=[t.hour], set_={**larger, "sampled_at": new.sampled_at}
+    )
 
 
 def depth_history(rows: Rows, since_hour: int) -> dict[int, Depth]:

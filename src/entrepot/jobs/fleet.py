@@ -4,10 +4,13 @@ Every ``entrepot serve`` sharing a ledger is an *instance* with a name of
 its own.  Each writes a heartbeat row in ``entrepot_instances`` every few
 seconds (:meth:`FleetLog.beat`): its release, configuration generation, and
 a report of its spools and routes.  The same transaction renews the lease of
-every job the instance runs and of every key it claimed
-(:mod:`entrepot.jobs.claims`): an instance that dies stops renewing, and once
+every job this process runs and of every key it claimed
+(:mod:`entrepot.jobs.claims`): a process that dies stops renewing, and once
 its leases have run out another instance puts its jobs back in the backlog
-(:meth:`~entrepot.jobs.runlog.RunLog.recover_expired`) and runs them.
+(:meth:`~entrepot.jobs.runlog.RunLog.recover_expired`) and runs them.  What
+is renewed is the process's own, not its name's: a second process that
+speaks for the same name (refused at its start when the first is alive:
+:meth:`FleetLog.twin`) never keeps alive what a dead one held.
 
 Due jobs are taken one at a time by :meth:`FleetLog.claim_due`: on
 PostgreSQL the oldest due job is selected ``FOR UPDATE SKIP LOCKED`` — two
@@ -33,11 +36,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from entrepot.db import LIST_VALUES
-from entrepot.jobs.claims import claims_table, renew_claims
+from entrepot.jobs.claims import claims_table, process_mark, renew_claims
 from entrepot.jobs.records import JobRecord
 from entrepot.jobs.runlog import RunLog
 from entrepot.jobs.schema import UTCDateTime, job_record, jobs_table, metadata, runs_table
-from entrepot.jobs.states import WAITING, JobState
+from entrepot.jobs.states import WAITING, JobState, Outcome
+from entrepot.processes import process_gone
 
 __all__ = ["FleetLog", "InstanceRecord", "add_fleet", "in_reach", "instances_table"]
 
@@ -135,7 +139,14 @@ class FleetLog(RunLog):
             "stopped_at": None,
             "report": dict(report),
         }
-        row, job = instances_table.c, jobs_table.c
+        row, job, run = instances_table.c, jobs_table.c, runs_table.c
+        # The jobs whose current run is this process's (not another of the same name's).
+        ours = (
+            sa.select(run.id)
+            .where(run.job_id == job.id, run.number == job.runs)
+            .where(run.outcome == str(Outcome.RUNNING))
+            .where(run.host == self._host, run.pid == os.getpid())
+        )
         with self._tx() as conn:
             mine = instances_table.update().where(row.name == self.instance)
             if conn.execute(mine.values(**values)).rowcount == 0:
@@ -143,11 +154,32 @@ class FleetLog(RunLog):
             conn.execute(
                 jobs_table.update()
                 .where(job.instance == self.instance, job.state == str(JobState.RUNNING))
-                .where(job.lease_until.is_not(None))
+                .where(job.lease_until.is_not(None), ours.exists())
                 .values(lease_until=now + timedelta(seconds=lease))
             )
-            # Claims of an earlier life of this instance are not renewed: they lapse.
-            renew_claims(conn, self.instance, now, lease, since=self.opened_at)
+            # Claims of an earlier life of this instance, or of another process under
+            # its name, are not renewed: they lapse.
+            renew_claims(conn, self.instance, now, lease, since=self.opened_at, mark=process_mark())
+
+    def twin(self, beats: float) -> InstanceRecord | None:
+        """Another live process that speaks for this instance's name, if any.
+
+        The name's row was last written by another process (its host and
+        PID), which neither stopped cleanly nor went silent for ``beats`` of
+        its heartbeat intervals, nor is known gone (on this host).  A name
+        reused after a clean stop, a crash, or a silence that long is free.
+        """
+        query = instances_table.select().where(instances_table.c.name == self.instance)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        record = _instance(row)
+        if record.stopped_at is not None or record.silent(self.clock.now(), beats):
+            return None
+        if record.host == self._host and (record.pid == os.getpid() or process_gone(record.pid)):
+            return None
+        return record
 
     def stopped(self) -> None:
         """Say that this instance stopped cleanly (it is then not reported silent)."""
@@ -163,10 +195,7 @@ class FleetLog(RunLog):
         """Every instance that ever beat on this ledger, by name."""
         query = instances_table.select().order_by(instances_table.c.name)
         with self._engine.connect() as conn:
-            return [
-                InstanceRecord(**{f.name: row._mapping[f.name] for f in fields(InstanceRecord)})
-                for row in conn.execute(query)
-            ]
+            return [_instance(row) for row in conn.execute(query)]
 
     def claim_due(
         self,
@@ -213,6 +242,10 @@ class FleetLog(RunLog):
                 return None
             run_id = self._start_in(conn, row.id, trigger, WAITING)
         return None if run_id is None else (job_record(row), run_id)
+
+
+def _instance(row: sa.Row[Any]) -> InstanceRecord:
+    return InstanceRecord(**{f.name: row._mapping[f.name] for f in fields(InstanceRecord)})
 
 
 def _first(conn: Connection, query: sa.Select[Any], skipped: frozenset[str]) -> sa.Row[Any] | None:

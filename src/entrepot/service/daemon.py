@@ -7,28 +7,33 @@ the ground truth, and kicks lanes (:mod:`.lanes`), which run the work
 (:mod:`.waking`): an idle service costs nothing.
 
 **Start.**  Take the state folder's lock (a second service exits 3 naming
-the first one's PID), open the ledger, then recover what a crash may have
+the first one's PID), open the ledger — where another live process that
+speaks for the same instance name is refused, exit 3
+(:func:`~.instance.refuse_twin`) — then recover what a crash may have
 left — runs marked running by a dead process go back to the backlog
 (:meth:`~entrepot.jobs.Ledger.recover_interrupted`), claims of dead
 processes go back to ``new/`` and stale ``tmp/`` files go
-(:meth:`~entrepot.spool.Spool.recover`), archives left open are sealed — and
-carry on: files waiting are shipped at once, the backlog is re-run when due.
-Then ``service.json``, READY for systemd, and the companions (HTTP endpoint).
+(:meth:`~entrepot.spool.Spool.recover`), provenance events journaled and
+not yet written are added, archives left open are sealed — and carry on:
+files waiting are shipped at once, the backlog is re-run when due.  Then
+``service.json``, READY for systemd, and the companions (HTTP endpoint).
 
-**Reload** (:meth:`Daemon.request_reload`: SIGHUP, ``entrepot reload``).
-The file is read and checked again, with the environment and every route
-and fetch; a configuration with any problem is refused (``service.reload_refused``
-with each problem) and the running one stays, as it does when the new one
-changes what is set up once at the start (:data:`FIXED_SETTINGS`, the
-tokens).  A good one replaces it between runs: a run in progress ends with
-the settings it started with.
+**Scans** go on while the ledger is out of reach: the due jobs are then
+not known (``service.scan_failed``, once), files wait in their spools, and
+the next scan asks again.
+
+**Reload** (:meth:`Daemon.request_reload`: SIGHUP, ``entrepot reload``):
+see :mod:`.reloading`.
 
 **Stop** (:meth:`Daemon.request_stop`: SIGTERM, SIGINT).  No new run
 starts; runs in progress are asked to stop (the transfers in hand finish,
 claims and remote locks are released, the run is recorded as interrupted
 and its job is due again) and get ``[service] grace`` seconds.  What is
 still running then is abandoned — a later start recovers it — archives left
-open are sealed, ``service.json`` is removed and the lock released.
+open are sealed, ``service.json`` is removed and the lock released.  A stop
+that takes longer than ``grace`` and a margin (the main thread stuck in a
+call to a database that never answers) ends the process
+(:mod:`.stopwatchdog`).
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Any
 
-from entrepot.jobs import SYSTEM_CLOCK, Clock, Ledger, Runner, RunResult, ledger_url
+from entrepot.jobs import SYSTEM_CLOCK, Clock, JobRecord, Ledger, Runner, RunResult, ledger_url
 from entrepot.logs import log_event
 from entrepot.service.building import backlog_policy
 from entrepot.service.companions import HOUSEKEEPING_EVERY, Companions, make_telemetry
@@ -49,14 +54,15 @@ from entrepot.service.config import Config
 from entrepot.service.heartbeat import Heartbeat
 from entrepot.service.hints import FolderHints
 from entrepot.service.holds import Holds
-from entrepot.service.instance import InstanceLock, StateFile
+from entrepot.service.instance import InstanceLock, StateFile, refuse_twin
 from entrepot.service.interrupting import StoppableClock
-from entrepot.service.loading import ConfigProblems, Problem, line_of
 from entrepot.service.notify import SystemdNotifier
 from entrepot.service.plan import Plan
-from entrepot.service.recovery import ensure_spools, recover_all
+from entrepot.service.recovery import recover_all
+from entrepot.service.reloading import Reloads, Rereader
 from entrepot.service.schedule import Scheduler
 from entrepot.service.selfstatus import describe
+from entrepot.service.stopwatchdog import StopWatchdog
 from entrepot.service.telemetry import Telemetry
 from entrepot.service.waking import Waker
 from entrepot.service.wiring import Wiring
@@ -66,14 +72,8 @@ logger = logging.getLogger("entrepot.service")
 
 __all__ = ["Daemon"]
 
-#: Re-reads the configuration file: the new configuration, or ConfigProblems.
-Rereader = Callable[[], Config]
 
-#: ``[service]`` settings read once at the start: a reload that changes one is refused.
-FIXED_SETTINGS = ("state", "ledger", "listen", "token_file", "viewer_token_file", "dashboard")
-
-
-class Daemon:
+class Daemon(Reloads):
     """One service over one configuration; see the module docstring."""
 
     def __init__(
@@ -118,6 +118,10 @@ class Daemon:
         self.wiring: Wiring | None = None
         self.heartbeat: Heartbeat | None = None
         self.state_file = StateFile(config.service.state)
+        #: What the main thread does now (told when a stop has to be forced).
+        self.step = "starting"
+        self._watchdog: StopWatchdog | None = None
+        self._scan_failing = False
 
     # -- what other threads (and signal handlers) may call ---------------------------
 
@@ -125,6 +129,8 @@ class Daemon:
         """Stop soon (safe from a signal handler)."""
         self._stop_reason = self._stop_reason or reason
         self.waker.wake()
+        if self._watchdog is not None:
+            self._watchdog.stop_requested()
 
     def request_reload(self) -> None:
         """Re-read the configuration soon (safe from a signal handler)."""
@@ -162,6 +168,7 @@ class Daemon:
         )
         ledger.state_dir = service.state  # where provenance journals are kept
         self.ledger = ledger
+        refuse_twin(ledger, service.fleet)
         self.started_at = self.clock.now()
         telemetry = self._telemetry or make_telemetry(lambda: self.config, ledger)
         self._telemetry = telemetry
@@ -204,15 +211,31 @@ class Daemon:
     # -- the main loop ----------------------------------------------------------------
 
     def run(self) -> int:
-        """Start, serve until asked to stop, stop; returns the exit code (0)."""
+        """Start, serve until asked to stop, stop; returns the exit code (0).
+
+        Run from the main thread (``serve``), a stop that outlasts its grace
+        period ends the process (:mod:`.stopwatchdog`).
+        """
+        if threading.current_thread() is threading.main_thread():
+            self._watchdog = StopWatchdog(
+                lambda: self.config.service.grace, lambda: self._stop_reason or "stop", self._doing
+            ).start()
         self.start()
         try:
             while not self.stop_requested:
+                self.step = "deciding"
                 self.tick()
+                self.step = "sleeping"
                 self.waker.wait(self.sleep_time())
         finally:
             self.shutdown()
         return 0
+
+    def _doing(self) -> str:
+        """What the main thread does, and the lanes still running (for a forced stop)."""
+        lanes = self.wiring.lanes.items() if self.wiring is not None else ()
+        busy = ",".join(name for name, lane in lanes if lane.busy)
+        return f"{self.step}; lanes running: {busy or 'none'}"
 
     def tick(self) -> None:
         """One pass of decisions at the clock's time: reload, timers, hints, scans."""
@@ -256,11 +279,30 @@ class Daemon:
                 for key in keys:
                     self._arrival(key, trigger)
         owners = self.plan.owners
-        for record in self.ledger.due(self.clock.now()):
+        for record in self._due():
             owner = owners.get(record.identity or "")
             self.wiring.kick(owner or "backlog", "backlog")
         self.wiring.kick("archives", trigger)
         self.wiring.kick("watch", trigger)
+
+    def _due(self) -> list[JobRecord]:
+        """The backlog's due jobs; none while the ledger is out of reach (the next scan
+        asks again, and ``/readyz`` says the ledger does not answer)."""
+        assert self.ledger is not None
+        self.step = "scanning: asking the ledger for due jobs"
+        try:
+            due = self.ledger.due(self.clock.now())
+        except Exception as exc:  # noqa: BLE001 - an outage of the ledger must not stop the service
+            if not self._scan_failing:
+                error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                log_event(logger, "service.scan_failed", logging.WARNING, error=error,
+                          hint="files wait in their spools; tried again at each scan")  # fmt: skip
+            self._scan_failing = True
+            return []
+        if self._scan_failing:
+            log_event(logger, "service.scan_back")
+        self._scan_failing = False
+        return due
 
     def sleep_time(self) -> float:
         """Seconds until something is due (the next timer, scan, hold or settling file)."""
@@ -283,69 +325,6 @@ class Daemon:
         if self.heartbeat is not None:
             self.heartbeat.after_run(kind, name, result)
 
-    # -- reload -----------------------------------------------------------------------
-
-    def reload(self) -> bool:
-        """Re-read the configuration; True when the new one is in use."""
-        if self.reread is None:
-            return False
-        self.notifier.reloading()
-        try:
-            config = self.reread()
-            fixed = self._fixed_settings_changed(config)
-            if fixed:
-                raise ConfigProblems(fixed)
-            plan = Plan.of(config)
-            # New spools are made before anything changes: one that cannot be
-            # made (a typo, no permission) refuses the configuration.
-            ensure_spools(config)
-        except ConfigProblems as exc:
-            self._refused([str(problem) for problem in exc.problems])
-            return False
-        except Exception as exc:  # noqa: BLE001 - any failure refuses the new configuration
-            self._refused([f"{type(exc).__name__}: {exc}"])
-            return False
-        self._apply(config, plan)
-        self.notifier.ready(f"configuration {self.generation}")
-        return True
-
-    def _fixed_settings_changed(self, config: Config) -> list[Problem]:
-        """What ``config`` changes that only a restart applies: where the service keeps its
-        state, its ledger, and its HTTP endpoint (the address, the token files and the tokens
-        in them, read once at the start)."""
-        now, then = config.service, self.config.service
-        changed = [key for key in FIXED_SETTINGS if getattr(now, key) != getattr(then, key)]
-        changed = changed or self.companions.tokens_changed(config)
-        return [
-            Problem(f"service.{key}", "cannot change while the service runs",
-                    line_of(config, "service", key), "restart the service", config.source)
-            for key in changed
-        ]  # fmt: skip
-
-    def _refused(self, problems: list[str]) -> None:
-        self.last_reload = {"at": self.clock.now().isoformat(), "ok": False, "problems": problems}
-        log_event(logger, "service.reload_refused", logging.ERROR, generation=self.generation,
-                  problems="; ".join(problems))  # fmt: skip
-        assert self._telemetry is not None
-        self._telemetry.config_loaded(self.generation, False)
-        self.notifier.ready(f"configuration {self.generation} kept (reload refused)")
-
-    def _apply(self, config: Config, plan: Plan) -> None:
-        assert self.wiring is not None and self._telemetry is not None
-        hint_folders = self.plan.hint_folders
-        self.config, self.plan = config, plan
-        self.generation += 1
-        self.wiring.apply(plan)
-        if plan.hint_folders != hint_folders:
-            self._start_hints()
-        if self.on_config is not None:
-            self.on_config(config)
-        self._telemetry.config_loaded(self.generation, True)
-        self.last_reload = {"at": self.clock.now().isoformat(), "ok": True, "problems": []}
-        log_event(logger, "service.reloaded", generation=self.generation,
-                  routes=len(config.routes), fetches=len(config.fetches))  # fmt: skip
-        self._scan("reload")
-
     # -- what it says about itself ----------------------------------------------------
 
     def status(self) -> dict[str, Any]:
@@ -363,6 +342,7 @@ class Daemon:
     def shutdown(self) -> None:
         """Stop taking work, let runs finish within the grace period, seal, unlock."""
         reason = self._stop_reason or "stop"
+        self.step = "stopping"
         self.stopping.set()
         self.notifier.stopping()
         log_event(logger, "service.stopping", reason=reason, grace=self.config.service.grace)
@@ -370,6 +350,7 @@ class Daemon:
             self._hints.stop()
         abandoned: list[str] = []
         if self.wiring is not None:
+            self.step = "stopping: waiting for runs in progress"
             abandoned = self.wiring.stop(self.config.service.grace)
         if abandoned:
             log_event(logger, "service.abandoned", logging.WARNING, lanes=",".join(abandoned),
@@ -378,9 +359,11 @@ class Daemon:
             # Archives left open by writers that are gone are sealed on the way out too.
             from entrepot.service.archives import ArchiveKeeper
 
+            self.step = "stopping: sealing archives"
             ArchiveKeeper(self.config, self._telemetry).seal_abandoned()
         self.companions.stop()
         if self.heartbeat is not None:
+            self.step = "stopping: the last heartbeat"
             self.heartbeat.stop(clean=not abandoned)
         self.state_file.remove()
         if self.ledger is not None and not abandoned:
@@ -389,6 +372,8 @@ class Daemon:
             self._lock.release()
         self.waker.close()
         log_event(logger, "service.stopped", reason=reason, abandoned=len(abandoned))
+        if self._watchdog is not None:
+            self._watchdog.stopped()
 
     # -- helpers for tests and benchmarks ---------------------------------------------
 

@@ -10,7 +10,6 @@ stuck (see ``docs/fleet.md``).
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import (
@@ -18,16 +17,15 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     StrictInt,
     model_validator,
 )
 
-from entrepot.instances import host_instance
+from entrepot.instances import check_instance, host_instance
 from entrepot.units import parse_duration
 
 __all__ = ["FleetConfig", "InstanceName", "default_instance", "instance_name"]
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 
 def instance_name(value: str) -> str:
@@ -40,11 +38,7 @@ def instance_name(value: str) -> str:
     ...
     ValueError: '../x' is not a usable instance name: letters, digits, '_', '-', '.' (64 at most)
     """
-    if not _NAME.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a usable instance name: letters, digits, '_', '-', '.' (64 at most)"
-        )
-    return value
+    return check_instance(value)
 
 
 def default_instance() -> str:
@@ -52,8 +46,9 @@ def default_instance() -> str:
     return host_instance()
 
 
-#: A validated instance name.
-InstanceName = Annotated[str, AfterValidator(instance_name)]
+#: A validated instance name; a default one too (``$ENTREPOT_INSTANCE`` is checked as the
+#: configured name is).
+InstanceName = Annotated[str, AfterValidator(instance_name), Field(validate_default=True)]
 _Seconds = Annotated[float, BeforeValidator(lambda value: parse_duration(value))]
 
 

@@ -12,6 +12,14 @@ generation, the listen address, and when each route and fetch is next due.
 ``entrepot status`` and ``entrepot reload`` read it; it is removed on a clean
 exit.  A file left by a killed service names a PID that is gone, or one that
 does not hold the lock: :func:`read_state` tells.
+
+:func:`refuse_twin` is the same rule for a fleet: a second live process
+that speaks for an instance name the ledger already hears from (two state
+folders naming the same ``[service] instance``, or both taking the host's
+name) is refused at its start (:class:`InstanceNameTaken`, exit 3: a
+setting to change, not an outage to wait out).  It would otherwise overwrite
+the first one's heartbeat row, and the fleet view would show one healthy
+instance for two.
 """
 
 from __future__ import annotations
@@ -21,13 +29,27 @@ import fcntl
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from entrepot.durable import write_file
 from entrepot.errors import ConfigError
 from entrepot.service.preflight import check_folder
 
-__all__ = ["LOCK_NAME", "STATE_NAME", "AlreadyRunning", "InstanceLock", "StateFile", "read_state"]
+if TYPE_CHECKING:
+    from entrepot.jobs import Ledger
+    from entrepot.jobs.fleet import InstanceRecord
+    from entrepot.service.fleetconfig import FleetConfig
+
+__all__ = [
+    "LOCK_NAME",
+    "STATE_NAME",
+    "AlreadyRunning",
+    "InstanceLock",
+    "InstanceNameTaken",
+    "StateFile",
+    "read_state",
+    "refuse_twin",
+]
 
 LOCK_NAME = "service.lock"
 STATE_NAME = "service.json"
@@ -43,6 +65,29 @@ class AlreadyRunning(ConfigError):
             f"another entrepot service ({who}) runs on the state folder {state}: "
             "stop it first, or give this one a state folder of its own"
         )
+
+
+class InstanceNameTaken(ConfigError):
+    """Another live service speaks for this instance name on the same ledger."""
+
+    def __init__(self, name: str, other: InstanceRecord, silent_after: float) -> None:
+        self.other = other
+        wait = round(silent_after * other.every, 1)
+        super().__init__(
+            f"another entrepot service (PID {other.pid} on {other.host}) runs as the "
+            f"instance {name!r} on this ledger: give this one a name of its own "
+            "([service] instance, or $ENTREPOT_INSTANCE for a configuration that names "
+            f"none), or stop the other first (a name is free once its service has stopped, "
+            f"or has been silent for {wait:g} s)"
+        )
+
+
+def refuse_twin(ledger: Ledger, fleet: FleetConfig) -> None:
+    """Raise :class:`InstanceNameTaken` when another live process speaks for
+    ``ledger``'s instance (see :meth:`~entrepot.jobs.fleet.FleetLog.twin`)."""
+    other = ledger.twin(fleet.silent_after)
+    if other is not None:
+        raise InstanceNameTaken(ledger.instance, other, fleet.silent_after)
 
 
 class InstanceLock:

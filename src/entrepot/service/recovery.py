@@ -10,6 +10,14 @@ of a process that is gone are recorded as interrupted and their jobs are due
 at once, the claims of a dead process of this host go back to ``new/``, and
 stale ``tmp/`` files are removed.  Archives left open are sealed by the
 archive lane's first pass, right after.
+
+The provenance events that a killed process of this state folder had
+journaled but not yet written to the ledger (the last batch of a run), and
+the receipts of files put into spools since, are added to the ledger now
+(:func:`~entrepot.provenance.recorder.recover_journals`, as ``entrepot
+trace`` does before it reads): a file's trace is whole again from the
+start, whichever instance runs next.  A failure there is logged and the
+service starts all the same: the journals stay, for the next recorder.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from entrepot.spool import Spool
 
 logger = logging.getLogger("entrepot.service")
 
-__all__ = ["ensure_spools", "recover_all"]
+__all__ = ["ensure_spools", "recover_all", "recover_events"]
 
 
 def ensure_spools(config: Config) -> None:
@@ -61,5 +69,22 @@ def recover_all(config: Config, ledger: Ledger) -> None:
             log_event(logger, "service.recovered_spool", logging.WARNING, spool=name,
                       claims=len(report.claims_released),
                       tmp=len(report.tmp_removed))  # fmt: skip
+    events = recover_events(config, ledger)
     spools = len(config.spools)
-    log_event(logger, "service.recovery_done", logging.DEBUG, jobs=len(jobs), spools=spools)
+    log_event(logger, "service.recovery_done", logging.DEBUG, jobs=len(jobs), spools=spools,
+              events=events)  # fmt: skip
+
+
+def recover_events(config: Config, ledger: Ledger) -> int:
+    """Add the events left in the state folder's journals; how many were added."""
+    from entrepot.provenance.journal import JOURNAL_DIR
+    from entrepot.provenance.recorder import recover_journals
+
+    try:
+        added = recover_journals(ledger.engine, config.service.state / JOURNAL_DIR)
+    except Exception as exc:  # noqa: BLE001 - the journals stay for the next recorder
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        log_event(logger, "service.recovery_failed", logging.ERROR, what="provenance",
+                  error=error)  # fmt: skip
+        return 0
+    return added  # logged as provenance.recovered
