@@ -20,11 +20,14 @@ url = "file://{root}/dest"
 [routes.r]
 spool = "out"
 target = "dest"
-every = "1h"
+{trigger}
 """
 
 
-def one_route(root: Path, *, state: str = "state", service: str = "") -> str:
-    """Its text: the target's folder under ``root``; ``service``: more lines of ``[service]``."""
+def one_route(
+    root: Path, *, state: str = "state", service: str = "", trigger: str = 'every = "1h"'
+) -> str:
+    """Its text: the target's folder under ``root``; ``service``: more lines of ``[service]``;
+    ``trigger``: the route's (``on_arrival = true``…)."""
     lines = service if not service or service.endswith("\n") else service + "\n"
-    return _TEXT.format(root=root, state=state, service=lines)
+    return _TEXT.format(root=root, state=state, service=lines, trigger=trigger)

@@ -87,3 +87,17 @@ def test_a_live_pid_without_the_lock_held_is_no_running_service(config: Path) ->
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["service"] == {"running": False}
     assert "not running" in entrepot("status", "-c", config).stdout
+
+
+def test_a_lane_whose_last_run_crashed_unrecorded_needs_attention(
+    config: Path, locked: Path
+) -> None:
+    """A full state disk crashes every run before it is recorded: the ledger shows nothing
+    wrong, so ``status`` exited 0.  The service's own word (``crashed``) makes it 1."""
+    _write(locked, {"pid": os.getpid(), "crashed": {"route:outbox-to-local": "No space left"}})
+    done = entrepot("status", "-c", config)
+    assert done.returncode == 1, done.stderr
+    assert "crashed before it was recorded" in done.stdout
+    assert "route:outbox-to-local" in done.stdout
+    _write(locked, {"pid": os.getpid(), "crashed": {}})
+    assert entrepot("status", "-c", config).returncode == 0

@@ -186,3 +186,23 @@ def services_fixture() -> Iterator[list[Service]]:
     yield started
     for service in started:
         service.close()
+
+
+def one_route_service(
+    root: Path, services: list[Service], *, state: str = "state", service: str = "",
+    token: str | None = None,
+) -> Service:  # fmt: skip
+    """A service (not started) of :func:`tests.one_route.one_route` shipping on arrival to
+    ``root/dest``, configured in ``root/entrepot.toml``; ``token``: written to
+    ``root/token`` (0600) for ``token_file = "token"``.  Stopped with ``services``."""
+    from tests.one_route import one_route
+
+    (root / "dest").mkdir()
+    if token is not None:
+        (root / "token").write_text(token)
+        (root / "token").chmod(0o600)
+    config = root / "entrepot.toml"
+    config.write_text(one_route(root, state=state, service=service, trigger="on_arrival = true"))
+    made = Service(config)
+    services.append(made)
+    return made

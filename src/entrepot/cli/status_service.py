@@ -46,6 +46,7 @@ def service_status(
     ledger_url = ledger_url or config.service.ledger
     recorded(LedgerChoice(state, ledger_url))
     running = _running(state, now)
+    crashed = _crashed(running)
     spools = service.spool_figures(_selected(config, names), now)
     with ledger_rows(state, ledger_url) as rows:
         routes = service.route_figures(config, rows, running)
@@ -66,11 +67,21 @@ def service_status(
             )
         else:
             out.print(_service_line(running, config))
+            if crashed:
+                lanes = ", ".join(shown(str(lane)) for lane in crashed)
+                out.print(f"Last run crashed before it was recorded (a full disk?): {lanes}")
             out.print(_spools_table(spools))
             if routes:
                 out.print(_routes_table(routes, now))
             out.print(jobs_tables(summary))
-    return ExitCode.FAILED if summary.needs_attention else ExitCode.OK
+    return ExitCode.FAILED if summary.needs_attention or crashed else ExitCode.OK
+
+
+def _crashed(running: Mapping[str, Any] | None) -> list[str]:
+    """The lanes whose last run crashed before it could be recorded, as the running
+    service says (``service.json``'s ``crashed``, when it could write it)."""
+    found = (running or {}).get("crashed")
+    return [str(lane) for lane in found] if isinstance(found, Mapping | list) else []
 
 
 def _selected(config: Config, names: Sequence[str]) -> dict[str, SpoolConfig]:

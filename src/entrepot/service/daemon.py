@@ -143,7 +143,8 @@ class Daemon(Reloads):
 
     @property
     def hints_active(self) -> bool:
-        return self._hints is not None
+        """Whether notifications wake the routes now (not during a restart's pause)."""
+        return self._hints is not None and self._hints.working
 
     # -- start ------------------------------------------------------------------------
 

@@ -55,7 +55,10 @@ class JsonFormatter(logging.Formatter):
             data["message"] = mask_secrets(record.getMessage())
         if record.exc_info:
             data["exception"] = mask_secrets(self.formatException(record.exc_info))
-        return json.dumps(data, ensure_ascii=False)
+        # U+2028 and U+2029 end a line for some readers (JavaScript, editors): escaped,
+        # as a line's own breaks are, so that one record is one line everywhere.
+        text = json.dumps(data, ensure_ascii=False)
+        return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def formatter_for(log_format: str) -> logging.Formatter:

@@ -10,7 +10,9 @@ configured spool's files, bytes and oldest file per area.
 
 A scrape never raises and never hangs; a method called by the daemon never
 raises either (a metrics fault must not stop delivery).  :meth:`readiness`
-is what ``/readyz`` answers.  Every metric is listed in ``docs/monitoring.md``.
+is what ``/readyz`` answers: not ready while a lane's last run crashed
+before it could be recorded (the ledger's disk full: the ledger's own
+figures cannot show it).  Every metric is listed in ``docs/monitoring.md``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class Readiness:
     generation: int | None
     #: Each configured route and fetch → how its last run (since the start) ended.
     routes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Lanes whose last run crashed before it could be recorded → ``error`` and ``at``.
+    crashed: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -79,6 +83,8 @@ class Readiness:
             found.append(f"the ledger does not answer: {self.ledger_error}")
         if self.generation is None:
             found.append("no configuration is loaded yet")
+        for lane, crash in sorted(self.crashed.items()):
+            found.append(f"{lane}: its last run crashed before it was recorded: {crash['error']}")
         return found
 
     def as_json(self) -> dict[str, Any]:
@@ -88,6 +94,7 @@ class Readiness:
             "ledger": {"ok": self.ledger_ok, "error": self.ledger_error},
             "config": {"loaded": self.generation is not None, "generation": self.generation},
             "routes": self.routes,
+            "crashed": self.crashed,
         }
 
 
@@ -137,6 +144,7 @@ class PrometheusTelemetry(Telemetry):
         self.clock = clock
         self._lock = threading.Lock()
         self._last: dict[tuple[str, str], _LastRun] = {}
+        self._crashed: dict[str, dict[str, str]] = {}
         self._down: set[str] = set()
         self.generation: int | None = None
         self._counts = BoundedCall(self._read_counts, timeout=timeout, what="the ledger")
@@ -193,6 +201,19 @@ class PrometheusTelemetry(Telemetry):
             "entrepot_config_last_load_successful",
             "1 when the last configuration read was accepted, 0 when it was refused.",
         )
+        self.lane_failures = counter(
+            "entrepot_lane_failures",
+            "Runs that crashed before they could be recorded (the ledger's disk full…).",
+            "lane",
+        )
+        self.lane_crashed_now = gauge(
+            "entrepot_lane_crashed", "1 while the last run of the lane crashed, else 0.", "lane"
+        )
+        self.skipped_files = gauge(
+            "entrepot_skipped_files",
+            "Files the last run passed over: names no run can ship, left in new/.",
+            *("kind", "name"),
+        )
         self.collector_errors = counter(
             "entrepot_collector_errors",
             "Readings that failed during a scrape (logged).",
@@ -235,6 +256,29 @@ class PrometheusTelemetry(Telemetry):
         except Exception as exc:  # noqa: BLE001 - metrics never stop the service
             _failed("archive_sealed", exc)
 
+    def lane_crashed(self, lane: str, error: str) -> None:
+        try:
+            shown = mask_secrets(error.splitlines()[0] if error else "")
+            self.lane_failures.labels(lane).inc()
+            self.lane_crashed_now.labels(lane).set(1)
+            with self._lock:
+                self._crashed[lane] = {"error": shown, "at": _iso(self.clock())}
+        except Exception as exc:  # noqa: BLE001 - metrics never stop the service
+            _failed("lane_crashed", exc)
+
+    def lane_ended(self, lane: str) -> None:
+        try:
+            with self._lock:
+                crashed = self._crashed.pop(lane, None) is not None
+            if crashed:
+                self.lane_crashed_now.labels(lane).set(0)
+        except Exception as exc:  # noqa: BLE001 - metrics never stop the service
+            _failed("lane_ended", exc)
+
+    def crashed_lanes(self) -> dict[str, dict[str, str]]:
+        with self._lock:
+            return {lane: dict(crash) for lane, crash in self._crashed.items()}
+
     def _count_run(self, run: RunSummary) -> None:
         now = self.clock()
         ok = run.outcome in _SUCCESSES
@@ -248,6 +292,7 @@ class PrometheusTelemetry(Telemetry):
             self.files.labels(run.kind, run.name, target, "ok").inc(max(run.files, 0))
             self.files.labels(run.kind, run.name, target, "failed").inc(max(run.failed_files, 0))
             self.bytes.labels(run.kind, run.name, target).inc(max(run.bytes, 0))
+            self.skipped_files.labels(run.kind, run.name).set(max(run.skipped_files, 0))
         if run.kind == "import":
             self.import_rows.labels(run.name, "ok").inc(max(run.rows_ok, 0))
             self.import_rows.labels(run.name, "failed").inc(max(run.rows_failed, 0))
@@ -299,17 +344,19 @@ class PrometheusTelemetry(Telemetry):
         with self._lock:
             last = dict(self._last)
             generation = self.generation
+        crashed = self.crashed_lanes()
         routes = {}
         for kind, names in (("ship", config.routes), ("fetch", config.fetches)):
             for name in names:
                 run = last.get((kind, name))
+                crash = crashed.get(f"{'route' if kind == 'ship' else 'fetch'}:{name}")
                 routes[name] = {
                     "kind": kind,
-                    "last_outcome": run.outcome if run else None,
-                    "last_run": _iso(run.at) if run else None,
+                    "last_outcome": "crashed" if crash else run.outcome if run else None,
+                    "last_run": crash["at"] if crash else _iso(run.at) if run else None,
                     "last_success": _iso(run.last_success) if run and run.last_success else None,
                 }
-        return Readiness(error is None, error, generation, routes)
+        return Readiness(error is None, error, generation, routes, crashed)
 
 
 def _failed(what: str, exc: BaseException) -> None:

@@ -21,8 +21,11 @@ fall due, without waiting::
 
 ``every`` runs at start and then on a fixed rate from there (a run that
 falls due while the previous one still works is taken once it ends; missed
-slots are not made up one by one).  ``cron`` follows the five-field
-expression in the time zone given (the host's by default).  A route whose
+slots are not made up one by one).  Its intervals are measured on the
+clock's monotonic time, so a wall clock stepped back (an NTP correction, a
+virtual machine resumed) neither stops an interval route nor runs it early.
+``cron`` follows the five-field expression in the time zone given (the
+host's by default): it follows the wall clock.  A route whose
 job waits in the backlog is *held* until that job is due: its timers fire
 then, not before, so a target that is down is not hammered on every tick.
 """
@@ -63,7 +66,8 @@ class Triggers:
 @dataclass
 class _Entry:
     triggers: Triggers
-    every_at: datetime | None = None
+    #: The next ``every`` slot, on the clock's monotonic seconds (never the wall clock).
+    every_at: float | None = None
     cron_at: datetime | None = None
     held_until: datetime | None = None
     cron: Iterator[datetime] | None = None
@@ -78,6 +82,9 @@ class Scheduler:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
+    def _ticks(self) -> float:
+        return self.clock.monotonic()
+
     def _local(self, when: datetime) -> datetime:
         return when.astimezone(self.tz) if self.tz is not None else when.astimezone()
 
@@ -91,7 +98,7 @@ class Scheduler:
             entry = _Entry(triggers, held_until=old.held_until if old else None)
             if triggers.every is not None:
                 keep = old is not None and old.triggers.every == triggers.every
-                entry.every_at = old.every_at if keep and old is not None else now
+                entry.every_at = old.every_at if keep and old is not None else self._ticks()
             if triggers.cron is not None:
                 entry.cron = CronSim(triggers.cron, self._local(now))
                 entry.cron_at = next(entry.cron)
@@ -124,16 +131,16 @@ class Scheduler:
 
     def due(self) -> list[tuple[str, str]]:
         """The entries whose timer has come, with which (``every``/``cron``); timers move on."""
-        now = self.clock.now()
+        now, ticks = self.clock.now(), self._ticks()
         fired: list[tuple[str, str]] = []
         with self._lock:
             for name, entry in self._entries.items():
                 if self._is_held(entry, now):
                     continue
                 trigger = None
-                if entry.every_at is not None and entry.every_at <= now:
+                if entry.every_at is not None and entry.every_at <= ticks:
                     trigger = "every"
-                    entry.every_at = _next_slot(entry.every_at, entry.triggers.every, now)
+                    entry.every_at = _next_slot(entry.every_at, entry.triggers.every, ticks)
                 if entry.cron_at is not None and entry.cron_at <= now:
                     trigger = trigger or "cron"
                     entry.cron_at = self._next_cron(entry, now)
@@ -152,9 +159,10 @@ class Scheduler:
 
     def next_due(self, name: str) -> datetime | None:
         """When ``name`` next runs on a timer (``None``: only on arrival)."""
+        now, ticks = self.clock.now(), self._ticks()
         with self._lock:
             entry = self._entries.get(name)
-            return None if entry is None else _next_of(entry)
+            return None if entry is None else _next_of(entry, now, ticks)
 
     def held_until(self, name: str) -> datetime | None:
         with self._lock:
@@ -163,16 +171,21 @@ class Scheduler:
 
     def seconds_to_next(self) -> float | None:
         """Seconds until the earliest timer (0 when one is due), ``None`` when there is none."""
-        now = self.clock.now()
+        now, ticks = self.clock.now(), self._ticks()
         with self._lock:
-            times = [at for entry in self._entries.values() if (at := _next_of(entry)) is not None]
+            entries = self._entries.values()
+            times = [at for entry in entries if (at := _next_of(entry, now, ticks)) is not None]
         if not times:
             return None
         return max(0.0, (min(times) - now).total_seconds())
 
 
-def _next_of(entry: _Entry) -> datetime | None:
-    times = [at for at in (entry.every_at, entry.cron_at) if at is not None]
+def _next_of(entry: _Entry, now: datetime, ticks: float) -> datetime | None:
+    """When ``entry`` next fires, on the wall clock (an ``every`` slot seen from ``now``)."""
+    every_at = None
+    if entry.every_at is not None:
+        every_at = now + timedelta(seconds=entry.every_at - ticks)
+    times = [at for at in (every_at, entry.cron_at) if at is not None]
     if not times:
         return None
     earliest = min(times)
@@ -181,9 +194,9 @@ def _next_of(entry: _Entry) -> datetime | None:
     return earliest
 
 
-def _next_slot(previous: datetime, every: float | None, now: datetime) -> datetime:
-    """The first slot of the fixed-rate series through ``previous`` that is after ``now``."""
+def _next_slot(previous: float, every: float | None, now: float) -> float:
+    """The first slot of the fixed-rate series through ``previous`` that is after ``now``
+    (monotonic seconds)."""
     assert every is not None
-    step = timedelta(seconds=every)
-    missed = int((now - previous) / step)
-    return previous + step * (missed + 1)
+    missed = int((now - previous) // every)
+    return previous + every * (missed + 1)

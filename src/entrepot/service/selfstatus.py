@@ -2,8 +2,11 @@
 
 Its PID, when it started, its configuration file and generation, its
 instance name in the fleet, its listen address, ledger (password masked),
-the outcome of the last reload, and for each route and fetch when it is
-next due and until when it waits for its backlog job.  ``entrepot status``
+the outcome of the last reload, for each route and fetch when it is next
+due and until when it waits for its backlog job, and the lanes whose last
+run crashed before the ledger could record it (``crashed``: the ledger's
+disk full, say — then this file may not be written either, and ``/readyz``
+and the metrics, kept in memory, are what tell).  ``entrepot status``
 and ``entrepot reload`` read it (:mod:`entrepot.service.status`).
 """
 
@@ -33,6 +36,8 @@ def describe(daemon: Daemon) -> dict[str, Any]:
         }
 
     started = daemon.started_at
+    wiring = daemon.wiring
+    crashed = wiring.ctx.telemetry.crashed_lanes() if wiring is not None else {}
     return {
         "pid": os.getpid(),
         "started_at": started.isoformat(timespec="seconds") if started else None,
@@ -46,4 +51,5 @@ def describe(daemon: Daemon) -> dict[str, Any]:
         "last_reload": daemon.last_reload,
         "routes": {n: entry(f"route:{n}", r.on_arrival) for n, r in config.routes.items()},
         "fetches": {n: entry(f"fetch:{n}", False) for n in config.fetches},
+        "crashed": crashed,
     }

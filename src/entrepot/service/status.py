@@ -67,6 +67,8 @@ def running_service(state: Path, now: datetime) -> dict[str, Any] | None:
         "listen": data.get("listen"),
         "routes": data.get("routes") or {},
         "fetches": data.get("fetches") or {},
+        # Lanes whose last run crashed before the ledger could record it (a full disk).
+        "crashed": data.get("crashed") if isinstance(data.get("crashed"), dict) else {},
     }
 
 

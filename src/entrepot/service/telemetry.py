@@ -27,6 +27,8 @@ class RunSummary:
     files: int = 0
     bytes: int = 0
     failed_files: int = 0
+    #: Files the run passed over: names no run can ship, left in ``new/``.
+    skipped_files: int = 0
     rows_ok: int = 0
     rows_failed: int = 0
     trigger: str = ""  # on_arrival, every, cron, backlog, reload…
@@ -44,6 +46,17 @@ class Telemetry:
     def archive_sealed(self, archive: str, records: int, size: int) -> None:
         """An archive of ``archive`` was sealed with ``records`` records."""
 
+    def lane_crashed(self, lane: str, error: str) -> None:
+        """A run of ``lane`` (``route:NAME``, ``fetch:NAME``, ``backlog``, ``watch``) raised
+        before it could be recorded — the ledger's disk full, say: the ledger cannot tell."""
+
+    def lane_ended(self, lane: str) -> None:
+        """A run of ``lane`` ended as it should (recorded, or nothing to do): no crash now."""
+
+    def crashed_lanes(self) -> dict[str, dict[str, str]]:
+        """The lanes whose last run crashed: each with ``error`` and ``at`` (ISO time)."""
+        return {}
+
 
 @dataclass
 class RecordingTelemetry(Telemetry):
@@ -52,6 +65,7 @@ class RecordingTelemetry(Telemetry):
     generations: list[tuple[int, bool]] = field(default_factory=list)
     runs: list[RunSummary] = field(default_factory=list)
     seals: list[tuple[str, int, int]] = field(default_factory=list)
+    crashes: dict[str, str] = field(default_factory=dict)
 
     def config_loaded(self, generation: int, ok: bool) -> None:
         self.generations.append((generation, ok))
@@ -61,3 +75,12 @@ class RecordingTelemetry(Telemetry):
 
     def archive_sealed(self, archive: str, records: int, size: int) -> None:
         self.seals.append((archive, records, size))
+
+    def lane_crashed(self, lane: str, error: str) -> None:
+        self.crashes[lane] = error
+
+    def lane_ended(self, lane: str) -> None:
+        self.crashes.pop(lane, None)
+
+    def crashed_lanes(self) -> dict[str, dict[str, str]]:
+        return {lane: {"error": error, "at": ""} for lane, error in dict(self.crashes).items()}

@@ -1,9 +1,15 @@
 """The data center's watched folder: CSV files dropped there are uploaded and imported.
 
-A file is taken once it has stayed the same (size and modification time)
-for ``[datacenter] settle`` seconds, so one still being copied in is left
-alone; hidden names and names ending ``.part`` or ``.tmp`` are never taken
-(write under such a name, then rename, for an immediate take-over).
+A file is taken once the service itself has seen it stay the same (size,
+modification time, inode and change time) for ``[datacenter] settle``
+seconds, measured on the service's own monotonic clock, so one still being
+copied in is left alone.  A file's modification time is never trusted
+alone: on a network file system it comes from another machine's clock, and
+one running minutes behind would make a file still being written look
+settled at first sight.  So a file already there when the service starts
+waits one ``settle`` period too.  Hidden names and names ending ``.part``
+or ``.tmp`` are never taken (write under such a name, then rename: the
+renamed file is taken one ``settle`` period later).
 
 **Which table.**  A file's table is its name up to the first dot, blanks
 made underscores: ``students.csv`` and ``students.2026-03.csv`` both go to
@@ -49,7 +55,9 @@ from entrepot.logs import log_event
 from entrepot.service.building import import_job
 from entrepot.service.config import DataCenterConfig
 from entrepot.service.interrupting import StopAware
+from entrepot.service.looks import FileLook
 from entrepot.service.telemetry import RunSummary, Telemetry
+from entrepot.service.works import reported
 
 logger = logging.getLogger("entrepot.service")
 
@@ -97,15 +105,15 @@ class WatchFolder:
         self.runner = runner
         self.telemetry = telemetry
         self.stopping = stopping
-        self._seen: dict[str, tuple[int, int, float]] = {}
+        #: Each file seen: what it looked like, and since when (monotonic) it has looked so.
+        self._seen: dict[str, tuple[FileLook, float]] = {}
 
     # -- which files -----------------------------------------------------------
 
     def settled(self) -> list[Path]:
-        """The files that have not changed for ``settle`` seconds, oldest first."""
+        """The files seen unchanged for ``settle`` seconds, oldest first."""
         now = time.monotonic()
-        settle = max(self.center.settle, 1.0)
-        found: dict[str, tuple[int, int, float]] = {}
+        found: dict[str, tuple[FileLook, float]] = {}
         ready: list[tuple[int, Path]] = []
         try:
             entries = list(os.scandir(self.folder))
@@ -121,13 +129,13 @@ class WatchFolder:
                 info = entry.stat(follow_symlinks=False)
             except FileNotFoundError:
                 continue
+            look = FileLook.of(info)
             before = self._seen.get(name)
-            since = now
-            if before is not None and before[:2] == (info.st_size, info.st_mtime_ns):
-                since = before[2]
-            found[name] = (info.st_size, info.st_mtime_ns, since)
-            # Unchanged over two passes that far apart, or not written to for that long.
-            if now - since >= self.center.settle or time.time() - info.st_mtime >= settle:
+            since = before[1] if before is not None and before[0] == look else now
+            found[name] = (look, since)
+            # Unchanged over passes that far apart on our clock: however old its mtime
+            # says it is, a file whose writer's clock lags may still be growing.
+            if now - since >= self.center.settle:
                 ready.append((info.st_mtime_ns, Path(entry.path)))
         self._seen = found
         return [path for _, path in sorted(ready)]
@@ -137,11 +145,14 @@ class WatchFolder:
         if not self._seen:
             return None
         now = time.monotonic()
-        return max(0.05, min(self.center.settle - (now - s) for _, _, s in self._seen.values()))
+        return max(0.05, min(self.center.settle - (now - s) for _, s in self._seen.values()))
 
     # -- the lane's work ----------------------------------------------------------
 
     def run(self, trigger: str) -> None:
+        reported(self.telemetry, "watch", lambda: self._run(trigger))
+
+    def _run(self, trigger: str) -> None:
         ledger = self.runner.ledger
         for path in self.settled():
             if self.stopping.is_set():

@@ -6,10 +6,25 @@ with the job built from the configuration *current at the start of the run*
 waiting in the backlog, if there is one: one waiting job per route.
 
 A route triggered by arrival, a scan or a timer with nothing in ``new/``
-and no job waiting records nothing: an empty run is not a run.  A route
-with ``on_arrival`` runs again at once while files keep arriving, so a
-steady stream is shipped in back-to-back runs, each taking what came in
-during the previous one.
+and no job waiting records nothing: an empty run is not a run — nor is one
+that would find only files its last run passed over, unchanged (names no
+run can ship: :mod:`.passedover`).  A route with ``on_arrival`` runs again
+at once while files keep arriving, so a steady stream is shipped in
+back-to-back runs, each taking what came in during the previous one.
+
+**The backlog decides.**  While a route's (or fetch's) job waits in the
+backlog for its next try, a run started by anything but the backlog — an
+arrival, a scan, a timer, a reload — does not start: it leaves the job to
+its due time.  The daemon checks that before it kicks a lane, but a kick
+that came *during* the failing run waits in the lane and is taken once the
+run has ended, after the run put its job in the backlog: without this
+check the target that is down would be tried again at once, and each such
+try would count as one more failed run towards ``runs``.
+
+**A crash is reported.**  A run that raises before it could be recorded
+(the ledger's disk full, a ledger that cannot be written) is told to the
+telemetry (:meth:`~entrepot.service.telemetry.Telemetry.lane_crashed`), so
+that ``/readyz`` and the metrics show it although the ledger could not.
 """
 
 from __future__ import annotations
@@ -20,16 +35,18 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from entrepot.errors import WorkClaimed
-from entrepot.jobs import Ledger, Runner, RunResult
+from entrepot.jobs import JobRecord, JobState, Ledger, Outcome, Runner, RunResult
 from entrepot.jobs.depth import record_depth
 from entrepot.logs import log_event
 from entrepot.service.archives import ArchiveKeeper
 from entrepot.service.building import fetch_job, ship_job
 from entrepot.service.config import Config
 from entrepot.service.interrupting import StopAware
+from entrepot.service.passedover import PassedOver
 from entrepot.service.telemetry import RunSummary, Telemetry
 from entrepot.ship import FetchJob, ShipJob
 from entrepot.ship.jobs import RouteJob
@@ -45,12 +62,16 @@ __all__ = [
     "RouteWork",
     "foreign_kinds",
     "has_files",
+    "reported",
 ]
 
 #: The kind of the data center's import jobs (not imported: a service without one never loads it).
 IMPORT_KIND = "import"
 #: Triggers that do not record a run of a route when nothing waits.
 _QUIET = frozenset({"arrival", "scan", "every", "cron", "start"})
+#: Triggers that leave a route to its backlog job while that job's next try is to come
+#: (``backlog`` is the job's due time; ``retry`` and ``due`` an operator's request).
+_AUTOMATIC = _QUIET | {"reload"}
 
 
 @dataclass
@@ -64,6 +85,16 @@ class Context:
     stopping: threading.Event
     #: Told how each route or fetch run ended: ``(kind, name, result)``.
     on_result: Callable[[str, str, RunResult], None]
+
+
+def reported(telemetry: Telemetry, lane: str, run: Callable[[], None]) -> None:
+    """Call ``run``; tell ``telemetry`` whether it crashed (and re-raise) or ended."""
+    try:
+        run()
+    except Exception as exc:
+        telemetry.lane_crashed(lane, f"{type(exc).__name__}: {exc}")
+        raise
+    telemetry.lane_ended(lane)
 
 
 def has_files(folder: Path) -> bool:
@@ -103,6 +134,32 @@ class _JobWork:
         """Whether it is one piece of work for the fleet (``shared = true``)."""
         raise NotImplementedError
 
+    def unsent(self, config: Config) -> int:
+        """Files a failed run leaves waiting (counted as failed when none was tried)."""
+        return 0
+
+    @property
+    def lane(self) -> str:
+        return f"{'route' if self.kind == 'ship' else 'fetch'}:{self.name}"
+
+    def open_jobs(self, job: RouteJob) -> list[JobRecord]:
+        """The jobs of ``job``'s route that wait (in the backlog, dead, or pending)."""
+        identity = job.identity()
+        return self.ctx.ledger.open_jobs(identity) if identity is not None else []
+
+    def held(self, config: Config, waiting: list[JobRecord], trigger: str) -> bool:
+        """True when ``trigger`` must leave the route to its backlog job (its try is to come)."""
+        if trigger not in _AUTOMATIC:
+            return False
+        now = self.ctx.ledger.clock.now()
+        slow = timedelta(seconds=config.service.backlog.max_delay)
+        for job in waiting:
+            if job.state == JobState.BACKLOG and job.next_due is not None and job.next_due > now:
+                return True
+            if job.state == JobState.DEAD and job.updated_at + slow > now:
+                return True  # a dead job is tried again after the longest back-off
+        return False
+
     def execute(self, config: Config, job: RouteJob, trigger: str) -> RunResult | None:
         """Run ``job``; ``None`` when another instance of the fleet runs this work now."""
         ctx = self.ctx
@@ -118,6 +175,9 @@ class _JobWork:
         finally:
             self._current = None
         report = job.report
+        failed = len(report.failed)
+        if result.outcome == Outcome.FAILED and not failed:
+            failed = self.unsent(config)  # it failed before any file was tried
         ctx.telemetry.run_finished(
             RunSummary(
                 kind=self.kind,
@@ -127,7 +187,8 @@ class _JobWork:
                 seconds=time.monotonic() - started,
                 files=len(report.done),
                 bytes=report.bytes,
-                failed_files=len(report.failed),
+                failed_files=failed,
+                skipped_files=len(report.skipped),
                 trigger=trigger,
             )
         )
@@ -136,7 +197,7 @@ class _JobWork:
                   logging.DEBUG if quiet else logging.INFO if result.ok else logging.ERROR,
                   **{self.kind if self.kind == "fetch" else "route": self.name},
                   trigger=trigger, outcome=result.outcome, files=len(report.done),
-                  failed=len(report.failed), job_id=result.job_id,
+                  failed=failed, job_id=result.job_id,
                   error=result.error.message if result.error else "")  # fmt: skip
         ctx.on_result(self.kind, self.name, result)
         return result
@@ -156,7 +217,28 @@ class RouteWork(_JobWork):
     def shared(self, config: Config) -> bool:
         return config.routes[self.name].shared
 
+    def __init__(self, name: str, ctx: Context) -> None:
+        super().__init__(name, ctx)
+        self.passed_over = PassedOver(name)
+
+    def unsent(self, config: Config) -> int:
+        route = config.routes.get(self.name)
+        if route is None:
+            return 0
+        try:
+            with os.scandir(config.spools[route.spool].path / "new") as entries:
+                waiting = sum(
+                    not entry.name.startswith(".") and entry.is_file(follow_symlinks=False)
+                    for entry in entries
+                )
+        except FileNotFoundError:
+            return 0
+        return max(waiting - self.passed_over.count, 0)
+
     def run(self, trigger: str) -> None:
+        reported(self.ctx.telemetry, self.lane, lambda: self._run(trigger))
+
+    def _run(self, trigger: str) -> None:
         while not self.ctx.stopping.is_set():
             config = self.ctx.config
             route = config.routes.get(self.name)
@@ -164,9 +246,15 @@ class RouteWork(_JobWork):
                 return  # removed by a reload
             new = config.spools[route.spool].path / "new"
             job = self.build(config)
-            if trigger in _QUIET and not has_files(new) and not self._waiting(job):
+            waiting = self.open_jobs(job)
+            if self.held(config, waiting, trigger):
+                log_event(logger, "service.run_held", logging.DEBUG, route=self.name,
+                          trigger=trigger)  # fmt: skip
+                return
+            if trigger in _QUIET and not waiting and not self._anything_new(new):
                 return
             result = self.execute(config, job, trigger)
+            self.passed_over.after_run(new, job.report.skipped)
             # Only a run that shipped something is followed at once: a file no run can
             # take (refused, unsafe) must not keep the lane spinning.
             done = result is not None and result.ok and job.report.done
@@ -174,9 +262,14 @@ class RouteWork(_JobWork):
                 return
             trigger = "arrival"  # more came in meanwhile: take it now
 
-    def _waiting(self, job: RouteJob) -> bool:
-        identity = job.identity()
-        return identity is not None and bool(self.ctx.ledger.open_jobs(identity))
+    def _anything_new(self, new: Path) -> bool:
+        """Files wait in ``new/``, other than those the last run passed over (told once)."""
+        if not has_files(new):
+            return False
+        if self.passed_over.only_these(new):
+            self.passed_over.remind()
+            return False
+        return True
 
 
 class FetchWork(_JobWork):
@@ -194,9 +287,17 @@ class FetchWork(_JobWork):
         return config.fetches[self.name].shared
 
     def run(self, trigger: str) -> None:
+        reported(self.ctx.telemetry, self.lane, lambda: self._run(trigger))
+
+    def _run(self, trigger: str) -> None:
         config = self.ctx.config
         if self.name in config.fetches and not self.ctx.stopping.is_set():
-            self.execute(config, self.build(config), trigger)
+            job = self.build(config)
+            if self.held(config, self.open_jobs(job), trigger):
+                log_event(logger, "service.run_held", logging.DEBUG, fetch=self.name,
+                          trigger=trigger)  # fmt: skip
+                return
+            self.execute(config, job, trigger)
 
 
 def foreign_kinds(config: Config) -> set[str]:
@@ -231,6 +332,9 @@ class BacklogWork:
         """A re-run stops at its next retry wait (the runner's clock ends it)."""
 
     def run(self, trigger: str) -> None:
+        reported(self.ctx.telemetry, "backlog", self._run)
+
+    def _run(self) -> None:
         ctx = self.ctx
         owned = set(self.owned())
         began = ctx.ledger.clock.now()  # each job once a pass: none whose run began since
