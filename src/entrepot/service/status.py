@@ -131,11 +131,28 @@ _SUCCESS = (
     f"SELECT updated_at FROM {_JOBS} "  # noqa: S608
     "WHERE identity = :identity AND state = 'succeeded' ORDER BY id DESC LIMIT 1"
 )
-# Failed runs newest first (an index), each checked for the route's identity: it stops at
-# the route's last failure, reading neither the successes nor the route's whole history.
-_ERROR = (
-    f"SELECT r.ended_at, r.error FROM {_RUNS} r WHERE r.outcome = 'failed' "  # noqa: S608
-    f"AND EXISTS (SELECT 1 FROM {_JOBS} j WHERE j.id = r.job_id AND j.identity = :identity) "
+# A route's last error: first among the ledger's newest failed runs (an index read
+# newest first, each checked for the route's identity — it stops at the route's last
+# failure), bounded, so that a route that never failed does not read every failure of
+# the others (a million, one second a route); if the newest were not all the failures
+# there are, then among the route's own jobs (its history, through the index on identity).
+RECENT_FAILURES = 2000
+_FAILURES_SEEN = (
+    f"SELECT count(*) FROM (SELECT id FROM {_RUNS} WHERE outcome = 'failed' "  # noqa: S608
+    "ORDER BY id DESC LIMIT :recent) f"
+)
+_ERROR_RECENT = (
+    f"SELECT r.ended_at, r.error FROM (SELECT id, job_id, ended_at, error FROM {_RUNS} "  # noqa: S608
+    "WHERE outcome = 'failed' ORDER BY id DESC LIMIT :recent) r "
+    f"WHERE EXISTS (SELECT 1 FROM {_JOBS} j WHERE j.id = r.job_id AND j.identity = :identity) "
+    "ORDER BY r.id DESC LIMIT 1"
+)
+# CROSS JOIN: SQLite reads the jobs first (the route's, by its identity), then their runs
+# by job; the outcome compared as an expression, which the index on outcomes does not
+# hold (else each job would read every failed run of the ledger).
+_ERROR_OLDER = (
+    f"SELECT r.ended_at, r.error FROM {_JOBS} j CROSS JOIN {_RUNS} r "  # noqa: S608
+    "WHERE r.job_id = j.id AND j.identity = :identity AND r.outcome || '' = 'failed' "
     "ORDER BY r.id DESC LIMIT 1"
 )
 
@@ -145,13 +162,14 @@ def route_figures(
 ) -> dict[str, dict[str, Any]]:
     """Each route and fetch: last run, last success, last error, next due, waiting job."""
     figures: dict[str, dict[str, Any]] = {}
+    older = rows(_FAILURES_SEEN, {"recent": RECENT_FAILURES})[0][0] >= RECENT_FAILURES
     for kind, section, entries in (
         ("ship", "routes", config.routes),
         ("fetch", "fetches", config.fetches),
     ):
         for name, entry in entries.items():
             identity = route_identity(config, kind, name)
-            found = _route_history(rows, identity) if identity else {}
+            found = _route_history(rows, identity, older=older) if identity else {}
             scheduled = ((service or {}).get(section) or {}).get(name) or {}
             figures[name] = {
                 "kind": kind,
@@ -169,7 +187,9 @@ def route_figures(
     return figures
 
 
-def _route_history(rows: Rows, identity: str) -> dict[str, Any]:
+def _route_history(rows: Rows, identity: str, *, older: bool = True) -> dict[str, Any]:
+    """What the ledger says of one route; ``older``: failed runs may be older than the
+    ledger's :data:`RECENT_FAILURES` newest (look among the route's own jobs too)."""
     params = {"identity": identity}
     found: dict[str, Any] = {}
     newest = rows(_NEWEST, params)
@@ -184,7 +204,9 @@ def _route_history(rows: Rows, identity: str) -> dict[str, Any]:
     success = rows(_SUCCESS, params)
     if success:
         found["last_success"] = _iso(_time(success[0][0]))
-    error = rows(_ERROR, params)
+    error = rows(_ERROR_RECENT, {**params, "recent": RECENT_FAILURES})
+    if not error and older:
+        error = rows(_ERROR_OLDER, params)
     if error:
         ended, message = error[0]
         found["last_error"] = {"at": _iso(_time(ended)), "error": mask_secrets(message or "")}
