@@ -36,7 +36,7 @@ import re
 
 __all__ = [
     "FORMULA_MARK", "FORMULA_TRIGGERS", "MASK", "SECRET_MARKS", "defuse_formula",
-    "mask_secrets", "mask_url_text", "printable", "runs_as_formula", "storable_text",
+    "is_utf8", "mask_secrets", "mask_url_text", "printable", "runs_as_formula", "storable_text",
     "url_has_secret",
 ]  # fmt: skip
 
@@ -171,19 +171,28 @@ def printable(text: str) -> str:
     return _CONTROL.sub(_escape, text)
 
 
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (stored, sent in a command): not one that
+    holds lone surrogates — the bytes of a file name that are not UTF-8, as Python
+    reads them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def storable_text(text: str) -> str:
     """``text`` as a database can store it: UTF-8, its lone surrogates (the bytes of a
     file name that are not UTF-8, as Python reads them) written as ``\\xNN``, as
     :func:`printable` shows them; any other text unchanged."""
+    if is_utf8(text):
+        return text
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        try:
-            raw = text.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:  # a surrogate that no file name's byte makes
-            raw = text.encode("utf-8", "surrogatepass")
-        return raw.decode("utf-8", "backslashreplace")
-    return text
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that no file name's byte makes
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 #: What a spreadsheet runs as a formula when a text begins with it (after blanks): the

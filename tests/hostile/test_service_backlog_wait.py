@@ -15,7 +15,6 @@ a period is what the back-off says.
 from __future__ import annotations
 
 import itertools
-import socket
 import time
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from entrepot.service.loading import load_config
 from entrepot.service.telemetry import RecordingTelemetry
 from entrepot.spool import Spool
 from tests.integration._service import Service, services_fixture  # noqa: F401
+from tests.servers._common import free_port
 
 DELAY = 3.0
 
@@ -51,18 +51,10 @@ retry = {{ max_tries = 2, delay = "1s" }}
 """
 
 
-def _closed_port() -> int:
-    """A port of this host on which nothing listens (taken, then given back)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 def test_scans_and_arrivals_during_a_failing_run_do_not_run_it_again_at_once(
     tmp_path: Path, services: list[Service]
 ) -> None:
-    url = f"ftp://test@127.0.0.1:{_closed_port()}/"  # the server is down: every try fails
+    url = f"ftp://test@127.0.0.1:{free_port()}/"  # the server is down: every try fails
     (tmp_path / "entrepot.toml").write_text(CONFIG.format(delay=DELAY, url=url))
     service = Service(tmp_path / "entrepot.toml", {"FTP_PW": "secret"})
     services.append(service)
@@ -93,7 +85,7 @@ def test_files_of_a_run_that_failed_before_trying_any_count_as_failed(tmp_path: 
     password = tmp_path / "pw"
     password.write_text("secret")
     password.chmod(0o600)
-    url = f"ftp://test@127.0.0.1:{_closed_port()}/"
+    url = f"ftp://test@127.0.0.1:{free_port()}/"
     text = CONFIG.format(delay=DELAY, url=url).replace(
         'password_env = "FTP_PW"', 'password_file = "pw"'
     )

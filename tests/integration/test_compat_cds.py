@@ -69,14 +69,14 @@ def fresh_store(folder: Path) -> FileStore:
     return filestore
 
 
-@pytest.fixture
-def logs() -> Iterator[LogTrap]:
+@pytest.fixture(name="logs")
+def logs_fixture() -> Iterator[LogTrap]:
     with trapping() as trap:
         yield trap
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> FileStore:
+@pytest.fixture(name="store")
+def store_fixture(tmp_path: Path) -> FileStore:
     return fresh_store(tmp_path / "store")
 
 

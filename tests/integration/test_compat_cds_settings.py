@@ -21,24 +21,13 @@ from tests.integration.test_compat_cds import (
     LogTrap,
     connecting,
     export,
-    fresh_store,
+    logs_fixture,  # noqa: F401 - the fixture `logs`
     put,
-    trapping,
+    store_fixture,  # noqa: F401 - the fixture `store`
 )
 from tests.servers.ftp import PASSWORD, USER, FTPFolder, FTPServer
 
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("ftp")]
-
-
-@pytest.fixture
-def logs() -> Iterator[LogTrap]:
-    with trapping() as trap:
-        yield trap
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> FileStore:
-    return fresh_store(tmp_path / "store")
 
 
 def test_a_question_mark_in_the_folder_is_part_of_its_name(

@@ -29,14 +29,13 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.spool import Spool
-from tests.integration._service import Service
+from tests.integration._service import Service, services_fixture  # noqa: F401
 from tests.servers._common import free_port, wait_until
 from tests.servers.postgres import PostgresServer
 
@@ -94,14 +93,6 @@ def _readyz(path: Path) -> int:
         return conn.getresponse().status
     finally:
         conn.close()
-
-
-@pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
-    yield started
-    for service in started:
-        service.close()
 
 
 def test_the_ledger_going_down_while_serving_is_ridden_out(

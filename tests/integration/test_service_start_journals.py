@@ -12,16 +12,13 @@ before it says it is ready, whatever it runs afterwards.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from entrepot.jobs import Ledger
 from entrepot.provenance import Kind, find
 from entrepot.provenance.journal import JOURNAL_DIR, Journal
 from entrepot.spool import Spool
-from tests.integration._service import Service
+from tests.integration._service import Service, services_fixture  # noqa: F401
 
 CONFIG = """\
 [service]
@@ -32,14 +29,6 @@ grace = "5s"
 [spools.quiet]
 path = "quiet"
 """
-
-
-@pytest.fixture
-def services() -> Iterator[list[Service]]:
-    started: list[Service] = []
-    yield started
-    for service in started:
-        service.close()
 
 
 def test_dead_journals_are_recorded_before_the_service_is_ready(

@@ -47,7 +47,7 @@ from entrepot.jobs.lifecycle import Step, error_code
 from entrepot.provenance.deliveries import Delivery, Template
 from entrepot.provenance.events import FileHistory, Kind, Outcome
 from entrepot.provenance.journal import HOST, OUTCOME_TEXT, Row, event_row
-from entrepot.redact import SECRET_MARKS, mask_secrets
+from entrepot.redact import SECRET_MARKS, is_utf8, mask_secrets
 from entrepot.spool import Claim
 from entrepot.targets import RemoteInfo
 from entrepot.targets.tap import Tap
@@ -149,7 +149,7 @@ class Trail:
             receipt = receipts.pop((place, name), None)  # atomic: sessions share it
             if receipt is not None:
                 received[name] = FileHistory(receipt[1], 0)
-            elif _storable(name):  # else a name never shipped (skipped): no history
+            elif is_utf8(name):  # else a name never shipped (skipped): no history
                 wanted.append(name)
         with self._lock:
             self._known.update(received)
@@ -318,16 +318,6 @@ class Trail:
     def flush(self) -> None:
         if self.recorder is not None:
             self.recorder.flush()
-
-
-def _storable(name: str) -> bool:
-    """Whether ``name`` can be looked up in the ledger: not a name whose bytes are not
-    UTF-8 (escaped as surrogates), which no spool entry may have and the shipper skips."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 @functools.cache

@@ -51,6 +51,7 @@ from entrepot.errors import (
     TargetError,
 )
 from entrepot.logs import log_event
+from entrepot.redact import is_utf8
 from entrepot.targets.base import Target
 from entrepot.targets.deadline import hang_up
 from entrepot.targets.ftp_replies import (
@@ -63,7 +64,6 @@ from entrepot.targets.ftp_replies import (
     mlsd_facts,
     mlsd_info,
     parse_list_line,
-    sendable_name,
     unusable_size,
 )
 from entrepot.targets.info import RemoteInfo, listed_size
@@ -277,7 +277,7 @@ class FTPTarget(Target):
                         logger, "targets.ftp_line_skipped", logging.INFO, url=self.url, line=line
                     )
                 continue
-            sendable = sendable_name(entry.name)
+            sendable = is_utf8(entry.name)  # a command can carry it
             if entry.kind == "d":
                 found.append(RemoteInfo(prefix + entry.name, 0, None, None, True))
             elif entry.kind == "-":

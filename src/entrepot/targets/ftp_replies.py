@@ -37,7 +37,7 @@ from entrepot.targets.info import RemoteInfo, listed_size
 
 __all__ = [
     "FTPReply", "ListedLine", "UnusableSize", "error_class", "features", "mdtm_time",
-    "mlsd_facts", "mlsd_info", "parse_list_line", "sendable_name", "unusable_size",
+    "mlsd_facts", "mlsd_info", "parse_list_line", "unusable_size",
 ]  # fmt: skip
 
 #: Commands whose 550 means "no such file or folder".
@@ -168,16 +168,6 @@ def parse_list_line(line: str) -> ListedLine | None:
     if match["kind"] == "l":
         name = name.split(" -> ", 1)[0]
     return ListedLine(match["kind"], size, name)
-
-
-def sendable_name(name: str) -> bool:
-    """Whether ``name`` can be sent in a command (UTF-8): not a name listed with bytes
-    that are not UTF-8 (escaped as surrogates)."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def unusable_size(size: str | None) -> str:

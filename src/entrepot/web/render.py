@@ -19,7 +19,6 @@ and ``notices`` (what the last action said, shown once).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -33,7 +32,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from entrepot.errors import InvalidName
 from entrepot.names import check_name
-from entrepot.redact import printable
+from entrepot.redact import is_utf8, printable
 from entrepot.units import format_size
 from entrepot.web.auth import OPERATOR, Session
 
@@ -102,10 +101,7 @@ def _encodable(value: Any) -> Any:
 
 
 def _has_surrogate(text: str) -> bool:
-    return not text.isascii() and _SURROGATE.search(text) is not None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
+    return not text.isascii() and not is_utf8(text)
 
 
 def _when(value: datetime | str | None) -> str:
