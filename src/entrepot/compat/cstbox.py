@@ -65,8 +65,12 @@ class ExportError(JobError):
 
     def __init__(self, msg: str | None = None, subcode: int = 0) -> None:
         super().__init__(msg)
+        given: object = subcode  # typed int, but callers are not type-checked
+        if isinstance(given, str | bytes):
+            # pycstbox computed ``subcode % 100``: for a text, a TypeError (not a number read).
+            raise TypeError(f"subcode must be a number, not {type(subcode).__name__}")
         # Codes are numbered by hundreds, so a subcode lives in 0-99.
-        self._subcode = int(subcode) % 100
+        self._subcode = int(subcode % 100)
 
     @property
     def subcode(self) -> int:
@@ -184,7 +188,7 @@ class EventsExportJob:
         Returns 0 on success, else the failing step's ``ERR_*`` code plus the
         error's subcode; the error itself is then in :attr:`last_error`.
         Raises ValueError for a ``max_try`` or ``retry_delay`` that is not a
-        positive whole number.
+        positive whole number (``True`` counts as 1, as before).
         """
         if not _positive_whole(max_try):
             raise ValueError(f"invalid max_try ({max_try})")
@@ -230,10 +234,13 @@ class EventsExportJob:
         """Release resources; always called last, with the error if any."""
 
 
-def _positive_whole(value: object) -> bool:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _positive_whole(value: Any) -> bool:
+    """pycstbox's test: equal to its ``int()`` and above zero, so True (1) passes and
+    "2" does not.  A value ``int()`` takes no number from at all is a TypeError, as it was."""
+    try:
+        return bool(value == int(value) and value > 0)
+    except (ValueError, OverflowError):  # "abc", NaN, infinity: invalid, not a crash
         return False
-    return value > 0 and value == int(value)
 
 
 _JOB_ID_RE = re.compile(r"[A-Za-z0-9_.-]+")

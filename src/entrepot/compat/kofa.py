@@ -1,11 +1,12 @@
 """Kofa's data center API (``waeup.kofa.datacenter``) over :mod:`entrepot.datacenter`.
 
 ``DataCenter(storage=None)`` keeps the old names: ``storage``,
-``deleted_path``, ``graduated_path``, ``setStoragePath``,
+``deleted_path``, ``graduated_path``, ``max_files``, ``setStoragePath``,
 ``getPendingFiles``, ``getFinishedFiles``, ``getLogFiles`` and
-``distProcessedFiles``; listed files are :class:`DataCenterFile` objects
-with ``getSize()`` and ``getDate()``.  As in Kofa, moving the storage
-copies the files and leaves the old folder in place.
+``distProcessedFiles``.  Listed files are :class:`DataCenterFile` objects
+(:class:`LogFile` for logs) described when they are made, as in Kofa.  As
+in Kofa, moving the storage copies the files and leaves the old folder in
+place.  Which files are listed is told in :mod:`entrepot.compat.kofa_listing`.
 """
 
 from __future__ import annotations
@@ -14,40 +15,55 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
+from entrepot.compat.kofa_listing import (
+    Entry,
+    is_listed_log,
+    is_pending_name,
+    newest_finished,
+    newest_first,
+    regular_files,
+)
 from entrepot.datacenter.imports.placement import (
     distribute,
     place,
     store_pending_rows,
     store_source,
 )
-from entrepot.datacenter.listing import (
-    FileInfo,
-    SortKey,
-    is_finished_rows_name,
-    list_files,
-    sort_files,
-)
+from entrepot.datacenter.listing import FileInfo
 from entrepot.datacenter.storage import StorageTree, move_storage
+from entrepot.durable import NotRegularFile, open_regular
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
 
-#: Kofa showed the most recent finished files only.
-MAX_FINISHED_FILES = 20
+#: Kofa's ``DataCenter.max_files``: how many finished files are listed, newest first.
+MAX_FINISHED_FILES = 100
 
 
 class DataCenterFile:
-    """A file of the data center, with its size and date as display strings."""
+    """A file of the data center, described when the object is made.
+
+    As in Kofa, ``size`` and ``uploaddate`` (display strings) and ``lines``
+    are attributes taken then; the ``get…`` methods look again.  Unlike
+    Kofa, the file is never read through a symbolic link: a link is refused
+    with :class:`~entrepot.durable.NotRegularFile` (an ``OSError``).
+    """
 
     def __init__(self, context: str | os.PathLike[str], folder_name: str = "") -> None:
-        self.context = str(context)
+        self.context = os.fspath(context)
         self.name = os.path.basename(self.context)
-        self.rel_path = f"{folder_name}/{self.name}" if folder_name else self.name
+        self.rel_path = os.path.join(folder_name, self.name)
+        self.size = self.getSize()
+        self.uploaddate = self.getDate()
+        self.lines = self.getLinesNumber()
 
     def _info(self) -> FileInfo:
-        return FileInfo.of(Path(self.context))
+        found = os.lstat(self.context)
+        return FileInfo(Path(self.context), found.st_size, found.st_mtime)
 
     def getName(self) -> str:
         return self.name
@@ -64,15 +80,77 @@ class DataCenterFile:
         return self._info().mtime
 
     def getLinesNumber(self) -> int:
-        with open(self.context, "rb") as handle:
+        with open(open_regular(self.context, follow=False), "rb") as handle:
             return sum(1 for _ in handle)
 
     def __repr__(self) -> str:
         return f"<{type(self).__module__}.{type(self).__name__} {self.rel_path!r}>"
 
 
+class LogFile(DataCenterFile):
+    """A log of ``logs/`` with the markers Kofa read from it.
+
+    A line ``name: text`` sets the marker ``name`` (lower case) to ``text``
+    (the last such line wins): ``user``, ``mode``, ``processed`` and
+    ``source`` give ``userid``, ``mode``, ``stats`` and ``source``.  As in
+    Kofa, lines are broken at every Unicode line boundary and ``rel_path``
+    is the bare name.  Unlike Kofa, which failed on a log that was not
+    UTF-8, bytes that do not decode are read as U+FFFD.
+    """
+
+    def __init__(self, context: str | os.PathLike[str]) -> None:
+        super().__init__(context)
+        self._markers = _read_markers(self.context)
+        self.userid = self.getUserId()
+        self.mode = self.getMode()
+        self.stats = self.getStats()
+        self.source = self.getSourcePath()
+
+    def getUserId(self) -> str:
+        return self._markers.get("user") or "<UNKNOWN>"
+
+    def getMode(self) -> str:
+        return self._markers.get("mode") or "<NOT SET>"
+
+    def getStats(self) -> str:
+        return self._markers.get("processed") or "<Info not avail.>"
+
+    def getSourcePath(self) -> str | None:
+        return self._markers.get("source") or None
+
+
+def _read_markers(path: str) -> dict[str, str]:
+    markers = {}
+    with open(
+        open_regular(path, follow=False), encoding="utf-8", errors="replace", newline=""
+    ) as handle:
+        for physical in handle:
+            for line in physical.splitlines():
+                name, colon, text = line.strip().partition(":")
+                if colon:
+                    markers[name.lower()] = text
+    return markers
+
+
+_File = TypeVar("_File", bound=DataCenterFile)
+
+
+def _all_described(make: Callable[..., _File], entries: list[Entry], *args: str) -> list[_File]:
+    """``make(path, *args)`` for each entry listed, but for files gone or made links meanwhile."""
+    described = []
+    for path, _ in entries:
+        try:
+            described.append(make(path, *args))
+        except (FileNotFoundError, NotRegularFile):
+            continue
+    return described
+
+
 class DataCenter:
     """Kofa's data center: a storage folder with its subfolders."""
+
+    #: How many finished files :meth:`getFinishedFiles` lists (Kofa's ``max_files``).
+    max_files = MAX_FINISHED_FILES
 
     def __init__(self, storage: str | os.PathLike[str] | None = None) -> None:
         if storage is None:
@@ -106,22 +184,32 @@ class DataCenter:
         )
         return not_copied
 
-    def getPendingFiles(self, sort: SortKey = "name") -> list[DataCenterFile]:
-        """CSV files waiting in the storage root, by name or newest first."""
-        return [DataCenterFile(info.path) for info in list_files(self._tree.root, sort=sort)]
+    def getPendingFiles(self, sort: str = "name") -> list[DataCenterFile]:
+        """The ``*.csv`` files waiting in the storage root, by name; newest first with ``'date'``.
+
+        Any other ``sort`` gives the order by name, as in Kofa.  Only ``.csv``
+        names are listed, as Kofa listed them: a ``.csv.gz`` upload is
+        Entrepôt's own, for :meth:`entrepot.datacenter.DataCenter.files`,
+        since code written for Kofa reads a listed file as plain CSV text.
+        """
+        entries = regular_files(self._tree.root, is_pending_name)
+        if sort == "date":
+            entries = newest_first(entries)
+        return _all_described(DataCenterFile, entries)
 
     def getFinishedFiles(self) -> list[DataCenterFile]:
-        """The most recent ``*.finished.csv`` files, newest first."""
-        infos = list_files(self._tree.finished, accept=is_finished_rows_name, sort="date")
-        return [DataCenterFile(info.path, "finished") for info in infos[:MAX_FINISHED_FILES]]
+        """The newest ``max_files`` ``*.finished.csv`` files of ``finished/``, newest first."""
+        entries = newest_finished(self._tree.finished, self.max_files)
+        return _all_described(DataCenterFile, entries, "finished")
 
-    def getLogFiles(self, exclude_backups: bool = True) -> list[DataCenterFile]:
-        """Files of ``logs/``, by name; rotated backups only when asked."""
-        infos = list_files(
-            self._tree.logs,
-            accept=lambda name: not exclude_backups or not name.rsplit(".", 1)[-1].isdigit(),
-        )
-        return [DataCenterFile(info.path, "logs") for info in sort_files(infos, "name")]
+    def getLogFiles(self, exclude_backups: bool = True) -> list[LogFile]:
+        """The logs of ``logs/`` by name, but ``payments.log``; backups only when asked.
+
+        ``logs/`` is created when missing, as in Kofa.
+        """
+        self._tree.logs.mkdir(exist_ok=True)
+        entries = regular_files(self._tree.logs, lambda name: is_listed_log(name, exclude_backups))
+        return _all_described(LogFile, entries)
 
     def distProcessedFiles(
         self,
@@ -179,4 +267,4 @@ def _processor_folder(finished_file: str | os.PathLike[str], storage: Path) -> P
     return folder
 
 
-__all__ = ["DataCenter", "DataCenterFile"]
+__all__ = ["DataCenter", "DataCenterFile", "LogFile"]

@@ -18,33 +18,31 @@ A failing callback is logged and does not stop the others.
 
 from __future__ import annotations
 
-import errno
-import importlib
 import json
-import logging
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from entrepot import durable
 from entrepot.archive import ArchiveSet, NoMoreFiles, RollingWriter
 from entrepot.archive.naming import Template
 from entrepot.archive.policies import ArchiveState
+from entrepot.compat.shoebox_callbacks import (
+    ArchiveCallback,
+    CallbackList,
+    ChangeExtensionCallback,
+    DeleteFileCallback,
+    MoveFileCallback,
+    UploadCallback,
+)
 from entrepot.compat.shoebox_checkers import (
     NeverRollChecker,
     RollChecker,
     SizeRollChecker,
     TimeRollChecker,
 )
-from entrepot.errors import ConfigError
-from entrepot.logs import log_event
-from entrepot.names import check_name
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "ArchiveCallback",
@@ -79,163 +77,6 @@ class _CheckerPolicy:
             self._current = state
             self.checker.start(state)
         return bool(self.checker.check(state))
-
-
-# -- callbacks ---------------------------------------------------------------------
-
-
-class ArchiveCallback:
-    """Told when archive files are opened and closed.
-
-    ``on_close`` returns where the file is afterwards, so a callback that
-    moves or renames it tells the next one in a :class:`CallbackList`.
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.options = kwargs
-
-    def on_open(self, filename: str) -> None:
-        """An archive file was opened."""
-
-    def on_close(self, filename: str) -> str | None:
-        """An archive file was closed; return its (possibly new) path."""
-        return filename
-
-
-def _load(spec: str) -> Any:
-    """``pkg.mod:Name`` or ``pkg.mod.Name`` → the object."""
-    module, sep, name = spec.partition(":")
-    if not sep:
-        module, _, name = spec.rpartition(".")
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"cannot load callback {spec!r}: {exc}") from exc
-
-
-class CallbackList(ArchiveCallback):
-    """Several callbacks, named in ``callback_list`` ("pkg.mod:Class, …") or given as objects.
-
-    Every callback is built with the same keyword arguments.  On close the
-    file name is passed along the chain; a callback that fails is logged and
-    the next one gets the name as it was.
-    """
-
-    def __init__(
-        self, callback_list: str = "", callbacks: list[ArchiveCallback] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(**kwargs)
-        names = [item.strip() for item in callback_list.split(",") if item.strip()]
-        self.callbacks: list[ArchiveCallback] = [_load(name)(**kwargs) for name in names]
-        self.callbacks.extend(callbacks or [])
-
-    def on_open(self, filename: str) -> None:
-        for callback in self.callbacks:
-            _guarded(callback.on_open, filename)
-
-    def on_close(self, filename: str) -> str | None:
-        current: str | None = filename
-        for callback in self.callbacks:
-            if current is None:
-                break
-            try:
-                current = callback.on_close(current)
-            except Exception as exc:  # noqa: BLE001 - one callback must not stop the others
-                _log_failure(callback.on_close, current, exc)
-        return current
-
-
-class _MovingCallback(ArchiveCallback):
-    """Moves the closed file to :meth:`target`, never over an existing file."""
-
-    def target(self, filename: str) -> str:
-        raise NotImplementedError
-
-    def on_close(self, filename: str) -> str:
-        target = self.target(filename)
-        check_name(os.path.basename(target), what="new file name")
-        if os.path.lexists(target):
-            raise FileExistsError(f"{target} already exists")
-        try:
-            durable.rename_noreplace(filename, target)
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-            shutil.move(filename, target)  # another file system: copy, then remove
-        return target
-
-
-class ChangeExtensionCallback(_MovingCallback):
-    """Rename ``name`` to ``name`` + ``new_extension`` (default ``.done``) on close."""
-
-    def __init__(self, new_extension: str = ".done", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.new_extension = new_extension
-
-    def target(self, filename: str) -> str:
-        return filename + self.new_extension
-
-
-class MoveFileCallback(_MovingCallback):
-    """Move the closed file into ``destination_folder`` (never over an existing file)."""
-
-    def __init__(self, destination_folder: str = ".", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.destination_folder = destination_folder
-
-    def target(self, filename: str) -> str:
-        return os.path.join(self.destination_folder, os.path.basename(filename))
-
-
-class DeleteFileCallback(ArchiveCallback):
-    """Delete the closed file (after the callbacks before it have shipped it)."""
-
-    def on_close(self, filename: str) -> None:
-        os.remove(filename)
-
-
-class UploadCallback(ArchiveCallback):
-    """Upload the closed file to an Entrepôt target URL (``file://``, ``sftp://``, ``s3://``, …).
-
-    ``url`` (or ``target_url``) names the target; other ``target_*`` keywords
-    are passed to :func:`entrepot.targets.open_target` as options.  The
-    remote name is the file's own name.  The local file is left in place.
-    """
-
-    def __init__(self, url: str | None = None, target_url: str | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.url = url or target_url
-        if not self.url:
-            raise ConfigError("UploadCallback needs url= (an entrepot target URL)")
-        self.target_options = {
-            key.removeprefix("target_"): value
-            for key, value in kwargs.items()
-            if key.startswith("target_")
-        }
-
-    def on_close(self, filename: str) -> str:
-        from entrepot.targets import open_target
-
-        assert self.url is not None
-        with open_target(self.url, **self.target_options) as target:
-            target.upload(filename, os.path.basename(filename))
-        log_event(logger, "archive.uploaded", path=filename)
-        return filename
-
-
-def _guarded(method: Any, filename: str) -> None:
-    try:
-        method(filename)
-    except Exception as exc:  # noqa: BLE001 - one callback must not stop the others
-        _log_failure(method, filename, exc)
-
-
-def _log_failure(method: Any, filename: str | None, exc: Exception) -> None:
-    log_event(
-        logger, "archive.hook_failed", logging.ERROR,
-        hook=getattr(method, "__qualname__", repr(method)), path=filename,
-        error=f"{type(exc).__name__}: {exc}",
-    )  # fmt: skip
 
 
 # -- roll managers -------------------------------------------------------------------
@@ -302,33 +143,49 @@ class WritingRollManager(_RollManager):
     ) -> None:
         super().__init__(filename_template, directory, archive_callback)
         self.roll_checker = roll_checker
+        self._template = _ShoeboxTemplate(filename_template)  # checked before any folder is made
+        self._closed_before: list[Path] = []
+        self._writer = self._new_writer()
+
+    def _new_writer(self) -> RollingWriter:
         opened, closed = self._hooks()
-        template = _ShoeboxTemplate(filename_template)
-        self._writer = RollingWriter(
-            directory,
-            _escaped(filename_template),
-            policy=_CheckerPolicy(roll_checker),
+        writer = RollingWriter(
+            self.directory,
+            _escaped(self.filename_template),
+            policy=_CheckerPolicy(self.roll_checker),
             on_open=[opened] if opened else [],
             on_close=[closed] if closed else [],
         )
-        self._writer.template = template
+        writer.template = self._template
+        return writer
 
     def write(self, metadata: dict[str, str], payload: Any) -> None:
         """Append one event: a str → str dict and a payload (str, bytes or JSON value)."""
+        if self._writer.closed:
+            # shoebox's close() ended the current archive, not the manager: the next
+            # write opened a new archive.  A new writer does that here ({seq} goes on).
+            self._closed_before.extend(self._writer.finished)
+            self._writer = self._new_writer()
         self._writer.write(metadata, payload)
 
     def close(self) -> None:
-        """Close (seal) the current archive."""
+        """Close (seal) the current archive; a later :meth:`write` starts a new one."""
         self._writer.close()
 
     @property
     def finished(self) -> list[Path]:
         """The archives closed so far."""
-        return list(self._writer.finished)
+        return [*self._closed_before, *self._writer.finished]
 
 
 class ReadingRollManager(_RollManager):
-    """Read every archive matching ``filename_template`` (a glob) in ``directory``, oldest first."""
+    """Read every archive matching ``filename_template`` (a glob) in ``directory``.
+
+    Files are read in the order of their names, as shoebox sorted them; the
+    variants this package gives a name already taken (``name-1.ext``,
+    ``name-2.ext``, …, see :class:`WritingRollManager`) come right after
+    ``name.ext``, in the order they were written.
+    """
 
     def __init__(
         self,
@@ -341,6 +198,7 @@ class ReadingRollManager(_RollManager):
         self._archives = ArchiveSet(
             os.path.join(directory, filename_template), on_open=opened, on_close=closed
         )
+        self._archives.paths = _by_name(self._archives.paths)
 
     @property
     def files(self) -> list[Path]:
@@ -354,6 +212,26 @@ class ReadingRollManager(_RollManager):
 
     def close(self) -> None:
         self._archives.close()
+
+
+_VARIANT = re.compile(r"(?P<stem>.+)-(?P<number>[1-9][0-9]*)(?P<ext>\.[^./]*)?")
+
+
+def _by_name(paths: list[Path]) -> list[Path]:
+    """``paths`` sorted by name, as shoebox read them, each ``name-N.ext`` made because
+    ``name.ext`` was taken put right after it, by ``N`` (so ``-10`` after ``-9``)."""
+    present = {os.fspath(path) for path in paths}
+
+    def key(path: Path) -> tuple[str, int]:
+        text = os.fspath(path)
+        variant = _VARIANT.fullmatch(text)
+        if variant is not None:
+            base = variant["stem"] + (variant["ext"] or "")
+            if base in present:
+                return base, int(variant["number"])
+        return text, 0
+
+    return sorted(paths, key=key)
 
 
 def _as_text(payload: Any) -> Any:

@@ -43,9 +43,10 @@ class NeverRollChecker(RollChecker):
 
 
 class SizeRollChecker(RollChecker):
-    """Roll once the archive reaches ``roll_size_mb`` megabytes (MiB)."""
+    """Roll once the archive reaches ``roll_size_mb`` megabytes (MiB); 1 unless told,
+    as in shoebox."""
 
-    def __init__(self, roll_size_mb: float = 1000, **kwargs: Any) -> None:
+    def __init__(self, roll_size_mb: float = 1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.roll_size_mb = float(roll_size_mb)
 
