@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from entrepot.archive.compress import Compression, check_compression, plain_name
+from entrepot.archive.compress import SUFFIXES, Compression, check_compression, plain_name
 from entrepot.archive.format import MAX_RECORD, encode_record
 from entrepot.archive.handoff import HandOff, Hook, call_hooks
-from entrepot.archive.naming import DEFAULT_TEMPLATE, Template, candidates
+from entrepot.archive.naming import DEFAULT_TEMPLATE, Template, candidates, check_room, name_room
 from entrepot.archive.policies import NeverPolicy, RollPolicy, idle_after
 from entrepot.archive.recovery import recover_directory, recover_file
 from entrepot.archive.writer import ArchiveWriter, Sync, check_sync
@@ -48,7 +48,9 @@ class RollingWriter:
     ``compression`` is ``"zstd"``, ``"gzip"`` or None; ``spool`` is a spool
     (or its path) whose ``new/`` folder receives each finished archive;
     ``provenance`` is a state folder whose journal records each archive's
-    seal and hand-off (see :mod:`.handoff`).
+    seal and hand-off (see :mod:`.handoff`).  A template whose names leave no
+    room for the files made of them (:mod:`.naming`; less with a spool) is a
+    :class:`~entrepot.errors.ConfigError` here, before anything is made.
     """
 
     def __init__(
@@ -69,12 +71,15 @@ class RollingWriter:
         max_record: int = MAX_RECORD,
         provenance: str | os.PathLike[str] | None = None,
     ) -> None:
-        # What is given is checked before anything is made.
-        self.template = Template(template, host=host)
+        # What is given is checked before anything is made: the names too, every file
+        # this writer makes of them included (a spool wants shorter ones).
+        compression = check_compression(compression)
+        suffix = SUFFIXES[compression] if compression else ""
+        self._room = name_room(spool=spool is not None, suffix=suffix)
+        self.template = Template(template, host=host, room=self._room)
         self.policy: RollPolicy = policy if policy is not None else NeverPolicy()
         self._idle_after = idle_after(self.policy)
         self.sync: Sync = check_sync(sync)
-        compression = check_compression(compression)
         self.directory = Path(directory)
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -111,6 +116,7 @@ class RollingWriter:
             for name in os.listdir(self.directory)
             if not name.startswith(".") and self.template.matches(plain_name(name))
         )
+        self.template.check_room(self._seq, self._room)
 
     # -- writing -----------------------------------------------------------------
 
@@ -236,6 +242,8 @@ class RollingWriter:
         self._seq += 1
         base = self.template.render(seq, self.clock())
         for name in candidates(base):
+            # Refused before its first record: a wider {seq}, or too many names taken.
+            check_room(name, self._room)
             if self.handoff.taken(self.directory, name):
                 continue
             try:

@@ -30,8 +30,9 @@ from entrepot import durable
 from entrepot.archive import format
 from entrepot.archive.format import encode_record
 from entrepot.archive.reader import OPEN_SUFFIX
-from entrepot.errors import ArchiveClosed, ConfigError
+from entrepot.errors import ArchiveClosed, ConfigError, InvalidName
 from entrepot.logs import log_event
+from entrepot.names import MAX_NAME_BYTES, shortened
 
 logger = logging.getLogger(__name__)
 monotonic = time.monotonic
@@ -60,7 +61,8 @@ class ArchiveWriter:
     """Append records to one new archive file.
 
     ``path`` is the final name; the file is written as ``path + ".open"``,
-    which must not exist (an earlier archive is never truncated).  ``hashed``
+    which must not exist (an earlier archive is never truncated) and must fit
+    a file system's 255 bytes (:class:`~entrepot.errors.InvalidName`).  ``hashed``
     keeps the SHA-256 of every byte written in :attr:`digest` (None again
     if a failed append had to be cut back out of the file), so that the
     archive's checksum is known without reading it back.
@@ -78,7 +80,7 @@ class ArchiveWriter:
         hashed: bool = False,
     ) -> None:
         self.path = Path(path)
-        self.open_path = self.path.with_name(self.path.name + OPEN_SUFFIX)
+        self.open_path = self.path.with_name(_fitting(self.path.name + OPEN_SUFFIX))
         self.sync: Sync = check_sync(sync)
         self.archive_id = uuid.uuid4()
         self.created_ns = time.time_ns()
@@ -207,9 +209,12 @@ class ArchiveWriter:
         """Finish the archive and rename it to ``final`` (default: its own name).
 
         Raise FileExistsError if that name is taken; the file then stays open-named.
+        A name longer than a file system takes is refused (:class:`InvalidName`)
+        before the archive is finished: it stays open for more records.
         """
-        self.finish()
         target = Path(final) if final is not None else self.path
+        _fitting(target.name)  # refused while the archive can still take records
+        self.finish()
         durable.publish(self.open_path, target)
         self.release()
         log_event(logger, "archive.sealed", path=target, records=self.records, size=self.size)
@@ -242,6 +247,16 @@ class ArchiveWriter:
         finally:
             self.closed = True
             self.release()
+
+
+def _fitting(name: str) -> str:
+    """``name`` if a file system takes it: :class:`~entrepot.errors.InvalidName` otherwise
+    (rather than an ``ENAMETOOLONG`` half way through)."""
+    if len(os.fsencode(name)) > MAX_NAME_BYTES:
+        raise InvalidName(
+            f"archive file name {shortened(name)} is longer than {MAX_NAME_BYTES} bytes"
+        )
+    return name
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -29,7 +29,7 @@ from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import StateOption, recording_folder
 from entrepot.cli.lines import Line, LineInput, LineTooLong, signals_held
 from entrepot.cli.names import ConfigOption
-from entrepot.errors import RecordTooLarge
+from entrepot.errors import ConfigError, RecordTooLarge
 from entrepot.spool import Spool
 from entrepot.units import parse_duration, parse_size
 
@@ -205,6 +205,12 @@ class _Store:
                 why = "nested too deeply" if isinstance(exc, RecursionError) else shown(exc)
                 err.print(f"line {number}: {why}; stopped (earlier events are kept)")
                 self.code = ExitCode.DATA
+            except ConfigError as exc:
+                # A new archive's name that outgrew its room (a wider {seq}): nothing is in it.
+                err.print(
+                    f"line {number} is not stored: {shown(exc)}; stopped (earlier events are kept)"
+                )
+                self.code = ExitCode.CONFIG
 
 
 def _plugin_policy(spec: str) -> Any:
