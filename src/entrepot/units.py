@@ -147,7 +147,14 @@ def parse_moment(text: str, now: datetime) -> datetime:
 
 
 def format_duration(seconds: float) -> str:
-    """``5400`` → ``1h30m``: the inverse of :func:`parse_duration` for whole seconds."""
+    """``5400`` → ``1h30m``: the inverse of :func:`parse_duration` for whole seconds.
+
+    A negative duration (a time stamped ahead of the clock that reads it) keeps its
+    sign in front of the same units: ``-600`` → ``-10m``, never ``-600000ms``.
+    """
+    if seconds < 0:
+        text = format_duration(-seconds)
+        return text if text in ("0s", "0ms") else f"-{text}"
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
     parts = []

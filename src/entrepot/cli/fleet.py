@@ -5,8 +5,11 @@ The instances' heartbeats are read from the ledger — the configuration's
 judged by :func:`~entrepot.service.fleetview.fleet_view` with the
 configuration's ``[service.fleet]`` settings (``silent_after`` heartbeats,
 ``stuck_after`` seconds; their defaults without a configuration).  The exit
-code is for monitoring: 1 when an instance is silent, a route is stuck or a
-fetched object is in doubt (:mod:`entrepot.ship.landing`), else 0.
+code is for monitoring: 1 when an instance is silent, a route is stuck, a
+fetched object is in doubt (:mod:`entrepot.ship.landing`) or an instance's
+clock is further from the database's than a quarter of the lease, else 0.
+On PostgreSQL the beats are judged by the database's clock (each instance's
+own offset from it is measured by its beats), not by this host's.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from pathlib import Path
 from entrepot.cli.console import emit_json, out, table
 from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import open_ledger
+from entrepot.jobs.fleet import skew_limit
 from entrepot.service.fleetconfig import FleetConfig
 from entrepot.service.fleetview import fleet_view, objects_in_doubt
-from entrepot.units import format_duration
 
 
 def fleet_status(
@@ -40,6 +43,8 @@ def fleet_status(
             datetime.now(UTC),
             silent_after=fleet.silent_after,
             stuck_after=fleet.stuck_after,
+            clock_limit=skew_limit(fleet.lease),
+            database_now=ledger.database_now(),
         )
         view["in_doubt"] = objects_in_doubt(ledger)
     if as_json:
@@ -52,13 +57,18 @@ def fleet_status(
                 i["host"],
                 i["version"],
                 i["generation"],
-                f"{format_duration(i['seconds_since_beat'])} ago",
+                i["beat_age"],
+                i["clock"],
                 i["waiting"],
             )
             for i in view["instances"]
         ]
-        columns = ("Instance", "State", "Host", "Version", "Generation", "Last beat", "Waiting")
+        columns = ("Instance", "State", "Host", "Version", "Generation", "Last beat", "Clock",
+                   "Waiting")  # fmt: skip
         out.print(table("Fleet", columns, rows))
+        clocks = [(c["instance"], c["host"], c["reason"]) for c in view["clocks"]]
+        if clocks:
+            out.print(table("Clocks", ("Instance", "Host", "Why"), clocks))
         stuck = [(s["instance"], s["route"], s["reason"]) for s in view["stuck"]]
         if stuck:
             out.print(table("Stuck routes", ("Instance", "Route", "Why"), stuck))
@@ -66,5 +76,5 @@ def fleet_status(
         if doubt:
             heads = ("Instance", "Host", "Object", "Landing into")
             out.print(table("Fetched objects in doubt", heads, doubt))
-    attention = view["silent"] or view["stuck"] or view["in_doubt"]
+    attention = view["silent"] or view["stuck"] or view["in_doubt"] or view["clocks"]
     return ExitCode.FAILED if attention else ExitCode.OK

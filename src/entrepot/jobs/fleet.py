@@ -12,6 +12,14 @@ is renewed is the process's own, not its name's: a second process that
 speaks for the same name (refused at its start when the first is alive:
 :meth:`FleetLog.twin`) never keeps alive what a dead one held.
 
+The stamps of a beat are the instance's own clock's.  On PostgreSQL the beat
+also reads the database's clock in its transaction and records how far the
+instance's is from it (``clock_offset``, seconds ahead): the fleet view then
+judges each beat by the database's clock (:meth:`InstanceRecord.clock_now`),
+so an instance whose clock is fast or slow is still seen alive or silent as it
+is, and flags a clock further off than :func:`skew_limit`.  SQLite has no clock
+of its own (its fleet is one host's): the offset is not measured there.
+
 Due jobs are taken one at a time by :meth:`FleetLog.claim_due`: on
 PostgreSQL the oldest due job is selected ``FOR UPDATE SKIP LOCKED`` — two
 instances asking at once get two different jobs, never the same one — and
@@ -29,7 +37,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,13 +45,22 @@ from sqlalchemy.engine import Connection
 
 from entrepot.db import LIST_VALUES
 from entrepot.jobs.claims import claims_table, process_mark, renew_claims
+from entrepot.jobs.clock import Clock
 from entrepot.jobs.records import JobRecord
 from entrepot.jobs.runlog import RunLog
 from entrepot.jobs.schema import UTCDateTime, job_record, jobs_table, metadata, runs_table
 from entrepot.jobs.states import WAITING, JobState, Outcome
 from entrepot.processes import process_gone
 
-__all__ = ["FleetLog", "InstanceRecord", "add_fleet", "in_reach", "instances_table"]
+__all__ = [
+    "FleetLog",
+    "InstanceRecord",
+    "add_clock_offset",
+    "add_fleet",
+    "in_reach",
+    "instances_table",
+    "skew_limit",
+]
 
 #: Due jobs read at a time when the identities left alone are too many to name.
 _PAGE = 200
@@ -61,7 +78,16 @@ instances_table = sa.Table(
     sa.Column("every", sa.Float, nullable=False),
     sa.Column("stopped_at", UTCDateTime),
     sa.Column("report", sa.JSON, nullable=False),
+    # Schema version 6: seconds its clock was ahead of the database's at the beat
+    # (negative: behind); NULL where not measured (SQLite).
+    sa.Column("clock_offset", sa.Float),
 )
+
+
+def skew_limit(lease: float) -> float:
+    """How far (seconds) an instance's clock may be from the database's before it is flagged:
+    a quarter of the ``lease``, which a skewed clock shortens or stretches by as much."""
+    return lease / 4
 
 
 @dataclass(frozen=True)
@@ -81,9 +107,23 @@ class InstanceRecord:
     """When it stopped cleanly (``None`` while it runs, or when it died)."""
     report: dict[str, Any]
     """Its spools (files waiting) and routes (last run, last success)."""
+    clock_offset: float | None = None
+    """Seconds its clock was ahead of the database's at that beat (negative: behind);
+    ``None`` where not measured (SQLite)."""
+
+    def clock_now(self, now: datetime, database_now: datetime | None = None) -> datetime:
+        """The time now by this instance's clock, to judge the times it stamped: the
+        database's ``database_now`` moved by the offset of its last beat; the database's
+        alone when that offset is unknown; ``now`` (the reader's clock) without either."""
+        if database_now is None:
+            return now
+        if self.clock_offset is None:
+            return database_now
+        return database_now + timedelta(seconds=self.clock_offset)
 
     def silent(self, now: datetime, beats: float) -> bool:
-        """True when it neither beat for ``beats`` intervals nor said it stopped."""
+        """True when it neither beat for ``beats`` intervals nor said it stopped (``now``
+        by its own clock: :meth:`clock_now`)."""
         late = (now - self.beat_at).total_seconds() >= beats * self.every
         return self.stopped_at is None and late
 
@@ -110,6 +150,26 @@ def add_fleet(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def add_clock_offset(conn: Connection) -> None:
+    """Migration 6: the instances' ``clock_offset`` (where version 3 made the table without it)."""
+    present = {column["name"] for column in sa.inspect(conn).get_columns(instances_table.name)}
+    if "clock_offset" not in present:
+        kind = instances_table.c.clock_offset.type.compile(dialect=conn.dialect)
+        conn.execute(sa.text(f"ALTER TABLE {instances_table.name} ADD COLUMN clock_offset {kind}"))
+
+
+def _clocks(conn: Connection, clock: Clock) -> tuple[datetime, float | None]:
+    """This instance's time now, and how many seconds it is ahead of the database's
+    (PostgreSQL's ``clock_timestamp()``, read on ``conn``); ``None`` on SQLite."""
+    before = clock.now()
+    if conn.dialect.name != "postgresql":
+        return before, None
+    database = conn.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
+    # The database read its clock between our two readings: compare with their middle.
+    middle = before + (clock.now() - before) / 2
+    return before, round((middle - database).total_seconds(), 3)
+
+
 class FleetLog(RunLog):
     """Heartbeats and claims of due jobs; part of :class:`~entrepot.jobs.Ledger`."""
 
@@ -123,22 +183,11 @@ class FleetLog(RunLog):
         every: float,
         lease: float,
         report: Mapping[str, Any],
-    ) -> None:
-        """Write this instance's heartbeat and renew its jobs' leases and its claims."""
+    ) -> float | None:
+        """Write this instance's heartbeat and renew its jobs' leases and its claims; the
+        seconds its clock is ahead of the database's (``None``: not measured, SQLite)."""
         from entrepot import __version__
 
-        now = self.clock.now()
-        values = {
-            "host": self._host,
-            "pid": os.getpid(),
-            "version": __version__,
-            "generation": generation,
-            "started_at": started_at,
-            "beat_at": now,
-            "every": every,
-            "stopped_at": None,
-            "report": dict(report),
-        }
         row, job, run = instances_table.c, jobs_table.c, runs_table.c
         # The jobs whose current run is this process's (not another of the same name's).
         ours = (
@@ -148,6 +197,19 @@ class FleetLog(RunLog):
             .where(run.host == self._host, run.pid == os.getpid())
         )
         with self._tx() as conn:
+            now, offset = _clocks(conn, self.clock)
+            values = {
+                "host": self._host,
+                "pid": os.getpid(),
+                "version": __version__,
+                "generation": generation,
+                "started_at": started_at,
+                "beat_at": now,
+                "every": every,
+                "stopped_at": None,
+                "report": dict(report),
+                "clock_offset": offset,
+            }
             mine = instances_table.update().where(row.name == self.instance)
             if conn.execute(mine.values(**values)).rowcount == 0:
                 conn.execute(instances_table.insert().values(name=self.instance, **values))
@@ -160,6 +222,7 @@ class FleetLog(RunLog):
             # Claims of an earlier life of this instance, or of another process under
             # its name, are not renewed: they lapse.
             renew_claims(conn, self.instance, now, lease, since=self.opened_at, mark=process_mark())
+        return offset
 
     def twin(self, beats: float) -> InstanceRecord | None:
         """Another live process that speaks for this instance's name, if any.
@@ -175,7 +238,8 @@ class FleetLog(RunLog):
         if row is None:
             return None
         record = _instance(row)
-        if record.stopped_at is not None or record.silent(self.clock.now(), beats):
+        now = record.clock_now(self.clock.now(), self.database_now())
+        if record.stopped_at is not None or record.silent(now, beats):
             return None
         if record.host == self._host and (record.pid == os.getpid() or process_gone(record.pid)):
             return None
@@ -190,6 +254,15 @@ class FleetLog(RunLog):
                 .where(row.name == self.instance)
                 .values(stopped_at=self.clock.now())
             )
+
+    def database_now(self) -> datetime | None:
+        """The database's clock, which judges the fleet's beats (PostgreSQL's
+        ``clock_timestamp()``); ``None`` on SQLite, whose fleet shares one host's clock."""
+        if self._engine.dialect.name != "postgresql":
+            return None
+        with self._engine.connect() as conn:
+            moment: datetime = conn.execute(sa.select(sa.func.clock_timestamp())).scalar_one()
+        return moment.astimezone(UTC)
 
     def instances(self) -> list[InstanceRecord]:
         """Every instance that ever beat on this ledger, by name."""

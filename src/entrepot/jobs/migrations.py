@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 from entrepot.db import Migration
 from entrepot.jobs.claims import add_landing
 from entrepot.jobs.depth import depth_table
-from entrepot.jobs.fleet import add_fleet
+from entrepot.jobs.fleet import add_clock_offset, add_fleet
 from entrepot.jobs.schema import IDENTITY_INDEX, jobs_table, metadata, runs_table
 
 __all__ = ["MIGRATIONS"]
@@ -49,4 +49,7 @@ MIGRATIONS = (
         4, "the backlog's depth hour by hour; routes' newest jobs and failures", _add_dashboard
     ),
     Migration(5, "claims landing: in doubt once lapsed, never taken over", add_landing),
+    Migration(
+        6, "instances' clock offsets from the database's, measured by each beat", add_clock_offset
+    ),
 )

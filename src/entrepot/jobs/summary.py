@@ -55,7 +55,7 @@ __all__ = [
 #: File name of the default SQLite ledger inside the state folder.
 LEDGER_FILE = "ledger.sqlite3"
 #: The ledger's schema version this release reads (its last migration).
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Tables that only Entrepôt makes: one of them marks a database as a ledger, also one
 #: written by a release that predates schema versions (it had the jobs table already).
 _OWN_TABLES = ("entrepot_schema", "entrepot_jobs")

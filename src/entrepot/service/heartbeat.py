@@ -14,6 +14,12 @@ database is down) is logged and tried again at the next one: the leases of
 this instance then run out, and another instance may take its work — the
 guarantee is that no work is held by a silent instance for longer than
 ``[service.fleet] lease``.
+
+A beat on PostgreSQL measures how far this instance's clock is from the
+database's; further than a quarter of the lease
+(:func:`~entrepot.jobs.fleet.skew_limit`), the instance logs
+``service.clock_skew`` with the offset, at most once every
+:data:`SKEW_WARNING_EVERY` seconds while it lasts.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from entrepot.jobs import Ledger, RunResult
+from entrepot.jobs.fleet import skew_limit
 from entrepot.jobs.ticker import Ticker
 from entrepot.logs import log_event
 from entrepot.service.config import Config
@@ -35,6 +42,8 @@ __all__ = ["Heartbeat"]
 
 #: Files counted in a spool's ``new/`` at most per beat (a deeper spool shows this many).
 MAX_COUNTED = 100_000
+#: Seconds between two warnings of a clock too far from the database's.
+SKEW_WARNING_EVERY = 300.0
 
 
 def waiting_files(folder: os.PathLike[str] | str) -> int:
@@ -73,6 +82,9 @@ class Heartbeat:
         self.on_recovered = on_recovered
         self.started_at = ledger.clock.now()
         self.beats = 0
+        #: The clock's offset from the database's at the last beat (``None``: not measured).
+        self.clock_offset: float | None = None
+        self._warned_at: float | None = None
         self._last: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._ticker = Ticker(
@@ -120,7 +132,7 @@ class Heartbeat:
     def beat(self) -> list[str]:
         """One beat, then the recovery of lapsed leases; the ids of the jobs put back."""
         fleet = self.config().service.fleet
-        self.ledger.beat(
+        self.clock_offset = self.ledger.beat(
             started_at=self.started_at,
             generation=self.generation(),
             every=fleet.heartbeat,
@@ -128,12 +140,28 @@ class Heartbeat:
             report=self.report(),
         )
         self.beats += 1
+        self._check_clock(fleet.lease)
         recovered = self.ledger.recover_expired()
         if recovered:
             log_event(logger, "service.fleet_recovered", logging.WARNING, jobs=len(recovered),
                       ids=",".join(recovered[:20]))  # fmt: skip
             self.on_recovered(recovered)
         return recovered
+
+    def _check_clock(self, lease: float) -> None:
+        """Warn while this instance's clock is further from the database's than the fleet
+        allows: its leases are then shorter or longer than others read them."""
+        offset = self.clock_offset
+        if offset is None or abs(offset) <= skew_limit(lease):
+            return
+        # The monotonic clock: a wall clock that jumps does not silence the warning.
+        now = self.ledger.clock.monotonic()
+        if self._warned_at is not None and now - self._warned_at < SKEW_WARNING_EVERY:
+            return
+        self._warned_at = now
+        side = "ahead" if offset > 0 else "behind"
+        log_event(logger, "service.clock_skew", logging.WARNING, offset=offset, side=side,
+                  limit=skew_limit(lease))  # fmt: skip
 
     def start(self) -> Heartbeat:
         self._ticker.start()
