@@ -10,6 +10,11 @@ into ``cur/`` (or ``archive/``) are made durable in groups, not one folder
 sync per file (:class:`~entrepot.spool.areas.SyncGroup`; the reasoning is in
 ``docs/shipping.md``), and all of them before a run returns.
 
+A claim is renewed while its file is on its way (one
+:class:`~entrepot.spool.ClaimRenewer` for the run, renewing only claims
+held for a while): an upload longer than the lease is not taken back by
+another shipper of the spool and delivered twice.
+
 Several transfers run in parallel when asked, each on its own connection,
 all drawing from one ordered list of names.  :meth:`Route.stop` (Ctrl-C or
 SIGTERM, through :meth:`Route.shielded`) stops handing out names; the
@@ -27,7 +32,7 @@ from entrepot.errors import ClaimLost, InvalidName, PermanentTargetError, Unsafe
 from entrepot.logs import log_event
 from entrepot.ship.naming import remote_name
 from entrepot.ship.route import Report, Route
-from entrepot.spool import Claim, Entry
+from entrepot.spool import Claim, ClaimRenewer, Entry
 from entrepot.spool.areas import SyncGroup, descriptor_path
 from entrepot.targets import ConnectionPool, Target
 
@@ -38,6 +43,9 @@ ProgressHook = Callable[[str, int], None]
 
 #: Failures of one file that do not stop the others: the run goes on, then fails.
 REFUSALS = (PermanentTargetError, UnsafeEntry)
+
+#: The renewer of a file shipped on its own (``ship_one`` without one): renews nothing.
+_NO_RENEWAL = ClaimRenewer(0.0)
 
 
 class Shipper(Route):
@@ -95,10 +103,11 @@ class Shipper(Route):
         """
         refused: list[BaseException] = []
         moves = SyncGroup(self.spool.areas)
+        renewer = self.spool.renewer(self.options.lease)
 
         def work(connection: Target, name: str) -> None:
             try:
-                size = self.ship_one(connection, name, moves)
+                size = self.ship_one(connection, name, moves, renewer)
             except REFUSALS as exc:
                 report.add_failed(name, exc)
                 refused.append(exc)
@@ -124,17 +133,24 @@ class Shipper(Route):
             name=f"entrepot-{self.direction}",
             stopping=self.stopping,
         )
-        with moves:
+        with moves, renewer:
             pool.run(names, work)
         if refused:
             raise refused[0]
 
-    def ship_one(self, target: Target, name: str, moves: SyncGroup | None = None) -> int | None:
+    def ship_one(
+        self,
+        target: Target,
+        name: str,
+        moves: SyncGroup | None = None,
+        renewer: ClaimRenewer | None = None,
+    ) -> int | None:
         """Deliver one file; return its size, or None if another shipper took it first.
 
         Every failure is told to the observer once, here, and the file goes
         back to ``new/``.  With ``moves`` the local move is synced with the
-        group's others (the caller flushes the group).
+        group's others (the caller flushes the group); with ``renewer`` the
+        claim is renewed until the file is delivered or given back.
         """
         try:
             claim = self.spool.claim(name)
@@ -143,6 +159,18 @@ class Shipper(Route):
             raise
         if claim is None:
             return None
+        renewer = renewer or _NO_RENEWAL
+        renewer.hold(claim)
+        try:
+            return self._deliver_claimed(target, claim, moves, renewer)
+        finally:
+            renewer.drop(claim)
+
+    def _deliver_claimed(
+        self, target: Target, claim: Claim, moves: SyncGroup | None, renewer: ClaimRenewer
+    ) -> int:
+        """Upload, verify and finish a claimed file (see :meth:`ship_one`)."""
+        name = claim.name
         remote = name
         local = None
         try:
@@ -171,6 +199,7 @@ class Shipper(Route):
         except BaseException as exc:
             self.observer.failed(name, exc)
             self.trail.failed(name, remote, exc, local)
+            renewer.drop(claim)
             # Recovered by someone else meanwhile (ClaimLost): it is back in new/ anyway.
             with contextlib.suppress(ClaimLost):
                 claim.release()
@@ -180,6 +209,7 @@ class Shipper(Route):
         ticket = self.trail.delivered(
             claim, remote, info, local, area, key=target.remote_path(info.name)
         )
+        renewer.drop(claim)  # never renewed once it moves
         try:
             self._after_delivery(claim, name, area, moves)
         except BaseException:

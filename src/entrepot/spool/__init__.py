@@ -8,6 +8,7 @@ from entrepot.spool.claims import Claim
 from entrepot.spool.core import CLAIM_LEASE, STALE_TMP_AGE, Spool
 from entrepot.spool.entries import AreaStats, Entry, RecoveryReport
 from entrepot.spool.naming import unique_name
+from entrepot.spool.renewal import ClaimRenewer
 from entrepot.spool.writing import Batch, SpoolWriter
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Areas",
     "Batch",
     "Claim",
+    "ClaimRenewer",
     "Entry",
     "RecoveryReport",
     "Spool",

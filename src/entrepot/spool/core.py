@@ -10,7 +10,8 @@ need no lock.  The consumer then marks the claim done (``cur/``) or releases
 it back to ``new/``.  A consumer that dies while holding a claim strands
 nothing: :meth:`Spool.recover` gives back to ``new/`` the claims of dead
 consumers of this host at once and any claim older than the lease, and
-removes stale files from ``tmp/``.
+removes stale files from ``tmp/``; a consumer at work on a claim for longer
+than that renews it (:mod:`.renewal`).
 
 Every caller-supplied name is checked by :func:`entrepot.names.check_name`,
 so no name can leave the spool; only regular files are taken or read, never
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import builtins
 import os
-import time
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +42,7 @@ from entrepot.spool.areas import AREAS, CLAIM_AREA, Areas, spool_name
 from entrepot.spool.claims import Claim, new_token, parse_claim_id
 from entrepot.spool.entries import AreaStats, Entry, RecoveryReport
 from entrepot.spool.receipts import Receipts
+from entrepot.spool.renewal import ClaimRenewer
 from entrepot.spool.upkeep import area_stats, list_area
 from entrepot.spool.upkeep import recover as recover_areas
 from entrepot.spool.writing import Batch, Digest, SpoolWriter, writing
@@ -67,8 +68,10 @@ class Spool:
     journal) records a ``received`` event for every file published — see
     :mod:`entrepot.spool.receipts`.  ``lease`` is how long a claim may be held before
     :meth:`recover` hands the file to someone else; ``stale_tmp_age`` how old an
-    unfinished ``tmp/`` file must be before :meth:`recover` removes it.  One
-    spool object may be shared by threads.
+    unfinished ``tmp/`` file must be before :meth:`recover` removes it, both
+    measured on the file system's clock unless ``clock`` gives another
+    (a test's, to pretend time has passed).  One spool object may be shared
+    by threads.
     """
 
     def __init__(
@@ -78,7 +81,7 @@ class Spool:
         durable: bool = True,
         lease: float = CLAIM_LEASE,
         stale_tmp_age: float = STALE_TMP_AGE,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         provenance: str | os.PathLike[str] | Arrivals | None = None,
     ) -> None:
         self.root = Path(root)
@@ -280,6 +283,11 @@ class Spool:
                 claims.append(Claim(self.areas, parsed[1], parsed[0]))
         return claims
 
+    def renewer(self, lease: float | None = None) -> ClaimRenewer:
+        """A :class:`~entrepot.spool.renewal.ClaimRenewer` that keeps the claims held
+        through it from running out of ``lease`` (default: the spool's) while at work."""
+        return ClaimRenewer(self.lease if lease is None else lease)
+
     def _take(self, name: str) -> Claim | None:
         token = new_token()
         if self.areas.take(name, token) is None:
@@ -332,12 +340,14 @@ class Spool:
         """Remove abandoned ``tmp/`` files and return claims to ``new/``.
 
         A claim goes back when its lease has run out, or at once when its
-        holder was a process of this host that has died.  Safe to run at any
+        holder was a process of this host that has died.  A claim's age is
+        measured on the file system's clock, which stamped it, so a host
+        whose clock is wrong takes back no claim early.  Safe to run at any
         time and from several processes at once.
         """
         return recover_areas(
             self.areas,
-            now=self._clock(),
+            now=None if self._clock is None else self._clock(),
             tmp_age=self.stale_tmp_age if stale_tmp_age is None else stale_tmp_age,
             lease=self.lease if lease is None else lease,
         )

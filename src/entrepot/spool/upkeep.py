@@ -3,14 +3,22 @@
 :func:`recover` removes what writers that died left in ``tmp/`` and gives
 back to ``new/`` the claims of consumers that died (at once on this host)
 or outlived their lease.  It is safe at any time, from several processes.
+
+A claim's age is measured on the file system's clock, not the caller's:
+its change time is stamped by the file system (on a spool shared over NFS,
+by the server), so :func:`file_system_now` asks the file system for the
+time too.  A host whose clock is ahead would otherwise see every claim
+older than it is, and take back files still being shipped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +27,12 @@ from entrepot.logs import log_event
 from entrepot.spool.areas import AREAS, CLAIM_AREA, Areas
 from entrepot.spool.claims import holder_gone, parse_claim_id
 from entrepot.spool.entries import AreaStats, Entry, RecoveryReport
+from entrepot.spool.naming import unique_name
 
 logger = logging.getLogger("entrepot.spool")
+
+#: Seconds between the own clock and the file system's beyond which recovery says so.
+CLOCK_SKEW_WARNING = 60.0
 
 
 def list_area(areas: Areas, area: str) -> list[Entry]:
@@ -55,8 +67,50 @@ def area_stats(areas: Areas) -> dict[str, AreaStats]:
     return result
 
 
-def recover(areas: Areas, *, now: float, tmp_age: float, lease: float) -> RecoveryReport:
-    """Remove stale ``tmp/`` files and give back claims whose holder died or whose lease ran out."""
+def file_system_now(areas: Areas) -> float:
+    """Now by the clock that stamps the spool's files: the change time of a file made for it.
+
+    The file is made in ``tmp/`` under a hidden unique name and removed at
+    once.  When none can be made (a read-only spool), the own clock is all
+    there is.  A difference of more than :data:`CLOCK_SKEW_WARNING` seconds
+    between the two is logged (``spool.clock_skew``): other hosts' clocks, and
+    the times this host stores elsewhere, are likely wrong too.
+    """
+    own = time.time()
+    probe = f"{areas.folder('tmp')}/.clock-{unique_name()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return own
+    try:
+        stamped = os.fstat(fd).st_ctime
+    finally:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+    if abs(own - stamped) > CLOCK_SKEW_WARNING:
+        log_event(
+            logger,
+            "spool.clock_skew",
+            logging.WARNING,
+            root=areas.root,
+            ahead=f"{own - stamped:.0f}s",
+            why="this host's clock differs from the file system's: claims are aged by the latter",
+        )
+    return stamped
+
+
+def recover(
+    areas: Areas, *, now: float | None = None, tmp_age: float, lease: float
+) -> RecoveryReport:
+    """Remove stale ``tmp/`` files and give back claims whose holder died or whose lease ran out.
+
+    ``now`` defaults to the file system's (:func:`file_system_now`), the
+    clock that stamped the claims; a caller passes its own only to pretend
+    time has passed.
+    """
+    if now is None:
+        now = file_system_now(areas)
     report = RecoveryReport()
     _sweep_tmp(areas, now, tmp_age, report)
     claimed = areas.folder(CLAIM_AREA)
