@@ -10,10 +10,13 @@ and time).  One statement decides who holds it, so two fetchers, in one
 process or on two hosts, never download the same version of a file:
 
 1. claim it (another holder, or a claim already done: skip it);
-2. download it into ``tmp/``, fsync it, publish it into ``new/`` (the
-   folder synced);
+2. download the version claimed into ``tmp/`` — refused when the file was
+   written again since (:mod:`entrepot.ship.fetch_versions`), so the bytes
+   landed are always the claimed version's — fsync it, publish it into
+   ``new/`` (the folder synced);
 3. mark the claim done — the local copy is durable;
-4. only then delete the remote file (or move it to ``remote_after``).
+4. only then delete the remote file, that version only (or move it to
+   ``remote_after``).
 
 Step 2 is itself in two: once the download is complete and durable (in
 ``tmp/landing/<claim token>``, the folder synced), the claim is marked

@@ -22,14 +22,16 @@ A full local disk is the local side's failure: it is reported as such
 
 With the ``claims`` option several fetchers share one remote folder, each
 file fetched once, its sub-folders included (:mod:`entrepot.ship.claimed`).
+
+A file written again since it was listed, or whose local name waits in
+``new/`` with other content, is *deferred*: left remote for a later run, in
+:attr:`Fetcher.deferred`, never a failure (:mod:`entrepot.ship.fetch_versions`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import filecmp
-import hashlib
 import logging
 import os
 import secrets
@@ -49,6 +51,16 @@ from entrepot.jobs.keeper import ClaimKeeper
 from entrepot.logs import log_event
 from entrepot.names import check_name
 from entrepot.ship.claimed import ClaimTaken, FetchClaims, local_name, walk
+from entrepot.ship.downloading import child_url, hasher, space_error
+from entrepot.ship.fetch_versions import (
+    CHANGED,
+    WAITING,
+    changed,
+    received_before,
+    remove_fetched,
+    same_file,
+    waiting,
+)
 from entrepot.ship.landing import settle, sweep_landing
 from entrepot.ship.route import Report, Route, is_data_name
 from entrepot.spool import spool_name
@@ -57,7 +69,6 @@ from entrepot.targets import RemoteInfo, Target
 if TYPE_CHECKING:
     from entrepot.jobs.claims import Claim
 
-_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
 #: The largest file a local file system can hold (a signed 64-bit offset).
 MAX_FILE_SIZE = 2**63 - 1
 
@@ -74,6 +85,12 @@ class Fetcher(Route):
     keeper: ClaimKeeper | None = None
     #: The claims of this source left in doubt, as the last run found them.
     in_doubt: tuple[Claim, ...] = ()
+    #: Files of the last run left remote for a later one, with the reason.
+    deferred: dict[str, str]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deferred = {}
 
     def local_name(self, remote: str) -> str:
         """The spool name of the remote file ``remote``; InvalidName if it can have none."""
@@ -115,13 +132,26 @@ class Fetcher(Route):
             report.add_skipped(name, reason)
             log_event(logger, event, logging.WARNING, name=name, reason=reason)
 
-    def _vanished(self, target: Target, info: RemoteInfo, report: Report) -> bool:
-        """Whether a listed file the server says is not there is gone indeed: skipped."""
-        if target.stat(info.name) is not None:
-            return False  # there, and refused: a failure
-        why = "listed, then not found: taken since, or a name the server cannot spell"
-        self._skip(report, "fetch.vanished", info.name, why)
-        return True
+    def _missing(
+        self, target: Target, info: RemoteInfo, report: Report, claim: Claim | None
+    ) -> bool:
+        """Whether a listed file the server says is not there is gone indeed (taken by
+        another fetcher, or skipped), or written again since it was listed (deferred)."""
+        now = changed(target, info)
+        if now:
+            self._defer(info.name, CHANGED)
+            return True
+        if now is not None:
+            return False  # there as listed, and refused: a failure
+        if claim is None:
+            why = "listed, then not found: taken since, or a name the server cannot spell"
+            self._skip(report, "fetch.vanished", info.name, why)
+        return True  # under a claim: fetched and removed by another fetcher meanwhile
+
+    def _defer(self, name: str, reason: str) -> None:
+        """Leave ``name`` remote for a later run: not a failure."""
+        self.deferred[name] = reason
+        log_event(logger, "fetch.deferred", logging.WARNING, name=name, reason=reason)
 
     def _ready(self, info: RemoteInfo, present: set[str]) -> bool:
         """Under the marker protocol a file is complete only once its marker is there."""
@@ -153,7 +183,9 @@ class Fetcher(Route):
         # One digest per try of the transfer: the last one saw the bytes that landed.
         digests: list[Any] = []
         try:
-            self._download(target, name, scratch, self._hasher(digests, claim))
+            keeper = self.keeper if claim is not None else None
+            digest = hasher(digests, self.trail.on, keeper, claim)
+            self._download(target, info, scratch, digest)
             size = scratch.stat().st_size
             if claims is not None and claim is not None:
                 claim = self._land(claims, claim, local, scratch)
@@ -161,7 +193,8 @@ class Fetcher(Route):
                 self.spool.adopt(scratch, local)
             except NameExists:
                 # An earlier run published it but died before the remote delete.
-                if not self._same_file(scratch, self.spool.path("new", local), size):
+                there = self.spool.path("new", local)
+                if not same_file(scratch, there, exact=self.options.claims):
                     raise
             except BaseException:
                 if claims is not None and claim is not None and not scratch.exists():
@@ -173,15 +206,38 @@ class Fetcher(Route):
         if claims is not None and claim is not None:
             self._stored(claims, claim, local)
         self.observer.transferred(name, size)
-        source = _child(self.display_url, name)
         checksum = f"sha256:{digests[-1].hexdigest()}" if digests else None
+        self._received(target, name, local, size, checksum, etag=info.version)
+        remove_fetched(self, target, info)
+        return size
+
+    def _received(
+        self, target: Target, name: str, local: str, size: int, checksum: str | None,
+        **fleet: str | None,
+    ) -> None:  # fmt: skip
+        """Record the ``received`` event of remote ``name``, now ``local`` in the spool;
+        under claims with the object's key, its ``etag`` (the version landed) and
+        ``instance`` (the fetcher's, unless given)."""
+        source = child_url(self.display_url, name)
         if self.options.claims:
             key = target.remote_path(name)
-            self.trail.received(local, size, source, checksum, key=key, etag=info.version)
+            self.trail.received(local, size, source, checksum, key=key, **fleet)
         else:
             self.trail.received(local, size, source, checksum)
-        self._remove_remote(target, name)
-        return size
+
+    def _settled_receipt(self, target: Target) -> Callable[[Claim, str, int, str | None], None]:
+        """What records the ``received`` event of a claim settled as landed at the start
+        of a run — once: not if its fetcher recorded it before it died."""
+
+        def record(claim: Claim, local: str, size: int, checksum: str | None) -> None:
+            detail = claim.detail or {}
+            etag, by = detail.get("version"), detail.get("landing", {}).get("by")
+            if received_before(self.trail.recorder, self.trail.place, local, etag):
+                return
+            name = str(detail.get("name", local))
+            self._received(target, name, local, size, checksum, etag=etag, instance=by)
+
+        return record
 
     def _land(self, claims: FetchClaims, claim: Claim, local: str, scratch: Path) -> Claim:
         """Mark ``claim`` landing before its file is renamed into ``new/``; ClaimTaken
@@ -200,72 +256,31 @@ class Fetcher(Route):
             self.keeper.drop(claim)
         claims.stored(claim, local)
 
-    def _same_file(self, fetched: os.PathLike[str], there: os.PathLike[str], size: int) -> bool:
-        """Whether the file already in ``new/`` is the one just fetched: the same size —
-        and under claims, where many sources meet in one spool, the same bytes."""
-        if os.stat(there).st_size != size:
-            return False
-        return not self.options.claims or filecmp.cmp(fetched, there, shallow=False)
-
-    def _remove_remote(self, target: Target, name: str) -> None:
-        """Delete the remote copy of a fetched file, or move it to ``remote_after``."""
-        if self.options.remote_after:
-            destination = f"{self.options.remote_after}/{name}"
-            target.makedirs(self.options.remote_after)
-            target.rename(name, destination)
-            self.observer.moved(name, "remote", self.options.remote_after)
-        else:
-            target.delete(name)
-            self.observer.removed(name, "remote")
-        if self.options.protocol == "marker":
-            # After the file: a crash in between leaves a marker with no file, never a
-            # file with no marker (which would never be fetched).
-            marker = name + self.options.marker_suffix
-            target.delete(marker, missing_ok=True)
-            self.observer.removed(marker, "remote")
-
     def _settle_fetched(self, target: Target, info: RemoteInfo) -> None:
         """Not ours to fetch: held by another fetcher — or fetched already and still
         there (a fetcher died before removing it; an edge wrote the same bytes again),
         which is removed now."""
         assert self.claims is not None
         if self.claims.fetched_before(info):
-            target.delete(info.name, missing_ok=True)
+            # That version only: one written since is fetched by a later run.
+            target.delete(info.name, missing_ok=True, version=info.version)
             log_event(logger, "fetch.duplicate_removed", logging.INFO, name=info.name)
-
-    def _hasher(self, digests: list[Any], claim: Claim | None = None) -> Callable[[], Any] | None:
-        """A maker of SHA-256 digests that keeps them in ``digests``, if provenance is on;
-        under a claim kept alive by :attr:`keeper`, one that also ends the download
-        (ClaimTaken) as soon as the claim is found taken over."""
-        keeper = self.keeper if claim is not None else None
-        if not self.trail.on and keeper is None:
-            return None
-
-        def fresh() -> Any:
-            digest = hashlib.sha256() if self.trail.on else None
-            if digest is not None:
-                digests.append(digest)
-            if keeper is None or claim is None:
-                return digest
-            return _Watched(digest, lambda: keeper.lost(claim), claim.key)
-
-        return fresh
 
     def _download(
         self,
         target: Target,
-        name: str,
+        info: RemoteInfo,
         scratch: os.PathLike[str],
         digest: Callable[[], Any] | None = None,
     ) -> None:
         try:
             # The data is synced here; the folder that counts is new/, synced on adoption
             # — and under claims tmp/landing/ too: the file there is the evidence that it
-            # did not land yet (see entrepot.ship.landing).
-            sync = self.options.claims
-            target.download(name, scratch, sync_folder=sync, digest=digest)
+            # did not land yet (see entrepot.ship.landing).  The version listed, or none.
+            sync, version = self.options.claims, info.version
+            target.download(info.name, scratch, sync_folder=sync, digest=digest, version=version)
         except (TargetError, OSError) as exc:
-            space = _space_error(exc)
+            space = space_error(exc)
             if space is None:
                 raise
             # A download writes only here: a full disk is ours, whatever the target says.
@@ -285,13 +300,21 @@ class Fetcher(Route):
         :meth:`stop` is called no new file is started.
         """
         self.spool.check()
+        self.deferred = {}
+        try:
+            self._fetch_all(target, files, report)
+        finally:
+            if self.deferred:
+                log_event(logger, "fetch.deferred_total", logging.INFO, count=len(self.deferred))
+
+    def _fetch_all(self, target: Target, files: list[RemoteInfo], report: Report) -> None:
         if not self.options.claims:
             self._fetch_each(target, files, report)
             return
         if self.claims is None:
             raise ConfigError("a fetch under claims needs a ledger to claim files in")
         # Claims an earlier run left in doubt first: those that landed are done now.
-        self.in_doubt = tuple(settle(self.claims, self.spool))
+        self.in_doubt = tuple(settle(self.claims, self.spool, self._settled_receipt(target)))
         sweep_landing(self.claims, self.spool)
         # Fetchers of one folder start at different places: fewer claims collide.
         turn = secrets.randbelow(len(files)) if files else 0
@@ -306,6 +329,9 @@ class Fetcher(Route):
         for info in files:
             if self.stopped:
                 break
+            if waiting(self.spool, self.local_name(info.name), info):
+                self._defer(info.name, WAITING)  # checked before a claim or a download
+                continue
             claim = None
             if self.claims is not None:
                 claim = self.claims.take(info)
@@ -324,14 +350,15 @@ class Fetcher(Route):
                 if isinstance(exc, ClaimTaken):
                     log_event(logger, "fetch.claim_taken", logging.WARNING, name=info.name)
                     continue  # another fetcher has it now: nothing was published here
-                if isinstance(exc, RemoteNotFound) and claim is not None:
-                    continue  # fetched and removed by another fetcher meanwhile
-                if isinstance(exc, RemoteNotFound) and self._vanished(target, info, report):
+                if isinstance(exc, NameExists):
+                    self._defer(info.name, WAITING)  # same size, other bytes: seen once fetched
+                    continue
+                if isinstance(exc, RemoteNotFound) and self._missing(target, info, report, claim):
                     continue
                 if isinstance(exc, Exception):  # not an interruption: this file failed
                     self.observer.failed(info.name, exc)
                     report.add_failed(info.name, exc)
-                if not isinstance(exc, (PermanentTargetError, InvalidName, NameExists)):
+                if not isinstance(exc, (PermanentTargetError, InvalidName)):
                     raise
                 refused.append(exc)
                 continue
@@ -360,40 +387,3 @@ class Fetcher(Route):
         finally:
             self.disconnect()
         return report
-
-
-class _Watched:
-    """A digest (or none) fed a download's bytes, that ends the download once
-    ``lost()`` says its claim was taken over."""
-
-    def __init__(self, digest: Any, lost: Callable[[], bool], key: str) -> None:
-        self.digest = digest
-        self.lost = lost
-        self.key = key
-
-    def update(self, data: bytes) -> None:
-        if self.lost():
-            raise ClaimTaken(f"the claim on {self.key!r} was taken over: download abandoned")
-        if self.digest is not None:
-            self.digest.update(data)
-
-    def hexdigest(self) -> str:
-        return str(self.digest.hexdigest()) if self.digest is not None else ""
-
-
-def _space_error(exc: BaseException) -> OSError | None:
-    """The out-of-space error behind ``exc`` (its causes followed), if there is one."""
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            return None
-        if isinstance(seen, OSError) and seen.errno in _SPACE:
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-def _child(url: str, name: str) -> str:
-    """``url`` with ``name`` added to its path, before its query string if it has one."""
-    base, mark, query = url.partition("?")
-    return f"{base.rstrip('/')}/{name}{mark}{query}"

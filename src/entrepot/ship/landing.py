@@ -15,8 +15,11 @@ be nowhere).  The answer is on the spool's file system, and only there:
   renamed into ``new/`` and taken on from there since.
 
 :func:`settle` runs at the start of every claimed fetch: a claim that
-landed is finished (and its object deleted by the listing that follows), one
-that did not is released and fetched again — by the instance that starts
+landed is finished (and its object deleted by the listing that follows) and
+its ``received`` event recorded — the one its fetcher died before recording:
+the object's key and ETag, the instance that fetched it, the checksum of
+the file if it still waits in ``new/`` — one that did not is released and
+fetched again — by the instance that starts
 again, or any other fetching into that spool on that host.  An instance on
 another host can settle only a claim whose file it sees in its own
 ``new/`` (a spool shared between hosts); the others stay in doubt, shown
@@ -31,6 +34,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,15 +42,20 @@ from entrepot.errors import UnknownName
 from entrepot.logs import log_event
 from entrepot.processes import process_gone
 from entrepot.ship.claimed import LANDING, landing_of
+from entrepot.ship.trail import sha256_of
 
 if TYPE_CHECKING:
     from entrepot.jobs.claims import Claim
     from entrepot.ship.claimed import FetchClaims
     from entrepot.spool import Spool
 
-__all__ = ["settle", "settle_by_hand", "sweep_landing"]
+__all__ = ["Receipt", "settle", "settle_by_hand", "sweep_landing"]
 
 logger = logging.getLogger("entrepot.ship")
+
+#: Records the ``received`` event of a claim settled as landed: the claim, the
+#: local name, the size and the checksum (None when the file is not there to read).
+Receipt = Callable[["Claim", str, int, "str | None"], None]
 
 
 def _scratch(spool: Spool, claim: Claim) -> Path:
@@ -85,9 +94,10 @@ def _answers_for(landing: dict[str, Any], spool: Spool) -> bool:
     return isinstance(pid, int) and (pid == os.getpid() or process_gone(pid))
 
 
-def settle(claims: FetchClaims, spool: Spool) -> list[Claim]:
+def settle(claims: FetchClaims, spool: Spool, receipt: Receipt | None = None) -> list[Claim]:
     """Finish or release the claims in doubt of ``claims``' source that ``spool`` can
-    answer for; the claims still in doubt."""
+    answer for; the claims still in doubt.  ``receipt``: called for each claim this
+    call finished as landed."""
     left = []
     for claim in claims.in_doubt():
         landed = _landed(claim, spool)
@@ -98,7 +108,10 @@ def settle(claims: FetchClaims, spool: Spool) -> list[Claim]:
         if landed:
             detail = {**(claim.detail or {}), "stored_as": landing.get("local"),
                       "by": claims.instance, "settled": "landed"}  # fmt: skip
-            claims.ledger.finish_key(claim, detail)
+            # Only the instance that finishes the claim records its receipt: once.
+            if claims.ledger.finish_key(claim, detail) and receipt is not None:
+                local = str(landing.get("local", ""))
+                receipt(claim, local, int(landing.get("size") or 0), _checksum(claim, spool))
         else:
             claims.ledger.release_key(claim)
             with contextlib.suppress(FileNotFoundError):
@@ -109,6 +122,19 @@ def settle(claims: FetchClaims, spool: Spool) -> list[Claim]:
         log_event(logger, "fetch.claims_in_doubt", logging.WARNING, count=len(left),
                   holders=",".join(sorted({claim.holder for claim in left})))  # fmt: skip
     return left
+
+
+def _checksum(claim: Claim, spool: Spool) -> str | None:
+    """The SHA-256 of ``claim``'s file, if it still waits in ``new/`` as it landed."""
+    landing = landing_of(claim)
+    try:
+        with open(spool.path("new", str(landing.get("local", ""))), "rb") as src:
+            st = os.fstat(src.fileno())
+            if (st.st_size, st.st_mtime_ns) != (landing.get("size"), landing.get("mtime_ns")):
+                return None  # another file of that name since
+            return sha256_of(src, st.st_size)
+    except (OSError, ValueError):
+        return None  # taken on from new/ since: its size is known, not its bytes
 
 
 def sweep_landing(claims: FetchClaims, spool: Spool) -> int:

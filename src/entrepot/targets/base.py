@@ -88,6 +88,29 @@ class Target(Connection, ABC):
     def _makedirs(self, folder: str) -> None:
         """Create ``folder`` and its parents under the target folder; fine if they exist."""
 
+    # -- one version of a file (a fetch pins what it listed) ---------------------------
+
+    def _get_version(
+        self, path: str, write: Callable[[bytes], object], progress: Progress, version: str
+    ) -> None:
+        """Like ``_get``, refused (RemoteNotFound) unless ``path`` is at ``version``.
+
+        A protocol without conditional reads relies on the stat that
+        :meth:`download` makes just before: a write in between goes unseen.
+        """
+        self._get(path, write, progress)
+
+    def _delete_version(self, path: str, version: str) -> None:
+        """Like ``_delete``, refused (RemoteNotFound) unless ``path`` is at ``version``.
+
+        Without conditional deletes: a stat, then the delete; a write between
+        the two is lost.
+        """
+        info = self._stat(path)
+        if info is None or info.version != version:
+            raise self._error(RemoteNotFound, changed_since(version), path)
+        self._delete(path)
+
     # -- conditional writes (conflict policy "exclusive"; :mod:`.exclusive`) -----------
 
     def _conditional_writes(self) -> bool:
@@ -139,6 +162,7 @@ class Target(Connection, ABC):
         durable_write: bool = True,
         sync_folder: bool = True,
         digest: Callable[[], Hasher] | None = None,
+        version: str | None = None,
     ) -> RemoteInfo:
         """Copy remote ``name`` to ``local``, written under a temporary name and renamed.
 
@@ -147,16 +171,20 @@ class Target(Connection, ABC):
         ``digest`` (such as :func:`hashlib.sha256`) is called for a fresh digest at
         each try of the transfer, fed the bytes as they are written: the last one
         it made holds the file's checksum, with no second read of the file.
+        ``version`` (:attr:`RemoteInfo.version`, as listed): that version or
+        nothing — RemoteNotFound when the file was written again since.
         """
         path = "/".join(split_name(name))
         info = self.stat(path)
         if info is None or info.is_dir:
             raise self._error(RemoteNotFound, None, path)
+        if version is not None and info.version != version:
+            raise self._error(RemoteNotFound, changed_since(version), path)
         final = Path(local)
         tmp = final.with_name(f".{final.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
         try:
             with open(tmp, "wb") as dst:
-                self._call(path, self._get_into, path, dst, digest)
+                self._call(path, self._get_into, path, dst, digest, version)
                 size = dst.tell()
                 if durable_write:
                     dst.flush()
@@ -171,7 +199,11 @@ class Target(Connection, ABC):
         return info
 
     def _get_into(
-        self, path: str, dst: IO[bytes], digest: Callable[[], Hasher] | None = None
+        self,
+        path: str,
+        dst: IO[bytes],
+        digest: Callable[[], Hasher] | None = None,
+        version: str | None = None,
     ) -> None:
         # From the start again: a reconnected retry must not append to half a file.
         dst.seek(0)
@@ -184,7 +216,10 @@ class Target(Connection, ABC):
                 fresh.update(data)
                 dst.write(data)
 
-        self._get(path, write, self._progress(None))
+        if version is None:
+            self._get(path, write, self._progress(None))
+        else:
+            self._get_version(path, write, self._progress(None), version)
 
     def read_bytes(self, name: str) -> bytes:
         """The content of the remote file ``name`` (for small files)."""
@@ -241,10 +276,15 @@ class Target(Connection, ABC):
             )
         return removed
 
-    def delete(self, name: str, *, missing_ok: bool = False) -> None:
+    def delete(self, name: str, *, missing_ok: bool = False, version: str | None = None) -> None:
+        """Delete ``name``; ``version``: only that version of it (:meth:`_delete_version`),
+        else RemoteNotFound — a file written again since is kept."""
         path = "/".join(split_name(name))
         try:
-            self._call(path, self._delete, path)
+            if version is None:
+                self._call(path, self._delete, path)
+            else:
+                self._call(path, self._delete_version, path, version)
         except RemoteNotFound:
             if not missing_ok:
                 raise
@@ -270,3 +310,8 @@ class Target(Connection, ABC):
         if folder not in self._folders:
             self._call(folder, self._makedirs, folder)
             self._folders.add(folder)
+
+
+def changed_since(version: str) -> str:
+    """Why a read or delete pinned to ``version`` was refused."""
+    return f"not at version {version} any more: written again since it was listed"

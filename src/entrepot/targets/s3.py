@@ -29,13 +29,13 @@ is needed (:func:`entrepot.targets.s3_client.boto3_needed`).
 ``fast_put=false`` turns the direct path off, and so does any proxy or
 boto3-only CA bundle (:func:`entrepot.targets.s3_client.fast_put_refusal`)
 and any endpoint or bucket it would not address exactly as boto3 does
-(:mod:`entrepot.targets.s3_address`).
+(:mod:`entrepot.targets.s3_address`).  A fetch reads and deletes the version
+it listed, with ``If-Match`` (:mod:`entrepot.targets.s3_versions`).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
 import logging
@@ -70,8 +70,9 @@ from entrepot.targets.s3_listing import (
     etag_info,
 )
 from entrepot.targets.s3_multipart import upload_parts
+from entrepot.targets.s3_versions import delete_key, delete_version, read
 from entrepot.targets.tap import read_hashed
-from entrepot.targets.transfer import Progress, copy_stream
+from entrepot.targets.transfer import Progress
 
 if TYPE_CHECKING:
     from boto3.s3.transfer import TransferConfig
@@ -319,9 +320,12 @@ class S3Target(Target):
         return None
 
     def _get(self, path: str, write: Callable[[bytes], object], progress: Progress) -> None:
-        response = self.client.get_object(Bucket=self.bucket, Key=self._key(path))
-        with contextlib.closing(response["Body"]) as body:
-            copy_stream(body.read, write, progress=progress)
+        read(self, path, write, progress)
+
+    def _get_version(
+        self, path: str, write: Callable[[bytes], object], progress: Progress, version: str
+    ) -> None:
+        read(self, path, write, progress, version)
 
     def _stat(self, path: str) -> RemoteInfo | None:
         if self._direct is not None:
@@ -377,10 +381,10 @@ class S3Target(Target):
         # DELETE succeeds on a missing key; the contract says RemoteNotFound.
         if self._stat(path) is None:
             raise self._error(errors.RemoteNotFound, None, path)
-        if self._direct is not None:
-            self._direct.delete(self._key(path))
-        else:
-            self.client.delete_object(Bucket=self.bucket, Key=self._key(path))
+        delete_key(self, path)
+
+    def _delete_version(self, path: str, version: str) -> None:
+        delete_version(self, path, version)
 
     def _makedirs(self, folder: str) -> None:
         """Nothing to do: a key's prefix needs no folder."""

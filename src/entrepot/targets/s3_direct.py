@@ -7,7 +7,8 @@ making its first client (which reads the service model and the endpoint
 tables) costs a command a third of a second before anything moves.
 :class:`DirectS3` sends the requests a shipping run needs — PUT of an
 object below the multipart threshold, with a ``Content-MD5`` the store
-checks, HEAD and ``ListObjectsV2`` pages — signed with SigV4
+checks, HEAD, DELETE (with ``If-Match`` for one version) and
+``ListObjectsV2`` pages — signed with SigV4
 (:mod:`entrepot.targets.s3_signing`) over one kept-alive connection
 (:mod:`entrepot.targets.s3_http`).  An error reply becomes
 :class:`~entrepot.targets.s3_errors.S3ErrorReply`, which is translated
@@ -119,9 +120,11 @@ class DirectS3:
         response = self._request("PUT", key, {}, headers, body, progress, sha256)
         return response.headers.get("etag")
 
-    def delete(self, key: str) -> None:
-        """Delete the object ``key`` (the store answers the same whether it existed or not)."""
-        self._request("DELETE", key, {}, {}, b"", _ignore)
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Delete the object ``key`` (the store answers the same whether it existed or not);
+        ``if_match``: only if its ETag is that (quoted), else 412 ``PreconditionFailed``."""
+        headers = {"If-Match": if_match} if if_match else {}
+        self._request("DELETE", key, {}, headers, b"", _ignore)
 
     def head(self, key: str) -> Head | None:
         """Size, modification time and ETag of the object ``key``; None when it does not exist."""
