@@ -27,6 +27,8 @@ from entrepot.datacenter.center import Area
 from entrepot.datacenter.db_secrets import read_password, refuse_password, with_password
 from entrepot.datacenter.listing import SortKey
 from entrepot.datacenter.logfile import parse_line
+from entrepot.datacenter.uploads import open_source
+from entrepot.errors import UploadRejected
 from entrepot.provenance.events import Kind
 from entrepot.units import parse_size
 
@@ -130,21 +132,27 @@ def upload(
 
     The upload (size, SHA-256 computed as the file is copied) is written to
     the state folder's shared file of arrivals, recorded in the ledger by the
-    next command that opens it (``entrepot trace``).
+    next command that opens it (``entrepot trace``).  A folder, a FIFO or a
+    device is a usage error, told before anything is written or recorded.
     """
     policy = UploadPolicy(max_bytes=max_bytes, encoding=encoding)
-    center = DataCenter(root, upload_policy=policy)
-    uploader = user or getpass.getuser()
-    journal = None if no_provenance else arrivals_in(state)
-    digest = None if journal is None else hashlib.sha256()
     try:
-        stored = center.upload(file, name or file.name, user=uploader, digest=digest)
-        if journal is not None:
-            details = {"source": os.path.abspath(file), "user": uploader}
-            journal.arrived(Kind.UPLOADED, center.root, stored, digest, details)
-    finally:
-        if journal is not None:
-            journal.close()
+        source = open_source(file)
+    except UploadRejected as exc:
+        raise typer.BadParameter(str(exc)) from None
+    with source:
+        center = DataCenter(root, upload_policy=policy)
+        uploader = user or getpass.getuser()
+        journal = None if no_provenance else arrivals_in(state)
+        digest = None if journal is None else hashlib.sha256()
+        try:
+            stored = center.upload(source, name or file.name, user=uploader, digest=digest)
+            if journal is not None:
+                details = {"source": os.path.abspath(file), "user": uploader}
+                journal.arrived(Kind.UPLOADED, center.root, stored, digest, details)
+        finally:
+            if journal is not None:
+                journal.close()
     if as_json:
         emit_json({"file": str(file), "stored": stored.name, "size": stored.stat().st_size})
         return

@@ -7,15 +7,18 @@ shown in local time because operators compare them with their own clock.
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 SortKey = Literal["name", "date"]
+T = TypeVar("T")
 
 _UNITS = ("kb", "MB", "GB")
 #: Rotated log backups (``datacenter.log.1``) are left out of log listings.
@@ -102,6 +105,72 @@ def sort_files(infos: Iterable[FileInfo], sort: SortKey) -> list[FileInfo]:
     if sort == "date":
         return sorted(infos, key=lambda info: (info.mtime, info.name), reverse=True)
     raise ValueError(f"unknown sort order {sort!r}: use 'name' or 'date'")
+
+
+def regular_files(
+    folder: Path, *, accept: Callable[[str], bool] = is_csv_name
+) -> list[os.DirEntry[str]]:
+    """The regular files of ``folder`` whose name ``accept`` takes, hidden ones and
+    symbolic links left out, as the folder's entries: what a file is comes with its
+    entry, so finding them costs no look at each file (:func:`window` looks at those
+    it shows)."""
+    try:
+        with os.scandir(folder) as entries:
+            return [
+                entry
+                for entry in entries
+                if not entry.name.startswith(".")
+                and accept(entry.name)
+                and entry.is_file(follow_symlinks=False)
+            ]
+    except FileNotFoundError:
+        return []
+
+
+def window(
+    entries: Sequence[os.DirEntry[str]], start: int, count: int, sort: SortKey
+) -> list[FileInfo]:
+    """The files ``start`` to ``start + count`` of ``entries`` in ``sort`` order, as
+    :func:`sort_files` would place them: a page near the front of a folder of
+    thousands is picked without sorting them all, and sorted by name, only the page's
+    files are looked at (by date, every file's time is read, once, never through a
+    link).  A file moved away meanwhile (by an import) is left out."""
+    if start < 0 or count < 0:
+        raise ValueError("a window starts and counts from 0")
+    if sort == "name":
+        named = _picked(entries, start, count, key=lambda entry: entry.name)
+        return [info for entry in named if (info := _info(entry)) is not None]
+    if sort == "date":
+        dated = []
+        for entry in entries:
+            with contextlib.suppress(FileNotFoundError):
+                dated.append((entry.stat(follow_symlinks=False).st_mtime, entry.name, entry))
+        newest = _picked(dated, start, count, key=lambda item: item[:2], reverse=True)
+        return [info for _, _, entry in newest if (info := _info(entry)) is not None]
+    raise ValueError(f"unknown sort order {sort!r}: use 'name' or 'date'")
+
+
+def _picked(
+    items: Sequence[T], start: int, count: int, *, key: Callable[[T], Any], reverse: bool = False
+) -> list[T]:
+    """``sorted(items, key=key, reverse=reverse)[start:start + count]``, through a heap
+    while the window is near the front (heapq's own advice: a sort past that)."""
+    end = min(start + count, len(items))
+    if end <= start:
+        return []
+    if end * 4 > len(items):
+        return sorted(items, key=key, reverse=reverse)[start:end]
+    pick = heapq.nlargest if reverse else heapq.nsmallest
+    return pick(end, items, key=key)[start:]
+
+
+def _info(entry: os.DirEntry[str]) -> FileInfo | None:
+    """``entry``'s size and date (None once moved away, by an import at the same time)."""
+    try:
+        stat = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return FileInfo(path=Path(entry.path), size=stat.st_size, mtime=stat.st_mtime)
 
 
 def is_finished_rows_name(name: str) -> bool:

@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from entrepot.datacenter.encodings import check_encoding, decode_problem
 from entrepot.datacenter.storage import StorageTree
-from entrepot.durable import fsync_dir, rename_noreplace
+from entrepot.durable import NotRegularFile, fsync_dir, open_regular, rename_noreplace
 from entrepot.errors import InvalidName, UploadRejected
 from entrepot.logs import log_event
 from entrepot.names import check_name
@@ -188,6 +188,22 @@ def _check_no_twin(tree: StorageTree, name: str) -> None:
             )
 
 
+def open_source(path: str | os.PathLike[str]) -> BinaryIO:
+    """The file to upload at ``path``, opened for reading.
+
+    A FIFO would block the upload until something writes into it, and a
+    device or a folder is no CSV file: the path is opened without waiting,
+    then what was opened is checked to be a regular file, so a file swapped
+    for a FIFO after any earlier look is refused as well.
+    """
+    try:
+        fd = open_regular(path)
+    except NotRegularFile:
+        what = "a folder" if os.path.isdir(path) else "not a regular file"
+        raise UploadRejected(f"{os.fspath(path)!r} is {what}: only files are uploaded") from None
+    return os.fdopen(fd, "rb")
+
+
 def _copy_bounded(
     source: str | os.PathLike[str] | BinaryIO,
     tmp: Path,
@@ -197,9 +213,7 @@ def _copy_bounded(
     digest: Digest | None = None,
 ) -> int:
     if isinstance(source, str | os.PathLike):
-        if os.path.isdir(source):
-            raise UploadRejected(f"{os.fspath(source)!r} is a folder, not a CSV file")
-        with open(source, "rb") as handle:
+        with open_source(source) as handle:
             return _copy_bounded(handle, tmp, name=name, max_bytes=max_bytes, digest=digest)
     size = 0
     with open(tmp, "xb") as out:
@@ -217,4 +231,11 @@ def _copy_bounded(
     return size
 
 
-__all__ = ["UploadPolicy", "check_decodable", "normalise_name", "split_name", "store_upload"]
+__all__ = [
+    "UploadPolicy",
+    "check_decodable",
+    "normalise_name",
+    "open_source",
+    "split_name",
+    "store_upload",
+]

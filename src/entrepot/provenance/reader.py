@@ -23,6 +23,7 @@ from sqlalchemy.sql import Select
 
 from entrepot.provenance.events import DELIVERED, Event, FileHistory, Kind, Outcome
 from entrepot.provenance.folding import FOLDED_SQL, FRESH_SQL, named
+from entrepot.provenance.receipts import recorded_by_now
 from entrepot.provenance.schema import ensure_tables, events_table
 from entrepot.provenance.steps import unfolded
 from entrepot.provenance.windows import spanning
@@ -203,6 +204,8 @@ def deliveries(
     every one, however many — read ``page`` rows at a time, each page in a read of its
     own: the connection goes back to the pool before the page's events are given, so a
     slow consumer (a download to a slow client) holds no connection nor transaction.
+    Yet they are the deliveries recorded when the first page is read, each once
+    (:func:`~.receipts.recorded_by_now`): none recorded meanwhile slips in.
 
     ``target``: only the deliveries to exactly this (masked) URL — a route's, not
     those of another route of the same spool.
@@ -213,7 +216,7 @@ def deliveries(
     query = query.where(t.c.kind.in_([str(kind) for kind in DELIVERED]))
     if target is not None:
         query = query.where(t.c.target == target)
-    paged = query
+    paged = query = recorded_by_now(engine, query)
     while True:
         with engine.connect() as conn:
             rows = conn.execute(paged.order_by(t.c.at, t.c.id).limit(page)).all()

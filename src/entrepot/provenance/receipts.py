@@ -5,7 +5,8 @@ one line per delivery (or copy found identical on the target) with the
 file's name, size and SHA-256, the time, the target, the remote name, size
 and checksum, the job and the try.  ``entrepot receipt`` and the dashboard
 write the same text (:func:`write_receipt`, :func:`receipt_pieces`), a
-delivery at a time as it is read.
+delivery at a time as it is read: the deliveries recorded when it began
+(:func:`recorded_by_now`), each once, however many are recorded meanwhile.
 
 The names come from whoever named the files.  The CSV form is opened in
 spreadsheets: a text that one would run as a formula is written with an
@@ -33,13 +34,18 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC
 from typing import IO, Any, Literal, cast
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Select
+
 from entrepot.errors import ConfigError
 from entrepot.provenance.events import Event, Kind
+from entrepot.provenance.schema import events_table
 from entrepot.redact import defuse_formula
 
 __all__ = [
     "RECEIPT_COLUMNS", "ReceiptFormat", "receipt_format", "receipt_pieces", "receipt_row",
-    "receipt_text", "write_receipt",
+    "receipt_text", "recorded_by_now", "write_receipt",
 ]  # fmt: skip
 
 ReceiptFormat = Literal["csv", "json"]
@@ -68,6 +74,22 @@ def receipt_format(text: str) -> ReceiptFormat:
     if text not in ("csv", "json"):
         raise ConfigError(f"unknown receipt format {text!r}: use csv or json")
     return cast(ReceiptFormat, text)
+
+
+def recorded_by_now(engine: Engine, query: Select[Any]) -> Select[Any]:
+    """``query`` (of the events table) kept to the rows recorded by now, found by the
+    highest event id there is: a receipt read a page at a time, each page in a read of
+    its own, is still one list — the deliveries recorded when it began, each once.
+
+    Rows are only ever added, and numbered in the order they are: one recorded while
+    the pages are read has a higher id, whatever its time (before or after the page
+    in hand), and is left to the next receipt.  (On PostgreSQL, a write still being
+    committed as the receipt begins may hold lower ids: its rows may be listed too.)
+    """
+    t = events_table
+    with engine.connect() as conn:
+        newest = conn.execute(sa.select(sa.func.max(t.c.id))).scalar()
+    return query.where(t.c.id <= (newest or 0))
 
 
 def receipt_row(event: Event) -> dict[str, Any]:

@@ -5,8 +5,9 @@ reading the file (decompressed for ``.csv.gz``), so counts are kept per
 (path, size, modification time) and a file is counted only up to
 :data:`COUNT_LIMIT` bytes: a larger one shows no count rather than making the
 page wait, and one page counts files of :data:`PAGE_BUDGET` bytes at most (the
-others on a later view).  Names come from :meth:`~entrepot.datacenter.DataCenter.files`,
-which leaves hidden bookkeeping entries and anything but regular files out.
+others on a later view).  Names come from
+:func:`~entrepot.datacenter.listing.regular_files`, which leaves hidden bookkeeping
+entries, symbolic links and anything but regular files out.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO, Generic, Literal, TypeVar, get_args
 
 from entrepot.datacenter import DataCenter, FileInfo
-from entrepot.datacenter.listing import SortKey, is_csv_name, list_files
+from entrepot.datacenter.listing import SortKey, regular_files, window
 
 #: The areas listed by the pages: the root (``pending``), result folders, exports.
 ListedArea = Literal["pending", "finished", "unfinished", "deleted", "graduated", "exports"]
@@ -152,21 +153,29 @@ def count_lines(path: Path, *, limit: int = COUNT_LIMIT) -> int | None:
 
 def area_files(center: DataCenter, area: ListedArea, *, sort: SortKey = "name") -> list[FileInfo]:
     """The CSV files of ``area`` (``pending`` is the root); symbolic links left out."""
-    if area == "exports":
-        found = list_files(center.root / "exports", accept=is_csv_name, sort=sort)
-    else:
-        found = center.files(area, sort=sort)
-    return [info for info in found if not info.path.is_symlink()]
+    found = regular_files(_folder(center, area))
+    return window(found, 0, len(found), sort)
 
 
 def area_page(
     center: DataCenter, area: ListedArea, page: int = 1, *, sort: SortKey = "name"
 ) -> Page[FileRow]:
-    """Page ``page`` of ``area``, its files' lines counted (only those shown)."""
-    listed = Page.of(area_files(center, area, sort=sort), page)
+    """Page ``page`` of ``area``, its files' lines counted (only those shown).
+
+    Only the page's files are picked and looked at (by date, every file's time is
+    read): a page of 50 in a folder of 30,000 files is not a sort of them all.
+    """
+    found = regular_files(_folder(center, area))
+    places = Page.of(range(len(found)), page)  # the page's number and its files' places
+    infos = window(found, places.items[0], len(places.items), sort) if places.items else []
     budget = [PAGE_BUDGET]
-    rows = [file_row(area, info, budget) for info in listed.items]
-    return Page(rows, listed.number, listed.pages, listed.total)
+    rows = [file_row(area, info, budget) for info in infos]
+    return Page(rows, places.number, places.pages, places.total)
+
+
+def _folder(center: DataCenter, area: ListedArea) -> Path:
+    """Where the files of ``area`` are: the root for ``pending``, else its folder."""
+    return center.root if area == "pending" else center.root / area
 
 
 def file_row(area: ListedArea, info: FileInfo, budget: list[int]) -> FileRow:
