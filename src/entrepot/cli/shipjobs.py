@@ -12,8 +12,12 @@ Three forms (the rules for telling names from URLs and folders are in
   shares the route's identity and ledger.
 
 In every form the options given on the command line go on top; those not
-given (``None``) leave the configured value, or the default, in place.  A
-job made from names keeps them in its origin (never a password), so that a
+given (``None``) leave the configured value, or the default, in place.  The
+password follows the rule of every command that opens a target
+(:mod:`entrepot.cli.connecting`): when neither the command line, the URL nor
+the configured target names one, ``$ENTREPOT_PASSWORD`` is used if set — by
+reference, so the job keeps the variable's name and a retry reads it again.
+A job made from names keeps them in its origin (never a password), so that a
 retry from the backlog applies them again (:mod:`entrepot.service.named`).
 """
 
@@ -21,16 +25,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from entrepot.cli import names
+from entrepot.cli.connecting import with_default_password
 from entrepot.cli.ledgers import LedgerChoice
 from entrepot.errors import ConfigError, UnknownName
 from entrepot.ship import ShipJob, ShipOptions
 from entrepot.ship.jobs import RouteJob
 from entrepot.targets import option_pairs
+
+if TYPE_CHECKING:
+    from entrepot.service.config import TargetConfig
 
 __all__ = ["Wanted", "configured_job", "job_between", "run_ledger", "target_overrides"]
 
@@ -55,6 +63,25 @@ def target_overrides(
     if password_file:
         options["password_file"] = str(password_file)
     return options
+
+
+def _password_by_default(
+    url: str, overrides: dict[str, Any], configured: TargetConfig | None = None
+) -> dict[str, Any]:
+    """``overrides`` with ``$ENTREPOT_PASSWORD`` by reference when nothing names a password.
+
+    Nothing: neither ``overrides``, the URL, nor the ``configured`` target's
+    options — the rule ``ls`` and ``put`` follow
+    (:func:`~entrepot.cli.connecting.with_default_password`).  Only the
+    variable's name goes into the job, so the ledger never holds its value.
+    """
+    merged = overrides
+    if configured is not None:
+        from entrepot.service.named import merged_options
+
+        merged = merged_options(configured, overrides)
+    defaulted = with_default_password(url, merged)
+    return {**overrides, **{key: value for key, value in defaulted.items() if key not in merged}}
 
 
 @dataclass(frozen=True)
@@ -86,14 +113,17 @@ def job_between(
     if not creating:
         Spool(spool).check()
     if not names.is_name(url):
-        job = cls(str(spool), url, target_options=wanted.overrides, **wanted.settings())
+        overrides = _password_by_default(url, wanted.overrides)
+        job = cls(str(spool), url, target_options=overrides, **wanted.settings())
         return job, spool_name
-    from entrepot.service.named import target_job
+    from entrepot.service.named import find, target_job
 
     target, _, below = url.partition("/")
     config = names.load(wanted.config, target)
+    entry = find(config, "targets", target)
+    overrides = _password_by_default(entry.url, wanted.overrides, entry)
     job = target_job(cls, config, target, spool, folder=below, spool_name=spool_name,
-                     overrides=wanted.overrides, **wanted.settings())  # fmt: skip
+                     overrides=overrides, **wanted.settings())  # fmt: skip
     return job, spool_name
 
 
@@ -113,8 +143,10 @@ def configured_job(cls: type[J], name: str, wanted: Wanted) -> J:
         if name in config.spools or name in config.targets:
             raise UnknownName(f"{error}; {name!r} is a spool or target: name the other end too")
         raise error
+    target = config.targets[getattr(config, section)[name].target]
+    overrides = _password_by_default(target.url, wanted.overrides, target)
     # What the command line gives is kept in the job, so that a retry runs it again.
-    return route_job(cls, config, name, overrides=wanted.overrides, shipping=wanted.options,
+    return route_job(cls, config, name, overrides=overrides, shipping=wanted.options,
                      max_tries=wanted.max_tries, retry_delay=wanted.retry_delay)  # fmt: skip
 
 

@@ -43,6 +43,7 @@ from entrepot.redact import url_has_secret
 from entrepot.service.dcuploads import UploadLimits
 from entrepot.service.fleetconfig import FleetConfig, InstanceName
 from entrepot.service.fleetroutes import FetchClaiming, ShipNaming
+from entrepot.service.targetfiles import absolute, absolute_options
 from entrepot.service.timing import Duration, RetryConfig, Schedule, interval
 from entrepot.targets.parallel import MAX_PARALLEL
 from entrepot.units import parse_size
@@ -74,11 +75,12 @@ Size = Annotated[int, BeforeValidator(parse_size)]
 
 def _resolve(value: Path, info: ValidationInfo) -> Path:
     """``value`` made absolute against the config file's folder."""
+    return absolute(value, _base(info))
+
+
+def _base(info: ValidationInfo) -> Path | None:
     base = (info.context or {}).get("base")
-    path = value.expanduser()
-    if not path.is_absolute() and base is not None:
-        path = Path(base) / path
-    return path.absolute()
+    return None if base is None else Path(base)
 
 
 class _Section(BaseModel):
@@ -86,12 +88,15 @@ class _Section(BaseModel):
 
 
 class TargetConfig(_Section):
-    """Where files go (or come from): a URL and its options, secrets by reference."""
+    """Where files go (or come from): a URL and its options, secrets by reference; the
+    files it names (``password_file``, ``ca_file``, ``known_hosts``…) made absolute."""
 
     url: str
     password_env: str | None = None
     password_file: Path | None = None
-    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, validate_default=True
+    )
 
     @field_validator("url")
     @classmethod
@@ -113,6 +118,11 @@ class TargetConfig(_Section):
                     f"use {key}_env (a variable) or {key}_file (a private file)"
                 )
         return value
+
+    @field_validator("options")
+    @classmethod
+    def _absolute_files(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return absolute_options(value, info.data.get("url", ""), _base(info))
 
     @field_validator("password_file")
     @classmethod
