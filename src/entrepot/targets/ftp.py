@@ -3,8 +3,10 @@
 ``ftp://user@host:21/path`` logs in, changes to ``/path`` (absolute, as the
 server shows it; no path means the login folder) and stays there: names are
 relative to it.  ``ftps://`` is explicit TLS (``AUTH TLS``, then a protected
-data channel); the server certificate is verified against the system
-trust store or ``ca_file``.  Transfers are passive and binary.
+data channel that resumes the control connection's TLS session, as vsftpd
+requires: :mod:`entrepot.targets.ftp_tls`); the server certificate is
+verified against the system trust store or ``ca_file``
+(:mod:`entrepot.targets.tls`).  Transfers are passive and binary.
 
 Options: ``timeout`` (every socket operation, and a call's deadline without
 progress), ``ca_file``, ``verify_tls`` (default true; false is warned about
@@ -29,7 +31,9 @@ read is left out, never guessed to be a folder, and so is one whose size is
 not a count of bytes (``size=abc``, ``-7``: logged as
 ``targets.entry_skipped``).  Replies are read by their code and command
 (:mod:`entrepot.targets.ftp_replies`); one that is not UTF-8 text is a
-broken connection, not a crash.
+broken connection, not a crash.  Replies and listings are read within
+bounds, and listings split into lines at ``CRLF`` (or ``LF``) only
+(:mod:`entrepot.targets.ftp_lines`).
 """
 
 from __future__ import annotations
@@ -44,8 +48,6 @@ from dataclasses import replace
 from typing import IO, Any, ClassVar
 
 from entrepot.errors import (
-    AuthenticationFailed,
-    ConnectionFailed,
     PermissionDenied,
     RemoteNotFound,
     TargetError,
@@ -54,11 +56,13 @@ from entrepot.logs import log_event
 from entrepot.redact import is_utf8
 from entrepot.targets.base import Target
 from entrepot.targets.deadline import hang_up
+from entrepot.targets.ftp_lines import BoundedFTP, read_listing
 from entrepot.targets.ftp_replies import (
     FTPReply,
     UnusableSize,
     answering,
     error_class,
+    failure,
     features,
     mdtm_time,
     mlsd_facts,
@@ -66,7 +70,9 @@ from entrepot.targets.ftp_replies import (
     parse_list_line,
     unusable_size,
 )
+from entrepot.targets.ftp_tls import TLSClient
 from entrepot.targets.info import RemoteInfo, listed_size
+from entrepot.targets.tls import client_context
 from entrepot.targets.transfer import Progress, copy_stream, send_stream
 from entrepot.targets.url import TargetURL
 
@@ -107,7 +113,7 @@ class FTPTarget(Target):
     # -- connection ------------------------------------------------------------------
 
     def _new_client(self) -> ftplib.FTP:
-        return ftplib.FTP(timeout=self.timeout, encoding="utf-8")  # noqa: S321 - plain FTP is asked for
+        return BoundedFTP(timeout=self.timeout, encoding="utf-8")
 
     def _secure(self, ftp: ftplib.FTP) -> None:
         """Protect the session (FTPS only)."""
@@ -180,13 +186,8 @@ class FTPTarget(Target):
             raise ConnectionAbortedError(closed) from exc
 
     def _lines(self, verb: str, command: str) -> list[str]:
-        chunks: list[bytes] = []
         with self._channel(verb, command) as conn:
-            copy_stream(
-                conn.recv, chunks.append, blocksize=self.blocksize, progress=self._progressed
-            )
-        # Bytes that are not UTF-8 stay, escaped: such a name is listed, never fetched.
-        return b"".join(chunks).decode("utf-8", "surrogateescape").splitlines()
+            return read_listing(conn.recv, self._progressed, self.blocksize)
 
     # -- primitives ------------------------------------------------------------------
 
@@ -204,7 +205,7 @@ class FTPTarget(Target):
             if "mlst" in self._features:
                 with answering("MLST"):
                     reply = self.ftp.sendcmd(f"MLST {path}")
-                for line in reply.splitlines()[1:]:
+                for line in reply.split("\n")[1:]:  # a name may hold what splitlines() cuts at
                     if line.startswith(" "):
                         facts = mlsd_facts(line.strip().partition(" ")[0])
                         info = mlsd_info(path, facts)
@@ -277,14 +278,16 @@ class FTPTarget(Target):
                         logger, "targets.ftp_line_skipped", logging.INFO, url=self.url, line=line
                     )
                 continue
-            sendable = is_utf8(entry.name)  # a command can carry it
+            # A command can carry it: UTF-8, and no line end (which would end the command).
+            sendable = is_utf8(entry.name) and not ({"\r", "\n"} & set(entry.name))
             if entry.kind == "d":
                 found.append(RemoteInfo(prefix + entry.name, 0, None, None, True))
             elif entry.kind == "-":
                 mtime = self._mtime(entry.name) if sendable else None
                 found.append(RemoteInfo(prefix + entry.name, entry.size, mtime))
             elif not sendable:  # what it is cannot be asked: a name a command cannot carry
-                self._skipped(prefix + entry.name, "a link or special file whose name is not UTF-8")
+                why = "a link or special file whose name is not UTF-8 or holds a line end"
+                self._skipped(prefix + entry.name, why)
             else:
                 # A link or something else: a file only if the server says so.
                 try:
@@ -351,25 +354,11 @@ class FTPTarget(Target):
     # -- errors ----------------------------------------------------------------------
 
     def _translate(self, exc: Exception, path: str) -> TargetError:
-        if isinstance(exc, FTPReply):
-            return self._error(error_class(exc.verb, exc.code), f"server replied {exc.text}", path)
-        if isinstance(exc, ftplib.error_perm | ftplib.error_temp):
-            reply = FTPReply("", str(exc))
-            return self._error(error_class("", reply.code), f"server replied {reply.text}", path)
-        if isinstance(exc, ftplib.error_reply | ftplib.error_proto):
-            return self._error(ConnectionFailed, f"unexpected reply: {exc}", path)
-        if isinstance(exc, UnicodeDecodeError):
-            message = "the server's reply is not UTF-8 text: is it an FTP server?"
-            return self._error(ConnectionFailed, message, path)
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            message = f"TLS certificate not trusted: {getattr(exc, 'verify_message', exc)}"
-            return self._error(AuthenticationFailed, message, path)
-        if isinstance(exc, ssl.SSLError):
-            reason = getattr(exc, "reason", None) or exc
-            return self._error(ConnectionFailed, f"TLS error: {reason}", path)
-        if isinstance(exc, socket.gaierror):
-            return self._error(ConnectionFailed, f"cannot resolve host: {exc.strerror}", path)
-        return super()._translate(exc, path)
+        meaning = failure(exc)
+        if meaning is None:
+            return super()._translate(exc, path)
+        cls, message = meaning
+        return self._error(cls, message, path)
 
 
 class FTPSTarget(FTPTarget):
@@ -377,12 +366,15 @@ class FTPSTarget(FTPTarget):
 
     scheme = "ftps"
 
+    def __init__(self, url: TargetURL, **options: Any) -> None:
+        super().__init__(url, **options)
+        # Built at once: an unusable ca_file is a ConfigError when the target is opened.
+        self._context = client_context(
+            verify_tls=self.options.get("verify_tls", True), ca_file=self.options.get("ca_file")
+        )
+
     def _new_client(self) -> ftplib.FTP:
-        context = ssl.create_default_context(cafile=self.options.get("ca_file"))
-        if not self.options.get("verify_tls", True):
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return ftplib.FTP_TLS(context=context, timeout=self.timeout, encoding="utf-8")  # noqa: S321
+        return TLSClient(context=self._context, timeout=self.timeout, encoding="utf-8")
 
     def _secure(self, ftp: ftplib.FTP) -> None:
         assert isinstance(ftp, ftplib.FTP_TLS)

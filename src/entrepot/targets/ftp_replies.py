@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import ftplib
 import re
+import socket
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,10 +35,11 @@ from entrepot.errors import (
     TargetError,
     TransientTargetError,
 )
+from entrepot.targets.ftp_lines import OverLimit
 from entrepot.targets.info import RemoteInfo, listed_size
 
 __all__ = [
-    "FTPReply", "ListedLine", "UnusableSize", "error_class", "features", "mdtm_time",
+    "FTPReply", "ListedLine", "UnusableSize", "error_class", "failure", "features", "mdtm_time",
     "mlsd_facts", "mlsd_info", "parse_list_line", "unusable_size",
 ]  # fmt: skip
 
@@ -96,13 +99,38 @@ def error_class(verb: str, code: str) -> type[TargetError]:
     return PermanentTargetError
 
 
+def failure(exc: Exception) -> tuple[type[TargetError], str] | None:
+    """The error an exception raised in an FTP session stands for, and its message;
+    None for the network errors every target shares."""
+    if isinstance(exc, FTPReply):
+        return error_class(exc.verb, exc.code), f"server replied {exc.text}"
+    if isinstance(exc, ftplib.error_perm | ftplib.error_temp):
+        reply = FTPReply("", str(exc))
+        return error_class("", reply.code), f"server replied {reply.text}"
+    if isinstance(exc, OverLimit):
+        return ConnectionFailed, f"the server sent {exc}"
+    if isinstance(exc, ftplib.Error):  # error_reply, error_proto, any other complaint of ftplib
+        return ConnectionFailed, f"unexpected reply: {exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return ConnectionFailed, "the server's reply is not UTF-8 text: is it an FTP server?"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return AuthenticationFailed, (
+            f"TLS certificate not trusted: {getattr(exc, 'verify_message', exc)}"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return ConnectionFailed, f"TLS error: {getattr(exc, 'reason', None) or exc}"
+    if isinstance(exc, socket.gaierror):
+        return ConnectionFailed, f"cannot resolve host: {exc.strerror}"
+    return None
+
+
 def features(ftp: ftplib.FTP) -> set[str]:
     """The features the server names in its ``FEAT`` reply (lower-cased); none if refused."""
     try:
         reply = ftp.sendcmd("FEAT")
     except ftplib.Error:
         return set()
-    return {line.strip().split(" ")[0].lower() for line in reply.splitlines()[1:-1]}
+    return {line.strip().split(" ")[0].lower() for line in reply.split("\n")[1:-1]}
 
 
 def mlsd_facts(text: str) -> dict[str, str]:

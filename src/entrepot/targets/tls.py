@@ -1,0 +1,39 @@
+"""TLS client contexts built from a target's ``verify_tls`` and ``ca_file`` options.
+
+A ``ca_file`` that cannot be used — missing, unreadable, a folder, a file
+with no certificate in it — is the configuration's mistake, not the
+network's: it is a :class:`~entrepot.errors.ConfigError` (exit 3) naming
+the option and the path, raised when the target is opened, never a
+"no such remote file" or a transient failure retried for ever.  An empty
+``ca_file`` means the system trust store.
+
+Any target speaking TLS through :mod:`ssl` builds its context here.
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from entrepot.errors import ConfigError
+
+__all__ = ["client_context"]
+
+
+def client_context(*, verify_tls: bool = True, ca_file: str | None = None) -> ssl.SSLContext:
+    """A client context that checks the server against ``ca_file`` (or the system store).
+
+    ``verify_tls=False`` checks nothing (the caller warns about it).
+    """
+    try:
+        context = ssl.create_default_context(cafile=ca_file or None)
+    except ssl.SSLError as exc:  # before OSError, which it is a kind of
+        raise ConfigError(
+            f"ca_file {ca_file!r}: no usable certificate in it (a PEM file of CA "
+            f"certificates is expected): {getattr(exc, 'reason', None) or exc}"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(f"ca_file {ca_file!r}: {exc.strerror or exc}") from exc
+    if not verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
