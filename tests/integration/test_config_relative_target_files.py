@@ -90,5 +90,40 @@ def test_validate_names_a_missing_key_file_by_its_option_and_resolved_path(
     config = site_with(tmp_path, "sftp://drop@127.0.0.1:1/in", 'key_file = "keys/id_missing"')
     checked = entrepot("validate", config, cwd=Path("/"), PARTNER_PW="unused")
     assert checked.returncode == 3
-    missing = str(config.parent / "keys" / "id_missing")
-    assert f"key_file {missing!r}: No such file or directory" in checked.stderr
+    missing = config.parent / "keys" / "id_missing"
+    assert f"key_file '{missing}': no such file" in checked.stderr
+
+
+@pytest.mark.parametrize("option", ["ca_file", "known_hosts"])
+def test_validate_names_a_missing_file_without_connecting(tmp_path: Path, option: str) -> None:
+    """A missing ``ca_file`` or ``known_hosts`` was found only by ``validate --connect``
+    (or the first run): ``validate`` names it, with its option and resolved path."""
+    config = site_with(tmp_path, "ftps://drop@127.0.0.1:1/in", f'{option} = "keys/missing"')
+    checked = entrepot("validate", config, cwd=Path("/"), PARTNER_PW="unused")
+    assert checked.returncode == 3, checked.stdout + checked.stderr
+    missing = config.parent / "keys" / "missing"
+    assert f"targets.partner.options.{option}" in checked.stderr
+    assert f"{option} '{missing}': no such file" in checked.stderr
+
+
+def test_validate_names_a_ca_file_without_a_certificate(tmp_path: Path) -> None:
+    config = site_with(tmp_path, "ftps://drop@127.0.0.1:1/in", 'ca_file = "keys/ca.pem"')
+    (config.parent / "keys" / "ca.pem").write_text("not a certificate\n")
+    checked = entrepot("validate", config, cwd=Path("/"), PARTNER_PW="unused")
+    assert checked.returncode == 3, checked.stdout + checked.stderr
+    assert "no usable certificate" in checked.stderr
+
+
+@pytest.mark.parametrize("url", ["drop", "./drop", "file://./drop"])
+def test_a_relative_local_folder_is_the_config_folder_s(tmp_path: Path, url: str) -> None:
+    """A target written as a relative folder was the current directory's: shipped from
+    ``/`` the files went to ``/drop``.  It is the configuration's folder's, as spools are."""
+    config = site_with(tmp_path, url, "durable = false")
+    (config.parent / "drop").mkdir()
+    shipped = entrepot("ship", "to-partner", "--max-tries", "1", cwd=Path("/"),
+                       ENTREPOT_CONFIG=str(config), PARTNER_PW="unused")  # fmt: skip
+    assert shipped.returncode == 0, shipped.stderr
+    assert sorted(p.name for p in (config.parent / "drop").iterdir()) == [
+        "f0.csv", "f1.csv", "f2.csv",
+    ]  # fmt: skip
+    assert not Path("/drop").exists()

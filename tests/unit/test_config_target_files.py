@@ -97,3 +97,35 @@ def test_path_options_are_every_file_option_the_backends_declare() -> None:
         declared |= set(BACKENDS.load(scheme).option_types)
     names_a_file = {name for name in declared if name.endswith(("_file", "_hosts"))}
     assert names_a_file == PATH_OPTIONS
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("drop", "{site}/drop"),
+        ("./out/in", "{site}/out/in"),
+        ("file://./out", "{site}/out"),
+        ("/srv/drop", "/srv/drop"),
+        ("file:///srv/drop", "/srv/drop"),
+    ],
+)
+def test_a_local_folder_written_relative_is_the_config_folder_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, written: str, expected: str
+) -> None:
+    from entrepot.targets.url import parse_url
+
+    # A folder whose name a URL must encode (a space, '%', '?', '#'): taken as it is.
+    site, elsewhere = tmp_path / "si te%41?#", tmp_path / "elsewhere"
+    site.mkdir()
+    elsewhere.mkdir()
+    (site / "entrepot.toml").write_text(f'[targets.local]\nurl = "{written}"\n')
+    monkeypatch.chdir(elsewhere)
+    url = load_config(site / "entrepot.toml").targets["local"].url
+    assert parse_url(url).path == expected.format(site=site)
+
+
+def test_network_urls_are_kept_as_written(tmp_path: Path) -> None:
+    (tmp_path / "entrepot.toml").write_text(CONFIG.format(absolute="/srv/known_hosts"))
+    urls = {name: t.url for name, t in load_config(tmp_path / "entrepot.toml").targets.items()}
+    assert urls["partner"] == "ftps://drop@ftp.example.org/in"
+    assert urls["query"] == "s3://bucket/in?endpoint_url=https://127.0.0.1:9000&ca_file=ca.pem"

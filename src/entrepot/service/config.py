@@ -43,7 +43,7 @@ from entrepot.redact import url_has_secret
 from entrepot.service.dcuploads import UploadLimits
 from entrepot.service.fleetconfig import FleetConfig, InstanceName
 from entrepot.service.fleetroutes import FetchClaiming, ShipNaming
-from entrepot.service.targetfiles import absolute, absolute_options
+from entrepot.service.targetfiles import absolute, absolute_options, absolute_url
 from entrepot.service.timing import Duration, RetryConfig, Schedule, interval
 from entrepot.targets.parallel import MAX_PARALLEL
 from entrepot.units import parse_size
@@ -107,6 +107,11 @@ class TargetConfig(_Section):
                 "password_env (a variable) or password_file (a private file)"
             )
         return value
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_folder(cls, value: str, info: ValidationInfo) -> str:
+        return absolute_url(value, _base(info))
 
     @field_validator("options")
     @classmethod

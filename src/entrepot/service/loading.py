@@ -121,6 +121,7 @@ def environment_problems(config: Config, env: Mapping[str, str] | None = None) -
     was read from a file.
     """
     from entrepot.service.preflight import endpoint_problems, folder_problems
+    from entrepot.service.targetfiles import target_file_problems
     from entrepot.targets.options import check_private_file
     from entrepot.targets.registry import BACKENDS
 
@@ -153,6 +154,8 @@ def environment_problems(config: Config, env: Mapping[str, str] | None = None) -
             BACKENDS.load(target.scheme)
         except ConfigError as exc:
             problem(("targets", name, "url"), str(exc))
+        for option, message in target_file_problems(target.url, target.options):
+            problem(("targets", name, "options", option), message)
     # What serve would refuse at its start, found by the checks serve runs.
     for where, message in [*folder_problems(config), *endpoint_problems(config)]:
         problem(where, message)
