@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from entrepot.cli import console, fetchclaims
-from entrepot.cli.console import emit_json, human_size, is_quiet, print_error, say, shown, table
-from entrepot.cli.exitcodes import ExitCode, exit_code_for
+from entrepot.cli import console, fetchclaims, ship_results
+from entrepot.cli.console import emit_json, is_quiet, say, shown
+from entrepot.cli.exitcodes import ExitCode
 from entrepot.cli.ledgers import LedgerChoice, LedgerOption, StateOption, open_ledger, state_dir
 from entrepot.cli.names import ConfigOption
 from entrepot.cli.shipjobs import Wanted, configured_job, job_between, run_ledger, target_overrides
-from entrepot.errors import EntrepotError, RemoteLocked
-from entrepot.jobs.states import Outcome
+from entrepot.errors import EntrepotError
 from entrepot.jobs.summary import has_open_job, ledger_file, sqlite_reader
 from entrepot.ship import FetchJob, ShipJob
 from entrepot.ship.jobs import RouteJob
@@ -116,82 +115,6 @@ def _nothing_to_settle(job: ShipJob, where: LedgerChoice, no_ledger: bool) -> bo
         if rows is None:  # no ledger yet (no job can wait), or one to upgrade first
             return not ledger_file(folder).exists()
         return not has_open_job(rows, job.identity())
-
-
-def _result_json(job: RouteJob, result: RunResult | None) -> dict[str, Any]:
-    """The run as JSON; ``None``: nothing was waiting and nothing was recorded."""
-    report = job.report
-    return {
-        "job_id": result.job_id if result else None,
-        "kind": job.kind,
-        "spool": job.spool_path,
-        "url": job.route.display_url,
-        "outcome": str(result.outcome if result else Outcome.EMPTY),
-        "state": str(result.state) if result and result.state is not None else None,
-        "files": list(report.done),
-        "failed": dict(report.failed),
-        "skipped": dict(report.skipped),
-        "bytes": report.bytes,
-        "attempts": result.attempts if result else 0,
-        "error": str(result.error) if result and result.error else None,
-        "exit_code": int(_code(result, report.skipped)) if result else int(ExitCode.OK),
-        **fetchclaims.in_doubt(job),
-    }
-
-
-def _code(result: RunResult, skipped: dict[str, str]) -> ExitCode:
-    if result.ok:
-        # Names that can never be fetched are the remote side's bad data.
-        return ExitCode.DATA if skipped else ExitCode.OK
-    cause = result.error.__cause__ if result.error else None
-    return exit_code_for(cause) if cause is not None else ExitCode.FAILED
-
-
-def _finish(job: RouteJob, result: RunResult, verb: str, as_json: bool) -> int:
-    report = job.report
-    code = _code(result, report.skipped)
-    if as_json:
-        emit_json(_result_json(job, result))
-    elif result.outcome is Outcome.EMPTY:
-        say(f"nothing waiting; job {result.job_id}")
-    else:
-        rows: list[tuple[object, ...]] = [(name, "ok") for name in report.done[:50]]
-        if len(report.done) > 50:
-            rows.append((f"… and {len(report.done) - 50} more", "ok"))
-        rows += [(name, f"failed: {reason}") for name, reason in report.failed.items()]
-        rows += [(name, f"skipped: {reason}") for name, reason in report.skipped.items()]
-        if rows:
-            title = f"{verb} → {shown(job.route.display_url)}"
-            console.out.print(table(title, ("File", "Result"), rows))
-        skipped = f"{len(report.skipped)} skipped; " if report.skipped else ""
-        console.out.print(
-            f"{verb}: {len(report.done)} files, {human_size(report.bytes)}; "
-            f"{len(report.failed)} failed; {skipped}job {shown(result.job_id)} {result.outcome}"
-        )
-    fetchclaims.warn_in_doubt(job, as_json)
-    if result.ok:
-        return code
-    cause = result.error.__cause__ if result.error else None
-    waits = result.state is not None
-    if isinstance(cause, RemoteLocked):
-        later = "; the job waits in the backlog" if waits else ""
-        print_error(f"remote folder locked ({cause}){later}", label="locked")
-    else:
-        print_error(result.error)
-    if waits and not is_quiet():
-        console.err.print(f"job {shown(result.job_id)} is now {result.state}")
-    return code
-
-
-def _show_plan(rows: list[tuple[str, int, str]], title: str, as_json: bool) -> int:
-    """Print a dry run: each file, its size, where it would go."""
-    if as_json:
-        emit_json([{"name": n, "size": size, "to": to} for n, size, to in rows])
-    else:
-        table_rows = [(name, human_size(size), to) for name, size, to in rows]
-        console.out.print(table(title, ("File", "Size", "Would go to"), table_rows))
-        console.out.print(f"dry run: {len(rows)} files, nothing moved")
-    return ExitCode.OK
 
 
 def ship(
@@ -293,10 +216,10 @@ def _ship(job: ShipJob, where: LedgerChoice, no_ledger: bool, dry_run: bool, as_
     if dry_run:
         to = job.route.display_url.rstrip("/")
         plan = [(entry.name, entry.size, f"{to}/{remote}") for entry, remote in job.route.plan()]
-        return _show_plan(plan, f"would ship from {shown(job.spool_path)}", as_json)
+        return ship_results.show_plan(plan, f"would ship from {shown(job.spool_path)}", as_json)
     if _nothing_to_settle(job, where, no_ledger):
         if as_json:
-            emit_json(_result_json(job, None))
+            emit_json(ship_results.result_json(job, None))
         else:
             say("nothing waiting")
         return ExitCode.OK
@@ -310,7 +233,7 @@ def _ship(job: ShipJob, where: LedgerChoice, no_ledger: bool, dry_run: bool, as_
             result = _run(job, where, no_ledger)
     else:
         result = _run(job, where, no_ledger)
-    return _finish(job, result, "Shipped", as_json)
+    return ship_results.finish(job, result, "Shipped", as_json)
 
 
 def fetch(
@@ -386,8 +309,10 @@ def fetch(
     if dry_run:
         into = f"{job.spool_path}/new"
         plan = [(info.name, info.size, f"{into}/{info.name}") for info in job.route.plan()]
-        return _show_plan(plan, f"would fetch from {shown(job.route.display_url)}", as_json)
-    return _finish(job, _run(job, where, no_ledger), "Fetched", as_json)
+        return ship_results.show_plan(
+            plan, f"would fetch from {shown(job.route.display_url)}", as_json
+        )
+    return ship_results.finish(job, _run(job, where, no_ledger), "Fetched", as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -192,12 +192,14 @@ class _JobWork:
                 trigger=trigger,
             )
         )
-        quiet = result.ok and not report.done
+        # Files a fetch left for a later run are counted, never a failure.
+        deferred = {"deferred": len(report.deferred)} if self.kind == "fetch" else {}
+        quiet = result.ok and not report.done and not report.deferred
         log_event(logger, "service.run_finished",
                   logging.DEBUG if quiet else logging.INFO if result.ok else logging.ERROR,
                   **{self.kind if self.kind == "fetch" else "route": self.name},
                   trigger=trigger, outcome=result.outcome, files=len(report.done),
-                  failed=failed, job_id=result.job_id,
+                  failed=failed, **deferred, job_id=result.job_id,
                   error=result.error.message if result.error else "")  # fmt: skip
         ctx.on_result(self.kind, self.name, result)
         return result

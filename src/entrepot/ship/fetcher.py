@@ -25,7 +25,8 @@ file fetched once, its sub-folders included (:mod:`entrepot.ship.claimed`).
 
 A file written again since it was listed, or whose local name waits in
 ``new/`` with other content, is *deferred*: left remote for a later run, in
-:attr:`Fetcher.deferred`, never a failure (:mod:`entrepot.ship.fetch_versions`).
+:attr:`Fetcher.deferred` and :attr:`Report.deferred`, never a failure
+(:mod:`entrepot.ship.fetch_versions`).
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ class Fetcher(Route):
         another fetcher, or skipped), or written again since it was listed (deferred)."""
         now = changed(target, info)
         if now:
-            self._defer(info.name, CHANGED)
+            self._defer(report, info.name, CHANGED)
             return True
         if now is not None:
             return False  # there as listed, and refused: a failure
@@ -148,9 +149,10 @@ class Fetcher(Route):
             self._skip(report, "fetch.vanished", info.name, why)
         return True  # under a claim: fetched and removed by another fetcher meanwhile
 
-    def _defer(self, name: str, reason: str) -> None:
+    def _defer(self, report: Report, name: str, reason: str) -> None:
         """Leave ``name`` remote for a later run: not a failure."""
         self.deferred[name] = reason
+        report.add_deferred(name, reason)
         log_event(logger, "fetch.deferred", logging.WARNING, name=name, reason=reason)
 
     def _ready(self, info: RemoteInfo, present: set[str]) -> bool:
@@ -330,7 +332,7 @@ class Fetcher(Route):
             if self.stopped:
                 break
             if waiting(self.spool, self.local_name(info.name), info):
-                self._defer(info.name, WAITING)  # checked before a claim or a download
+                self._defer(report, info.name, WAITING)  # checked before a claim or a download
                 continue
             claim = None
             if self.claims is not None:
@@ -351,7 +353,8 @@ class Fetcher(Route):
                     log_event(logger, "fetch.claim_taken", logging.WARNING, name=info.name)
                     continue  # another fetcher has it now: nothing was published here
                 if isinstance(exc, NameExists):
-                    self._defer(info.name, WAITING)  # same size, other bytes: seen once fetched
+                    # Same size, other bytes: seen only once fetched.
+                    self._defer(report, info.name, WAITING)
                     continue
                 if isinstance(exc, RemoteNotFound) and self._missing(target, info, report, claim):
                     continue

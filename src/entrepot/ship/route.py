@@ -45,6 +45,9 @@ class Report:
     #: Remote names that can never be fetched as they are (a control character,
     #: a leading dot…): reported, never tried, never retried.
     skipped: dict[str, str] = field(default_factory=dict)
+    #: Remote names left for a later run, with the reason (their local name waits in
+    #: ``new/`` with other content, or they were written again): not a failure.
+    deferred: dict[str, str] = field(default_factory=dict)
     bytes: int = 0
     locked: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -53,8 +56,9 @@ class Report:
         with self._lock:
             self.done.append(name)
             self.bytes += size
-            # Failed in an earlier try of the run, done in this one.
+            # Failed or deferred in an earlier try of the run, done in this one.
             self.failed.pop(name, None)
+            self.deferred.pop(name, None)
 
     def add_failed(self, name: str, error: BaseException) -> None:
         with self._lock:
@@ -63,6 +67,11 @@ class Report:
     def add_skipped(self, name: str, reason: str) -> None:
         with self._lock:
             self.skipped[name] = reason
+
+    def add_deferred(self, name: str, reason: str) -> None:
+        with self._lock:
+            self.deferred[name] = reason
+            self.failed.pop(name, None)  # what a later try found is what stands
 
     @property
     def ok(self) -> bool:

@@ -25,12 +25,11 @@ With an ``endpoint_url``, objects below the multipart threshold are sent,
 and listings read, directly (:mod:`entrepot.targets.s3_direct`) for a
 tenth of boto3's CPU; with the keys given and nothing in the environment
 for boto3 to add, boto3 is not even imported until a request only it makes
-is needed (:func:`entrepot.targets.s3_client.boto3_needed`).
-``fast_put=false`` turns the direct path off, and so does any proxy or
-boto3-only CA bundle (:func:`entrepot.targets.s3_client.fast_put_refusal`)
-and any endpoint or bucket it would not address exactly as boto3 does
-(:mod:`entrepot.targets.s3_address`).  A fetch reads and deletes the version
-it listed, with ``If-Match`` (:mod:`entrepot.targets.s3_versions`).
+is needed (:func:`entrepot.targets.s3_client.boto3_needed`).  ``fast_put=false``
+turns the direct path off, and so does any proxy or boto3-only CA bundle
+(:func:`entrepot.targets.s3_client.fast_put_refusal`) and any endpoint or
+bucket it would not address exactly as boto3 does (:mod:`.s3_address`).  A
+fetch reads and deletes the version it listed, with ``If-Match`` (:mod:`.s3_versions`).
 """
 
 from __future__ import annotations
@@ -72,6 +71,7 @@ from entrepot.targets.s3_listing import (
 from entrepot.targets.s3_multipart import upload_parts
 from entrepot.targets.s3_versions import delete_key, delete_version, read
 from entrepot.targets.tap import read_hashed
+from entrepot.targets.tls import CAFile
 from entrepot.targets.transfer import Progress
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ class S3Target(Target):
         "multipart_threshold": int,
         "multipart_chunksize": int,
         "max_concurrency": int,
-        "ca_file": str,
+        "ca_file": CAFile,
         "verify_tls": bool,
         "fast_put": bool,
         "conditional_writes": bool,

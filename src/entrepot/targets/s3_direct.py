@@ -19,7 +19,7 @@ come from (:mod:`entrepot.targets.s3`): it never reads proxy settings or a
 CA bundle that only boto3 would honour.  Requests go to the URL boto3
 would use for the same endpoint and bucket
 (:mod:`entrepot.targets.s3_address`).  HTTPS is checked against
-``ca_file`` or boto3's default bundle.
+``ca_file`` or boto3's default bundle (:func:`entrepot.targets.tls.client_context`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from entrepot.targets.s3_errors import S3ErrorReply
 from entrepot.targets.s3_http import BadResponse, IdleClosed, KeptConnection, Response
 from entrepot.targets.s3_listing import ListPage, parse_page
 from entrepot.targets.s3_signing import SigV4, query_string
+from entrepot.targets.tls import client_context
 from entrepot.targets.transfer import Progress
 
 __all__ = ["Credentials", "DirectS3", "DirectSettings", "Head", "error_reply"]
@@ -85,10 +86,7 @@ class DirectS3:
                 from botocore.httpsession import get_cert_path
 
                 ca_file = get_cert_path(True)
-            context = ssl.create_default_context(cafile=ca_file)
-            if not settings.verify_tls:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
+            context = client_context(verify_tls=settings.verify_tls, ca_file=ca_file)
         self._conn = KeptConnection(
             where.host, where.port, timeout=settings.timeout, context=context
         )

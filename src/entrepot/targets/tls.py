@@ -7,16 +7,20 @@ the option and the path, raised when the target is opened, never a
 "no such remote file" or a transient failure retried for ever.  An empty
 ``ca_file`` means the system trust store.
 
-Any target speaking TLS through :mod:`ssl` builds its context here.
+Any target speaking TLS through :mod:`ssl` builds its context here.  A
+target whose client takes the path itself (boto3's ``verify=``) names
+:class:`CAFile` as the option's type: the file is checked as the options
+are read, so the same mistake is the same error there too.
 """
 
 from __future__ import annotations
 
 import ssl
+from typing import Self
 
 from entrepot.errors import ConfigError
 
-__all__ = ["client_context"]
+__all__ = ["CAFile", "client_context"]
 
 
 def client_context(*, verify_tls: bool = True, ca_file: str | None = None) -> ssl.SSLContext:
@@ -37,3 +41,17 @@ def client_context(*, verify_tls: bool = True, ca_file: str | None = None) -> ss
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
+
+
+class CAFile(str):
+    """A ``ca_file`` option's value, checked by :func:`client_context` as it is read.
+
+    As the type of the option (``option_types``), it makes an unusable file
+    a ConfigError when the target is opened, before anything connects.
+    """
+
+    def __new__(cls, value: object) -> Self:
+        path = str(value)
+        if path:
+            client_context(ca_file=path)
+        return super().__new__(cls, path)
