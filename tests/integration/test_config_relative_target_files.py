@@ -120,6 +120,9 @@ def test_a_relative_local_folder_is_the_config_folder_s(tmp_path: Path, url: str
     ``/`` the files went to ``/drop``.  It is the configuration's folder's, as spools are."""
     config = site_with(tmp_path, url, "durable = false")
     (config.parent / "drop").mkdir()
+    # validate and serve knew only URLs with a scheme: "unknown target scheme '/…/drop'".
+    checked = entrepot("validate", config, cwd=Path("/"), PARTNER_PW="unused")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     shipped = entrepot("ship", "to-partner", "--max-tries", "1", cwd=Path("/"),
                        ENTREPOT_CONFIG=str(config), PARTNER_PW="unused")  # fmt: skip
     assert shipped.returncode == 0, shipped.stderr

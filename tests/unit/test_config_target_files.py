@@ -124,6 +124,19 @@ def test_a_local_folder_written_relative_is_the_config_folder_s(
     assert parse_url(url).path == expected.format(site=site)
 
 
+def test_a_local_folder_in_the_home_folder_is_the_home_folder_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from entrepot.targets.url import parse_url
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "entrepot.toml").write_text('[targets.local]\nurl = "~/drop"\n')
+    target = load_config(tmp_path / "entrepot.toml").targets["local"]
+    assert parse_url(target.url).path == str(tmp_path / "home" / "drop")
+    assert target.scheme == "file"
+
+
 def test_network_urls_are_kept_as_written(tmp_path: Path) -> None:
     (tmp_path / "entrepot.toml").write_text(CONFIG.format(absolute="/srv/known_hosts"))
     urls = {name: t.url for name, t in load_config(tmp_path / "entrepot.toml").targets.items()}

@@ -34,7 +34,7 @@ from entrepot.cli import names
 from entrepot.cli.names import ConfigOption
 from entrepot.errors import ConfigError
 from entrepot.targets import option_pairs, parse_url
-from entrepot.targets.url import SECRET_OPTIONS
+from entrepot.targets.url import SECRET_OPTIONS, TargetURL
 from entrepot.units import parse_duration
 
 __all__ = ["PASSWORD_VARIABLE", "Connecting", "connecting", "given_options", "target_options"]
@@ -98,15 +98,29 @@ def given_options(
 
 
 def with_default_password(url: str, options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` with ``$ENTREPOT_PASSWORD`` as the password if nothing else names one."""
-    if PASSWORD_VARIABLE in os.environ and not _names_a_password(url, options):
-        return {**options, "password_env": PASSWORD_VARIABLE}
-    return options
+    """``options`` with ``$ENTREPOT_PASSWORD`` as the password if the target logs in with
+    one and nothing else names it.
 
-
-def _names_a_password(url: str, options: dict[str, Any]) -> bool:
+    A local folder takes none, and S3 takes it as the secret of an ``access_key``
+    given with it: a bucket reached with the environment's or a profile's keys (or
+    an instance's role) must not be handed a secret without its key.
+    """
+    if PASSWORD_VARIABLE not in os.environ:
+        return options
     parsed = parse_url(url)
     given = set(parsed.options()) | set(options)
+    if not _takes_a_password(parsed.scheme, given) or _names_a_password(parsed, given):
+        return options
+    return {**options, "password_env": PASSWORD_VARIABLE}
+
+
+def _takes_a_password(scheme: str, given: set[str]) -> bool:
+    if scheme in ("file", "memory"):
+        return False
+    return scheme != "s3" or "access_key" in given
+
+
+def _names_a_password(parsed: TargetURL, given: set[str]) -> bool:
     return bool(parsed.password) or bool(
         given & (SECRET_OPTIONS | {"password_env", "password_file"})
     )

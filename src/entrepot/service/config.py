@@ -136,7 +136,9 @@ class TargetConfig(_Section):
 
     @property
     def scheme(self) -> str:
-        return self.url.partition(":")[0].lower()
+        """The URL's scheme; ``file`` for a folder written as a path."""
+        scheme, separator, _ = self.url.partition("://")
+        return scheme.lower() if separator else "file"
 
     def open_options(self) -> dict[str, Any]:
         """The keyword options of :func:`entrepot.targets.open_target` (references only)."""

@@ -48,9 +48,9 @@ def absolute_url(url: str, base: Path | None) -> str:
         # A plain path is taken literally (no percent-decoding): so is its base.
         # A relative one that parse_url would refuse (it looks like a URL) stays as written.
         path = Path(url).expanduser()
-        if path.is_absolute() or _looks_like_url(url):
+        if _looks_like_url(url):
             return url
-        return str(base.absolute() / path)
+        return str(path if path.is_absolute() else base.absolute() / path)
     scheme, _, rest = url.partition("://")
     if scheme.lower() != "file" or not rest.startswith("."):
         return url  # file:///abs, file://localhost/abs, a network URL

@@ -23,7 +23,13 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar, Self, TypeVar
 
-from entrepot.errors import ConnectionFailed, RemoteNotFound, TargetError, TargetTimeout
+from entrepot.errors import (
+    ConfigError,
+    ConnectionFailed,
+    RemoteNotFound,
+    TargetError,
+    TargetTimeout,
+)
 from entrepot.logs import log_event
 from entrepot.targets.deadline import WATCHDOG, Watch
 from entrepot.targets.options import resolve_options
@@ -179,6 +185,8 @@ class Connection:
             if exc.transient:
                 self.close()
             raise
+        except ConfigError:
+            raise  # the configuration's mistake, found on the way: told as that (exit 3)
         except Exception as exc:
             error = self._stalled(path) if watch.expired else self._translate(exc, path)
             if error.transient:

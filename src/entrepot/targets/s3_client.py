@@ -30,6 +30,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from entrepot.errors import ConfigError
 from entrepot.targets.deadline import hang_up
 from entrepot.targets.s3_errors import S3ErrorReply
 
@@ -54,8 +55,18 @@ _sessions_lock = threading.Lock()
 def session_for(
     access_key: str | None, secret_key: str | None, token: str | None, profile: str | None
 ) -> boto3.session.Session:
-    """The shared session for these credentials (None: boto3's usual sources)."""
+    """The shared session for these credentials (None: boto3's usual sources).
+
+    A secret without its key is refused (:class:`~entrepot.errors.ConfigError`):
+    boto3 would fail later with a TypeError that names no cause.
+    """
     import boto3
+
+    if secret_key and not access_key:
+        raise ConfigError(
+            "S3 was given a secret (secret_key, password_env or password_file) without "
+            "its access_key: give both, or neither to use the environment's or a profile's"
+        )
 
     key = (access_key, secret_key, token, profile)
     with _sessions_lock:
