@@ -11,6 +11,7 @@ place.  Which files are listed is told in :mod:`entrepot.compat.kofa_listing`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -21,11 +22,14 @@ from typing import TypeVar
 
 from entrepot.compat.kofa_listing import (
     Entry,
+    Folder,
+    FolderIsLink,
     is_listed_log,
     is_pending_name,
     newest_finished,
     newest_first,
     regular_files,
+    report_link,
 )
 from entrepot.datacenter.imports.placement import (
     distribute,
@@ -35,7 +39,7 @@ from entrepot.datacenter.imports.placement import (
 )
 from entrepot.datacenter.listing import FileInfo
 from entrepot.datacenter.storage import StorageTree, move_storage
-from entrepot.durable import NotRegularFile, open_regular
+from entrepot.durable import NotRegularFile
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -50,19 +54,30 @@ class DataCenterFile:
     As in Kofa, ``size`` and ``uploaddate`` (display strings) and ``lines``
     are attributes taken then; the ``get…`` methods look again.  Unlike
     Kofa, the file is never read through a symbolic link: a link is refused
-    with :class:`~entrepot.durable.NotRegularFile` (an ``OSError``).
+    with :class:`~entrepot.durable.NotRegularFile` (an ``OSError``).  A
+    listed file is looked at in the folder ``within`` it was listed, opened
+    anew each time: a subfolder of the storage swapped for a link is refused
+    with :class:`~entrepot.compat.kofa_listing.FolderIsLink` (an ``OSError``).
+    The folder of a ``context`` given without ``within`` is the caller's.
     """
 
-    def __init__(self, context: str | os.PathLike[str], folder_name: str = "") -> None:
+    def __init__(
+        self,
+        context: str | os.PathLike[str],
+        folder_name: str = "",
+        *,
+        within: Folder | None = None,
+    ) -> None:
         self.context = os.fspath(context)
         self.name = os.path.basename(self.context)
         self.rel_path = os.path.join(folder_name, self.name)
+        self._folder = within or Folder(Path(os.path.dirname(self.context)), trusted=True)
         self.size = self.getSize()
         self.uploaddate = self.getDate()
         self.lines = self.getLinesNumber()
 
     def _info(self) -> FileInfo:
-        found = os.lstat(self.context)
+        found = self._folder.lstat(self.name)
         return FileInfo(Path(self.context), found.st_size, found.st_mtime)
 
     def getName(self) -> str:
@@ -80,7 +95,7 @@ class DataCenterFile:
         return self._info().mtime
 
     def getLinesNumber(self) -> int:
-        with open(open_regular(self.context, follow=False), "rb") as handle:
+        with open(self._folder.open_regular(self.name), "rb") as handle:
             return sum(1 for _ in handle)
 
     def __repr__(self) -> str:
@@ -98,9 +113,9 @@ class LogFile(DataCenterFile):
     UTF-8, bytes that do not decode are read as U+FFFD.
     """
 
-    def __init__(self, context: str | os.PathLike[str]) -> None:
-        super().__init__(context)
-        self._markers = _read_markers(self.context)
+    def __init__(self, context: str | os.PathLike[str], *, within: Folder | None = None) -> None:
+        super().__init__(context, within=within)
+        self._markers = _read_markers(self._folder.open_regular(self.name))
         self.userid = self.getUserId()
         self.mode = self.getMode()
         self.stats = self.getStats()
@@ -119,11 +134,9 @@ class LogFile(DataCenterFile):
         return self._markers.get("source") or None
 
 
-def _read_markers(path: str) -> dict[str, str]:
+def _read_markers(fd: int) -> dict[str, str]:
     markers = {}
-    with open(
-        open_regular(path, follow=False), encoding="utf-8", errors="replace", newline=""
-    ) as handle:
+    with open(fd, encoding="utf-8", errors="replace", newline="") as handle:
         for physical in handle:
             for line in physical.splitlines():
                 name, colon, text = line.strip().partition(":")
@@ -135,14 +148,23 @@ def _read_markers(path: str) -> dict[str, str]:
 _File = TypeVar("_File", bound=DataCenterFile)
 
 
-def _all_described(make: Callable[..., _File], entries: list[Entry], *args: str) -> list[_File]:
-    """``make(path, *args)`` for each entry listed, but for files gone or made links meanwhile."""
+def _all_described(
+    make: Callable[..., _File], folder: Folder, entries: list[Entry], *args: str
+) -> list[_File]:
+    """``make(path, *args)`` for each entry listed, but for files gone or made links meanwhile.
+
+    A folder made a link meanwhile is listed as empty, as it would have been
+    had it been a link already.
+    """
     described = []
     for path, _ in entries:
         try:
-            described.append(make(path, *args))
+            described.append(make(path, *args, within=folder))
         except (FileNotFoundError, NotRegularFile):
             continue
+        except FolderIsLink:
+            report_link(folder)
+            return []
     return described
 
 
@@ -191,25 +213,31 @@ class DataCenter:
         names are listed, as Kofa listed them: a ``.csv.gz`` upload is
         Entrepôt's own, for :meth:`entrepot.datacenter.DataCenter.files`,
         since code written for Kofa reads a listed file as plain CSV text.
+        The root as configured may be a symbolic link: the operator chose it.
         """
-        entries = regular_files(self._tree.root, is_pending_name)
+        root = Folder(self._tree.root, trusted=True)
+        entries = regular_files(root, is_pending_name)
         if sort == "date":
             entries = newest_first(entries)
-        return _all_described(DataCenterFile, entries)
+        return _all_described(DataCenterFile, root, entries)
 
     def getFinishedFiles(self) -> list[DataCenterFile]:
         """The newest ``max_files`` ``*.finished.csv`` files of ``finished/``, newest first."""
-        entries = newest_finished(self._tree.finished, self.max_files)
-        return _all_described(DataCenterFile, entries, "finished")
+        finished = Folder(self._tree.finished)
+        entries = newest_finished(finished, self.max_files)
+        return _all_described(DataCenterFile, finished, entries, "finished")
 
     def getLogFiles(self, exclude_backups: bool = True) -> list[LogFile]:
         """The logs of ``logs/`` by name, but ``payments.log``; backups only when asked.
 
-        ``logs/`` is created when missing, as in Kofa.
+        ``logs/`` is created when missing, as in Kofa; a link there, even a
+        dangling one, is listed as empty (never followed to make a folder).
         """
-        self._tree.logs.mkdir(exist_ok=True)
-        entries = regular_files(self._tree.logs, lambda name: is_listed_log(name, exclude_backups))
-        return _all_described(LogFile, entries)
+        with contextlib.suppress(FileExistsError):
+            self._tree.logs.mkdir()
+        logs = Folder(self._tree.logs)
+        entries = regular_files(logs, lambda name: is_listed_log(name, exclude_backups))
+        return _all_described(LogFile, logs, entries)
 
     def distProcessedFiles(
         self,
