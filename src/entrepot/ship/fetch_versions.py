@@ -17,8 +17,11 @@ A file whose local name already waits in ``new/`` with other content (the
 old version, not shipped yet) is not downloaded either: it is deferred,
 left remote, and fetched once the local one has gone on.  Where the target
 gives an MD5 (a single-PUT object's ETag) the contents are compared without
-a download; otherwise a file of the same size is downloaded and compared,
-as the copy an earlier run published before it died.  A deferral is not a
+a download; otherwise a file of the same size is downloaded and compared
+byte for byte, with or without claims: the remote copy is removed only when
+the file waiting is the one fetched (the copy an earlier run published
+before it died).  Only a regular file waiting is compared, never through a
+link: anything else there counts as other content.  A deferral is not a
 failure: the run succeeds, each deferred file is logged
 (``fetch.deferred``, with its reason) and counted in the run's
 ``fetch.deferred_total`` event.
@@ -26,12 +29,13 @@ failure: the run succeeds, each deferred file is logged
 
 from __future__ import annotations
 
-import filecmp
 import hashlib
 import logging
 import os
-from typing import TYPE_CHECKING
+import stat
+from typing import TYPE_CHECKING, BinaryIO
 
+from entrepot.durable import NotRegularFile, open_regular
 from entrepot.errors import RemoteNotFound
 from entrepot.logs import log_event
 
@@ -41,7 +45,15 @@ if TYPE_CHECKING:
     from entrepot.spool import Spool
     from entrepot.targets import RemoteInfo, Target
 
-__all__ = ["CHANGED", "WAITING", "changed", "received_before", "remove_fetched", "waiting"]
+__all__ = [
+    "CHANGED",
+    "WAITING",
+    "changed",
+    "received_before",
+    "remove_fetched",
+    "same_file",
+    "waiting",
+]
 
 logger = logging.getLogger("entrepot.ship")
 
@@ -54,24 +66,37 @@ _READ = 1024 * 1024
 
 def waiting(spool: Spool, local: str, info: RemoteInfo) -> bool:
     """Whether a file named ``local`` waits in ``new/`` and surely is not ``info``'s
-    content (another size, or another MD5 where the listing gave one)."""
+    content (another size, another MD5 where the listing gave one, not a regular file)."""
     try:
-        size = os.stat(spool.path("new", local)).st_size
+        st = os.lstat(spool.path("new", local))
     except FileNotFoundError:
         return False
-    if size != info.size:
+    if not stat.S_ISREG(st.st_mode) or st.st_size != info.size:
         return True
     if info.checksum is None or not info.checksum.startswith("md5:"):
         return False  # the same size, nothing to compare: downloaded, then compared
-    return f"md5:{_md5(spool.path('new', local))}" != info.checksum.lower()
+    try:
+        with _open(spool.path("new", local)) as there:
+            return f"md5:{_md5(there)}" != info.checksum.lower()
+    except NotRegularFile:
+        return True  # replaced by a link or a FIFO since: not that content
 
 
-def same_file(fetched: os.PathLike[str], there: os.PathLike[str], *, exact: bool) -> bool:
-    """Whether the file waiting in ``new/`` is the one just fetched: the same size —
-    and where ``exact`` (many sources meet in one spool), the same bytes."""
-    if os.stat(there).st_size != os.stat(fetched).st_size:
-        return False
-    return not exact or filecmp.cmp(fetched, there, shallow=False)
+def same_file(fetched: os.PathLike[str], there: os.PathLike[str]) -> bool:
+    """Whether the file waiting in ``new/`` is the one just fetched: the same bytes.
+
+    Never the size alone, claims or not: a remote file is removed after this says
+    yes, and another file of the same size there would be its only copy lost."""
+    try:
+        with _open(there) as waits, open(fetched, "rb") as landed:
+            if os.fstat(waits.fileno()).st_size != os.fstat(landed.fileno()).st_size:
+                return False
+            while block := landed.read(_READ):
+                if waits.read(len(block)) != block:
+                    return False
+            return not waits.read(1)
+    except NotRegularFile:
+        return False  # a link or a FIFO under that name: never taken for the file
 
 
 def changed(target: Target, info: RemoteInfo) -> bool | None:
@@ -126,9 +151,14 @@ def received_before(recorder: Recorder | None, place: str, local: str, etag: str
     return any(event.details.get("etag") == etag for event in events)
 
 
-def _md5(path: os.PathLike[str] | str) -> str:
+def _open(path: os.PathLike[str] | str) -> BinaryIO:
+    """The regular file ``path`` of a spool, read without following a link and without
+    waiting on a FIFO (:class:`~entrepot.durable.NotRegularFile` for anything else)."""
+    return os.fdopen(open_regular(path, follow=False), "rb")
+
+
+def _md5(src: BinaryIO) -> str:
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as src:
-        while block := src.read(_READ):
-            digest.update(block)
+    while block := src.read(_READ):
+        digest.update(block)
     return digest.hexdigest()

@@ -4,7 +4,8 @@ Each remote file is downloaded into the spool's ``tmp/``, published durably
 into ``new/``, and only then deleted on the server (or moved into a remote
 folder given by ``remote_after``).  A crash at any point leaves the file
 either still on the server or safely in the spool — at worst both, and the
-next run then sees the local copy is complete and only removes the remote one.
+next run then sees the local copy holds the same bytes and only removes the
+remote one.
 
 Under the lock protocol the run holds a ``read`` lock in the remote folder.
 Under the marker protocol only files whose ``<name>.done`` marker is there
@@ -194,9 +195,9 @@ class Fetcher(Route):
             try:
                 self.spool.adopt(scratch, local)
             except NameExists:
-                # An earlier run published it but died before the remote delete.
-                there = self.spool.path("new", local)
-                if not same_file(scratch, there, exact=self.options.claims):
+                # An earlier run published it and died before the remote delete — if
+                # the bytes are the same; otherwise deferred, its remote copy kept.
+                if not same_file(scratch, self.spool.path("new", local)):
                     raise
             except BaseException:
                 if claims is not None and claim is not None and not scratch.exists():
@@ -353,7 +354,7 @@ class Fetcher(Route):
                     log_event(logger, "fetch.claim_taken", logging.WARNING, name=info.name)
                     continue  # another fetcher has it now: nothing was published here
                 if isinstance(exc, NameExists):
-                    # Same size, other bytes: seen only once fetched.
+                    # Same size, other bytes (seen only once fetched): kept remote.
                     self._defer(report, info.name, WAITING)
                     continue
                 if isinstance(exc, RemoteNotFound) and self._missing(target, info, report, claim):

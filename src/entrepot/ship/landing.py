@@ -34,10 +34,12 @@ import contextlib
 import logging
 import os
 import socket
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from entrepot.durable import open_regular
 from entrepot.errors import UnknownName
 from entrepot.logs import log_event
 from entrepot.processes import process_gone
@@ -67,11 +69,13 @@ def _landed(claim: Claim, spool: Spool) -> bool | None:
     """Whether ``claim``'s file landed in ``spool``: True, False, or None (cannot tell here)."""
     landing = landing_of(claim)
     try:
-        st = os.stat(spool.path("new", str(landing.get("local", ""))))
+        st = os.lstat(spool.path("new", str(landing.get("local", ""))))
     except (OSError, ValueError):
         pass
     else:
-        if (st.st_size, st.st_mtime_ns) == (landing.get("size"), landing.get("mtime_ns")):
+        # A link there is not the file landed, whatever the file behind it looks like.
+        same = (st.st_size, st.st_mtime_ns) == (landing.get("size"), landing.get("mtime_ns"))
+        if same and stat.S_ISREG(st.st_mode):
             return True
     if not _answers_for(landing, spool):
         return None
@@ -128,13 +132,17 @@ def _checksum(claim: Claim, spool: Spool) -> str | None:
     """The SHA-256 of ``claim``'s file, if it still waits in ``new/`` as it landed."""
     landing = landing_of(claim)
     try:
-        with open(spool.path("new", str(landing.get("local", ""))), "rb") as src:
+        # Never through a link, never waiting on a FIFO: what is read is the spool's file.
+        fd = open_regular(spool.path("new", str(landing.get("local", ""))), follow=False)
+        with os.fdopen(fd, "rb") as src:
             st = os.fstat(src.fileno())
             if (st.st_size, st.st_mtime_ns) != (landing.get("size"), landing.get("mtime_ns")):
                 return None  # another file of that name since
             return sha256_of(src, st.st_size)
     except (OSError, ValueError):
-        return None  # taken on from new/ since: its size is known, not its bytes
+        # Taken on from new/ since, or not a regular file there (NotRegularFile): its
+        # size is known, not its bytes.
+        return None
 
 
 def sweep_landing(claims: FetchClaims, spool: Spool) -> int:
