@@ -17,7 +17,12 @@ closes a descriptor while another thread syncs through it.
 
 Entries are opened with ``O_NOFOLLOW`` and checked to be regular files
 (:func:`open_entry`): a symbolic link swapped into the spool is never read
-through.
+through.  ``O_NOFOLLOW`` guards only a path's last part, so an area that is
+itself a link is refused (:class:`~entrepot.errors.SpoolLayoutError`, as
+the FileStore facade does): every move checks its areas first, and the
+loops over an area's files (listing, recovery) work in the area's folder
+opened without following a link (:meth:`Areas.open_area`).  Files are
+never read, made, moved or deleted outside the spool through such a link.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ AREAS = ("tmp", "new", "cur")
 CLAIM_AREA = "claimed"
 #: Hex digits of a claim's token: a claim renames ``new/NAME`` to ``claimed/TOKEN-NAME``.
 TOKEN_LENGTH = 16
+#: How an area's folder is opened to work in it: never through a link.
+_AREA_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 #: The longest name a spool keeps, in UTF-8 bytes: one that can still be claimed.
 MAX_SPOOL_NAME_BYTES = MAX_NAME_BYTES - TOKEN_LENGTH - 1
 
@@ -87,12 +94,40 @@ class Areas:
         return folder
 
     def ensure(self, area: str) -> str:
-        """The folder of ``area``, created the first time this object needs it."""
+        """The folder of ``area``, created the first time this object needs it; a link is
+        refused (:meth:`check_area`)."""
         folder = self.folder(area)
         if area not in self._ready:
             make_folder(Path(folder))
             self._ready.add(area)
+        else:
+            self.check_area(area)
         return folder
+
+    def check_area(self, area: str) -> str:
+        """The folder of ``area``; :class:`SpoolLayoutError` when it is a symbolic link.
+
+        A missing area passes: the move that needs it fails on its own.
+        """
+        folder = self.folder(area)
+        try:
+            mode = os.lstat(folder).st_mode
+        except FileNotFoundError:
+            return folder
+        if stat.S_ISLNK(mode):
+            raise linked_area(folder)
+        return folder
+
+    def open_area(self, area: str) -> int:
+        """The folder of ``area`` opened to work in (the caller closes it), never through a
+        link (:class:`SpoolLayoutError`); FileNotFoundError when it does not exist."""
+        folder = self.folder(area)
+        try:
+            return os.open(folder, _AREA_FLAGS)
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR) and os.path.islink(folder):
+                raise linked_area(folder) from None
+            raise
 
     def prepare(self) -> None:
         """Create the root and the ``tmp``, ``new`` and ``cur`` areas."""
@@ -109,7 +144,7 @@ class Areas:
 
     def scratch(self) -> str:
         """A fresh, unused path in ``tmp/`` (the file is not created)."""
-        return f"{self.folder('tmp')}/{unique_name()}"
+        return f"{self.check_area('tmp')}/{unique_name()}"
 
     # -- durability ----------------------------------------------------------------
 
@@ -131,7 +166,7 @@ class Areas:
         ``name`` must be checked already.  Returns the final path.  With
         ``sync=False`` the caller syncs the folder itself (once for many files).
         """
-        folder = self.folder(area)
+        folder = self.check_area(area)
         final = f"{folder}/{name}"
         try:
             rename_noreplace(tmp_path, final)
@@ -155,7 +190,7 @@ class Areas:
         long to take a token (another program's file) is :class:`InvalidName`.
         """
         held = f"{self.ensure(CLAIM_AREA)}/{token}-{name}"
-        source = f"{self.folder('new')}/{name}"
+        source = f"{self.check_area('new')}/{name}"
         try:
             # rename() moves the file for exactly one caller; the others get ENOENT.
             os.rename(source, held)
@@ -186,6 +221,7 @@ class Areas:
         the file gets a free ``~2``, ``~3``… name instead.  With
         ``sync=False`` the caller syncs the folder (see :class:`SyncGroup`).
         """
+        self.check_area(CLAIM_AREA)
         folder = self.ensure(area)
         final = f"{folder}/{name}"
         while True:
@@ -318,13 +354,22 @@ def _close(fd: int) -> None:
 
 
 def make_folder(path: Path) -> None:
-    """Create ``path`` and its parents; a file in the way is a layout error."""
+    """Create ``path`` and its parents; a file or a link in the way is a layout error."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as exc:
         raise SpoolLayoutError(f"cannot create spool area {path}: a file is in the way") from exc
+    if path.is_symlink():
+        raise linked_area(path)
     if not path.is_dir():
         raise SpoolLayoutError(f"spool area {path} is not a folder")
+
+
+def linked_area(folder: str | os.PathLike[str]) -> SpoolLayoutError:
+    """The error for an area that is a symbolic link: worked through, it would lead out of
+    the spool (recovery deleting old files in the link's target)."""
+    name, root = os.path.basename(folder), os.path.dirname(folder)
+    return SpoolLayoutError(f"area {name}/ of {root} is a symbolic link: refused")
 
 
 def open_entry(

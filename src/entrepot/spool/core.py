@@ -15,9 +15,10 @@ than that renews it (:mod:`.renewal`).
 
 Every caller-supplied name is checked by :func:`entrepot.names.check_name`,
 so no name can leave the spool; only regular files are taken or read, never
-a symbolic link.  The folder work itself is in :mod:`entrepot.spool.areas`,
-writing in :mod:`.writing`, claims in :mod:`.claims`, listing and recovery in
-:mod:`.upkeep`.
+a symbolic link, and an area that is a link is refused
+(:class:`~entrepot.errors.SpoolLayoutError`).  The folder work itself is in
+:mod:`entrepot.spool.areas`, writing in :mod:`.writing`, claims in
+:mod:`.claims`, listing and recovery in :mod:`.upkeep`.
 """
 
 from __future__ import annotations
@@ -305,7 +306,7 @@ class Spool:
 
     def move(self, name: str, source: str, destination: str) -> Path:
         """Move file ``name`` from one area to another; an existing file there is an error."""
-        src = f"{self.areas.folder(source)}/{check_name(name)}"
+        src = f"{self.areas.check_area(source)}/{check_name(name)}"
         self.areas.ensure(destination)
         try:
             return Path(self.areas.publish(src, name, destination))
@@ -315,6 +316,7 @@ class Spool:
     def copy(self, name: str, source: str, destination: str) -> Path:
         """Copy file ``name`` into another area, atomically and without overwriting."""
         src = self.path(source, name)
+        self.areas.check_area(source)
         dst_area = self.areas.ensure(destination)
         if not src.is_file():
             raise EntryNotFound(f"no file {name!r} in {source}/")
@@ -323,8 +325,10 @@ class Spool:
 
     def remove(self, name: str, area: str) -> None:
         """Delete file ``name`` from ``area``."""
+        path = self.path(area, name)
+        self.areas.check_area(area)
         try:
-            self.path(area, name).unlink()
+            path.unlink()
         except FileNotFoundError:
             raise EntryNotFound(f"no file {name!r} in {area}/") from None
 

@@ -28,7 +28,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from entrepot.errors import ClaimLost
+from entrepot.errors import ClaimLost, SpoolLayoutError
 from entrepot.logs import log_event
 from entrepot.spool.claims import Claim
 
@@ -116,7 +116,7 @@ class ClaimRenewer:
                     del self._held[key]
                     log_event(logger, "spool.claim_lost", logging.WARNING, claim=key)
                     continue
-                except OSError as exc:
+                except (OSError, SpoolLayoutError) as exc:
                     # Tried again at the next sweep; the recovering side decides.
                     log_event(
                         logger, "spool.claim_renewal_failed", logging.WARNING, claim=key, why=exc
