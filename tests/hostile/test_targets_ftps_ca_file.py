@@ -23,7 +23,7 @@ from tests.hostile._targets import entrepot
 pytestmark = [pytest.mark.server, pytest.mark.xdist_group("ftp")]
 
 
-def _unusable(kind: str, tmp_path: Path) -> tuple[Path, str]:
+def unusable_ca_file(kind: str, tmp_path: Path) -> tuple[Path, str]:
     """A ``ca_file`` of that kind, and what the error says of it."""
     if kind == "missing":
         return tmp_path / "nowhere" / "ca.pem", "No such file or directory"
@@ -41,7 +41,7 @@ KINDS = ["missing", "folder", "not_a_certificate"]
 def test_opening_the_target_raises_a_config_error(
     ftps_server: Any, tmp_path: Path, kind: str
 ) -> None:
-    ca_file, said = _unusable(kind, tmp_path)
+    ca_file, said = unusable_ca_file(kind, tmp_path)
     with pytest.raises(ConfigError) as caught:
         open_target(ftps_server.url, password=ftps_server.password, ca_file=str(ca_file))
     assert str(caught.value).startswith(f"ca_file {str(ca_file)!r}: {said}")
@@ -52,7 +52,7 @@ def test_opening_the_target_raises_a_config_error(
 def test_commands_exit_3_naming_the_option_and_the_path(
     ftps_server: Any, tmp_path: Path, kind: str
 ) -> None:
-    ca_file, said = _unusable(kind, tmp_path)
+    ca_file, said = unusable_ca_file(kind, tmp_path)
     login = ["--password-env", "FTPS_PW", "-o", f"ca_file={ca_file}"]
     env = {"FTPS_PW": ftps_server.password}
     listed = entrepot("ls", ftps_server.url, *login, env=env)

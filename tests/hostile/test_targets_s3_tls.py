@@ -33,6 +33,7 @@ import pytest
 from entrepot.errors import AuthenticationFailed, ConfigError
 from entrepot.targets import open_target
 from tests.hostile._targets import entrepot
+from tests.hostile.test_targets_ftps_ca_file import unusable_ca_file
 from tests.servers.ftp import make_self_signed_cert
 
 pytestmark = pytest.mark.server
@@ -192,17 +193,6 @@ def test_the_store_s_certificate_as_ca_file_works(https_store: HTTPSStore, fast_
     assert https_store.folder.keys() == ["a.csv"]
 
 
-def _unusable(kind: str, tmp_path: Path) -> tuple[Path, str]:
-    """A ``ca_file`` of that kind, and what the error says of it."""
-    if kind == "missing":
-        return tmp_path / "nowhere" / "ca.pem", "No such file or directory"
-    if kind == "folder":
-        return tmp_path, "Is a directory"
-    text = tmp_path / "hostname"
-    text.write_text("not a certificate\n")
-    return text, "no usable certificate in it"
-
-
 KINDS = pytest.mark.parametrize("kind", ["missing", "folder", "not_a_certificate"])
 
 
@@ -211,7 +201,7 @@ KINDS = pytest.mark.parametrize("kind", ["missing", "folder", "not_a_certificate
 def test_an_unusable_ca_file_is_a_config_error_when_opened(
     https_store: HTTPSStore, tmp_path: Path, kind: str, fast_put: bool
 ) -> None:
-    ca_file, said = _unusable(kind, tmp_path)
+    ca_file, said = unusable_ca_file(kind, tmp_path)
     with pytest.raises(ConfigError) as caught:
         open_target(https_store.url(), **https_store.options(fast_put, ca_file=str(ca_file)))
     assert str(caught.value).startswith(f"ca_file {str(ca_file)!r}: {said}")
@@ -222,7 +212,7 @@ def test_an_unusable_ca_file_is_a_config_error_when_opened(
 def test_ls_with_an_unusable_ca_file_exits_3(
     https_store: HTTPSStore, tmp_path: Path, kind: str
 ) -> None:
-    ca_file, said = _unusable(kind, tmp_path)
+    ca_file, said = unusable_ca_file(kind, tmp_path)
     folder = https_store.folder
     login = ["--password-env", "S3_SECRET", "-o", f"access_key={folder.access_key}"]
     listed = entrepot(
