@@ -136,15 +136,20 @@ class NotRegularFile(OSError):
 
 
 def open_regular(
-    path: str | os.PathLike[str], flags: int = os.O_RDONLY, *, follow: bool = True
+    path: str | os.PathLike[str],
+    flags: int = os.O_RDONLY,
+    *,
+    follow: bool = True,
+    dir_fd: int | None = None,
 ) -> int:
     """A descriptor of the regular file at ``path``, opened with ``flags``: never blocked
     by a FIFO left under its name (opened without waiting, then checked), and never
     through a symbolic link unless ``follow``.  :class:`NotRegularFile` for anything
-    else (a link not followed, a FIFO, a device, a folder)."""
+    else (a link not followed, a FIFO, a device, a folder).  ``dir_fd``: ``path`` is
+    relative to that open folder."""
     flags |= os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, flags, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow:
             raise NotRegularFile(errno.ELOOP, "a symbolic link", os.fspath(path)) from None

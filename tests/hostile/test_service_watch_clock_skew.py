@@ -28,14 +28,7 @@ from entrepot.service.telemetry import RecordingTelemetry
 from entrepot.service.watchfolder import WatchFolder
 from tests.integration._service import Service, services_fixture  # noqa: F401
 from tests.servers._common import wait_until
-
-SCHEMA = """
-[tables.students]
-key = ["student_id"]
-[tables.students.columns]
-student_id = { type = "text" }
-name = { type = "text", required = true }
-"""
+from tests.unit.test_dc_job import SCHEMA
 
 CONFIG = """\
 [service]

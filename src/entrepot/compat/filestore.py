@@ -30,8 +30,6 @@ from entrepot.spool import Spool
 
 __all__ = ["AreaNotFound", "FileStore", "FolderInTheWay", "NameTaken"]
 
-_AREA_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-
 
 class AreaNotFound(SpoolLayoutError, FileNotFoundError):
     """The store has no such area (the original's rename or listdir failed the same way)."""
@@ -158,8 +156,7 @@ class FileStore:
     def _check_areas(self, *areas: str) -> None:
         """Refuse an area that is a symbolic link: nothing is moved out of the store."""
         for area in areas:
-            if os.path.islink(self._spool.area(area)):
-                raise SpoolLayoutError(f"area {area}/ of {self.path} is a symbolic link: refused")
+            self._spool.areas.check_area(area)
 
     def _require_area(self, area: str) -> None:
         """Refuse an area that does not exist: the original made none on the way."""
@@ -167,15 +164,8 @@ class FileStore:
             raise AreaNotFound(f"no area {area}/ in {self.path}")
 
     def _area_descriptor(self, area: str) -> int:
-        """The folder of ``area``, opened without following a link."""
-        folder = self._spool.area(area)
+        """The folder of ``area``, opened without following a link (the spool's own rule)."""
         try:
-            return os.open(folder, _AREA_FLAGS)
+            return self._spool.areas.open_area(area)
         except FileNotFoundError:
             raise AreaNotFound(f"no area {area}/ in {self.path}") from None
-        except OSError:
-            if os.path.islink(folder):
-                raise SpoolLayoutError(
-                    f"area {area}/ of {self.path} is a symbolic link: refused"
-                ) from None
-            raise

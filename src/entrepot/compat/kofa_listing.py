@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from entrepot.durable import NotRegularFile
+from entrepot.durable import NotRegularFile, open_regular
 from entrepot.logs import log_event
 
 logger = logging.getLogger(__name__)
@@ -49,8 +49,6 @@ PAYMENTS_LOG = "payments.log"
 Entry = tuple[Path, os.stat_result]
 
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
-#: Never blocked by a FIFO left under a listed name (opened without waiting, then checked).
-_FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 class FolderIsLink(OSError):
@@ -94,21 +92,9 @@ class Folder:
         """A descriptor of the regular file ``name``; :class:`NotRegularFile` for anything else."""
         with self.opened() as folder:
             try:
-                fd = os.open(name, _FILE_FLAGS, dir_fd=folder)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP:
-                    raise NotRegularFile(
-                        errno.ELOOP, "a symbolic link", self._named(name)
-                    ) from None
-                raise
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise NotRegularFile(errno.EINVAL, "not a regular file", self._named(name))
-            os.set_blocking(fd, True)
-        except BaseException:
-            os.close(fd)
-            raise
-        return fd
+                return open_regular(name, follow=False, dir_fd=folder)
+            except NotRegularFile as exc:
+                raise NotRegularFile(exc.errno, exc.strerror, self._named(name)) from None
 
     def _named(self, name: str) -> str:
         return os.fspath(self.path / name)
