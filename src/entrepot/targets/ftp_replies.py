@@ -21,7 +21,6 @@ import contextlib
 import ftplib
 import re
 import socket
-import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from entrepot.errors import (
 )
 from entrepot.targets.ftp_lines import OverLimit
 from entrepot.targets.info import RemoteInfo, listed_size
+from entrepot.targets.tls import tls_failure
 
 __all__ = [
     "FTPReply", "ListedLine", "UnusableSize", "error_class", "failure", "features", "mdtm_time",
@@ -113,12 +113,9 @@ def failure(exc: Exception) -> tuple[type[TargetError], str] | None:
         return ConnectionFailed, f"unexpected reply: {exc}"
     if isinstance(exc, UnicodeDecodeError):
         return ConnectionFailed, "the server's reply is not UTF-8 text: is it an FTP server?"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return AuthenticationFailed, (
-            f"TLS certificate not trusted: {getattr(exc, 'verify_message', exc)}"
-        )
-    if isinstance(exc, ssl.SSLError):
-        return ConnectionFailed, f"TLS error: {getattr(exc, 'reason', None) or exc}"
+    tls = tls_failure(exc)
+    if tls is not None:
+        return tls
     if isinstance(exc, socket.gaierror):
         return ConnectionFailed, f"cannot resolve host: {exc.strerror}"
     return None

@@ -12,11 +12,11 @@ exception can only be one of its own once something else imported it.
 from __future__ import annotations
 
 import http.client
-import ssl
 import sys
 from typing import Any
 
 from entrepot import errors
+from entrepot.targets.tls import tls_failure
 
 __all__ = ["TAKEN_CODES", "S3ErrorReply", "classify", "code_of"]
 
@@ -64,7 +64,7 @@ def classify(exc: BaseException, *, bucket: str, timeout: float) -> Found | None
         status = root.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         message = root.response.get("Error", {}).get("Message") or code
         return _reply_error(status, code, message, bucket)
-    tls = _tls_failure(exc)
+    tls = tls_failure(exc)
     if tls is not None:
         return tls
     if isinstance(exc, http.client.HTTPException):
@@ -92,32 +92,6 @@ def classify(exc: BaseException, *, bucket: str, timeout: float) -> Found | None
         return errors.AuthenticationFailed, "no S3 credentials found"
     if isinstance(root, botocore.exceptions.ProfileNotFound):
         return errors.AuthenticationFailed, str(root)
-    return None
-
-
-def _tls_failure(exc: BaseException) -> Found | None:
-    """What a TLS failure behind ``exc`` means (botocore and urllib3 wrap the one of :mod:`ssl`).
-
-    A certificate that cannot be verified — self-signed, from an unknown CA,
-    for another host, expired — will not become trusted by trying again: it
-    is an authentication failure, worded as for FTPS, never a network blip.
-    """
-    # urllib3 checks the host name itself, with its own error (the module is
-    # looked up, never imported, as botocore is).
-    matching = sys.modules.get("urllib3.util.ssl_match_hostname")
-    mismatch = getattr(matching, "CertificateError", ssl.CertificateError)
-    current: BaseException | None = exc
-    for _ in range(10):
-        if current is None:
-            return None
-        if isinstance(current, ssl.SSLCertVerificationError):
-            reason = current.verify_message or current.reason or "verification failed"
-            return errors.AuthenticationFailed, f"TLS certificate not trusted: {reason}"
-        if isinstance(current, mismatch):
-            return errors.AuthenticationFailed, f"TLS certificate not trusted: {current}"
-        if isinstance(current, ssl.SSLError):
-            return errors.ConnectionFailed, f"TLS error: {current.reason or current}"
-        current = current.__cause__ or current.__context__
     return None
 
 

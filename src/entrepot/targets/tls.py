@@ -16,11 +16,12 @@ are read, so the same mistake is the same error there too.
 from __future__ import annotations
 
 import ssl
+import sys
 from typing import Self
 
-from entrepot.errors import ConfigError
+from entrepot.errors import AuthenticationFailed, ConfigError, ConnectionFailed, TargetError
 
-__all__ = ["CAFile", "client_context"]
+__all__ = ["CAFile", "client_context", "tls_failure"]
 
 
 def client_context(*, verify_tls: bool = True, ca_file: str | None = None) -> ssl.SSLContext:
@@ -55,3 +56,30 @@ class CAFile(str):
         if path:
             client_context(ca_file=path)
         return super().__new__(cls, path)
+
+
+def tls_failure(exc: BaseException) -> tuple[type[TargetError], str] | None:
+    """What a TLS failure raised as ``exc``, or behind it, means; None if none is.
+
+    A certificate that cannot be verified — self-signed, from an unknown CA,
+    for another host, expired — will not become trusted by trying again: it
+    is an authentication failure, never a network blip.  Clients that wrap
+    the :mod:`ssl` error (botocore, urllib3) are looked through.
+    """
+    # urllib3 checks the host name itself, with its own error (the module is looked
+    # up, never imported: only a client that uses it has loaded it).
+    matching = sys.modules.get("urllib3.util.ssl_match_hostname")
+    mismatch = getattr(matching, "CertificateError", ssl.CertificateError)
+    current: BaseException | None = exc
+    for _ in range(10):
+        if current is None:
+            return None
+        if isinstance(current, ssl.SSLCertVerificationError):
+            reason = current.verify_message or current.reason or "verification failed"
+            return AuthenticationFailed, f"TLS certificate not trusted: {reason}"
+        if isinstance(current, mismatch):
+            return AuthenticationFailed, f"TLS certificate not trusted: {current}"
+        if isinstance(current, ssl.SSLError):
+            return ConnectionFailed, f"TLS error: {current.reason or current}"
+        current = current.__cause__ or current.__context__
+    return None
