@@ -75,11 +75,13 @@ def tls_failure(exc: BaseException) -> tuple[type[TargetError], str] | None:
         if current is None:
             return None
         if isinstance(current, ssl.SSLCertVerificationError):
-            reason = current.verify_message or current.reason or "verification failed"
+            # An error made by hand may lack the attributes ssl gives its own.
+            reason = (getattr(current, "verify_message", None)
+                      or getattr(current, "reason", None) or "verification failed")  # fmt: skip
             return AuthenticationFailed, f"TLS certificate not trusted: {reason}"
         if isinstance(current, mismatch):
             return AuthenticationFailed, f"TLS certificate not trusted: {current}"
         if isinstance(current, ssl.SSLError):
-            return ConnectionFailed, f"TLS error: {current.reason or current}"
+            return ConnectionFailed, f"TLS error: {getattr(current, 'reason', None) or current}"
         current = current.__cause__ or current.__context__
     return None
